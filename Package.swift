@@ -1,0 +1,81 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+/// Every numbered SQL file in Migrations/ becomes a resource of the TidemarkMigrations target.
+let migrationFiles: [Resource] = (try? FileManager.default.contentsOfDirectory(
+    atPath: Context.packageDirectory + "/Migrations"))?
+    .filter { $0.hasSuffix(".sql") }
+    .sorted()
+    .map { Resource.copy($0) } ?? []
+
+let package = Package(
+    name: "Tidemark",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tidemark", targets: ["TidemarkCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TidemarkMigrations",
+            path: "Migrations",
+            sources: ["BundledMigrations.swift"],
+            resources: migrationFiles
+        ),
+        .target(
+            name: "EventStore",
+            dependencies: [
+                "Postgres",
+                "TidemarkMigrations",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "PrivateCluster",
+            dependencies: [
+                "Postgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "TidemarkCLI",
+            dependencies: [
+                "Postgres",
+                "EventStore",
+                "PrivateCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: ["Postgres", "TestSupport"]
+        ),
+        .testTarget(
+            name: "EventStoreTests",
+            dependencies: ["EventStore", "Postgres", "TestSupport"]
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["Postgres", "EventStore"],
+            path: "Tests/TestSupport"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

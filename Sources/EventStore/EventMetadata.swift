@@ -1,0 +1,38 @@
+import Foundation
+
+/// Who and what caused an event: stored as the event's `metadata` jsonb.
+///
+/// Correlation and causation ids let an auditor follow one job session through every
+/// event it caused. Secrets never belong here: the log is kept forever.
+public struct EventMetadata: Codable, Sendable, Equatable {
+    /// The id shared by every event of one piece of work (a job session, a CLI command).
+    public var correlationID: UUID?
+    /// The event or command that directly caused this one.
+    public var causationID: UUID?
+    /// Who acted: `cli:<user>`, `scheduler`, `job-manager`...
+    public var actor: String?
+    /// The host the writer ran on.
+    public var host: String?
+
+    public init(correlationID: UUID? = nil, causationID: UUID? = nil, actor: String? = nil, host: String? = nil) {
+        self.correlationID = correlationID
+        self.causationID = causationID
+        self.actor = actor
+        self.host = host
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case correlationID = "correlation_id"
+        case causationID = "causation_id"
+        case actor
+        case host
+    }
+
+    /// The JSON object stored in the log, keys sorted so equal metadata is byte-equal.
+    var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

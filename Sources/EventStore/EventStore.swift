@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import Postgres
+
+/// Tidemark's memory: an append-only log of events in PostgreSQL.
+///
+/// Appends from concurrent tasks of this process are grouped into one transaction (one
+/// WAL flush for many writers); positions are commit-ordered, so readers and
+/// subscriptions that follow positions never skip an event.
+public final class EventStore: Sendable {
+    /// Settings of an event store.
+    public struct Configuration: Sendable {
+        /// Most events sent in one append call (one transaction). Defaults to 1,000.
+        public var maximumEventsPerBatch: Int
+        /// Events fetched per round trip when reading the log or catching up. Defaults to 1,000.
+        public var readBatchSize: Int
+        /// How long a subscription waits for a notification before it polls anyway. Defaults to 1 second.
+        public var pollInterval: Duration
+
+        public init(maximumEventsPerBatch: Int = 1_000, readBatchSize: Int = 1_000, pollInterval: Duration = .seconds(1)) {
+            self.maximumEventsPerBatch = max(1, maximumEventsPerBatch)
+            self.readBatchSize = max(1, readBatchSize)
+            self.pollInterval = pollInterval
+        }
+    }
+
+    /// The channel `tidemark.append_events` notifies after every commit that appended.
+    public static let notificationChannel = "tidemark_events"
+
+    public let pool: PostgresPool
+    public let configuration: Configuration
+    let logger: Logger
+    let batcher: AppendBatcher
+
+    public init(pool: PostgresPool, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "tidemark.eventstore")) {
+        self.pool = pool
+        self.configuration = configuration
+        self.logger = logger
+        self.batcher = AppendBatcher(pool: pool, maximumEvents: configuration.maximumEventsPerBatch, logger: logger)
+    }
+
+    /// Appends events to one stream if the stream is at the expected version.
+    ///
+    /// Throws `EventStoreError` `.wrongExpectedVersion` naming the stream, the expected and
+    /// the actual version. Sending the same event ids again (after a lost reply) returns the
+    /// original positions with `wasAlreadyStored` set, and writes nothing.
+    @discardableResult
+    public func append(to stream: StreamName, expectedVersion: ExpectedVersion = .any, events: [NewEvent]) async throws
+        -> AppendResult
+    {
+        guard !events.isEmpty else {
+            throw EventStoreError.invalid("an append to '\(stream)' needs at least one event", stream: stream.rawValue)
+        }
+        if case .exact(let version) = expectedVersion, version < 0 {
+            _ = try ExpectedVersion.exactly(version)
+        }
+        var seen = Set<UUID>()
+        for event in events where !seen.insert(event.id).inserted {
+            throw EventStoreError.invalid(
+                "event id \(event.id) appears twice in one append to '\(stream)': give each event its own id",
+                stream: stream.rawValue)
+        }
+        return try await batcher.append(AppendRequest(stream: stream, expected: expectedVersion, events: events))
+    }
+
+    /// The position of the last event in the log (0 for an empty log).
+    public func headPosition() async throws -> Int64 {
+        let result = try await pool.query(Statements.head)
+        return try result.decode(0, 0)
+    }
+
+    /// A stream's events, oldest first from `version`, or newest first down from it.
+    public func readStream(
+        _ stream: StreamName, from version: Int64? = nil, direction: ReadDirection = .forward, limit: Int = 1_000
+    ) async throws -> [RecordedEvent] {
+        let result: PostgresResult
+        switch direction {
+        case .forward:
+            result = try await pool.query(Statements.streamForward, [stream.rawValue, version ?? 1, limit])
+        case .backward:
+            result = try await pool.query(Statements.streamBackward, [stream.rawValue, version ?? Int64.max, limit])
+        }
+        return try RecordedEvent.all(in: result)
+    }
+
+    /// The stream's current version: its event count, 0 when it does not exist.
+    public func streamVersion(_ stream: StreamName) async throws -> Int64 {
+        let result = try await pool.query(Statements.streamVersion, [stream.rawValue])
+        return try result.decode(0, 0)
+    }
+
+    /// Up to `limit` events of the whole log after `position`, in position order.
+    public func readAll(after position: Int64 = 0, limit: Int? = nil) async throws -> [RecordedEvent] {
+        let result = try await pool.query(Statements.allForward, [position, limit ?? configuration.readBatchSize])
+        return try RecordedEvent.all(in: result)
+    }
+
+    /// Up to `limit` events of every stream in a category (`job` for `job-*`) after `position`.
+    public func readCategory(_ category: String, after position: Int64 = 0, limit: Int? = nil) async throws
+        -> [RecordedEvent]
+    {
+        let result = try await pool.query(
+            Statements.categoryForward, [category, position, limit ?? configuration.readBatchSize])
+        return try RecordedEvent.all(in: result)
+    }
+
+    /// Follows the log from `position` (exclusive): catches up, then waits for new events.
+    ///
+    /// It opens one connection of its own (with the pool's settings) to LISTEN for appends;
+    /// while that connection is down it polls every `pollInterval`.
+    public func subscribe(after position: Int64 = 0, category: String? = nil) -> EventSubscription {
+        EventSubscription(store: self, start: position, category: category, listenSettings: pool.configuration.settings)
+    }
+
+    /// Checks that the database holds the event log this build writes to.
+    public func checkSchema() async throws {
+        let result = try await pool.query(
+            "SELECT to_regprocedure('tidemark.append_events(text[],bigint[],integer[],uuid[],text[],integer[],jsonb[],jsonb[])') IS NOT NULL"
+        )
+        guard try result.decode(0, 0, as: Bool.self) else {
+            throw EventStoreError(
+                .schemaNotReady, "this database has no Tidemark event log: run 'tidemark db migrate' first")
+        }
+    }
+}
+
+/// Which way a stream is read.
+public enum ReadDirection: Sendable {
+    case forward
+    case backward
+}
+
+/// The event store's SQL, prepared once per connection.
+enum Statements {
+    static let head = PostgresStatement(
+        name: "tidemark_head", sql: "SELECT last_position FROM tidemark.log_head WHERE singleton")
+    static let streamVersion = PostgresStatement(
+        name: "tidemark_stream_version",
+        sql: "SELECT coalesce(max(stream_version), 0) FROM tidemark.events WHERE stream_id = $1")
+    static let streamForward = PostgresStatement(
+        name: "tidemark_stream_forward",
+        sql: """
+            SELECT \(RecordedEvent.columns) FROM tidemark.events
+             WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3
+            """)
+    static let streamBackward = PostgresStatement(
+        name: "tidemark_stream_backward",
+        sql: """
+            SELECT \(RecordedEvent.columns) FROM tidemark.events
+             WHERE stream_id = $1 AND stream_version <= $2 ORDER BY stream_version DESC LIMIT $3
+            """)
+    static let allForward = PostgresStatement(
+        name: "tidemark_all_forward",
+        sql: """
+            SELECT \(RecordedEvent.columns) FROM tidemark.events
+             WHERE position > $1 ORDER BY position LIMIT $2
+            """)
+    static let categoryForward = PostgresStatement(
+        name: "tidemark_category_forward",
+        sql: """
+            SELECT \(RecordedEvent.columns) FROM tidemark.events
+             WHERE category = $1 AND position > $2 ORDER BY position LIMIT $3
+            """)
+    static let append = PostgresStatement(
+        name: "tidemark_append",
+        sql: "SELECT request, outcome, positions, stream_version FROM tidemark.append_events($1, $2, $3, $4, $5, $6, $7, $8)")
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// An event about to be appended.
+///
+/// The id is chosen by the writer, before the append, so that a writer which lost the
+/// reply can send the same event again and get the original position back.
+public struct NewEvent: Sendable, Equatable {
+    /// The largest `data` accepted, in bytes of JSON. Bulk data (manifests, chunk lists)
+    /// belongs in the repository, referenced from an event.
+    public static let maximumDataBytes = 1 << 20
+
+    public let id: UUID
+    public let type: String
+    public let schemaVersion: Int
+    /// A JSON object, as text.
+    public let data: String
+    public let metadata: EventMetadata
+
+    /// Takes JSON text and checks it: it must be one JSON object, at most `maximumDataBytes`.
+    public init(
+        id: UUID = UUID(), type: String, jsonData: String, schemaVersion: Int = 1,
+        metadata: EventMetadata = EventMetadata()
+    ) throws(EventStoreError) {
+        try Self.validate(type: type, schemaVersion: schemaVersion)
+        try Self.validate(json: jsonData, type: type)
+        self.id = id
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.data = jsonData
+        self.metadata = metadata
+    }
+
+    /// Encodes a Codable value as the event's data.
+    public init<Payload: Encodable>(
+        id: UUID = UUID(), type: String, payload: Payload, schemaVersion: Int = 1,
+        metadata: EventMetadata = EventMetadata()
+    ) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
+        try self.init(id: id, type: type, jsonData: json, schemaVersion: schemaVersion, metadata: metadata)
+    }
+
+    static func validate(type: String, schemaVersion: Int) throws(EventStoreError) {
+        let scalars = Array(type.unicodeScalars)
+        let valid =
+            !scalars.isEmpty && scalars.count <= 100
+            && isASCIILetter(scalars[0])
+            && scalars.allSatisfy { isASCIILetter($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }
+        guard valid else {
+            throw .invalid(
+                "the event type '\(type)' is not valid: start with a letter, then up to 99 letters, digits, '_', '.' or '-' (for example 'JobCreated')")
+        }
+        guard schemaVersion >= 1 else {
+            throw .invalid("the schema version \(schemaVersion) of '\(type)' must be 1 or more")
+        }
+    }
+
+    private static func isASCIILetter(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
+    }
+
+    static func validate(json: String, type: String) throws(EventStoreError) {
+        let bytes = Data(json.utf8)
+        guard bytes.count <= maximumDataBytes else {
+            throw .invalid(
+                "the data of '\(type)' is \(bytes.count) bytes; the limit is \(maximumDataBytes): keep bulk data in the repository and reference it")
+        }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: bytes, options: [])
+        } catch {
+            throw .invalid(
+                "the data of '\(type)' is not valid JSON (\(Self.describe(error))): give one JSON object, such as {\"name\": \"nightly\"}")
+        }
+        guard parsed is [String: Any] else {
+            throw .invalid("the data of '\(type)' must be a JSON object ({...}), not a \(Self.kind(of: parsed))")
+        }
+        if json.contains("\\u0000") {
+            throw .invalid("the data of '\(type)' contains \\u0000, which PostgreSQL's jsonb cannot store")
+        }
+    }
+
+    private static func describe(_ error: Error) -> String {
+        let nsError = error as NSError
+        return (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? "parse error"
+    }
+
+    private static func kind(of value: Any) -> String {
+        switch value {
+        case is [Any]: return "JSON array"
+        case is String: return "string"
+        case is NSNumber: return "number"
+        case is NSNull: return "null"
+        default: return "scalar"
+        }
+    }
+}

@@ -1,0 +1,47 @@
+/// The name of a stream: one aggregate or process (`job-7f3c...`, `session-...`).
+///
+/// The part before the first `-` is the stream's category, which `readCategory` selects on.
+/// Names are checked here, before anything reaches the database, so a bad one gets an
+/// error that says what to change.
+public struct StreamName: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    /// The longest name accepted, in characters.
+    public static let maximumLength = 200
+
+    public let rawValue: String
+
+    public init(_ rawValue: String) throws(EventStoreError) {
+        guard !rawValue.isEmpty else {
+            throw .invalid("the stream name is empty: give a name such as 'job-nightly'")
+        }
+        guard rawValue.count <= Self.maximumLength else {
+            throw .invalid(
+                "the stream name is \(rawValue.count) characters long; the limit is \(Self.maximumLength)",
+                stream: String(rawValue.prefix(40)) + "...")
+        }
+        if let bad = rawValue.unicodeScalars.first(where: {
+            $0.properties.isWhitespace || $0.properties.generalCategory == .control
+        }) {
+            throw .invalid(
+                "the stream name '\(rawValue)' contains a space or control character (U+\(String(bad.value, radix: 16, uppercase: true))): use letters, digits and '-'",
+                stream: rawValue)
+        }
+        self.rawValue = rawValue
+    }
+
+    /// For literals in code and tests; an invalid literal is a programming error.
+    public init(stringLiteral value: String) {
+        do {
+            try self.init(value)
+        } catch {
+            preconditionFailure("invalid stream name literal '\(value)': \(error)")
+        }
+    }
+
+    /// The part before the first `-` (the whole name when it has none).
+    public var category: String {
+        rawValue.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+            ?? rawValue
+    }
+
+    public var description: String { rawValue }
+}

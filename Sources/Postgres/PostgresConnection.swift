@@ -1,0 +1,271 @@
+import CLibPQ
+import Foundation
+import Logging
+import Synchronization
+
+/// One connection to PostgreSQL, with its own thread.
+///
+/// Every libpq call blocks, so the actor runs on a `ConnectionThreadExecutor`: callers
+/// `await` it from anywhere and the blocking stays off Swift's cooperative pool. Inside
+/// the actor (a transaction body, say) calls are synchronous, which keeps a transaction
+/// short and its statements in order.
+public actor PostgresConnection {
+    private let executor: ConnectionThreadExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private var handle: ConnectionHandle?
+    private var preparedNames: Set<String> = []
+    private let brokenFlag = Mutex(false)
+    let logger: Logger
+
+    /// Opens a connection from a libpq connection string (`host=... dbname=...`) or URL
+    /// (`postgresql://...`). Missing settings come from the `PG*` environment variables and
+    /// passwords from `~/.pgpass`, as libpq does for psql.
+    public static func connect(
+        _ connectionString: String, logger: Logger = Logger(label: "tidemark.postgres")
+    ) async throws(PostgresError) -> PostgresConnection {
+        try await connect(PostgresConnectionSettings(connectionString), logger: logger)
+    }
+
+    /// Opens a connection with settings whose overrides win over the connection string.
+    public static func connect(
+        _ settings: PostgresConnectionSettings, logger: Logger = Logger(label: "tidemark.postgres")
+    ) async throws(PostgresError) -> PostgresConnection {
+        let connection = PostgresConnection(logger: logger)
+        do {
+            try await connection.open(settings.connectionString, overrides: settings.overrides)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    private init(logger: Logger) {
+        self.executor = ConnectionThreadExecutor(name: "tidemark.postgres.connection")
+        self.logger = logger
+    }
+
+    deinit {
+        handle?.finish()
+        executor.shutdown()
+    }
+
+    /// True once the connection is known to be unusable; a pool discards such a connection.
+    public nonisolated var isBroken: Bool { brokenFlag.withLock { $0 } }
+
+    /// The server process serving this connection, for `pg_terminate_backend` and logs.
+    public var backendProcessID: Int32 {
+        guard let pointer = handle?.pointer else { return 0 }
+        return PQbackendPID(pointer)
+    }
+
+    /// Whether a transaction is open (or failed and waiting for ROLLBACK).
+    public var isInTransaction: Bool {
+        guard let pointer = handle?.pointer else { return false }
+        let status = PQtransactionStatus(pointer)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    /// Closes the connection and lets its thread end.
+    public func close() {
+        handle?.finish()
+        handle = nil
+        brokenFlag.withLock { $0 = true }
+        executor.shutdown()
+    }
+
+    private func open(_ connectionString: String, overrides: [String: String]) throws(PostgresError) {
+        let sortedOverrides = overrides.sorted { $0.key < $1.key }
+        let keywords = ["dbname", "client_encoding", "fallback_application_name"] + sortedOverrides.map(\.key)
+        let values = [connectionString, "UTF8", "tidemark"] + sortedOverrides.map(\.value)
+        let pointer: OpaquePointer? = withCStringArray(keywords) { keywordPointers in
+            withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let pointer else {
+            throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        let handle = ConnectionHandle(pointer)
+        guard PQstatus(pointer) == CONNECTION_OK else {
+            let message = Self.redact(
+                libpqMessage(PQerrorMessage(pointer)), secretsIn: connectionString)
+            handle.finish()
+            throw PostgresError(
+                .connectionFailed, message: message,
+                hint: "check the connection string, that the server runs, and the PG* environment variables")
+        }
+        self.handle = handle
+        _ = try execute("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'")
+    }
+
+    /// Runs one statement with parameters and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws(PostgresError)
+        -> PostgresResult
+    {
+        let label = statementLabel(sql)
+        let pointer = try livePointer(label)
+        let buffers = try ParameterBuffers(parameters, statement: label)
+        let result = buffers.values.withUnsafeBufferPointer { values in
+            PQexecParams(
+                pointer, sql, buffers.count, buffers.types, values.baseAddress, buffers.lengths,
+                buffers.formats, 0)
+        }
+        return try check(result, statement: label)
+    }
+
+    /// Runs a prepared statement, preparing it on first use on this connection.
+    @discardableResult
+    public func query(_ statement: PostgresStatement, _ parameters: [any PostgresEncodable] = [])
+        throws(PostgresError) -> PostgresResult
+    {
+        let pointer = try livePointer(statement.name)
+        if !preparedNames.contains(statement.name) {
+            let prepared = PQprepare(pointer, statement.name, statement.sql, 0, nil)
+            _ = try check(prepared, statement: statement.name)
+            preparedNames.insert(statement.name)
+        }
+        let buffers = try ParameterBuffers(parameters, statement: statement.name)
+        let result = buffers.values.withUnsafeBufferPointer { values in
+            PQexecPrepared(
+                pointer, statement.name, buffers.count, values.baseAddress, buffers.lengths, buffers.formats, 0)
+        }
+        return try check(result, statement: statement.name)
+    }
+
+    /// Runs SQL without parameters, possibly several statements (a migration file).
+    /// Returns the last statement's result.
+    @discardableResult
+    public func execute(_ sql: String, label: String? = nil) throws(PostgresError) -> PostgresResult {
+        let label = label ?? statementLabel(sql)
+        let pointer = try livePointer(label)
+        return try check(PQexec(pointer, sql), statement: label)
+    }
+
+    /// Runs `body` inside BEGIN/COMMIT; any error thrown by the body, or by COMMIT, rolls
+    /// the transaction back and is rethrown. A COMMIT that the server turns into a ROLLBACK
+    /// (the transaction had failed) is reported as an error, never as success.
+    public func withTransaction<T: Sendable>(
+        _ body: @Sendable (isolated PostgresConnection) throws -> T
+    ) throws -> T {
+        try execute("BEGIN")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            rollbackQuietly()
+            throw error
+        }
+        let commit = try execute("COMMIT")
+        guard commit.commandTag == "COMMIT" else {
+            throw PostgresError(
+                .server, message: "the transaction had failed and was rolled back at COMMIT", statement: "COMMIT")
+        }
+        return value
+    }
+
+    private func rollbackQuietly() {
+        guard let pointer = handle?.pointer, PQstatus(pointer) == CONNECTION_OK else { return }
+        if let result = PQexec(pointer, "ROLLBACK") { PQclear(result) }
+    }
+
+    /// Ends any transaction left open so the connection can serve another caller;
+    /// false when the connection cannot be reused.
+    public func resetForReuse() -> Bool {
+        guard let pointer = handle?.pointer, !isBroken, PQstatus(pointer) == CONNECTION_OK else { return false }
+        if PQtransactionStatus(pointer) != PQTRANS_IDLE {
+            guard let result = PQexec(pointer, "ROLLBACK") else { return false }
+            let ok = PQresultStatus(result) == PGRES_COMMAND_OK
+            PQclear(result)
+            return ok && PQtransactionStatus(pointer) == PQTRANS_IDLE
+        }
+        return true
+    }
+
+    // MARK: - Errors
+
+    func livePointer(_ statement: String) throws(PostgresError) -> OpaquePointer {
+        guard let pointer = handle?.pointer, !isBroken else {
+            throw PostgresError(.connectionLost, message: "the connection is closed", statement: statement)
+        }
+        return pointer
+    }
+
+    /// Turns a libpq result into a `PostgresResult` or the error it carries.
+    func check(_ result: OpaquePointer?, statement: String) throws(PostgresError) -> PostgresResult {
+        let pointer = handle?.pointer
+        guard let result else {
+            throw connectionError(statement: statement, fallback: "no result from the server")
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
+            return PostgresResult(handle: result, statement: statement)
+        default:
+            defer { PQclear(result) }
+            let connectionBad = pointer.map { PQstatus($0) == CONNECTION_BAD } ?? true
+            let code = resultField(result, "C").map(PostgresError.Code.init(rawValue:))
+            let message = resultField(result, "M") ?? libpqMessage(PQresultErrorMessage(result))
+            let error = PostgresError(
+                connectionBad ? .connectionLost : .server, code: code,
+                message: message.isEmpty ? "the server reported an error" : message,
+                detail: resultField(result, "D"), hint: resultField(result, "H"), statement: statement)
+            if connectionBad { markBroken() }
+            logger.debug(
+                "statement failed",
+                metadata: ["postgres.statement": "\(statement)", "postgres.sqlstate": "\(code?.rawValue ?? "-")"])
+            throw error
+        }
+    }
+
+    func connectionError(statement: String, fallback: String) -> PostgresError {
+        let message = handle?.pointer.map { libpqMessage(PQerrorMessage($0)) } ?? ""
+        markBroken()
+        return PostgresError(
+            .connectionLost, message: message.isEmpty ? fallback : message, statement: statement)
+    }
+
+    func markBroken() {
+        if let pointer = handle?.pointer, PQstatus(pointer) == CONNECTION_OK { return }
+        brokenFlag.withLock { $0 = true }
+    }
+
+    private func resultField(_ result: OpaquePointer, _ code: Unicode.Scalar) -> String? {
+        guard let value = PQresultErrorField(result, Int32(code.value)) else { return nil }
+        return String(cString: value)
+    }
+
+    /// Removes a password that appears in the connection string from a libpq message.
+    private static func redact(_ message: String, secretsIn connectionString: String) -> String {
+        var redacted = message
+        var error: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(connectionString, &error) {
+            var option = options
+            while let keyword = option.pointee.keyword {
+                if String(cString: keyword) == "password", let value = option.pointee.val {
+                    let secret = String(cString: value)
+                    if !secret.isEmpty { redacted = redacted.replacingOccurrences(of: secret, with: "***") }
+                }
+                option += 1
+            }
+            PQconninfoFree(options)
+        }
+        if let error { PQfreemem(error) }
+        return redacted
+    }
+}
+
+func libpqMessage(_ pointer: UnsafePointer<CChar>?) -> String {
+    guard let pointer else { return "" }
+    return String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Calls `body` with a NULL-terminated array of C strings that live for the call.
+func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicates = strings.map { strdup($0) }
+    defer { duplicates.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = duplicates.map { UnsafePointer($0) }
+    pointers.append(nil)
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

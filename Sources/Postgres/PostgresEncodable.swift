@@ -1,0 +1,125 @@
+import Foundation
+
+/// One bound parameter as it travels to the server.
+public enum PostgresParameter: Sendable, Equatable {
+    case null
+    /// Text format; the server infers the type from the statement.
+    case text(String)
+    /// Binary format with the type's OID, used for `bytea`.
+    case binary([UInt8], oid: UInt32)
+}
+
+/// A Swift value that can be bound as a statement parameter.
+///
+/// Every value reaches the server through a parameter, never through the SQL text,
+/// so no input can change a statement's meaning.
+public protocol PostgresEncodable: Sendable {
+    var postgresParameter: PostgresParameter { get }
+}
+
+/// A value that can stand as an element of a PostgreSQL array parameter (`text[]`, `uuid[]`, `jsonb[]`...).
+public protocol PostgresArrayElement: PostgresEncodable {
+    /// The element's text form, before array quoting.
+    var postgresArrayText: String { get }
+}
+
+extension String: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(self) }
+    public var postgresArrayText: String { self }
+}
+
+extension Substring: PostgresEncodable {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+}
+
+extension Int: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+    public var postgresArrayText: String { String(self) }
+}
+
+extension Int64: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+    public var postgresArrayText: String { String(self) }
+}
+
+extension Int32: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+    public var postgresArrayText: String { String(self) }
+}
+
+extension Double: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+    public var postgresArrayText: String { String(self) }
+}
+
+extension Bool: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(self ? "t" : "f") }
+    public var postgresArrayText: String { self ? "t" : "f" }
+}
+
+extension UUID: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(uuidString) }
+    public var postgresArrayText: String { uuidString }
+}
+
+extension Date: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter { .text(postgresArrayText) }
+    /// Seconds since the Unix epoch, which `timestamptz` accepts through `to_timestamp`-free
+    /// ISO text: the value is written in UTC with microseconds.
+    public var postgresArrayText: String { PostgresTimestamp.format(self) }
+}
+
+extension Data: PostgresEncodable {
+    public var postgresParameter: PostgresParameter { .binary([UInt8](self), oid: 17) }
+}
+
+extension Array: PostgresEncodable where Element: PostgresArrayElement {
+    public var postgresParameter: PostgresParameter {
+        .text(PostgresArrayLiteral.encode(self.lazy.map { Optional($0.postgresArrayText) }))
+    }
+}
+
+extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
+    public var postgresParameter: PostgresParameter {
+        switch self {
+        case .none: return .null
+        case .some(let value): return value.postgresParameter
+        }
+    }
+}
+
+extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
+    public var postgresArrayText: String { self?.postgresArrayText ?? "NULL" }
+}
+
+/// JSON text bound to a `json`/`jsonb` parameter; the server validates it.
+public struct PostgresJSON: PostgresArrayElement, Hashable {
+    public let text: String
+    public init(text: String) { self.text = text }
+    public var postgresParameter: PostgresParameter { .text(text) }
+    public var postgresArrayText: String { text }
+}
+
+/// Builds the text form of an array parameter: `{"a","b\"c",NULL}`.
+enum PostgresArrayLiteral {
+    static func encode<S: Sequence>(_ elements: S) -> String where S.Element == String? {
+        var out = "{"
+        var first = true
+        for element in elements {
+            if !first { out.append(",") }
+            first = false
+            guard let element else {
+                out.append("NULL")
+                continue
+            }
+            out.append("\"")
+            for scalar in element.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { out.unicodeScalars.append("\\") }
+                out.unicodeScalars.append(scalar)
+            }
+            out.append("\"")
+        }
+        out.append("}")
+        return out
+    }
+}

@@ -1,0 +1,42 @@
+import Logging
+import Postgres
+
+extension PrivateCluster {
+    /// Starts the cluster (creating it on first use) and makes sure the Tidemark database
+    /// exists. Returns the superuser's settings for that database.
+    public func prepare(logger: Logger) async throws -> PostgresConnectionSettings {
+        if try await startInBackground() {
+            logger.info("started the private PostgreSQL cluster", metadata: ["cluster.path": "\(dataDirectory.path)"])
+        }
+        let maintenance = try await PostgresConnection.connect(
+            settings(database: "postgres", user: Self.superuser), logger: logger)
+        let outcome = await Result(catching: { try await createDatabaseIfMissing(on: maintenance, logger: logger) })
+        await maintenance.close()
+        try outcome.get()
+        return settings(database: Self.databaseName, user: Self.superuser)
+    }
+
+    private func createDatabaseIfMissing(on connection: PostgresConnection, logger: Logger) async throws {
+        let exists = try await connection.query(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", [Self.databaseName])
+        guard try !exists.decode(0, 0, as: Bool.self) else { return }
+        do {
+            try await connection.execute("CREATE DATABASE \(Self.databaseName)")
+            logger.info("created the Tidemark database", metadata: ["database": "\(Self.databaseName)"])
+        } catch {
+            // 42P04: another process created it at the same moment.
+            guard error.code == PostgresError.Code("42P04") else { throw error }
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    /// Captures an async throwing call's outcome.
+    init(catching body: () async throws -> Success) async {
+        do {
+            self = .success(try await body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}

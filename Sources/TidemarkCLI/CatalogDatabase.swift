@@ -1,0 +1,88 @@
+import ArgumentParser
+import EventStore
+import Foundation
+import Logging
+import Postgres
+import PrivateCluster
+
+/// Which PostgreSQL holds the catalog, decided once at the command line's edge.
+///
+/// Order: `--database-url`, then `TIDEMARK_DATABASE_URL`, then libpq's own `PGHOST` /
+/// `PGDATABASE`; with none of them, the private cluster in the data folder.
+struct CatalogDatabase {
+    enum Location {
+        case external(PostgresConnectionSettings)
+        case privateCluster(PrivateCluster)
+    }
+
+    let location: Location
+    let logger: Logger
+
+    init(options: GlobalOptions, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws
+    {
+        self.logger = logger
+        if let url = options.databaseURL ?? environment["TIDEMARK_DATABASE_URL"] {
+            location = .external(PostgresConnectionSettings(url))
+        } else if environment["PGHOST"] != nil || environment["PGDATABASE"] != nil {
+            location = .external(PostgresConnectionSettings(""))
+        } else {
+            let directory = options.dataDirectory.map { URL(fileURLWithPath: $0) }
+                ?? Self.defaultDataDirectory(environment: environment)
+            location = .privateCluster(try PrivateCluster(dataDirectory: directory))
+        }
+    }
+
+    static func defaultDataDirectory(environment: [String: String]) -> URL {
+        if geteuid() == 0 {
+            return URL(fileURLWithPath: "/var/lib/tidemark")
+        }
+        if let dataHome = environment["XDG_DATA_HOME"], !dataHome.isEmpty {
+            return URL(fileURLWithPath: dataHome).appendingPathComponent("tidemark")
+        }
+        return FileManager.default.homeDirectoryForCurrentUser
+            .appendingPathComponent(".local/share/tidemark")
+    }
+
+    var privateCluster: PrivateCluster? {
+        if case .privateCluster(let cluster) = location { return cluster }
+        return nil
+    }
+
+    /// Settings for migrations: the configured role, or the private cluster's superuser
+    /// (starting the cluster if needed).
+    func administratorSettings() async throws -> PostgresConnectionSettings {
+        switch location {
+        case .external(let settings): return settings
+        case .privateCluster(let cluster): return try await cluster.prepare(logger: logger)
+        }
+    }
+
+    /// Settings for everything else: the configured role, or `tidemark_app` on the private
+    /// cluster, which is started and migrated on first use.
+    func serviceSettings() async throws -> PostgresConnectionSettings {
+        switch location {
+        case .external(let settings):
+            return settings
+        case .privateCluster(let cluster):
+            let administrator = try await cluster.prepare(logger: logger)
+            try await Migrator.bundled(logger: logger).migrate(administrator)
+            return cluster.settings()
+        }
+    }
+
+    /// An event store on the service settings, its schema checked.
+    func openEventStore(maximumConnections: Int = 4) async throws -> EventStore {
+        let pool = PostgresPool(
+            PostgresPool.Configuration(settings: try await serviceSettings(), maximumConnections: maximumConnections),
+            logger: logger)
+        let store = EventStore(pool: pool, logger: logger)
+        do {
+            try await store.checkSchema()
+        } catch {
+            await pool.close()
+            throw error
+        }
+        return store
+    }
+}
