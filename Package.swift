@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventStoreTests",
-            dependencies: ["EventStore", "Postgres", "TestSupport"]
+            dependencies: ["EventStore", "Postgres", "PrivateCluster", "TestSupport"]
         ),
         .target(
             name: "TestSupport",

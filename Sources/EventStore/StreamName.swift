@@ -3,7 +3,7 @@
 /// The part before the first `-` is the stream's category, which `readCategory` selects on.
 /// Names are checked here, before anything reaches the database, so a bad one gets an
 /// error that says what to change.
-public struct StreamName: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct StreamName: Hashable, Sendable, CustomStringConvertible {
     /// The longest name accepted, in characters.
     public static let maximumLength = 200
 
@@ -26,15 +26,6 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible, Expressib
                 stream: rawValue)
         }
         self.rawValue = rawValue
-    }
-
-    /// For literals in code and tests; an invalid literal is a programming error.
-    public init(stringLiteral value: String) {
-        do {
-            try self.init(value)
-        } catch {
-            preconditionFailure("invalid stream name literal '\(value)': \(error)")
-        }
     }
 
     /// The part before the first `-` (the whole name when it has none).

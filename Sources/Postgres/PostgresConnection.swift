@@ -147,6 +147,7 @@ public actor PostgresConnection {
     /// Runs `body` inside BEGIN/COMMIT; any error thrown by the body, or by COMMIT, rolls
     /// the transaction back and is rethrown. A COMMIT that the server turns into a ROLLBACK
     /// (the transaction had failed) is reported as an error, never as success.
+    @discardableResult
     public func withTransaction<T: Sendable>(
         _ body: @Sendable (isolated PostgresConnection) throws -> T
     ) throws -> T {

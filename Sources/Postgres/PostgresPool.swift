@@ -48,6 +48,7 @@ public actor PostgresPool {
     }
 
     /// Runs `body` in a transaction on a pooled connection.
+    @discardableResult
     public func withTransaction<T: Sendable>(
         _ body: @escaping @Sendable (isolated PostgresConnection) throws -> T
     ) async throws -> T {

@@ -31,7 +31,7 @@ public struct PrivateCluster: Sendable {
     public init(dataDirectory: URL) throws(ClusterError) {
         self.dataDirectory = dataDirectory.standardizedFileURL
         self.binaries = try PostgresBinaries.locate()
-        self.runner = ToolRunner.current()
+        self.runner = ToolRunner.forServerPrograms()
     }
 
     var clusterDirectory: URL { dataDirectory.appendingPathComponent("postgres") }

@@ -1,20 +1,26 @@
 import Foundation
 
-/// Runs a PostgreSQL program, as the unprivileged `postgres` user when this process is root
-/// (the server refuses to run as root).
-struct ToolRunner: Sendable {
+/// Runs a PostgreSQL program and waits for it; server programs run as the unprivileged
+/// `postgres` user when this process is root (the server refuses to run as root).
+public struct ToolRunner: Sendable {
     /// The account the server runs as when Tidemark runs as root.
-    static let serverAccount = "postgres"
+    public static let serverAccount = "postgres"
 
-    let runAsServerAccount: Bool
+    public let runAsServerAccount: Bool
 
-    static func current() -> ToolRunner {
+    public init(runAsServerAccount: Bool) {
+        self.runAsServerAccount = runAsServerAccount
+    }
+
+    /// For server programs (initdb, pg_ctl): as `postgres` when root, else as this user.
+    public static func forServerPrograms() -> ToolRunner {
         ToolRunner(runAsServerAccount: geteuid() == 0)
     }
 
-    struct Output {
-        let status: Int32
-        let text: String
+    public struct Output: Sendable {
+        public let status: Int32
+        /// Standard output and standard error together.
+        public let text: String
     }
 
     /// Runs and waits. Output (both streams) is captured in a temporary file for error messages.
@@ -22,7 +28,7 @@ struct ToolRunner: Sendable {
     /// `posix_spawn` and `waitpid` rather than Foundation's `Process`: the server that
     /// `pg_ctl start` leaves running must not keep the caller waiting, and `waitpid` on the
     /// one child is exact.
-    func run(_ program: String, _ arguments: [String]) throws(ClusterError) -> Output {
+    public func run(_ program: String, _ arguments: [String]) throws(ClusterError) -> Output {
         let argv = runAsServerAccount ? ["/usr/sbin/runuser", "-u", Self.serverAccount, "--", program] + arguments
             : [program] + arguments
         let outputPath = FileManager.default.temporaryDirectory

@@ -1,0 +1,82 @@
+import EventStore
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Bad input: a clear error and nothing written")
+struct BadInputTests {
+    @Test("stream names that are empty, too long or hold spaces are refused with what to change")
+    func badStreamNames() throws {
+        // Names held in variables: a literal would go through the test-only literal conformance.
+        let emptyName = "", spacedName = "job nightly", goodName = "job-nightly"
+        let empty = #expect(throws: EventStoreError.self) { try StreamName(emptyName) }
+        #expect(empty?.code == .invalidInput)
+        #expect(empty?.message.contains("empty") == true)
+        let long = #expect(throws: EventStoreError.self) { try StreamName(String(repeating: "x", count: 201)) }
+        #expect(long?.message.contains("201") == true)
+        #expect(long?.message.contains("200") == true)
+        let spaced = #expect(throws: EventStoreError.self) { try StreamName(spacedName) }
+        #expect(spaced?.message.contains("space") == true)
+        #expect(try StreamName(String(repeating: "x", count: 200)).rawValue.count == 200)
+        #expect(try StreamName(goodName).category == "job")
+    }
+
+    @Test("event data that is not one JSON object is refused before anything is sent", arguments: [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ("\"text\"", "JSON object"),
+        ("", "not valid JSON"),
+        (#"{"a": "\u0000"}"#, "\\u0000"),
+    ])
+    func badJSON(json: String, expectedMessage: String) {
+        let error = #expect(throws: EventStoreError.self) { try NewEvent(type: "JobCreated", jsonData: json) }
+        #expect(error?.code == .invalidInput)
+        #expect(error?.message.contains(expectedMessage) == true, "\(error?.message ?? "")")
+    }
+
+    @Test("event types, schema versions and oversized data are refused")
+    func badEventFields() {
+        for type in ["", "1Job", "Job Created", String(repeating: "J", count: 101)] {
+            let error = #expect(throws: EventStoreError.self) { try NewEvent(type: type, jsonData: "{}") }
+            #expect(error?.message.contains("event type") == true)
+        }
+        #expect(throws: EventStoreError.self) { try NewEvent(type: "JobCreated", jsonData: "{}", schemaVersion: 0) }
+        let big = "{\"blob\": \"" + String(repeating: "x", count: NewEvent.maximumDataBytes) + "\"}"
+        let bigError = #expect(throws: EventStoreError.self) { try NewEvent(type: "JobCreated", jsonData: big) }
+        #expect(bigError?.message.contains("limit") == true)
+    }
+
+    @Test("a negative expected version, an empty append and a repeated id append nothing")
+    func badAppends() async throws {
+        let database = try await TestDatabase.create()
+        let store = database.eventStore()
+        let negative = await #expect(throws: EventStoreError.self) {
+            try await store.append(to: "job-a", expectedVersion: .exact(-1), events: try events(1))
+        }
+        #expect(negative?.message.contains("negative") == true)
+        #expect(throws: EventStoreError.self) { try ExpectedVersion.exactly(-5) }
+        let empty = await #expect(throws: EventStoreError.self) {
+            try await store.append(to: "job-a", events: [])
+        }
+        #expect(empty?.message.contains("at least one event") == true)
+        let id = UUID()
+        let repeated = await #expect(throws: EventStoreError.self) {
+            try await store.append(to: "job-a", events: [try event(id: id), try event(id: id)])
+        }
+        #expect(repeated?.message.contains(id.uuidString) == true)
+        #expect(try await database.eventCount() == 0)
+        #expect(try await store.headPosition() == 0)
+        await store.pool.close()
+    }
+
+    @Test("an event store on a database that was never migrated says to run db migrate")
+    func unmigratedDatabase() async throws {
+        let database = try await TestDatabase.create(migrated: false)
+        let store = EventStore(pool: database.administratorPool(), logger: quietLogger)
+        let error = await #expect(throws: EventStoreError.self) { try await store.checkSchema() }
+        #expect(error?.code == .schemaNotReady)
+        #expect(error?.message.contains("tidemark db migrate") == true)
+        await store.pool.close()
+    }
+}
