@@ -1,7 +1,7 @@
 -- 0002 — the event log: one append-only table holding every event Tidemark ever recorded.
 --
--- position        global order; handed out under the log_head row lock, so positions
---                 are commit-ordered and gapless (see 0003).
+-- position        global order; handed out under the log's write lock (see 0003), so
+--                 positions are commit-ordered. A gap can only follow a rolled-back append.
 -- stream_id       the aggregate or process the event belongs to ("job-<id>", "session-<id>").
 -- stream_version  1, 2, 3... within the stream; unique with stream_id (optimistic concurrency).
 -- event_id        chosen by the writer; unique, so a retried append is recognised, not doubled.
@@ -34,19 +34,12 @@ CREATE TABLE tidemark.events (
 );
 
 CREATE INDEX events_category_position_idx ON tidemark.events (category, position);
-CREATE INDEX events_event_type_position_idx ON tidemark.events (event_type, position);
 
 COMMENT ON TABLE tidemark.events IS
     'Tidemark''s event log: append-only (UPDATE, DELETE and TRUNCATE are refused), ordered by position.';
 
--- The head of the log: the last position handed out. Its row lock is the log's write lock.
-CREATE TABLE tidemark.log_head (
-    singleton      boolean NOT NULL DEFAULT true,
-    last_position  bigint  NOT NULL,
-    CONSTRAINT log_head_pkey PRIMARY KEY (singleton),
-    CONSTRAINT log_head_single_row CHECK (singleton)
-);
-INSERT INTO tidemark.log_head (singleton, last_position) VALUES (true, 0);
+-- Positions come from this sequence, and only while the log's write lock is held.
+CREATE SEQUENCE tidemark.event_position_seq AS bigint MINVALUE 1 NO CYCLE;
 
 -- Immutability is the database's job. These triggers fire for every role, the owner and
 -- superusers included, and ENABLE ALWAYS keeps them firing under
@@ -70,8 +63,9 @@ ALTER TABLE tidemark.events ENABLE ALWAYS TRIGGER events_refuse_update_delete;
 ALTER TABLE tidemark.events ENABLE ALWAYS TRIGGER events_refuse_truncate;
 
 ALTER TABLE tidemark.events OWNER TO tidemark_owner;
-ALTER TABLE tidemark.log_head OWNER TO tidemark_owner;
+ALTER SEQUENCE tidemark.event_position_seq OWNER TO tidemark_owner;
 ALTER FUNCTION tidemark.refuse_event_change() OWNER TO tidemark_owner;
 
-REVOKE ALL ON tidemark.events, tidemark.log_head FROM PUBLIC;
-GRANT SELECT ON tidemark.events, tidemark.log_head TO tidemark_app, tidemark_reader;
+REVOKE ALL ON tidemark.events FROM PUBLIC;
+REVOKE ALL ON SEQUENCE tidemark.event_position_seq FROM PUBLIC;
+GRANT SELECT ON tidemark.events TO tidemark_app, tidemark_reader;

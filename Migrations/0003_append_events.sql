@@ -1,15 +1,17 @@
 -- 0003 — appending: the only way an event enters the log.
 --
 -- One call appends one or more requests (a request = events for one stream with an expected
--- version) in the caller's transaction. Concurrent appends in one process are batched into
+-- version) in the caller's transaction. Concurrent appends of one process are batched into
 -- one call, so one commit (one WAL flush) serves many writers.
 --
--- Ordering: the function locks the log_head row first and holds it to COMMIT. Positions are
--- therefore handed out in commit order and without gaps: a reader that follows
--- "position > last seen" can never skip an event that commits later with a lower number.
--- (Ordering by xid8 instead breaks after pg_dump/pg_restore into a new cluster.)
+-- Ordering: the call first takes the log's write lock, the transaction-scoped advisory lock
+-- (1952738667, 1) ('tdmk', the event log), and holds it until COMMIT; positions come from
+-- tidemark.event_position_seq only under that lock. Positions are therefore handed out in
+-- commit order: a reader that follows "position > last seen" never skips an event that
+-- commits later with a lower number. (Ordering by xid8 instead breaks after pg_dump /
+-- pg_restore into a new cluster.) The lock is released after the commit is visible.
 --
--- Per request, with the lock held:
+-- Per request, with the lock held (so every check sees every earlier commit):
 --   * every event id already stored, in this stream  -> 'duplicate', the original positions
 --     (a writer that lost the reply retries and gets the same answer; nothing is written);
 --   * some ids stored, or stored in another stream   -> 'id_conflict', nothing written;
@@ -34,43 +36,45 @@ AS $$
 DECLARE
     v_requests  integer := coalesce(cardinality(p_streams), 0);
     v_events    integer := coalesce(cardinality(p_event_ids), 0);
-    v_head      bigint;
     v_offset    integer := 0;
     v_count     integer;
+    v_first     integer;
+    v_last      integer;
     v_current   bigint;
     v_expected  bigint;
-    v_ids       uuid[];
+    v_position  bigint;
     v_existing  integer;
     v_foreign   boolean;
     v_appended  boolean := false;
 BEGIN
-    IF coalesce(cardinality(p_expected), 0) <> v_requests OR coalesce(cardinality(p_counts), 0) <> v_requests THEN
-        RAISE EXCEPTION 'append_events: % streams, % expected versions and % counts must match',
-            v_requests, cardinality(p_expected), cardinality(p_counts)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) AS c) <> v_events
+    IF coalesce(cardinality(p_expected), 0) <> v_requests OR coalesce(cardinality(p_counts), 0) <> v_requests
        OR coalesce(cardinality(p_event_types), 0) <> v_events
        OR coalesce(cardinality(p_schema_versions), 0) <> v_events
        OR coalesce(cardinality(p_data), 0) <> v_events
-       OR coalesce(cardinality(p_metadata), 0) <> v_events
-       OR EXISTS (SELECT 1 FROM unnest(p_counts) AS c WHERE c IS NULL OR c < 1) THEN
-        RAISE EXCEPTION 'append_events: event arrays do not match the request counts'
+       OR coalesce(cardinality(p_metadata), 0) <> v_events THEN
+        RAISE EXCEPTION 'append_events: the request arrays (%) and event arrays (%) do not have matching lengths',
+            v_requests, v_events
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     -- The log's write lock, held until COMMIT.
-    SELECT h.last_position INTO v_head FROM tidemark.log_head AS h WHERE h.singleton FOR UPDATE;
+    PERFORM pg_advisory_xact_lock(1952738667, 1);
 
     FOR i IN 1 .. v_requests LOOP
-        request := i;
         v_count := p_counts[i];
-        v_ids := p_event_ids[v_offset + 1 : v_offset + v_count];
+        IF v_count IS NULL OR v_count < 1 OR v_offset + v_count > v_events THEN
+            RAISE EXCEPTION 'append_events: request % has % events, which the event arrays do not hold', i, v_count
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_first := v_offset + 1;
+        v_last := v_offset + v_count;
+        v_offset := v_last;
+        request := i;
 
         SELECT count(*), coalesce(bool_or(e.stream_id <> p_streams[i]), false)
           INTO v_existing, v_foreign
           FROM tidemark.events AS e
-         WHERE e.event_id = ANY (v_ids);
+         WHERE e.event_id = ANY (p_event_ids[v_first : v_last]);
 
         IF v_existing > 0 THEN
             IF v_existing = v_count AND NOT v_foreign THEN
@@ -78,50 +82,64 @@ BEGIN
                 SELECT array_agg(e.position ORDER BY e.position), max(e.stream_version)
                   INTO positions, stream_version
                   FROM tidemark.events AS e
-                 WHERE e.event_id = ANY (v_ids);
+                 WHERE e.event_id = ANY (p_event_ids[v_first : v_last]);
             ELSE
                 outcome := 'id_conflict';
                 positions := NULL;
                 stream_version := NULL;
             END IF;
-        ELSE
-            SELECT coalesce(max(e.stream_version), 0) INTO v_current
-              FROM tidemark.events AS e
-             WHERE e.stream_id = p_streams[i];
-            v_expected := p_expected[i];
-            IF v_expected = -1
-               OR (v_expected = -2 AND v_current = 0)
-               OR (v_expected = -3 AND v_current > 0)
-               OR (v_expected >= 0 AND v_expected = v_current) THEN
-                INSERT INTO tidemark.events
-                       (position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-                SELECT v_head + k, p_streams[i], v_current + k, p_event_ids[v_offset + k],
-                       p_event_types[v_offset + k], p_schema_versions[v_offset + k],
-                       p_data[v_offset + k], p_metadata[v_offset + k]
-                  FROM generate_series(1, v_count) AS k;
-                outcome := 'appended';
-                positions := ARRAY(SELECT v_head + k FROM generate_series(1, v_count) AS k);
-                stream_version := v_current + v_count;
-                v_head := v_head + v_count;
-                v_appended := true;
-            ELSE
-                outcome := 'wrong_expected_version';
-                positions := NULL;
-                stream_version := v_current;
-            END IF;
+            RETURN NEXT;
+            CONTINUE;
         END IF;
 
-        v_offset := v_offset + v_count;
+        SELECT coalesce(max(e.stream_version), 0) INTO v_current
+          FROM tidemark.events AS e
+         WHERE e.stream_id = p_streams[i];
+        v_expected := p_expected[i];
+        IF NOT (v_expected = -1
+                OR (v_expected = -2 AND v_current = 0)
+                OR (v_expected = -3 AND v_current > 0)
+                OR (v_expected >= 0 AND v_expected = v_current)) THEN
+            outcome := 'wrong_expected_version';
+            positions := NULL;
+            stream_version := v_current;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+
+        -- A block of positions; nobody else draws from the sequence while the lock is held.
+        v_position := nextval('tidemark.event_position_seq');
+        IF v_count > 1 THEN
+            PERFORM setval('tidemark.event_position_seq', v_position + v_count - 1);
+        END IF;
+        INSERT INTO tidemark.events
+               (position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+        SELECT v_position + u.n - 1, p_streams[i], v_current + u.n,
+               u.event_id, u.event_type, u.schema_version, u.data, u.metadata
+          FROM unnest(p_event_ids[v_first : v_last], p_event_types[v_first : v_last],
+                      p_schema_versions[v_first : v_last], p_data[v_first : v_last],
+                      p_metadata[v_first : v_last])
+               WITH ORDINALITY AS u(event_id, event_type, schema_version, data, metadata, n);
+        outcome := 'appended';
+        positions := ARRAY[v_position, v_position + v_count - 1];
+        stream_version := v_current + v_count;
+        v_appended := true;
         RETURN NEXT;
     END LOOP;
 
+    IF v_offset <> v_events THEN
+        RAISE EXCEPTION 'append_events: the counts add up to % events, but % were sent', v_offset, v_events
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF v_appended THEN
-        UPDATE tidemark.log_head SET last_position = v_head WHERE singleton;
         -- Delivered at COMMIT; subscribers wake and read from their last position.
-        PERFORM pg_notify('tidemark_events', v_head::text);
+        PERFORM pg_notify('tidemark_events', '');
     END IF;
 END
 $$;
+
+COMMENT ON FUNCTION tidemark.append_events(text[], bigint[], integer[], uuid[], text[], integer[], jsonb[], jsonb[]) IS
+    'Appends requests under the log''s write lock. For ''appended'' rows, positions holds the first and last position of the contiguous block; for ''duplicate'', every original position.';
 
 ALTER FUNCTION tidemark.append_events(text[], bigint[], integer[], uuid[], text[], integer[], jsonb[], jsonb[])
     OWNER TO tidemark_owner;

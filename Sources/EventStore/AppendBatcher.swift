@@ -9,72 +9,69 @@ struct AppendRequest: Sendable {
     let events: [NewEvent]
 }
 
-/// Group commit: appends that arrive while a transaction is in flight wait and go
+/// Group commit: appends that arrive while transactions are in flight wait and go
 /// together in the next one.
 ///
-/// The log's write lock (the `log_head` row) is held until COMMIT, so appends commit one
-/// transaction at a time. Without grouping, four writers would wait for four WAL flushes in
-/// a row; grouped, one flush serves all four. The first caller to find no flush in flight
-/// leads: it sends batches until its own request is answered, then hands the lead to the
-/// next waiter, so no caller waits for more than the batches ahead of it.
+/// The log's write lock (an advisory lock, see 0003) is held until COMMIT, so appends commit
+/// one transaction at a time: the WAL flushes of concurrent writers cannot be shared by the
+/// server as they are for plain INSERTs. Grouping shares them here instead: one flush serves
+/// every request of a batch. Two batches may be in flight at once, so the next batch already
+/// waits at the lock while the current one flushes, and the caller that finds a free place
+/// leads: it sends batches until its own request is answered, then hands its place to the
+/// oldest waiter, so no caller waits for more than the batches ahead of it.
 actor AppendBatcher {
     private final class Ticket {
         let request: AppendRequest
         var result: Result<AppendResult, any Error>?
         var continuation: CheckedContinuation<Void, Never>?
+        /// Woken to lead, with the place in flight of the leader that woke it.
+        var promoted = false
         init(_ request: AppendRequest) { self.request = request }
     }
 
     private let pool: PostgresPool
     private let maximumEvents: Int
-    private let logger: Logger
+    private let maximumInFlight: Int
+    /// Requests waiting for a place in flight. Not empty only while every place is taken.
     private var queue: [Ticket] = []
-    private var leading = false
+    private var inFlight = 0
 
-    init(pool: PostgresPool, maximumEvents: Int, logger: Logger) {
+    init(pool: PostgresPool, maximumEvents: Int, maximumInFlight: Int) {
         self.pool = pool
         self.maximumEvents = maximumEvents
-        self.logger = logger
+        self.maximumInFlight = maximumInFlight
     }
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
         let ticket = Ticket(request)
-        queue.append(ticket)
-        if leading {
+        if inFlight >= maximumInFlight {
+            queue.append(ticket)
             await withCheckedContinuation { ticket.continuation = $0 }
-            if let result = ticket.result { return try result.get() }
-            // Woken without a result: the lead was handed to this caller.
+            ticket.continuation = nil
+            if !ticket.promoted, let result = ticket.result { return try result.get() }
         } else {
-            leading = true
+            inFlight += 1
         }
-        while ticket.result == nil {
-            let batch = takeBatch()
-            let results = await send(batch)
-            for (waiting, result) in zip(batch, results) {
-                waiting.result = result
-                if waiting !== ticket { waiting.continuation?.resume() }
-            }
+        // Leading: this request first, then the oldest waiting ones up to the event limit.
+        var batch = [ticket]
+        var events = request.events.count
+        while let next = queue.first, events + next.request.events.count <= maximumEvents {
+            batch.append(queue.removeFirst())
+            events += next.request.events.count
         }
-        if let next = queue.first {
+        let results = await send(batch)
+        for (waiting, result) in zip(batch, results) {
+            waiting.result = result
+            waiting.continuation?.resume()
+        }
+        if queue.isEmpty {
+            inFlight -= 1
+        } else {
+            let next = queue.removeFirst()
+            next.promoted = true
             next.continuation?.resume()
-        } else {
-            leading = false
         }
         return try ticket.result!.get()
-    }
-
-    /// The oldest waiting requests, up to the event limit (always at least one).
-    private func takeBatch() -> [Ticket] {
-        var count = 0
-        var taken = 0
-        for ticket in queue {
-            if taken > 0 && count + ticket.request.events.count > maximumEvents { break }
-            count += ticket.request.events.count
-            taken += 1
-        }
-        let batch = Array(queue.prefix(taken))
-        queue.removeFirst(taken)
-        return batch
     }
 
     /// Sends a batch in one call. A batch the server refuses as a whole (not a lost
@@ -116,7 +113,7 @@ actor AppendBatcher {
                 types.append(event.type)
                 schemaVersions.append(Int32(event.schemaVersion))
                 data.append(PostgresJSON(text: event.data))
-                metadata.append(PostgresJSON(text: event.metadata.jsonText))
+                metadata.append(PostgresJSON(text: event.metadataJSON))
             }
         }
         let parameters: [any PostgresEncodable] = [streams, expected, counts, ids, types, schemaVersions, data, metadata]
@@ -130,11 +127,23 @@ actor AppendBatcher {
             let request = requests[row]
             let outcome: String = try result.decode(row, 1)
             switch outcome {
-            case "appended", "duplicate":
+            case "appended":
+                // The first and last position of a contiguous block.
+                let bounds: [Int64] = try result.decode(row, 2)
+                guard bounds.count == 2, bounds[1] - bounds[0] + 1 == Int64(request.events.count) else {
+                    throw PostgresError(
+                        .client, message: "append_events answered positions \(bounds) for \(request.events.count) events",
+                        statement: Statements.append.name)
+                }
+                return .success(
+                    AppendResult(
+                        positions: Array(bounds[0]...bounds[1]), streamVersion: try result.decode(row, 3),
+                        wasAlreadyStored: false))
+            case "duplicate":
                 return .success(
                     AppendResult(
                         positions: try result.decode(row, 2), streamVersion: try result.decode(row, 3),
-                        wasAlreadyStored: outcome == "duplicate"))
+                        wasAlreadyStored: true))
             case "wrong_expected_version":
                 let actual: Int64 = try result.decode(row, 3)
                 return .failure(

@@ -29,10 +29,32 @@ public struct EventMetadata: Codable, Sendable, Equatable {
     }
 
     /// The JSON object stored in the log, keys sorted so equal metadata is byte-equal.
+    /// Written by hand: it runs once per appended event, where `JSONEncoder` would cost
+    /// more than the rest of the append's client-side work.
     var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        var fields: [String] = []
+        if let actor { fields.append("\"actor\":\(Self.quoted(actor))") }
+        if let causationID { fields.append("\"causation_id\":\"\(causationID.uuidString.lowercased())\"") }
+        if let correlationID { fields.append("\"correlation_id\":\"\(correlationID.uuidString.lowercased())\"") }
+        if let host { fields.append("\"host\":\(Self.quoted(host))") }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// A JSON string literal for `text`.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }

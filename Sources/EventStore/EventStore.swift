@@ -14,11 +14,18 @@ public final class EventStore: Sendable {
         public var maximumEventsPerBatch: Int
         /// Events fetched per round trip when reading the log or catching up. Defaults to 1,000.
         public var readBatchSize: Int
+        /// Append transactions of this store in flight at once: one committing, the next waiting
+        /// at the log's write lock. Defaults to 2; 1 turns pipelining off.
+        public var maximumBatchesInFlight: Int
         /// How long a subscription waits for a notification before it polls anyway. Defaults to 1 second.
         public var pollInterval: Duration
 
-        public init(maximumEventsPerBatch: Int = 1_000, readBatchSize: Int = 1_000, pollInterval: Duration = .seconds(1)) {
+        public init(
+            maximumEventsPerBatch: Int = 1_000, maximumBatchesInFlight: Int = 2, readBatchSize: Int = 1_000,
+            pollInterval: Duration = .seconds(1)
+        ) {
             self.maximumEventsPerBatch = max(1, maximumEventsPerBatch)
+            self.maximumBatchesInFlight = max(1, maximumBatchesInFlight)
             self.readBatchSize = max(1, readBatchSize)
             self.pollInterval = pollInterval
         }
@@ -36,7 +43,9 @@ public final class EventStore: Sendable {
         self.pool = pool
         self.configuration = configuration
         self.logger = logger
-        self.batcher = AppendBatcher(pool: pool, maximumEvents: configuration.maximumEventsPerBatch, logger: logger)
+        self.batcher = AppendBatcher(
+            pool: pool, maximumEvents: configuration.maximumEventsPerBatch,
+            maximumInFlight: configuration.maximumBatchesInFlight)
     }
 
     /// Appends events to one stream if the stream is at the expected version.
@@ -63,7 +72,7 @@ public final class EventStore: Sendable {
         return try await batcher.append(AppendRequest(stream: stream, expected: expectedVersion, events: events))
     }
 
-    /// The position of the last event in the log (0 for an empty log).
+    /// The position of the last committed event in the log (0 for an empty log).
     public func headPosition() async throws -> Int64 {
         let result = try await pool.query(Statements.head)
         return try result.decode(0, 0)
@@ -133,7 +142,7 @@ public enum ReadDirection: Sendable {
 /// The event store's SQL, prepared once per connection.
 enum Statements {
     static let head = PostgresStatement(
-        name: "tidemark_head", sql: "SELECT last_position FROM tidemark.log_head WHERE singleton")
+        name: "tidemark_head", sql: "SELECT coalesce(max(position), 0) FROM tidemark.events")
     static let streamVersion = PostgresStatement(
         name: "tidemark_stream_version",
         sql: "SELECT coalesce(max(stream_version), 0) FROM tidemark.events WHERE stream_id = $1")

@@ -15,6 +15,8 @@ public struct NewEvent: Sendable, Equatable {
     /// A JSON object, as text.
     public let data: String
     public let metadata: EventMetadata
+    /// The metadata's JSON, made once here rather than on every send of a retry.
+    let metadataJSON: String
 
     /// Takes JSON text and checks it: it must be one JSON object, at most `maximumDataBytes`.
     public init(
@@ -28,6 +30,7 @@ public struct NewEvent: Sendable, Equatable {
         self.schemaVersion = schemaVersion
         self.data = jsonData
         self.metadata = metadata
+        self.metadataJSON = metadata.jsonText
     }
 
     /// Encodes a Codable value as the event's data.
@@ -62,38 +65,14 @@ public struct NewEvent: Sendable, Equatable {
     }
 
     static func validate(json: String, type: String) throws(EventStoreError) {
-        let bytes = Data(json.utf8)
-        guard bytes.count <= maximumDataBytes else {
+        let size = json.utf8.count
+        guard size <= maximumDataBytes else {
             throw .invalid(
-                "the data of '\(type)' is \(bytes.count) bytes; the limit is \(maximumDataBytes): keep bulk data in the repository and reference it")
+                "the data of '\(type)' is \(size) bytes; the limit is \(maximumDataBytes): keep bulk data in the repository and reference it")
         }
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: bytes, options: [])
-        } catch {
+        if let problem = JSONSyntax.problem(in: json) {
             throw .invalid(
-                "the data of '\(type)' is not valid JSON (\(Self.describe(error))): give one JSON object, such as {\"name\": \"nightly\"}")
-        }
-        guard parsed is [String: Any] else {
-            throw .invalid("the data of '\(type)' must be a JSON object ({...}), not a \(Self.kind(of: parsed))")
-        }
-        if json.contains("\\u0000") {
-            throw .invalid("the data of '\(type)' contains \\u0000, which PostgreSQL's jsonb cannot store")
-        }
-    }
-
-    private static func describe(_ error: Error) -> String {
-        let nsError = error as NSError
-        return (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? "parse error"
-    }
-
-    private static func kind(of value: Any) -> String {
-        switch value {
-        case is [Any]: return "JSON array"
-        case is String: return "string"
-        case is NSNumber: return "number"
-        case is NSNull: return "null"
-        default: return "scalar"
+                "the data of '\(type)' is not a valid JSON object: \(problem). Give one JSON object, such as {\"name\": \"nightly\"}")
         }
     }
 }

@@ -6,7 +6,7 @@ import Postgres
 /// `data` and `metadata` stay JSON text until someone asks for them decoded: reading the
 /// whole log for a projection rebuild should not pay for a JSON parse per event it skips.
 public struct RecordedEvent: Sendable, Equatable {
-    /// Global, commit-ordered, gapless position in the log.
+    /// Global position, commit-ordered: every event a reader sees later has a higher one.
     public let position: Int64
     public let stream: String
     /// 1 for the stream's first event.

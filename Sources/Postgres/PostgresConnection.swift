@@ -16,7 +16,11 @@ public actor PostgresConnection {
     private var handle: ConnectionHandle?
     private var preparedNames: Set<String> = []
     private let brokenFlag = Mutex(false)
+    /// Set when a command left a transaction open, so a pool knows to reset the connection.
+    private let transactionOpenFlag = Mutex(false)
     let logger: Logger
+    /// Kept alive as long as the connection, whose notice callback points at it.
+    private let noticeSink: NoticeSink
 
     /// Opens a connection from a libpq connection string (`host=... dbname=...`) or URL
     /// (`postgresql://...`). Missing settings come from the `PG*` environment variables and
@@ -44,6 +48,7 @@ public actor PostgresConnection {
     private init(logger: Logger) {
         self.executor = ConnectionThreadExecutor(name: "tidemark.postgres.connection")
         self.logger = logger
+        self.noticeSink = NoticeSink(logger: logger)
     }
 
     deinit {
@@ -53,6 +58,9 @@ public actor PostgresConnection {
 
     /// True once the connection is known to be unusable; a pool discards such a connection.
     public nonisolated var isBroken: Bool { brokenFlag.withLock { $0 } }
+
+    /// True when the last command left a transaction open (or failed); read without a hop.
+    public nonisolated var needsReset: Bool { transactionOpenFlag.withLock { $0 } }
 
     /// The server process serving this connection, for `pg_terminate_backend` and logs.
     public var backendProcessID: Int32 {
@@ -97,6 +105,7 @@ public actor PostgresConnection {
                 hint: "check the connection string, that the server runs, and the PG* environment variables")
         }
         self.handle = handle
+        noticeSink.install(on: pointer)
         _ = try execute("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'")
     }
 
@@ -197,6 +206,8 @@ public actor PostgresConnection {
     /// Turns a libpq result into a `PostgresResult` or the error it carries.
     func check(_ result: OpaquePointer?, statement: String) throws(PostgresError) -> PostgresResult {
         let pointer = handle?.pointer
+        let open = pointer.map { PQtransactionStatus($0) != PQTRANS_IDLE } ?? false
+        transactionOpenFlag.withLock { $0 = open }
         guard let result else {
             throw connectionError(statement: statement, fallback: "no result from the server")
         }

@@ -100,26 +100,34 @@ public struct PostgresJSON: PostgresArrayElement, Hashable {
     public var postgresArrayText: String { text }
 }
 
-/// Builds the text form of an array parameter: `{"a","b\"c",NULL}`.
+/// Builds the text form of an array parameter: `{"a","b\\"c",NULL}`.
+///
+/// Works on UTF-8 bytes: an append of 100 events sends a few hundred kilobytes of JSON
+/// through here, and byte-level escaping keeps that a small part of the append.
 enum PostgresArrayLiteral {
     static func encode<S: Sequence>(_ elements: S) -> String where S.Element == String? {
-        var out = "{"
+        var out: [UInt8] = [UInt8(ascii: "{")]
         var first = true
         for element in elements {
-            if !first { out.append(",") }
+            if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            guard let element else {
-                out.append("NULL")
+            guard var element else {
+                out.append(contentsOf: "NULL".utf8)
                 continue
             }
-            out.append("\"")
-            for scalar in element.unicodeScalars {
-                if scalar == "\"" || scalar == "\\" { out.unicodeScalars.append("\\") }
-                out.unicodeScalars.append(scalar)
+            out.append(UInt8(ascii: "\""))
+            element.withUTF8 { bytes in
+                var start = 0
+                for index in 0..<bytes.count where bytes[index] == 0x22 || bytes[index] == 0x5C {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                    out.append(0x5C)
+                    start = index
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]))
             }
-            out.append("\"")
+            out.append(UInt8(ascii: "\""))
         }
-        out.append("}")
-        return out
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

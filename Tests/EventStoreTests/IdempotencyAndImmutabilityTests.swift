@@ -44,7 +44,7 @@ struct IdempotencyAndImmutabilityTests {
             "UPDATE tidemark.events SET event_type = 'Forged'",
             "DELETE FROM tidemark.events",
             "TRUNCATE tidemark.events",
-            "UPDATE tidemark.log_head SET last_position = 0",
+            "SELECT setval('tidemark.event_position_seq', 1)",
             "INSERT INTO tidemark.events (position, stream_id, stream_version, event_id, event_type, data) VALUES (99, 'job-x', 1, gen_random_uuid(), 'Forged', '{}')",
         ] {
             let error = await #expect(throws: PostgresError.self, "\(statement)") { try await pool.query(statement) }

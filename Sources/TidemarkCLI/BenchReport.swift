@@ -1,0 +1,72 @@
+import Foundation
+
+/// One measured figure beside its reference: the same work done by bare PostgreSQL (or a
+/// peer tool) on the same server in the same run.
+struct BenchCase: Codable {
+    let name: String
+    let value: Double
+    let unit: String
+    let reference: Double
+}
+
+/// Prints bench results: an aligned table for people, or `{"cases":[...]}` with `--json`.
+enum BenchReport {
+    static func print(_ cases: [BenchCase], json: Bool, notes: [String]) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = (try? encoder.encode(["cases": cases])) ?? Data()
+            Swift.print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        let rows = cases.map { item -> [String] in
+            let ratio = item.reference == 0 ? "-" : String(format: "%.0f%%", item.value / item.reference * 100)
+            return [item.name, format(item.value), item.unit, format(item.reference), ratio]
+        }
+        let header = ["case", "tidemark", "unit", "reference", "tidemark/reference"]
+        let widths = (0..<header.count).map { column in
+            ([header] + rows).map { $0[column].count }.max() ?? 0
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == 0 || index == 2
+                    ? cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[index] - cell.count) + cell
+            }.joined(separator: "  ")
+        }
+        Swift.print(line(header))
+        Swift.print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+        for row in rows { Swift.print(line(row)) }
+        for note in notes { Swift.print(note) }
+    }
+
+    private static func format(_ value: Double) -> String {
+        value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
+    }
+}
+
+/// Latencies of individual operations, for percentiles.
+struct LatencySamples {
+    private(set) var milliseconds: [Double] = []
+
+    mutating func record(_ duration: Duration) {
+        milliseconds.append(duration.seconds * 1_000)
+    }
+
+    mutating func merge(_ other: LatencySamples) {
+        milliseconds += other.milliseconds
+    }
+
+    func percentile(_ fraction: Double) -> Double {
+        guard !milliseconds.isEmpty else { return 0 }
+        let sorted = milliseconds.sorted()
+        let index = min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)
+        return sorted[max(0, index)]
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
