@@ -18,6 +18,10 @@
 --   * expected version does not match                 -> 'wrong_expected_version' with the actual version;
 --   * otherwise                                       -> 'appended' with the new positions.
 -- Expected version: -1 any, -2 the stream must not exist, -3 it must exist, n >= 0 exactly n events.
+--
+-- tidemark.append_event does the same for one event with plain parameters: the array
+-- handling of the general function costs a third of a one-event append, the most common
+-- append of all (a Job Manager step). Both return the same columns.
 
 CREATE FUNCTION tidemark.append_events(
     p_streams          text[],
@@ -147,3 +151,69 @@ REVOKE ALL ON FUNCTION tidemark.append_events(text[], bigint[], integer[], uuid[
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tidemark.append_events(text[], bigint[], integer[], uuid[], text[], integer[], jsonb[], jsonb[])
     TO tidemark_app;
+
+CREATE FUNCTION tidemark.append_event(
+    p_stream          text,
+    p_expected        bigint,
+    p_event_id        uuid,
+    p_event_type      text,
+    p_schema_version  integer,
+    p_data            jsonb,
+    p_metadata        jsonb
+) RETURNS TABLE (request integer, outcome text, positions bigint[], stream_version bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_stored_stream  text;
+    v_position       bigint;
+    v_current        bigint;
+BEGIN
+    -- The log's write lock, held until COMMIT (see append_events).
+    PERFORM pg_advisory_xact_lock(1952738667, 1);
+    request := 1;
+
+    SELECT e.stream_id, e.position, e.stream_version INTO v_stored_stream, v_position, v_current
+      FROM tidemark.events AS e
+     WHERE e.event_id = p_event_id;
+    IF FOUND THEN
+        IF v_stored_stream = p_stream THEN
+            outcome := 'duplicate';
+            positions := ARRAY[v_position];
+            stream_version := v_current;
+        ELSE
+            outcome := 'id_conflict';
+        END IF;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    SELECT coalesce(max(e.stream_version), 0) INTO v_current
+      FROM tidemark.events AS e
+     WHERE e.stream_id = p_stream;
+    IF NOT (p_expected = -1
+            OR (p_expected = -2 AND v_current = 0)
+            OR (p_expected = -3 AND v_current > 0)
+            OR (p_expected >= 0 AND p_expected = v_current)) THEN
+        outcome := 'wrong_expected_version';
+        stream_version := v_current;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    v_position := nextval('tidemark.event_position_seq');
+    INSERT INTO tidemark.events
+           (position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+    VALUES (v_position, p_stream, v_current + 1, p_event_id, p_event_type, p_schema_version, p_data, p_metadata);
+    PERFORM pg_notify('tidemark_events', '');
+    outcome := 'appended';
+    positions := ARRAY[v_position, v_position];
+    stream_version := v_current + 1;
+    RETURN NEXT;
+END
+$$;
+
+ALTER FUNCTION tidemark.append_event(text, bigint, uuid, text, integer, jsonb, jsonb) OWNER TO tidemark_owner;
+REVOKE ALL ON FUNCTION tidemark.append_event(text, bigint, uuid, text, integer, jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tidemark.append_event(text, bigint, uuid, text, integer, jsonb, jsonb) TO tidemark_app;

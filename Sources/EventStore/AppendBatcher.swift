@@ -96,6 +96,22 @@ actor AppendBatcher {
     }
 
     private func execute(_ requests: [AppendRequest]) async throws -> [Result<AppendResult, any Error>] {
+        let result: PostgresResult
+        if requests.count == 1, requests[0].events.count == 1 {
+            let request = requests[0]
+            let event = request.events[0]
+            result = try await pool.query(
+                Statements.appendOne,
+                [request.stream.rawValue, request.expected.databaseValue, event.id, event.type, Int32(event.schemaVersion),
+                 PostgresJSON(text: event.data), PostgresJSON(text: event.metadataJSON)])
+        } else {
+            result = try await pool.query(Statements.append, arrayParameters(requests))
+        }
+        return try outcomes(of: requests, in: result)
+    }
+
+    /// The general call's parameters: one array per column, events of all requests in order.
+    private func arrayParameters(_ requests: [AppendRequest]) -> [any PostgresEncodable] {
         var streams: [String] = []
         var expected: [Int64] = []
         var counts: [Int32] = []
@@ -116,8 +132,12 @@ actor AppendBatcher {
                 metadata.append(PostgresJSON(text: event.metadataJSON))
             }
         }
-        let parameters: [any PostgresEncodable] = [streams, expected, counts, ids, types, schemaVersions, data, metadata]
-        let result = try await pool.query(Statements.append, parameters)
+        return [streams, expected, counts, ids, types, schemaVersions, data, metadata]
+    }
+
+    private func outcomes(of requests: [AppendRequest], in result: PostgresResult) throws
+        -> [Result<AppendResult, any Error>]
+    {
         guard result.rowCount == requests.count else {
             throw PostgresError(
                 .client, message: "append_events answered \(result.rowCount) rows for \(requests.count) requests",

@@ -170,6 +170,9 @@ enum Statements {
             SELECT \(RecordedEvent.columns) FROM tidemark.events
              WHERE category = $1 AND position > $2 ORDER BY position LIMIT $3
             """)
+    static let appendOne = PostgresStatement(
+        name: "tidemark_append_one",
+        sql: "SELECT request, outcome, positions, stream_version FROM tidemark.append_event($1, $2, $3, $4, $5, $6, $7)")
     static let append = PostgresStatement(
         name: "tidemark_append",
         sql: "SELECT request, outcome, positions, stream_version FROM tidemark.append_events($1, $2, $3, $4, $5, $6, $7, $8)")

@@ -128,6 +128,42 @@ struct AppendTests {
     }
 }
 
+extension AppendTests {
+    @Test("in one grouped call, a request with a stale version fails alone and the others are written")
+    func groupedRequestsFailAlone() async throws {
+        let database = try await TestDatabase.create()
+        let store = database.eventStore(configuration: .init(maximumBatchesInFlight: 1, pollInterval: .milliseconds(200)))
+        try await store.append(to: "job-shared", expectedVersion: .noStream, events: try events(1))
+        let outcomes = await withTaskGroup(of: (Int, Result<AppendResult, any Error>).self) { group in
+            for writer in 0..<30 {
+                group.addTask {
+                    // Every third writer expects a version the shared stream never had.
+                    let stale = writer % 3 == 0
+                    let stream = stale ? "job-shared" : "job-own-\(writer)"
+                    let outcome = await Result(catching: {
+                        try await store.append(
+                            to: try StreamName(stream), expectedVersion: stale ? .exact(99) : .noStream, events: try events(2))
+                    })
+                    return (writer, outcome)
+                }
+            }
+            return await group.reduce(into: [Int: Result<AppendResult, any Error>]()) { $0[$1.0] = $1.1 }
+        }
+        for (writer, outcome) in outcomes {
+            switch (writer % 3 == 0, outcome) {
+            case (true, .failure(let error)):
+                #expect((error as? EventStoreError)?.actualVersion == 1)
+            case (false, .success(let result)):
+                #expect(result.positions.count == 2)
+            default:
+                Issue.record("writer \(writer): unexpected \(outcome)")
+            }
+        }
+        #expect(try await database.eventCount() == 1 + 20 * 2)
+        await store.pool.close()
+    }
+}
+
 extension Result where Failure == any Error {
     init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }

@@ -34,6 +34,25 @@ struct IdempotencyAndImmutabilityTests {
         await store.pool.close()
     }
 
+    @Test("a single retried event (the one-event path) returns its position; its id elsewhere is a conflict")
+    func singleEventRetry() async throws {
+        let database = try await TestDatabase.create()
+        let store = database.eventStore()
+        let single = try event()
+        let original = try await store.append(to: "job-a", expectedVersion: .noStream, events: [single])
+        try await store.append(to: "job-a", events: try events(1))
+        let retry = try await store.append(to: "job-a", expectedVersion: .noStream, events: [single])
+        #expect(retry.wasAlreadyStored)
+        #expect(retry.positions == original.positions)
+        #expect(retry.streamVersion == 1)
+        let elsewhere = await #expect(throws: EventStoreError.self) {
+            try await store.append(to: "job-b", events: [single])
+        }
+        #expect(elsewhere?.code == .eventIDConflict)
+        #expect(try await database.eventCount() == 2)
+        await store.pool.close()
+    }
+
     @Test("the service role may not UPDATE, DELETE, TRUNCATE or INSERT around the append function")
     func serviceRoleCannotChangeEvents() async throws {
         let database = try await TestDatabase.create()
