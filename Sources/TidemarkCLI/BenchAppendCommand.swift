@@ -29,15 +29,17 @@ struct BenchAppendCommand: AsyncParsableCommand {
         for writers in [1, 4] {
             let ours = try await appendSingles(bench, writers: writers, for: duration, logger: logger)
             let bare = try await bareSingles(bench, writers: writers, for: duration, logger: logger)
-            cases.append(BenchCase(name: "append 1 event/txn, \(writers) writer\(writers > 1 ? "s" : "")", value: ours.rate, unit: "events/s", reference: bare.rate))
-            cases.append(BenchCase(name: "  latency p50, \(writers) writer\(writers > 1 ? "s" : "")", value: ours.latency.percentile(0.5), unit: "ms", reference: bare.latency.percentile(0.5)))
-            cases.append(BenchCase(name: "  latency p99, \(writers) writer\(writers > 1 ? "s" : "")", value: ours.latency.percentile(0.99), unit: "ms", reference: bare.latency.percentile(0.99)))
+            let label = "append 1 event/txn, \(writers) writer\(writers > 1 ? "s" : "")"
+            cases.append(BenchCase(name: label, value: ours.rate, unit: "events/s", reference: bare.rate))
+            cases.append(BenchCase(name: label + ", p50 latency", value: ours.latency.percentile(0.5), unit: "ms", reference: bare.latency.percentile(0.5)))
+            cases.append(BenchCase(name: label + ", p99 latency", value: ours.latency.percentile(0.99), unit: "ms", reference: bare.latency.percentile(0.99)))
         }
         let batched = try await appendBatches(bench, for: duration, logger: logger)
         let copied = try await bareCopies(bench, for: duration, logger: logger)
-        cases.append(BenchCase(name: "append 100 events/txn, 1 writer", value: batched.rate, unit: "events/s", reference: copied.rate))
-        cases.append(BenchCase(name: "  latency p50, 100 events", value: batched.latency.percentile(0.5), unit: "ms", reference: copied.latency.percentile(0.5)))
-        cases.append(BenchCase(name: "  latency p99, 100 events", value: batched.latency.percentile(0.99), unit: "ms", reference: copied.latency.percentile(0.99)))
+        let label = "append 100 events/txn, 1 writer"
+        cases.append(BenchCase(name: label, value: batched.rate, unit: "events/s", reference: copied.rate))
+        cases.append(BenchCase(name: label + ", p50 latency", value: batched.latency.percentile(0.5), unit: "ms", reference: copied.latency.percentile(0.5)))
+        cases.append(BenchCase(name: label + ", p99 latency", value: batched.latency.percentile(0.99), unit: "ms", reference: copied.latency.percentile(0.99)))
         BenchReport.print(cases, json: json, notes: [
             "reference: bare INSERT ... in autocommit (1-event cases) and COPY of 100 rows per transaction (batch case), same table shape, same server, same run",
         ])

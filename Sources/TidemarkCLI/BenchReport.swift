@@ -14,7 +14,7 @@ enum BenchReport {
     static func print(_ cases: [BenchCase], json: Bool, notes: [String]) {
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let data = (try? encoder.encode(["cases": cases])) ?? Data()
             Swift.print(String(decoding: data, as: UTF8.self))
             return
