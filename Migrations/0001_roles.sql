@@ -34,6 +34,17 @@ BEGIN
 END
 $$;
 
+-- A service session left idle inside a transaction would hold whatever it locked (the
+-- log's write lock among them) until someone noticed; end such sessions after a minute.
+-- Set for this database only: a per-role setting is one row for the whole cluster, which
+-- two databases migrating at once would update concurrently.
+DO $$
+BEGIN
+    EXECUTE format('ALTER ROLE tidemark_app IN DATABASE %I SET idle_in_transaction_session_timeout = %L',
+                   current_database(), '60s');
+END
+$$;
+
 ALTER SCHEMA tidemark OWNER TO tidemark_owner;
 REVOKE ALL ON SCHEMA tidemark FROM PUBLIC;
 GRANT USAGE ON SCHEMA tidemark TO tidemark_app, tidemark_reader;

@@ -41,6 +41,11 @@ COMMENT ON TABLE tidemark.events IS
 -- Positions come from this sequence, and only while the log's write lock is held.
 CREATE SEQUENCE tidemark.event_position_seq AS bigint MINVALUE 1 NO CYCLE;
 
+-- The log's write lock: appends take this empty table IN EXCLUSIVE MODE until COMMIT (see
+-- 0003). Only its owner may lock it, so no other role, reader or tool can hold up appends
+-- (an advisory lock could be taken by anyone who connects).
+CREATE TABLE tidemark.append_lock ();
+
 -- Immutability is the database's job. These triggers fire for every role, the owner and
 -- superusers included, and ENABLE ALWAYS keeps them firing under
 -- session_replication_role = replica, the usual way to silence triggers.
@@ -64,8 +69,10 @@ ALTER TABLE tidemark.events ENABLE ALWAYS TRIGGER events_refuse_truncate;
 
 ALTER TABLE tidemark.events OWNER TO tidemark_owner;
 ALTER SEQUENCE tidemark.event_position_seq OWNER TO tidemark_owner;
+ALTER TABLE tidemark.append_lock OWNER TO tidemark_owner;
 ALTER FUNCTION tidemark.refuse_event_change() OWNER TO tidemark_owner;
 
 REVOKE ALL ON tidemark.events FROM PUBLIC;
 REVOKE ALL ON SEQUENCE tidemark.event_position_seq FROM PUBLIC;
+REVOKE ALL ON tidemark.append_lock FROM PUBLIC;
 GRANT SELECT ON tidemark.events TO tidemark_app, tidemark_reader;

@@ -4,9 +4,9 @@
 -- version) in the caller's transaction. Concurrent appends of one process are batched into
 -- one call, so one commit (one WAL flush) serves many writers.
 --
--- Ordering: the call first takes the log's write lock, the transaction-scoped advisory lock
--- (1952738667, 1) ('tdmk', the event log), and holds it until COMMIT; positions come from
--- tidemark.event_position_seq only under that lock. Positions are therefore handed out in
+-- Ordering: the call first takes the log's write lock (tidemark.append_lock IN EXCLUSIVE
+-- MODE) and holds it until COMMIT; positions come from tidemark.event_position_seq only
+-- under that lock. Positions are therefore handed out in
 -- commit order: a reader that follows "position > last seen" never skips an event that
 -- commits later with a lower number. (Ordering by xid8 instead breaks after pg_dump /
 -- pg_restore into a new cluster.) The lock is released after the commit is visible.
@@ -50,6 +50,9 @@ DECLARE
     v_existing  integer;
     v_foreign   boolean;
     v_appended  boolean := false;
+    v_same      boolean;
+    v_positions bigint[];
+    v_version   bigint;
 BEGIN
     IF coalesce(cardinality(p_expected), 0) <> v_requests OR coalesce(cardinality(p_counts), 0) <> v_requests
        OR coalesce(cardinality(p_event_types), 0) <> v_events
@@ -62,7 +65,7 @@ BEGIN
     END IF;
 
     -- The log's write lock, held until COMMIT.
-    PERFORM pg_advisory_xact_lock(1952738667, 1);
+    LOCK TABLE tidemark.append_lock IN EXCLUSIVE MODE;
 
     FOR i IN 1 .. v_requests LOOP
         v_count := p_counts[i];
@@ -81,16 +84,22 @@ BEGIN
          WHERE e.event_id = ANY (p_event_ids[v_first : v_last]);
 
         IF v_existing > 0 THEN
+            outcome := 'id_conflict';
+            positions := NULL;
+            stream_version := NULL;
             IF v_existing = v_count AND NOT v_foreign THEN
-                outcome := 'duplicate';
-                SELECT array_agg(e.position ORDER BY e.position), max(e.stream_version)
-                  INTO positions, stream_version
-                  FROM tidemark.events AS e
-                 WHERE e.event_id = ANY (p_event_ids[v_first : v_last]);
-            ELSE
-                outcome := 'id_conflict';
-                positions := NULL;
-                stream_version := NULL;
+                -- The same append again only if one transaction stored all of them as one
+                -- contiguous block; positions come back in the order the ids were sent.
+                SELECT array_agg(e.position ORDER BY u.n), max(e.stream_version),
+                       count(DISTINCT e.transaction_id) = 1 AND max(e.position) - min(e.position) + 1 = v_count
+                  INTO v_positions, v_version, v_same
+                  FROM unnest(p_event_ids[v_first : v_last]) WITH ORDINALITY AS u(event_id, n)
+                  JOIN tidemark.events AS e ON e.event_id = u.event_id;
+                IF v_same THEN
+                    outcome := 'duplicate';
+                    positions := v_positions;
+                    stream_version := v_version;
+                END IF;
             END IF;
             RETURN NEXT;
             CONTINUE;
@@ -171,7 +180,7 @@ DECLARE
     v_current        bigint;
 BEGIN
     -- The log's write lock, held until COMMIT (see append_events).
-    PERFORM pg_advisory_xact_lock(1952738667, 1);
+    LOCK TABLE tidemark.append_lock IN EXCLUSIVE MODE;
     request := 1;
 
     SELECT e.stream_id, e.position, e.stream_version INTO v_stored_stream, v_position, v_current

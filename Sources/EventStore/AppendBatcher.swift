@@ -59,7 +59,9 @@ actor AppendBatcher {
             batch.append(queue.removeFirst())
             events += next.request.events.count
         }
-        let results = await send(batch)
+        // Sent from a task of its own: cancelling this caller must not fail the others' requests.
+        let requests = batch.map(\.request)
+        let results = await Task { await self.send(requests) }.value
         for (waiting, result) in zip(batch, results) {
             waiting.result = result
             waiting.continuation?.resume()
@@ -77,14 +79,14 @@ actor AppendBatcher {
     /// Sends a batch in one call. A batch the server refuses as a whole (not a lost
     /// connection) is split and sent request by request, so one bad request cannot fail
     /// the innocent ones beside it.
-    private func send(_ batch: [Ticket]) async -> [Result<AppendResult, any Error>] {
+    private func send(_ batch: [AppendRequest]) async -> [Result<AppendResult, any Error>] {
         do {
-            return try await execute(batch.map(\.request))
+            return try await execute(batch)
         } catch let error as PostgresError where error.kind == .server && batch.count > 1 {
             var results: [Result<AppendResult, any Error>] = []
-            for ticket in batch {
+            for request in batch {
                 do {
-                    results.append(contentsOf: try await execute([ticket.request]))
+                    results.append(contentsOf: try await execute([request]))
                 } catch {
                     results.append(.failure(error))
                 }

@@ -125,6 +125,23 @@ enum JSONSyntax {
                             index += 1
                         }
                         if code == 0 { return "\\u0000 at byte \(index - 6): PostgreSQL's jsonb cannot store it" }
+                        if (0xDC00...0xDFFF).contains(code) {
+                            return "a lone low surrogate \\u\(String(code, radix: 16)) at byte \(index - 6)"
+                        }
+                        if (0xD800...0xDBFF).contains(code) {
+                            // A high surrogate must be followed at once by a low one.
+                            guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                            else { return "a high surrogate \\u\(String(code, radix: 16)) at byte \(index - 6) without its low surrogate" }
+                            var low: UInt32 = 0
+                            for offset in 2..<6 {
+                                guard let digit = hexValue(bytes[index + offset]) else { return "a \\u escape has a non-hex digit at byte \(index + offset)" }
+                                low = low << 4 | digit
+                            }
+                            guard (0xDC00...0xDFFF).contains(low) else {
+                                return "a high surrogate \\u\(String(code, radix: 16)) at byte \(index - 6) without its low surrogate"
+                            }
+                            index += 6
+                        }
                     default:
                         return "unknown escape '\\\(Character(Unicode.Scalar(escaped)))' at byte \(index - 2)"
                     }
@@ -151,24 +168,46 @@ enum JSONSyntax {
             return nil
         }
 
+        /// Also checks PostgreSQL's numeric range: at most 131,072 digits before the
+        /// decimal point and 16,383 after it.
         mutating func number() -> String? {
             let start = index
             if peek == UInt8(ascii: "-") { index += 1 }
             guard let first = peek, isDigit(first) else { return "a number at byte \(start) has no digits" }
             index += 1
+            var integerDigits = first == UInt8(ascii: "0") ? 0 : 1
             if first != UInt8(ascii: "0") {
-                while let byte = peek, isDigit(byte) { index += 1 }
+                while let byte = peek, isDigit(byte) {
+                    index += 1
+                    integerDigits += 1
+                }
             }
+            var fractionDigits = 0
             if peek == UInt8(ascii: ".") {
                 index += 1
                 guard let byte = peek, isDigit(byte) else { return "a number at byte \(start) has no digits after '.'" }
-                while let byte = peek, isDigit(byte) { index += 1 }
+                while let byte = peek, isDigit(byte) {
+                    index += 1
+                    fractionDigits += 1
+                }
             }
+            var exponent = 0
             if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
                 index += 1
-                if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+                var negative = false
+                if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") {
+                    negative = peek == UInt8(ascii: "-")
+                    index += 1
+                }
                 guard let byte = peek, isDigit(byte) else { return "a number at byte \(start) has no exponent digits" }
-                while let byte = peek, isDigit(byte) { index += 1 }
+                while let byte = peek, isDigit(byte) {
+                    exponent = min(exponent * 10 + Int(byte - 0x30), 1_000_000_000)
+                    index += 1
+                }
+                if negative { exponent = -exponent }
+            }
+            if (integerDigits > 0 && integerDigits - 1 + exponent >= 131_072) || fractionDigits - exponent > 16_383 {
+                return "the number at byte \(start) is outside PostgreSQL's numeric range"
             }
             return nil
         }

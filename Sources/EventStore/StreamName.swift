@@ -13,9 +13,11 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible {
         guard !rawValue.isEmpty else {
             throw .invalid("the stream name is empty: give a name such as 'job-nightly'")
         }
-        guard rawValue.count <= Self.maximumLength else {
+        // Code points, as PostgreSQL's length() counts them in the table's check.
+        let length = rawValue.unicodeScalars.count
+        guard length <= Self.maximumLength else {
             throw .invalid(
-                "the stream name is \(rawValue.count) characters long; the limit is \(Self.maximumLength)",
+                "the stream name is \(length) characters long; the limit is \(Self.maximumLength)",
                 stream: String(rawValue.prefix(40)) + "...")
         }
         if let bad = rawValue.unicodeScalars.first(where: {

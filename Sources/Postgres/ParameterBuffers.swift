@@ -25,7 +25,7 @@ struct ParameterBuffers: ~Copyable {
             case .text(let text):
                 var utf8 = Array(text.utf8)
                 if utf8.contains(0) {
-                    for pointer in allocations { free(pointer) }
+                    // deinit frees what was allocated so far.
                     throw PostgresError(
                         .invalidInput,
                         message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",

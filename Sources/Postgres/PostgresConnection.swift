@@ -75,12 +75,12 @@ public actor PostgresConnection {
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
 
-    /// Closes the connection and lets its thread end.
+    /// Closes the connection; later calls fail with `connectionLost`. The thread ends when
+    /// the actor goes away (in `deinit`), since a call may still be queued for it.
     public func close() {
         handle?.finish()
         handle = nil
         brokenFlag.withLock { $0 = true }
-        executor.shutdown()
     }
 
     private func open(_ connectionString: String, overrides: [String: String]) throws(PostgresError) {
@@ -97,8 +97,10 @@ public actor PostgresConnection {
         }
         let handle = ConnectionHandle(pointer)
         guard PQstatus(pointer) == CONNECTION_OK else {
-            let message = Self.redact(
-                libpqMessage(PQerrorMessage(pointer)), secretsIn: connectionString)
+            var message = Self.redact(libpqMessage(PQerrorMessage(pointer)), secretsIn: connectionString)
+            if let password = overrides["password"], !password.isEmpty {
+                message = message.replacingOccurrences(of: password, with: "***")
+            }
             handle.finish()
             throw PostgresError(
                 .connectionFailed, message: message,
@@ -106,7 +108,7 @@ public actor PostgresConnection {
         }
         self.handle = handle
         noticeSink.install(on: pointer)
-        _ = try execute("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'")
+        _ = try execute("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; SET bytea_output = 'hex'")
     }
 
     /// Runs one statement with parameters and returns its rows.
@@ -223,7 +225,7 @@ public actor PostgresConnection {
                 connectionBad ? .connectionLost : .server, code: code,
                 message: message.isEmpty ? "the server reported an error" : message,
                 detail: resultField(result, "D"), hint: resultField(result, "H"), statement: statement)
-            if connectionBad { markBroken() }
+            if connectionBad { brokenFlag.withLock { $0 = true } }
             logger.debug(
                 "statement failed",
                 metadata: ["postgres.statement": "\(statement)", "postgres.sqlstate": "\(code?.rawValue ?? "-")"])
@@ -231,16 +233,12 @@ public actor PostgresConnection {
         }
     }
 
+    /// An error for a failure of the connection itself; the connection is not used again.
     func connectionError(statement: String, fallback: String) -> PostgresError {
         let message = handle?.pointer.map { libpqMessage(PQerrorMessage($0)) } ?? ""
-        markBroken()
+        brokenFlag.withLock { $0 = true }
         return PostgresError(
             .connectionLost, message: message.isEmpty ? fallback : message, statement: statement)
-    }
-
-    func markBroken() {
-        if let pointer = handle?.pointer, PQstatus(pointer) == CONNECTION_OK { return }
-        brokenFlag.withLock { $0 = true }
     }
 
     private func resultField(_ result: OpaquePointer, _ code: Unicode.Scalar) -> String? {
@@ -248,23 +246,60 @@ public actor PostgresConnection {
         return String(cString: value)
     }
 
-    /// Removes a password that appears in the connection string from a libpq message.
+    /// Removes the connection string's secrets from a libpq message. When libpq cannot
+    /// parse the string, its message quotes the fragment it stumbled on, which may be part of
+    /// a password, so the secrets are then found by hand: `password=` and `sslpassword=`
+    /// values, and the password of a URL's `user:password@`.
     private static func redact(_ message: String, secretsIn connectionString: String) -> String {
-        var redacted = message
+        var secrets: [String] = []
         var error: UnsafeMutablePointer<CChar>?
         if let options = PQconninfoParse(connectionString, &error) {
             var option = options
             while let keyword = option.pointee.keyword {
-                if String(cString: keyword) == "password", let value = option.pointee.val {
-                    let secret = String(cString: value)
-                    if !secret.isEmpty { redacted = redacted.replacingOccurrences(of: secret, with: "***") }
+                if String(cString: keyword).hasSuffix("password"), let value = option.pointee.val {
+                    secrets.append(String(cString: value))
                 }
                 option += 1
             }
             PQconninfoFree(options)
+        } else {
+            secrets = looseSecrets(in: connectionString)
         }
         if let error { PQfreemem(error) }
+        var redacted = message
+        for secret in secrets where !secret.isEmpty {
+            redacted = redacted.replacingOccurrences(of: secret, with: "***")
+            // A fragment of a secret (libpq quotes where parsing stopped) is hidden too.
+            for length in stride(from: secret.count - 1, through: 4, by: -1) {
+                for fragment in [String(secret.prefix(length)), String(secret.suffix(length))]
+                where redacted.contains(fragment) {
+                    redacted = redacted.replacingOccurrences(of: fragment, with: "***")
+                }
+            }
+        }
         return redacted
+    }
+
+    /// Secrets in a connection string libpq could not parse.
+    private static func looseSecrets(in connectionString: String) -> [String] {
+        var secrets: [String] = []
+        for token in connectionString.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "&" || $0 == "?" }) {
+            let parts = token.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased().hasSuffix("password") {
+                secrets.append(String(parts[1]).trimmingCharacters(in: CharacterSet(charactersIn: "'")))
+            }
+        }
+        if let scheme = connectionString.range(of: "://"),
+            let at = connectionString[scheme.upperBound...].firstIndex(of: "@")
+        {
+            let userInfo = connectionString[scheme.upperBound..<at]
+            if let colon = userInfo.firstIndex(of: ":") {
+                let password = String(userInfo[userInfo.index(after: colon)...])
+                secrets.append(password)
+                if let decoded = password.removingPercentEncoding { secrets.append(decoded) }
+            }
+        }
+        return secrets
     }
 }
 

@@ -23,7 +23,7 @@ public struct PostgresConnectionSettings: Sendable, Hashable, CustomStringConver
     }
 
     public var description: String {
-        let named = overrides.keys.sorted().filter { $0 != "password" }.map { "\($0)=\(overrides[$0]!)" }
+        let named = overrides.keys.sorted().filter { !$0.hasSuffix("password") }.map { "\($0)=\(overrides[$0]!)" }
         return "PostgreSQL connection settings" + (named.isEmpty ? "" : " (\(named.joined(separator: ", ")))")
     }
 }

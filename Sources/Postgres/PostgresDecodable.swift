@@ -145,8 +145,19 @@ extension PostgresJSON: PostgresDecodable {
     }
 }
 
-extension Array: PostgresDecodable where Element: PostgresDecodable {
-    /// Decodes a one-dimensional array of values that need no quoting (integers, booleans, uuids).
+/// An element type whose array text never needs quotes (numbers, booleans, uuids), so a
+/// one-dimensional array of it decodes by splitting on commas.
+public protocol PostgresUnquotedArrayElement: PostgresDecodable {}
+
+extension Int: PostgresUnquotedArrayElement {}
+extension Int64: PostgresUnquotedArrayElement {}
+extension Int32: PostgresUnquotedArrayElement {}
+extension Double: PostgresUnquotedArrayElement {}
+extension Bool: PostgresUnquotedArrayElement {}
+extension UUID: PostgresUnquotedArrayElement {}
+
+extension Array: PostgresDecodable where Element: PostgresUnquotedArrayElement {
+    /// Decodes a one-dimensional array without NULLs.
     public init?(postgresText bytes: UnsafeBufferPointer<UInt8>) {
         guard bytes.count >= 2, bytes.first == 123, bytes.last == 125 else { return nil }
         var elements: [Element] = []

@@ -19,13 +19,13 @@ public protocol PostgresEncodable: Sendable {
 
 /// A value that can stand as an element of a PostgreSQL array parameter (`text[]`, `uuid[]`, `jsonb[]`...).
 public protocol PostgresArrayElement: PostgresEncodable {
-    /// The element's text form, before array quoting.
-    var postgresArrayText: String { get }
+    /// The element's text form, before array quoting; nil for NULL.
+    var postgresArrayText: String? { get }
 }
 
 extension String: PostgresArrayElement {
     public var postgresParameter: PostgresParameter { .text(self) }
-    public var postgresArrayText: String { self }
+    public var postgresArrayText: String? { self }
 }
 
 extension Substring: PostgresEncodable {
@@ -34,39 +34,38 @@ extension Substring: PostgresEncodable {
 
 extension Int: PostgresArrayElement {
     public var postgresParameter: PostgresParameter { .text(String(self)) }
-    public var postgresArrayText: String { String(self) }
+    public var postgresArrayText: String? { String(self) }
 }
 
 extension Int64: PostgresArrayElement {
     public var postgresParameter: PostgresParameter { .text(String(self)) }
-    public var postgresArrayText: String { String(self) }
+    public var postgresArrayText: String? { String(self) }
 }
 
 extension Int32: PostgresArrayElement {
     public var postgresParameter: PostgresParameter { .text(String(self)) }
-    public var postgresArrayText: String { String(self) }
+    public var postgresArrayText: String? { String(self) }
 }
 
 extension Double: PostgresArrayElement {
     public var postgresParameter: PostgresParameter { .text(String(self)) }
-    public var postgresArrayText: String { String(self) }
+    public var postgresArrayText: String? { String(self) }
 }
 
 extension Bool: PostgresArrayElement {
     public var postgresParameter: PostgresParameter { .text(self ? "t" : "f") }
-    public var postgresArrayText: String { self ? "t" : "f" }
+    public var postgresArrayText: String? { self ? "t" : "f" }
 }
 
 extension UUID: PostgresArrayElement {
     public var postgresParameter: PostgresParameter { .text(uuidString) }
-    public var postgresArrayText: String { uuidString }
+    public var postgresArrayText: String? { uuidString }
 }
 
 extension Date: PostgresArrayElement {
-    public var postgresParameter: PostgresParameter { .text(postgresArrayText) }
-    /// Seconds since the Unix epoch, which `timestamptz` accepts through `to_timestamp`-free
-    /// ISO text: the value is written in UTC with microseconds.
-    public var postgresArrayText: String { PostgresTimestamp.format(self) }
+    public var postgresParameter: PostgresParameter { .text(PostgresTimestamp.format(self)) }
+    /// ISO text in UTC with microseconds, which `timestamptz` reads exactly.
+    public var postgresArrayText: String? { PostgresTimestamp.format(self) }
 }
 
 extension Data: PostgresEncodable {
@@ -75,7 +74,7 @@ extension Data: PostgresEncodable {
 
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
     public var postgresParameter: PostgresParameter {
-        .text(PostgresArrayLiteral.encode(self.lazy.map { Optional($0.postgresArrayText) }))
+        .text(PostgresArrayLiteral.encode(self.lazy.map(\.postgresArrayText)))
     }
 }
 
@@ -89,7 +88,7 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
 }
 
 extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
-    public var postgresArrayText: String { self?.postgresArrayText ?? "NULL" }
+    public var postgresArrayText: String? { self?.postgresArrayText }
 }
 
 /// JSON text bound to a `json`/`jsonb` parameter; the server validates it.
@@ -97,7 +96,7 @@ public struct PostgresJSON: PostgresArrayElement, Hashable {
     public let text: String
     public init(text: String) { self.text = text }
     public var postgresParameter: PostgresParameter { .text(text) }
-    public var postgresArrayText: String { text }
+    public var postgresArrayText: String? { text }
 }
 
 /// Builds the text form of an array parameter: `{"a","b\\"c",NULL}`.

@@ -88,17 +88,28 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         }
     }
 
+    /// Data exceptions (SQLSTATE class 22) quote the refused value in their primary message
+    /// (`invalid input syntax for type uuid: "..."`), so for them `description` says only
+    /// which kind of value was refused.
+    var messageQuotesValue: Bool { code?.rawValue.hasPrefix("22") ?? false }
+
     public var description: String {
         var text = "PostgreSQL \(kind.rawValue)"
         if let code { text += " [\(code)]" }
         if let statement { text += " in statement '\(statement)'" }
-        text += ": \(message)"
+        if messageQuotesValue {
+            let kindOfValue = message.split(separator: ":", maxSplits: 1).first.map(String.init) ?? "invalid value"
+            text += ": \(kindOfValue) (the value is in debugDescription)"
+        } else {
+            text += ": \(message)"
+        }
         if let hint { text += " (hint: \(hint))" }
         return text
     }
 
     public var debugDescription: String {
         var text = description
+        if messageQuotesValue { text += " — message: \(message)" }
         if let detail { text += " — detail: \(detail)" }
         return text
     }

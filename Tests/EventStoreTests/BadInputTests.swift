@@ -19,6 +19,9 @@ struct BadInputTests {
         let spaced = #expect(throws: EventStoreError.self) { try StreamName(spacedName) }
         #expect(spaced?.message.contains("space") == true)
         #expect(try StreamName(String(repeating: "x", count: 200)).rawValue.count == 200)
+        // 150 characters of 2 code points each: PostgreSQL counts 300.
+        let combining = #expect(throws: EventStoreError.self) { try StreamName(String(repeating: "e\u{301}", count: 150)) }
+        #expect(combining?.message.contains("300") == true)
         #expect(try StreamName(goodName).category == "job")
     }
 
@@ -36,6 +39,11 @@ struct BadInputTests {
         (#"{"a": "open"#, "not closed"),
         ("{\"a\": \"tab\there\"}", "control character"),
         (String(repeating: "{\"a\":", count: 250) + "1" + String(repeating: "}", count: 250), "nesting deeper"),
+        (#"{"a": "\ud800"}"#, "high surrogate"),
+        (#"{"a": "\ud800\u0041"}"#, "high surrogate"),
+        (#"{"a": "\udc00"}"#, "low surrogate"),
+        (#"{"a": 1e131072}"#, "numeric range"),
+        (#"{"a": 1e-16384}"#, "numeric range"),
     ])
     func badJSON(json: String, expectedMessage: String) {
         let error = #expect(throws: EventStoreError.self) { try NewEvent(type: "JobCreated", jsonData: json) }
@@ -52,6 +60,18 @@ struct BadInputTests {
     func goodJSON(json: String) throws {
         _ = try NewEvent(type: "JobCreated", jsonData: json)
         #expect((try? JSONSerialization.jsonObject(with: Data(json.utf8))) != nil)
+    }
+
+    @Test("numbers at the edge of PostgreSQL's numeric range are accepted here and by the server")
+    func numericRangeEdges() async throws {
+        let database = try await TestDatabase.create()
+        let store = database.eventStore()
+        let edge = try NewEvent(type: "Edge", jsonData: #"{"big": 1e131071, "small": 1e-16383, "surrogates": "\ud83d\ude00"}"#)
+        try await store.append(to: "job-edge", events: [edge])
+        let stored = try await store.readStream("job-edge")
+        #expect(stored.count == 1)
+        #expect(stored.first?.data.contains("😀") == true)
+        await store.pool.close()
     }
 
     @Test("event types, schema versions and oversized data are refused")

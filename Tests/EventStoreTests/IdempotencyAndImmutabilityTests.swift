@@ -19,6 +19,17 @@ struct IdempotencyAndImmutabilityTests {
         #expect(retry.streamVersion == 3)
         #expect(try await database.eventCount() == 4)
 
+        // The same ids in another order: the positions follow the order sent.
+        let reordered = try await store.append(to: "job-a", events: batch.reversed())
+        #expect(reordered.wasAlreadyStored)
+        #expect(reordered.positions == original.positions.reversed())
+        // Ids stored by two different appends are not "the same append".
+        let more = try events(2)
+        try await store.append(to: "job-a", events: more)
+        let straddling = await #expect(throws: EventStoreError.self) {
+            try await store.append(to: "job-a", events: [batch[2], more[0]])
+        }
+        #expect(straddling?.code == .eventIDConflict)
         // Some ids stored and some new: refused whole.
         let mixed = [batch[0], try event()]
         let mixedError = await #expect(throws: EventStoreError.self) {
@@ -30,7 +41,7 @@ struct IdempotencyAndImmutabilityTests {
             try await store.append(to: "job-c", events: batch)
         }
         #expect(elsewhere?.code == .eventIDConflict)
-        #expect(try await database.eventCount() == 4)
+        #expect(try await database.eventCount() == 6)
         await store.pool.close()
     }
 

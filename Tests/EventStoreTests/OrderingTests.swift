@@ -126,7 +126,7 @@ struct OrderingTests {
         let store = database.eventStore(maximumConnections: 1)
         let blocker = try await PostgresConnection.connect(database.administrator)
         try await blocker.query("BEGIN")
-        try await blocker.query("SELECT pg_advisory_xact_lock(1952738667, 1)")
+        try await blocker.query("LOCK TABLE tidemark.append_lock IN EXCLUSIVE MODE")
         let batch = try events(4)
         let append = Task { try await store.append(to: "job-a", events: batch) }
         var pid: Int32?

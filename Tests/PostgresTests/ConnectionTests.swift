@@ -59,6 +59,31 @@ struct ConnectionTests {
         await connection.close()
     }
 
+    @Test("a refused value stays out of the error's description")
+    func refusedValueNotInDescription() async throws {
+        let database = try await TestDatabase.create(migrated: false)
+        let connection = try await PostgresConnection.connect(database.administrator)
+        let error = await #expect(throws: PostgresError.self) {
+            try await connection.query("SELECT $1::uuid", ["not-a-uuid-token-8f3a"])
+        }
+        #expect(error?.code == .invalidTextRepresentation)
+        #expect(error?.description.contains("not-a-uuid-token-8f3a") == false)
+        #expect(error?.description.contains("invalid input syntax for type uuid") == true)
+        #expect(error?.debugDescription.contains("not-a-uuid-token-8f3a") == true)
+        await connection.close()
+    }
+
+    @Test("a closed connection answers every later call with an error instead of hanging")
+    func callsAfterClose() async throws {
+        let database = try await TestDatabase.create(migrated: false)
+        let connection = try await PostgresConnection.connect(database.administrator)
+        await connection.close()
+        await connection.close()
+        let error = await #expect(throws: PostgresError.self) { try await connection.query("SELECT 1") }
+        #expect(error?.kind == .connectionLost)
+        #expect(connection.isBroken)
+    }
+
     @Test("a malformed connection string fails to connect with a clear error and no password in it")
     func malformedConnectionString() async throws {
         let error = await #expect(throws: PostgresError.self) {
@@ -72,6 +97,15 @@ struct ConnectionTests {
         }
         #expect(urlError?.kind == .connectionFailed)
         #expect(urlError?.description.contains("hunter2-secret") == false)
+        // Strings libpq cannot parse: its message quotes the fragment where it stopped.
+        for malformed in ["postgresql://user:p%zzhunter2-secret@/db", "host=/x password=hunter2-secret dbname"] {
+            let parseError = await #expect(throws: PostgresError.self) {
+                _ = try await PostgresConnection.connect(malformed)
+            }
+            #expect(parseError?.kind == .connectionFailed)
+            #expect(parseError?.description.contains("hunter2") == false, "\(parseError?.description ?? "")")
+            #expect(parseError?.description.contains("secret") == false, "\(parseError?.description ?? "")")
+        }
     }
 
     @Test("a server that is not running gives a connection error naming the socket")

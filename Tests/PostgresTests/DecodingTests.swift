@@ -42,6 +42,13 @@ struct DecodingTests {
         #expect(try result.decode(0, 1, as: String.self) == "c\"d")
         #expect(try result.decode(0, 2, as: String.self) == "NULL")
         #expect(try result.decode(0, 3, as: [Int64].self) == [1, -2, 3])
+        let withNull = try await connection.query(
+            "SELECT cardinality($1::text[]), ($1::text[])[2] IS NULL, ($1::text[])[3], $2::uuid[]",
+            [["a", nil, "NULL"] as [String?], [UUID?.none, UUID()]])
+        #expect(try withNull.decode(0, 0, as: Int.self) == 3)
+        #expect(try withNull.decode(0, 1, as: Bool.self))
+        #expect(try withNull.decode(0, 2, as: String.self) == "NULL")
+        #expect(throws: PostgresError.self) { try withNull.decode(0, 3, as: [UUID].self) }
         await connection.close()
     }
 
@@ -79,6 +86,12 @@ struct DecodingTests {
         }
         #expect(error?.kind == .invalidInput)
         #expect(error?.message.contains("$1") == true)
+        // After other parameters were already prepared for sending.
+        let second = await #expect(throws: PostgresError.self) {
+            try await connection.query("SELECT $1::text, $2::text, $3::bytea", ["fine", "a\u{0}b", Data([1])])
+        }
+        #expect(second?.message.contains("$2") == true)
+        #expect(try await connection.query("SELECT 1").decode(0, 0, as: Int.self) == 1)
         await connection.close()
     }
 }
