@@ -71,6 +71,10 @@ let package = Package(
             name: "EventStoreTests",
             dependencies: ["EventStore", "Postgres", "PrivateCluster", "TestSupport"]
         ),
+        .testTarget(
+            name: "PrivateClusterTests",
+            dependencies: ["PrivateCluster", "EventStore", "Postgres", "TestSupport"]
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Postgres", "EventStore"],

@@ -78,6 +78,17 @@ extension Bool: PostgresDecodable {
     }
 }
 
+/// The value of one hexadecimal digit, either case.
+@inline(__always)
+func hexNibble(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case 48...57: return byte - 48
+    case 97...102: return byte - 87
+    case 65...70: return byte - 55
+    default: return nil
+    }
+}
+
 extension UUID: PostgresDecodable {
     public init?(postgresText bytes: UnsafeBufferPointer<UInt8>) {
         // 8-4-4-4-12 lowercase hex, as the server prints it.
@@ -85,21 +96,13 @@ extension UUID: PostgresDecodable {
         var raw = [UInt8](repeating: 0, count: 16)
         var out = 0
         var index = 0
-        func nibble(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case 48...57: return byte - 48
-            case 97...102: return byte - 87
-            case 65...70: return byte - 55
-            default: return nil
-            }
-        }
         while index < 36 {
             if index == 8 || index == 13 || index == 18 || index == 23 {
                 guard bytes[index] == 45 else { return nil }
                 index += 1
                 continue
             }
-            guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return nil }
+            guard let high = hexNibble(bytes[index]), let low = hexNibble(bytes[index + 1]) else { return nil }
             raw[out] = high << 4 | low
             out += 1
             index += 2
@@ -122,16 +125,8 @@ extension Data: PostgresDecodable {
         guard bytes.count >= 2, bytes[0] == 92, bytes[1] == 120, bytes.count % 2 == 0 else { return nil }
         var data = Data(capacity: (bytes.count - 2) / 2)
         var index = 2
-        func nibble(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case 48...57: return byte - 48
-            case 97...102: return byte - 87
-            case 65...70: return byte - 55
-            default: return nil
-            }
-        }
         while index < bytes.count {
-            guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return nil }
+            guard let high = hexNibble(bytes[index]), let low = hexNibble(bytes[index + 1]) else { return nil }
             data.append(high << 4 | low)
             index += 2
         }

@@ -8,11 +8,10 @@ public struct PostgresBinaries: Sendable {
     public let initdb: String
     public let pgCtl: String
 
-    public static func locate(path: String? = ProcessInfo.processInfo.environment["PATH"]) throws(ClusterError)
-        -> PostgresBinaries
-    {
+    public static func locate(
+        path: String? = ProcessInfo.processInfo.environment["PATH"], debianRoot: String = "/usr/lib/postgresql"
+    ) throws(ClusterError) -> PostgresBinaries {
         var directories = (path ?? "").split(separator: ":").map(String.init)
-        let debianRoot = "/usr/lib/postgresql"
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: debianRoot)) ?? []
         directories += versions.compactMap(Int.init).sorted(by: >).map { "\(debianRoot)/\($0)/bin" }
         let manager = FileManager.default

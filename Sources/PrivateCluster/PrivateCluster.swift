@@ -28,9 +28,19 @@ public struct PrivateCluster: Sendable {
     let binaries: PostgresBinaries
     let runner: ToolRunner
 
-    public init(dataDirectory: URL) throws(ClusterError) {
+    /// Checks the folder's path and finds the server programs; creates nothing.
+    public init(dataDirectory: URL, binaries: PostgresBinaries? = nil) throws(ClusterError) {
         self.dataDirectory = dataDirectory.standardizedFileURL
-        self.binaries = try PostgresBinaries.locate()
+        let socketFile = self.dataDirectory.appendingPathComponent("run/.s.PGSQL.5432").path
+        guard socketFile.utf8.count < 108 else {
+            throw ClusterError(
+                "the data folder \(self.dataDirectory.path) is too deep for a Unix socket path (\(socketFile.utf8.count) bytes; the limit is 107): choose a shorter --data-dir")
+        }
+        if let binaries {
+            self.binaries = binaries
+        } else {
+            self.binaries = try PostgresBinaries.locate()
+        }
         self.runner = ToolRunner.forServerPrograms()
     }
 
@@ -131,11 +141,6 @@ public struct PrivateCluster: Sendable {
     /// Creates the folders; as root, hands the server's folders to the server account and
     /// checks that it can reach them.
     private func prepareDirectories() throws(ClusterError) {
-        let socketFile = socketDirectory.appendingPathComponent(".s.PGSQL.5432").path
-        guard socketFile.utf8.count < 108 else {
-            throw ClusterError(
-                "the data folder \(dataDirectory.path) is too deep for a Unix socket path (\(socketFile.utf8.count) bytes; the limit is 107): choose a shorter --data-dir")
-        }
         let manager = FileManager.default
         do {
             try manager.createDirectory(at: dataDirectory, withIntermediateDirectories: true)

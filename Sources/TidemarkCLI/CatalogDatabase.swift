@@ -49,6 +49,15 @@ struct CatalogDatabase {
         return nil
     }
 
+    /// The private cluster, for commands that only manage it.
+    func requirePrivateCluster(for command: String) throws -> PrivateCluster {
+        guard let privateCluster else {
+            throw ValidationError(
+                "\(command) manages the private cluster, but a database is configured (--database-url, TIDEMARK_DATABASE_URL, PGHOST or PGDATABASE): manage that server with its own tools")
+        }
+        return privateCluster
+    }
+
     /// Settings for migrations: the configured role, or the private cluster's superuser
     /// (starting the cluster if needed).
     func administratorSettings() async throws -> PostgresConnectionSettings {

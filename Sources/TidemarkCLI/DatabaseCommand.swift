@@ -18,9 +18,7 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try CatalogDatabase(options: options, logger: try options.makeLogger())
-            guard let cluster = database.privateCluster else {
-                throw ValidationError("db start manages the private cluster, but a database URL is configured")
-            }
+            let cluster = try database.requirePrivateCluster(for: "db start")
             let applied = try await Migrator.bundled().migrate(try await database.administratorSettings())
             print("private PostgreSQL cluster running in \(cluster.dataDirectory.path) (socket in \(cluster.socketDirectory.path))")
             if !applied.isEmpty { print("applied migrations: \(applied.joined(separator: ", "))") }
@@ -33,9 +31,7 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try CatalogDatabase(options: options, logger: try options.makeLogger())
-            guard let cluster = database.privateCluster else {
-                throw ValidationError("db stop manages the private cluster, but a database URL is configured")
-            }
+            let cluster = try database.requirePrivateCluster(for: "db stop")
             try await cluster.stopInBackground()
             print("private PostgreSQL cluster in \(cluster.dataDirectory.path) is stopped")
         }
