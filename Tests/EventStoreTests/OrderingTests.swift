@@ -130,12 +130,14 @@ struct OrderingTests {
         let batch = try events(4)
         let append = Task { try await store.append(to: "job-a", events: batch) }
         var pid: Int32?
-        for _ in 0..<100 where pid == nil {
+        for _ in 0..<200 where pid == nil {
             try await Task.sleep(for: .milliseconds(50))
-            let waiting = try await blocker.query(
+            // Not on the blocker's connection: inside its transaction pg_stat_activity is a
+            // snapshot taken at the first look, and would never show the append arriving.
+            let waiting = try await database.administratorQuery(
                 "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND usename = 'tidemark_app' AND wait_event_type = 'Lock'",
                 [database.name])
-            if waiting.rowCount == 1 { pid = try waiting.decode(0, 0, as: Int32.self) }
+            if waiting.rowCount > 0 { pid = try waiting.decode(0, 0, as: Int32.self) }
         }
         let appendPID = try #require(pid, "the append never waited on the log lock")
         try await database.administratorQuery("SELECT pg_terminate_backend($1)", [appendPID])
