@@ -18,12 +18,26 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .target(
+            name: "Repository",
+            dependencies: [
+                "CZstd",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "Postgres",
@@ -59,6 +73,7 @@ let package = Package(
                 "Postgres",
                 "EventStore",
                 "PrivateCluster",
+                "Repository",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,6 +85,10 @@ let package = Package(
         .testTarget(
             name: "EventStoreTests",
             dependencies: ["EventStore", "Postgres", "PrivateCluster", "TestSupport"]
+        ),
+        .testTarget(
+            name: "RepositoryTests",
+            dependencies: ["Repository"]
         ),
         .testTarget(
             name: "PrivateClusterTests",

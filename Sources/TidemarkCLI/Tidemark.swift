@@ -9,6 +9,9 @@ struct Tidemark: AsyncParsableCommand {
             With no database configured (--database-url, TIDEMARK_DATABASE_URL, PGHOST or PGDATABASE),
             tidemark runs its own PostgreSQL cluster in its data folder and reuses it next time.
             """,
-        subcommands: [DemoCommand.self, DatabaseCommand.self, EventsCommand.self, BenchCommand.self]
+        subcommands: [
+            DemoCommand.self, DatabaseCommand.self, EventsCommand.self, RepositoryCommand.self, RestoreCommand.self,
+            BenchCommand.self,
+        ]
     )
 }

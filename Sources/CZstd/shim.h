@@ -1,0 +1,4 @@
+#ifndef TIDEMARK_CZSTD_SHIM_H
+#define TIDEMARK_CZSTD_SHIM_H
+#include <zstd.h>
+#endif

@@ -1,0 +1,130 @@
+import Foundation
+
+/// A backup repository on a file-system path:
+///
+///     repository.json                    format marker, written once at creation
+///     chunks/ab/ab12...                  content-addressed chunks (see `ChunkStore`)
+///     restore-points/<id>/<disk>.json    one manifest per disk per restore point
+public struct BackupRepository: Sendable {
+    static let formatVersion = 1
+
+    public let root: URL
+    public let chunks: ChunkStore
+
+    struct Marker: Codable {
+        let format: Int
+        let tool: String
+        let createdAt: Date
+    }
+
+    private init(root: URL, compressionLevel: Int32) {
+        self.root = root
+        self.chunks = ChunkStore(directory: root.appendingPathComponent("chunks").path, compressionLevel: compressionLevel)
+    }
+
+    /// Creates a repository in an empty or missing folder.
+    public static func create(at root: URL, compressionLevel: Int32 = 3) throws(RepositoryError) -> BackupRepository {
+        let path = root.standardizedFileURL.path
+        let parent = (path as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: parent) else {
+            throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder \(parent) does not exist")
+        }
+        if let existing = try? FileManager.default.contentsOfDirectory(atPath: path), !existing.isEmpty {
+            throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder is not empty")
+        }
+        try DurableFile.makeDirectory(path)
+        for folder in ["chunks", "restore-points"] { try DurableFile.makeDirectory(path + "/" + folder) }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let marker = (try? encoder.encode(Marker(format: formatVersion, tool: "tidemark", createdAt: Date()))) ?? Data()
+        try DurableFile.write(Array(marker), to: path + "/repository.json")
+        return try open(at: root, compressionLevel: compressionLevel)
+    }
+
+    /// Opens an existing repository; refuses a folder that is not one, or that cannot be written.
+    public static func open(at root: URL, compressionLevel: Int32 = 3) throws(RepositoryError) -> BackupRepository {
+        let path = root.standardizedFileURL.path
+        guard let marker = try DurableFile.read(path + "/repository.json") else {
+            throw RepositoryError(
+                .notARepository,
+                FileManager.default.fileExists(atPath: path)
+                    ? "\(path) is not a Tidemark repository (it has no repository.json)"
+                    : "the repository path \(path) does not exist: create it first or check the path")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        guard let decoded = try? decoder.decode(Marker.self, from: Data(marker)), decoded.format == formatVersion else {
+            throw RepositoryError(.notARepository, "\(path)/repository.json is not a format-\(formatVersion) Tidemark repository marker")
+        }
+        guard (1...19).contains(compressionLevel) else {
+            throw RepositoryError(.invalidInput, "compression level \(compressionLevel) is not between 1 and 19")
+        }
+        return BackupRepository(root: root.standardizedFileURL, compressionLevel: compressionLevel)
+    }
+
+    /// Fails with `.notWritable` unless new files can be created (a backup checks this first).
+    public func checkWritable() throws(RepositoryError) {
+        guard access(chunks.directory, W_OK) == 0, access(restorePointsPath, W_OK) == 0 else {
+            throw RepositoryError(.notWritable, "the repository \(root.path) cannot be written: \(errnoText())")
+        }
+    }
+
+    var restorePointsPath: String { root.appendingPathComponent("restore-points").path }
+
+    func manifestPath(restorePoint: String, disk: String) -> String {
+        "\(restorePointsPath)/\(restorePoint)/\(disk).json"
+    }
+
+    /// Stores a manifest atomically; the restore point exists once its first manifest does.
+    public func save(_ manifest: DiskManifest) throws(RepositoryError) {
+        try DurableFile.makeDirectory("\(restorePointsPath)/\(manifest.restorePoint)")
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(manifest) else {
+            throw RepositoryError(.io, "could not encode the manifest of \(manifest.restorePoint)/\(manifest.disk)")
+        }
+        try DurableFile.write(Array(data), to: manifestPath(restorePoint: manifest.restorePoint, disk: manifest.disk))
+    }
+
+    /// Reads a manifest and checks its shape; a truncated or edited one is refused.
+    public func manifest(restorePoint: String, disk: String) throws(RepositoryError) -> DiskManifest {
+        try DiskManifest.checkName(restorePoint, what: "restore point id")
+        try DiskManifest.checkName(disk, what: "disk name")
+        let path = manifestPath(restorePoint: restorePoint, disk: disk)
+        guard let bytes = try DurableFile.read(path) else {
+            throw RepositoryError(.missingManifest, "restore point \(restorePoint) has no manifest for disk \(disk) (\(path))")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let manifest: DiskManifest
+        do {
+            manifest = try decoder.decode(DiskManifest.self, from: Data(bytes))
+        } catch {
+            throw RepositoryError(
+                .damagedManifest,
+                "the manifest \(path) is damaged (truncated or edited) and cannot be trusted; restore from another restore point")
+        }
+        try manifest.checkShape()
+        guard manifest.restorePoint == restorePoint, manifest.disk == disk else {
+            throw RepositoryError(.damagedManifest, "the manifest \(path) names \(manifest.restorePoint)/\(manifest.disk)")
+        }
+        return manifest
+    }
+
+    /// Restore point ids, sorted.
+    public func restorePoints() throws(RepositoryError) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: restorePointsPath)) ?? [])
+            .filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    /// The disks of a restore point, sorted.
+    public func disks(of restorePoint: String) throws(RepositoryError) -> [String] {
+        try DiskManifest.checkName(restorePoint, what: "restore point id")
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "\(restorePointsPath)/\(restorePoint)") else {
+            throw RepositoryError(.missingManifest, "the repository has no restore point \(restorePoint)")
+        }
+        return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }.sorted()
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// The content-addressed store of a repository: `chunks/<first two hex digits>/<sha-256>`.
+///
+/// A chunk that exists is never written again (that is the deduplication), and two data
+/// movers writing the same new chunk at once both succeed: each writes its own temporary
+/// file and the renames replace one whole file with an identical whole file.
+public struct ChunkStore: Sendable {
+    public let directory: String
+    /// zstd level for new chunks (1–19). Defaults to 3.
+    public let compressionLevel: Int32
+
+    init(directory: String, compressionLevel: Int32) {
+        self.directory = directory
+        self.compressionLevel = compressionLevel
+    }
+
+    /// What storing one block did.
+    public struct Write: Sendable, Equatable {
+        /// nil for an all-zero block, which is not stored.
+        public let chunk: ChunkID?
+        /// Bytes written to the repository: 0 for a zero block or a chunk that existed.
+        public let storedBytes: Int
+    }
+
+    public func path(of id: ChunkID) -> String {
+        let hex = id.hex
+        return "\(directory)/\(hex.prefix(2))/\(hex)"
+    }
+
+    /// Hashes the block and stores it unless it is all zeros or already stored.
+    public func store(_ block: UnsafeRawBufferPointer) throws(RepositoryError) -> Write {
+        if Self.isAllZero(block) { return Write(chunk: nil, storedBytes: 0) }
+        let id = ChunkID(hashing: block)
+        let path = path(of: id)
+        if access(path, F_OK) == 0 { return Write(chunk: id, storedBytes: 0) }
+        let file = ChunkFile.encode(block, level: compressionLevel)
+        try DurableFile.makeDirectory((path as NSString).deletingLastPathComponent)
+        try DurableFile.write(file, to: path)
+        return Write(chunk: id, storedBytes: file.count)
+    }
+
+    /// The block a chunk holds, checked against its name.
+    public func load(_ id: ChunkID) throws(RepositoryError) -> [UInt8] {
+        switch read(id) {
+        case .success(let block): return block
+        case .failure(.missing):
+            throw RepositoryError(.missingChunk, "chunk \(id) is missing from \(directory)")
+        case .failure(let problem):
+            throw RepositoryError(.corruptChunk, "chunk \(id) is \(problem)")
+        }
+    }
+
+    /// Reads and re-hashes a chunk.
+    public func read(_ id: ChunkID) -> Result<[UInt8], ChunkProblem> {
+        let file: [UInt8]?
+        do {
+            file = try DurableFile.read(path(of: id))
+        } catch {
+            return .failure(.damaged(error.message))
+        }
+        guard let file else { return .failure(.missing) }
+        switch ChunkFile.decode(file) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let block):
+            let matches = block.withUnsafeBytes { ChunkID(hashing: $0) } == id
+            return matches ? .success(block) : .failure(.hashMismatch)
+        }
+    }
+
+    static func isAllZero(_ block: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        let count = block.count
+        while index + 8 <= count {
+            if block.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < count {
+            if block[index] != 0 { return false }
+            index += 1
+        }
+        return true
+    }
+}

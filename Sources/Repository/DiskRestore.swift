@@ -1,0 +1,98 @@
+import Foundation
+
+/// Writes a disk back from its manifest, re-hashing every block on the way.
+///
+/// The disk is written to a temporary file beside the destination and renamed over it only
+/// when every block checked out, so a failed restore never leaves a file that looks whole.
+public enum DiskRestore {
+    public struct Result: Sendable, Equatable {
+        public let bytesWritten: Int64
+        public let blocksChecked: Int
+    }
+
+    /// Restores into `path`. An existing file is replaced only with `overwrite`.
+    @discardableResult
+    public static func restore(
+        _ manifest: DiskManifest, from repository: BackupRepository, to path: String, overwrite: Bool
+    ) throws(RepositoryError) -> Result {
+        if FileManager.default.fileExists(atPath: path) && !overwrite {
+            throw RepositoryError(.destinationExists, "\(path) exists: choose another destination, or pass --force to replace it")
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = (directory.isEmpty ? "." : directory) + "/.tidemark-restore-" + UUID().uuidString
+        let descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw RepositoryError(.io, "cannot create a file in \(directory.isEmpty ? "." : directory): \(errnoText())")
+        }
+        var closed = false
+        defer {
+            if !closed {
+                close(descriptor)
+                unlink(temporary)
+            }
+        }
+        guard ftruncate(descriptor, off_t(manifest.diskSize)) == 0 else {
+            throw RepositoryError(.io, "cannot size \(temporary) to \(manifest.diskSize) bytes: \(errnoText())")
+        }
+        var written: Int64 = 0
+        for (index, chunk) in manifest.blocks.enumerated() {
+            guard let chunk else { continue }  // zeros: the file is sparse there
+            let offset = Int64(index) * Int64(manifest.blockSize.bytes)
+            let block = try load(chunk, of: manifest, index: index, from: repository)
+            var done = 0
+            while done < block.count {
+                let result = block.withUnsafeBytes { bytes in
+                    pwrite(descriptor, bytes.baseAddress! + done, block.count - done, off_t(offset) + off_t(done))
+                }
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw RepositoryError(.io, "writing \(temporary) at offset \(offset) failed: \(errnoText())")
+                }
+                done += result
+            }
+            written += Int64(block.count)
+        }
+        guard fsync(descriptor) == 0 else { throw RepositoryError(.io, "cannot flush \(temporary): \(errnoText())") }
+        close(descriptor)
+        closed = true
+        guard rename(temporary, path) == 0 else {
+            let error = RepositoryError(.io, "cannot move the restored disk to \(path): \(errnoText())")
+            unlink(temporary)
+            throw error
+        }
+        return Result(bytesWritten: written, blocksChecked: manifest.blocks.count)
+    }
+
+    /// Reads and re-hashes every block of a manifest without writing anything.
+    @discardableResult
+    public static func verifyOnly(_ manifest: DiskManifest, from repository: BackupRepository) throws(RepositoryError)
+        -> Result
+    {
+        var checked: Int64 = 0
+        for (index, chunk) in manifest.blocks.enumerated() {
+            guard let chunk else { continue }
+            checked += Int64(try load(chunk, of: manifest, index: index, from: repository).count)
+        }
+        return Result(bytesWritten: 0, blocksChecked: manifest.blocks.count)
+    }
+
+    private static func load(_ chunk: ChunkID, of manifest: DiskManifest, index: Int, from repository: BackupRepository)
+        throws(RepositoryError) -> [UInt8]
+    {
+        let offset = Int64(index) * Int64(manifest.blockSize.bytes)
+        let block: [UInt8]
+        do {
+            block = try repository.chunks.load(chunk)
+        } catch {
+            throw RepositoryError(
+                error.code,
+                "restore point \(manifest.restorePoint), disk \(manifest.disk), offset \(offset): \(error.message)")
+        }
+        guard block.count == manifest.length(ofBlock: index) else {
+            throw RepositoryError(
+                .corruptChunk,
+                "restore point \(manifest.restorePoint), disk \(manifest.disk), offset \(offset): chunk \(chunk) holds \(block.count) bytes, the block has \(manifest.length(ofBlock: index))")
+        }
+        return block
+    }
+}

@@ -1,0 +1,36 @@
+/// What went wrong in a backup repository, with the path or restore point concerned.
+///
+/// Messages say what was wrong, where, and what to do; the repository is left consistent
+/// whenever one is thrown (writes are atomic, so nothing half-written is ever trusted).
+public struct RepositoryError: Error, Sendable, CustomStringConvertible, Equatable {
+    public enum Code: String, Sendable {
+        case invalidInput = "invalid input"
+        case notARepository = "not a repository"
+        case notWritable = "not writable"
+        case missingChunk = "missing chunk"
+        case corruptChunk = "corrupt chunk"
+        case damagedManifest = "damaged manifest"
+        case missingManifest = "missing manifest"
+        case destinationExists = "destination exists"
+        case io = "input/output error"
+    }
+
+    public let code: Code
+    public let message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// The text of the current `errno`.
+func errnoText(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Repository
+
+struct RepositoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repository",
+        abstract: "Create, fill and check a backup repository (deduplicated, compressed chunks on a file system path).",
+        subcommands: [Create.self, BackupImage.self, Verify.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a repository in an empty or new folder.")
+        @Argument(help: "The repository's folder.") var path: String
+        @Option(help: "zstd level for new chunks, 1 to 19.") var compressionLevel: Int32 = 3
+
+        func run() throws {
+            let repository = try BackupRepository.create(at: URL(fileURLWithPath: path), compressionLevel: compressionLevel)
+            print("created repository \(repository.root.path)")
+        }
+    }
+
+    struct BackupImage: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "backup-image",
+            abstract: "Back up a raw disk image file as one disk of a restore point.")
+        @Option(help: "The repository's folder.") var repository: String
+        @Option(help: "The raw disk image to read.") var image: String
+        @Option(name: .customLong("restore-point"), help: "The restore point's id (letters, digits, '.', '_', '-').")
+        var restorePoint: String
+        @Option(help: "The disk's name within the restore point.") var disk: String
+        @Option(name: .customLong("block-size"), help: "256K to 8M, a power of two.") var blockSize: String = "1M"
+        @Option(help: "zstd level for new chunks, 1 to 19.") var compressionLevel: Int32 = 3
+
+        func run() throws {
+            let size = try BlockSize(parsing: blockSize)
+            let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), compressionLevel: compressionLevel)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let result = try DiskImageBackup.backup(
+                image: image, to: store, restorePoint: restorePoint, disk: disk, blockSize: size)
+            let seconds = (clock.now - started).seconds
+            print(
+                """
+                restore point \(restorePoint), disk \(disk): \(result.manifest.blocks.count) blocks of \(size), \
+                \(result.zeroBlocks) zero, \(result.newChunks) new chunks
+                read \(megabytes(result.bytesRead)) MB, stored \(megabytes(result.bytesStored)) MB, \
+                \(String(format: "%.0f", Double(result.bytesRead) / 1e6 / max(seconds, 0.001))) MB/s
+                """)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-read and re-hash every chunk of one or all restore points; exit 1 if any is missing or corrupt.")
+        @Option(help: "The repository's folder.") var repository: String
+        @Option(name: .customLong("restore-point"), help: "Check only this restore point.") var restorePoint: String?
+
+        func run() throws {
+            let store = try BackupRepository.open(at: URL(fileURLWithPath: repository))
+            let report = try RepositoryVerifier(repository: store).verify(restorePoints: restorePoint.map { [$0] })
+            for problem in report.problems { print(problem) }
+            print(
+                "checked \(report.restorePoints) restore point(s), \(report.disks) disk(s), \(report.chunksChecked) chunk(s): "
+                    + (report.isClean ? "all good" : "\(report.problems.count) problem(s)"))
+            if !report.isClean { throw ExitCode(1) }
+        }
+    }
+}
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Write a disk of a restore point back to a file, checking every block's hash.")
+    @Option(help: "The repository's folder.") var repository: String
+    @Option(name: .customLong("restore-point"), help: "The restore point's id.") var restorePoint: String
+    @Option(help: "The disk's name within the restore point.") var disk: String
+    @Option(help: "The file to write.") var to: String?
+    @Flag(help: "Replace the file if it exists.") var force = false
+    @Flag(name: .customLong("verify-only"), help: "Read and check every block without writing.") var verifyOnly = false
+
+    func validate() throws {
+        if verifyOnly == (to != nil) {
+            throw ValidationError("give either --to FILE or --verify-only")
+        }
+    }
+
+    func run() throws {
+        let store = try BackupRepository.open(at: URL(fileURLWithPath: repository))
+        let manifest = try store.manifest(restorePoint: restorePoint, disk: disk)
+        if verifyOnly {
+            let result = try DiskRestore.verifyOnly(manifest, from: store)
+            print("restore point \(restorePoint), disk \(disk): all \(result.blocksChecked) blocks check out")
+        } else if let to {
+            let result = try DiskRestore.restore(manifest, from: store, to: to, overwrite: force)
+            print("restored \(megabytes(manifest.diskSize)) MB to \(to) (\(megabytes(result.bytesWritten)) MB written, the rest zeros); every block checked")
+        }
+    }
+}
+
+func megabytes(_ bytes: Int64) -> String {
+    String(format: "%.1f", Double(bytes) / 1e6)
+}

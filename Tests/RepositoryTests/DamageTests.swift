@@ -1,0 +1,116 @@
+import Foundation
+import Repository
+import Testing
+
+@Suite("Damage is caught, bad input is refused, the repository stays consistent")
+struct DamageTests {
+    /// A repository with one restore point of an 8 MiB image.
+    static func backedUp(_ name: String) throws -> (URL, BackupRepository, DiskManifest) {
+        let folder = try ImageMaker.scratchFolder(name)
+        let image = folder.appendingPathComponent("disk.img")
+        try ImageMaker.image(at: image, megabytes: 8)
+        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
+        let result = try DiskImageBackup.backup(image: image.path, to: repository, restorePoint: "rp-1", disk: "d0")
+        return (folder, repository, result.manifest)
+    }
+
+    @Test("a flipped byte in a chunk is reported by verify with restore point and offset, and stops a restore")
+    func flippedByte() throws {
+        let (folder, repository, manifest) = try Self.backedUp("flip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let index = try #require(manifest.blocks.firstIndex { $0 != nil })
+        let chunk = try #require(manifest.blocks[index])
+        let path = repository.chunks.path(of: chunk)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count - 1] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let report = try RepositoryVerifier(repository: repository).verify()
+        #expect(!report.isClean)
+        let problem = try #require(report.problems.first)
+        #expect(problem.restorePoint == "rp-1")
+        #expect(problem.disk == "d0")
+        #expect(problem.offset == Int64(index) << 20)
+        #expect(problem.chunk == chunk)
+
+        let target = folder.appendingPathComponent("restored.img")
+        let error = #expect(throws: RepositoryError.self) {
+            try DiskRestore.restore(manifest, from: repository, to: target.path, overwrite: false)
+        }
+        #expect(error?.message.contains("offset \(Int64(index) << 20)") == true)
+        #expect(!FileManager.default.fileExists(atPath: target.path))
+        #expect(throws: RepositoryError.self) { try DiskRestore.verifyOnly(manifest, from: repository) }
+    }
+
+    @Test("a missing chunk is reported as missing")
+    func missingChunk() throws {
+        let (folder, repository, manifest) = try Self.backedUp("missing")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let chunk = try #require(manifest.blocks.compactMap { $0 }.first)
+        try FileManager.default.removeItem(atPath: repository.chunks.path(of: chunk))
+        let report = try RepositoryVerifier(repository: repository).verify(restorePoints: ["rp-1"])
+        #expect(report.problems.contains { $0.chunk == chunk && $0.problem == "missing" })
+    }
+
+    @Test("a truncated manifest is refused with a clear error")
+    func truncatedManifest() throws {
+        let (folder, repository, _) = try Self.backedUp("truncated")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("repo/restore-points/rp-1/d0.json")
+        let bytes = try Data(contentsOf: path)
+        try bytes.prefix(bytes.count / 2).write(to: path)
+        let error = #expect(throws: RepositoryError.self) { try repository.manifest(restorePoint: "rp-1", disk: "d0") }
+        #expect(error?.code == .damagedManifest)
+        #expect(error?.message.contains("truncated") == true)
+        let report = try RepositoryVerifier(repository: repository).verify()
+        #expect(report.problems.first?.problem.contains("damaged") == true)
+    }
+
+    @Test("a restore into an existing file needs overwrite (--force)")
+    func existingDestination() throws {
+        let (folder, repository, manifest) = try Self.backedUp("existing")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let target = folder.appendingPathComponent("disk.img")
+        let before = try ImageMaker.sha256(of: target)
+        let error = #expect(throws: RepositoryError.self) {
+            try DiskRestore.restore(manifest, from: repository, to: target.path, overwrite: false)
+        }
+        #expect(error?.code == .destinationExists)
+        #expect(error?.message.contains("--force") == true)
+        try DiskRestore.restore(manifest, from: repository, to: target.path, overwrite: true)
+        #expect(try ImageMaker.sha256(of: target) == before)
+    }
+
+    @Test("block sizes that are not a power of two from 256 KiB to 8 MiB are refused", arguments: [
+        "3M", "128K", "16M", "0", "-1M", "big", "1.5M",
+    ])
+    func badBlockSizes(text: String) {
+        let error = #expect(throws: RepositoryError.self) { try BlockSize(parsing: text) }
+        #expect(error?.code == .invalidInput)
+    }
+
+    @Test("a missing repository path, a folder that is not a repository, and bad names are refused")
+    func badPaths() throws {
+        let folder = try ImageMaker.scratchFolder("paths")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let missing = #expect(throws: RepositoryError.self) {
+            try BackupRepository.open(at: folder.appendingPathComponent("nowhere"))
+        }
+        #expect(missing?.message.contains("does not exist") == true)
+        let notRepository = #expect(throws: RepositoryError.self) { try BackupRepository.open(at: folder) }
+        #expect(notRepository?.code == .notARepository)
+        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
+        let image = folder.appendingPathComponent("disk.img")
+        try ImageMaker.image(at: image, megabytes: 1)
+        for name in ["../escape", "", ".hidden", "a/b"] {
+            #expect(throws: RepositoryError.self, "\(name)") {
+                try DiskImageBackup.backup(image: image.path, to: repository, restorePoint: name, disk: "d0")
+            }
+        }
+        let vanished = #expect(throws: RepositoryError.self) {
+            try DiskImageBackup.backup(image: folder.appendingPathComponent("gone.img").path, to: repository, restorePoint: "rp", disk: "d0")
+        }
+        #expect(vanished?.message.contains("gone.img") == true)
+        #expect(try repository.restorePoints().isEmpty)
+    }
+}

@@ -1,0 +1,57 @@
+import Crypto
+import Foundation
+import Repository
+
+/// Disk images for tests: zero regions, compressible text, random bytes, and a block repeated.
+enum ImageMaker {
+    static func scratchFolder(_ name: String) throws -> URL {
+        let root = URL(fileURLWithPath: ProcessInfo.processInfo.environment["TIDEMARK_TEST_SCRATCH"] ?? NSTemporaryDirectory())
+        let folder = root.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    /// `blocks` MiB-sized regions plus a short tail, with a fixed seed so runs compare.
+    static func image(at url: URL, megabytes blocks: Int, tail: Int = 12_345, seed: UInt64 = 42) throws {
+        var generator = SeededGenerator(seed: seed)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(blocks << 20 + tail)
+        let text = Array("Tidemark keeps every step of every backup as an event. ".utf8)
+        for block in 0..<blocks {
+            switch block % 4 {
+            case 0: bytes.append(contentsOf: repeatElement(0, count: 1 << 20))
+            case 1: for index in 0..<(1 << 20) { bytes.append(text[index % text.count]) }
+            case 2: for _ in 0..<(1 << 17) { bytes.append(contentsOf: withUnsafeBytes(of: generator.next()) { Array($0) }) }
+            default: bytes.append(contentsOf: bytes[(1 << 20) * 2..<(1 << 20) * 3])  // the random block again
+            }
+        }
+        for _ in 0..<tail { bytes.append(UInt8.random(in: 1...255, using: &generator)) }
+        try Data(bytes).write(to: url)
+    }
+
+    /// Overwrites `count` bytes at each offset, as a guest's writes would.
+    static func mutate(_ url: URL, at offsets: [Int], count: Int = 4096) throws {
+        let handle = try FileHandle(forUpdating: url)
+        defer { try? handle.close() }
+        for offset in offsets {
+            try handle.seek(toOffset: UInt64(offset))
+            try handle.write(contentsOf: Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ offset) }))
+        }
+    }
+
+    static func sha256(of url: URL) throws -> String {
+        SHA256.hash(data: try Data(contentsOf: url)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
