@@ -40,6 +40,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "DataMover",
+            dependencies: ["Repository"]
+        ),
+        .target(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
@@ -74,6 +78,7 @@ let package = Package(
                 "EventStore",
                 "PrivateCluster",
                 "Repository",
+                "DataMover",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -88,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RepositoryTests",
-            dependencies: ["Repository"]
+            dependencies: ["Repository", "DataMover"]
         ),
         .testTarget(
             name: "PrivateClusterTests",

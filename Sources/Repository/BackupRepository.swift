@@ -33,7 +33,7 @@ public struct BackupRepository: Sendable {
             throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder is not empty")
         }
         try DurableFile.makeDirectory(path)
-        for folder in ["chunks", "restore-points"] { try DurableFile.makeDirectory(path + "/" + folder) }
+        for folder in ["chunks", "restore-points", "in-progress"] { try DurableFile.makeDirectory(path + "/" + folder) }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -71,6 +71,37 @@ public struct BackupRepository: Sendable {
     }
 
     var restorePointsPath: String { root.appendingPathComponent("restore-points").path }
+    var inProgressPath: String { root.appendingPathComponent("in-progress").path }
+
+    /// Saves how far a disk's backup got (its block list so far), so a resumed transfer
+    /// continues from there. Kept apart from restore points: it restores nothing.
+    public func saveProgress(_ progress: DiskProgress) throws(RepositoryError) {
+        try DurableFile.makeDirectory(inProgressPath)
+        try DurableFile.makeDirectory("\(inProgressPath)/\(progress.restorePoint)")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(progress) else {
+            throw RepositoryError(.io, "could not encode the progress of \(progress.restorePoint)/\(progress.disk)")
+        }
+        try DurableFile.write(Array(data), to: "\(inProgressPath)/\(progress.restorePoint)/\(progress.disk).json")
+    }
+
+    /// The saved progress of a disk's backup, if one was interrupted.
+    public func progress(restorePoint: String, disk: String) throws(RepositoryError) -> DiskProgress? {
+        try DiskManifest.checkName(restorePoint, what: "restore point id")
+        try DiskManifest.checkName(disk, what: "disk name")
+        guard let bytes = try DurableFile.read("\(inProgressPath)/\(restorePoint)/\(disk).json") else { return nil }
+        guard let progress = try? JSONDecoder().decode(DiskProgress.self, from: Data(bytes)) else {
+            throw RepositoryError(.damagedManifest, "the saved progress of \(restorePoint)/\(disk) is damaged; start the disk's transfer again")
+        }
+        return progress
+    }
+
+    /// Forgets a disk's saved progress once its manifest is saved.
+    public func clearProgress(restorePoint: String, disk: String) {
+        unlink("\(inProgressPath)/\(restorePoint)/\(disk).json")
+        rmdir("\(inProgressPath)/\(restorePoint)")
+    }
 
     func manifestPath(restorePoint: String, disk: String) -> String {
         "\(restorePointsPath)/\(restorePoint)/\(disk).json"

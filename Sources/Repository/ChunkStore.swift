@@ -28,16 +28,37 @@ public struct ChunkStore: Sendable {
         return "\(directory)/\(hex.prefix(2))/\(hex)"
     }
 
-    /// Hashes the block and stores it unless it is all zeros or already stored.
-    public func store(_ block: UnsafeRawBufferPointer) throws(RepositoryError) -> Write {
-        if Self.isAllZero(block) { return Write(chunk: nil, storedBytes: 0) }
+    /// A block made ready for the repository: hashed, and encoded if it is not stored yet.
+    /// Preparing is the CPU work (hash, compress); committing is the write, so a data mover
+    /// can time them apart and throttle what goes between them.
+    public struct PreparedBlock: Sendable {
+        /// nil for an all-zero block.
+        public let chunk: ChunkID?
+        let file: [UInt8]?
+        /// Bytes a commit will write: 0 for a zero block or a chunk already stored.
+        public var bytesToWrite: Int { file?.count ?? 0 }
+    }
+
+    public func prepare(_ block: UnsafeRawBufferPointer) -> PreparedBlock {
+        if Self.isAllZero(block) { return PreparedBlock(chunk: nil, file: nil) }
         let id = ChunkID(hashing: block)
+        if access(path(of: id), F_OK) == 0 { return PreparedBlock(chunk: id, file: nil) }
+        return PreparedBlock(chunk: id, file: ChunkFile.encode(block, level: compressionLevel))
+    }
+
+    public func commit(_ prepared: PreparedBlock) throws(RepositoryError) -> Write {
+        guard let id = prepared.chunk, let file = prepared.file else {
+            return Write(chunk: prepared.chunk, storedBytes: 0)
+        }
         let path = path(of: id)
-        if access(path, F_OK) == 0 { return Write(chunk: id, storedBytes: 0) }
-        let file = ChunkFile.encode(block, level: compressionLevel)
         try DurableFile.makeDirectory((path as NSString).deletingLastPathComponent)
         try DurableFile.write(file, to: path)
         return Write(chunk: id, storedBytes: file.count)
+    }
+
+    /// Hashes the block and stores it unless it is all zeros or already stored.
+    public func store(_ block: UnsafeRawBufferPointer) throws(RepositoryError) -> Write {
+        try commit(prepare(block))
     }
 
     /// The block a chunk holds, checked against its name.

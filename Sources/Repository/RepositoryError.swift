@@ -18,7 +18,7 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible, Equatab
     public let code: Code
     public let message: String
 
-    init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataMover
 import Foundation
 import Repository
 
@@ -20,7 +21,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         }
     }
 
-    struct BackupImage: ParsableCommand {
+    struct BackupImage: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "backup-image",
             abstract: "Back up a raw disk image file as one disk of a restore point.")
@@ -31,21 +32,34 @@ struct RepositoryCommand: AsyncParsableCommand {
         @Option(help: "The disk's name within the restore point.") var disk: String
         @Option(name: .customLong("block-size"), help: "256K to 8M, a power of two.") var blockSize: String = "1M"
         @Option(help: "zstd level for new chunks, 1 to 19.") var compressionLevel: Int32 = 3
+        @Option(name: .customLong("limit-mbps"), help: "Throttle writes to this many megabytes per second.")
+        var limitMegabytesPerSecond: Double?
 
-        func run() throws {
+        func validate() throws {
+            if let limitMegabytesPerSecond, limitMegabytesPerSecond <= 0 {
+                throw ValidationError("--limit-mbps must be above 0, not \(limitMegabytesPerSecond)")
+            }
+        }
+
+        func run() async throws {
             let size = try BlockSize(parsing: blockSize)
             let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), compressionLevel: compressionLevel)
-            let clock = ContinuousClock()
-            let started = clock.now
-            let result = try DiskImageBackup.backup(
-                image: image, to: store, restorePoint: restorePoint, disk: disk, blockSize: size)
-            let seconds = (clock.now - started).seconds
+            var transfer = DiskTransfer(
+                repository: store, restorePoint: restorePoint, disk: disk, source: try ImageFileSource(path: image),
+                blockSize: size)
+            transfer.throttle = limitMegabytesPerSecond.map { TokenBucket(bytesPerSecond: $0 * 1e6) }
+            let outcome = try await transfer.run { progress in
+                print("  checkpoint: offset \(progress.offset), read \(megabytes(progress.bytesRead)) MB, stored \(megabytes(progress.bytesTransferred)) MB")
+            }
+            let times = outcome.stageTimes
             print(
                 """
-                restore point \(restorePoint), disk \(disk): \(result.manifest.blocks.count) blocks of \(size), \
-                \(result.zeroBlocks) zero, \(result.newChunks) new chunks
-                read \(megabytes(result.bytesRead)) MB, stored \(megabytes(result.bytesStored)) MB, \
-                \(String(format: "%.0f", Double(result.bytesRead) / 1e6 / max(seconds, 0.001))) MB/s
+                restore point \(restorePoint), disk \(disk): \(outcome.manifest.blocks.count) blocks of \(size), \
+                \(outcome.zeroBlocks) zero, \(outcome.progress.newChunks) new chunks\(outcome.resumedBlocks > 0 ? ", resumed after \(outcome.resumedBlocks) blocks" : "")
+                read \(megabytes(outcome.progress.bytesRead)) MB, stored \(megabytes(outcome.progress.bytesTransferred)) MB, \
+                \(String(format: "%.0f", Double(outcome.manifest.diskSize) / 1e6 / max(outcome.wallSeconds, 0.001))) MB/s
+                busy seconds: source \(String(format: "%.2f", times.source)), proxy \(String(format: "%.2f", times.proxy)), \
+                network \(String(format: "%.2f", times.network)), target \(String(format: "%.2f", times.target)); bottleneck: \(times.bottleneck)
                 """)
         }
     }

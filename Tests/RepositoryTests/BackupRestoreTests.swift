@@ -10,7 +10,7 @@ struct BackupRestoreTests {
     @Test("a full backup restores identical; zeros are not stored and repeated blocks are stored once", arguments: [
         ("256K", 13, 8), ("1M", 4, 2), ("4M", 3, 0),
     ])
-    func fullBackup(blockSizeText: String, distinctChunks: Int, zeroBlocks: Int) throws {
+    func fullBackup(blockSizeText: String, distinctChunks: Int, zeroBlocks: Int) async throws {
         let folder = try ImageMaker.scratchFolder("full")
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = folder.appendingPathComponent("disk.img")
@@ -18,14 +18,13 @@ struct BackupRestoreTests {
         let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
         let blockSize = try BlockSize(parsing: blockSizeText)
 
-        let result = try DiskImageBackup.backup(
-            image: image.path, to: repository, restorePoint: "rp-1", disk: "scsi0-0", blockSize: blockSize)
-        #expect(result.bytesRead == Int64(8 << 20) + 12_345)
+        let result = try await backup(image, to: repository, restorePoint: "rp-1", disk: "scsi0-0", blockSize: blockSize)
+        #expect(result.progress.bytesRead == Int64(8 << 20) + 12_345)
         #expect(result.zeroBlocks == zeroBlocks)
-        #expect(result.newChunks == distinctChunks)
+        #expect(result.progress.newChunks == distinctChunks)
         // Random data does not compress: about 2-3 MiB of it, whatever the block size.
-        #expect(result.bytesStored > 2 << 20)
-        #expect(result.bytesStored < 7 << 19)
+        #expect(result.progress.bytesTransferred > 2 << 20)
+        #expect(result.progress.bytesTransferred < 7 << 19)
 
         let restored = folder.appendingPathComponent("restored.img")
         let manifest = try repository.manifest(restorePoint: "rp-1", disk: "scsi0-0")
@@ -36,7 +35,7 @@ struct BackupRestoreTests {
     }
 
     @Test("an incremental writes only the changed blocks, and each restore point restores on its own")
-    func incremental() throws {
+    func incremental() async throws {
         let folder = try ImageMaker.scratchFolder("incremental")
         defer { try? FileManager.default.removeItem(at: folder) }
         let image = folder.appendingPathComponent("disk.img")
@@ -44,12 +43,12 @@ struct BackupRestoreTests {
         let firstCopy = folder.appendingPathComponent("first.img")
         try FileManager.default.copyItem(at: image, to: firstCopy)
         let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
-        try DiskImageBackup.backup(image: image.path, to: repository, restorePoint: "rp-1", disk: "d0")
+        try await backup(image, to: repository, restorePoint: "rp-1", disk: "d0")
 
         try ImageMaker.mutate(image, at: [100, 5 << 20 + 7])
-        let second = try DiskImageBackup.backup(image: image.path, to: repository, restorePoint: "rp-2", disk: "d0")
-        #expect(second.newChunks == 2)
-        #expect(second.bytesStored < 2 << 20)
+        let second = try await backup(image, to: repository, restorePoint: "rp-2", disk: "d0")
+        #expect(second.progress.newChunks == 2)
+        #expect(second.progress.bytesTransferred < 2 << 20)
 
         for (restorePoint, original) in [("rp-1", firstCopy), ("rp-2", image)] {
             let target = folder.appendingPathComponent("\(restorePoint).img")

@@ -5,18 +5,18 @@ import Testing
 @Suite("Damage is caught, bad input is refused, the repository stays consistent")
 struct DamageTests {
     /// A repository with one restore point of an 8 MiB image.
-    static func backedUp(_ name: String) throws -> (URL, BackupRepository, DiskManifest) {
+    static func backedUp(_ name: String) async throws -> (URL, BackupRepository, DiskManifest) {
         let folder = try ImageMaker.scratchFolder(name)
         let image = folder.appendingPathComponent("disk.img")
         try ImageMaker.image(at: image, megabytes: 8)
         let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
-        let result = try DiskImageBackup.backup(image: image.path, to: repository, restorePoint: "rp-1", disk: "d0")
+        let result = try await backup(image, to: repository, restorePoint: "rp-1", disk: "d0")
         return (folder, repository, result.manifest)
     }
 
     @Test("a flipped byte in a chunk is reported by verify with restore point and offset, and stops a restore")
-    func flippedByte() throws {
-        let (folder, repository, manifest) = try Self.backedUp("flip")
+    func flippedByte() async throws {
+        let (folder, repository, manifest) = try await Self.backedUp("flip")
         defer { try? FileManager.default.removeItem(at: folder) }
         let index = try #require(manifest.blocks.firstIndex { $0 != nil })
         let chunk = try #require(manifest.blocks[index])
@@ -43,8 +43,8 @@ struct DamageTests {
     }
 
     @Test("a missing chunk is reported as missing")
-    func missingChunk() throws {
-        let (folder, repository, manifest) = try Self.backedUp("missing")
+    func missingChunk() async throws {
+        let (folder, repository, manifest) = try await Self.backedUp("missing")
         defer { try? FileManager.default.removeItem(at: folder) }
         let chunk = try #require(manifest.blocks.compactMap { $0 }.first)
         try FileManager.default.removeItem(atPath: repository.chunks.path(of: chunk))
@@ -53,8 +53,8 @@ struct DamageTests {
     }
 
     @Test("a truncated manifest is refused with a clear error")
-    func truncatedManifest() throws {
-        let (folder, repository, _) = try Self.backedUp("truncated")
+    func truncatedManifest() async throws {
+        let (folder, repository, _) = try await Self.backedUp("truncated")
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("repo/restore-points/rp-1/d0.json")
         let bytes = try Data(contentsOf: path)
@@ -67,8 +67,8 @@ struct DamageTests {
     }
 
     @Test("a restore into an existing file needs overwrite (--force)")
-    func existingDestination() throws {
-        let (folder, repository, manifest) = try Self.backedUp("existing")
+    func existingDestination() async throws {
+        let (folder, repository, manifest) = try await Self.backedUp("existing")
         defer { try? FileManager.default.removeItem(at: folder) }
         let target = folder.appendingPathComponent("disk.img")
         let before = try ImageMaker.sha256(of: target)
@@ -90,7 +90,7 @@ struct DamageTests {
     }
 
     @Test("a missing repository path, a folder that is not a repository, and bad names are refused")
-    func badPaths() throws {
+    func badPaths() async throws {
         let folder = try ImageMaker.scratchFolder("paths")
         defer { try? FileManager.default.removeItem(at: folder) }
         let missing = #expect(throws: RepositoryError.self) {
@@ -103,12 +103,12 @@ struct DamageTests {
         let image = folder.appendingPathComponent("disk.img")
         try ImageMaker.image(at: image, megabytes: 1)
         for name in ["../escape", "", ".hidden", "a/b"] {
-            #expect(throws: RepositoryError.self, "\(name)") {
-                try DiskImageBackup.backup(image: image.path, to: repository, restorePoint: name, disk: "d0")
+            await #expect(throws: RepositoryError.self, "\(name)") {
+                try await backup(image, to: repository, restorePoint: name, disk: "d0")
             }
         }
-        let vanished = #expect(throws: RepositoryError.self) {
-            try DiskImageBackup.backup(image: folder.appendingPathComponent("gone.img").path, to: repository, restorePoint: "rp", disk: "d0")
+        let vanished = await #expect(throws: RepositoryError.self) {
+            try await backup(folder.appendingPathComponent("gone.img"), to: repository, restorePoint: "rp", disk: "d0")
         }
         #expect(vanished?.message.contains("gone.img") == true)
         #expect(try repository.restorePoints().isEmpty)

@@ -1,6 +1,18 @@
 import Crypto
+import DataMover
 import Foundation
 import Repository
+
+/// Backs up an image file as one disk of a restore point.
+@discardableResult
+func backup(
+    _ image: URL, to repository: BackupRepository, restorePoint: String, disk: String, blockSize: BlockSize = .default
+) async throws -> DiskTransfer.Outcome {
+    let transfer = DiskTransfer(
+        repository: repository, restorePoint: restorePoint, disk: disk, source: try ImageFileSource(path: image.path),
+        blockSize: blockSize)
+    return try await transfer.run()
+}
 
 /// Disk images for tests: zero regions, compressible text, random bytes, and a block repeated.
 enum ImageMaker {

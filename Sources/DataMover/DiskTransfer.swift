@@ -1,0 +1,188 @@
+import Foundation
+import Repository
+
+/// Backs up one disk of a snapshot into a repository: read → zero check → hash → dedup →
+/// compress → throttle → write, several blocks at once, with bounded memory.
+///
+/// At most `parallelism` blocks are in flight (each holds its block and its compressed
+/// form). Progress is saved in the repository at checkpoints, every `checkpointInterval` or
+/// `checkpointBytes` read, and handed to the caller (a Job Manager records it as an event);
+/// a transfer started again for the same restore point and disk continues after the saved
+/// blocks. The manifest is written last, after every chunk it names.
+public struct DiskTransfer: Sendable {
+    public let repository: BackupRepository
+    public let restorePoint: String
+    public let disk: String
+    public let source: any BlockSource
+    public var blockSize: BlockSize
+    /// The same disk's manifest in the previous restore point, and the blocks changed since
+    /// (changed-block tracking). Unchanged blocks are taken from it without being read.
+    public var changedBlocks: (base: DiskManifest, changed: Set<Int>)?
+    /// Blocks in flight at once. Defaults to twice the active processors.
+    public var parallelism: Int
+    /// Defaults to 5 seconds.
+    public var checkpointInterval: Duration
+    /// Defaults to 256 MiB read.
+    public var checkpointBytes: Int64
+    /// Shared with other transfers under the same throttling rule; nil for no limit.
+    public var throttle: TokenBucket?
+
+    public init(
+        repository: BackupRepository, restorePoint: String, disk: String, source: any BlockSource,
+        blockSize: BlockSize = .default
+    ) {
+        self.repository = repository
+        self.restorePoint = restorePoint
+        self.disk = disk
+        self.source = source
+        self.blockSize = blockSize
+        self.parallelism = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
+        self.checkpointInterval = .seconds(5)
+        self.checkpointBytes = 256 << 20
+    }
+
+    public struct Outcome: Sendable {
+        public let manifest: DiskManifest
+        public let progress: DiskProgress
+        public let zeroBlocks: Int
+        /// Blocks taken from the base manifest without reading (changed-block tracking).
+        public let unchangedBlocks: Int
+        /// Blocks done before this run, from saved progress.
+        public let resumedBlocks: Int
+        public let stageTimes: StageTimes
+        public let wallSeconds: Double
+    }
+
+    private struct BlockOutcome: Sendable {
+        let index: Int
+        let chunk: ChunkID?
+        let bytesRead: Int
+        let bytesWritten: Int
+        let unchanged: Bool
+        let times: StageTimes
+    }
+
+    /// Runs the transfer. `checkpoint` is called after each saved checkpoint; if it throws,
+    /// the transfer stops there (the saved progress stays for a resume).
+    public func run(checkpoint: @escaping @Sendable (DiskProgress) async throws -> Void = { _ in }) async throws
+        -> Outcome
+    {
+        try repository.checkWritable()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let diskSize = source.size
+        let count = DiskManifest.blockCount(diskSize: diskSize, blockSize: blockSize)
+        var progress = try resumedProgress(diskSize: diskSize)
+        let resumed = progress.blocks.count
+        let changed = usableChangedBlocks(diskSize: diskSize)
+
+        var pending: [Int: ChunkID?] = [:]
+        var zeroBlocks = progress.blocks.filter { $0 == nil }.count
+        var unchangedBlocks = 0
+        var times = StageTimes()
+        var lastCheckpoint = clock.now
+        var readSinceCheckpoint: Int64 = 0
+
+        try await withThrowingTaskGroup(of: BlockOutcome.self) { group in
+            var next = resumed
+            for _ in 0..<parallelism where next < count {
+                let index = next
+                group.addTask { try await process(block: index, diskSize: diskSize, changed: changed) }
+                next += 1
+            }
+            while let outcome = try await group.next() {
+                pending[outcome.index] = outcome.chunk
+                times.add(outcome.times)
+                progress.bytesRead += Int64(outcome.bytesRead)
+                progress.bytesTransferred += Int64(outcome.bytesWritten)
+                if outcome.bytesWritten > 0 { progress.newChunks += 1 }
+                if outcome.chunk == nil { zeroBlocks += 1 }
+                if outcome.unchanged { unchangedBlocks += 1 }
+                readSinceCheckpoint += Int64(outcome.bytesRead)
+                while let chunk = pending.removeValue(forKey: progress.blocks.count) {
+                    progress.blocks.append(chunk)
+                }
+                if next < count {
+                    let index = next
+                    group.addTask { try await process(block: index, diskSize: diskSize, changed: changed) }
+                    next += 1
+                }
+                if progress.blocks.count < count,
+                    clock.now - lastCheckpoint >= checkpointInterval || readSinceCheckpoint >= checkpointBytes
+                {
+                    try repository.saveProgress(progress)
+                    try await checkpoint(progress)
+                    lastCheckpoint = clock.now
+                    readSinceCheckpoint = 0
+                }
+            }
+        }
+
+        let manifest = try DiskManifest(
+            restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks)
+        try repository.save(manifest)
+        repository.clearProgress(restorePoint: restorePoint, disk: disk)
+        return Outcome(
+            manifest: manifest, progress: progress, zeroBlocks: zeroBlocks, unchangedBlocks: unchangedBlocks,
+            resumedBlocks: resumed, stageTimes: times, wallSeconds: (clock.now - started).seconds)
+    }
+
+    /// Saved progress of an interrupted run, checked against this source.
+    private func resumedProgress(diskSize: Int64) throws -> DiskProgress {
+        let fresh = DiskProgress(restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize)
+        guard let saved = try repository.progress(restorePoint: restorePoint, disk: disk) else { return fresh }
+        guard saved.diskSize == diskSize, saved.blockSize == blockSize else {
+            throw RepositoryError(
+                .invalidInput,
+                "restore point \(restorePoint), disk \(disk) has saved progress for a \(saved.diskSize)-byte disk in \(saved.blockSize) blocks, but this source has \(diskSize) bytes in \(blockSize) blocks: a resume must read the same snapshot")
+        }
+        return saved
+    }
+
+    private func usableChangedBlocks(diskSize: Int64) -> (base: DiskManifest, changed: Set<Int>)? {
+        guard let changedBlocks, changedBlocks.base.diskSize == diskSize, changedBlocks.base.blockSize == blockSize else {
+            return nil
+        }
+        return changedBlocks
+    }
+
+    private func process(block index: Int, diskSize: Int64, changed: (base: DiskManifest, changed: Set<Int>)?)
+        async throws -> BlockOutcome
+    {
+        if let changed, !changed.changed.contains(index) {
+            return BlockOutcome(
+                index: index, chunk: changed.base.blocks[index], bytesRead: 0, bytesWritten: 0, unchanged: true,
+                times: StageTimes())
+        }
+        let clock = ContinuousClock()
+        var times = StageTimes()
+        let offset = Int64(index) * Int64(blockSize.bytes)
+        let length = Int(min(Int64(blockSize.bytes), diskSize - offset))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 16)
+        defer { buffer.deallocate() }
+
+        var mark = clock.now
+        try source.read(at: offset, into: buffer)
+        times.source = (clock.now - mark).seconds
+        mark = clock.now
+        let prepared = repository.chunks.prepare(UnsafeRawBufferPointer(buffer))
+        times.proxy = (clock.now - mark).seconds
+        if let throttle, prepared.bytesToWrite > 0 {
+            mark = clock.now
+            try await throttle.take(prepared.bytesToWrite)
+            times.network = (clock.now - mark).seconds
+        }
+        mark = clock.now
+        let write = try repository.chunks.commit(prepared)
+        times.target = (clock.now - mark).seconds
+        return BlockOutcome(
+            index: index, chunk: write.chunk, bytesRead: length, bytesWritten: write.storedBytes, unchanged: false,
+            times: times)
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
