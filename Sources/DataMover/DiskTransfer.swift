@@ -64,6 +64,7 @@ public struct DiskTransfer: Sendable {
 
     /// Runs the transfer. `checkpoint` is called after each saved checkpoint; if it throws,
     /// the transfer stops there (the saved progress stays for a resume).
+    @discardableResult
     public func run(checkpoint: @escaping @Sendable (DiskProgress) async throws -> Void = { _ in }) async throws
         -> Outcome
     {

@@ -5,6 +5,6 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the event store beside bare PostgreSQL doing the same work on the same server.",
         discussion: "Each bench works in a scratch database (tidemark_bench) that it drops and creates again.",
-        subcommands: [BenchAppendCommand.self, BenchReadCommand.self]
+        subcommands: [BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self]
     )
 }
