@@ -69,6 +69,9 @@ public struct DiskTransfer: Sendable {
         -> Outcome
     {
         try repository.checkWritable()
+        // Held to the end: garbage collection cannot remove a chunk this transfer relies on.
+        let lock = try repository.lock(.shared, wait: false)
+        defer { withExtendedLifetime(lock) {} }
         let clock = ContinuousClock()
         let started = clock.now
         let diskSize = source.size

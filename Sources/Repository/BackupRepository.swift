@@ -33,7 +33,7 @@ public struct BackupRepository: Sendable {
             throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder is not empty")
         }
         try DurableFile.makeDirectory(path)
-        for folder in ["chunks", "restore-points", "in-progress"] { try DurableFile.makeDirectory(path + "/" + folder) }
+        for folder in ["chunks", "restore-points", "in-progress", "locks"] { try DurableFile.makeDirectory(path + "/" + folder) }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -15,6 +15,8 @@ public enum DiskRestore {
     public static func restore(
         _ manifest: DiskManifest, from repository: BackupRepository, to path: String, overwrite: Bool
     ) throws(RepositoryError) -> Result {
+        let lock = try repository.lock(.shared, wait: false)
+        defer { withExtendedLifetime(lock) {} }
         if FileManager.default.fileExists(atPath: path) && !overwrite {
             throw RepositoryError(.destinationExists, "\(path) exists: choose another destination, or pass --force to replace it")
         }
@@ -68,6 +70,8 @@ public enum DiskRestore {
     public static func verifyOnly(_ manifest: DiskManifest, from repository: BackupRepository) throws(RepositoryError)
         -> Result
     {
+        let lock = try repository.lock(.shared, wait: false)
+        defer { withExtendedLifetime(lock) {} }
         var checked: Int64 = 0
         for (index, chunk) in manifest.blocks.enumerated() {
             guard let chunk else { continue }

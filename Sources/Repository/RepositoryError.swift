@@ -12,6 +12,8 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible, Equatab
         case damagedManifest = "damaged manifest"
         case missingManifest = "missing manifest"
         case destinationExists = "destination exists"
+        /// Another process holds the repository lock in a conflicting mode.
+        case busy = "repository busy"
         case io = "input/output error"
     }
 

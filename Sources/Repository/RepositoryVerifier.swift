@@ -30,6 +30,8 @@ public struct RepositoryVerifier: Sendable {
 
     /// Checks the given restore points, or all of them. Each distinct chunk is read once.
     public func verify(restorePoints selected: [String]? = nil) throws(RepositoryError) -> Report {
+        let lock = try repository.lock(.shared, wait: false)
+        defer { withExtendedLifetime(lock) {} }
         let restorePoints: [String]
         if let selected {
             restorePoints = selected

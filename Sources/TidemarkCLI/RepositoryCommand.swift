@@ -7,7 +7,7 @@ struct RepositoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repository",
         abstract: "Create, fill and check a backup repository (deduplicated, compressed chunks on a file system path).",
-        subcommands: [Create.self, BackupImage.self, Verify.self]
+        subcommands: [Create.self, BackupImage.self, Verify.self, Prune.self]
     )
 
     struct Create: ParsableCommand {
@@ -78,6 +78,36 @@ struct RepositoryCommand: AsyncParsableCommand {
                 "checked \(report.restorePoints) restore point(s), \(report.disks) disk(s), \(report.chunksChecked) chunk(s): "
                     + (report.isClean ? "all good" : "\(report.problems.count) problem(s)"))
             if !report.isClean { throw ExitCode(1) }
+        }
+    }
+}
+
+extension RepositoryCommand {
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete the restore points a retention policy does not keep, then the chunks nothing references.",
+            discussion: "Runs only while no backup or restore uses the repository (they hold its shared lock).")
+        @Option(help: "The repository's folder.") var repository: String
+        @Option(name: .customLong("keep-last"), help: "Keep the newest N restore points (3 or more).") var keepLast: Int?
+        @Option(name: .customLong("keep-days"), help: "Keep the restore points of the last N days.") var keepDays: Int?
+        @Flag(help: "Only collect unreferenced chunks; delete no restore point.") var gcOnly = false
+
+        func validate() throws {
+            let policies = [keepLast != nil, keepDays != nil].filter { $0 }.count
+            if gcOnly ? policies != 0 : policies != 1 {
+                throw ValidationError("give exactly one of --keep-last N and --keep-days N, or --gc-only")
+            }
+        }
+
+        func run() throws {
+            let store = try BackupRepository.open(at: URL(fileURLWithPath: repository))
+            if !gcOnly {
+                let policy: RetentionPolicy = keepLast.map { .restorePoints($0) } ?? .days(keepDays ?? 0)
+                let deleted = try store.applyRetention(policy)
+                print(deleted.isEmpty ? "retention (\(policy)): nothing to delete" : "retention (\(policy)) deleted: \(deleted.joined(separator: ", "))")
+            }
+            let report = try GarbageCollector(repository: store).collect()
+            print("garbage collection: \(report.deletedChunks) chunk(s) deleted, \(megabytes(report.freedBytes)) MB freed, \(report.referencedChunks) referenced chunk(s) kept")
         }
     }
 }

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Deletes the chunks no manifest references.
+///
+/// It holds the repository's exclusive lock, so no backup runs meanwhile (backups hold the
+/// shared lock from their first read to their manifest), and it marks from every manifest
+/// and every saved transfer progress, so a resumable transfer keeps its chunks. If any
+/// manifest cannot be read it deletes nothing: collecting on incomplete knowledge could
+/// remove a chunk a restore point needs.
+public struct GarbageCollector: Sendable {
+    public struct Report: Sendable, Equatable {
+        public let referencedChunks: Int
+        public let deletedChunks: Int
+        public let freedBytes: Int64
+        /// Temporary files of writes that never finished, removed too.
+        public let deletedTemporaryFiles: Int
+    }
+
+    public let repository: BackupRepository
+
+    public init(repository: BackupRepository) {
+        self.repository = repository
+    }
+
+    @discardableResult
+    public func collect(wait: Bool = false) throws(RepositoryError) -> Report {
+        let lock = try repository.lock(.exclusive, wait: wait)
+        defer { withExtendedLifetime(lock) {} }
+        let referenced = try markReferenced()
+        var deleted = 0
+        var freed: Int64 = 0
+        var temporary = 0
+        let chunksPath = repository.chunks.directory
+        let prefixes = (try? FileManager.default.contentsOfDirectory(atPath: chunksPath)) ?? []
+        for prefix in prefixes {
+            let folder = chunksPath + "/" + prefix
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                let path = folder + "/" + name
+                if name.hasPrefix(DurableFile.temporaryPrefix) {
+                    if unlink(path) == 0 { temporary += 1 }
+                    continue
+                }
+                guard let id = ChunkID(hex: name), !referenced.contains(id) else { continue }
+                var info = stat()
+                let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0
+                guard unlink(path) == 0 else {
+                    throw RepositoryError(.io, "cannot delete the unreferenced chunk \(path): \(errnoText())")
+                }
+                deleted += 1
+                freed += size
+            }
+        }
+        // Restore points whose deletion was interrupted by a crash.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: repository.restorePointsPath)) ?? []
+        where name.hasPrefix(".deleting-") {
+            try? FileManager.default.removeItem(atPath: repository.restorePointsPath + "/" + name)
+        }
+        return Report(referencedChunks: referenced.count, deletedChunks: deleted, freedBytes: freed, deletedTemporaryFiles: temporary)
+    }
+
+    private func markReferenced() throws(RepositoryError) -> Set<ChunkID> {
+        var referenced = Set<ChunkID>()
+        for restorePoint in try repository.restorePoints() {
+            for disk in try repository.disks(of: restorePoint) {
+                let manifest: DiskManifest
+                do {
+                    manifest = try repository.manifest(restorePoint: restorePoint, disk: disk)
+                } catch {
+                    throw RepositoryError(
+                        error.code, "garbage collection deleted nothing: \(error.message). Repair or remove that restore point first")
+                }
+                for case let chunk? in manifest.blocks { referenced.insert(chunk) }
+            }
+        }
+        let inProgress = repository.inProgressPath
+        for restorePoint in (try? FileManager.default.contentsOfDirectory(atPath: inProgress)) ?? [] where !restorePoint.hasPrefix(".") {
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: inProgress + "/" + restorePoint)) ?? []
+            where file.hasSuffix(".json") && !file.hasPrefix(".") {
+                let progress: DiskProgress?
+                do {
+                    progress = try repository.progress(restorePoint: restorePoint, disk: String(file.dropLast(5)))
+                } catch {
+                    throw RepositoryError(error.code, "garbage collection deleted nothing: \(error.message)")
+                }
+                for case let chunk? in progress?.blocks ?? [] { referenced.insert(chunk) }
+            }
+        }
+        return referenced
+    }
+}

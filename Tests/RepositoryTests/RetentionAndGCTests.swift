@@ -1,0 +1,165 @@
+import DataMover
+import Foundation
+import Repository
+import Testing
+
+@Suite("Retention and garbage collection")
+struct RetentionAndGCTests {
+    /// Five restore points of an image that changes a little between them.
+    static func fiveRestorePoints(_ name: String) async throws -> (URL, URL, BackupRepository) {
+        let folder = try ImageMaker.scratchFolder(name)
+        let image = folder.appendingPathComponent("disk.img")
+        try ImageMaker.image(at: image, megabytes: 4, tail: 0)
+        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
+        for number in 1...5 {
+            try ImageMaker.mutate(image, at: [number * 300_000])
+            try await backup(image, to: repository, restorePoint: "rp-\(number)", disk: "d0")
+        }
+        return (folder, image, repository)
+    }
+
+    static func chunks(of restorePoints: [String], in repository: BackupRepository) throws -> Set<ChunkID> {
+        var chunks = Set<ChunkID>()
+        for id in restorePoints {
+            for case let chunk? in try repository.manifest(restorePoint: id, disk: "d0").blocks { chunks.insert(chunk) }
+        }
+        return chunks
+    }
+
+    @Test("keeping the newest three deletes the two oldest; collection frees exactly the chunks only they used")
+    func retentionThenCollection() async throws {
+        let (folder, image, repository) = try await Self.fiveRestorePoints("retention")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let kept = try Self.chunks(of: ["rp-3", "rp-4", "rp-5"], in: repository)
+        let all = try Self.chunks(of: ["rp-1", "rp-2", "rp-3", "rp-4", "rp-5"], in: repository)
+
+        #expect(try repository.applyRetention(.restorePoints(3)) == ["rp-1", "rp-2"])
+        #expect(try repository.restorePoints() == ["rp-3", "rp-4", "rp-5"])
+        let report = try GarbageCollector(repository: repository).collect()
+        #expect(report.deletedChunks == all.subtracting(kept).count)
+        #expect(report.deletedChunks > 0)
+        #expect(report.referencedChunks == kept.count)
+        #expect(try RepositoryVerifier(repository: repository).verify().isClean)
+        let restored = folder.appendingPathComponent("rp-5.img")
+        try DiskRestore.restore(try repository.manifest(restorePoint: "rp-5", disk: "d0"), from: repository, to: restored.path, overwrite: false)
+        #expect(try ImageMaker.sha256(of: restored) == ImageMaker.sha256(of: image))
+        #expect(try GarbageCollector(repository: repository).collect().deletedChunks == 0)
+    }
+
+    @Test("a retention policy below the minimum is refused and deletes nothing", arguments: [
+        RetentionPolicy.restorePoints(2), .restorePoints(0), .days(0),
+    ])
+    func belowMinimum(policy: RetentionPolicy) async throws {
+        let (folder, _, repository) = try await Self.fiveRestorePoints("minimum")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let error = #expect(throws: RepositoryError.self) { try repository.applyRetention(policy) }
+        #expect(error?.code == .invalidInput)
+        #expect(try repository.restorePoints().count == 5)
+    }
+
+    @Test("retention by days keeps the young restore points")
+    func retentionByDays() async throws {
+        let (folder, _, repository) = try await Self.fiveRestorePoints("days")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(try repository.applyRetention(.days(7)).isEmpty)
+        let deleted = try repository.applyRetention(.days(7), now: Date().addingTimeInterval(8 * 86_400))
+        #expect(deleted.count == 5)
+    }
+
+    @Test("collection cannot run while a backup holds the repository, and the backup's chunks survive")
+    func collectionVersusRunningBackup() async throws {
+        let (folder, image, repository) = try await Self.fiveRestorePoints("race")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try repository.applyRetention(.restorePoints(3))
+        try ImageMaker.mutate(image, at: [2_000_000, 3_500_000])
+
+        var transfer = DiskTransfer(
+            repository: repository, restorePoint: "rp-6", disk: "d0", source: try ImageFileSource(path: image.path),
+            blockSize: try BlockSize(parsing: "256K"))
+        transfer.checkpointBytes = 1 << 20
+        transfer.parallelism = 2
+        let gate = Gate()
+        let running = Task { [transfer] in
+            try await transfer.run { _ in await gate.arriveAndWait() }
+        }
+        await gate.waitForArrival()
+        // The backup is mid-way: it has written new chunks and will reference old ones.
+        let busy = #expect(throws: RepositoryError.self) { try GarbageCollector(repository: repository).collect() }
+        #expect(busy?.code == .busy)
+        let retentionBusy = #expect(throws: RepositoryError.self) { try repository.applyRetention(.restorePoints(3)) }
+        #expect(retentionBusy?.code == .busy)
+        await gate.open()
+        let outcome = try await running.value
+
+        try GarbageCollector(repository: repository).collect()
+        #expect(try RepositoryVerifier(repository: repository).verify().isClean)
+        let restored = folder.appendingPathComponent("rp-6.img")
+        try DiskRestore.restore(outcome.manifest, from: repository, to: restored.path, overwrite: false)
+        #expect(try ImageMaker.sha256(of: restored) == ImageMaker.sha256(of: image))
+    }
+
+    @Test("collection keeps the chunks of an interrupted transfer, which then resumes intact")
+    func collectionKeepsInterruptedTransfer() async throws {
+        let folder = try ImageMaker.scratchFolder("interrupted")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let image = folder.appendingPathComponent("disk.img")
+        try ImageMaker.image(at: image, megabytes: 8, tail: 0)
+        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
+        var transfer = DiskTransfer(
+            repository: repository, restorePoint: "rp-1", disk: "d0", source: try ImageFileSource(path: image.path),
+            blockSize: try BlockSize(parsing: "256K"))
+        transfer.checkpointBytes = 2 << 20
+        transfer.parallelism = 2
+        struct Stop: Error {}
+        await #expect(throws: Stop.self) { try await transfer.run { _ in throw Stop() } }
+        let saved = try #require(try repository.progress(restorePoint: "rp-1", disk: "d0"))
+        let report = try GarbageCollector(repository: repository).collect()
+        #expect(report.referencedChunks == Set(saved.blocks.compactMap { $0 }).count)
+        let resumed = try await transfer.run()
+        #expect(resumed.resumedBlocks == saved.blocks.count)
+        let restored = folder.appendingPathComponent("restored.img")
+        try DiskRestore.restore(resumed.manifest, from: repository, to: restored.path, overwrite: false)
+        #expect(try ImageMaker.sha256(of: restored) == ImageMaker.sha256(of: image))
+    }
+
+    @Test("a damaged manifest stops collection before anything is deleted")
+    func damagedManifestStopsCollection() async throws {
+        let (folder, _, repository) = try await Self.fiveRestorePoints("damaged")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try repository.applyRetention(.restorePoints(3))
+        let path = folder.appendingPathComponent("repo/restore-points/rp-4/d0.json")
+        try Data("{\"format".utf8).write(to: path)
+        let before = try FileManager.default.subpathsOfDirectory(atPath: repository.chunks.directory).count
+        let error = #expect(throws: RepositoryError.self) { try GarbageCollector(repository: repository).collect() }
+        #expect(error?.message.contains("deleted nothing") == true)
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: repository.chunks.directory).count == before)
+    }
+}
+
+/// Lets a test hold a transfer at a checkpoint: the transfer arrives and waits; the test
+/// waits for the arrival, does its checks, and opens the gate.
+actor Gate {
+    private var arrived = false
+    private var opened = false
+    private var arrivalWaiters: [CheckedContinuation<Void, Never>] = []
+    private var openWaiters: [CheckedContinuation<Void, Never>] = []
+
+    func arriveAndWait() async {
+        arrived = true
+        arrivalWaiters.forEach { $0.resume() }
+        arrivalWaiters = []
+        if opened { return }
+        await withCheckedContinuation { openWaiters.append($0) }
+    }
+
+    func waitForArrival() async {
+        if arrived { return }
+        await withCheckedContinuation { arrivalWaiters.append($0) }
+    }
+
+    func open() {
+        opened = true
+        openWaiters.forEach { $0.resume() }
+        openWaiters = []
+    }
+}
