@@ -169,7 +169,7 @@ public struct DiskTransfer: Sendable {
         try source.read(at: offset, into: buffer)
         times.source = (clock.now - mark).seconds
         mark = clock.now
-        let prepared = repository.chunks.prepare(UnsafeRawBufferPointer(buffer))
+        let prepared = try repository.chunks.prepare(UnsafeRawBufferPointer(buffer))
         times.proxy = (clock.now - mark).seconds
         if let throttle, prepared.bytesToWrite > 0 {
             mark = clock.now

@@ -15,15 +15,29 @@ public struct BackupRepository: Sendable {
         let format: Int
         let tool: String
         let createdAt: Date
+        /// Present for an encrypted repository: the algorithm and the key's fingerprint.
+        let encryption: Encryption?
+
+        struct Encryption: Codable {
+            let algorithm: String
+            let keyFingerprint: String
+        }
     }
 
-    private init(root: URL, compressionLevel: Int32) {
+    /// True when chunks are sealed with a key.
+    public var isEncrypted: Bool { chunks.encrypted }
+
+    private init(root: URL, compressionLevel: Int32, encrypted: Bool, key: RepositoryKey?) {
         self.root = root
-        self.chunks = ChunkStore(directory: root.appendingPathComponent("chunks").path, compressionLevel: compressionLevel)
+        self.chunks = ChunkStore(
+            directory: root.appendingPathComponent("chunks").path, compressionLevel: compressionLevel,
+            encrypted: encrypted, key: key)
     }
 
-    /// Creates a repository in an empty or missing folder.
-    public static func create(at root: URL, compressionLevel: Int32 = 3) throws(RepositoryError) -> BackupRepository {
+    /// Creates a repository in an empty or missing folder; with a key, an encrypted one.
+    public static func create(at root: URL, compressionLevel: Int32 = 3, key: RepositoryKey? = nil) throws(RepositoryError)
+        -> BackupRepository
+    {
         let path = root.standardizedFileURL.path
         let parent = (path as NSString).deletingLastPathComponent
         guard FileManager.default.fileExists(atPath: parent) else {
@@ -37,13 +51,20 @@ public struct BackupRepository: Sendable {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let marker = (try? encoder.encode(Marker(format: formatVersion, tool: "tidemark", createdAt: Date()))) ?? Data()
+        let encryption = key.map { Marker.Encryption(algorithm: "AES-256-GCM", keyFingerprint: $0.fingerprint) }
+        let marker =
+            (try? encoder.encode(Marker(format: formatVersion, tool: "tidemark", createdAt: Date(), encryption: encryption)))
+            ?? Data()
         try DurableFile.write(Array(marker), to: path + "/repository.json")
-        return try open(at: root, compressionLevel: compressionLevel)
+        return try open(at: root, compressionLevel: compressionLevel, key: key)
     }
 
-    /// Opens an existing repository; refuses a folder that is not one, or that cannot be written.
-    public static func open(at root: URL, compressionLevel: Int32 = 3) throws(RepositoryError) -> BackupRepository {
+    /// Opens an existing repository; refuses a folder that is not one, and a key that is not
+    /// this repository's. An encrypted repository opened without a key can still be pruned
+    /// (names suffice), but not read or written.
+    public static func open(at root: URL, compressionLevel: Int32 = 3, key: RepositoryKey? = nil) throws(RepositoryError)
+        -> BackupRepository
+    {
         let path = root.standardizedFileURL.path
         guard let marker = try DurableFile.read(path + "/repository.json") else {
             throw RepositoryError(
@@ -60,7 +81,18 @@ public struct BackupRepository: Sendable {
         guard (1...19).contains(compressionLevel) else {
             throw RepositoryError(.invalidInput, "compression level \(compressionLevel) is not between 1 and 19")
         }
-        return BackupRepository(root: root.standardizedFileURL, compressionLevel: compressionLevel)
+        if let key {
+            guard let encryption = decoded.encryption else {
+                throw RepositoryError(.invalidInput, "the repository \(path) is not encrypted: open it without a key file")
+            }
+            guard encryption.keyFingerprint == key.fingerprint else {
+                throw RepositoryError(
+                    .wrongKey,
+                    "the key given is not the key of \(path) (its key's fingerprint is \(encryption.keyFingerprint), this key's \(key.fingerprint))")
+            }
+        }
+        return BackupRepository(
+            root: root.standardizedFileURL, compressionLevel: compressionLevel, encrypted: decoded.encryption != nil, key: key)
     }
 
     /// Fails with `.notWritable` unless new files can be created (a backup checks this first).

@@ -1,11 +1,11 @@
 /// The bytes of one chunk file: a header that says how to read the payload, then the payload.
 ///
 ///     "TMCHUNK1"  8 bytes   magic and format version
-///     encoding    1 byte    0 stored as is, 1 zstd
+///     encoding    1 byte    0 stored, 1 zstd, 2 stored + sealed, 3 zstd + sealed
 ///     reserved    3 bytes   zero
 ///     size        4 bytes   the block's length, little-endian
 ///     payload     4 bytes   the payload's length, little-endian
-///     payload
+///     payload               (sealed: AES-256-GCM nonce, ciphertext, tag)
 ///
 /// A file whose length is not header + payload is refused: a torn or truncated chunk can
 /// never be read as a shorter block.
@@ -16,29 +16,42 @@ enum ChunkFile {
     enum Encoding: UInt8 {
         case stored = 0
         case zstd = 1
+        case storedSealed = 2
+        case zstdSealed = 3
+
+        var isCompressed: Bool { self == .zstd || self == .zstdSealed }
+        var isSealed: Bool { self == .storedSealed || self == .zstdSealed }
+
+        init(compressed: Bool, sealed: Bool) {
+            switch (compressed, sealed) {
+            case (false, false): self = .stored
+            case (true, false): self = .zstd
+            case (false, true): self = .storedSealed
+            case (true, true): self = .zstdSealed
+            }
+        }
     }
 
-    /// Compresses when that saves space, else stores the block as it is (random data).
-    static func encode(_ block: UnsafeRawBufferPointer, level: Int32) -> [UInt8] {
+    /// Compresses when that saves space, else keeps the block as it is (random data).
+    static func compressOrStore(_ block: UnsafeRawBufferPointer, level: Int32) -> (compressed: Bool, bytes: [UInt8]) {
         let compressed = Zstd.compress(block, level: level)
-        let useCompressed = !compressed.isEmpty && compressed.count < block.count
+        if !compressed.isEmpty && compressed.count < block.count { return (true, compressed) }
+        return (false, Array(block))
+    }
+
+    static func assemble(_ encoding: Encoding, size: Int, payload: [UInt8]) -> [UInt8] {
         var file = magic
-        file.reserveCapacity(headerSize + (useCompressed ? compressed.count : block.count))
-        file.append((useCompressed ? Encoding.zstd : Encoding.stored).rawValue)
+        file.reserveCapacity(headerSize + payload.count)
+        file.append(encoding.rawValue)
         file.append(contentsOf: [0, 0, 0])
-        appendUInt32(&file, UInt32(block.count))
-        if useCompressed {
-            appendUInt32(&file, UInt32(compressed.count))
-            file.append(contentsOf: compressed)
-        } else {
-            appendUInt32(&file, UInt32(block.count))
-            file.append(contentsOf: block)
-        }
+        appendUInt32(&file, UInt32(size))
+        appendUInt32(&file, UInt32(payload.count))
+        file.append(contentsOf: payload)
         return file
     }
 
-    /// The block, or why the file cannot be one.
-    static func decode(_ file: [UInt8]) -> Result<[UInt8], ChunkProblem> {
+    /// The header's fields and the payload, or why the file cannot be a chunk.
+    static func parse(_ file: [UInt8]) -> Result<(encoding: Encoding, size: Int, payload: ArraySlice<UInt8>), ChunkProblem> {
         guard file.count >= headerSize, Array(file[0..<8]) == magic else {
             return .failure(.damaged("it does not start with a chunk header"))
         }
@@ -50,17 +63,20 @@ enum ChunkFile {
         guard file.count == headerSize + payloadSize else {
             return .failure(.damaged("it holds \(file.count - headerSize) payload bytes, its header says \(payloadSize)"))
         }
-        switch encoding {
-        case .stored:
-            guard payloadSize == size else { return .failure(.damaged("stored payload of \(payloadSize) bytes for a \(size)-byte block")) }
-            return .success(Array(file[headerSize...]))
-        case .zstd:
-            let block = file.withUnsafeBytes { bytes in
-                Zstd.decompress(UnsafeRawBufferPointer(rebasing: bytes[headerSize...]), size: size)
+        return .success((encoding, size, file[headerSize...]))
+    }
+
+    /// The block from an unsealed payload.
+    static func expand(_ payload: ArraySlice<UInt8>, compressed: Bool, size: Int) -> Result<[UInt8], ChunkProblem> {
+        guard compressed else {
+            guard payload.count == size else {
+                return .failure(.damaged("stored payload of \(payload.count) bytes for a \(size)-byte block"))
             }
-            guard let block else { return .failure(.damaged("its zstd payload does not decompress to \(size) bytes")) }
-            return .success(block)
+            return .success(Array(payload))
         }
+        let block = payload.withUnsafeBytes { Zstd.decompress($0, size: size) }
+        guard let block else { return .failure(.damaged("its zstd payload does not decompress to \(size) bytes")) }
+        return .success(block)
     }
 
     private static func appendUInt32(_ bytes: inout [UInt8], _ value: UInt32) {
@@ -78,12 +94,18 @@ public enum ChunkProblem: Error, Sendable, Equatable, CustomStringConvertible {
     case damaged(String)
     /// It decodes, but its bytes do not hash to its name.
     case hashMismatch
+    /// It is sealed and this key does not open it (another key, or tampering).
+    case cannotDecrypt
+    /// It is sealed and no key was given.
+    case keyRequired
 
     public var description: String {
         switch self {
         case .missing: return "missing"
         case .damaged(let reason): return "damaged: \(reason)"
-        case .hashMismatch: return "corrupt: its content does not match its SHA-256 name"
+        case .hashMismatch: return "corrupt: its content does not match its name"
+        case .cannotDecrypt: return "corrupt: it does not decrypt with the repository's key (its authentication tag fails)"
+        case .keyRequired: return "encrypted, and no key was given"
         }
     }
 }

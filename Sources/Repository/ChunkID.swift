@@ -8,6 +8,8 @@ import Foundation
 public struct ChunkID: Hashable, Sendable, CustomStringConvertible, Codable {
     public let bytes: [UInt8]
 
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
     /// Hashes a block (SHA-256, with the CPU's SHA extensions where it has them).
     public init(hashing block: UnsafeRawBufferPointer) {
         bytes = Array(SHA256.hash(data: block))

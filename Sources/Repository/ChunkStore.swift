@@ -1,18 +1,39 @@
 import Foundation
 
-/// The content-addressed store of a repository: `chunks/<first two hex digits>/<sha-256>`.
+/// The content-addressed store of a repository: `chunks/<first two hex digits>/<name>`.
 ///
 /// A chunk that exists is never written again (that is the deduplication), and two data
 /// movers writing the same new chunk at once both succeed: each writes its own temporary
-/// file and the renames replace one whole file with an identical whole file.
+/// file and the renames replace one whole file with an identical whole file. In a plain
+/// repository a chunk's name is the block's SHA-256; in an encrypted one it is a keyed
+/// HMAC, and the payload is sealed with AES-256-GCM.
 public struct ChunkStore: Sendable {
     public let directory: String
     /// zstd level for new chunks (1–19). Defaults to 3.
     public let compressionLevel: Int32
+    /// Whether the repository is encrypted, and the key when one was given.
+    let encrypted: Bool
+    let key: RepositoryKey?
 
-    init(directory: String, compressionLevel: Int32) {
+    init(directory: String, compressionLevel: Int32, encrypted: Bool, key: RepositoryKey?) {
         self.directory = directory
         self.compressionLevel = compressionLevel
+        self.encrypted = encrypted
+        self.key = key
+    }
+
+    /// The key, when the repository is encrypted; nil for a plain one.
+    private func sealingKey() throws(RepositoryError) -> RepositoryKey? {
+        guard encrypted else { return nil }
+        guard let key else {
+            throw RepositoryError(.keyRequired, "the repository is encrypted: give its key file (--key-file)")
+        }
+        return key
+    }
+
+    /// The name a block is stored under.
+    public func name(_ block: UnsafeRawBufferPointer) throws(RepositoryError) -> ChunkID {
+        try sealingKey()?.name(block) ?? ChunkID(hashing: block)
     }
 
     /// What storing one block did.
@@ -39,11 +60,15 @@ public struct ChunkStore: Sendable {
         public var bytesToWrite: Int { file?.count ?? 0 }
     }
 
-    public func prepare(_ block: UnsafeRawBufferPointer) -> PreparedBlock {
+    public func prepare(_ block: UnsafeRawBufferPointer) throws(RepositoryError) -> PreparedBlock {
         if Self.isAllZero(block) { return PreparedBlock(chunk: nil, file: nil) }
-        let id = ChunkID(hashing: block)
+        let key = try sealingKey()
+        let id = key?.name(block) ?? ChunkID(hashing: block)
         if access(path(of: id), F_OK) == 0 { return PreparedBlock(chunk: id, file: nil) }
-        return PreparedBlock(chunk: id, file: ChunkFile.encode(block, level: compressionLevel))
+        let (compressed, payload) = ChunkFile.compressOrStore(block, level: compressionLevel)
+        let encoding = ChunkFile.Encoding(compressed: compressed, sealed: key != nil)
+        let file = ChunkFile.assemble(encoding, size: block.count, payload: try key?.seal(payload, as: id) ?? payload)
+        return PreparedBlock(chunk: id, file: file)
     }
 
     public func commit(_ prepared: PreparedBlock) throws(RepositoryError) -> Write {
@@ -67,6 +92,8 @@ public struct ChunkStore: Sendable {
         case .success(let block): return block
         case .failure(.missing):
             throw RepositoryError(.missingChunk, "chunk \(id) is missing from \(directory)")
+        case .failure(.keyRequired):
+            throw RepositoryError(.keyRequired, "chunk \(id) is encrypted: give the repository's key file (--key-file)")
         case .failure(let problem):
             throw RepositoryError(.corruptChunk, "chunk \(id) is \(problem)")
         }
@@ -81,11 +108,24 @@ public struct ChunkStore: Sendable {
             return .failure(.damaged(error.message))
         }
         guard let file else { return .failure(.missing) }
-        switch ChunkFile.decode(file) {
+        let parsed: (encoding: ChunkFile.Encoding, size: Int, payload: ArraySlice<UInt8>)
+        switch ChunkFile.parse(file) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let fields): parsed = fields
+        }
+        var payload = parsed.payload
+        if parsed.encoding.isSealed {
+            guard let key else { return .failure(.keyRequired) }
+            guard let opened = key.open(payload, as: id) else { return .failure(.cannotDecrypt) }
+            payload = opened[...]
+        } else if encrypted {
+            return .failure(.damaged("it is not sealed, in an encrypted repository"))
+        }
+        switch ChunkFile.expand(payload, compressed: parsed.encoding.isCompressed, size: parsed.size) {
         case .failure(let problem): return .failure(problem)
         case .success(let block):
-            let matches = block.withUnsafeBytes { ChunkID(hashing: $0) } == id
-            return matches ? .success(block) : .failure(.hashMismatch)
+            let name = block.withUnsafeBytes { bytes in key.map { $0.name(bytes) } ?? ChunkID(hashing: bytes) }
+            return name == id ? .success(block) : .failure(.hashMismatch)
         }
     }
 

@@ -14,6 +14,9 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible, Equatab
         case destinationExists = "destination exists"
         /// Another process holds the repository lock in a conflicting mode.
         case busy = "repository busy"
+        /// The repository is encrypted and no key, or another key, was given.
+        case keyRequired = "key required"
+        case wrongKey = "wrong key"
         case io = "input/output error"
     }
 

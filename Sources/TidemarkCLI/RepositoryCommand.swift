@@ -7,17 +7,31 @@ struct RepositoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repository",
         abstract: "Create, fill and check a backup repository (deduplicated, compressed chunks on a file system path).",
-        subcommands: [Create.self, BackupImage.self, Verify.self, Prune.self]
+        subcommands: [Create.self, GenerateKey.self, BackupImage.self, Verify.self, Prune.self]
     )
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a repository in an empty or new folder.")
         @Argument(help: "The repository's folder.") var path: String
         @Option(help: "zstd level for new chunks, 1 to 19.") var compressionLevel: Int32 = 3
+        @OptionGroup var key: KeyOption
 
         func run() throws {
-            let repository = try BackupRepository.create(at: URL(fileURLWithPath: path), compressionLevel: compressionLevel)
-            print("created repository \(repository.root.path)")
+            let repository = try BackupRepository.create(
+                at: URL(fileURLWithPath: path), compressionLevel: compressionLevel, key: try key.load())
+            print("created \(repository.isEncrypted ? "encrypted (AES-256-GCM) " : "")repository \(repository.root.path)")
+        }
+    }
+
+    struct GenerateKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "generate-key",
+            abstract: "Write a new random repository key to a new file (mode 0600). Keep it apart from the repository: without it nothing restores.")
+        @Argument(help: "The key file to create.") var path: String
+
+        func run() throws {
+            let key = try RepositoryKey.generate(at: path)
+            print("wrote a new key to \(path) (fingerprint \(key.fingerprint))")
         }
     }
 
@@ -34,6 +48,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         @Option(help: "zstd level for new chunks, 1 to 19.") var compressionLevel: Int32 = 3
         @Option(name: .customLong("limit-mbps"), help: "Throttle writes to this many megabytes per second.")
         var limitMegabytesPerSecond: Double?
+        @OptionGroup var key: KeyOption
 
         func validate() throws {
             if let limitMegabytesPerSecond, limitMegabytesPerSecond <= 0 {
@@ -43,7 +58,8 @@ struct RepositoryCommand: AsyncParsableCommand {
 
         func run() async throws {
             let size = try BlockSize(parsing: blockSize)
-            let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), compressionLevel: compressionLevel)
+            let store = try BackupRepository.open(
+                at: URL(fileURLWithPath: repository), compressionLevel: compressionLevel, key: try key.load())
             var transfer = DiskTransfer(
                 repository: store, restorePoint: restorePoint, disk: disk, source: try ImageFileSource(path: image),
                 blockSize: size)
@@ -69,9 +85,10 @@ struct RepositoryCommand: AsyncParsableCommand {
             abstract: "Re-read and re-hash every chunk of one or all restore points; exit 1 if any is missing or corrupt.")
         @Option(help: "The repository's folder.") var repository: String
         @Option(name: .customLong("restore-point"), help: "Check only this restore point.") var restorePoint: String?
+        @OptionGroup var key: KeyOption
 
         func run() throws {
-            let store = try BackupRepository.open(at: URL(fileURLWithPath: repository))
+            let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), key: try key.load())
             let report = try RepositoryVerifier(repository: store).verify(restorePoints: restorePoint.map { [$0] })
             for problem in report.problems { print(problem) }
             print(
@@ -122,6 +139,7 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "The file to write.") var to: String?
     @Flag(help: "Replace the file if it exists.") var force = false
     @Flag(name: .customLong("verify-only"), help: "Read and check every block without writing.") var verifyOnly = false
+    @OptionGroup var key: KeyOption
 
     func validate() throws {
         if verifyOnly == (to != nil) {
@@ -130,7 +148,7 @@ struct RestoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try BackupRepository.open(at: URL(fileURLWithPath: repository))
+        let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), key: try key.load())
         let manifest = try store.manifest(restorePoint: restorePoint, disk: disk)
         if verifyOnly {
             let result = try DiskRestore.verifyOnly(manifest, from: store)
@@ -144,4 +162,14 @@ struct RestoreCommand: ParsableCommand {
 
 func megabytes(_ bytes: Int64) -> String {
     String(format: "%.1f", Double(bytes) / 1e6)
+}
+
+/// `--key-file` for encrypted repositories.
+struct KeyOption: ParsableArguments {
+    @Option(name: .customLong("key-file"), help: "The repository's key file (encrypted repositories).")
+    var keyFile: String?
+
+    func load() throws -> RepositoryKey? {
+        try keyFile.map { try RepositoryKey(contentsOf: $0) }
+    }
 }
