@@ -40,8 +40,12 @@ let package = Package(
             ]
         ),
         .target(
-            name: "DataMover",
+            name: "Infrastructure",
             dependencies: ["Repository"]
+        ),
+        .target(
+            name: "DataMover",
+            dependencies: ["Repository", "Infrastructure"]
         ),
         .target(
             name: "Postgres",
@@ -79,6 +83,7 @@ let package = Package(
                 "PrivateCluster",
                 "Repository",
                 "DataMover",
+                "Infrastructure",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,7 +98,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RepositoryTests",
-            dependencies: ["Repository", "DataMover"]
+            dependencies: ["Repository", "DataMover", "Infrastructure"]
+        ),
+        .testTarget(
+            name: "InfrastructureTests",
+            dependencies: ["Infrastructure", "DataMover", "Repository"]
         ),
         .testTarget(
             name: "PrivateClusterTests",

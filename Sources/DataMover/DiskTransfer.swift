@@ -1,4 +1,5 @@
 import Foundation
+import Infrastructure
 import Repository
 
 /// Backs up one disk of a snapshot into a repository: read → zero check → hash → dedup →
@@ -81,6 +82,9 @@ public struct DiskTransfer: Sendable {
         let changed = usableChangedBlocks(diskSize: diskSize)
 
         var pending: [Int: ChunkID?] = [:]
+        // Two blocks of one disk with the same content, in flight together, both write the
+        // chunk (harmless: the same bytes, each renamed whole); it counts once.
+        var written = Set<ChunkID>()
         var zeroBlocks = progress.blocks.filter { $0 == nil }.count
         var unchangedBlocks = 0
         var times = StageTimes()
@@ -98,8 +102,10 @@ public struct DiskTransfer: Sendable {
                 pending[outcome.index] = outcome.chunk
                 times.add(outcome.times)
                 progress.bytesRead += Int64(outcome.bytesRead)
-                progress.bytesTransferred += Int64(outcome.bytesWritten)
-                if outcome.bytesWritten > 0 { progress.newChunks += 1 }
+                if outcome.bytesWritten > 0, let chunk = outcome.chunk, written.insert(chunk).inserted {
+                    progress.bytesTransferred += Int64(outcome.bytesWritten)
+                    progress.newChunks += 1
+                }
                 if outcome.chunk == nil { zeroBlocks += 1 }
                 if outcome.unchanged { unchangedBlocks += 1 }
                 readSinceCheckpoint += Int64(outcome.bytesRead)
@@ -188,5 +194,19 @@ public struct DiskTransfer: Sendable {
 extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
+extension DiskTransfer {
+    /// The backup blocks that changed areas touch, for `changedBlocks`.
+    public static func blocks(touchedBy areas: [DiskArea], blockSize: BlockSize) -> Set<Int> {
+        var blocks = Set<Int>()
+        let size = Int64(blockSize.bytes)
+        for area in areas where area.length > 0 {
+            let first = Int(area.offset / size)
+            let last = Int((area.offset + area.length - 1) / size)
+            blocks.formUnion(first...last)
+        }
+        return blocks
     }
 }

@@ -3,10 +3,10 @@ import Foundation
 /// Writes that are atomic and durable: a temporary file in the target's folder, fsync, rename
 /// over the target, fsync of the folder. A crash leaves either the old file or the whole new
 /// one, never a part; leftover temporary files start with `.tmp-` and are never read.
-enum DurableFile {
+public enum DurableFile {
     static let temporaryPrefix = ".tmp-"
 
-    static func write(_ bytes: [UInt8], to path: String) throws(RepositoryError) {
+    public static func write(_ bytes: [UInt8], to path: String) throws(RepositoryError) {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = directory + "/" + temporaryPrefix + UUID().uuidString
         let descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)

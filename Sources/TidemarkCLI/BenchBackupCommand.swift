@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataMover
 import Foundation
+import Infrastructure
 import Repository
 
 struct BenchBackupCommand: AsyncParsableCommand {
@@ -42,8 +43,8 @@ struct BenchBackupCommand: AsyncParsableCommand {
         let second = changed ?? work + "/disk-2.img"
         var changedBlocks: Set<Int>?
         if image == nil {
-            try BenchImages.generate(at: first, size: try parseSize())
-            changedBlocks = try BenchImages.mutatedCopy(of: first, at: second, percent: 2)
+            try DiskImageGenerator.generate(at: first, size: try parseSize())
+            changedBlocks = try DiskImageGenerator.mutatedCopy(of: first, at: second, percent: 2)
         }
         let diskSize = (try FileManager.default.attributesOfItem(atPath: first)[.size] as? Int64) ?? 0
         let clock = ContinuousClock()

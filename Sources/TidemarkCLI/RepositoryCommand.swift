@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataMover
 import Foundation
+import Infrastructure
 import Repository
 
 struct RepositoryCommand: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import Foundation
+import Infrastructure
 import Repository
 import Testing
 
@@ -107,7 +108,7 @@ struct DamageTests {
                 try await backup(image, to: repository, restorePoint: name, disk: "d0")
             }
         }
-        let vanished = await #expect(throws: RepositoryError.self) {
+        let vanished = await #expect(throws: InfrastructureError.self) {
             try await backup(folder.appendingPathComponent("gone.img"), to: repository, restorePoint: "rp", disk: "d0")
         }
         #expect(vanished?.message.contains("gone.img") == true)

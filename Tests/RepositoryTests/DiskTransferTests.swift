@@ -1,5 +1,6 @@
 import DataMover
 import Foundation
+import Infrastructure
 import Repository
 import Testing
 
@@ -110,7 +111,8 @@ struct DiskTransferTests {
         let source = try ImageFileSource(path: image.path)
         #expect(truncate(image.path, 1 << 20) == 0)
         let transfer = DiskTransfer(repository: repository, restorePoint: "rp-1", disk: "d0", source: source)
-        let error = await #expect(throws: RepositoryError.self) { try await transfer.run() }
+        let error = await #expect(throws: InfrastructureError.self) { try await transfer.run() }
+        #expect(error?.code == .diskUnreadable)
         #expect(error?.message.contains("shrank or vanished") == true)
         #expect(try repository.restorePoints().isEmpty)
     }

@@ -1,6 +1,7 @@
 import Crypto
 import DataMover
 import Foundation
+import Infrastructure
 import Repository
 
 /// Backs up an image file as one disk of a restore point.

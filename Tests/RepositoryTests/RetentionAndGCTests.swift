@@ -1,5 +1,6 @@
 import DataMover
 import Foundation
+import Infrastructure
 import Repository
 import Testing
 

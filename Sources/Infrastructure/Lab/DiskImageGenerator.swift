@@ -1,13 +1,14 @@
 import Foundation
 
-/// Disk images for `bench backup`: about 40% zeros, 30% compressible text, 30% random,
-/// with some blocks repeated as from a common template; and a copy with a share of its
-/// blocks rewritten, as a guest's writes would, with the list of those blocks.
-enum BenchImages {
+/// Realistic disk content for the lab and the benches: about 40% zeros, 30% compressible
+/// text, 25% random, 5% copies of a template block shared by every disk made with the same
+/// template seed (as VMs cloned from one template share blocks).
+public enum DiskImageGenerator {
     /// A fast, seeded generator (SplitMix64): a bench must not wait on the system's randomness.
-    struct Generator {
+    public struct Generator: Sendable {
+        public init(state: UInt64) { self.state = state }
         var state: UInt64
-        mutating func next() -> UInt64 {
+        public mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -16,17 +17,18 @@ enum BenchImages {
         }
     }
 
-    static let block = 1 << 20
+    public static let block = 1 << 20
 
     /// Writes `size` bytes to `path`, block by block.
-    static func generate(at path: String, size: Int64, seed: UInt64 = 7) throws {
+    public static func generate(at path: String, size: Int64, seed: UInt64 = 7, templateSeed: UInt64 = 3) throws {
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         var generator = Generator(state: seed)
+        var templateGenerator = Generator(state: templateSeed)
         let text = Array("2026-11-25T14:52:46Z host-17 kernel: eth0 link up, 10000 Mbps full duplex; backup window open\n".utf8)
         var template = [UInt8](repeating: 0, count: block)
-        fillRandom(&template, &generator)
+        fillRandom(&template, &templateGenerator)
         var buffer = [UInt8](repeating: 0, count: block)
         let blocks = Int((size + Int64(block) - 1) / Int64(block))
         for index in 0..<blocks {
@@ -49,7 +51,7 @@ enum BenchImages {
 
     /// Copies `source` to `path` and rewrites 4 KiB in `percent`% of its 1 MiB blocks;
     /// returns the indexes of the changed blocks (at 1 MiB).
-    static func mutatedCopy(of source: String, at path: String, percent: Double, seed: UInt64 = 11) throws -> Set<Int> {
+    public static func mutatedCopy(of source: String, at path: String, percent: Double, seed: UInt64 = 11) throws -> Set<Int> {
         try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.copyItem(atPath: source, toPath: path)
         let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
@@ -73,7 +75,7 @@ enum BenchImages {
         return changed
     }
 
-    private static func fillRandom(_ buffer: inout [UInt8], _ generator: inout Generator) {
+    static func fillRandom(_ buffer: inout [UInt8], _ generator: inout Generator) {
         buffer.withUnsafeMutableBytes { bytes in
             let words = bytes.bindMemory(to: UInt64.self)
             for i in 0..<words.count { words[i] = generator.next() }

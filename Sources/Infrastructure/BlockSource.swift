@@ -1,0 +1,61 @@
+import Foundation
+
+/// Where a disk's bytes come from: one disk of one snapshot, read at random offsets.
+///
+/// The lab adapter and the vSphere adapter give the data mover one of these; a raw image
+/// file is the simplest.
+public protocol BlockSource: Sendable {
+    /// The disk's size in bytes, fixed for the snapshot.
+    var size: Int64 { get }
+    /// Fills `buffer` from `offset`; throws if the disk ends early or cannot be read.
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws
+}
+
+/// A raw disk image file, opened once; its size is taken when it is opened, as a snapshot's is.
+public final class ImageFileSource: BlockSource {
+    public let path: String
+    public let size: Int64
+    private let descriptor: Int32
+
+    public init(path: String) throws(InfrastructureError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw InfrastructureError(.diskUnreadable, "cannot open the disk image \(path): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw InfrastructureError(.diskUnreadable, "the disk image \(path) is not a regular file")
+        }
+        self.path = path
+        self.size = Int64(info.st_size)
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        try readFully(descriptor, path: path, size: size, at: offset, into: buffer)
+    }
+}
+
+/// `pread` until the buffer is full; a short file is an error that says where it ended.
+func readFully(_ descriptor: Int32, path: String, size: Int64, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer)
+    throws(InfrastructureError)
+{
+    var done = 0
+    while done < buffer.count {
+        let result = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        if result < 0 {
+            if errno == EINTR { continue }
+            throw InfrastructureError(
+                .diskUnreadable, "reading \(path) at offset \(offset + Int64(done)) failed: \(String(cString: strerror(errno)))")
+        }
+        if result == 0 {
+            throw InfrastructureError(
+                .diskUnreadable,
+                "the disk \(path) ended at offset \(offset + Int64(done)), short of its \(size) bytes: it shrank or vanished while it was read")
+        }
+        done += result
+    }
+}

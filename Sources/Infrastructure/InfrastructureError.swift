@@ -1,0 +1,26 @@
+/// A virtualization manager's refusal or failure, mapped to what a Job Manager decides on.
+public struct InfrastructureError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalidInput = "invalid input"
+        case unknownObject = "unknown object"
+        case snapshotFailed = "snapshot failed"
+        case quiesceFailed = "quiesce failed"
+        case diskUnreadable = "disk unreadable"
+        case io = "input/output error"
+    }
+
+    public let code: Code
+    public let message: String
+    /// The manager's own name for the fault, when it gave one (vSphere's fault type).
+    public let fault: String?
+
+    public init(_ code: Code, _ message: String, fault: String? = nil) {
+        self.code = code
+        self.message = message
+        self.fault = fault
+    }
+
+    public var description: String {
+        "\(code.rawValue): \(message)" + (fault.map { " (fault: \($0))" } ?? "")
+    }
+}
