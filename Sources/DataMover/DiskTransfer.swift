@@ -80,6 +80,9 @@ public struct DiskTransfer: Sendable {
         var progress = try resumedProgress(diskSize: diskSize)
         let resumed = progress.blocks.count
         let changed = usableChangedBlocks(diskSize: diskSize)
+        // Statistics of blocks done beyond the saved prefix: they join the progress with
+        // their block, so a resume that reads them again does not count them twice.
+        var pendingStatistics: [Int: (read: Int64, written: Int64, new: Bool)] = [:]
 
         var pending: [Int: ChunkID?] = [:]
         // Two blocks of one disk with the same content, in flight together, both write the
@@ -99,17 +102,21 @@ public struct DiskTransfer: Sendable {
                 next += 1
             }
             while let outcome = try await group.next() {
+                try Task.checkCancellation()
                 pending[outcome.index] = outcome.chunk
                 times.add(outcome.times)
-                progress.bytesRead += Int64(outcome.bytesRead)
-                if outcome.bytesWritten > 0, let chunk = outcome.chunk, written.insert(chunk).inserted {
-                    progress.bytesTransferred += Int64(outcome.bytesWritten)
-                    progress.newChunks += 1
-                }
+                var isNew = false
+                if outcome.bytesWritten > 0, let chunk = outcome.chunk, written.insert(chunk).inserted { isNew = true }
+                pendingStatistics[outcome.index] = (Int64(outcome.bytesRead), isNew ? Int64(outcome.bytesWritten) : 0, isNew)
                 if outcome.chunk == nil { zeroBlocks += 1 }
                 if outcome.unchanged { unchangedBlocks += 1 }
                 readSinceCheckpoint += Int64(outcome.bytesRead)
                 while let chunk = pending.removeValue(forKey: progress.blocks.count) {
+                    if let statistics = pendingStatistics.removeValue(forKey: progress.blocks.count) {
+                        progress.bytesRead += statistics.read
+                        progress.bytesTransferred += statistics.written
+                        if statistics.new { progress.newChunks += 1 }
+                    }
                     progress.blocks.append(chunk)
                 }
                 if next < count {
@@ -139,18 +146,25 @@ public struct DiskTransfer: Sendable {
 
     /// Saved progress of an interrupted run, checked against this source.
     private func resumedProgress(diskSize: Int64) throws -> DiskProgress {
-        let fresh = DiskProgress(restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize)
+        let fresh = DiskProgress(
+            restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, source: source.identity)
         guard let saved = try repository.progress(restorePoint: restorePoint, disk: disk) else { return fresh }
-        guard saved.diskSize == diskSize, saved.blockSize == blockSize else {
+        guard saved.diskSize == diskSize, saved.blockSize == blockSize, saved.source == source.identity else {
             throw RepositoryError(
                 .invalidInput,
-                "restore point \(restorePoint), disk \(disk) has saved progress for a \(saved.diskSize)-byte disk in \(saved.blockSize) blocks, but this source has \(diskSize) bytes in \(blockSize) blocks: a resume must read the same snapshot")
+                "restore point \(restorePoint), disk \(disk) has saved progress for another source (\(saved.source), \(saved.diskSize) bytes in \(saved.blockSize) blocks) than this one (\(source.identity), \(diskSize) bytes in \(blockSize) blocks): a resume must read the same snapshot")
         }
         return saved
     }
 
+    /// The base manifest is used only if it fits this disk and every chunk it names is
+    /// still stored: it was read before this transfer took the repository's lock, and a
+    /// prune may have run since. Otherwise everything is read (the result is the same).
     private func usableChangedBlocks(diskSize: Int64) -> (base: DiskManifest, changed: Set<Int>)? {
         guard let changedBlocks, changedBlocks.base.diskSize == diskSize, changedBlocks.base.blockSize == blockSize else {
+            return nil
+        }
+        for chunk in Set(changedBlocks.base.blocks.compactMap { $0 }) where access(repository.chunks.path(of: chunk), F_OK) != 0 {
             return nil
         }
         return changedBlocks
@@ -159,6 +173,7 @@ public struct DiskTransfer: Sendable {
     private func process(block index: Int, diskSize: Int64, changed: (base: DiskManifest, changed: Set<Int>)?)
         async throws -> BlockOutcome
     {
+        try Task.checkCancellation()
         if let changed, !changed.changed.contains(index) {
             return BlockOutcome(
                 index: index, chunk: changed.base.blocks[index], bytesRead: 0, bytesWritten: 0, unchanged: true,

@@ -7,6 +7,9 @@ import Foundation
 public protocol BlockSource: Sendable {
     /// The disk's size in bytes, fixed for the snapshot.
     var size: Int64 { get }
+    /// Names what is read (the snapshot and disk, or the file's inode and modification
+    /// time), so an interrupted transfer resumes only against the same source.
+    var identity: String { get }
     /// Fills `buffer` from `offset`; throws if the disk ends early or cannot be read.
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws
 }
@@ -15,6 +18,7 @@ public protocol BlockSource: Sendable {
 public final class ImageFileSource: BlockSource {
     public let path: String
     public let size: Int64
+    public let identity: String
     private let descriptor: Int32
 
     public init(path: String) throws(InfrastructureError) {
@@ -29,6 +33,7 @@ public final class ImageFileSource: BlockSource {
         }
         self.path = path
         self.size = Int64(info.st_size)
+        self.identity = "file \(path) inode \(info.st_ino) modified \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
         self.descriptor = descriptor
     }
 

@@ -176,17 +176,32 @@ public struct BackupRepository: Sendable {
         return manifest
     }
 
-    /// Restore point ids, sorted.
+    /// Restore point ids (folders holding at least one manifest), sorted. A folder that
+    /// cannot be listed is an error, never an empty repository: garbage collection marks
+    /// from this list, and an empty one would let it delete every chunk.
     public func restorePoints() throws(RepositoryError) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: restorePointsPath)) ?? [])
-            .filter { !$0.hasPrefix(".") }.sorted()
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: restorePointsPath)
+        } catch {
+            throw RepositoryError(.io, "cannot list the restore points in \(restorePointsPath): \(error.localizedDescription)")
+        }
+        var ids: [String] = []
+        // A folder without a manifest is a restore point whose first save never finished.
+        for id in names.sorted() where !id.hasPrefix(".") {
+            if try !disks(of: id).isEmpty { ids.append(id) }
+        }
+        return ids
     }
 
     /// The disks of a restore point, sorted.
     public func disks(of restorePoint: String) throws(RepositoryError) -> [String] {
         try DiskManifest.checkName(restorePoint, what: "restore point id")
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "\(restorePointsPath)/\(restorePoint)") else {
-            throw RepositoryError(.missingManifest, "the repository has no restore point \(restorePoint)")
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: "\(restorePointsPath)/\(restorePoint)")
+        } catch {
+            throw RepositoryError(.missingManifest, "the repository has no readable restore point \(restorePoint)")
         }
         return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }.sorted()
     }

@@ -60,10 +60,22 @@ enum ChunkFile {
         }
         let size = Int(readUInt32(file, at: 12))
         let payloadSize = Int(readUInt32(file, at: 16))
+        guard size <= BlockSize.maximum else {
+            return .failure(.damaged("its header claims a \(size)-byte block, larger than any block size"))
+        }
         guard file.count == headerSize + payloadSize else {
             return .failure(.damaged("it holds \(file.count - headerSize) payload bytes, its header says \(payloadSize)"))
         }
         return .success((encoding, size, file[headerSize...]))
+    }
+
+    /// What sealing authenticates besides the payload: the chunk's name, its encoding and
+    /// its block size, so neither a renamed file nor an edited header opens.
+    static func authenticatedData(id: ChunkID, encoding: Encoding, size: Int) -> [UInt8] {
+        var data = id.bytes
+        data.append(encoding.rawValue)
+        appendUInt32(&data, UInt32(size))
+        return data
     }
 
     /// The block from an unsealed payload.

@@ -67,7 +67,8 @@ public struct ChunkStore: Sendable {
         if access(path(of: id), F_OK) == 0 { return PreparedBlock(chunk: id, file: nil) }
         let (compressed, payload) = ChunkFile.compressOrStore(block, level: compressionLevel)
         let encoding = ChunkFile.Encoding(compressed: compressed, sealed: key != nil)
-        let file = ChunkFile.assemble(encoding, size: block.count, payload: try key?.seal(payload, as: id) ?? payload)
+        let context = ChunkFile.authenticatedData(id: id, encoding: encoding, size: block.count)
+        let file = ChunkFile.assemble(encoding, size: block.count, payload: try key?.seal(payload, context: context) ?? payload)
         return PreparedBlock(chunk: id, file: file)
     }
 
@@ -116,7 +117,8 @@ public struct ChunkStore: Sendable {
         var payload = parsed.payload
         if parsed.encoding.isSealed {
             guard let key else { return .failure(.keyRequired) }
-            guard let opened = key.open(payload, as: id) else { return .failure(.cannotDecrypt) }
+            let context = ChunkFile.authenticatedData(id: id, encoding: parsed.encoding, size: parsed.size)
+            guard let opened = key.open(payload, context: context) else { return .failure(.cannotDecrypt) }
             payload = opened[...]
         } else if encrypted {
             return .failure(.damaged("it is not sealed, in an encrypted repository"))

@@ -46,7 +46,11 @@ public struct DiskManifest: Codable, Sendable, Equatable {
         guard formatVersion == Self.formatVersion else {
             throw RepositoryError(.damagedManifest, "manifest \(restorePoint)/\(disk) has format \(formatVersion); this Tidemark reads format \(Self.formatVersion)")
         }
-        guard diskSize >= 0, blocks.count == Self.blockCount(diskSize: diskSize, blockSize: blockSize) else {
+        // 1 PiB: far above any virtual disk, far below where block arithmetic overflows.
+        guard diskSize >= 0, diskSize <= 1 << 50 else {
+            throw RepositoryError(.damagedManifest, "manifest \(restorePoint)/\(disk) claims a disk of \(diskSize) bytes")
+        }
+        guard blocks.count == Self.blockCount(diskSize: diskSize, blockSize: blockSize) else {
             throw RepositoryError(
                 .damagedManifest,
                 "manifest \(restorePoint)/\(disk) lists \(blocks.count) blocks for a \(diskSize)-byte disk in \(blockSize) blocks (expected \(Self.blockCount(diskSize: diskSize, blockSize: blockSize)))")

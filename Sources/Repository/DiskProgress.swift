@@ -7,6 +7,8 @@ public struct DiskProgress: Codable, Sendable, Equatable {
     public let disk: String
     public let diskSize: Int64
     public let blockSize: BlockSize
+    /// What was read: a resume must read the same snapshot of the same disk.
+    public let source: String
     /// The first `blocks.count` blocks of the disk.
     public var blocks: [ChunkID?]
     /// Bytes read from the source so far.
@@ -18,11 +20,12 @@ public struct DiskProgress: Codable, Sendable, Equatable {
     /// The offset up to which the disk is done.
     public var offset: Int64 { min(diskSize, Int64(blocks.count) * Int64(blockSize.bytes)) }
 
-    public init(restorePoint: String, disk: String, diskSize: Int64, blockSize: BlockSize) {
+    public init(restorePoint: String, disk: String, diskSize: Int64, blockSize: BlockSize, source: String) {
         self.restorePoint = restorePoint
         self.disk = disk
         self.diskSize = diskSize
         self.blockSize = blockSize
+        self.source = source
         self.blocks = []
         self.bytesRead = 0
         self.bytesTransferred = 0

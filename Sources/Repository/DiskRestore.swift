@@ -17,12 +17,22 @@ public enum DiskRestore {
     ) throws(RepositoryError) -> Result {
         let lock = try repository.lock(.shared, wait: false)
         defer { withExtendedLifetime(lock) {} }
-        if FileManager.default.fileExists(atPath: path) && !overwrite {
-            throw RepositoryError(.destinationExists, "\(path) exists: choose another destination, or pass --force to replace it")
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            guard (existing.st_mode & S_IFMT) == S_IFREG else {
+                throw RepositoryError(
+                    .invalidInput,
+                    "\(path) is not a regular file (a device, link or folder): restore writes disk images as files; give a file path")
+            }
+            if !overwrite {
+                throw RepositoryError(.destinationExists, "\(path) exists: choose another destination, or pass --force to replace it")
+            }
         }
         let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.tidemark-restore-" + UUID().uuidString
-        let descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        let folder = directory.isEmpty ? "." : directory
+        let temporary = folder + "/.tidemark-restore-" + UUID().uuidString
+        // Owner-only: a disk restored from an encrypted repository is plaintext now.
+        let descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw RepositoryError(.io, "cannot create a file in \(directory.isEmpty ? "." : directory): \(errnoText())")
         }
@@ -62,6 +72,7 @@ public enum DiskRestore {
             unlink(temporary)
             throw error
         }
+        try DurableFile.syncDirectory(folder)
         return Result(bytesWritten: written, blocksChecked: manifest.blocks.count)
     }
 

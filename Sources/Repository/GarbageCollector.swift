@@ -58,6 +58,16 @@ public struct GarbageCollector: Sendable {
         return Report(referencedChunks: referenced.count, deletedChunks: deleted, freedBytes: freed, deletedTemporaryFiles: temporary)
     }
 
+    /// A folder's entries; only a folder that does not exist counts as empty.
+    private func listing(_ path: String) throws(RepositoryError) -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            if !FileManager.default.fileExists(atPath: path) { return [] }
+            throw RepositoryError(.io, "garbage collection deleted nothing: cannot list \(path)")
+        }
+    }
+
     private func markReferenced() throws(RepositoryError) -> Set<ChunkID> {
         var referenced = Set<ChunkID>()
         for restorePoint in try repository.restorePoints() {
@@ -73,9 +83,8 @@ public struct GarbageCollector: Sendable {
             }
         }
         let inProgress = repository.inProgressPath
-        for restorePoint in (try? FileManager.default.contentsOfDirectory(atPath: inProgress)) ?? [] where !restorePoint.hasPrefix(".") {
-            for file in (try? FileManager.default.contentsOfDirectory(atPath: inProgress + "/" + restorePoint)) ?? []
-            where file.hasSuffix(".json") && !file.hasPrefix(".") {
+        for restorePoint in try listing(inProgress) where !restorePoint.hasPrefix(".") {
+            for file in try listing(inProgress + "/" + restorePoint) where file.hasSuffix(".json") && !file.hasPrefix(".") {
                 let progress: DiskProgress?
                 do {
                     progress = try repository.progress(restorePoint: restorePoint, disk: String(file.dropLast(5)))

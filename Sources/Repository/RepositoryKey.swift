@@ -43,22 +43,35 @@ public struct RepositoryKey: Sendable {
         }
     }
 
-    /// Writes a new random key to a new file readable by its owner only.
+    /// Writes a new random key to a new file readable by its owner only: a temporary file,
+    /// fsync, then a hard link to the final name (which fails rather than replace an
+    /// existing key), then fsync of the folder.
     @discardableResult
     public static func generate(at path: String) throws(RepositoryError) -> RepositoryKey {
+        if access(path, F_OK) == 0 {
+            throw RepositoryError(.invalidInput, "the key file \(path) exists; a key is never overwritten")
+        }
         let material = SymmetricKey(size: .bits256)
-        let hex = material.withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() } + "\n"
-        let descriptor = Glibc.open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        let hex = Array((material.withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() } + "\n").utf8)
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let temporary = folder + "/.tidemark-key-" + UUID().uuidString
+        let descriptor = Glibc.open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
+            throw RepositoryError(.io, "cannot create a key file in \(folder): \(errnoText())")
+        }
+        defer { unlink(temporary) }
+        let written = hex.withUnsafeBytes { write(descriptor, $0.baseAddress, hex.count) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard written == hex.count, synced else {
+            throw RepositoryError(.io, "cannot write the key file \(path): \(errnoText())")
+        }
+        guard link(temporary, path) == 0 else {
             throw RepositoryError(
                 errno == EEXIST ? .invalidInput : .io,
                 errno == EEXIST ? "the key file \(path) exists; a key is never overwritten" : "cannot create the key file \(path): \(errnoText())")
         }
-        defer { close(descriptor) }
-        let written = hex.utf8CString.withUnsafeBufferPointer { write(descriptor, $0.baseAddress, $0.count - 1) }
-        guard written == hex.utf8.count, fsync(descriptor) == 0 else {
-            throw RepositoryError(.io, "cannot write the key file \(path): \(errnoText())")
-        }
+        try DurableFile.syncDirectory(folder)
         return RepositoryKey(material: material)
     }
 
@@ -67,19 +80,18 @@ public struct RepositoryKey: Sendable {
         ChunkID(bytes: Array(HMAC<SHA256>.authenticationCode(for: block, using: naming)))
     }
 
-    /// AES-256-GCM with a random nonce; the chunk's name is authenticated with it, so a chunk
-    /// file copied under another name does not open.
-    func seal(_ payload: [UInt8], as id: ChunkID) throws(RepositoryError) -> [UInt8] {
-        do {
-            return Array(try AES.GCM.seal(payload, using: sealing, authenticating: id.bytes).combined!)
-        } catch {
-            throw RepositoryError(.io, "cannot encrypt chunk \(id): \(error)")
+    /// AES-256-GCM with a random nonce, authenticating `context` (the chunk's name and
+    /// header), so a chunk file copied under another name or with an edited header does not open.
+    func seal(_ payload: [UInt8], context: [UInt8]) throws(RepositoryError) -> [UInt8] {
+        guard let sealed = try? AES.GCM.seal(payload, using: sealing, authenticating: context).combined else {
+            throw RepositoryError(.io, "cannot encrypt a chunk")
         }
+        return Array(sealed)
     }
 
-    func open(_ sealed: ArraySlice<UInt8>, as id: ChunkID) -> [UInt8]? {
+    func open(_ sealed: ArraySlice<UInt8>, context: [UInt8]) -> [UInt8]? {
         guard let box = try? AES.GCM.SealedBox(combined: sealed),
-            let payload = try? AES.GCM.open(box, using: sealing, authenticating: id.bytes)
+            let payload = try? AES.GCM.open(box, using: sealing, authenticating: context)
         else { return nil }
         return Array(payload)
     }

@@ -42,13 +42,17 @@ extension BackupRepository {
 
     /// Deletes the restore points the policy does not keep (their manifests; chunks are
     /// garbage collection's) and returns their ids, oldest first. Holds the exclusive lock.
+    /// `prefix` limits it to one job's or VM's restore points (ids starting with it), since
+    /// one repository serves many jobs, each with its own policy.
     @discardableResult
-    public func applyRetention(_ policy: RetentionPolicy, now: Date = Date()) throws(RepositoryError) -> [String] {
+    public func applyRetention(_ policy: RetentionPolicy, prefix: String = "", now: Date = Date()) throws(RepositoryError)
+        -> [String]
+    {
         let policy = try policy.validated()
         let lock = try lock(.exclusive, wait: false)
         defer { withExtendedLifetime(lock) {} }
         var dated: [(id: String, created: Date)] = []
-        for id in try restorePoints() { dated.append((id, try createdAt(restorePoint: id))) }
+        for id in try restorePoints() where id.hasPrefix(prefix) { dated.append((id, try createdAt(restorePoint: id))) }
         dated.sort { $0.created == $1.created ? $0.id < $1.id : $0.created < $1.created }
         let doomed: [String]
         switch policy {

@@ -30,9 +30,11 @@ struct BenchBackupCommand: AsyncParsableCommand {
         let text = size.uppercased()
         let units: [(String, Int64)] = [("G", 1 << 30), ("M", 1 << 20)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let value = Double(text.dropLast()), value > 0 { return Int64(value * Double(factor)) }
+            if let value = Double(text.dropLast()), value >= 64.0 / 1024 && value * Double(factor) <= Double(Int64(256) << 30) {
+                return Int64(value * Double(factor))
+            }
         }
-        throw ValidationError("--size '\(size)' is not a size: write it as 2G or 512M")
+        throw ValidationError("--size '\(size)' is not a size from 64M to 256G: write it as 2G or 512M")
     }
 
     func run() async throws {

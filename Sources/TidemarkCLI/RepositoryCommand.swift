@@ -52,8 +52,8 @@ struct RepositoryCommand: AsyncParsableCommand {
         @OptionGroup var key: KeyOption
 
         func validate() throws {
-            if let limitMegabytesPerSecond, limitMegabytesPerSecond <= 0 {
-                throw ValidationError("--limit-mbps must be above 0, not \(limitMegabytesPerSecond)")
+            if let limitMegabytesPerSecond, limitMegabytesPerSecond < 0.1 {
+                throw ValidationError("--limit-mbps must be at least 0.1, not \(limitMegabytesPerSecond)")
             }
         }
 
@@ -109,6 +109,8 @@ extension RepositoryCommand {
         @Option(name: .customLong("keep-last"), help: "Keep the newest N restore points (3 or more).") var keepLast: Int?
         @Option(name: .customLong("keep-days"), help: "Keep the restore points of the last N days.") var keepDays: Int?
         @Flag(help: "Only collect unreferenced chunks; delete no restore point.") var gcOnly = false
+        @Option(help: "Apply the policy only to restore points whose id starts with this (one job's or VM's).")
+        var prefix: String = ""
 
         func validate() throws {
             let policies = [keepLast != nil, keepDays != nil].filter { $0 }.count
@@ -121,7 +123,7 @@ extension RepositoryCommand {
             let store = try BackupRepository.open(at: URL(fileURLWithPath: repository))
             if !gcOnly {
                 let policy: RetentionPolicy = keepLast.map { .restorePoints($0) } ?? .days(keepDays ?? 0)
-                let deleted = try store.applyRetention(policy)
+                let deleted = try store.applyRetention(policy, prefix: prefix)
                 print(deleted.isEmpty ? "retention (\(policy)): nothing to delete" : "retention (\(policy)) deleted: \(deleted.joined(separator: ", "))")
             }
             let report = try GarbageCollector(repository: store).collect()

@@ -72,7 +72,9 @@ struct DiskTransferTests {
         let image = folder.appendingPathComponent("disk.img")
         try ImageMaker.image(at: image, megabytes: 4, tail: 0)
         let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
-        var progress = DiskProgress(restorePoint: "rp-1", disk: "d0", diskSize: 99 << 20, blockSize: .default)
+        var progress = DiskProgress(
+            restorePoint: "rp-1", disk: "d0", diskSize: 99 << 20, blockSize: .default,
+            source: try ImageFileSource(path: image.path).identity)
         progress.blocks = [nil]
         try repository.saveProgress(progress)
         let error = await #expect(throws: RepositoryError.self) {

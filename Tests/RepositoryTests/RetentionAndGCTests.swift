@@ -164,3 +164,81 @@ actor Gate {
         openWaiters = []
     }
 }
+
+@Suite("Review fixes: nothing fails open")
+struct FailClosedTests {
+    @Test("collection refuses to run when the restore points cannot be listed")
+    func unlistableRestorePoints() async throws {
+        let (folder, _, repository) = try await RetentionAndGCTests.fiveRestorePoints("unlistable")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let chunksBefore = try FileManager.default.subpathsOfDirectory(atPath: repository.chunks.directory).count
+        let restorePoints = folder.appendingPathComponent("repo/restore-points")
+        try FileManager.default.moveItem(at: restorePoints, to: folder.appendingPathComponent("moved-away"))
+        #expect(throws: RepositoryError.self) { try GarbageCollector(repository: repository).collect() }
+        #expect(throws: RepositoryError.self) { try RepositoryVerifier(repository: repository).verify() }
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: repository.chunks.directory).count == chunksBefore)
+    }
+
+    @Test("a restore point folder without a manifest is not a restore point, and retention is scoped by prefix")
+    func emptyFolderAndPrefix() async throws {
+        let (folder, _, repository) = try await RetentionAndGCTests.fiveRestorePoints("prefix")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("repo/restore-points/rp-9"), withIntermediateDirectories: true)
+        #expect(try repository.restorePoints() == ["rp-1", "rp-2", "rp-3", "rp-4", "rp-5"])
+        #expect(try repository.applyRetention(.restorePoints(3), prefix: "other-").isEmpty)
+        #expect(try repository.applyRetention(.restorePoints(4), prefix: "rp-") == ["rp-1"])
+    }
+
+    @Test("a restore onto a link or a device is refused")
+    func restoreOntoNonFile() async throws {
+        let (folder, _, repository) = try await RetentionAndGCTests.fiveRestorePoints("link")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let link = folder.appendingPathComponent("link.img")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: folder.appendingPathComponent("disk.img").path)
+        let manifest = try repository.manifest(restorePoint: "rp-5", disk: "d0")
+        let error = #expect(throws: RepositoryError.self) {
+            try DiskRestore.restore(manifest, from: repository, to: link.path, overwrite: true)
+        }
+        #expect(error?.message.contains("not a regular file") == true)
+        #expect(throws: RepositoryError.self) {
+            try DiskRestore.restore(manifest, from: repository, to: "/dev/null", overwrite: true)
+        }
+    }
+
+    @Test("a chunk header claiming a huge block is damage, not a 4 GiB allocation")
+    func hugeHeader() async throws {
+        let (folder, _, repository) = try await RetentionAndGCTests.fiveRestorePoints("header")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let chunk = try #require(try repository.manifest(restorePoint: "rp-5", disk: "d0").blocks.compactMap { $0 }.first)
+        let path = URL(fileURLWithPath: repository.chunks.path(of: chunk))
+        var bytes = [UInt8](try Data(contentsOf: path))
+        bytes[12...15] = [0xFF, 0xFF, 0xFF, 0xFF][...]
+        try Data(bytes).write(to: path)
+        guard case .failure(.damaged(let reason)) = repository.chunks.read(chunk) else {
+            Issue.record("the damaged header was not reported")
+            return
+        }
+        #expect(reason.contains("larger than any block size"))
+    }
+
+    @Test("a resume against the same path rewritten since is refused")
+    func resumeAgainstRewrittenFile() async throws {
+        let folder = try ImageMaker.scratchFolder("rewritten")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let image = folder.appendingPathComponent("disk.img")
+        try ImageMaker.image(at: image, megabytes: 8, tail: 0)
+        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
+        var transfer = DiskTransfer(
+            repository: repository, restorePoint: "rp-1", disk: "d0", source: try ImageFileSource(path: image.path),
+            blockSize: try BlockSize(parsing: "256K"))
+        transfer.checkpointBytes = 1 << 20
+        transfer.parallelism = 2
+        struct Stop: Error {}
+        await #expect(throws: Stop.self) { try await transfer.run { _ in throw Stop() } }
+        try ImageMaker.image(at: image, megabytes: 8, tail: 0, seed: 7)
+        let error = await #expect(throws: RepositoryError.self) {
+            try await backup(image, to: repository, restorePoint: "rp-1", disk: "d0", blockSize: try BlockSize(parsing: "256K"))
+        }
+        #expect(error?.message.contains("same snapshot") == true)
+    }
+}

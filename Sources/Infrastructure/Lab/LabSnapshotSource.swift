@@ -6,6 +6,7 @@ import Synchronization
 /// shared lock, so a write cannot slip between the lookup and the read.
 final class LabSnapshotSource: BlockSource {
     let size: Int64
+    let identity: String
     private let store: LabStore
     private let diskPath: String
     private let diskDescriptor: Int32
@@ -18,6 +19,7 @@ final class LabSnapshotSource: BlockSource {
         let layout = store.layout
         self.store = store
         self.size = size
+        self.identity = "lab \(layout.root) snapshot \(snapshot) disk \(disk)"
         self.diskPath = layout.disk(disk)
         let paths: [String] = [layout.disk(disk), layout.copyOnWrite(snapshot, disk), layout.copyOnWriteMap(snapshot, disk)]
         let descriptors: [Int32] = paths.map { path in open(path, O_RDONLY | O_CLOEXEC) }
