@@ -10,7 +10,7 @@ struct Tidemark: AsyncParsableCommand {
             tidemark runs its own PostgreSQL cluster in its data folder and reuses it next time.
             """,
         subcommands: [
-            DemoCommand.self, DatabaseCommand.self, EventsCommand.self, RepositoryCommand.self, RestoreCommand.self,
+            DemoCommand.self, DatabaseCommand.self, EventsCommand.self, LabCommand.self, RepositoryCommand.self, RestoreCommand.self,
             BenchCommand.self,
         ]
     )
