@@ -6,8 +6,6 @@ import Testing
 
 @Suite("The data mover: changed blocks, checkpoints and resume, throttling")
 struct DiskTransferTests {
-    struct Stop: Error {}
-
     @Test("with changed-block information only changed blocks are read, and the restore point is the same")
     func changedBlockTracking() async throws {
         let folder = try ImageMaker.scratchFolder("cbt")
@@ -33,20 +31,13 @@ struct DiskTransferTests {
 
     @Test("a transfer stopped after a checkpoint resumes there and ends with the uninterrupted restore point")
     func resumeFromCheckpoint() async throws {
-        let folder = try ImageMaker.scratchFolder("resume")
+        let (folder, image, repository) = try imageAndRepository("resume", megabytes: 16)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let image = folder.appendingPathComponent("disk.img")
-        try ImageMaker.image(at: image, megabytes: 16, tail: 0)
-        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
-        var transfer = DiskTransfer(
-            repository: repository, restorePoint: "rp-1", disk: "d0", source: try ImageFileSource(path: image.path),
-            blockSize: try BlockSize(parsing: "256K"))
-        transfer.checkpointBytes = 1 << 20
-        transfer.parallelism = 2
+        let transfer = try smallStepTransfer(image, to: repository, checkpointBytes: 1 << 20)
         let checkpoints = Counter()
-        await #expect(throws: Stop.self) {
+        await #expect(throws: StopTransfer.self) {
             try await transfer.run { _ in
-                if checkpoints.increment() == 3 { throw Stop() }
+                if checkpoints.increment() == 3 { throw StopTransfer() }
             }
         }
         let saved = try #require(try repository.progress(restorePoint: "rp-1", disk: "d0"))

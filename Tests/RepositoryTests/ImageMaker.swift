@@ -15,6 +15,28 @@ func backup(
     return try await transfer.run()
 }
 
+/// A folder with an image of `megabytes` MiB and an empty repository.
+func imageAndRepository(_ name: String, megabytes: Int) throws -> (folder: URL, image: URL, repository: BackupRepository) {
+    let folder = try ImageMaker.scratchFolder(name)
+    let image = folder.appendingPathComponent("disk.img")
+    try ImageMaker.image(at: image, megabytes: megabytes, tail: 0)
+    return (folder, image, try BackupRepository.create(at: folder.appendingPathComponent("repo")))
+}
+
+/// A transfer of `image` in 256 KiB blocks, checkpointing every `checkpointBytes`, two blocks
+/// in flight: small steps, so tests can stop it part-way.
+func smallStepTransfer(_ image: URL, to repository: BackupRepository, checkpointBytes: Int64) throws -> DiskTransfer {
+    var transfer = DiskTransfer(
+        repository: repository, restorePoint: "rp-1", disk: "d0", source: try ImageFileSource(path: image.path),
+        blockSize: try BlockSize(parsing: "256K"))
+    transfer.checkpointBytes = checkpointBytes
+    transfer.parallelism = 2
+    return transfer
+}
+
+/// Thrown from a checkpoint to stop a transfer there.
+struct StopTransfer: Error {}
+
 /// Disk images for tests: zero regions, compressible text, random bytes, and a block repeated.
 enum ImageMaker {
     static func scratchFolder(_ name: String) throws -> URL {

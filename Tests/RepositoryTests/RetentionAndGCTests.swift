@@ -101,18 +101,10 @@ struct RetentionAndGCTests {
 
     @Test("collection keeps the chunks of an interrupted transfer, which then resumes intact")
     func collectionKeepsInterruptedTransfer() async throws {
-        let folder = try ImageMaker.scratchFolder("interrupted")
+        let (folder, image, repository) = try imageAndRepository("interrupted", megabytes: 8)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let image = folder.appendingPathComponent("disk.img")
-        try ImageMaker.image(at: image, megabytes: 8, tail: 0)
-        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
-        var transfer = DiskTransfer(
-            repository: repository, restorePoint: "rp-1", disk: "d0", source: try ImageFileSource(path: image.path),
-            blockSize: try BlockSize(parsing: "256K"))
-        transfer.checkpointBytes = 2 << 20
-        transfer.parallelism = 2
-        struct Stop: Error {}
-        await #expect(throws: Stop.self) { try await transfer.run { _ in throw Stop() } }
+        let transfer = try smallStepTransfer(image, to: repository, checkpointBytes: 2 << 20)
+        await #expect(throws: StopTransfer.self) { try await transfer.run { _ in throw StopTransfer() } }
         let saved = try #require(try repository.progress(restorePoint: "rp-1", disk: "d0"))
         let report = try GarbageCollector(repository: repository).collect()
         #expect(report.referencedChunks == Set(saved.blocks.compactMap { $0 }).count)
@@ -223,18 +215,10 @@ struct FailClosedTests {
 
     @Test("a resume against the same path rewritten since is refused")
     func resumeAgainstRewrittenFile() async throws {
-        let folder = try ImageMaker.scratchFolder("rewritten")
+        let (folder, image, repository) = try imageAndRepository("rewritten", megabytes: 8)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let image = folder.appendingPathComponent("disk.img")
-        try ImageMaker.image(at: image, megabytes: 8, tail: 0)
-        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
-        var transfer = DiskTransfer(
-            repository: repository, restorePoint: "rp-1", disk: "d0", source: try ImageFileSource(path: image.path),
-            blockSize: try BlockSize(parsing: "256K"))
-        transfer.checkpointBytes = 1 << 20
-        transfer.parallelism = 2
-        struct Stop: Error {}
-        await #expect(throws: Stop.self) { try await transfer.run { _ in throw Stop() } }
+        let transfer = try smallStepTransfer(image, to: repository, checkpointBytes: 1 << 20)
+        await #expect(throws: StopTransfer.self) { try await transfer.run { _ in throw StopTransfer() } }
         try ImageMaker.image(at: image, megabytes: 8, tail: 0, seed: 7)
         let error = await #expect(throws: RepositoryError.self) {
             try await backup(image, to: repository, restorePoint: "rp-1", disk: "d0", blockSize: try BlockSize(parsing: "256K"))
