@@ -207,7 +207,8 @@ public struct DiskTransfer: Sendable {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds, for rates and busy times.
+    public var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A named SQL statement that a connection prepares once and then executes by name.
 ///
 /// Preparing saves the server the parse and plan of hot statements (appends, log reads).
@@ -28,4 +30,3 @@ func statementLabel(_ sql: String) -> String {
     return trimmed.count > 80 ? String(trimmed.prefix(77)) + "..." : String(trimmed)
 }
 
-import Foundation

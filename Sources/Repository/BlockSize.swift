@@ -1,3 +1,5 @@
+import Foundation
+
 /// The fixed size a disk is cut into: every block is one chunk (or a zero block).
 ///
 /// Powers of two from 256 KiB to 8 MiB: 1 MiB by default; 4 MiB suits very large disks,
@@ -55,4 +57,3 @@ public struct BlockSize: Sendable, Hashable, CustomStringConvertible, Codable {
     }
 }
 
-import Foundation

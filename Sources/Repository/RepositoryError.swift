@@ -1,3 +1,5 @@
+import Foundation
+
 /// What went wrong in a backup repository, with the path or restore point concerned.
 ///
 /// Messages say what was wrong, where, and what to do; the repository is left consistent
@@ -35,7 +37,3 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible, Equatab
 func errnoText(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,3 +1,4 @@
+import DataMover
 import Foundation
 
 /// One measured figure beside its reference: the same work done by bare PostgreSQL (or a
@@ -62,11 +63,5 @@ struct LatencySamples {
         let sorted = milliseconds.sorted()
         let index = min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)
         return sorted[max(0, index)]
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
