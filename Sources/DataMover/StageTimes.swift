@@ -11,7 +11,7 @@ public struct StageTimes: Sendable, Equatable, Codable {
 
     public init() {}
 
-    mutating func add(_ other: StageTimes) {
+    public mutating func add(_ other: StageTimes) {
         source += other.source
         proxy += other.proxy
         network += other.network

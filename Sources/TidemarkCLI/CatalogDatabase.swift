@@ -17,18 +17,21 @@ struct CatalogDatabase {
 
     let location: Location
     let logger: Logger
+    /// Tidemark's data folder (the private cluster, the demo's lab and repository).
+    let dataDirectory: URL
 
     init(options: GlobalOptions, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws
     {
         self.logger = logger
+        let directory = options.dataDirectory.map { URL(fileURLWithPath: $0) }
+            ?? Self.defaultDataDirectory(environment: environment)
+        self.dataDirectory = directory
         if let url = options.databaseURL ?? environment["TIDEMARK_DATABASE_URL"] {
             location = .external(PostgresConnectionSettings(url))
         } else if environment["PGHOST"] != nil || environment["PGDATABASE"] != nil {
             location = .external(PostgresConnectionSettings(""))
         } else {
-            let directory = options.dataDirectory.map { URL(fileURLWithPath: $0) }
-                ?? Self.defaultDataDirectory(environment: environment)
             location = .privateCluster(try PrivateCluster(dataDirectory: directory))
         }
     }
