@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Writes a disk back from its manifest, re-hashing every block on the way.
 ///
@@ -46,11 +47,9 @@ public enum DiskRestore {
         guard ftruncate(descriptor, off_t(manifest.diskSize)) == 0 else {
             throw RepositoryError(.io, "cannot size \(temporary) to \(manifest.diskSize) bytes: \(errnoText())")
         }
-        var written: Int64 = 0
-        for (index, chunk) in manifest.blocks.enumerated() {
-            guard let chunk else { continue }  // zeros: the file is sparse there
+        // Zero blocks are skipped: the file is sparse there.
+        let written = try forEachStoredBlock(of: manifest, from: repository) { index, block throws(RepositoryError) in
             let offset = Int64(index) * Int64(manifest.blockSize.bytes)
-            let block = try load(chunk, of: manifest, index: index, from: repository)
             var done = 0
             while done < block.count {
                 let result = block.withUnsafeBytes { bytes in
@@ -62,7 +61,6 @@ public enum DiskRestore {
                 }
                 done += result
             }
-            written += Int64(block.count)
         }
         guard fsync(descriptor) == 0 else { throw RepositoryError(.io, "cannot flush \(temporary): \(errnoText())") }
         close(descriptor)
@@ -83,11 +81,36 @@ public enum DiskRestore {
     {
         let lock = try repository.lock(.shared, wait: false)
         defer { withExtendedLifetime(lock) {} }
-        for (index, chunk) in manifest.blocks.enumerated() {
-            guard let chunk else { continue }
-            _ = try load(chunk, of: manifest, index: index, from: repository)
-        }
+        try forEachStoredBlock(of: manifest, from: repository) { _, _ throws(RepositoryError) in }
         return Result(bytesWritten: 0, blocksChecked: manifest.blocks.count)
+    }
+
+    /// Loads (reads, decrypts, decompresses, re-hashes) every stored block, on all cores at
+    /// once (Dispatch's threads, not Swift's cooperative pool, since file reads block), and
+    /// hands each to `body`, which may run concurrently. The first failure stops the rest and
+    /// is thrown. Returns the bytes handed over.
+    @discardableResult
+    private static func forEachStoredBlock(
+        of manifest: DiskManifest, from repository: BackupRepository,
+        _ body: @Sendable (Int, [UInt8]) throws(RepositoryError) -> Void
+    ) throws(RepositoryError) -> Int64 {
+        let stored = manifest.blocks.enumerated().compactMap { index, chunk in chunk.map { (index, $0) } }
+        let state = Mutex<(failure: RepositoryError?, bytes: Int64)>((nil, 0))
+        DispatchQueue.concurrentPerform(iterations: stored.count) { position in
+            guard state.withLock({ $0.failure == nil }) else { return }
+            let (index, chunk) = stored[position]
+            do throws(RepositoryError) {
+                let block = try load(chunk, of: manifest, index: index, from: repository)
+                try body(index, block)
+                state.withLock { $0.bytes += Int64(block.count) }
+            } catch {
+                state.withLock { if $0.failure == nil { $0.failure = error } }
+            }
+        }
+        return try state.withLock { state throws(RepositoryError) in
+            if let failure = state.failure { throw failure }
+            return state.bytes
+        }
     }
 
     private static func load(_ chunk: ChunkID, of manifest: DiskManifest, index: Int, from repository: BackupRepository)
