@@ -1,3 +1,5 @@
+import Foundation
+
 /// Re-reads and re-hashes the chunks of restore points and says which are missing or
 /// corrupt, by restore point, disk and offset, so an administrator knows exactly which
 /// restore points a damaged chunk takes with it.
@@ -19,6 +21,8 @@ public struct RepositoryVerifier: Sendable {
         public let disks: Int
         public let chunksChecked: Int
         public let problems: [Problem]
+        /// Corrupt chunks moved to `quarantine/` (with `quarantine: true`).
+        public let quarantined: [ChunkID]
         public var isClean: Bool { problems.isEmpty }
     }
 
@@ -29,8 +33,13 @@ public struct RepositoryVerifier: Sendable {
     }
 
     /// Checks the given restore points, or all of them. Each distinct chunk is read once.
-    public func verify(restorePoints selected: [String]? = nil) throws(RepositoryError) -> Report {
-        let lock = try repository.lock(.shared, wait: false)
+    ///
+    /// With `quarantine`, a corrupt chunk is moved to `quarantine/`: the next backup that
+    /// meets the same block finds it missing and stores it again under the same name, which
+    /// heals every restore point that referenced it. That needs the exclusive lock, so no
+    /// backup can have just deduplicated against the damaged file.
+    public func verify(restorePoints selected: [String]? = nil, quarantine: Bool = false) throws(RepositoryError) -> Report {
+        let lock = try repository.lock(quarantine ? .exclusive : .shared, wait: false)
         defer { withExtendedLifetime(lock) {} }
         let restorePoints: [String]
         if let selected {
@@ -74,6 +83,21 @@ public struct RepositoryVerifier: Sendable {
                 }
             }
         }
-        return Report(restorePoints: restorePoints.count, disks: disks, chunksChecked: verdicts.count, problems: problems)
+        var quarantined: [ChunkID] = []
+        if quarantine {
+            let folder = repository.root.appendingPathComponent("quarantine").path
+            for (chunk, verdict) in verdicts.sorted(by: { $0.key.hex < $1.key.hex }) {
+                guard let verdict, verdict != .missing, verdict != .keyRequired else { continue }
+                try DurableFile.makeDirectory(folder)
+                guard rename(repository.chunks.path(of: chunk), "\(folder)/\(chunk.hex)") == 0 else {
+                    throw RepositoryError(.io, "cannot move the corrupt chunk \(chunk) to \(folder): \(errnoText())")
+                }
+                quarantined.append(chunk)
+            }
+            if !quarantined.isEmpty { try DurableFile.syncDirectory(folder) }
+        }
+        return Report(
+            restorePoints: restorePoints.count, disks: disks, chunksChecked: verdicts.count, problems: problems,
+            quarantined: quarantined)
     }
 }

@@ -86,12 +86,18 @@ struct RepositoryCommand: AsyncParsableCommand {
             abstract: "Re-read and re-hash every chunk of one or all restore points; exit 1 if any is missing or corrupt.")
         @Option(help: "The repository's folder.") var repository: String
         @Option(name: .customLong("restore-point"), help: "Check only this restore point.") var restorePoint: String?
+        @Flag(help: "Move corrupt chunks to quarantine/ so the next backup of the same data stores them again (needs no backup running).")
+        var quarantine = false
         @OptionGroup var key: KeyOption
 
         func run() throws {
             let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), key: try key.load())
-            let report = try RepositoryVerifier(repository: store).verify(restorePoints: restorePoint.map { [$0] })
+            let report = try RepositoryVerifier(repository: store).verify(
+                restorePoints: restorePoint.map { [$0] }, quarantine: quarantine)
             for problem in report.problems { print(problem) }
+            if !report.quarantined.isEmpty {
+                print("quarantined \(report.quarantined.count) corrupt chunk(s); the next backup that meets their data stores them again")
+            }
             print(
                 "checked \(report.restorePoints) restore point(s), \(report.disks) disk(s), \(report.chunksChecked) chunk(s): "
                     + (report.isClean ? "all good" : "\(report.problems.count) problem(s)"))

@@ -115,3 +115,30 @@ struct DamageTests {
         #expect(try repository.restorePoints().isEmpty)
     }
 }
+
+@Suite("Healing")
+struct HealingTests {
+    @Test("a quarantined corrupt chunk is stored again by the next backup, and the old restore point restores again")
+    func quarantineThenHeal() async throws {
+        let (folder, repository, manifest) = try await DamageTests.backedUp("heal")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let image = folder.appendingPathComponent("disk.img")
+        let chunk = try #require(manifest.blocks.compactMap { $0 }.first)
+        let path = URL(fileURLWithPath: repository.chunks.path(of: chunk))
+        var bytes = [UInt8](try Data(contentsOf: path))
+        bytes[bytes.count - 1] ^= 0x01
+        try Data(bytes).write(to: path)
+
+        let report = try RepositoryVerifier(repository: repository).verify(quarantine: true)
+        #expect(report.quarantined == [chunk])
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("repo/quarantine/\(chunk.hex)").path))
+        let afterQuarantine = try RepositoryVerifier(repository: repository).verify()
+        #expect(afterQuarantine.problems.allSatisfy { $0.problem == "missing" })
+
+        try await backup(image, to: repository, restorePoint: "rp-2", disk: "d0")
+        #expect(try RepositoryVerifier(repository: repository).verify().isClean)
+        let restored = folder.appendingPathComponent("restored.img")
+        try DiskRestore.restore(manifest, from: repository, to: restored.path, overwrite: false)
+        #expect(try ImageMaker.sha256(of: restored) == ImageMaker.sha256(of: image))
+    }
+}
