@@ -14,6 +14,8 @@ public struct GarbageCollector: Sendable {
         public let freedBytes: Int64
         /// Temporary files of writes that never finished, removed too.
         public let deletedTemporaryFiles: Int
+        /// Saved progress of interrupted transfers dropped as stale (their chunks freed).
+        public let droppedProgress: Int
     }
 
     public let repository: BackupRepository
@@ -22,10 +24,27 @@ public struct GarbageCollector: Sendable {
         self.repository = repository
     }
 
+    /// `dropProgressOlderThan`: saved progress of interrupted transfers not touched for that
+    /// long is dropped first (such a transfer starts over), so its chunks can go too. With the
+    /// exclusive lock held no transfer runs, so every progress file belongs to one that stopped.
     @discardableResult
-    public func collect(wait: Bool = false) throws(RepositoryError) -> Report {
+    public func collect(wait: Bool = false, dropProgressOlderThan age: TimeInterval? = nil, now: Date = Date())
+        throws(RepositoryError) -> Report
+    {
         let lock = try repository.lock(.exclusive, wait: wait)
         defer { withExtendedLifetime(lock) {} }
+        var dropped = 0
+        if let age {
+            let inProgress = repository.inProgressPath
+            for restorePoint in try listing(inProgress) where !restorePoint.hasPrefix(".") {
+                for file in try listing(inProgress + "/" + restorePoint) where file.hasSuffix(".json") {
+                    let path = "\(inProgress)/\(restorePoint)/\(file)"
+                    let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? now
+                    if now.timeIntervalSince(modified) >= age, unlink(path) == 0 { dropped += 1 }
+                }
+                rmdir("\(inProgress)/\(restorePoint)")
+            }
+        }
         let referenced = try markReferenced()
         var deleted = 0
         var freed: Int64 = 0
@@ -55,7 +74,9 @@ public struct GarbageCollector: Sendable {
         where name.hasPrefix(".deleting-") {
             try? FileManager.default.removeItem(atPath: repository.restorePointsPath + "/" + name)
         }
-        return Report(referencedChunks: referenced.count, deletedChunks: deleted, freedBytes: freed, deletedTemporaryFiles: temporary)
+        return Report(
+            referencedChunks: referenced.count, deletedChunks: deleted, freedBytes: freed, deletedTemporaryFiles: temporary,
+            droppedProgress: dropped)
     }
 
     /// A folder's entries; only a folder that does not exist counts as empty.

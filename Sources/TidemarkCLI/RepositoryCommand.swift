@@ -117,8 +117,15 @@ extension RepositoryCommand {
         @Flag(help: "Only collect unreferenced chunks; delete no restore point.") var gcOnly = false
         @Option(help: "Apply the policy only to restore points whose id starts with this (one job's or VM's).")
         var prefix: String = ""
+        @Option(
+            name: .customLong("drop-progress-older-than"),
+            help: "Also drop saved progress of transfers interrupted this many days ago or more (they start over), freeing their chunks.")
+        var dropProgressDays: Double?
 
         func validate() throws {
+            if let dropProgressDays, dropProgressDays < 0 {
+                throw ValidationError("--drop-progress-older-than must be 0 or more days, not \(dropProgressDays)")
+            }
             let policies = [keepLast != nil, keepDays != nil].filter { $0 }.count
             if gcOnly ? policies != 0 : policies != 1 {
                 throw ValidationError("give exactly one of --keep-last N and --keep-days N, or --gc-only")
@@ -132,7 +139,8 @@ extension RepositoryCommand {
                 let deleted = try store.applyRetention(policy, prefix: prefix)
                 print(deleted.isEmpty ? "retention (\(policy)): nothing to delete" : "retention (\(policy)) deleted: \(deleted.joined(separator: ", "))")
             }
-            let report = try GarbageCollector(repository: store).collect()
+            let report = try GarbageCollector(repository: store).collect(dropProgressOlderThan: dropProgressDays.map { $0 * 86_400 })
+            if report.droppedProgress > 0 { print("dropped the saved progress of \(report.droppedProgress) interrupted transfer(s)") }
             print("garbage collection: \(report.deletedChunks) chunk(s) deleted, \(megabytes(report.freedBytes)) MB freed, \(report.referencedChunks) referenced chunk(s) kept")
         }
     }

@@ -226,3 +226,29 @@ struct FailClosedTests {
         #expect(error?.message.contains("same snapshot") == true)
     }
 }
+
+@Suite("Stale progress")
+struct StaleProgressTests {
+    @Test("dropping stale progress frees the interrupted transfer's chunks; fresh progress is kept")
+    func dropStaleProgress() async throws {
+        let (folder, image, repository) = try imageAndRepository("stale", megabytes: 8)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let transfer = try smallStepTransfer(image, to: repository, checkpointBytes: 2 << 20)
+        await #expect(throws: StopTransfer.self) { try await transfer.run { _ in throw StopTransfer() } }
+        let kept = try GarbageCollector(repository: repository).collect(dropProgressOlderThan: 86_400)
+        #expect(kept.droppedProgress == 0)
+        #expect(kept.deletedChunks == 0)
+        #expect(try repository.progress(restorePoint: "rp-1", disk: "d0") != nil)
+
+        let later = Date().addingTimeInterval(2 * 86_400)
+        let dropped = try GarbageCollector(repository: repository).collect(dropProgressOlderThan: 86_400, now: later)
+        #expect(dropped.droppedProgress == 1)
+        #expect(dropped.deletedChunks == kept.referencedChunks)
+        #expect(try repository.progress(restorePoint: "rp-1", disk: "d0") == nil)
+        let fresh = try await transfer.run()
+        #expect(fresh.resumedBlocks == 0)
+        let restored = folder.appendingPathComponent("restored.img")
+        try DiskRestore.restore(fresh.manifest, from: repository, to: restored.path, overwrite: false)
+        #expect(try ImageMaker.sha256(of: restored) == ImageMaker.sha256(of: image))
+    }
+}
