@@ -23,6 +23,17 @@
 -- handling of the general function costs a third of a one-event append, the most common
 -- append of all (a Job Manager step). Both return the same columns.
 
+-- The optimistic-concurrency rule, shared by both append functions (inlined by the planner).
+CREATE FUNCTION tidemark.expected_version_matches(p_expected bigint, p_current bigint) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT p_expected = -1
+        OR (p_expected = -2 AND p_current = 0)
+        OR (p_expected = -3 AND p_current > 0)
+        OR (p_expected >= 0 AND p_expected = p_current)
+$$;
+ALTER FUNCTION tidemark.expected_version_matches(bigint, bigint) OWNER TO tidemark_owner;
+
 CREATE FUNCTION tidemark.append_events(
     p_streams          text[],
     p_expected         bigint[],
@@ -109,10 +120,7 @@ BEGIN
           FROM tidemark.events AS e
          WHERE e.stream_id = p_streams[i];
         v_expected := p_expected[i];
-        IF NOT (v_expected = -1
-                OR (v_expected = -2 AND v_current = 0)
-                OR (v_expected = -3 AND v_current > 0)
-                OR (v_expected >= 0 AND v_expected = v_current)) THEN
+        IF NOT tidemark.expected_version_matches(v_expected, v_current) THEN
             outcome := 'wrong_expected_version';
             positions := NULL;
             stream_version := v_current;
@@ -201,10 +209,7 @@ BEGIN
     SELECT coalesce(max(e.stream_version), 0) INTO v_current
       FROM tidemark.events AS e
      WHERE e.stream_id = p_stream;
-    IF NOT (p_expected = -1
-            OR (p_expected = -2 AND v_current = 0)
-            OR (p_expected = -3 AND v_current > 0)
-            OR (p_expected >= 0 AND p_expected = v_current)) THEN
+    IF NOT tidemark.expected_version_matches(p_expected, v_current) THEN
         outcome := 'wrong_expected_version';
         stream_version := v_current;
         RETURN NEXT;
