@@ -44,7 +44,7 @@ extension LabAdapter {
         var original = [UInt8](repeating: 0, count: size)
         var fresh = [UInt8](repeating: 0, count: size)
         for snapshot in snapshots {
-            let saved = try savedBlocks(layout.copyOnWriteMap(snapshot, disk))
+            let saved = savedBlocks(layout.copyOnWriteMap(snapshot, disk))
             let copy = open(layout.copyOnWrite(snapshot, disk), O_WRONLY | O_APPEND | O_CLOEXEC)
             let map = open(layout.copyOnWriteMap(snapshot, disk), O_WRONLY | O_APPEND | O_CLOEXEC)
             defer {
@@ -58,7 +58,7 @@ extension LabAdapter {
                 }
                 // The data first, then its map entry: a reader never finds an entry without data.
                 try append(original, to: copy, what: "copy-on-write data")
-                try append((0..<4).map { UInt8(truncatingIfNeeded: block >> ($0 * 8)) }, to: map, what: "copy-on-write map")
+                try append(CopyOnWriteMap.entry(block), to: map, what: "copy-on-write map")
             }
         }
         for block in blocks {
@@ -68,11 +68,8 @@ extension LabAdapter {
         }
     }
 
-    private func savedBlocks(_ mapPath: String) throws -> Set<Int> {
-        let bytes = [UInt8](FileManager.default.contents(atPath: mapPath) ?? Data())
-        return Set(stride(from: 0, to: bytes.count - 3, by: 4).map {
-            Int(bytes[$0]) | Int(bytes[$0 + 1]) << 8 | Int(bytes[$0 + 2]) << 16 | Int(bytes[$0 + 3]) << 24
-        })
+    private func savedBlocks(_ mapPath: String) -> Set<Int> {
+        Set(CopyOnWriteMap.blocks([UInt8](FileManager.default.contents(atPath: mapPath) ?? Data())))
     }
 
     private func append(_ bytes: [UInt8], to descriptor: Int32, what: String) throws {

@@ -75,11 +75,9 @@ final class LabSnapshotSource: BlockSource {
                 try bytes.withUnsafeMutableBytes { buffer in
                     try readFully(mapDescriptor, path: "copy-on-write map of \(diskPath)", size: Int64(mapBytes), at: Int64(saved.mapBytes), into: buffer)
                 }
-                var slot = saved.mapBytes / 4
-                for start in stride(from: 0, to: bytes.count - 3, by: 4) {
-                    let index = Int(bytes[start]) | Int(bytes[start + 1]) << 8 | Int(bytes[start + 2]) << 16 | Int(bytes[start + 3]) << 24
-                    saved.slots[index] = slot
-                    slot += 1
+                let firstSlot = saved.mapBytes / 4
+                for (offset, block) in CopyOnWriteMap.blocks(bytes).enumerated() {
+                    saved.slots[block] = firstSlot + offset
                 }
                 saved.mapBytes = mapBytes
             }

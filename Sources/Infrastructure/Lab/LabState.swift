@@ -64,3 +64,18 @@ struct LabLayout: Sendable {
 
     static func diskName(vm: String, key: Int) -> String { "\(vm)-\(key)" }
 }
+
+/// The `.map` file of a snapshot's copy-on-write: one 4-byte little-endian block index per
+/// saved block, in the order the blocks were appended to the `.cow` file.
+enum CopyOnWriteMap {
+    static func entry(_ block: Int) -> [UInt8] {
+        (0..<4).map { UInt8(truncatingIfNeeded: block >> ($0 * 8)) }
+    }
+
+    /// The block indexes of whole entries, in slot order.
+    static func blocks(_ bytes: [UInt8]) -> [Int] {
+        stride(from: 0, to: bytes.count - 3, by: 4).map {
+            Int(bytes[$0]) | Int(bytes[$0 + 1]) << 8 | Int(bytes[$0 + 2]) << 16 | Int(bytes[$0 + 3]) << 24
+        }
+    }
+}
