@@ -27,14 +27,7 @@ struct BenchBackupCommand: AsyncParsableCommand {
     }
 
     private func parseSize() throws -> Int64 {
-        let text = size.uppercased()
-        let units: [(String, Int64)] = [("G", 1 << 30), ("M", 1 << 20)]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let value = Double(text.dropLast()), value >= 64.0 / 1024 && value * Double(factor) <= Double(Int64(256) << 30) {
-                return Int64(value * Double(factor))
-            }
-        }
-        throw ValidationError("--size '\(size)' is not a size from 64M to 256G: write it as 2G or 512M")
+        try TidemarkCLI.parseSize(size, option: "--size", range: (Int64(64) << 20)...(Int64(256) << 30))
     }
 
     func run() async throws {

@@ -22,7 +22,10 @@ struct BenchReadCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try options.makeLogger()
         let catalog = try CatalogDatabase(options: options, logger: logger)
-        let psql = try locatePsql()
+        guard let psql = executable(named: "psql") else {
+            throw ValidationError(
+                "psql is not installed, and the read bench measures its \\copy as the reference: apt-get install postgresql-client")
+        }
         let bench = try await BenchDatabase.create(catalog: catalog, logger: logger)
         let store = EventStore(pool: PostgresPool(.init(settings: bench.service, maximumConnections: 1), logger: logger),
                                configuration: .init(readBatchSize: 10_000), logger: logger)
@@ -69,13 +72,5 @@ struct BenchReadCommand: AsyncParsableCommand {
             written += count
             stream += 1
         }
-    }
-
-    private func locatePsql() throws -> String {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") + ["/usr/bin"] {
-            let path = "\(directory)/psql"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        throw ValidationError("psql is not installed, and the read bench measures its \\copy as the reference: apt-get install postgresql-client")
     }
 }

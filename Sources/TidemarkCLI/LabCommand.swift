@@ -18,7 +18,7 @@ struct LabCommand: AsyncParsableCommand {
         @Option(name: .customLong("disk-size"), help: "Each disk's size: 64M, 1G...") var diskSize: String = "64M"
 
         func run() throws {
-            let size = try parseSize(diskSize, option: "--disk-size")
+            let size = try parseSize(diskSize, option: "--disk-size", range: (Int64(64) << 10)...(Int64(1) << 42))
             let lab = try LabAdapter.create(at: directory, vms: vms, disksPerVM: disksPerVM, diskSize: size)
             print("made a lab of \(vms) VM(s) with \(disksPerVM) disk(s) of \(diskSize) each in \(lab.root)")
         }
@@ -95,11 +95,3 @@ struct LabCommand: AsyncParsableCommand {
     }
 }
 
-/// Reads `64M`, `1G`, `512K`.
-func parseSize(_ text: String, option: String) throws -> Int64 {
-    let upper = text.uppercased()
-    for (suffix, factor) in [("K", Int64(1) << 10), ("M", Int64(1) << 20), ("G", Int64(1) << 30)] where upper.hasSuffix(suffix) {
-        if let value = Int64(upper.dropLast()), value > 0, value <= (Int64(1) << 42) / factor { return value * factor }
-    }
-    throw ValidationError("\(option) '\(text)' is not a size: write it as 512K, 64M or 1G")
-}

@@ -12,17 +12,9 @@ enum PeerBench {
         let growth: Int64
     }
 
-    static func locate(_ program: String) -> String? {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            let path = "\(directory)/\(program)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }
-
     /// Backs up `first`, then `second` at the same path (as a changed disk), then restores it.
     static func restic(first: String, second: String, work: String) throws -> Figures? {
-        guard let restic = locate("restic") else { return nil }
+        guard let restic = executable(named: "restic") else { return nil }
         setenv("RESTIC_PASSWORD", "tidemark-bench", 1)
         let repository = work + "/restic-repo"
         let source = work + "/restic-source"
@@ -51,7 +43,7 @@ enum PeerBench {
     }
 
     static func borg(first: String, second: String, work: String) throws -> Figures? {
-        guard let borg = locate("borg") else { return nil }
+        guard let borg = executable(named: "borg") else { return nil }
         setenv("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes", 1)
         let repository = work + "/borg-repo"
         let source = work + "/borg-source"
