@@ -35,14 +35,10 @@ public struct GarbageCollector: Sendable {
         defer { withExtendedLifetime(lock) {} }
         var dropped = 0
         if let age {
-            let inProgress = repository.inProgressPath
-            for restorePoint in try listing(inProgress) where !restorePoint.hasPrefix(".") {
-                for file in try listing(inProgress + "/" + restorePoint) where file.hasSuffix(".json") {
-                    let path = "\(inProgress)/\(restorePoint)/\(file)"
-                    let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? now
-                    if now.timeIntervalSince(modified) >= age, unlink(path) == 0 { dropped += 1 }
-                }
-                rmdir("\(inProgress)/\(restorePoint)")
+            for saved in try savedProgress() {
+                let modified = (try? FileManager.default.attributesOfItem(atPath: saved.path)[.modificationDate] as? Date) ?? now
+                if now.timeIntervalSince(modified) >= age, unlink(saved.path) == 0 { dropped += 1 }
+                rmdir((saved.path as NSString).deletingLastPathComponent)
             }
         }
         let referenced = try markReferenced()
@@ -103,18 +99,27 @@ public struct GarbageCollector: Sendable {
                 for case let chunk? in manifest.blocks { referenced.insert(chunk) }
             }
         }
-        let inProgress = repository.inProgressPath
-        for restorePoint in try listing(inProgress) where !restorePoint.hasPrefix(".") {
-            for file in try listing(inProgress + "/" + restorePoint) where file.hasSuffix(".json") && !file.hasPrefix(".") {
-                let progress: DiskProgress?
-                do {
-                    progress = try repository.progress(restorePoint: restorePoint, disk: String(file.dropLast(5)))
-                } catch {
-                    throw RepositoryError(error.code, "garbage collection deleted nothing: \(error.message)")
-                }
-                for case let chunk? in progress?.blocks ?? [] { referenced.insert(chunk) }
+        for saved in try savedProgress() {
+            let progress: DiskProgress?
+            do {
+                progress = try repository.progress(restorePoint: saved.restorePoint, disk: saved.disk)
+            } catch {
+                throw RepositoryError(error.code, "garbage collection deleted nothing: \(error.message)")
             }
+            for case let chunk? in progress?.blocks ?? [] { referenced.insert(chunk) }
         }
         return referenced
+    }
+
+    /// Every saved progress file of an interrupted transfer.
+    private func savedProgress() throws(RepositoryError) -> [(restorePoint: String, disk: String, path: String)] {
+        let inProgress = repository.inProgressPath
+        var files: [(restorePoint: String, disk: String, path: String)] = []
+        for restorePoint in try listing(inProgress) where !restorePoint.hasPrefix(".") {
+            for file in try listing(inProgress + "/" + restorePoint) where file.hasSuffix(".json") && !file.hasPrefix(".") {
+                files.append((restorePoint, String(file.dropLast(5)), "\(inProgress)/\(restorePoint)/\(file)"))
+            }
+        }
+        return files
     }
 }

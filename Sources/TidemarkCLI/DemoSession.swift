@@ -57,15 +57,19 @@ struct DemoSession {
         try await store.append(to: stream, events: [event])
     }
 
-    /// The last restore point recorded for each VM by earlier sessions.
+    /// The last restore point recorded for each VM by earlier sessions (the session streams
+    /// only, not the whole log).
     func previousRestorePoints() async throws -> [String: RestorePointRecord] {
         var latest: [String: RestorePointRecord] = [:]
-        for try await batch in store.logBatches() {
-            for event in batch where event.type == "RestorePointCreated" && event.stream.hasPrefix("session-") {
+        var position: Int64 = 0
+        while true {
+            let batch = try await store.readCategory("session", after: position)
+            guard let last = batch.last else { return latest }
+            for event in batch where event.type == "RestorePointCreated" {
                 if let record = try? event.decode(RestorePointRecord.self) { latest[record.vm] = record }
             }
+            position = last.position
         }
-        return latest
     }
 
     /// Runs the session; returns the totals and, for the first VM, the SHA-256 of its first
