@@ -33,28 +33,10 @@ public struct EventMetadata: Codable, Sendable, Equatable {
     /// more than the rest of the append's client-side work.
     var jsonText: String {
         var fields: [String] = []
-        if let actor { fields.append("\"actor\":\(Self.quoted(actor))") }
+        if let actor { fields.append("\"actor\":\(JSONString.quoted(actor))") }
         if let causationID { fields.append("\"causation_id\":\"\(causationID.uuidString.lowercased())\"") }
         if let correlationID { fields.append("\"correlation_id\":\"\(correlationID.uuidString.lowercased())\"") }
-        if let host { fields.append("\"host\":\(Self.quoted(host))") }
+        if let host { fields.append("\"host\":\(JSONString.quoted(host))") }
         return "{" + fields.joined(separator: ",") + "}"
-    }
-
-    /// A JSON string literal for `text`.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

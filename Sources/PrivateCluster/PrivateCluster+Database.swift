@@ -10,9 +10,13 @@ extension PrivateCluster {
         }
         let maintenance = try await PostgresConnection.connect(
             settings(database: "postgres", user: Self.superuser), logger: logger)
-        let outcome = await Result(catching: { try await createDatabaseIfMissing(on: maintenance, logger: logger) })
+        do {
+            try await createDatabaseIfMissing(on: maintenance, logger: logger)
+        } catch {
+            await maintenance.close()
+            throw error
+        }
         await maintenance.close()
-        try outcome.get()
         return settings(database: Self.databaseName, user: Self.superuser)
     }
 
@@ -26,17 +30,6 @@ extension PrivateCluster {
         } catch {
             // 42P04: another process created it at the same moment.
             guard error.code == PostgresError.Code("42P04") else { throw error }
-        }
-    }
-}
-
-extension Result where Failure == any Error {
-    /// Captures an async throwing call's outcome.
-    init(catching body: () async throws -> Success) async {
-        do {
-            self = .success(try await body())
-        } catch {
-            self = .failure(error)
         }
     }
 }

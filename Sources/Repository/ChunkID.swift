@@ -30,16 +30,7 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible, Codable {
         self.bytes = bytes
     }
 
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { hexString(bytes) }
 
     public var description: String { hex }
 
@@ -65,4 +56,15 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible, Codable {
         var container = encoder.singleValueContainer()
         try container.encode(hex)
     }
+}
+
+/// Lowercase hexadecimal digits of bytes (chunk names, key files, fingerprints).
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -23,7 +23,7 @@ public struct RepositoryKey: Sendable {
         namingBytes = derive("tidemark chunk names v1")
         sealingBytes = derive("tidemark chunk contents v1")
         let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Data("tidemark key fingerprint v1".utf8), outputByteCount: 16)
-        fingerprint = derived.withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() }
+        fingerprint = derived.withUnsafeBytes { hexString($0) }
     }
 
     /// Reads a key file: 64 hexadecimal digits (what `generate` writes) or 32 raw bytes.
@@ -52,7 +52,7 @@ public struct RepositoryKey: Sendable {
             throw RepositoryError(.invalidInput, "the key file \(path) exists; a key is never overwritten")
         }
         let material = SymmetricKey(size: .bits256)
-        let hex = Array((material.withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() } + "\n").utf8)
+        let hex = Array((material.withUnsafeBytes { hexString($0) } + "\n").utf8)
         let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         let temporary = folder + "/.tidemark-key-" + UUID().uuidString
         let descriptor = Glibc.open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)

@@ -15,15 +15,10 @@ enum EventPrinter {
 
     /// `data` and `metadata` are embedded as the JSON they already are.
     static func jsonLine(_ event: RecordedEvent) -> String {
-        "{\"position\":\(event.position),\"stream\":\(quoted(event.stream)),\"version\":\(event.streamVersion),"
-            + "\"id\":\"\(event.id.uuidString.lowercased())\",\"type\":\(quoted(event.type)),"
+        "{\"position\":\(event.position),\"stream\":\(JSONString.quoted(event.stream)),\"version\":\(event.streamVersion),"
+            + "\"id\":\"\(event.id.uuidString.lowercased())\",\"type\":\(JSONString.quoted(event.type)),"
             + "\"schema_version\":\(event.schemaVersion),\"data\":\(event.data),\"metadata\":\(event.metadataJSON),"
             + "\"recorded_at\":\"\(isoWithFraction(event.recordedAt))\",\"transaction_id\":\(event.transactionID)}"
-    }
-
-    static func quoted(_ text: String) -> String {
-        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 
     static func isoWithFraction(_ date: Date) -> String {
