@@ -62,6 +62,7 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible, Codable {
 func hexString(_ bytes: some Sequence<UInt8>) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out = [UInt8]()
+    out.reserveCapacity(bytes.underestimatedCount * 2)
     for byte in bytes {
         out.append(digits[Int(byte >> 4)])
         out.append(digits[Int(byte & 0x0F)])

@@ -12,58 +12,73 @@ enum PeerBench {
         let growth: Int64
     }
 
-    /// Backs up `first`, then `second` at the same path (as a changed disk), then restores it.
+    /// How to drive one peer tool.
+    struct Peer {
+        let program: String
+        let environment: [String: String]
+        let initialize: (_ repository: String) -> [String]
+        let backup: (_ repository: String, _ archive: String, _ disk: String) -> [String]
+        /// nil when the bench does not time this peer's restore.
+        let restore: ((_ repository: String, _ target: String) -> [String])?
+        let versionArguments: [String]
+        let version: (String) -> String
+    }
+
     static func restic(first: String, second: String, work: String) throws -> Figures? {
-        guard let restic = executable(named: "restic") else { return nil }
-        setenv("RESTIC_PASSWORD", "tidemark-bench", 1)
-        let repository = work + "/restic-repo"
-        let source = work + "/restic-source"
-        try? FileManager.default.removeItem(atPath: repository)
-        try? FileManager.default.removeItem(atPath: source)
-        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try run(restic, ["init", "--repo", repository])
-        let disk = source + "/disk.img"
-        try FileManager.default.copyItem(atPath: first, toPath: disk)
-        let size = Double((try FileManager.default.attributesOfItem(atPath: disk)[.size] as? Int64) ?? 0) / 1e6
-        let full = try timed { try run(restic, ["backup", "--repo", repository, "--quiet", disk]) }
-        let sizeAfterFull = try BenchBackupCommand.folderSize(repository)
-        try FileManager.default.removeItem(atPath: disk)
-        try FileManager.default.copyItem(atPath: second, toPath: disk)
-        let incremental = try timed { try run(restic, ["backup", "--repo", repository, "--quiet", disk]) }
-        let growth = try BenchBackupCommand.folderSize(repository) - sizeAfterFull
-        let target = work + "/restic-restore"
-        try? FileManager.default.removeItem(atPath: target)
-        let restore = try timed { try run(restic, ["restore", "latest", "--repo", repository, "--target", target]) }
-        try? FileManager.default.removeItem(atPath: target)
-        try? FileManager.default.removeItem(atPath: source)
-        let version = (try? run(restic, ["version"]))?.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
-        return Figures(
-            version: version, fullRate: size / full, secondRate: size / incremental, restoreRate: size / restore,
-            sizeAfterFull: sizeAfterFull, growth: growth)
+        try measure(
+            Peer(
+                program: "restic", environment: ["RESTIC_PASSWORD": "tidemark-bench"],
+                initialize: { ["init", "--repo", $0] },
+                backup: { repository, _, disk in ["backup", "--repo", repository, "--quiet", disk] },
+                restore: { ["restore", "latest", "--repo", $0, "--target", $1] },
+                versionArguments: ["version"],
+                version: { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "?" }),
+            first: first, second: second, work: work)
     }
 
     static func borg(first: String, second: String, work: String) throws -> Figures? {
-        guard let borg = executable(named: "borg") else { return nil }
-        setenv("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes", 1)
-        let repository = work + "/borg-repo"
-        let source = work + "/borg-source"
+        try measure(
+            Peer(
+                program: "borg", environment: ["BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes"],
+                initialize: { ["init", "--encryption=none", $0] },
+                backup: { repository, archive, disk in ["create", "--compression", "zstd,3", "\(repository)::\(archive)", disk] },
+                restore: nil,
+                versionArguments: ["--version"],
+                version: { $0.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "?" }),
+            first: first, second: second, work: work)
+    }
+
+    /// Backs up `first`, then `second` at the same path (as a changed disk), then restores it
+    /// when the peer's restore is timed; nil when the peer is not installed.
+    static func measure(_ peer: Peer, first: String, second: String, work: String) throws -> Figures? {
+        guard let program = executable(named: peer.program) else { return nil }
+        for (name, value) in peer.environment { setenv(name, value, 1) }
+        let repository = "\(work)/\(peer.program)-repo"
+        let source = "\(work)/\(peer.program)-source"
         try? FileManager.default.removeItem(atPath: repository)
         try? FileManager.default.removeItem(atPath: source)
+        defer { try? FileManager.default.removeItem(atPath: source) }
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try run(borg, ["init", "--encryption=none", repository])
+        try run(program, peer.initialize(repository))
         let disk = source + "/disk.img"
         try FileManager.default.copyItem(atPath: first, toPath: disk)
         let size = Double((try FileManager.default.attributesOfItem(atPath: disk)[.size] as? Int64) ?? 0) / 1e6
-        let full = try timed { try run(borg, ["create", "--compression", "zstd,3", repository + "::one", disk]) }
+        let full = try timed { try run(program, peer.backup(repository, "one", disk)) }
         let sizeAfterFull = try BenchBackupCommand.folderSize(repository)
         try FileManager.default.removeItem(atPath: disk)
         try FileManager.default.copyItem(atPath: second, toPath: disk)
-        let incremental = try timed { try run(borg, ["create", "--compression", "zstd,3", repository + "::two", disk]) }
+        let incremental = try timed { try run(program, peer.backup(repository, "two", disk)) }
         let growth = try BenchBackupCommand.folderSize(repository) - sizeAfterFull
-        try? FileManager.default.removeItem(atPath: source)
-        let version = (try? run(borg, ["--version"]))?.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "?"
+        var restoreRate = 0.0
+        if let restore = peer.restore {
+            let target = "\(work)/\(peer.program)-restore"
+            try? FileManager.default.removeItem(atPath: target)
+            defer { try? FileManager.default.removeItem(atPath: target) }
+            restoreRate = size / (try timed { try run(program, restore(repository, target)) })
+        }
+        let version = (try? run(program, peer.versionArguments)).map(peer.version) ?? "?"
         return Figures(
-            version: version, fullRate: size / full, secondRate: size / incremental, restoreRate: 0,
+            version: version, fullRate: size / full, secondRate: size / incremental, restoreRate: restoreRate,
             sizeAfterFull: sizeAfterFull, growth: growth)
     }
 
