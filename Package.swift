@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -67,6 +68,18 @@ let package = Package(
                 "TidemarkMigrations",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .target(
+            name: "Catalog",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "CatalogStore",
+            dependencies: ["Catalog", "EventStore", "Postgres", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Projections",
+            dependencies: ["Catalog", "EventStore", "Postgres", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "PrivateCluster",

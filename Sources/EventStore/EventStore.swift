@@ -113,6 +113,25 @@ public final class EventStore: Sendable {
         return try RecordedEvent.all(in: result)
     }
 
+    /// Up to `limit` events after `position` and at most `last`, of the given categories only
+    /// (every category when nil), recorded no later than `recordedBy` when given.
+    ///
+    /// Projections read through `last` = a head position read earlier: every event up to a
+    /// committed head is visible (positions are commit-ordered), so the range is complete.
+    public func read(
+        after position: Int64, through last: Int64 = .max, categories: [String]? = nil, recordedBy: Date? = nil,
+        limit: Int? = nil
+    ) async throws -> [RecordedEvent] {
+        let limit = limit ?? configuration.readBatchSize
+        let result: PostgresResult
+        if let categories {
+            result = try await pool.query(Statements.categoriesForward, [position, last, categories, recordedBy, limit])
+        } else {
+            result = try await pool.query(Statements.rangeForward, [position, last, recordedBy, limit])
+        }
+        return try RecordedEvent.all(in: result)
+    }
+
     /// Follows the log from `position` (exclusive): catches up, then waits for new events.
     ///
     /// It opens one connection of its own (with the pool's settings) to LISTEN for appends;
@@ -169,6 +188,22 @@ enum Statements {
         sql: """
             SELECT \(RecordedEvent.columns) FROM tidemark.events
              WHERE category = $1 AND position > $2 ORDER BY position LIMIT $3
+            """)
+    static let rangeForward = PostgresStatement(
+        name: "tidemark_range_forward",
+        sql: """
+            SELECT \(RecordedEvent.columns) FROM tidemark.events
+             WHERE position > $1 AND position <= $2
+               AND ($3::timestamptz IS NULL OR recorded_at <= $3::timestamptz)
+             ORDER BY position LIMIT $4
+            """)
+    static let categoriesForward = PostgresStatement(
+        name: "tidemark_categories_forward",
+        sql: """
+            SELECT \(RecordedEvent.columns) FROM tidemark.events
+             WHERE category = ANY($3::text[]) AND position > $1 AND position <= $2
+               AND ($4::timestamptz IS NULL OR recorded_at <= $4::timestamptz)
+             ORDER BY position LIMIT $5
             """)
     static let appendOne = PostgresStatement(
         name: "tidemark_append_one",

@@ -35,7 +35,7 @@ public struct RecordedEvent: Sendable, Equatable {
     }
 
     /// The column list every read selects, in the order `init(row:)` decodes.
-    static let columns =
+    public static let columns =
         "position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata, recorded_at, transaction_id"
 
     init(_ result: PostgresResult, row: Int) throws {
@@ -51,7 +51,8 @@ public struct RecordedEvent: Sendable, Equatable {
         transactionID = try result.decode(row, 9)
     }
 
-    static func all(in result: PostgresResult) throws -> [RecordedEvent] {
+    /// Decodes the rows of a query that selected `columns`, for readers with SQL of their own.
+    public static func all(in result: PostgresResult) throws -> [RecordedEvent] {
         var events: [RecordedEvent] = []
         events.reserveCapacity(result.rowCount)
         for row in 0..<result.rowCount {

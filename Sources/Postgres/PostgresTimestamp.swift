@@ -2,9 +2,9 @@ import Foundation
 
 /// Reads and writes `timestamptz` in the ISO text form the connection asks the server for
 /// (`DateStyle=ISO`, `TimeZone=UTC`), without a `DateFormatter` on the hot path.
-enum PostgresTimestamp {
+public enum PostgresTimestamp {
     /// Formats as `YYYY-MM-DD HH:MM:SS.ffffff+00`.
-    static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String {
         let totalMicros = (date.timeIntervalSince1970 * 1_000_000).rounded()
         var seconds = Int64((totalMicros / 1_000_000).rounded(.down))
         var micros = Int64(totalMicros) - seconds * 1_000_000

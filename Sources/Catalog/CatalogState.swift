@@ -1,0 +1,146 @@
+import Foundation
+
+/// One object of the catalog with its history's summary.
+public struct CatalogEntry<Definition: CatalogDefinition>: Sendable {
+    public let id: UUIDString
+    public internal(set) var definition: Definition
+    /// The stream's version: the number of events about this object.
+    public internal(set) var version: Int64
+    public internal(set) var createdAt: Date
+    public internal(set) var updatedAt: Date
+    public internal(set) var updatedBy: String?
+    /// For each top-level field, the version that last changed it (conflict checks).
+    var fieldVersions: [String: Int64]
+}
+
+/// The catalog folded from its events: what exists now (or at the position folded to).
+///
+/// Used to check commands, for `--as-of` views, and as the reference the projections must
+/// agree with. Folding is deterministic: the same events give the same state.
+public struct CatalogState: Sendable {
+    public internal(set) var servers: [UUIDString: CatalogEntry<ManagedServer>] = [:]
+    public internal(set) var repositories: [UUIDString: CatalogEntry<RepositoryDefinition>] = [:]
+    public internal(set) var proxies: [UUIDString: CatalogEntry<ProxyDefinition>] = [:]
+    public internal(set) var throttlingRules: [UUIDString: CatalogEntry<ThrottlingRule>] = [:]
+    public internal(set) var jobs: [UUIDString: CatalogEntry<JobDefinition>] = [:]
+    /// The log position of the last event folded in.
+    public private(set) var position: Int64 = 0
+    /// Every id ever seen and the last name it had, so old references still read as names.
+    public private(set) var lastNames: [UUIDString: String] = [:]
+
+    public init() {}
+
+    /// A reference as people read it: the name in quotes, or the bare id if never seen.
+    public func label(_ kind: ObjectKind, _ id: UUIDString) -> String {
+        lastNames[id].map { "'\($0)'" } ?? id
+    }
+
+    /// The name of an object, or its id if it never existed.
+    public func name(of id: UUIDString) -> String { lastNames[id] ?? id }
+
+    /// The entries of one kind.
+    public func entries<Definition: CatalogDefinition>(_ type: Definition.Type) -> [UUIDString: CatalogEntry<Definition>] {
+        switch Definition.kind {
+        case .server: return servers as! [UUIDString: CatalogEntry<Definition>]
+        case .repository: return repositories as! [UUIDString: CatalogEntry<Definition>]
+        case .proxy: return proxies as! [UUIDString: CatalogEntry<Definition>]
+        case .throttle: return throttlingRules as! [UUIDString: CatalogEntry<Definition>]
+        case .job: return jobs as! [UUIDString: CatalogEntry<Definition>]
+        }
+    }
+
+    mutating func setEntry<Definition: CatalogDefinition>(_ entry: CatalogEntry<Definition>?, id: UUIDString) {
+        switch Definition.kind {
+        case .server: servers[id] = entry as! CatalogEntry<ManagedServer>?
+        case .repository: repositories[id] = entry as! CatalogEntry<RepositoryDefinition>?
+        case .proxy: proxies[id] = entry as! CatalogEntry<ProxyDefinition>?
+        case .throttle: throttlingRules[id] = entry as! CatalogEntry<ThrottlingRule>?
+        case .job: jobs[id] = entry as! CatalogEntry<JobDefinition>?
+        }
+    }
+
+    /// The id of the live object of a kind with this name (case-insensitive).
+    public func id<Definition: CatalogDefinition>(of type: Definition.Type, named name: String) -> UUIDString? {
+        let key = ObjectName.key(name)
+        return entries(type).first { ObjectName.key($0.value.definition.name) == key }?.key
+    }
+
+    /// The id of the live object named `name`, or a not-found error that lists what exists.
+    public func require<Definition: CatalogDefinition>(_ type: Definition.Type, named name: String) throws(CatalogError) -> UUIDString {
+        if let id = id(of: type, named: name) { return id }
+        let names = entries(type).values.map(\.definition.name).sorted()
+        let known = names.isEmpty ? "there are none yet" : "known: " + names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", ..." : "")
+        throw CatalogError(.notFound, "no \(Definition.kind.displayName) is named '\(name)' (\(known)): see 'tidemark \(Definition.kind.category) list'")
+    }
+
+    /// Live objects that refer to `id`, as "kind 'name'" labels.
+    public func referrers(of id: UUIDString) -> [String] {
+        var result: [String] = []
+        func scan<D: CatalogDefinition>(_ type: D.Type) {
+            for entry in entries(type).values where entry.definition.references.contains(where: { $0.id == id }) {
+                result.append("\(D.kind.displayName) '\(entry.definition.name)'")
+            }
+        }
+        scan(JobDefinition.self)
+        scan(ThrottlingRule.self)
+        return result.sorted()
+    }
+
+    /// Folds one catalog event in; other events only move the position.
+    public mutating func apply(_ record: CatalogEventRecord) throws {
+        defer { position = max(position, record.position) }
+        guard let (kind, verb) = CatalogEventType.parse(record.type) else { return }
+        switch kind {
+        case .server: try apply(record, verb: verb, as: ManagedServer.self)
+        case .repository: try apply(record, verb: verb, as: RepositoryDefinition.self)
+        case .proxy: try apply(record, verb: verb, as: ProxyDefinition.self)
+        case .throttle: try apply(record, verb: verb, as: ThrottlingRule.self)
+        case .job: try apply(record, verb: verb, as: JobDefinition.self)
+        }
+    }
+
+    private mutating func apply<Definition: CatalogDefinition>(
+        _ record: CatalogEventRecord, verb: CatalogEventType.Verb, as type: Definition.Type
+    ) throws {
+        let decoder = CatalogCoding.decoder()
+        let data = Data(record.data.utf8)
+        switch verb {
+        case .added, .updated:
+            let payload = try decoder.decode(DefinitionPayload<Definition>.self, from: data)
+            var entry = entries(type)[payload.id]
+                ?? CatalogEntry(
+                    id: payload.id, definition: payload.definition, version: 0, createdAt: record.recordedAt,
+                    updatedAt: record.recordedAt, updatedBy: record.actor, fieldVersions: [:])
+            let changed = verb == .added ? Array(CatalogCoding.fields(payload.definition).keys) : (payload.changed ?? [])
+            for field in changed { entry.fieldVersions[field] = record.streamVersion }
+            entry.definition = payload.definition
+            touch(&entry, record)
+            lastNames[payload.id] = payload.definition.name
+            setEntry(entry, id: payload.id)
+        case .removed:
+            let payload = try decoder.decode(RemovedPayload.self, from: data)
+            setEntry(nil as CatalogEntry<Definition>?, id: payload.id)
+        case .renamed:
+            let payload = try decoder.decode(RenamedPayload.self, from: data)
+            guard var entry = entries(type)[payload.id] else { return }
+            entry.definition.name = payload.to
+            entry.fieldVersions["name"] = record.streamVersion
+            touch(&entry, record)
+            lastNames[payload.id] = payload.to
+            setEntry(entry, id: payload.id)
+        case .enabled, .disabled:
+            let payload = try decoder.decode(JobIDPayload.self, from: data)
+            guard var entry = jobs[payload.id] else { return }
+            entry.definition.enabled = verb == .enabled
+            entry.fieldVersions["enabled"] = record.streamVersion
+            touch(&entry, record)
+            jobs[payload.id] = entry
+        }
+    }
+
+    private func touch<Definition>(_ entry: inout CatalogEntry<Definition>, _ record: CatalogEventRecord) {
+        entry.version = record.streamVersion
+        entry.updatedAt = record.recordedAt
+        entry.updatedBy = record.actor
+    }
+}

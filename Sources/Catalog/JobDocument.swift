@@ -1,0 +1,172 @@
+import Foundation
+import Yams
+
+/// Job definitions as YAML files, so they can live in version control: `job apply` reads
+/// them, `job export` writes them. One job per YAML document; `---` separates several.
+public enum JobDocument {
+    /// The keys of a job document, in the order `export` writes them.
+    public static let keys = [
+        "name", "description", "server", "objects", "exclusions", "repository", "proxies", "parallel_processing",
+        "schedule", "time_zone", "backup_window", "retention", "retry", "application_aware", "block_size",
+        "compression_level", "enabled",
+    ]
+
+    /// Reads every job of a file; `file` names it in errors (`jobs.yaml line 7: ...`).
+    public static func parse(_ text: String, file: String) throws(CatalogError) -> [JobSettings] {
+        let documents: [Node]
+        do {
+            documents = Array(try Yams.compose_all(yaml: text))
+        } catch let error as YamlError {
+            throw CatalogError(.invalidDocument, "\(file): not valid YAML: \(error)")
+        } catch {
+            throw CatalogError(.invalidDocument, "\(file): not valid YAML: \(error)")
+        }
+        guard !documents.isEmpty else {
+            throw CatalogError(.invalidDocument, "\(file) holds no job: write at least 'name', 'server', 'objects' and 'repository'")
+        }
+        var jobs: [JobSettings] = []
+        for document in documents { jobs.append(try settings(of: document, file: file)) }
+        return jobs
+    }
+
+    private static func settings(of node: Node, file: String) throws(CatalogError) -> JobSettings {
+        func at(_ node: Node) -> String { node.mark.map { "\(file) line \($0.line)" } ?? file }
+        guard let mapping = node.mapping else {
+            throw CatalogError(.invalidDocument, "\(at(node)): a job is a mapping of keys such as 'name:' and 'repository:'")
+        }
+        var settings = JobSettings()
+        var seen = Set<String>()
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else {
+                throw CatalogError(.invalidDocument, "\(at(keyNode)): a key must be plain text")
+            }
+            guard keys.contains(key) else {
+                let hint = closest(to: key).map { " (did you mean '\($0)'?)" } ?? ""
+                throw CatalogError(.invalidDocument, "\(at(keyNode)): unknown key '\(key)'\(hint); known keys: \(keys.joined(separator: ", "))")
+            }
+            guard seen.insert(key).inserted else {
+                throw CatalogError(.invalidDocument, "\(at(keyNode)): the key '\(key)' appears twice")
+            }
+            func text() throws(CatalogError) -> String {
+                guard case .scalar(let scalar) = value else {
+                    throw CatalogError(.invalidDocument, "\(at(value)): '\(key)' takes a single value")
+                }
+                return scalar.string
+            }
+            func list() throws(CatalogError) -> [String] {
+                switch value {
+                case .scalar(let scalar): return scalar.string.isEmpty ? [] : [scalar.string]
+                case .sequence(let sequence):
+                    var items: [String] = []
+                    for item in sequence {
+                        guard case .scalar(let scalar) = item else {
+                            throw CatalogError(.invalidDocument, "\(at(item)): each item of '\(key)' is a single value")
+                        }
+                        items.append(scalar.string)
+                    }
+                    return items
+                default:
+                    throw CatalogError(.invalidDocument, "\(at(value)): '\(key)' takes a list, such as [vm:web-01, vm:web-02]")
+                }
+            }
+            func flag() throws(CatalogError) -> Bool {
+                guard let bool = value.bool else {
+                    throw CatalogError(.invalidDocument, "\(at(value)): '\(key)' takes true or false")
+                }
+                return bool
+            }
+            func number(_ node: Node, _ name: String) throws(CatalogError) -> Int {
+                guard let int = node.int else {
+                    throw CatalogError(.invalidDocument, "\(at(node)): '\(name)' takes a whole number")
+                }
+                return int
+            }
+            switch key {
+                case "name": settings.name = try text()
+                case "description": settings.description = try text()
+                case "server": settings.server = try text()
+                case "objects": settings.objects = try list()
+                case "exclusions": settings.exclusions = try list()
+                case "repository": settings.repository = try text()
+                case "proxies": settings.proxies = try list()
+                case "parallel_processing": settings.parallelProcessing = try flag()
+                case "schedule": settings.schedule = try text()
+                case "time_zone": settings.timeZone = try text()
+                case "backup_window": settings.backupWindow = try text()
+                case "retention": settings.retention = try text()
+                case "application_aware": settings.applicationAware = try text()
+                case "block_size": settings.blockSize = try text()
+                case "compression_level": settings.compressionLevel = try number(value, key)
+                case "enabled": settings.enabled = try flag()
+                case "retry":
+                    guard let retry = value.mapping else {
+                        throw CatalogError(.invalidDocument, "\(at(value)): 'retry' takes 'count' and 'wait_minutes', such as {count: 3, wait_minutes: 10}")
+                    }
+                    for (retryKey, retryValue) in retry {
+                        switch retryKey.string {
+                        case "count": settings.retryCount = try number(retryValue, "retry.count")
+                        case "wait_minutes": settings.retryWaitMinutes = try number(retryValue, "retry.wait_minutes")
+                        default:
+                            throw CatalogError(.invalidDocument, "\(at(retryKey)): unknown key 'retry.\(retryKey.string ?? "")'; known keys: count, wait_minutes")
+                        }
+                    }
+                default: break
+            }
+        }
+        return settings
+    }
+
+    /// Writes one job document; `Yams` quotes whatever needs quoting.
+    public static func export(_ settings: JobSettings) -> String {
+        var lines: [String] = []
+        func scalar(_ text: String) -> String {
+            let emitted = (try? Yams.serialize(node: .scalar(.init(text)))) ?? "''"
+            return emitted.hasSuffix("\n") ? String(emitted.dropLast()) : emitted
+        }
+        func add(_ key: String, _ value: String?) {
+            if let value { lines.append("\(key): \(value)") }
+        }
+        add("name", settings.name.map(scalar))
+        add("description", settings.description.map(scalar))
+        add("server", settings.server.map(scalar))
+        add("objects", settings.objects.map { "[" + $0.map(scalar).joined(separator: ", ") + "]" })
+        add("exclusions", settings.exclusions.map { "[" + $0.map(scalar).joined(separator: ", ") + "]" })
+        add("repository", settings.repository.map(scalar))
+        add("proxies", settings.proxies.map { "[" + $0.map(scalar).joined(separator: ", ") + "]" })
+        add("parallel_processing", settings.parallelProcessing.map(String.init))
+        add("schedule", settings.schedule.map(scalar))
+        add("time_zone", settings.timeZone.map(scalar))
+        add("backup_window", settings.backupWindow.map(scalar))
+        add("retention", settings.retention.map(scalar))
+        if let count = settings.retryCount, let wait = settings.retryWaitMinutes {
+            lines.append("retry: {count: \(count), wait_minutes: \(wait)}")
+        }
+        add("application_aware", settings.applicationAware.map(scalar))
+        add("block_size", settings.blockSize.map(scalar))
+        add("compression_level", settings.compressionLevel.map(String.init))
+        add("enabled", settings.enabled.map(String.init))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The known key a mistyped one most likely meant (edit distance at most 3).
+    static func closest(to key: String) -> String? {
+        let best = keys.map { ($0, distance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
+        guard let best, best.1 <= 3 else { return nil }
+        return best.0
+    }
+
+    private static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+
+/// A job as people write it, on the command line or in a YAML file: names instead of ids,
+/// schedules and sizes as text. Every field is optional so that `update` can carry only
+/// what changes; `definition(...)` checks each field and resolves the names.
+public struct JobSettings: Sendable, Equatable {
+    public var name: String?
+    public var description: String?
+    public var server: String?
+    public var objects: [String]?
+    public var exclusions: [String]?
+    public var repository: String?
+    /// Proxy names; `["automatic"]` or an empty list for automatic selection.
+    public var proxies: [String]?
+    public var parallelProcessing: Bool?
+    public var schedule: String?
+    public var timeZone: String?
+    /// `HH:MM-HH:MM`, or `none`.
+    public var backupWindow: String?
+    public var retention: String?
+    public var retryCount: Int?
+    public var retryWaitMinutes: Int?
+    public var applicationAware: String?
+    public var blockSize: String?
+    public var compressionLevel: Int?
+    public var enabled: Bool?
+
+    public init() {}
+
+    /// The job `definition` with these settings applied; with no base, a new job whose
+    /// unset fields take their defaults (name, server, objects and repository are required).
+    public func definition(base: JobDefinition?, in state: CatalogState, defaultTimeZone: String) throws(CatalogError) -> JobDefinition {
+        var job: JobDefinition
+        if let base {
+            job = base
+        } else {
+            guard let name else { throw CatalogError(.invalidValue, "a new job needs a name") }
+            guard let server else {
+                throw CatalogError(.invalidValue, "job '\(name)' needs the managed server its VMs live on: add --server NAME (see 'tidemark server list')")
+            }
+            guard let repository else {
+                throw CatalogError(.invalidValue, "job '\(name)' needs a repository: add --repository NAME (see 'tidemark repository list')")
+            }
+            guard objects != nil else {
+                throw CatalogError(.invalidValue, "job '\(name)' needs the objects to back up: add --object vm:NAME (or folder:, cluster:, host:, tag:)")
+            }
+            job = JobDefinition(
+                name: name, server: try state.require(ManagedServer.self, named: server), objects: [],
+                repository: try state.require(RepositoryDefinition.self, named: repository), timeZone: defaultTimeZone)
+        }
+        if let name { job.name = name }
+        if let description { job.description = description }
+        if let server { job.server = try state.require(ManagedServer.self, named: server) }
+        if let repository { job.repository = try state.require(RepositoryDefinition.self, named: repository) }
+        if let objects {
+            job.objects = []
+            for object in objects { job.objects.append(try ObjectSelector(parsing: object)) }
+        }
+        if let exclusions {
+            job.exclusions = []
+            for exclusion in exclusions { job.exclusions.append(try Exclusion(parsing: exclusion)) }
+        }
+        if let proxies {
+            job.proxies = []
+            if !(proxies.count == 1 && proxies[0].lowercased() == "automatic") {
+                for proxy in proxies { job.proxies.append(try state.require(ProxyDefinition.self, named: proxy)) }
+            }
+        }
+        if let parallelProcessing { job.parallelProcessing = parallelProcessing }
+        if let schedule {
+            job.schedule = try Schedule(parsing: schedule) { (name: String) throws(CatalogError) -> UUIDString in
+                try state.require(JobDefinition.self, named: name)
+            }
+        }
+        if let timeZone { job.timeZone = timeZone }
+        if let backupWindow {
+            job.backupWindow = ["none", ""].contains(backupWindow.lowercased()) ? nil : try TimeWindow(parsing: backupWindow)
+        }
+        if let retention { job.retention = try JobRetention(parsing: retention) }
+        if retryCount != nil || retryWaitMinutes != nil {
+            job.retry = RetryPolicy(count: retryCount ?? job.retry.count, waitMinutes: retryWaitMinutes ?? job.retry.waitMinutes)
+        }
+        if let applicationAware { job.applicationAware = try ApplicationAwareMode.parse(applicationAware) }
+        if let blockSize { job.blockSizeBytes = try Self.parseBlockSize(blockSize) }
+        if let compressionLevel { job.compressionLevel = compressionLevel }
+        if let enabled { job.enabled = enabled }
+        return job
+    }
+
+    /// Every field of `job`, with names for ids: what `job export` writes.
+    public init(_ job: JobDefinition, in state: CatalogState) {
+        name = job.name
+        description = job.description
+        server = state.name(of: job.server)
+        objects = job.objects.map(\.description)
+        exclusions = job.exclusions.map(\.description)
+        repository = state.name(of: job.repository)
+        proxies = job.proxies.isEmpty ? ["automatic"] : job.proxies.map { state.name(of: $0) }
+        parallelProcessing = job.parallelProcessing
+        schedule = job.schedule.text { state.name(of: $0) }
+        timeZone = job.timeZone
+        backupWindow = job.backupWindow?.description ?? "none"
+        retention = job.retention.description
+        retryCount = job.retry.count
+        retryWaitMinutes = job.retry.waitMinutes
+        applicationAware = job.applicationAware.rawValue
+        blockSize = Self.describeBlockSize(job.blockSizeBytes)
+        compressionLevel = job.compressionLevel
+        enabled = job.enabled
+    }
+
+    /// Reads `1M`, `256K`, `4MiB`.
+    public static func parseBlockSize(_ text: String) throws(CatalogError) -> Int {
+        let upper = text.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
+        let multiplier = upper.hasSuffix("M") ? 1 << 20 : upper.hasSuffix("K") ? 1 << 10 : 1
+        guard let count = Int(multiplier == 1 ? upper : String(upper.dropLast())), count > 0,
+            JobDefinition.blockSizes.contains(count * multiplier)
+        else {
+            throw CatalogError(.invalidValue, "block size '\(text)' is not offered: use 256K, 512K, 1M, 2M, 4M or 8M")
+        }
+        return count * multiplier
+    }
+
+    public static func describeBlockSize(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? "\(bytes >> 20)M" : "\(bytes >> 10)K"
+    }
+}

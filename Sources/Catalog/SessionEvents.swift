@@ -1,0 +1,212 @@
+import Foundation
+
+/// The events of a backup session, on the stream `session-<uuid>`: the Job Manager's
+/// contract with the projections, the replay and the auditors. All schema version 1;
+/// byte counts are cumulative where an event repeats (checkpoints), so the latest one wins.
+///
+/// A task is one VM disk (`<vm-id>/<disk-key>`), or one VM when the job does not process
+/// disks in parallel.
+public enum SessionEvent {
+    public static let category = "session"
+
+    public enum Kind: String, Sendable, CaseIterable {
+        case sessionStarted = "SessionStarted"
+        case objectsEnumerated = "ObjectsEnumerated"
+        case repositoryChecked = "RepositoryChecked"
+        case taskWaited = "TaskWaited"
+        case proxySelected = "ProxySelected"
+        case taskStarted = "TaskStarted"
+        case applicationProcessed = "ApplicationProcessed"
+        case snapshotRequested = "SnapshotRequested"
+        case snapshotCreated = "SnapshotCreated"
+        case throttleApplied = "ThrottleApplied"
+        case transferStarted = "TransferStarted"
+        case transferCheckpointed = "TransferCheckpointed"
+        case transferFinished = "TransferFinished"
+        case snapshotRemoved = "SnapshotRemoved"
+        case taskFinished = "TaskFinished"
+        case restorePointCreated = "RestorePointCreated"
+        case restorePointRemoved = "RestorePointRemoved"
+        case sessionFinished = "SessionFinished"
+    }
+
+    public struct Started: Codable, Sendable {
+        public var sessionId: String
+        public var jobId: String?
+        public var jobName: String?
+        public var jobVersion: Int64?
+        /// scheduled, manual, retry, chained, missed.
+        public var trigger: String?
+        public init(sessionId: String, jobId: String?, jobName: String?, jobVersion: Int64?, trigger: String?) {
+            self.sessionId = sessionId
+            self.jobId = jobId
+            self.jobName = jobName
+            self.jobVersion = jobVersion
+            self.trigger = trigger
+        }
+    }
+
+    public struct EnumeratedVM: Codable, Sendable {
+        public var id: String
+        public var name: String
+        public var diskKeys: [Int]
+        public init(id: String, name: String, diskKeys: [Int]) {
+            self.id = id
+            self.name = name
+            self.diskKeys = diskKeys
+        }
+    }
+
+    public struct ObjectsEnumerated: Codable, Sendable {
+        public var vms: [EnumeratedVM]
+        public init(vms: [EnumeratedVM]) { self.vms = vms }
+    }
+
+    /// A proxy the Job Manager considered for a task, and its score (lower wins).
+    public struct ProxyCandidate: Codable, Sendable {
+        public var proxyId: String
+        public var proxyName: String
+        public var transportMode: String
+        public var score: Double
+        public var reason: String
+        public init(proxyId: String, proxyName: String, transportMode: String, score: Double, reason: String) {
+            self.proxyId = proxyId
+            self.proxyName = proxyName
+            self.transportMode = transportMode
+            self.score = score
+            self.reason = reason
+        }
+    }
+
+    public struct ProxySelected: Codable, Sendable {
+        public var taskId: String
+        public var proxyId: String
+        public var proxyName: String
+        public var transportMode: String
+        public var candidates: [ProxyCandidate]
+        public init(taskId: String, proxyId: String, proxyName: String, transportMode: String, candidates: [ProxyCandidate]) {
+            self.taskId = taskId
+            self.proxyId = proxyId
+            self.proxyName = proxyName
+            self.transportMode = transportMode
+            self.candidates = candidates
+        }
+    }
+
+    public struct TaskStarted: Codable, Sendable {
+        public var taskId: String
+        public var vmId: String
+        public var vmName: String
+        public var diskKey: Int?
+        public var sizeBytes: Int64
+        public var attempt: Int
+        public init(taskId: String, vmId: String, vmName: String, diskKey: Int?, sizeBytes: Int64, attempt: Int) {
+            self.taskId = taskId
+            self.vmId = vmId
+            self.vmName = vmName
+            self.diskKey = diskKey
+            self.sizeBytes = sizeBytes
+            self.attempt = attempt
+        }
+    }
+
+    /// Cumulative figures of a task's transfer: `TransferCheckpointed` and `TransferFinished`.
+    public struct TransferProgress: Codable, Sendable {
+        public var taskId: String
+        public var offset: Int64
+        public var bytesRead: Int64
+        public var bytesTransferred: Int64
+        public var newChunks: Int64
+        public init(taskId: String, offset: Int64, bytesRead: Int64, bytesTransferred: Int64, newChunks: Int64) {
+            self.taskId = taskId
+            self.offset = offset
+            self.bytesRead = bytesRead
+            self.bytesTransferred = bytesTransferred
+            self.newChunks = newChunks
+        }
+    }
+
+    public struct TaskFinished: Codable, Sendable {
+        public var taskId: String
+        /// success, warning or failed.
+        public var result: String
+        public var message: String?
+        public init(taskId: String, result: String, message: String? = nil) {
+            self.taskId = taskId
+            self.result = result
+            self.message = message
+        }
+    }
+
+    public struct RestorePointCreated: Codable, Sendable {
+        public var restorePointId: String
+        public var jobId: String?
+        public var vmId: String
+        public var vmName: String?
+        public var disks: [String]
+        public var sizeBytes: Int64?
+        public init(restorePointId: String, jobId: String?, vmId: String, vmName: String?, disks: [String], sizeBytes: Int64?) {
+            self.restorePointId = restorePointId
+            self.jobId = jobId
+            self.vmId = vmId
+            self.vmName = vmName
+            self.disks = disks
+            self.sizeBytes = sizeBytes
+        }
+    }
+
+    public struct RestorePointRemoved: Codable, Sendable {
+        public var restorePointId: String
+        public var reason: String
+        public init(restorePointId: String, reason: String) {
+            self.restorePointId = restorePointId
+            self.reason = reason
+        }
+    }
+
+    /// Busy share (0-100) of each stage of the data path over the session.
+    public struct Busy: Codable, Sendable, Equatable {
+        public var source: Double
+        public var proxy: Double
+        public var network: Double
+        public var target: Double
+        public init(source: Double, proxy: Double, network: Double, target: Double) {
+            self.source = source
+            self.proxy = proxy
+            self.network = network
+            self.target = target
+        }
+
+        /// The busiest stage's name.
+        public var bottleneck: String {
+            [("source", source), ("proxy", proxy), ("network", network), ("target", target)].max { $0.1 < $1.1 }!.0
+        }
+    }
+
+    public struct Finished: Codable, Sendable {
+        /// success, warning or failed.
+        public var result: String
+        public var processedBytes: Int64
+        public var readBytes: Int64
+        public var transferredBytes: Int64
+        public var dedupeRatio: Double?
+        public var compressionRatio: Double?
+        public var durationSeconds: Double
+        public var busy: Busy?
+        public var bottleneck: String?
+        public init(
+            result: String, processedBytes: Int64, readBytes: Int64, transferredBytes: Int64, dedupeRatio: Double?,
+            compressionRatio: Double?, durationSeconds: Double, busy: Busy?, bottleneck: String?
+        ) {
+            self.result = result
+            self.processedBytes = processedBytes
+            self.readBytes = readBytes
+            self.transferredBytes = transferredBytes
+            self.dedupeRatio = dedupeRatio
+            self.compressionRatio = compressionRatio
+            self.durationSeconds = durationSeconds
+            self.busy = busy
+            self.bottleneck = bottleneck
+        }
+    }
+}

@@ -1,0 +1,252 @@
+import Catalog
+import EventStore
+import Foundation
+import Postgres
+
+/// Projection "catalog": one row per live managed server, repository, proxy, throttling
+/// rule and job, and each job's last session.
+///
+/// A batch folds each object's events in memory (loading the stored definition first when
+/// the batch only renames or switches an object), then writes every table with one upsert
+/// and one delete.
+public struct CatalogProjection: Projection {
+    public let name = "catalog"
+    public let tables = ["managed_servers", "repositories", "proxies", "throttling_rules", "jobs"]
+    public let categories = ObjectKind.allCases.map(\.category) + [SessionEvent.category]
+
+    public init() {}
+
+    public func apply(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
+        try fold(events, ManagedServer.self, in: schema, on: connection)
+        try fold(events, RepositoryDefinition.self, in: schema, on: connection)
+        try fold(events, ProxyDefinition.self, in: schema, on: connection)
+        try fold(events, ThrottlingRule.self, in: schema, on: connection)
+        try fold(events, JobDefinition.self, in: schema, on: connection)
+        try recordLastSessions(events, in: schema, on: connection)
+    }
+
+    /// An object's row as the batch leaves it.
+    struct Pending<Definition: CatalogDefinition> {
+        var definition: Definition
+        var version: Int64
+        var createdAt: Date
+        var updatedAt: Date
+        var updatedBy: String?
+    }
+
+    private func fold<Definition: CatalogDefinition>(
+        _ events: [RecordedEvent], _ type: Definition.Type, in schema: ProjectionSchema, on connection: isolated PostgresConnection
+    ) throws {
+        let kind = Definition.kind
+        let mine = events.compactMap { event -> (RecordedEvent, CatalogEventType.Verb)? in
+            guard let (eventKind, verb) = CatalogEventType.parse(event.type), eventKind == kind else { return nil }
+            return (event, verb)
+        }
+        guard !mine.isEmpty else { return }
+        let table = Self.table(of: kind)
+        let decoder = CatalogCoding.decoder()
+        var pending: [String: Pending<Definition>] = [:]
+        var removed: [String] = []
+
+        // Objects only renamed or switched in this batch start from their stored row.
+        var needStored = Set<String>()
+        var seenWhole = Set<String>()
+        for (event, verb) in mine {
+            let id = Self.objectID(event)
+            if verb == .added || verb == .updated { seenWhole.insert(id) } else if !seenWhole.contains(id) { needStored.insert(id) }
+        }
+        if !needStored.isEmpty {
+            let stored = try connection.query(
+                "SELECT \(table.key)::text, definition::text, version, created_at FROM \(schema.table(table.name)) WHERE \(table.key) = ANY($1::uuid[])",
+                [Array(needStored)])
+            for row in 0..<stored.rowCount {
+                let definition = try decoder.decode(Definition.self, from: Data(try stored.decode(row, 1, as: String.self).utf8))
+                let created: Date = try stored.decode(row, 3)
+                pending[try stored.decode(row, 0)] = Pending(
+                    definition: definition, version: try stored.decode(row, 2), createdAt: created, updatedAt: created, updatedBy: nil)
+            }
+        }
+
+        for (event, verb) in mine {
+            let id = Self.objectID(event)
+            let actor = try event.metadata().actor
+            let data = Data(event.data.utf8)
+            switch verb {
+            case .added, .updated:
+                let payload = try decoder.decode(DefinitionPayload<Definition>.self, from: data)
+                let created = verb == .added ? event.recordedAt : (pending[id]?.createdAt ?? event.recordedAt)
+                pending[id] = Pending(
+                    definition: payload.definition, version: event.streamVersion, createdAt: created,
+                    updatedAt: event.recordedAt, updatedBy: actor)
+            case .removed:
+                pending[id] = nil
+                removed.append(id)
+            case .renamed, .enabled, .disabled:
+                guard var entry = pending[id] else { continue }
+                if verb == .renamed {
+                    entry.definition.name = try decoder.decode(RenamedPayload.self, from: data).to
+                } else if var job = entry.definition as? JobDefinition {
+                    job.enabled = verb == .enabled
+                    entry.definition = job as! Definition
+                }
+                entry.version = event.streamVersion
+                entry.updatedAt = event.recordedAt
+                entry.updatedBy = actor
+                pending[id] = entry
+            }
+        }
+
+        var rows = RowBatch()
+        for (id, entry) in pending.sorted(by: { $0.key < $1.key }) {
+            rows.append(Self.row(id: id, entry))
+        }
+        try table.upsert.write(rows, in: schema, on: connection)
+        if !removed.isEmpty {
+            _ = try connection.query(
+                "DELETE FROM \(schema.table(table.name)) WHERE \(table.key) = ANY($1::uuid[])", [removed])
+        }
+    }
+
+    /// Jobs' `last_*` columns: the latest session started per job, then the results of
+    /// sessions that finished (matched by session id, so an older session's late finish
+    /// does not overwrite a newer start).
+    private func recordLastSessions(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
+        let decoder = CatalogCoding.decoder()
+        var started: [String: (session: String, at: Date)] = [:]
+        var finished = RowBatch()
+        for event in events where event.stream.hasPrefix("session-") {
+            let session = String(event.stream.dropFirst("session-".count))
+            switch event.type {
+            case SessionEvent.Kind.sessionStarted.rawValue:
+                guard let payload = try? decoder.decode(SessionEvent.Started.self, from: Data(event.data.utf8)),
+                    let job = payload.jobId, UUID(uuidString: job) != nil
+                else { continue }
+                started[job.lowercased()] = (session, event.recordedAt)
+            case SessionEvent.Kind.sessionFinished.rawValue:
+                let result = (try? decoder.decode(SessionEvent.Finished.self, from: Data(event.data.utf8)))?.result
+                finished.append(["session_id": .text(session), "result": .text(result ?? "unknown"), "at": .time(event.recordedAt)])
+            default: continue
+            }
+        }
+        let jobs = schema.table("jobs")
+        if !started.isEmpty {
+            var rows = RowBatch()
+            for (job, start) in started.sorted(by: { $0.key < $1.key }) {
+                rows.append(["job_id": .text(job), "session_id": .text(start.session), "at": .time(start.at)])
+            }
+            _ = try connection.query(
+                """
+                UPDATE \(jobs) j SET last_session_id = u.session_id, last_result = 'running', last_started_at = u.at,
+                       last_finished_at = NULL
+                  FROM jsonb_to_recordset($1::jsonb) AS u(job_id uuid, session_id text, at timestamptz)
+                 WHERE j.job_id = u.job_id
+                """, [rows.json])
+        }
+        if !finished.isEmpty {
+            _ = try connection.query(
+                """
+                UPDATE \(jobs) j SET last_result = u.result, last_finished_at = u.at
+                  FROM jsonb_to_recordset($1::jsonb) AS u(session_id text, result text, at timestamptz)
+                 WHERE j.last_session_id = u.session_id
+                """, [finished.json])
+        }
+    }
+
+    static func objectID(_ event: RecordedEvent) -> String {
+        String(event.stream.drop(while: { $0 != "-" }).dropFirst())
+    }
+
+    struct Table {
+        let name: String
+        let key: String
+        let upsert: Upsert
+    }
+
+    static func table(of kind: ObjectKind) -> Table {
+        let common = ["name", "version", "definition", "updated_at", "updated_by"]
+        switch kind {
+        case .server:
+            return Table(
+                name: "managed_servers", key: "server_id",
+                upsert: Upsert(
+                    table: "managed_servers", key: ["server_id"],
+                    updated: common + ["platform", "url", "user_name", "password_reference", "thumbprint", "folder"], conflict: .replace))
+        case .repository:
+            return Table(
+                name: "repositories", key: "repository_id",
+                upsert: Upsert(
+                    table: "repositories", key: ["repository_id"],
+                    updated: common + ["path", "max_concurrent_tasks", "free_space_threshold_percent", "site"], conflict: .replace))
+        case .proxy:
+            return Table(
+                name: "proxies", key: "proxy_id",
+                upsert: Upsert(
+                    table: "proxies", key: ["proxy_id"],
+                    updated: common + ["site", "transport_modes", "max_concurrent_tasks", "datastores", "host", "cluster"],
+                    conflict: .replace))
+        case .throttle:
+            return Table(
+                name: "throttling_rules", key: "rule_id",
+                upsert: Upsert(
+                    table: "throttling_rules", key: ["rule_id"],
+                    updated: common + ["source_sites", "source_proxy_ids", "target_repository_ids", "bytes_per_second", "window_start", "window_end"],
+                    conflict: .replace))
+        case .job:
+            return Table(
+                name: "jobs", key: "job_id",
+                upsert: Upsert(
+                    table: "jobs", key: ["job_id"],
+                    updated: common + ["description", "enabled", "server_id", "repository_id", "proxy_ids", "schedule", "schedule_text", "time_zone", "retention"],
+                    conflict: .replace))
+        }
+    }
+
+    static func row<Definition: CatalogDefinition>(id: String, _ entry: Pending<Definition>) -> KeyValuePairs<String, RowBatch.Value> {
+        let definitionJSON = CatalogCoding.json(entry.definition)
+        switch entry.definition {
+        case let server as ManagedServer:
+            return [
+                "server_id": .text(id), "name": .text(server.name), "platform": .text(server.platform.rawValue),
+                "url": .text(server.url), "user_name": .text(server.user), "password_reference": .text(server.passwordReference?.description),
+                "thumbprint": .text(server.thumbprint), "folder": .text(server.folder), "version": .integer(entry.version),
+                "definition": .json(definitionJSON), "created_at": .time(entry.createdAt), "updated_at": .time(entry.updatedAt),
+                "updated_by": .text(entry.updatedBy),
+            ]
+        case let repository as RepositoryDefinition:
+            return [
+                "repository_id": .text(id), "name": .text(repository.name), "path": .text(repository.path),
+                "max_concurrent_tasks": .integer(Int64(repository.maxConcurrentTasks)),
+                "free_space_threshold_percent": .integer(Int64(repository.freeSpaceThresholdPercent)), "site": .text(repository.site),
+                "version": .integer(entry.version), "definition": .json(definitionJSON), "created_at": .time(entry.createdAt),
+                "updated_at": .time(entry.updatedAt), "updated_by": .text(entry.updatedBy),
+            ]
+        case let proxy as ProxyDefinition:
+            return [
+                "proxy_id": .text(id), "name": .text(proxy.name), "site": .text(proxy.site),
+                "transport_modes": .texts(proxy.transportModes.map(\.rawValue)), "max_concurrent_tasks": .integer(Int64(proxy.maxConcurrentTasks)),
+                "datastores": .texts(proxy.datastores), "host": .text(proxy.host), "cluster": .text(proxy.cluster),
+                "version": .integer(entry.version), "definition": .json(definitionJSON), "created_at": .time(entry.createdAt),
+                "updated_at": .time(entry.updatedAt), "updated_by": .text(entry.updatedBy),
+            ]
+        case let rule as ThrottlingRule:
+            return [
+                "rule_id": .text(id), "name": .text(rule.name), "source_sites": .texts(rule.sourceSites),
+                "source_proxy_ids": .texts(rule.sourceProxies), "target_repository_ids": .texts(rule.targetRepositories),
+                "bytes_per_second": .integer(rule.bytesPerSecond), "window_start": .text(rule.window?.start.description),
+                "window_end": .text(rule.window?.end.description), "version": .integer(entry.version), "definition": .json(definitionJSON),
+                "created_at": .time(entry.createdAt), "updated_at": .time(entry.updatedAt), "updated_by": .text(entry.updatedBy),
+            ]
+        case let job as JobDefinition:
+            return [
+                "job_id": .text(id), "name": .text(job.name), "description": .text(job.description), "enabled": .bool(job.enabled),
+                "server_id": .text(job.server), "repository_id": .text(job.repository), "proxy_ids": .texts(job.proxies),
+                "schedule": .json(CatalogCoding.json(job.schedule)), "schedule_text": .text(job.schedule.text { "job \($0)" }),
+                "time_zone": .text(job.timeZone), "retention": .text(job.retention.description), "version": .integer(entry.version),
+                "definition": .json(definitionJSON), "created_at": .time(entry.createdAt), "updated_at": .time(entry.updatedAt),
+                "updated_by": .text(entry.updatedBy),
+            ]
+        default:
+            return [:]
+        }
+    }
+}

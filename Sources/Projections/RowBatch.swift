@@ -1,0 +1,87 @@
+import EventStore
+import Foundation
+import Postgres
+
+/// Rows for one table, sent as one JSON array and written by one statement
+/// (`jsonb_populate_recordset` turns it into the table's row type, arrays and all).
+struct RowBatch {
+    private var text = "["
+    private(set) var count = 0
+
+    /// A value of one column; nil is SQL NULL.
+    enum Value {
+        case text(String?)
+        case integer(Int64?)
+        case double(Double?)
+        case bool(Bool?)
+        case time(Date?)
+        case texts([String]?)
+        /// Already JSON (a jsonb column).
+        case json(String?)
+    }
+
+    mutating func append(_ columns: KeyValuePairs<String, Value>) {
+        text += count == 0 ? "{" : ",{"
+        var first = true
+        for (column, value) in columns {
+            guard let encoded = Self.encode(value) else { continue }
+            text += (first ? "" : ",") + "\"\(column)\":" + encoded
+            first = false
+        }
+        text += "}"
+        count += 1
+    }
+
+    var json: String { text + "]" }
+    var isEmpty: Bool { count == 0 }
+
+    private static func encode(_ value: Value) -> String? {
+        switch value {
+        case .text(let text): return text.map(JSONString.quoted)
+        case .integer(let number): return number.map { String($0) }
+        case .double(let number): return number.flatMap { $0.isFinite ? String($0) : nil }
+        case .bool(let flag): return flag.map { $0 ? "true" : "false" }
+        case .time(let date): return date.map { "\"" + PostgresTimestamp.format($0) + "\"" }
+        case .texts(let items): return items.map { "[" + $0.map(JSONString.quoted).joined(separator: ",") + "]" }
+        case .json(let json): return json
+        }
+    }
+}
+
+/// How a batch of rows meets the rows already stored.
+struct Upsert {
+    enum Conflict {
+        /// Stored columns take the batch's values (the batch holds whole rows).
+        case replace
+        /// Stored columns keep their value where the batch's is NULL (the batch holds parts of rows).
+        case merge
+        /// Numeric columns add up (counters).
+        case add
+    }
+
+    let table: String
+    let key: [String]
+    /// Columns the batch writes on conflict.
+    let updated: [String]
+    let conflict: Conflict
+
+    func sql(in schema: ProjectionSchema) -> String {
+        let target = schema.table(table)
+        let assignments = updated.map { column -> String in
+            switch conflict {
+            case .replace: return "\(column) = EXCLUDED.\(column)"
+            case .merge: return "\(column) = coalesce(EXCLUDED.\(column), t.\(column))"
+            case .add: return "\(column) = t.\(column) + EXCLUDED.\(column)"
+            }
+        }
+        return """
+            INSERT INTO \(target) AS t SELECT * FROM jsonb_populate_recordset(NULL::\(target), $1::jsonb)
+            ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(assignments.joined(separator: ", "))
+            """
+    }
+
+    func write(_ rows: RowBatch, in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
+        guard !rows.isEmpty else { return }
+        _ = try connection.query(sql(in: schema), [rows.json])
+    }
+}
