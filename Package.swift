@@ -82,6 +82,10 @@ let package = Package(
             dependencies: ["Catalog", "EventStore", "Postgres", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "SyntheticHistory",
+            dependencies: ["Catalog", "EventStore"]
+        ),
+        .target(
             name: "PrivateCluster",
             dependencies: [
                 "Postgres",
@@ -100,6 +104,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "CatalogTests",
+            dependencies: ["Catalog"]
+        ),
+        .testTarget(
+            name: "ProjectionTests",
+            dependencies: ["Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "SyntheticHistory", "TestSupport"]
         ),
         .testTarget(
             name: "PostgresTests",

@@ -13,11 +13,12 @@ public enum JobDocument {
 
     /// Reads every job of a file; `file` names it in errors (`jobs.yaml line 7: ...`).
     public static func parse(_ text: String, file: String) throws(CatalogError) -> [JobSettings] {
-        let documents: [Node]
+        var documents: [Node] = []
         do {
-            documents = Array(try Yams.compose_all(yaml: text))
-        } catch let error as YamlError {
-            throw CatalogError(.invalidDocument, "\(file): not valid YAML: \(error)")
+            // The sequence keeps a parse error to itself and just ends: ask for it.
+            var sequence = try Yams.compose_all(yaml: text)
+            while let document = sequence.next() { documents.append(document) }
+            if let error = sequence.error { throw error }
         } catch {
             throw CatalogError(.invalidDocument, "\(file): not valid YAML: \(error)")
         }
@@ -35,7 +36,6 @@ public enum JobDocument {
             throw CatalogError(.invalidDocument, "\(at(node)): a job is a mapping of keys such as 'name:' and 'repository:'")
         }
         var settings = JobSettings()
-        var seen = Set<String>()
         for (keyNode, value) in mapping {
             guard let key = keyNode.string else {
                 throw CatalogError(.invalidDocument, "\(at(keyNode)): a key must be plain text")
@@ -43,9 +43,6 @@ public enum JobDocument {
             guard keys.contains(key) else {
                 let hint = closest(to: key).map { " (did you mean '\($0)'?)" } ?? ""
                 throw CatalogError(.invalidDocument, "\(at(keyNode)): unknown key '\(key)'\(hint); known keys: \(keys.joined(separator: ", "))")
-            }
-            guard seen.insert(key).inserted else {
-                throw CatalogError(.invalidDocument, "\(at(keyNode)): the key '\(key)' appears twice")
             }
             func text() throws(CatalogError) -> String {
                 guard case .scalar(let scalar) = value else {

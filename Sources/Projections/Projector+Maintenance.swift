@@ -35,6 +35,7 @@ extension Projector {
     /// Rebuilds projections from position zero into their shadow tables while readers keep
     /// the live ones, then swaps the rows in, in one transaction that first catches the
     /// shadows up to the head (holding the checkpoints, so the live projector waits).
+    @discardableResult
     public func rebuild(_ selected: [any Projection]) async throws -> RebuildReport {
         let started = ContinuousClock.now
         return try await withMaintenanceLock {

@@ -8,8 +8,10 @@ struct RowBatch {
     private var text = "["
     private(set) var count = 0
 
-    /// A value of one column; nil is SQL NULL.
+    /// A value of one column. A nil payload leaves the column out of the row (untouched by
+    /// a merge, NULL in a new row); `.null` sets it to NULL.
     enum Value {
+        case null
         case text(String?)
         case integer(Int64?)
         case double(Double?)
@@ -37,6 +39,7 @@ struct RowBatch {
 
     private static func encode(_ value: Value) -> String? {
         switch value {
+        case .null: return "null"
         case .text(let text): return text.map(JSONString.quoted)
         case .integer(let number): return number.map { String($0) }
         case .double(let number): return number.flatMap { $0.isFinite ? String($0) : nil }
@@ -53,7 +56,7 @@ struct Upsert {
     enum Conflict {
         /// Stored columns take the batch's values (the batch holds whole rows).
         case replace
-        /// Stored columns keep their value where the batch's is NULL (the batch holds parts of rows).
+        /// Stored columns keep their value unless the batch's row names them (the batch holds parts of rows).
         case merge
         /// Numeric columns add up (counters).
         case add
@@ -65,23 +68,36 @@ struct Upsert {
     let updated: [String]
     let conflict: Conflict
 
-    func sql(in schema: ProjectionSchema) -> String {
+    /// The statements that write a batch: one upsert, or for `merge` an update of the stored
+    /// rows (only the columns each row names, so a key with null clears a column) followed by
+    /// an insert of the new ones.
+    func statements(in schema: ProjectionSchema) -> [String] {
         let target = schema.table(table)
-        let assignments = updated.map { column -> String in
-            switch conflict {
-            case .replace: return "\(column) = EXCLUDED.\(column)"
-            case .merge: return "\(column) = coalesce(EXCLUDED.\(column), t.\(column))"
-            case .add: return "\(column) = t.\(column) + EXCLUDED.\(column)"
+        let rows = "(SELECT j, jsonb_populate_record(NULL::\(target), j) AS r FROM jsonb_array_elements($1::jsonb) AS a(j)) u"
+        let keyMatch = key.map { "t.\($0) = (u.r).\($0)" }.joined(separator: " AND ")
+        switch conflict {
+        case .merge:
+            let assignments = updated.map { "\($0) = CASE WHEN u.j ? '\($0)' THEN (u.r).\($0) ELSE t.\($0) END" }
+            return [
+                "UPDATE \(target) AS t SET \(assignments.joined(separator: ", ")) FROM \(rows) WHERE \(keyMatch)",
+                "INSERT INTO \(target) SELECT (u.r).* FROM \(rows) WHERE NOT EXISTS (SELECT 1 FROM \(target) t WHERE \(keyMatch))",
+            ]
+        case .replace, .add:
+            let assignments = updated.map { column -> String in
+                conflict == .replace ? "\(column) = EXCLUDED.\(column)" : "\(column) = t.\(column) + EXCLUDED.\(column)"
             }
+            return [
+                """
+                INSERT INTO \(target) AS t SELECT * FROM jsonb_populate_recordset(NULL::\(target), $1::jsonb)
+                ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(assignments.joined(separator: ", "))
+                """
+            ]
         }
-        return """
-            INSERT INTO \(target) AS t SELECT * FROM jsonb_populate_recordset(NULL::\(target), $1::jsonb)
-            ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET \(assignments.joined(separator: ", "))
-            """
     }
 
     func write(_ rows: RowBatch, in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
         guard !rows.isEmpty else { return }
-        _ = try connection.query(sql(in: schema), [rows.json])
+        let json = rows.json
+        for statement in statements(in: schema) { _ = try connection.query(statement, [json]) }
     }
 }

@@ -27,9 +27,12 @@ public struct SessionsProjection: Projection {
     }
 
     struct TaskRow {
-        var vmID, vmName, proxyID, proxyName, transportMode, state, result, message: String?
+        var vmID, vmName, proxyID, proxyName, transportMode, state: String?
         var diskKey, sizeBytes, attempts, offset, read, transferred, newChunks: Int64?
-        var startedAt, finishedAt: Date?
+        var startedAt: Date?
+        /// Set by a finish, cleared (`.some(nil)`) by the next attempt's start.
+        var result, message: String??
+        var finishedAt: Date??
     }
 
     struct RestorePointRow {
@@ -55,6 +58,15 @@ public struct SessionsProjection: Projection {
     static let restorePointsUpsert = Upsert(
         table: "restore_points", key: ["restore_point_id"],
         updated: ["session_id", "job_id", "vm_id", "vm_name", "disks", "size_bytes", "created_at"], conflict: .replace)
+
+    /// Untouched (nil), cleared (`.some(nil)`) or set.
+    static func clearable(_ value: RowBatch.Value??) -> RowBatch.Value {
+        switch value {
+        case .none: return .text(nil)
+        case .some(.none): return .null
+        case .some(.some(let set)): return set
+        }
+    }
 
     public func apply(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
         let decoder = CatalogCoding.decoder()
@@ -100,6 +112,9 @@ public struct SessionsProjection: Projection {
                         $0.attempts = Int64(started.attempt)
                         $0.state = "running"
                         $0.startedAt = event.recordedAt
+                        $0.result = .some(nil)
+                        $0.message = .some(nil)
+                        $0.finishedAt = .some(nil)
                     }
                 }
             case .proxySelected:
@@ -123,9 +138,9 @@ public struct SessionsProjection: Projection {
                 if let finished = try? decoder.decode(SessionEvent.TaskFinished.self, from: data) {
                     task(finished.taskId) {
                         $0.state = "finished"
-                        $0.result = finished.result
-                        $0.message = finished.message
-                        $0.finishedAt = event.recordedAt
+                        $0.result = .some(finished.result)
+                        $0.message = .some(finished.message)
+                        $0.finishedAt = .some(event.recordedAt)
                     }
                 }
             case .restorePointCreated:
@@ -184,8 +199,9 @@ public struct SessionsProjection: Projection {
                     "session_id": .text(session), "task_id": .text(id), "vm_id": .text(row.vmID), "vm_name": .text(row.vmName),
                     "disk_key": .integer(row.diskKey), "size_bytes": .integer(row.sizeBytes), "proxy_id": .text(row.proxyID),
                     "proxy_name": .text(row.proxyName), "transport_mode": .text(row.transportMode), "state": .text(row.state),
-                    "result": .text(row.result), "message": .text(row.message), "attempts": .integer(row.attempts),
-                    "started_at": .time(row.startedAt), "finished_at": .time(row.finishedAt), "offset_bytes": .integer(row.offset),
+                    "result": Self.clearable(row.result.map { $0.map(RowBatch.Value.text) }), "message": Self.clearable(row.message.map { $0.map(RowBatch.Value.text) }),
+                    "attempts": .integer(row.attempts), "started_at": .time(row.startedAt),
+                    "finished_at": Self.clearable(row.finishedAt.map { $0.map(RowBatch.Value.time) }), "offset_bytes": .integer(row.offset),
                     "read_bytes": .integer(row.read), "transferred_bytes": .integer(row.transferred), "new_chunks": .integer(row.newChunks),
                 ])
             }

@@ -1,0 +1,71 @@
+import Catalog
+import Foundation
+import Testing
+
+@Suite("Job documents (YAML)")
+struct JobDocumentTests {
+    @Test("an exported job reads back as the same definition")
+    func roundTrip() throws {
+        var (fixture, server, repository, proxy) = try CatalogFixture.standard()
+        let first = try fixture.add(fixture.job("first", server: server, repository: repository))
+        var job = fixture.job("web: nightly", server: server, repository: repository, schedule: .after(job: first))
+        job.description = "Web servers, 'quoted' and: colons"
+        job.objects = [try ObjectSelector(parsing: "folder:/DC1/vm/Web"), try ObjectSelector(parsing: "tag:gold")]
+        job.exclusions = [Exclusion(vm: "web-test"), Exclusion(vm: "db-01", diskKey: 2001)]
+        job.proxies = [proxy]
+        job.backupWindow = try TimeWindow(parsing: "20:00-06:00")
+        job.retention = JobRetention(count: 30, unit: .days)
+        job.retry = RetryPolicy(count: 5, waitMinutes: 2)
+        job.applicationAware = .requireSuccess
+        job.blockSizeBytes = 4 << 20
+        job.timeZone = "Europe/Berlin"
+        job.enabled = false
+        let id = try fixture.add(job)
+        let text = JobDocument.export(JobSettings(try #require(fixture.state.jobs[id]).definition, in: fixture.state))
+        let parsed = try JobDocument.parse(text, file: "web.yaml")
+        #expect(parsed.count == 1)
+        let reread = try parsed[0].definition(base: nil, in: fixture.state, defaultTimeZone: "UTC")
+        #expect(reread == job, "exported:\n\(text)")
+    }
+
+    @Test("an unknown key is named with its line and the key it probably meant")
+    func unknownKey() {
+        let text = """
+            name: nightly
+            server: lab
+            objects: [vm:web-01]
+            repository: main
+            schedul: daily at 22:00
+            """
+        #expect {
+            _ = try JobDocument.parse(text, file: "nightly.yaml")
+        } throws: { error in
+            (error as? CatalogError)?.code == .invalidDocument
+                && "\(error)".contains("nightly.yaml line 5: unknown key 'schedul' (did you mean 'schedule'?)")
+        }
+    }
+
+    @Test("malformed documents say where", arguments: [
+        ("name: [a, b]\n", "line 1: 'name' takes a single value"),
+        ("name: x\nname: y\n", "duplicated key(s): 'name'"),
+        ("name: x\nenabled: maybe\n", "line 2: 'enabled' takes true or false"),
+        ("name: x\nretry: {count: 3, wait: 1}\n", "unknown key 'retry.wait'"),
+        ("name: x\ncompression_level: high\n", "'compression_level' takes a whole number"),
+        ("- a\n- b\n", "a job is a mapping"),
+        ("name: 'unterminated\n", "not valid YAML"),
+        ("", "holds no job"),
+    ])
+    func malformed(text: String, reason: String) {
+        #expect {
+            _ = try JobDocument.parse(text, file: "job.yaml")
+        } throws: { error in
+            "\(error)".contains(reason)
+        }
+    }
+
+    @Test("several documents in one file are several jobs")
+    func multipleDocuments() throws {
+        let jobs = try JobDocument.parse("name: a\n---\nname: b\n", file: "jobs.yaml")
+        #expect(jobs.map(\.name) == ["a", "b"])
+    }
+}
