@@ -101,6 +101,10 @@ let package = Package(
                 "Repository",
                 "DataMover",
                 "Infrastructure",
+                "Catalog",
+                "CatalogStore",
+                "Projections",
+                "SyntheticHistory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -27,6 +27,8 @@ public struct CatalogState: Sendable {
     public private(set) var position: Int64 = 0
     /// Every id ever seen and the last name it had, so old references still read as names.
     public private(set) var lastNames: [UUIDString: String] = [:]
+    /// Every name ever given (lowercased) and the id that had it last: history by a former name.
+    public private(set) var formerHolders: [String: UUIDString] = [:]
 
     public init() {}
 
@@ -86,6 +88,22 @@ public struct CatalogState: Sendable {
         return result.sorted()
     }
 
+    /// The state after `changes`, as if they had been appended now: lets a command of
+    /// several steps (a file of jobs) decide each step on the state the previous ones leave.
+    public func applying(_ changes: [CatalogChange], at moment: Date = Date()) throws -> CatalogState {
+        var next = self
+        var versions: [String: Int64] = [:]
+        for change in changes {
+            let version = (versions[change.stream] ?? change.expectedVersion) + 1
+            versions[change.stream] = version
+            try next.apply(
+                CatalogEventRecord(
+                    stream: change.stream, streamVersion: version, position: next.position, type: change.eventType,
+                    data: change.data, recordedAt: moment, actor: nil))
+        }
+        return next
+    }
+
     /// Folds one catalog event in; other events only move the position.
     public mutating func apply(_ record: CatalogEventRecord) throws {
         defer { position = max(position, record.position) }
@@ -116,6 +134,7 @@ public struct CatalogState: Sendable {
             entry.definition = payload.definition
             touch(&entry, record)
             lastNames[payload.id] = payload.definition.name
+            formerHolders[ObjectName.key(payload.definition.name)] = payload.id
             setEntry(entry, id: payload.id)
         case .removed:
             let payload = try decoder.decode(RemovedPayload.self, from: data)
@@ -127,6 +146,7 @@ public struct CatalogState: Sendable {
             entry.fieldVersions["name"] = record.streamVersion
             touch(&entry, record)
             lastNames[payload.id] = payload.to
+            formerHolders[ObjectName.key(payload.to)] = payload.id
             setEntry(entry, id: payload.id)
         case .enabled, .disabled:
             let payload = try decoder.decode(JobIDPayload.self, from: data)

@@ -113,36 +113,54 @@ public enum JobDocument {
         return settings
     }
 
+    /// The changes that make the catalog's jobs match `documents`: each document is decided
+    /// on the state the previous ones leave (a file may add a job and one that follows it);
+    /// an unchanged job gives no change. Any refusal refuses the whole file.
+    public static func plan(_ documents: [JobSettings], in start: CatalogState, defaultTimeZone: String) throws(CatalogError)
+        -> [CatalogChange]
+    {
+        var state = start
+        var changes: [CatalogChange] = []
+        var names = Set<String>()
+        for document in documents {
+            guard let name = document.name else {
+                throw CatalogError(.invalidDocument, "a job in the file has no 'name'")
+            }
+            guard names.insert(ObjectName.key(name)).inserted else {
+                throw CatalogError(.invalidDocument, "the file defines job '\(name)' twice")
+            }
+            let wanted = try document.definition(base: nil, in: state, defaultTimeZone: defaultTimeZone)
+            var step: [CatalogChange]
+            if let id = state.id(of: JobDefinition.self, named: name) {
+                do {
+                    step = try CatalogDecider.update(id: id, basedOn: nil, in: state) { (job: inout JobDefinition) in job = wanted }
+                } catch where error.code == .noChange {
+                    step = []
+                }
+            } else {
+                step = try CatalogDecider.add(wanted, id: UUID().uuidString.lowercased(), in: state)
+            }
+            do { state = try state.applying(step) } catch {
+                throw CatalogError(.invalidDocument, "job '\(name)': \(error)")
+            }
+            changes += step
+        }
+        return changes
+    }
+
     /// Writes one job document; `Yams` quotes whatever needs quoting.
     public static func export(_ settings: JobSettings) -> String {
-        var lines: [String] = []
         func scalar(_ text: String) -> String {
             let emitted = (try? Yams.serialize(node: .scalar(.init(text)))) ?? "''"
             return emitted.hasSuffix("\n") ? String(emitted.dropLast()) : emitted
         }
-        func add(_ key: String, _ value: String?) {
-            if let value { lines.append("\(key): \(value)") }
-        }
-        add("name", settings.name.map(scalar))
-        add("description", settings.description.map(scalar))
-        add("server", settings.server.map(scalar))
-        add("objects", settings.objects.map { "[" + $0.map(scalar).joined(separator: ", ") + "]" })
-        add("exclusions", settings.exclusions.map { "[" + $0.map(scalar).joined(separator: ", ") + "]" })
-        add("repository", settings.repository.map(scalar))
-        add("proxies", settings.proxies.map { "[" + $0.map(scalar).joined(separator: ", ") + "]" })
-        add("parallel_processing", settings.parallelProcessing.map(String.init))
-        add("schedule", settings.schedule.map(scalar))
-        add("time_zone", settings.timeZone.map(scalar))
-        add("backup_window", settings.backupWindow.map(scalar))
-        add("retention", settings.retention.map(scalar))
-        if let count = settings.retryCount, let wait = settings.retryWaitMinutes {
-            lines.append("retry: {count: \(count), wait_minutes: \(wait)}")
-        }
-        add("application_aware", settings.applicationAware.map(scalar))
-        add("block_size", settings.blockSize.map(scalar))
-        add("compression_level", settings.compressionLevel.map(String.init))
-        add("enabled", settings.enabled.map(String.init))
-        return lines.joined(separator: "\n") + "\n"
+        return settings.fields.map { key, value -> String in
+            switch value {
+            case .text(let text): return "\(key): \(scalar(text))"
+            case .list(let items): return "\(key): [" + items.map(scalar).joined(separator: ", ") + "]"
+            case .literal(let literal): return "\(key): \(literal)"
+            }
+        }.joined(separator: "\n") + "\n"
     }
 
     /// The known key a mistyped one most likely meant (edit distance at most 3).

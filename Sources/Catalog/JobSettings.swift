@@ -109,6 +109,48 @@ public struct JobSettings: Sendable, Equatable {
         enabled = job.enabled
     }
 
+    /// A field's value as documents and histories show it.
+    public enum FieldValue: Sendable, Equatable, CustomStringConvertible {
+        case text(String)
+        case list([String])
+        /// A number, a boolean or a flow mapping, written as is.
+        case literal(String)
+
+        public var description: String {
+            switch self {
+            case .text(let text): return text
+            case .list(let items): return items.isEmpty ? "(none)" : items.joined(separator: ", ")
+            case .literal(let literal): return literal
+            }
+        }
+    }
+
+    /// The fields that are set, keyed and ordered as in a job document.
+    public var fields: [(key: String, value: FieldValue)] {
+        var result: [(key: String, value: FieldValue)] = []
+        func add(_ key: String, _ value: FieldValue?) { if let value { result.append((key, value)) } }
+        add("name", name.map(FieldValue.text))
+        add("description", description.map(FieldValue.text))
+        add("server", server.map(FieldValue.text))
+        add("objects", objects.map(FieldValue.list))
+        add("exclusions", exclusions.map(FieldValue.list))
+        add("repository", repository.map(FieldValue.text))
+        add("proxies", proxies.map(FieldValue.list))
+        add("parallel_processing", parallelProcessing.map { .literal(String($0)) })
+        add("schedule", schedule.map(FieldValue.text))
+        add("time_zone", timeZone.map(FieldValue.text))
+        add("backup_window", backupWindow.map(FieldValue.text))
+        add("retention", retention.map(FieldValue.text))
+        if let count = retryCount, let wait = retryWaitMinutes {
+            add("retry", .literal("{count: \(count), wait_minutes: \(wait)}"))
+        }
+        add("application_aware", applicationAware.map(FieldValue.text))
+        add("block_size", blockSize.map(FieldValue.text))
+        add("compression_level", compressionLevel.map { .literal(String($0)) })
+        add("enabled", enabled.map { .literal(String($0)) })
+        return result
+    }
+
     /// Reads `1M`, `256K`, `4MiB`.
     public static func parseBlockSize(_ text: String) throws(CatalogError) -> Int {
         let upper = text.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")

@@ -156,13 +156,14 @@ public struct CatalogProjection: Projection {
         String(event.stream.drop(while: { $0 != "-" }).dropFirst())
     }
 
-    struct Table {
-        let name: String
-        let key: String
+    /// Where a kind of object lives: its table and key column.
+    public struct Table: Sendable {
+        public let name: String
+        public let key: String
         let upsert: Upsert
     }
 
-    static func table(of kind: ObjectKind) -> Table {
+    public static func table(of kind: ObjectKind) -> Table {
         let common = ["name", "version", "definition", "updated_at", "updated_by"]
         switch kind {
         case .server:

@@ -52,7 +52,7 @@ struct RowBatch {
 }
 
 /// How a batch of rows meets the rows already stored.
-struct Upsert {
+struct Upsert: Sendable {
     enum Conflict {
         /// Stored columns take the batch's values (the batch holds whole rows).
         case replace

@@ -25,19 +25,7 @@ enum BenchReport {
             return [item.name, format(item.value), item.unit, format(item.reference), ratio]
         }
         let header = ["case", "tidemark", "unit", "reference", "tidemark/reference"]
-        let widths = (0..<header.count).map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
-        }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
-                index == 0 || index == 2
-                    ? cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[index] - cell.count) + cell
-            }.joined(separator: "  ")
-        }
-        Swift.print(line(header))
-        Swift.print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
-        for row in rows { Swift.print(line(row)) }
+        Swift.print(TextTable.render([header] + rows, rightAligned: [1, 3, 4], rule: true), terminator: "")
         for note in notes { Swift.print(note) }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import DataMover
 import Foundation
 import Infrastructure
@@ -7,8 +8,11 @@ import Repository
 struct RepositoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repository",
-        abstract: "Create, fill and check a backup repository (deduplicated, compressed chunks on a file system path).",
-        subcommands: [Create.self, GenerateKey.self, BackupImage.self, Verify.self, Prune.self]
+        abstract: "Define repositories in the catalog; create, fill and check a repository folder (deduplicated, compressed chunks).",
+        subcommands: [
+            AddRepository.self, UpdateRepository.self, RemoveObject<RepositoryDefinition>.self, ListObjects<RepositoryDefinition>.self,
+            ShowObject<RepositoryDefinition>.self, Create.self, GenerateKey.self, BackupImage.self, Verify.self, Prune.self,
+        ]
     )
 
     struct Create: ParsableCommand {

@@ -10,8 +10,8 @@ struct Tidemark: AsyncParsableCommand {
             tidemark runs its own PostgreSQL cluster in its data folder and reuses it next time.
             """,
         subcommands: [
-            DemoCommand.self, DatabaseCommand.self, EventsCommand.self, LabCommand.self, RepositoryCommand.self, RestoreCommand.self,
-            BenchCommand.self,
+            DemoCommand.self, JobCommand.self, RepositoryCommand.self, ProxyCommand.self, ServerCommand.self, ThrottleCommand.self,
+            ProjectionsCommand.self, DatabaseCommand.self, EventsCommand.self, LabCommand.self, RestoreCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -63,6 +63,37 @@ struct JobDocumentTests {
         }
     }
 
+    @Test("a file is planned as a whole: a job may follow one added above it; unchanged jobs change nothing; one bad job refuses all")
+    func plan() throws {
+        var (fixture, _, _, _) = try CatalogFixture.standard()
+        let file = """
+            name: first
+            server: lab
+            repository: main
+            objects: [vm:a]
+            time_zone: UTC
+            ---
+            name: second
+            server: lab
+            repository: main
+            objects: [vm:b]
+            schedule: after first
+            time_zone: UTC
+            """
+        let changes = try JobDocument.plan(try JobDocument.parse(file, file: "jobs.yaml"), in: fixture.state, defaultTimeZone: "UTC")
+        #expect(changes.map(\.eventType) == ["JobAdded", "JobAdded"])
+        try fixture.commit(changes)
+        #expect(try JobDocument.plan(try JobDocument.parse(file, file: "jobs.yaml"), in: fixture.state, defaultTimeZone: "UTC").isEmpty)
+        let edited = file.replacingOccurrences(of: "objects: [vm:b]", with: "objects: [vm:b, vm:c]") + "\n---\nname: third\nserver: lab\nrepository: gone\nobjects: [vm:x]\n"
+        #expect {
+            _ = try JobDocument.plan(try JobDocument.parse(edited, file: "jobs.yaml"), in: fixture.state, defaultTimeZone: "UTC")
+        } throws: { "\($0)".contains("no repository is named 'gone'") }
+        let twice = file + "\n---\nname: FIRST\nserver: lab\nrepository: main\nobjects: [vm:a]\n"
+        #expect {
+            _ = try JobDocument.plan(try JobDocument.parse(twice, file: "jobs.yaml"), in: fixture.state, defaultTimeZone: "UTC")
+        } throws: { "\($0)".contains("defines job 'FIRST' twice") }
+    }
+
     @Test("several documents in one file are several jobs")
     func multipleDocuments() throws {
         let jobs = try JobDocument.parse("name: a\n---\nname: b\n", file: "jobs.yaml")
