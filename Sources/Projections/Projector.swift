@@ -13,7 +13,7 @@ public final class Projector: Sendable {
     public let store: EventStore
     public let projections: [any Projection]
     public let batchSize: Int
-    let logger: Logger
+    public let logger: Logger
     /// Called after each committed batch with its events (the lag bench's probe).
     let observer: (@Sendable ([RecordedEvent]) -> Void)?
 

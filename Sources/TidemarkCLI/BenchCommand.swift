@@ -3,8 +3,8 @@ import ArgumentParser
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the event store beside bare PostgreSQL doing the same work on the same server.",
+        abstract: "Measure the event store, the projections and the data plane beside a bare or peer reference in the same run.",
         discussion: "Each bench works in a scratch database (tidemark_bench) that it drops and creates again.",
-        subcommands: [BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self]
+        subcommands: [BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self, BenchProjectionsCommand.self]
     )
 }
