@@ -111,7 +111,7 @@ public struct CatalogProjection: Projection {
     /// sessions that finished (matched by session id, so an older session's late finish
     /// does not overwrite a newer start).
     private func recordLastSessions(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
-        let decoder = CatalogCoding.decoder()
+        let decoder = SessionEvent.decoder()
         var started: [String: (session: String, at: Date)] = [:]
         var finished = RowBatch()
         for event in events where event.stream.hasPrefix("session-") {

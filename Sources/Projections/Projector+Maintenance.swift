@@ -142,9 +142,14 @@ extension Projector {
 
     /// Hands each projection the events of its categories.
     static func apply(_ events: [RecordedEvent], to selected: [any Projection], schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
+        guard selected.count > 1 else {
+            if let only = selected.first, !events.isEmpty { try only.apply(events, in: schema, on: connection) }
+            return
+        }
+        let categories = events.map { Self.category(of: $0.stream) }
         for projection in selected {
             let wanted = Set(projection.categories)
-            let mine = events.filter { wanted.contains(Self.category(of: $0.stream)) }
+            let mine = events.indices.filter { wanted.contains(categories[$0]) }.map { events[$0] }
             if !mine.isEmpty { try projection.apply(mine, in: schema, on: connection) }
         }
     }

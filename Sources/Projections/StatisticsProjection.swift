@@ -28,7 +28,7 @@ public struct StatisticsProjection: Projection {
         ], conflict: .add)
 
     public func apply(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
-        let decoder = CatalogCoding.decoder()
+        let decoder = SessionEvent.decoder()
         var days: [String: Day] = [:]
         for event in events {
             let key = Self.utcDay(event.recordedAt)

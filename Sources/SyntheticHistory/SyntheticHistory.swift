@@ -118,14 +118,19 @@ public struct SyntheticHistory: Sendable {
         guard !jobEntries.isEmpty else { throw SyntheticHistoryError("make the catalog first") }
         let job = jobEntries[random.below(jobEntries.count)]
         let session = random.uuid()
-        let encoder = CatalogCoding.encoder()
+        let encoder = SessionEvent.encoder()
         var events: [NewEvent] = []
         let correlation = EventMetadata(correlationID: UUID(uuidString: session), actor: "job-manager")
         func record<T: Encodable>(_ kind: SessionEvent.Kind, _ payload: T) throws {
             let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
             events.append(try NewEvent(type: kind.rawValue, jsonData: json, metadata: correlation))
         }
-        struct Plain: Encodable { let repositoryId: String; let freePercent: Int; let tasksInUse: Int }
+        struct Plain: Encodable {
+            let repositoryId: String, freePercent: Int, tasksInUse: Int
+            enum CodingKeys: String, CodingKey {
+                case repositoryId = "repository_id", freePercent = "free_percent", tasksInUse = "tasks_in_use"
+            }
+        }
         let vms = job.definition.objects.map(\.value)
         try record(.sessionStarted, SessionEvent.Started(sessionId: session, jobId: job.id, jobName: job.definition.name, jobVersion: job.version, trigger: "scheduled"))
         try record(.objectsEnumerated, SessionEvent.ObjectsEnumerated(vms: vms.map { .init(id: "id-\($0)", name: $0, diskKeys: [2000, 2001]) }))

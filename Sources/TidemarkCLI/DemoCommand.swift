@@ -1,9 +1,12 @@
 import ArgumentParser
+import Catalog
+import CatalogStore
 import DataMover
 import EventStore
 import Foundation
 import Infrastructure
 import Logging
+import Projections
 import Repository
 
 /// The README's first command: a real backup session on the embedded defaults. It starts
@@ -44,7 +47,12 @@ struct DemoCommand: AsyncParsableCommand {
             ? try BackupRepository.open(at: repositoryURL) : try BackupRepository.create(at: repositoryURL)
         print("repository: \(repository.root.path)")
 
-        let session = try DemoSession(store: store, lab: lab, repository: repository)
+        let catalog = CatalogStore(events: store, logger: logger)
+        let vms = try await lab.inventory().virtualMachines.map(\.name).sorted()
+        let job = try await DemoCatalog.ensure(catalog, labFolder: labPath, repositoryPath: repositoryURL.path, vms: vms)
+        print("job:        '\(job.name)' (version \(job.version)), proxies \(job.proxies.map(\.name).joined(separator: ", "))")
+
+        let session = try DemoSession(store: store, lab: lab, repository: repository, job: job)
         let head = try await store.headPosition()
         let follower = Task {
             var seen = 0
@@ -60,7 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
         let followed = try await follower.value
         let recorded = try await store.readStream(session.stream, limit: 10_000)
 
-        print("\nsession \(session.sessionID.uuidString.lowercased()): Success")
+        print("\nsession \(session.sessionID.uuidString.lowercased()): success")
         for event in recorded where !["TransferCheckpointed"].contains(event.type) {
             print("  " + EventPrinter.textLine(event))
         }
@@ -74,6 +82,17 @@ struct DemoCommand: AsyncParsableCommand {
             restore points: \(totals.restorePoints.joined(separator: ", "))
             \(recorded.count) events recorded on \(session.stream), \(followed) of them followed live
             """)
+        try await Projector(store: store, logger: logger).catchUp()
+        let summary = try await store.pool.query(
+            """
+            SELECT j.last_result, (SELECT count(*) FROM reporting.sessions s WHERE s.job_id = j.job_id::text),
+                   (SELECT count(*) FROM reporting.restore_points r WHERE r.job_id = j.job_id::text AND r.available)
+              FROM reporting.jobs j WHERE j.job_name = $1
+            """, [job.name])
+        if summary.rowCount == 1 {
+            print(
+                "projections: job '\(job.name)' last result \(try summary.decode(0, 0, as: String.self)), \(try summary.decode(0, 1, as: Int64.self)) session(s), \(try summary.decode(0, 2, as: Int64.self)) restore point(s) (see docs/sql-cookbook.md)")
+        }
         await store.pool.close()
 
         if let check {
