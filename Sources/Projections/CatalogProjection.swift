@@ -111,19 +111,16 @@ public struct CatalogProjection: Projection {
     /// sessions that finished (matched by session id, so an older session's late finish
     /// does not overwrite a newer start).
     private func recordLastSessions(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
-        let decoder = SessionEvent.decoder()
         var started: [String: (session: String, at: Date)] = [:]
         var finished = RowBatch()
         for event in events where event.stream.hasPrefix("session-") {
             let session = String(event.stream.dropFirst("session-".count))
             switch event.type {
             case SessionEvent.Kind.sessionStarted.rawValue:
-                guard let payload = try? decoder.decode(SessionEvent.Started.self, from: Data(event.data.utf8)),
-                    let job = payload.jobId, UUID(uuidString: job) != nil
-                else { continue }
+                guard let job = FlatJSON(event.data).string("job_id"), UUID(uuidString: job) != nil else { continue }
                 started[job.lowercased()] = (session, event.recordedAt)
             case SessionEvent.Kind.sessionFinished.rawValue:
-                let result = (try? decoder.decode(SessionEvent.Finished.self, from: Data(event.data.utf8)))?.result
+                let result = FlatJSON(event.data).string("result")
                 finished.append(["session_id": .text(session), "result": .text(result ?? "unknown"), "at": .time(event.recordedAt)])
             default: continue
             }

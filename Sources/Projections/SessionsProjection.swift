@@ -35,19 +35,13 @@ public struct SessionsProjection: Projection {
         var finishedAt: Date??
     }
 
-    /// `ProxySelected` without its candidates, which the tables do not hold: decoding them
-    /// would cost the rebuild a tenth of its time.
-    struct ProxyChoice: Decodable {
-        let taskId, proxyId, proxyName, transportMode: String
-
-        enum CodingKeys: String, CodingKey {
-            case taskId = "task_id", proxyId = "proxy_id", proxyName = "proxy_name", transportMode = "transport_mode"
-        }
-    }
-
     struct RestorePointRow {
-        var created: SessionEvent.RestorePointCreated
         var sessionID: String
+        var jobID: String?
+        var vmID: String
+        var vmName: String?
+        var disks: [String]
+        var sizeBytes: Int64?
         var createdAt: Date
     }
 
@@ -79,7 +73,6 @@ public struct SessionsProjection: Projection {
     }
 
     public func apply(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
-        let decoder = SessionEvent.decoder()
         var sessions: [String: SessionRow] = [:]
         var tasks: [String: [String: TaskRow]] = [:]
         var restorePoints: [String: RestorePointRow] = [:]
@@ -88,7 +81,6 @@ public struct SessionsProjection: Projection {
         for event in events {
             guard event.stream.hasPrefix("session-"), let kind = SessionEvent.Kind(rawValue: event.type) else { continue }
             let session = String(event.stream.dropFirst("session-".count))
-            let data = Data(event.data.utf8)
             var row = sessions[session] ?? SessionRow()
             row.lastEventAt = event.recordedAt
             func task(_ id: String, _ change: (inout TaskRow) -> Void) {
@@ -96,30 +88,27 @@ public struct SessionsProjection: Projection {
                 change(&taskRow)
                 tasks[session, default: [:]][id] = taskRow
             }
-            // An event whose data does not decode is left out of the tables, not allowed to
+            // An event without the fields it needs is left out of the tables, not allowed to
             // stop the projection: the log keeps it for whoever fixes the writer.
+            let json = FlatJSON(event.data)
             switch kind {
             case .sessionStarted:
-                if let started = try? decoder.decode(SessionEvent.Started.self, from: data) {
-                    row.jobID = started.jobId
-                    row.jobName = started.jobName
-                    row.jobVersion = started.jobVersion
-                    row.trigger = started.trigger
-                }
+                row.jobID = json.string("job_id")
+                row.jobName = json.string("job_name")
+                row.jobVersion = json.int64("job_version")
+                row.trigger = json.string("trigger")
                 row.state = "running"
                 row.startedAt = event.recordedAt
             case .objectsEnumerated:
-                if let enumerated = try? decoder.decode(SessionEvent.ObjectsEnumerated.self, from: data) {
-                    row.vmCount = Int64(enumerated.vms.count)
-                }
+                if let vms = json.decode([SessionEvent.EnumeratedVM].self, "vms") { row.vmCount = Int64(vms.count) }
             case .taskStarted:
-                if let started = try? decoder.decode(SessionEvent.TaskStarted.self, from: data) {
-                    task(started.taskId) {
-                        $0.vmID = started.vmId
-                        $0.vmName = started.vmName
-                        $0.diskKey = started.diskKey.map(Int64.init)
-                        $0.sizeBytes = started.sizeBytes
-                        $0.attempts = Int64(started.attempt)
+                if let id = json.string("task_id") {
+                    task(id) {
+                        $0.vmID = json.string("vm_id")
+                        $0.vmName = json.string("vm_name")
+                        $0.diskKey = json.int64("disk_key")
+                        $0.sizeBytes = json.int64("size_bytes")
+                        $0.attempts = json.int64("attempt")
                         $0.state = "running"
                         $0.startedAt = event.recordedAt
                         $0.result = .some(nil)
@@ -128,54 +117,52 @@ public struct SessionsProjection: Projection {
                     }
                 }
             case .proxySelected:
-                if let selected = try? decoder.decode(ProxyChoice.self, from: data) {
-                    task(selected.taskId) {
-                        $0.proxyID = selected.proxyId
-                        $0.proxyName = selected.proxyName
-                        $0.transportMode = selected.transportMode
+                if let id = json.string("task_id") {
+                    task(id) {
+                        $0.proxyID = json.string("proxy_id")
+                        $0.proxyName = json.string("proxy_name")
+                        $0.transportMode = json.string("transport_mode")
                     }
                 }
             case .transferCheckpointed, .transferFinished:
-                if let progress = try? decoder.decode(SessionEvent.TransferProgress.self, from: data) {
-                    task(progress.taskId) {
-                        $0.offset = progress.offset
-                        $0.read = progress.bytesRead
-                        $0.transferred = progress.bytesTransferred
-                        $0.newChunks = progress.newChunks
+                if let id = json.string("task_id") {
+                    task(id) {
+                        $0.offset = json.int64("offset")
+                        $0.read = json.int64("bytes_read")
+                        $0.transferred = json.int64("bytes_transferred")
+                        $0.newChunks = json.int64("new_chunks")
                     }
                 }
             case .taskFinished:
-                if let finished = try? decoder.decode(SessionEvent.TaskFinished.self, from: data) {
-                    task(finished.taskId) {
+                if let id = json.string("task_id") {
+                    task(id) {
                         $0.state = "finished"
-                        $0.result = .some(finished.result)
-                        $0.message = .some(finished.message)
+                        $0.result = .some(json.string("result"))
+                        $0.message = .some(json.string("message"))
                         $0.finishedAt = .some(event.recordedAt)
                     }
                 }
             case .restorePointCreated:
-                if let created = try? decoder.decode(SessionEvent.RestorePointCreated.self, from: data) {
-                    restorePoints[created.restorePointId] = RestorePointRow(created: created, sessionID: session, createdAt: event.recordedAt)
+                if let id = json.string("restore_point_id"), let vm = json.string("vm_id") {
+                    restorePoints[id] = RestorePointRow(
+                        sessionID: session, jobID: json.string("job_id"), vmID: vm, vmName: json.string("vm_name"),
+                        disks: json.decode([String].self, "disks") ?? [], sizeBytes: json.int64("size_bytes"), createdAt: event.recordedAt)
                 }
             case .restorePointRemoved:
-                if let removed = try? decoder.decode(SessionEvent.RestorePointRemoved.self, from: data) {
-                    removals.append([
-                        "restore_point_id": .text(removed.restorePointId), "at": .time(event.recordedAt), "reason": .text(removed.reason),
-                    ])
+                if let id = json.string("restore_point_id") {
+                    removals.append(["restore_point_id": .text(id), "at": .time(event.recordedAt), "reason": .text(json.string("reason"))])
                 }
             case .sessionFinished:
-                if let finished = try? decoder.decode(SessionEvent.Finished.self, from: data) {
-                    row.result = finished.result
-                    row.processed = finished.processedBytes
-                    row.read = finished.readBytes
-                    row.transferred = finished.transferredBytes
-                    row.dedupe = finished.dedupeRatio
-                    row.compression = finished.compressionRatio
-                    row.duration = finished.durationSeconds
-                    row.rate = finished.durationSeconds > 0 ? Double(finished.processedBytes) / finished.durationSeconds : nil
-                    row.busy = finished.busy
-                    row.bottleneck = finished.bottleneck ?? finished.busy?.bottleneck
-                }
+                row.result = json.string("result")
+                row.processed = json.int64("processed_bytes")
+                row.read = json.int64("read_bytes")
+                row.transferred = json.int64("transferred_bytes")
+                row.dedupe = json.double("dedupe_ratio")
+                row.compression = json.double("compression_ratio")
+                row.duration = json.double("duration_seconds")
+                if let duration = row.duration, duration > 0, let processed = row.processed { row.rate = Double(processed) / duration }
+                row.busy = json.decode(SessionEvent.Busy.self, "busy")
+                row.bottleneck = json.string("bottleneck") ?? row.busy?.bottleneck
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
             case .repositoryChecked, .taskWaited, .applicationProcessed, .snapshotRequested, .snapshotCreated,
@@ -221,9 +208,9 @@ public struct SessionsProjection: Projection {
         var pointRows = RowBatch()
         for (id, point) in restorePoints.sorted(by: { $0.key < $1.key }) {
             pointRows.append([
-                "restore_point_id": .text(id), "session_id": .text(point.sessionID), "job_id": .text(point.created.jobId),
-                "vm_id": .text(point.created.vmId), "vm_name": .text(point.created.vmName), "disks": .texts(point.created.disks),
-                "size_bytes": .integer(point.created.sizeBytes), "created_at": .time(point.createdAt),
+                "restore_point_id": .text(id), "session_id": .text(point.sessionID), "job_id": .text(point.jobID),
+                "vm_id": .text(point.vmID), "vm_name": .text(point.vmName), "disks": .texts(point.disks),
+                "size_bytes": .integer(point.sizeBytes), "created_at": .time(point.createdAt),
             ])
         }
         try Self.restorePointsUpsert.write(pointRows, in: schema, on: connection)

@@ -28,24 +28,24 @@ public struct StatisticsProjection: Projection {
         ], conflict: .add)
 
     public func apply(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
-        let decoder = SessionEvent.decoder()
         var days: [String: Day] = [:]
         for event in events {
             let key = Self.utcDay(event.recordedAt)
             switch event.type {
             case SessionEvent.Kind.sessionFinished.rawValue:
-                guard let finished = try? decoder.decode(SessionEvent.Finished.self, from: Data(event.data.utf8)) else { continue }
+                let finished = FlatJSON(event.data)
+                guard let result = finished.string("result") else { continue }
                 var day = days[key] ?? Day()
                 day.sessions += 1
-                switch finished.result.lowercased() {
+                switch result.lowercased() {
                 case "success": day.succeeded += 1
                 case "warning": day.warnings += 1
                 default: day.failed += 1
                 }
-                day.processed += finished.processedBytes
-                day.read += finished.readBytes
-                day.transferred += finished.transferredBytes
-                day.durationMilliseconds += Int64((finished.durationSeconds * 1_000).rounded())
+                day.processed += finished.int64("processed_bytes") ?? 0
+                day.read += finished.int64("read_bytes") ?? 0
+                day.transferred += finished.int64("transferred_bytes") ?? 0
+                day.durationMilliseconds += Int64(((finished.double("duration_seconds") ?? 0) * 1_000).rounded())
                 days[key] = day
             case SessionEvent.Kind.restorePointCreated.rawValue:
                 days[key, default: Day()].created += 1
