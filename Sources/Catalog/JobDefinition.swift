@@ -109,7 +109,7 @@ public struct JobDefinition: CatalogDefinition {
 }
 
 /// One entry of a job's object list: a VM, or a container that expands to VMs when the job runs.
-public struct ObjectSelector: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct ObjectSelector: Sendable, Hashable, TextRepresentable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case vm, folder, cluster, host, tag, datacenter
     }
@@ -136,18 +136,10 @@ public struct ObjectSelector: Sendable, Hashable, Codable, CustomStringConvertib
 
     public var description: String { "\(kind.rawValue):\(value)" }
 
-    public init(from decoder: any Decoder) throws {
-        self = try ObjectSelector(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }
 
 /// A VM, or one disk of a VM, left out of a job.
-public struct Exclusion: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct Exclusion: Sendable, Hashable, TextRepresentable {
     public let vm: String
     /// The disk's key (2000, 2001...); nil excludes the whole VM.
     public let diskKey: Int?
@@ -172,14 +164,6 @@ public struct Exclusion: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { diskKey.map { "disk:\(vm)/\($0)" } ?? "vm:\(vm)" }
 
-    public init(from decoder: any Decoder) throws {
-        self = try Exclusion(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }
 
 /// How long restore points are kept.

@@ -78,7 +78,7 @@ public struct ManagedServer: CatalogDefinition {
 }
 
 /// Where a secret is kept: an environment variable or a file, never its value.
-public struct SecretReference: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct SecretReference: Sendable, Hashable, TextRepresentable {
     public enum Source: String, Sendable, Codable {
         case environment = "env"
         case file
@@ -114,12 +114,4 @@ public struct SecretReference: Sendable, Hashable, Codable, CustomStringConverti
 
     public var description: String { "\(source.rawValue):\(name)" }
 
-    public init(from decoder: any Decoder) throws {
-        self = try SecretReference(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }

@@ -1,5 +1,5 @@
 /// A wall-clock time in a job's time zone, to the minute.
-public struct TimeOfDay: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+public struct TimeOfDay: Sendable, Hashable, Comparable, TextRepresentable {
     public let hour: Int
     public let minute: Int
 
@@ -35,20 +35,11 @@ public struct TimeOfDay: Sendable, Hashable, Comparable, Codable, CustomStringCo
         lhs.minutesSinceMidnight < rhs.minutesSinceMidnight
     }
 
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        self = try TimeOfDay(parsing: text)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }
 
 /// A span of the day, such as a backup window or a throttling rule's hours; it may cross
 /// midnight (22:00-06:00).
-public struct TimeWindow: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct TimeWindow: Sendable, Hashable, TextRepresentable {
     public let start: TimeOfDay
     public let end: TimeOfDay
 
@@ -77,14 +68,6 @@ public struct TimeWindow: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public var description: String { "\(start)-\(end)" }
 
-    public init(from decoder: any Decoder) throws {
-        self = try TimeWindow(parsing: try decoder.singleValueContainer().decode(String.self))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }
 
 import Foundation

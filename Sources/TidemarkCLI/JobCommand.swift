@@ -10,120 +10,24 @@ struct JobCommand: AsyncParsableCommand {
         commandName: "job",
         abstract: "Define backup jobs: what, where to, with which proxies, when, and how long to keep it.",
         subcommands: [
-            Add.self, Update.self, RemoveObject<JobDefinition>.self, ListObjects<JobDefinition>.self, ShowObject<JobDefinition>.self,
-            Enable.self, Disable.self, Apply.self, Export.self, History.self,
+            AddObject<JobOptions>.self, UpdateObject<JobOptions>.self, RemoveObject<JobDefinition>.self, ListObjects<JobDefinition>.self,
+            ShowObject<JobDefinition>.self, Switch<EnableJob>.self, Switch<DisableJob>.self, Apply.self, Export.self, History.self,
         ])
-
-    /// Every job setting as an option; `add` requires some, `update` changes only those given.
-    struct Fields: ParsableArguments {
-        @Option(help: "What the job is for.") var description: String?
-        @Option(help: "The managed server the VMs live on.") var server: String?
-        @Option(name: .customLong("object"), help: ArgumentHelp("What to back up, in order: vm:NAME, folder:PATH, cluster:NAME, host:NAME, tag:NAME (repeat).", valueName: "kind:name"))
-        var objects: [String] = []
-        @Option(name: .customLong("exclude"), help: ArgumentHelp("Leave out vm:NAME or disk:VM/KEY (repeat).", valueName: "exclusion")) var exclusions: [String] = []
-        @Option(help: "The target repository.") var repository: String?
-        @Option(name: .customLong("proxy"), help: ArgumentHelp("A proxy to use (repeat), or 'automatic' (the default).", valueName: "name")) var proxies: [String] = []
-        @Option(name: .customLong("parallel"), help: ArgumentHelp("Process VMs and disks in parallel within the task limits: yes or no (default yes).", valueName: "yes|no"))
-        var parallel: String?
-        @Option(help: ArgumentHelp(
-            "manual | daily at HH:MM[,HH:MM] [on mon-fri] | monthly on day N at HH:MM | monthly on the first..fourth|last DAY at HH:MM | every N minutes|hours | continuously | after JOB",
-            valueName: "schedule"))
-        var schedule: String?
-        @Option(name: .customLong("time-zone"), help: "The schedule's IANA time zone (default: this machine's).") var timeZone: String?
-        @Option(name: .customLong("backup-window"), help: ArgumentHelp("Stop transport outside HH:MM-HH:MM ('none': no window).", valueName: "window"))
-        var backupWindow: String?
-        @Option(help: ArgumentHelp("'7 restore points' (the default, at least 3) or '14 days'.", valueName: "retention")) var retention: String?
-        @Option(name: .customLong("retry-count"), help: "Retries of failed VMs inside the session (default 3).") var retryCount: Int?
-        @Option(name: .customLong("retry-wait"), help: ArgumentHelp("Minutes between retries (default 10).", valueName: "minutes")) var retryWait: Int?
-        @Option(name: .customLong("application-aware"), help: "require-success, ignore-failures or off (the default).") var applicationAware: String?
-        @Option(name: .customLong("block-size"), help: "256K, 512K, 1M (the default), 2M, 4M or 8M.") var blockSize: String?
-        @Option(name: .customLong("compression-level"), help: "zstd level 0 (none) to 19 (default 3).") var compressionLevel: Int?
-
-        func settings(name: String?) throws -> JobSettings {
-            var settings = JobSettings()
-            settings.name = name
-            settings.description = description
-            settings.server = server
-            settings.objects = objects.isEmpty ? nil : objects
-            settings.exclusions = exclusions.isEmpty ? nil : exclusions
-            settings.repository = repository
-            settings.proxies = proxies.isEmpty ? nil : proxies
-            if let parallel {
-                switch parallel.lowercased() {
-                case "yes", "true", "on": settings.parallelProcessing = true
-                case "no", "false", "off": settings.parallelProcessing = false
-                default: throw ValidationError("--parallel '\(parallel)': say yes or no")
-                }
-            }
-            settings.schedule = schedule
-            settings.timeZone = timeZone
-            settings.backupWindow = backupWindow
-            settings.retention = retention
-            settings.retryCount = retryCount
-            settings.retryWaitMinutes = retryWait
-            settings.applicationAware = applicationAware
-            settings.blockSize = blockSize
-            settings.compressionLevel = compressionLevel
-            return settings
-        }
-    }
 
     static var localTimeZone: String { TimeZone.current.identifier }
 
-    struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a job.")
-        @OptionGroup var options: CatalogOptions
-        @Argument(help: "A name for it.") var name: String
-        @OptionGroup var fields: Fields
-        @Flag(help: "Add it switched off.") var disabled = false
-
-        func run() async throws {
-            var settings = try fields.settings(name: name)
-            if disabled { settings.enabled = false }
-            let ready = settings
-            try await CatalogCommandRunner.add(options) { state throws(CatalogError) in
-                try ready.definition(base: nil, in: state, defaultTimeZone: JobCommand.localTimeZone)
-            }
+    /// `job enable` and `job disable`.
+    struct Switch<Setting: JobSwitchSetting>: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: Setting.commandName, abstract: Setting.abstract)
         }
-    }
 
-    struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a job's settings or name (lists given replace the old lists).")
-        @OptionGroup var options: CatalogOptions
-        @OptionGroup var version: VersionOption
-        @Argument(help: "Its current name.") var name: String
-        @Option(name: .customLong("name"), help: "A new name.") var newName: String?
-        @OptionGroup var fields: Fields
-
-        func run() async throws {
-            let settings = try fields.settings(name: newName)
-            try await CatalogCommandRunner.update(JobDefinition.self, named: name, basedOn: version.expectedVersion, options) {
-                (job: inout JobDefinition, state) throws(CatalogError) in
-                job = try settings.definition(base: job, in: state, defaultTimeZone: JobCommand.localTimeZone)
-            }
-        }
-    }
-
-    struct Enable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Switch a job on: its schedule runs it again.")
         @OptionGroup var options: CatalogOptions
         @Argument(help: "The job's name.") var name: String
 
         func run() async throws {
             try await CatalogCommandRunner.update(JobDefinition.self, named: name, basedOn: nil, options) {
-                (job: inout JobDefinition, _) throws(CatalogError) in job.enabled = true
-            }
-        }
-    }
-
-    struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Switch a job off: its schedule no longer runs it (manual starts still do).")
-        @OptionGroup var options: CatalogOptions
-        @Argument(help: "The job's name.") var name: String
-
-        func run() async throws {
-            try await CatalogCommandRunner.update(JobDefinition.self, named: name, basedOn: nil, options) {
-                (job: inout JobDefinition, _) throws(CatalogError) in job.enabled = false
+                (job: inout JobDefinition, _) throws(CatalogError) in job.enabled = Setting.enabled
             }
         }
     }
@@ -222,4 +126,22 @@ extension ViewOptions {
         }
         return date
     }
+}
+
+protocol JobSwitchSetting: Sendable {
+    static var commandName: String { get }
+    static var abstract: String { get }
+    static var enabled: Bool { get }
+}
+
+enum EnableJob: JobSwitchSetting {
+    static let commandName = "enable"
+    static let abstract = "Switch a job on: its schedule runs it again."
+    static let enabled = true
+}
+
+enum DisableJob: JobSwitchSetting {
+    static let commandName = "disable"
+    static let abstract = "Switch a job off: its schedule no longer runs it (manual starts still do)."
+    static let enabled = false
 }

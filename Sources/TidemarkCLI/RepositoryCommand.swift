@@ -10,7 +10,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         commandName: "repository",
         abstract: "Define repositories in the catalog; create, fill and check a repository folder (deduplicated, compressed chunks).",
         subcommands: [
-            AddRepository.self, UpdateRepository.self, RemoveObject<RepositoryDefinition>.self, ListObjects<RepositoryDefinition>.self,
+            AddObject<RepositoryOptions>.self, UpdateObject<RepositoryOptions>.self, RemoveObject<RepositoryDefinition>.self, ListObjects<RepositoryDefinition>.self,
             ShowObject<RepositoryDefinition>.self, Create.self, GenerateKey.self, BackupImage.self, Verify.self, Prune.self,
         ]
     )

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Catalog
+
+/// `tidemark proxy`: the data movers and where they reach.
+struct ProxyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Define backup proxies: their site, transport modes, task limit and placement.",
+        subcommands: [
+            AddObject<ProxyOptions>.self, UpdateObject<ProxyOptions>.self, RemoveObject<ProxyDefinition>.self,
+            ListObjects<ProxyDefinition>.self, ShowObject<ProxyDefinition>.self,
+        ])
+}
+
+struct ProxyOptions: DefaultedDefinitionOptions {
+    @Option(help: "The site it stands in (default 'default').") var site: String?
+    @Option(help: ArgumentHelp("Transport modes it can use, comma-separated: direct-storage, hot-add, network (default network).", valueName: "modes"))
+    var transport: String?
+    @Option(name: .customLong("max-tasks"), help: "Tasks it runs at once (default 2).") var maxTasks: Int?
+    @Option(help: ArgumentHelp("Datastores it reaches directly, comma-separated.", valueName: "names")) var datastores: String?
+    @Option(help: "The ESXi host the proxy VM runs on (hot-add; '' to clear).") var host: String?
+    @Option(help: "The cluster the proxy VM runs in (hot-add; '' to clear).") var cluster: String?
+
+    static func blank(named name: String) -> ProxyDefinition { ProxyDefinition(name: name) }
+
+    var missingForAdd: String? { nil }
+
+    func apply(to proxy: inout ProxyDefinition, in state: CatalogState) throws(CatalogError) {
+        if let site { proxy.site = site }
+        if let transport {
+            proxy.transportModes = []
+            for mode in transport.split(separator: ",") { proxy.transportModes.append(try .parse(String(mode))) }
+            proxy.transportModes.sort()
+        }
+        if let maxTasks { proxy.maxConcurrentTasks = maxTasks }
+        if let datastores { proxy.datastores = datastores.split(separator: ",").map(String.init) }
+        if let host { proxy.host = host.isEmpty ? nil : host }
+        if let cluster { proxy.cluster = cluster.isEmpty ? nil : cluster }
+    }
+}

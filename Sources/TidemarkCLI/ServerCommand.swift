@@ -1,0 +1,49 @@
+import ArgumentParser
+import Catalog
+
+/// `tidemark server`: the vCenters and labs Tidemark backs VMs up from.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Register the vCenters (or labs) whose VMs Tidemark backs up.",
+        subcommands: [
+            AddObject<ServerOptions>.self, UpdateObject<ServerOptions>.self, RemoveObject<ManagedServer>.self,
+            ListObjects<ManagedServer>.self, ShowObject<ManagedServer>.self,
+        ])
+}
+
+struct ServerOptions: DefaultedDefinitionOptions {
+    @Option(help: ArgumentHelp("A vCenter's address: https://HOST[:PORT].", valueName: "url")) var vcenter: String?
+    @Option(help: ArgumentHelp("A lab: the absolute path of its folder.", valueName: "folder")) var lab: String?
+    @Option(help: "The vCenter user.") var user: String?
+    @Option(
+        name: .customLong("password-env"),
+        help: ArgumentHelp("The environment variable holding the password (the password never enters the catalog).", valueName: "var"))
+    var passwordEnvironment: String?
+    @Option(name: .customLong("password-file"), help: ArgumentHelp("A file holding the password.", valueName: "path")) var passwordFile: String?
+    @Option(help: ArgumentHelp("Trust a certificate no CA vouches for by its SHA-256 thumbprint.", valueName: "hex")) var thumbprint: String?
+
+    static func blank(named name: String) -> ManagedServer { ManagedServer(name: name, platform: .vcenter) }
+
+    var missingForAdd: String? {
+        vcenter == nil && lab == nil ? "say what it is: --vcenter https://HOST or --lab /path/to/lab" : nil
+    }
+
+    func validate() throws {
+        if vcenter != nil && lab != nil { throw ValidationError("give --vcenter or --lab, not both") }
+        if passwordEnvironment != nil && passwordFile != nil { throw ValidationError("give --password-env or --password-file, not both") }
+    }
+
+    func apply(to server: inout ManagedServer, in state: CatalogState) throws(CatalogError) {
+        if let vcenter {
+            server.platform = .vcenter
+            server.url = vcenter
+            server.folder = nil
+        }
+        if let lab { server = ManagedServer(name: server.name, platform: .lab, folder: lab) }
+        if let user { server.user = user }
+        if let passwordEnvironment { server.passwordReference = try SecretReference(source: .environment, name: passwordEnvironment) }
+        if let passwordFile { server.passwordReference = try SecretReference(source: .file, name: passwordFile) }
+        if let thumbprint { server.thumbprint = ManagedServer.normalizedThumbprint(thumbprint) }
+    }
+}
