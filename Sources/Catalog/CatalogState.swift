@@ -27,8 +27,8 @@ public struct CatalogState: Sendable {
     public private(set) var position: Int64 = 0
     /// Every id ever seen and the last name it had, so old references still read as names.
     public private(set) var lastNames: [UUIDString: String] = [:]
-    /// Every name ever given (lowercased) and the id that had it last: history by a former name.
-    public private(set) var formerHolders: [String: UUIDString] = [:]
+    /// Every name ever given, per kind (`job:nightly`), and the id that had it last.
+    private var formerHolders: [String: UUIDString] = [:]
 
     public init() {}
 
@@ -90,13 +90,13 @@ public struct CatalogState: Sendable {
 
     /// The state after `changes`, as if they had been appended now: lets a command of
     /// several steps (a file of jobs) decide each step on the state the previous ones leave.
-    public func applying(_ changes: [CatalogChange], at moment: Date = Date()) throws -> CatalogState {
+    public func applying(_ changes: [CatalogChange], at moment: Date = Date()) -> CatalogState {
         var next = self
         var versions: [String: Int64] = [:]
         for change in changes {
             let version = (versions[change.stream] ?? change.expectedVersion) + 1
             versions[change.stream] = version
-            try next.apply(
+            next.apply(
                 CatalogEventRecord(
                     stream: change.stream, streamVersion: version, position: next.position, type: change.eventType,
                     data: change.data, recordedAt: moment, actor: nil))
@@ -104,58 +104,76 @@ public struct CatalogState: Sendable {
         return next
     }
 
+    /// Catalog events that were left out because their stream id is not a uuid or their data
+    /// does not decode (written by hand with `events append`, say): counted, never fatal.
+    public private(set) var skippedEvents = 0
+
     /// Folds one catalog event in; other events only move the position.
-    public mutating func apply(_ record: CatalogEventRecord) throws {
+    public mutating func apply(_ record: CatalogEventRecord) {
         defer { position = max(position, record.position) }
-        guard let (kind, verb) = CatalogEventType.parse(record.type) else { return }
-        switch kind {
-        case .server: try apply(record, verb: verb, as: ManagedServer.self)
-        case .repository: try apply(record, verb: verb, as: RepositoryDefinition.self)
-        case .proxy: try apply(record, verb: verb, as: ProxyDefinition.self)
-        case .throttle: try apply(record, verb: verb, as: ThrottlingRule.self)
-        case .job: try apply(record, verb: verb, as: JobDefinition.self)
+        guard let (kind, verb) = CatalogEventType.parse(record.type), record.stream.hasPrefix(kind.category + "-") else { return }
+        let id = String(record.stream.dropFirst(kind.category.count + 1))
+        guard UUID(uuidString: id) != nil else {
+            skippedEvents += 1
+            return
         }
+        let applied: Bool
+        switch kind {
+        case .server: applied = apply(record, id: id, verb: verb, as: ManagedServer.self)
+        case .repository: applied = apply(record, id: id, verb: verb, as: RepositoryDefinition.self)
+        case .proxy: applied = apply(record, id: id, verb: verb, as: ProxyDefinition.self)
+        case .throttle: applied = apply(record, id: id, verb: verb, as: ThrottlingRule.self)
+        case .job: applied = apply(record, id: id, verb: verb, as: JobDefinition.self)
+        }
+        if !applied { skippedEvents += 1 }
     }
 
     private mutating func apply<Definition: CatalogDefinition>(
-        _ record: CatalogEventRecord, verb: CatalogEventType.Verb, as type: Definition.Type
-    ) throws {
+        _ record: CatalogEventRecord, id: UUIDString, verb: CatalogEventType.Verb, as type: Definition.Type
+    ) -> Bool {
         let decoder = CatalogCoding.decoder()
         let data = Data(record.data.utf8)
         switch verb {
         case .added, .updated:
-            let payload = try decoder.decode(DefinitionPayload<Definition>.self, from: data)
-            var entry = entries(type)[payload.id]
+            guard let payload = try? decoder.decode(DefinitionPayload<Definition>.self, from: data) else { return false }
+            var entry = entries(type)[id]
                 ?? CatalogEntry(
-                    id: payload.id, definition: payload.definition, version: 0, createdAt: record.recordedAt,
+                    id: id, definition: payload.definition, version: 0, createdAt: record.recordedAt,
                     updatedAt: record.recordedAt, updatedBy: record.actor, fieldVersions: [:])
             let changed = verb == .added ? Array(CatalogCoding.fields(payload.definition).keys) : (payload.changed ?? [])
             for field in changed { entry.fieldVersions[field] = record.streamVersion }
             entry.definition = payload.definition
             touch(&entry, record)
-            lastNames[payload.id] = payload.definition.name
-            formerHolders[ObjectName.key(payload.definition.name)] = payload.id
-            setEntry(entry, id: payload.id)
+            remember(payload.definition.name, of: Definition.kind, id: id)
+            setEntry(entry, id: id)
         case .removed:
-            let payload = try decoder.decode(RemovedPayload.self, from: data)
-            setEntry(nil as CatalogEntry<Definition>?, id: payload.id)
+            setEntry(nil as CatalogEntry<Definition>?, id: id)
         case .renamed:
-            let payload = try decoder.decode(RenamedPayload.self, from: data)
-            guard var entry = entries(type)[payload.id] else { return }
+            guard let payload = try? decoder.decode(RenamedPayload.self, from: data) else { return false }
+            guard var entry = entries(type)[id] else { return true }
             entry.definition.name = payload.to
             entry.fieldVersions["name"] = record.streamVersion
             touch(&entry, record)
-            lastNames[payload.id] = payload.to
-            formerHolders[ObjectName.key(payload.to)] = payload.id
-            setEntry(entry, id: payload.id)
+            remember(payload.to, of: Definition.kind, id: id)
+            setEntry(entry, id: id)
         case .enabled, .disabled:
-            let payload = try decoder.decode(JobIDPayload.self, from: data)
-            guard var entry = jobs[payload.id] else { return }
+            guard var entry = jobs[id] else { return true }
             entry.definition.enabled = verb == .enabled
             entry.fieldVersions["enabled"] = record.streamVersion
             touch(&entry, record)
-            jobs[payload.id] = entry
+            jobs[id] = entry
         }
+        return true
+    }
+
+    private mutating func remember(_ name: String, of kind: ObjectKind, id: UUIDString) {
+        lastNames[id] = name
+        formerHolders["\(kind.category):\(ObjectName.key(name))"] = id
+    }
+
+    /// The id of the object of `kind` that last had `name` (it may have been renamed or removed since).
+    public func formerHolder(of kind: ObjectKind, named name: String) -> UUIDString? {
+        formerHolders["\(kind.category):\(ObjectName.key(name))"]
     }
 
     private func touch<Definition>(_ entry: inout CatalogEntry<Definition>, _ record: CatalogEventRecord) {

@@ -140,9 +140,7 @@ public enum JobDocument {
             } else {
                 step = try CatalogDecider.add(wanted, id: UUID().uuidString.lowercased(), in: state)
             }
-            do { state = try state.applying(step) } catch {
-                throw CatalogError(.invalidDocument, "job '\(name)': \(error)")
-            }
+            state = state.applying(step)
             changes += step
         }
         return changes

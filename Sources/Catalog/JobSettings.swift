@@ -155,7 +155,7 @@ public struct JobSettings: Sendable, Equatable {
     public static func parseBlockSize(_ text: String) throws(CatalogError) -> Int {
         let upper = text.uppercased().replacingOccurrences(of: "IB", with: "").replacingOccurrences(of: "B", with: "")
         let multiplier = upper.hasSuffix("M") ? 1 << 20 : upper.hasSuffix("K") ? 1 << 10 : 1
-        guard let count = Int(multiplier == 1 ? upper : String(upper.dropLast())), count > 0,
+        guard let count = Int(multiplier == 1 ? upper : String(upper.dropLast())), count > 0, count <= JobDefinition.blockSizes.max()!,
             JobDefinition.blockSizes.contains(count * multiplier)
         else {
             throw CatalogError(.invalidValue, "block size '\(text)' is not offered: use 256K, 512K, 1M, 2M, 4M or 8M")

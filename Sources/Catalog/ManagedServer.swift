@@ -36,6 +36,12 @@ public struct ManagedServer: CatalogDefinition {
         self.folder = folder
     }
 
+    /// The URL for messages, with anything between `//` and `@` blanked out.
+    static func withoutCredentials(_ url: String) -> String {
+        guard let start = url.range(of: "//"), let at = url[start.upperBound...].firstIndex(of: "@") else { return url }
+        return url.replacingCharacters(in: start.upperBound..<at, with: "***")
+    }
+
     /// Upper-case hex without separators, so `ab:cd:...` and `ABCD...` compare equal.
     public static func normalizedThumbprint(_ text: String) -> String {
         text.replacingOccurrences(of: ":", with: "").uppercased()
@@ -45,10 +51,16 @@ public struct ManagedServer: CatalogDefinition {
         let subject = "managed server '\(name)'"
         switch platform {
         case .vcenter:
-            guard let url, let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            guard let url, let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(),
                 scheme == "https" || scheme == "http", let host = parsed.host, !host.isEmpty
             else {
-                throw .invalid("\(subject) URL", "'\(url ?? "")' is not a vCenter address: give https://HOST[:PORT]")
+                throw .invalid("\(subject) URL", "'\(Self.withoutCredentials(url ?? ""))' is not a vCenter address: give https://HOST[:PORT]")
+            }
+            // The URL is stored in the log for ever: it must not carry a secret.
+            guard parsed.user == nil, parsed.password == nil, parsed.query == nil, parsed.fragment == nil else {
+                throw .invalid(
+                    "\(subject) URL",
+                    "'\(Self.withoutCredentials(url))' carries a user, password, query or fragment: give only https://HOST[:PORT], the user with --user and the password with --password-env or --password-file")
             }
             guard let user, !user.isEmpty else {
                 throw .invalid("\(subject) user", "a vCenter needs a user name: add --user")

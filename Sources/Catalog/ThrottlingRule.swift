@@ -47,20 +47,33 @@ public struct ThrottlingRule: CatalogDefinition {
 
 /// Bandwidth as administrators write it: `100MB/s`, `800Mbit/s`, `1Gbps`.
 public enum Rate {
+    /// Units as written, case and all: `Mb/s` could mean megabits or megabytes, so only
+    /// unambiguous spellings are read (bytes with `B`, bits with `bit` or `bps`).
+    static let units: [(String, Double)] = [
+        ("GB/s", 1e9), ("MB/s", 1e6), ("KB/s", 1e3), ("kB/s", 1e3), ("GiB/s", 1_073_741_824), ("MiB/s", 1_048_576), ("KiB/s", 1_024),
+        ("Gbit/s", 1.25e8), ("Mbit/s", 1.25e5), ("Kbit/s", 125), ("kbit/s", 125), ("Gbps", 1.25e8), ("Mbps", 1.25e5), ("Kbps", 125),
+        ("kbps", 125),
+    ]
+
+    /// The fastest rate a rule may name: 1 TB/s.
+    public static let maximum: Int64 = 1_000_000_000_000
+
     public static func parse(_ text: String) throws(CatalogError) -> Int64 {
         let compact = text.replacingOccurrences(of: " ", with: "")
-        let units: [(String, Double)] = [
-            ("GB/s", 1e9), ("MB/s", 1e6), ("KB/s", 1e3), ("GiB/s", 1_073_741_824), ("MiB/s", 1_048_576), ("KiB/s", 1_024),
-            ("Gbit/s", 1.25e8), ("Mbit/s", 1.25e5), ("Kbit/s", 125), ("Gbps", 1.25e8), ("Mbps", 1.25e5), ("Kbps", 125),
-        ]
-        for (suffix, factor) in units where compact.lowercased().hasSuffix(suffix.lowercased()) {
+        // Longest suffix first, so "MiB/s" is not read as "B/s" of something.
+        for (suffix, factor) in units.sorted(by: { $0.0.count > $1.0.count }) where compact.hasSuffix(suffix) {
             let number = compact.dropLast(suffix.count)
             guard let value = Double(number), value > 0, value.isFinite else {
                 throw CatalogError(.invalidValue, "rate '\(text)': '\(number)' is not a positive number")
             }
+            guard value * factor <= Double(maximum) else {
+                throw CatalogError(.invalidValue, "rate '\(text)' is above the largest rate a rule may name, 1TB/s")
+            }
             return Int64((value * factor).rounded())
         }
-        throw CatalogError(.invalidValue, "rate '\(text)' has no unit: write it as 100MB/s, 800Mbit/s or 1Gbps")
+        throw CatalogError(
+            .invalidValue,
+            "rate '\(text)' has no unit Tidemark reads unambiguously: write it as 100MB/s (bytes), 800Mbit/s or 1Gbps (bits)")
     }
 
     /// A rate in the unit network people read: Mbit/s.

@@ -6,11 +6,12 @@ import Postgres
 
 /// The catalog on the event log: loads the folded state and runs commands against it.
 ///
-/// Commands are serialised across every Tidemark process sharing the database by a
-/// transaction-scoped advisory lock, held while the state is read, the command decided
-/// and its events appended: name uniqueness holds without a unique index on a projection.
-/// Appends still carry the expected stream version, so a writer that bypassed the lock
-/// could not slip a change in between unnoticed.
+/// A command runs in one transaction on one connection: a transaction-scoped advisory lock
+/// (serialising commands across every Tidemark process sharing the database), the fold of
+/// the catalog, the decision, and the appends of every stream it touches — so name
+/// uniqueness holds without a unique index on a projection, and a command of several
+/// streams (a file of jobs) lands whole or not at all. Appends still carry the expected
+/// stream version, so a writer that bypassed the lock could not slip a change in unnoticed.
 public final class CatalogStore: Sendable {
     public let events: EventStore
     let logger: Logger
@@ -26,11 +27,17 @@ public final class CatalogStore: Sendable {
 
     /// The catalog now, or as it was at `asOf` (folded from the log, not the projections).
     public func load(asOf: Date? = nil) async throws -> CatalogState {
+        try await events.pool.withTransaction { connection in
+            try Self.fold(asOf: asOf, on: connection)
+        }
+    }
+
+    static func fold(asOf: Date? = nil, on connection: isolated PostgresConnection) throws -> CatalogState {
         var state = CatalogState()
         var position: Int64 = 0
         while true {
-            let batch = try await events.read(after: position, categories: Self.categories, recordedBy: asOf, limit: 5_000)
-            for event in batch { try state.apply(CatalogEventRecord(event)) }
+            let batch = try EventStore.read(after: position, categories: categories, recordedBy: asOf, limit: 5_000, on: connection)
+            for event in batch { state.apply(CatalogEventRecord(event)) }
             guard let last = batch.last, batch.count == 5_000 else { break }
             position = last.position
         }
@@ -48,49 +55,35 @@ public final class CatalogStore: Sendable {
         }
     }
 
-    /// Decides a command on the current state and appends its events, all under the
-    /// catalog lock. Returns the changes appended; a refused command appends nothing.
+    /// Decides a command on the current state and appends its events in one transaction
+    /// that holds the catalog lock from the read to the commit. Returns the changes appended;
+    /// a refused command, or one stream refused at append, appends nothing.
     @discardableResult
     public func execute(
         metadata: EventMetadata, _ decide: @escaping @Sendable (CatalogState) throws(CatalogError) -> [CatalogChange]
     ) async throws -> [CatalogChange] {
-        try await events.pool.withConnection { connection in
-            try await connection.execute("BEGIN", label: "catalog lock")
-            do {
-                _ = try await connection.query(
-                    "SELECT pg_advisory_xact_lock($1, $2)", [Self.lockKey.0, Self.lockKey.1])
-                let changes = try await self.decideAndAppend(metadata: metadata, decide)
-                try await connection.execute("COMMIT", label: "catalog unlock")
-                return changes
-            } catch {
-                _ = try? await connection.execute("ROLLBACK", label: "catalog unlock")
-                throw error
+        let changes = try await events.pool.withTransaction { connection -> [CatalogChange] in
+            _ = try connection.query("SELECT pg_advisory_xact_lock($1, $2)", [Self.lockKey.0, Self.lockKey.1])
+            let changes = try decide(try Self.fold(on: connection))
+            // One append per stream, in the order decided: a job's rename and update land together.
+            var order: [String] = []
+            var byStream: [String: [CatalogChange]] = [:]
+            for change in changes {
+                if byStream[change.stream] == nil { order.append(change.stream) }
+                byStream[change.stream, default: []].append(change)
             }
+            let appends = try order.map { stream -> StreamAppend in
+                let group = byStream[stream]!
+                let expected: ExpectedVersion = group[0].expectedVersion == 0 ? .noStream : .exact(group[0].expectedVersion)
+                return StreamAppend(
+                    stream: try StreamName(stream), expectedVersion: expected,
+                    events: try group.map { try NewEvent(type: $0.eventType, jsonData: $0.data, metadata: metadata) })
+            }
+            _ = try EventStore.append(appends, on: connection)
+            return changes
         }
-    }
-
-    private func decideAndAppend(
-        metadata: EventMetadata, _ decide: @Sendable (CatalogState) throws(CatalogError) -> [CatalogChange]
-    ) async throws -> [CatalogChange] {
-        let state = try await load()
-        let changes = try decide(state)
-        // One append per stream, in the order decided: a job's rename and update land together.
-        var order: [String] = []
-        var byStream: [String: [CatalogChange]] = [:]
         for change in changes {
-            if byStream[change.stream] == nil { order.append(change.stream) }
-            byStream[change.stream, default: []].append(change)
-        }
-        for stream in order {
-            let group = byStream[stream]!
-            let expected: ExpectedVersion = group[0].expectedVersion == 0 ? .noStream : .exact(group[0].expectedVersion)
-            let newEvents = try group.map { change in
-                try NewEvent(type: change.eventType, jsonData: change.data, metadata: metadata)
-            }
-            try await events.append(to: try StreamName(stream), expectedVersion: expected, events: newEvents)
-            logger.info(
-                "catalog changed",
-                metadata: ["stream": "\(stream)", "events": "\(group.map(\.eventType).joined(separator: ","))"])
+            logger.info("catalog changed", metadata: ["stream": "\(change.stream)", "event": "\(change.eventType)"])
         }
         return changes
     }
@@ -98,9 +91,9 @@ public final class CatalogStore: Sendable {
 
 extension CatalogEventRecord {
     /// The catalog's view of a stored event.
-    public init(_ event: RecordedEvent) throws {
+    public init(_ event: RecordedEvent) {
         self.init(
             stream: event.stream, streamVersion: event.streamVersion, position: event.position, type: event.type,
-            data: event.data, recordedAt: event.recordedAt, actor: try event.metadata().actor)
+            data: event.data, recordedAt: event.recordedAt, actor: (try? event.metadata())?.actor)
     }
 }

@@ -107,13 +107,13 @@ actor AppendBatcher {
                 [request.stream.rawValue, request.expected.databaseValue, event.id, event.type, Int32(event.schemaVersion),
                  PostgresJSON(text: event.data), PostgresJSON(text: event.metadataJSON)])
         } else {
-            result = try await pool.query(Statements.append, arrayParameters(requests))
+            result = try await pool.query(Statements.append, Self.arrayParameters(requests))
         }
-        return try outcomes(of: requests, in: result)
+        return try Self.outcomes(of: requests, in: result)
     }
 
     /// The general call's parameters: one array per column, events of all requests in order.
-    private func arrayParameters(_ requests: [AppendRequest]) -> [any PostgresEncodable] {
+    static func arrayParameters(_ requests: [AppendRequest]) -> [any PostgresEncodable] {
         var streams: [String] = []
         var expected: [Int64] = []
         var counts: [Int32] = []
@@ -137,7 +137,7 @@ actor AppendBatcher {
         return [streams, expected, counts, ids, types, schemaVersions, data, metadata]
     }
 
-    private func outcomes(of requests: [AppendRequest], in result: PostgresResult) throws
+    static func outcomes(of requests: [AppendRequest], in result: PostgresResult) throws
         -> [Result<AppendResult, any Error>]
     {
         guard result.rowCount == requests.count else {

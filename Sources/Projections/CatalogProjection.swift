@@ -38,8 +38,12 @@ public struct CatalogProjection: Projection {
         _ events: [RecordedEvent], _ type: Definition.Type, in schema: ProjectionSchema, on connection: isolated PostgresConnection
     ) throws {
         let kind = Definition.kind
+        // The same events CatalogState folds: a uuid stream of the kind's category. Anything
+        // else (written by hand with `events append`) is left out, never fatal.
         let mine = events.compactMap { event -> (RecordedEvent, CatalogEventType.Verb)? in
-            guard let (eventKind, verb) = CatalogEventType.parse(event.type), eventKind == kind else { return nil }
+            guard let (eventKind, verb) = CatalogEventType.parse(event.type), eventKind == kind,
+                event.stream.hasPrefix(kind.category + "-"), UUID(uuidString: Self.objectID(event)) != nil
+            else { return nil }
             return (event, verb)
         }
         guard !mine.isEmpty else { return }
@@ -60,7 +64,8 @@ public struct CatalogProjection: Projection {
                 "SELECT \(table.key)::text, definition::text, version, created_at FROM \(schema.table(table.name)) WHERE \(table.key) = ANY($1::uuid[])",
                 [Array(needStored)])
             for row in 0..<stored.rowCount {
-                let definition = try decoder.decode(Definition.self, from: Data(try stored.decode(row, 1, as: String.self).utf8))
+                guard let definition = try? decoder.decode(Definition.self, from: Data(try stored.decode(row, 1, as: String.self).utf8))
+                else { continue }
                 let created: Date = try stored.decode(row, 3)
                 pending[try stored.decode(row, 0)] = Pending(
                     definition: definition, version: try stored.decode(row, 2), createdAt: created, updatedAt: created, updatedBy: nil)
@@ -69,11 +74,11 @@ public struct CatalogProjection: Projection {
 
         for (event, verb) in mine {
             let id = Self.objectID(event)
-            let actor = try event.metadata().actor
+            let actor = (try? event.metadata())?.actor
             let data = Data(event.data.utf8)
             switch verb {
             case .added, .updated:
-                let payload = try decoder.decode(DefinitionPayload<Definition>.self, from: data)
+                guard let payload = try? decoder.decode(DefinitionPayload<Definition>.self, from: data) else { continue }
                 let created = verb == .added ? event.recordedAt : (pending[id]?.createdAt ?? event.recordedAt)
                 pending[id] = Pending(
                     definition: payload.definition, version: event.streamVersion, createdAt: created,
@@ -84,7 +89,8 @@ public struct CatalogProjection: Projection {
             case .renamed, .enabled, .disabled:
                 guard var entry = pending[id] else { continue }
                 if verb == .renamed {
-                    entry.definition.name = try decoder.decode(RenamedPayload.self, from: data).to
+                    guard let renamed = try? decoder.decode(RenamedPayload.self, from: data) else { continue }
+                    entry.definition.name = renamed.to
                 } else if var job = entry.definition as? JobDefinition {
                     job.enabled = verb == .enabled
                     entry.definition = job as! Definition
@@ -112,7 +118,7 @@ public struct CatalogProjection: Projection {
     /// does not overwrite a newer start).
     private func recordLastSessions(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
         var started: [String: (session: String, at: Date)] = [:]
-        var finished = RowBatch()
+        var finishedBySession: [String: (result: String, at: Date)] = [:]
         for event in events where event.stream.hasPrefix("session-") {
             let session = String(event.stream.dropFirst("session-".count))
             switch event.type {
@@ -120,8 +126,7 @@ public struct CatalogProjection: Projection {
                 guard let job = FlatJSON(event.data).string("job_id"), UUID(uuidString: job) != nil else { continue }
                 started[job.lowercased()] = (session, event.recordedAt)
             case SessionEvent.Kind.sessionFinished.rawValue:
-                let result = FlatJSON(event.data).string("result")
-                finished.append(["session_id": .text(session), "result": .text(result ?? "unknown"), "at": .time(event.recordedAt)])
+                finishedBySession[session] = (FlatJSON(event.data).string("result") ?? "unknown", event.recordedAt)
             default: continue
             }
         }
@@ -138,6 +143,10 @@ public struct CatalogProjection: Projection {
                   FROM jsonb_to_recordset($1::jsonb) AS u(job_id uuid, session_id text, at timestamptz)
                  WHERE j.job_id = u.job_id
                 """, [rows.json])
+        }
+        var finished = RowBatch()
+        for (session, end) in finishedBySession.sorted(by: { $0.key < $1.key }) {
+            finished.append(["session_id": .text(session), "result": .text(end.result), "at": .time(end.at)])
         }
         if !finished.isEmpty {
             _ = try connection.query(

@@ -123,6 +123,14 @@ struct FlatJSON {
         return negative ? -value : value
     }
 
+    /// The values an `integer` column holds.
+    static let int32Range = Int64(Int32.min)...Int64(Int32.max)
+
+    /// An integer field within `range`; nil outside it, so a column never refuses the row.
+    func int64(_ key: String, in range: ClosedRange<Int64>) -> Int64? {
+        int64(key).flatMap { range.contains($0) ? $0 : nil }
+    }
+
     /// A number field as a double.
     func double(_ key: String) -> Double? {
         guard let field = fields[key], case .number = field.kind else { return nil }

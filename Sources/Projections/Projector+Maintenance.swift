@@ -40,7 +40,7 @@ extension Projector {
         let started = ContinuousClock.now
         return try await withMaintenanceLock {
             let target = try await self.store.headPosition()
-            let events = try await self.fillShadows(selected, through: target)
+            let events = try await self.fillShadows(selected, through: Dictionary(uniqueKeysWithValues: selected.map { ($0.name, target) }))
             let position = try await self.store.pool.withTransaction { connection -> Int64 in
                 for projection in selected { _ = try Self.lockCheckpoint(projection.name, on: connection) }
                 let head: Int64 = try connection.query("SELECT coalesce(max(position), 0) FROM tidemark.events").decode(0, 0)
@@ -67,19 +67,23 @@ extension Projector {
     /// every row that differs from the live tables (nothing when they agree).
     public func verify(_ selected: [any Projection]) async throws -> [ProjectionDifference] {
         try await withMaintenanceLock {
-            var lowest = Int64.max
+            // Each shadow is filled up to its own live checkpoint, outside any lock; only what the
+            // live projector adds meanwhile is replayed under the checkpoints' share lock.
+            var filled: [String: Int64] = [:]
             for projection in selected {
-                lowest = min(lowest, try await Self.checkpoint(of: projection.name, pool: self.store.pool))
+                filled[projection.name] = try await Self.checkpoint(of: projection.name, pool: self.store.pool)
             }
-            let base = lowest == .max ? 0 : lowest
-            _ = try await self.fillShadows(selected, through: base)
+            _ = try await self.fillShadows(selected, through: filled)
+            let base = filled
             let differences = try await self.store.pool.withTransaction { connection -> [ProjectionDifference] in
                 var found: [ProjectionDifference] = []
                 for projection in selected {
                     let result = try connection.query(
                         "SELECT position FROM projection.checkpoints WHERE projection = $1 FOR SHARE", [projection.name])
                     let live: Int64 = try result.decode(0, 0)
-                    try Self.applyRange([projection], after: base, through: live, batchSize: self.batchSize, schema: .shadow, on: connection)
+                    try Self.applyRange(
+                        [projection], after: base[projection.name] ?? 0, through: live, batchSize: self.batchSize, schema: .shadow,
+                        on: connection)
                     for table in projection.tables {
                         found += try Self.compare(projection.name, table, on: connection)
                     }
@@ -109,10 +113,11 @@ extension Projector {
         }
     }
 
-    /// Empties the shadows and replays the log into them up to `target`, reading the next
-    /// batch while the current one is written.
-    private func fillShadows(_ selected: [any Projection], through target: Int64) async throws -> Int {
+    /// Empties the shadows and replays the log into each up to its position in `targets`,
+    /// reading the next batch while the current one is written.
+    private func fillShadows(_ selected: [any Projection], through targets: [String: Int64]) async throws -> Int {
         try await truncateShadows(selected)
+        let target = targets.values.max() ?? 0
         let categories = Array(Set(selected.flatMap(\.categories))).sorted()
         let batchSize = self.batchSize
         let store = self.store
@@ -126,7 +131,7 @@ extension Projector {
             async let next = full ? read(after: last.position) : []
             let batch = events
             try await store.pool.withTransaction { connection in
-                try Self.apply(batch, to: selected, schema: .shadow, on: connection)
+                try Self.apply(batch, to: selected, limits: targets, schema: .shadow, on: connection)
             }
             applied += batch.count
             events = try await next
@@ -141,15 +146,16 @@ extension Projector {
     }
 
     /// Hands each projection the events of its categories.
-    static func apply(_ events: [RecordedEvent], to selected: [any Projection], schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
-        guard selected.count > 1 else {
-            if let only = selected.first, !events.isEmpty { try only.apply(events, in: schema, on: connection) }
-            return
-        }
+    /// Hands each projection the events of its categories, up to its limit when given.
+    static func apply(
+        _ events: [RecordedEvent], to selected: [any Projection], limits: [String: Int64]? = nil, schema: ProjectionSchema,
+        on connection: isolated PostgresConnection
+    ) throws {
         let categories = events.map { Self.category(of: $0.stream) }
         for projection in selected {
             let wanted = Set(projection.categories)
-            let mine = events.indices.filter { wanted.contains(categories[$0]) }.map { events[$0] }
+            let limit = limits?[projection.name] ?? .max
+            let mine = events.indices.filter { wanted.contains(categories[$0]) && events[$0].position <= limit }.map { events[$0] }
             if !mine.isEmpty { try projection.apply(mine, in: schema, on: connection) }
         }
     }
@@ -174,6 +180,9 @@ extension Projector {
         }
     }
 
+    /// Rows listed per table at most: a broken projection should not flood the terminal.
+    public static let differencesShown = 1_000
+
     static func compare(_ projection: String, _ table: String, on connection: isolated PostgresConnection) throws -> [ProjectionDifference] {
         let live = ProjectionSchema.live.table(table), shadow = ProjectionSchema.shadow.table(table)
         let result = try connection.query(
@@ -181,7 +190,7 @@ extension Projector {
             SELECT 'live', row_to_json(x)::text FROM (SELECT * FROM \(live) EXCEPT ALL SELECT * FROM \(shadow)) x
             UNION ALL
             SELECT 'rebuilt', row_to_json(y)::text FROM (SELECT * FROM \(shadow) EXCEPT ALL SELECT * FROM \(live)) y
-            ORDER BY 2 LIMIT 1000
+            ORDER BY 2 LIMIT \(Self.differencesShown)
             """)
         var differences: [ProjectionDifference] = []
         for row in 0..<result.rowCount {

@@ -58,8 +58,9 @@ struct Upsert: Sendable {
         case replace
         /// Stored columns keep their value unless the batch's row names them (the batch holds parts of rows).
         case merge
-        /// Numeric columns add up (counters).
-        case add
+        /// Numeric columns add up (counters), saturating at each column's largest value (given
+        /// by column; `integer` otherwise) so that a wild figure can never stop the projection.
+        case add(caps: [String: String])
     }
 
     let table: String
@@ -84,7 +85,8 @@ struct Upsert: Sendable {
             ]
         case .replace, .add:
             let assignments = updated.map { column -> String in
-                conflict == .replace ? "\(column) = EXCLUDED.\(column)" : "\(column) = t.\(column) + EXCLUDED.\(column)"
+                guard case .add(let caps) = conflict else { return "\(column) = EXCLUDED.\(column)" }
+                return "\(column) = least(t.\(column)::numeric + EXCLUDED.\(column)::numeric, \(caps[column] ?? "2147483647"))"
             }
             return [
                 """

@@ -63,6 +63,12 @@ public struct SessionsProjection: Projection {
         table: "restore_points", key: ["restore_point_id"],
         updated: ["session_id", "job_id", "vm_id", "vm_name", "disks", "size_bytes", "created_at"], conflict: .replace)
 
+    /// Sets a column only when the event carries the field: an event that leaves a field out
+    /// changes nothing, whether the earlier value came in this batch or a stored row.
+    static func set<T>(_ target: inout T?, _ value: T?) {
+        if let value { target = value }
+    }
+
     /// Untouched (nil), cleared (`.some(nil)`) or set.
     static func clearable(_ value: RowBatch.Value??) -> RowBatch.Value {
         switch value {
@@ -93,22 +99,22 @@ public struct SessionsProjection: Projection {
             let json = FlatJSON(event.data)
             switch kind {
             case .sessionStarted:
-                row.jobID = json.string("job_id")
-                row.jobName = json.string("job_name")
-                row.jobVersion = json.int64("job_version")
-                row.trigger = json.string("trigger")
+                Self.set(&row.jobID, json.string("job_id"))
+                Self.set(&row.jobName, json.string("job_name"))
+                Self.set(&row.jobVersion, json.int64("job_version"))
+                Self.set(&row.trigger, json.string("trigger"))
                 row.state = "running"
                 row.startedAt = event.recordedAt
             case .objectsEnumerated:
-                if let vms = json.decode([SessionEvent.EnumeratedVM].self, "vms") { row.vmCount = Int64(vms.count) }
+                if let vms = json.decode([SessionEvent.EnumeratedVM].self, "vms") { row.vmCount = Int64(min(vms.count, Int(Int32.max))) }
             case .taskStarted:
                 if let id = json.string("task_id") {
                     task(id) {
-                        $0.vmID = json.string("vm_id")
-                        $0.vmName = json.string("vm_name")
-                        $0.diskKey = json.int64("disk_key")
-                        $0.sizeBytes = json.int64("size_bytes")
-                        $0.attempts = json.int64("attempt")
+                        Self.set(&$0.vmID, json.string("vm_id"))
+                        Self.set(&$0.vmName, json.string("vm_name"))
+                        Self.set(&$0.diskKey, json.int64("disk_key", in: FlatJSON.int32Range))
+                        Self.set(&$0.sizeBytes, json.int64("size_bytes"))
+                        Self.set(&$0.attempts, json.int64("attempt", in: FlatJSON.int32Range))
                         $0.state = "running"
                         $0.startedAt = event.recordedAt
                         $0.result = .some(nil)
@@ -119,18 +125,18 @@ public struct SessionsProjection: Projection {
             case .proxySelected:
                 if let id = json.string("task_id") {
                     task(id) {
-                        $0.proxyID = json.string("proxy_id")
-                        $0.proxyName = json.string("proxy_name")
-                        $0.transportMode = json.string("transport_mode")
+                        Self.set(&$0.proxyID, json.string("proxy_id"))
+                        Self.set(&$0.proxyName, json.string("proxy_name"))
+                        Self.set(&$0.transportMode, json.string("transport_mode"))
                     }
                 }
             case .transferCheckpointed, .transferFinished:
                 if let id = json.string("task_id") {
                     task(id) {
-                        $0.offset = json.int64("offset")
-                        $0.read = json.int64("bytes_read")
-                        $0.transferred = json.int64("bytes_transferred")
-                        $0.newChunks = json.int64("new_chunks")
+                        Self.set(&$0.offset, json.int64("offset"))
+                        Self.set(&$0.read, json.int64("bytes_read"))
+                        Self.set(&$0.transferred, json.int64("bytes_transferred"))
+                        Self.set(&$0.newChunks, json.int64("new_chunks"))
                     }
                 }
             case .taskFinished:
@@ -153,16 +159,16 @@ public struct SessionsProjection: Projection {
                     removals.append(["restore_point_id": .text(id), "at": .time(event.recordedAt), "reason": .text(json.string("reason"))])
                 }
             case .sessionFinished:
-                row.result = json.string("result")
-                row.processed = json.int64("processed_bytes")
-                row.read = json.int64("read_bytes")
-                row.transferred = json.int64("transferred_bytes")
-                row.dedupe = json.double("dedupe_ratio")
-                row.compression = json.double("compression_ratio")
-                row.duration = json.double("duration_seconds")
+                Self.set(&row.result, json.string("result"))
+                Self.set(&row.processed, json.int64("processed_bytes"))
+                Self.set(&row.read, json.int64("read_bytes"))
+                Self.set(&row.transferred, json.int64("transferred_bytes"))
+                Self.set(&row.dedupe, json.double("dedupe_ratio"))
+                Self.set(&row.compression, json.double("compression_ratio"))
+                Self.set(&row.duration, json.double("duration_seconds"))
                 if let duration = row.duration, duration > 0, let processed = row.processed { row.rate = Double(processed) / duration }
-                row.busy = json.decode(SessionEvent.Busy.self, "busy")
-                row.bottleneck = json.string("bottleneck") ?? row.busy?.bottleneck
+                Self.set(&row.busy, json.decode(SessionEvent.Busy.self, "busy"))
+                Self.set(&row.bottleneck, json.string("bottleneck") ?? row.busy?.bottleneck)
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
             case .repositoryChecked, .taskWaited, .applicationProcessed, .snapshotRequested, .snapshotCreated,

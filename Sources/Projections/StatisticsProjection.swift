@@ -25,7 +25,11 @@ public struct StatisticsProjection: Projection {
         updated: [
             "sessions", "succeeded", "warnings", "failed", "processed_bytes", "read_bytes", "transferred_bytes",
             "duration_seconds", "restore_points_created", "restore_points_removed",
-        ], conflict: .add)
+        ],
+        conflict: .add(caps: [
+            "processed_bytes": "9223372036854775807", "read_bytes": "9223372036854775807", "transferred_bytes": "9223372036854775807",
+            "duration_seconds": "999999999999999.999",
+        ]))
 
     public func apply(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
         var days: [String: Day] = [:]
@@ -42,10 +46,13 @@ public struct StatisticsProjection: Projection {
                 case "warning": day.warnings += 1
                 default: day.failed += 1
                 }
-                day.processed += finished.int64("processed_bytes") ?? 0
-                day.read += finished.int64("read_bytes") ?? 0
-                day.transferred += finished.int64("transferred_bytes") ?? 0
-                day.durationMilliseconds += Int64(((finished.double("duration_seconds") ?? 0) * 1_000).rounded())
+                // Sums saturate and durations are bounded: a wild figure in one event must
+                // neither trap nor stop the projection.
+                day.processed = Self.add(day.processed, finished.int64("processed_bytes"))
+                day.read = Self.add(day.read, finished.int64("read_bytes"))
+                day.transferred = Self.add(day.transferred, finished.int64("transferred_bytes"))
+                let seconds = min(max(finished.double("duration_seconds") ?? 0, 0), 1e9)
+                day.durationMilliseconds = Self.add(day.durationMilliseconds, Int64((seconds * 1_000).rounded()))
                 days[key] = day
             case SessionEvent.Kind.restorePointCreated.rawValue:
                 days[key, default: Day()].created += 1
@@ -68,7 +75,13 @@ public struct StatisticsProjection: Projection {
         try Self.upsert.write(rows, in: schema, on: connection)
     }
 
-    /// Milliseconds as an exact decimal number of seconds (`12.345`).
+    /// `a + b` for counters that only grow: negatives count as zero, sums saturate.
+    static func add(_ a: Int64, _ b: Int64?) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(max(0, b ?? 0))
+        return overflow ? .max : sum
+    }
+
+    /// Milliseconds (never negative) as an exact decimal number of seconds (`12.345`).
     static func decimalSeconds(_ milliseconds: Int64) -> String {
         let fraction = String(milliseconds % 1_000)
         return "\(milliseconds / 1_000)." + String(repeating: "0", count: 3 - fraction.count) + fraction

@@ -42,7 +42,7 @@ public struct SyntheticHistory: Sendable {
                 position += 1
                 let version = (versions[change.stream] ?? 0) + 1
                 versions[change.stream] = version
-                try catalog.apply(
+                catalog.apply(
                     CatalogEventRecord(
                         stream: change.stream, streamVersion: version, position: position, type: change.eventType, data: change.data,
                         recordedAt: Date(timeIntervalSince1970: Double(position)), actor: metadata.actor))

@@ -10,12 +10,17 @@ import Projections
 struct CatalogOptions: ParsableArguments {
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Who makes the change, recorded in the event's metadata (default: cli:<OS user>).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Who makes the change, recorded in the event's metadata beside the OS user (default: cli:<OS user>).", valueName: "name"))
     var actor: String?
 
+    /// The actor as given, always with the OS account that ran the command: `--actor` is
+    /// free text, and an audit trail must not rest on it alone.
     var metadata: EventMetadata {
-        EventMetadata(
-            correlationID: UUID(), actor: actor ?? "cli:\(ProcessInfo.processInfo.userName)", host: ProcessInfo.processInfo.hostName)
+        let account = "cli:\(ProcessInfo.processInfo.userName)"
+        return EventMetadata(
+            correlationID: UUID(), actor: actor.map { "\($0) (\(account))" } ?? account, host: ProcessInfo.processInfo.hostName)
     }
 
     /// Opens the catalog, runs `body`, and closes the connections whatever happens.

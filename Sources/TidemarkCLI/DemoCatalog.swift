@@ -23,7 +23,7 @@ struct DemoCatalog {
             func add<D: CatalogDefinition>(_ definition: D) throws(CatalogError) {
                 guard state.id(of: D.self, named: definition.name) == nil else { return }
                 let step = try CatalogDecider.add(definition, id: UUID().uuidString.lowercased(), in: state)
-                do { state = try state.applying(step) } catch { throw CatalogError(.invalidValue, "\(error)") }
+                state = state.applying(step)
                 changes += step
             }
             try add(ManagedServer(name: "demo-lab", platform: .lab, folder: labFolder))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import EventStore
 import Foundation
 
@@ -12,8 +13,8 @@ struct EventsCommand: AsyncParsableCommand {
     struct Append: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Append one event to a stream.")
         @OptionGroup var options: GlobalOptions
-        @Option(help: "The stream, such as job-nightly.") var stream: String
-        @Option(help: "The event type, such as JobCreated.") var type: String
+        @Option(help: "The stream, such as notes-1 (catalog and session streams are written by their own commands).") var stream: String
+        @Option(help: "The event type, such as NoteWritten.") var type: String
         @Option(help: "The event's data: one JSON object.") var data: String
         @Option(
             name: .customLong("expected-version"),
@@ -23,6 +24,13 @@ struct EventsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let stream = try StreamName(self.stream)
+            if let kind = ObjectKind(rawValue: stream.category) {
+                throw ValidationError(
+                    "'\(stream)' is a \(kind.displayName)'s stream: change it with 'tidemark \(kind.category) add|update|remove', which checks the change before writing it")
+            }
+            if stream.category == SessionEvent.category {
+                throw ValidationError("'\(stream)' is a backup session's stream: only the Job Manager writes sessions")
+            }
             let expected: ExpectedVersion = try expectedVersion.map { try ExpectedVersion.exactly($0) } ?? .any
             var eventID = UUID()
             if let id {

@@ -101,7 +101,7 @@ struct JobCommand: AsyncParsableCommand {
             let (state, events) = try await options.withCatalog { catalog -> (CatalogState, [RecordedEvent]) in
                 let state = try await catalog.load()
                 let id = state.id(of: JobDefinition.self, named: name)
-                    ?? state.formerHolders[ObjectName.key(name)]
+                    ?? state.formerHolder(of: .job, named: name)
                 guard let id else { return (state, []) }
                 return (state, try await catalog.history(of: .job, id: id))
             }

@@ -35,7 +35,7 @@ enum JobHistory {
         var entries: [Entry] = []
         var previous: [String: String] = [:]
         for event in events {
-            try state.apply(CatalogEventRecord(event))
+            state.apply(CatalogEventRecord(event))
             let job = state.jobs.values.first
             var current: [String: String] = [:]
             var order: [String] = []

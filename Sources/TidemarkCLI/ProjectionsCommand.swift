@@ -94,7 +94,10 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 return
             }
             for difference in differences { print(difference) }
-            print("\(differences.count) row(s) differ: 'tidemark projections rebuild' replaces the live rows with the rebuild")
+            let tables = Dictionary(grouping: differences, by: { "\($0.projection).\($0.table)" })
+            let cut = tables.filter { $0.value.count >= Projector.differencesShown }.keys.sorted()
+            let more = cut.isEmpty ? "" : " (at least: \(cut.joined(separator: ", ")) list only their first \(Projector.differencesShown))"
+            print("\(differences.count) row(s) differ\(more): 'tidemark projections rebuild' replaces the live rows with the rebuild")
             throw ExitCode(1)
         }
     }

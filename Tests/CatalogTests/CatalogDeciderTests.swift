@@ -172,6 +172,13 @@ struct CatalogDeciderTests {
             name: "vc3", platform: .vcenter, url: "https://vc3", user: "u", passwordReference: try SecretReference(parsing: "env:X"), thumbprint: "1234")
         #expect { try fixture.add(badPrint) } throws: { "\($0)".contains("not a SHA-256 thumbprint") }
         #expect { try fixture.add(ManagedServer(name: "lab", platform: .lab, folder: "relative")) } throws: { "\($0)".contains("absolute path") }
+        let leaky = ManagedServer(
+            name: "vc4", platform: .vcenter, url: "https://admin:hunter2@vc4", user: "u", passwordReference: try SecretReference(parsing: "env:X"))
+        #expect {
+            try fixture.add(leaky)
+        } throws: { error in
+            "\(error)".contains("carries a user, password") && !"\(error)".contains("hunter2")
+        }
     }
 
     @Test("throttling rules need a real rate and existing targets")
@@ -181,6 +188,10 @@ struct CatalogDeciderTests {
         #expect(try Rate.parse("800 Mbit/s") == 100_000_000)
         #expect { _ = try Rate.parse("fast") } throws: { "\($0)".contains("has no unit") }
         #expect { _ = try Rate.parse("0Mbps") } throws: { "\($0)".contains("not a positive number") }
+        #expect { _ = try Rate.parse("100Mb/s") } throws: { "\($0)".contains("unambiguously") }
+        #expect { _ = try Rate.parse("1e13GB/s") } throws: { "\($0)".contains("above the largest rate") }
+        #expect(try Rate.parse("100MiB/s") == 104_857_600)
+        #expect { _ = try JobSettings.parseBlockSize("9999999999999999K") } throws: { "\($0)".contains("not offered") }
         try fixture.add(ThrottlingRule(name: "wan", sourceProxies: [proxy], targetRepositories: [repository], bytesPerSecond: 12_500_000, window: try TimeWindow(parsing: "08:00-18:00")))
         #expect {
             try fixture.add(ThrottlingRule(name: "bad", targetRepositories: ["0000"], bytesPerSecond: 12_500_000))

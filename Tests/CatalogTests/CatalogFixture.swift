@@ -12,7 +12,7 @@ struct CatalogFixture {
             position += 1
             clock = clock.addingTimeInterval(60)
             let version = (state.entriesVersion(change.kind, change.id)) + 1
-            try state.apply(
+            state.apply(
                 CatalogEventRecord(
                     stream: change.stream, streamVersion: version, position: position, type: change.eventType, data: change.data,
                     recordedAt: clock, actor: actor))

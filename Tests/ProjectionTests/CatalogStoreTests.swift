@@ -2,6 +2,7 @@ import Catalog
 import CatalogStore
 import EventStore
 import Foundation
+import Projections
 import Testing
 import TestSupport
 
@@ -20,7 +21,8 @@ struct CatalogStoreTests {
     @Test("two commands adding the same name at once: one wins, the other is told why")
     func concurrentDuplicate() async throws {
         let database = try await TestDatabase.create()
-        let catalog = CatalogStore(events: database.eventStore(maximumConnections: 6))
+        // Fewer connections than commands: a command must hold one connection, not two.
+        let catalog = CatalogStore(events: database.eventStore(maximumConnections: 2))
         let outcomes = await withTaskGroup(of: Result<UUIDString, any Error>.self) { group in
             for _ in 0..<4 {
                 group.addTask {
@@ -56,6 +58,26 @@ struct CatalogStoreTests {
         }
         await #expect(throws: CatalogError.self) { _ = try await addRepository(catalog, "bad", path: "relative/path") }
         #expect(try await database.eventCount() == before)
+    }
+
+    @Test("catalog events written by hand with a bad stream id or bad data are left out, counted, and stop nothing")
+    func malformedCatalogEvents() async throws {
+        let database = try await TestDatabase.create()
+        let store = database.eventStore()
+        let catalog = CatalogStore(events: store)
+        _ = try await addRepository(catalog, "main")
+        try await store.append(to: try StreamName("job-nightly"), events: [try NewEvent(type: "JobAdded", jsonData: #"{"id":"nightly"}"#)])
+        try await store.append(
+            to: try StreamName("repository-\(UUID().uuidString.lowercased())"),
+            events: [try NewEvent(type: "RepositoryAdded", jsonData: #"{"definition":{"name":7}}"#)])
+        let state = try await catalog.load()
+        #expect(state.repositories.count == 1)
+        #expect(state.skippedEvents == 2)
+        _ = try await addRepository(catalog, "second")
+        let projector = Projector(store: store)
+        try await projector.catchUp()
+        #expect(try await database.administratorQuery("SELECT count(*) FROM projection.repositories").decode(0, 0, as: Int64.self) == 2)
+        #expect(try await projector.verify(StandardProjections.all).isEmpty)
     }
 
     @Test("--as-of folds the log up to a moment: later changes and removals are not seen")

@@ -46,6 +46,36 @@ struct ProjectionRebuildTests {
         #expect(try await fixture.count("SELECT count(*) FROM projection_shadow.tasks") == 0)
     }
 
+    @Test("session events missing fields or carrying wild values stop nothing, and batch boundaries do not matter")
+    func oddSessionEvents() async throws {
+        let fixture = try await HistoryFixture.make(jobs: 2, vmsPerJob: 1)
+        let session = try StreamName("session-\(UUID().uuidString.lowercased())")
+        let events = try [
+            (#"SessionStarted"#, #"{"session_id":"s","job_id":"not-a-uuid","trigger":"manual"}"#),
+            ("TaskStarted", #"{"task_id":"vm-1/2000","vm_id":"vm-1","vm_name":"web","disk_key":2000,"size_bytes":100,"attempt":1}"#),
+            ("TaskStarted", #"{"task_id":"vm-1/2000","vm_id":"vm-1","disk_key":1099511627776,"attempt":2}"#),
+            ("TransferCheckpointed", #"{"task_id":"vm-1/2000","offset":50}"#),
+            ("TaskFinished", #"{"task_id":"vm-1/2000","result":"success"}"#),
+            ("RestorePointCreated", #"{"restore_point_id":"rp-1","vm_id":"vm-1","disks":"not a list"}"#),
+            ("SessionFinished", #"{"result":"success","processed_bytes":9223372036854775807,"duration_seconds":-5}"#),
+            ("SessionFinished", #"{"result":"warning","processed_bytes":9223372036854775807,"read_bytes":-1,"duration_seconds":1e300}"#),
+            ("TaskFinished", #"{"task_id": 12}"#),
+        ].map { try NewEvent(type: $0.0, jsonData: $0.1) }
+        try await fixture.store.append(to: session, events: events)
+        // One event per batch live; one batch for all in the rebuild.
+        let projector = Projector(store: fixture.store, batchSize: 1)
+        try await projector.catchUp()
+        #expect(try await projector.verify(StandardProjections.all).isEmpty)
+        let task = try await fixture.database.administratorQuery(
+            "SELECT vm_name, disk_key, attempts, offset_bytes, result FROM projection.tasks WHERE task_id = 'vm-1/2000'")
+        #expect(try task.decode(0, 0, as: String.self) == "web")
+        #expect(try task.decode(0, 1, as: Int64.self) == 2000)
+        #expect(try task.decode(0, 2, as: Int64.self) == 2)
+        #expect(try task.decode(0, 4, as: String.self) == "success")
+        #expect(try await fixture.count("SELECT sessions FROM projection.daily_statistics") == 2)
+        #expect(try await fixture.count("SELECT processed_bytes FROM projection.daily_statistics") == Int64.max)
+    }
+
     @Test("verify names every row that differs, on both sides, and exits non-empty")
     func verifyFindsTampering() async throws {
         var fixture = try await HistoryFixture.make(jobs: 3, vmsPerJob: 2)
