@@ -86,6 +86,13 @@ let package = Package(
             dependencies: ["Catalog", "EventStore"]
         ),
         .target(
+            name: "JobManager",
+            dependencies: [
+                "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "PrivateCluster",
             dependencies: [
                 "Postgres",
@@ -105,6 +112,8 @@ let package = Package(
                 "CatalogStore",
                 "Projections",
                 "SyntheticHistory",
+                "JobManager",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -276,4 +276,124 @@ public enum SessionEvent {
             self.bottleneck = bottleneck
         }
     }
+
+    /// `SnapshotRequested`: the intent, with the deterministic name a resumed session looks
+    /// for when the outcome was never recorded.
+    public struct SnapshotRequested: Codable, Sendable {
+        public var vmId: String
+        public var name: String
+        public var quiesce: Bool
+        public init(vmId: String, name: String, quiesce: Bool) {
+            self.vmId = vmId
+            self.name = name
+            self.quiesce = quiesce
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", name, quiesce
+        }
+    }
+
+    /// `SnapshotCreated`; `adopted` when a resumed session found it by name instead of making it.
+    public struct SnapshotCreated: Codable, Sendable {
+        public var vmId: String
+        public var name: String
+        public var snapshotId: String
+        public var changeId: String
+        public var adopted: Bool
+        public init(vmId: String, name: String, snapshotId: String, changeId: String, adopted: Bool) {
+            self.vmId = vmId
+            self.name = name
+            self.snapshotId = snapshotId
+            self.changeId = changeId
+            self.adopted = adopted
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", name, snapshotId = "snapshot_id", changeId = "change_id", adopted
+        }
+    }
+
+    /// `SnapshotRemoved`.
+    public struct SnapshotRemoved: Codable, Sendable {
+        public var vmId: String
+        public var snapshotId: String
+        public init(vmId: String, snapshotId: String) {
+            self.vmId = vmId
+            self.snapshotId = snapshotId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", snapshotId = "snapshot_id"
+        }
+    }
+
+    /// `TransferStarted`: where the disk goes and what it is compared with, fixed before the
+    /// first byte so that a resumed transfer uses the same base.
+    public struct TransferStarted: Codable, Sendable {
+        public var taskId: String
+        public var restorePointId: String
+        public var disk: String
+        /// full, or incremental.
+        public var mode: String
+        public var baseRestorePointId: String?
+        public var baseChangeId: String?
+        public init(taskId: String, restorePointId: String, disk: String, mode: String, baseRestorePointId: String?, baseChangeId: String?) {
+            self.taskId = taskId
+            self.restorePointId = restorePointId
+            self.disk = disk
+            self.mode = mode
+            self.baseRestorePointId = baseRestorePointId
+            self.baseChangeId = baseChangeId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", restorePointId = "restore_point_id", disk, mode
+            case baseRestorePointId = "base_restore_point_id", baseChangeId = "base_change_id"
+        }
+    }
+
+    /// `RepositoryChecked`.
+    public struct RepositoryChecked: Codable, Sendable {
+        public var repositoryId: String
+        public var path: String
+        public var online: Bool
+        public var freeBytes: Int64
+        public var capacityBytes: Int64
+        public var freePercent: Double
+        public var thresholdPercent: Int
+        public var taskLimit: Int
+        public init(
+            repositoryId: String, path: String, online: Bool, freeBytes: Int64, capacityBytes: Int64, freePercent: Double,
+            thresholdPercent: Int, taskLimit: Int
+        ) {
+            self.repositoryId = repositoryId
+            self.path = path
+            self.online = online
+            self.freeBytes = freeBytes
+            self.capacityBytes = capacityBytes
+            self.freePercent = freePercent
+            self.thresholdPercent = thresholdPercent
+            self.taskLimit = taskLimit
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case repositoryId = "repository_id", path, online, freeBytes = "free_bytes", capacityBytes = "capacity_bytes"
+            case freePercent = "free_percent", thresholdPercent = "threshold_percent", taskLimit = "task_limit"
+        }
+    }
+
+    /// `TaskWaited`: a task could not start yet, and why.
+    public struct TaskWaited: Codable, Sendable {
+        public var taskId: String
+        public var reason: String
+        public init(taskId: String, reason: String) {
+            self.taskId = taskId
+            self.reason = reason
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", reason
+        }
+    }
 }

@@ -27,6 +27,10 @@ public struct DiskTransfer: Sendable {
     public var checkpointBytes: Int64
     /// Shared with other transfers under the same throttling rule; nil for no limit.
     public var throttle: TokenBucket?
+    /// Keep the saved progress (complete) after the manifest is written, until the caller
+    /// clears it once it has recorded the transfer's end: a crash between the two then
+    /// resumes into the same figures instead of losing them. Defaults to false.
+    public var keepsProgress = false
 
     public init(
         repository: BackupRepository, restorePoint: String, disk: String, source: any BlockSource,
@@ -137,8 +141,9 @@ public struct DiskTransfer: Sendable {
 
         let manifest = try DiskManifest(
             restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks)
+        if keepsProgress { try repository.saveProgress(progress) }
         try repository.save(manifest)
-        repository.clearProgress(restorePoint: restorePoint, disk: disk)
+        if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
         return Outcome(
             manifest: manifest, progress: progress, zeroBlocks: zeroBlocks, unchangedBlocks: unchangedBlocks,
             resumedBlocks: resumed, stageTimes: times, wallSeconds: (clock.now - started).seconds)

@@ -68,7 +68,7 @@ extension BackupRepository {
 
     /// Renames the folder out of sight first (one atomic step), then removes it, so a crash
     /// midway leaves either the whole restore point or none of it.
-    func deleteRestorePoint(_ id: String) throws(RepositoryError) {
+    public func deleteRestorePoint(_ id: String) throws(RepositoryError) {
         let folder = "\(restorePointsPath)/\(id)"
         let doomed = "\(restorePointsPath)/.deleting-\(id)"
         guard rename(folder, doomed) == 0 else {

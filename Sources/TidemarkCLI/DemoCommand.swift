@@ -1,10 +1,12 @@
 import ArgumentParser
 import Catalog
 import CatalogStore
+import Crypto
 import DataMover
 import EventStore
 import Foundation
 import Infrastructure
+import JobManager
 import Logging
 import Projections
 import Repository
@@ -52,36 +54,28 @@ struct DemoCommand: AsyncParsableCommand {
         let job = try await DemoCatalog.ensure(catalog, labFolder: labPath, repositoryPath: repositoryURL.path, vms: vms)
         print("job:        '\(job.name)' (version \(job.version)), proxies \(job.proxies.map(\.name).joined(separator: ", "))")
 
-        let session = try DemoSession(store: store, lab: lab, repository: repository, job: job)
+        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(), logger: logger)
         let head = try await store.headPosition()
+        let session: String
+        if let unfinished = try await manager.unfinishedSessions(job: job.name).first {
+            session = unfinished
+            print("resuming session \(session), interrupted earlier")
+        } else {
+            session = try await manager.begin(job: job.name, trigger: "manual")
+        }
         let follower = Task {
             var seen = 0
-            for try await event in store.subscribe(after: head, category: "session") where event.stream == session.stream.rawValue {
+            for try await event in store.subscribe(after: head, category: "session") where event.stream == "session-\(session)" {
                 seen += 1
+                print("  " + EventPrinter.textLine(event))
                 if event.type == "SessionFinished" { break }
             }
             return seen
         }
-        let started = ContinuousClock.now
-        let (totals, check) = try await session.run()
-        let seconds = (ContinuousClock.now - started).seconds
+        let report = try await manager.run(session: session)
         let followed = try await follower.value
-        let recorded = try await store.readStream(session.stream, limit: 10_000)
-
-        print("\nsession \(session.sessionID.uuidString.lowercased()): success")
-        for event in recorded where !["TransferCheckpointed"].contains(event.type) {
-            print("  " + EventPrinter.textLine(event))
-        }
-        func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
-        print(
-            """
-
-            processed \(megabytes(totals.processed)), read \(megabytes(totals.read)), transferred \(megabytes(totals.transferred)) \
-            in \(String(format: "%.2f", seconds)) s (\(String(format: "%.0f", Double(totals.processed) / 1e6 / max(seconds, 0.001))) MB/s); \
-            bottleneck: \(totals.times.bottleneck)
-            restore points: \(totals.restorePoints.joined(separator: ", "))
-            \(recorded.count) events recorded on \(session.stream), \(followed) of them followed live
-            """)
+        SessionReportPrinter.print(report)
+        print("  \(followed) events followed live")
         try await Projector(store: store, logger: logger).catchUp()
         let summary = try await store.pool.query(
             """
@@ -95,19 +89,41 @@ struct DemoCommand: AsyncParsableCommand {
         }
         await store.pool.close()
 
-        if let check {
+        // The restore check: a fresh snapshot of the first VM (the lab has not changed since
+        // the session), hashed, against the restore of its first disk.
+        if let first = report.machines.first(where: { $0.restorePoint != nil }), let point = first.restorePoint,
+            let machine = try await lab.inventory().virtualMachines.first(where: { $0.id == first.id })
+        {
+            let disk = "disk-\(machine.disks[0].key)"
+            let check = try await lab.createSnapshot(vm: machine.id, name: "tidemark-demo-check", description: "restore check", quiesce: false)
+            let expected = try Self.sha256(of: try await lab.openDisk(vm: machine.id, snapshot: check.id, diskKey: machine.disks[0].key))
+            try await lab.removeSnapshot(vm: machine.id, snapshot: check.id)
             let target = FileManager.default.temporaryDirectory.appendingPathComponent("tidemark-demo-restore-\(UUID().uuidString.prefix(8)).img")
             defer { try? FileManager.default.removeItem(at: target) }
-            let manifest = try repository.manifest(restorePoint: check.restorePoint, disk: check.disk)
+            let manifest = try repository.manifest(restorePoint: point, disk: disk)
             try DiskRestore.restore(manifest, from: repository, to: target.path, overwrite: false)
-            let restored = try DemoSession.sha256(of: try ImageFileSource(path: target.path))
-            guard restored == check.sha256 else {
-                throw ValidationError("the restore of \(check.restorePoint)/\(check.disk) differs from the snapshot it was taken from")
+            let restored = try Self.sha256(of: try ImageFileSource(path: target.path))
+            guard restored == expected else {
+                throw ValidationError("the restore of \(point)/\(disk) differs from the VM's disk")
             }
-            print("restored \(check.restorePoint)/\(check.disk) and checked it: byte-identical to the snapshot (SHA-256 \(restored.prefix(16))…)")
+            print("restored \(point)/\(disk) and checked it: byte-identical to the VM's disk (SHA-256 \(restored.prefix(16))…)")
         }
-        guard followed == recorded.count else {
-            throw ValidationError("the live subscription saw \(followed) of the session's \(recorded.count) events")
+        guard report.finished.result != "failed" else { throw ExitCode(2) }
+        guard followed == Int(report.events) || followed > 0 else {
+            throw ValidationError("the live subscription saw none of the session's events")
         }
+    }
+
+    static func sha256(of source: any BlockSource) throws -> String {
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < source.size {
+            let length = Int(min(Int64(buffer.count), source.size - offset))
+            try buffer.withUnsafeMutableBytes { try source.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<length])) }
+            hasher.update(data: buffer[0..<length])
+            offset += Int64(length)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

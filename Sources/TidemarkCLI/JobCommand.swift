@@ -11,7 +11,8 @@ struct JobCommand: AsyncParsableCommand {
         abstract: "Define backup jobs: what, where to, with which proxies, when, and how long to keep it.",
         subcommands: [
             AddObject<JobOptions>.self, UpdateObject<JobOptions>.self, RemoveObject<JobDefinition>.self, ListObjects<JobDefinition>.self,
-            ShowObject<JobDefinition>.self, Switch<EnableJob>.self, Switch<DisableJob>.self, Apply.self, Export.self, History.self,
+            ShowObject<JobDefinition>.self, Switch<EnableJob>.self, Switch<DisableJob>.self, JobStart.self, Apply.self, Export.self,
+            History.self,
         ])
 
     static var localTimeZone: String { TimeZone.current.identifier }

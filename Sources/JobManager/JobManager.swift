@@ -1,0 +1,115 @@
+import Catalog
+import CatalogStore
+import EventStore
+import Foundation
+import Logging
+import Postgres
+
+/// Settings of Job Managers that are not part of a job.
+public struct JobManagerSettings: Sendable {
+    /// A transfer checkpoint (an event, and progress saved in the repository) at least this
+    /// often, and every `checkpointBytes` read. Defaults: 5 s, 256 MiB.
+    public var checkpointInterval: Duration
+    public var checkpointBytes: Int64
+    /// How often a task waiting for a slot looks again. Defaults to 50 ms.
+    public var slotPollInterval: Duration
+    /// Replaces the jobs' wait between retries (tests); nil keeps the job's.
+    public var retryWait: Duration?
+
+    public init(
+        checkpointInterval: Duration = .seconds(5), checkpointBytes: Int64 = 256 << 20, slotPollInterval: Duration = .milliseconds(50),
+        retryWait: Duration? = nil
+    ) {
+        self.checkpointInterval = checkpointInterval
+        self.checkpointBytes = checkpointBytes
+        self.slotPollInterval = slotPollInterval
+        self.retryWait = retryWait
+    }
+}
+
+/// What a session did, as `job start` and the demo print it.
+public struct SessionReport: Sendable {
+    public struct Machine: Sendable {
+        public let id: String
+        public let name: String
+        public let result: String
+        public let restorePoint: String?
+        public let readBytes: Int64
+        public let transferredBytes: Int64
+    }
+
+    public let session: String
+    public let finished: SessionEvent.Finished
+    public let machines: [Machine]
+    /// Events the session's stream holds.
+    public let events: Int64
+}
+
+/// Runs backup sessions: the seven steps of a job as events on the session's stream, each
+/// side effect between an intent and an outcome, so that a session started again after a
+/// crash (in this process or another) continues where the log says it stopped.
+public struct JobManager: Sendable {
+    public let store: EventStore
+    public let catalog: CatalogStore
+    public let settings: JobManagerSettings
+    let logger: Logger
+
+    public init(store: EventStore, settings: JobManagerSettings = JobManagerSettings(), logger: Logger = Logger(label: "tidemark.jobmanager")) {
+        self.store = store
+        self.catalog = CatalogStore(events: store, logger: logger)
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Begins a session of the job (records `SessionStarted` with the job's current version)
+    /// and returns its id; `run` does the rest.
+    public func begin(job name: String, trigger: String) async throws -> String {
+        let state = try await catalog.load()
+        let id = try state.require(JobDefinition.self, named: name)
+        let job = state.jobs[id]!
+        let session = UUID().uuidString.lowercased()
+        let recorder = try SessionRecorder(store: store, session: session, state: SessionState())
+        try await recorder.record(
+            .sessionStarted,
+            SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger))
+        return session
+    }
+
+    /// Sessions of the job that started and never finished (a crash, a killed CLI): the ones
+    /// to resume, oldest first.
+    public func unfinishedSessions(job name: String) async throws -> [String] {
+        let state = try await catalog.load()
+        guard let id = state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name) else { return [] }
+        let result = try await store.pool.query(
+            """
+            SELECT substr(s.stream_id, 9) FROM tidemark.events s
+             WHERE s.category = 'session' AND s.event_type = 'SessionStarted' AND s.data ->> 'job_id' = $1
+               AND NOT EXISTS (SELECT 1 FROM tidemark.events f WHERE f.stream_id = s.stream_id AND f.event_type = 'SessionFinished')
+             ORDER BY s.position
+            """, [id])
+        return try (0..<result.rowCount).map { try result.decode($0, 0) }
+    }
+
+    /// Runs a begun session to its end, or resumes one that was interrupted. Throws
+    /// `sessionBusy` if another process runs it right now.
+    public func run(session: String) async throws -> SessionReport {
+        let events = try await store.readStream(try StreamName("session-\(session)"), limit: 1_000_000)
+        let state = SessionState(events: events)
+        guard state.started != nil else {
+            throw JobManagerError(.noSuchSession, "there is no session \(session): see 'tidemark session list'")
+        }
+        let slots = try await TaskSlots(settings: store.pool.configuration.settings)
+        do {
+            guard try await slots.own(session: session) else {
+                throw JobManagerError(.sessionBusy, "session \(session) is running in another process right now")
+            }
+            let runner = try await SessionRunner(manager: self, session: session, state: state, slots: slots)
+            let report = try await runner.run()
+            await slots.close()
+            return report
+        } catch {
+            await slots.close()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Catalog
+import Infrastructure
+
+/// Scores the proxies a task may use: transport mode first (direct storage > hot-add >
+/// network), then proximity (same site as the repository), then load. Lower wins; every
+/// candidate's score and reason go into the `ProxySelected` event.
+enum ProxySelection {
+    struct Candidate: Sendable {
+        let id: UUIDString
+        let proxy: ProxyDefinition
+        let mode: ProxyDefinition.TransportMode
+        let score: Double
+        let reason: String
+    }
+
+    /// Where a disk lives, by id and by name (administrators name hosts, proxies' definitions
+    /// may use either).
+    struct Placement: Sendable {
+        var hosts: Set<String>
+        var clusters: Set<String>
+        var datastores: Set<String>
+
+        init(_ machine: VirtualMachine, _ disk: VirtualDisk, in inventory: Inventory) {
+            hosts = [machine.host]
+            hosts.formUnion(inventory.hosts.filter { $0.id == machine.host }.map(\.name))
+            clusters = [machine.cluster]
+            clusters.formUnion(inventory.clusters.filter { $0.id == machine.cluster }.map(\.name))
+            datastores = [disk.datastore]
+            datastores.formUnion(inventory.datastores.filter { $0.id == disk.datastore }.map(\.name))
+        }
+    }
+
+    /// The usable proxies, best first. `load` is each proxy's share of slots in use (0-1).
+    static func rank(
+        _ proxies: [(UUIDString, ProxyDefinition)], placement: Placement, repositorySite: String, load: [UUIDString: Double]
+    ) -> [Candidate] {
+        proxies.compactMap { id, proxy in
+            guard let mode = mode(of: proxy, at: placement) else { return nil }
+            let remote = proxy.site != repositorySite
+            let share = load[id] ?? 0
+            let score = Double(mode.rank) * 100 + (remote ? 10 : 0) + share * 10
+            let place = remote ? "site \(proxy.site), repository at \(repositorySite)" : "same site as the repository"
+            let reason = "\(mode.rawValue); \(place); \(Int((share * 100).rounded()))% of its \(proxy.maxConcurrentTasks) slots in use"
+            return Candidate(id: id, proxy: proxy, mode: mode, score: score, reason: reason)
+        }
+        .sorted { ($0.score, $0.proxy.name) < ($1.score, $1.proxy.name) }
+    }
+
+    /// The best mode the proxy has for this disk, or nil when it cannot reach it at all.
+    static func mode(of proxy: ProxyDefinition, at placement: Placement) -> ProxyDefinition.TransportMode? {
+        for mode in proxy.transportModes.sorted() {
+            switch mode {
+            case .directStorage where !placement.datastores.isDisjoint(with: proxy.datastores):
+                return mode
+            case .hotAdd where proxy.host.map(placement.hosts.contains) == true || proxy.cluster.map(placement.clusters.contains) == true:
+                return mode
+            case .network:
+                return mode
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+}

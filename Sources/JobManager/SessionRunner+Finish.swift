@@ -1,0 +1,105 @@
+import Catalog
+import Foundation
+import Infrastructure
+import Repository
+
+extension SessionRunner {
+    /// No VM keeps a snapshot of this session, whatever happened before a crash: any left
+    /// under the session's deterministic name is removed (and recorded).
+    func sweepOrphanedSnapshots(_ selected: [ObjectExpansion.Selected]) async throws {
+        for vm in selected {
+            let name = "tidemark-\(shortSession)-\(vm.machine.id)"
+            for orphan in try await adapter.snapshots(of: vm.machine.id) where orphan.name == name {
+                try await adapter.removeSnapshot(vm: vm.machine.id, snapshot: orphan.id)
+                let recorded = await recorder.state.snapshots[vm.machine.id]
+                if recorded?.created?.snapshotId != orphan.id || recorded?.removed == false {
+                    try await recorder.record(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: vm.machine.id, snapshotId: orphan.id))
+                }
+            }
+        }
+    }
+
+    /// Retention after a session without failed VMs: per VM of the job, restore points
+    /// beyond the job's count (or older than its days) are deleted, each recorded once, then
+    /// unreferenced chunks are collected. Deleting first and recording after makes a crash in
+    /// between harmless: the next run finds the point gone and records it.
+    func applyRetention() async throws {
+        let result = try await manager.store.pool.query(
+            """
+            SELECT c.data::text, c.recorded_at FROM tidemark.events c
+             WHERE c.category = 'session' AND c.event_type = 'RestorePointCreated' AND c.data ->> 'job_id' = $1
+               AND NOT EXISTS (SELECT 1 FROM tidemark.events r WHERE r.category = 'session' AND r.event_type = 'RestorePointRemoved'
+                                 AND r.data ->> 'restore_point_id' = c.data ->> 'restore_point_id')
+             ORDER BY c.position
+            """, [jobID])
+        var perVM: [String: [(id: String, at: Date)]] = [:]
+        for row in 0..<result.rowCount {
+            let text: String = try result.decode(row, 0)
+            guard let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(text.utf8)) else { continue }
+            perVM[point.vmId, default: []].append((point.restorePointId, try result.decode(row, 1)))
+        }
+        var doomed: [(String, String)] = []
+        for points in perVM.values {
+            switch job.retention.unit {
+            case .restorePoints:
+                doomed += points.dropLast(job.retention.count).map { ($0.id, "retention: keep \(job.retention.count) restore points") }
+            case .days:
+                let limit = Date().addingTimeInterval(-Double(job.retention.count) * 86_400)
+                doomed += points.dropLast().filter { $0.at < limit }.map { ($0.id, "retention: keep \(job.retention.count) days") }
+            }
+        }
+        guard !doomed.isEmpty else { return }
+        let existing = Set(try repository.restorePoints())
+        for (id, reason) in doomed.sorted(by: { $0.0 < $1.0 }) {
+            if existing.contains(id) { try repository.deleteRestorePoint(id) }
+            try await recorder.record(.restorePointRemoved, SessionEvent.RestorePointRemoved(restorePointId: id, reason: reason))
+        }
+        let collected = try GarbageCollector(repository: repository).collect(wait: true)
+        logger.info("retention applied", metadata: ["removed": "\(doomed.count)", "freed_bytes": "\(collected.freedBytes)"])
+    }
+
+    /// Step 7: the statistics, from the recorded ends of the tasks (so each byte counts once,
+    /// however many times the session was resumed), and the result.
+    func finish(outcomes: [String: VMOutcome], failedReason: String?) async throws -> SessionReport {
+        let state = await recorder.state
+        let finishedTasks = state.tasks.values.filter { $0.result == "success" }.compactMap(\.finished)
+        let read = finishedTasks.reduce(Int64(0)) { $0 + $1.bytesRead }
+        let transferred = finishedTasks.reduce(Int64(0)) { $0 + $1.bytesTransferred }
+        let newData = finishedTasks.reduce(Int64(0)) { $0 + $1.newChunks } * Int64(job.blockSizeBytes)
+        let processed = finishedTasks.reduce(Int64(0)) { $0 + $1.offset }
+        let result: String
+        if failedReason != nil || outcomes.values.contains(.failed) || (outcomes.isEmpty && !(state.vms ?? []).isEmpty) {
+            result = "failed"
+        } else if outcomes.values.contains(.warning) {
+            result = "warning"
+        } else {
+            result = "success"
+        }
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        func ratio(_ a: Int64, _ b: Int64) -> Double? { b > 0 ? (Double(a) / Double(b) * 100).rounded() / 100 : nil }
+        let busy = stageTimes.busy
+        let finished = SessionEvent.Finished(
+            result: result, processedBytes: processed, readBytes: read, transferredBytes: transferred,
+            dedupeRatio: ratio(read, newData), compressionRatio: ratio(newData, transferred), durationSeconds: (seconds * 1_000).rounded() / 1_000,
+            busy: busy, bottleneck: busy.bottleneck)
+        try await recorder.record(.sessionFinished, finished)
+        logger.notice("session finished", metadata: ["result": "\(result)"])
+        return await report(finished)
+    }
+
+    func report(_ finished: SessionEvent.Finished) async -> SessionReport {
+        let state = await recorder.state
+        let machines = (state.vms ?? []).map { vm -> SessionReport.Machine in
+            let tasks = state.tasks.filter { $0.key.hasPrefix(vm.id + "/") }.map(\.value)
+            let failed = tasks.contains { $0.result == "failed" } || tasks.count < vm.diskKeys.count
+            let point = state.restorePoints[vm.id]
+            let result = point == nil ? "failed" : (tasks.contains { $0.failures > 0 } ? "warning" : (failed ? "failed" : "success"))
+            return SessionReport.Machine(
+                id: vm.id, name: vm.name, result: result, restorePoint: point,
+                readBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesRead },
+                transferredBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesTransferred })
+        }
+        return SessionReport(session: session, finished: finished, machines: machines, events: state.version)
+    }
+}

@@ -1,0 +1,109 @@
+import Catalog
+import DataMover
+import Foundation
+import Infrastructure
+import Repository
+
+/// How a VM ended in the session.
+enum VMOutcome: Sendable, Equatable {
+    case success
+    /// Backed up, after a retry or without application consistency.
+    case warning
+    case failed
+}
+
+extension SessionRunner {
+    /// Steps 4 to 6 for one VM: snapshot, its disks (each a task, retried per the job),
+    /// snapshot removal, restore point.
+    func process(_ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?) async throws
+        -> VMOutcome
+    {
+        let machine = vm.machine
+        if await recorder.state.restorePoints[machine.id] != nil {
+            let retried = await recorder.state.tasks.contains { $0.key.hasPrefix(machine.id + "/") && $0.value.failures > 0 }
+            return retried ? .warning : .success
+        }
+        let snapshot: SessionEvent.SnapshotCreated
+        var warning = false
+        do {
+            (snapshot, warning) = try await ensureSnapshot(machine)
+        } catch {
+            logger.error("snapshot failed", metadata: ["vm": "\(machine.name)", "error": "\(error)"])
+            // Every disk of the VM fails with the reason, so the session says why.
+            try await recorder.record(
+                vm.disks.map {
+                    try SessionRecorder.Entry(
+                        .taskFinished, SessionEvent.TaskFinished(taskId: Self.taskID(machine, $0), result: "failed", message: "snapshot: \(error)"))
+                })
+            return .failed
+        }
+        var results: [String: TaskResult] = [:]
+        if job.parallelProcessing {
+            try await withThrowingTaskGroup(of: (String, TaskResult).self) { group in
+                for disk in vm.disks {
+                    group.addTask {
+                        (Self.taskID(machine, disk), try await self.processDisk(machine, disk, snapshot: snapshot, inventory: inventory, previous: previous))
+                    }
+                }
+                for try await (id, result) in group { results[id] = result }
+            }
+        } else {
+            for disk in vm.disks {
+                results[Self.taskID(machine, disk)] = try await processDisk(machine, disk, snapshot: snapshot, inventory: inventory, previous: previous)
+            }
+        }
+        try await removeSnapshot(machine)
+        guard results.values.allSatisfy({ $0.succeeded }) else { return .failed }
+        let disks = vm.disks.map { "disk-\($0.key)" }
+        let restorePoint = await recorder.state.tasks[Self.taskID(machine, vm.disks[0])]?.transfer?.restorePointId
+            ?? "\(machine.id)-\(shortSession)"
+        try await recorder.record(
+            .restorePointCreated,
+            SessionEvent.RestorePointCreated(
+                restorePointId: restorePoint, jobId: jobID, vmId: machine.id, vmName: machine.name, disks: disks,
+                sizeBytes: vm.disks.reduce(0) { $0 + $1.capacity }, changeId: snapshot.changeId))
+        return warning || results.values.contains { $0.retried } ? .warning : .success
+    }
+
+    static func taskID(_ machine: VirtualMachine, _ disk: VirtualDisk) -> String { "\(machine.id)/\(disk.key)" }
+
+    /// The VM's snapshot for this session: recorded, or found by its name when only the
+    /// intent was recorded, or made now. Application-aware processing per the job.
+    func ensureSnapshot(_ machine: VirtualMachine) async throws -> (SessionEvent.SnapshotCreated, Bool) {
+        let name = "tidemark-\(shortSession)-\(machine.id)"
+        let known = await recorder.state.snapshots[machine.id]
+        if let created = known?.created, known?.removed == false { return (created, false) }
+        if known?.requested != nil, let found = try await adapter.snapshots(of: machine.id).first(where: { $0.name == name }) {
+            let adopted = SessionEvent.SnapshotCreated(vmId: machine.id, name: name, snapshotId: found.id, changeId: found.changeID, adopted: true)
+            try await recorder.record(.snapshotCreated, adopted)
+            return (adopted, false)
+        }
+        let quiesce = job.applicationAware != .off
+        try await recorder.record(.snapshotRequested, SessionEvent.SnapshotRequested(vmId: machine.id, name: name, quiesce: quiesce))
+        var warning = false
+        let info: SnapshotInfo
+        do {
+            info = try await adapter.createSnapshot(vm: machine.id, name: name, description: "Tidemark session \(session)", quiesce: quiesce)
+        } catch {
+            guard let failure = error as? InfrastructureError, failure.code == .quiesceFailed, job.applicationAware == .ignoreFailures else {
+                throw error
+            }
+            // Ignore failures: fall back to a crash-consistent snapshot, and say so.
+            logger.warning("application-aware processing failed; crash-consistent snapshot", metadata: ["vm": "\(machine.name)"])
+            info = try await adapter.createSnapshot(vm: machine.id, name: name, description: "Tidemark session \(session)", quiesce: false)
+            warning = true
+        }
+        let created = SessionEvent.SnapshotCreated(vmId: machine.id, name: name, snapshotId: info.id, changeId: info.changeID, adopted: false)
+        try await recorder.record(.snapshotCreated, created)
+        return (created, warning)
+    }
+
+    /// Removes the session's snapshot of the VM if it is still there, and records it once.
+    func removeSnapshot(_ machine: VirtualMachine) async throws {
+        guard let known = await recorder.state.snapshots[machine.id], let created = known.created, !known.removed else { return }
+        if try await adapter.snapshots(of: machine.id).contains(where: { $0.id == created.snapshotId }) {
+            try await adapter.removeSnapshot(vm: machine.id, snapshot: created.snapshotId)
+        }
+        try await recorder.record(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: machine.id, snapshotId: created.snapshotId))
+    }
+}

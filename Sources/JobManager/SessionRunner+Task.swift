@@ -1,0 +1,167 @@
+import Catalog
+import DataMover
+import Foundation
+import Infrastructure
+import Repository
+
+/// How a task (one disk) ended.
+struct TaskResult: Sendable {
+    let succeeded: Bool
+    let retried: Bool
+    let progress: SessionEvent.TransferProgress?
+}
+
+extension SessionRunner {
+    /// One disk: slots, proxy, transfer with checkpoints, retried per the job. A task the
+    /// log shows finished is not redone; one that was running resumes from its saved progress.
+    func processDisk(
+        _ machine: VirtualMachine, _ disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated, inventory: Inventory,
+        previous: SessionEvent.RestorePointCreated?
+    ) async throws -> TaskResult {
+        let task = Self.taskID(machine, disk)
+        while true {
+            let record = await recorder.state.tasks[task] ?? SessionState.TaskRecord()
+            if record.result == "success", let finished = record.finished {
+                return TaskResult(succeeded: true, retried: record.failures > 0, progress: finished)
+            }
+            let resuming = record.attempt > 0 && record.result == nil
+            if !resuming && record.failures > job.retry.count {
+                return TaskResult(succeeded: false, retried: record.failures > 1, progress: nil)
+            }
+            if !resuming && record.failures > 0 {
+                try await Task.sleep(for: manager.settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
+            }
+            let attempt = resuming ? record.attempt : record.attempt + 1
+            let (proxy, slot) = try await acquireSlots(task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
+            do {
+                let progress = try await transfer(task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous)
+                try await release(proxy: proxy.id, slot: slot)
+                return TaskResult(succeeded: true, retried: await (recorder.state.tasks[task]?.failures ?? 0) > 0, progress: progress)
+            } catch is CancellationError {
+                try? await release(proxy: proxy.id, slot: slot)
+                throw CancellationError()
+            } catch {
+                try? await release(proxy: proxy.id, slot: slot)
+                logger.warning("task failed", metadata: ["task": "\(task)", "attempt": "\(attempt)", "error": "\(error)"])
+                try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "failed", message: "\(error)"))
+            }
+        }
+    }
+
+    /// A repository slot and the best proxy with a free slot, waiting (and saying why, once)
+    /// while there is none; records the choice with every candidate's score.
+    func acquireSlots(
+        task: String, machine: VirtualMachine, disk: VirtualDisk, inventory: Inventory, attempt: Int, resuming: Bool
+    ) async throws -> (proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int)) {
+        let placement = ProxySelection.Placement(machine, disk, in: inventory)
+        var waited: String?
+        while true {
+            try Task.checkCancellation()
+            if let repositorySlot = try await slots.take(.repository, repositoryID, limit: repositoryDefinition.maxConcurrentTasks) {
+                var load: [UUIDString: Double] = [:]
+                for (id, proxy) in proxies {
+                    load[id] = Double(try await slots.inUse(.proxy, id)) / Double(max(1, proxy.maxConcurrentTasks))
+                }
+                let ranked = ProxySelection.rank(proxies, placement: placement, repositorySite: repositoryDefinition.site, load: load)
+                guard !ranked.isEmpty else {
+                    try await slots.give(.repository, repositoryID, slot: repositorySlot)
+                    throw JobManagerError(
+                        .invalidJob, "job '\(job.name)': no proxy can reach \(machine.name) (add a proxy with network mode, or widen the job's proxy list)")
+                }
+                for candidate in ranked {
+                    guard let proxySlot = try await slots.take(.proxy, candidate.id, limit: candidate.proxy.maxConcurrentTasks) else { continue }
+                    var entries = [
+                        try SessionRecorder.Entry(
+                            .proxySelected,
+                            SessionEvent.ProxySelected(
+                                taskId: task, proxyId: candidate.id, proxyName: candidate.proxy.name, transportMode: candidate.mode.rawValue,
+                                candidates: ranked.map {
+                                    .init(proxyId: $0.id, proxyName: $0.proxy.name, transportMode: $0.mode.rawValue, score: $0.score, reason: $0.reason)
+                                }))
+                    ]
+                    if !resuming {
+                        entries.append(
+                            try SessionRecorder.Entry(
+                                .taskStarted,
+                                SessionEvent.TaskStarted(
+                                    taskId: task, vmId: machine.id, vmName: machine.name, diskKey: disk.key, sizeBytes: disk.capacity,
+                                    attempt: attempt)))
+                    }
+                    try await recorder.record(entries)
+                    return (candidate, (repositorySlot, proxySlot))
+                }
+                try await slots.give(.repository, repositoryID, slot: repositorySlot)
+                if waited != "proxy" {
+                    waited = "proxy"
+                    try await recorder.record(.taskWaited, SessionEvent.TaskWaited(taskId: task, reason: "every proxy that reaches it is at its task limit"))
+                }
+            } else if waited != "repository" {
+                waited = "repository"
+                try await recorder.record(
+                    .taskWaited,
+                    SessionEvent.TaskWaited(
+                        taskId: task, reason: "repository '\(repositoryDefinition.name)' is at its limit of \(repositoryDefinition.maxConcurrentTasks) tasks"))
+            }
+            try await Task.sleep(for: manager.settings.slotPollInterval)
+        }
+    }
+
+    func release(proxy: UUIDString, slot: (repository: Int, proxy: Int)) async throws {
+        try await slots.give(.proxy, proxy, slot: slot.proxy)
+        try await slots.give(.repository, repositoryID, slot: slot.repository)
+    }
+
+    /// The data transfer of one disk, its base fixed by `TransferStarted` before the first byte.
+    func transfer(
+        task: String, machine: VirtualMachine, disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated,
+        previous: SessionEvent.RestorePointCreated?
+    ) async throws -> SessionEvent.TransferProgress {
+        let diskName = "disk-\(disk.key)"
+        var started = await recorder.state.tasks[task]?.transfer
+        if started == nil {
+            var base: (String, String)?
+            if let previous, previous.disks.contains(diskName), let change = previous.changeId,
+                (try? repository.manifest(restorePoint: previous.restorePointId, disk: diskName)) != nil
+            {
+                base = (previous.restorePointId, change)
+            }
+            let fixed = SessionEvent.TransferStarted(
+                taskId: task, restorePointId: "\(machine.id)-\(shortSession)", disk: diskName, mode: base == nil ? "full" : "incremental",
+                baseRestorePointId: base?.0, baseChangeId: base?.1)
+            try await recorder.record(.transferStarted, fixed)
+            started = fixed
+        }
+        let plan = started!
+        let source = try await adapter.openDisk(vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key)
+        var transfer = DiskTransfer(
+            repository: repository, restorePoint: plan.restorePointId, disk: diskName, source: source,
+            blockSize: try BlockSize(bytes: job.blockSizeBytes))
+        transfer.keepsProgress = true
+        transfer.checkpointBytes = manager.settings.checkpointBytes
+        transfer.checkpointInterval = manager.settings.checkpointInterval
+        if let baseID = plan.baseRestorePointId, let change = plan.baseChangeId,
+            let base = try? repository.manifest(restorePoint: baseID, disk: diskName),
+            let areas = try await adapter.changedAreas(vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key, since: change)
+        {
+            transfer.changedBlocks = (base, DiskTransfer.blocks(touchedBy: areas, blockSize: transfer.blockSize))
+        }
+        let recorder = self.recorder
+        let outcome = try await transfer.run { progress in
+            try await recorder.record(
+                .transferCheckpointed,
+                SessionEvent.TransferProgress(
+                    taskId: task, offset: progress.offset, bytesRead: progress.bytesRead, bytesTransferred: progress.bytesTransferred,
+                    newChunks: Int64(progress.newChunks)))
+        }
+        stageTimes.add(outcome, parallelism: transfer.parallelism)
+        let done = SessionEvent.TransferProgress(
+            taskId: task, offset: source.size, bytesRead: outcome.progress.bytesRead, bytesTransferred: outcome.progress.bytesTransferred,
+            newChunks: Int64(outcome.progress.newChunks))
+        try await recorder.record([
+            try SessionRecorder.Entry(.transferFinished, done),
+            try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "success")),
+        ])
+        repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
+        return done
+    }
+}

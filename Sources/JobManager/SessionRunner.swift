@@ -1,0 +1,184 @@
+import Catalog
+import CatalogStore
+import DataMover
+import EventStore
+import Foundation
+import Infrastructure
+import Logging
+import Repository
+
+/// One session's process manager: folds the stream, decides the next step, records it.
+///
+/// Each side effect is bracketed: snapshots by `SnapshotRequested` → `SnapshotCreated`
+/// (deterministic name `tidemark-<session8>-<vm>`, adopted by name when the outcome is
+/// missing), transfers by `TransferStarted` (restore point, disk and incremental base fixed
+/// up front) → checkpoints → `TransferFinished`, with the progress kept in the repository
+/// until the end is recorded; restore points and removals are recorded once, from state.
+final class SessionRunner: Sendable {
+    let manager: JobManager
+    let session: String
+    let recorder: SessionRecorder
+    let slots: TaskSlots
+    let job: JobDefinition
+    let jobID: UUIDString
+    let repositoryID: UUIDString
+    let repositoryDefinition: RepositoryDefinition
+    let proxies: [(UUIDString, ProxyDefinition)]
+    let adapter: any InfrastructureAdapter
+    let repository: BackupRepository
+    let logger: Logger
+    let started = ContinuousClock.now
+    let stageTimes = StageTimesBox()
+
+    init(manager: JobManager, session: String, state: SessionState, slots: TaskSlots) async throws {
+        self.manager = manager
+        self.session = session
+        self.slots = slots
+        self.recorder = try SessionRecorder(store: manager.store, session: session, state: state)
+        var logger = manager.logger
+        logger[metadataKey: "session"] = "\(session)"
+        let started = state.started!
+        guard let jobID = started.jobId else {
+            throw JobManagerError(.invalidJob, "session \(session) names no job")
+        }
+        logger[metadataKey: "job"] = "\(started.jobName ?? jobID)"
+        self.logger = logger
+        self.jobID = jobID
+        // The job as it was when the session began; the objects it refers to as they are now.
+        let catalog = try await manager.catalog.load()
+        var asDefined = CatalogState()
+        for event in try await manager.catalog.history(of: .job, id: jobID) where event.streamVersion <= (started.jobVersion ?? .max) {
+            asDefined.apply(CatalogEventRecord(event))
+        }
+        guard let job = asDefined.jobs[jobID]?.definition ?? catalog.jobs[jobID]?.definition else {
+            throw JobManagerError(.invalidJob, "the job of session \(session) (\(started.jobName ?? jobID)) no longer exists")
+        }
+        self.job = job
+        guard let server = catalog.servers[job.server]?.definition else {
+            throw JobManagerError(.invalidJob, "job '\(job.name)': its managed server \(catalog.label(.server, job.server)) no longer exists")
+        }
+        switch server.platform {
+        case .lab:
+            adapter = try LabAdapter(root: server.folder ?? "")
+        case .vcenter:
+            throw JobManagerError(
+                .invalidJob, "job '\(job.name)': vCenter '\(server.name)' needs the vSphere adapter, which this build does not have yet")
+        }
+        guard let repository = catalog.repositories[job.repository] else {
+            throw JobManagerError(.invalidJob, "job '\(job.name)': its repository \(catalog.label(.repository, job.repository)) no longer exists")
+        }
+        repositoryID = job.repository
+        repositoryDefinition = repository.definition
+        let folder = URL(fileURLWithPath: repository.definition.path)
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("repository.json").path) {
+            self.repository = try BackupRepository.open(at: folder, compressionLevel: Int32(max(job.compressionLevel, 1)))
+        } else {
+            self.repository = try BackupRepository.create(at: folder, compressionLevel: Int32(max(job.compressionLevel, 1)))
+        }
+        let chosen = job.proxies.isEmpty ? Array(catalog.proxies.keys) : job.proxies
+        proxies = chosen.compactMap { id in catalog.proxies[id].map { (id, $0.definition) } }.sorted { $0.1.name < $1.1.name }
+    }
+
+    var shortSession: String { String(session.prefix(8)) }
+
+    func run() async throws -> SessionReport {
+        if let finished = await recorder.state.finished { return await report(finished) }
+        let inventory = try await adapter.inventory()
+        let selected = try await enumerate(inventory)
+        guard try await checkRepository() else {
+            return try await finish(outcomes: [:], failedReason: "repository unavailable")
+        }
+        let previous = try await previousRestorePoints()
+        var outcomes: [String: VMOutcome] = [:]
+        if job.parallelProcessing {
+            try await withThrowingTaskGroup(of: (String, VMOutcome).self) { group in
+                for vm in selected {
+                    group.addTask { (vm.machine.id, try await self.process(vm, inventory: inventory, previous: previous[vm.machine.id])) }
+                }
+                for try await (id, outcome) in group { outcomes[id] = outcome }
+            }
+        } else {
+            for vm in selected { outcomes[vm.machine.id] = try await process(vm, inventory: inventory, previous: previous[vm.machine.id]) }
+        }
+        try await sweepOrphanedSnapshots(selected)
+        if !outcomes.values.contains(.failed) { try await applyRetention() }
+        return try await finish(outcomes: outcomes, failedReason: nil)
+    }
+
+    /// Step 2: the VMs in the job's order, recorded once; a resumed session keeps that list.
+    func enumerate(_ inventory: Inventory) async throws -> [ObjectExpansion.Selected] {
+        if let recorded = await recorder.state.vms {
+            return recorded.compactMap { vm in
+                guard let machine = inventory.virtualMachine(vm.id) else { return nil }
+                let disks = machine.disks.filter { vm.diskKeys.contains($0.key) }
+                return ObjectExpansion.Selected(machine: machine, disks: disks)
+            }
+        }
+        let selected = ObjectExpansion.expand(job, in: inventory)
+        try await recorder.record(
+            .objectsEnumerated,
+            SessionEvent.ObjectsEnumerated(vms: selected.map { .init(id: $0.machine.id, name: $0.machine.name, diskKeys: $0.disks.map(\.key)) }))
+        return selected
+    }
+
+    /// Step 3: online, writable, above the free-space threshold.
+    func checkRepository() async throws -> Bool {
+        if let checked = await recorder.state.repositoryChecked { return checked.online && checked.freePercent >= Double(checked.thresholdPercent) }
+        var online = true
+        do { try repository.checkWritable() } catch { online = false }
+        let attributes = try? FileManager.default.attributesOfFileSystem(forPath: repository.root.path)
+        let free = (attributes?[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
+        let capacity = (attributes?[.systemSize] as? NSNumber)?.int64Value ?? 0
+        let percent = capacity > 0 ? (Double(free) / Double(capacity) * 1_000).rounded() / 10 : 0
+        try await recorder.record(
+            .repositoryChecked,
+            SessionEvent.RepositoryChecked(
+                repositoryId: repositoryID, path: repository.root.path, online: online, freeBytes: free, capacityBytes: capacity,
+                freePercent: percent, thresholdPercent: repositoryDefinition.freeSpaceThresholdPercent,
+                taskLimit: repositoryDefinition.maxConcurrentTasks))
+        return online && percent >= Double(repositoryDefinition.freeSpaceThresholdPercent)
+    }
+
+    /// The job's latest restore point per VM before this session (the incremental base).
+    func previousRestorePoints() async throws -> [String: SessionEvent.RestorePointCreated] {
+        let result = try await manager.store.pool.query(
+            """
+            SELECT c.data::text FROM tidemark.events c
+             WHERE c.category = 'session' AND c.event_type = 'RestorePointCreated' AND c.data ->> 'job_id' = $1
+               AND c.stream_id <> $2
+               AND NOT EXISTS (SELECT 1 FROM tidemark.events r WHERE r.category = 'session' AND r.event_type = 'RestorePointRemoved'
+                                 AND r.data ->> 'restore_point_id' = c.data ->> 'restore_point_id')
+             ORDER BY c.position
+            """, [jobID, "session-\(session)"])
+        var latest: [String: SessionEvent.RestorePointCreated] = [:]
+        for row in 0..<result.rowCount {
+            let text: String = try result.decode(row, 0)
+            if let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(text.utf8)) {
+                latest[point.vmId] = point
+            }
+        }
+        return latest
+    }
+}
+
+/// Busy seconds of the session's transfers, summed from concurrent tasks.
+final class StageTimesBox: Sendable {
+    private let times = Mutex((StageTimes(), 0.0))
+
+    func add(_ outcome: DiskTransfer.Outcome, parallelism: Int) {
+        times.withLock {
+            $0.0.add(outcome.stageTimes)
+            $0.1 += outcome.wallSeconds * Double(parallelism)
+        }
+    }
+
+    /// Busy percentages of each stage.
+    var busy: SessionEvent.Busy {
+        let (stages, capacity) = times.withLock { $0 }
+        func percent(_ seconds: Double) -> Double { capacity > 0 ? min(100, (seconds / capacity * 1_000).rounded() / 10) : 0 }
+        return SessionEvent.Busy(
+            source: percent(stages.source), proxy: percent(stages.proxy), network: percent(stages.network), target: percent(stages.target))
+    }
+}
+
+import Synchronization

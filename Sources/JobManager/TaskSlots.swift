@@ -1,0 +1,67 @@
+import Foundation
+import Postgres
+
+/// Task slots of repositories and proxies, and session ownership, as PostgreSQL advisory
+/// locks held on one connection of the Job Manager's own.
+///
+/// Counted across every session of every server sharing the database, and released by
+/// PostgreSQL itself when the process dies or its connection drops: a crash never leaves a
+/// slot taken. A slot is `(class of the object, slot number)`; the class is a stable 32-bit
+/// hash of the object's kind and id.
+public actor TaskSlots {
+    let connection: PostgresConnection
+
+    public init(settings: PostgresConnectionSettings) async throws {
+        connection = try await PostgresConnection.connect(settings)
+    }
+
+    public enum Owner: String, Sendable {
+        case repository
+        case proxy
+        case session
+    }
+
+    static func lockClass(_ owner: Owner, _ id: String) -> Int32 {
+        // FNV-1a, 32 bits: stable across processes and builds (unlike Hasher).
+        var hash: UInt32 = 2_166_136_261
+        for byte in "\(owner.rawValue):\(id)".utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return Int32(bitPattern: hash)
+    }
+
+    /// Takes the session; false when another process holds it.
+    public func own(session: String) async throws -> Bool {
+        try await tryLock(Self.lockClass(.session, session), 0)
+    }
+
+    /// A free slot of the object among its `limit`, or nil when all are taken.
+    public func take(_ owner: Owner, _ id: String, limit: Int) async throws -> Int? {
+        let lockClass = Self.lockClass(owner, id)
+        for slot in 0..<max(0, limit) where try await tryLock(lockClass, Int32(slot)) {
+            return slot
+        }
+        return nil
+    }
+
+    public func give(_ owner: Owner, _ id: String, slot: Int) async throws {
+        _ = try await connection.query("SELECT pg_advisory_unlock($1, $2)", [Self.lockClass(owner, id), Int32(slot)])
+    }
+
+    /// Slots of the object taken right now, by any session.
+    public func inUse(_ owner: Owner, _ id: String) async throws -> Int {
+        let result = try await connection.query(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ($1::bigint & 4294967295)::oid AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            [Int64(Self.lockClass(owner, id))])
+        return Int(try result.decode(0, 0, as: Int64.self))
+    }
+
+    public func close() async {
+        await connection.close()
+    }
+
+    private func tryLock(_ lockClass: Int32, _ slot: Int32) async throws -> Bool {
+        try await connection.query("SELECT pg_try_advisory_lock($1, $2)", [lockClass, slot]).decode(0, 0)
+    }
+}
