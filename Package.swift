@@ -127,6 +127,13 @@ let package = Package(
             dependencies: ["Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "SyntheticHistory", "TestSupport"]
         ),
         .testTarget(
+            name: "JobManagerTests",
+            dependencies: [
+                "JobManager", "Catalog", "CatalogStore", "EventStore", "Infrastructure", "Repository", "Postgres", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
             name: "PostgresTests",
             dependencies: ["Postgres", "TestSupport"]
         ),

@@ -1,0 +1,152 @@
+import Catalog
+import CatalogStore
+import Crypto
+import EventStore
+import Foundation
+import Infrastructure
+import Postgres
+import Repository
+import TestSupport
+
+/// A database, a lab (the same content for the same seed), a repository folder and a
+/// catalog with a job over every lab VM: one world a session runs in.
+struct JobEnvironment {
+    let database: TestDatabase
+    let folder: URL
+    let jobName = "crash-test"
+    var labPath: String { folder.appendingPathComponent("lab").path }
+    var repositoryPath: String { folder.appendingPathComponent("repository").path }
+
+    static func make(vms: Int, diskSize: Int64, parallel: Bool = true, retention: String = "7 restore points") async throws -> JobEnvironment {
+        let database = try await TestDatabase.create()
+        let scratch = ProcessInfo.processInfo.environment["TIDEMARK_TEST_SCRATCH"] ?? NSTemporaryDirectory()
+        let folder = URL(fileURLWithPath: scratch).appendingPathComponent("job-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let environment = JobEnvironment(database: database, folder: folder)
+        let lab = try LabAdapter.create(at: environment.labPath, vms: vms, disksPerVM: 1, diskSize: diskSize, seed: 7)
+        let names = try await lab.inventory().virtualMachines.map(\.name).sorted()
+        let catalog = CatalogStore(events: database.eventStore())
+        try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
+            var state = start
+            var changes: [CatalogChange] = []
+            func add<D: CatalogDefinition>(_ definition: D) throws(CatalogError) {
+                let step = try CatalogDecider.add(definition, id: UUID().uuidString.lowercased(), in: state)
+                state = state.applying(step)
+                changes += step
+            }
+            try add(ManagedServer(name: "lab", platform: .lab, folder: environment.labPath))
+            try add(RepositoryDefinition(name: "repo", path: environment.repositoryPath, maxConcurrentTasks: 3, freeSpaceThresholdPercent: 0))
+            try add(ProxyDefinition(name: "proxy-1", maxConcurrentTasks: 2))
+            try add(ProxyDefinition(name: "proxy-2", maxConcurrentTasks: 1))
+            var settings = JobSettings()
+            settings.name = environment.jobName
+            settings.server = "lab"
+            settings.repository = "repo"
+            settings.objects = names.map { "vm:\($0)" }
+            settings.parallelProcessing = parallel
+            settings.retention = retention
+            settings.retryWaitMinutes = 0
+            try add(try settings.definition(base: nil, in: state, defaultTimeZone: "UTC"))
+            return changes
+        }
+        return environment
+    }
+
+    /// The service role's connection string, for a `tidemark` child process.
+    var databaseURL: String {
+        database.service.overrides.sorted { $0.key < $1.key }.reduce(database.service.connectionString) { $0 + " \($1.key)='\($1.value)'" }
+    }
+
+    /// The built `tidemark` binary (Tools/test builds it with the tests).
+    static var binary: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/tidemark").path
+    }
+
+    /// Runs `tidemark job start` in a child process; with `crashAfter`, the child kills itself
+    /// (SIGKILL) right after the append that brings the session to that many events.
+    /// Returns whether it was killed.
+    @discardableResult
+    func runJob(crashAfter: Int? = nil) throws -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["job", "start", jobName, "--quiet", "--database-url", databaseURL]
+        var environment = ProcessInfo.processInfo.environment
+        environment["TIDEMARK_CHECKPOINT_BYTES"] = "262144"
+        environment["TIDEMARK_RETRY_WAIT_SECONDS"] = "0"
+        environment.removeValue(forKey: "TIDEMARK_CRASH_AFTER_EVENTS")
+        if let crashAfter { environment["TIDEMARK_CRASH_AFTER_EVENTS"] = String(crashAfter) }
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal { return true }
+        guard process.terminationStatus == 0 else {
+            throw TestSetupError("tidemark job start exited with \(process.terminationStatus):\n\(text)")
+        }
+        return false
+    }
+
+    /// What a session left behind, to compare with another run of the same job.
+    struct Outcome: Equatable, CustomStringConvertible {
+        var sessions: Int
+        var finished: Int
+        var result: String
+        var processed: Int64
+        var read: Int64
+        var transferred: Int64
+        /// VM id → SHA-256 of its restored disk.
+        var restored: [String: String]
+        var restorePointsCreated: Int
+        var snapshotsLeft: Int
+
+        var description: String {
+            "sessions \(sessions), finished \(finished), \(result), processed \(processed), read \(read), transferred \(transferred), restore points \(restorePointsCreated), snapshots left \(snapshotsLeft), restored \(restored)"
+        }
+    }
+
+    func outcome() async throws -> Outcome {
+        let sessions = try await database.administratorQuery(
+            "SELECT count(*) FILTER (WHERE event_type = 'SessionStarted'), count(*) FILTER (WHERE event_type = 'SessionFinished'), count(*) FILTER (WHERE event_type = 'RestorePointCreated') FROM tidemark.events WHERE category = 'session'")
+        let finished = try await database.administratorQuery(
+            "SELECT data->>'result', (data->>'processed_bytes')::bigint, (data->>'read_bytes')::bigint, (data->>'transferred_bytes')::bigint FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1")
+        let points = try await database.administratorQuery(
+            "SELECT data->>'vm_id', data->>'restore_point_id' FROM tidemark.events WHERE event_type = 'RestorePointCreated'")
+        let repository = try BackupRepository.open(at: URL(fileURLWithPath: repositoryPath))
+        var restored: [String: String] = [:]
+        for row in 0..<points.rowCount {
+            let vm: String = try points.decode(row, 0), point: String = try points.decode(row, 1)
+            let manifest = try repository.manifest(restorePoint: point, disk: "disk-2000")
+            let target = folder.appendingPathComponent("restore-\(point).img").path
+            try DiskRestore.restore(manifest, from: repository, to: target, overwrite: true)
+            restored[vm] = try Self.sha256(file: target)
+            try? FileManager.default.removeItem(atPath: target)
+        }
+        let lab = try LabAdapter(root: labPath)
+        var left = 0
+        for machine in try await lab.inventory().virtualMachines { left += try await lab.snapshots(of: machine.id).count }
+        return Outcome(
+            sessions: Int(try sessions.decode(0, 0, as: Int64.self)), finished: Int(try sessions.decode(0, 1, as: Int64.self)),
+            result: finished.rowCount == 1 ? try finished.decode(0, 0) : "none",
+            processed: finished.rowCount == 1 ? try finished.decode(0, 1) : 0, read: finished.rowCount == 1 ? try finished.decode(0, 2) : 0,
+            transferred: finished.rowCount == 1 ? try finished.decode(0, 3) : 0, restored: restored,
+            restorePointsCreated: Int(try sessions.decode(0, 2, as: Int64.self)), snapshotsLeft: left)
+    }
+
+    /// Events of the session so far.
+    func sessionEvents() async throws -> Int {
+        Int(try await database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE category = 'session'").decode(0, 0, as: Int64.self))
+    }
+
+    static func sha256(file: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
