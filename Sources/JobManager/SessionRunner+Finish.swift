@@ -48,7 +48,9 @@ extension SessionRunner {
                 doomed += points.dropLast().filter { $0.at < limit }.map { ($0.id, "retention: keep \(job.retention.count) days") }
             }
         }
-        guard !doomed.isEmpty else { return }
+        // A resumed session whose removals are all recorded still owes the collection.
+        let removedEarlier = await recorder.state.removedRestorePoints
+        guard !doomed.isEmpty || !removedEarlier.isEmpty else { return }
         let existing = Set(try repository.restorePoints())
         for (id, reason) in doomed.sorted(by: { $0.0 < $1.0 }) {
             if existing.contains(id) { try repository.deleteRestorePoint(id) }

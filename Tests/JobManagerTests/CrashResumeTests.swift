@@ -1,4 +1,7 @@
 import Foundation
+import Infrastructure
+import JobManager
+import Repository
 import Testing
 
 /// The reason Tidemark exists: kill the Job Manager at any event boundary, start it again,
@@ -46,6 +49,48 @@ struct CrashResumeTests {
         let sample = (0..<50).map { _ in Int.random(in: 1..<events, using: &generator) }.sorted()
         for boundary in sample {
             try await Self.crashAndResume(at: boundary, vms: 20, diskSize: 1 << 20, expected: expected)
+        }
+    }
+}
+
+@Suite("Crash resume during retention and garbage collection", .serialized)
+struct RetentionCrashTests {
+    /// Three sessions in process, then the fourth (which removes the oldest restore point)
+    /// in a child process killed after `boundary` events (nil: not killed), then resumed.
+    static func fourthSession(crashAt boundary: Int?) async throws -> (events: Int, kept: Int, removed: Int, garbage: Int, snapshots: Int, clean: Bool) {
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20, retention: "3 restore points")
+        defer { environment.remove() }
+        let manager = JobManager(store: environment.database.eventStore(), settings: JobManagerSettings(retryWait: .zero))
+        for _ in 0..<3 {
+            let session = try await manager.begin(job: environment.jobName, trigger: "manual")
+            _ = try await manager.run(session: session)
+        }
+        let before = try await environment.sessionEvents()
+        if let boundary {
+            #expect(try environment.runJob(crashAfter: boundary))
+        }
+        try environment.runJob()
+        let events = try await environment.sessionEvents() - before
+        let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
+        let removed = try await environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE event_type = 'RestorePointRemoved'")
+        let lab = try LabAdapter(root: environment.labPath)
+        let garbage = try GarbageCollector(repository: repository).collect(wait: true).deletedChunks
+        return (
+            events, try repository.restorePoints().count, Int(try removed.decode(0, 0, as: Int64.self)), garbage,
+            try await lab.snapshots(of: "vm-1").count, try RepositoryVerifier(repository: repository).verify().isClean
+        )
+    }
+
+    @Test("killed at every event boundary of a session that applies retention, the resume removes each point once and collects its chunks")
+    func everyBoundary() async throws {
+        let baseline = try await Self.fourthSession(crashAt: nil)
+        #expect(baseline.kept == 3 && baseline.removed == 1 && baseline.garbage == 0 && baseline.snapshots == 0 && baseline.clean)
+        // The boundary counts the fourth session's own events (its stream version).
+        for step in 1..<baseline.events {
+            let outcome = try await Self.fourthSession(crashAt: step)
+            #expect(outcome.kept == 3 && outcome.removed == 1, "step \(step): \(outcome)")
+            #expect(outcome.garbage == 0 && outcome.snapshots == 0 && outcome.clean, "step \(step): \(outcome)")
         }
     }
 }

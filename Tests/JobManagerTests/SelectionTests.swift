@@ -1,0 +1,70 @@
+import Catalog
+import Foundation
+import Infrastructure
+import Testing
+
+@testable import JobManager
+
+@Suite("Proxy choice and object expansion")
+struct SelectionTests {
+    /// Built from JSON: the inventory's types are made by adapters, not by hand.
+    static func inventory() -> Inventory {
+        func vm(_ id: String, _ name: String, folder: String, host: String, tags: [String] = []) -> String {
+            let disks = [2000, 2001].map {
+                #"{"key":\#($0),"label":"disk","capacity":1048576,"datastore":"ds-1","file":"[san-1] \#(id)/\#($0).vmdk"}"#
+            }
+            return #"{"id":"\#(id)","name":"\#(name)","instanceUUID":"\#(id)","folder":"\#(folder)","host":"\#(host)","cluster":"c-1","datastore":"ds-1","tags":[\#(tags.map { "\"\($0)\"" }.joined(separator: ","))],"poweredOn":true,"disks":[\#(disks.joined(separator: ","))]}"#
+        }
+        let json = #"""
+            {"datacenters":[{"id":"dc-1","name":"DC1"}],
+             "clusters":[{"id":"c-1","name":"prod","datacenter":"dc-1"}],
+             "hosts":[{"id":"h-1","name":"esx-01","cluster":"c-1"},{"id":"h-2","name":"esx-02","cluster":"c-1"}],
+             "folders":[{"id":"f-vm","name":"vm","datacenter":"dc-1"},{"id":"f-web","name":"Web","parent":"f-vm","datacenter":"dc-1"},
+                        {"id":"f-web-test","name":"Test","parent":"f-web","datacenter":"dc-1"}],
+             "datastores":[{"id":"ds-1","name":"san-1"}],
+             "tags":[{"id":"t-gold","name":"gold","category":"tier"}],
+             "virtualMachines":[\#([
+                vm("vm-1", "web-b", folder: "f-web", host: "h-1"), vm("vm-2", "web-a", folder: "f-web", host: "h-2", tags: ["t-gold"]),
+                vm("vm-3", "web-test", folder: "f-web-test", host: "h-1"), vm("vm-4", "db-01", folder: "f-vm", host: "h-2", tags: ["t-gold"]),
+             ].joined(separator: ","))]}
+            """#
+        return try! JSONDecoder().decode(Inventory.self, from: Data(json.utf8))
+    }
+
+    @Test("selectors expand in the job's order, containers sorted by name, each VM once, exclusions applied")
+    func expansion() throws {
+        var job = JobDefinition(
+            name: "j", server: "s",
+            objects: [try ObjectSelector(parsing: "vm:db-01"), try ObjectSelector(parsing: "folder:/DC1/vm/Web"), try ObjectSelector(parsing: "tag:gold")],
+            repository: "r")
+        job.exclusions = [try Exclusion(parsing: "vm:web-test"), try Exclusion(parsing: "disk:web-a/2001")]
+        let selected = ObjectExpansion.expand(job, in: Self.inventory())
+        #expect(selected.map(\.machine.name) == ["db-01", "web-a", "web-b"])
+        #expect(selected.first { $0.machine.name == "web-a" }?.disks.map(\.key) == [2000])
+        job.objects = [try ObjectSelector(parsing: "host:esx-01"), try ObjectSelector(parsing: "cluster:prod")]
+        job.exclusions = []
+        #expect(ObjectExpansion.expand(job, in: Self.inventory()).map(\.machine.name) == ["web-b", "web-test", "db-01", "web-a"])
+        job.objects = [try ObjectSelector(parsing: "vm:nothing-like-it")]
+        #expect(ObjectExpansion.expand(job, in: Self.inventory()).isEmpty)
+    }
+
+    @Test("direct storage beats hot-add beats network; the same site beats another; load breaks ties")
+    func proxyRanking() throws {
+        let inventory = Self.inventory()
+        let machine = inventory.virtualMachines[0]
+        let placement = ProxySelection.Placement(machine, machine.disks[0], in: inventory)
+        let san = ProxyDefinition(name: "san", site: "hq", transportModes: [.directStorage, .network], datastores: ["san-1"])
+        let hotAdd = ProxyDefinition(name: "appliance", site: "hq", transportModes: [.hotAdd, .network], host: "esx-01")
+        let network = ProxyDefinition(name: "nbd", site: "hq", transportModes: [.network])
+        let remote = ProxyDefinition(name: "remote-nbd", site: "dr", transportModes: [.network])
+        let elsewhere = ProxyDefinition(name: "other-host", site: "hq", transportModes: [.hotAdd], host: "esx-09")
+        let ranked = ProxySelection.rank(
+            [("1", remote), ("2", network), ("3", hotAdd), ("4", san), ("5", elsewhere)], placement: placement, repositorySite: "hq",
+            load: ["4": 0.5])
+        #expect(ranked.map(\.proxy.name) == ["san", "appliance", "nbd", "remote-nbd"])
+        #expect(ranked.map(\.mode) == [.directStorage, .hotAdd, .network, .network])
+        #expect(ranked[0].reason.contains("50% of its 2 slots in use"))
+        let busy = ProxySelection.rank([("2", network), ("6", network)], placement: placement, repositorySite: "hq", load: ["2": 1])
+        #expect(busy.map(\.id) == ["6", "2"])
+    }
+}

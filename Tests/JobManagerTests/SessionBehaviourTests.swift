@@ -1,0 +1,98 @@
+import Catalog
+import CatalogStore
+import EventStore
+import Foundation
+import Infrastructure
+import JobManager
+import Repository
+import Testing
+
+@Suite("Sessions: failures, application-aware processing, retention")
+struct SessionBehaviourTests {
+    func run(_ environment: JobEnvironment) async throws -> SessionReport {
+        let manager = JobManager(
+            store: environment.database.eventStore(), settings: JobManagerSettings(checkpointBytes: 1 << 20, retryWait: .zero))
+        let session = try await manager.begin(job: environment.jobName, trigger: "manual")
+        return try await manager.run(session: session)
+    }
+
+    func update(_ environment: JobEnvironment, _ change: @escaping @Sendable (inout JobDefinition) -> Void) async throws {
+        let catalog = CatalogStore(events: environment.database.eventStore())
+        let name = environment.jobName
+        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
+            try CatalogDecider.update(id: try state.require(JobDefinition.self, named: name), basedOn: nil, in: state) {
+                (job: inout JobDefinition) in change(&job)
+            }
+        }
+    }
+
+    @Test("a VM whose snapshot fails fails alone, with the reason, and leaves no snapshot; the others are backed up")
+    func snapshotFailure() async throws {
+        let environment = try await JobEnvironment.make(vms: 3, diskSize: 1 << 20)
+        defer { environment.remove() }
+        let lab = try LabAdapter(root: environment.labPath)
+        var faults = LabFaults()
+        faults.snapshotFailure = ["vm-2"]
+        try lab.setFaults(faults)
+        let report = try await run(environment)
+        #expect(report.finished.result == "failed")
+        #expect(report.machines.filter { $0.result == "success" }.map(\.id).sorted() == ["vm-1", "vm-3"])
+        let reason = try await environment.database.administratorQuery(
+            "SELECT data->>'message' FROM tidemark.events WHERE event_type = 'TaskFinished' AND data->>'task_id' = 'vm-2/2000'")
+        #expect(try reason.decode(0, 0, as: String.self).contains("injected snapshot failure"))
+        let outcome = try await environment.outcome()
+        #expect(outcome.snapshotsLeft == 0 && outcome.restorePointsCreated == 2)
+    }
+
+    @Test("application-aware processing: ignore-failures falls back with a warning, require-success fails the VM")
+    func applicationAware() async throws {
+        let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
+        defer { environment.remove() }
+        let lab = try LabAdapter(root: environment.labPath)
+        var faults = LabFaults()
+        faults.quiesceFailure = ["vm-1"]
+        try lab.setFaults(faults)
+        try await update(environment) { $0.applicationAware = .ignoreFailures }
+        let lenient = try await run(environment)
+        #expect(lenient.finished.result == "warning")
+        #expect(lenient.machines.map(\.restorePoint).allSatisfy { $0 != nil })
+        try await update(environment) { $0.applicationAware = .requireSuccess }
+        let strict = try await run(environment)
+        #expect(strict.finished.result == "failed")
+        #expect(strict.machines.first { $0.id == "vm-1" }?.restorePoint == nil)
+        #expect(strict.machines.first { $0.id == "vm-2" }?.restorePoint != nil)
+    }
+
+    @Test("retention after a successful session keeps the job's restore points per VM, each removal recorded once")
+    func retention() async throws {
+        let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20, retention: "3 restore points")
+        defer { environment.remove() }
+        var points: [[String]] = []
+        for _ in 0..<5 { points.append(try await run(environment).machines.compactMap(\.restorePoint)) }
+        let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
+        let kept = Set(try repository.restorePoints())
+        #expect(kept == Set(points.suffix(3).flatMap { $0 }))
+        let removed = try await environment.database.administratorQuery(
+            "SELECT count(*), count(DISTINCT data->>'restore_point_id') FROM tidemark.events WHERE event_type = 'RestorePointRemoved'")
+        #expect(try removed.decode(0, 0, as: Int64.self) == 4)
+        #expect(try removed.decode(0, 1, as: Int64.self) == 4)
+        #expect(try RepositoryVerifier(repository: repository).verify().problems.isEmpty)
+    }
+
+    @Test("a second Job Manager cannot run a session another one runs")
+    func sessionOwnership() async throws {
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
+        defer { environment.remove() }
+        let manager = JobManager(store: environment.database.eventStore())
+        let session = try await manager.begin(job: environment.jobName, trigger: "manual")
+        let holder = try await TaskSlots(settings: environment.database.service)
+        #expect(try await holder.own(session: session))
+        await #expect {
+            _ = try await manager.run(session: session)
+        } throws: { error in
+            (error as? JobManagerError)?.code == .sessionBusy
+        }
+        await holder.close()
+        #expect(try await manager.run(session: session).finished.result == "success")
+    }
+}
