@@ -11,7 +11,7 @@ struct Tidemark: AsyncParsableCommand {
             """,
         subcommands: [
             DemoCommand.self, JobCommand.self, RepositoryCommand.self, ProxyCommand.self, ServerCommand.self, ThrottleCommand.self,
-            ProjectionsCommand.self, DatabaseCommand.self, EventsCommand.self, LabCommand.self, RestoreCommand.self, BenchCommand.self,
+            SessionCommand.self, ProjectionsCommand.self, DatabaseCommand.self, EventsCommand.self, LabCommand.self, RestoreCommand.self, BenchCommand.self,
         ]
     )
 }

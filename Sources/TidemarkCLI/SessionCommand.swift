@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import Projections
+
+/// `tidemark session list|show`: sessions as the projections hold them.
+struct SessionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "session",
+        abstract: "Backup sessions: their results, statistics and tasks (from the projections, caught up first).",
+        subcommands: [List.self, Show.self])
+
+    static func withCaughtUpPool<T>(_ options: GlobalOptions, _ body: (PostgresPool) async throws -> T) async throws -> T {
+        let logger = try options.makeLogger()
+        let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 2)
+        do {
+            try await Projector(store: store, projections: [SessionsProjection()], logger: logger).catchUp()
+            let value = try await body(store.pool)
+            await store.pool.close()
+            return value
+        } catch {
+            await store.pool.close()
+            throw error
+        }
+    }
+
+    static func megabytes(_ bytes: Int64?) -> String { bytes.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "-" }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The latest sessions, newest first.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only this job's sessions.") var job: String?
+        @Option(help: "How many.") var limit: Int = 20
+
+        func run() async throws {
+            let rows = try await withCaughtUpPool(options) { pool in
+                try await pool.query(
+                    """
+                    SELECT session_id, coalesce(job_name, '-'), coalesce(result, state, '-'), started_at, duration_seconds,
+                           processed_bytes, transferred_bytes, coalesce(bottleneck, '-')
+                      FROM reporting.sessions WHERE ($1::text IS NULL OR lower(job_name) = lower($1))
+                     ORDER BY started_at DESC NULLS LAST LIMIT $2
+                    """, [job, limit])
+            }
+            guard rows.rowCount > 0 else {
+                print("no sessions yet: run one with 'tidemark job start NAME'")
+                return
+            }
+            let formatter = ISO8601DateFormatter()
+            var table = [["SESSION", "JOB", "RESULT", "STARTED", "DURATION", "PROCESSED", "TRANSFERRED", "BOTTLENECK"]]
+            for row in 0..<rows.rowCount {
+                let started: Date? = try rows.decodeIfPresent(row, 3)
+                let duration: Double? = try rows.decodeIfPresent(row, 4)
+                table.append([
+                    try rows.decode(row, 0), try rows.decode(row, 1), try rows.decode(row, 2), started.map(formatter.string(from:)) ?? "-",
+                    duration.map { String(format: "%.1f s", $0) } ?? "-", megabytes(try rows.decodeIfPresent(row, 5)),
+                    megabytes(try rows.decodeIfPresent(row, 6)), try rows.decode(row, 7),
+                ])
+            }
+            print(TextTable.render(table, rightAligned: [4, 5, 6]), terminator: "")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One session: its statistics and a table of its tasks.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The session's id (or its first characters).") var id: String
+
+        func run() async throws {
+            let prefix = id.lowercased()
+            let (session, tasks) = try await withCaughtUpPool(options) { pool -> (PostgresResult, PostgresResult) in
+                let session = try await pool.query(
+                    """
+                    SELECT session_id, job_name, trigger, coalesce(result, state), started_at, finished_at, vm_count, processed_bytes,
+                           read_bytes, transferred_bytes, dedupe_ratio, compression_ratio, rate_bytes_per_second, bottleneck,
+                           busy_source_percent, busy_proxy_percent, busy_network_percent, busy_target_percent
+                      FROM reporting.sessions WHERE session_id LIKE $1 || '%' ORDER BY started_at DESC LIMIT 2
+                    """, [prefix])
+                guard session.rowCount == 1 else { return (session, session) }
+                let tasks = try await pool.query(
+                    """
+                    SELECT task_id, coalesce(vm_name, vm_id, '-'), coalesce(proxy_name, '-'), coalesce(transport_mode, '-'), coalesce(result, state, '-'),
+                           attempts, read_bytes, transferred_bytes, coalesce(message, '')
+                      FROM reporting.tasks WHERE session_id = $1 ORDER BY task_id
+                    """, [try session.decode(0, 0, as: String.self)])
+                return (session, tasks)
+            }
+            guard session.rowCount == 1 else {
+                throw ValidationError(
+                    session.rowCount == 0 ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")
+            }
+            let formatter = ISO8601DateFormatter()
+            func text(_ column: Int) throws -> String { try session.decodeIfPresent(0, column, as: String.self) ?? "-" }
+            func number(_ column: Int) throws -> Double? { try session.decodeIfPresent(0, column, as: Double.self) }
+            let started: Date? = try session.decodeIfPresent(0, 4), finished: Date? = try session.decodeIfPresent(0, 5)
+            print("session \(try text(0))")
+            print("  job:         \(try text(1)) (\(try text(2)))")
+            print("  result:      \(try text(3))")
+            print("  started:     \(started.map(formatter.string(from:)) ?? "-"), finished \(finished.map(formatter.string(from:)) ?? "-")")
+            print("  processed:   \(megabytes(try session.decodeIfPresent(0, 7))), read \(megabytes(try session.decodeIfPresent(0, 8))), transferred \(megabytes(try session.decodeIfPresent(0, 9)))")
+            print("  reduction:   dedupe \(try number(10).map { String(format: "%.2fx", $0) } ?? "-"), compression \(try number(11).map { String(format: "%.2fx", $0) } ?? "-")")
+            print("  rate:        \(try number(12).map { String(format: "%.0f MB/s", $0 / 1e6) } ?? "-")")
+            print("  bottleneck:  \(try text(13)) (busy: source \(try number(14) ?? 0)%, proxy \(try number(15) ?? 0)%, network \(try number(16) ?? 0)%, target \(try number(17) ?? 0)%)")
+            var table = [["TASK", "VM", "PROXY", "MODE", "RESULT", "TRIES", "READ", "TRANSFERRED", "MESSAGE"]]
+            for row in 0..<tasks.rowCount {
+                let attempts: Int64? = try tasks.decodeIfPresent(row, 5)
+                table.append([
+                    try tasks.decode(row, 0), try tasks.decode(row, 1), try tasks.decode(row, 2), try tasks.decode(row, 3), try tasks.decode(row, 4),
+                    attempts.map(String.init) ?? "-", megabytes(try tasks.decodeIfPresent(row, 6)), megabytes(try tasks.decodeIfPresent(row, 7)),
+                    try tasks.decode(row, 8),
+                ])
+            }
+            print(TextTable.render(table, rightAligned: [5, 6, 7]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+    }
+}
