@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -93,6 +94,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Server",
+            dependencies: [
+                "Catalog", "CatalogStore", "EventStore", "Postgres", "JobManager", "Projections",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "PrivateCluster",
             dependencies: [
                 "Postgres",
@@ -113,7 +123,9 @@ let package = Package(
                 "Projections",
                 "SyntheticHistory",
                 "JobManager",
+                "Server",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -131,6 +143,13 @@ let package = Package(
             dependencies: [
                 "JobManager", "Catalog", "CatalogStore", "EventStore", "Infrastructure", "Repository", "Postgres", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "JobManager", "Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -248,7 +248,7 @@ public enum SessionEvent {
         enum CodingKeys: String, CodingKey {
             case result, processedBytes = "processed_bytes", readBytes = "read_bytes", transferredBytes = "transferred_bytes"
             case dedupeRatio = "dedupe_ratio", compressionRatio = "compression_ratio", durationSeconds = "duration_seconds"
-            case busy, bottleneck
+            case busy, bottleneck, reason
         }
 
         /// success, warning or failed.
@@ -261,10 +261,13 @@ public enum SessionEvent {
         public var durationSeconds: Double
         public var busy: Busy?
         public var bottleneck: String?
+        /// Why the session failed as a whole (its job could not run), when it did.
+        public var reason: String?
         public init(
             result: String, processedBytes: Int64, readBytes: Int64, transferredBytes: Int64, dedupeRatio: Double?,
-            compressionRatio: Double?, durationSeconds: Double, busy: Busy?, bottleneck: String?
+            compressionRatio: Double?, durationSeconds: Double, busy: Busy?, bottleneck: String?, reason: String? = nil
         ) {
+            self.reason = reason
             self.result = result
             self.processedBytes = processedBytes
             self.readBytes = readBytes

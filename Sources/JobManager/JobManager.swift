@@ -39,6 +39,7 @@ public struct SessionReport: Sendable {
     }
 
     public let session: String
+    public let jobID: String
     public let finished: SessionEvent.Finished
     public let machines: [Machine]
     /// Events the session's stream holds.
@@ -62,17 +63,50 @@ public struct JobManager: Sendable {
     }
 
     /// Begins a session of the job (records `SessionStarted` with the job's current version)
-    /// and returns its id; `run` does the rest.
-    public func begin(job name: String, trigger: String) async throws -> String {
+    /// and returns its id; `run` does the rest. With `session` given (the scheduler derives
+    /// it from the job and the scheduled time), beginning twice begins once.
+    public func begin(job name: String, trigger: String, session given: String? = nil) async throws -> String {
         let state = try await catalog.load()
         let id = try state.require(JobDefinition.self, named: name)
-        let job = state.jobs[id]!
-        let session = UUID().uuidString.lowercased()
+        return try await begin(jobID: id, in: state, trigger: trigger, session: given)
+    }
+
+    public func begin(jobID id: UUIDString, in state: CatalogState, trigger: String, session given: String? = nil) async throws -> String {
+        guard let job = state.jobs[id] else {
+            throw JobManagerError(.invalidJob, "the job \(state.label(.job, id)) does not exist")
+        }
+        let session = given ?? UUID().uuidString.lowercased()
         let recorder = try SessionRecorder(store: store, session: session, state: SessionState())
-        try await recorder.record(
-            .sessionStarted,
-            SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger))
+        do {
+            try await recorder.record(
+                .sessionStarted,
+                SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger))
+        } catch let error as EventStoreError where error.code == .wrongExpectedVersion && given != nil {
+            // Begun already (a scheduler that crashed after beginning it): nothing to do.
+        }
         return session
+    }
+
+    /// Every session that started and never finished, of any job, oldest first.
+    public func unfinishedSessions() async throws -> [String] {
+        let result = try await store.pool.query(
+            """
+            SELECT substr(s.stream_id, 9) FROM tidemark.events s
+             WHERE s.category = 'session' AND s.event_type = 'SessionStarted'
+               AND NOT EXISTS (SELECT 1 FROM tidemark.events f WHERE f.stream_id = s.stream_id AND f.event_type = 'SessionFinished')
+             ORDER BY s.position
+            """)
+        return try (0..<result.rowCount).map { try result.decode($0, 0) }
+    }
+
+    func fail(session: String, state: SessionState, reason: String) async throws -> SessionReport {
+        logger.error("session cannot run", metadata: ["session": "\(session)", "reason": "\(reason)"])
+        let recorder = try SessionRecorder(store: store, session: session, state: state)
+        let finished = SessionEvent.Finished(
+            result: "failed", processedBytes: 0, readBytes: 0, transferredBytes: 0, dedupeRatio: nil, compressionRatio: nil,
+            durationSeconds: 0, busy: nil, bottleneck: nil, reason: reason)
+        try await recorder.record(.sessionFinished, finished)
+        return SessionReport(session: session, jobID: state.started?.jobId ?? "", finished: finished, machines: [], events: await recorder.state.version)
     }
 
     /// Sessions of the job that started and never finished (a crash, a killed CLI): the ones
@@ -103,7 +137,18 @@ public struct JobManager: Sendable {
             guard try await slots.own(session: session) else {
                 throw JobManagerError(.sessionBusy, "session \(session) is running in another process right now")
             }
-            let runner = try await SessionRunner(manager: self, session: session, state: state, slots: slots)
+            let runner: SessionRunner
+            do {
+                runner = try await SessionRunner(manager: self, session: session, state: state, slots: slots)
+            } catch let error as PostgresError {
+                throw error
+            } catch {
+                // The job cannot run as defined (its lab, server or repository is gone): the
+                // session ends failed with the reason rather than blocking the job for ever.
+                let report = try await fail(session: session, state: state, reason: "\(error)")
+                await slots.close()
+                return report
+            }
             let report = try await runner.run()
             await slots.close()
             return report

@@ -102,6 +102,6 @@ extension SessionRunner {
                 readBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesRead },
                 transferredBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesTransferred })
         }
-        return SessionReport(session: session, finished: finished, machines: machines, events: state.version)
+        return SessionReport(session: session, jobID: jobID, finished: finished, machines: machines, events: state.version)
     }
 }

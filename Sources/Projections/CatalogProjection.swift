@@ -12,7 +12,7 @@ import Postgres
 public struct CatalogProjection: Projection {
     public let name = "catalog"
     public let tables = ["managed_servers", "repositories", "proxies", "throttling_rules", "jobs"]
-    public let categories = ObjectKind.allCases.map(\.category) + [SessionEvent.category]
+    public let categories = ObjectKind.allCases.map(\.category) + [SessionEvent.category, ScheduleEvent.category]
 
     public init() {}
 
@@ -23,6 +23,28 @@ public struct CatalogProjection: Projection {
         try fold(events, ThrottlingRule.self, in: schema, on: connection)
         try fold(events, JobDefinition.self, in: schema, on: connection)
         try recordLastSessions(events, in: schema, on: connection)
+        try recordNextRuns(events, in: schema, on: connection)
+    }
+
+    /// Jobs' `next_run_at`, from the scheduler's decisions (the latest per job wins).
+    private func recordNextRuns(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
+        var next: [String: String?] = [:]
+        for event in events where event.stream.hasPrefix("schedule-") {
+            let job = String(event.stream.dropFirst("schedule-".count))
+            guard UUID(uuidString: job) != nil else { continue }
+            next[job] = .some(FlatJSON(event.data).string("next_run_at"))
+        }
+        guard !next.isEmpty else { return }
+        var rows = RowBatch()
+        for (job, at) in next.sorted(by: { $0.key < $1.key }) {
+            rows.append(["job_id": .text(job), "at": at.flatMap { $0 }.map { .text($0) } ?? .null])
+        }
+        _ = try connection.query(
+            """
+            UPDATE \(schema.table("jobs")) j SET next_run_at = u.at
+              FROM jsonb_to_recordset($1::jsonb) AS u(job_id uuid, at timestamptz)
+             WHERE j.job_id = u.job_id
+            """, [rows.json])
     }
 
     /// An object's row as the batch leaves it.
@@ -203,7 +225,10 @@ public struct CatalogProjection: Projection {
                 name: "jobs", key: "job_id",
                 upsert: Upsert(
                     table: "jobs", key: ["job_id"],
-                    updated: common + ["description", "enabled", "server_id", "repository_id", "proxy_ids", "schedule", "schedule_text", "time_zone", "retention"],
+                    updated: common + [
+                        "description", "enabled", "server_id", "repository_id", "proxy_ids", "schedule", "schedule_text", "time_zone", "retention",
+                        "next_run_at",
+                    ],
                     conflict: .replace))
         }
     }
@@ -249,6 +274,8 @@ public struct CatalogProjection: Projection {
                 "server_id": .text(job.server), "repository_id": .text(job.repository), "proxy_ids": .texts(job.proxies),
                 "schedule": .json(CatalogCoding.json(job.schedule)), "schedule_text": .text(job.schedule.text { "job \($0)" }),
                 "time_zone": .text(job.timeZone), "retention": .text(job.retention.description), "version": .integer(entry.version),
+                // Until the scheduler records a decision: the first scheduled time after the change.
+                "next_run_at": job.enabled ? .time(job.schedule.nextRun(after: entry.updatedAt, timeZone: job.timeZone)) : .null,
                 "definition": .json(definitionJSON), "created_at": .time(entry.createdAt), "updated_at": .time(entry.updatedAt),
                 "updated_by": .text(entry.updatedBy),
             ]

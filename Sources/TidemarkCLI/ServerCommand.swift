@@ -1,15 +1,17 @@
 import ArgumentParser
 import Catalog
 
-/// `tidemark server`: the vCenters and labs Tidemark backs VMs up from.
+/// `tidemark server`: runs the Tidemark server; `tidemark server add|update|...` manages the
+/// vCenters and labs Tidemark backs VMs up from.
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Register the vCenters (or labs) whose VMs Tidemark backs up.",
+        abstract: "Run the Tidemark server (the default), or register the vCenters (or labs) whose VMs it backs up.",
         subcommands: [
-            AddObject<ServerOptions>.self, UpdateObject<ServerOptions>.self, RemoveObject<ManagedServer>.self,
+            ServerRun.self, AddObject<ServerOptions>.self, UpdateObject<ServerOptions>.self, RemoveObject<ManagedServer>.self,
             ListObjects<ManagedServer>.self, ShowObject<ManagedServer>.self,
-        ])
+        ],
+        defaultSubcommand: ServerRun.self)
 }
 
 struct ServerOptions: DefaultedDefinitionOptions {

@@ -1,0 +1,155 @@
+import Catalog
+import CatalogStore
+import Crypto
+import EventStore
+import Foundation
+import JobManager
+import Logging
+
+/// Decides, once per tick, which jobs are due: records `RunRequested` (after beginning the
+/// session) or `RunSkipped` with the reason, per scheduled time, on `schedule-<job>`.
+///
+/// Only the elected leader ticks (`SchedulerService`). Sessions it begins get an id derived
+/// from the job and the scheduled time, so a leader that dies between beginning a session
+/// and recording the request begins the same session again, which is a no-op.
+public struct Scheduler: Sendable {
+    public let store: EventStore
+    let manager: JobManager
+    let logger: Logger
+    /// A scheduled time further in the past than this when first seen was missed while no
+    /// scheduler ran.
+    public let missedAfter: TimeInterval
+
+    public init(store: EventStore, manager: JobManager, missedAfter: TimeInterval = 120, logger: Logger = Logger(label: "tidemark.scheduler")) {
+        self.store = store
+        self.manager = manager
+        self.missedAfter = missedAfter
+        self.logger = logger
+    }
+
+    /// What the scheduler knows of one job: the last scheduled time it handled.
+    struct JobTrack {
+        var lastHandled: Date?
+    }
+
+    /// The last scheduled time handled per job, from the schedule streams.
+    func tracks() async throws -> [String: Date] {
+        var result: [String: Date] = [:]
+        var position: Int64 = 0
+        let decoder = ScheduleEvent.decoder()
+        while true {
+            let batch = try await store.read(after: position, categories: [ScheduleEvent.category], limit: 5_000)
+            for event in batch {
+                let jobID = String(event.stream.dropFirst("schedule-".count))
+                let data = Data(event.data.utf8)
+                let slot = (try? decoder.decode(ScheduleEvent.RunRequested.self, from: data))?.scheduledFor
+                    ?? (try? decoder.decode(ScheduleEvent.RunSkipped.self, from: data))?.scheduledFor
+                if let slot { result[jobID] = max(result[jobID] ?? slot, slot) }
+            }
+            guard let last = batch.last, batch.count == 5_000 else { return result }
+            position = last.position
+        }
+    }
+
+    /// Jobs with a session begun and not finished.
+    func runningJobs() async throws -> Set<String> {
+        let result = try await store.pool.query(
+            """
+            SELECT DISTINCT s.data ->> 'job_id' FROM tidemark.events s
+             WHERE s.category = 'session' AND s.event_type = 'SessionStarted'
+               AND NOT EXISTS (SELECT 1 FROM tidemark.events f WHERE f.stream_id = s.stream_id AND f.event_type = 'SessionFinished')
+            """)
+        return Set(try (0..<result.rowCount).compactMap { try result.decodeIfPresent($0, 0, as: String.self) })
+    }
+
+    /// One pass over every job at `now`. Returns the sessions begun.
+    @discardableResult
+    public func tick(at now: Date = Date()) async throws -> [String] {
+        let catalog = try await manager.catalog.load()
+        let handled = try await tracks()
+        let running = try await runningJobs()
+        var begun: [String] = []
+        for (id, entry) in catalog.jobs.sorted(by: { $0.key < $1.key }) {
+            let job = entry.definition
+            switch job.schedule {
+            case .manual, .after:
+                continue
+            case .continuously:
+                guard job.enabled, !running.contains(id) else { continue }
+                begun.append(try await manager.begin(jobID: id, in: catalog, trigger: "continuous"))
+            case .daily, .monthly, .periodically:
+                let from = handled[id] ?? entry.createdAt
+                guard let due = job.schedule.nextRun(after: from, timeZone: job.timeZone), due <= now else { continue }
+                // Every scheduled time up to now; all but the last were missed while no scheduler ran.
+                var slots = [due]
+                while let following = job.schedule.nextRun(after: slots.last!, timeZone: job.timeZone), following <= now, slots.count < 10_000 {
+                    slots.append(following)
+                }
+                let slot = slots.last!
+                let next = job.schedule.nextRun(after: slot, timeZone: job.timeZone)
+                let missed = now.timeIntervalSince(slot) > missedAfter
+                if let reason = skipReason(job, id: id, running: running, missed: missed, at: now) {
+                    try await record(
+                        id, .runSkipped,
+                        ScheduleEvent.RunSkipped(jobId: id, scheduledFor: slot, reason: reason, count: slots.count, nextRunAt: next))
+                    logger.info("run skipped", metadata: ["job": "\(job.name)", "reason": "\(reason)"])
+                } else {
+                    let session = Self.sessionID(job: id, slot: slot)
+                    _ = try await manager.begin(jobID: id, in: catalog, trigger: missed ? "missed" : "scheduled", session: session)
+                    try await record(
+                        id, .runRequested,
+                        ScheduleEvent.RunRequested(jobId: id, scheduledFor: slot, trigger: missed ? "missed" : "scheduled", sessionId: session, nextRunAt: next))
+                    logger.info("run requested", metadata: ["job": "\(job.name)", "session": "\(session)"])
+                    begun.append(session)
+                }
+            }
+        }
+        return begun
+    }
+
+    /// Why a due run does not happen, or nil when it does. A missed run still runs once if
+    /// the job's backup window is open now.
+    func skipReason(_ job: JobDefinition, id: String, running: Set<String>, missed: Bool, at now: Date) -> String? {
+        if !job.enabled { return "job disabled" }
+        if running.contains(id) { return "already running" }
+        let open = job.backupWindow.map { window in
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: job.timeZone) ?? .gmt
+            let parts = calendar.dateComponents([.hour, .minute], from: now)
+            return window.contains(minuteOfDay: (parts.hour ?? 0) * 60 + (parts.minute ?? 0))
+        }
+        if missed && open != true { return "missed while the server was down" }
+        if open == false { return "outside its backup window" }
+        return nil
+    }
+
+    /// Chained jobs: a session of each enabled job that follows `finishedJob`, unless running.
+    public func chain(after finishedJob: String) async throws -> [String] {
+        let catalog = try await manager.catalog.load()
+        let running = try await runningJobs()
+        var begun: [String] = []
+        for (id, entry) in catalog.jobs.sorted(by: { $0.key < $1.key })
+        where entry.definition.schedule.predecessor == finishedJob && entry.definition.enabled && !running.contains(id) {
+            begun.append(try await manager.begin(jobID: id, in: catalog, trigger: "chained"))
+        }
+        return begun
+    }
+
+    private func record<Payload: Encodable>(_ job: String, _ kind: ScheduleEvent.Kind, _ payload: Payload) async throws {
+        let data = String(decoding: try ScheduleEvent.encoder().encode(payload), as: UTF8.self)
+        try await store.append(
+            to: try StreamName("schedule-\(job)"),
+            events: [try NewEvent(type: kind.rawValue, jsonData: data, metadata: EventMetadata(actor: "scheduler", host: ProcessInfo.processInfo.hostName))])
+    }
+
+    /// The session id of a job's run at a scheduled time: the same inputs give the same id.
+    static func sessionID(job: String, slot: Date) -> String {
+        let digest = Array(SHA256.hash(data: Data("\(job)|\(Int64(slot.timeIntervalSince1970 * 1_000))".utf8)))
+        var bytes = Array(digest.prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 layout: name-based
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let chars = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(chars[$0]) }.joined(separator: "-")
+    }
+}

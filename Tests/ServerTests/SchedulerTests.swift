@@ -1,0 +1,175 @@
+import Catalog
+import CatalogStore
+import EventStore
+import Foundation
+import JobManager
+import Logging
+import Postgres
+import Projections
+import Server
+import Testing
+import TestSupport
+
+@Suite("Scheduler")
+struct SchedulerTests {
+    struct World {
+        let database: TestDatabase
+        let store: EventStore
+        let manager: JobManager
+        let scheduler: Scheduler
+        let catalog: CatalogStore
+    }
+
+    static func world(jobs: [(name: String, schedule: String, window: String?)]) async throws -> World {
+        let database = try await TestDatabase.create()
+        let store = database.eventStore()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let manager = JobManager(store: store, logger: logger)
+        let catalog = CatalogStore(events: store)
+        try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
+            var state = start
+            var changes: [CatalogChange] = []
+            func add<D: CatalogDefinition>(_ definition: D) throws(CatalogError) {
+                let step = try CatalogDecider.add(definition, id: UUID().uuidString.lowercased(), in: state)
+                state = state.applying(step)
+                changes += step
+            }
+            try add(ManagedServer(name: "lab", platform: .lab, folder: "/nonexistent/lab"))
+            try add(RepositoryDefinition(name: "repo", path: "/nonexistent/repo"))
+            for job in jobs {
+                var settings = JobSettings()
+                settings.name = job.name
+                settings.server = "lab"
+                settings.repository = "repo"
+                settings.objects = ["vm:a"]
+                settings.schedule = job.schedule
+                settings.timeZone = "UTC"
+                settings.backupWindow = job.window
+                try add(try settings.definition(base: nil, in: state, defaultTimeZone: "UTC"))
+            }
+            return changes
+        }
+        return World(
+            database: database, store: store, manager: manager, scheduler: Scheduler(store: store, manager: manager, logger: logger),
+            catalog: catalog)
+    }
+
+    /// A UTC moment `days` from today at `hour:minute`.
+    static func utc(days: Int, _ hour: Int, _ minute: Int, _ second: Int = 30) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        let today = calendar.startOfDay(for: Date())
+        return calendar.date(byAdding: DateComponents(day: days, hour: hour, minute: minute, second: second), to: today)!
+    }
+
+    func decisions(_ world: World) async throws -> [(String, String)] {
+        let result = try await world.database.administratorQuery(
+            "SELECT event_type, coalesce(data->>'reason', data->>'trigger') FROM tidemark.events WHERE category = 'schedule' ORDER BY position")
+        return try (0..<result.rowCount).map { (try result.decode($0, 0), try result.decode($0, 1)) }
+    }
+
+    @Test("a due job gets one session per scheduled time; busy, disabled and missed runs are skipped with their reason")
+    func dueAndSkipped() async throws {
+        let world = try await Self.world(jobs: [("nightly", "daily at 23:59", nil)])
+        // Not due before 23:59 today.
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 0, 23, 58)).isEmpty)
+        let first = try await world.scheduler.tick(at: Self.utc(days: 0, 23, 59))
+        #expect(first.count == 1)
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 0, 23, 59, 50)).isEmpty)
+        // The next day the first session has not run yet: already running.
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 1, 23, 59)).isEmpty)
+        // The session ends (it fails at once: the lab does not exist); then the job is disabled.
+        _ = try? await world.manager.run(session: first[0])
+        try await world.catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
+            try CatalogDecider.update(id: try state.require(JobDefinition.self, named: "nightly"), basedOn: nil, in: state) {
+                (job: inout JobDefinition) in job.enabled = false
+            }
+        }
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 2, 23, 59)).isEmpty)
+        try await world.catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
+            try CatalogDecider.update(id: try state.require(JobDefinition.self, named: "nightly"), basedOn: nil, in: state) {
+                (job: inout JobDefinition) in job.enabled = true
+            }
+        }
+        // Three days later with no scheduler running in between: the runs were missed.
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 5, 12, 0)).isEmpty)
+        let recorded = try await decisions(world)
+        #expect(recorded.map(\.0) == ["RunRequested", "RunSkipped", "RunSkipped", "RunSkipped"])
+        #expect(recorded.map(\.1) == ["scheduled", "already running", "job disabled", "missed while the server was down"])
+        let count = try await world.database.administratorQuery(
+            "SELECT (data->>'count')::int FROM tidemark.events WHERE category = 'schedule' ORDER BY position DESC LIMIT 1")
+        #expect(try count.decode(0, 0, as: Int32.self) == 2)
+    }
+
+    @Test("a run missed while no scheduler ran still happens once when its backup window is open")
+    func missedInsideWindow() async throws {
+        let world = try await Self.world(jobs: [("windowed", "daily at 23:00", "22:00-06:00")])
+        let begun = try await world.scheduler.tick(at: Self.utc(days: 3, 2, 0))
+        #expect(begun.count == 1)
+        #expect(try await decisions(world).map(\.1) == ["missed"])
+        // Outside the window, a due run is skipped.
+        _ = try? await world.manager.run(session: begun[0])
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 3, 23, 0)).count == 1)
+    }
+
+    @Test("a session begun for a scheduled time has an id from the job and the time: beginning it twice begins once")
+    func idempotentBegin() async throws {
+        let world = try await Self.world(jobs: [("nightly", "every 6 hours", nil)])
+        let state = try await world.catalog.load()
+        let job = try state.require(JobDefinition.self, named: "nightly")
+        let id = UUID().uuidString.lowercased()
+        let a = try await world.manager.begin(jobID: job, in: state, trigger: "scheduled", session: id)
+        let b = try await world.manager.begin(jobID: job, in: state, trigger: "scheduled", session: id)
+        #expect(a == b)
+        #expect(try await world.manager.unfinishedSessions().count == 1)
+    }
+
+    @Test("chained jobs start when the job they follow ends; the jobs projection shows the next run")
+    func chainsAndNextRun() async throws {
+        let world = try await Self.world(jobs: [("first", "daily at 23:59", nil), ("second", "after first", nil)])
+        let state = try await world.catalog.load()
+        let first = try state.require(JobDefinition.self, named: "first")
+        let chained = try await world.scheduler.chain(after: first)
+        #expect(chained.count == 1)
+        let trigger = try await world.database.administratorQuery(
+            "SELECT data->>'job_name', data->>'trigger' FROM tidemark.events WHERE event_type = 'SessionStarted'")
+        #expect(try trigger.decode(0, 0, as: String.self) == "second" && trigger.decode(0, 1, as: String.self) == "chained")
+        try await Projector(store: world.store).catchUp()
+        let next = try await world.database.administratorQuery("SELECT next_run_at FROM projection.jobs WHERE name = 'first'")
+        #expect(try next.decode(0, 0, as: Date.self) == Self.utc(days: 0, 23, 59, 0))
+        _ = try await world.scheduler.tick(at: Self.utc(days: 0, 23, 59))
+        try await Projector(store: world.store).catchUp()
+        let after = try await world.database.administratorQuery("SELECT next_run_at FROM projection.jobs WHERE name = 'first'")
+        #expect(try after.decode(0, 0, as: Date.self) == Self.utc(days: 1, 23, 59, 0))
+    }
+
+    @Test("one scheduler leads; when its connection drops another takes over within seconds")
+    func leaderElection() async throws {
+        let world = try await Self.world(jobs: [])
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let settings = world.database.service
+        let a = Task { try await SchedulerService(scheduler: world.scheduler, settings: settings, interval: .milliseconds(100), logger: logger).run() }
+        let b = Task { try await SchedulerService(scheduler: world.scheduler, settings: settings, interval: .milliseconds(100), logger: logger).run() }
+        defer { b.cancel() }
+        func holders() async throws -> [Int32] {
+            let result = try await world.database.administratorQuery(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 1953064037 AND objid = 3")
+            return try (0..<result.rowCount).map { try result.decode($0, 0) }
+        }
+        try await Task.sleep(for: .milliseconds(600))
+        let before = try await holders()
+        #expect(before.count == 1)
+        // Whoever leads: end that backend, as a crash would.
+        try await world.database.administratorQuery("SELECT pg_terminate_backend($1)", [before[0]])
+        var after: [Int32] = []
+        for _ in 0..<40 {
+            try await Task.sleep(for: .milliseconds(100))
+            after = try await holders()
+            if after.count == 1 && after != before { break }
+        }
+        #expect(after.count == 1 && after != before)
+        a.cancel()
+    }
+}
