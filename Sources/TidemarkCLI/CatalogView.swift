@@ -20,8 +20,9 @@ struct ObjectView {
     let summary: [String]
     /// The definition as stored (ids, not names).
     let definitionJSON: String
-    /// Job only: the last session's result, from the projection.
+    /// Job only: the last session's result and the next scheduled run, from the projection.
     var lastResult: String?
+    var nextRun: Date?
 
     var json: String {
         var fieldsJSON: [String] = []
@@ -33,7 +34,10 @@ struct ObjectView {
             "\"updated_by\":" + (updatedBy.map(JSONString.quoted) ?? "null"),
             "\"settings\":{" + fieldsJSON.joined(separator: ",") + "}", "\"definition\":" + definitionJSON,
         ]
-        if kind == .job { parts.append("\"last_result\":" + (lastResult.map(JSONString.quoted) ?? "null")) }
+        if kind == .job {
+            parts.append("\"last_result\":" + (lastResult.map(JSONString.quoted) ?? "null"))
+            parts.append("\"next_run_at\":" + (nextRun.map { JSONString.quoted(ISO8601DateFormatter().string(from: $0)) } ?? "null"))
+        }
         return "{" + parts.joined(separator: ",") + "}"
     }
 }
@@ -135,7 +139,7 @@ enum CatalogView {
             """)
         var lookup: [String: String] = [:]
         for row in 0..<names.rowCount { lookup[try names.decode(row, 0)] = try names.decode(row, 1) }
-        let lastResult = D.kind == .job ? "last_result" : "NULL::text"
+        let lastResult = D.kind == .job ? "last_result, next_run_at" : "NULL::text, NULL::timestamptz"
         let rows = try await pool.query(
             """
             SELECT \(table.key)::text, definition::text, version, created_at, updated_at, updated_by, \(lastResult)
@@ -149,6 +153,7 @@ enum CatalogView {
                 id: try rows.decode(row, 0), definition: definition, version: try rows.decode(row, 2), createdAt: try rows.decode(row, 3),
                 updatedAt: try rows.decode(row, 4), updatedBy: try rows.decodeIfPresent(row, 5), name: { lookup[$0] ?? $0 })
             view.lastResult = try rows.decodeIfPresent(row, 6)
+            view.nextRun = try rows.decodeIfPresent(row, 7)
             result.append(view)
         }
         return result
@@ -180,7 +185,10 @@ enum CatalogView {
         }
         let formatter = ISO8601DateFormatter()
         var lines = view.fields
-        if view.kind == .job { lines.append(("last result", view.lastResult ?? "-")) }
+        if view.kind == .job {
+            lines.append(("last result", view.lastResult ?? "-"))
+            lines.append(("next run", view.nextRun.map(formatter.string(from:)) ?? "-"))
+        }
         lines += [
             ("id", view.id), ("version", "\(view.version)"), ("created", formatter.string(from: view.createdAt)),
             ("last changed", formatter.string(from: view.updatedAt) + (view.updatedBy.map { " by \($0)" } ?? "")),
