@@ -399,4 +399,26 @@ public enum SessionEvent {
             case taskId = "task_id", reason
         }
     }
+
+    /// `ThrottleApplied`: the throttling rule a task's transfer runs under, and its share.
+    public struct ThrottleApplied: Codable, Sendable {
+        public var taskId: String
+        public var ruleId: String
+        public var ruleName: String
+        /// The rule's rate divided among the sessions under it when the transfer started.
+        public var bytesPerSecond: Int64
+        public var sessionsSharing: Int
+        public init(taskId: String, ruleId: String, ruleName: String, bytesPerSecond: Int64, sessionsSharing: Int) {
+            self.taskId = taskId
+            self.ruleId = ruleId
+            self.ruleName = ruleName
+            self.bytesPerSecond = bytesPerSecond
+            self.sessionsSharing = sessionsSharing
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", ruleId = "rule_id", ruleName = "rule_name", bytesPerSecond = "bytes_per_second"
+            case sessionsSharing = "sessions_sharing"
+        }
+    }
 }

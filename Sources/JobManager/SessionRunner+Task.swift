@@ -34,7 +34,9 @@ extension SessionRunner {
             let attempt = resuming ? record.attempt : record.attempt + 1
             let (proxy, slot) = try await acquireSlots(task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
             do {
-                let progress = try await transfer(task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous)
+                let progress = try await transfer(
+                    task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous,
+                    throttle: try await throttle(task: task, proxy: proxy))
                 try await release(proxy: proxy.id, slot: slot)
                 return TaskResult(succeeded: true, retried: await (recorder.state.tasks[task]?.failures ?? 0) > 0, progress: progress)
             } catch is CancellationError {
@@ -112,9 +114,36 @@ extension SessionRunner {
     }
 
     /// The data transfer of one disk, its base fixed by `TransferStarted` before the first byte.
+    /// The throttling rule this task's transfer runs under, if one matches its proxy and the
+    /// repository now (within its window, in the job's time zone): its rate split equally
+    /// among the sessions under it, counted by advisory-lock slots.
+    func throttle(task: String, proxy: ProxySelection.Candidate) async throws -> TokenBucket? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: job.timeZone) ?? .gmt
+        let parts = calendar.dateComponents([.hour, .minute], from: Date())
+        let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
+        guard let (id, rule) = throttlingRules.first(where: { _, rule in
+            let anySource = rule.sourceSites.isEmpty && rule.sourceProxies.isEmpty
+            let source = anySource || rule.sourceSites.contains(proxy.proxy.site) || rule.sourceProxies.contains(proxy.id)
+            let target = rule.targetRepositories.isEmpty || rule.targetRepositories.contains(repositoryID)
+            return source && target && (rule.window?.contains(minuteOfDay: minute) ?? true)
+        }) else { return nil }
+        let slots = self.slots, recorder = self.recorder
+        return try await buckets.bucket(for: id) {
+            // Held until the session ends: it counts this session under the rule.
+            _ = try await slots.take(.throttle, id, limit: 10_000)
+            let sharing = max(1, try await slots.inUse(.throttle, id))
+            let rate = rule.bytesPerSecond / Int64(sharing)
+            try await recorder.record(
+                .throttleApplied,
+                SessionEvent.ThrottleApplied(taskId: task, ruleId: id, ruleName: rule.name, bytesPerSecond: rate, sessionsSharing: sharing))
+            return TokenBucket(bytesPerSecond: Double(rate))
+        }
+    }
+
     func transfer(
         task: String, machine: VirtualMachine, disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated,
-        previous: SessionEvent.RestorePointCreated?
+        previous: SessionEvent.RestorePointCreated?, throttle: TokenBucket?
     ) async throws -> SessionEvent.TransferProgress {
         let diskName = "disk-\(disk.key)"
         var started = await recorder.state.tasks[task]?.transfer
@@ -137,6 +166,7 @@ extension SessionRunner {
             repository: repository, restorePoint: plan.restorePointId, disk: diskName, source: source,
             blockSize: try BlockSize(bytes: job.blockSizeBytes))
         transfer.keepsProgress = true
+        transfer.throttle = throttle
         transfer.checkpointBytes = manager.settings.checkpointBytes
         transfer.checkpointInterval = manager.settings.checkpointInterval
         if let baseID = plan.baseRestorePointId, let change = plan.baseChangeId,

@@ -24,6 +24,9 @@ final class SessionRunner: Sendable {
     let repositoryID: UUIDString
     let repositoryDefinition: RepositoryDefinition
     let proxies: [(UUIDString, ProxyDefinition)]
+    let throttlingRules: [(UUIDString, ThrottlingRule)]
+    /// One bucket per rule, shared by this session's transfers under it.
+    let buckets = ThrottleBuckets()
     let adapter: any InfrastructureAdapter
     let repository: BackupRepository
     let logger: Logger
@@ -77,6 +80,7 @@ final class SessionRunner: Sendable {
         }
         let chosen = job.proxies.isEmpty ? Array(catalog.proxies.keys) : job.proxies
         proxies = chosen.compactMap { id in catalog.proxies[id].map { (id, $0.definition) } }.sorted { $0.1.name < $1.1.name }
+        throttlingRules = catalog.throttlingRules.map { ($0.key, $0.value.definition) }.sorted { $0.1.name < $1.1.name }
     }
 
     var shortSession: String { String(session.prefix(8)) }
@@ -158,6 +162,22 @@ final class SessionRunner: Sendable {
             }
         }
         return latest
+    }
+}
+
+/// The token buckets of the throttling rules this session's transfers run under: made once
+/// per rule (concurrent tasks wait for the same one), then shared.
+final class ThrottleBuckets: Sendable {
+    private let buckets = Mutex([String: Task<TokenBucket, any Error>]())
+
+    func bucket(for rule: String, make: @escaping @Sendable () async throws -> TokenBucket) async throws -> TokenBucket {
+        let task = buckets.withLock { all -> Task<TokenBucket, any Error> in
+            if let known = all[rule] { return known }
+            let made = Task { try await make() }
+            all[rule] = made
+            return made
+        }
+        return try await task.value
     }
 }
 

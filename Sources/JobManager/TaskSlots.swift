@@ -19,6 +19,8 @@ public actor TaskSlots {
         case repository
         case proxy
         case session
+        /// A session under a throttling rule (one slot per session, to count them).
+        case throttle
     }
 
     static func lockClass(_ owner: Owner, _ id: String) -> Int32 {

@@ -79,6 +79,28 @@ struct SessionBehaviourTests {
         #expect(try RepositoryVerifier(repository: repository).verify().problems.isEmpty)
     }
 
+    @Test("a throttling rule from the proxies' site to the repository applies to the transfers, its rate recorded")
+    func throttling() async throws {
+        let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
+        defer { environment.remove() }
+        let catalog = CatalogStore(events: environment.database.eventStore())
+        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
+            try CatalogDecider.add(
+                ThrottlingRule(
+                    name: "wan", sourceSites: ["default"], targetRepositories: [try state.require(RepositoryDefinition.self, named: "repo")],
+                    bytesPerSecond: 50_000_000),
+                id: UUID().uuidString.lowercased(), in: state)
+        }
+        let report = try await run(environment)
+        #expect(report.finished.result == "success")
+        let applied = try await environment.database.administratorQuery(
+            "SELECT data->>'rule_name', (data->>'bytes_per_second')::bigint, (data->>'sessions_sharing')::int FROM tidemark.events WHERE event_type = 'ThrottleApplied'")
+        #expect(applied.rowCount == 1)
+        #expect(try applied.decode(0, 0, as: String.self) == "wan")
+        #expect(try applied.decode(0, 1, as: Int64.self) == 50_000_000)
+        #expect(try applied.decode(0, 2, as: Int32.self) == 1)
+    }
+
     @Test("a second Job Manager cannot run a session another one runs")
     func sessionOwnership() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
