@@ -109,6 +109,23 @@ public struct JobManager: Sendable {
         return SessionReport(session: session, jobID: state.started?.jobId ?? "", finished: finished, machines: [], events: await recorder.state.version)
     }
 
+    /// Asks a running session to stop (any server runs it: it reads its control stream).
+    public func requestStop(session: String, mode: ControlEvent.StopRequested.Mode, metadata: EventMetadata) async throws {
+        let data = String(decoding: try SessionEvent.encoder().encode(ControlEvent.StopRequested(mode: mode)), as: UTF8.self)
+        try await store.append(to: try StreamName("control-\(session)"), events: [try NewEvent(type: "StopRequested", jsonData: data, metadata: metadata)])
+    }
+
+    /// The stop asked of a session, and by whom; the most forceful wins.
+    func stopRequested(session: String) async throws -> (mode: ControlEvent.StopRequested.Mode, by: String)? {
+        let events = try await store.readStream(try StreamName("control-\(session)"))
+        var found: (ControlEvent.StopRequested.Mode, String)?
+        for event in events where event.type == "StopRequested" {
+            guard let request = try? SessionEvent.decoder().decode(ControlEvent.StopRequested.self, from: Data(event.data.utf8)) else { continue }
+            if found?.0 != .immediate { found = (request.mode, (try? event.metadata())?.actor ?? "someone") }
+        }
+        return found
+    }
+
     /// Sessions of the job that started and never finished (a crash, a killed CLI): the ones
     /// to resume, oldest first.
     public func unfinishedSessions(job name: String) async throws -> [String] {

@@ -62,7 +62,7 @@ extension SessionRunner {
 
     /// Step 7: the statistics, from the recorded ends of the tasks (so each byte counts once,
     /// however many times the session was resumed), and the result.
-    func finish(outcomes: [String: VMOutcome], failedReason: String?) async throws -> SessionReport {
+    func finish(outcomes: [String: VMOutcome], failedReason: String?, stopped: String? = nil) async throws -> SessionReport {
         let state = await recorder.state
         let finishedTasks = state.tasks.values.filter { $0.result == "success" }.compactMap(\.finished)
         let read = finishedTasks.reduce(Int64(0)) { $0 + $1.bytesRead }
@@ -70,7 +70,9 @@ extension SessionRunner {
         let newData = finishedTasks.reduce(Int64(0)) { $0 + $1.newChunks } * Int64(job.blockSizeBytes)
         let processed = finishedTasks.reduce(Int64(0)) { $0 + $1.offset }
         let result: String
-        if failedReason != nil || outcomes.values.contains(.failed) || (outcomes.isEmpty && !(state.vms ?? []).isEmpty) {
+        if stopped != nil {
+            result = "stopped"
+        } else if failedReason != nil || outcomes.values.contains(.failed) || (outcomes.isEmpty && !(state.vms ?? []).isEmpty) {
             result = "failed"
         } else if outcomes.values.contains(.warning) {
             result = "warning"
@@ -84,7 +86,7 @@ extension SessionRunner {
         let finished = SessionEvent.Finished(
             result: result, processedBytes: processed, readBytes: read, transferredBytes: transferred,
             dedupeRatio: ratio(read, newData), compressionRatio: ratio(newData, transferred), durationSeconds: (seconds * 1_000).rounded() / 1_000,
-            busy: busy, bottleneck: busy.bottleneck)
+            busy: busy, bottleneck: busy.bottleneck, reason: stopped ?? failedReason)
         try await recorder.record(.sessionFinished, finished)
         logger.notice("session finished", metadata: ["result": "\(result)"])
         return await report(finished)
@@ -96,7 +98,8 @@ extension SessionRunner {
             let tasks = state.tasks.filter { $0.key.hasPrefix(vm.id + "/") }.map(\.value)
             let failed = tasks.contains { $0.result == "failed" } || tasks.count < vm.diskKeys.count
             let point = state.restorePoints[vm.id]
-            let result = point == nil ? "failed" : (tasks.contains { $0.failures > 0 } ? "warning" : (failed ? "failed" : "success"))
+            let missing = finished.result == "stopped" ? "stopped" : "failed"
+            let result = point == nil ? missing : (tasks.contains { $0.failures > 0 } ? "warning" : (failed ? "failed" : "success"))
             return SessionReport.Machine(
                 id: vm.id, name: vm.name, result: result, restorePoint: point,
                 readBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesRead },

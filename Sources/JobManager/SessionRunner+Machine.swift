@@ -10,6 +10,8 @@ enum VMOutcome: Sendable, Equatable {
     /// Backed up, after a retry or without application consistency.
     case warning
     case failed
+    /// Not started, or cut short, because a person stopped the session.
+    case stopped
 }
 
 extension SessionRunner {
@@ -23,6 +25,21 @@ extension SessionRunner {
             let retried = await recorder.state.tasks.contains { $0.key.hasPrefix(machine.id + "/") && $0.value.failures > 0 }
             return retried ? .warning : .success
         }
+        // A stopped session starts no VM; one stopped immediately leaves the VM in progress.
+        let begun = await recorder.state.snapshots[machine.id]?.requested != nil
+        if stop.requested != nil && !begun { return .stopped }
+        do {
+            return try await backUp(vm, inventory: inventory, previous: previous)
+        } catch is CancellationError {
+            try await removeSnapshot(machine)
+            return .stopped
+        }
+    }
+
+    private func backUp(_ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?) async throws
+        -> VMOutcome
+    {
+        let machine = vm.machine
         let snapshot: SessionEvent.SnapshotCreated
         var warning = false
         do {
@@ -53,7 +70,7 @@ extension SessionRunner {
             }
         }
         try await removeSnapshot(machine)
-        guard results.values.allSatisfy({ $0.succeeded }) else { return .failed }
+        guard results.values.allSatisfy({ $0.succeeded }) else { return stop.requested == nil ? .failed : .stopped }
         let disks = vm.disks.map { "disk-\($0.key)" }
         let restorePoint = await recorder.state.tasks[Self.taskID(machine, vm.disks[0])]?.transfer?.restorePointId
             ?? "\(machine.id)-\(shortSession)"

@@ -25,7 +25,7 @@ extension SessionRunner {
                 return TaskResult(succeeded: true, retried: record.failures > 0, progress: finished)
             }
             let resuming = record.attempt > 0 && record.result == nil
-            if !resuming && record.failures > job.retry.count {
+            if !resuming && (record.failures > job.retry.count || (record.failures > 0 && stop.requested != nil)) {
                 return TaskResult(succeeded: false, retried: record.failures > 1, progress: nil)
             }
             if !resuming && record.failures > 0 {

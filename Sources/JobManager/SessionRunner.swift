@@ -32,6 +32,7 @@ final class SessionRunner: Sendable {
     let logger: Logger
     let started = ContinuousClock.now
     let stageTimes = StageTimesBox()
+    let stop = StopSignal()
 
     init(manager: JobManager, session: String, state: SessionState, slots: TaskSlots) async throws {
         self.manager = manager
@@ -93,6 +94,32 @@ final class SessionRunner: Sendable {
             return try await finish(outcomes: [:], failedReason: "repository unavailable")
         }
         let previous = try await previousRestorePoints()
+        if let request = try await manager.stopRequested(session: session) { stop.request(request.mode, by: request.by) }
+        let work = Task { try await self.processAll(selected, inventory: inventory, previous: previous) }
+        // Stop requests arrive on the control stream; an immediate one cancels the work.
+        let watcher = Task {
+            while !Task.isCancelled {
+                if let request = try? await manager.stopRequested(session: session) {
+                    stop.request(request.mode, by: request.by)
+                    if request.mode == .immediate { work.cancel() }
+                }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        defer { watcher.cancel() }
+        let outcomes = try await work.value
+        watcher.cancel()
+        try await sweepOrphanedSnapshots(selected)
+        if let (mode, by) = stop.requested {
+            return try await finish(outcomes: outcomes, failedReason: nil, stopped: "stopped by \(by) (\(mode.rawValue))")
+        }
+        if !outcomes.values.contains(.failed) { try await applyRetention() }
+        return try await finish(outcomes: outcomes, failedReason: nil)
+    }
+
+    func processAll(
+        _ selected: [ObjectExpansion.Selected], inventory: Inventory, previous: [String: SessionEvent.RestorePointCreated]
+    ) async throws -> [String: VMOutcome] {
         var outcomes: [String: VMOutcome] = [:]
         if job.parallelProcessing {
             try await withThrowingTaskGroup(of: (String, VMOutcome).self) { group in
@@ -104,9 +131,7 @@ final class SessionRunner: Sendable {
         } else {
             for vm in selected { outcomes[vm.machine.id] = try await process(vm, inventory: inventory, previous: previous[vm.machine.id]) }
         }
-        try await sweepOrphanedSnapshots(selected)
-        if !outcomes.values.contains(.failed) { try await applyRetention() }
-        return try await finish(outcomes: outcomes, failedReason: nil)
+        return outcomes
     }
 
     /// Step 2: the VMs in the job's order, recorded once; a resumed session keeps that list.
@@ -163,6 +188,19 @@ final class SessionRunner: Sendable {
         }
         return latest
     }
+}
+
+/// A stop asked of the session: the first request's mode, upgraded by an immediate one.
+final class StopSignal: Sendable {
+    private let state = Mutex<(ControlEvent.StopRequested.Mode, String)?>(nil)
+
+    func request(_ mode: ControlEvent.StopRequested.Mode, by actor: String) {
+        state.withLock { current in
+            if current == nil || mode == .immediate { current = (mode, actor) }
+        }
+    }
+
+    var requested: (ControlEvent.StopRequested.Mode, String)? { state.withLock { $0 } }
 }
 
 /// The token buckets of the throttling rules this session's transfers run under: made once

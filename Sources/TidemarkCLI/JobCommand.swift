@@ -11,7 +11,7 @@ struct JobCommand: AsyncParsableCommand {
         abstract: "Define backup jobs: what, where to, with which proxies, when, and how long to keep it.",
         subcommands: [
             AddObject<JobOptions>.self, UpdateObject<JobOptions>.self, RemoveObject<JobDefinition>.self, ListObjects<JobDefinition>.self,
-            ShowObject<JobDefinition>.self, Switch<EnableJob>.self, Switch<DisableJob>.self, JobStart.self, Apply.self, Export.self,
+            ShowObject<JobDefinition>.self, Switch<EnableJob>.self, Switch<DisableJob>.self, JobStart.self, JobStop.self, Apply.self, Export.self,
             History.self,
         ])
 

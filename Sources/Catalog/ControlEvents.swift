@@ -1,0 +1,19 @@
+import Foundation
+
+/// Requests to a running session from outside it, on the stream `control-<session uuid>`
+/// (the session's own stream has one writer, its Job Manager).
+public enum ControlEvent {
+    public static let category = "control"
+
+    /// `StopRequested`: `graceful` lets VMs in progress finish and starts no other;
+    /// `immediate` stops transfers now, removes their snapshots and creates no restore point
+    /// for them. Either way nothing is retried.
+    public struct StopRequested: Codable, Sendable {
+        public enum Mode: String, Codable, Sendable, CaseIterable {
+            case graceful, immediate
+        }
+
+        public var mode: Mode
+        public init(mode: Mode) { self.mode = mode }
+    }
+}

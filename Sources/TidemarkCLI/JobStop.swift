@@ -1,0 +1,31 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import JobManager
+
+/// `tidemark job stop NAME`: asks the job's running sessions to stop, wherever they run.
+struct JobStop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop the job's running session: --graceful (the default) lets VMs in progress finish; --immediate stops them now, removes their snapshots and keeps no restore point for them. Nothing is retried.")
+    @OptionGroup var options: CatalogOptions
+    @Argument(help: "The job's name.") var name: String
+    @Flag(exclusivity: .exclusive) var mode: ControlEvent.StopRequested.Mode = .graceful
+
+    func run() async throws {
+        let logger = try options.global.makeLogger()
+        let store = try await CatalogDatabase(options: options.global, logger: logger).openEventStore(maximumConnections: 2)
+        defer { Task { await store.pool.close() } }
+        let manager = JobManager(store: store, logger: logger)
+        let sessions = try await manager.unfinishedSessions(job: name)
+        guard !sessions.isEmpty else {
+            throw ValidationError("job '\(name)' has no session running: see 'tidemark session list --job \(name)'")
+        }
+        for session in sessions {
+            try await manager.requestStop(session: session, mode: mode, metadata: options.metadata)
+            print("asked session \(session) to stop (\(mode.rawValue))")
+        }
+    }
+}
+
+extension ControlEvent.StopRequested.Mode: EnumerableFlag {}
