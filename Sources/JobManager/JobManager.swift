@@ -44,6 +44,8 @@ public struct SessionReport: Sendable {
     public let machines: [Machine]
     /// Events the session's stream holds.
     public let events: Int64
+    /// Wall seconds the data mover spent in this run's transfers, summed over them.
+    public let transferSeconds: Double
 }
 
 /// Runs backup sessions: the seven steps of a job as events on the session's stream, each
@@ -106,7 +108,9 @@ public struct JobManager: Sendable {
             result: "failed", processedBytes: 0, readBytes: 0, transferredBytes: 0, dedupeRatio: nil, compressionRatio: nil,
             durationSeconds: 0, busy: nil, bottleneck: nil, reason: reason)
         try await recorder.record(.sessionFinished, finished)
-        return SessionReport(session: session, jobID: state.started?.jobId ?? "", finished: finished, machines: [], events: await recorder.state.version)
+        return SessionReport(
+            session: session, jobID: state.started?.jobId ?? "", finished: finished, machines: [], events: await recorder.state.version,
+            transferSeconds: 0)
     }
 
     /// Asks a running session to stop (any server runs it: it reads its control stream).

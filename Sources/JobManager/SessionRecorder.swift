@@ -7,8 +7,8 @@ import Foundation
 /// Every append expects the stream at the version the state has folded, so a second writer
 /// (which the session lock should already exclude) is refused rather than interleaved.
 /// `TIDEMARK_CRASH_AFTER_EVENTS=N` makes the process kill itself (SIGKILL) right after the
-/// append that brings the stream to N events: the crash-resume tests stop the Job Manager at
-/// every event boundary this way.
+/// append that brings the stream to N events or more: the crash-resume tests stop the Job
+/// Manager at every append boundary this way.
 actor SessionRecorder {
     let store: EventStore
     let stream: StreamName
@@ -36,21 +36,36 @@ actor SessionRecorder {
         }
     }
 
-    /// The append in progress: the next waits for it, so appends from concurrent tasks
-    /// (across this actor's suspension points) go in order, each at the version the previous
-    /// one left.
-    private var tail: Task<Void, any Error>?
+    /// Records waiting for the append in flight; they go together in the next one (group
+    /// commit within the session: parallel tasks do not wait a round trip each).
+    private var queue: [(entries: [Entry], done: CheckedContinuation<Void, any Error>)] = []
+    private var draining = false
 
-    /// Appends entries together (one transaction) and folds them in.
+    /// Appends entries together (one transaction, possibly with other tasks' entries queued
+    /// meanwhile) and folds them in, in the order recorded.
     func record(_ entries: [Entry]) async throws {
         guard !entries.isEmpty else { return }
-        let previous = tail
-        let next = Task {
-            _ = await previous?.result
-            try await self.append(entries)
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            queue.append((entries, done))
+            if !draining {
+                draining = true
+                Task { await self.drain() }
+            }
         }
-        tail = next
-        try await next.value
+    }
+
+    private func drain() async {
+        while !queue.isEmpty {
+            let batch = queue
+            queue = []
+            do {
+                try await append(batch.flatMap(\.entries))
+                for waiting in batch { waiting.done.resume() }
+            } catch {
+                for waiting in batch { waiting.done.resume(throwing: error) }
+            }
+        }
+        draining = false
     }
 
     private func append(_ entries: [Entry]) async throws {

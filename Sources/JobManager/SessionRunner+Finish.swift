@@ -105,6 +105,8 @@ extension SessionRunner {
                 readBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesRead },
                 transferredBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesTransferred })
         }
-        return SessionReport(session: session, jobID: jobID, finished: finished, machines: machines, events: state.version)
+        return SessionReport(
+            session: session, jobID: jobID, finished: finished, machines: machines, events: state.version,
+            transferSeconds: stageTimes.transferSeconds)
     }
 }

@@ -221,18 +221,22 @@ final class ThrottleBuckets: Sendable {
 
 /// Busy seconds of the session's transfers, summed from concurrent tasks.
 final class StageTimesBox: Sendable {
-    private let times = Mutex((StageTimes(), 0.0))
+    private let times = Mutex((StageTimes(), 0.0, 0.0))
 
     func add(_ outcome: DiskTransfer.Outcome, parallelism: Int) {
         times.withLock {
             $0.0.add(outcome.stageTimes)
             $0.1 += outcome.wallSeconds * Double(parallelism)
+            $0.2 += outcome.wallSeconds
         }
     }
 
+    /// Wall seconds of the transfers, summed.
+    var transferSeconds: Double { times.withLock { $0.2 } }
+
     /// Busy percentages of each stage.
     var busy: SessionEvent.Busy {
-        let (stages, capacity) = times.withLock { $0 }
+        let (stages, capacity, _) = times.withLock { $0 }
         func percent(_ seconds: Double) -> Double { capacity > 0 ? min(100, (seconds / capacity * 1_000).rounded() / 10) : 0 }
         return SessionEvent.Busy(
             source: percent(stages.source), proxy: percent(stages.proxy), network: percent(stages.network), target: percent(stages.target))
