@@ -15,6 +15,8 @@ struct JobStart: AsyncParsableCommand {
     @OptionGroup var options: CatalogOptions
     @Argument(help: "The job's name.") var name: String
     @Flag(help: "Print only the report, not one line per step.") var quiet = false
+    @Flag(help: "Wait for the session to end (the default: until 'tidemark server' runs jobs, the session runs in this command).")
+    var wait = false
 
     func run() async throws {
         let logger = try options.global.makeLogger()

@@ -8,7 +8,7 @@ struct SessionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "session",
         abstract: "Backup sessions: their results, statistics and tasks (from the projections, caught up first).",
-        subcommands: [List.self, Show.self])
+        subcommands: [List.self, Show.self, SessionReplay.self])
 
     static func withCaughtUpPool<T>(_ options: GlobalOptions, _ body: (PostgresPool) async throws -> T) async throws -> T {
         let logger = try options.makeLogger()
