@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where and as whom to connect: a libpq connection string or URL, plus keywords that win
 /// over it.
 ///
@@ -20,6 +22,24 @@ public struct PostgresConnectionSettings: Sendable, Hashable, CustomStringConver
         var copy = self
         copy.overrides[keyword] = value
         return copy
+    }
+
+    /// The settings as one connection string for another program (psql, a child
+    /// `tidemark`): the overrides appended to the base string, as quoted keywords after a
+    /// key/value string or as query parameters after a URL.
+    public var keywordConnectionString: String {
+        let keys = overrides.keys.sorted()
+        if connectionString.hasPrefix("postgresql://") || connectionString.hasPrefix("postgres://") {
+            var allowed = CharacterSet.urlQueryAllowed
+            allowed.remove(charactersIn: "&=+")
+            let query = keys.map { "\($0)=\(overrides[$0]!.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }
+            guard !query.isEmpty else { return connectionString }
+            return connectionString + (connectionString.contains("?") ? "&" : "?") + query.joined(separator: "&")
+        }
+        func quoted(_ value: String) -> String {
+            "'" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        return ([connectionString] + keys.map { "\($0)=" + quoted(overrides[$0]!) }).filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     public var description: String {

@@ -88,7 +88,7 @@ struct BenchJobsCommand: AsyncParsableCommand {
     /// Kills a 20-VM session after half its events and times the restart until its next event.
     private func measureResume(bench: BenchDatabase, store: EventStore) async throws -> (Double, Double) {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
-        let url = bench.service.overrides.sorted { $0.key < $1.key }.reduce(bench.service.connectionString) { $0 + " \($1.key)='\($1.value)'" }
+        let url = bench.service.keywordConnectionString
         func launch(_ arguments: [String], crashAfter: Int? = nil) throws -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)

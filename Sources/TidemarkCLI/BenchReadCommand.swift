@@ -46,8 +46,7 @@ struct BenchReadCommand: AsyncParsableCommand {
 
         var bare: [Double] = []
         let copy = "\\copy (SELECT \(["position", "stream_id", "stream_version", "event_id", "event_type", "schema_version", "data", "metadata", "recorded_at", "transaction_id"].joined(separator: ", ")) FROM tidemark.events ORDER BY position) TO '/dev/null'"
-        let connectionString = bench.administrator.overrides.sorted { $0.key < $1.key }
-            .reduce(bench.administrator.connectionString) { $0 + " \($1.key)='\($1.value)'" }
+        let connectionString = bench.administrator.keywordConnectionString
         for _ in 0..<runs {
             let start = clock.now
             let output = try ToolRunner(runAsServerAccount: false).run(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", connectionString, "-c", copy])

@@ -54,7 +54,7 @@ struct JobEnvironment {
 
     /// The service role's connection string, for a `tidemark` child process.
     var databaseURL: String {
-        database.service.overrides.sorted { $0.key < $1.key }.reduce(database.service.connectionString) { $0 + " \($1.key)='\($1.value)'" }
+        database.service.keywordConnectionString
     }
 
     /// The built `tidemark` binary (Tools/test builds it with the tests).
