@@ -24,9 +24,9 @@ struct CrashResumeTests {
         #expect(killed, "the job was expected to die after event \(boundary)")
         try environment.runJob()
         var outcome = try await environment.outcome()
-        // Chunks written between the last checkpoint and the kill are stored once and found
-        // again on resume: the transferred figure may miss them, never count them twice.
-        #expect(outcome.transferred <= expected.transferred, "boundary \(boundary): transferred \(outcome.transferred) > \(expected.transferred)")
+        // The transferred figure depends on timing even without a crash: two parallel tasks
+        // meeting the same new block both write it. What was stored is compared instead: the
+        // same chunks, content-addressed.
         outcome.transferred = expected.transferred
         #expect(outcome == expected, "boundary \(boundary): \(outcome) ≠ \(expected)")
     }

@@ -102,9 +102,11 @@ struct JobEnvironment {
         var restored: [String: String]
         var restorePointsCreated: Int
         var snapshotsLeft: Int
+        /// The chunk files of the repository: content-addressed, so the same backups give the same set.
+        var chunks: Set<String>
 
         var description: String {
-            "sessions \(sessions), finished \(finished), \(result), processed \(processed), read \(read), transferred \(transferred), restore points \(restorePointsCreated), snapshots left \(snapshotsLeft), restored \(restored)"
+            "sessions \(sessions), finished \(finished), \(result), processed \(processed), read \(read), transferred \(transferred), restore points \(restorePointsCreated), snapshots left \(snapshotsLeft), \(chunks.count) chunks, restored \(restored)"
         }
     }
 
@@ -133,7 +135,10 @@ struct JobEnvironment {
             result: finished.rowCount == 1 ? try finished.decode(0, 0) : "none",
             processed: finished.rowCount == 1 ? try finished.decode(0, 1) : 0, read: finished.rowCount == 1 ? try finished.decode(0, 2) : 0,
             transferred: finished.rowCount == 1 ? try finished.decode(0, 3) : 0, restored: restored,
-            restorePointsCreated: Int(try sessions.decode(0, 2, as: Int64.self)), snapshotsLeft: left)
+            restorePointsCreated: Int(try sessions.decode(0, 2, as: Int64.self)), snapshotsLeft: left,
+            chunks: Set(
+                (FileManager.default.enumerator(atPath: repositoryPath + "/chunks")?.allObjects as? [String] ?? [])
+                    .filter { $0.count > 60 && !$0.contains(".") }))
     }
 
     /// Events of the session so far.
