@@ -11,11 +11,11 @@ import Logging
 import Projections
 import Repository
 
-/// The README's first command: a real backup session on the embedded defaults. It starts
-/// the private PostgreSQL cluster, makes a lab of three VMs and a repository in the data
-/// folder on first use (later runs first rewrite 2% of the lab's blocks, as a day of guest
-/// writes would, and back up incrementally), records every step as an event while a
-/// subscription follows them live, then restores a disk and checks it byte for byte.
+/// The README's first command: real backup sessions on the embedded defaults. It starts
+/// the private PostgreSQL cluster, makes a lab of three VMs, a repository, two proxies and a
+/// job on first use, runs a session of the job (full the first time), rewrites 2% of the
+/// lab's blocks as a day of guest writes would, runs an incremental session, every step an
+/// event followed live, then restores a disk and checks it byte for byte.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -55,27 +55,37 @@ struct DemoCommand: AsyncParsableCommand {
         print("job:        '\(job.name)' (version \(job.version)), proxies \(job.proxies.map(\.name).joined(separator: ", "))")
 
         let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(), logger: logger)
-        let head = try await store.headPosition()
-        let session: String
-        if let unfinished = try await manager.unfinishedSessions(job: job.name).first {
-            session = unfinished
-            print("resuming session \(session), interrupted earlier")
-        } else {
-            session = try await manager.begin(job: job.name, trigger: "manual")
-        }
-        let follower = Task {
-            var seen = 0
-            for try await event in store.subscribe(after: head, category: "session") where event.stream == "session-\(session)" {
-                seen += 1
-                print("  " + EventPrinter.textLine(event))
-                if event.type == "SessionFinished" { break }
+        /// One session of the job, followed live; an interrupted one is resumed first.
+        func session(_ title: String) async throws -> SessionReport {
+            let head = try await store.headPosition()
+            let session: String
+            if let unfinished = try await manager.unfinishedSessions(job: job.name).first {
+                session = unfinished
+                print("\n\(title): resuming session \(session), interrupted earlier")
+            } else {
+                session = try await manager.begin(job: job.name, trigger: "manual")
+                print("\n\(title): session \(session)")
             }
-            return seen
+            let follower = Task {
+                var seen = 0
+                for try await event in store.subscribe(after: head, category: "session") where event.stream == "session-\(session)" {
+                    seen += 1
+                    print("  " + EventPrinter.textLine(event))
+                    if event.type == "SessionFinished" { break }
+                }
+                return seen
+            }
+            let report = try await manager.run(session: session)
+            let followed = try await follower.value
+            SessionReportPrinter.print(report)
+            print("  \(followed) events followed live")
+            guard report.finished.result != "failed" else { throw ExitCode(2) }
+            return report
         }
-        let report = try await manager.run(session: session)
-        let followed = try await follower.value
-        SessionReportPrinter.print(report)
-        print("  \(followed) events followed live")
+        _ = try await session("first session")
+        let written = try lab.mutate(percent: 2)
+        print("\nlab:        guests rewrote \(written.values.map(\.count).reduce(0, +)) blocks of 64 KiB")
+        let report = try await session("second session (incremental: changed blocks only)")
         try await Projector(store: store, logger: logger).catchUp()
         let summary = try await store.pool.query(
             """
@@ -89,8 +99,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         await store.pool.close()
 
+        print("restore points of job '\(job.name)': \(report.machines.compactMap(\.restorePoint).joined(separator: ", ")) (and those of earlier sessions, see 'tidemark session list')")
         // The restore check: a fresh snapshot of the first VM (the lab has not changed since
-        // the session), hashed, against the restore of its first disk.
+        // the second session), hashed, against the restore of its first disk.
         if let first = report.machines.first(where: { $0.restorePoint != nil }), let point = first.restorePoint,
             let machine = try await lab.inventory().virtualMachines.first(where: { $0.id == first.id })
         {
@@ -107,10 +118,6 @@ struct DemoCommand: AsyncParsableCommand {
                 throw ValidationError("the restore of \(point)/\(disk) differs from the VM's disk")
             }
             print("restored \(point)/\(disk) and checked it: byte-identical to the VM's disk (SHA-256 \(restored.prefix(16))…)")
-        }
-        guard report.finished.result != "failed" else { throw ExitCode(2) }
-        guard followed == Int(report.events) || followed > 0 else {
-            throw ValidationError("the live subscription saw none of the session's events")
         }
     }
 

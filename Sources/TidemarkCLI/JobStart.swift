@@ -57,6 +57,7 @@ enum SessionProgress {
     static func follow(store: EventStore, session: String, after position: Int64) async throws {
         let stream = "session-\(session)"
         var sizes: [String: Int64] = [:]
+        var last: [String: (offset: Int64, at: Date)] = [:]
         var names: [String: String] = [:]
         for try await event in store.subscribe(after: position, category: SessionEvent.category) where event.stream == stream {
             let json = try JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any] ?? [:]
@@ -70,11 +71,19 @@ enum SessionProgress {
                 print("  \(task): proxy \(json["proxy_name"] as? String ?? "?") (\(json["transport_mode"] as? String ?? "?"))")
             case "TaskStarted":
                 sizes[task] = (json["size_bytes"] as? NSNumber)?.int64Value ?? 0
+            case "TransferStarted":
+                last[task] = (0, event.recordedAt)
+                print("  \(task): \(json["mode"] as? String ?? "full") transfer into \(json["restore_point_id"] as? String ?? "?")")
             case "TransferCheckpointed", "TransferFinished":
                 let offset = (json["offset"] as? NSNumber)?.int64Value ?? 0
                 let size = max(1, sizes[task] ?? offset)
                 let filled = Int(Double(offset) / Double(size) * 20)
-                print("  \(task): [\(String(repeating: "#", count: min(20, filled)))\(String(repeating: ".", count: max(0, 20 - filled)))] \(Int(Double(offset) / Double(size) * 100))%\(event.type == "TransferFinished" ? " done" : "")")
+                let previous = last[task] ?? (0, event.recordedAt)
+                let seconds = event.recordedAt.timeIntervalSince(previous.at)
+                let rate = seconds > 0 ? String(format: " %.0f MB/s", Double(offset - previous.offset) / seconds / 1e6) : ""
+                last[task] = (offset, event.recordedAt)
+                let phase = event.type == "TransferFinished" ? " done" : " transferring"
+                print("  \(task): [\(String(repeating: "#", count: min(20, filled)))\(String(repeating: ".", count: max(0, 20 - filled)))] \(Int(Double(offset) / Double(size) * 100))%\(phase)\(rate)")
             case "TaskFinished" where json["result"] as? String == "failed":
                 print("  \(task): failed: \(json["message"] as? String ?? "")")
             case "TaskWaited":
