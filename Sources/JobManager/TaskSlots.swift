@@ -10,6 +10,14 @@ import Postgres
 /// hash of the object's kind and id.
 public actor TaskSlots {
     let connection: PostgresConnection
+    /// Slots this session holds. PostgreSQL advisory locks are re-entrant within a
+    /// connection, so the session's own tasks must not count on the lock to keep each other out.
+    private var held = Set<SlotKey>()
+
+    struct SlotKey: Hashable {
+        let lockClass: Int32
+        let slot: Int32
+    }
 
     public init(settings: PostgresConnectionSettings) async throws {
         connection = try await PostgresConnection.connect(settings)
@@ -41,14 +49,21 @@ public actor TaskSlots {
     /// A free slot of the object among its `limit`, or nil when all are taken.
     public func take(_ owner: Owner, _ id: String, limit: Int) async throws -> Int? {
         let lockClass = Self.lockClass(owner, id)
-        for slot in 0..<max(0, limit) where try await tryLock(lockClass, Int32(slot)) {
-            return slot
+        for slot in 0..<max(0, limit) {
+            let key = SlotKey(lockClass: lockClass, slot: Int32(slot))
+            guard !held.contains(key) else { continue }
+            // Claimed before the round trip: a reentrant call must not pick the same slot.
+            held.insert(key)
+            if try await tryLock(lockClass, Int32(slot)) { return slot }
+            held.remove(key)
         }
         return nil
     }
 
     public func give(_ owner: Owner, _ id: String, slot: Int) async throws {
-        _ = try await connection.query("SELECT pg_advisory_unlock($1, $2)", [Self.lockClass(owner, id), Int32(slot)])
+        let key = SlotKey(lockClass: Self.lockClass(owner, id), slot: Int32(slot))
+        guard held.remove(key) != nil else { return }
+        _ = try await connection.query("SELECT pg_advisory_unlock($1, $2)", [key.lockClass, key.slot])
     }
 
     /// Slots of the object taken right now, by any session.

@@ -6,6 +6,7 @@ import Infrastructure
 import JobManager
 import Repository
 import Testing
+import TestSupport
 
 @Suite("Sessions: failures, application-aware processing, retention")
 struct SessionBehaviourTests {
@@ -116,5 +117,39 @@ struct SessionBehaviourTests {
         }
         await holder.close()
         #expect(try await manager.run(session: session).finished.result == "success")
+    }
+}
+
+@Suite("Task slots")
+struct TaskSlotTests {
+    @Test("a slot is taken once, by one task of one session or another session, and freed when given back or disconnected")
+    func slots() async throws {
+        let database = try await TestDatabase.create()
+        let first = try await TaskSlots(settings: database.service)
+        let second = try await TaskSlots(settings: database.service)
+        #expect(try await first.take(.proxy, "p", limit: 2) == 0)
+        #expect(try await first.take(.proxy, "p", limit: 2) == 1)
+        #expect(try await first.take(.proxy, "p", limit: 2) == nil)
+        #expect(try await second.take(.proxy, "p", limit: 2) == nil)
+        #expect(try await second.inUse(.proxy, "p") == 2)
+        try await first.give(.proxy, "p", slot: 0)
+        #expect(try await second.take(.proxy, "p", limit: 2) == 0)
+        await first.close()
+        #expect(try await second.take(.proxy, "p", limit: 2) == 1)
+        await second.close()
+    }
+
+    @Test("parallel tasks of one session respect the repository's and the proxies' limits, and say when they wait")
+    func limitsWithinASession() async throws {
+        let environment = try await JobEnvironment.make(vms: 6, diskSize: 1 << 20)
+        defer { environment.remove() }
+        let manager = JobManager(store: environment.database.eventStore(), settings: JobManagerSettings(slotPollInterval: .milliseconds(10)))
+        let session = try await manager.begin(job: environment.jobName, trigger: "manual")
+        #expect(try await manager.run(session: session).finished.result == "success")
+        let proxies = try await environment.database.administratorQuery(
+            "SELECT data->>'proxy_name', count(*) FROM tidemark.events WHERE event_type = 'ProxySelected' GROUP BY 1 ORDER BY 1")
+        #expect(proxies.rowCount == 2)
+        let waited = try await environment.database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE event_type = 'TaskWaited'")
+        #expect(try waited.decode(0, 0, as: Int64.self) > 0)
     }
 }
