@@ -29,6 +29,7 @@ extension Schedule {
             })
         case .periodically(let every, let unit):
             let step = unit == .hours ? every * 60 : every
+            guard step > 0 else { return nil }
             // Counted from each local midnight: today's remaining slots, then tomorrow's first.
             let today = calendar.startOfDay(for: instant)
             for dayOffset in 0...1 {

@@ -4,8 +4,8 @@ import Foundation
 /// contract with the projections, the replay and the auditors. All schema version 1;
 /// byte counts are cumulative where an event repeats (checkpoints), so the latest one wins.
 ///
-/// A task is one VM disk (`<vm-id>/<disk-key>`), or one VM when the job does not process
-/// disks in parallel.
+/// A task is one VM disk (`<vm-id>/<disk-key>`); without parallel processing the disks are
+/// processed one after another.
 public enum SessionEvent {
     public static let category = "session"
 
@@ -251,7 +251,7 @@ public enum SessionEvent {
             case busy, bottleneck, reason
         }
 
-        /// success, warning or failed.
+        /// success, warning, failed or stopped.
         public var result: String
         public var processedBytes: Int64
         public var readBytes: Int64
@@ -304,16 +304,19 @@ public enum SessionEvent {
         public var snapshotId: String
         public var changeId: String
         public var adopted: Bool
-        public init(vmId: String, name: String, snapshotId: String, changeId: String, adopted: Bool) {
+        /// Whether the guest's applications were quiesced (false: crash-consistent).
+        public var quiesced: Bool?
+        public init(vmId: String, name: String, snapshotId: String, changeId: String, adopted: Bool, quiesced: Bool? = nil) {
             self.vmId = vmId
             self.name = name
             self.snapshotId = snapshotId
             self.changeId = changeId
             self.adopted = adopted
+            self.quiesced = quiesced
         }
 
         enum CodingKeys: String, CodingKey {
-            case vmId = "vm_id", name, snapshotId = "snapshot_id", changeId = "change_id", adopted
+            case vmId = "vm_id", name, snapshotId = "snapshot_id", changeId = "change_id", adopted, quiesced
         }
     }
 
@@ -341,18 +344,24 @@ public enum SessionEvent {
         public var mode: String
         public var baseRestorePointId: String?
         public var baseChangeId: String?
-        public init(taskId: String, restorePointId: String, disk: String, mode: String, baseRestorePointId: String?, baseChangeId: String?) {
+        /// The snapshot read: a resume reading another one (the first was removed) starts over.
+        public var snapshotId: String?
+        public init(
+            taskId: String, restorePointId: String, disk: String, mode: String, baseRestorePointId: String?, baseChangeId: String?,
+            snapshotId: String? = nil
+        ) {
             self.taskId = taskId
             self.restorePointId = restorePointId
             self.disk = disk
             self.mode = mode
             self.baseRestorePointId = baseRestorePointId
             self.baseChangeId = baseChangeId
+            self.snapshotId = snapshotId
         }
 
         enum CodingKeys: String, CodingKey {
             case taskId = "task_id", restorePointId = "restore_point_id", disk, mode
-            case baseRestorePointId = "base_restore_point_id", baseChangeId = "base_change_id"
+            case baseRestorePointId = "base_restore_point_id", baseChangeId = "base_change_id", snapshotId = "snapshot_id"
         }
     }
 

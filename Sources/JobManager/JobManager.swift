@@ -2,6 +2,8 @@ import Catalog
 import CatalogStore
 import EventStore
 import Foundation
+import Repository
+import Infrastructure
 import Logging
 import Postgres
 
@@ -101,6 +103,19 @@ public struct JobManager: Sendable {
         return try (0..<result.rowCount).map { try result.decode($0, 0) }
     }
 
+    /// Errors that running the session again would meet again (the job's definition, a lab or
+    /// repository that is not one, a VM that is gone). Database trouble, cancellation and
+    /// passing I/O errors leave the session unfinished, to be resumed.
+    static func isPermanent(_ error: any Error) -> Bool {
+        switch error {
+        case is PostgresError, is CancellationError: return false
+        case is JobManagerError, is CatalogError: return true
+        case let error as InfrastructureError: return [.invalidInput, .unknownObject].contains(error.code)
+        case let error as RepositoryError: return [.invalidInput, .notARepository, .keyRequired, .wrongKey].contains(error.code)
+        default: return false
+        }
+    }
+
     func fail(session: String, state: SessionState, reason: String) async throws -> SessionReport {
         logger.error("session cannot run", metadata: ["session": "\(session)", "reason": "\(reason)"])
         let recorder = try SessionRecorder(store: store, session: session, state: state)
@@ -148,29 +163,35 @@ public struct JobManager: Sendable {
     /// Runs a begun session to its end, or resumes one that was interrupted. Throws
     /// `sessionBusy` if another process runs it right now.
     public func run(session: String) async throws -> SessionReport {
-        let events = try await store.readStream(try StreamName("session-\(session)"), limit: 1_000_000)
-        let state = SessionState(events: events)
-        guard state.started != nil else {
-            throw JobManagerError(.noSuchSession, "there is no session \(session): see 'tidemark session list'")
-        }
         let slots = try await TaskSlots(settings: store.pool.configuration.settings)
         do {
+            // The lock first, then the state: another server may have just finished it.
             guard try await slots.own(session: session) else {
                 throw JobManagerError(.sessionBusy, "session \(session) is running in another process right now")
             }
+            let events = try await store.readStream(try StreamName("session-\(session)"), limit: 1_000_000)
+            let state = SessionState(events: events)
+            guard state.started != nil, let startedAt = events.first?.recordedAt else {
+                throw JobManagerError(.noSuchSession, "there is no session \(session): see 'tidemark session list'")
+            }
             let runner: SessionRunner
             do {
-                runner = try await SessionRunner(manager: self, session: session, state: state, slots: slots)
-            } catch let error as PostgresError {
-                throw error
+                runner = try await SessionRunner(manager: self, session: session, state: state, startedAt: startedAt, slots: slots)
             } catch {
+                guard Self.isPermanent(error) else { throw error }
                 // The job cannot run as defined (its lab, server or repository is gone): the
                 // session ends failed with the reason rather than blocking the job for ever.
                 let report = try await fail(session: session, state: state, reason: "\(error)")
                 await slots.close()
                 return report
             }
-            let report = try await runner.run()
+            let report: SessionReport
+            do {
+                report = try await runner.run()
+            } catch {
+                guard Self.isPermanent(error) else { throw error }
+                report = try await runner.abandon(reason: "\(error)")
+            }
             await slots.close()
             return report
         } catch {

@@ -30,7 +30,8 @@ enum ObjectExpansion {
                 // A folder holds the VMs of its subfolders too.
                 found = inventory.virtualMachines.filter { machine in
                     var current: String? = machine.folder
-                    while let id = current {
+                    var visited = Set<String>()
+                    while let id = current, visited.insert(id).inserted {
                         if folders.contains(id) { return true }
                         current = inventory.folders.first { $0.id == id }?.parent
                     }
@@ -66,9 +67,10 @@ enum ObjectExpansion {
     /// `/Datacenter/folder/subfolder` for every folder.
     static func paths(of inventory: Inventory) -> [String: String] {
         var result: [String: String] = [:]
+        var visiting = Set<String>()
         func path(_ id: String) -> String {
             if let known = result[id] { return known }
-            guard let folder = inventory.folders.first(where: { $0.id == id }) else { return "" }
+            guard let folder = inventory.folders.first(where: { $0.id == id }), visiting.insert(id).inserted else { return "" }
             let prefix = folder.parent.map(path) ?? "/" + (inventory.datacenters.first { $0.id == folder.datacenter }?.name ?? folder.datacenter)
             let full = prefix + "/" + folder.name
             result[id] = full

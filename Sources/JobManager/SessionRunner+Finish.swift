@@ -56,8 +56,15 @@ extension SessionRunner {
             if existing.contains(id) { try repository.deleteRestorePoint(id) }
             try await recorder.record(.restorePointRemoved, SessionEvent.RestorePointRemoved(restorePointId: id, reason: reason))
         }
-        let collected = try GarbageCollector(repository: repository).collect(wait: true)
-        logger.info("retention applied", metadata: ["removed": "\(doomed.count)", "freed_bytes": "\(collected.freedBytes)"])
+        // Never blocks a thread on the repository's lock: if transfers hold it, the chunks are
+        // collected at the next retention instead.
+        do {
+            let collected = try GarbageCollector(repository: repository).collect(wait: false)
+            logger.info("retention applied", metadata: ["removed": "\(doomed.count)", "freed_bytes": "\(collected.freedBytes)"])
+        } catch {
+            guard error.code == .busy else { throw error }
+            logger.notice("garbage collection postponed: the repository is in use", metadata: ["removed": "\(doomed.count)"])
+        }
     }
 
     /// Step 7: the statistics, from the recorded ends of the tasks (so each byte counts once,
@@ -79,8 +86,7 @@ extension SessionRunner {
         } else {
             result = "success"
         }
-        let elapsed = (ContinuousClock.now - started).components
-        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        let seconds = Date().timeIntervalSince(startedAt)
         func ratio(_ a: Int64, _ b: Int64) -> Double? { b > 0 ? (Double(a) / Double(b) * 100).rounded() / 100 : nil }
         let busy = stageTimes.busy
         let finished = SessionEvent.Finished(
@@ -90,6 +96,20 @@ extension SessionRunner {
         try await recorder.record(.sessionFinished, finished)
         logger.notice("session finished", metadata: ["result": "\(result)"])
         return await report(finished)
+    }
+
+    /// Ends a session that cannot go on (an error running it again would meet again): its
+    /// snapshots are swept, and it finishes failed with the reason instead of blocking the job.
+    func abandon(reason: String) async throws -> SessionReport {
+        logger.error("session abandoned", metadata: ["reason": "\(reason)"])
+        for vm in await recorder.state.vms ?? [] {
+            let name = "tidemark-\(shortSession)-\(vm.id)"
+            for orphan in (try? await adapter.snapshots(of: vm.id)) ?? [] where orphan.name == name {
+                try? await adapter.removeSnapshot(vm: vm.id, snapshot: orphan.id)
+                try await recorder.record(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: vm.id, snapshotId: orphan.id))
+            }
+        }
+        return try await finish(outcomes: [:], failedReason: reason)
     }
 
     func report(_ finished: SessionEvent.Finished) async -> SessionReport {

@@ -31,6 +31,9 @@ extension SessionRunner {
         do {
             return try await backUp(vm, inventory: inventory, previous: previous)
         } catch is CancellationError {
+            // Cancelled by an immediate stop: the snapshot goes, no restore point. Cancelled by
+            // a shutdown: everything stays as it is for the resume.
+            guard stop.requested?.0 == .immediate else { throw CancellationError() }
             try await removeSnapshot(machine)
             return .stopped
         }
@@ -40,10 +43,13 @@ extension SessionRunner {
         -> VMOutcome
     {
         let machine = vm.machine
+        guard let firstDisk = vm.disks.first else { return .failed }
         let snapshot: SessionEvent.SnapshotCreated
         var warning = false
         do {
-            (snapshot, warning) = try await ensureSnapshot(machine)
+            (snapshot, warning) = try await ensureSnapshot(machine, disks: vm.disks)
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             logger.error("snapshot failed", metadata: ["vm": "\(machine.name)", "error": "\(error)"])
             // Every disk of the VM fails with the reason, so the session says why.
@@ -69,16 +75,24 @@ extension SessionRunner {
                 results[Self.taskID(machine, disk)] = try await processDisk(machine, disk, snapshot: snapshot, inventory: inventory, previous: previous)
             }
         }
-        try await removeSnapshot(machine)
-        guard results.values.allSatisfy({ $0.succeeded }) else { return stop.requested == nil ? .failed : .stopped }
+        guard results.values.allSatisfy({ $0.succeeded }) else {
+            try await removeSnapshot(machine)
+            return stop.requested == nil ? .failed : .stopped
+        }
         let disks = vm.disks.map { "disk-\($0.key)" }
-        let restorePoint = await recorder.state.tasks[Self.taskID(machine, vm.disks[0])]?.transfer?.restorePointId
+        let restorePoint = await recorder.state.tasks[Self.taskID(machine, firstDisk)]?.transfer?.restorePointId
             ?? "\(machine.id)-\(shortSession)"
-        try await recorder.record(
-            .restorePointCreated,
-            SessionEvent.RestorePointCreated(
-                restorePointId: restorePoint, jobId: jobID, vmId: machine.id, vmName: machine.name, disks: disks,
-                sizeBytes: vm.disks.reduce(0) { $0 + $1.capacity }, changeId: snapshot.changeId))
+        // The snapshot's removal and the restore point are one append: a crash between them
+        // would make a resume take a new snapshot and record its (later) change id.
+        try await removeSnapshot(
+            machine,
+            with: [
+                try SessionRecorder.Entry(
+                    .restorePointCreated,
+                    SessionEvent.RestorePointCreated(
+                        restorePointId: restorePoint, jobId: jobID, vmId: machine.id, vmName: machine.name, disks: disks,
+                        sizeBytes: vm.disks.reduce(0) { $0 + $1.capacity }, changeId: snapshot.changeId))
+            ])
         return warning || results.values.contains { $0.retried } ? .warning : .success
     }
 
@@ -86,14 +100,21 @@ extension SessionRunner {
 
     /// The VM's snapshot for this session: recorded, or found by its name when only the
     /// intent was recorded, or made now. Application-aware processing per the job.
-    func ensureSnapshot(_ machine: VirtualMachine) async throws -> (SessionEvent.SnapshotCreated, Bool) {
+    func ensureSnapshot(_ machine: VirtualMachine, disks: [VirtualDisk]) async throws -> (SessionEvent.SnapshotCreated, Bool) {
         let name = "tidemark-\(shortSession)-\(machine.id)"
         let known = await recorder.state.snapshots[machine.id]
-        if let created = known?.created, known?.removed == false { return (created, false) }
+        let crashConsistent = job.applicationAware != .off && known?.created?.quiesced == false
+        if let created = known?.created, known?.removed == false { return (created, crashConsistent) }
+        // Every disk done already: the recorded snapshot is the one the data came from.
+        let tasks = await recorder.state.tasks
+        if let created = known?.created, disks.allSatisfy({ tasks[Self.taskID(machine, $0)]?.result == "success" }) {
+            return (created, crashConsistent)
+        }
         if known?.requested != nil, let found = try await adapter.snapshots(of: machine.id).first(where: { $0.name == name }) {
-            let adopted = SessionEvent.SnapshotCreated(vmId: machine.id, name: name, snapshotId: found.id, changeId: found.changeID, adopted: true)
+            let adopted = SessionEvent.SnapshotCreated(
+                vmId: machine.id, name: name, snapshotId: found.id, changeId: found.changeID, adopted: true, quiesced: found.quiesced)
             try await recorder.record(.snapshotCreated, adopted)
-            return (adopted, false)
+            return (adopted, job.applicationAware != .off && !found.quiesced)
         }
         let quiesce = job.applicationAware != .off
         try await recorder.record(.snapshotRequested, SessionEvent.SnapshotRequested(vmId: machine.id, name: name, quiesce: quiesce))
@@ -110,17 +131,23 @@ extension SessionRunner {
             info = try await adapter.createSnapshot(vm: machine.id, name: name, description: "Tidemark session \(session)", quiesce: false)
             warning = true
         }
-        let created = SessionEvent.SnapshotCreated(vmId: machine.id, name: name, snapshotId: info.id, changeId: info.changeID, adopted: false)
+        let created = SessionEvent.SnapshotCreated(
+            vmId: machine.id, name: name, snapshotId: info.id, changeId: info.changeID, adopted: false, quiesced: info.quiesced)
         try await recorder.record(.snapshotCreated, created)
         return (created, warning)
     }
 
-    /// Removes the session's snapshot of the VM if it is still there, and records it once.
-    func removeSnapshot(_ machine: VirtualMachine) async throws {
-        guard let known = await recorder.state.snapshots[machine.id], let created = known.created, !known.removed else { return }
+    /// Removes the session's snapshot of the VM if it is still there, and records it once,
+    /// together with `entries` (in the same append).
+    func removeSnapshot(_ machine: VirtualMachine, with entries: [SessionRecorder.Entry] = []) async throws {
+        guard let known = await recorder.state.snapshots[machine.id], let created = known.created, !known.removed else {
+            try await recorder.record(entries)
+            return
+        }
         if try await adapter.snapshots(of: machine.id).contains(where: { $0.id == created.snapshotId }) {
             try await adapter.removeSnapshot(vm: machine.id, snapshot: created.snapshotId)
         }
-        try await recorder.record(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: machine.id, snapshotId: created.snapshotId))
+        try await recorder.record(
+            [try SessionRecorder.Entry(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: machine.id, snapshotId: created.snapshotId))] + entries)
     }
 }

@@ -32,12 +32,19 @@ extension SessionRunner {
                 try await Task.sleep(for: manager.settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
             }
             let attempt = resuming ? record.attempt : record.attempt + 1
-            let (proxy, slot) = try await acquireSlots(task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
+            let proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int)
+            do {
+                (proxy, slot) = try await acquireSlots(task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
+            } catch let error as JobManagerError {
+                // No proxy can reach the disk: the task fails with the reason; retrying would not help.
+                try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "failed", message: error.message))
+                return TaskResult(succeeded: false, retried: false, progress: nil)
+            }
             do {
                 let progress = try await transfer(
                     task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous,
                     throttle: try await throttle(task: task, proxy: proxy))
-                try await release(proxy: proxy.id, slot: slot)
+                try? await release(proxy: proxy.id, slot: slot)
                 return TaskResult(succeeded: true, retried: await (recorder.state.tasks[task]?.failures ?? 0) > 0, progress: progress)
             } catch is CancellationError {
                 try? await release(proxy: proxy.id, slot: slot)
@@ -71,7 +78,14 @@ extension SessionRunner {
                         .invalidJob, "job '\(job.name)': no proxy can reach \(machine.name) (add a proxy with network mode, or widen the job's proxy list)")
                 }
                 for candidate in ranked {
-                    guard let proxySlot = try await slots.take(.proxy, candidate.id, limit: candidate.proxy.maxConcurrentTasks) else { continue }
+                    let proxySlot: Int
+                    do {
+                        guard let taken = try await slots.take(.proxy, candidate.id, limit: candidate.proxy.maxConcurrentTasks) else { continue }
+                        proxySlot = taken
+                    } catch {
+                        try? await slots.give(.repository, repositoryID, slot: repositorySlot)
+                        throw error
+                    }
                     var entries = [
                         try SessionRecorder.Entry(
                             .proxySelected,
@@ -89,7 +103,12 @@ extension SessionRunner {
                                     taskId: task, vmId: machine.id, vmName: machine.name, diskKey: disk.key, sizeBytes: disk.capacity,
                                     attempt: attempt)))
                     }
-                    try await recorder.record(entries)
+                    do {
+                        try await recorder.record(entries)
+                    } catch {
+                        try? await release(proxy: candidate.id, slot: (repositorySlot, proxySlot))
+                        throw error
+                    }
                     return (candidate, (repositorySlot, proxySlot))
                 }
                 try await slots.give(.repository, repositoryID, slot: repositorySlot)
@@ -147,6 +166,16 @@ extension SessionRunner {
     ) async throws -> SessionEvent.TransferProgress {
         let diskName = "disk-\(disk.key)"
         var started = await recorder.state.tasks[task]?.transfer
+        if let plan = started, let read = plan.snapshotId, read != snapshot.snapshotId {
+            // The snapshot this transfer read is gone (an immediate stop, then a resume took a
+            // new one): its saved progress cannot be continued from another snapshot.
+            repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
+            let again = SessionEvent.TransferStarted(
+                taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: plan.mode, baseRestorePointId: plan.baseRestorePointId,
+                baseChangeId: plan.baseChangeId, snapshotId: snapshot.snapshotId)
+            try await recorder.record(.transferStarted, again)
+            started = again
+        }
         if started == nil {
             var base: (String, String)?
             if let previous, previous.disks.contains(diskName), let change = previous.changeId,
@@ -156,7 +185,7 @@ extension SessionRunner {
             }
             let fixed = SessionEvent.TransferStarted(
                 taskId: task, restorePointId: "\(machine.id)-\(shortSession)", disk: diskName, mode: base == nil ? "full" : "incremental",
-                baseRestorePointId: base?.0, baseChangeId: base?.1)
+                baseRestorePointId: base?.0, baseChangeId: base?.1, snapshotId: snapshot.snapshotId)
             try await recorder.record(.transferStarted, fixed)
             started = fixed
         }

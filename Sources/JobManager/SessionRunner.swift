@@ -30,12 +30,14 @@ final class SessionRunner: Sendable {
     let adapter: any InfrastructureAdapter
     let repository: BackupRepository
     let logger: Logger
-    let started = ContinuousClock.now
+    /// When the session began (its first event): durations count from there, resumes included.
+    let startedAt: Date
     let stageTimes = StageTimesBox()
     let stop = StopSignal()
 
-    init(manager: JobManager, session: String, state: SessionState, slots: TaskSlots) async throws {
+    init(manager: JobManager, session: String, state: SessionState, startedAt: Date, slots: TaskSlots) async throws {
         self.manager = manager
+        self.startedAt = startedAt
         self.session = session
         self.slots = slots
         self.recorder = try SessionRecorder(store: manager.store, session: session, state: state)
@@ -63,7 +65,11 @@ final class SessionRunner: Sendable {
         }
         switch server.platform {
         case .lab:
-            adapter = try LabAdapter(root: server.folder ?? "")
+            let folder = server.folder ?? ""
+            guard FileManager.default.fileExists(atPath: folder + "/lab.json") else {
+                throw JobManagerError(.invalidJob, "job '\(job.name)': the lab '\(server.name)' has no lab.json in \(folder): create it with 'tidemark lab create \(folder)'")
+            }
+            adapter = try LabAdapter(root: folder)
         case .vcenter:
             throw JobManagerError(
                 .invalidJob, "job '\(job.name)': vCenter '\(server.name)' needs the vSphere adapter, which this build does not have yet")
@@ -77,6 +83,16 @@ final class SessionRunner: Sendable {
         if FileManager.default.fileExists(atPath: folder.appendingPathComponent("repository.json").path) {
             self.repository = try BackupRepository.open(at: folder, compressionLevel: Int32(max(job.compressionLevel, 1)))
         } else {
+            // Made on first use only: a repository that sessions used before and that now has
+            // no repository.json is a volume not mounted, not a place to start afresh.
+            let used = try await manager.store.pool.query(
+                "SELECT 1 FROM tidemark.events WHERE category = 'session' AND event_type = 'RepositoryChecked' AND data ->> 'repository_id' = $1 AND stream_id <> $2 LIMIT 1",
+                [job.repository, "session-\(session)"])
+            guard used.rowCount == 0 else {
+                throw JobManagerError(
+                    .repositoryUnavailable,
+                    "repository '\(repository.definition.name)' at \(folder.path) has no repository.json, yet earlier sessions wrote to it: is its volume mounted?")
+            }
             self.repository = try BackupRepository.create(at: folder, compressionLevel: Int32(max(job.compressionLevel, 1)))
         }
         let chosen = job.proxies.isEmpty ? Array(catalog.proxies.keys) : job.proxies
@@ -95,7 +111,8 @@ final class SessionRunner: Sendable {
         }
         let previous = try await previousRestorePoints()
         if let request = try await manager.stopRequested(session: session) { stop.request(request.mode, by: request.by) }
-        let work = Task { try await self.processAll(selected, inventory: inventory, previous: previous) }
+        let missing = try await failMissing(inventory)
+        let work = Task { try await self.processAll(selected.filter { !missing.contains($0.machine.id) }, inventory: inventory, previous: previous) }
         // Stop requests arrive on the control stream; an immediate one cancels the work.
         let watcher = Task {
             while !Task.isCancelled {
@@ -107,8 +124,15 @@ final class SessionRunner: Sendable {
             }
         }
         defer { watcher.cancel() }
-        let outcomes = try await work.value
+        // A shutdown cancels this task: pass it on to the work, and leave the session unfinished.
+        var outcomes = try await withTaskCancellationHandler {
+            try await work.value
+        } onCancel: {
+            work.cancel()
+        }
+        for vm in missing { outcomes[vm] = .failed }
         watcher.cancel()
+        if Task.isCancelled && stop.requested?.0 != .immediate { throw CancellationError() }
         try await sweepOrphanedSnapshots(selected)
         if let (mode, by) = stop.requested {
             return try await finish(outcomes: outcomes, failedReason: nil, stopped: "stopped by \(by) (\(mode.rawValue))")
@@ -122,9 +146,18 @@ final class SessionRunner: Sendable {
     ) async throws -> [String: VMOutcome] {
         var outcomes: [String: VMOutcome] = [:]
         if job.parallelProcessing {
+            // At most as many VMs in progress (snapshotted) as the repository takes tasks: the
+            // rest wait before their snapshot, and a graceful stop starts none of them.
+            let window = max(1, repositoryDefinition.maxConcurrentTasks)
             try await withThrowingTaskGroup(of: (String, VMOutcome).self) { group in
+                var inFlight = 0
                 for vm in selected {
+                    if inFlight >= window, let (id, outcome) = try await group.next() {
+                        outcomes[id] = outcome
+                        inFlight -= 1
+                    }
                     group.addTask { (vm.machine.id, try await self.process(vm, inventory: inventory, previous: previous[vm.machine.id])) }
+                    inFlight += 1
                 }
                 for try await (id, outcome) in group { outcomes[id] = outcome }
             }
@@ -132,6 +165,32 @@ final class SessionRunner: Sendable {
             for vm in selected { outcomes[vm.machine.id] = try await process(vm, inventory: inventory, previous: previous[vm.machine.id]) }
         }
         return outcomes
+    }
+
+    /// VMs (or disks) recorded at enumeration that the inventory no longer has: their tasks
+    /// fail with the reason, once, instead of vanishing from the session.
+    @discardableResult
+    func failMissing(_ inventory: Inventory) async throws -> Set<String> {
+        guard let recorded = await recorder.state.vms else { return [] }
+        let tasks = await recorder.state.tasks
+        var entries: [SessionRecorder.Entry] = []
+        var failed = Set<String>()
+        for vm in recorded {
+            let machine = inventory.virtualMachine(vm.id)
+            for key in vm.diskKeys where machine?.disks.contains(where: { $0.key == key }) != true {
+                let task = "\(vm.id)/\(key)"
+                failed.insert(vm.id)
+                if tasks[task]?.result != nil { continue }
+                entries.append(
+                    try SessionRecorder.Entry(
+                        .taskFinished,
+                        SessionEvent.TaskFinished(
+                            taskId: task, result: "failed",
+                            message: machine == nil ? "VM \(vm.name) no longer exists" : "disk \(key) of \(vm.name) no longer exists")))
+            }
+        }
+        try await recorder.record(entries)
+        return failed
     }
 
     /// Step 2: the VMs in the job's order, recorded once; a resumed session keeps that list.
@@ -215,7 +274,13 @@ final class ThrottleBuckets: Sendable {
             all[rule] = made
             return made
         }
-        return try await task.value
+        do {
+            return try await task.value
+        } catch {
+            // A failed attempt is not kept: the next task under the rule tries again.
+            buckets.withLock { all in if all[rule] == task { all[rule] = nil } }
+            throw error
+        }
     }
 }
 

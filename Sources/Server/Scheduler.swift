@@ -5,6 +5,7 @@ import EventStore
 import Foundation
 import JobManager
 import Logging
+import Synchronization
 
 /// Decides, once per tick, which jobs are due: records `RunRequested` (after beginning the
 /// session) or `RunSkipped` with the reason, per scheduled time, on `schedule-<job>`.
@@ -27,16 +28,18 @@ public struct Scheduler: Sendable {
         self.logger = logger
     }
 
-    /// What the scheduler knows of one job: the last scheduled time it handled.
-    struct JobTrack {
-        var lastHandled: Date?
+    /// The last scheduled time handled per job, read incrementally from the schedule streams.
+    let tracked = TrackedSlots()
+
+    final class TrackedSlots: Sendable {
+        let state = Mutex<(position: Int64, slots: [String: Date])>((0, [:]))
     }
 
     /// The last scheduled time handled per job, from the schedule streams.
     func tracks() async throws -> [String: Date] {
-        var result: [String: Date] = [:]
-        var position: Int64 = 0
+        var (position, result) = tracked.state.withLock { $0 }
         let decoder = ScheduleEvent.decoder()
+        defer { tracked.state.withLock { $0 = (position, result) } }
         while true {
             let batch = try await store.read(after: position, categories: [ScheduleEvent.category], limit: 5_000)
             for event in batch {
@@ -78,7 +81,9 @@ public struct Scheduler: Sendable {
                 guard job.enabled, !running.contains(id) else { continue }
                 begun.append(try await manager.begin(jobID: id, in: catalog, trigger: "continuous"))
             case .daily, .monthly, .periodically:
-                let from = handled[id] ?? entry.createdAt
+                // From the last scheduled time handled, or the job's last change if later: a
+                // schedule set months after the job was made does not owe its past.
+                let from = max(handled[id] ?? entry.createdAt, entry.updatedAt)
                 guard let due = job.schedule.nextRun(after: from, timeZone: job.timeZone), due <= now else { continue }
                 // Every scheduled time up to now; all but the last were missed while no scheduler ran.
                 var slots = [due]
@@ -88,13 +93,20 @@ public struct Scheduler: Sendable {
                 let slot = slots.last!
                 let next = job.schedule.nextRun(after: slot, timeZone: job.timeZone)
                 let missed = now.timeIntervalSince(slot) > missedAfter
+                let session = Self.sessionID(job: id, slot: slot)
+                if running.contains(id), try await store.streamVersion(try StreamName("session-\(session)")) > 0 {
+                    // A leader died between beginning this very session and recording it.
+                    try await record(
+                        id, .runRequested,
+                        ScheduleEvent.RunRequested(jobId: id, scheduledFor: slot, trigger: missed ? "missed" : "scheduled", sessionId: session, nextRunAt: next))
+                    continue
+                }
                 if let reason = skipReason(job, id: id, running: running, missed: missed, at: now) {
                     try await record(
                         id, .runSkipped,
                         ScheduleEvent.RunSkipped(jobId: id, scheduledFor: slot, reason: reason, count: slots.count, nextRunAt: next))
                     logger.info("run skipped", metadata: ["job": "\(job.name)", "reason": "\(reason)"])
                 } else {
-                    let session = Self.sessionID(job: id, slot: slot)
                     _ = try await manager.begin(jobID: id, in: catalog, trigger: missed ? "missed" : "scheduled", session: session)
                     try await record(
                         id, .runRequested,
@@ -108,7 +120,7 @@ public struct Scheduler: Sendable {
     }
 
     /// Why a due run does not happen, or nil when it does. A missed run still runs once if
-    /// the job's backup window is open now.
+    /// the job's backup window is open now (a job without a window is always open).
     func skipReason(_ job: JobDefinition, id: String, running: Set<String>, missed: Bool, at now: Date) -> String? {
         if !job.enabled { return "job disabled" }
         if running.contains(id) { return "already running" }
@@ -118,7 +130,7 @@ public struct Scheduler: Sendable {
             let parts = calendar.dateComponents([.hour, .minute], from: now)
             return window.contains(minuteOfDay: (parts.hour ?? 0) * 60 + (parts.minute ?? 0))
         }
-        if missed && open != true { return "missed while the server was down" }
+        if missed && open == false { return "missed while the server was down" }
         if open == false { return "outside its backup window" }
         return nil
     }
@@ -141,6 +153,9 @@ public struct Scheduler: Sendable {
             to: try StreamName("schedule-\(job)"),
             events: [try NewEvent(type: kind.rawValue, jsonData: data, metadata: EventMetadata(actor: "scheduler", host: ProcessInfo.processInfo.hostName))])
     }
+
+    /// `sessionID` for tests that play a leader dying mid-decision.
+    public static func sessionIDForTests(job: String, slot: Date) -> String { sessionID(job: job, slot: slot) }
 
     /// The session id of a job's run at a scheduled time: the same inputs give the same id.
     static func sessionID(job: String, slot: Date) -> String {

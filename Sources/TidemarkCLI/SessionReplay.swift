@@ -16,7 +16,7 @@ struct SessionReplay: AsyncParsableCommand {
     var at: Double?
 
     func validate() throws {
-        if let speed, !(speed > 0) { throw ValidationError("--speed must be above 0, such as 10") }
+        if let speed, !(speed >= 0.01 && speed <= 1_000_000) { throw ValidationError("--speed must be from 0.01 to 1000000, such as 10") }
         if let at, at < 0 { throw ValidationError("--at counts seconds from the session's start: give 0 or more") }
     }
 
@@ -47,7 +47,7 @@ struct SessionReplay: AsyncParsableCommand {
         for event in events {
             let offset = event.recordedAt.timeIntervalSince(first.recordedAt)
             if let speed, offset > previous {
-                try await Task.sleep(for: .milliseconds(Int((offset - previous) / speed * 1_000)))
+                try await Task.sleep(for: .milliseconds(Int(min((offset - previous) / speed * 1_000, 600_000))))
             }
             previous = offset
             let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:]

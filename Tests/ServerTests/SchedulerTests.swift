@@ -92,14 +92,41 @@ struct SchedulerTests {
                 (job: inout JobDefinition) in job.enabled = true
             }
         }
-        // Three days later with no scheduler running in between: the runs were missed.
-        #expect(try await world.scheduler.tick(at: Self.utc(days: 5, 12, 0)).isEmpty)
+        // Three days later with no scheduler running in between: the runs were missed; with no
+        // backup window (always open) the job runs once for them.
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 5, 12, 0)).count == 1)
         let recorded = try await decisions(world)
-        #expect(recorded.map(\.0) == ["RunRequested", "RunSkipped", "RunSkipped", "RunSkipped"])
-        #expect(recorded.map(\.1) == ["scheduled", "already running", "job disabled", "missed while the server was down"])
+        #expect(recorded.map(\.0) == ["RunRequested", "RunSkipped", "RunSkipped", "RunRequested"])
+        #expect(recorded.map(\.1) == ["scheduled", "already running", "job disabled", "missed"])
+    }
+
+    @Test("a missed run outside the job's window is skipped, with how many times it covers")
+    func missedOutsideWindow() async throws {
+        let world = try await Self.world(jobs: [("windowed", "daily at 23:00", "22:00-06:00")])
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 3, 12, 0)).isEmpty)
+        #expect(try await decisions(world).map(\.1) == ["missed while the server was down"])
         let count = try await world.database.administratorQuery(
             "SELECT (data->>'count')::int FROM tidemark.events WHERE category = 'schedule' ORDER BY position DESC LIMIT 1")
-        #expect(try count.decode(0, 0, as: Int32.self) == 2)
+        #expect(try count.decode(0, 0, as: Int32.self) == 3)
+    }
+
+    @Test("a leader that died between beginning a session and recording it: the next records it, no duplicate")
+    func adoptBegunSession() async throws {
+        let world = try await Self.world(jobs: [("nightly", "daily at 23:59", nil)])
+        let begun = try await world.scheduler.tick(at: Self.utc(days: 0, 23, 59))
+        // Erase the memory of the decision, as a new leader without this one's record would be:
+        // a fresh scheduler reading a log where the request was never recorded is simulated by
+        // beginning the next slot's session by hand and ticking at that slot.
+        let state = try await world.catalog.load()
+        let job = try state.require(JobDefinition.self, named: "nightly")
+        _ = try? await world.manager.run(session: begun[0])
+        let slot = Self.utc(days: 1, 23, 59, 0)
+        let session = try await world.manager.begin(
+            jobID: job, in: state, trigger: "scheduled", session: Scheduler.sessionIDForTests(job: job, slot: slot))
+        #expect(try await world.scheduler.tick(at: Self.utc(days: 1, 23, 59)).isEmpty)
+        let last = try await decisions(world).last
+        #expect(last?.0 == "RunRequested" && last?.1 == "scheduled")
+        #expect(try await world.manager.unfinishedSessions() == [session])
     }
 
     @Test("a run missed while no scheduler ran still happens once when its backup window is open")
