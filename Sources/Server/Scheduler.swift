@@ -54,6 +54,19 @@ public struct Scheduler: Sendable {
         }
     }
 
+    /// The result and time of the job's latest finished session.
+    func lastFinished(job: String) async throws -> (String, Date)? {
+        let result = try await store.pool.query(
+            """
+            SELECT f.data ->> 'result', f.recorded_at FROM tidemark.events f
+              JOIN tidemark.events s ON s.stream_id = f.stream_id AND s.event_type = 'SessionStarted'
+             WHERE f.category = 'session' AND f.event_type = 'SessionFinished' AND s.data ->> 'job_id' = $1
+             ORDER BY f.position DESC LIMIT 1
+            """, [job])
+        guard result.rowCount == 1 else { return nil }
+        return (try result.decodeIfPresent(0, 0, as: String.self) ?? "unknown", try result.decode(0, 1))
+    }
+
     /// Jobs with a session begun and not finished.
     func runningJobs() async throws -> Set<String> {
         let result = try await store.pool.query(
@@ -79,6 +92,13 @@ public struct Scheduler: Sendable {
                 continue
             case .continuously:
                 guard job.enabled, !running.contains(id) else { continue }
+                // A session that failed is followed after the job's retry wait (at least a
+                // minute), not at once: a job that cannot run must not spin.
+                if let (result, at) = try await lastFinished(job: id), result == "failed",
+                    now.timeIntervalSince(at) < Double(max(1, job.retry.waitMinutes) * 60)
+                {
+                    continue
+                }
                 begun.append(try await manager.begin(jobID: id, in: catalog, trigger: "continuous"))
             case .daily, .monthly, .periodically:
                 // From the last scheduled time handled, or the job's last change if later: a

@@ -3,6 +3,7 @@ import Catalog
 import EventStore
 import Foundation
 import JobManager
+import Server
 
 /// `tidemark job start NAME`: runs a session of the job now, in this process, showing its
 /// progress; a session of the job left unfinished (a crash, a killed command) is resumed
@@ -37,6 +38,10 @@ struct JobStart: AsyncParsableCommand {
         try? await Task.sleep(for: .milliseconds(50))
         follower?.cancel()
         SessionReportPrinter.print(report)
+        // Jobs chained after this one begin now; a running `tidemark server` runs them.
+        for chained in try await Scheduler(store: store, manager: manager, logger: logger).chain(after: report.jobID) {
+            print("chained: session \(chained) begun (a running 'tidemark server' runs it)")
+        }
         if report.finished.result == "failed" { throw ExitCode(2) }
     }
 }

@@ -110,6 +110,17 @@ struct SchedulerTests {
         #expect(try count.decode(0, 0, as: Int32.self) == 3)
     }
 
+    @Test("a continuous job runs back to back, but waits after a failed session instead of spinning")
+    func continuous() async throws {
+        let world = try await Self.world(jobs: [("always", "continuously", nil)])
+        let first = try await world.scheduler.tick()
+        #expect(first.count == 1)
+        #expect(try await world.scheduler.tick().isEmpty)  // still running
+        _ = try? await world.manager.run(session: first[0])  // fails: the lab does not exist
+        #expect(try await world.scheduler.tick().isEmpty)  // failed just now: it waits
+        #expect(try await world.scheduler.tick(at: Date().addingTimeInterval(11 * 60)).count == 1)
+    }
+
     @Test("a leader that died between beginning a session and recording it: the next records it, no duplicate")
     func adoptBegunSession() async throws {
         let world = try await Self.world(jobs: [("nightly", "daily at 23:59", nil)])
