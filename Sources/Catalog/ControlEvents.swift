@@ -5,6 +5,9 @@ import Foundation
 public enum ControlEvent {
     public static let category = "control"
 
+    /// The control stream of a session: `control-<session uuid>`.
+    public static func stream(of session: String) -> String { "\(category)-\(session)" }
+
     /// `StopRequested`: `graceful` lets VMs in progress finish and starts no other;
     /// `immediate` stops transfers now, removes their snapshots and creates no restore point
     /// for them. Either way nothing is retried.

@@ -6,6 +6,14 @@ import Foundation
 public enum ScheduleEvent {
     public static let category = "schedule"
 
+    /// The scheduler's stream of a job: `schedule-<job uuid>`.
+    public static func stream(of job: String) -> String { "\(category)-\(job)" }
+
+    /// The job a scheduler stream belongs to, or nil for another stream.
+    public static func job(inStream stream: String) -> String? {
+        stream.hasPrefix(category + "-") ? String(stream.dropFirst(category.count + 1)) : nil
+    }
+
     public enum Kind: String, Sendable, CaseIterable {
         case runRequested = "RunRequested"
         case runSkipped = "RunSkipped"

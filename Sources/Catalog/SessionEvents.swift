@@ -9,6 +9,14 @@ import Foundation
 public enum SessionEvent {
     public static let category = "session"
 
+    /// The stream of a session: `session-<uuid>`.
+    public static func stream(of session: String) -> String { "\(category)-\(session)" }
+
+    /// The session a stream belongs to, or nil for another stream.
+    public static func session(inStream stream: String) -> String? {
+        stream.hasPrefix(category + "-") ? String(stream.dropFirst(category.count + 1)) : nil
+    }
+
     /// Session events spell their snake_case keys out (`CodingKeys`), so they are read and
     /// written without a key strategy: converting every key of millions of events would cost
     /// a projection rebuild a quarter of its time.

@@ -91,16 +91,25 @@ public struct JobManager: Sendable {
         return session
     }
 
-    /// Every session that started and never finished, of any job, oldest first.
-    public func unfinishedSessions() async throws -> [String] {
+    /// Every session that started and never finished, with its job's id, oldest first: the
+    /// work left for a Job Manager, and the jobs the scheduler must count as running.
+    public func unfinished() async throws -> [(session: String, job: String?)] {
         let result = try await store.pool.query(
             """
-            SELECT substr(s.stream_id, 9) FROM tidemark.events s
+            SELECT s.stream_id, s.data ->> 'job_id' FROM tidemark.events s
              WHERE s.category = 'session' AND s.event_type = 'SessionStarted'
                AND NOT EXISTS (SELECT 1 FROM tidemark.events f WHERE f.stream_id = s.stream_id AND f.event_type = 'SessionFinished')
              ORDER BY s.position
             """)
-        return try (0..<result.rowCount).map { try result.decode($0, 0) }
+        return try (0..<result.rowCount).compactMap { row in
+            guard let session = SessionEvent.session(inStream: try result.decode(row, 0)) else { return nil }
+            return (session, try result.decodeIfPresent(row, 1))
+        }
+    }
+
+    /// Every session that started and never finished, of any job, oldest first.
+    public func unfinishedSessions() async throws -> [String] {
+        try await unfinished().map(\.session)
     }
 
     /// Errors that running the session again would meet again (the job's definition, a lab or
@@ -131,12 +140,12 @@ public struct JobManager: Sendable {
     /// Asks a running session to stop (any server runs it: it reads its control stream).
     public func requestStop(session: String, mode: ControlEvent.StopRequested.Mode, metadata: EventMetadata) async throws {
         let data = String(decoding: try SessionEvent.encoder().encode(ControlEvent.StopRequested(mode: mode)), as: UTF8.self)
-        try await store.append(to: try StreamName("control-\(session)"), events: [try NewEvent(type: "StopRequested", jsonData: data, metadata: metadata)])
+        try await store.append(to: try StreamName(ControlEvent.stream(of: session)), events: [try NewEvent(type: "StopRequested", jsonData: data, metadata: metadata)])
     }
 
     /// The stop asked of a session, and by whom; the most forceful wins.
     func stopRequested(session: String) async throws -> (mode: ControlEvent.StopRequested.Mode, by: String)? {
-        let events = try await store.readStream(try StreamName("control-\(session)"))
+        let events = try await store.readStream(try StreamName(ControlEvent.stream(of: session)))
         var found: (ControlEvent.StopRequested.Mode, String)?
         for event in events where event.type == "StopRequested" {
             guard let request = try? SessionEvent.decoder().decode(ControlEvent.StopRequested.self, from: Data(event.data.utf8)) else { continue }
@@ -150,14 +159,7 @@ public struct JobManager: Sendable {
     public func unfinishedSessions(job name: String) async throws -> [String] {
         let state = try await catalog.load()
         guard let id = state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name) else { return [] }
-        let result = try await store.pool.query(
-            """
-            SELECT substr(s.stream_id, 9) FROM tidemark.events s
-             WHERE s.category = 'session' AND s.event_type = 'SessionStarted' AND s.data ->> 'job_id' = $1
-               AND NOT EXISTS (SELECT 1 FROM tidemark.events f WHERE f.stream_id = s.stream_id AND f.event_type = 'SessionFinished')
-             ORDER BY s.position
-            """, [id])
-        return try (0..<result.rowCount).map { try result.decode($0, 0) }
+        return try await unfinished().filter { $0.job == id }.map(\.session)
     }
 
     /// Runs a begun session to its end, or resumes one that was interrupted. Throws
@@ -169,7 +171,7 @@ public struct JobManager: Sendable {
             guard try await slots.own(session: session) else {
                 throw JobManagerError(.sessionBusy, "session \(session) is running in another process right now")
             }
-            let events = try await store.readStream(try StreamName("session-\(session)"), limit: 1_000_000)
+            let events = try await store.readStream(try StreamName(SessionEvent.stream(of: session)), limit: 1_000_000)
             let state = SessionState(events: events)
             guard state.started != nil, let startedAt = events.first?.recordedAt else {
                 throw JobManagerError(.noSuchSession, "there is no session \(session): see 'tidemark session list'")

@@ -18,7 +18,7 @@ actor SessionRecorder {
 
     init(store: EventStore, session: String, state: SessionState) throws {
         self.store = store
-        self.stream = try StreamName("session-\(session)")
+        self.stream = try StreamName(SessionEvent.stream(of: session))
         self.metadata = EventMetadata(
             correlationID: UUID(uuidString: session), actor: "job-manager", host: ProcessInfo.processInfo.hostName)
         self.state = state

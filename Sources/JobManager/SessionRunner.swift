@@ -87,7 +87,7 @@ final class SessionRunner: Sendable {
             // no repository.json is a volume not mounted, not a place to start afresh.
             let used = try await manager.store.pool.query(
                 "SELECT 1 FROM tidemark.events WHERE category = 'session' AND event_type = 'RepositoryChecked' AND data ->> 'repository_id' = $1 AND stream_id <> $2 LIMIT 1",
-                [job.repository, "session-\(session)"])
+                [job.repository, SessionEvent.stream(of: session)])
             guard used.rowCount == 0 else {
                 throw JobManagerError(
                     .repositoryUnavailable,
@@ -237,7 +237,7 @@ final class SessionRunner: Sendable {
                AND NOT EXISTS (SELECT 1 FROM tidemark.events r WHERE r.category = 'session' AND r.event_type = 'RestorePointRemoved'
                                  AND r.data ->> 'restore_point_id' = c.data ->> 'restore_point_id')
              ORDER BY c.position
-            """, [jobID, "session-\(session)"])
+            """, [jobID, SessionEvent.stream(of: session)])
         var latest: [String: SessionEvent.RestorePointCreated] = [:]
         for row in 0..<result.rowCount {
             let text: String = try result.decode(row, 0)

@@ -29,9 +29,8 @@ public struct CatalogProjection: Projection {
     /// Jobs' `next_run_at`, from the scheduler's decisions (the latest per job wins).
     private func recordNextRuns(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
         var next: [String: String?] = [:]
-        for event in events where event.stream.hasPrefix("schedule-") {
-            let job = String(event.stream.dropFirst("schedule-".count))
-            guard UUID(uuidString: job) != nil else { continue }
+        for event in events {
+            guard let job = ScheduleEvent.job(inStream: event.stream), UUID(uuidString: job) != nil else { continue }
             next[job] = .some(FlatJSON(event.data).string("next_run_at"))
         }
         guard !next.isEmpty else { return }
@@ -141,8 +140,8 @@ public struct CatalogProjection: Projection {
     private func recordLastSessions(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
         var started: [String: (session: String, at: Date)] = [:]
         var finishedBySession: [String: (result: String, at: Date)] = [:]
-        for event in events where event.stream.hasPrefix("session-") {
-            let session = String(event.stream.dropFirst("session-".count))
+        for event in events {
+            guard let session = SessionEvent.session(inStream: event.stream) else { continue }
             switch event.type {
             case SessionEvent.Kind.sessionStarted.rawValue:
                 guard let job = FlatJSON(event.data).string("job_id"), UUID(uuidString: job) != nil else { continue }

@@ -85,8 +85,9 @@ public struct SessionsProjection: Projection {
         var removals = RowBatch()
 
         for event in events {
-            guard event.stream.hasPrefix("session-"), let kind = SessionEvent.Kind(rawValue: event.type) else { continue }
-            let session = String(event.stream.dropFirst("session-".count))
+            guard let session = SessionEvent.session(inStream: event.stream), let kind = SessionEvent.Kind(rawValue: event.type) else {
+                continue
+            }
             var row = sessions[session] ?? SessionRow()
             row.lastEventAt = event.recordedAt
             func task(_ id: String, _ change: (inout TaskRow) -> Void) {

@@ -43,7 +43,7 @@ public struct Scheduler: Sendable {
         while true {
             let batch = try await store.read(after: position, categories: [ScheduleEvent.category], limit: 5_000)
             for event in batch {
-                let jobID = String(event.stream.dropFirst("schedule-".count))
+                guard let jobID = ScheduleEvent.job(inStream: event.stream) else { continue }
                 let data = Data(event.data.utf8)
                 let slot = (try? decoder.decode(ScheduleEvent.RunRequested.self, from: data))?.scheduledFor
                     ?? (try? decoder.decode(ScheduleEvent.RunSkipped.self, from: data))?.scheduledFor
@@ -69,13 +69,7 @@ public struct Scheduler: Sendable {
 
     /// Jobs with a session begun and not finished.
     func runningJobs() async throws -> Set<String> {
-        let result = try await store.pool.query(
-            """
-            SELECT DISTINCT s.data ->> 'job_id' FROM tidemark.events s
-             WHERE s.category = 'session' AND s.event_type = 'SessionStarted'
-               AND NOT EXISTS (SELECT 1 FROM tidemark.events f WHERE f.stream_id = s.stream_id AND f.event_type = 'SessionFinished')
-            """)
-        return Set(try (0..<result.rowCount).compactMap { try result.decodeIfPresent($0, 0, as: String.self) })
+        Set(try await manager.unfinished().compactMap(\.job))
     }
 
     /// One pass over every job at `now`. Returns the sessions begun.
@@ -114,7 +108,7 @@ public struct Scheduler: Sendable {
                 let next = job.schedule.nextRun(after: slot, timeZone: job.timeZone)
                 let missed = now.timeIntervalSince(slot) > missedAfter
                 let session = Self.sessionID(job: id, slot: slot)
-                if running.contains(id), try await store.streamVersion(try StreamName("session-\(session)")) > 0 {
+                if running.contains(id), try await store.streamVersion(try StreamName(SessionEvent.stream(of: session))) > 0 {
                     // A leader died between beginning this very session and recording it.
                     try await record(
                         id, .runRequested,
@@ -170,7 +164,7 @@ public struct Scheduler: Sendable {
     private func record<Payload: Encodable>(_ job: String, _ kind: ScheduleEvent.Kind, _ payload: Payload) async throws {
         let data = String(decoding: try ScheduleEvent.encoder().encode(payload), as: UTF8.self)
         try await store.append(
-            to: try StreamName("schedule-\(job)"),
+            to: try StreamName(ScheduleEvent.stream(of: job)),
             events: [try NewEvent(type: kind.rawValue, jsonData: data, metadata: EventMetadata(actor: "scheduler", host: ProcessInfo.processInfo.hostName))])
     }
 

@@ -185,7 +185,7 @@ public struct SyntheticHistory: Sendable {
             result: failures == 0 ? "success" : "warning", processedBytes: processed, readBytes: read, transferredBytes: transferred,
             dedupeRatio: 1.5 + Double(random.below(100)) / 100, compressionRatio: 2.0 + Double(random.below(100)) / 100,
             durationSeconds: 600 + Double(random.below(3_600)) + 0.125, busy: busy, bottleneck: busy.bottleneck))
-        return Append(stream: try StreamName("session-\(session)"), events: events)
+        return Append(stream: try StreamName(SessionEvent.stream(of: session)), events: events)
     }
 }
 

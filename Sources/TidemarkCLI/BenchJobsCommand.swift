@@ -103,7 +103,7 @@ struct BenchJobsCommand: AsyncParsableCommand {
         }
         let killed = try launch(["job", "start", "resume", "--quiet"], crashAfter: 90)
         killed.waitUntilExit()
-        let stream = try StreamName("session-" + (try await JobManager(store: store).unfinishedSessions(job: "resume").first ?? ""))
+        let stream = try StreamName(SessionEvent.stream(of: try await JobManager(store: store).unfinishedSessions(job: "resume").first ?? ""))
         let before = try await store.streamVersion(stream)
         let clock = ContinuousClock()
         let start = clock.now

@@ -68,7 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             let follower = Task {
                 var seen = 0
-                for try await event in store.subscribe(after: head, category: "session") where event.stream == "session-\(session)" {
+                for try await event in store.subscribe(after: head, category: "session") where event.stream == SessionEvent.stream(of: session) {
                     seen += 1
                     print("  " + EventPrinter.textLine(event))
                     if event.type == "SessionFinished" { break }

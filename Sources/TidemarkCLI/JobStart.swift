@@ -60,7 +60,7 @@ extension JobManagerSettings {
 /// One line per step of a session, as its events arrive.
 enum SessionProgress {
     static func follow(store: EventStore, session: String, after position: Int64) async throws {
-        let stream = "session-\(session)"
+        let stream = SessionEvent.stream(of: session)
         var sizes: [String: Int64] = [:]
         var last: [String: (offset: Int64, at: Date)] = [:]
         var names: [String: String] = [:]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import EventStore
 import Foundation
 
@@ -26,7 +27,7 @@ struct SessionReplay: AsyncParsableCommand {
         defer { Task { await store.pool.close() } }
         let matches = try await store.pool.query(
             "SELECT DISTINCT stream_id FROM tidemark.events WHERE category = 'session' AND stream_id LIKE $1 LIMIT 2",
-            ["session-\(id.lowercased())%"])
+            [SessionEvent.stream(of: id.lowercased()) + "%"])
         guard matches.rowCount == 1 else {
             throw ValidationError(
                 matches.rowCount == 0 ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")

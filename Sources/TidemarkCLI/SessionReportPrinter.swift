@@ -25,6 +25,6 @@ enum SessionReportPrinter {
             rows.append([machine.name, machine.result, megabytes(machine.readBytes), megabytes(machine.transferredBytes), machine.restorePoint ?? "-"])
         }
         Swift.print(TextTable.render(rows, rightAligned: [2, 3]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
-        Swift.print("  \(report.events) events on session-\(report.session)")
+        Swift.print("  \(report.events) events on \(SessionEvent.stream(of: report.session))")
     }
 }
