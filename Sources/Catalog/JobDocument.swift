@@ -119,8 +119,7 @@ public enum JobDocument {
     public static func plan(_ documents: [JobSettings], in start: CatalogState, defaultTimeZone: String) throws(CatalogError)
         -> [CatalogChange]
     {
-        var state = start
-        var changes: [CatalogChange] = []
+        var plan = CatalogPlan(start)
         var names = Set<String>()
         for document in documents {
             guard let name = document.name else {
@@ -129,21 +128,18 @@ public enum JobDocument {
             guard names.insert(ObjectName.key(name)).inserted else {
                 throw CatalogError(.invalidDocument, "the file defines job '\(name)' twice")
             }
-            let wanted = try document.definition(base: nil, in: state, defaultTimeZone: defaultTimeZone)
-            var step: [CatalogChange]
-            if let id = state.id(of: JobDefinition.self, named: name) {
+            let wanted = try document.definition(base: nil, in: plan.state, defaultTimeZone: defaultTimeZone)
+            if let id = plan.state.id(of: JobDefinition.self, named: name) {
                 do {
-                    step = try CatalogDecider.update(id: id, basedOn: nil, in: state) { (job: inout JobDefinition) in job = wanted }
+                    plan.include(try CatalogDecider.update(id: id, basedOn: nil, in: plan.state) { (job: inout JobDefinition) in job = wanted })
                 } catch where error.code == .noChange {
-                    step = []
+                    continue
                 }
             } else {
-                step = try CatalogDecider.add(wanted, id: UUID().uuidString.lowercased(), in: state)
+                try plan.add(wanted)
             }
-            state = state.applying(step)
-            changes += step
         }
-        return changes
+        return plan.changes
     }
 
     /// Writes one job document; `Yams` quotes whatever needs quoting.

@@ -35,16 +35,10 @@ struct BenchJobsCommand: AsyncParsableCommand {
         let names = try await lab.inventory().virtualMachines.map(\.name).sorted()
         let slots = self.slots
         try await CatalogStore(events: store, logger: logger).execute(metadata: EventMetadata(actor: "bench")) { start throws(CatalogError) in
-            var state = start
-            var changes: [CatalogChange] = []
-            func add<D: CatalogDefinition>(_ definition: D) throws(CatalogError) {
-                let step = try CatalogDecider.add(definition, id: UUID().uuidString.lowercased(), in: state)
-                state = state.applying(step)
-                changes += step
-            }
-            try add(ManagedServer(name: "lab", platform: .lab, folder: lab.root))
-            try add(RepositoryDefinition(name: "repo", path: folder.appendingPathComponent("repo").path, maxConcurrentTasks: slots, freeSpaceThresholdPercent: 0))
-            try add(ProxyDefinition(name: "proxy", maxConcurrentTasks: slots))
+            var plan = CatalogPlan(start)
+            try plan.add(ManagedServer(name: "lab", platform: .lab, folder: lab.root))
+            try plan.add(RepositoryDefinition(name: "repo", path: folder.appendingPathComponent("repo").path, maxConcurrentTasks: slots, freeSpaceThresholdPercent: 0))
+            try plan.add(ProxyDefinition(name: "proxy", maxConcurrentTasks: slots))
             for (job, objects) in [("bench", names), ("resume", Array(names.prefix(20)))] {
                 var settings = JobSettings()
                 settings.name = job
@@ -52,9 +46,9 @@ struct BenchJobsCommand: AsyncParsableCommand {
                 settings.repository = "repo"
                 settings.objects = objects.map { "vm:\($0)" }
                 settings.timeZone = "UTC"
-                try add(try settings.definition(base: nil, in: state, defaultTimeZone: "UTC"))
+                try plan.add(try settings.definition(base: nil, in: plan.state, defaultTimeZone: "UTC"))
             }
-            return changes
+            return plan.changes
         }
 
         let manager = JobManager(store: store, logger: logger)

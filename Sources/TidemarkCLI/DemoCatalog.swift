@@ -18,18 +18,11 @@ struct DemoCatalog {
     static func ensure(_ catalog: CatalogStore, labFolder: String, repositoryPath: String, vms: [String]) async throws -> Job {
         let metadata = EventMetadata(correlationID: UUID(), actor: "cli:demo", host: ProcessInfo.processInfo.hostName)
         try await catalog.execute(metadata: metadata) { start throws(CatalogError) in
-            var state = start
-            var changes: [CatalogChange] = []
-            func add<D: CatalogDefinition>(_ definition: D) throws(CatalogError) {
-                guard state.id(of: D.self, named: definition.name) == nil else { return }
-                let step = try CatalogDecider.add(definition, id: UUID().uuidString.lowercased(), in: state)
-                state = state.applying(step)
-                changes += step
-            }
-            try add(ManagedServer(name: "demo-lab", platform: .lab, folder: labFolder))
-            try add(RepositoryDefinition(name: "demo-repository", path: repositoryPath, maxConcurrentTasks: 4))
-            try add(ProxyDefinition(name: "demo-proxy-1", maxConcurrentTasks: 2))
-            try add(ProxyDefinition(name: "demo-proxy-2", maxConcurrentTasks: 2))
+            var plan = CatalogPlan(start)
+            try plan.add(ManagedServer(name: "demo-lab", platform: .lab, folder: labFolder), ifAbsent: true)
+            try plan.add(RepositoryDefinition(name: "demo-repository", path: repositoryPath, maxConcurrentTasks: 4), ifAbsent: true)
+            try plan.add(ProxyDefinition(name: "demo-proxy-1", maxConcurrentTasks: 2), ifAbsent: true)
+            try plan.add(ProxyDefinition(name: "demo-proxy-2", maxConcurrentTasks: 2), ifAbsent: true)
             var settings = JobSettings()
             settings.name = jobName
             settings.description = "Every VM of the demo lab"
@@ -37,10 +30,10 @@ struct DemoCatalog {
             settings.repository = "demo-repository"
             settings.objects = vms.map { "vm:\($0)" }
             settings.timeZone = "UTC"
-            if state.id(of: JobDefinition.self, named: jobName) == nil {
-                try add(try settings.definition(base: nil, in: state, defaultTimeZone: "UTC"))
+            if plan.state.id(of: JobDefinition.self, named: jobName) == nil {
+                try plan.add(try settings.definition(base: nil, in: plan.state, defaultTimeZone: "UTC"))
             }
-            return changes
+            return plan.changes
         }
         let state = try await catalog.load()
         let id = try state.require(JobDefinition.self, named: jobName)

@@ -27,17 +27,11 @@ struct JobEnvironment {
         let names = try await lab.inventory().virtualMachines.map(\.name).sorted()
         let catalog = CatalogStore(events: database.eventStore())
         try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
-            var state = start
-            var changes: [CatalogChange] = []
-            func add<D: CatalogDefinition>(_ definition: D) throws(CatalogError) {
-                let step = try CatalogDecider.add(definition, id: UUID().uuidString.lowercased(), in: state)
-                state = state.applying(step)
-                changes += step
-            }
-            try add(ManagedServer(name: "lab", platform: .lab, folder: environment.labPath))
-            try add(RepositoryDefinition(name: "repo", path: environment.repositoryPath, maxConcurrentTasks: 3, freeSpaceThresholdPercent: 0))
-            try add(ProxyDefinition(name: "proxy-1", maxConcurrentTasks: 2))
-            try add(ProxyDefinition(name: "proxy-2", maxConcurrentTasks: 1))
+            var plan = CatalogPlan(start)
+            try plan.add(ManagedServer(name: "lab", platform: .lab, folder: environment.labPath))
+            try plan.add(RepositoryDefinition(name: "repo", path: environment.repositoryPath, maxConcurrentTasks: 3, freeSpaceThresholdPercent: 0))
+            try plan.add(ProxyDefinition(name: "proxy-1", maxConcurrentTasks: 2))
+            try plan.add(ProxyDefinition(name: "proxy-2", maxConcurrentTasks: 1))
             var settings = JobSettings()
             settings.name = environment.jobName
             settings.server = "lab"
@@ -46,8 +40,8 @@ struct JobEnvironment {
             settings.parallelProcessing = parallel
             settings.retention = retention
             settings.retryWaitMinutes = 0
-            try add(try settings.definition(base: nil, in: state, defaultTimeZone: "UTC"))
-            return changes
+            try plan.add(try settings.definition(base: nil, in: plan.state, defaultTimeZone: "UTC"))
+            return plan.changes
         }
         return environment
     }

@@ -28,15 +28,9 @@ struct SchedulerTests {
         let manager = JobManager(store: store, logger: logger)
         let catalog = CatalogStore(events: store)
         try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
-            var state = start
-            var changes: [CatalogChange] = []
-            func add<D: CatalogDefinition>(_ definition: D) throws(CatalogError) {
-                let step = try CatalogDecider.add(definition, id: UUID().uuidString.lowercased(), in: state)
-                state = state.applying(step)
-                changes += step
-            }
-            try add(ManagedServer(name: "lab", platform: .lab, folder: "/nonexistent/lab"))
-            try add(RepositoryDefinition(name: "repo", path: "/nonexistent/repo"))
+            var plan = CatalogPlan(start)
+            try plan.add(ManagedServer(name: "lab", platform: .lab, folder: "/nonexistent/lab"))
+            try plan.add(RepositoryDefinition(name: "repo", path: "/nonexistent/repo"))
             for job in jobs {
                 var settings = JobSettings()
                 settings.name = job.name
@@ -46,9 +40,9 @@ struct SchedulerTests {
                 settings.schedule = job.schedule
                 settings.timeZone = "UTC"
                 settings.backupWindow = job.window
-                try add(try settings.definition(base: nil, in: state, defaultTimeZone: "UTC"))
+                try plan.add(try settings.definition(base: nil, in: plan.state, defaultTimeZone: "UTC"))
             }
-            return changes
+            return plan.changes
         }
         return World(
             database: database, store: store, manager: manager, scheduler: Scheduler(store: store, manager: manager, logger: logger),
