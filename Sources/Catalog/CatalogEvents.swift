@@ -47,15 +47,6 @@ public enum CatalogEventType {
         }
         return nil
     }
-
-    /// Every catalog event type, for the event catalogue and the projections' filters.
-    public static var all: [String] {
-        ObjectKind.allCases.flatMap { kind in
-            Verb.allCases.compactMap { verb in
-                (kind == .job || [.added, .updated, .removed].contains(verb)) ? name(kind, verb) : nil
-            }
-        }
-    }
 }
 
 /// `<Kind>Added` and `<Kind>Updated`: the whole definition after the change.

@@ -6,9 +6,6 @@ public enum Weekday: Int, Sendable, Hashable, Codable, CaseIterable, Comparable,
         ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][rawValue - 1]
     }
 
-    /// The weekday number of Foundation's Gregorian calendar (1 = Sunday).
-    public var gregorianWeekday: Int { rawValue == 7 ? 1 : rawValue + 1 }
-
     public static func < (lhs: Weekday, rhs: Weekday) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// Reads `mon`, `Monday`, `MONDAY`.

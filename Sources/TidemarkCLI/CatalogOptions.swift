@@ -49,11 +49,13 @@ struct ViewOptions: ParsableArguments {
 
     @Flag(help: "Print JSON for scripts.") var json = false
 
-    func moment() throws -> Date? {
-        guard let asOf else { return nil }
-        guard let date = Self.parse(asOf) else {
-            throw ValidationError(
-                "--as-of '\(asOf)' is not a time: write 2026-11-01, '2026-11-01 18:30' (local time) or 2026-11-01T18:30:00Z")
+    func moment() throws -> Date? { try Self.parseMoment(asOf) }
+
+    /// An `--as-of` value, or nil when none was given.
+    static func parseMoment(_ text: String?) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = parse(text) else {
+            throw ValidationError("--as-of '\(text)' is not a time: write 2026-11-01, '2026-11-01 18:30' (local time) or 2026-11-01T18:30:00Z")
         }
         return date
     }
