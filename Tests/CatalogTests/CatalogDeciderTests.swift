@@ -4,6 +4,16 @@ import Testing
 
 @Suite("Catalog decisions")
 struct CatalogDeciderTests {
+    /// A job "nightly" on the standard fixture's lab, backing up one VM to `repository`.
+    static func nightly(repository: String) -> JobSettings {
+        var settings = JobSettings()
+        settings.name = "nightly"
+        settings.server = "lab"
+        settings.objects = ["vm:web-01"]
+        settings.repository = repository
+        return settings
+    }
+
     @Test("a duplicate name is refused whatever its case, and nothing is decided")
     func duplicateName() throws {
         var (fixture, _, _, _) = try CatalogFixture.standard()
@@ -18,11 +28,7 @@ struct CatalogDeciderTests {
     @Test("a job naming an unknown repository or proxy is refused")
     func unknownReferences() throws {
         let (fixture, _, _, _) = try CatalogFixture.standard()
-        var settings = JobSettings()
-        settings.name = "nightly"
-        settings.server = "lab"
-        settings.objects = ["vm:web-01"]
-        settings.repository = "nowhere"
+        var settings = Self.nightly(repository: "nowhere")
         #expect {
             _ = try settings.definition(base: nil, in: fixture.state, defaultTimeZone: "UTC")
         } throws: { error in
@@ -47,11 +53,7 @@ struct CatalogDeciderTests {
     ])
     func badValues(field: String, value: String, reason: String) throws {
         let (fixture, _, _, _) = try CatalogFixture.standard()
-        var settings = JobSettings()
-        settings.name = "nightly"
-        settings.server = "lab"
-        settings.objects = ["vm:web-01"]
-        settings.repository = "main"
+        var settings = Self.nightly(repository: "main")
         switch field {
         case "retention": settings.retention = value
         case "block_size": settings.blockSize = value

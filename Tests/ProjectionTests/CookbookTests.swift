@@ -28,15 +28,20 @@ struct CookbookTests {
         return queries
     }
 
+    /// A connection as a new login role granted `tidemark_reader`, as a BI tool would have.
+    static func reader(of database: TestDatabase) async throws -> PostgresConnection {
+        let role = "reader_" + database.name
+        try await database.administratorQuery("CREATE ROLE \(role) LOGIN")
+        try await database.administratorQuery("GRANT tidemark_reader TO \(role)")
+        return try await PostgresConnection.connect(database.administrator.with("user", role))
+    }
+
     @Test("every cookbook query runs as a reader, and the main ones find the history")
     func cookbook() async throws {
         var fixture = try await HistoryFixture.make(jobs: 5, vmsPerJob: 3)
         try await fixture.addSessions(40)
         try await Projector(store: fixture.store).catchUp()
-        let role = "reader_" + fixture.database.name
-        try await fixture.database.administratorQuery("CREATE ROLE \(role) LOGIN")
-        try await fixture.database.administratorQuery("GRANT tidemark_reader TO \(role)")
-        let reader = try await PostgresConnection.connect(fixture.database.administrator.with("user", role))
+        let reader = try await Self.reader(of: fixture.database)
         defer { Task { await reader.close() } }
 
         let queries = try Self.cookbookQueries()
@@ -61,10 +66,7 @@ struct CookbookTests {
     func readerIsReadOnly() async throws {
         let fixture = try await HistoryFixture.make(jobs: 2, vmsPerJob: 1)
         try await Projector(store: fixture.store).catchUp()
-        let role = "reader_" + fixture.database.name
-        try await fixture.database.administratorQuery("CREATE ROLE \(role) LOGIN")
-        try await fixture.database.administratorQuery("GRANT tidemark_reader TO \(role)")
-        let reader = try await PostgresConnection.connect(fixture.database.administrator.with("user", role))
+        let reader = try await Self.reader(of: fixture.database)
         defer { Task { await reader.close() } }
         #expect(try await reader.query("SELECT count(*) FROM reporting.jobs").decode(0, 0, as: Int64.self) == 2)
         #expect(try await reader.query("SELECT count(*) FROM tidemark.events").decode(0, 0, as: Int64.self) > 0)
