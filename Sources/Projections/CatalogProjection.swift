@@ -191,45 +191,31 @@ public struct CatalogProjection: Projection {
     }
 
     public static func table(of kind: ObjectKind) -> Table {
-        let common = ["name", "version", "definition", "updated_at", "updated_by"]
+        let (name, key, columns): (String, String, [String])
         switch kind {
         case .server:
-            return Table(
-                name: "managed_servers", key: "server_id",
-                upsert: Upsert(
-                    table: "managed_servers", key: ["server_id"],
-                    updated: common + ["platform", "url", "user_name", "password_reference", "thumbprint", "folder"], conflict: .replace))
+            (name, key, columns) = ("managed_servers", "server_id", ["platform", "url", "user_name", "password_reference", "thumbprint", "folder"])
         case .repository:
-            return Table(
-                name: "repositories", key: "repository_id",
-                upsert: Upsert(
-                    table: "repositories", key: ["repository_id"],
-                    updated: common + ["path", "max_concurrent_tasks", "free_space_threshold_percent", "site"], conflict: .replace))
+            (name, key, columns) = ("repositories", "repository_id", ["path", "max_concurrent_tasks", "free_space_threshold_percent", "site"])
         case .proxy:
-            return Table(
-                name: "proxies", key: "proxy_id",
-                upsert: Upsert(
-                    table: "proxies", key: ["proxy_id"],
-                    updated: common + ["site", "transport_modes", "max_concurrent_tasks", "datastores", "host", "cluster"],
-                    conflict: .replace))
+            (name, key, columns) = ("proxies", "proxy_id", ["site", "transport_modes", "max_concurrent_tasks", "datastores", "host", "cluster"])
         case .throttle:
-            return Table(
-                name: "throttling_rules", key: "rule_id",
-                upsert: Upsert(
-                    table: "throttling_rules", key: ["rule_id"],
-                    updated: common + ["source_sites", "source_proxy_ids", "target_repository_ids", "bytes_per_second", "window_start", "window_end"],
-                    conflict: .replace))
+            (name, key, columns) = (
+                "throttling_rules", "rule_id",
+                ["source_sites", "source_proxy_ids", "target_repository_ids", "bytes_per_second", "window_start", "window_end"]
+            )
         case .job:
-            return Table(
-                name: "jobs", key: "job_id",
-                upsert: Upsert(
-                    table: "jobs", key: ["job_id"],
-                    updated: common + [
-                        "description", "enabled", "server_id", "repository_id", "proxy_ids", "schedule", "schedule_text", "time_zone", "retention",
-                        "next_run_at",
-                    ],
-                    conflict: .replace))
+            (name, key, columns) = (
+                "jobs", "job_id",
+                [
+                    "description", "enabled", "server_id", "repository_id", "proxy_ids", "schedule", "schedule_text", "time_zone", "retention",
+                    "next_run_at",
+                ]
+            )
         }
+        // Whole rows: every definition column is replaced; created_at and a job's last_* stay.
+        let common = ["name", "version", "definition", "updated_at", "updated_by"]
+        return Table(name: name, key: key, upsert: Upsert(table: name, key: [key], updated: common + columns, conflict: .replace))
     }
 
     static func row<Definition: CatalogDefinition>(id: String, _ entry: Pending<Definition>) -> KeyValuePairs<String, RowBatch.Value> {
