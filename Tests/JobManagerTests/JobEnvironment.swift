@@ -62,14 +62,23 @@ struct JobEnvironment {
     /// Returns whether it was killed.
     @discardableResult
     func runJob(crashAfter: Int? = nil) throws -> Bool {
+        let run = try tidemark(["job", "start", jobName, "--quiet"], crashAfter: crashAfter)
+        if run.killed { return true }
+        guard run.status == 0 else { throw TestSetupError("tidemark job start exited with \(run.status):\n\(run.output)") }
+        return false
+    }
+
+    /// Runs the `tidemark` binary on this world's database; its exit status (or death by a
+    /// signal) and everything it printed.
+    func tidemark(_ arguments: [String], crashAfter: Int? = nil) throws -> (status: Int32, killed: Bool, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["job", "start", jobName, "--quiet", "--database-url", databaseURL]
+        process.arguments = arguments + ["--database-url", databaseURL]
+        process.currentDirectoryURL = folder
         var environment = ProcessInfo.processInfo.environment
         environment["TIDEMARK_CHECKPOINT_BYTES"] = "262144"
         environment["TIDEMARK_RETRY_WAIT_SECONDS"] = "0"
-        environment.removeValue(forKey: "TIDEMARK_CRASH_AFTER_EVENTS")
-        if let crashAfter { environment["TIDEMARK_CRASH_AFTER_EVENTS"] = String(crashAfter) }
+        environment["TIDEMARK_CRASH_AFTER_EVENTS"] = crashAfter.map(String.init)
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
@@ -77,12 +86,11 @@ struct JobEnvironment {
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        if process.terminationReason == .uncaughtSignal { return true }
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("tidemark job start exited with \(process.terminationStatus):\n\(text)")
-        }
-        return false
+        return (process.terminationStatus, process.terminationReason == .uncaughtSignal, text)
     }
+
+    /// Events in the whole log.
+    func eventCount() async throws -> Int64 { try await database.eventCount() }
 
     /// What a session left behind, to compare with another run of the same job.
     struct Outcome: Equatable, CustomStringConvertible {
