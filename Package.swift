@@ -34,6 +34,14 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
         .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
+        .target(
+            name: "VSphere",
+            dependencies: ["CCurl", "Infrastructure", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "Repository",
             dependencies: [
                 "CZstd",
@@ -89,7 +97,7 @@ let package = Package(
         .target(
             name: "JobManager",
             dependencies: [
-                "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover",
+                "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -118,6 +126,7 @@ let package = Package(
                 "Repository",
                 "DataMover",
                 "Infrastructure",
+                "VSphere",
                 "Catalog",
                 "CatalogStore",
                 "Projections",
@@ -167,6 +176,14 @@ let package = Package(
         .testTarget(
             name: "InfrastructureTests",
             dependencies: ["Infrastructure", "DataMover", "Repository"]
+        ),
+        .testTarget(
+            name: "VSphereTests",
+            dependencies: [
+                "VSphere", "Infrastructure", "JobManager", "Catalog", "CatalogStore", "EventStore", "Repository", "Postgres", "PrivateCluster",
+                "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .testTarget(
             name: "PrivateClusterTests",

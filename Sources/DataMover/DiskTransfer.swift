@@ -192,7 +192,7 @@ public struct DiskTransfer: Sendable {
         defer { buffer.deallocate() }
 
         var mark = clock.now
-        try source.read(at: offset, into: buffer)
+        try await source.read(at: offset, into: buffer)
         times.source = (clock.now - mark).seconds
         mark = clock.now
         let prepared = try repository.chunks.prepare(UnsafeRawBufferPointer(buffer))

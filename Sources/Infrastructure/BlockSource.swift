@@ -3,15 +3,26 @@ import Foundation
 /// Where a disk's bytes come from: one disk of one snapshot, read at random offsets.
 ///
 /// The lab adapter and the vSphere adapter give the data mover one of these; a raw image
-/// file is the simplest.
+/// file is the simplest. Local files read synchronously; that satisfies the async requirement.
 public protocol BlockSource: Sendable {
     /// The disk's size in bytes, fixed for the snapshot.
     var size: Int64 { get }
     /// Names what is read (the snapshot and disk, or the file's inode and modification
     /// time), so an interrupted transfer resumes only against the same source.
     var identity: String { get }
-    /// Fills `buffer` from `offset`; throws if the disk ends early or cannot be read.
-    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws
+    /// Fills `buffer` from `offset`; throws if the disk ends early or cannot be read. Async
+    /// because a network source waits on vCenter: it must not hold a cooperative thread.
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws
+}
+
+extension BlockSource {
+    /// `count` bytes from `offset` as an array: for checks and tests, not the data path.
+    public func bytes(at offset: Int64, count: Int) async throws -> [UInt8] {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+        defer { buffer.deallocate() }
+        try await read(at: offset, into: buffer)
+        return Array(buffer)
+    }
 }
 
 /// A raw disk image file, opened once; its size is taken when it is opened, as a snapshot's is.

@@ -7,6 +7,12 @@ public struct InfrastructureError: Error, Sendable, Equatable, CustomStringConve
         case quiesceFailed = "quiesce failed"
         case diskUnreadable = "disk unreadable"
         case io = "input/output error"
+        /// The manager cannot be reached: refused, timed out, no TLS on that port.
+        case unreachable = "unreachable"
+        /// Wrong user name or password, or a session the manager no longer accepts.
+        case authenticationFailed = "authentication failed"
+        /// A certificate no CA vouches for, or one that differs from the pinned thumbprint.
+        case untrustedCertificate = "untrusted certificate"
     }
 
     public let code: Code

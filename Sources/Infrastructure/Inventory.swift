@@ -18,18 +18,36 @@ public struct Inventory: Codable, Sendable, Equatable {
     public struct Datacenter: Codable, Sendable, Equatable {
         public let id: String
         public let name: String
+
+        public init(id: String, name: String) {
+            self.id = id
+            self.name = name
+        }
     }
 
     public struct Cluster: Codable, Sendable, Equatable {
         public let id: String
         public let name: String
         public let datacenter: String
+
+        public init(id: String, name: String, datacenter: String) {
+            self.id = id
+            self.name = name
+            self.datacenter = datacenter
+        }
     }
 
     public struct Host: Codable, Sendable, Equatable {
         public let id: String
         public let name: String
         public let cluster: String
+
+        /// `cluster` is empty for a standalone host.
+        public init(id: String, name: String, cluster: String) {
+            self.id = id
+            self.name = name
+            self.cluster = cluster
+        }
     }
 
     public struct Folder: Codable, Sendable, Equatable {
@@ -38,17 +56,35 @@ public struct Inventory: Codable, Sendable, Equatable {
         /// The parent folder's id; nil for a datacenter's top VM folder.
         public let parent: String?
         public let datacenter: String
+
+        public init(id: String, name: String, parent: String?, datacenter: String) {
+            self.id = id
+            self.name = name
+            self.parent = parent
+            self.datacenter = datacenter
+        }
     }
 
     public struct Datastore: Codable, Sendable, Equatable {
         public let id: String
         public let name: String
+
+        public init(id: String, name: String) {
+            self.id = id
+            self.name = name
+        }
     }
 
     public struct Tag: Codable, Sendable, Equatable {
         public let id: String
         public let name: String
         public let category: String
+
+        public init(id: String, name: String, category: String) {
+            self.id = id
+            self.name = name
+            self.category = category
+        }
     }
 }
 
@@ -64,6 +100,22 @@ public struct VirtualMachine: Codable, Sendable, Equatable {
     public var tags: [String]
     public var poweredOn: Bool
     public let disks: [VirtualDisk]
+
+    public init(
+        id: String, name: String, instanceUUID: String, folder: String, host: String, cluster: String, datastore: String,
+        tags: [String], poweredOn: Bool, disks: [VirtualDisk]
+    ) {
+        self.id = id
+        self.name = name
+        self.instanceUUID = instanceUUID
+        self.folder = folder
+        self.host = host
+        self.cluster = cluster
+        self.datastore = datastore
+        self.tags = tags
+        self.poweredOn = poweredOn
+        self.disks = disks
+    }
 }
 
 /// One virtual disk: its key is stable across snapshots (vSphere's device key, 2000 + n).
@@ -74,6 +126,14 @@ public struct VirtualDisk: Codable, Sendable, Equatable {
     public let datastore: String
     /// The backing file as the manager names it (`[datastore1] vm-12/vm-12_0.vmdk`).
     public let file: String
+
+    public init(key: Int, label: String, capacity: Int64, datastore: String, file: String) {
+        self.key = key
+        self.label = label
+        self.capacity = capacity
+        self.datastore = datastore
+        self.file = file
+    }
 }
 
 /// A snapshot of a VM. `changeID` marks the point in the disk's change history it was taken
@@ -84,6 +144,14 @@ public struct SnapshotInfo: Codable, Sendable, Equatable {
     public let description: String
     public let quiesced: Bool
     public let changeID: String
+
+    public init(id: String, name: String, description: String, quiesced: Bool, changeID: String) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.quiesced = quiesced
+        self.changeID = changeID
+    }
 }
 
 /// A byte range of a disk.

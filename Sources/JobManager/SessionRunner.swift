@@ -6,6 +6,7 @@ import Foundation
 import Infrastructure
 import Logging
 import Repository
+import VSphere
 
 /// One session's process manager: folds the stream, decides the next step, records it.
 ///
@@ -71,8 +72,7 @@ final class SessionRunner: Sendable {
             }
             adapter = try LabAdapter(root: folder)
         case .vcenter:
-            throw JobManagerError(
-                .invalidJob, "job '\(job.name)': vCenter '\(server.name)' needs the vSphere adapter, which this build does not have yet")
+            adapter = VSphereAdapter(endpoint: try server.endpoint(for: "job '\(job.name)'"), logger: logger)
         }
         guard let repository = catalog.repositories[job.repository] else {
             throw JobManagerError(.invalidJob, "job '\(job.name)': its repository \(catalog.label(.repository, job.repository)) no longer exists")

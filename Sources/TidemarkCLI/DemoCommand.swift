@@ -107,13 +107,13 @@ struct DemoCommand: AsyncParsableCommand {
         {
             let disk = "disk-\(machine.disks[0].key)"
             let check = try await lab.createSnapshot(vm: machine.id, name: "tidemark-demo-check", description: "restore check", quiesce: false)
-            let expected = try Self.sha256(of: try await lab.openDisk(vm: machine.id, snapshot: check.id, diskKey: machine.disks[0].key))
+            let expected = try await Self.sha256(of: try await lab.openDisk(vm: machine.id, snapshot: check.id, diskKey: machine.disks[0].key))
             try await lab.removeSnapshot(vm: machine.id, snapshot: check.id)
             let target = FileManager.default.temporaryDirectory.appendingPathComponent("tidemark-demo-restore-\(UUID().uuidString.prefix(8)).img")
             defer { try? FileManager.default.removeItem(at: target) }
             let manifest = try repository.manifest(restorePoint: point, disk: disk)
             try DiskRestore.restore(manifest, from: repository, to: target.path, overwrite: false)
-            let restored = try Self.sha256(of: try ImageFileSource(path: target.path))
+            let restored = try await Self.sha256(of: try ImageFileSource(path: target.path))
             guard restored == expected else {
                 throw ValidationError("the restore of \(point)/\(disk) differs from the VM's disk")
             }
@@ -121,14 +121,12 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    static func sha256(of source: any BlockSource) throws -> String {
+    static func sha256(of source: any BlockSource) async throws -> String {
         var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var offset: Int64 = 0
         while offset < source.size {
-            let length = Int(min(Int64(buffer.count), source.size - offset))
-            try buffer.withUnsafeMutableBytes { try source.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<length])) }
-            hasher.update(data: buffer[0..<length])
+            let length = Int(min(Int64(1 << 20), source.size - offset))
+            hasher.update(data: try await source.bytes(at: offset, count: length))
             offset += Int64(length)
         }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()

@@ -13,10 +13,8 @@ struct LabTests {
     }
 
     /// Everything a block source reads, start to end.
-    static func contents(_ source: any BlockSource) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: Int(source.size))
-        try bytes.withUnsafeMutableBytes { try source.read(at: 0, into: $0) }
-        return bytes
+    static func contents(_ source: any BlockSource) async throws -> [UInt8] {
+        try await source.bytes(at: 0, count: Int(source.size))
     }
 
     @Test("a new lab holds the VMs, disks and inventory it was asked for")
@@ -43,17 +41,17 @@ struct LabTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let lab = try LabAdapter.create(at: folder.path, vms: 1, disksPerVM: 1, diskSize: 4 << 20)
         let live = try ImageFileSource(path: folder.appendingPathComponent("disks/vm-1-2000.img").path)
-        let before = try Self.contents(live)
+        let before = try await Self.contents(live)
         let first = try await lab.createSnapshot(vm: "vm-1", name: "tidemark-test-1", description: "test", quiesce: true)
         try lab.mutate(percent: 10)
         let firstView = try await lab.openDisk(vm: "vm-1", snapshot: first.id, diskKey: 2000)
-        #expect(try Self.contents(firstView) == before)
-        let after = try Self.contents(try ImageFileSource(path: folder.appendingPathComponent("disks/vm-1-2000.img").path))
+        #expect(try await Self.contents(firstView) == before)
+        let after = try await Self.contents(try ImageFileSource(path: folder.appendingPathComponent("disks/vm-1-2000.img").path))
         #expect(after != before)
         let second = try await lab.createSnapshot(vm: "vm-1", name: "tidemark-test-2", description: "test", quiesce: false)
         try lab.mutate(percent: 10)
-        #expect(try Self.contents(try await lab.openDisk(vm: "vm-1", snapshot: second.id, diskKey: 2000)) == after)
-        #expect(try Self.contents(firstView) == before)
+        #expect(try await Self.contents(try await lab.openDisk(vm: "vm-1", snapshot: second.id, diskKey: 2000)) == after)
+        #expect(try await Self.contents(firstView) == before)
         #expect(try await lab.snapshots(of: "vm-1").map(\.name) == ["tidemark-test-1", "tidemark-test-2"])
         try await lab.removeSnapshot(vm: "vm-1", snapshot: first.id)
         #expect(try await lab.snapshots(of: "vm-1").map(\.id) == [second.id])
@@ -90,7 +88,7 @@ struct LabTests {
         #expect(outcome.progress.bytesRead == Int64(changed.count) << 20)
         let restored = folder.appendingPathComponent("restored.img")
         try DiskRestore.restore(outcome.manifest, from: repository, to: restored.path, overwrite: false)
-        #expect(try Data(contentsOf: restored) == Data(try Self.contents(source)))
+        #expect(try Data(contentsOf: restored) == Data(try await Self.contents(source)))
     }
 
     @Test("injected snapshot and quiesce failures are reported with their fault names")
