@@ -119,7 +119,10 @@ public struct JobManager: Sendable {
         switch error {
         case is PostgresError, is CancellationError: return false
         case is JobManagerError, is CatalogError: return true
-        case let error as InfrastructureError: return [.invalidInput, .unknownObject].contains(error.code)
+        case let error as InfrastructureError:
+            // A vCenter that refuses the login or the certificate, or cannot be reached, fails
+            // the session with its reason (the job's retries and schedule run it again).
+            return [.invalidInput, .unknownObject, .authenticationFailed, .untrustedCertificate, .unreachable].contains(error.code)
         case let error as RepositoryError: return [.invalidInput, .notARepository, .keyRequired, .wrongKey].contains(error.code)
         default: return false
         }

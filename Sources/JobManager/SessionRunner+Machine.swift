@@ -117,7 +117,10 @@ extension SessionRunner {
             return (adopted, job.applicationAware != .off && !found.quiesced)
         }
         let quiesce = job.applicationAware != .off
-        try await recorder.record(.snapshotRequested, SessionEvent.SnapshotRequested(vmId: machine.id, name: name, quiesce: quiesce))
+        // An intent recorded before a crash, with no snapshot made, stands: record it once.
+        if known?.requested == nil || known?.created != nil {
+            try await recorder.record(.snapshotRequested, SessionEvent.SnapshotRequested(vmId: machine.id, name: name, quiesce: quiesce))
+        }
         var warning = false
         let info: SnapshotInfo
         do {

@@ -51,12 +51,6 @@ struct JobEnvironment {
         database.service.keywordConnectionString
     }
 
-    /// The built `tidemark` binary (Tools/test builds it with the tests).
-    static var binary: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/tidemark").path
-    }
-
     /// Runs `tidemark job start` in a child process; with `crashAfter`, the child kills itself
     /// (SIGKILL) right after the append that brings the session to that many events.
     /// Returns whether it was killed.
@@ -71,22 +65,9 @@ struct JobEnvironment {
     /// Runs the `tidemark` binary on this world's database; its exit status (or death by a
     /// signal) and everything it printed.
     func tidemark(_ arguments: [String], crashAfter: Int? = nil) throws -> (status: Int32, killed: Bool, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments + ["--database-url", databaseURL]
-        process.currentDirectoryURL = folder
-        var environment = ProcessInfo.processInfo.environment
-        environment["TIDEMARK_CHECKPOINT_BYTES"] = "262144"
-        environment["TIDEMARK_RETRY_WAIT_SECONDS"] = "0"
+        var environment = ["TIDEMARK_CHECKPOINT_BYTES": "262144", "TIDEMARK_RETRY_WAIT_SECONDS": "0"]
         environment["TIDEMARK_CRASH_AFTER_EVENTS"] = crashAfter.map(String.init)
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal, text)
+        return try TidemarkProcess.run(arguments + ["--database-url", databaseURL], in: folder, environment: environment)
     }
 
     /// Events in the whole log.

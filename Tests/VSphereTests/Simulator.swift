@@ -14,8 +14,6 @@ struct Simulator: Sendable {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// The flags Tools/test starts the shared simulator with (keep the two in step).
-    static let sharedFlags = ["-dc", "2", "-cluster", "2", "-host", "2", "-standalone-host", "1", "-vm", "2", "-folder", "3", "-disks", "2", "-disk-kib", "2048", "-tags", "3"]
 
     let directory: URL
     let url: String
