@@ -14,11 +14,14 @@ struct BenchVSphereCommand: AsyncParsableCommand {
     @Option(help: "VMs in the simulated inventory (10 clusters of 4 hosts).") var vms: Int = 10_000
     @Option(help: "Size of the disk read for throughput, in MiB.") var diskMib: Int = 512
     @Option(help: "Snapshot create+remove rounds.") var snapshots: Int = 20
+    @Option(help: "Range reads in flight at once, for throughput.") var readers: Int = 2
+    @Option(help: "Size of each range read, in MiB.") var readMib: Int = 4
     @Option(help: "The simulator script.") var vcsim: String = "Tools/vcsim/vcsim"
     @Flag(help: "Print {\"cases\":[...]} instead of a table.") var json = false
 
     func validate() throws {
         guard vms >= 10, vms % 10 == 0 else { throw ValidationError("--vms must be a multiple of 10 (10 clusters), not \(vms)") }
+        guard (1...64).contains(readers), (1...64).contains(readMib) else { throw ValidationError("--readers and --read-mib must be between 1 and 64") }
         guard (1...8192).contains(diskMib) else { throw ValidationError("--disk-mib must be between 1 and 8192, not \(diskMib)") }
         guard FileManager.default.isExecutableFile(atPath: vcsim) else {
             throw ValidationError("the simulator script \(vcsim) is not here: run the bench from Tidemark's source folder, or give --vcsim PATH")
@@ -72,7 +75,7 @@ struct BenchVSphereCommand: AsyncParsableCommand {
         let snapshot = try await reader.createSnapshot(vm: machine.id, name: "tidemark-bench", description: "bench", quiesce: false)
         let source = try await reader.openDisk(vm: machine.id, snapshot: snapshot.id, diskKey: machine.disks[0].key)
         start = clock.now
-        try await Self.readAll(source, blockSize: 1 << 20, parallel: 4)
+        try await Self.readAll(source, blockSize: readMib << 20, parallel: readers)
         let adapterRate = Double(source.size) / (clock.now - start).seconds / 1_048_576
         let curlRate = try curlRate(small.url, file: machine.disks[0].file, size: source.size)
         try await reader.removeSnapshot(vm: machine.id, snapshot: snapshot.id)
@@ -89,7 +92,7 @@ struct BenchVSphereCommand: AsyncParsableCommand {
                 "govmomi vcsim over HTTPS (pinned thumbprint) on 127.0.0.1; \(vms) VMs in 10 clusters of 4 hosts",
                 "enumeration: the adapter's whole inventory (containers, VMs with devices, tags), warm session; reference: the VMs' names alone, same paging",
                 "snapshot reference: one SOAP call (CurrentTime) in the same session",
-                "throughput: the adapter reads 1 MiB ranges, 4 at a time, into memory; reference: curl reading the same flat extent, one stream, to /dev/null",
+                "throughput: the adapter reads \(readMib) MiB ranges, \(readers) at a time, into memory; reference: curl reading the same flat extent, one stream, to /dev/null",
             ])
     }
 

@@ -99,6 +99,8 @@ private final class CurlHandle: @unchecked Sendable {
         _ = tm_curl_set_long(curl, CURLOPT_LOW_SPEED_TIME, 60)
         _ = tm_curl_set_long(curl, CURLOPT_TCP_KEEPALIVE, 1)
         _ = tm_curl_set_string(curl, CURLOPT_ACCEPT_ENCODING, "")
+        // Larger receive chunks: fewer callbacks and TLS reads per megabyte of disk.
+        _ = tm_curl_set_long(curl, CURLOPT_BUFFERSIZE, 512 * 1024)
     }
 
     deinit {

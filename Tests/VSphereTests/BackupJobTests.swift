@@ -61,6 +61,24 @@ struct BackupJobTests {
         #expect(try Data(contentsOf: simulator.localFile(datacenter: "DC0", machines[0].disks[0].file.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk"))) == placed)
     }
 
+    @Test("a vCenter gone while a session is interrupted: the resumed session fails saying so, the catalog is untouched")
+    func vCenterGone() async throws {
+        let simulator = try Simulator.start(["-dc", "1", "-cluster", "1", "-host", "1", "-vm", "2", "-disk-kib", "1024"])
+        defer { simulator.stop() }
+        let world = try await VCenterWorld.make(simulator: simulator, objects: ["datacenter:DC0"])
+        let environment = [Self.passwordVariable: Simulator.password, "TIDEMARK_RETRY_WAIT_SECONDS": "0"]
+        let killed = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: environment.merging(["TIDEMARK_CRASH_AFTER_EVENTS": "5"]) { $1 })
+        #expect(killed.killed, "\(killed.output)")
+        let catalogBefore = try await world.catalogEvents()
+        simulator.stop()
+        let resumed = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: environment)
+        #expect(resumed.status != 0)
+        #expect(resumed.output.contains("cannot reach \(simulator.url.replacingOccurrences(of: "/sdk", with: ""))"), "\(resumed.output)")
+        let finished = try await world.database.administratorQuery("SELECT data->>'result' FROM tidemark.events WHERE event_type = 'SessionFinished'")
+        #expect(finished.rowCount == 1 && (try finished.decode(0, 0, as: String.self)) == "failed")
+        #expect(try await world.catalogEvents() == catalogBefore)
+    }
+
     @Test("a wrong password fails the session with vCenter's reason, and leaves the catalog as it was")
     func wrongPasswordJob() async throws {
         let simulator = try Simulator.shared()
