@@ -147,8 +147,7 @@ struct BenchVSphereCommand: AsyncParsableCommand {
     /// curl's own download rate of the flat extent, MiB/s.
     func curlRate(_ url: String, file: String, size: Int64) throws -> Double {
         let base = url.hasSuffix("/sdk") ? String(url.dropLast(4)) : url
-        let path = file.split(separator: "]", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        let flat = path.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")
+        let flat = (DatastorePath(file)?.path ?? "").replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")
         let address = "\(base)/folder/\(flat)?dcPath=DC0&dsName=LocalDS_0"
         let output = try ToolRunner(runAsServerAccount: false).run("/usr/bin/curl", ["-sk", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", address])
         let fields = output.text.split(separator: " ").compactMap { Double($0) }

@@ -30,14 +30,7 @@ extension VSphereClient {
             datacenters.compactMap { dc in dc.reference("vmFolder").map { ($0, dc.object.value) } }, uniquingKeysWith: { a, _ in a })
         /// The datacenter whose VM folder tree holds `folder`, if any.
         func datacenter(ofFolder folder: ManagedObjectReference) -> String? {
-            var current: ManagedObjectReference? = folder
-            var steps = 0
-            while let id = current, steps < 256 {
-                if let dc = topFolders[id] { return dc }
-                current = parents[id]
-                steps += 1
-            }
-            return nil
+            ancestor(of: folder, parents: parents) { topFolders[$0] != nil }.flatMap { topFolders[$0] }
         }
         var inventory = Inventory()
         inventory.datacenters = datacenters.map { Inventory.Datacenter(id: $0.object.value, name: $0.text("name") ?? $0.object.value) }
@@ -50,7 +43,7 @@ extension VSphereClient {
                 let isTop = topFolders[object.object] != nil
                 inventory.folders.append(Inventory.Folder(id: id, name: name, parent: isTop ? nil : parents[object.object]?.value, datacenter: dc))
             case "ClusterComputeResource":
-                let dc = parents[object.object].flatMap { Self.datacenterAbove($0, parents: parents) } ?? ""
+                let dc = ancestor(of: object.object, parents: parents) { $0.type == "Datacenter" }?.value ?? ""
                 inventory.clusters.append(Inventory.Cluster(id: id, name: name, datacenter: dc))
             case "HostSystem":
                 let parent = parents[object.object]
@@ -78,16 +71,18 @@ extension VSphereClient {
         }
         return inventory
     }
+}
 
-    /// The datacenter above a cluster: its parent chain reaches the datacenter's host folder.
-    private static func datacenterAbove(_ folder: ManagedObjectReference, parents: [ManagedObjectReference: ManagedObjectReference]) -> String? {
-        var current: ManagedObjectReference? = folder
-        var steps = 0
-        while let id = current, steps < 256 {
-            if id.type == "Datacenter" { return id.value }
-            current = parents[id]
-            steps += 1
-        }
-        return nil
+/// The first of `object` and its ancestors that `matches` (the chain is cut at 256 steps).
+private func ancestor(
+    of object: ManagedObjectReference, parents: [ManagedObjectReference: ManagedObjectReference],
+    where matches: (ManagedObjectReference) -> Bool
+) -> ManagedObjectReference? {
+    var current: ManagedObjectReference? = object
+    for _ in 0..<256 {
+        guard let id = current else { return nil }
+        if matches(id) { return id }
+        current = parents[id]
     }
+    return nil
 }

@@ -26,11 +26,11 @@ struct VirtualDiskDevice: Sendable {
 }
 
 /// `[datastore1] folder/vm.vmdk` split into the datastore's name and the path inside it.
-struct DatastorePath: Sendable, Equatable {
-    let datastore: String
-    let path: String
+public struct DatastorePath: Sendable, Equatable {
+    public let datastore: String
+    public let path: String
 
-    init?(_ text: String) {
+    public init?(_ text: String) {
         guard text.hasPrefix("["), let close = text.firstIndex(of: "]") else { return nil }
         datastore = String(text[text.index(after: text.startIndex)..<close])
         path = text[text.index(after: close)...].trimmingCharacters(in: .whitespaces)

@@ -118,9 +118,8 @@ struct Simulator: Sendable {
 
     /// The local file behind a datastore path (`[LocalDS_0] vm/disk1-flat.vmdk`) of a datacenter.
     func localFile(datacenter: String, _ datastorePath: String) throws -> URL {
-        let close = datastorePath.firstIndex(of: "]")!
-        let datastore = String(datastorePath[datastorePath.index(after: datastorePath.startIndex)..<close])
-        let path = datastorePath[datastorePath.index(after: close)...].trimmingCharacters(in: .whitespaces)
+        guard let parsed = DatastorePath(datastorePath) else { throw TestSetupError("'\(datastorePath)' is not a datastore path") }
+        let datastore = parsed.datastore, path = parsed.path
         let folders = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         guard let folder = folders.first(where: { $0.hasPrefix("govcsim-\(datacenter)-\(datastore)-") }) else {
             throw TestSetupError("no datastore folder for \(datacenter)/\(datastore) in \(directory.path): \(folders)")
