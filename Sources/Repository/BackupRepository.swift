@@ -43,6 +43,9 @@ public struct BackupRepository: Sendable {
         guard FileManager.default.fileExists(atPath: parent) else {
             throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder \(parent) does not exist")
         }
+        if FileManager.default.fileExists(atPath: path), !DurableFile.isDirectory(path) {
+            throw RepositoryError(.notARepository, "cannot create a repository at \(path): it is a file, not a folder; give the repository a folder's path")
+        }
         if let existing = try? FileManager.default.contentsOfDirectory(atPath: path), !existing.isEmpty {
             throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder is not empty")
         }
@@ -107,15 +110,19 @@ public struct BackupRepository: Sendable {
 
     /// Saves how far a disk's backup got (its block list so far), so a resumed transfer
     /// continues from there. Kept apart from restore points: it restores nothing.
+    ///
+    /// The disks of one restore point share its folder, and a disk that finishes removes the
+    /// folder once it is empty (`clearProgress`); a sibling saving at that moment makes it again.
     public func saveProgress(_ progress: DiskProgress) throws(RepositoryError) {
-        try DurableFile.makeDirectory(inProgressPath)
-        try DurableFile.makeDirectory("\(inProgressPath)/\(progress.restorePoint)")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(progress) else {
             throw RepositoryError(.io, "could not encode the progress of \(progress.restorePoint)/\(progress.disk)")
         }
-        try DurableFile.write(Array(data), to: "\(inProgressPath)/\(progress.restorePoint)/\(progress.disk).json")
+        let folder = "\(inProgressPath)/\(progress.restorePoint)"
+        try DurableFile.makeDirectory(inProgressPath)
+        try DurableFile.makeDirectory(folder)
+        try DurableFile.write(Array(data), to: "\(folder)/\(progress.disk).json", remakingFolder: true)
     }
 
     /// The saved progress of a disk's backup, if one was interrupted.

@@ -6,10 +6,20 @@ import Foundation
 public enum DurableFile {
     static let temporaryPrefix = ".tmp-"
 
-    public static func write(_ bytes: [UInt8], to path: String) throws(RepositoryError) {
+    ///
+    /// `remakingFolder`: a folder that another writer may remove once it is empty (saved
+    /// progress) is made again if it is gone when the temporary file is created; once that
+    /// file is inside, the folder cannot be removed under the write.
+    public static func write(_ bytes: [UInt8], to path: String, remakingFolder: Bool = false) throws(RepositoryError) {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = directory + "/" + temporaryPrefix + UUID().uuidString
-        let descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        var descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        var remade = 0
+        while descriptor < 0, errno == ENOENT, remakingFolder, remade < 5 {
+            try makeDirectory(directory)
+            descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+            remade += 1
+        }
         guard descriptor >= 0 else {
             throw failure("could not create a file in \(directory)")
         }
@@ -48,6 +58,12 @@ public enum DurableFile {
         guard descriptor >= 0 else { throw failure("could not open the folder \(directory)") }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw failure("could not flush the folder \(directory)") }
+    }
+
+    /// Whether `path` is a folder (following links).
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Creates a folder (and makes its entry durable) unless it exists.
