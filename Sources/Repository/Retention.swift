@@ -40,30 +40,64 @@ extension BackupRepository {
         return oldest
     }
 
-    /// Deletes the restore points the policy does not keep (their manifests; chunks are
-    /// garbage collection's) and returns their ids, oldest first. Holds the exclusive lock.
-    /// `prefix` limits it to one job's or VM's restore points (ids starting with it), since
-    /// one repository serves many jobs, each with its own policy.
-    @discardableResult
-    public func applyRetention(_ policy: RetentionPolicy, prefix: String = "", now: Date = Date()) throws(RepositoryError)
-        -> [String]
-    {
+    /// The chain a restore point belongs to: its id without the last `-` part. Jobs name
+    /// points `<vm id>-<session>`, so a chain is one VM's restore points (`vm-3-9320d0a5` →
+    /// `vm-3`); an id without `-` is a chain of its own.
+    public static func chain(of restorePoint: String) -> String {
+        guard let dash = restorePoint.lastIndex(of: "-"), dash != restorePoint.startIndex else { return restorePoint }
+        return String(restorePoint[..<dash])
+    }
+
+    /// A restore point retention would delete, and why.
+    public struct RetentionCandidate: Sendable, Equatable {
+        public let restorePoint: String
+        public let chain: String
+        public let createdAt: Date
+    }
+
+    /// The restore points the policy does not keep, oldest first, deleting nothing. The
+    /// policy applies to each chain (each VM) on its own, as a job's retention does, unless
+    /// `wholeRepository`; the newest restore point of a chain is never among them unless
+    /// `removingLast` says so: a policy must not leave a VM with nothing to restore by accident.
+    /// `prefix` limits it to restore points whose id starts with it.
+    public func retentionPlan(
+        _ policy: RetentionPolicy, prefix: String = "", wholeRepository: Bool = false, removingLast: Bool = false, now: Date = Date()
+    ) throws(RepositoryError) -> [RetentionCandidate] {
         let policy = try policy.validated()
+        var dated: [RetentionCandidate] = []
+        for id in try restorePoints() where id.hasPrefix(prefix) {
+            dated.append(RetentionCandidate(restorePoint: id, chain: Self.chain(of: id), createdAt: try createdAt(restorePoint: id)))
+        }
+        dated.sort { $0.createdAt == $1.createdAt ? $0.restorePoint < $1.restorePoint : $0.createdAt < $1.createdAt }
+        let groups = wholeRepository ? [dated] : Dictionary(grouping: dated, by: \.chain).values.map { $0 }
+        var doomed: [RetentionCandidate] = []
+        for group in groups {
+            switch policy {
+            case .restorePoints(let keep): doomed += group.dropLast(keep)
+            case .days(let days):
+                let cutoff = now.addingTimeInterval(-Double(days) * 86_400)
+                doomed += group.filter { $0.createdAt < cutoff }
+            }
+        }
+        if !removingLast {
+            let newest = Dictionary(grouping: dated, by: \.chain).compactMapValues(\.last).values.map(\.restorePoint)
+            doomed.removeAll { newest.contains($0.restorePoint) }
+        }
+        return doomed.sorted { $0.createdAt == $1.createdAt ? $0.restorePoint < $1.restorePoint : $0.createdAt < $1.createdAt }
+    }
+
+    /// Deletes the restore points `retentionPlan` names (their manifests; chunks are garbage
+    /// collection's) and returns their ids, oldest first. Holds the exclusive lock.
+    @discardableResult
+    public func applyRetention(
+        _ policy: RetentionPolicy, prefix: String = "", wholeRepository: Bool = false, removingLast: Bool = false, now: Date = Date()
+    ) throws(RepositoryError) -> [String] {
+        _ = try policy.validated()
         let lock = try lock(.exclusive, wait: false)
         defer { withExtendedLifetime(lock) {} }
-        var dated: [(id: String, created: Date)] = []
-        for id in try restorePoints() where id.hasPrefix(prefix) { dated.append((id, try createdAt(restorePoint: id))) }
-        dated.sort { $0.created == $1.created ? $0.id < $1.id : $0.created < $1.created }
-        let doomed: [String]
-        switch policy {
-        case .restorePoints(let keep):
-            doomed = dated.dropLast(keep).map(\.id)
-        case .days(let days):
-            let cutoff = now.addingTimeInterval(-Double(days) * 86_400)
-            doomed = dated.filter { $0.created < cutoff }.map(\.id)
-        }
-        for id in doomed { try deleteRestorePoint(id) }
-        return doomed
+        let doomed = try retentionPlan(policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: removingLast, now: now)
+        for candidate in doomed { try deleteRestorePoint(candidate.restorePoint) }
+        return doomed.map(\.restorePoint)
     }
 
     /// Renames the folder out of sight first (one atomic step), then removes it, so a crash

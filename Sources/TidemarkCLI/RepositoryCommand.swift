@@ -121,6 +121,15 @@ extension RepositoryCommand {
         @Flag(help: "Only collect unreferenced chunks; delete no restore point.") var gcOnly = false
         @Option(help: "Apply the policy only to restore points whose id starts with this (one job's or VM's).")
         var prefix: String = ""
+        @Flag(
+            name: .customLong("whole-repository"),
+            help: "Apply the policy to all restore points together instead of to each VM's chain on its own (the default).")
+        var wholeRepository = false
+        @Flag(
+            name: .customLong("allow-removing-last"),
+            help: "Let the policy remove a VM's last restore point (never done without this flag).")
+        var allowRemovingLast = false
+        @Flag(name: .customLong("dry-run"), help: "List what would be deleted and delete nothing.") var dryRun = false
         @Option(
             name: .customLong("drop-progress-older-than"),
             help: "Also drop saved progress of transfers interrupted this many days ago or more (they start over), freeing their chunks.")
@@ -134,14 +143,23 @@ extension RepositoryCommand {
             if gcOnly ? policies != 0 : policies != 1 {
                 throw ValidationError("give exactly one of --keep-last N and --keep-days N, or --gc-only")
             }
+            if gcOnly && dryRun { throw ValidationError("--dry-run lists what a retention policy would delete: give --keep-last N or --keep-days N") }
         }
 
         func run() throws {
             let store = try BackupRepository.open(at: URL(fileURLWithPath: repository))
             if !gcOnly {
                 let policy: RetentionPolicy = keepLast.map { .restorePoints($0) } ?? .days(keepDays ?? 0)
-                let deleted = try store.applyRetention(policy, prefix: prefix)
-                print(deleted.isEmpty ? "retention (\(policy)): nothing to delete" : "retention (\(policy)) deleted: \(deleted.joined(separator: ", "))")
+                let scope = wholeRepository ? "\(policy) of the whole repository" : "\(policy) of each VM"
+                if dryRun {
+                    let plan = try store.retentionPlan(policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: allowRemovingLast)
+                    print(plan.isEmpty ? "retention (\(scope)) would delete nothing" : "retention (\(scope)) would delete:")
+                    let formatter = ISO8601DateFormatter()
+                    for candidate in plan { print("  \(candidate.restorePoint)  (chain \(candidate.chain), made \(formatter.string(from: candidate.createdAt)))") }
+                    return
+                }
+                let deleted = try store.applyRetention(policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: allowRemovingLast)
+                print(deleted.isEmpty ? "retention (\(scope)): nothing to delete" : "retention (\(scope)) deleted: \(deleted.joined(separator: ", "))")
             }
             let report = try GarbageCollector(repository: store).collect(dropProgressOlderThan: dropProgressDays.map { $0 * 86_400 })
             if report.droppedProgress > 0 { print("dropped the saved progress of \(report.droppedProgress) interrupted transfer(s)") }

@@ -63,8 +63,10 @@ struct RetentionAndGCTests {
         let (folder, _, repository) = try await Self.fiveRestorePoints("days")
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(try repository.applyRetention(.days(7)).isEmpty)
-        let deleted = try repository.applyRetention(.days(7), now: Date().addingTimeInterval(8 * 86_400))
-        #expect(deleted.count == 5)
+        let later = Date().addingTimeInterval(8 * 86_400)
+        // The chain's newest restore point stays unless removing it is asked for explicitly.
+        #expect(try repository.applyRetention(.days(7), now: later) == ["rp-1", "rp-2", "rp-3", "rp-4"])
+        #expect(try repository.applyRetention(.days(7), removingLast: true, now: later) == ["rp-5"])
     }
 
     @Test("collection cannot run while a backup holds the repository, and the backup's chunks survive")
@@ -169,6 +171,29 @@ struct FailClosedTests {
         #expect(throws: RepositoryError.self) { try GarbageCollector(repository: repository).collect() }
         #expect(throws: RepositoryError.self) { try RepositoryVerifier(repository: repository).verify() }
         #expect(try FileManager.default.subpathsOfDirectory(atPath: repository.chunks.directory).count == chunksBefore)
+    }
+
+    @Test("retention keeps N restore points of each VM, never a VM's last one unless asked, and plans without deleting")
+    func retentionPerVM() async throws {
+        let folder = try ImageMaker.scratchFolder("per-vm")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let image = folder.appendingPathComponent("disk.img")
+        try ImageMaker.image(at: image, megabytes: 2, tail: 0)
+        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
+        // One old point of vm-0, then five of vm-1 (manifest times have whole seconds: ties go by id) (ids as jobs write them: <vm id>-<session>).
+        try await backup(image, to: repository, restorePoint: "vm-0-0000000a", disk: "disk-2000")
+        for number in 1...5 {
+            try ImageMaker.mutate(image, at: [number * 100_000])
+            try await backup(image, to: repository, restorePoint: "vm-1-0000000\(number)", disk: "disk-2000")
+        }
+        #expect(BackupRepository.chain(of: "vm-1-00000001") == "vm-1")
+        let planned = try repository.retentionPlan(.restorePoints(3), wholeRepository: true, removingLast: true).map(\.restorePoint)
+        #expect(planned == ["vm-0-0000000a", "vm-1-00000001", "vm-1-00000002"])
+        #expect(try repository.restorePoints().count == 6)
+        #expect(try repository.retentionPlan(.restorePoints(3), wholeRepository: true).map(\.restorePoint) == ["vm-1-00000001", "vm-1-00000002"])
+        #expect(try repository.applyRetention(.restorePoints(3)) == ["vm-1-00000001", "vm-1-00000002"])
+        #expect(try repository.restorePoints().contains("vm-0-0000000a"))
+        #expect(try repository.applyRetention(.restorePoints(3)).isEmpty)
     }
 
     @Test("a restore point folder without a manifest is not a restore point, and retention is scoped by prefix")
