@@ -39,9 +39,10 @@ public enum CatalogDecider {
         ]
     }
 
-    /// Replaces an object's definition. `basedOn` is the version the caller read; if the
-    /// object changed since in any field this update also changes, the update is refused as
-    /// stale, while changes to other fields are merged in.
+    /// Replaces an object's definition. `basedOn` is the version the caller read: if the
+    /// object is at any other version the update is refused as stale, naming the fields that
+    /// changed since (optimistic concurrency, as HTTP's If-Match: nothing is merged behind
+    /// the caller's back).
     public static func update<Definition: CatalogDefinition>(
         id: UUIDString, basedOn: Int64?, in state: CatalogState, change: (inout Definition) throws(CatalogError) -> Void
     ) throws(CatalogError) -> [CatalogChange] {
@@ -59,11 +60,12 @@ public enum CatalogDecider {
             guard basedOn <= entry.version else {
                 throw CatalogError(.staleVersion, "the \(kind.displayName) '\(entry.definition.name)' is at version \(entry.version); version \(basedOn) does not exist yet")
             }
-            let conflicting = changed.filter { (entry.fieldVersions[$0] ?? 0) > basedOn }
-            guard conflicting.isEmpty else {
+            guard basedOn == entry.version else {
+                let since = entry.fieldVersions.filter { $0.value > basedOn }.keys.sorted()
+                let fields = since.isEmpty ? "" : " in \(since.joined(separator: ", "))"
                 throw CatalogError(
                     .staleVersion,
-                    "the \(kind.displayName) '\(entry.definition.name)' changed since version \(basedOn) (now \(entry.version)) in \(conflicting.joined(separator: ", ")), which this update also changes: read it again ('tidemark \(kind.category) show \(entry.definition.name)') and redo the change")
+                    "the \(kind.displayName) '\(entry.definition.name)' changed since version \(basedOn) (now \(entry.version))\(fields): read it again ('tidemark \(kind.category) show \(entry.definition.name)') and redo the change with --expected-version \(entry.version)")
             }
         }
         if definition.name != entry.definition.name {

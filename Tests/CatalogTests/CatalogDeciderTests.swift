@@ -91,7 +91,7 @@ struct CatalogDeciderTests {
         #expect(fixture.state.jobs[a]?.definition.schedule == .manual)
     }
 
-    @Test("an update based on an old version merges when other fields changed and refuses when the same field did")
+    @Test("an update based on any version but the current one is refused as stale, naming what changed since")
     func staleVersions() throws {
         var (fixture, server, repository, _) = try CatalogFixture.standard()
         let id = try fixture.add(fixture.job("nightly", server: server, repository: repository))
@@ -99,20 +99,21 @@ struct CatalogDeciderTests {
         try fixture.commit(try CatalogDecider.update(id: id, basedOn: 1, in: fixture.state) { (job: inout JobDefinition) in
             job.description = "web servers"
         })
-        // Based on version 1, changing another field: merged.
-        try fixture.commit(try CatalogDecider.update(id: id, basedOn: 1, in: fixture.state) { (job: inout JobDefinition) in
+        // Based on version 1, changing another field: refused all the same (no silent merge).
+        #expect {
+            _ = try CatalogDecider.update(id: id, basedOn: 1, in: fixture.state) { (job: inout JobDefinition) in
+                job.compressionLevel = 9
+            }
+        } throws: { error in
+            (error as? CatalogError)?.code == .staleVersion && "\(error)".contains("changed since version 1 (now 2) in description")
+                && "\(error)".contains("--expected-version 2")
+        }
+        #expect(fixture.state.jobs[id]?.definition.compressionLevel != 9)
+        try fixture.commit(try CatalogDecider.update(id: id, basedOn: 2, in: fixture.state) { (job: inout JobDefinition) in
             job.compressionLevel = 9
         })
         #expect(fixture.state.jobs[id]?.definition.description == "web servers")
         #expect(fixture.state.jobs[id]?.definition.compressionLevel == 9)
-        // Based on version 1, changing the description again: stale.
-        #expect {
-            _ = try CatalogDecider.update(id: id, basedOn: 1, in: fixture.state) { (job: inout JobDefinition) in
-                job.description = "something else"
-            }
-        } throws: { error in
-            (error as? CatalogError)?.code == .staleVersion && "\(error)".contains("changed since version 1 (now 3) in description")
-        }
         #expect {
             _ = try CatalogDecider.update(id: id, basedOn: 9, in: fixture.state) { (job: inout JobDefinition) in
                 job.description = "x"
