@@ -185,7 +185,7 @@ public struct JobRetention: Sendable, Hashable, Codable, CustomStringConvertible
         self.unit = unit
     }
 
-    /// Reads `7 restore points`, `14 days`, `7`.
+    /// Reads `7 restore points`, `3 restore point`, `14 days`, `1 day`, `7` (restore points).
     public init(parsing text: String) throws(CatalogError) {
         let words = text.lowercased().split(separator: " ")
         guard let first = words.first, let count = Int(first) else {
@@ -193,9 +193,11 @@ public struct JobRetention: Sendable, Hashable, Codable, CustomStringConvertible
         }
         let rest = words.dropFirst().joined(separator: " ")
         switch rest {
-        case "", "restore points", "restore-points", "points": self.init(count: count, unit: .restorePoints)
+        case "", "restore points", "restore point", "restore-points", "restore-point", "points", "point": self.init(count: count, unit: .restorePoints)
         case "days", "day": self.init(count: count, unit: .days)
-        default: throw CatalogError(.invalidValue, "retention '\(text)': '\(rest)' is not a unit: use 'restore points' or 'days'")
+        default:
+            let hint = Spelling.nearest(to: rest, among: ["restore points", "days"]).map { " (did you mean '\($0)'?)" } ?? ""
+            throw CatalogError(.invalidValue, "retention '\(text)': '\(rest)' is not a unit\(hint): use 'restore points' or 'days'")
         }
     }
 
@@ -212,7 +214,9 @@ public struct JobRetention: Sendable, Hashable, Codable, CustomStringConvertible
         }
     }
 
-    public var description: String { unit == .days ? "\(count) days" : "\(count) restore points" }
+    public var description: String {
+        unit == .days ? "\(count) day\(count == 1 ? "" : "s")" : "\(count) restore point\(count == 1 ? "" : "s")"
+    }
 }
 
 /// Retries of failed VMs inside the same session.

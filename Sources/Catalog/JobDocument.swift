@@ -159,23 +159,6 @@ public enum JobDocument {
 
     /// The known key a mistyped one most likely meant (edit distance at most 3).
     static func closest(to key: String) -> String? {
-        let best = keys.map { ($0, distance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
-        guard let best, best.1 <= 3 else { return nil }
-        return best.0
-    }
-
-    private static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
-            }
-        }
-        return a.isEmpty ? b.count : row[b.count]
+        Spelling.nearest(to: key, among: keys, maximum: 3)
     }
 }

@@ -3,11 +3,12 @@ import Foundation
 /// When a job runs by itself: the schedule kinds administrators know from today's products.
 ///
 /// Stored in events as a tagged object (`{"kind":"daily",...}`); people write and read it as
-/// one line of text (`daily at 22:00 on mon-fri`), parsed by `Schedule(parsing:)`.
+/// one line of text (`daily at 22:00 on mon-fri`), parsed by `Schedule(parsing:)` (in
+/// `Schedule+Parsing.swift`, with the grammar).
 public enum Schedule: Sendable, Hashable {
     /// Only when started by hand.
     case manual
-    /// At each of the times on each of the days.
+    /// At each of the times on each of the days (`weekly on sun at 02:00` reads as this too).
     case daily(times: [TimeOfDay], days: Set<Weekday>)
     /// Once a month at a time, on a day of the month or on the Nth weekday.
     case monthly(day: MonthDay, time: TimeOfDay)
@@ -45,106 +46,13 @@ public enum Schedule: Sendable, Hashable {
 }
 
 extension Schedule {
-    /// Reads one line; `jobID` turns the name in `after NAME` into the job's id.
-    ///
-    /// Grammar (case-insensitive):
-    /// `manual` · `daily at HH:MM[,HH:MM...] [on DAYS]` · `monthly on day N|last at HH:MM` ·
-    /// `monthly on the first|second|third|fourth|last DAY at HH:MM` · `every N minutes|hours` ·
-    /// `continuously` · `after JOB-NAME`.
-    public init(parsing text: String, jobID: (String) throws(CatalogError) -> UUIDString) throws(CatalogError) {
-        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        guard let first = words.first?.lowercased() else {
-            throw CatalogError(.invalidValue, "the schedule is empty: write 'manual', 'daily at 22:00', 'every 4 hours' or another form from 'tidemark job add --help'")
-        }
-        var rest = Array(words.dropFirst())
-        func take(_ keyword: String) -> Bool {
-            if rest.first?.lowercased() == keyword { rest.removeFirst(); return true }
-            return false
-        }
-        func fail(_ detail: String) -> CatalogError {
-            CatalogError(.invalidValue, "schedule '\(text)': \(detail)")
-        }
-        switch first {
-        case "manual", "none", "never":
-            guard rest.isEmpty else { throw fail("'\(first)' takes nothing after it") }
-            self = .manual
-        case "continuously":
-            guard rest.isEmpty else { throw fail("'continuously' takes nothing after it") }
-            self = .continuously
-        case "after":
-            guard !rest.isEmpty else { throw fail("name the job to follow, for example 'after nightly-sql'") }
-            self = .after(job: try jobID(rest.joined(separator: " ")))
-        case "every":
-            guard rest.count == 2, let count = Int(rest[0]) else {
-                throw fail("write 'every N minutes' or 'every N hours', for example 'every 30 minutes'")
-            }
-            let unitWord = rest[1].lowercased()
-            guard let unit = PeriodUnit(rawValue: unitWord.hasSuffix("s") ? unitWord : unitWord + "s") else {
-                throw fail("'\(rest[1])' is not a unit: use minutes or hours")
-            }
-            guard count >= 1 else { throw fail("every \(count) \(unit.rawValue) never comes: use 1 or more") }
-            guard count <= unit.maximum else {
-                throw fail("every \(count) \(unit.rawValue) is longer than a day: use at most \(unit.maximum), or a daily schedule")
-            }
-            self = .periodically(every: count, unit: unit)
-        case "daily":
-            guard take("at"), let timesText = rest.first else {
-                throw fail("write 'daily at HH:MM', optionally followed by 'on mon-fri'")
-            }
-            rest.removeFirst()
-            var times: [TimeOfDay] = []
-            for item in timesText.split(separator: ",") {
-                do { times.append(try TimeOfDay(parsing: String(item))) } catch { throw fail(error.message) }
-            }
-            guard !times.isEmpty else { throw fail("give at least one time, for example 'daily at 22:00'") }
-            guard Set(times).count == times.count else { throw fail("the same time is listed twice") }
-            var days = Set(Weekday.allCases)
-            if take("on") {
-                guard rest.count == 1 else { throw fail("write the days as one word, such as 'on mon-fri' or 'on mon,wed,fri'") }
-                do { days = try Weekday.parseSet(rest.removeFirst()) } catch { throw fail(error.message) }
-            }
-            guard rest.isEmpty else { throw fail("unexpected '\(rest.joined(separator: " "))' at the end") }
-            self = .daily(times: times.sorted(), days: days)
-        case "monthly":
-            guard take("on") else { throw fail("write 'monthly on day 1 at 22:00' or 'monthly on the last saturday at 22:00'") }
-            let day: MonthDay
-            if take("day") {
-                guard let word = rest.first else { throw fail("give the day of the month, 1 to 31 or 'last'") }
-                rest.removeFirst()
-                if word.lowercased() == "last" {
-                    day = .lastDay
-                } else if let number = Int(word), (1...31).contains(number) {
-                    day = .date(number)
-                } else {
-                    throw fail("'\(word)' is not a day of the month: use 1 to 31 or 'last'")
-                }
-            } else {
-                _ = take("the")
-                guard rest.count >= 2 else { throw fail("write 'monthly on the fourth saturday at 22:00'") }
-                let ordinalWord = rest.removeFirst().lowercased()
-                guard let ordinal = Ordinal(rawValue: ordinalWord) else {
-                    throw fail("'\(ordinalWord)' is not an ordinal a month always has: use first, second, third, fourth or last")
-                }
-                let weekday: Weekday
-                do { weekday = try Weekday(parsing: rest.removeFirst()) } catch { throw fail(error.message) }
-                day = .weekday(ordinal, weekday)
-            }
-            guard take("at"), rest.count == 1 else { throw fail("end with the time, for example 'at 22:00'") }
-            let time: TimeOfDay
-            do { time = try TimeOfDay(parsing: rest[0]) } catch { throw fail(error.message) }
-            self = .monthly(day: day, time: time)
-        default:
-            throw fail("'\(words[0])' starts no schedule: use manual, daily, monthly, every, continuously or after")
-        }
-    }
-
     /// The line `init(parsing:)` reads back as this schedule; `jobName` names the job of `after`.
     public func text(jobName: (UUIDString) -> String) -> String {
         switch self {
         case .manual: return "manual"
         case .continuously: return "continuously"
         case .after(let job): return "after \(jobName(job))"
-        case .periodically(let count, let unit): return "every \(count) \(unit.rawValue)"
+        case .periodically(let count, let unit): return "every \(count) \(count == 1 ? String(unit.rawValue.dropLast()) : unit.rawValue)"
         case .daily(let times, let days):
             let line = "daily at " + times.map(\.description).joined(separator: ",")
             return days.count == 7 ? line : line + " on " + Weekday.describe(days)

@@ -6,13 +6,17 @@ public enum Weekday: Int, Sendable, Hashable, Codable, CaseIterable, Comparable,
         ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][rawValue - 1]
     }
 
+    /// The day's full name: `monday`.
+    public var name: String { Self.names[rawValue - 1] }
+
+    private static let names = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
     public static func < (lhs: Weekday, rhs: Weekday) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// Reads `mon`, `Monday`, `MONDAY`.
     public init(parsing text: String) throws(CatalogError) {
         let key = text.lowercased()
-        let names = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-        guard key.count >= 3, let index = names.firstIndex(where: { $0.hasPrefix(key) }) else {
+        guard key.count >= 3, let index = Self.names.firstIndex(where: { $0.hasPrefix(key) }) else {
             throw CatalogError(.invalidValue, "'\(text)' is not a day of the week: use mon, tue, wed, thu, fri, sat or sun")
         }
         self = Weekday(rawValue: index + 1)!
@@ -43,6 +47,17 @@ public enum Weekday: Int, Sendable, Hashable, Codable, CaseIterable, Comparable,
             throw CatalogError(.invalidValue, "no days given: name at least one day, such as mon-fri")
         }
         return days
+    }
+
+    /// Reads a set of days written as several words, as people type them after `on`:
+    /// `sun, wed`, `mon - fri`, `sat and sun`, `mon wed fri`.
+    public static func parseSet(words: [String]) throws(CatalogError) -> Set<Weekday> {
+        let pieces = words.filter { $0.lowercased() != "and" }
+        var text = pieces.joined(separator: ",")
+        for (spaced, joined) in [(",-,", "-"), (",-", "-"), ("-,", "-"), (",,", ",")] {
+            text = text.replacingOccurrences(of: spaced, with: joined)
+        }
+        return try parseSet(text)
     }
 
     /// The shortest text `parseSet` reads back as the same set.

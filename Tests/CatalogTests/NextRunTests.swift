@@ -27,6 +27,15 @@ struct NextRunTests {
         #expect(try next("daily at 06:00,22:00", after: "2026-11-27 23:00") == at("2026-11-28 06:00"))
     }
 
+    @Test("weekly on chosen days, at a time typed on a 12-hour clock")
+    func weekly() throws {
+        // 2026-11-27 is a Friday; the next Sunday is 2026-11-29, the next Wednesday 2026-12-02.
+        #expect(try next("weekly on sun,wed at 2am", after: "2026-11-27 21:00") == at("2026-11-29 02:00"))
+        #expect(try next("weekly on sun,wed at 2am", after: "2026-11-29 02:00") == at("2026-12-02 02:00"))
+        #expect(try next("daily at 10:30pm", after: "2026-11-27 22:00") == at("2026-11-27 22:30"))
+        #expect(try next("every 1 hour", after: "2026-11-27 10:00") == at("2026-11-27 11:00"))
+    }
+
     @Test("the nights the clocks change: a missing time runs after the gap, a doubled time runs once")
     func daylightSaving() throws {
         // Europe/Berlin springs forward at 02:00 → 03:00 on 2026-03-29 and falls back 03:00 → 02:00 on 2026-10-25.
