@@ -354,9 +354,13 @@ public enum SessionEvent {
         public var baseChangeId: String?
         /// The snapshot read: a resume reading another one (the first was removed) starts over.
         public var snapshotId: String?
+        /// Why a disk with an earlier restore point is read whole: changed block tracking could
+        /// not say what changed since (its change id missing, or refused after a CBT reset).
+        /// Absent when the transfer reads what it was meant to, and in older events.
+        public var warning: String?
         public init(
             taskId: String, restorePointId: String, disk: String, mode: String, baseRestorePointId: String?, baseChangeId: String?,
-            snapshotId: String? = nil
+            snapshotId: String? = nil, warning: String? = nil
         ) {
             self.taskId = taskId
             self.restorePointId = restorePointId
@@ -365,11 +369,12 @@ public enum SessionEvent {
             self.baseRestorePointId = baseRestorePointId
             self.baseChangeId = baseChangeId
             self.snapshotId = snapshotId
+            self.warning = warning
         }
 
         enum CodingKeys: String, CodingKey {
             case taskId = "task_id", restorePointId = "restore_point_id", disk, mode
-            case baseRestorePointId = "base_restore_point_id", baseChangeId = "base_change_id", snapshotId = "snapshot_id"
+            case baseRestorePointId = "base_restore_point_id", baseChangeId = "base_change_id", snapshotId = "snapshot_id", warning
         }
     }
 

@@ -172,24 +172,45 @@ extension SessionRunner {
             repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
             let again = SessionEvent.TransferStarted(
                 taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: plan.mode, baseRestorePointId: plan.baseRestorePointId,
-                baseChangeId: plan.baseChangeId, snapshotId: snapshot.snapshotId)
+                baseChangeId: plan.baseChangeId, snapshotId: snapshot.snapshotId, warning: plan.warning)
             try await recorder.record(.transferStarted, again)
             started = again
         }
+        /// The areas changed since a restore point's change id, or why changed block tracking
+        /// cannot say (no change id, or one the manager refuses after a reset): then the whole
+        /// disk is read, and deduplication still stores only the blocks that are new.
+        func changedAreas(since point: String, change: String?) async throws -> (areas: [DiskArea]?, warning: String?) {
+            guard let change, !change.isEmpty else {
+                return (nil, "restore point \(point) has no change id (changed block tracking was off when it was taken): the whole disk is read")
+            }
+            do {
+                if let areas = try await adapter.changedAreas(vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key, since: change) {
+                    return (areas, nil)
+                }
+                return (nil, "restore point \(point) has no change id for \(diskName) (changed block tracking was off for it): the whole disk is read")
+            } catch let error as InfrastructureError where error.code == .invalidInput {
+                return (nil, "\(error.message): the whole disk is read")
+            }
+        }
+        var areas: [DiskArea]?
         if started == nil {
-            var base: (String, String)?
-            if let previous, previous.disks.contains(diskName), let change = previous.changeId,
+            // Asked before the plan is recorded, so the plan says what the transfer will do.
+            var base: (id: String, change: String)?
+            var warning: String?
+            if let previous, previous.disks.contains(diskName),
                 (try? repository.manifest(restorePoint: previous.restorePointId, disk: diskName)) != nil
             {
-                base = (previous.restorePointId, change)
+                (areas, warning) = try await changedAreas(since: previous.restorePointId, change: previous.changeId)
+                if areas != nil, let change = previous.changeId { base = (previous.restorePointId, change) }
             }
             let fixed = SessionEvent.TransferStarted(
                 taskId: task, restorePointId: "\(machine.id)-\(shortSession)", disk: diskName, mode: base == nil ? "full" : "incremental",
-                baseRestorePointId: base?.0, baseChangeId: base?.1, snapshotId: snapshot.snapshotId)
+                baseRestorePointId: base?.id, baseChangeId: base?.change, snapshotId: snapshot.snapshotId, warning: warning)
+            if let warning { logger.warning("changed block tracking unavailable", metadata: ["task": "\(task)", "reason": "\(warning)"]) }
             try await recorder.record(.transferStarted, fixed)
             started = fixed
         }
-        let plan = started!
+        var plan = started!
         let source = try await adapter.openDisk(vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key)
         var transfer = DiskTransfer(
             repository: repository, restorePoint: plan.restorePointId, disk: diskName, source: source,
@@ -198,11 +219,21 @@ extension SessionRunner {
         transfer.throttle = throttle
         transfer.checkpointBytes = manager.settings.checkpointBytes
         transfer.checkpointInterval = manager.settings.checkpointInterval
-        if let baseID = plan.baseRestorePointId, let change = plan.baseChangeId,
-            let base = try? repository.manifest(restorePoint: baseID, disk: diskName),
-            let areas = try await adapter.changedAreas(vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key, since: change)
-        {
-            transfer.changedBlocks = (base, DiskTransfer.blocks(touchedBy: areas, blockSize: transfer.blockSize))
+        if let baseID = plan.baseRestorePointId, let base = try? repository.manifest(restorePoint: baseID, disk: diskName) {
+            if areas == nil {
+                // A resumed incremental asks again; refused now (a reset meanwhile), the rest of
+                // the disk is read whole and the plan is recorded again with the reason.
+                let again = try await changedAreas(since: baseID, change: plan.baseChangeId)
+                areas = again.areas
+                if let warning = again.warning {
+                    logger.warning("changed block tracking unavailable", metadata: ["task": "\(task)", "reason": "\(warning)"])
+                    plan = SessionEvent.TransferStarted(
+                        taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: "full", baseRestorePointId: nil, baseChangeId: nil,
+                        snapshotId: snapshot.snapshotId, warning: warning)
+                    try await recorder.record(.transferStarted, plan)
+                }
+            }
+            if let areas { transfer.changedBlocks = (base, DiskTransfer.blocks(touchedBy: areas, blockSize: transfer.blockSize)) }
         }
         let recorder = self.recorder
         let outcome = try await transfer.run { progress in

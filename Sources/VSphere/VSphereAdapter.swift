@@ -132,13 +132,25 @@ public final class VSphereAdapter: InfrastructureAdapter {
             identity: "vSphere \(client.endpoint.url) \(vm) snapshot \(snapshot) disk \(diskKey) \(disk.file)")
     }
 
+    /// The areas written since `changeID` (the earlier snapshot's, `cbt:KEY=ID;...`); nil when
+    /// that snapshot had no change id for the disk (CBT off then). A change id vCenter refuses
+    /// (FileFault or InvalidArgument: CBT was reset or turned off since) is `invalidInput`, so
+    /// the caller can read the whole disk and say why, instead of failing the disk.
     public func changedAreas(vm: String, snapshot: String, diskKey: Int, since changeID: String) async throws -> [DiskArea]? {
         guard let since = ChangeIDs(changeID)?.ids[diskKey] else { return nil }
         try await connect()
         let snapshotReference = ManagedObjectReference(type: "VirtualMachineSnapshot", value: snapshot)
         guard let disk = try await snapshotDisks(snapshotReference).first(where: { $0.key == diskKey }) else { return nil }
-        return try await client.changedAreas(
-            vm: Self.machine(vm), snapshot: snapshot, diskKey: diskKey, capacity: disk.capacity, since: since)
+        do throws(InfrastructureError) {
+            return try await client.changedAreas(
+                vm: Self.machine(vm), snapshot: snapshot, diskKey: diskKey, capacity: disk.capacity, since: since)
+        } catch {
+            guard let fault = error.fault, ["FileFault", "InvalidArgument"].contains(fault) else { throw error }
+            throw InfrastructureError(
+                .invalidInput,
+                "vCenter refused the change id '\(since)' of disk \(diskKey) of \(vm) (\(error.message)): changed block tracking was reset or turned off since",
+                fault: fault)
+        }
     }
 
     static func machine(_ id: String) -> ManagedObjectReference { ManagedObjectReference(type: "VirtualMachine", value: id) }
@@ -184,7 +196,7 @@ public final class VSphereAdapter: InfrastructureAdapter {
 }
 
 /// The per-disk changed block tracking ids of a snapshot, as one `SnapshotInfo.changeID`:
-/// `cbt:2000=52 a1 .../12;2001=...`. Empty when CBT is off (the simulator has none).
+/// `cbt:2000=52 a1 .../12;2001=...`. Empty when CBT is off.
 struct ChangeIDs {
     static let prefix = "cbt:"
     let ids: [Int: String]

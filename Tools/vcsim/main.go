@@ -2,9 +2,10 @@
 //
 // It builds govmomi's VPX model (datacenters, clusters, hosts, resource pools, VMs), then shapes it
 // through the vSphere API as an administrator would: VM folders, extra disks of a chosen size, tags
-// in the vSphere Automation API, and disks filled with known bytes in the simulator's datastore
-// folders. When it is ready it writes a manifest (JSON) of what it made, read back through govmomi's
-// own client, and the URL it serves on; it serves until SIGTERM or SIGINT.
+// in the vSphere Automation API, disks filled with known bytes in the simulator's datastore
+// folders, and changed block tracking on (cbt.go, sdk.go: govmomi's simulator has none). When it
+// is ready it writes a manifest (JSON) of what it made, read back through govmomi's own client,
+// and the URL it serves on; it serves until SIGTERM or SIGINT.
 package main
 
 import (
@@ -29,8 +30,8 @@ import (
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
-	_ "github.com/vmware/govmomi/vapi/simulator"
 	"github.com/vmware/govmomi/vapi/rest"
+	_ "github.com/vmware/govmomi/vapi/simulator"
 	"github.com/vmware/govmomi/vapi/tags"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -38,33 +39,35 @@ import (
 )
 
 type options struct {
-	listen         string
-	useTLS         bool
-	certFile       string
-	keyFile        string
-	user, password string
-	datacenters    int
-	clusters       int
+	listen          string
+	useTLS          bool
+	certFile        string
+	keyFile         string
+	user, password  string
+	datacenters     int
+	clusters        int
 	hostsPerCluster int
-	standalone     int
-	vmsPerPool     int
-	folders        int
-	disks          int
-	diskKiB        int64
-	fill           bool
-	tagCount       int
-	manifest       string
-	urlFile        string
+	standalone      int
+	vmsPerPool      int
+	folders         int
+	disks           int
+	diskKiB         int64
+	fill            bool
+	tagCount        int
+	manifest        string
+	urlFile         string
+	cbt             bool
+	cbtWindowKiB    int64
 }
 
 // Manifest is what the simulator holds once shaped, as govmomi's own client reads it.
 type Manifest struct {
-	URL            string       `json:"url"`
-	Datacenters    []string     `json:"datacenters"`
-	Clusters       []string     `json:"clusters"`
-	Hosts          []string     `json:"hosts"`
-	Folders        []string     `json:"folders"`
-	Tags           []string     `json:"tags"`
+	URL             string       `json:"url"`
+	Datacenters     []string     `json:"datacenters"`
+	Clusters        []string     `json:"clusters"`
+	Hosts           []string     `json:"hosts"`
+	Folders         []string     `json:"folders"`
+	Tags            []string     `json:"tags"`
 	VirtualMachines []ManifestVM `json:"virtual_machines"`
 }
 
@@ -103,6 +106,8 @@ func main() {
 	flag.Int64Var(&o.diskKiB, "disk-kib", 1024, "capacity of each disk in KiB")
 	flag.BoolVar(&o.fill, "fill", true, "fill every disk with known bytes (zeros, text and pseudo-random blocks)")
 	flag.IntVar(&o.tagCount, "tags", 0, "tags in the category 'tidemark-test' (tag-0 ...); VM number i carries tag-(i mod N)")
+	flag.BoolVar(&o.cbt, "cbt", true, "turn changed block tracking on for every VM (snapshots get change ids; QueryChangedDiskAreas answers)")
+	flag.Int64Var(&o.cbtWindowKiB, "cbt-window-kib", 1<<20, "the most of a disk one QueryChangedDiskAreas answer covers, in KiB (callers page on)")
 	flag.StringVar(&o.manifest, "manifest", "", "write the manifest of the inventory (JSON) here when ready")
 	flag.StringVar(&o.urlFile, "url-file", "", "write the SDK URL here when ready (after the manifest)")
 	flag.Parse()
@@ -143,6 +148,9 @@ func run(o options) error {
 	}
 	server := model.Service.NewServer()
 	defer server.Close()
+	changes := newTracker(o.cbtWindowKiB * 1024)
+	simulator.Map.AddHandler(changes)
+	(&sdkHandler{service: model.Service, tracker: changes}).install(server.URL.Hostname())
 
 	ctx := context.Background()
 	client, err := govmomi.NewClient(ctx, server.URL, true)
@@ -151,6 +159,9 @@ func run(o options) error {
 	}
 	if err := shape(ctx, client, o); err != nil {
 		return err
+	}
+	if o.cbt {
+		changes.enableAll()
 	}
 	manifest, err := describe(ctx, client, o)
 	if err != nil {
