@@ -86,11 +86,17 @@ public enum SessionEvent {
 
     public struct ObjectsEnumerated: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
-            case vms
+            case vms, unmatched
         }
 
         public var vms: [EnumeratedVM]
-        public init(vms: [EnumeratedVM]) { self.vms = vms }
+        /// The job's selectors (`vm:web-01`) that matched no VM: a warning each, and the
+        /// reason the session fails when nothing matched. Absent in events of older versions.
+        public var unmatched: [String]?
+        public init(vms: [EnumeratedVM], unmatched: [String]? = nil) {
+            self.vms = vms
+            self.unmatched = unmatched
+        }
     }
 
     /// A proxy the Job Manager considered for a task, and its score (lower wins).
@@ -269,7 +275,8 @@ public enum SessionEvent {
         public var durationSeconds: Double
         public var busy: Busy?
         public var bottleneck: String?
-        /// Why the session failed as a whole (its job could not run), when it did.
+        /// Why the session did not succeed: the job could not run, which VMs failed and why,
+        /// who stopped it, or what the warnings were. Absent on success.
         public var reason: String?
         public init(
             result: String, processedBytes: Int64, readBytes: Int64, transferredBytes: Int64, dedupeRatio: Double?,

@@ -38,6 +38,8 @@ public struct SessionReport: Sendable {
         public let restorePoint: String?
         public let readBytes: Int64
         public let transferredBytes: Int64
+        /// Why it failed, or what its warning is; nil when it simply succeeded.
+        public let reason: String?
     }
 
     public let session: String
@@ -128,11 +130,13 @@ public struct JobManager: Sendable {
         }
     }
 
-    func fail(session: String, state: SessionState, reason: String) async throws -> SessionReport {
-        logger.error("session cannot run", metadata: ["session": "\(session)", "reason": "\(reason)"])
+    /// Ends a session that no runner can take up (its job, server or repository cannot be
+    /// used): `failed`, or `stopped` when someone stopped it, with the reason.
+    func end(session: String, state: SessionState, result: String, reason: String) async throws -> SessionReport {
+        logger.error("session ended without running", metadata: ["session": "\(session)", "result": "\(result)", "reason": "\(reason)"])
         let recorder = try SessionRecorder(store: store, session: session, state: state)
         let finished = SessionEvent.Finished(
-            result: "failed", processedBytes: 0, readBytes: 0, transferredBytes: 0, dedupeRatio: nil, compressionRatio: nil,
+            result: result, processedBytes: 0, readBytes: 0, transferredBytes: 0, dedupeRatio: nil, compressionRatio: nil,
             durationSeconds: 0, busy: nil, bottleneck: nil, reason: reason)
         try await recorder.record(.sessionFinished, finished)
         return SessionReport(

@@ -81,26 +81,29 @@ extension SessionRunner {
             result = "stopped"
         } else if failedReason != nil || outcomes.values.contains(.failed) || (outcomes.isEmpty && !(state.vms ?? []).isEmpty) {
             result = "failed"
-        } else if outcomes.values.contains(.warning) {
+        } else if outcomes.values.contains(.warning) || !state.unmatchedSelectors.isEmpty {
             result = "warning"
         } else {
             result = "success"
         }
+        let machines = Self.machines(in: state, result: result, job: job)
+        let reason = stopped ?? failedReason ?? Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors)
         let seconds = Date().timeIntervalSince(startedAt)
         func ratio(_ a: Int64, _ b: Int64) -> Double? { b > 0 ? (Double(a) / Double(b) * 100).rounded() / 100 : nil }
         let busy = stageTimes.busy
         let finished = SessionEvent.Finished(
             result: result, processedBytes: processed, readBytes: read, transferredBytes: transferred,
             dedupeRatio: ratio(read, newData), compressionRatio: ratio(newData, transferred), durationSeconds: (seconds * 1_000).rounded() / 1_000,
-            busy: busy, bottleneck: busy.bottleneck, reason: stopped ?? failedReason)
+            busy: busy, bottleneck: busy.bottleneck, reason: result == "success" ? nil : reason)
         try await recorder.record(.sessionFinished, finished)
         logger.notice("session finished", metadata: ["result": "\(result)"])
         return await report(finished)
     }
 
-    /// Ends a session that cannot go on (an error running it again would meet again): its
-    /// snapshots are swept, and it finishes failed with the reason instead of blocking the job.
-    func abandon(reason: String) async throws -> SessionReport {
+    /// Ends a session that cannot go on (an error running it again would meet again), or one
+    /// stopped while nobody ran it: its snapshots are swept, and it finishes failed (or
+    /// stopped) with the reason instead of blocking the job.
+    func abandon(reason: String, stopped: Bool = false) async throws -> SessionReport {
         logger.error("session abandoned", metadata: ["reason": "\(reason)"])
         for vm in await recorder.state.vms ?? [] {
             let name = "tidemark-\(shortSession)-\(vm.id)"
@@ -109,24 +112,31 @@ extension SessionRunner {
                 try await recorder.record(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: vm.id, snapshotId: orphan.id))
             }
         }
-        return try await finish(outcomes: [:], failedReason: reason)
+        return try await finish(outcomes: [:], failedReason: stopped ? nil : reason, stopped: stopped ? reason : nil)
     }
 
     func report(_ finished: SessionEvent.Finished) async -> SessionReport {
         let state = await recorder.state
-        let machines = (state.vms ?? []).map { vm -> SessionReport.Machine in
+        return SessionReport(
+            session: session, jobID: jobID, finished: finished, machines: Self.machines(in: state, result: finished.result, job: job),
+            events: state.version, transferSeconds: stageTimes.transferSeconds)
+    }
+
+    /// Each enumerated VM's result and reason, from the recorded facts.
+    static func machines(in state: SessionState, result sessionResult: String, job: JobDefinition) -> [SessionReport.Machine] {
+        (state.vms ?? []).map { vm -> SessionReport.Machine in
             let tasks = state.tasks.filter { $0.key.hasPrefix(vm.id + "/") }.map(\.value)
             let failed = tasks.contains { $0.result == "failed" } || tasks.count < vm.diskKeys.count
             let point = state.restorePoints[vm.id]
-            let missing = finished.result == "stopped" ? "stopped" : "failed"
-            let result = point == nil ? missing : (tasks.contains { $0.failures > 0 } ? "warning" : (failed ? "failed" : "success"))
+            let missing = sessionResult == "stopped" ? "stopped" : "failed"
+            let crashConsistent = job.applicationAware != .off && state.snapshots[vm.id]?.created?.quiesced == false
+            let result =
+                point == nil ? missing : (tasks.contains { $0.failures > 0 } || crashConsistent ? "warning" : (failed ? "failed" : "success"))
             return SessionReport.Machine(
                 id: vm.id, name: vm.name, result: result, restorePoint: point,
                 readBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesRead },
-                transferredBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesTransferred })
+                transferredBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesTransferred },
+                reason: reason(of: vm, result: result, in: state, job: job))
         }
-        return SessionReport(
-            session: session, jobID: jobID, finished: finished, machines: machines, events: state.version,
-            transferSeconds: stageTimes.transferSeconds)
     }
 }

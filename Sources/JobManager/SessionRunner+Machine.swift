@@ -44,22 +44,7 @@ extension SessionRunner {
     {
         let machine = vm.machine
         guard let firstDisk = vm.disks.first else { return .failed }
-        let snapshot: SessionEvent.SnapshotCreated
-        var warning = false
-        do {
-            (snapshot, warning) = try await ensureSnapshot(machine, disks: vm.disks)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            logger.error("snapshot failed", metadata: ["vm": "\(machine.name)", "error": "\(error)"])
-            // Every disk of the VM fails with the reason, so the session says why.
-            try await recorder.record(
-                vm.disks.map {
-                    try SessionRecorder.Entry(
-                        .taskFinished, SessionEvent.TaskFinished(taskId: Self.taskID(machine, $0), result: "failed", message: "snapshot: \(error)"))
-                })
-            return .failed
-        }
+        guard let (snapshot, warning) = try await snapshotRetried(vm) else { return .failed }
         var results: [String: TaskResult] = [:]
         if job.parallelProcessing {
             try await withThrowingTaskGroup(of: (String, TaskResult).self) { group in
@@ -97,6 +82,35 @@ extension SessionRunner {
     }
 
     static func taskID(_ machine: VirtualMachine, _ disk: VirtualDisk) -> String { "\(machine.id)/\(disk.key)" }
+
+    /// The VM's snapshot, tried again like its disks: a failed attempt fails every disk not
+    /// yet done with the reason (so the log and the report say why, and the retry count is
+    /// the tasks' own, resumable one), then waits the job's retry wait; nil once the retries
+    /// are spent or a stop was asked.
+    private func snapshotRetried(_ vm: ObjectExpansion.Selected) async throws -> (SessionEvent.SnapshotCreated, Bool)? {
+        let machine = vm.machine
+        while true {
+            do {
+                return try await ensureSnapshot(machine, disks: vm.disks)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.error("snapshot failed", metadata: ["vm": "\(machine.name)", "error": "\(error)"])
+                let tasks = await recorder.state.tasks
+                let undone = vm.disks.filter { tasks[Self.taskID(machine, $0)]?.result != "success" }
+                try await recorder.record(
+                    undone.map {
+                        try SessionRecorder.Entry(
+                            .taskFinished,
+                            SessionEvent.TaskFinished(taskId: Self.taskID(machine, $0), result: "failed", message: "snapshot: \(error)"))
+                    })
+                let recorded = await recorder.state.tasks
+                let failures = undone.map { recorded[Self.taskID(machine, $0)]?.failures ?? 0 }.min() ?? 0
+                guard failures <= job.retry.count, stop.requested == nil else { return nil }
+                try await Task.sleep(for: manager.settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
+            }
+        }
+    }
 
     /// The VM's snapshot for this session: recorded, or found by its name when only the
     /// intent was recorded, or made now. Application-aware processing per the job.

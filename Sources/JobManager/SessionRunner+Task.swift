@@ -28,7 +28,8 @@ extension SessionRunner {
             if !resuming && (record.failures > job.retry.count || (record.failures > 0 && stop.requested != nil)) {
                 return TaskResult(succeeded: false, retried: record.failures > 1, progress: nil)
             }
-            if !resuming && record.failures > 0 {
+            // A failure before any attempt was the snapshot's, whose retry waited already.
+            if !resuming && record.failures > 0 && record.attempt > 0 {
                 try await Task.sleep(for: manager.settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
             }
             let attempt = resuming ? record.attempt : record.attempt + 1

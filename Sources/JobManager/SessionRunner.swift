@@ -106,6 +106,9 @@ final class SessionRunner: Sendable {
         if let finished = await recorder.state.finished { return await report(finished) }
         let inventory = try await adapter.inventory()
         let selected = try await enumerate(inventory)
+        if await recorder.state.vms?.isEmpty == true {
+            return try await finish(outcomes: [:], failedReason: await nothingSelectedReason())
+        }
         guard try await checkRepository() else {
             return try await finish(outcomes: [:], failedReason: "repository unavailable")
         }
@@ -203,9 +206,12 @@ final class SessionRunner: Sendable {
             }
         }
         let selected = ObjectExpansion.expand(job, in: inventory)
+        let unmatched = ObjectExpansion.unmatched(job, in: inventory).map(\.description)
+        for selector in unmatched { logger.warning("a selector of the job matches no VM", metadata: ["selector": "\(selector)"]) }
         try await recorder.record(
             .objectsEnumerated,
-            SessionEvent.ObjectsEnumerated(vms: selected.map { .init(id: $0.machine.id, name: $0.machine.name, diskKeys: $0.disks.map(\.key)) }))
+            SessionEvent.ObjectsEnumerated(
+                vms: selected.map { .init(id: $0.machine.id, name: $0.machine.name, diskKeys: $0.disks.map(\.key)) }, unmatched: unmatched))
         return selected
     }
 

@@ -19,10 +19,14 @@ public struct SessionState: Sendable {
         /// The last attempt's result, once it ended.
         public var result: String?
         public var failures = 0
+        /// Why the last failed attempt failed.
+        public var failureMessage: String?
     }
 
     public private(set) var started: SessionEvent.Started?
     public private(set) var vms: [SessionEvent.EnumeratedVM]?
+    /// The job's selectors that matched no VM at enumeration.
+    public private(set) var unmatchedSelectors: [String] = []
     public private(set) var repositoryChecked: SessionEvent.RepositoryChecked?
     public private(set) var snapshots: [String: Snapshot] = [:]
     public private(set) var tasks: [String: TaskRecord] = [:]
@@ -48,7 +52,10 @@ public struct SessionState: Sendable {
         func decode<T: Decodable>(_ type: T.Type) -> T? { try? decoder.decode(type, from: data) }
         switch kind {
         case .sessionStarted: started = decode(SessionEvent.Started.self)
-        case .objectsEnumerated: vms = decode(SessionEvent.ObjectsEnumerated.self)?.vms
+        case .objectsEnumerated:
+            let enumerated = decode(SessionEvent.ObjectsEnumerated.self)
+            vms = enumerated?.vms
+            unmatchedSelectors = enumerated?.unmatched ?? []
         case .repositoryChecked: repositoryChecked = decode(SessionEvent.RepositoryChecked.self)
         case .snapshotRequested:
             if let requested = decode(SessionEvent.SnapshotRequested.self) { snapshots[requested.vmId, default: Snapshot()].requested = requested }
@@ -72,7 +79,10 @@ public struct SessionState: Sendable {
         case .taskFinished:
             if let end = decode(SessionEvent.TaskFinished.self) {
                 tasks[end.taskId, default: TaskRecord()].result = end.result
-                if end.result == "failed" { tasks[end.taskId]!.failures += 1 }
+                if end.result == "failed" {
+                    tasks[end.taskId]!.failures += 1
+                    tasks[end.taskId]!.failureMessage = end.message
+                }
             }
         case .restorePointCreated:
             if let point = decode(SessionEvent.RestorePointCreated.self) { restorePoints[point.vmId] = point.restorePointId }

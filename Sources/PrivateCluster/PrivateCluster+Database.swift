@@ -3,10 +3,13 @@ import Postgres
 
 extension PrivateCluster {
     /// Starts the cluster (creating it on first use) and makes sure the Tidemark database
-    /// exists. Returns the superuser's settings for that database.
-    public func prepare(logger: Logger) async throws -> PostgresConnectionSettings {
+    /// exists. Returns the superuser's settings for that database. `started` hears of a start
+    /// (the command line says so on stderr: a server someone stopped does not come back
+    /// silently).
+    public func prepare(logger: Logger, started: (PrivateCluster) -> Void = { _ in }) async throws -> PostgresConnectionSettings {
         if try await startInBackground() {
             logger.info("started the private PostgreSQL cluster", metadata: ["cluster.path": "\(dataDirectory.path)"])
+            started(self)
         }
         let maintenance = try await PostgresConnection.connect(
             settings(database: "postgres", user: Self.superuser), logger: logger)

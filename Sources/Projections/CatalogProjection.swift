@@ -139,7 +139,7 @@ public struct CatalogProjection: Projection {
     /// does not overwrite a newer start).
     private func recordLastSessions(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
         var started: [String: (session: String, at: Date)] = [:]
-        var finishedBySession: [String: (result: String, at: Date)] = [:]
+        var finishedBySession: [String: (result: String, reason: String?, at: Date)] = [:]
         for event in events {
             guard let session = SessionEvent.session(inStream: event.stream) else { continue }
             switch event.type {
@@ -147,7 +147,8 @@ public struct CatalogProjection: Projection {
                 guard let job = FlatJSON(event.data).string("job_id"), UUID(uuidString: job) != nil else { continue }
                 started[job.lowercased()] = (session, event.recordedAt)
             case SessionEvent.Kind.sessionFinished.rawValue:
-                finishedBySession[session] = (FlatJSON(event.data).string("result") ?? "unknown", event.recordedAt)
+                let json = FlatJSON(event.data)
+                finishedBySession[session] = (json.string("result") ?? "unknown", json.string("reason"), event.recordedAt)
             default: continue
             }
         }
@@ -160,20 +161,20 @@ public struct CatalogProjection: Projection {
             _ = try connection.query(
                 """
                 UPDATE \(jobs) j SET last_session_id = u.session_id, last_result = 'running', last_started_at = u.at,
-                       last_finished_at = NULL
+                       last_finished_at = NULL, last_reason = NULL
                   FROM jsonb_to_recordset($1::jsonb) AS u(job_id uuid, session_id text, at timestamptz)
                  WHERE j.job_id = u.job_id
                 """, [rows.json])
         }
         var finished = RowBatch()
         for (session, end) in finishedBySession.sorted(by: { $0.key < $1.key }) {
-            finished.append(["session_id": .text(session), "result": .text(end.result), "at": .time(end.at)])
+            finished.append(["session_id": .text(session), "result": .text(end.result), "reason": .text(end.reason), "at": .time(end.at)])
         }
         if !finished.isEmpty {
             _ = try connection.query(
                 """
-                UPDATE \(jobs) j SET last_result = u.result, last_finished_at = u.at
-                  FROM jsonb_to_recordset($1::jsonb) AS u(session_id text, result text, at timestamptz)
+                UPDATE \(jobs) j SET last_result = u.result, last_reason = u.reason, last_finished_at = u.at
+                  FROM jsonb_to_recordset($1::jsonb) AS u(session_id text, result text, reason text, at timestamptz)
                  WHERE j.last_session_id = u.session_id
                 """, [finished.json])
         }

@@ -16,7 +16,7 @@ public struct SessionsProjection: Projection {
     public init() {}
 
     struct SessionRow {
-        var jobID, jobName, trigger, state, result, bottleneck: String?
+        var jobID, jobName, trigger, state, result, bottleneck, reason: String?
         var jobVersion: Int64?
         var startedAt, finishedAt: Date?
         var vmCount: Int64?
@@ -51,7 +51,7 @@ public struct SessionsProjection: Projection {
             "job_id", "job_name", "job_version", "trigger", "state", "result", "started_at", "finished_at", "vm_count",
             "processed_bytes", "read_bytes", "transferred_bytes", "dedupe_ratio", "compression_ratio", "rate_bytes_per_second",
             "duration_seconds", "bottleneck", "busy_source_percent", "busy_proxy_percent", "busy_network_percent",
-            "busy_target_percent", "last_event_at",
+            "busy_target_percent", "last_event_at", "reason",
         ], conflict: .merge)
     static let tasksUpsert = Upsert(
         table: "tasks", key: ["session_id", "task_id"],
@@ -161,6 +161,7 @@ public struct SessionsProjection: Projection {
                 }
             case .sessionFinished:
                 Self.set(&row.result, json.string("result"))
+                Self.set(&row.reason, json.string("reason"))
                 Self.set(&row.processed, json.int64("processed_bytes"))
                 Self.set(&row.read, json.int64("read_bytes"))
                 Self.set(&row.transferred, json.int64("transferred_bytes"))
@@ -191,7 +192,7 @@ public struct SessionsProjection: Projection {
                 "duration_seconds": .double(row.duration), "bottleneck": .text(row.bottleneck),
                 "busy_source_percent": .double(row.busy?.source), "busy_proxy_percent": .double(row.busy?.proxy),
                 "busy_network_percent": .double(row.busy?.network), "busy_target_percent": .double(row.busy?.target),
-                "last_event_at": .time(row.lastEventAt),
+                "last_event_at": .time(row.lastEventAt), "reason": .text(row.reason),
             ])
         }
         try Self.sessionsUpsert.write(sessionRows, in: schema, on: connection)

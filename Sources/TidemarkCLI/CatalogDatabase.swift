@@ -66,7 +66,7 @@ struct CatalogDatabase {
     func administratorSettings() async throws -> PostgresConnectionSettings {
         switch location {
         case .external(let settings): return settings
-        case .privateCluster(let cluster): return try await cluster.prepare(logger: logger)
+        case .privateCluster(let cluster): return try await cluster.prepare(logger: logger, started: Self.announceStart)
         }
     }
 
@@ -77,10 +77,17 @@ struct CatalogDatabase {
         case .external(let settings):
             return settings
         case .privateCluster(let cluster):
-            let administrator = try await cluster.prepare(logger: logger)
+            let administrator = try await cluster.prepare(logger: logger, started: Self.announceStart)
             try await Migrator.bundled(logger: logger).migrate(administrator)
             return cluster.settings()
         }
+    }
+
+    /// Says on stderr that this command started the private cluster, where, and how to stop
+    /// it: a cluster someone stopped with `db stop` does not come back unnoticed.
+    static func announceStart(_ cluster: PrivateCluster) {
+        FileHandle.standardError.write(Data(
+            "started Tidemark's private PostgreSQL cluster in \(cluster.dataDirectory.path) (it keeps running; stop it with 'tidemark db stop --data-dir \(cluster.dataDirectory.path)')\n".utf8))
     }
 
     /// An event store on the service settings, its schema checked.

@@ -29,6 +29,7 @@ struct CatalogOptions: ParsableArguments {
         let store = try await CatalogDatabase(options: global, logger: logger).openEventStore(maximumConnections: 3)
         do {
             let value = try await body(CatalogStore(events: store, logger: logger))
+            await ProjectionCatchUp.afterAppending(store, logger: logger)
             await store.pool.close()
             return value
         } catch {
@@ -78,7 +79,7 @@ struct VersionOption: ParsableArguments {
     @Option(
         name: .customLong("expected-version"),
         help: ArgumentHelp(
-            "The version you read (see 'show'): changes since then to the same fields refuse the command; to other fields they are kept.",
+            "The version you read (see 'show'): if the object is at another version now, the command is refused and says what changed since.",
             valueName: "n"))
     var expectedVersion: Int64?
 }

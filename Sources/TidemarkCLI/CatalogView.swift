@@ -22,6 +22,8 @@ struct ObjectView {
     let definitionJSON: String
     /// Job only: the last session's result and the next scheduled run, from the projection.
     var lastResult: String?
+    /// Job only: why the last session failed or warned.
+    var lastReason: String?
     var nextRun: Date?
 
     var json: String {
@@ -36,6 +38,7 @@ struct ObjectView {
         ]
         if kind == .job {
             parts.append("\"last_result\":" + (lastResult.map(JSONString.quoted) ?? "null"))
+            parts.append("\"last_reason\":" + (lastReason.map(JSONString.quoted) ?? "null"))
             parts.append("\"next_run_at\":" + (nextRun.map { JSONString.quoted(ISO8601DateFormatter().string(from: $0)) } ?? "null"))
         }
         return "{" + parts.joined(separator: ",") + "}"
@@ -139,7 +142,7 @@ enum CatalogView {
             """)
         var lookup: [String: String] = [:]
         for row in 0..<names.rowCount { lookup[try names.decode(row, 0)] = try names.decode(row, 1) }
-        let lastResult = D.kind == .job ? "last_result, next_run_at" : "NULL::text, NULL::timestamptz"
+        let lastResult = D.kind == .job ? "last_result, next_run_at, last_reason" : "NULL::text, NULL::timestamptz, NULL::text"
         let rows = try await pool.query(
             """
             SELECT \(table.key)::text, definition::text, version, created_at, updated_at, updated_by, \(lastResult)
@@ -154,6 +157,7 @@ enum CatalogView {
                 updatedAt: try rows.decode(row, 4), updatedBy: try rows.decodeIfPresent(row, 5), name: { lookup[$0] ?? $0 })
             view.lastResult = try rows.decodeIfPresent(row, 6)
             view.nextRun = try rows.decodeIfPresent(row, 7)
+            view.lastReason = try rows.decodeIfPresent(row, 8)
             result.append(view)
         }
         return result
@@ -186,7 +190,7 @@ enum CatalogView {
         let formatter = ISO8601DateFormatter()
         var lines = view.fields
         if view.kind == .job {
-            lines.append(("last result", view.lastResult ?? "-"))
+            lines.append(("last result", (view.lastResult ?? "-") + (view.lastReason.map { " — " + $0 } ?? "")))
             lines.append(("next run", view.nextRun.map(formatter.string(from:)) ?? "-"))
         }
         lines += [

@@ -22,9 +22,15 @@ struct JobStop: AsyncParsableCommand {
             throw ValidationError("job '\(name)' has no session running: see 'tidemark session list --job \(name)'")
         }
         for session in sessions {
-            try await manager.requestStop(session: session, mode: mode, metadata: options.metadata)
-            print("asked session \(session) to stop (\(mode.rawValue))")
+            switch try await manager.stop(session: session, mode: mode, metadata: options.metadata) {
+            case .asked:
+                print("asked session \(session) to stop (\(mode.rawValue)): the Job Manager running it stops it")
+            case .ended(let report):
+                print("session \(session) stopped: no Job Manager was running it")
+                SessionReportPrinter.print(report)
+            }
         }
+        await ProjectionCatchUp.afterAppending(store, logger: logger)
     }
 }
 

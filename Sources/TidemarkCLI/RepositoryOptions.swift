@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import Foundation
 
 /// The options of `repository add|update`: a repository in the catalog.
 struct RepositoryOptions: DefaultedDefinitionOptions {
@@ -16,7 +17,15 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
     var missingForAdd: String? { path == nil ? "a repository needs --path /absolute/folder" : nil }
 
     func apply(to repository: inout RepositoryDefinition, in state: CatalogState) throws(CatalogError) {
-        if let path { repository.path = path }
+        if let path {
+            // A folder that does not exist yet is made on first use; anything else there is refused now,
+            // not at the first session.
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+                throw CatalogError(.invalidValue, "--path \(path) is a file, not a folder: give the folder the repository lives in (it is made on first use if it does not exist)")
+            }
+            repository.path = path
+        }
         if let maxTasks { repository.maxConcurrentTasks = maxTasks }
         if let freeSpaceThreshold {
             guard let percent = Int(freeSpaceThreshold.hasSuffix("%") ? String(freeSpaceThreshold.dropLast()) : freeSpaceThreshold) else {

@@ -12,7 +12,7 @@ enum SessionReportPrinter {
         Swift.print(
             """
 
-            session \(report.session): \(finished.result)
+            session \(report.session): \(finished.result)\(finished.reason.map { " — " + $0 } ?? "")
               processed \(megabytes(finished.processedBytes)), read \(megabytes(finished.readBytes)), transferred \(megabytes(finished.transferredBytes)) in \(String(format: "%.2f", finished.durationSeconds)) s (\(String(format: "%.0f", rate)) MB/s)
               dedupe \(finished.dedupeRatio.map { String(format: "%.2fx", $0) } ?? "-"), compression \(finished.compressionRatio.map { String(format: "%.2fx", $0) } ?? "-")
             """)
@@ -25,6 +25,9 @@ enum SessionReportPrinter {
             rows.append([machine.name, machine.result, megabytes(machine.readBytes), megabytes(machine.transferredBytes), machine.restorePoint ?? "-"])
         }
         Swift.print(TextTable.render(rows, rightAligned: [2, 3]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        for machine in report.machines {
+            if let reason = machine.reason { Swift.print("  \(machine.name) \(machine.result): \(reason)") }
+        }
         Swift.print("  \(report.events) events on \(SessionEvent.stream(of: report.session))")
     }
 }

@@ -22,6 +22,8 @@ struct CommandLineTests {
         (["server", "add", "vc", "--vcenter", "https://admin:hunter2@vc", "--user", "u", "--password-env", "VC"], "carries a user, password"),
         (["throttle", "add", "t", "--rate", "100Mb/s"], "unambiguously"),
         (["repository", "remove", "repo"], "still used by job 'crash-test'"),
+        (["repository", "add", "second", "--path", "/etc/passwd"], "is a file, not a folder"),
+        (["job", "update", "crash-test", "--expected-version", "0", "--description", "x"], "changed since version 0 (now 1)"),
     ] as [([String], String)])
     func refused(arguments: [String], reason: String) async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)

@@ -9,16 +9,18 @@ import Testing
 @Suite("Crash resume", .serialized)
 struct CrashResumeTests {
     /// Runs the job once without a crash: the outcome every interrupted run must equal.
-    static func baseline(vms: Int, diskSize: Int64) async throws -> (JobEnvironment.Outcome, Int) {
-        let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize)
+    static func baseline(vms: Int, diskSize: Int64, disksPerVM: Int = 1) async throws -> (JobEnvironment.Outcome, Int) {
+        let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize, disksPerVM: disksPerVM)
         defer { environment.remove() }
         try environment.runJob()
         return (try await environment.outcome(), try await environment.sessionEvents())
     }
 
     /// Kills the job after event `boundary`, resumes it, and compares with the baseline.
-    static func crashAndResume(at boundary: Int, vms: Int, diskSize: Int64, expected: JobEnvironment.Outcome) async throws {
-        let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize)
+    static func crashAndResume(
+        at boundary: Int, vms: Int, diskSize: Int64, disksPerVM: Int = 1, expected: JobEnvironment.Outcome
+    ) async throws {
+        let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize, disksPerVM: disksPerVM)
         defer { environment.remove() }
         let killed = try environment.runJob(crashAfter: boundary)
         #expect(killed, "the job was expected to die after event \(boundary)")
@@ -38,6 +40,16 @@ struct CrashResumeTests {
         #expect(events > 15)
         for boundary in 1..<events {
             try await Self.crashAndResume(at: boundary, vms: 2, diskSize: 2 << 20, expected: expected)
+        }
+    }
+
+    @Test("killed after every event of a job whose VMs have three disks each, moved in parallel")
+    func everyBoundaryOfMultiDiskVMs() async throws {
+        let (expected, events) = try await Self.baseline(vms: 2, diskSize: 1 << 20, disksPerVM: 3)
+        #expect(expected.result == "success" && expected.snapshotsLeft == 0 && expected.restorePointsCreated == 2)
+        #expect(expected.restored.count == 6)
+        for boundary in 1..<events {
+            try await Self.crashAndResume(at: boundary, vms: 2, diskSize: 1 << 20, disksPerVM: 3, expected: expected)
         }
     }
 

@@ -17,13 +17,15 @@ struct JobEnvironment {
     var labPath: String { folder.appendingPathComponent("lab").path }
     var repositoryPath: String { folder.appendingPathComponent("repository").path }
 
-    static func make(vms: Int, diskSize: Int64, parallel: Bool = true, retention: String = "7 restore points") async throws -> JobEnvironment {
+    static func make(
+        vms: Int, diskSize: Int64, disksPerVM: Int = 1, parallel: Bool = true, retention: String = "7 restore points"
+    ) async throws -> JobEnvironment {
         let database = try await TestDatabase.create()
         let scratch = ProcessInfo.processInfo.environment["TIDEMARK_TEST_SCRATCH"] ?? NSTemporaryDirectory()
         let folder = URL(fileURLWithPath: scratch).appendingPathComponent("job-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let environment = JobEnvironment(database: database, folder: folder)
-        let lab = try LabAdapter.create(at: environment.labPath, vms: vms, disksPerVM: 1, diskSize: diskSize, seed: 7)
+        let lab = try LabAdapter.create(at: environment.labPath, vms: vms, disksPerVM: disksPerVM, diskSize: diskSize, seed: 7)
         let names = try await lab.inventory().virtualMachines.map(\.name).sorted()
         let catalog = CatalogStore(events: database.eventStore())
         try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
@@ -81,7 +83,7 @@ struct JobEnvironment {
         var processed: Int64
         var read: Int64
         var transferred: Int64
-        /// VM id → SHA-256 of its restored disk.
+        /// `<VM id>/<disk>` → SHA-256 of that disk restored.
         var restored: [String: String]
         var restorePointsCreated: Int
         var snapshotsLeft: Int
@@ -104,11 +106,13 @@ struct JobEnvironment {
         var restored: [String: String] = [:]
         for row in 0..<points.rowCount {
             let vm: String = try points.decode(row, 0), point: String = try points.decode(row, 1)
-            let manifest = try repository.manifest(restorePoint: point, disk: "disk-2000")
-            let target = folder.appendingPathComponent("restore-\(point).img").path
-            try DiskRestore.restore(manifest, from: repository, to: target, overwrite: true)
-            restored[vm] = try Self.sha256(file: target)
-            try? FileManager.default.removeItem(atPath: target)
+            for disk in try repository.disks(of: point) {
+                let manifest = try repository.manifest(restorePoint: point, disk: disk)
+                let target = folder.appendingPathComponent("restore-\(point)-\(disk).img").path
+                try DiskRestore.restore(manifest, from: repository, to: target, overwrite: true)
+                restored["\(vm)/\(disk)"] = try Self.sha256(file: target)
+                try? FileManager.default.removeItem(atPath: target)
+            }
         }
         let lab = try LabAdapter(root: labPath)
         var left = 0

@@ -145,13 +145,21 @@ struct TaskSlotTests {
         await second.close()
     }
 
-    @Test("parallel tasks of one session respect the repository's and the proxies' limits")
+    @Test("parallel tasks of one session respect the repository's and the proxies' limits; every disk of two-disk VMs restores")
     func limitsWithinASession() async throws {
-        let environment = try await JobEnvironment.make(vms: 6, diskSize: 1 << 20)
+        // Six VMs of two disks and three repository slots, checkpoints every 256 KiB: the
+        // disks of one VM finish while their siblings save progress (issue 11's race).
+        let environment = try await JobEnvironment.make(vms: 6, diskSize: 2 << 20, disksPerVM: 2)
         defer { environment.remove() }
-        let manager = JobManager(store: environment.database.eventStore(), settings: JobManagerSettings(slotPollInterval: .milliseconds(10)))
+        let manager = JobManager(
+            store: environment.database.eventStore(),
+            settings: JobManagerSettings(checkpointBytes: 256 << 10, slotPollInterval: .milliseconds(10), retryWait: .zero))
         let session = try await manager.begin(job: environment.jobName, trigger: "manual")
-        #expect(try await manager.run(session: session).finished.result == "success")
+        let report = try await manager.run(session: session)
+        #expect(report.finished.result == "success", "\(report.finished.reason ?? "")")
+        let outcome = try await environment.outcome()
+        #expect(outcome.restored.count == 12)
+        #expect(outcome.snapshotsLeft == 0)
         // Replay the log: tasks running at once, in all and per proxy, never above the limits
         // (repository 3, proxy-1 2, proxy-2 1).
         let events = try await environment.database.administratorQuery(

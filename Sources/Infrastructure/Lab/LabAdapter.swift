@@ -31,6 +31,16 @@ public struct LabAdapter: InfrastructureAdapter {
 
     public func createSnapshot(vm: String, name: String, description: String, quiesce: Bool) async throws -> SnapshotInfo {
         let layout = store.layout
+        // A passing failure is spent (and saved) even though no snapshot is made.
+        if try store.read({ ($0.faults.passingSnapshotFailures?[vm] ?? 0) > 0 }) {
+            let more = try store.update { state -> Int in
+                let left = max(0, (state.faults.passingSnapshotFailures?[vm] ?? 0) - 1)
+                state.faults.passingSnapshotFailures?[vm] = left
+                return left
+            }
+            throw InfrastructureError(
+                .snapshotFailed, "the lab refused to snapshot \(vm) (an injected passing failure, \(more) more to come)", fault: "SnapshotFault")
+        }
         return try store.update { state in
             let machine = try Self.machine(vm, in: state)
             if state.faults.snapshotFailure.contains(vm) {

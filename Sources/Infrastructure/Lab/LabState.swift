@@ -43,6 +43,9 @@ public struct LabFaults: Codable, Sendable, Equatable {
     public var snapshotFailure: Set<String> = []
     /// VM ids whose quiesced snapshots fail to quiesce.
     public var quiesceFailure: Set<String> = []
+    /// VM id → how many of its next snapshots fail before one succeeds (a passing fault, for
+    /// retries). Absent in labs made before it existed.
+    public var passingSnapshotFailures: [String: Int]?
 
     public init() {}
 }

@@ -1,0 +1,51 @@
+import Catalog
+import EventStore
+import Foundation
+
+extension JobManager {
+    /// What `stop` did to a session.
+    public enum StopOutcome: Sendable {
+        /// A Job Manager runs the session: it reads the request within a second and stops.
+        case asked
+        /// No Job Manager ran it (a killed command, a session no server had taken): it was
+        /// ended here, recorded as stopped by whom.
+        case ended(SessionReport)
+    }
+
+    /// Stops a session wherever it is. The request goes on the control stream first, so a
+    /// Job Manager that takes the session a moment later still stops it. Then, if this
+    /// process can take the session's lock, nobody runs it: waiting would change nothing, so
+    /// it is ended now — its snapshots swept where its infrastructure can still be reached,
+    /// no restore point made for VMs in progress, the result `stopped` with who stopped it.
+    public func stop(
+        session: String, mode: ControlEvent.StopRequested.Mode, metadata: EventMetadata
+    ) async throws -> StopOutcome {
+        try await requestStop(session: session, mode: mode, metadata: metadata)
+        let slots = try await TaskSlots(settings: store.pool.configuration.settings)
+        do {
+            guard try await slots.own(session: session) else {
+                await slots.close()
+                return .asked
+            }
+            let events = try await store.readStream(try StreamName(SessionEvent.stream(of: session)), limit: 1_000_000)
+            let state = SessionState(events: events)
+            guard state.started != nil, state.finished == nil, let startedAt = events.first?.recordedAt else {
+                await slots.close()
+                return .asked
+            }
+            let reason = "stopped by \(metadata.actor ?? "someone") (\(mode.rawValue)); no Job Manager was running it"
+            let report: SessionReport
+            if let runner = try? await SessionRunner(manager: self, session: session, state: state, startedAt: startedAt, slots: slots) {
+                report = try await runner.abandon(reason: reason, stopped: true)
+            } else {
+                // Its job, server or repository cannot be used any more: nothing to sweep with.
+                report = try await end(session: session, state: state, result: "stopped", reason: reason)
+            }
+            await slots.close()
+            return .ended(report)
+        } catch {
+            await slots.close()
+            throw error
+        }
+    }
+}
