@@ -163,9 +163,7 @@ public struct BackupRepository: Sendable {
         try DiskManifest.checkName(restorePoint, what: "restore point id")
         try DiskManifest.checkName(disk, what: "disk name")
         let path = manifestPath(restorePoint: restorePoint, disk: disk)
-        guard let bytes = try DurableFile.read(path) else {
-            throw RepositoryError(.missingManifest, "restore point \(restorePoint) has no manifest for disk \(disk) (\(path))")
-        }
+        guard let bytes = try DurableFile.read(path) else { throw missing(restorePoint: restorePoint, disk: disk) }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         let manifest: DiskManifest
@@ -181,6 +179,27 @@ public struct BackupRepository: Sendable {
             throw RepositoryError(.damagedManifest, "the manifest \(path) names \(manifest.restorePoint)/\(manifest.disk)")
         }
         return manifest
+    }
+
+    /// Why a manifest cannot be found, with the choices that do exist: the restore point's
+    /// disks, or the repository's restore points (the newest few), so the next try is right.
+    func missing(restorePoint: String, disk: String) -> RepositoryError {
+        if let disks = try? disks(of: restorePoint), !disks.isEmpty {
+            return RepositoryError(
+                .missingManifest, "restore point \(restorePoint) has no disk '\(disk)'; its disks: \(disks.joined(separator: ", "))")
+        }
+        return missingRestorePoint(restorePoint)
+    }
+
+    /// A restore point the repository does not hold, named with those it does hold.
+    public func missingRestorePoint(_ restorePoint: String) -> RepositoryError {
+        let known = (try? restorePoints()) ?? []
+        guard !known.isEmpty else {
+            return RepositoryError(.missingManifest, "the repository \(root.path) has no restore point '\(restorePoint)': it holds none yet")
+        }
+        let dated = known.map { ($0, (try? createdAt(restorePoint: $0)) ?? .distantPast) }.sorted { $0.1 > $1.1 }.map(\.0)
+        let shown = dated.prefix(10).joined(separator: ", ") + (dated.count > 10 ? " (and \(dated.count - 10) older)" : "")
+        return RepositoryError(.missingManifest, "the repository \(root.path) has no restore point '\(restorePoint)'; the newest it holds: \(shown)")
     }
 
     /// Restore point ids (folders holding at least one manifest), sorted. A folder that
@@ -208,6 +227,7 @@ public struct BackupRepository: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: "\(restorePointsPath)/\(restorePoint)")
         } catch {
+            // Not `missingRestorePoint`: that lists restore points, which calls this again.
             throw RepositoryError(.missingManifest, "the repository has no readable restore point \(restorePoint)")
         }
         return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.map { String($0.dropLast(5)) }.sorted()

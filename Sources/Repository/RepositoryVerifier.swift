@@ -43,6 +43,9 @@ public struct RepositoryVerifier: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let restorePoints: [String]
         if let selected {
+            // A restore point that is not there is bad input, named with those that are.
+            let held = Set(try repository.restorePoints())
+            if let absent = selected.first(where: { !held.contains($0) }) { throw repository.missingRestorePoint(absent) }
             restorePoints = selected
         } else {
             restorePoints = try repository.restorePoints()
