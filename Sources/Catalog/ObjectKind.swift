@@ -21,6 +21,15 @@ public enum ObjectKind: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The name of several: "repositories", not "repositorys".
+    public var pluralName: String {
+        switch self {
+        case .repository: return "repositories"
+        case .proxy: return "proxies"
+        default: return displayName + "s"
+        }
+    }
+
     /// The prefix of the kind's event types.
     public var eventPrefix: String {
         switch self {

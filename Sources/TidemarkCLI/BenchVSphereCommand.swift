@@ -29,7 +29,6 @@ struct BenchVSphereCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
         let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("tidemark-bench-vsphere-\(UUID().uuidString.prefix(8))")
         let big = try startSimulator(folder.appendingPathComponent("inventory"), ["-dc", "1", "-cluster", "10", "-host", "4", "-vm", "\(vms / 10)", "-fill=false"])
         defer { stopSimulator(big) }

@@ -8,7 +8,7 @@ struct ListObjects<Definition: CatalogDefinition>: AsyncParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "list",
-            abstract: "List the \(Definition.kind.displayName)s: an aligned table, or JSON with --json; --as-of shows the past.")
+            abstract: "List the \(Definition.kind.pluralName): an aligned table, or JSON with --json; --as-of shows the past.")
     }
 
     @OptionGroup var options: CatalogOptions

@@ -55,7 +55,7 @@ struct CatalogDatabase {
     /// The private cluster, for commands that only manage it.
     func requirePrivateCluster(for command: String) throws -> PrivateCluster {
         guard let privateCluster else {
-            throw ValidationError(
+            throw CommandFailure(
                 "\(command) manages the private cluster, but a database is configured (--database-url, TIDEMARK_DATABASE_URL, PGHOST or PGDATABASE): manage that server with its own tools")
         }
         return privateCluster

@@ -50,6 +50,9 @@ struct ViewOptions: ParsableArguments {
 
     @Flag(help: "Print JSON for scripts.") var json = false
 
+    /// A bad `--as-of` is a usage error, refused before the command runs.
+    func validate() throws { _ = try moment() }
+
     func moment() throws -> Date? { try Self.parseMoment(asOf) }
 
     /// An `--as-of` value, or nil when none was given.

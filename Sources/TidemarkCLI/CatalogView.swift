@@ -169,7 +169,7 @@ enum CatalogView {
             return
         }
         guard !views.isEmpty else {
-            print("no \(kind.displayName)s; add one with 'tidemark \(kind.category) add'")
+            print("no \(kind.pluralName); add one with 'tidemark \(kind.category) add'")
             return
         }
         var rows = [headers(kind)]

@@ -19,7 +19,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         func run() async throws {
             let database = try CatalogDatabase(options: options, logger: try options.makeLogger())
             let cluster = try database.requirePrivateCluster(for: "db start")
-            let applied = try await Migrator.bundled().migrate(try await database.administratorSettings())
+            let applied = try await Migrator.bundled(logger: database.logger).migrate(try await database.administratorSettings())
             print("private PostgreSQL cluster running in \(cluster.dataDirectory.path) (socket in \(cluster.socketDirectory.path))")
             if !applied.isEmpty { print("applied migrations: \(applied.joined(separator: ", "))") }
         }
@@ -57,7 +57,7 @@ struct DatabaseCommand: AsyncParsableCommand {
                     print("private cluster: running, pid \(pid), socket in \(cluster.socketDirectory.path)")
                 }
             }
-            let migrator = try Migrator.bundled()
+            let migrator = try Migrator.bundled(logger: database.logger)
             let settings: PostgresConnectionSettings
             if let cluster = database.privateCluster {
                 settings = cluster.settings(user: PrivateCluster.superuser)
@@ -86,7 +86,7 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try CatalogDatabase(options: options, logger: try options.makeLogger())
-            let applied = try await Migrator.bundled().migrate(try await database.administratorSettings())
+            let applied = try await Migrator.bundled(logger: database.logger).migrate(try await database.administratorSettings())
             if applied.isEmpty {
                 print("the catalog schema is up to date")
             } else {

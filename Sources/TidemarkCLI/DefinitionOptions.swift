@@ -22,8 +22,12 @@ struct AddObject<Options: DefinitionOptions>: AsyncParsableCommand {
     @Argument(help: "A name for it.") var name: String
     @OptionGroup var fields: Options
 
-    func run() async throws {
+    /// A missing setting is a usage error, refused with the usage before anything runs.
+    func validate() throws {
         if let missing = fields.missingForAdd { throw ValidationError(missing) }
+    }
+
+    func run() async throws {
         let name = self.name, fields = self.fields
         try await CatalogCommandRunner.add(options) { state throws(CatalogError) in
             try fields.makeNew(named: name, in: state)

@@ -22,8 +22,10 @@ struct EventsCommand: AsyncParsableCommand {
         var expectedVersion: Int64?
         @Option(help: "The event id (a UUID); sending the same id again does not append twice.") var id: String?
 
-        func run() async throws {
-            let stream = try StreamName(self.stream)
+        /// Streams other commands own and a malformed id are usage errors.
+        func validate() throws {
+            let stream: StreamName
+            do { stream = try StreamName(self.stream) } catch { throw ValidationError("--stream: \(error)") }
             if let kind = ObjectKind(rawValue: stream.category) {
                 throw ValidationError(
                     "'\(stream)' is a \(kind.displayName)'s stream: change it with 'tidemark \(kind.category) add|update|remove', which checks the change before writing it")
@@ -31,14 +33,15 @@ struct EventsCommand: AsyncParsableCommand {
             if stream.category == SessionEvent.category {
                 throw ValidationError("'\(stream)' is a backup session's stream: only the Job Manager writes sessions")
             }
-            let expected: ExpectedVersion = try expectedVersion.map { try ExpectedVersion.exactly($0) } ?? .any
-            var eventID = UUID()
-            if let id {
-                guard let parsed = UUID(uuidString: id) else {
-                    throw ValidationError("--id '\(id)' is not a UUID (for example 3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e)")
-                }
-                eventID = parsed
+            if let id, UUID(uuidString: id) == nil {
+                throw ValidationError("--id '\(id)' is not a UUID (for example 3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e)")
             }
+        }
+
+        func run() async throws {
+            let stream = try StreamName(self.stream)
+            let expected: ExpectedVersion = try expectedVersion.map { try ExpectedVersion.exactly($0) } ?? .any
+            let eventID = id.flatMap(UUID.init(uuidString:)) ?? UUID()
             let metadata = EventMetadata(
                 correlationID: UUID(), actor: "cli:\(ProcessInfo.processInfo.userName)",
                 host: ProcessInfo.processInfo.hostName)

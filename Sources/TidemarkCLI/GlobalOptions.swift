@@ -18,16 +18,34 @@ struct GlobalOptions: ParsableArguments {
             valueName: "path"))
     var dataDirectory: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "warning"
+    @Flag(name: .shortAndLong, help: "More log lines on standard error: -v adds info, -vv debug (the default: warnings and errors only).")
+    var verbose: Int
 
-    /// A logger writing to standard error at the chosen level.
-    func makeLogger(label: String = "tidemark") throws -> Logger {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError(
-                "--log-level '\(logLevel)' is not a level: use trace, debug, info, notice, warning, error or critical")
+    @Option(name: .customLong("log-level"), help: "Log level instead of -v: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    func validate() throws {
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level '\(logLevel)' is not a level: use trace, debug, info, notice, warning, error or critical")
         }
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+    }
+
+    /// The level chosen: `--log-level`, else warning raised one step per `-v`.
+    var level: Logger.Level {
+        if let logLevel, let level = Logger.Level(rawValue: logLevel) { return level }
+        switch verbose {
+        case 0: return .warning
+        case 1: return .info
+        case 2: return .debug
+        default: return .trace
+        }
+    }
+
+    /// A logger writing to standard error at the chosen level, for the command to pass to
+    /// everything it runs (loggers made elsewhere stay at warnings and errors).
+    func makeLogger(label: String = "tidemark") throws -> Logger {
+        try validate()
+        var logger = Logger(label: label)
         logger.logLevel = level
         return logger
     }

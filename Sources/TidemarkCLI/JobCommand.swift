@@ -47,7 +47,7 @@ struct JobCommand: AsyncParsableCommand {
                 text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
             } else {
                 do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-                    throw ValidationError("cannot read '\(file)': \(error.localizedDescription)")
+                    throw CommandFailure("cannot read '\(file)': \(error.localizedDescription)")
                 }
             }
             let documents = try JobDocument.parse(text, file: file == "-" ? "standard input" : file)
@@ -77,6 +77,8 @@ struct JobCommand: AsyncParsableCommand {
         @OptionGroup var options: CatalogOptions
         @Argument(help: "The job's name.") var name: String?
         @Option(name: .customLong("as-of"), help: ArgumentHelp("Export the job as it was then.", valueName: "time")) var asOf: String?
+
+        func validate() throws { _ = try ViewOptions.parseMoment(asOf) }
 
         func run() async throws {
             let moment = try ViewOptions.parseMoment(asOf)

@@ -19,7 +19,7 @@ struct JobStop: AsyncParsableCommand {
         let manager = JobManager(store: store, logger: logger)
         let sessions = try await manager.unfinishedSessions(job: name)
         guard !sessions.isEmpty else {
-            throw ValidationError("job '\(name)' has no session running: see 'tidemark session list --job \(name)'")
+            throw CommandFailure("job '\(name)' has no session running: see 'tidemark session list --job \(name)'")
         }
         for session in sessions {
             switch try await manager.stop(session: session, mode: mode, metadata: options.metadata) {

@@ -17,8 +17,12 @@ struct LabCommand: AsyncParsableCommand {
         @Option(name: .customLong("disks-per-vm"), help: "Disks per VM.") var disksPerVM: Int = 1
         @Option(name: .customLong("disk-size"), help: "Each disk's size: 64M, 1G...") var diskSize: String = "64M"
 
+        func validate() throws { _ = try size() }
+
+        func size() throws -> Int64 { try parseSize(diskSize, option: "--disk-size", range: (Int64(64) << 10)...(Int64(1) << 42)) }
+
         func run() throws {
-            let size = try parseSize(diskSize, option: "--disk-size", range: (Int64(64) << 10)...(Int64(1) << 42))
+            let size = try size()
             let lab = try LabAdapter.create(at: directory, vms: vms, disksPerVM: disksPerVM, diskSize: size)
             print("made a lab of \(vms) VM(s) with \(disksPerVM) disk(s) of \(diskSize) each in \(lab.root)")
         }
@@ -82,7 +86,7 @@ struct LabCommand: AsyncParsableCommand {
         func run() async throws {
             let lab = try LabAdapter(root: directory)
             guard let machine = try await lab.inventory().virtualMachines.first(where: { $0.id == vm || $0.name == vm }) else {
-                throw ValidationError("the lab has no VM '\(vm)'")
+                throw CommandFailure("the lab has no VM '\(vm)'")
             }
             var faults = try lab.faults()
             faults.snapshotFailure.remove(machine.id)

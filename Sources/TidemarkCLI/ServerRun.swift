@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import JobManager
 import Logging
 import Projections
@@ -17,8 +18,7 @@ struct ServerRun: AsyncParsableCommand {
     @Option(name: .customLong("max-sessions"), help: "Sessions this server runs at once.") var maxSessions = 4
 
     func run() async throws {
-        var logger = try options.makeLogger(label: "tidemark.server")
-        if options.logLevel == "warning" { logger.logLevel = .info }
+        let logger = try options.makeLogger(label: "tidemark.server")
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 12)
         let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(), logger: logger)
         let scheduler = Scheduler(store: store, manager: manager, logger: logger)
@@ -29,9 +29,10 @@ struct ServerRun: AsyncParsableCommand {
                 ProjectorService(projector: Projector(store: store, logger: logger)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        logger.notice("tidemark server started")
+        print("tidemark server running (scheduler, Job Managers, projector) until SIGTERM or Ctrl-C; -v logs what it does")
+        fflush(nil)  // seen at once even when standard output is a pipe or a journal
         try await group.run()
         await store.pool.close()
-        logger.notice("tidemark server stopped")
+        print("tidemark server stopped")
     }
 }
