@@ -70,9 +70,7 @@ public struct CatalogState: Sendable {
     /// The id of the live object named `name`, or a not-found error that lists what exists.
     public func require<Definition: CatalogDefinition>(_ type: Definition.Type, named name: String) throws(CatalogError) -> UUIDString {
         if let id = id(of: type, named: name) { return id }
-        let names = entries(type).values.map(\.definition.name).sorted()
-        let known = names.isEmpty ? "there are none yet" : "known: " + names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", ..." : "")
-        throw CatalogError(.notFound, "no \(Definition.kind.displayName) is named '\(name)' (\(known)): see 'tidemark \(Definition.kind.category) list'")
+        throw CatalogError.unknown(Definition.kind, named: name, known: entries(type).values.map(\.definition.name))
     }
 
     /// Live objects that refer to `id`, as "kind 'name'" labels.

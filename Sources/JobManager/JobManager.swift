@@ -162,10 +162,11 @@ public struct JobManager: Sendable {
     }
 
     /// Sessions of the job that started and never finished (a crash, a killed CLI): the ones
-    /// to resume, oldest first.
+    /// to resume, oldest first. A name no job has or had is refused as not found.
     public func unfinishedSessions(job name: String) async throws -> [String] {
         let state = try await catalog.load()
-        guard let id = state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name) else { return [] }
+        let id = try state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name)
+            ?? state.require(JobDefinition.self, named: name)
         return try await unfinished().filter { $0.job == id }.map(\.session)
     }
 

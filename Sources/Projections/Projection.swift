@@ -1,3 +1,4 @@
+import Catalog
 import EventStore
 import Postgres
 
@@ -33,7 +34,7 @@ public enum StandardProjections {
     public static func named(_ name: String) throws(ProjectionError) -> any Projection {
         guard let projection = all.first(where: { $0.name == name }) else {
             throw ProjectionError(
-                "there is no projection named '\(name)': use \(all.map(\.name).joined(separator: ", "))")
+                UnknownName.message("projection", name, known: all.map(\.name), listCommand: "tidemark projections status"))
         }
         return projection
     }

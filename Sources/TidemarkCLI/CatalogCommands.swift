@@ -37,15 +37,13 @@ struct ShowObject<Definition: CatalogDefinition>: AsyncParsableCommand {
     func run() async throws {
         let moment = try view.moment()
         let kind = Definition.kind
-        let found = try await options.withCatalog { catalog -> ObjectView? in
-            let views = moment == nil
+        let views = try await options.withCatalog { catalog -> [ObjectView] in
+            moment == nil
                 ? try await CatalogView.views(Definition.self, from: catalog)
                 : CatalogView.views(Definition.self, in: try await catalog.load(asOf: moment))
-            return views.first { ObjectName.key($0.name) == ObjectName.key(name) }
         }
-        guard let found else {
-            let when = view.asOf.map { " at \($0)" } ?? ""
-            throw CatalogError(.notFound, "no \(kind.displayName) was named '\(name)'\(when): see 'tidemark \(kind.category) list'")
+        guard let found = views.first(where: { ObjectName.key($0.name) == ObjectName.key(name) }) else {
+            throw CatalogError.unknown(kind, named: name, known: views.map(\.name), when: view.asOf.map { "at \($0)" })
         }
         CatalogView.printDetail(found, json: view.json)
     }

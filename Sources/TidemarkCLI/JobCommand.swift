@@ -109,7 +109,10 @@ struct JobCommand: AsyncParsableCommand {
                 return (state, try await catalog.history(of: .job, id: id))
             }
             guard !events.isEmpty else {
-                throw CatalogError(.notFound, "no job was ever named '\(name)': see 'tidemark job list'")
+                throw CatalogError(
+                    .notFound,
+                    UnknownName.message(
+                        "job", name, relation: "is or was named", known: state.jobs.values.map(\.definition.name), listCommand: "tidemark job list"))
             }
             let entries = try JobHistory.entries(events, names: state)
             if json {

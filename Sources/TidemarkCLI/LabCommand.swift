@@ -31,9 +31,14 @@ struct LabCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the lab's VMs, disks and snapshots.")
         @Argument(help: "The lab's folder.") var directory: String
+        @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() async throws {
             let lab = try LabAdapter(root: directory)
+            if json {
+                print(try await LabView.make(lab).json())
+                return
+            }
             let inventory = try await lab.inventory()
             let folders = Dictionary(uniqueKeysWithValues: inventory.folders.map { ($0.id, $0.name) })
             let tags = Dictionary(uniqueKeysWithValues: inventory.tags.map { ($0.id, $0.name) })

@@ -14,7 +14,7 @@ struct SessionCommand: AsyncParsableCommand {
         let logger = try options.makeLogger()
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 2)
         do {
-            try await Projector(store: store, projections: [SessionsProjection()], logger: logger).catchUp()
+            try await Projector(store: store, projections: [SessionsProjection(), CatalogProjection()], logger: logger).catchUp()
             let value = try await body(store.pool)
             await store.pool.close()
             return value
@@ -31,16 +31,27 @@ struct SessionCommand: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Option(help: "Only this job's sessions.") var job: String?
         @Option(help: "How many.") var limit: Int = 20
+        @Flag(help: "Print JSON for scripts: the rows of reporting.sessions.") var json = false
 
         func run() async throws {
-            let rows = try await withCaughtUpPool(options) { pool in
-                try await pool.query(
+            let (job, limit, json) = (self.job, self.limit, self.json)
+            let (rows, text) = try await withCaughtUpPool(options) { pool -> (PostgresResult, String?) in
+                let rows = try await pool.query(
                     """
                     SELECT session_id, coalesce(job_name, '-'), coalesce(result, state, '-'), started_at, duration_seconds,
                            processed_bytes, transferred_bytes, coalesce(bottleneck, '-')
                       FROM reporting.sessions WHERE ($1::text IS NULL OR lower(job_name) = lower($1))
                      ORDER BY started_at DESC NULLS LAST LIMIT $2
                     """, [job, limit])
+                if rows.rowCount == 0, let job {
+                    let known = try await pool.query("SELECT 1 FROM projection.jobs WHERE lower(name) = lower($1)", [job])
+                    if known.rowCount == 0 { throw try await unknownJob(job, pool: pool) }
+                }
+                return (rows, json ? try await listJSON(job: job, limit: limit, pool: pool) : nil)
+            }
+            if let text {
+                print(text)
+                return
             }
             guard rows.rowCount > 0 else {
                 print("no sessions yet: run one with 'tidemark job start NAME'")
@@ -65,8 +76,14 @@ struct SessionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One session: its statistics and a table of its tasks.")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The session's id (or its first characters).") var id: String
+        @Flag(help: "Print JSON for scripts: the session's row of reporting.sessions and its rows of reporting.tasks.") var json = false
 
         func run() async throws {
+            if json {
+                let id = self.id
+                print(try await withCaughtUpPool(options) { pool in try await showJSON(session: try await resolve(id, pool: pool), pool: pool) })
+                return
+            }
             let prefix = id.lowercased()
             let (session, tasks) = try await withCaughtUpPool(options) { pool -> (PostgresResult, PostgresResult) in
                 let session = try await pool.query(
@@ -76,7 +93,7 @@ struct SessionCommand: AsyncParsableCommand {
                            busy_source_percent, busy_proxy_percent, busy_network_percent, busy_target_percent
                       FROM reporting.sessions WHERE session_id LIKE $1 || '%' ORDER BY started_at DESC LIMIT 2
                     """, [prefix])
-                guard session.rowCount == 1 else { return (session, session) }
+                guard session.rowCount == 1 else { throw try await noSingleSession(prefix, matches: session.rowCount, pool: pool) }
                 let tasks = try await pool.query(
                     """
                     SELECT task_id, coalesce(vm_name, vm_id, '-'), coalesce(proxy_name, '-'), coalesce(transport_mode, '-'), coalesce(result, state, '-'),
@@ -84,10 +101,6 @@ struct SessionCommand: AsyncParsableCommand {
                       FROM reporting.tasks WHERE session_id = $1 ORDER BY task_id
                     """, [try session.decode(0, 0, as: String.self)])
                 return (session, tasks)
-            }
-            guard session.rowCount == 1 else {
-                throw ValidationError(
-                    session.rowCount == 0 ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")
             }
             let formatter = ISO8601DateFormatter()
             func text(_ column: Int) throws -> String { try session.decodeIfPresent(0, column, as: String.self) ?? "-" }

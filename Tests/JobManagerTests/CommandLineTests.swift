@@ -11,7 +11,7 @@ struct CommandLineTests {
         (["job", "list", "--as-of", "yesterday-ish"], "is not a time"),
         (["job", "stop", "crash-test"], "has no session running"),
         (["job", "start", "no-such-job"], "no job is named 'no-such-job'"),
-        (["session", "show", "zzzz"], "no session starts with 'zzzz'"),
+        (["session", "show", "zzzz"], "no session has an id starting with 'zzzz'"),
         (["session", "replay", "zzzz", "--speed", "0"], "--speed must be from 0.01"),
         (["repository", "add", "second", "--path", "relative/path"], "is not absolute"),
         (["repository", "add", "REPO", "--path", "/srv/x"], "already exists"),
