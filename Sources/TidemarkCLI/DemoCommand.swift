@@ -13,14 +13,17 @@ import Repository
 
 /// The README's first command: real backup sessions on the embedded defaults. It starts
 /// the private PostgreSQL cluster, makes a lab of three VMs, a repository, two proxies and a
-/// job on first use, runs a session of the job (full the first time), rewrites 2% of the
+/// job on first use, runs a session of the job (full the first time; a later run rewrites 2%
+/// of the lab's blocks first, so its first session is incremental too), rewrites 2% of the
 /// lab's blocks as a day of guest writes would, runs an incremental session, every step an
-/// event followed live, then restores a disk and checks it byte for byte.
+/// event followed live (one line per step; every event with --events), then restores a disk
+/// and checks it byte for byte.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Back up the lab's VMs into a repository on the embedded defaults, every step an event, and check a restore.")
     @OptionGroup var options: GlobalOptions
+    @Flag(help: "Print every event of the sessions as it is recorded, instead of one line per step.") var events = false
 
     func run() async throws {
         let logger = try options.makeLogger()
@@ -55,37 +58,11 @@ struct DemoCommand: AsyncParsableCommand {
         print("job:        '\(job.name)' (version \(job.version)), proxies \(job.proxies.map(\.name).joined(separator: ", "))")
 
         let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(), logger: logger)
-        /// One session of the job, followed live; an interrupted one is resumed first.
-        func session(_ title: String) async throws -> SessionReport {
-            let head = try await store.headPosition()
-            let session: String
-            if let unfinished = try await manager.unfinishedSessions(job: job.name).first {
-                session = unfinished
-                print("\n\(title): resuming session \(session), interrupted earlier")
-            } else {
-                session = try await manager.begin(job: job.name, trigger: "manual")
-                print("\n\(title): session \(session)")
-            }
-            let follower = Task {
-                var seen = 0
-                for try await event in store.subscribe(after: head, category: "session") where event.stream == SessionEvent.stream(of: session) {
-                    seen += 1
-                    print("  " + EventPrinter.textLine(event))
-                    if event.type == "SessionFinished" { break }
-                }
-                return seen
-            }
-            let report = try await manager.run(session: session)
-            let followed = try await follower.value
-            SessionReportPrinter.print(report)
-            print("  \(followed) events followed live")
-            guard report.finished.result != "failed" else { throw ExitCode(2) }
-            return report
-        }
-        _ = try await session("first session")
+        let sessions = DemoSession(store: store, manager: manager, job: job, rawEvents: events)
+        _ = try await sessions.run(1, of: 2)
         let written = try lab.mutate(percent: 2)
         print("\nlab:        guests rewrote \(written.values.map(\.count).reduce(0, +)) blocks of 64 KiB")
-        let report = try await session("second session (incremental: changed blocks only)")
+        let report = try await sessions.run(2, of: 2)
         try await Projector(store: store, logger: logger).catchUp()
         let summary = try await store.pool.query(
             """
@@ -115,7 +92,7 @@ struct DemoCommand: AsyncParsableCommand {
             try DiskRestore.restore(manifest, from: repository, to: target.path, overwrite: false)
             let restored = try await Self.sha256(of: try ImageFileSource(path: target.path))
             guard restored == expected else {
-                throw ValidationError("the restore of \(point)/\(disk) differs from the VM's disk")
+                throw CommandFailure("the restore of \(point)/\(disk) differs from the VM's disk")
             }
             print("restored \(point)/\(disk) and checked it: byte-identical to the VM's disk (SHA-256 \(restored.prefix(16))…)")
         }
