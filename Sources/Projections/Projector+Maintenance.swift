@@ -104,7 +104,16 @@ extension Projector {
             guard granted else {
                 throw ProjectionError("another rebuild or verification is running on this database: wait for it to finish")
             }
-            let value = try await body()
+            // Unlocked before the connection closes: a closed connection's server process may
+            // still hold the lock for a moment, and the next maintenance would be refused.
+            let value: T
+            do {
+                value = try await body()
+            } catch {
+                _ = try? await lock.query("SELECT pg_advisory_unlock($1, $2)", [Self.maintenanceLockKey.0, Self.maintenanceLockKey.1])
+                throw error
+            }
+            _ = try? await lock.query("SELECT pg_advisory_unlock($1, $2)", [Self.maintenanceLockKey.0, Self.maintenanceLockKey.1])
             await lock.close()
             return value
         } catch {
