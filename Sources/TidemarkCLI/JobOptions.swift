@@ -13,13 +13,13 @@ struct JobOptions: DefinitionOptions {
     @Option(name: .customLong("parallel"), help: ArgumentHelp("Process VMs and disks in parallel within the task limits: yes or no (default yes).", valueName: "yes|no"))
     var parallel: String?
     @Option(help: ArgumentHelp(
-        "manual | daily at HH:MM[,HH:MM] [on mon-fri] | monthly on day N at HH:MM | monthly on the first..fourth|last DAY at HH:MM | every N minutes|hours | continuously | after JOB",
+        "manual | daily at HH:MM[,HH:MM] [on mon-fri] | weekly on sun[,wed] at HH:MM | monthly on day N|last at HH:MM | monthly on the first..fourth|last DAY at HH:MM | every N minutes|hours | continuously | after JOB (times as 22:00 or 10pm)",
         valueName: "schedule"))
     var schedule: String?
     @Option(name: .customLong("time-zone"), help: "The schedule's IANA time zone (default: this machine's).") var timeZone: String?
     @Option(name: .customLong("backup-window"), help: ArgumentHelp("Stop transport outside HH:MM-HH:MM ('none': no window).", valueName: "window"))
     var backupWindow: String?
-    @Option(help: ArgumentHelp("'7 restore points' (the default, at least 3) or '14 days'.", valueName: "retention")) var retention: String?
+    @Option(help: ArgumentHelp("'7 restore points' (the default, at least 3) or '14 days' (at least '1 day').", valueName: "retention")) var retention: String?
     @Option(name: .customLong("retry-count"), help: "Retries of failed VMs inside the session (default 3).") var retryCount: Int?
     @Option(name: .customLong("retry-wait"), help: ArgumentHelp("Minutes between retries (default 10).", valueName: "minutes")) var retryWait: Int?
     @Option(name: .customLong("application-aware"), help: "require-success, ignore-failures or off (the default).") var applicationAware: String?
