@@ -105,7 +105,10 @@ extension SessionRunner {
     /// stopped) with the reason instead of blocking the job.
     func abandon(reason: String, stopped: Bool = false) async throws -> SessionReport {
         logger.error("session abandoned", metadata: ["reason": "\(reason)"])
-        for vm in await recorder.state.vms ?? [] {
+        // Only VMs whose snapshot was asked for can have one (the intent is recorded first):
+        // a session of a thousand VMs against a vCenter that is down asks about none of the rest.
+        let snapshots = await recorder.state.snapshots
+        for vm in await recorder.state.vms ?? [] where snapshots[vm.id]?.requested != nil {
             let name = "tidemark-\(shortSession)-\(vm.id)"
             for orphan in (try? await adapter.snapshots(of: vm.id)) ?? [] where orphan.name == name {
                 try? await adapter.removeSnapshot(vm: vm.id, snapshot: orphan.id)
