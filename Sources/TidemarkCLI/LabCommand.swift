@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Foundation
 import Infrastructure
 
@@ -90,8 +91,10 @@ struct LabCommand: AsyncParsableCommand {
 
         func run() async throws {
             let lab = try LabAdapter(root: directory)
-            guard let machine = try await lab.inventory().virtualMachines.first(where: { $0.id == vm || $0.name == vm }) else {
-                throw CommandFailure("the lab has no VM '\(vm)'")
+            let machines = try await lab.inventory().virtualMachines
+            guard let machine = machines.first(where: { $0.id == vm || $0.name == vm }) else {
+                throw CommandFailure(
+                    UnknownName.message("VM", vm, relation: "has the name or id", known: machines.map(\.name), listCommand: "tidemark lab show \(directory)"))
             }
             var faults = try lab.faults()
             faults.snapshotFailure.remove(machine.id)

@@ -36,6 +36,20 @@ struct CommandLineOutputTests {
         #expect(try await environment.eventCount() == before)
     }
 
+    @Test("a VM the lab does not have is named in the same words")
+    func unknownLabVM() throws {
+        let scratch = ProcessInfo.processInfo.environment["TIDEMARK_TEST_SCRATCH"] ?? NSTemporaryDirectory()
+        let lab = URL(fileURLWithPath: scratch).appendingPathComponent("lab-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: lab) }
+        let created = try TidemarkProcess.run(["lab", "create", lab.path, "--vms", "2", "--disk-size", "64K"], in: URL(fileURLWithPath: scratch))
+        #expect(created.status == 0, "\(created.output)")
+        let run = try TidemarkProcess.run(["lab", "inject", lab.path, "--vm", "lab-vm-9", "--clear"], in: URL(fileURLWithPath: scratch))
+        #expect(run.status == 1)
+        #expect(
+            run.output.contains("Error: no VM has the name or id 'lab-vm-9' (known: lab-vm-01, lab-vm-02): see 'tidemark lab show \(lab.path)'"),
+            "\(run.output)")
+    }
+
     @Test("every list and show prints JSON with --json")
     func json() async throws {
         let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
