@@ -191,7 +191,7 @@ public struct JobManager: Sendable {
                 guard Self.isPermanent(error) else { throw error }
                 // The job cannot run as defined (its lab, server or repository is gone): the
                 // session ends failed with the reason rather than blocking the job for ever.
-                let report = try await fail(session: session, state: state, reason: "\(error)")
+                let report = try await end(session: session, state: state, result: "failed", reason: "\(error)")
                 await slots.close()
                 return report
             }

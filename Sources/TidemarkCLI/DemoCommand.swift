@@ -96,6 +96,11 @@ struct DemoCommand: AsyncParsableCommand {
             }
             print("restored \(point)/\(disk) and checked it: byte-identical to the VM's disk (SHA-256 \(restored.prefix(16))…)")
         }
+        if let cluster = database.privateCluster {
+            // The cluster outlives the demo (the next run and every other command use it): say so.
+            let account = geteuid() == 0 ? " (as the postgres user)" : ""
+            print("the catalog's PostgreSQL cluster keeps running in \(cluster.dataDirectory.path)\(account): stop it with 'tidemark db stop --data-dir \(cluster.dataDirectory.path)'")
+        }
     }
 
     static func sha256(of source: any BlockSource) async throws -> String {

@@ -41,6 +41,7 @@ struct JobStart: AsyncParsableCommand {
         for chained in try await Scheduler(store: store, manager: manager, logger: logger).chain(after: report.jobID) {
             print("chained: session \(chained) begun (a running 'tidemark server' runs it)")
         }
+        await ProjectionCatchUp.afterAppending(store, logger: logger)
         if report.finished.result == "failed" { throw ExitCode(2) }
     }
 }

@@ -90,7 +90,7 @@ struct SessionCommand: AsyncParsableCommand {
                     """
                     SELECT session_id, job_name, trigger, coalesce(result, state), started_at, finished_at, vm_count, processed_bytes,
                            read_bytes, transferred_bytes, dedupe_ratio, compression_ratio, rate_bytes_per_second, bottleneck,
-                           busy_source_percent, busy_proxy_percent, busy_network_percent, busy_target_percent
+                           busy_source_percent, busy_proxy_percent, busy_network_percent, busy_target_percent, reason
                       FROM reporting.sessions WHERE session_id LIKE $1 || '%' ORDER BY started_at DESC LIMIT 2
                     """, [prefix])
                 guard session.rowCount == 1 else { throw try await noSingleSession(prefix, matches: session.rowCount, pool: pool) }
@@ -109,6 +109,7 @@ struct SessionCommand: AsyncParsableCommand {
             print("session \(try text(0))")
             print("  job:         \(try text(1)) (\(try text(2)))")
             print("  result:      \(try text(3))")
+            if let reason = try session.decodeIfPresent(0, 18, as: String.self) { print("  reason:      \(reason)") }
             print("  started:     \(started.map(formatter.string(from:)) ?? "-"), finished \(finished.map(formatter.string(from:)) ?? "-")")
             print("  processed:   \(megabytes(try session.decodeIfPresent(0, 7))), read \(megabytes(try session.decodeIfPresent(0, 8))), transferred \(megabytes(try session.decodeIfPresent(0, 9)))")
             print("  reduction:   dedupe \(try number(10).map { String(format: "%.2fx", $0) } ?? "-"), compression \(try number(11).map { String(format: "%.2fx", $0) } ?? "-")")
