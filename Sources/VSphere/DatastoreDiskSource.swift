@@ -2,20 +2,19 @@ import Foundation
 import Infrastructure
 
 /// One disk of a snapshot read through vCenter's datastore HTTP access (`/folder/...`): the
-/// descriptor names the flat extent, whose bytes are read with range requests.
+/// descriptor names the flat extent, whose bytes are read with range requests, larger than
+/// the reads when they run in sequence (`RangeReadAhead`).
 final class DatastoreDiskSource: BlockSource {
     let size: Int64
     let identity: String
-    private let transport: HTTPTransport
-    private let path: String
-    private let cookie: String?
+    private let readAhead: RangeReadAhead
 
     private init(transport: HTTPTransport, path: String, cookie: String?, size: Int64, identity: String) {
-        self.transport = transport
-        self.path = path
-        self.cookie = cookie
         self.size = size
         self.identity = identity
+        readAhead = RangeReadAhead(size: size) { offset, buffer throws(InfrastructureError) in
+            try Self.fetch(transport: transport, path: path, cookie: cookie, size: size, identity: identity, offset: offset, into: buffer)
+        }
     }
 
     static func open(client: VSphereClient, datacenter: String, descriptor: DatastorePath, capacity: Int64, identity: String)
@@ -60,20 +59,18 @@ final class DatastoreDiskSource: BlockSource {
         guard offset >= 0, offset + Int64(buffer.count) <= size else {
             throw InfrastructureError(.diskUnreadable, "a read at \(offset) of \(buffer.count) bytes passes the end of the \(size)-byte disk (\(identity))")
         }
+        try await readAhead.read(at: offset, into: buffer)
+    }
+
+    /// One range request into `buffer`, on the calling (Dispatch) thread.
+    private static func fetch(
+        transport: HTTPTransport, path: String, cookie: String?, size: Int64, identity: String, offset: Int64,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) throws(InfrastructureError) {
         var headers: [String] = []
         if let cookie { headers.append("Cookie: \(cookie)") }
         let request = HTTPRequest(path: path, headers: headers, range: offset...(offset + Int64(buffer.count) - 1))
-        let target = BufferBox(buffer)
-        let transport = transport
-        let response: HTTPResponse = try await withCheckedThrowingContinuation { continuation in
-            HTTPTransport.blockingQueue.async {
-                do throws(InfrastructureError) {
-                    continuation.resume(returning: try transport.performBlocking(request, into: target.buffer))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        let response = try transport.performBlocking(request, into: buffer)
         guard response.status == 206 || (response.status == 200 && offset == 0 && Int64(buffer.count) == size) else {
             throw InfrastructureError(
                 .diskUnreadable, "reading \(buffer.count) bytes at \(offset) of \(identity) failed: HTTP \(response.status)")
@@ -84,12 +81,6 @@ final class DatastoreDiskSource: BlockSource {
                 "reading \(buffer.count) bytes at \(offset) of \(identity) gave \(response.received): the extent is shorter than the disk")
         }
     }
-}
-
-/// A caller's buffer handed to the transfer thread; the caller waits until it is filled.
-private struct BufferBox: @unchecked Sendable {
-    let buffer: UnsafeMutableRawBufferPointer
-    init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
 }
 
 /// A VMDK text descriptor: the one flat extent that holds a disk's bytes.
