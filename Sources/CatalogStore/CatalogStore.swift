@@ -16,8 +16,6 @@ public final class CatalogStore: Sendable {
     public let events: EventStore
     let logger: Logger
 
-    /// The advisory lock key of catalog commands ('tide', 1).
-    static let lockKey: (Int32, Int32) = (1_953_064_037, 1)
     static let categories = ObjectKind.allCases.map(\.category)
 
     public init(events: EventStore, logger: Logger = Logger(label: "tidemark.catalog")) {
@@ -63,7 +61,9 @@ public final class CatalogStore: Sendable {
         metadata: EventMetadata, _ decide: @escaping @Sendable (CatalogState) throws(CatalogError) -> [CatalogChange]
     ) async throws -> [CatalogChange] {
         let changes = try await events.pool.withTransaction { connection -> [CatalogChange] in
-            _ = try connection.query("SELECT pg_advisory_xact_lock($1, $2)", [Self.lockKey.0, Self.lockKey.1])
+            // Commands one at a time, so two never both see a name as free: a table only the
+            // service role may lock (an advisory lock could be held for ever by any login).
+            _ = try connection.query("LOCK TABLE tidemark.catalog_lock IN EXCLUSIVE MODE")
             let changes = try decide(try Self.fold(on: connection))
             // One append per stream, in the order decided: a job's rename and update land together.
             var order: [String] = []

@@ -59,6 +59,8 @@ public struct MigrationStatus: Sendable, Equatable {
 public struct Migrator: Sendable {
     public let files: [MigrationFile]
     let logger: Logger
+    /// How long a migrator waits for another one before it gives up and says who holds it.
+    public var lockPatience: Duration = .seconds(120)
 
     public init(files: [MigrationFile], logger: Logger = Logger(label: "tidemark.migrator")) throws(MigrationError) {
         let sorted = files.sorted { $0.version < $1.version }
@@ -95,7 +97,7 @@ public struct Migrator: Sendable {
     public func migrate(_ settings: PostgresConnectionSettings) async throws -> [String] {
         let connection = try await PostgresConnection.connect(settings, logger: logger)
         defer { Task { await connection.close() } }
-        try await connection.query("SELECT pg_advisory_lock(hashtext('tidemark.migrations'))")
+        try await waitForMigrationLock(on: connection)
         do {
             let applied = try await apply(on: connection)
             try await connection.query("SELECT pg_advisory_unlock(hashtext('tidemark.migrations'))")
@@ -103,6 +105,31 @@ public struct Migrator: Sendable {
         } catch {
             _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext('tidemark.migrations'))")
             throw error
+        }
+    }
+
+    /// Concurrent migrators queue on an advisory lock (the tables a table lock would need may
+    /// not exist yet). Any login can take that key, so waiting is bounded: after
+    /// `lockPatience` the error names the session in the way instead of hanging for ever.
+    private func waitForMigrationLock(on connection: PostgresConnection) async throws {
+        let started = ContinuousClock.now
+        while true {
+            let granted: Bool = try await connection.query("SELECT pg_try_advisory_lock(hashtext('tidemark.migrations'))").decode(0, 0)
+            if granted { return }
+            guard ContinuousClock.now - started < lockPatience else {
+                let holder = try await connection.query(
+                    """
+                    SELECT l.pid, coalesce(a.usename::text, '?') FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                       AND l.objid = (hashtext('tidemark.migrations')::bigint & 4294967295)::oid LIMIT 1
+                    """)
+                let who = holder.rowCount == 1
+                    ? "server process \(try holder.decode(0, 0, as: Int32.self)) (role \(try holder.decode(0, 1, as: String.self)))" : "another session"
+                throw MigrationError(
+                    file: nil,
+                    message: "\(who) has held the migration lock for \(lockPatience): another 'tidemark db migrate' is running, or that session holds the key; if it is neither, end it with SELECT pg_terminate_backend(PID) and migrate again")
+            }
+            try await Task.sleep(for: .milliseconds(250))
         }
     }
 

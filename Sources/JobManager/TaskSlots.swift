@@ -1,17 +1,19 @@
 import Foundation
 import Postgres
 
-/// Task slots of repositories and proxies, and session ownership, as PostgreSQL advisory
-/// locks held on one connection of the Job Manager's own.
+/// Task slots of repositories and proxies, and session ownership, as claims in
+/// `tidemark.slot_claims` made on one connection of the Job Manager's own.
 ///
-/// Counted across every session of every server sharing the database, and released by
-/// PostgreSQL itself when the process dies or its connection drops: a crash never leaves a
-/// slot taken. A slot is `(class of the object, slot number)`; the class is a stable 32-bit
-/// hash of the object's kind and id.
+/// Counted across every session of every server sharing the database. A claim lasts while
+/// the server process of the connection that made it lives, so a crash (the connection drops,
+/// the process ends) never leaves a slot taken. Only the service role can claim: advisory
+/// locks, used before, could be held for ever by any login, a reader included (migration
+/// 0009). A slot is `(class of the object, slot number)`; the class is a stable 32-bit hash of
+/// the object's kind and id.
 public actor TaskSlots {
     let connection: PostgresConnection
-    /// Slots this session holds. PostgreSQL advisory locks are re-entrant within a
-    /// connection, so the session's own tasks must not count on the lock to keep each other out.
+    /// Slots this session holds: the session's own tasks must not take one twice (the
+    /// claim of a live holder is refused, but the holder is this very connection).
     private var held = Set<SlotKey>()
 
     struct SlotKey: Hashable {
@@ -63,15 +65,13 @@ public actor TaskSlots {
     public func give(_ owner: Owner, _ id: String, slot: Int) async throws {
         let key = SlotKey(lockClass: Self.lockClass(owner, id), slot: Int32(slot))
         guard held.remove(key) != nil else { return }
-        _ = try await connection.query("SELECT pg_advisory_unlock($1, $2)", [key.lockClass, key.slot])
+        _ = try await connection.query("SELECT tidemark.release_slot($1, $2)", [key.lockClass, key.slot])
     }
 
     /// Slots of the object taken right now, by any session.
     public func inUse(_ owner: Owner, _ id: String) async throws -> Int {
-        let result = try await connection.query(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = ($1::bigint & 4294967295)::oid AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [Int64(Self.lockClass(owner, id))])
-        return Int(try result.decode(0, 0, as: Int64.self))
+        let result = try await connection.query("SELECT tidemark.slots_in_use($1)", [Self.lockClass(owner, id)])
+        return Int(try result.decode(0, 0, as: Int32.self))
     }
 
     public func close() async {
@@ -79,6 +79,6 @@ public actor TaskSlots {
     }
 
     private func tryLock(_ lockClass: Int32, _ slot: Int32) async throws -> Bool {
-        try await connection.query("SELECT pg_try_advisory_lock($1, $2)", [lockClass, slot]).decode(0, 0)
+        try await connection.query("SELECT tidemark.claim_slot($1, $2)", [lockClass, slot]).decode(0, 0)
     }
 }

@@ -29,8 +29,9 @@ public struct RebuildReport: Sendable {
 }
 
 extension Projector {
-    /// The advisory lock key of rebuilds and verifications ('tide', 2): one at a time.
-    static let maintenanceLockKey: (Int32, Int32) = (1_953_064_037, 2)
+    /// The claim (`tidemark.claim_slot`, migration 0009) that lets rebuilds and verifications
+    /// run one at a time; only the service role can hold it.
+    static let maintenanceClaim: (Int32, Int32) = (1_953_064_002, 0)
 
     /// Rebuilds projections from position zero into their shadow tables while readers keep
     /// the live ones, then swaps the rows in, in one transaction that first catches the
@@ -99,21 +100,21 @@ extension Projector {
         let lock = try await PostgresConnection.connect(store.pool.configuration.settings, logger: logger)
         do {
             let granted: Bool = try await lock.query(
-                "SELECT pg_try_advisory_lock($1, $2)", [Self.maintenanceLockKey.0, Self.maintenanceLockKey.1]
+                "SELECT tidemark.claim_slot($1, $2)", [Self.maintenanceClaim.0, Self.maintenanceClaim.1]
             ).decode(0, 0)
             guard granted else {
                 throw ProjectionError("another rebuild or verification is running on this database: wait for it to finish")
             }
-            // Unlocked before the connection closes: a closed connection's server process may
-            // still hold the lock for a moment, and the next maintenance would be refused.
+            // Released before the connection closes: a closed connection's server process may
+            // live on for a moment, and the next maintenance would be refused.
             let value: T
             do {
                 value = try await body()
             } catch {
-                _ = try? await lock.query("SELECT pg_advisory_unlock($1, $2)", [Self.maintenanceLockKey.0, Self.maintenanceLockKey.1])
+                _ = try? await lock.query("SELECT tidemark.release_slot($1, $2)", [Self.maintenanceClaim.0, Self.maintenanceClaim.1])
                 throw error
             }
-            _ = try? await lock.query("SELECT pg_advisory_unlock($1, $2)", [Self.maintenanceLockKey.0, Self.maintenanceLockKey.1])
+            _ = try? await lock.query("SELECT tidemark.release_slot($1, $2)", [Self.maintenanceClaim.0, Self.maintenanceClaim.1])
             await lock.close()
             return value
         } catch {

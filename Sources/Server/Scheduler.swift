@@ -72,9 +72,11 @@ public struct Scheduler: Sendable {
         Set(try await manager.unfinished().compactMap(\.job))
     }
 
-    /// One pass over every job at `now`. Returns the sessions begun.
+    /// One pass over every job at `now`. Returns the sessions begun. With a `fence` (the
+    /// leader's lease), every decision lands in a transaction that first checks the lease:
+    /// a leader that lost it (it froze past the expiry and was replaced) records nothing.
     @discardableResult
-    public func tick(at now: Date = Date()) async throws -> [String] {
+    public func tick(at now: Date = Date(), fence: LeaseFence? = nil) async throws -> [String] {
         let catalog = try await manager.catalog.load()
         let handled = try await tracks()
         let running = try await runningJobs()
@@ -111,20 +113,30 @@ public struct Scheduler: Sendable {
                 if running.contains(id), try await store.streamVersion(try StreamName(SessionEvent.stream(of: session))) > 0 {
                     // A leader died between beginning this very session and recording it.
                     try await record(
-                        id, .runRequested,
-                        ScheduleEvent.RunRequested(jobId: id, scheduledFor: slot, trigger: missed ? "missed" : "scheduled", sessionId: session, nextRunAt: next))
+                        [try decision(
+                            id, .runRequested,
+                            ScheduleEvent.RunRequested(
+                                jobId: id, scheduledFor: slot, trigger: missed ? "missed" : "scheduled", sessionId: session, nextRunAt: next))],
+                        fence: fence)
                     continue
                 }
                 if let reason = skipReason(job, id: id, running: running, missed: missed, at: now) {
                     try await record(
-                        id, .runSkipped,
-                        ScheduleEvent.RunSkipped(jobId: id, scheduledFor: slot, reason: reason, count: slots.count, nextRunAt: next))
+                        [try decision(
+                            id, .runSkipped,
+                            ScheduleEvent.RunSkipped(jobId: id, scheduledFor: slot, reason: reason, count: slots.count, nextRunAt: next))],
+                        fence: fence)
                     logger.info("run skipped", metadata: ["job": "\(job.name)", "reason": "\(reason)"])
                 } else {
-                    _ = try await manager.begin(jobID: id, in: catalog, trigger: missed ? "missed" : "scheduled", session: session)
+                    // The session and the request in one append: both or neither.
+                    let trigger = missed ? "missed" : "scheduled"
                     try await record(
-                        id, .runRequested,
-                        ScheduleEvent.RunRequested(jobId: id, scheduledFor: slot, trigger: missed ? "missed" : "scheduled", sessionId: session, nextRunAt: next))
+                        [
+                            try manager.startAppend(jobID: id, in: catalog, trigger: trigger, session: session, actor: "scheduler"),
+                            try decision(
+                                id, .runRequested,
+                                ScheduleEvent.RunRequested(jobId: id, scheduledFor: slot, trigger: trigger, sessionId: session, nextRunAt: next)),
+                        ], fence: fence)
                     logger.info("run requested", metadata: ["job": "\(job.name)", "session": "\(session)"])
                     begun.append(session)
                 }
@@ -161,11 +173,20 @@ public struct Scheduler: Sendable {
         return begun
     }
 
-    private func record<Payload: Encodable>(_ job: String, _ kind: ScheduleEvent.Kind, _ payload: Payload) async throws {
+    /// A decision on the job's schedule stream.
+    private func decision<Payload: Encodable>(_ job: String, _ kind: ScheduleEvent.Kind, _ payload: Payload) throws -> StreamAppend {
         let data = String(decoding: try ScheduleEvent.encoder().encode(payload), as: UTF8.self)
-        try await store.append(
-            to: try StreamName(ScheduleEvent.stream(of: job)),
+        return StreamAppend(
+            stream: try StreamName(ScheduleEvent.stream(of: job)), expectedVersion: .any,
             events: [try NewEvent(type: kind.rawValue, jsonData: data, metadata: EventMetadata(actor: "scheduler", host: ProcessInfo.processInfo.hostName))])
+    }
+
+    /// Appends in one transaction, after checking the fence when there is one.
+    private func record(_ appends: [StreamAppend], fence: LeaseFence?) async throws {
+        try await store.pool.withTransaction { connection in
+            try fence?.check(on: connection)
+            _ = try EventStore.append(appends, on: connection)
+        }
     }
 
     /// `sessionID` for tests that play a leader dying mid-decision.

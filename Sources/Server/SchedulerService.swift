@@ -3,21 +3,25 @@ import Logging
 import Postgres
 import ServiceLifecycle
 
-/// The scheduler as a service: exactly one per database acts, the holder of an advisory
-/// lock on a connection of its own. When the leader dies its connection drops, PostgreSQL
-/// releases the lock, and another server's next attempt (every `interval`) takes over.
+/// The scheduler as a service: exactly one per database acts, the holder of the scheduler's
+/// lease (`LeaderLease`). It renews the lease every `interval`; if it stops renewing (it died,
+/// or froze) the lease expires after `leaseSeconds` and another server's next attempt takes
+/// over with a larger fencing token, which the old leader's late appends fail against.
 public struct SchedulerService: Service {
-    public static let leaderLockKey: (Int32, Int32) = (1_953_064_037, 3)
-
     let scheduler: Scheduler
     let settings: PostgresConnectionSettings
     let interval: Duration
+    let lease: LeaderLease
     let logger: Logger
 
-    public init(scheduler: Scheduler, settings: PostgresConnectionSettings, interval: Duration = .seconds(2), logger: Logger) {
+    public init(
+        scheduler: Scheduler, settings: PostgresConnectionSettings, interval: Duration = .seconds(2), leaseSeconds: Double = 15,
+        holder: String = LeaderLease.defaultHolder(), logger: Logger
+    ) {
         self.scheduler = scheduler
         self.settings = settings
         self.interval = interval
+        self.lease = LeaderLease(name: LeaderLease.scheduler, seconds: leaseSeconds, holder: holder)
         self.logger = logger
     }
 
@@ -36,20 +40,28 @@ public struct SchedulerService: Service {
         }
     }
 
-    /// Becomes leader if nobody is, then ticks until the task is cancelled or the connection fails.
+    /// Becomes leader if the lease is free, then ticks and renews until the task is cancelled,
+    /// a renewal fails (the lease expired: step down) or the connection fails.
     func leadWhileElected() async throws {
         let connection = try await PostgresConnection.connect(settings, logger: logger)
         defer { Task { await connection.close() } }
-        let elected: Bool = try await connection.query(
-            "SELECT pg_try_advisory_lock($1, $2)", [Self.leaderLockKey.0, Self.leaderLockKey.1]
-        ).decode(0, 0)
-        guard elected else { return }
-        logger.notice("this server now schedules the jobs")
+        guard let token = try await lease.acquire(on: connection) else { return }
+        logger.notice("this server now schedules the jobs", metadata: ["lease.token": "\(token)"])
+        let fence = LeaseFence(name: lease.name, token: token)
         while !Task.isCancelled {
-            try await scheduler.tick()
-            // The lock lives as long as this connection: check it is still there.
-            _ = try await connection.query("SELECT 1")
-            try await Task.sleep(for: interval)
+            try await scheduler.tick(fence: fence)
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                // Shutting down: hand the lease over now rather than after it expires.
+                try? await lease.release(token, on: connection)
+                throw error
+            }
+            guard try await lease.renew(token, on: connection) else {
+                logger.warning("the scheduler's lease expired before it was renewed; stepping down", metadata: ["lease.token": "\(token)"])
+                return
+            }
         }
+        try? await lease.release(token, on: connection)
     }
 }

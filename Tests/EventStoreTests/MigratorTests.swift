@@ -32,6 +32,21 @@ struct MigratorTests {
         #expect(try recorded.decode(0, 0, as: Int.self) == first.files.count)
     }
 
+    @Test("a login squatting the migration lock makes db migrate fail naming it, not hang")
+    func squattedLockNamed() async throws {
+        let database = try await TestDatabase.create()
+        let reader = try await database.readerConnection()
+        defer { Task { await reader.close() } }
+        let pid: Int32 = try await reader.query("SELECT pg_backend_pid()").decode(0, 0)
+        _ = try await reader.query("SELECT pg_advisory_lock(hashtext('tidemark.migrations'))")
+        var migrator = try Migrator.bundled(logger: quietLogger)
+        migrator.lockPatience = .milliseconds(600)
+        let error = await #expect(throws: MigrationError.self) { try await migrator.migrate(database.administrator) }
+        #expect(error?.message.contains("server process \(pid) (role reader_\(database.name))") == true, "\(error?.message ?? "")")
+        _ = try await reader.query("SELECT pg_advisory_unlock_all()")
+        #expect(try await migrator.migrate(database.administrator).isEmpty)
+    }
+
     @Test("a migration file edited after it was applied is refused by name, and nothing newer is applied")
     func editedFileRefused() async throws {
         let database = try await TestDatabase.create()

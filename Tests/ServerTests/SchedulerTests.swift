@@ -176,32 +176,47 @@ struct SchedulerTests {
         #expect(try after.decode(0, 0, as: Date.self) == Self.utc(days: 1, 23, 59, 0))
     }
 
-    @Test("one scheduler leads; when its connection drops another takes over within seconds")
+    @Test("one scheduler leads; when it shuts down another takes over at once, when it dies once its lease expires")
     func leaderElection() async throws {
         let world = try await Self.world(jobs: [])
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
         let settings = world.database.service
-        let a = Task { try await SchedulerService(scheduler: world.scheduler, settings: settings, interval: .milliseconds(100), logger: logger).run() }
-        let b = Task { try await SchedulerService(scheduler: world.scheduler, settings: settings, interval: .milliseconds(100), logger: logger).run() }
-        defer { b.cancel() }
-        func holders() async throws -> [Int32] {
+        let scheduler = world.scheduler
+        @Sendable func service(_ holder: String) -> Task<Void, any Error> {
+            Task {
+                var logger = Logger(label: "test")
+                logger.logLevel = .critical
+                return try await SchedulerService(
+                    scheduler: scheduler, settings: settings, interval: .milliseconds(100), leaseSeconds: 1, holder: holder, logger: logger
+                ).run()
+            }
+        }
+        var tasks = ["a": service("a"), "b": service("b")]
+        defer { for task in tasks.values { task.cancel() } }
+        func leader() async throws -> (String, Int64)? {
             let result = try await world.database.administratorQuery(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 1953064037 AND objid = 3")
-            return try (0..<result.rowCount).map { try result.decode($0, 0) }
+                "SELECT holder, token FROM tidemark.leases WHERE name = 'scheduler' AND expires_at > clock_timestamp()")
+            return result.rowCount == 1 ? (try result.decode(0, 0), try result.decode(0, 1)) : nil
         }
-        try await Task.sleep(for: .milliseconds(600))
-        let before = try await holders()
-        #expect(before.count == 1)
-        // Whoever leads: end that backend, as a crash would.
-        try await world.database.administratorQuery("SELECT pg_terminate_backend($1)", [before[0]])
-        var after: [Int32] = []
-        for _ in 0..<40 {
-            try await Task.sleep(for: .milliseconds(100))
-            after = try await holders()
-            if after.count == 1 && after != before { break }
+        func waitForLeader(otherThan previous: String?) async throws -> (String, Int64)? {
+            for _ in 0..<60 {
+                if let now = try await leader(), now.0 != previous { return now }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return nil
         }
-        #expect(after.count == 1 && after != before)
-        a.cancel()
+        let first = try #require(try await waitForLeader(otherThan: nil))
+        // A graceful shutdown hands the lease over: the other leads well within the lease time.
+        tasks[first.0]?.cancel()
+        let second = try #require(try await waitForLeader(otherThan: first.0))
+        #expect(second.1 > first.1)
+        // A leader whose connection dies (a crash): replaced after the lease expires.
+        tasks[first.0] = service(first.0)
+        let backend = try await world.database.administratorQuery(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND usename = 'tidemark_app' AND query LIKE '%renew_lease%'")
+        for row in 0..<backend.rowCount {
+            try await world.database.administratorQuery("SELECT pg_terminate_backend($1)", [try backend.decode(row, 0, as: Int32.self)])
+        }
+        let third = try #require(try await waitForLeader(otherThan: nil))
+        #expect(third.1 >= second.1)
     }
 }

@@ -77,6 +77,15 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// A connection as a login role granted `tidemark_reader` (made on first use): what an
+    /// auditor's SQL tool, or an attacker holding a read-only login, connects as.
+    public func readerConnection() async throws -> PostgresConnection {
+        let role = "reader_" + name
+        try await administratorQuery(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(role)') THEN CREATE ROLE \(role) LOGIN; GRANT tidemark_reader TO \(role); END IF; END $$")
+        return try await PostgresConnection.connect(administrator.with("user", role))
+    }
+
     /// Number of events in the log, counted by the superuser.
     public func eventCount() async throws -> Int64 {
         try await administratorQuery("SELECT count(*) FROM tidemark.events").decode(0, 0)

@@ -1,0 +1,23 @@
+import Catalog
+import EventStore
+import Foundation
+
+extension JobManager {
+    /// A new session's `SessionStarted` as an append of its own, for a caller that lands it in
+    /// one transaction with other events: the scheduler records the run it requested and the
+    /// session it began together, under its lease, so a leader that lost its lease begins
+    /// nothing. The stream must not exist yet.
+    public func startAppend(jobID id: UUIDString, in state: CatalogState, trigger: String, session: String, actor: String) throws
+        -> StreamAppend
+    {
+        guard let job = state.jobs[id] else {
+            throw JobManagerError(.invalidJob, "the job \(state.label(.job, id)) does not exist")
+        }
+        let started = SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger)
+        let data = String(decoding: try SessionEvent.encoder().encode(started), as: UTF8.self)
+        let metadata = EventMetadata(correlationID: UUID(uuidString: session), actor: actor, host: ProcessInfo.processInfo.hostName)
+        return StreamAppend(
+            stream: try StreamName(SessionEvent.stream(of: session)), expectedVersion: .noStream,
+            events: [try NewEvent(type: SessionEvent.Kind.sessionStarted.rawValue, jsonData: data, metadata: metadata)])
+    }
+}
