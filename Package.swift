@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "Postgres",
                 "TidemarkMigrations",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -17,7 +17,7 @@ public enum UnknownName {
         let names = known.sorted { $0.lowercased() < $1.lowercased() }
         var list = names.isEmpty ? "there are none" : "\(label): " + names.prefix(namesShown).joined(separator: ", ")
         if names.count > namesShown { list += ", ... (\(names.count) in all)" }
-        return "no \(noun) \(relation) '\(name)'\(when.map { " \($0)" } ?? "") (\(list)): see '\(listCommand)'"
+        return "no \(noun) \(relation) '\(EscapedText.escaped(name))'\(when.map { " \($0)" } ?? "") (\(list)): see '\(listCommand)'"
     }
 }
 

@@ -31,6 +31,10 @@ public struct DiskTransfer: Sendable {
     /// clears it once it has recorded the transfer's end: a crash between the two then
     /// resumes into the same figures instead of losing them. Defaults to false.
     public var keepsProgress = false
+    /// Reads the event log's chain head, recorded in the manifest (`DiskManifest.logHead`) so
+    /// that a rewritten log is caught later; nil (the default) records none. A head that
+    /// cannot be read leaves the manifest without one rather than failing the backup.
+    public var logHead: (@Sendable () async throws -> DiskManifest.LogHead?)?
 
     public init(
         repository: BackupRepository, restorePoint: String, disk: String, source: any BlockSource,
@@ -139,8 +143,10 @@ public struct DiskTransfer: Sendable {
             }
         }
 
+        let head = try? await logHead?()
         let manifest = try DiskManifest(
-            restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks)
+            restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks,
+            logHead: head ?? nil)
         if keepsProgress { try repository.saveProgress(progress) }
         try repository.save(manifest)
         if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }

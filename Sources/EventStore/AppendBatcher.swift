@@ -88,12 +88,13 @@ actor AppendBatcher {
                 do {
                     results.append(contentsOf: try await execute([request]))
                 } catch {
-                    results.append(.failure(error))
+                    results.append(.failure(EventStoreError.mapping(error, stream: request.stream)))
                 }
             }
             return results
         } catch {
-            return Array(repeating: .failure(error), count: batch.count)
+            let mapped = batch.count == 1 ? EventStoreError.mapping(error, stream: batch[0].stream) : error
+            return Array(repeating: .failure(mapped), count: batch.count)
         }
     }
 

@@ -29,7 +29,12 @@ extension EventStore {
             }
             requests.append(AppendRequest(stream: append.stream, expected: append.expectedVersion, events: append.events))
         }
-        let result = try connection.query(Statements.append, AppendBatcher.arrayParameters(requests))
+        let result: PostgresResult
+        do {
+            result = try connection.query(Statements.append, AppendBatcher.arrayParameters(requests))
+        } catch {
+            throw EventStoreError.mapping(error, stream: requests.count == 1 ? requests[0].stream : nil)
+        }
         return try AppendBatcher.outcomes(of: requests, in: result).map { try $0.get() }
     }
 

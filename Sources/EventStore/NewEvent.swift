@@ -5,8 +5,9 @@ import Foundation
 /// The id is chosen by the writer, before the append, so that a writer which lost the
 /// reply can send the same event again and get the original position back.
 public struct NewEvent: Sendable, Equatable {
-    /// The largest `data` accepted, in bytes of JSON. Bulk data (manifests, chunk lists)
-    /// belongs in the repository, referenced from an event.
+    /// The largest `data` and metadata accepted together, in bytes of JSON; the append
+    /// functions enforce the same limit on what they store (SQLSTATE TM011). Bulk data
+    /// (manifests, chunk lists) belongs in the repository, referenced from an event.
     public static let maximumDataBytes = 1 << 20
 
     public let id: UUID
@@ -24,13 +25,14 @@ public struct NewEvent: Sendable, Equatable {
         metadata: EventMetadata = EventMetadata()
     ) throws(EventStoreError) {
         try Self.validate(type: type, schemaVersion: schemaVersion)
-        try Self.validate(json: jsonData, type: type)
+        let metadataJSON = metadata.jsonText
+        try Self.validate(json: jsonData, type: type, metadataBytes: metadataJSON.utf8.count)
         self.id = id
         self.type = type
         self.schemaVersion = schemaVersion
         self.data = jsonData
         self.metadata = metadata
-        self.metadataJSON = metadata.jsonText
+        self.metadataJSON = metadataJSON
     }
 
     /// Encodes a Codable value as the event's data.
@@ -53,7 +55,7 @@ public struct NewEvent: Sendable, Equatable {
             && scalars.allSatisfy { isASCIILetter($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }
         guard valid else {
             throw .invalid(
-                "the event type '\(type)' is not valid: start with a letter, then up to 99 letters, digits, '_', '.' or '-' (for example 'JobCreated')")
+                "the event type '\(EscapedText.escaped(type))' is not valid: start with a letter, then up to 99 letters, digits, '_', '.' or '-' (for example 'JobCreated')")
         }
         guard schemaVersion >= 1 else {
             throw .invalid("the schema version \(schemaVersion) of '\(type)' must be 1 or more")
@@ -64,11 +66,11 @@ public struct NewEvent: Sendable, Equatable {
         ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
     }
 
-    static func validate(json: String, type: String) throws(EventStoreError) {
+    static func validate(json: String, type: String, metadataBytes: Int = 0) throws(EventStoreError) {
         let size = json.utf8.count
-        guard size <= maximumDataBytes else {
+        guard size + metadataBytes <= maximumDataBytes else {
             throw .invalid(
-                "the data of '\(type)' is \(size) bytes; the limit is \(maximumDataBytes): keep bulk data in the repository and reference it")
+                "the data of '\(type)' is \(size) bytes (\(metadataBytes) more of metadata); the limit is \(maximumDataBytes) for both: keep bulk data in the repository and reference it")
         }
         if let problem = JSONSyntax.problem(in: json) {
             throw .invalid(

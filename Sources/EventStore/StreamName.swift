@@ -18,14 +18,15 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible {
         guard length <= Self.maximumLength else {
             throw .invalid(
                 "the stream name is \(length) characters long; the limit is \(Self.maximumLength)",
-                stream: String(rawValue.prefix(40)) + "...")
+                stream: EscapedText.escaped(String(rawValue.unicodeScalars.prefix(40))) + "...")
         }
-        if let bad = rawValue.unicodeScalars.first(where: {
-            $0.properties.isWhitespace || $0.properties.generalCategory == .control
-        }) {
+        // Spaces, control and format characters (bidi overrides, zero-width characters) and
+        // line separators: a name must read the same in a terminal as it is stored.
+        if let bad = rawValue.unicodeScalars.first(where: { $0.properties.isWhitespace || EscapedText.isInvisible($0) }) {
+            let shown = EscapedText.escaped(rawValue)
             throw .invalid(
-                "the stream name '\(rawValue)' contains a space or control character (U+\(String(bad.value, radix: 16, uppercase: true))): use letters, digits and '-'",
-                stream: rawValue)
+                "the stream name '\(shown)' contains a space, control or format character (U+\(String(bad.value, radix: 16, uppercase: true))): use letters, digits and '-'",
+                stream: shown)
         }
         self.rawValue = rawValue
     }

@@ -1,5 +1,6 @@
 import Catalog
 import DataMover
+import EventStore
 import Foundation
 import Infrastructure
 import Repository
@@ -217,6 +218,10 @@ extension SessionRunner {
             repository: repository, restorePoint: plan.restorePointId, disk: diskName, source: source,
             blockSize: try BlockSize(bytes: job.blockSizeBytes))
         transfer.keepsProgress = true
+        // The log's chain head goes into the manifest: a record of the log the database cannot rewrite.
+        transfer.logHead = { [store = manager.store] in
+            try await EventChain.head(of: store).map { DiskManifest.LogHead(position: $0.position, hash: $0.hash) }
+        }
         transfer.throttle = throttle
         transfer.checkpointBytes = manager.settings.checkpointBytes
         transfer.checkpointInterval = manager.settings.checkpointInterval

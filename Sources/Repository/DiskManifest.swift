@@ -15,10 +15,26 @@ public struct DiskManifest: Codable, Sendable, Equatable {
     public let blockSize: BlockSize
     public let blocks: [ChunkID?]
     public let createdAt: Date
+    /// The event log's chain head when the manifest was saved, kept outside the database so
+    /// that a rewritten log is caught (`tidemark events verify --repository`). Optional:
+    /// manifests written before it, and backups made without a database, have none.
+    public let logHead: LogHead?
 
-    public init(restorePoint: String, disk: String, diskSize: Int64, blockSize: BlockSize, blocks: [ChunkID?], createdAt: Date = Date())
-        throws(RepositoryError)
-    {
+    /// A point of the event log's hash chain: a chain row's last position and hash (hex).
+    public struct LogHead: Codable, Sendable, Equatable {
+        public let position: Int64
+        public let hash: String
+
+        public init(position: Int64, hash: String) {
+            self.position = position
+            self.hash = hash
+        }
+    }
+
+    public init(
+        restorePoint: String, disk: String, diskSize: Int64, blockSize: BlockSize, blocks: [ChunkID?], createdAt: Date = Date(),
+        logHead: LogHead? = nil
+    ) throws(RepositoryError) {
         try Self.checkName(restorePoint, what: "restore point id")
         try Self.checkName(disk, what: "disk name")
         self.formatVersion = Self.formatVersion
@@ -28,6 +44,7 @@ public struct DiskManifest: Codable, Sendable, Equatable {
         self.blockSize = blockSize
         self.blocks = blocks
         self.createdAt = createdAt
+        self.logHead = logHead
         try checkShape()
     }
 

@@ -28,15 +28,17 @@ public struct Scheduler: Sendable {
         self.logger = logger
     }
 
-    /// The last scheduled time handled per job, read incrementally from the schedule streams.
+    /// The scheduled times recorded per job, read incrementally from the schedule streams.
     let tracked = TrackedSlots()
 
     final class TrackedSlots: Sendable {
-        let state = Mutex<(position: Int64, slots: [String: Date])>((0, [:]))
+        let state = Mutex<(position: Int64, slots: ScheduleSlots)>((0, ScheduleSlots()))
+        /// Positions of schedule events passed over as beyond their job's next run, each warned about once.
+        let ignored = Mutex<Set<Int64>>([])
     }
 
-    /// The last scheduled time handled per job, from the schedule streams.
-    func tracks() async throws -> [String: Date] {
+    /// The scheduled times recorded per job, from the schedule streams.
+    func tracks() async throws -> ScheduleSlots {
         var (position, result) = tracked.state.withLock { $0 }
         let decoder = ScheduleEvent.decoder()
         defer { tracked.state.withLock { $0 = (position, result) } }
@@ -47,12 +49,33 @@ public struct Scheduler: Sendable {
                 let data = Data(event.data.utf8)
                 let slot = (try? decoder.decode(ScheduleEvent.RunRequested.self, from: data))?.scheduledFor
                     ?? (try? decoder.decode(ScheduleEvent.RunSkipped.self, from: data))?.scheduledFor
-                if let slot { result[jobID] = max(result[jobID] ?? slot, slot) }
+                if let slot { result.record(job: jobID, time: slot, position: event.position) }
             }
             guard let last = batch.last, batch.count == 5_000 else { return result }
             position = last.position
         }
     }
+
+    /// The latest scheduled time of a job the scheduler handled, among those that have come
+    /// by `now` (see `ScheduleSlots`); times beyond the job's next computed run are reported
+    /// once each.
+    func handledSlot(_ slots: ScheduleSlots, job id: String, _ job: JobDefinition, at now: Date) -> Date? {
+        let bound = job.schedule.nextRun(after: now, timeZone: job.timeZone) ?? now
+        let (handled, beyond) = slots.latest(job: id, trustedUpTo: now, reportedBeyond: bound)
+        let fresh = tracked.ignored.withLock { ignored in beyond.filter { ignored.insert($0.position).inserted } }
+        for slot in fresh {
+            logger.warning(
+                "schedule event ignored: its scheduled time lies beyond the job's next run, which no scheduler records",
+                metadata: [
+                    "job": "\(job.name)", "event.position": "\(slot.position)",
+                    "scheduled_for": "\(slot.time.formatted(.iso8601))", "next_run": "\(bound.formatted(.iso8601))",
+                ])
+        }
+        return handled
+    }
+
+    /// Positions of schedule events passed over so far (beyond their job's next run), for reports and tests.
+    public var ignoredScheduleEvents: [Int64] { tracked.ignored.withLock { $0.sorted() } }
 
     /// The result and time of the job's latest finished session.
     func lastFinished(job: String) async throws -> (String, Date)? {
@@ -99,7 +122,7 @@ public struct Scheduler: Sendable {
             case .daily, .monthly, .periodically:
                 // From the last scheduled time handled, or the job's last change if later: a
                 // schedule set months after the job was made does not owe its past.
-                let from = max(handled[id] ?? entry.createdAt, entry.updatedAt)
+                let from = max(handledSlot(handled, job: id, job, at: now) ?? entry.createdAt, entry.updatedAt)
                 guard let due = job.schedule.nextRun(after: from, timeZone: job.timeZone), due <= now else { continue }
                 // Every scheduled time up to now; all but the last were missed while no scheduler ran.
                 var slots = [due]

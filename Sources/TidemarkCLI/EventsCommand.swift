@@ -7,13 +7,20 @@ struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Append to and read the event log.",
-        subcommands: [Append.self, Read.self, Tail.self]
+        subcommands: [Append.self, Read.self, Tail.self, EventsVerifyCommand.self]
     )
 
+    /// The categories `events append` writes: a namespace of its own. Every other category
+    /// is written by its own code path (catalog commands, the Job Manager, the scheduler,
+    /// job stop), which checks what it writes; the database refuses categories it does not
+    /// know (`tidemark.stream_categories`).
+    static let appendNamespace = ["note", "custom"]
+
     struct Append: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Append one event to a stream.")
+        static let configuration = CommandConfiguration(
+            abstract: "Append one event to a stream of your own (note-* or custom-*).")
         @OptionGroup var options: GlobalOptions
-        @Option(help: "The stream, such as notes-1 (catalog and session streams are written by their own commands).") var stream: String
+        @Option(help: "The stream: note-<name> or custom-<name> (Tidemark's own streams are written only by the commands that check them).") var stream: String
         @Option(help: "The event type, such as NoteWritten.") var type: String
         @Option(help: "The event's data: one JSON object.") var data: String
         @Option(
@@ -32,6 +39,16 @@ struct EventsCommand: AsyncParsableCommand {
             }
             if stream.category == SessionEvent.category {
                 throw ValidationError("'\(stream)' is a backup session's stream: only the Job Manager writes sessions")
+            }
+            if stream.category == ScheduleEvent.category {
+                throw ValidationError("'\(stream)' is a job's schedule stream: only the scheduler ('tidemark server') writes it")
+            }
+            if stream.category == ControlEvent.category {
+                throw ValidationError("'\(stream)' is a session's control stream: use 'tidemark job stop', which writes it")
+            }
+            guard EventsCommand.appendNamespace.contains(stream.category) else {
+                throw ValidationError(
+                    "'\(stream)' is not a stream 'events append' writes: use note-<name> or custom-<name> (for example note-\(stream.rawValue.split(separator: "-").last.map(String.init) ?? "1"))")
             }
             if let id, UUID(uuidString: id) == nil {
                 throw ValidationError("--id '\(id)' is not a UUID (for example 3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e)")

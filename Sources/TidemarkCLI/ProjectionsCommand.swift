@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventStore
 import Foundation
 import Projections
 
@@ -71,10 +72,24 @@ struct ProjectionsCommand: AsyncParsableCommand {
             abstract: "Rebuild projections from position zero into shadow tables, then swap them in atomically (readers keep the old rows meanwhile).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "One projection (catalog, sessions, statistics); all when left out.") var name: String?
+        @Flag(help: "Rebuild even from a log whose hash chain is broken (an edited, deleted or forged event).")
+        var ignoreBrokenChain = false
 
         func run() async throws {
             let selected = try selected(name)
-            let report = try await withProjector(options) { try await $0.rebuild(selected) }
+            let report = try await withProjector(options) { projector in
+                // A rebuild makes the log official: a log that no longer matches its chain is
+                // refused unless the operator says so.
+                let verification = try await EventChain.verify(projector.store)
+                if let broken = verification.broken {
+                    guard ignoreBrokenChain else {
+                        throw CommandFailure(
+                            "the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)): a rebuild would make the change official. See 'tidemark events verify'; give --ignore-broken-chain to rebuild anyway")
+                    }
+                    print("warning: the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)); rebuilding anyway (--ignore-broken-chain)")
+                }
+                return try await projector.rebuild(selected)
+            }
             print(
                 "rebuilt \(report.projections.joined(separator: ", ")) from \(report.events) events in \(String(format: "%.1f", report.seconds)) s; live at position \(report.position)")
         }

@@ -92,14 +92,14 @@ struct OrderingTests {
         let store = database.eventStore(configuration: .init(readBatchSize: 7, pollInterval: .seconds(30)))
         try await store.append(to: "job-a", events: try events(20))
         async let all = Self.collect(store.subscribe(after: 5), count: 25)
-        async let jobs = Self.collect(store.subscribe(after: 0, category: "session"), count: 3)
+        async let jobs = Self.collect(store.subscribe(after: 0, category: "note"), count: 3)
         try await Task.sleep(for: .milliseconds(300))
-        try await store.append(to: "session-1", events: try events(3))
+        try await store.append(to: "note-1", events: try events(3))
         try await store.append(to: "job-a", events: try events(7))
         // The poll interval is 30 s, so arriving well before it proves LISTEN/NOTIFY woke them.
         let followed = try await all
         #expect(followed.map(\.position) == Array(6...30))
-        #expect(try await jobs.map(\.stream) == ["session-1", "session-1", "session-1"])
+        #expect(try await jobs.map(\.stream) == ["note-1", "note-1", "note-1"])
         await store.pool.close()
     }
 

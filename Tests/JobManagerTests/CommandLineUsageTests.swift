@@ -51,7 +51,7 @@ struct CommandLineUsageTests {
         (["lab", "create", "/nonexistent/lab", "--disk-size", "3Q"], "'3Q' is not a size", "tidemark lab create"),
         (["repository", "add", "main"], "a repository needs --path", "tidemark repository add"),
         (["events", "append", "--stream", "job-1", "--type", "T", "--data", "{}"], "is a job's stream", "tidemark events append"),
-        (["events", "append", "--stream", "notes-1", "--type", "T", "--data", "{}", "--id", "x"], "--id 'x' is not a UUID", "tidemark events append"),
+        (["events", "append", "--stream", "note-1", "--type", "T", "--data", "{}", "--id", "x"], "--id 'x' is not a UUID", "tidemark events append"),
         (["job", "show"], "Missing expected argument '<name>'", "tidemark job show"),
         (["job", "list", "--colour"], "Unknown option '--colour'", "tidemark job list"),
     ] as [([String], String, String)])
