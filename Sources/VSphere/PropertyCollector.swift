@@ -24,7 +24,7 @@ extension VSphereClient {
         guard let view = ManagedObjectReference(created["returnval"]) else {
             throw InfrastructureError(.io, "\(endpoint.url) created a container view without naming it")
         }
-        defer { Task { [self] in _ = try? await call("DestroyView", this: view, "") } }
+        defer { inBackground { [self] in _ = try? await call("DestroyView", this: view, "") } }
         let propSets = types.map { entry in
             "<propSet><type>\(entry.type)</type>" + entry.properties.map { "<pathSet>\($0)</pathSet>" }.joined() + "</propSet>"
         }.joined()

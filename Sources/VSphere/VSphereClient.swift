@@ -11,6 +11,10 @@ public final class VSphereClient: Sendable {
     let logger: Logger
     private let state = Mutex(State())
     private let relogin = SessionRenewal()
+    /// Clean-ups left to run after a call returned (a container view destroyed, the tagging
+    /// API's session ended); `disconnect` waits for them, so a process that exits after it
+    /// has no exchange still running while libcurl and OpenSSL are torn down.
+    private let background = Mutex<[UUID: Task<Void, Never>]>([:])
     /// The session cookie, for datastore file access in the same session.
     var sessionCookie: String? { state.withLock { $0.cookie } }
     /// SOAP round trips made, for the benchmark's figures.
@@ -47,8 +51,22 @@ public final class VSphereClient: Sendable {
         try await login(replacing: nil)
     }
 
-    /// Ends the session on vCenter (sessions left open count against its limit).
+    /// Runs `body` after the caller has moved on; `disconnect` waits for it.
+    func inBackground(_ body: @escaping @Sendable () async -> Void) {
+        let id = UUID()
+        background.withLock { running in
+            // The task removes itself under the same lock, so only after it was inserted.
+            running[id] = Task { [self] in
+                await body()
+                _ = background.withLock { $0.removeValue(forKey: id) }
+            }
+        }
+    }
+
+    /// Ends the session on vCenter (sessions left open count against its limit), after the
+    /// clean-ups still running.
     public func disconnect() async {
+        for task in background.withLock({ Array($0.values) }) { await task.value }
         guard let content = try? await content(), state.withLock({ $0.cookie }) != nil else { return }
         _ = try? await send("Logout", this: content.sessionManager, "", renewing: false)
         state.withLock { $0.cookie = nil }

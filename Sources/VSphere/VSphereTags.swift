@@ -22,7 +22,9 @@ extension VSphereClient {
                 "\(endpoint.url) refused the login to its tagging API (HTTP \(login.status)) for '\(endpoint.user)'")
         }
         let header = "vmware-api-session-id: \(session)"
-        defer { Task { [transport] in _ = try? await transport.perform(HTTPRequest(method: "DELETE", path: "/rest/com/vmware/cis/session", headers: [header])) } }
+        defer {
+            inBackground { [transport] in _ = try? await transport.perform(HTTPRequest(method: "DELETE", path: "/rest/com/vmware/cis/session", headers: [header])) }
+        }
 
         func get(_ path: String) async throws(InfrastructureError) -> Any? {
             let response = try await transport.perform(HTTPRequest(path: path, headers: [header]))
