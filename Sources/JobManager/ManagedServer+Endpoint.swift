@@ -26,11 +26,13 @@ extension SecretReference {
 }
 
 extension ManagedServer {
-    /// How to reach this vCenter, with its password resolved from the reference.
+    /// How to reach this vCenter, with its password resolved from the reference; the endpoint
+    /// carries the catalog name, so a refused certificate's message names the command to run.
     public func endpoint(for use: String) throws(JobManagerError) -> VSphereEndpoint {
         guard platform == .vcenter, let url, let user, let passwordReference else {
             throw JobManagerError(.invalidJob, "\(use): '\(name)' is not a vCenter with a URL, user and password reference")
         }
-        return VSphereEndpoint(url: url, user: user, password: try passwordReference.resolve(for: "\(use), vCenter '\(name)'"), thumbprint: thumbprint)
+        return VSphereEndpoint(
+            url: url, user: user, password: try passwordReference.resolve(for: "\(use), vCenter '\(name)'"), thumbprint: thumbprint, name: name)
     }
 }

@@ -9,7 +9,7 @@ struct ServerCommand: AsyncParsableCommand {
         abstract: "Run the Tidemark server (the default), or register the vCenters (or labs) whose VMs it backs up.",
         subcommands: [
             ServerRun.self, AddObject<ServerOptions>.self, UpdateObject<ServerOptions>.self, RemoveObject<ManagedServer>.self,
-            ListObjects<ManagedServer>.self, ShowObject<ManagedServer>.self,
+            ListObjects<ManagedServer>.self, ShowObject<ManagedServer>.self, ServerCheckCommand.self, ServerInventoryCommand.self,
         ],
         defaultSubcommand: ServerRun.self)
 }

@@ -35,14 +35,21 @@ final class HTTPTransport: Sendable {
     /// `https://host:port` without a path.
     let base: String
     let pinnedThumbprint: String?
+    /// The catalog's name for the server, for the command a certificate refusal suggests.
+    let serverName: String?
     private let handles = Mutex<[CurlHandle]>([])
+    private let seenThumbprint = Mutex<String?>(nil)
+    /// The SHA-256 thumbprint of the certificate the server presented on the last exchange
+    /// (nil before one, and over plain HTTP).
+    var certificateThumbprint: String? { seenThumbprint.withLock { $0 } }
     /// Threads for blocking exchanges, outside Swift's cooperative pool.
     static let blockingQueue = DispatchQueue(label: "tidemark.vsphere.http", attributes: .concurrent)
     private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
-    init(base: String, pinnedThumbprint: String?) {
+    init(base: String, pinnedThumbprint: String?, serverName: String? = nil) {
         self.base = base
         self.pinnedThumbprint = pinnedThumbprint
+        self.serverName = serverName
         _ = Self.globalInit
     }
 
@@ -64,8 +71,9 @@ final class HTTPTransport: Sendable {
     func performBlocking(_ request: HTTPRequest, into target: UnsafeMutableRawBufferPointer? = nil) throws(InfrastructureError)
         -> HTTPResponse
     {
-        let handle = handles.withLock { $0.popLast() } ?? CurlHandle(pinnedThumbprint: pinnedThumbprint)
+        let handle = handles.withLock { $0.popLast() } ?? CurlHandle(pinnedThumbprint: pinnedThumbprint, serverName: serverName)
         let response = try handle.perform(request, base: base, into: target)
+        if let seen = handle.seenThumbprint { seenThumbprint.withLock { $0 = seen } }
         handles.withLock { $0.append(handle) }
         return response
     }
@@ -76,8 +84,16 @@ private final class CurlHandle: @unchecked Sendable {
     private let curl: UnsafeMutableRawPointer
     private let trust: UnsafeMutablePointer<tm_tls_trust>
     private let errorBuffer: UnsafeMutablePointer<CChar>
+    private let serverName: String
 
-    init(pinnedThumbprint: String?) {
+    /// The leaf certificate's thumbprint on this handle's connection, once TLS has shown one.
+    var seenThumbprint: String? {
+        let seen = withUnsafeBytes(of: trust.pointee.seen) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return seen.isEmpty ? nil : seen
+    }
+
+    init(pinnedThumbprint: String?, serverName: String?) {
+        self.serverName = serverName ?? "NAME"
         curl = curl_easy_init()!
         trust = .allocate(capacity: 1)
         trust.initialize(to: tm_tls_trust())
@@ -159,11 +175,11 @@ private final class CurlHandle: @unchecked Sendable {
             if !pinned.isEmpty {
                 return InfrastructureError(
                     .untrustedCertificate,
-                    "\(server) presented a certificate with SHA-256 thumbprint \(seen), not the pinned \(pinned): if the certificate was replaced on purpose, update the pin with 'tidemark server update NAME --thumbprint \(seen)'; otherwise something else answers at that address")
+                    "\(server) presented a certificate with SHA-256 thumbprint \(seen), not the pinned \(pinned): if the certificate was replaced on purpose, update the pin with 'tidemark server update \(serverName) --thumbprint \(seen)'; otherwise something else answers at that address")
             }
             return InfrastructureError(
                 .untrustedCertificate,
-                "\(server) presented a certificate that no trusted authority vouches for (\(detail)); its SHA-256 thumbprint is \(seen): if that is your vCenter's certificate, trust it with 'tidemark server update NAME --thumbprint \(seen)'")
+                "\(server) presented a certificate that no trusted authority vouches for (\(detail)); its SHA-256 thumbprint is \(seen): if that is your vCenter's certificate, trust it with 'tidemark server update \(serverName) --thumbprint \(seen)'")
         case CURLE_WRITE_ERROR where sink.overflow:
             return InfrastructureError(.diskUnreadable, "\(url) returned more bytes than the range asked for")
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT:

@@ -35,11 +35,13 @@ public final class VSphereClient: Sendable {
         let sessionManager: ManagedObjectReference
         let apiVersion: String
         let apiType: String
+        /// `about.fullName`: "VMware vCenter Server 7.0.3 build-...".
+        let fullName: String
     }
 
     public init(endpoint: VSphereEndpoint, logger: Logger = Logger(label: "tidemark.vsphere")) {
         self.endpoint = endpoint
-        self.transport = HTTPTransport(base: endpoint.url, pinnedThumbprint: endpoint.thumbprint)
+        self.transport = HTTPTransport(base: endpoint.url, pinnedThumbprint: endpoint.thumbprint, serverName: endpoint.name)
         var logger = logger
         logger[metadataKey: "vcenter"] = "\(endpoint.url)"
         self.logger = logger
@@ -86,7 +88,8 @@ public final class VSphereClient: Sendable {
         }
         let content = ServiceContent(
             rootFolder: root, propertyCollector: collector, viewManager: views, sessionManager: sessions,
-            apiVersion: value.value("about", "apiVersion") ?? "6.5", apiType: value.value("about", "apiType") ?? "")
+            apiVersion: value.value("about", "apiVersion") ?? "6.5", apiType: value.value("about", "apiType") ?? "",
+            fullName: value.value("about", "fullName") ?? "")
         state.withLock { $0.content = content }
         return content
     }
