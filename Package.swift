@@ -38,6 +38,10 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
         .target(
+            name: "Secrets",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "VSphere",
             dependencies: ["CCurl", "Infrastructure", .product(name: "Logging", package: "swift-log")]
         ),
@@ -98,7 +102,7 @@ let package = Package(
         .target(
             name: "JobManager",
             dependencies: [
-                "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere",
+                "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere", "Secrets",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -134,6 +138,7 @@ let package = Package(
                 "SyntheticHistory",
                 "JobManager",
                 "Server",
+                "Secrets",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -152,6 +157,7 @@ let package = Package(
             name: "JobManagerTests",
             dependencies: [
                 "JobManager", "Catalog", "CatalogStore", "EventStore", "Infrastructure", "Repository", "Postgres", "TestSupport",
+                "Projections", "Server",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

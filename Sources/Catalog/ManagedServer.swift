@@ -36,10 +36,18 @@ public struct ManagedServer: CatalogDefinition {
         self.folder = folder
     }
 
-    /// The URL for messages, with anything between `//` and `@` blanked out.
+    /// The URL for messages, with whatever could be a secret blanked out: the user-info (up to
+    /// the LAST `@` of the authority — `https://admin:PW@case2@host` hides all of
+    /// `admin:PW@case2`), path parameters after `;`, the query and the fragment.
     static func withoutCredentials(_ url: String) -> String {
-        guard let start = url.range(of: "//"), let at = url[start.upperBound...].firstIndex(of: "@") else { return url }
-        return url.replacingCharacters(in: start.upperBound..<at, with: "***")
+        guard let start = url.range(of: "//") else { return url.contains(";") || url.contains("?") ? "***" : url }
+        let rest = url[start.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" || $0 == ";" } ?? rest.endIndex
+        var authority = String(rest[..<authorityEnd])
+        if let at = authority.lastIndex(of: "@") { authority = "***" + authority[at...] }
+        var tail = String(rest[authorityEnd...])
+        if let cut = tail.firstIndex(where: { $0 == ";" || $0 == "?" || $0 == "#" }) { tail = String(tail[..<cut]) + "***" }
+        return String(url[..<start.upperBound]) + authority + tail
     }
 
     /// Upper-case hex without separators, so `ab:cd:...` and `ABCD...` compare equal.
@@ -56,17 +64,23 @@ public struct ManagedServer: CatalogDefinition {
             else {
                 throw .invalid("\(subject) URL", "'\(Self.withoutCredentials(url ?? ""))' is not a vCenter address: give https://HOST[:PORT]")
             }
-            // The URL is stored in the log for ever: it must not carry a secret.
-            guard parsed.user == nil, parsed.password == nil, parsed.query == nil, parsed.fragment == nil else {
+            // The URL is stored in the log for ever: it must not carry a secret, nor anything but
+            // the address (no path parameters; a path of "/" or "/sdk" at most).
+            guard parsed.user == nil, parsed.password == nil, parsed.query == nil, parsed.fragment == nil, !url.contains("@"),
+                !url.contains(";"), ["", "/", "/sdk"].contains(parsed.path)
+            else {
                 throw .invalid(
                     "\(subject) URL",
-                    "'\(Self.withoutCredentials(url))' carries a user, password, query or fragment: give only https://HOST[:PORT], the user with --user and the password with --password-env or --password-file")
-            }
-            guard let user, !user.isEmpty else {
-                throw .invalid("\(subject) user", "a vCenter needs a user name: add --user")
+                    "'\(Self.withoutCredentials(url))' carries a user, password, path, parameters, query or fragment: give only https://HOST[:PORT], the user with --user and the password with --credential, --password-env or --password-file")
             }
             guard passwordReference != nil else {
-                throw .invalid("\(subject) password", "a vCenter needs its password's reference: add --password-env VAR or --password-file PATH")
+                throw .invalid(
+                    "\(subject) password",
+                    "a vCenter needs its password's reference: add --credential NAME (from 'tidemark credentials add'), --password-env VAR or --password-file PATH")
+            }
+            // A stored credential may carry the user; otherwise the catalog must.
+            guard (user.map { !$0.isEmpty } ?? false) || passwordReference?.source == .credential else {
+                throw .invalid("\(subject) user", "a vCenter needs a user name: add --user")
             }
             if let thumbprint {
                 guard thumbprint.count == 64, thumbprint.allSatisfy(\.isHexDigit) else {
@@ -89,11 +103,14 @@ public struct ManagedServer: CatalogDefinition {
     public var references: [(kind: ObjectKind, id: UUIDString)] { [] }
 }
 
-/// Where a secret is kept: an environment variable or a file, never its value.
+/// Where a secret is kept: a stored credential, an environment variable or a file in the
+/// secrets folder — never its value.
 public struct SecretReference: Sendable, Hashable, TextRepresentable {
     public enum Source: String, Sendable, Codable {
         case environment = "env"
         case file
+        /// A credential of `tidemark credentials add`, sealed in the service's credential store.
+        case credential
     }
 
     public let source: Source
@@ -111,6 +128,12 @@ public struct SecretReference: Sendable, Hashable, TextRepresentable {
             guard name.hasPrefix("/") else {
                 throw CatalogError(.invalidValue, "the password file '\(name)' is not an absolute path: give the full path")
             }
+        case .credential:
+            let valid = (1...64).contains(name.count) && name.first.map { $0.isASCII && ($0.isLetter || $0.isNumber) } == true
+                && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+            guard valid else {
+                throw CatalogError(.invalidValue, "'\(name)' is not a credential name: 1–64 letters, digits, '.', '_' or '-' (see 'tidemark credentials list')")
+            }
         }
         self.source = source
         self.name = name
@@ -119,7 +142,7 @@ public struct SecretReference: Sendable, Hashable, TextRepresentable {
     /// Reads `env:NAME` or `file:/path`.
     public init(parsing text: String) throws(CatalogError) {
         guard let colon = text.firstIndex(of: ":"), let source = Source(rawValue: String(text[..<colon])) else {
-            throw CatalogError(.invalidValue, "a password reference is 'env:VARIABLE' or 'file:/path', never the password itself")
+            throw CatalogError(.invalidValue, "a password reference is 'credential:NAME', 'env:VARIABLE' or 'file:/path', never the password itself")
         }
         try self.init(source: source, name: String(text[text.index(after: colon)...]))
     }

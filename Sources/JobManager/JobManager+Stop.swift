@@ -21,28 +21,42 @@ extension JobManager {
         session: String, mode: ControlEvent.StopRequested.Mode, metadata: EventMetadata
     ) async throws -> StopOutcome {
         try await requestStop(session: session, mode: mode, metadata: metadata)
+        let reason = "stopped by \(metadata.actor ?? "someone") (\(mode.rawValue)); no Job Manager was running it"
+        guard let report = try await endUnowned(session: session, result: "stopped", reason: reason) else { return .asked }
+        return .ended(report)
+    }
+
+    /// Ends a session that failed to run again and again with passing errors (a vCenter that
+    /// answers every login with a fault): failed, with the last reason, instead of retrying
+    /// for ever. Nil if another process runs it or it ended meanwhile.
+    public func giveUp(session: String, reason: String) async throws -> SessionReport? {
+        try await endUnowned(session: session, result: "failed", reason: reason)
+    }
+
+    /// Takes the session if nobody runs it and ends it with `result`: its snapshots swept
+    /// where its infrastructure still answers, no restore point made for VMs in progress.
+    private func endUnowned(session: String, result: String, reason: String) async throws -> SessionReport? {
         let slots = try await TaskSlots(settings: store.pool.configuration.settings)
         do {
             guard try await slots.own(session: session) else {
                 await slots.close()
-                return .asked
+                return nil
             }
             let events = try await store.readStream(try StreamName(SessionEvent.stream(of: session)), limit: 1_000_000)
             let state = SessionState(events: events)
             guard state.started != nil, state.finished == nil, let startedAt = events.first?.recordedAt else {
                 await slots.close()
-                return .asked
+                return nil
             }
-            let reason = "stopped by \(metadata.actor ?? "someone") (\(mode.rawValue)); no Job Manager was running it"
             let report: SessionReport
             if let runner = try? await SessionRunner(manager: self, session: session, state: state, startedAt: startedAt, slots: slots) {
-                report = try await runner.abandon(reason: reason, stopped: true)
+                report = try await runner.abandon(reason: runner.secrets.scrub(reason), stopped: result == "stopped")
             } else {
                 // Its job, server or repository cannot be used any more: nothing to sweep with.
-                report = try await end(session: session, state: state, result: "stopped", reason: reason)
+                report = try await end(session: session, state: state, result: result, reason: reason)
             }
             await slots.close()
-            return .ended(report)
+            return report
         } catch {
             await slots.close()
             throw error

@@ -9,6 +9,8 @@ public struct JobManagerError: Error, Sendable, CustomStringConvertible {
         case noSuchSession = "no such session"
         /// The repository is offline or below its free-space threshold.
         case repositoryUnavailable = "repository unavailable"
+        /// A passing error whose text carried a secret, passed up with the secret taken out.
+        case interrupted = "interrupted"
     }
 
     public let code: Code

@@ -1,26 +1,49 @@
 import Catalog
 import Foundation
+import Secrets
 import VSphere
 
+/// Where the service keeps secrets on its own host: the credential store of `tidemark
+/// credentials add`, and the only folder a `file:` reference may name. Both under the data
+/// folder unless configured otherwise.
+public struct SecretsLocation: Sendable {
+    public var credentials: CredentialStore
+    public var files: SecretFileFolder
+
+    public init(credentials: CredentialStore, files: SecretFileFolder) {
+        self.credentials = credentials
+        self.files = files
+    }
+
+    /// `<data folder>/credentials` and `<data folder>/secrets`.
+    public init(dataDirectory: String) {
+        self.init(credentials: CredentialStore(folder: dataDirectory + "/credentials"), files: SecretFileFolder(path: dataDirectory + "/secrets"))
+    }
+}
+
 extension SecretReference {
-    /// The secret's value, read when connecting: from the environment of this process or from
-    /// the file (one trailing newline dropped). `use` says who needs it, for the message.
-    public func resolve(for use: String) throws(JobManagerError) -> String {
+    /// The secret (and, for a credential, the user it carries), read when connecting: from the
+    /// environment of this process, a file of the secrets folder (the service's own, mode
+    /// 600), or the credential store. `use` says who needs it, for the message.
+    public func resolve(for use: String, secrets: SecretsLocation?) throws(JobManagerError) -> (user: String?, secret: String) {
         switch source {
         case .environment:
             guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
                 throw JobManagerError(
                     .invalidJob, "\(use): the environment variable \(name), which holds the password, is not set in this process: export it before starting Tidemark")
             }
-            return value
-        case .file:
-            guard let data = FileManager.default.contents(atPath: name) else {
-                throw JobManagerError(.invalidJob, "\(use): the password file \(name) cannot be read: check that it exists and that this user may read it")
+            return (nil, value)
+        case .file, .credential:
+            guard let secrets else {
+                throw JobManagerError(.invalidJob, "\(use): no secrets folder is configured in this process, so '\(self)' cannot be read")
             }
-            var value = String(decoding: data, as: UTF8.self)
-            if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }
-            guard !value.isEmpty else { throw JobManagerError(.invalidJob, "\(use): the password file \(name) is empty") }
-            return value
+            do {
+                if source == .file { return (nil, try secrets.files.read(name)) }
+                let credential = try secrets.credentials.read(name)
+                return (credential.user, credential.secret)
+            } catch {
+                throw JobManagerError(.invalidJob, "\(use): \(error.message)")
+            }
         }
     }
 }
@@ -28,11 +51,19 @@ extension SecretReference {
 extension ManagedServer {
     /// How to reach this vCenter, with its password resolved from the reference; the endpoint
     /// carries the catalog name, so a refused certificate's message names the command to run.
-    public func endpoint(for use: String) throws(JobManagerError) -> VSphereEndpoint {
-        guard platform == .vcenter, let url, let user, let passwordReference else {
-            throw JobManagerError(.invalidJob, "\(use): '\(name)' is not a vCenter with a URL, user and password reference")
+    public func endpoint(for use: String, secrets: SecretsLocation?) throws(JobManagerError) -> VSphereEndpoint {
+        try resolvedEndpoint(for: use, secrets: secrets).endpoint
+    }
+
+    /// The endpoint and the password in it, which the session scrubs from all it records.
+    func resolvedEndpoint(for use: String, secrets: SecretsLocation?) throws(JobManagerError) -> (endpoint: VSphereEndpoint, password: String) {
+        guard platform == .vcenter, let url, let passwordReference else {
+            throw JobManagerError(.invalidJob, "\(use): '\(name)' is not a vCenter with a URL and password reference")
         }
-        return VSphereEndpoint(
-            url: url, user: user, password: try passwordReference.resolve(for: "\(use), vCenter '\(name)'"), thumbprint: thumbprint, name: name)
+        let (storedUser, password) = try passwordReference.resolve(for: "\(use), vCenter '\(name)'", secrets: secrets)
+        guard let login = user ?? storedUser, !login.isEmpty else {
+            throw JobManagerError(.invalidJob, "\(use): vCenter '\(name)' has no user: give it --user, or store one with its credential")
+        }
+        return (VSphereEndpoint(url: url, user: login, password: password, thumbprint: thumbprint, name: name), password)
     }
 }

@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import Secrets
 
 /// Appends a session's events and keeps the folded state in step with them.
 ///
@@ -14,6 +15,8 @@ actor SessionRecorder {
     let stream: StreamName
     let metadata: EventMetadata
     private(set) var state: SessionState
+    /// The secrets of this session's infrastructure, scrubbed from every event recorded.
+    private(set) var scrubber = SecretScrubber()
     private let crashAfter: Int64?
 
     init(store: EventStore, session: String, state: SessionState) throws {
@@ -26,9 +29,19 @@ actor SessionRecorder {
     }
 
     /// One event with its payload.
+    /// Adds a secret (a vCenter password) to those scrubbed from every event recorded.
+    func redact(_ secret: String) {
+        scrubber.add(secret)
+    }
+
     struct Entry: Sendable {
         let kind: SessionEvent.Kind
         let data: String
+
+        init(kind: SessionEvent.Kind, data: String) {
+            self.kind = kind
+            self.data = data
+        }
 
         init<Payload: Encodable>(_ kind: SessionEvent.Kind, _ payload: Payload) throws {
             self.kind = kind
@@ -69,6 +82,9 @@ actor SessionRecorder {
     }
 
     private func append(_ entries: [Entry]) async throws {
+        // Nothing a server sent back reaches the log with a secret in it (a refused login's fault
+        // may quote the password).
+        let entries = scrubber.isEmpty ? entries : entries.map { Entry(kind: $0.kind, data: scrubber.scrub($0.data)) }
         let events = try entries.map { try NewEvent(type: $0.kind.rawValue, jsonData: $0.data, metadata: metadata) }
         let expected: ExpectedVersion = state.version == 0 ? .noStream : .exact(state.version)
         try await store.append(to: stream, expectedVersion: expected, events: events)

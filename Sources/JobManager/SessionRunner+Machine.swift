@@ -95,7 +95,7 @@ extension SessionRunner {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                logger.error("snapshot failed", metadata: ["vm": "\(machine.name)", "error": "\(error)"])
+                logger.error("snapshot failed", metadata: ["vm": "\(machine.name)", "error": "\(secrets.scrub("\(error)"))"])
                 let tasks = await recorder.state.tasks
                 let undone = vm.disks.filter { tasks[Self.taskID(machine, $0)]?.result != "success" }
                 try await recorder.record(

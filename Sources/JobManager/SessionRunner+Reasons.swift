@@ -61,6 +61,13 @@ extension SessionRunner {
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
+    /// The error as it may leave the session: one whose text carries the infrastructure's
+    /// secret (a fault echoing the password) becomes an `interrupted` error without it.
+    func withoutSecrets(_ error: any Error) -> any Error {
+        guard secrets.reveals("\(error)") else { return error }
+        return JobManagerError(.interrupted, secrets.scrub("\(error)"))
+    }
+
     /// One line of a long message (a vCenter fault can run to pages).
     static func shortened(_ message: String, limit: Int = 300) -> String {
         let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")

@@ -53,7 +53,7 @@ extension SessionRunner {
                 throw CancellationError()
             } catch {
                 try? await release(proxy: proxy.id, slot: slot)
-                logger.warning("task failed", metadata: ["task": "\(task)", "attempt": "\(attempt)", "error": "\(error)"])
+                logger.warning("task failed", metadata: ["task": "\(task)", "attempt": "\(attempt)", "error": "\(secrets.scrub("\(error)"))"])
                 try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "failed", message: "\(error)"))
             }
         }

@@ -6,6 +6,7 @@ import Foundation
 import Infrastructure
 import Logging
 import Repository
+import Secrets
 import VSphere
 
 /// One session's process manager: folds the stream, decides the next step, records it.
@@ -35,6 +36,8 @@ final class SessionRunner: Sendable {
     let startedAt: Date
     let stageTimes = StageTimesBox()
     let stop = StopSignal()
+    /// The infrastructure's secrets, kept out of logs and of errors passed up.
+    let secrets = ScrubberBox()
 
     init(manager: JobManager, session: String, state: SessionState, startedAt: Date, slots: TaskSlots) async throws {
         self.manager = manager
@@ -72,7 +75,10 @@ final class SessionRunner: Sendable {
             }
             adapter = try LabAdapter(root: folder)
         case .vcenter:
-            adapter = VSphereAdapter(endpoint: try server.endpoint(for: "job '\(job.name)'"), logger: logger)
+            let (endpoint, password) = try server.resolvedEndpoint(for: "job '\(job.name)'", secrets: manager.settings.secrets)
+            adapter = VSphereAdapter(endpoint: endpoint, logger: logger)
+            await recorder.redact(password)
+            secrets.add(password)
         }
         guard let repository = catalog.repositories[job.repository] else {
             throw JobManagerError(.invalidJob, "job '\(job.name)': its repository \(catalog.label(.repository, job.repository)) no longer exists")
@@ -315,3 +321,14 @@ final class StageTimesBox: Sendable {
 }
 
 import Synchronization
+
+/// The session's scrubber, filled once the infrastructure's password is resolved.
+final class ScrubberBox: Sendable {
+    private let scrubber = Mutex(SecretScrubber())
+
+    func add(_ secret: String) { scrubber.withLock { $0.add(secret) } }
+
+    func scrub(_ text: String) -> String { scrubber.withLock { $0.scrub(text) } }
+
+    func reveals(_ text: String) -> Bool { scrubber.withLock { $0.reveals(text) } }
+}

@@ -14,7 +14,19 @@ public struct SessionRunnerService: Service {
     let interval: Duration
     let logger: Logger
 
-    public init(manager: JobManager, scheduler: Scheduler, maximumSessions: Int = 4, interval: Duration = .seconds(1), logger: Logger) {
+    /// The first wait after a failed run, doubled at each failure up to `retryCap`.
+    let retryBase: Duration
+    let retryCap: Duration
+    /// Failed runs in a row after which the session ends failed.
+    let maximumAttempts: Int
+
+    public init(
+        manager: JobManager, scheduler: Scheduler, maximumSessions: Int = 4, interval: Duration = .seconds(1),
+        retryBase: Duration = .seconds(5), retryCap: Duration = .seconds(600), maximumAttempts: Int = 8, logger: Logger
+    ) {
+        self.retryBase = retryBase
+        self.retryCap = retryCap
+        self.maximumAttempts = max(1, maximumAttempts)
         self.manager = manager
         self.scheduler = scheduler
         self.maximumSessions = max(1, maximumSessions)
@@ -30,9 +42,9 @@ public struct SessionRunnerService: Service {
                 while !Task.isCancelled {
                     do {
                         for session in try await manager.unfinishedSessions() {
-                            guard running.claim(session, limit: maximumSessions) else { continue }
+                            guard running.claim(session, limit: maximumSessions, now: ContinuousClock.now) else { continue }
                             group.addTask {
-                                await self.run(session)
+                                await self.run(session, running: running)
                                 running.release(session)
                             }
                         }
@@ -45,7 +57,7 @@ public struct SessionRunnerService: Service {
         }
     }
 
-    func run(_ session: String) async {
+    func run(_ session: String, running: RunningSessions) async {
         var logger = self.logger
         logger[metadataKey: "session"] = "\(session)"
         do {
@@ -54,30 +66,67 @@ public struct SessionRunnerService: Service {
             for chained in try await scheduler.chain(after: report.jobID) {
                 logger.info("chained session begun", metadata: ["chained": "\(chained)"])
             }
+            running.succeeded(session)
         } catch let error as JobManagerError where error.code == .sessionBusy {
             // Another server runs it.
         } catch is CancellationError {
             logger.notice("session interrupted by shutdown; it resumes at the next start")
         } catch {
-            logger.error("session failed to run", metadata: ["error": "\(error)"])
+            // A passing error (a vCenter down, a login fault it reports as a system error):
+            // tried again after a wait that doubles, never every second, and given up after a
+            // bound — each attempt may be a failed login, and vCenter locks accounts.
+            let attempt = running.failed(session, now: ContinuousClock.now, base: retryBase, cap: retryCap)
+            logger.error("session failed to run", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+            guard attempt >= maximumAttempts else { return }
+            do {
+                if let report = try await manager.giveUp(
+                    session: session, reason: "gave up after \(attempt) attempts that failed to run it; the last: \(error)")
+                {
+                    logger.error("session given up", metadata: ["result": "\(report.finished.result)"])
+                }
+                running.succeeded(session)
+            } catch {
+                logger.error("cannot end the session given up; trying again later", metadata: ["error": "\(error)"])
+            }
         }
     }
 }
 
-/// The sessions this server runs right now.
+/// The sessions this server runs right now, and those waiting out a failed run.
 final class RunningSessions: Sendable {
-    private let sessions = Mutex(Set<String>())
+    private struct State {
+        var running = Set<String>()
+        /// Failed runs in a row, and when the next may start.
+        var failures: [String: (count: Int, notBefore: ContinuousClock.Instant)] = [:]
+    }
 
-    /// Takes the session unless it runs here already or `limit` sessions do.
-    func claim(_ session: String, limit: Int) -> Bool {
-        sessions.withLock { current in
-            guard current.count < limit, !current.contains(session) else { return false }
-            current.insert(session)
+    private let state = Mutex(State())
+
+    /// Takes the session unless it runs here already, `limit` sessions do, or it waits.
+    func claim(_ session: String, limit: Int, now: ContinuousClock.Instant) -> Bool {
+        state.withLock { current in
+            guard current.running.count < limit, !current.running.contains(session) else { return false }
+            if let waiting = current.failures[session], now < waiting.notBefore { return false }
+            current.running.insert(session)
             return true
         }
     }
 
     func release(_ session: String) {
-        sessions.withLock { _ = $0.remove(session) }
+        state.withLock { _ = $0.running.remove(session) }
+    }
+
+    /// Counts a failed run and sets the wait before the next; returns the failures in a row.
+    func failed(_ session: String, now: ContinuousClock.Instant, base: Duration, cap: Duration) -> Int {
+        state.withLock { current in
+            let count = (current.failures[session]?.count ?? 0) + 1
+            let wait = min(cap, base * Int(1 << min(count - 1, 20)))
+            current.failures[session] = (count, now + wait)
+            return count
+        }
+    }
+
+    func succeeded(_ session: String) {
+        state.withLock { _ = $0.failures.removeValue(forKey: session) }
     }
 }

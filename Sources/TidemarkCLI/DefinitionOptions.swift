@@ -11,6 +11,13 @@ protocol DefinitionOptions: ParsableArguments, Sendable {
     func apply(to definition: inout Definition, in state: CatalogState) throws(CatalogError)
     /// What `add` cannot do without, as a message naming the option (nil: nothing missing).
     var missingForAdd: String? { get }
+    /// Checks against this host before anything is appended (a secret's reference must name
+    /// something the service can use); most kinds have none.
+    func checkOnHost(_ global: GlobalOptions) throws
+}
+
+extension DefinitionOptions {
+    func checkOnHost(_ global: GlobalOptions) throws {}
 }
 
 struct AddObject<Options: DefinitionOptions>: AsyncParsableCommand {
@@ -29,6 +36,7 @@ struct AddObject<Options: DefinitionOptions>: AsyncParsableCommand {
 
     func run() async throws {
         let name = self.name, fields = self.fields
+        try fields.checkOnHost(options.global)
         try await CatalogCommandRunner.add(options) { state throws(CatalogError) in
             try fields.makeNew(named: name, in: state)
         }
@@ -50,6 +58,7 @@ struct UpdateObject<Options: DefinitionOptions>: AsyncParsableCommand {
 
     func run() async throws {
         let newName = self.newName, fields = self.fields
+        try fields.checkOnHost(options.global)
         try await CatalogCommandRunner.update(Options.Definition.self, named: name, basedOn: version.expectedVersion, options) {
             (definition: inout Options.Definition, state) throws(CatalogError) in
             try fields.apply(to: &definition, in: state)

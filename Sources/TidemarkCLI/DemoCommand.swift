@@ -57,7 +57,7 @@ struct DemoCommand: AsyncParsableCommand {
         let job = try await DemoCatalog.ensure(catalog, labFolder: labPath, repositoryPath: repositoryURL.path, vms: vms)
         print("job:        '\(job.name)' (version \(job.version)), proxies \(job.proxies.map(\.name).joined(separator: ", "))")
 
-        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(), logger: logger)
+        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
         let sessions = DemoSession(store: store, manager: manager, job: job, rawEvents: events)
         _ = try await sessions.run(1, of: 2)
         let written = try lab.mutate(percent: 2)

@@ -21,9 +21,10 @@ struct JobStart: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.global.makeLogger()
-        let store = try await CatalogDatabase(options: options.global, logger: logger).openEventStore(maximumConnections: 4)
+        let database = try CatalogDatabase(options: options.global, logger: logger)
+        let store = try await database.openEventStore(maximumConnections: 4)
         defer { Task { await store.pool.close() } }
-        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(), logger: logger)
+        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
         let session: String
         if let unfinished = try await manager.unfinishedSessions(job: name).first {
             session = unfinished
@@ -48,9 +49,12 @@ struct JobStart: AsyncParsableCommand {
 
 extension JobManagerSettings {
     /// Defaults, with `TIDEMARK_CHECKPOINT_BYTES` and `TIDEMARK_RETRY_WAIT_SECONDS` for tests
-    /// and small labs.
-    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> JobManagerSettings {
+    /// and small labs; secrets under the data folder (`credentials/`, `secrets/`).
+    static func fromEnvironment(
+        dataDirectory: URL, _ environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> JobManagerSettings {
         var settings = JobManagerSettings()
+        settings.secrets = SecretsLocation(dataDirectory: dataDirectory.path)
         if let bytes = environment["TIDEMARK_CHECKPOINT_BYTES"].flatMap(Int64.init), bytes > 0 { settings.checkpointBytes = bytes }
         if let seconds = environment["TIDEMARK_RETRY_WAIT_SECONDS"].flatMap(Int.init), seconds >= 0 { settings.retryWait = .seconds(seconds) }
         return settings

@@ -34,7 +34,9 @@ struct ServerAdapter {
             }
             return ServerAdapter(server: server, adapter: try LabAdapter(root: folder))
         case .vcenter:
-            return ServerAdapter(server: server, adapter: VSphereAdapter(endpoint: try server.endpoint(for: use), logger: try options.global.makeLogger()))
+            let logger = try options.global.makeLogger()
+            let secrets = SecretsLocation(dataDirectory: try CatalogDatabase(options: options.global, logger: logger).dataDirectory.path)
+            return ServerAdapter(server: server, adapter: VSphereAdapter(endpoint: try server.endpoint(for: use, secrets: secrets), logger: logger))
         }
     }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Catalog
+import Foundation
+import JobManager
 
 /// `tidemark server`: runs the Tidemark server; `tidemark server add|update|...` manages the
 /// vCenters and labs Tidemark backs VMs up from.
@@ -22,7 +24,17 @@ struct ServerOptions: DefaultedDefinitionOptions {
         name: .customLong("password-env"),
         help: ArgumentHelp("The environment variable holding the password (the password never enters the catalog).", valueName: "var"))
     var passwordEnvironment: String?
-    @Option(name: .customLong("password-file"), help: ArgumentHelp("A file holding the password.", valueName: "path")) var passwordFile: String?
+    @Option(
+        name: .customLong("password-file"),
+        help: ArgumentHelp(
+            "A file holding the password, in the secrets folder (<data folder>/secrets), owned by the service's account, mode 600.",
+            valueName: "path"))
+    var passwordFile: String?
+    @Option(
+        help: ArgumentHelp(
+            "A credential of 'tidemark credentials add' (user and password, sealed on this host; nothing of it enters the catalog).",
+            valueName: "name"))
+    var credential: String?
     @Option(help: ArgumentHelp("Trust a certificate no CA vouches for by its SHA-256 thumbprint.", valueName: "hex")) var thumbprint: String?
 
     static func blank(named name: String) -> ManagedServer { ManagedServer(name: name, platform: .vcenter) }
@@ -31,9 +43,27 @@ struct ServerOptions: DefaultedDefinitionOptions {
         vcenter == nil && lab == nil ? "say what it is: --vcenter https://HOST or --lab /path/to/lab" : nil
     }
 
+    /// The reference must name something the service can use, and never the secret itself:
+    /// `--password-env Hunter2Secret` used to store the password in the permanent log.
+    func checkOnHost(_ global: GlobalOptions) throws {
+        if let passwordEnvironment, ProcessInfo.processInfo.environment[passwordEnvironment] == nil {
+            throw CommandFailure(
+                "the environment variable \(EscapedText.escaped(passwordEnvironment)) is not set here: --password-env takes the NAME of a variable that holds the password (the name is kept in the log for ever; never give the password itself)")
+        }
+        let secrets = SecretsLocation(dataDirectory: try CatalogDatabase(options: global, logger: try global.makeLogger()).dataDirectory.path)
+        do {
+            if let passwordFile { _ = try secrets.files.read(passwordFile) }
+            if let credential { _ = try secrets.credentials.read(credential) }
+        } catch {
+            throw CommandFailure(error.message)
+        }
+    }
+
     func validate() throws {
         if vcenter != nil && lab != nil { throw ValidationError("give --vcenter or --lab, not both") }
-        if passwordEnvironment != nil && passwordFile != nil { throw ValidationError("give --password-env or --password-file, not both") }
+        if [passwordEnvironment, passwordFile, credential].compactMap({ $0 }).count > 1 {
+            throw ValidationError("give one of --credential, --password-env and --password-file")
+        }
     }
 
     func apply(to server: inout ManagedServer, in state: CatalogState) throws(CatalogError) {
@@ -46,6 +76,7 @@ struct ServerOptions: DefaultedDefinitionOptions {
         if let user { server.user = user }
         if let passwordEnvironment { server.passwordReference = try SecretReference(source: .environment, name: passwordEnvironment) }
         if let passwordFile { server.passwordReference = try SecretReference(source: .file, name: passwordFile) }
+        if let credential { server.passwordReference = try SecretReference(source: .credential, name: credential) }
         if let thumbprint { server.thumbprint = ManagedServer.normalizedThumbprint(thumbprint) }
     }
 }
