@@ -11,6 +11,16 @@ public struct RepositoryDefinition: CatalogDefinition {
     public var freeSpaceThresholdPercent: Int
     /// The site the repository stands in, for proxy proximity and throttling rules.
     public var site: String
+    /// Scheduled health checks: restore points not verified for this many days are read and
+    /// re-hashed again by `tidemark server` (oldest first). nil: no scheduled checks (the
+    /// default, and what definitions written before the field existed decode to).
+    public var verifyEveryDays: Int?
+    /// Bytes of restore points one scheduled check may read; nil with `verifyEveryDays` set:
+    /// `defaultVerifyBudgetBytes`.
+    public var verifyBudgetBytes: Int64?
+
+    /// 10 GiB: a run that a repository on spinning disks finishes in minutes.
+    public static let defaultVerifyBudgetBytes: Int64 = 10 << 30
 
     public init(name: String, path: String, maxConcurrentTasks: Int = 4, freeSpaceThresholdPercent: Int = 10, site: String = "default") {
         self.name = name
@@ -30,6 +40,12 @@ public struct RepositoryDefinition: CatalogDefinition {
             throw .invalid("\(subject) free-space threshold", "\(freeSpaceThresholdPercent)% is outside 0-99%: a typical value is 10%")
         }
         try Limits.site(site, subject: subject)
+        if let verifyEveryDays, !(1...3_650).contains(verifyEveryDays) {
+            throw .invalid("\(subject) health-check interval", "\(verifyEveryDays) days is outside 1-3650 days: a typical value is 7d")
+        }
+        if let verifyBudgetBytes, !((1 << 20)...(1 << 50)).contains(verifyBudgetBytes) {
+            throw .invalid("\(subject) health-check budget", "\(verifyBudgetBytes) bytes is outside 1 MiB-1 PiB: a typical value is 10GiB")
+        }
     }
 
     public var references: [(kind: ObjectKind, id: UUIDString)] { [] }

@@ -395,10 +395,19 @@ public enum SessionEvent {
         public var freePercent: Double
         public var thresholdPercent: Int
         public var taskLimit: Int
+        /// What the session is expected to write: the most the job's last sessions wrote
+        /// (their transferred bytes). Absent when the job has no earlier session, and in
+        /// events of older versions.
+        public var estimatedBytes: Int64?
+        /// Why the free space is close to the threshold once the estimate is written (the
+        /// session's result is a warning). Absent otherwise.
+        public var warning: String?
         public init(
             repositoryId: String, path: String, online: Bool, freeBytes: Int64, capacityBytes: Int64, freePercent: Double,
-            thresholdPercent: Int, taskLimit: Int
+            thresholdPercent: Int, taskLimit: Int, estimatedBytes: Int64? = nil, warning: String? = nil
         ) {
+            self.estimatedBytes = estimatedBytes
+            self.warning = warning
             self.repositoryId = repositoryId
             self.path = path
             self.online = online
@@ -412,6 +421,7 @@ public enum SessionEvent {
         enum CodingKeys: String, CodingKey {
             case repositoryId = "repository_id", path, online, freeBytes = "free_bytes", capacityBytes = "capacity_bytes"
             case freePercent = "free_percent", thresholdPercent = "threshold_percent", taskLimit = "task_limit"
+            case estimatedBytes = "estimated_bytes", warning
         }
     }
 

@@ -58,6 +58,9 @@ public struct DiskTransfer: Sendable {
         public let unchangedBlocks: Int
         /// Blocks done before this run, from saved progress.
         public let resumedBlocks: Int
+        /// Blocks read and stored again at the end because the chunk they named had become
+        /// unsound meanwhile (quarantined by a health check, gone, torn).
+        public let rewrittenBlocks: Int
         public let stageTimes: StageTimes
         public let wallSeconds: Double
     }
@@ -143,6 +146,7 @@ public struct DiskTransfer: Sendable {
             }
         }
 
+        let rewritten = try await storeUnsoundAgain(&progress, diskSize: diskSize, written: &written)
         let head = try? await logHead?()
         let manifest = try DiskManifest(
             restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks,
@@ -152,7 +156,7 @@ public struct DiskTransfer: Sendable {
         if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
         return Outcome(
             manifest: manifest, progress: progress, zeroBlocks: zeroBlocks, unchangedBlocks: unchangedBlocks,
-            resumedBlocks: resumed, stageTimes: times, wallSeconds: (clock.now - started).seconds)
+            resumedBlocks: resumed, rewrittenBlocks: rewritten, stageTimes: times, wallSeconds: (clock.now - started).seconds)
     }
 
     /// Saved progress of an interrupted run, checked against this source.
@@ -179,6 +183,51 @@ public struct DiskTransfer: Sendable {
             return nil
         }
         return changedBlocks
+    }
+
+    /// The last look before the manifest names its chunks: each distinct chunk gets the
+    /// cheap soundness check once more, and the blocks of any that fail it are read from the
+    /// source and stored again. A block deduplicated early in a long transfer, a chunk taken
+    /// from the base manifest or from saved progress, may have been quarantined by a health
+    /// check since (it works beside backups, under the shared lock): the manifest must not
+    /// name it. Tried a few times, in case a check quarantines again meanwhile.
+    private func storeUnsoundAgain(_ progress: inout DiskProgress, diskSize: Int64, written: inout Set<ChunkID>) async throws -> Int {
+        var rewritten = 0
+        for _ in 0..<3 {
+            var checked = Set<ChunkID>(), unsound = Set<ChunkID>()
+            for case let chunk? in progress.blocks where checked.insert(chunk).inserted {
+                if repository.chunks.soundness(of: chunk) != .sound { unsound.insert(chunk) }
+            }
+            if unsound.isEmpty { break }
+            let indices = progress.blocks.indices.filter { progress.blocks[$0].map(unsound.contains) ?? false }
+            var next = 0
+            var outcomes: [BlockOutcome] = []
+            try await withThrowingTaskGroup(of: BlockOutcome.self) { group in
+                while next < min(parallelism, indices.count) {
+                    let index = indices[next]
+                    group.addTask { try await process(block: index, diskSize: diskSize, changed: nil) }
+                    next += 1
+                }
+                while let outcome = try await group.next() {
+                    outcomes.append(outcome)
+                    if next < indices.count {
+                        let index = indices[next]
+                        group.addTask { try await process(block: index, diskSize: diskSize, changed: nil) }
+                        next += 1
+                    }
+                }
+            }
+            for outcome in outcomes {
+                progress.blocks[outcome.index] = outcome.chunk
+                progress.bytesRead += Int64(outcome.bytesRead)
+                if outcome.bytesWritten > 0, let chunk = outcome.chunk, written.insert(chunk).inserted {
+                    progress.bytesTransferred += Int64(outcome.bytesWritten)
+                    progress.newChunks += 1
+                }
+            }
+            rewritten += outcomes.count
+        }
+        return rewritten
     }
 
     private func process(block index: Int, diskSize: Int64, changed: (base: DiskManifest, changed: Set<Int>)?)

@@ -17,6 +17,10 @@ public struct JobManagerSettings: Sendable {
     public var slotPollInterval: Duration
     /// Replaces the jobs' wait between retries (tests); nil keeps the job's.
     public var retryWait: Duration?
+    /// Saved transfer progress untouched for this long (seconds) is dropped by the garbage
+    /// collection after retention, so the chunks of a session that never finished go too
+    /// (resumed after that, its transfer starts over). Defaults to 7 days.
+    public var staleProgressAge: TimeInterval = 7 * 86_400
 
     public init(
         checkpointInterval: Duration = .seconds(5), checkpointBytes: Int64 = 256 << 20, slotPollInterval: Duration = .milliseconds(50),

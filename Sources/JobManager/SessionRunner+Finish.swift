@@ -48,18 +48,19 @@ extension SessionRunner {
                 doomed += points.dropLast().filter { $0.at < limit }.map { ($0.id, "retention: keep \(job.retention.count) days") }
             }
         }
-        // A resumed session whose removals are all recorded still owes the collection.
-        let removedEarlier = await recorder.state.removedRestorePoints
-        guard !doomed.isEmpty || !removedEarlier.isEmpty else { return }
         let existing = Set(try repository.restorePoints())
         for (id, reason) in doomed.sorted(by: { $0.0 < $1.0 }) {
             if existing.contains(id) { try repository.deleteRestorePoint(id) }
             try await recorder.record(.restorePointRemoved, SessionEvent.RestorePointRemoved(restorePointId: id, reason: reason))
         }
-        // Never blocks a thread on the repository's lock: if transfers hold it, the chunks are
-        // collected at the next retention instead.
+        // Collected after every retention, whether or not it removed a restore point: a failed
+        // or stopped session of any job leaves chunks nothing references (written after its
+        // last checkpoint, or named only by progress its end dropped), and saved progress of
+        // sessions that never finished expires after `staleProgressAge`. Never blocks a thread
+        // on the repository's lock: if transfers hold it, the next retention collects instead.
         do {
-            let collected = try GarbageCollector(repository: repository).collect(wait: false)
+            let collected = try GarbageCollector(repository: repository).collect(
+                wait: false, dropProgressOlderThan: manager.settings.staleProgressAge)
             logger.info("retention applied", metadata: ["removed": "\(doomed.count)", "freed_bytes": "\(collected.freedBytes)"])
         } catch {
             guard error.code == .busy else { throw error }
@@ -81,20 +82,22 @@ extension SessionRunner {
             result = "stopped"
         } else if failedReason != nil || outcomes.values.contains(.failed) || (outcomes.isEmpty && !(state.vms ?? []).isEmpty) {
             result = "failed"
-        } else if outcomes.values.contains(.warning) || !state.unmatchedSelectors.isEmpty {
+        } else if outcomes.values.contains(.warning) || !state.unmatchedSelectors.isEmpty || state.repositoryChecked?.warning != nil {
             result = "warning"
         } else {
             result = "success"
         }
         let machines = Self.machines(in: state, result: result, job: job)
-        let reason = stopped ?? failedReason ?? Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors)
+        let reasons = [Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors), state.repositoryChecked?.warning]
+        let reason = stopped ?? failedReason ?? reasons.compactMap { $0 }.joined(separator: "; ")
+        try collectOwnGarbage(state)
         let seconds = Date().timeIntervalSince(startedAt)
         func ratio(_ a: Int64, _ b: Int64) -> Double? { b > 0 ? (Double(a) / Double(b) * 100).rounded() / 100 : nil }
         let busy = stageTimes.busy
         let finished = SessionEvent.Finished(
             result: result, processedBytes: processed, readBytes: read, transferredBytes: transferred,
             dedupeRatio: ratio(read, newData), compressionRatio: ratio(newData, transferred), durationSeconds: (seconds * 1_000).rounded() / 1_000,
-            busy: busy, bottleneck: busy.bottleneck, reason: result == "success" ? nil : reason)
+            busy: busy, bottleneck: busy.bottleneck, reason: result == "success" || reason.isEmpty ? nil : reason)
         try await recorder.record(.sessionFinished, finished)
         logger.notice("session finished", metadata: ["result": "\(result)"])
         return await report(finished)

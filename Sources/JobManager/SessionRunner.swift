@@ -115,8 +115,8 @@ final class SessionRunner: Sendable {
         if await recorder.state.vms?.isEmpty == true {
             return try await finish(outcomes: [:], failedReason: await nothingSelectedReason())
         }
-        guard try await checkRepository() else {
-            return try await finish(outcomes: [:], failedReason: "repository unavailable")
+        if case .refused(let reason) = try await checkRepository() {
+            return try await finish(outcomes: [:], failedReason: reason)
         }
         let previous = try await previousRestorePoints()
         if let request = try await manager.stopRequested(session: session) { stop.request(request.mode, by: request.by) }
@@ -221,22 +221,45 @@ final class SessionRunner: Sendable {
         return selected
     }
 
-    /// Step 3: online, writable, above the free-space threshold.
-    func checkRepository() async throws -> Bool {
-        if let checked = await recorder.state.repositoryChecked { return checked.online && checked.freePercent >= Double(checked.thresholdPercent) }
+    /// Step 3: online, writable, above the free-space threshold once what the session is
+    /// expected to write is subtracted (`RepositorySpace`); judged again from the recorded
+    /// facts on resume.
+    func checkRepository() async throws -> RepositorySpace.Verdict {
+        if let checked = await recorder.state.repositoryChecked { return RepositorySpace.assess(checked, name: repositoryDefinition.name) }
         var online = true
         do { try repository.checkWritable() } catch { online = false }
         let attributes = try? FileManager.default.attributesOfFileSystem(forPath: repository.root.path)
         let free = (attributes?[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
         let capacity = (attributes?[.systemSize] as? NSNumber)?.int64Value ?? 0
         let percent = capacity > 0 ? (Double(free) / Double(capacity) * 1_000).rounded() / 10 : 0
-        try await recorder.record(
-            .repositoryChecked,
-            SessionEvent.RepositoryChecked(
-                repositoryId: repositoryID, path: repository.root.path, online: online, freeBytes: free, capacityBytes: capacity,
-                freePercent: percent, thresholdPercent: repositoryDefinition.freeSpaceThresholdPercent,
-                taskLimit: repositoryDefinition.maxConcurrentTasks))
-        return online && percent >= Double(repositoryDefinition.freeSpaceThresholdPercent)
+        var checked = SessionEvent.RepositoryChecked(
+            repositoryId: repositoryID, path: repository.root.path, online: online, freeBytes: free, capacityBytes: capacity,
+            freePercent: percent, thresholdPercent: repositoryDefinition.freeSpaceThresholdPercent,
+            taskLimit: repositoryDefinition.maxConcurrentTasks, estimatedBytes: try await estimatedBytes())
+        let verdict = RepositorySpace.assess(checked, name: repositoryDefinition.name)
+        if case .close(let warning) = verdict {
+            checked.warning = warning
+            logger.warning("repository space is running out", metadata: ["reason": "\(warning)"])
+        }
+        try await recorder.record(.repositoryChecked, checked)
+        return verdict
+    }
+
+    /// What this session is expected to write: the most the job's last three finished
+    /// sessions transferred (from their `SessionFinished`), nil for a job's first session.
+    func estimatedBytes() async throws -> Int64? {
+        let result = try await manager.store.pool.query(
+            """
+            SELECT max(t.bytes) FROM (
+              SELECT CASE WHEN jsonb_typeof(f.data -> 'transferred_bytes') = 'number'
+                          THEN least(greatest(floor((f.data ->> 'transferred_bytes')::numeric), 0), 9000000000000000000)::bigint
+                     END AS bytes
+                FROM tidemark.events s
+                JOIN tidemark.events f ON f.stream_id = s.stream_id AND f.event_type = 'SessionFinished'
+               WHERE s.category = 'session' AND s.event_type = 'SessionStarted' AND s.data ->> 'job_id' = $1 AND s.stream_id <> $2
+               ORDER BY f.position DESC LIMIT 3) t
+            """, [jobID, SessionEvent.stream(of: session)])
+        return try result.decodeIfPresent(0, 0)
     }
 
     /// The job's latest restore point per VM before this session (the incremental base).

@@ -131,6 +131,16 @@ struct FlatJSON {
         int64(key).flatMap { range.contains($0) ? $0 : nil }
     }
 
+    /// A `true` or `false` field; nil when absent, null or anything else.
+    func bool(_ key: String) -> Bool? {
+        guard let field = fields[key], case .literal = field.kind else { return nil }
+        switch String(decoding: bytes[field.range], as: UTF8.self) {
+        case "true": return true
+        case "false": return false
+        default: return nil
+        }
+    }
+
     /// A number field as a double.
     func double(_ key: String) -> Double? {
         guard let field = fields[key], case .number = field.kind else { return nil }

@@ -105,10 +105,43 @@ public final class Projector: Sendable {
         }
     }
 
+    /// A projection's checkpoint; a standard projection's missing row is recreated first
+    /// (`recreateMissingCheckpoints`), so a deleted row costs a rebuild, never every command.
     static func checkpoint(of name: String, pool: PostgresPool) async throws -> Int64 {
         let result = try await pool.query("SELECT position FROM projection.checkpoints WHERE projection = $1", [name])
-        guard result.rowCount == 1 else { throw missingCheckpoint(name) }
-        return try result.decode(0, 0)
+        if result.rowCount == 1 { return try result.decode(0, 0) }
+        guard let projection = StandardProjections.all.first(where: { $0.name == name }) else { throw missingCheckpoint(name) }
+        try await recreateMissingCheckpoints([projection], pool: pool)
+        let again = try await pool.query("SELECT position FROM projection.checkpoints WHERE projection = $1", [name])
+        guard again.rowCount == 1 else { throw missingCheckpoint(name) }
+        return try again.decode(0, 0)
+    }
+
+    /// Recreates the checkpoint row of every projection that has none (deleted by hand, as
+    /// the service role may) at position 0, and clears that projection's live rows in the
+    /// same transaction: the catch-up that follows rebuilds them from the log instead of
+    /// applying every event a second time on top of them (daily sums would double). Two
+    /// callers at once recreate it once: the second's insert waits for the first's commit
+    /// and then finds the row. Returns the projections whose row was recreated.
+    @discardableResult
+    public static func recreateMissingCheckpoints(_ projections: [any Projection] = StandardProjections.all, pool: PostgresPool)
+        async throws -> [String]
+    {
+        let present = try await pool.query("SELECT projection FROM projection.checkpoints")
+        let names = Set(try (0..<present.rowCount).map { row -> String in try present.decode(row, 0) })
+        var recreated: [String] = []
+        for projection in projections where !names.contains(projection.name) {
+            let made = try await pool.withTransaction { connection -> Bool in
+                let inserted = try connection.query(
+                    "INSERT INTO projection.checkpoints (projection) VALUES ($1) ON CONFLICT (projection) DO NOTHING RETURNING projection",
+                    [projection.name])
+                guard inserted.rowCount == 1 else { return false }
+                for table in projection.tables { _ = try connection.execute("DELETE FROM \(ProjectionSchema.live.table(table))") }
+                return true
+            }
+            if made { recreated.append(projection.name) }
+        }
+        return recreated
     }
 
     static func lockCheckpoint(_ name: String, on connection: isolated PostgresConnection) throws -> Int64 {

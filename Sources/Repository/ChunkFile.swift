@@ -69,6 +69,15 @@ enum ChunkFile {
         return .success((encoding, size, file[headerSize...]))
     }
 
+    /// The header's fields alone (the first `headerSize` bytes), for the cheap check
+    /// deduplication makes of an existing chunk; nil if they are not a chunk header.
+    static func header(_ bytes: [UInt8]) -> (encoding: Encoding, size: Int, payload: Int)? {
+        guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic, let encoding = Encoding(rawValue: bytes[8]) else { return nil }
+        let size = Int(readUInt32(bytes, at: 12))
+        guard size > 0, size <= BlockSize.maximum else { return nil }
+        return (encoding, size, Int(readUInt32(bytes, at: 16)))
+    }
+
     /// What sealing authenticates besides the payload: the chunk's name, its encoding and
     /// its block size, so neither a renamed file nor an edited header opens.
     static func authenticatedData(id: ChunkID, encoding: Encoding, size: Int) -> [UInt8] {

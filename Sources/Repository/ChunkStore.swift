@@ -64,7 +64,9 @@ public struct ChunkStore: Sendable {
         if Self.isAllZero(block) { return PreparedBlock(chunk: nil, file: nil) }
         let key = try sealingKey()
         let id = key?.name(block) ?? ChunkID(hashing: block)
-        if access(path(of: id), F_OK) == 0 { return PreparedBlock(chunk: id, file: nil) }
+        // An existing chunk is trusted only if it passes the cheap check; a torn, truncated or
+        // quarantined one is written again from this block (atomically, over the bad file).
+        if soundness(of: id, blockLength: block.count) == .sound { return PreparedBlock(chunk: id, file: nil) }
         let (compressed, payload) = ChunkFile.compressOrStore(block, level: compressionLevel)
         let encoding = ChunkFile.Encoding(compressed: compressed, sealed: key != nil)
         let context = ChunkFile.authenticatedData(id: id, encoding: encoding, size: block.count)

@@ -11,11 +11,15 @@ public enum DiskRestore {
         public let blocksChecked: Int
     }
 
-    /// Restores into `path`. An existing file is replaced only with `overwrite`.
+    /// Restores into `path`. An existing file is replaced only with `overwrite`. A path
+    /// inside a repository (this one, any other with a marker above it, or one of
+    /// `knownRepositories`) is refused before anything is written (`RestoreTarget`).
     @discardableResult
     public static func restore(
-        _ manifest: DiskManifest, from repository: BackupRepository, to path: String, overwrite: Bool
+        _ manifest: DiskManifest, from repository: BackupRepository, to path: String, overwrite: Bool,
+        knownRepositories: [String] = []
     ) throws(RepositoryError) -> Result {
+        try RestoreTarget.checkOutside(path, knownRepositories: knownRepositories + [repository.root.path])
         let lock = try repository.lock(.shared, wait: false)
         defer { withExtendedLifetime(lock) {} }
         var existing = stat()

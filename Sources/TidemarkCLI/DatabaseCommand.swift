@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import Postgres
 import PrivateCluster
+import Projections
 
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -86,11 +87,25 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try CatalogDatabase(options: options, logger: try options.makeLogger())
-            let applied = try await Migrator.bundled(logger: database.logger).migrate(try await database.administratorSettings())
-            if applied.isEmpty {
+            let settings = try await database.administratorSettings()
+            let applied = try await Migrator.bundled(logger: database.logger).migrate(settings)
+            // A migrated schema whose checkpoint rows were deleted is not "up to date": every
+            // projection without one gets it back at position 0 and is rebuilt from the log.
+            let pool = PostgresPool(PostgresPool.Configuration(settings: settings, maximumConnections: 1), logger: database.logger)
+            let recreated: [String]
+            do {
+                recreated = try await Projector.recreateMissingCheckpoints(pool: pool)
+                if !recreated.isEmpty { try await Projector(store: EventStore(pool: pool), logger: database.logger).catchUp() }
+            } catch {
+                await pool.close()
+                throw error
+            }
+            await pool.close()
+            if applied.isEmpty && recreated.isEmpty {
                 print("the catalog schema is up to date")
             } else {
                 for name in applied { print("applied \(name)") }
+                for name in recreated { print("recreated the missing checkpoint of projection '\(name)' and rebuilt it from the log") }
             }
         }
     }

@@ -12,6 +12,7 @@ struct RepositoryCommand: AsyncParsableCommand {
         subcommands: [
             AddObject<RepositoryOptions>.self, UpdateObject<RepositoryOptions>.self, RemoveObject<RepositoryDefinition>.self, ListObjects<RepositoryDefinition>.self,
             ShowObject<RepositoryDefinition>.self, Create.self, GenerateKey.self, BackupImage.self, Verify.self, Prune.self,
+            RepositoryCheckCommand.self,
         ]
     )
 
@@ -168,10 +169,11 @@ extension RepositoryCommand {
     }
 }
 
-struct RestoreCommand: ParsableCommand {
+struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Write a disk of a restore point back to a file, checking every block's hash.")
+        abstract: "Write a disk of a restore point back to a file, checking every block's hash.",
+        discussion: "A destination inside any Tidemark repository (a repository.json above it, links resolved, or a repository the catalog names when a database is configured) is refused.")
     @Option(help: "The repository's folder.") var repository: String
     @Option(name: .customLong("restore-point"), help: "The restore point's id.") var restorePoint: String
     @Option(help: "The disk's name within the restore point.") var disk: String
@@ -179,6 +181,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Replace the file if it exists.") var force = false
     @Flag(name: .customLong("verify-only"), help: "Read and check every block without writing.") var verifyOnly = false
     @OptionGroup var key: KeyOption
+    @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         if verifyOnly == (to != nil) {
@@ -186,8 +189,9 @@ struct RestoreCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), key: try key.load())
+        if let to { try RestoreTarget.checkOutside(to, knownRepositories: await CatalogRepositories.paths(global)) }
         let manifest = try store.manifest(restorePoint: restorePoint, disk: disk)
         if verifyOnly {
             let result = try DiskRestore.verifyOnly(manifest, from: store)

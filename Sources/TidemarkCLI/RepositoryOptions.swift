@@ -11,6 +11,15 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
         help: ArgumentHelp("Take no new task below this share of free space (default 10%).", valueName: "percent"))
     var freeSpaceThreshold: String?
     @Option(help: "The site it stands in (default 'default').") var site: String?
+    @Option(
+        name: .customLong("verify-every"),
+        help: ArgumentHelp(
+            "Scheduled health checks: verify restore points not verified for this long (7d, '14 days'; 'off' for none).", valueName: "days"))
+    var verifyEvery: String?
+    @Option(
+        name: .customLong("verify-budget"),
+        help: ArgumentHelp("Bytes of restore points one scheduled health check reads (default 10GiB): 500MiB, 10GiB, 1TiB.", valueName: "size"))
+    var verifyBudget: String?
 
     static func blank(named name: String) -> RepositoryDefinition { RepositoryDefinition(name: name, path: "") }
 
@@ -34,5 +43,41 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
             repository.freeSpaceThresholdPercent = percent
         }
         if let site { repository.site = site }
+        if let verifyEvery {
+            guard let days = Self.days(verifyEvery) else {
+                throw CatalogError(.invalidValue, "--verify-every '\(verifyEvery)' is not a number of days: write 7d, '14 days' or off")
+            }
+            repository.verifyEveryDays = days
+        }
+        if let verifyBudget {
+            guard let bytes = Self.bytes(verifyBudget) else {
+                throw CatalogError(.invalidValue, "--verify-budget '\(verifyBudget)' is not a size: write 500MiB, 10GiB or 1TiB")
+            }
+            repository.verifyBudgetBytes = bytes
+        }
+    }
+
+    /// `7d`, `7 days`, `1 day` → 7, 7, 1; `off` → nil inside `.some` (no scheduled checks).
+    static func days(_ text: String) -> Int?? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if trimmed == "off" || trimmed == "never" { return .some(nil) }
+        for suffix in [" days", " day", "days", "day", "d"] where trimmed.hasSuffix(suffix) {
+            if let days = Int(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)) { return .some(days) }
+        }
+        return nil
+    }
+
+    /// `10GiB`, `10G`, `500MiB`, `1TiB`, `4096` (bytes) → bytes (binary units).
+    static func bytes(_ text: String) -> Int64? {
+        var upper = text.trimmingCharacters(in: .whitespaces).uppercased()
+        if upper.hasSuffix("IB") { upper.removeLast(2) } else if upper.hasSuffix("B") { upper.removeLast() }
+        let units: [(String, Double)] = [("K", 0x1p10), ("M", 0x1p20), ("G", 0x1p30), ("T", 0x1p40), ("P", 0x1p50)]
+        var factor = 1.0
+        if let (suffix, unit) = units.first(where: { upper.hasSuffix($0.0) }) {
+            upper.removeLast(suffix.count)
+            factor = unit
+        }
+        guard let value = Double(upper.trimmingCharacters(in: .whitespaces)), value > 0, value * factor < 0x1p62 else { return nil }
+        return Int64(value * factor)
     }
 }

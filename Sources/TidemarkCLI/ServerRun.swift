@@ -7,7 +7,8 @@ import Server
 import ServiceLifecycle
 
 /// `tidemark server`: the scheduler (one leader among all servers), the Job Managers (every
-/// begun, unfinished session is taken by one server) and the projector, as services that
+/// begun, unfinished session is taken by one server), the projector and the repositories'
+/// scheduled health checks, as services that
 /// stop gracefully on SIGTERM or SIGINT.
 struct ServerRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,6 +29,7 @@ struct ServerRun: AsyncParsableCommand {
                 SessionRunnerService(manager: manager, scheduler: scheduler, maximumSessions: maxSessions, logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
             ],
+                HealthCheckService(store: store, logger: logger),
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         print("tidemark server running (scheduler, Job Managers, projector) until SIGTERM or Ctrl-C; -v logs what it does")
         fflush(nil)  // seen at once even when standard output is a pipe or a journal

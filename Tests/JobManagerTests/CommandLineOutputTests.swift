@@ -24,7 +24,7 @@ struct CommandLineOutputTests {
         (["throttle", "add", "wan", "--rate", "100MB/s", "--from-proxy", "proxy-9"], "no proxy is named 'proxy-9' (known: proxy-1, proxy-2)"),
         (["throttle", "show", "wan"], "no throttling rule is named 'wan' (there are none): see 'tidemark throttle list'"),
         (["session", "show", "zzzz"], "no session has an id starting with 'zzzz' (there are none): see 'tidemark session list'"),
-        (["projections", "rebuild", "catalgo"], "no projection is named 'catalgo' (known: catalog, sessions, statistics): see 'tidemark projections status'"),
+        (["projections", "rebuild", "catalgo"], "no projection is named 'catalgo' (known: catalog, health, sessions, statistics): see 'tidemark projections status'"),
     ] as [([String], String)])
     func unknownName(arguments: [String], message: String) async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
@@ -79,7 +79,7 @@ struct CommandLineOutputTests {
         #expect((shown["session"] as? [String: Any])?["session_id"] as? String == id)
         #expect((shown["tasks"] as? [[String: Any]])?.map { $0["result"] as? String } == ["success", "success"])
         let projections = try #require(try parsed(["projections", "status", "--json"]) as? [[String: Any]])
-        #expect(Set(projections.compactMap { $0["name"] as? String }) == ["catalog", "sessions", "statistics"])
+        #expect(Set(projections.compactMap { $0["name"] as? String }) == ["catalog", "sessions", "statistics", "health"])
         #expect((try parsed(["job", "history", "crash-test", "--json"]) as? [Any])?.count == 1)
         let lab = try #require(try parsed(["lab", "show", environment.labPath, "--json"], database: false) as? [String: Any])
         let vms = try #require(lab["vms"] as? [[String: Any]])

@@ -1,0 +1,49 @@
+import Catalog
+import Foundation
+
+/// Whether a repository has room for a session, judged once before the first snapshot from
+/// what `RepositoryChecked` records (so a resumed session judges the same way).
+///
+/// Free space alone said "100% free" the run before a disk filled up: the check now also
+/// subtracts what the session is expected to write — the most the job's last sessions
+/// wrote — and refuses the session if that would leave the repository below its threshold
+/// (or out of space), or warns when one more session of that size would.
+enum RepositorySpace {
+    enum Verdict: Equatable {
+        case enough
+        /// Runs, but the session's result is a warning with this reason.
+        case close(String)
+        /// Does not run: the session fails with this reason.
+        case refused(String)
+    }
+
+    static func assess(_ checked: SessionEvent.RepositoryChecked, name: String) -> Verdict {
+        let subject = "repository '\(name)' at \(checked.path)"
+        guard checked.online else {
+            return .refused("repository unavailable: \(subject) cannot be written (offline, read-only or without permission)")
+        }
+        let threshold = Double(checked.thresholdPercent)
+        guard checked.freePercent >= threshold else {
+            return .refused(
+                "repository unavailable: \(subject) has \(gigabytes(checked.freeBytes)) free (\(checked.freePercent)%), below its free-space threshold of \(checked.thresholdPercent)%: free space or raise the threshold")
+        }
+        guard let estimated = checked.estimatedBytes, estimated > 0, checked.capacityBytes > 0 else { return .enough }
+        let capacity = Double(checked.capacityBytes)
+        let after = checked.freeBytes - estimated
+        let afterPercent = (Double(after) / capacity * 1_000).rounded() / 10
+        if after < 0 || afterPercent < threshold {
+            return .refused(
+                "not enough space: \(subject) has \(gigabytes(checked.freeBytes)) free and the job's last sessions wrote up to \(gigabytes(estimated)), which would leave \(after < 0 ? "no space" : "\(afterPercent)% free"), below its threshold of \(checked.thresholdPercent)%: free space, prune restore points or move the job to another repository")
+        }
+        let thresholdBytes = Int64(capacity * threshold / 100)
+        if after - estimated < thresholdBytes {
+            return .close(
+                "\(subject) will have about \(gigabytes(after)) free (\(afterPercent)%) after this session (estimated from the job's last sessions: \(gigabytes(estimated))): the next session may not fit")
+        }
+        return .enough
+    }
+
+    static func gigabytes(_ bytes: Int64) -> String {
+        String(format: "%.1f GB", Double(bytes) / 1e9)
+    }
+}

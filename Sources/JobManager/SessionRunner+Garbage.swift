@@ -1,0 +1,28 @@
+import Catalog
+import Foundation
+import Repository
+
+extension SessionRunner {
+    /// What a session leaves behind in the repository once it ends, whatever its result: the
+    /// saved progress of its transfers (nothing resumes a finished session, and progress
+    /// keeps its chunks alive through every garbage collection) and the manifests of VMs that
+    /// got no restore point (a disk that finished beside one that failed). Their chunks are
+    /// then referenced by nothing, and the next retention's collection removes them.
+    ///
+    /// Called before `SessionFinished` is recorded: a crash in between finishes the session
+    /// again, and clearing or deleting twice finds nothing to do.
+    func collectOwnGarbage(_ state: SessionState) throws {
+        var unrecorded = Set<String>()
+        for (task, record) in state.tasks {
+            guard let transfer = record.transfer else { continue }
+            repository.clearProgress(restorePoint: transfer.restorePointId, disk: transfer.disk)
+            let vm = String(task.prefix { $0 != "/" })
+            if state.restorePoints[vm] == nil { unrecorded.insert(transfer.restorePointId) }
+        }
+        let existing = Set(try repository.restorePoints())
+        for point in unrecorded.sorted() where existing.contains(point) {
+            try repository.deleteRestorePoint(point)
+            logger.info("partial restore point removed", metadata: ["restore_point": "\(point)"])
+        }
+    }
+}
