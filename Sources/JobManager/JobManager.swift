@@ -17,6 +17,8 @@ public struct JobManagerSettings: Sendable {
     public var slotPollInterval: Duration
     /// Replaces the jobs' wait between retries (tests); nil keeps the job's.
     public var retryWait: Duration?
+    /// Where `credential:` and `file:` password references are read; nil refuses them.
+    public var secrets: SecretsLocation?
     /// Saved transfer progress untouched for this long (seconds) is dropped by the garbage
     /// collection after retention, so the chunks of a session that never finished go too
     /// (resumed after that, its transfer starts over). Defaults to 7 days.
@@ -203,8 +205,8 @@ public struct JobManager: Sendable {
             do {
                 report = try await runner.run()
             } catch {
-                guard Self.isPermanent(error) else { throw error }
-                report = try await runner.abandon(reason: "\(error)")
+                guard Self.isPermanent(error) else { throw runner.withoutSecrets(error) }
+                report = try await runner.abandon(reason: runner.secrets.scrub("\(error)"))
             }
             await slots.close()
             return report

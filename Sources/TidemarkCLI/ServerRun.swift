@@ -20,16 +20,17 @@ struct ServerRun: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "tidemark.server")
-        let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 12)
-        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(), logger: logger)
+        let database = try CatalogDatabase(options: options, logger: logger)
+        let store = try await database.openEventStore(maximumConnections: 12)
+        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
         let scheduler = Scheduler(store: store, manager: manager, logger: logger)
         let group = ServiceGroup(
             services: [
                 SchedulerService(scheduler: scheduler, settings: store.pool.configuration.settings, logger: logger),
                 SessionRunnerService(manager: manager, scheduler: scheduler, maximumSessions: maxSessions, logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
-            ],
                 HealthCheckService(store: store, logger: logger),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         print("tidemark server running (scheduler, Job Managers, projector) until SIGTERM or Ctrl-C; -v logs what it does")
         fflush(nil)  // seen at once even when standard output is a pipe or a journal
