@@ -9,12 +9,13 @@ import TestSupport
 
 @Suite("Stopping a session")
 struct StopTests {
-    /// A job slowed by a 1 MB/s throttling rule, so a stop arrives mid-transfer.
+    /// A job slowed by a 400 kB/s throttling rule, so a stop arrives mid-transfer even on a
+    /// loaded machine (a 2 MiB disk takes five seconds).
     static func slowJob(vms: Int, parallel: Bool) async throws -> (JobEnvironment, JobManager) {
         let environment = try await JobEnvironment.make(vms: vms, diskSize: 2 << 20, parallel: parallel)
         let store = environment.database.eventStore()
         try await CatalogStore(events: store).execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
-            try CatalogDecider.add(ThrottlingRule(name: "slow", bytesPerSecond: 1_000_000), id: UUID().uuidString.lowercased(), in: state)
+            try CatalogDecider.add(ThrottlingRule(name: "slow", bytesPerSecond: 400_000), id: UUID().uuidString.lowercased(), in: state)
         }
         return (environment, JobManager(store: store, settings: JobManagerSettings(checkpointBytes: 1 << 20, retryWait: .zero)))
     }

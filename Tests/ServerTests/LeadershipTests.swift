@@ -64,12 +64,13 @@ struct LeadershipTests {
         let world = try await SchedulerTests.world(jobs: [("nightly", "daily at 23:59", nil)])
         let connection = try await PostgresConnection.connect(world.database.service)
         defer { Task { await connection.close() } }
-        let frozen = LeaderLease(name: LeaderLease.scheduler, seconds: 1, holder: "frozen")
+        // Seconds, not less: a loaded machine must not let the lease lapse before the checks below.
+        let frozen = LeaderLease(name: LeaderLease.scheduler, seconds: 3, holder: "frozen")
         let successor = LeaderLease(name: LeaderLease.scheduler, seconds: 30, holder: "successor")
         let old = try #require(try await frozen.acquire(on: connection))
         #expect(try await successor.acquire(on: connection) == nil)
         // The leader stops (SIGSTOP) and does not renew; its lease runs out.
-        try await Task.sleep(for: .milliseconds(1_300))
+        try await Task.sleep(for: .milliseconds(3_300))
         let new = try #require(try await successor.acquire(on: connection))
         #expect(new > old)
         // The old leader wakes up and decides the 23:59 run: refused, nothing recorded.
