@@ -85,7 +85,7 @@ struct BackupJobTests {
         let simulator = try Simulator.shared()
         let world = try await VCenterWorld.make(simulator: simulator, objects: ["cluster:DC0_C0"])
         let catalogBefore = try await world.catalogEvents()
-        let run = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: [Self.passwordVariable: "wrong"])
+        let run = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: [Self.passwordVariable: "not-the-password-7"])
         #expect(run.status != 0)
         #expect(run.output.contains("wrong user name or password"), "\(run.output)")
         #expect(!run.output.contains("tidemark-test"))
