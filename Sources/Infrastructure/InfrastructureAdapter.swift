@@ -21,4 +21,13 @@ public protocol InfrastructureAdapter: Sendable {
     /// The areas of a disk written between the snapshot whose change id is given and
     /// `snapshot`; nil when the manager cannot tell (read everything then).
     func changedAreas(vm: String, snapshot: String, diskKey: Int, since changeID: String) async throws -> [DiskArea]?
+
+    /// Ends the session with the manager (a vCenter login), once the work is done: a server
+    /// running many sessions must not leave a login open per session.
+    func disconnect() async
+}
+
+extension InfrastructureAdapter {
+    /// Nothing to end (the lab keeps no session).
+    public func disconnect() async {}
 }

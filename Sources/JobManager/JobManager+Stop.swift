@@ -51,6 +51,7 @@ extension JobManager {
             let report: SessionReport
             if let runner = try? await SessionRunner(manager: self, session: session, state: state, startedAt: startedAt, slots: slots) {
                 report = try await runner.abandon(reason: runner.secrets.scrub(reason), stopped: result == "stopped")
+                await runner.adapter.disconnect()
             } else {
                 // Its job, server or repository cannot be used any more: nothing to sweep with.
                 report = try await end(session: session, state: state, result: result, reason: reason)

@@ -205,9 +205,13 @@ public struct JobManager: Sendable {
             do {
                 report = try await runner.run()
             } catch {
-                guard Self.isPermanent(error) else { throw runner.withoutSecrets(error) }
+                guard Self.isPermanent(error) else {
+                    await runner.adapter.disconnect()
+                    throw runner.withoutSecrets(error)
+                }
                 report = try await runner.abandon(reason: runner.secrets.scrub("\(error)"))
             }
+            await runner.adapter.disconnect()
             await slots.close()
             return report
         } catch {

@@ -136,8 +136,10 @@ extension SessionRunner {
             let point = state.restorePoints[vm.id]
             let missing = sessionResult == "stopped" ? "stopped" : "failed"
             let crashConsistent = job.applicationAware != .off && state.snapshots[vm.id]?.created?.quiesced == false
+            let fellBack = tasks.contains { $0.transfer?.warning != nil }
             let result =
-                point == nil ? missing : (tasks.contains { $0.failures > 0 } || crashConsistent ? "warning" : (failed ? "failed" : "success"))
+                point == nil
+                ? missing : (tasks.contains { $0.failures > 0 } || crashConsistent || fellBack ? "warning" : (failed ? "failed" : "success"))
             return SessionReport.Machine(
                 id: vm.id, name: vm.name, result: result, restorePoint: point,
                 readBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesRead },

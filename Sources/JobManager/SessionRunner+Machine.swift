@@ -22,8 +22,8 @@ extension SessionRunner {
     {
         let machine = vm.machine
         if await recorder.state.restorePoints[machine.id] != nil {
-            let retried = await recorder.state.tasks.contains { $0.key.hasPrefix(machine.id + "/") && $0.value.failures > 0 }
-            return retried ? .warning : .success
+            let tasks = await recorder.state.tasks.filter { $0.key.hasPrefix(machine.id + "/") }.values
+            return tasks.contains { $0.failures > 0 || $0.transfer?.warning != nil } ? .warning : .success
         }
         // A stopped session starts no VM; one stopped immediately leaves the VM in progress.
         let begun = await recorder.state.snapshots[machine.id]?.requested != nil
@@ -78,7 +78,10 @@ extension SessionRunner {
                         restorePointId: restorePoint, jobId: jobID, vmId: machine.id, vmName: machine.name, disks: disks,
                         sizeBytes: vm.disks.reduce(0) { $0 + $1.capacity }, changeId: snapshot.changeId))
             ])
-        return warning || results.values.contains { $0.retried } ? .warning : .success
+        // A disk read whole because changed block tracking could not say what changed is a
+        // warning too (Veeam's "CBT data is invalid, failing over to legacy incremental").
+        let fellBack = await recorder.state.tasks.contains { $0.key.hasPrefix(machine.id + "/") && $0.value.transfer?.warning != nil }
+        return warning || fellBack || results.values.contains { $0.retried } ? .warning : .success
     }
 
     static func taskID(_ machine: VirtualMachine, _ disk: VirtualDisk) -> String { "\(machine.id)/\(disk.key)" }

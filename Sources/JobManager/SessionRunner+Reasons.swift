@@ -37,6 +37,7 @@ extension SessionRunner {
                 notes.append("crash-consistent: the guest could not be quiesced")
             }
             if !failures.isEmpty { notes.append("succeeded after a retry (\(failures.joined(separator: "; ")))") }
+            for (key, record) in tasks { if let warning = record?.transfer?.warning { notes.append("disk-\(key): \(shortened(warning))") } }
             return notes.isEmpty ? nil : notes.joined(separator: "; ")
         case "stopped":
             return state.restorePoints[vm.id] == nil ? "stopped before its restore point was made" : nil

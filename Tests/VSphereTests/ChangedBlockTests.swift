@@ -52,6 +52,11 @@ struct ChangedBlockTests {
         for disk in b.disks {
             #expect(third.transfers["\(b.id)/\(disk.key)"]?.mode == "incremental" && third.bytesRead["\(b.id)/\(disk.key)"] == 0)
         }
+        // The fallback is the session's warning, with the reason on A.
+        let finished = try await world.database.administratorQuery(
+            "SELECT data->>'result', data->>'reason' FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1")
+        #expect(try finished.decode(0, 0, as: String.self) == "warning")
+        #expect(try finished.decode(0, 1, as: String.self).contains("refused the change id"))
         try await session.expectRestoresMatch(third)
 
         // CBT off on B: its snapshot has no change ids, so the earlier one cannot be compared
