@@ -64,17 +64,9 @@ public struct RepositoryHealth: Sendable {
             for (index, chunk) in manifest.blocks.enumerated() {
                 guard let chunk else { continue }
                 bytes += Int64(manifest.length(ofBlock: index))
-                let verdict: ChunkProblem?
-                if let known = verdicts[chunk] {
-                    verdict = known
-                } else {
-                    switch repository.chunks.read(chunk) {
-                    case .success(let block):
-                        verdict = block.count == manifest.length(ofBlock: index) ? nil : .damaged("wrong length")
-                    case .failure(let problem):
-                        verdict = problem
-                    }
-                    verdicts[chunk] = verdict
+                let firstSeen = verdicts[chunk] == nil
+                let verdict = repository.chunks.verdict(of: chunk, length: manifest.length(ofBlock: index), remembered: &verdicts)
+                if firstSeen {
                     switch verdict {
                     case .none: break
                     case .missing?: missing.insert(chunk)

@@ -65,18 +65,7 @@ public struct RepositoryVerifier: Sendable {
                 }
                 for (index, chunk) in manifest.blocks.enumerated() {
                     guard let chunk else { continue }
-                    let verdict: ChunkProblem?
-                    if let known = verdicts[chunk] {
-                        verdict = known
-                    } else {
-                        switch repository.chunks.read(chunk) {
-                        case .success(let block):
-                            verdict = block.count == manifest.length(ofBlock: index) ? nil : .damaged("wrong length")
-                        case .failure(let problem):
-                            verdict = problem
-                        }
-                        verdicts[chunk] = verdict
-                    }
+                    let verdict = repository.chunks.verdict(of: chunk, length: manifest.length(ofBlock: index), remembered: &verdicts)
                     if let verdict {
                         problems.append(
                             Problem(

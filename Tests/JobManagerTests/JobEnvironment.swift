@@ -4,6 +4,7 @@ import Crypto
 import EventStore
 import Foundation
 import Infrastructure
+import JobManager
 import Postgres
 import Repository
 import TestSupport
@@ -46,6 +47,23 @@ struct JobEnvironment {
             return plan.changes
         }
         return environment
+    }
+
+    /// Begins and runs a session of the job in this process (1 MiB checkpoints, no retry wait).
+    func runInProcess() async throws -> SessionReport {
+        let manager = JobManager(store: database.eventStore(), settings: JobManagerSettings(checkpointBytes: 1 << 20, retryWait: .zero))
+        let session = try await manager.begin(job: jobName, trigger: "manual")
+        return try await manager.run(session: session)
+    }
+
+    /// Changes the job's definition through the decider, as `job update` would.
+    func updateJob(_ change: @escaping @Sendable (inout JobDefinition) throws(CatalogError) -> Void) async throws {
+        let name = jobName
+        try await CatalogStore(events: database.eventStore()).execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
+            try CatalogDecider.update(id: try state.require(JobDefinition.self, named: name), basedOn: nil, in: state) {
+                (job: inout JobDefinition) throws(CatalogError) in try change(&job)
+            }
+        }
     }
 
     /// The service role's connection string, for a `tidemark` child process.

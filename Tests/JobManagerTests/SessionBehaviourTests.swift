@@ -10,21 +10,10 @@ import TestSupport
 
 @Suite("Sessions: failures, application-aware processing, retention")
 struct SessionBehaviourTests {
-    func run(_ environment: JobEnvironment) async throws -> SessionReport {
-        let manager = JobManager(
-            store: environment.database.eventStore(), settings: JobManagerSettings(checkpointBytes: 1 << 20, retryWait: .zero))
-        let session = try await manager.begin(job: environment.jobName, trigger: "manual")
-        return try await manager.run(session: session)
-    }
+    func run(_ environment: JobEnvironment) async throws -> SessionReport { try await environment.runInProcess() }
 
     func update(_ environment: JobEnvironment, _ change: @escaping @Sendable (inout JobDefinition) -> Void) async throws {
-        let catalog = CatalogStore(events: environment.database.eventStore())
-        let name = environment.jobName
-        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
-            try CatalogDecider.update(id: try state.require(JobDefinition.self, named: name), basedOn: nil, in: state) {
-                (job: inout JobDefinition) in change(&job)
-            }
-        }
+        try await environment.updateJob { (job: inout JobDefinition) throws(CatalogError) in change(&job) }
     }
 
     @Test("a VM whose snapshot fails fails alone, with the reason, and leaves no snapshot; the others are backed up")

@@ -13,21 +13,10 @@ import TestSupport
 /// that show all of it without a server running.
 @Suite("Sessions: results and their reasons")
 struct SessionOutcomeTests {
-    func run(_ environment: JobEnvironment) async throws -> SessionReport {
-        let manager = JobManager(
-            store: environment.database.eventStore(), settings: JobManagerSettings(checkpointBytes: 1 << 20, retryWait: .zero))
-        let session = try await manager.begin(job: environment.jobName, trigger: "manual")
-        return try await manager.run(session: session)
-    }
+    func run(_ environment: JobEnvironment) async throws -> SessionReport { try await environment.runInProcess() }
 
     func update(_ environment: JobEnvironment, _ change: @escaping @Sendable (inout JobDefinition) throws(CatalogError) -> Void) async throws {
-        let catalog = CatalogStore(events: environment.database.eventStore())
-        let name = environment.jobName
-        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
-            try CatalogDecider.update(id: try state.require(JobDefinition.self, named: name), basedOn: nil, in: state) {
-                (job: inout JobDefinition) throws(CatalogError) in try change(&job)
-            }
-        }
+        try await environment.updateJob(change)
     }
 
     func labNames(_ environment: JobEnvironment) async throws -> [String] {

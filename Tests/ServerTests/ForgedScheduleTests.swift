@@ -15,34 +15,14 @@ import TestSupport
 @Suite("Scheduler: forged schedule events")
 struct ForgedScheduleTests {
     static func utc(days: Int, _ hour: Int, _ minute: Int, _ second: Int = 30) -> Date {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        return calendar.date(byAdding: DateComponents(day: days, hour: hour, minute: minute, second: second), to: calendar.startOfDay(for: Date()))!
+        SchedulerTests.utc(days: days, hour, minute, second)
     }
 
+    /// The scheduler suite's world with one job, "nightly", daily at 23:59 UTC, and its id.
     static func setUp() async throws -> (TestDatabase, EventStore, Scheduler, String) {
-        let database = try await TestDatabase.create()
-        let store = database.eventStore()
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let manager = JobManager(store: store, logger: logger)
-        let catalog = CatalogStore(events: store)
-        try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
-            var plan = CatalogPlan(start)
-            try plan.add(ManagedServer(name: "lab", platform: .lab, folder: "/nonexistent/lab"))
-            try plan.add(RepositoryDefinition(name: "repo", path: "/nonexistent/repo"))
-            var settings = JobSettings()
-            settings.name = "nightly"
-            settings.server = "lab"
-            settings.repository = "repo"
-            settings.objects = ["vm:a"]
-            settings.schedule = "daily at 23:59"
-            settings.timeZone = "UTC"
-            try plan.add(try settings.definition(base: nil, in: plan.state, defaultTimeZone: "UTC"))
-            return plan.changes
-        }
-        let job = try await catalog.load().require(JobDefinition.self, named: "nightly")
-        return (database, store, Scheduler(store: store, manager: manager, logger: logger), job)
+        let world = try await SchedulerTests.world(jobs: [("nightly", "daily at 23:59", nil)])
+        let job = try await world.catalog.load().require(JobDefinition.self, named: "nightly")
+        return (world.database, world.store, world.scheduler, job)
     }
 
     /// Appends a schedule event as the service role would: through the event store's API.
