@@ -64,17 +64,19 @@ struct LeadershipTests {
         let world = try await SchedulerTests.world(jobs: [("nightly", "daily at 23:59", nil)])
         let connection = try await PostgresConnection.connect(world.database.service)
         defer { Task { await connection.close() } }
-        // Seconds, not less: a loaded machine must not let the lease lapse before the checks below.
-        let frozen = LeaderLease(name: LeaderLease.scheduler, seconds: 3, holder: "frozen")
-        let successor = LeaderLease(name: LeaderLease.scheduler, seconds: 30, holder: "successor")
+        // A long lease, so no load can let it lapse early; its expiry is then brought forward
+        // by hand, as the clock would after the leader stopped renewing (SIGSTOP).
+        let frozen = LeaderLease(name: LeaderLease.scheduler, seconds: 600, holder: "frozen")
+        let successor = LeaderLease(name: LeaderLease.scheduler, seconds: 600, holder: "successor")
         let old = try #require(try await frozen.acquire(on: connection))
         #expect(try await successor.acquire(on: connection) == nil)
-        // The leader stops (SIGSTOP) and does not renew; its lease runs out.
-        try await Task.sleep(for: .milliseconds(3_300))
+        try await world.database.administratorQuery(
+            "UPDATE tidemark.leases SET expires_at = clock_timestamp() - interval '1 second' WHERE name = 'scheduler'")
         let new = try #require(try await successor.acquire(on: connection))
         #expect(new > old)
         // The old leader wakes up and decides the 23:59 run: refused, nothing recorded.
-        let due = SchedulerTests.utc(days: 0, 23, 59)
+        // Tomorrow's run: always after the job was made, whatever the time of day.
+        let due = SchedulerTests.utc(days: 1, 23, 59)
         await #expect(throws: PostgresError.self) {
             try await world.scheduler.tick(at: due, fence: LeaseFence(name: LeaderLease.scheduler, token: old))
         }

@@ -96,12 +96,14 @@ struct SchedulerTests {
 
     @Test("a missed run outside the job's window is skipped, with how many times it covers")
     func missedOutsideWindow() async throws {
+        // The job owes the 23:00 runs after it was made: today's only if it was made before 23:00.
+        let madeBeforeToday2300 = Date() < Self.utc(days: 0, 23, 0, 0)
         let world = try await Self.world(jobs: [("windowed", "daily at 23:00", "22:00-06:00")])
         #expect(try await world.scheduler.tick(at: Self.utc(days: 3, 12, 0)).isEmpty)
         #expect(try await decisions(world).map(\.1) == ["missed while the server was down"])
         let count = try await world.database.administratorQuery(
             "SELECT (data->>'count')::int FROM tidemark.events WHERE category = 'schedule' ORDER BY position DESC LIMIT 1")
-        #expect(try count.decode(0, 0, as: Int32.self) == 3)
+        #expect(try count.decode(0, 0, as: Int32.self) == (madeBeforeToday2300 ? 3 : 2))
     }
 
     @Test("a continuous job runs back to back, but waits after a failed session instead of spinning")
