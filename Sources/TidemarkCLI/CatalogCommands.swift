@@ -62,7 +62,7 @@ struct RemoveObject<Definition: CatalogDefinition>: AsyncParsableCommand {
 
     func run() async throws {
         let name = self.name, expected = version.expectedVersion
-        let changes = try await options.withCatalog { catalog in
+        let changes = try await options.withCatalog(appending: true) { catalog in
             try await catalog.execute(metadata: options.metadata) { state throws(CatalogError) in
                 let id = try state.require(Definition.self, named: name)
                 if let expected, let current = state.entries(Definition.self)[id]?.version, expected != current {
@@ -83,7 +83,7 @@ enum CatalogCommandRunner {
         _ options: CatalogOptions, make: @escaping @Sendable (CatalogState) throws(CatalogError) -> Definition
     ) async throws {
         let id = UUID().uuidString.lowercased()
-        let changes = try await options.withCatalog { catalog in
+        let changes = try await options.withCatalog(appending: true) { catalog in
             try await catalog.execute(metadata: options.metadata) { state throws(CatalogError) in
                 try CatalogDecider.add(try make(state), id: id, in: state)
             }
@@ -96,7 +96,7 @@ enum CatalogCommandRunner {
         _ type: Definition.Type, named name: String, basedOn: Int64?, _ options: CatalogOptions,
         change: @escaping @Sendable (inout Definition, CatalogState) throws(CatalogError) -> Void
     ) async throws {
-        let changes = try await options.withCatalog { catalog in
+        let changes = try await options.withCatalog(appending: true) { catalog in
             try await catalog.execute(metadata: options.metadata) { state throws(CatalogError) in
                 let id = try state.require(Definition.self, named: name)
                 return try CatalogDecider.update(id: id, basedOn: basedOn, in: state) { (definition: inout Definition) throws(CatalogError) in

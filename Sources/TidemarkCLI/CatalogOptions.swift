@@ -23,13 +23,15 @@ struct CatalogOptions: ParsableArguments {
             correlationID: UUID(), actor: actor.map { "\($0) (\(account))" } ?? account, host: ProcessInfo.processInfo.hostName)
     }
 
-    /// Opens the catalog, runs `body`, and closes the connections whatever happens.
-    func withCatalog<T>(_ body: (CatalogStore) async throws -> T) async throws -> T {
+    /// Opens the catalog, runs `body`, and closes the connections whatever happens. A command
+    /// that `appending` brings every projection up to date before it exits; one that only reads
+    /// does not pay for that.
+    func withCatalog<T>(appending: Bool = false, _ body: (CatalogStore) async throws -> T) async throws -> T {
         let logger = try global.makeLogger()
         let store = try await CatalogDatabase(options: global, logger: logger).openEventStore(maximumConnections: 3)
         do {
             let value = try await body(CatalogStore(events: store, logger: logger))
-            await ProjectionCatchUp.afterAppending(store, logger: logger)
+            if appending { await ProjectionCatchUp.afterAppending(store, logger: logger) }
             await store.pool.close()
             return value
         } catch {

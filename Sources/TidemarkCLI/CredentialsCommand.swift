@@ -15,7 +15,7 @@ struct CredentialsCommand: ParsableCommand {
         subcommands: [Add.self, List.self, Remove.self])
 
     static func store(_ global: GlobalOptions) throws -> CredentialStore {
-        SecretsLocation(dataDirectory: try CatalogDatabase(options: global, logger: try global.makeLogger()).dataDirectory.path).credentials
+        try global.secretsLocation().credentials
     }
 
     struct Add: ParsableCommand {

@@ -51,7 +51,7 @@ struct JobCommand: AsyncParsableCommand {
                 }
             }
             let documents = try JobDocument.parse(text, file: file == "-" ? "standard input" : file)
-            let plan = try await options.withCatalog { catalog -> [CatalogChange] in
+            let plan = try await options.withCatalog(appending: !dryRun) { catalog -> [CatalogChange] in
                 if dryRun { return try JobDocument.plan(documents, in: try await catalog.load(), defaultTimeZone: JobCommand.localTimeZone) }
                 return try await catalog.execute(metadata: options.metadata) { state throws(CatalogError) in
                     try JobDocument.plan(documents, in: state, defaultTimeZone: JobCommand.localTimeZone)

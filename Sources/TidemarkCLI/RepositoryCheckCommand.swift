@@ -32,7 +32,7 @@ struct RepositoryCheckCommand: AsyncParsableCommand {
     func run() async throws {
         let name = self.name, all = self.all, budget = self.budget.flatMap(RepositoryOptions.bytes)
         let actor = options.metadata.actor ?? "cli"
-        let report = try await options.withCatalog { catalog -> HealthCheck.Report? in
+        let report = try await options.withCatalog(appending: true) { catalog -> HealthCheck.Report? in
             let state = try await catalog.load()
             let id = try state.require(RepositoryDefinition.self, named: name)
             guard let definition = state.repositories[id]?.definition else { return nil }

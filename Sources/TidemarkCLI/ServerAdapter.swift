@@ -34,9 +34,8 @@ struct ServerAdapter {
             }
             return ServerAdapter(server: server, adapter: try LabAdapter(root: folder))
         case .vcenter:
-            let logger = try options.global.makeLogger()
-            let secrets = SecretsLocation(dataDirectory: try CatalogDatabase(options: options.global, logger: logger).dataDirectory.path)
-            return ServerAdapter(server: server, adapter: VSphereAdapter(endpoint: try server.endpoint(for: use, secrets: secrets), logger: logger))
+            let endpoint = try server.endpoint(for: use, secrets: try options.global.secretsLocation())
+            return ServerAdapter(server: server, adapter: VSphereAdapter(endpoint: endpoint, logger: try options.global.makeLogger()))
         }
     }
 

@@ -50,7 +50,7 @@ struct ServerOptions: DefaultedDefinitionOptions {
             throw CommandFailure(
                 "the environment variable \(EscapedText.escaped(passwordEnvironment)) is not set here: --password-env takes the NAME of a variable that holds the password (the name is kept in the log for ever; never give the password itself)")
         }
-        let secrets = SecretsLocation(dataDirectory: try CatalogDatabase(options: global, logger: try global.makeLogger()).dataDirectory.path)
+        let secrets = try global.secretsLocation()
         do {
             if let passwordFile { _ = try secrets.files.read(passwordFile) }
             if let credential { _ = try secrets.credentials.read(credential) }
