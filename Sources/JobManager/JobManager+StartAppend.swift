@@ -10,14 +10,22 @@ extension JobManager {
     public func startAppend(jobID id: UUIDString, in state: CatalogState, trigger: String, session: String, actor: String) throws
         -> StreamAppend
     {
-        guard let job = state.jobs[id] else {
-            throw JobManagerError(.invalidJob, "the job \(state.label(.job, id)) does not exist")
-        }
-        let started = SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger)
+        let started = try Self.started(jobID: id, in: state, trigger: trigger, session: session)
         let data = String(decoding: try SessionEvent.encoder().encode(started), as: UTF8.self)
         let metadata = EventMetadata(correlationID: UUID(uuidString: session), actor: actor, host: ProcessInfo.processInfo.hostName)
         return StreamAppend(
             stream: try StreamName(SessionEvent.stream(of: session)), expectedVersion: .noStream,
             events: [try NewEvent(type: SessionEvent.Kind.sessionStarted.rawValue, jsonData: data, metadata: metadata)])
+    }
+
+    /// The `SessionStarted` of a new session of the job as it is now (its current version),
+    /// for `begin` and `startAppend` alike.
+    static func started(jobID id: UUIDString, in state: CatalogState, trigger: String, session: String) throws(JobManagerError)
+        -> SessionEvent.Started
+    {
+        guard let job = state.jobs[id] else {
+            throw JobManagerError(.invalidJob, "the job \(state.label(.job, id)) does not exist")
+        }
+        return SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger)
     }
 }

@@ -84,15 +84,11 @@ public struct JobManager: Sendable {
     }
 
     public func begin(jobID id: UUIDString, in state: CatalogState, trigger: String, session given: String? = nil) async throws -> String {
-        guard let job = state.jobs[id] else {
-            throw JobManagerError(.invalidJob, "the job \(state.label(.job, id)) does not exist")
-        }
         let session = given ?? UUID().uuidString.lowercased()
+        let started = try Self.started(jobID: id, in: state, trigger: trigger, session: session)
         let recorder = try SessionRecorder(store: store, session: session, state: SessionState())
         do {
-            try await recorder.record(
-                .sessionStarted,
-                SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger))
+            try await recorder.record(.sessionStarted, started)
         } catch let error as EventStoreError where error.code == .wrongExpectedVersion && given != nil {
             // Begun already (a scheduler that crashed after beginning it): nothing to do.
         }
