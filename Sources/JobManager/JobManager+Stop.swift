@@ -22,9 +22,21 @@ extension JobManager {
     ) async throws -> StopOutcome {
         try await requestStop(session: session, mode: mode, metadata: metadata)
         let reason = "stopped by \(metadata.actor ?? "someone") (\(mode.rawValue)); no Job Manager was running it"
-        guard let report = try await endUnowned(session: session, result: "stopped", reason: reason) else { return .asked }
-        return .ended(report)
+        // A process killed a moment ago still holds the lock until PostgreSQL has noticed its
+        // connection is gone; a live Job Manager ends the session within a second of the request.
+        // Either way a few seconds settle it, and the administrator learns which happened.
+        let deadline = ContinuousClock.now + Self.stopSettleTime
+        while true {
+            if let report = try await endUnowned(session: session, result: "stopped", reason: reason) { return .ended(report) }
+            let events = try await store.readStream(try StreamName(SessionEvent.stream(of: session)), limit: 1_000_000)
+            if SessionState(events: events).finished != nil || ContinuousClock.now >= deadline { return .asked }
+            try await Task.sleep(for: .milliseconds(250))
+        }
     }
+
+    /// How long `stop` keeps trying to take a session nobody seems to run before it leaves the
+    /// request to whoever holds it.
+    static let stopSettleTime = Duration.seconds(5)
 
     /// Ends a session that failed to run again and again with passing errors (a vCenter that
     /// answers every login with a fault): failed, with the last reason, instead of retrying
