@@ -174,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventStoreTests",
-            dependencies: ["EventStore", "Postgres", "PrivateCluster", "TestSupport"]
+            dependencies: ["EventStore", "Postgres", "PrivateCluster", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "RepositoryTests",

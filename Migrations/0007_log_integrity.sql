@@ -14,14 +14,18 @@
 -- Size. data and metadata of one event, as text, together at most 1 MiB (SQLSTATE TM011):
 -- bulk data belongs in the repository.
 --
--- The chain. Each append call that stores events adds one row to tidemark.event_chain
--- under the log's write lock: the digest of each event it stored (sha256 of the event's
--- canonical text, tidemark.event_digest) in position order, the hash of the row before, and
--- hash = sha256(previous hash || digests). An edited, deleted or inserted event, or a
--- rewritten chain row, no longer matches; `tidemark events verify` names the first position
--- that does not. A superuser who rewrites the chain after a forgery is caught by the chain
--- heads the Job Manager records in each restore point's manifests, outside the database.
--- The first row's previous hash is 32 zero bytes.
+-- The chain. Every event carries two more columns, set by the append functions under the
+-- log's write lock: digest, the sha256 of the event's canonical text (tidemark.event_digest),
+-- and chain_hash = sha256(chain_hash of the event before it || digest), the first event's
+-- predecessor being 32 zero bytes. An edited event no longer matches its digest; a deleted or
+-- inserted event breaks the next event's link; `tidemark events verify` names the first
+-- position that does not hold. A superuser who recomputes the chain after a forgery is caught
+-- by the chain heads the Job Manager records in each restore point's manifests, outside the
+-- database. The columns live in the event row itself so that the chain costs an append one
+-- index lookup (the newest event's hash) and two hashes, not a second row. The chain's
+-- statements in the append functions sit between `-- chained {` and `-- } unchained: ...`
+-- markers: `tidemark bench append` swaps each block for its unchained line in its own
+-- throwaway database, to measure what the chain costs against the same functions without it.
 
 -- Appends wait until the backfill below and the new functions are committed.
 LOCK TABLE tidemark.append_lock IN EXCLUSIVE MODE;
@@ -105,44 +109,48 @@ AS $$
         || E'\n' || p_data || E'\n' || p_metadata, 'UTF8'))
 $$;
 
-CREATE TABLE tidemark.event_chain (
-    last_position   bigint NOT NULL,
-    first_position  bigint NOT NULL,
-    event_digests   bytea  NOT NULL,
-    previous_hash   bytea  NOT NULL,
-    hash            bytea  NOT NULL,
-    CONSTRAINT event_chain_pkey PRIMARY KEY (last_position),
-    CONSTRAINT event_chain_range CHECK (first_position > 0 AND first_position <= last_position),
-    CONSTRAINT event_chain_digests CHECK (octet_length(event_digests) = 32 * (last_position - first_position + 1))
-);
+ALTER TABLE tidemark.events ADD COLUMN digest bytea, ADD COLUMN chain_hash bytea;
 
-COMMENT ON TABLE tidemark.event_chain IS
-    'One row per append call: the digests of the events at first_position..last_position (32 bytes each, in order), and hash = sha256(previous_hash || event_digests).';
+COMMENT ON COLUMN tidemark.events.digest IS
+    'sha256 of the event''s canonical text (tidemark.event_digest), set by the append functions.';
+COMMENT ON COLUMN tidemark.events.chain_hash IS
+    'sha256(chain_hash of the event before || digest); the first event follows 32 zero bytes.';
 
--- The existing log, chained in blocks of up to 5,000 contiguous positions.
+-- The existing log, chained in position order (gaps in positions are not breaks: a rolled-back
+-- append leaves one). The hashes are computed in one pass, then written in one UPDATE with the
+-- immutability trigger off for this transaction only.
 DO $$
 DECLARE
-    v_previous  bytea := decode(repeat('00', 32), 'hex');
-    v_block     record;
+    v_previous   bytea := decode(repeat('00', 32), 'hex');
+    v_positions  bigint[] := '{}';
+    v_digests    bytea[] := '{}';
+    v_hashes     bytea[] := '{}';
+    v_event      record;
 BEGIN
-    FOR v_block IN
-        SELECT min(n.position) AS first_position, max(n.position) AS last_position,
-               string_agg(tidemark.event_digest(n.position, n.stream_id, n.stream_version, n.event_id, n.event_type,
-                                                n.schema_version, n.recorded_at, n.data::text, n.metadata::text),
-                          ''::bytea ORDER BY n.position) AS digests
-          FROM (SELECT e.*, e.position - row_number() OVER (ORDER BY e.position) AS island,
-                       row_number() OVER (ORDER BY e.position) AS n
-                  FROM tidemark.events AS e) AS n
-         GROUP BY n.island, (n.n - 1) / 5000
-         ORDER BY min(n.position)
+    FOR v_event IN
+        SELECT e.position,
+               tidemark.event_digest(e.position, e.stream_id, e.stream_version, e.event_id, e.event_type,
+                                     e.schema_version, e.recorded_at, e.data::text, e.metadata::text) AS digest
+          FROM tidemark.events AS e
+         ORDER BY e.position
     LOOP
-        INSERT INTO tidemark.event_chain (last_position, first_position, event_digests, previous_hash, hash)
-        VALUES (v_block.last_position, v_block.first_position, v_block.digests, v_previous,
-                sha256(v_previous || v_block.digests));
-        v_previous := sha256(v_previous || v_block.digests);
+        v_previous := sha256(v_previous || v_event.digest);
+        v_positions := v_positions || v_event.position;
+        v_digests := v_digests || v_event.digest;
+        v_hashes := v_hashes || v_previous;
     END LOOP;
+    ALTER TABLE tidemark.events DISABLE TRIGGER events_refuse_update_delete;
+    UPDATE tidemark.events AS e SET digest = u.digest, chain_hash = u.hash
+      FROM unnest(v_positions, v_digests, v_hashes) AS u(position, digest, hash)
+     WHERE e.position = u.position;
+    ALTER TABLE tidemark.events ENABLE ALWAYS TRIGGER events_refuse_update_delete;
 END
 $$;
+
+ALTER TABLE tidemark.events
+    ALTER COLUMN digest SET NOT NULL,
+    ALTER COLUMN chain_hash SET NOT NULL,
+    ADD CONSTRAINT events_chain_lengths CHECK (octet_length(digest) = 32 AND octet_length(chain_hash) = 32);
 
 -- Events enter only through the append functions, which chain them: they set
 -- tidemark.appending for their own duration (a SET clause of the function, undone when it
@@ -155,7 +163,7 @@ BEGIN
     IF current_setting('tidemark.appending', true) IS DISTINCT FROM 'on' THEN
         RAISE EXCEPTION 'events enter tidemark.events only through tidemark.append_events or tidemark.append_event'
             USING ERRCODE = 'TM012',
-                  HINT = 'Those functions chain every event (tidemark.event_chain); retry the append.';
+                  HINT = 'Those functions chain every event (tidemark.events.chain_hash); retry the append.';
     END IF;
     RETURN NULL;
 END
@@ -165,16 +173,6 @@ CREATE TRIGGER events_refuse_unchained_insert
     BEFORE INSERT ON tidemark.events
     FOR EACH STATEMENT EXECUTE FUNCTION tidemark.refuse_unchained_insert();
 ALTER TABLE tidemark.events ENABLE ALWAYS TRIGGER events_refuse_unchained_insert;
-
--- Chain rows are as immutable as events.
-CREATE TRIGGER event_chain_refuse_update_delete
-    BEFORE UPDATE OR DELETE ON tidemark.event_chain
-    FOR EACH STATEMENT EXECUTE FUNCTION tidemark.refuse_event_change();
-CREATE TRIGGER event_chain_refuse_truncate
-    BEFORE TRUNCATE ON tidemark.event_chain
-    FOR EACH STATEMENT EXECUTE FUNCTION tidemark.refuse_event_change();
-ALTER TABLE tidemark.event_chain ENABLE ALWAYS TRIGGER event_chain_refuse_update_delete;
-ALTER TABLE tidemark.event_chain ENABLE ALWAYS TRIGGER event_chain_refuse_truncate;
 
 CREATE OR REPLACE FUNCTION tidemark.append_events(
     p_streams          text[],
@@ -210,11 +208,13 @@ DECLARE
     v_refusal   text;
     v_rule      tidemark.stream_categories;
     v_found     record;
-    v_block     bytea;
-    v_largest   integer;
-    v_digests   bytea := ''::bytea;
-    v_chain_first bigint;
-    v_chain_last  bigint;
+    v_size      integer;
+    v_data      text;
+    v_metadata  text;
+    v_times     timestamptz[];
+    v_digests   bytea[];
+    v_hashes    bytea[];
+    v_previous  bytea;
 BEGIN
     IF coalesce(cardinality(p_expected), 0) <> v_requests OR coalesce(cardinality(p_counts), 0) <> v_requests
        OR coalesce(cardinality(p_event_types), 0) <> v_events
@@ -296,33 +296,45 @@ BEGIN
         IF v_count > 1 THEN
             PERFORM setval('tidemark.event_position_seq', v_position + v_count - 1);
         END IF;
-        WITH stored AS (
-            INSERT INTO tidemark.events AS e
-                   (position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-            SELECT v_position + u.n - 1, p_streams[i], v_current + u.n,
-                   u.event_id, u.event_type, u.schema_version, u.data, u.metadata
-              FROM unnest(p_event_ids[v_first : v_last], p_event_types[v_first : v_last],
-                          p_schema_versions[v_first : v_last], p_data[v_first : v_last],
-                          p_metadata[v_first : v_last])
-                   WITH ORDINALITY AS u(event_id, event_type, schema_version, data, metadata, n)
-            RETURNING e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.schema_version, e.recorded_at,
-                      e.data::text AS data_text, e.metadata::text AS metadata_text
-        )
-        SELECT string_agg(tidemark.event_digest(s.position, s.stream_id, s.stream_version, s.event_id, s.event_type,
-                                                s.schema_version, s.recorded_at, s.data_text, s.metadata_text),
-                          ''::bytea ORDER BY s.position),
-               max(octet_length(s.data_text) + octet_length(s.metadata_text))
-          INTO v_block, v_largest
-          FROM stored AS s;
-        IF v_largest > 1048576 THEN
-            RAISE EXCEPTION 'an event for the stream ''%'' has % bytes of data and metadata; the limit is 1048576 (1 MiB)',
-                p_streams[i], v_largest
-                USING ERRCODE = 'TM011',
-                      HINT = 'Keep bulk data in the repository and reference it from the event.';
+        -- Each event's digest and link, in position order: the first follows the newest
+        -- event in the log (read once per call, under the lock), the rest the one before.
+        -- chained {
+        IF v_previous IS NULL THEN
+            v_previous := coalesce((SELECT e.chain_hash FROM tidemark.events AS e ORDER BY e.position DESC LIMIT 1),
+                                   '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
         END IF;
-        v_digests := v_digests || v_block;
-        v_chain_first := coalesce(v_chain_first, v_position);
-        v_chain_last := v_position + v_count - 1;
+        -- } unchained: NULL;
+        v_times := '{}';
+        v_digests := '{}';
+        v_hashes := '{}';
+        FOR k IN 0 .. v_count - 1 LOOP
+            v_data := p_data[v_first + k]::text;
+            v_metadata := p_metadata[v_first + k]::text;
+            v_size := octet_length(v_data) + octet_length(v_metadata);
+            IF v_size > 1048576 THEN
+                RAISE EXCEPTION 'an event for the stream ''%'' has % bytes of data and metadata; the limit is 1048576 (1 MiB)',
+                    p_streams[i], v_size
+                    USING ERRCODE = 'TM011',
+                          HINT = 'Keep bulk data in the repository and reference it from the event.';
+            END IF;
+            v_times[k + 1] := clock_timestamp();
+            -- chained {
+            v_digests[k + 1] := tidemark.event_digest(v_position + k, p_streams[i], v_current + k + 1, p_event_ids[v_first + k],
+                                                      p_event_types[v_first + k], p_schema_versions[v_first + k],
+                                                      v_times[k + 1], v_data, v_metadata);
+            v_previous := sha256(v_previous || v_digests[k + 1]);
+            v_hashes[k + 1] := v_previous;
+            -- } unchained: v_digests[k + 1] := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea; v_hashes[k + 1] := v_digests[k + 1];
+        END LOOP;
+        INSERT INTO tidemark.events AS e
+               (position, stream_id, stream_version, event_id, event_type, schema_version, recorded_at, data, metadata,
+                digest, chain_hash)
+        SELECT v_position + u.n - 1, p_streams[i], v_current + u.n,
+               u.event_id, u.event_type, u.schema_version, u.recorded_at, u.data, u.metadata, u.digest, u.chain_hash
+          FROM unnest(p_event_ids[v_first : v_last], p_event_types[v_first : v_last],
+                      p_schema_versions[v_first : v_last], p_data[v_first : v_last],
+                      p_metadata[v_first : v_last], v_times, v_digests, v_hashes)
+               WITH ORDINALITY AS u(event_id, event_type, schema_version, data, metadata, recorded_at, digest, chain_hash, n);
         outcome := 'appended';
         positions := ARRAY[v_position, v_position + v_count - 1];
         stream_version := v_current + v_count;
@@ -335,12 +347,6 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF v_appended THEN
-        -- One chain row for everything this call stored (contiguous: positions are drawn
-        -- only here, under the lock), after the newest row.
-        INSERT INTO tidemark.event_chain (last_position, first_position, event_digests, previous_hash, hash)
-        SELECT v_chain_last, v_chain_first, v_digests, p.hash, sha256(p.hash || v_digests)
-          FROM (SELECT coalesce((SELECT c.hash FROM tidemark.event_chain AS c ORDER BY c.last_position DESC LIMIT 1),
-                                '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS hash) AS p;
         -- Delivered at COMMIT; subscribers wake and read from their last position.
         PERFORM pg_notify('tidemark_events', '');
     END IF;
@@ -370,6 +376,11 @@ DECLARE
     v_found          record;
     v_digest         bytea;
     v_size           integer;
+    v_data           text;
+    v_metadata       text;
+    v_now            timestamptz;
+    v_previous       bytea;
+    v_link           bytea;
 BEGIN
     -- The log's write lock, held until COMMIT (see append_events).
     LOCK TABLE tidemark.append_lock IN EXCLUSIVE MODE;
@@ -411,19 +422,9 @@ BEGIN
         RETURN;
     END IF;
 
-    v_position := nextval('tidemark.event_position_seq');
-    WITH stored AS (
-        INSERT INTO tidemark.events AS e
-               (position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-        VALUES (v_position, p_stream, v_current + 1, p_event_id, p_event_type, p_schema_version, p_data, p_metadata)
-        RETURNING e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.schema_version, e.recorded_at,
-                  e.data::text AS data_text, e.metadata::text AS metadata_text
-    )
-    SELECT tidemark.event_digest(s.position, s.stream_id, s.stream_version, s.event_id, s.event_type,
-                                 s.schema_version, s.recorded_at, s.data_text, s.metadata_text),
-           octet_length(s.data_text) + octet_length(s.metadata_text)
-      INTO v_digest, v_size
-      FROM stored AS s;
+    v_data := p_data::text;
+    v_metadata := p_metadata::text;
+    v_size := octet_length(v_data) + octet_length(v_metadata);
     IF v_size > 1048576 THEN
         RAISE EXCEPTION 'an event for the stream ''%'' has % bytes of data and metadata; the limit is 1048576 (1 MiB)',
             p_stream, v_size
@@ -431,10 +432,21 @@ BEGIN
                   HINT = 'Keep bulk data in the repository and reference it from the event.';
     END IF;
 
-    INSERT INTO tidemark.event_chain (last_position, first_position, event_digests, previous_hash, hash)
-    SELECT v_position, v_position, v_digest, p.hash, sha256(p.hash || v_digest)
-      FROM (SELECT coalesce((SELECT c.hash FROM tidemark.event_chain AS c ORDER BY c.last_position DESC LIMIT 1),
-                            '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS hash) AS p;
+    v_position := nextval('tidemark.event_position_seq');
+    v_now := clock_timestamp();
+    -- The link to the newest event (see append_events).
+    -- chained {
+    v_digest := tidemark.event_digest(v_position, p_stream, v_current + 1, p_event_id, p_event_type, p_schema_version,
+                                      v_now, v_data, v_metadata);
+    v_previous := coalesce((SELECT e.chain_hash FROM tidemark.events AS e ORDER BY e.position DESC LIMIT 1),
+                           '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+    v_link := sha256(v_previous || v_digest);
+    -- } unchained: v_digest := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea; v_link := v_digest;
+    INSERT INTO tidemark.events
+           (position, stream_id, stream_version, event_id, event_type, schema_version, recorded_at, data, metadata,
+            digest, chain_hash)
+    VALUES (v_position, p_stream, v_current + 1, p_event_id, p_event_type, p_schema_version, v_now, p_data, p_metadata,
+            v_digest, v_link);
     PERFORM pg_notify('tidemark_events', '');
     outcome := 'appended';
     positions := ARRAY[v_position, v_position];
@@ -444,12 +456,9 @@ END
 $$;
 
 ALTER TABLE tidemark.stream_categories OWNER TO tidemark_owner;
-ALTER TABLE tidemark.event_chain OWNER TO tidemark_owner;
 ALTER FUNCTION tidemark.stream_refusal(tidemark.stream_categories, text, text[], bigint) OWNER TO tidemark_owner;
 ALTER FUNCTION tidemark.event_digest(bigint, text, bigint, uuid, text, integer, timestamptz, text, text) OWNER TO tidemark_owner;
 ALTER FUNCTION tidemark.refuse_unchained_insert() OWNER TO tidemark_owner;
 
 REVOKE ALL ON tidemark.stream_categories FROM PUBLIC;
-REVOKE ALL ON tidemark.event_chain FROM PUBLIC;
 GRANT SELECT ON tidemark.stream_categories TO tidemark_app, tidemark_reader;
-GRANT SELECT ON tidemark.event_chain TO tidemark_app, tidemark_reader;

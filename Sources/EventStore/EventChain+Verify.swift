@@ -3,21 +3,19 @@ import Foundation
 import Postgres
 
 extension EventChain {
-    /// What a verification found: the events and rows it checked, and the first break.
+    /// What a verification found: the events it checked, and the first break.
     public struct Verification: Sendable, Codable {
         /// The chain head the walk went up to (nil: an empty log).
         public let head: Head?
         public let eventsChecked: Int64
-        public let rowsChecked: Int64
         public let seconds: Double
         /// The first position where the log and its chain disagree; nil when they agree.
         public let broken: Break?
         public let eventsPerSecond: Double
 
-        init(head: Head?, eventsChecked: Int64, rowsChecked: Int64, seconds: Double, broken: Break?) {
+        init(head: Head?, eventsChecked: Int64, seconds: Double, broken: Break?) {
             self.head = head
             self.eventsChecked = eventsChecked
-            self.rowsChecked = rowsChecked
             self.seconds = seconds
             self.broken = broken
             self.eventsPerSecond = seconds > 0 ? Double(eventsChecked) / seconds : 0
@@ -29,11 +27,12 @@ extension EventChain {
         public enum Kind: String, Sendable, Codable {
             /// The event's content no longer matches the digest recorded when it was appended.
             case edited
-            /// The chain records an event at this position; the log has none.
+            /// An event the chain went through is gone: the next one follows a hash the log no longer holds.
             case missing
-            /// The log has an event at this position that no chain row records.
+            /// The event is not linked to the one before it, and nothing after it shows why:
+            /// put there behind the append functions' back.
             case unchained
-            /// A chain row does not follow the row before it, or its hash does not match its digests.
+            /// The event's chain hash alone was changed: the event after it follows the hash it should have.
             case chainRewritten = "chain rewritten"
         }
 
@@ -44,178 +43,146 @@ extension EventChain {
         public var description: String { "position \(position): \(kind.rawValue): \(detail)" }
     }
 
-    /// Walks the chain from `position` (exclusive; 0 for the whole log, which also checks the
-    /// first row follows the zero hash; a later start trusts the first row's previous hash
-    /// and begins at the start of the row that holds it) up to the head read first, recomputing every event's digest and every row's hash, and stops at the first
-    /// position where they disagree. Events appended after the head was read are left for
-    /// the next walk (their rows are not part of this one).
+    /// Walks the log from `position` (exclusive; 0 for the whole log, whose first event must
+    /// follow the zero hash; a later start trusts the chain hash stored at or before it) up
+    /// to the head read first, recomputing every event's digest and link, and stops at the
+    /// first position where they disagree. Events appended after the head was read are left
+    /// for the next walk.
     public static func verify(_ store: EventStore, after position: Int64 = 0, pageSize: Int = 10_000) async throws
         -> Verification
     {
         let started = ContinuousClock.now
         guard let head = try await head(of: store) else {
-            let stray = try await store.pool.query(EventChainStatements.events, [position, Int64.max, 1])
-            let broken = try stray.rowCount == 0
-                ? nil
-                : Break(position: stray.decode(0, 0), kind: .unchained, detail: "the log holds events but the chain has no row")
-            return Verification(
-                head: nil, eventsChecked: 0, rowsChecked: 0, seconds: (ContinuousClock.now - started).seconds, broken: broken)
+            return Verification(head: nil, eventsChecked: 0, seconds: (ContinuousClock.now - started).seconds, broken: nil)
         }
-        // A start inside a row moves back to the row's beginning: digests are checked row by row.
-        var start = position
-        if position > 0 {
-            let row = try await store.pool.query(EventChainStatements.rowContaining, [position])
-            if row.rowCount == 1 { start = min(position, try row.decode(0, 0, as: Int64.self) - 1) }
-        }
-        var walk = Walk(store: store, start: start, last: head.position, pageSize: pageSize)
-        var broken = try await walk.run()
-        if broken == nil {
-            // Past the head: events appended since have their rows (one transaction), so an
-            // event no row covers was put there by hand, with the append functions bypassed.
-            let stray = try await store.pool.query(EventChainStatements.unchainedAfter, [head.position])
-            if stray.rowCount == 1 {
-                broken = Break(
-                    position: try stray.decode(0, 0), kind: .unchained,
-                    detail: "no chain row records this event (inserted behind the append functions' back)")
-            }
-        }
+        var walk = Walk(store: store, last: head.position, pageSize: pageSize)
+        if position > 0 { try await walk.start(after: position) }
+        let broken = try await walk.run()
         return Verification(
-            head: head, eventsChecked: walk.eventsChecked, rowsChecked: walk.rowsChecked,
-            seconds: (ContinuousClock.now - started).seconds, broken: broken)
+            head: head, eventsChecked: walk.eventsChecked, seconds: (ContinuousClock.now - started).seconds, broken: broken)
     }
 
-    /// One chain row as read.
-    struct Row {
-        let first: Int64
-        let last: Int64
-        let digests: [UInt8]
-        let previous: [UInt8]
+    /// One event as the walk reads it.
+    struct Link {
+        let position: Int64
+        /// The digest recomputed here from the event's columns.
+        let computed: [UInt8]
+        let digest: [UInt8]
         let hash: [UInt8]
     }
 
-    /// The walk: rows and events read in pages, side by side in position order.
+    /// The walk: events read in pages, in position order, one event of look-ahead to tell a
+    /// rewritten link or an inserted event from a deleted one.
     struct Walk {
         let store: EventStore
-        let start: Int64
         let last: Int64
         let pageSize: Int
         var eventsChecked: Int64 = 0
-        var rowsChecked: Int64 = 0
 
-        private var rows: [Row] = []
-        private var rowIndex = 0
-        private var rowsAfter: Int64
-        private var rowsDone = false
-        private var events: [(position: Int64, text: [UInt8])] = []
-        private var eventIndex = 0
-        private var eventsAfter: Int64
-        private var eventsDone = false
+        /// The last event checked (its position and hash) and the hash before it; nil before
+        /// the log's first event.
+        private var previous: (position: Int64, hash: [UInt8])?
+        private var beforePrevious: [UInt8]?
+        private var page: [Link] = []
+        private var index = 0
+        /// The position after which the next page is read.
+        private var readAfter: Int64 = 0
+        private var done = false
 
-        init(store: EventStore, start: Int64, last: Int64, pageSize: Int) {
+        init(store: EventStore, last: Int64, pageSize: Int) {
             self.store = store
-            self.start = start
             self.last = last
-            self.pageSize = max(1, pageSize)
-            self.rowsAfter = start
-            self.eventsAfter = start
+            self.pageSize = max(2, pageSize)
+        }
+
+        /// Starts after `position`, trusting the chain hashes stored there.
+        mutating func start(after position: Int64) async throws {
+            let result = try await store.pool.query(EventChainStatements.before, [position])
+            readAfter = position
+            // No event at or before it: the walk starts at the log's first event, after the zero hash.
+            guard result.rowCount > 0 else { return }
+            previous = (try result.decode(0, 0), try Self.bytes(result, 0, 1))
+            if result.rowCount > 1 { beforePrevious = try Self.bytes(result, 1, 1) }
         }
 
         mutating func run() async throws -> Break? {
-            var expectedPrevious: [UInt8]? = start == 0 ? EventChain.genesis : nil
-            while let row = try await nextRow() {
-                // An event between the previous row and this one was never chained.
-                if let event = try await peekEvent(), event.position < row.first {
+            while let event = try await peek(0) {
+                let linkedTo = previous?.hash ?? EventChain.genesis
+                if event.computed != event.digest {
                     return Break(
-                        position: event.position, kind: .unchained,
-                        detail: "no chain row records this event (inserted behind the append functions' back)")
+                        position: event.position, kind: .edited,
+                        detail: "the event no longer matches the digest recorded when it was appended (edited)")
                 }
-                if let expected = expectedPrevious, expected != row.previous {
-                    return Break(
-                        position: row.first, kind: .chainRewritten,
-                        detail: "the chain row \(row.first)–\(row.last) does not follow the row before it (rows removed or rewritten)")
+                if Self.link(linkedTo, event.digest) != event.hash {
+                    return try await explain(event, expected: Self.link(linkedTo, event.digest), linkedTo: linkedTo)
                 }
-                var hasher = SHA256()
-                hasher.update(data: row.previous)
-                hasher.update(data: row.digests)
-                guard Array(hasher.finalize()) == row.hash, row.digests.count == Int(row.last - row.first + 1) * 32 else {
-                    return Break(
-                        position: row.first, kind: .chainRewritten,
-                        detail: "the chain row \(row.first)–\(row.last) does not hash to its recorded hash (the row was edited)")
-                }
-                rowsChecked += 1
-                var expectedPosition = row.first
-                while let event = try await peekEvent(), event.position <= row.last {
-                    if event.position > expectedPosition {
-                        return Break(
-                            position: expectedPosition, kind: .missing,
-                            detail: "the chain records an event here; the log has none (deleted)")
-                    }
-                    let offset = Int(event.position - row.first) * 32
-                    let digest = Array(SHA256.hash(data: event.text))
-                    if !digest.elementsEqual(row.digests[offset..<offset + 32]) {
-                        return Break(
-                            position: event.position, kind: .edited,
-                            detail: "the event no longer matches the digest recorded when it was appended (edited)")
-                    }
-                    eventsChecked += 1
-                    expectedPosition = event.position + 1
-                    advanceEvent()
-                }
-                if expectedPosition <= row.last {
-                    return Break(
-                        position: expectedPosition, kind: .missing,
-                        detail: "the chain records an event here; the log has none (deleted)")
-                }
-                expectedPrevious = row.hash
-            }
-            if let event = try await peekEvent() {
-                return Break(
-                    position: event.position, kind: .unchained,
-                    detail: "no chain row records this event (inserted behind the append functions' back)")
+                beforePrevious = previous?.hash
+                previous = (event.position, event.hash)
+                eventsChecked += 1
+                index += 1
             }
             return nil
         }
 
-        private mutating func nextRow() async throws -> Row? {
-            if rowIndex == rows.count {
-                guard !rowsDone else { return nil }
-                let result = try await store.pool.query(EventChainStatements.rows, [rowsAfter, last, pageSize])
-                rows = try (0..<result.rowCount).map { index in
-                    func bytes(_ column: Int) throws -> [UInt8] {
-                        guard let value = try result.decode(index, column, as: RawField.self).hexDecoded else {
-                            throw PostgresError(.decoding, message: "a chain row's bytea is not in hex output", statement: result.statement)
-                        }
-                        return value
-                    }
-                    return Row(
-                        first: try result.decode(index, 0), last: try result.decode(index, 1), digests: try bytes(2),
-                        previous: try bytes(3), hash: try bytes(4))
-                }
-                rowIndex = 0
-                rowsDone = rows.count < pageSize
-                guard let final = rows.last else { return nil }
-                rowsAfter = final.last
+        /// Why `event` does not follow the event before it, from its neighbours.
+        private mutating func explain(_ event: Link, expected: [UInt8], linkedTo: [UInt8]) async throws -> Break {
+            let next = try await peek(1)
+            if let next, Self.link(linkedTo, next.digest) == next.hash {
+                return Break(
+                    position: event.position, kind: .unchained,
+                    detail: "the event after it follows the one before it: this event was inserted behind the append functions' back")
             }
-            defer { rowIndex += 1 }
-            return rows[rowIndex]
+            if let previous, let beforePrevious, Self.link(beforePrevious, event.digest) == event.hash {
+                return Break(
+                    position: previous.position, kind: .unchained,
+                    detail: "the event after it follows the one before it: this event was inserted behind the append functions' back")
+            }
+            if let next, Self.link(expected, next.digest) == next.hash {
+                return Break(
+                    position: event.position, kind: .chainRewritten,
+                    detail: "its chain hash was changed; the event after it follows the hash it should have")
+            }
+            if let previous, event.position > previous.position + 1 {
+                return Break(
+                    position: previous.position + 1, kind: .missing,
+                    detail: "the event at \(event.position) does not follow the one at \(previous.position): an event between them was deleted")
+            }
+            return Break(
+                position: event.position, kind: .unchained,
+                detail: "the event does not follow the one before it: inserted behind the append functions' back, or its link rewritten")
         }
 
-        private mutating func peekEvent() async throws -> (position: Int64, text: [UInt8])? {
-            if eventIndex == events.count {
-                guard !eventsDone else { return nil }
-                let result = try await store.pool.query(EventChainStatements.events, [eventsAfter, last, pageSize])
-                events = try (0..<result.rowCount).map { row in
-                    (position: try result.decode(row, 0, as: Int64.self), text: try result.decode(row, 1, as: RawField.self).bytes)
-                }
-                eventIndex = 0
-                eventsDone = events.count < pageSize
-                guard let final = events.last else { return nil }
-                eventsAfter = final.position
-            }
-            return events[eventIndex]
+        static func link(_ previous: [UInt8], _ digest: [UInt8]) -> [UInt8] {
+            var hasher = SHA256()
+            hasher.update(data: previous)
+            hasher.update(data: digest)
+            return Array(hasher.finalize())
         }
 
-        private mutating func advanceEvent() { eventIndex += 1 }
+        /// The event `offset` places ahead of the walk, reading the next page when needed.
+        private mutating func peek(_ offset: Int) async throws -> Link? {
+            if index + offset >= page.count, !done {
+                page.removeFirst(index)
+                index = 0
+                let result = try await store.pool.query(EventChainStatements.events, [readAfter, last, pageSize])
+                for row in 0..<result.rowCount {
+                    page.append(
+                        Link(
+                            position: try result.decode(row, 0), computed: Array(SHA256.hash(data: try result.decode(row, 1, as: RawField.self).bytes)),
+                            digest: try Self.bytes(result, row, 2), hash: try Self.bytes(result, row, 3)))
+                }
+                done = result.rowCount < pageSize
+                if let final = page.last { readAfter = final.position }
+            }
+            return index + offset < page.count ? page[index + offset] : nil
+        }
+
+        private static func bytes(_ result: PostgresResult, _ row: Int, _ column: Int) throws -> [UInt8] {
+            guard let value = try result.decode(row, column, as: RawField.self).hexDecoded else {
+                throw PostgresError(.decoding, message: "an event's chain column is not a bytea in hex output", statement: result.statement)
+            }
+            return value
+        }
     }
 }
 

@@ -2,18 +2,18 @@ import Crypto
 import Foundation
 import Postgres
 
-/// The log's hash chain (`tidemark.event_chain`, migration 0007): its head, one of its rows,
-/// and the verification that recomputes it from the events.
+/// The log's hash chain (migration 0007): its head, the hash at a position, and the
+/// verification that recomputes it from the events.
 ///
-/// Every append call adds one row: the sha256 digest of each event it stored, in position
-/// order, and `hash = sha256(previous hash || digests)`. The verifier recomputes each
-/// digest here, in Swift, from the columns it reads, so a function replaced in the database
-/// cannot vouch for an edited event.
+/// Every event row carries `digest`, the sha256 of its canonical text, and `chain_hash =
+/// sha256(chain hash of the event before || digest)`, set by the append functions under the
+/// log's write lock. The verifier recomputes each digest here, in Swift, from the columns it
+/// reads, so a function replaced in the database cannot vouch for an edited event.
 public enum EventChain {
-    /// A point of the chain: the last position of a chain row and the row's hash.
+    /// A point of the chain: an event's position and its chain hash.
     public struct Head: Sendable, Equatable, Codable {
         public let position: Int64
-        /// The row's hash, 64 lower-case hex digits.
+        /// The event's chain hash, 64 lower-case hex digits.
         public let hash: String
 
         public init(position: Int64, hash: String) {
@@ -22,19 +22,19 @@ public enum EventChain {
         }
     }
 
-    /// The hash before the first row.
+    /// What the first event follows.
     static let genesis = [UInt8](repeating: 0, count: 32)
 
-    /// The newest chain row, or nil when the log is empty.
+    /// The newest event's chain hash, or nil when the log is empty.
     public static func head(of store: EventStore) async throws -> Head? {
         let result = try await store.pool.query(EventChainStatements.head)
         guard result.rowCount == 1 else { return nil }
         return Head(position: try result.decode(0, 0), hash: try result.decode(0, 1))
     }
 
-    /// The hash the chain holds for the row ending at `position`, or nil when no row ends there.
+    /// The chain hash of the event at `position`, or nil when the log has no event there.
     public static func hash(at position: Int64, in store: EventStore) async throws -> String? {
-        let result = try await store.pool.query(EventChainStatements.rowHash, [position])
+        let result = try await store.pool.query(EventChainStatements.hashAt, [position])
         guard result.rowCount == 1 else { return nil }
         return try result.decode(0, 0)
     }
@@ -45,31 +45,14 @@ public enum EventChain {
 enum EventChainStatements {
     static let head = PostgresStatement(
         name: "tidemark_chain_head",
-        sql: "SELECT last_position, encode(hash, 'hex') FROM tidemark.event_chain ORDER BY last_position DESC LIMIT 1")
-    static let rowHash = PostgresStatement(
-        name: "tidemark_chain_row_hash",
-        sql: "SELECT encode(hash, 'hex') FROM tidemark.event_chain WHERE last_position = $1")
-    static let rowContaining = PostgresStatement(
-        name: "tidemark_chain_row_containing",
-        sql: "SELECT first_position FROM tidemark.event_chain WHERE last_position > $1 ORDER BY last_position LIMIT 1")
-    /// The first event after a position that no chain row covers; events and rows are seen
-    /// in one snapshot, so an append committing meanwhile shows both or neither.
-    static let unchainedAfter = PostgresStatement(
-        name: "tidemark_chain_unchained_after",
-        sql: """
-            SELECT e.position FROM tidemark.events AS e
-             WHERE e.position > $1 AND NOT EXISTS (
-                   SELECT 1 FROM (SELECT c.first_position FROM tidemark.event_chain AS c
-                                   WHERE c.last_position >= e.position ORDER BY c.last_position LIMIT 1) AS r
-                    WHERE r.first_position <= e.position)
-             ORDER BY e.position LIMIT 1
-            """)
-    static let rows = PostgresStatement(
-        name: "tidemark_chain_rows",
-        sql: """
-            SELECT first_position, last_position, event_digests, previous_hash, hash FROM tidemark.event_chain
-             WHERE last_position > $1 AND last_position <= $2 ORDER BY last_position LIMIT $3
-            """)
+        sql: "SELECT position, encode(chain_hash, 'hex') FROM tidemark.events ORDER BY position DESC LIMIT 1")
+    static let hashAt = PostgresStatement(
+        name: "tidemark_chain_hash_at",
+        sql: "SELECT encode(chain_hash, 'hex') FROM tidemark.events WHERE position = $1")
+    /// The two newest events at or before a position: where a walk from there starts.
+    static let before = PostgresStatement(
+        name: "tidemark_chain_before",
+        sql: "SELECT position, chain_hash FROM tidemark.events WHERE position <= $1 ORDER BY position DESC LIMIT 2")
     static let events = PostgresStatement(
         name: "tidemark_chain_events",
         sql: """
@@ -77,7 +60,8 @@ enum EventChainStatements {
                    position::text || E'\\n' || stream_id || E'\\n' || stream_version::text || E'\\n' || event_id::text
                    || E'\\n' || event_type || E'\\n' || schema_version::text
                    || E'\\n' || ((extract(epoch FROM recorded_at) * 1000000)::bigint)::text
-                   || E'\\n' || data::text || E'\\n' || metadata::text
+                   || E'\\n' || data::text || E'\\n' || metadata::text,
+                   digest, chain_hash
               FROM tidemark.events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3
             """)
 }

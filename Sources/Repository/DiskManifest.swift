@@ -20,7 +20,7 @@ public struct DiskManifest: Codable, Sendable, Equatable {
     /// manifests written before it, and backups made without a database, have none.
     public let logHead: LogHead?
 
-    /// A point of the event log's hash chain: a chain row's last position and hash (hex).
+    /// A point of the event log's hash chain: an event's position and its chain hash (hex).
     public struct LogHead: Codable, Sendable, Equatable {
         public let position: Int64
         public let hash: String

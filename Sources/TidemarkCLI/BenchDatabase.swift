@@ -48,8 +48,61 @@ struct BenchDatabase {
             CREATE TABLE bench_bare.events (LIKE tidemark.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS
                 INCLUDING INDEXES INCLUDING GENERATED);
             ALTER TABLE bench_bare.events ALTER COLUMN position ADD GENERATED ALWAYS AS IDENTITY;
+            ALTER TABLE bench_bare.events DROP COLUMN digest, DROP COLUMN chain_hash;
             """)
         await connection.close()
+    }
+
+    /// Runs `body` with this database's append functions swapped for copies without the hash
+    /// chain (each `-- chained {` ... `-- } unchained: LINE` block of migration 0007 replaced
+    /// by LINE), then puts the real ones back: the reference for what the chain costs.
+    func withoutHashChain<T>(logger: Logger, _ body: () async throws -> T) async throws -> T {
+        let connection = try await PostgresConnection.connect(administrator, logger: logger)
+        do {
+            let definitions = try await connection.query(
+                "SELECT pg_get_functiondef(p.oid) FROM pg_proc AS p WHERE p.pronamespace = 'tidemark'::regnamespace AND p.proname IN ('append_event', 'append_events')")
+            let chained = try (0..<definitions.rowCount).map { try definitions.decode($0, 0, as: String.self) }
+            guard chained.count == 2 else { throw BenchSetupError("the bench database has \(chained.count) append functions, not 2") }
+            for definition in chained { try await connection.execute(try Self.unchained(definition)) }
+            let result: T
+            do {
+                result = try await body()
+            } catch {
+                for definition in chained { try await connection.execute(definition) }
+                throw error
+            }
+            for definition in chained { try await connection.execute(definition) }
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
+    /// A function definition with its chain blocks replaced by their unchained lines.
+    static func unchained(_ definition: String) throws -> String {
+        var lines: [Substring] = []
+        var inBlock = false
+        var blocks = 0
+        for line in definition.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.drop { $0 == " " }
+            if trimmed.hasPrefix("-- chained {") {
+                guard !inBlock else { throw BenchSetupError("a '-- chained {' block opens inside another") }
+                inBlock = true
+            } else if trimmed.hasPrefix("-- } unchained:") {
+                guard inBlock else { throw BenchSetupError("a '-- } unchained:' line closes no block") }
+                inBlock = false
+                blocks += 1
+                lines.append(trimmed.dropFirst("-- } unchained:".count))
+            } else if !inBlock {
+                lines.append(line)
+            }
+        }
+        guard !inBlock, blocks > 0 else {
+            throw BenchSetupError("the append function has no complete '-- chained { ... -- } unchained:' block to take out")
+        }
+        return lines.joined(separator: "\n")
     }
 
     static let bareInsert = PostgresStatement(
@@ -69,4 +122,10 @@ struct BenchDatabase {
 
     static let sampleMetadata = EventMetadata(
         correlationID: UUID(), causationID: UUID(), actor: "job-manager", host: "bench")
+}
+
+/// The bench database is not what the bench expects (a migration changed what it measures).
+struct BenchSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = "bench: \(description)" }
 }

@@ -64,7 +64,7 @@ struct EventsVerifyCommand: AsyncParsableCommand {
         if report.verification.broken != nil || headsBroken { throw ExitCode(1) }
     }
 
-    /// Every manifest's recorded head, against the chain row that ends at its position.
+    /// Every manifest's recorded head, against the chain hash of the event at its position.
     func checkHeads(in path: String, store: EventStore) async throws -> (checks: [HeadCheck], withoutHead: Int) {
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: path))
         var checks: [HeadCheck] = []
@@ -98,14 +98,14 @@ struct EventsVerifyCommand: AsyncParsableCommand {
             lines.append("the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)): \(broken.detail)")
         } else if let head = verification.head {
             lines.append(
-                "the log matches its hash chain: \(verification.eventsChecked) events in \(verification.rowsChecked) chain rows checked up to position \(head.position) in \(seconds) s (\(rate) events/s); head \(head.hash)")
+                "the log matches its hash chain: \(verification.eventsChecked) events checked up to position \(head.position) in \(seconds) s (\(rate) events/s); head \(head.hash)")
         } else {
             lines.append("the log is empty: nothing to verify")
         }
         if let heads = report.heads {
             let broken = heads.filter { !$0.matches }
             for check in broken.prefix(20) {
-                let found = check.chain.map { "the chain holds \($0)" } ?? "the chain has no row ending there"
+                let found = check.chain.map { "the chain holds \($0)" } ?? "the log has no event there"
                 lines.append(
                     "restore point \(check.restorePoint), disk \(check.disk) recorded the chain head \(check.recorded) at position \(check.position); \(found): the log was rewritten at or before position \(check.position)")
             }

@@ -1,12 +1,14 @@
+import Crypto
 import EventStore
 import Foundation
 import Postgres
 import Testing
 import TestSupport
 
-/// The log's hash chain (migration 0007): every append call chains what it stored, and a
-/// superuser's edit, deletion or insertion behind the append functions' back is named by
-/// position; a chain recomputed after the forgery no longer matches a head recorded before.
+/// The log's hash chain (migration 0007): every event's hash covers its content and the hash
+/// of the event before it, and a superuser's edit, deletion, insertion or rewritten link
+/// behind the append functions' back is named by position; a chain recomputed after the
+/// forgery no longer matches a head recorded before.
 @Suite("Event chain")
 struct EventChainTests {
     /// Five events: three appended one by one, two as one batch of two requests.
@@ -24,22 +26,35 @@ struct EventChainTests {
         return (database, store)
     }
 
-    @Test("appends of one event, of batches and of several requests are chained, and the chain verifies")
+    @Test("appends of one event, of batches and of several requests are chained event by event, and the chain verifies")
     func chained() async throws {
         let (database, store) = try await Self.log()
         let verification = try await EventChain.verify(store)
         #expect(verification.broken == nil)
         #expect(verification.eventsChecked == 5)
-        // Three single appends and one call of two requests: four rows.
-        #expect(verification.rowsChecked == 4)
         #expect(verification.head?.position == 5)
         #expect(try await EventChain.head(of: store) == verification.head)
         // From a position inside the log: the rest of the log.
         #expect(try await EventChain.verify(store, after: 3).eventsChecked == 2)
-        // The digest the database stores is the one the verifier computes in Swift.
-        let row = try await database.administratorQuery(
-            "SELECT encode(hash, 'hex') FROM tidemark.event_chain WHERE last_position = 5")
-        #expect(try row.decode(0, 0, as: String.self) == verification.head?.hash)
+        // Each event's hash is sha256(the hash before it || sha256(its canonical text)),
+        // recomputed here from the columns alone.
+        let rows = try await database.administratorQuery(
+            """
+            SELECT position::text || E'\\n' || stream_id || E'\\n' || stream_version::text || E'\\n' || event_id::text
+                   || E'\\n' || event_type || E'\\n' || schema_version::text
+                   || E'\\n' || ((extract(epoch FROM recorded_at) * 1000000)::bigint)::text
+                   || E'\\n' || data::text || E'\\n' || metadata::text,
+                   encode(chain_hash, 'hex')
+              FROM tidemark.events ORDER BY position
+            """)
+        var previous = [UInt8](repeating: 0, count: 32)
+        for row in 0..<rows.rowCount {
+            var hasher = SHA256()
+            hasher.update(data: previous)
+            hasher.update(data: Array(SHA256.hash(data: Array(try rows.decode(row, 0, as: String.self).utf8))))
+            previous = Array(hasher.finalize())
+            #expect(previous.map { String(format: "%02x", $0) }.joined() == (try rows.decode(row, 1, as: String.self)))
+        }
         await store.pool.close()
     }
 
@@ -70,7 +85,7 @@ struct EventChainTests {
         var broken = try await EventChain.verify(store).broken
         #expect(broken?.position == 6)
         #expect(broken?.kind == .unchained)
-        // Appends go on; the forged event stays uncovered between their rows.
+        // Appends go on, linked to the forged event; it stays named.
         try await store.append(to: "job-b", events: [try event("Tested", 9)])
         broken = try await EventChain.verify(store).broken
         #expect(broken?.position == 6)
@@ -78,12 +93,35 @@ struct EventChainTests {
         await store.pool.close()
     }
 
-    @Test("a rewritten chain row is caught; a chain recomputed from scratch is caught by a head recorded before")
+    @Test("an event slipped in between two appended events is named by its position")
+    func insertedBetween() async throws {
+        let (database, store) = try await Self.log()
+        // The forger renumbers nothing: the event goes into a gap a rolled-back append left.
+        try await database.administratorQuery("SELECT nextval('tidemark.event_position_seq')")
+        try await store.append(to: "job-b", events: [try event("Tested", 7)])
+        try await LogForgery(database).run([
+            """
+            INSERT INTO tidemark.events (position, stream_id, stream_version, event_id, event_type, recorded_at, data, digest, chain_hash)
+            SELECT 6, 'note-x', 1, f.event_id, 'Forged', f.at, '{}',
+                   tidemark.event_digest(6, 'note-x', 1, f.event_id, 'Forged', 1, f.at, '{}', '{}'),
+                   sha256((SELECT chain_hash FROM tidemark.events WHERE position = 5)
+                          || tidemark.event_digest(6, 'note-x', 1, f.event_id, 'Forged', 1, f.at, '{}', '{}'))
+              FROM (SELECT gen_random_uuid() AS event_id, clock_timestamp() AS at) AS f
+            """
+        ])
+        let broken = try await EventChain.verify(store).broken
+        #expect(broken?.position == 6)
+        #expect(broken?.kind == .unchained)
+        await store.pool.close()
+    }
+
+    @Test("a rewritten link is caught; a chain recomputed from scratch is caught by a head recorded before")
     func rewrittenChain() async throws {
         let (database, store) = try await Self.log()
-        let forgery = LogForgery(database)
-        try await forgery.run(["UPDATE tidemark.event_chain SET hash = sha256('x') WHERE last_position = 3"])
-        #expect(try await EventChain.verify(store).broken?.kind == .chainRewritten)
+        try await LogForgery(database).rewriteLink(position: 3)
+        let broken = try await EventChain.verify(store).broken
+        #expect(broken?.kind == .chainRewritten)
+        #expect(broken?.position == 3)
 
         let (database2, store2) = try await Self.log()
         let recorded = try #require(try await EventChain.head(of: store2))
@@ -109,7 +147,7 @@ struct EventChainTests {
         await store.pool.close()
     }
 
-    @Test("the migration chains an existing log in blocks, gaps in positions included")
+    @Test("the migration chains an existing log event by event, gaps in positions included")
     func backfill() async throws {
         let database = try await TestDatabase.create(migrated: false)
         let all = try Migrator.bundled(logger: quietLogger).files
@@ -121,16 +159,18 @@ struct EventChainTests {
             if batch == 5 { try await database.administratorQuery("SELECT nextval('tidemark.event_position_seq')") }
         }
         try await Migrator(files: all, logger: quietLogger).migrate(database.administrator)
-        let rows = try await database.administratorQuery(
-            "SELECT first_position, last_position FROM tidemark.event_chain ORDER BY last_position")
-        // 12,000 events in two contiguous runs of 6,000 (the gap splits them), cut every 5,000 events.
-        let ranges = try (0..<rows.rowCount).map { (try rows.decode($0, 0, as: Int64.self), try rows.decode($0, 1, as: Int64.self)) }
-        #expect(ranges.map(\.0) == [1, 5_001, 6_002, 10_002])
-        #expect(ranges.map(\.1) == [5_000, 6_000, 10_001, 12_001])
+        let unchained = try await database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE digest IS NULL OR chain_hash IS NULL")
+        #expect(try unchained.decode(0, 0, as: Int64.self) == 0)
         try await store.append(to: "job-after", events: try events(2))
         let verification = try await EventChain.verify(store)
         #expect(verification.broken == nil)
         #expect(verification.eventsChecked == 12_002)
+        #expect(verification.head?.position == 12_003)
+        // The immutability trigger the backfill switched off for itself is on again.
+        await #expect(throws: PostgresError.self) {
+            try await database.administratorQuery("UPDATE tidemark.events SET data = '{}' WHERE position = 1")
+        }
         await store.pool.close()
     }
 }
