@@ -212,3 +212,8 @@ enum Statements {
         name: "tidemark_append",
         sql: "SELECT request, outcome, positions, stream_version FROM tidemark.append_events($1, $2, $3, $4, $5, $6, $7, $8)")
 }
+
+/// Closing a store closes its pool.
+extension EventStore: AsyncClosable {
+    public func close() async { await pool.close() }
+}

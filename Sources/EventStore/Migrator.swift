@@ -96,15 +96,16 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ settings: PostgresConnectionSettings) async throws -> [String] {
         let connection = try await PostgresConnection.connect(settings, logger: logger)
-        defer { Task { await connection.close() } }
-        try await waitForMigrationLock(on: connection)
-        do {
-            let applied = try await apply(on: connection)
-            try await connection.query("SELECT pg_advisory_unlock(hashtext('tidemark.migrations'))")
-            return applied
-        } catch {
-            _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext('tidemark.migrations'))")
-            throw error
+        return try await withClosing(connection) { _ in
+            try await waitForMigrationLock(on: connection)
+            do {
+                let applied = try await apply(on: connection)
+                try await connection.query("SELECT pg_advisory_unlock(hashtext('tidemark.migrations'))")
+                return applied
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(hashtext('tidemark.migrations'))")
+                throw error
+            }
         }
     }
 
@@ -171,12 +172,13 @@ public struct Migrator: Sendable {
     /// Every file's state in the database, including recorded migrations this build lacks.
     public func status(_ settings: PostgresConnectionSettings) async throws -> [MigrationStatus] {
         let connection = try await PostgresConnection.connect(settings, logger: logger)
-        defer { Task { await connection.close() } }
-        let checksums = try await self.checksums(on: connection)
-        let exists = try await connection.query("SELECT to_regclass('tidemark.schema_migrations') IS NOT NULL")
-        let recorded = try await exists.decode(0, 0, as: Bool.self)
-            ? connection.withTransaction { try Self.recorded(on: $0) } : [:]
-        return Self.statuses(files: files, checksums: checksums, recorded: recorded)
+        return try await withClosing(connection) { _ in
+            let checksums = try await self.checksums(on: connection)
+            let exists = try await connection.query("SELECT to_regclass('tidemark.schema_migrations') IS NOT NULL")
+            let recorded = try await exists.decode(0, 0, as: Bool.self)
+                ? connection.withTransaction { try Self.recorded(on: $0) } : [:]
+            return Self.statuses(files: files, checksums: checksums, recorded: recorded)
+        }
     }
 
     struct Record: Sendable {

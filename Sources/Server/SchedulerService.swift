@@ -44,24 +44,25 @@ public struct SchedulerService: Service {
     /// a renewal fails (the lease expired: step down) or the connection fails.
     func leadWhileElected() async throws {
         let connection = try await PostgresConnection.connect(settings, logger: logger)
-        defer { Task { await connection.close() } }
-        guard let token = try await lease.acquire(on: connection) else { return }
-        logger.notice("this server now schedules the jobs", metadata: ["lease.token": "\(token)"])
-        let fence = LeaseFence(name: lease.name, token: token)
-        while !Task.isCancelled {
-            try await scheduler.tick(fence: fence)
-            do {
-                try await Task.sleep(for: interval)
-            } catch {
-                // Shutting down: hand the lease over now rather than after it expires.
-                try? await lease.release(token, on: connection)
-                throw error
+        return try await withClosing(connection) { _ in
+            guard let token = try await lease.acquire(on: connection) else { return }
+            logger.notice("this server now schedules the jobs", metadata: ["lease.token": "\(token)"])
+            let fence = LeaseFence(name: lease.name, token: token)
+            while !Task.isCancelled {
+                try await scheduler.tick(fence: fence)
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    // Shutting down: hand the lease over now rather than after it expires.
+                    try? await lease.release(token, on: connection)
+                    throw error
+                }
+                guard try await lease.renew(token, on: connection) else {
+                    logger.warning("the scheduler's lease expired before it was renewed; stepping down", metadata: ["lease.token": "\(token)"])
+                    return
+                }
             }
-            guard try await lease.renew(token, on: connection) else {
-                logger.warning("the scheduler's lease expired before it was renewed; stepping down", metadata: ["lease.token": "\(token)"])
-                return
-            }
+            try? await lease.release(token, on: connection)
         }
-        try? await lease.release(token, on: connection)
     }
 }

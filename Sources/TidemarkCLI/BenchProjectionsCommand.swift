@@ -29,51 +29,52 @@ struct BenchProjectionsCommand: AsyncParsableCommand {
         let store = EventStore(
             pool: PostgresPool(.init(settings: bench.service, maximumConnections: 8), logger: logger),
             configuration: .init(readBatchSize: 5_000), logger: logger)
-        defer { Task { await store.pool.close() } }
-        var history = SyntheticHistory(seed: 1, jobs: 50, vmsPerJob: 8, checkpointsPerDisk: 8)
+        return try await withClosing(store) { _ in
+            var history = SyntheticHistory(seed: 1, jobs: 50, vmsPerJob: 8, checkpointsPerDisk: 8)
 
-        let clock = ContinuousClock()
-        let writeStart = clock.now
-        let written = try await generate(&history, into: store)
-        let writeSeconds = (clock.now - writeStart).seconds
+            let clock = ContinuousClock()
+            let writeStart = clock.now
+            let written = try await generate(&history, into: store)
+            let writeSeconds = (clock.now - writeStart).seconds
 
-        // A log that has been there a while is vacuumed; measure that, not the just-written one.
-        let vacuum = try await PostgresConnection.connect(bench.administrator, logger: logger)
-        try await vacuum.execute("VACUUM (ANALYZE) tidemark.events")
-        await vacuum.close()
+            // A log that has been there a while is vacuumed; measure that, not the just-written one.
+            let vacuum = try await PostgresConnection.connect(bench.administrator, logger: logger)
+            try await vacuum.execute("VACUUM (ANALYZE) tidemark.events")
+            await vacuum.close()
 
-        // The bare reference: reading the same events in the same batches, decoding them, no projecting.
-        let readStart = clock.now
-        var read = 0
-        var position: Int64 = 0
-        while true {
-            let batch = try await store.read(after: position, limit: 5_000)
-            guard let last = batch.last else { break }
-            read += batch.count
-            position = last.position
+            // The bare reference: reading the same events in the same batches, decoding them, no projecting.
+            let readStart = clock.now
+            var read = 0
+            var position: Int64 = 0
+            while true {
+                let batch = try await store.read(after: position, limit: 5_000)
+                guard let last = batch.last else { break }
+                read += batch.count
+                position = last.position
+            }
+            let readRate = Double(read) / (clock.now - readStart).seconds
+
+            let projector = Projector(store: store, batchSize: 5_000, logger: logger)
+            let report = try await projector.rebuild(StandardProjections.all)
+            let rebuildRate = Double(report.events) / report.seconds
+            let counts = try await store.pool.query(
+                "SELECT (SELECT count(*) FROM projection.sessions), (SELECT count(*) FROM projection.tasks), (SELECT count(*) FROM projection.restore_points)")
+
+            let (projected, bare) = try await measureLag(&history, store: store, projector: projector)
+            let cases = [
+                BenchCase(name: "rebuild all projections", value: rebuildRate, unit: "events/s", reference: readRate),
+                BenchCase(name: "live projection lag p50", value: projected.percentile(0.5), unit: "ms", reference: bare.percentile(0.5)),
+                BenchCase(name: "live projection lag p99", value: projected.percentile(0.99), unit: "ms", reference: bare.percentile(0.99)),
+            ]
+            BenchReport.print(
+                cases, json: json,
+                notes: [
+                    "history: \(written) events (catalog, then sessions with tasks, checkpoints, retries and retention) appended in \(String(format: "%.1f", writeSeconds)) s",
+                    "rebuild: \(report.events) events into shadow tables and swapped in, \(String(format: "%.1f", report.seconds)) s; rows: \(try counts.decode(0, 0, as: Int64.self)) sessions, \(try counts.decode(0, 1, as: Int64.self)) tasks, \(try counts.decode(0, 2, as: Int64.self)) restore points",
+                    "rebuild reference: the same events read in the same 5,000-event batches and decoded, nothing projected; the log is vacuumed first, as autovacuum would have",
+                    "lag: commit of the projection batch minus the event's recorded_at, \(rate) events/s for \(seconds) s; reference: a bare subscription (LISTEN/NOTIFY) receiving the same events",
+                ])
         }
-        let readRate = Double(read) / (clock.now - readStart).seconds
-
-        let projector = Projector(store: store, batchSize: 5_000, logger: logger)
-        let report = try await projector.rebuild(StandardProjections.all)
-        let rebuildRate = Double(report.events) / report.seconds
-        let counts = try await store.pool.query(
-            "SELECT (SELECT count(*) FROM projection.sessions), (SELECT count(*) FROM projection.tasks), (SELECT count(*) FROM projection.restore_points)")
-
-        let (projected, bare) = try await measureLag(&history, store: store, projector: projector)
-        let cases = [
-            BenchCase(name: "rebuild all projections", value: rebuildRate, unit: "events/s", reference: readRate),
-            BenchCase(name: "live projection lag p50", value: projected.percentile(0.5), unit: "ms", reference: bare.percentile(0.5)),
-            BenchCase(name: "live projection lag p99", value: projected.percentile(0.99), unit: "ms", reference: bare.percentile(0.99)),
-        ]
-        BenchReport.print(
-            cases, json: json,
-            notes: [
-                "history: \(written) events (catalog, then sessions with tasks, checkpoints, retries and retention) appended in \(String(format: "%.1f", writeSeconds)) s",
-                "rebuild: \(report.events) events into shadow tables and swapped in, \(String(format: "%.1f", report.seconds)) s; rows: \(try counts.decode(0, 0, as: Int64.self)) sessions, \(try counts.decode(0, 1, as: Int64.self)) tasks, \(try counts.decode(0, 2, as: Int64.self)) restore points",
-                "rebuild reference: the same events read in the same 5,000-event batches and decoded, nothing projected; the log is vacuumed first, as autovacuum would have",
-                "lag: commit of the projection batch minus the event's recorded_at, \(rate) events/s for \(seconds) s; reference: a bare subscription (LISTEN/NOTIFY) receiving the same events",
-            ])
     }
 
     /// Appends the catalog, then sessions (eight appends in flight) until `events` are written.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalog
 import EventStore
 import Foundation
+import Postgres
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -103,34 +104,35 @@ struct EventsCommand: AsyncParsableCommand {
             let streamName = try stream.map { try StreamName($0) }
             let store = try await CatalogDatabase(options: options, logger: try options.makeLogger())
                 .openEventStore(maximumConnections: 1)
-            defer { Task { await store.pool.close() } }
-            var remaining = limit ?? Int.max
-            if let streamName {
-                var version = from ?? (backward ? Int64.max : 1)
+            return try await withClosing(store) { _ in
+                var remaining = limit ?? Int.max
+                if let streamName {
+                    var version = from ?? (backward ? Int64.max : 1)
+                    while remaining > 0 {
+                        let events = try await store.readStream(
+                            streamName, from: version, direction: backward ? .backward : .forward,
+                            limit: Swift.min(remaining, 1_000))
+                        for event in events { print(EventPrinter.line(event, json: json)) }
+                        remaining -= events.count
+                        guard events.count == 1_000, let last = events.last else { break }
+                        version = backward ? last.streamVersion - 1 : last.streamVersion + 1
+                    }
+                    return
+                }
+                var position = from ?? 0
                 while remaining > 0 {
-                    let events = try await store.readStream(
-                        streamName, from: version, direction: backward ? .backward : .forward,
-                        limit: Swift.min(remaining, 1_000))
+                    let batch = Swift.min(remaining, store.configuration.readBatchSize)
+                    let events =
+                        if let category {
+                            try await store.readCategory(category, after: position, limit: batch)
+                        } else {
+                            try await store.readAll(after: position, limit: batch)
+                        }
                     for event in events { print(EventPrinter.line(event, json: json)) }
                     remaining -= events.count
-                    guard events.count == 1_000, let last = events.last else { break }
-                    version = backward ? last.streamVersion - 1 : last.streamVersion + 1
+                    guard events.count == batch, let last = events.last else { break }
+                    position = last.position
                 }
-                return
-            }
-            var position = from ?? 0
-            while remaining > 0 {
-                let batch = Swift.min(remaining, store.configuration.readBatchSize)
-                let events =
-                    if let category {
-                        try await store.readCategory(category, after: position, limit: batch)
-                    } else {
-                        try await store.readAll(after: position, limit: batch)
-                    }
-                for event in events { print(EventPrinter.line(event, json: json)) }
-                remaining -= events.count
-                guard events.count == batch, let last = events.last else { break }
-                position = last.position
             }
         }
     }

@@ -3,6 +3,7 @@ import Catalog
 import EventStore
 import Foundation
 import JobManager
+import Postgres
 import Server
 
 /// `tidemark job start NAME`: runs a session of the job now, in this process, showing its
@@ -23,27 +24,28 @@ struct JobStart: AsyncParsableCommand {
         let logger = try options.global.makeLogger()
         let database = try CatalogDatabase(options: options.global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 4)
-        defer { Task { await store.pool.close() } }
-        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
-        let session: String
-        if let unfinished = try await manager.unfinishedSessions(job: name).first {
-            session = unfinished
-            print("resuming session \(session) of job '\(name)'")
-        } else {
-            session = try await manager.begin(job: name, trigger: "manual")
-            print("session \(session) of job '\(name)' started")
+        return try await withClosing(store) { _ in
+            let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
+            let session: String
+            if let unfinished = try await manager.unfinishedSessions(job: name).first {
+                session = unfinished
+                print("resuming session \(session) of job '\(name)'")
+            } else {
+                session = try await manager.begin(job: name, trigger: "manual")
+                print("session \(session) of job '\(name)' started")
+            }
+            let head = try await store.headPosition()
+            let follower = quiet ? nil : Task { try await SessionProgressPrinter.follow(store: store, session: session, after: head) }
+            let report = try await manager.run(session: session)
+            await SessionProgressPrinter.finish(follower)
+            SessionReportPrinter.print(report)
+            // Jobs chained after this one begin now; a running `tidemark server` runs them.
+            for chained in try await Scheduler(store: store, manager: manager, logger: logger).chain(after: report.jobID) {
+                print("chained: session \(chained) begun (a running 'tidemark server' runs it)")
+            }
+            await ProjectionCatchUp.afterAppending(store, logger: logger)
+            if report.finished.result == "failed" { throw ExitCode(2) }
         }
-        let head = try await store.headPosition()
-        let follower = quiet ? nil : Task { try await SessionProgressPrinter.follow(store: store, session: session, after: head) }
-        let report = try await manager.run(session: session)
-        await SessionProgressPrinter.finish(follower)
-        SessionReportPrinter.print(report)
-        // Jobs chained after this one begin now; a running `tidemark server` runs them.
-        for chained in try await Scheduler(store: store, manager: manager, logger: logger).chain(after: report.jobID) {
-            print("chained: session \(chained) begun (a running 'tidemark server' runs it)")
-        }
-        await ProjectionCatchUp.afterAppending(store, logger: logger)
-        if report.finished.result == "failed" { throw ExitCode(2) }
     }
 }
 

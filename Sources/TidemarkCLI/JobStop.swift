@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalog
 import Foundation
 import JobManager
+import Postgres
 
 /// `tidemark job stop NAME`: asks the job's running sessions to stop, wherever they run.
 struct JobStop: AsyncParsableCommand {
@@ -15,22 +16,23 @@ struct JobStop: AsyncParsableCommand {
     func run() async throws {
         let logger = try options.global.makeLogger()
         let store = try await CatalogDatabase(options: options.global, logger: logger).openEventStore(maximumConnections: 2)
-        defer { Task { await store.pool.close() } }
-        let manager = JobManager(store: store, logger: logger)
-        let sessions = try await manager.unfinishedSessions(job: name)
-        guard !sessions.isEmpty else {
-            throw CommandFailure("job '\(name)' has no session running: see 'tidemark session list --job \(name)'")
-        }
-        for session in sessions {
-            switch try await manager.stop(session: session, mode: mode, metadata: options.metadata) {
-            case .asked:
-                print("asked session \(session) to stop (\(mode.rawValue)): the Job Manager running it stops it")
-            case .ended(let report):
-                print("session \(session) stopped: no Job Manager was running it")
-                SessionReportPrinter.print(report)
+        return try await withClosing(store) { _ in
+            let manager = JobManager(store: store, logger: logger)
+            let sessions = try await manager.unfinishedSessions(job: name)
+            guard !sessions.isEmpty else {
+                throw CommandFailure("job '\(name)' has no session running: see 'tidemark session list --job \(name)'")
             }
+            for session in sessions {
+                switch try await manager.stop(session: session, mode: mode, metadata: options.metadata) {
+                case .asked:
+                    print("asked session \(session) to stop (\(mode.rawValue)): the Job Manager running it stops it")
+                case .ended(let report):
+                    print("session \(session) stopped: no Job Manager was running it")
+                    SessionReportPrinter.print(report)
+                }
+            }
+            await ProjectionCatchUp.afterAppending(store, logger: logger)
         }
-        await ProjectionCatchUp.afterAppending(store, logger: logger)
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalog
 import EventStore
 import Foundation
+import Postgres
 
 /// `tidemark session replay ID`: the session told again from its events — every step and
 /// decision at its time from the start, one lane per task — paced with `--speed`, or frozen
@@ -24,37 +25,38 @@ struct SessionReplay: AsyncParsableCommand {
     func run() async throws {
         let logger = try options.makeLogger()
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 1)
-        defer { Task { await store.pool.close() } }
-        let matches = try await store.pool.query(
-            "SELECT DISTINCT stream_id FROM tidemark.events WHERE category = 'session' AND stream_id LIKE $1 LIMIT 2",
-            [SessionEvent.stream(of: id.lowercased()) + "%"])
-        guard matches.rowCount == 1 else {
-            throw ValidationError(
-                matches.rowCount == 0 ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")
-        }
-        let events = try await store.readStream(try StreamName(try matches.decode(0, 0, as: String.self)), limit: 1_000_000)
-        guard let first = events.first else { return }
-        var lanes: [String] = []
-        func lane(_ task: String) -> Int {
-            if let index = lanes.firstIndex(of: task) { return index }
-            lanes.append(task)
-            return lanes.count - 1
-        }
-        if let at {
-            print(Self.state(of: events.filter { $0.recordedAt.timeIntervalSince(first.recordedAt) <= at }, at: at))
-            return
-        }
-        var previous = 0.0
-        for event in events {
-            let offset = event.recordedAt.timeIntervalSince(first.recordedAt)
-            if let speed, offset > previous {
-                try await Task.sleep(for: .milliseconds(Int(min((offset - previous) / speed * 1_000, 600_000))))
+        return try await withClosing(store) { _ in
+            let matches = try await store.pool.query(
+                "SELECT DISTINCT stream_id FROM tidemark.events WHERE category = 'session' AND stream_id LIKE $1 LIMIT 2",
+                [SessionEvent.stream(of: id.lowercased()) + "%"])
+            guard matches.rowCount == 1 else {
+                throw ValidationError(
+                    matches.rowCount == 0 ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")
             }
-            previous = offset
-            let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:]
-            let task = fields["task_id"] as? String ?? (fields["vm_id"] as? String).map { "\($0)/*" }
-            let indent = task.map { String(repeating: "    ", count: min(lane($0), 12)) } ?? ""
-            print(String(format: "+%8.3fs ", offset) + indent + Self.describe(event.type, fields, task: task))
+            let events = try await store.readStream(try StreamName(try matches.decode(0, 0, as: String.self)), limit: 1_000_000)
+            guard let first = events.first else { return }
+            var lanes: [String] = []
+            func lane(_ task: String) -> Int {
+                if let index = lanes.firstIndex(of: task) { return index }
+                lanes.append(task)
+                return lanes.count - 1
+            }
+            if let at {
+                print(Self.state(of: events.filter { $0.recordedAt.timeIntervalSince(first.recordedAt) <= at }, at: at))
+                return
+            }
+            var previous = 0.0
+            for event in events {
+                let offset = event.recordedAt.timeIntervalSince(first.recordedAt)
+                if let speed, offset > previous {
+                    try await Task.sleep(for: .milliseconds(Int(min((offset - previous) / speed * 1_000, 600_000))))
+                }
+                previous = offset
+                let fields = (try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any]) ?? [:]
+                let task = fields["task_id"] as? String ?? (fields["vm_id"] as? String).map { "\($0)/*" }
+                let indent = task.map { String(repeating: "    ", count: min(lane($0), 12)) } ?? ""
+                print(String(format: "+%8.3fs ", offset) + indent + Self.describe(event.type, fields, task: task))
+            }
         }
     }
 
