@@ -461,3 +461,13 @@ public enum SessionEvent {
         }
     }
 }
+
+extension SessionEvent {
+    /// The data fields looked up by name (the event store's log queries), taken from the
+    /// payloads' coding keys so that each name is spelled once, where the payload is.
+    public enum Field {
+        public static let jobId = Started.CodingKeys.jobId.rawValue
+        public static let repositoryId = RepositoryChecked.CodingKeys.repositoryId.rawValue
+        public static let restorePointId = RestorePointCreated.CodingKeys.restorePointId.rawValue
+    }
+}

@@ -98,17 +98,10 @@ public struct JobManager: Sendable {
     /// Every session that started and never finished, with its job's id, oldest first: the
     /// work left for a Job Manager, and the jobs the scheduler must count as running.
     public func unfinished() async throws -> [(session: String, job: String?)] {
-        let result = try await store.pool.query(
-            """
-            SELECT s.stream_id, s.data ->> 'job_id' FROM tidemark.events s
-             WHERE s.category = 'session' AND s.event_type = 'SessionStarted'
-               AND NOT EXISTS (SELECT 1 FROM tidemark.events f WHERE f.stream_id = s.stream_id AND f.event_type = 'SessionFinished')
-             ORDER BY s.position
-            """)
-        return try (0..<result.rowCount).compactMap { row in
-            guard let session = SessionEvent.session(inStream: try result.decode(row, 0)) else { return nil }
-            return (session, try result.decodeIfPresent(row, 1))
-        }
+        try await store.openStreams(
+            opened: SessionEvent.logKind(.sessionStarted), closedBy: SessionEvent.Kind.sessionFinished.rawValue,
+            field: SessionEvent.Field.jobId
+        ).compactMap { open in SessionEvent.session(inStream: open.stream).map { ($0, open.value) } }
     }
 
     /// Every session that started and never finished, of any job, oldest first.

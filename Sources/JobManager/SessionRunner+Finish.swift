@@ -24,19 +24,10 @@ extension SessionRunner {
     /// unreferenced chunks are collected. Deleting first and recording after makes a crash in
     /// between harmless: the next run finds the point gone and records it.
     func applyRetention() async throws {
-        let result = try await manager.store.pool.query(
-            """
-            SELECT c.data::text, c.recorded_at FROM tidemark.events c
-             WHERE c.category = 'session' AND c.event_type = 'RestorePointCreated' AND c.data ->> 'job_id' = $1
-               AND NOT EXISTS (SELECT 1 FROM tidemark.events r WHERE r.category = 'session' AND r.event_type = 'RestorePointRemoved'
-                                 AND r.data ->> 'restore_point_id' = c.data ->> 'restore_point_id')
-             ORDER BY c.position
-            """, [jobID])
         var perVM: [String: [(id: String, at: Date)]] = [:]
-        for row in 0..<result.rowCount {
-            let text: String = try result.decode(row, 0)
-            guard let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(text.utf8)) else { continue }
-            perVM[point.vmId, default: []].append((point.restorePointId, try result.decode(row, 1)))
+        for row in try await manager.liveRestorePoints(job: jobID) {
+            guard let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8)) else { continue }
+            perVM[point.vmId, default: []].append((point.restorePointId, row.recordedAt))
         }
         var doomed: [(String, String)] = []
         for points in perVM.values {

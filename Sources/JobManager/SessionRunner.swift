@@ -91,10 +91,10 @@ final class SessionRunner: Sendable {
         } else {
             // Made on first use only: a repository that sessions used before and that now has
             // no repository.json is a volume not mounted, not a place to start afresh.
-            let used = try await manager.store.pool.query(
-                "SELECT 1 FROM tidemark.events WHERE category = 'session' AND event_type = 'RepositoryChecked' AND data ->> 'repository_id' = $1 AND stream_id <> $2 LIMIT 1",
-                [job.repository, SessionEvent.stream(of: session)])
-            guard used.rowCount == 0 else {
+            let used = try await manager.store.contains(
+                SessionEvent.logKind(.repositoryChecked), field: SessionEvent.Field.repositoryId, equals: job.repository,
+                outside: SessionEvent.stream(of: session))
+            guard !used else {
                 throw JobManagerError(
                     .repositoryUnavailable,
                     "repository '\(repository.definition.name)' at \(folder.path) has no repository.json, yet earlier sessions wrote to it: is its volume mounted?")
@@ -248,35 +248,20 @@ final class SessionRunner: Sendable {
     /// What this session is expected to write: the most the job's last three finished
     /// sessions transferred (from their `SessionFinished`), nil for a job's first session.
     func estimatedBytes() async throws -> Int64? {
-        let result = try await manager.store.pool.query(
-            """
-            SELECT max(t.bytes) FROM (
-              SELECT CASE WHEN jsonb_typeof(f.data -> 'transferred_bytes') = 'number'
-                          THEN least(greatest(floor((f.data ->> 'transferred_bytes')::numeric), 0), 9000000000000000000)::bigint
-                     END AS bytes
-                FROM tidemark.events s
-                JOIN tidemark.events f ON f.stream_id = s.stream_id AND f.event_type = 'SessionFinished'
-               WHERE s.category = 'session' AND s.event_type = 'SessionStarted' AND s.data ->> 'job_id' = $1 AND s.stream_id <> $2
-               ORDER BY f.position DESC LIMIT 3) t
-            """, [jobID, SessionEvent.stream(of: session)])
-        return try result.decodeIfPresent(0, 0)
+        let finished = try await manager.store.closings(
+            opened: SessionEvent.logKind(.sessionStarted), field: SessionEvent.Field.jobId, equals: jobID,
+            closedBy: SessionEvent.Kind.sessionFinished.rawValue, outside: SessionEvent.stream(of: session), limit: 3)
+        // A finish that does not decode (written by hand) counts as no figure, as a negative one counts as none written.
+        return finished.compactMap { row in
+            (try? SessionEvent.decoder().decode(SessionEvent.Finished.self, from: Data(row.data.utf8))).map { max(0, $0.transferredBytes) }
+        }.max()
     }
 
     /// The job's latest restore point per VM before this session (the incremental base).
     func previousRestorePoints() async throws -> [String: SessionEvent.RestorePointCreated] {
-        let result = try await manager.store.pool.query(
-            """
-            SELECT c.data::text FROM tidemark.events c
-             WHERE c.category = 'session' AND c.event_type = 'RestorePointCreated' AND c.data ->> 'job_id' = $1
-               AND c.stream_id <> $2
-               AND NOT EXISTS (SELECT 1 FROM tidemark.events r WHERE r.category = 'session' AND r.event_type = 'RestorePointRemoved'
-                                 AND r.data ->> 'restore_point_id' = c.data ->> 'restore_point_id')
-             ORDER BY c.position
-            """, [jobID, SessionEvent.stream(of: session)])
         var latest: [String: SessionEvent.RestorePointCreated] = [:]
-        for row in 0..<result.rowCount {
-            let text: String = try result.decode(row, 0)
-            if let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(text.utf8)) {
+        for row in try await manager.liveRestorePoints(job: jobID, outside: SessionEvent.stream(of: session)) {
+            if let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8)) {
                 latest[point.vmId] = point
             }
         }

@@ -79,15 +79,12 @@ public struct Scheduler: Sendable {
 
     /// The result and time of the job's latest finished session.
     func lastFinished(job: String) async throws -> (String, Date)? {
-        let result = try await store.pool.query(
-            """
-            SELECT f.data ->> 'result', f.recorded_at FROM tidemark.events f
-              JOIN tidemark.events s ON s.stream_id = f.stream_id AND s.event_type = 'SessionStarted'
-             WHERE f.category = 'session' AND f.event_type = 'SessionFinished' AND s.data ->> 'job_id' = $1
-             ORDER BY f.position DESC LIMIT 1
-            """, [job])
-        guard result.rowCount == 1 else { return nil }
-        return (try result.decodeIfPresent(0, 0, as: String.self) ?? "unknown", try result.decode(0, 1))
+        let finished = try await store.closings(
+            opened: SessionEvent.logKind(.sessionStarted), field: SessionEvent.Field.jobId, equals: job,
+            closedBy: SessionEvent.Kind.sessionFinished.rawValue, limit: 1)
+        guard let last = finished.first else { return nil }
+        let result = try? SessionEvent.decoder().decode(SessionEvent.Finished.self, from: Data(last.data.utf8)).result
+        return (result ?? "unknown", last.recordedAt)
     }
 
     /// Jobs with a session begun and not finished.

@@ -47,11 +47,6 @@ struct DemoSession {
 
     /// Whether a session of the job ever recorded a restore point (the base of an incremental).
     private func hasRestorePoint() async throws -> Bool {
-        let result = try await store.pool.query(
-            """
-            SELECT EXISTS (SELECT 1 FROM tidemark.events
-                            WHERE category = 'session' AND event_type = 'RestorePointCreated' AND data ->> 'job_id' = $1)
-            """, [job.id])
-        return try result.decode(0, 0)
+        try await store.contains(SessionEvent.logKind(.restorePointCreated), field: SessionEvent.Field.jobId, equals: job.id)
     }
 }

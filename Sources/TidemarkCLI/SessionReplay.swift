@@ -26,14 +26,12 @@ struct SessionReplay: AsyncParsableCommand {
         let logger = try options.makeLogger()
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 1)
         return try await withClosing(store) { _ in
-            let matches = try await store.pool.query(
-                "SELECT DISTINCT stream_id FROM tidemark.events WHERE category = 'session' AND stream_id LIKE $1 LIMIT 2",
-                [SessionEvent.stream(of: id.lowercased()) + "%"])
-            guard matches.rowCount == 1 else {
+            let matches = try await store.streams(category: SessionEvent.category, prefix: SessionEvent.stream(of: id.lowercased()), limit: 2)
+            guard matches.count == 1 else {
                 throw ValidationError(
-                    matches.rowCount == 0 ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")
+                    matches.isEmpty ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")
             }
-            let events = try await store.readStream(try StreamName(try matches.decode(0, 0, as: String.self)), limit: 1_000_000)
+            let events = try await store.readStream(try StreamName(matches[0]), limit: 1_000_000)
             guard let first = events.first else { return }
             var lanes: [String] = []
             func lane(_ task: String) -> Int {

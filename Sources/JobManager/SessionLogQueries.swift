@@ -1,0 +1,20 @@
+import Catalog
+import EventStore
+import Foundation
+
+extension SessionEvent {
+    /// A session event type as the event store's log queries name it.
+    public static func logKind(_ kind: Kind) -> LogQuery.Kind {
+        LogQuery.Kind(category: category, type: kind.rawValue)
+    }
+}
+
+extension JobManager {
+    /// The job's restore points that no `RestorePointRemoved` has taken back, oldest first
+    /// (outside the stream `outside`, the session asking): incremental bases and retention.
+    func liveRestorePoints(job: String, outside: String? = nil) async throws -> [LogQuery.Row] {
+        try await store.live(
+            SessionEvent.logKind(.restorePointCreated), field: SessionEvent.Field.jobId, equals: job, outside: outside,
+            cancelledBy: SessionEvent.Kind.restorePointRemoved.rawValue, key: SessionEvent.Field.restorePointId)
+    }
+}
