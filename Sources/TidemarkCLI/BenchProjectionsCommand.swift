@@ -60,18 +60,20 @@ struct BenchProjectionsCommand: AsyncParsableCommand {
             let counts = try await store.pool.query(
                 "SELECT (SELECT count(*) FROM projection.sessions), (SELECT count(*) FROM projection.tasks), (SELECT count(*) FROM projection.restore_points)")
 
+            let queries = try await BenchLogQueries(store: store, bench: bench, logger: logger).measure()
             let (projected, bare) = try await measureLag(&history, store: store, projector: projector)
             let cases = [
                 BenchCase(name: "rebuild all projections", value: rebuildRate, unit: "events/s", reference: readRate),
                 BenchCase(name: "live projection lag p50", value: projected.percentile(0.5), unit: "ms", reference: bare.percentile(0.5)),
                 BenchCase(name: "live projection lag p99", value: projected.percentile(0.99), unit: "ms", reference: bare.percentile(0.99)),
-            ]
+            ] + queries
             BenchReport.print(
                 cases, json: json,
                 notes: [
                     "history: \(written) events (catalog, then sessions with tasks, checkpoints, retries and retention) appended in \(String(format: "%.1f", writeSeconds)) s",
                     "rebuild: \(report.events) events into shadow tables and swapped in, \(String(format: "%.1f", report.seconds)) s; rows: \(try counts.decode(0, 0, as: Int64.self)) sessions, \(try counts.decode(0, 1, as: Int64.self)) tasks, \(try counts.decode(0, 2, as: Int64.self)) restore points",
                     "rebuild reference: the same events read in the same 5,000-event batches and decoded, nothing projected; the log is vacuumed first, as autovacuum would have",
+                    "log queries: 20 of each on the vacuumed log, the busiest job's restore points; reference: the same queries without migration 0010's indexes",
                     "lag: commit of the projection batch minus the event's recorded_at, \(rate) events/s for \(seconds) s; reference: a bare subscription (LISTEN/NOTIFY) receiving the same events",
                 ])
         }
