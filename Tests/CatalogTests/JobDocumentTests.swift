@@ -23,7 +23,7 @@ struct JobDocumentTests {
         let id = try fixture.add(job)
         let text = JobDocument.export(JobSettings(try #require(fixture.state.jobs[id]).definition, in: fixture.state))
         let parsed = try JobDocument.parse(text, file: "web.yaml")
-        #expect(parsed.count == 1)
+        try #require(parsed.count == 1)
         let reread = try parsed[0].definition(base: nil, in: fixture.state, defaultTimeZone: "UTC")
         #expect(reread == job, "exported:\n\(text)")
     }

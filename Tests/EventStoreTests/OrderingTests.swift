@@ -96,8 +96,12 @@ struct OrderingTests {
         try await Task.sleep(for: .milliseconds(300))
         try await store.append(to: "note-1", events: try events(3))
         try await store.append(to: "job-a", events: try events(7))
-        // The poll interval is 30 s, so arriving well before it proves LISTEN/NOTIFY woke them.
+        let appended = ContinuousClock.now
+        // The poll interval is 30 s (the first poll comes 30 s after the subscriptions began),
+        // so arriving well inside it proves LISTEN/NOTIFY woke them: without it they would
+        // still arrive, by the poll, before `collect`'s 60 s timeout.
         let followed = try await all
+        #expect(ContinuousClock.now - appended < .seconds(10), "the live events came by the poll, not by NOTIFY")
         #expect(followed.map(\.position) == Array(6...30))
         #expect(try await jobs.map(\.stream) == ["note-1", "note-1", "note-1"])
         await store.pool.close()

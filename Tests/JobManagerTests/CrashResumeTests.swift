@@ -3,10 +3,11 @@ import Infrastructure
 import JobManager
 import Repository
 import Testing
+import TestSupport
 
 /// The reason Tidemark exists: kill the Job Manager at any event boundary, start it again,
 /// and the session ends as if nothing had happened.
-@Suite("Crash resume", .serialized)
+@Suite("Crash resume", .serialized, .tags(.crash), .timeLimit(.minutes(20)))
 struct CrashResumeTests {
     /// Runs the job once without a crash: the outcome every interrupted run must equal.
     static func baseline(vms: Int, diskSize: Int64, disksPerVM: Int = 1) async throws -> (JobEnvironment.Outcome, Int) {
@@ -18,19 +19,19 @@ struct CrashResumeTests {
 
     /// Kills the job after event `boundary`, resumes it, and compares with the baseline.
     static func crashAndResume(
-        at boundary: Int, vms: Int, diskSize: Int64, disksPerVM: Int = 1, expected: JobEnvironment.Outcome
+        at boundary: Int, vms: Int, diskSize: Int64, disksPerVM: Int = 1, expected: JobEnvironment.Outcome, context: String = ""
     ) async throws {
         let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize, disksPerVM: disksPerVM)
         defer { environment.remove() }
         let killed = try environment.runJob(crashAfter: boundary)
-        #expect(killed, "the job was expected to die after event \(boundary)")
+        #expect(killed, "the job was expected to die after event \(boundary) \(context)")
         try environment.runJob()
         var outcome = try await environment.outcome()
         // The transferred figure depends on timing even without a crash: two parallel tasks
         // meeting the same new block both write it. What was stored is compared instead: the
         // same chunks, content-addressed.
         outcome.transferred = expected.transferred
-        #expect(outcome == expected, "boundary \(boundary): \(outcome) ≠ \(expected)")
+        #expect(outcome == expected, "boundary \(boundary) \(context): \(outcome) ≠ \(expected)")
     }
 
     @Test("killed after every event of a two-VM job, each resumed session ends as the uninterrupted one")
@@ -57,15 +58,16 @@ struct CrashResumeTests {
     func sampledBoundariesOfALargerJob() async throws {
         let (expected, events) = try await Self.baseline(vms: 20, diskSize: 1 << 20)
         #expect(expected.result == "success" && expected.restorePointsCreated == 20)
-        var generator = SystemRandomNumberGenerator()
+        let seed = TestSeed()
+        var generator = seed.generator()
         let sample = (0..<50).map { _ in Int.random(in: 1..<events, using: &generator) }.sorted()
         for boundary in sample {
-            try await Self.crashAndResume(at: boundary, vms: 20, diskSize: 1 << 20, expected: expected)
+            try await Self.crashAndResume(at: boundary, vms: 20, diskSize: 1 << 20, expected: expected, context: "\(seed)")
         }
     }
 }
 
-@Suite("Crash resume during retention and garbage collection", .serialized)
+@Suite("Crash resume during retention and garbage collection", .serialized, .tags(.crash), .timeLimit(.minutes(20)))
 struct RetentionCrashTests {
     /// Three sessions in process, then the fourth (which removes the oldest restore point)
     /// in a child process killed after `boundary` events (nil: not killed), then resumed.

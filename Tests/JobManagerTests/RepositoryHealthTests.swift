@@ -94,7 +94,7 @@ struct RepositoryHealthTests {
 
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
         let byAge = try repository.restorePoints().sorted { try repository.createdAt(restorePoint: $0) < repository.createdAt(restorePoint: $1) }
-        #expect(byAge.count == 3)
+        try #require(byAge.count == 3)
         let service = HealthCheckService(store: environment.database.eventStore(), logger: quietLogger)
         // Nothing is due today: every restore point was made less than 7 days ago.
         #expect(await service.tick().isEmpty)

@@ -69,7 +69,7 @@ struct SchedulerTests {
         // Not due before 23:59 today.
         #expect(try await world.scheduler.tick(at: Self.utc(days: 0, 23, 58)).isEmpty)
         let first = try await world.scheduler.tick(at: Self.utc(days: 0, 23, 59))
-        #expect(first.count == 1)
+        try #require(first.count == 1)
         #expect(try await world.scheduler.tick(at: Self.utc(days: 0, 23, 59, 50)).isEmpty)
         // The next day the first session has not run yet: already running.
         #expect(try await world.scheduler.tick(at: Self.utc(days: 1, 23, 59)).isEmpty)
@@ -110,7 +110,7 @@ struct SchedulerTests {
     func continuous() async throws {
         let world = try await Self.world(jobs: [("always", "continuously", nil)])
         let first = try await world.scheduler.tick()
-        #expect(first.count == 1)
+        try #require(first.count == 1)
         #expect(try await world.scheduler.tick().isEmpty)  // still running
         _ = try? await world.manager.run(session: first[0])  // fails: the lab does not exist
         #expect(try await world.scheduler.tick().isEmpty)  // failed just now: it waits
@@ -140,7 +140,7 @@ struct SchedulerTests {
     func missedInsideWindow() async throws {
         let world = try await Self.world(jobs: [("windowed", "daily at 23:00", "22:00-06:00")])
         let begun = try await world.scheduler.tick(at: Self.utc(days: 3, 2, 0))
-        #expect(begun.count == 1)
+        try #require(begun.count == 1)
         #expect(try await decisions(world).map(\.1) == ["missed"])
         // Outside the window, a due run is skipped.
         _ = try? await world.manager.run(session: begun[0])
