@@ -23,11 +23,10 @@ public enum ScheduleEvent {
     public struct RunRequested: Codable, Sendable {
         public var jobId: String
         public var scheduledFor: Date
-        /// scheduled, missed, chained, continuous.
-        public var trigger: String
+        public var trigger: SessionEvent.Trigger
         public var sessionId: String
         public var nextRunAt: Date?
-        public init(jobId: String, scheduledFor: Date, trigger: String, sessionId: String, nextRunAt: Date?) {
+        public init(jobId: String, scheduledFor: Date, trigger: SessionEvent.Trigger, sessionId: String, nextRunAt: Date?) {
             self.jobId = jobId
             self.scheduledFor = scheduledFor
             self.trigger = trigger

@@ -58,9 +58,8 @@ public enum SessionEvent {
         public var jobId: String?
         public var jobName: String?
         public var jobVersion: Int64?
-        /// scheduled, manual, retry, chained, missed.
-        public var trigger: String?
-        public init(sessionId: String, jobId: String?, jobName: String?, jobVersion: Int64?, trigger: String?) {
+        public var trigger: Trigger?
+        public init(sessionId: String, jobId: String?, jobName: String?, jobVersion: Int64?, trigger: Trigger?) {
             self.sessionId = sessionId
             self.jobId = jobId
             self.jobName = jobName
@@ -186,9 +185,9 @@ public enum SessionEvent {
 
         public var taskId: String
         /// success, warning or failed.
-        public var result: String
+        public var result: Outcome
         public var message: String?
-        public init(taskId: String, result: String, message: String? = nil) {
+        public init(taskId: String, result: Outcome, message: String? = nil) {
             self.taskId = taskId
             self.result = result
             self.message = message
@@ -265,8 +264,7 @@ public enum SessionEvent {
             case busy, bottleneck, reason
         }
 
-        /// success, warning, failed or stopped.
-        public var result: String
+        public var result: Outcome
         public var processedBytes: Int64
         public var readBytes: Int64
         public var transferredBytes: Int64
@@ -279,7 +277,7 @@ public enum SessionEvent {
         /// who stopped it, or what the warnings were. Absent on success.
         public var reason: String?
         public init(
-            result: String, processedBytes: Int64, readBytes: Int64, transferredBytes: Int64, dedupeRatio: Double?,
+            result: Outcome, processedBytes: Int64, readBytes: Int64, transferredBytes: Int64, dedupeRatio: Double?,
             compressionRatio: Double?, durationSeconds: Double, busy: Busy?, bottleneck: String?, reason: String? = nil
         ) {
             self.reason = reason
@@ -355,8 +353,7 @@ public enum SessionEvent {
         public var taskId: String
         public var restorePointId: String
         public var disk: String
-        /// full, or incremental.
-        public var mode: String
+        public var mode: TransferMode
         public var baseRestorePointId: String?
         public var baseChangeId: String?
         /// The snapshot read: a resume reading another one (the first was removed) starts over.
@@ -366,7 +363,7 @@ public enum SessionEvent {
         /// Absent when the transfer reads what it was meant to, and in older events.
         public var warning: String?
         public init(
-            taskId: String, restorePointId: String, disk: String, mode: String, baseRestorePointId: String?, baseChangeId: String?,
+            taskId: String, restorePointId: String, disk: String, mode: TransferMode, baseRestorePointId: String?, baseChangeId: String?,
             snapshotId: String? = nil, warning: String? = nil
         ) {
             self.taskId = taskId

@@ -27,7 +27,7 @@ extension JobManager {
         // Either way a few seconds settle it, and the administrator learns which happened.
         let deadline = ContinuousClock.now + Self.stopSettleTime
         while true {
-            if let report = try await endUnowned(session: session, result: "stopped", reason: reason) { return .ended(report) }
+            if let report = try await endUnowned(session: session, result: .stopped, reason: reason) { return .ended(report) }
             let events = try await store.readStream(try StreamName(SessionEvent.stream(of: session)), limit: 1_000_000)
             if SessionState(events: events).finished != nil || ContinuousClock.now >= deadline { return .asked }
             try await Task.sleep(for: .milliseconds(250))
@@ -42,12 +42,12 @@ extension JobManager {
     /// answers every login with a fault): failed, with the last reason, instead of retrying
     /// for ever. Nil if another process runs it or it ended meanwhile.
     public func giveUp(session: String, reason: String) async throws -> SessionReport? {
-        try await endUnowned(session: session, result: "failed", reason: reason)
+        try await endUnowned(session: session, result: .failed, reason: reason)
     }
 
     /// Takes the session if nobody runs it and ends it with `result`: its snapshots swept
     /// where its infrastructure still answers, no restore point made for VMs in progress.
-    private func endUnowned(session: String, result: String, reason: String) async throws -> SessionReport? {
+    private func endUnowned(session: String, result: SessionEvent.Outcome, reason: String) async throws -> SessionReport? {
         let slots = try await TaskSlots(settings: store.pool.configuration.settings)
         do {
             guard try await slots.own(session: session) else {
@@ -62,7 +62,7 @@ extension JobManager {
             }
             let report: SessionReport
             if let runner = try? await SessionRunner(manager: self, session: session, state: state, startedAt: startedAt, slots: slots) {
-                report = try await runner.abandon(reason: runner.secrets.scrub(reason), stopped: result == "stopped")
+                report = try await runner.abandon(reason: runner.secrets.scrub(reason), stopped: result == .stopped)
                 await runner.adapter.disconnect()
             } else {
                 // Its job, server or repository cannot be used any more: nothing to sweep with.

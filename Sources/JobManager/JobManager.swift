@@ -40,7 +40,7 @@ public struct SessionReport: Sendable {
     public struct Machine: Sendable {
         public let id: String
         public let name: String
-        public let result: String
+        public let result: SessionEvent.Outcome
         public let restorePoint: String?
         public let readBytes: Int64
         public let transferredBytes: Int64
@@ -77,13 +77,13 @@ public struct JobManager: Sendable {
     /// Begins a session of the job (records `SessionStarted` with the job's current version)
     /// and returns its id; `run` does the rest. With `session` given (the scheduler derives
     /// it from the job and the scheduled time), beginning twice begins once.
-    public func begin(job name: String, trigger: String, session given: String? = nil) async throws -> String {
+    public func begin(job name: String, trigger: SessionEvent.Trigger, session given: String? = nil) async throws -> String {
         let state = try await catalog.load()
         let id = try state.require(JobDefinition.self, named: name)
         return try await begin(jobID: id, in: state, trigger: trigger, session: given)
     }
 
-    public func begin(jobID id: UUIDString, in state: CatalogState, trigger: String, session given: String? = nil) async throws -> String {
+    public func begin(jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session given: String? = nil) async throws -> String {
         let session = given ?? UUID().uuidString.lowercased()
         let started = try Self.started(jobID: id, in: state, trigger: trigger, session: session)
         let recorder = try SessionRecorder(store: store, session: session, state: SessionState())
@@ -127,7 +127,7 @@ public struct JobManager: Sendable {
 
     /// Ends a session that no runner can take up (its job, server or repository cannot be
     /// used): `failed`, or `stopped` when someone stopped it, with the reason.
-    func end(session: String, state: SessionState, result: String, reason: String) async throws -> SessionReport {
+    func end(session: String, state: SessionState, result: SessionEvent.Outcome, reason: String) async throws -> SessionReport {
         logger.error("session ended without running", metadata: ["session": "\(session)", "result": "\(result)", "reason": "\(reason)"])
         let recorder = try SessionRecorder(store: store, session: session, state: state)
         let finished = SessionEvent.Finished(
@@ -186,7 +186,7 @@ public struct JobManager: Sendable {
                 guard Self.isPermanent(error) else { throw error }
                 // The job cannot run as defined (its lab, server or repository is gone): the
                 // session ends failed with the reason rather than blocking the job for ever.
-                let report = try await end(session: session, state: state, result: "failed", reason: "\(error)")
+                let report = try await end(session: session, state: state, result: .failed, reason: "\(error)")
                 await slots.close()
                 return report
             }

@@ -63,20 +63,20 @@ extension SessionRunner {
     /// however many times the session was resumed), and the result.
     func finish(outcomes: [String: VMOutcome], failedReason: String?, stopped: String? = nil) async throws -> SessionReport {
         let state = await recorder.state
-        let finishedTasks = state.tasks.values.filter { $0.result == "success" }.compactMap(\.finished)
+        let finishedTasks = state.tasks.values.filter { $0.result == .success }.compactMap(\.finished)
         let read = finishedTasks.reduce(Int64(0)) { $0 + $1.bytesRead }
         let transferred = finishedTasks.reduce(Int64(0)) { $0 + $1.bytesTransferred }
         let newData = finishedTasks.reduce(Int64(0)) { $0 + $1.newChunks } * Int64(job.blockSizeBytes)
         let processed = finishedTasks.reduce(Int64(0)) { $0 + $1.offset }
-        let result: String
+        let result: SessionEvent.Outcome
         if stopped != nil {
-            result = "stopped"
+            result = .stopped
         } else if failedReason != nil || outcomes.values.contains(.failed) || (outcomes.isEmpty && !(state.vms ?? []).isEmpty) {
-            result = "failed"
+            result = .failed
         } else if outcomes.values.contains(.warning) || !state.unmatchedSelectors.isEmpty || state.repositoryChecked?.warning != nil {
-            result = "warning"
+            result = .warning
         } else {
-            result = "success"
+            result = .success
         }
         let machines = Self.machines(in: state, result: result, job: job)
         let reasons = [Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors), state.repositoryChecked?.warning]
@@ -88,7 +88,7 @@ extension SessionRunner {
         let finished = SessionEvent.Finished(
             result: result, processedBytes: processed, readBytes: read, transferredBytes: transferred,
             dedupeRatio: ratio(read, newData), compressionRatio: ratio(newData, transferred), durationSeconds: (seconds * 1_000).rounded() / 1_000,
-            busy: busy, bottleneck: busy.bottleneck, reason: result == "success" || reason.isEmpty ? nil : reason)
+            busy: busy, bottleneck: busy.bottleneck, reason: result == .success || reason.isEmpty ? nil : reason)
         try await recorder.record(.sessionFinished, finished)
         logger.notice("session finished", metadata: ["result": "\(result)"])
         return await report(finished)
@@ -120,17 +120,17 @@ extension SessionRunner {
     }
 
     /// Each enumerated VM's result and reason, from the recorded facts.
-    static func machines(in state: SessionState, result sessionResult: String, job: JobDefinition) -> [SessionReport.Machine] {
+    static func machines(in state: SessionState, result sessionResult: SessionEvent.Outcome, job: JobDefinition) -> [SessionReport.Machine] {
         (state.vms ?? []).map { vm -> SessionReport.Machine in
             let tasks = state.tasks.filter { $0.key.hasPrefix(vm.id + "/") }.map(\.value)
-            let failed = tasks.contains { $0.result == "failed" } || tasks.count < vm.diskKeys.count
+            let failed = tasks.contains { $0.result == .failed } || tasks.count < vm.diskKeys.count
             let point = state.restorePoints[vm.id]
-            let missing = sessionResult == "stopped" ? "stopped" : "failed"
+            let missing: SessionEvent.Outcome = sessionResult == .stopped ? .stopped : .failed
             let crashConsistent = job.applicationAware != .off && state.snapshots[vm.id]?.created?.quiesced == false
             let fellBack = tasks.contains { $0.transfer?.warning != nil }
             let result =
                 point == nil
-                ? missing : (tasks.contains { $0.failures > 0 } || crashConsistent || fellBack ? "warning" : (failed ? "failed" : "success"))
+                ? missing : (tasks.contains { $0.failures > 0 } || crashConsistent || fellBack ? .warning : (failed ? .failed : .success))
             return SessionReport.Machine(
                 id: vm.id, name: vm.name, result: result, restorePoint: point,
                 readBytes: tasks.compactMap(\.finished).reduce(0) { $0 + $1.bytesRead },

@@ -100,12 +100,12 @@ extension SessionRunner {
             } catch {
                 logger.error("snapshot failed", metadata: ["vm": "\(machine.name)", "error": "\(secrets.scrub("\(error)"))"])
                 let tasks = await recorder.state.tasks
-                let undone = vm.disks.filter { tasks[Self.taskID(machine, $0)]?.result != "success" }
+                let undone = vm.disks.filter { tasks[Self.taskID(machine, $0)]?.result != .success }
                 try await recorder.record(
                     undone.map {
                         try SessionRecorder.Entry(
                             .taskFinished,
-                            SessionEvent.TaskFinished(taskId: Self.taskID(machine, $0), result: "failed", message: "snapshot: \(error)"))
+                            SessionEvent.TaskFinished(taskId: Self.taskID(machine, $0), result: .failed, message: "snapshot: \(error)"))
                     })
                 let recorded = await recorder.state.tasks
                 let failures = undone.map { recorded[Self.taskID(machine, $0)]?.failures ?? 0 }.min() ?? 0
@@ -124,7 +124,7 @@ extension SessionRunner {
         if let created = known?.created, known?.removed == false { return (created, crashConsistent) }
         // Every disk done already: the recorded snapshot is the one the data came from.
         let tasks = await recorder.state.tasks
-        if let created = known?.created, disks.allSatisfy({ tasks[Self.taskID(machine, $0)]?.result == "success" }) {
+        if let created = known?.created, disks.allSatisfy({ tasks[Self.taskID(machine, $0)]?.result == .success }) {
             return (created, crashConsistent)
         }
         if known?.requested != nil, let found = try await adapter.snapshots(of: machine.id).first(where: { $0.name == name }) {

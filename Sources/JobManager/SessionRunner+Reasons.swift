@@ -19,18 +19,18 @@ extension SessionRunner {
     }
 
     /// Why one VM failed, or what its warning is; nil when it simply succeeded.
-    static func reason(of vm: SessionEvent.EnumeratedVM, result: String, in state: SessionState, job: JobDefinition) -> String? {
+    static func reason(of vm: SessionEvent.EnumeratedVM, result: SessionEvent.Outcome, in state: SessionState, job: JobDefinition) -> String? {
         let tasks = vm.diskKeys.map { key in (key, state.tasks["\(vm.id)/\(key)"]) }
         let failures = tasks.compactMap { key, record -> String? in
             guard let record, record.failures > 0 else { return nil }
             return "disk-\(key): \(shortened(record.failureMessage ?? "failed"))"
         }
         switch result {
-        case "failed":
+        case .failed:
             if !failures.isEmpty { return failures.joined(separator: "; ") }
-            let undone = tasks.filter { $0.1?.result != "success" }.count
+            let undone = tasks.filter { $0.1?.result != .success }.count
             return undone > 0 ? "\(undone) of \(tasks.count) disks not backed up" : "no restore point was recorded"
-        case "warning":
+        case .warning:
             var notes: [String] = []
             let snapshot = state.snapshots[vm.id]?.created
             if job.applicationAware != .off, snapshot?.quiesced == false {
@@ -39,7 +39,7 @@ extension SessionRunner {
             if !failures.isEmpty { notes.append("succeeded after a retry (\(failures.joined(separator: "; ")))") }
             for (key, record) in tasks { if let warning = record?.transfer?.warning { notes.append("disk-\(key): \(shortened(warning))") } }
             return notes.isEmpty ? nil : notes.joined(separator: "; ")
-        case "stopped":
+        case .stopped:
             return state.restorePoints[vm.id] == nil ? "stopped before its restore point was made" : nil
         default:
             return nil
@@ -50,13 +50,13 @@ extension SessionRunner {
     /// selectors that matched nothing. At most a few VMs are named; the report has the rest.
     static func sessionReason(machines: [SessionReport.Machine], unmatched: [String]) -> String? {
         func listed(_ machines: [SessionReport.Machine]) -> String {
-            let shown = machines.prefix(3).map { "\($0.name) (\($0.reason ?? $0.result))" }
+            let shown = machines.prefix(3).map { "\($0.name) (\($0.reason ?? $0.result.rawValue))" }
             return shown.joined(separator: "; ") + (machines.count > 3 ? "; and \(machines.count - 3) more" : "")
         }
         var parts: [String] = []
-        let failed = machines.filter { $0.result == "failed" }
+        let failed = machines.filter { $0.result == .failed }
         if !failed.isEmpty { parts.append("\(failed.count) of \(machines.count) VMs failed: \(listed(failed))") }
-        let warned = machines.filter { $0.result == "warning" }
+        let warned = machines.filter { $0.result == .warning }
         if !warned.isEmpty { parts.append("\(warned.count) of \(machines.count) VMs with warnings: \(listed(warned))") }
         for selector in unmatched { parts.append("\(selector) matches no VM") }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")

@@ -22,7 +22,7 @@ extension SessionRunner {
         let task = Self.taskID(machine, disk)
         while true {
             let record = await recorder.state.tasks[task] ?? SessionState.TaskRecord()
-            if record.result == "success", let finished = record.finished {
+            if record.result == .success, let finished = record.finished {
                 return TaskResult(succeeded: true, retried: record.failures > 0, progress: finished)
             }
             let resuming = record.attempt > 0 && record.result == nil
@@ -39,7 +39,7 @@ extension SessionRunner {
                 (proxy, slot) = try await acquireSlots(task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
             } catch let error as JobManagerError {
                 // No proxy can reach the disk: the task fails with the reason; retrying would not help.
-                try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "failed", message: error.message))
+                try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .failed, message: error.message))
                 return TaskResult(succeeded: false, retried: false, progress: nil)
             }
             do {
@@ -54,7 +54,7 @@ extension SessionRunner {
             } catch {
                 try? await release(proxy: proxy.id, slot: slot)
                 logger.warning("task failed", metadata: ["task": "\(task)", "attempt": "\(attempt)", "error": "\(secrets.scrub("\(error)"))"])
-                try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "failed", message: "\(error)"))
+                try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .failed, message: "\(error)"))
             }
         }
     }
@@ -206,7 +206,7 @@ extension SessionRunner {
                 if areas != nil, let change = previous.changeId { base = (previous.restorePointId, change) }
             }
             let fixed = SessionEvent.TransferStarted(
-                taskId: task, restorePointId: "\(machine.id)-\(shortSession)", disk: diskName, mode: base == nil ? "full" : "incremental",
+                taskId: task, restorePointId: "\(machine.id)-\(shortSession)", disk: diskName, mode: base == nil ? .full : .incremental,
                 baseRestorePointId: base?.id, baseChangeId: base?.change, snapshotId: snapshot.snapshotId, warning: warning)
             if let warning { logger.warning("changed block tracking unavailable", metadata: ["task": "\(task)", "reason": "\(warning)"]) }
             try await recorder.record(.transferStarted, fixed)
@@ -234,7 +234,7 @@ extension SessionRunner {
                 if let warning = again.warning {
                     logger.warning("changed block tracking unavailable", metadata: ["task": "\(task)", "reason": "\(warning)"])
                     plan = SessionEvent.TransferStarted(
-                        taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: "full", baseRestorePointId: nil, baseChangeId: nil,
+                        taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: .full, baseRestorePointId: nil, baseChangeId: nil,
                         snapshotId: snapshot.snapshotId, warning: warning)
                     try await recorder.record(.transferStarted, plan)
                 }
@@ -255,7 +255,7 @@ extension SessionRunner {
             newChunks: Int64(outcome.progress.newChunks))
         try await recorder.record([
             try SessionRecorder.Entry(.transferFinished, done),
-            try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "success")),
+            try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .success)),
         ])
         repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
         return done

@@ -194,7 +194,7 @@ final class SessionRunner: Sendable {
                     try SessionRecorder.Entry(
                         .taskFinished,
                         SessionEvent.TaskFinished(
-                            taskId: task, result: "failed",
+                            taskId: task, result: .failed,
                             message: machine == nil ? "VM \(vm.name) no longer exists" : "disk \(key) of \(vm.name) no longer exists")))
             }
         }

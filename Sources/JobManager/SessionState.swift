@@ -17,7 +17,7 @@ public struct SessionState: Sendable {
         public var transfer: SessionEvent.TransferStarted?
         public var finished: SessionEvent.TransferProgress?
         /// The last attempt's result, once it ended.
-        public var result: String?
+        public var result: SessionEvent.Outcome?
         public var failures = 0
         /// Why the last failed attempt failed.
         public var failureMessage: String?
@@ -79,7 +79,7 @@ public struct SessionState: Sendable {
         case .taskFinished:
             if let end = decode(SessionEvent.TaskFinished.self) {
                 tasks[end.taskId, default: TaskRecord()].result = end.result
-                if end.result == "failed" {
+                if end.result == .failed {
                     tasks[end.taskId]!.failures += 1
                     tasks[end.taskId]!.failureMessage = end.message
                 }

@@ -78,13 +78,13 @@ public struct Scheduler: Sendable {
     public var ignoredScheduleEvents: [Int64] { tracked.ignored.withLock { $0.sorted() } }
 
     /// The result and time of the job's latest finished session.
-    func lastFinished(job: String) async throws -> (String, Date)? {
+    func lastFinished(job: String) async throws -> (SessionEvent.Outcome, Date)? {
         let finished = try await store.closings(
             opened: SessionEvent.logKind(.sessionStarted), field: SessionEvent.Field.jobId, equals: job,
             closedBy: SessionEvent.Kind.sessionFinished.rawValue, limit: 1)
         guard let last = finished.first else { return nil }
         let result = try? SessionEvent.decoder().decode(SessionEvent.Finished.self, from: Data(last.data.utf8)).result
-        return (result ?? "unknown", last.recordedAt)
+        return (result ?? .other("unknown"), last.recordedAt)
     }
 
     /// Jobs with a session begun and not finished.
@@ -110,12 +110,12 @@ public struct Scheduler: Sendable {
                 guard job.enabled, !running.contains(id) else { continue }
                 // A session that failed is followed after the job's retry wait (at least a
                 // minute), not at once: a job that cannot run must not spin.
-                if let (result, at) = try await lastFinished(job: id), result == "failed",
+                if let (result, at) = try await lastFinished(job: id), result == .failed,
                     now.timeIntervalSince(at) < Double(max(1, job.retry.waitMinutes) * 60)
                 {
                     continue
                 }
-                begun.append(try await manager.begin(jobID: id, in: catalog, trigger: "continuous"))
+                begun.append(try await manager.begin(jobID: id, in: catalog, trigger: .continuous))
             case .daily, .monthly, .periodically:
                 // From the last scheduled time handled, or the job's last change if later: a
                 // schedule set months after the job was made does not owe its past.
@@ -149,7 +149,7 @@ public struct Scheduler: Sendable {
                     logger.info("run skipped", metadata: ["job": "\(job.name)", "reason": "\(reason)"])
                 } else {
                     // The session and the request in one append: both or neither.
-                    let trigger = missed ? "missed" : "scheduled"
+                    let trigger: SessionEvent.Trigger = missed ? .missed : .scheduled
                     try await record(
                         [
                             try manager.startAppend(jobID: id, in: catalog, trigger: trigger, session: session, actor: "scheduler"),
@@ -188,7 +188,7 @@ public struct Scheduler: Sendable {
         var begun: [String] = []
         for (id, entry) in catalog.jobs.sorted(by: { $0.key < $1.key })
         where entry.definition.schedule.predecessor == finishedJob && entry.definition.enabled && !running.contains(id) {
-            begun.append(try await manager.begin(jobID: id, in: catalog, trigger: "chained"))
+            begun.append(try await manager.begin(jobID: id, in: catalog, trigger: .chained))
         }
         return begun
     }

@@ -161,11 +161,11 @@ public struct SyntheticHistory: Sendable {
                         if failsNow && step == checkpointsPerDisk / 2 { break }
                     }
                     if failsNow {
-                        try record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "failed", message: "disk read failed: connection reset"))
+                        try record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .failed, message: "disk read failed: connection reset"))
                         failures += 1
                         continue
                     }
-                    try record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: "success"))
+                    try record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .success))
                     processed += size
                     read += progress.bytesRead
                     transferred += progress.bytesTransferred
@@ -182,7 +182,7 @@ public struct SyntheticHistory: Sendable {
         }
         let busy = SessionEvent.Busy(source: Double(random.below(100)), proxy: Double(random.below(100)), network: Double(random.below(100)), target: Double(random.below(100)))
         try record(.sessionFinished, SessionEvent.Finished(
-            result: failures == 0 ? "success" : "warning", processedBytes: processed, readBytes: read, transferredBytes: transferred,
+            result: failures == 0 ? .success : .warning, processedBytes: processed, readBytes: read, transferredBytes: transferred,
             dedupeRatio: 1.5 + Double(random.below(100)) / 100, compressionRatio: 2.0 + Double(random.below(100)) / 100,
             durationSeconds: 600 + Double(random.below(3_600)) + 0.125, busy: busy, bottleneck: busy.bottleneck))
         return Append(stream: try StreamName(SessionEvent.stream(of: session)), events: events)

@@ -53,11 +53,11 @@ struct BenchJobsCommand: AsyncParsableCommand {
 
             let manager = JobManager(store: store, logger: logger)
             let clock = ContinuousClock()
-            let session = try await manager.begin(job: "bench", trigger: "manual")
+            let session = try await manager.begin(job: "bench", trigger: .manual)
             let start = clock.now
             let report = try await manager.run(session: session)
             let wall = (clock.now - start).seconds
-            guard report.finished.result == "success" else { throw ValidationError("the bench session ended \(report.finished.result)") }
+            guard report.finished.result == .success else { throw ValidationError("the bench session ended \(report.finished.result)") }
             let moverPerVM = report.transferSeconds / Double(vms) * 1_000
             // The session's wall time not explained by data movement at full use of the slots.
             let overheadPerVM = max(0, wall - report.transferSeconds / Double(slots)) / Double(vms) * 1_000

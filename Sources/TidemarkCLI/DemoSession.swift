@@ -25,7 +25,7 @@ struct DemoSession {
             print("\n\(heading): resuming session \(session), interrupted earlier")
         } else {
             let kind = try await hasRestorePoint() ? "incremental (changed blocks only)" : "full (the job's first backup reads every block)"
-            session = try await manager.begin(job: job.name, trigger: "manual")
+            session = try await manager.begin(job: job.name, trigger: .manual)
             print("\n\(heading): \(kind), id \(session)")
         }
         let follower = Task {
@@ -41,7 +41,7 @@ struct DemoSession {
         let report = try await manager.run(session: session)
         await SessionProgressPrinter.finish(follower)
         SessionReportPrinter.print(report)
-        guard report.finished.result != "failed" else { throw ExitCode(2) }
+        guard report.finished.result != .failed else { throw ExitCode(2) }
         return report
     }
 

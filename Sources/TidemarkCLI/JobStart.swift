@@ -31,7 +31,7 @@ struct JobStart: AsyncParsableCommand {
                 session = unfinished
                 print("resuming session \(session) of job '\(name)'")
             } else {
-                session = try await manager.begin(job: name, trigger: "manual")
+                session = try await manager.begin(job: name, trigger: .manual)
                 print("session \(session) of job '\(name)' started")
             }
             let head = try await store.headPosition()
@@ -44,7 +44,7 @@ struct JobStart: AsyncParsableCommand {
                 print("chained: session \(chained) begun (a running 'tidemark server' runs it)")
             }
             await ProjectionCatchUp.afterAppending(store, logger: logger)
-            if report.finished.result == "failed" { throw ExitCode(2) }
+            if report.finished.result == .failed { throw ExitCode(2) }
         }
     }
 }

@@ -79,7 +79,7 @@ struct SessionProgress {
                     "\(label(progress.taskId)): done, read \(Self.bytes(progress.bytesRead)), transferred \(Self.bytes(progress.bytesTransferred))")
             }
         case .taskFinished:
-            guard let task = decode(SessionEvent.TaskFinished.self), task.result == "failed" else { break }
+            guard let task = decode(SessionEvent.TaskFinished.self), task.result == .failed else { break }
             steps.append("\(label(task.taskId)): failed: \(task.message ?? "no reason recorded")")
         case .snapshotRemoved:
             guard let removal = decode(SessionEvent.SnapshotRemoved.self) else { break }

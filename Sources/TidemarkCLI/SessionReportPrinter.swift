@@ -22,7 +22,7 @@ enum SessionReportPrinter {
         }
         var rows = [["VM", "RESULT", "READ", "TRANSFERRED", "RESTORE POINT"]]
         for machine in report.machines {
-            rows.append([machine.name, machine.result, megabytes(machine.readBytes), megabytes(machine.transferredBytes), machine.restorePoint ?? "-"])
+            rows.append([machine.name, machine.result.rawValue, megabytes(machine.readBytes), megabytes(machine.transferredBytes), machine.restorePoint ?? "-"])
         }
         Swift.print(TextTable.render(rows, rightAligned: [2, 3]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         for machine in report.machines {
