@@ -41,7 +41,9 @@ public struct SessionRunnerService: Service {
             await withDiscardingTaskGroup { group in
                 while !Task.isCancelled {
                     do {
-                        for session in try await manager.unfinishedSessions() {
+                        let waiting = try await manager.unfinishedSessions().filter { !running.isRunning($0) }
+                        let elsewhere = try await manager.sessionsOwnedElsewhere(waiting)
+                        for session in waiting where !elsewhere.contains(session) {
                             guard running.claim(session, limit: maximumSessions, now: ContinuousClock.now) else { continue }
                             group.addTask {
                                 await self.run(session, running: running)
@@ -110,6 +112,10 @@ final class RunningSessions: Sendable {
             current.running.insert(session)
             return true
         }
+    }
+
+    func isRunning(_ session: String) -> Bool {
+        state.withLock { $0.running.contains(session) }
     }
 
     func release(_ session: String) {
