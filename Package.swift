@@ -3,8 +3,9 @@ import Foundation
 import PackageDescription
 
 /// Every numbered SQL file in Migrations/ becomes a resource of the TidemarkMigrations target.
-let migrationFiles: [Resource] = (try? FileManager.default.contentsOfDirectory(
-    atPath: Context.packageDirectory + "/Migrations"))?
+let migrationFiles: [Resource] =
+    (try? FileManager.default.contentsOfDirectory(
+        atPath: Context.packageDirectory + "/Migrations"))?
     .filter { $0.hasSuffix(".sql") }
     .sorted()
     .map { Resource.copy($0) } ?? []
@@ -13,7 +14,7 @@ let package = Package(
     name: "Tidemark",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "tidemark", targets: ["TidemarkCLI"]),
+        .executable(name: "tidemark", targets: ["TidemarkCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -187,7 +188,8 @@ let package = Package(
         .testTarget(
             name: "VSphereTests",
             dependencies: [
-                "VSphere", "Infrastructure", "JobManager", "Catalog", "CatalogStore", "EventStore", "Repository", "Postgres", "PrivateCluster",
+                "VSphere", "Infrastructure", "JobManager", "Catalog", "CatalogStore", "EventStore", "Repository", "Postgres",
+                "PrivateCluster",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

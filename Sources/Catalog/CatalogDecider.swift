@@ -18,7 +18,9 @@ public struct CatalogChange: Sendable {
 /// events to append, or throws without side effects.
 public enum CatalogDecider {
     /// Adds a new object under `id`.
-    public static func add<Definition: CatalogDefinition>(_ definition: Definition, id: UUIDString, in state: CatalogState)
+    public static func add<Definition: CatalogDefinition>(
+        _ definition: Definition, id: UUIDString, in state: CatalogState
+    )
         throws(CatalogError) -> [CatalogChange]
     {
         let kind = Definition.kind
@@ -27,7 +29,9 @@ public enum CatalogDecider {
         try definition.validate(in: state)
         var next = state
         next.setEntry(
-            CatalogEntry(id: id, definition: definition, version: 1, createdAt: .distantPast, updatedAt: .distantPast, updatedBy: nil, fieldVersions: [:]),
+            CatalogEntry(
+                id: id, definition: definition, version: 1, createdAt: .distantPast, updatedAt: .distantPast, updatedBy: nil,
+                fieldVersions: [:]),
             id: id)
         try checkChains(of: id, in: next)
         let payload = DefinitionPayload(id: id, definition: definition, changed: nil)
@@ -54,18 +58,23 @@ public enum CatalogDecider {
         try change(&definition)
         let changed = CatalogCoding.changedFields(from: entry.definition, to: definition)
         guard !changed.isEmpty else {
-            throw CatalogError(.noChange, "the \(kind.displayName) '\(entry.definition.name)' already has these settings: nothing to change")
+            throw CatalogError(
+                .noChange, "the \(kind.displayName) '\(entry.definition.name)' already has these settings: nothing to change")
         }
         if let basedOn {
             guard basedOn <= entry.version else {
-                throw CatalogError(.staleVersion, "the \(kind.displayName) '\(entry.definition.name)' is at version \(entry.version); version \(basedOn) does not exist yet")
+                throw CatalogError(
+                    .staleVersion,
+                    "the \(kind.displayName) '\(entry.definition.name)' is at version \(entry.version); version \(basedOn) does not exist yet"
+                )
             }
             guard basedOn == entry.version else {
                 let since = entry.fieldVersions.filter { $0.value > basedOn }.keys.sorted()
                 let fields = since.isEmpty ? "" : " in \(since.joined(separator: ", "))"
                 throw CatalogError(
                     .staleVersion,
-                    "the \(kind.displayName) '\(entry.definition.name)' changed since version \(basedOn) (now \(entry.version))\(fields): read it again ('tidemark \(kind.category) show \(entry.definition.name)') and redo the change with --expected-version \(entry.version)")
+                    "the \(kind.displayName) '\(entry.definition.name)' changed since version \(basedOn) (now \(entry.version))\(fields): read it again ('tidemark \(kind.category) show \(entry.definition.name)') and redo the change with --expected-version \(entry.version)"
+                )
             }
         }
         if definition.name != entry.definition.name {
@@ -108,7 +117,9 @@ public enum CatalogDecider {
     }
 
     /// Removes an object that nothing refers to any more.
-    public static func remove<Definition: CatalogDefinition>(_ type: Definition.Type, id: UUIDString, in state: CatalogState)
+    public static func remove<Definition: CatalogDefinition>(
+        _ type: Definition.Type, id: UUIDString, in state: CatalogState
+    )
         throws(CatalogError) -> [CatalogChange]
     {
         let kind = Definition.kind
@@ -119,7 +130,8 @@ public enum CatalogDecider {
         guard referrers.isEmpty else {
             throw CatalogError(
                 .inUse,
-                "the \(kind.displayName) '\(entry.definition.name)' is still used by \(referrers.joined(separator: ", ")): change or remove those first")
+                "the \(kind.displayName) '\(entry.definition.name)' is still used by \(referrers.joined(separator: ", ")): change or remove those first"
+            )
         }
         return [
             CatalogChange(
@@ -136,7 +148,8 @@ public enum CatalogDecider {
             let holder = state.entries(type)[existing]?.definition.name ?? name
             throw CatalogError(
                 .duplicateName,
-                "a \(Definition.kind.displayName) named '\(holder)' already exists (names are compared without case): choose another name, or change it with 'tidemark \(Definition.kind.category) update'")
+                "a \(Definition.kind.displayName) named '\(holder)' already exists (names are compared without case): choose another name, or change it with 'tidemark \(Definition.kind.category) update'"
+            )
         }
     }
 
@@ -149,7 +162,8 @@ public enum CatalogDecider {
             path.append(predecessor)
             if predecessor == id {
                 let names = path.map { state.jobs[$0]?.definition.name ?? state.name(of: $0) }
-                let detail = path.count == 2
+                let detail =
+                    path.count == 2
                     ? "job '\(names[0])' would start after itself"
                     : "job '\(names[0])' would start after itself through " + names.joined(separator: " → ")
                 throw CatalogError(.scheduleCycle, "\(detail): choose a job that does not follow it, or another schedule")

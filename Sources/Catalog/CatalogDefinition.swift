@@ -42,7 +42,9 @@ public enum CatalogCoding {
         for (key, field) in object {
             if let text = field as? String {
                 fields[key] = text
-            } else if let encoded = try? JSONSerialization.data(withJSONObject: field, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]) {
+            } else if let encoded = try? JSONSerialization.data(
+                withJSONObject: field, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])
+            {
                 fields[key] = String(decoding: encoded, as: UTF8.self)
             }
         }

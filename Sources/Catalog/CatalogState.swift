@@ -134,7 +134,8 @@ public struct CatalogState: Sendable {
         switch verb {
         case .added, .updated:
             guard let payload = try? decoder.decode(DefinitionPayload<Definition>.self, from: data) else { return false }
-            var entry = entries(type)[id]
+            var entry =
+                entries(type)[id]
                 ?? CatalogEntry(
                     id: id, definition: payload.definition, version: 0, createdAt: record.recordedAt,
                     updatedAt: record.recordedAt, updatedBy: record.actor, fieldVersions: [:])

@@ -4,8 +4,8 @@
 /// it; written as the bare word, so the log's JSON is what it was when these were strings.
 /// A string literal is one of them, so `result == "success"` reads as before.
 public protocol EventEnumeration: RawRepresentable, Codable, Hashable, Sendable, ExpressibleByStringLiteral,
-    CustomStringConvertible where RawValue == String
-{
+    CustomStringConvertible
+where RawValue == String {
     init(rawValue: String)
 }
 

@@ -67,10 +67,13 @@ public struct JobDefinition: CatalogDefinition {
             throw .invalid("\(subject) description", "\(description.count) characters: keep it under 1,000")
         }
         guard catalog.servers[server] != nil else {
-            throw CatalogError(.notFound, "\(subject): the managed server \(catalog.label(.server, server)) does not exist: see 'tidemark server list'")
+            throw CatalogError(
+                .notFound, "\(subject): the managed server \(catalog.label(.server, server)) does not exist: see 'tidemark server list'")
         }
         guard catalog.repositories[repository] != nil else {
-            throw CatalogError(.notFound, "\(subject): the repository \(catalog.label(.repository, repository)) does not exist: see 'tidemark repository list'")
+            throw CatalogError(
+                .notFound,
+                "\(subject): the repository \(catalog.label(.repository, repository)) does not exist: see 'tidemark repository list'")
         }
         for proxy in proxies where catalog.proxies[proxy] == nil {
             throw CatalogError(.notFound, "\(subject): the proxy \(catalog.label(.proxy, proxy)) does not exist: see 'tidemark proxy list'")
@@ -120,7 +123,8 @@ public struct ObjectSelector: Sendable, Hashable, TextRepresentable {
 
     public init(kind: Kind, value: String) throws(CatalogError) {
         guard !value.isEmpty, value.trimmingCharacters(in: .whitespaces) == value else {
-            throw CatalogError(.invalidValue, "the \(kind.rawValue) in '\(kind.rawValue):\(value)' has no name: write it as \(kind.rawValue):NAME")
+            throw CatalogError(
+                .invalidValue, "the \(kind.rawValue) in '\(kind.rawValue):\(value)' has no name: write it as \(kind.rawValue):NAME")
         }
         self.kind = kind
         self.value = value
@@ -129,7 +133,9 @@ public struct ObjectSelector: Sendable, Hashable, TextRepresentable {
     /// Reads `vm:web-01`, `folder:/DC1/vm/Production`, `tag:gold`.
     public init(parsing text: String) throws(CatalogError) {
         guard let colon = text.firstIndex(of: ":"), let kind = Kind(rawValue: text[..<colon].lowercased()) else {
-            throw CatalogError(.invalidValue, "'\(text)' names no object kind: write vm:NAME, folder:PATH, cluster:NAME, host:NAME, tag:NAME or datacenter:NAME")
+            throw CatalogError(
+                .invalidValue,
+                "'\(text)' names no object kind: write vm:NAME, folder:PATH, cluster:NAME, host:NAME, tag:NAME or datacenter:NAME")
         }
         try self.init(kind: kind, value: String(text[text.index(after: colon)...]))
     }
@@ -158,7 +164,8 @@ public struct Exclusion: Sendable, Hashable, TextRepresentable {
         {
             self.init(vm: String(text[text.index(text.startIndex, offsetBy: 5)..<slash]), diskKey: key)
         } else {
-            throw CatalogError(.invalidValue, "'\(text)' is not an exclusion: write vm:NAME or disk:VM-NAME/DISK-KEY, such as disk:db-01/2001")
+            throw CatalogError(
+                .invalidValue, "'\(text)' is not an exclusion: write vm:NAME or disk:VM-NAME/DISK-KEY, such as disk:db-01/2001")
         }
     }
 
@@ -193,7 +200,8 @@ public struct JobRetention: Sendable, Hashable, Codable, CustomStringConvertible
         }
         let rest = words.dropFirst().joined(separator: " ")
         switch rest {
-        case "", "restore points", "restore point", "restore-points", "restore-point", "points", "point": self.init(count: count, unit: .restorePoints)
+        case "", "restore points", "restore point", "restore-points", "restore-point", "points", "point":
+            self.init(count: count, unit: .restorePoints)
         case "days", "day": self.init(count: count, unit: .days)
         default:
             let hint = Spelling.nearest(to: rest, among: ["restore points", "days"]).map { " (did you mean '\($0)'?)" } ?? ""

@@ -42,7 +42,8 @@ public enum JobDocument {
             }
             guard keys.contains(key) else {
                 let hint = closest(to: key).map { " (did you mean '\($0)'?)" } ?? ""
-                throw CatalogError(.invalidDocument, "\(at(keyNode)): unknown key '\(key)'\(hint); known keys: \(keys.joined(separator: ", "))")
+                throw CatalogError(
+                    .invalidDocument, "\(at(keyNode)): unknown key '\(key)'\(hint); known keys: \(keys.joined(separator: ", "))")
             }
             func text() throws(CatalogError) -> String {
                 guard case .scalar(let scalar) = value else {
@@ -79,35 +80,38 @@ public enum JobDocument {
                 return int
             }
             switch key {
-                case "name": settings.name = try text()
-                case "description": settings.description = try text()
-                case "server": settings.server = try text()
-                case "objects": settings.objects = try list()
-                case "exclusions": settings.exclusions = try list()
-                case "repository": settings.repository = try text()
-                case "proxies": settings.proxies = try list()
-                case "parallel_processing": settings.parallelProcessing = try flag()
-                case "schedule": settings.schedule = try text()
-                case "time_zone": settings.timeZone = try text()
-                case "backup_window": settings.backupWindow = try text()
-                case "retention": settings.retention = try text()
-                case "application_aware": settings.applicationAware = try text()
-                case "block_size": settings.blockSize = try text()
-                case "compression_level": settings.compressionLevel = try number(value, key)
-                case "enabled": settings.enabled = try flag()
-                case "retry":
-                    guard let retry = value.mapping else {
-                        throw CatalogError(.invalidDocument, "\(at(value)): 'retry' takes 'count' and 'wait_minutes', such as {count: 3, wait_minutes: 10}")
+            case "name": settings.name = try text()
+            case "description": settings.description = try text()
+            case "server": settings.server = try text()
+            case "objects": settings.objects = try list()
+            case "exclusions": settings.exclusions = try list()
+            case "repository": settings.repository = try text()
+            case "proxies": settings.proxies = try list()
+            case "parallel_processing": settings.parallelProcessing = try flag()
+            case "schedule": settings.schedule = try text()
+            case "time_zone": settings.timeZone = try text()
+            case "backup_window": settings.backupWindow = try text()
+            case "retention": settings.retention = try text()
+            case "application_aware": settings.applicationAware = try text()
+            case "block_size": settings.blockSize = try text()
+            case "compression_level": settings.compressionLevel = try number(value, key)
+            case "enabled": settings.enabled = try flag()
+            case "retry":
+                guard let retry = value.mapping else {
+                    throw CatalogError(
+                        .invalidDocument, "\(at(value)): 'retry' takes 'count' and 'wait_minutes', such as {count: 3, wait_minutes: 10}")
+                }
+                for (retryKey, retryValue) in retry {
+                    switch retryKey.string {
+                    case "count": settings.retryCount = try number(retryValue, "retry.count")
+                    case "wait_minutes": settings.retryWaitMinutes = try number(retryValue, "retry.wait_minutes")
+                    default:
+                        throw CatalogError(
+                            .invalidDocument,
+                            "\(at(retryKey)): unknown key 'retry.\(retryKey.string ?? "")'; known keys: count, wait_minutes")
                     }
-                    for (retryKey, retryValue) in retry {
-                        switch retryKey.string {
-                        case "count": settings.retryCount = try number(retryValue, "retry.count")
-                        case "wait_minutes": settings.retryWaitMinutes = try number(retryValue, "retry.wait_minutes")
-                        default:
-                            throw CatalogError(.invalidDocument, "\(at(retryKey)): unknown key 'retry.\(retryKey.string ?? "")'; known keys: count, wait_minutes")
-                        }
-                    }
-                default: break
+                }
+            default: break
             }
         }
         return settings
@@ -116,7 +120,9 @@ public enum JobDocument {
     /// The changes that make the catalog's jobs match `documents`: each document is decided
     /// on the state the previous ones leave (a file may add a job and one that follows it);
     /// an unchanged job gives no change. Any refusal refuses the whole file.
-    public static func plan(_ documents: [JobSettings], in start: CatalogState, defaultTimeZone: String) throws(CatalogError)
+    public static func plan(
+        _ documents: [JobSettings], in start: CatalogState, defaultTimeZone: String
+    ) throws(CatalogError)
         -> [CatalogChange]
     {
         var plan = CatalogPlan(start)
@@ -131,8 +137,9 @@ public enum JobDocument {
             let wanted = try document.definition(base: nil, in: plan.state, defaultTimeZone: defaultTimeZone)
             if let id = plan.state.id(of: JobDefinition.self, named: name) {
                 do {
-                    plan.include(try CatalogDecider.update(id: id, basedOn: nil, in: plan.state) { (job: inout JobDefinition) in job = wanted })
-                } catch where error.code == .noChange {
+                    plan.include(
+                        try CatalogDecider.update(id: id, basedOn: nil, in: plan.state) { (job: inout JobDefinition) in job = wanted })
+                } catch  where error.code == .noChange {
                     continue
                 }
             } else {

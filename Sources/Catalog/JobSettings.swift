@@ -36,13 +36,16 @@ public struct JobSettings: Sendable, Equatable {
         } else {
             guard let name else { throw CatalogError(.invalidValue, "a new job needs a name") }
             guard let server else {
-                throw CatalogError(.invalidValue, "job '\(name)' needs the managed server its VMs live on: add --server NAME (see 'tidemark server list')")
+                throw CatalogError(
+                    .invalidValue, "job '\(name)' needs the managed server its VMs live on: add --server NAME (see 'tidemark server list')")
             }
             guard let repository else {
-                throw CatalogError(.invalidValue, "job '\(name)' needs a repository: add --repository NAME (see 'tidemark repository list')")
+                throw CatalogError(
+                    .invalidValue, "job '\(name)' needs a repository: add --repository NAME (see 'tidemark repository list')")
             }
             guard objects != nil else {
-                throw CatalogError(.invalidValue, "job '\(name)' needs the objects to back up: add --object vm:NAME (or folder:, cluster:, host:, tag:)")
+                throw CatalogError(
+                    .invalidValue, "job '\(name)' needs the objects to back up: add --object vm:NAME (or folder:, cluster:, host:, tag:)")
             }
             job = JobDefinition(
                 name: name, server: try state.require(ManagedServer.self, named: server), objects: [],

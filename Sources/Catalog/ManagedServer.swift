@@ -62,7 +62,8 @@ public struct ManagedServer: CatalogDefinition {
             guard let url, let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(),
                 scheme == "https" || scheme == "http", let host = parsed.host, !host.isEmpty
             else {
-                throw .invalid("\(subject) URL", "'\(Self.withoutCredentials(url ?? ""))' is not a vCenter address: give https://HOST[:PORT]")
+                throw .invalid(
+                    "\(subject) URL", "'\(Self.withoutCredentials(url ?? ""))' is not a vCenter address: give https://HOST[:PORT]")
             }
             // The URL is stored in the log for ever: it must not carry a secret, nor anything but
             // the address (no path parameters; a path of "/" or "/sdk" at most).
@@ -71,12 +72,14 @@ public struct ManagedServer: CatalogDefinition {
             else {
                 throw .invalid(
                     "\(subject) URL",
-                    "'\(Self.withoutCredentials(url))' carries a user, password, path, parameters, query or fragment: give only https://HOST[:PORT], the user with --user and the password with --credential, --password-env or --password-file")
+                    "'\(Self.withoutCredentials(url))' carries a user, password, path, parameters, query or fragment: give only https://HOST[:PORT], the user with --user and the password with --credential, --password-env or --password-file"
+                )
             }
             guard passwordReference != nil else {
                 throw .invalid(
                     "\(subject) password",
-                    "a vCenter needs its password's reference: add --credential NAME (from 'tidemark credentials add'), --password-env VAR or --password-file PATH")
+                    "a vCenter needs its password's reference: add --credential NAME (from 'tidemark credentials add'), --password-env VAR or --password-file PATH"
+                )
             }
             // A stored credential may carry the user; otherwise the catalog must.
             guard (user.map { !$0.isEmpty } ?? false) || passwordReference?.source == .credential else {
@@ -84,7 +87,9 @@ public struct ManagedServer: CatalogDefinition {
             }
             if let thumbprint {
                 guard thumbprint.count == 64, thumbprint.allSatisfy(\.isHexDigit) else {
-                    throw .invalid("\(subject) thumbprint", "'\(thumbprint)' is not a SHA-256 thumbprint: give the 64 hex digits the certificate error printed")
+                    throw .invalid(
+                        "\(subject) thumbprint",
+                        "'\(thumbprint)' is not a SHA-256 thumbprint: give the 64 hex digits the certificate error printed")
                 }
             }
             guard folder == nil else {
@@ -119,20 +124,28 @@ public struct SecretReference: Sendable, Hashable, TextRepresentable {
     public init(source: Source, name: String) throws(CatalogError) {
         switch source {
         case .environment:
-            let valid = !name.isEmpty && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
+            let valid =
+                !name.isEmpty
+                && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
                 && !("0"..."9").contains(name.unicodeScalars.first!)
             guard valid else {
-                throw CatalogError(.invalidValue, "'\(name)' is not an environment variable name: use letters, digits and '_', such as VCENTER_PASSWORD")
+                throw CatalogError(
+                    .invalidValue, "'\(name)' is not an environment variable name: use letters, digits and '_', such as VCENTER_PASSWORD")
             }
         case .file:
             guard name.hasPrefix("/") else {
                 throw CatalogError(.invalidValue, "the password file '\(name)' is not an absolute path: give the full path")
             }
         case .credential:
-            let valid = (1...64).contains(name.count) && name.first.map { $0.isASCII && ($0.isLetter || $0.isNumber) } == true
-                && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+            let valid =
+                (1...64).contains(name.count) && name.first.map { $0.isASCII && ($0.isLetter || $0.isNumber) } == true
+                && name.unicodeScalars.allSatisfy {
+                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+                }
             guard valid else {
-                throw CatalogError(.invalidValue, "'\(name)' is not a credential name: 1–64 letters, digits, '.', '_' or '-' (see 'tidemark credentials list')")
+                throw CatalogError(
+                    .invalidValue,
+                    "'\(name)' is not a credential name: 1–64 letters, digits, '.', '_' or '-' (see 'tidemark credentials list')")
             }
         }
         self.source = source
@@ -142,7 +155,8 @@ public struct SecretReference: Sendable, Hashable, TextRepresentable {
     /// Reads `env:NAME` or `file:/path`.
     public init(parsing text: String) throws(CatalogError) {
         guard let colon = text.firstIndex(of: ":"), let source = Source(rawValue: String(text[..<colon])) else {
-            throw CatalogError(.invalidValue, "a password reference is 'credential:NAME', 'env:VARIABLE' or 'file:/path', never the password itself")
+            throw CatalogError(
+                .invalidValue, "a password reference is 'credential:NAME', 'env:VARIABLE' or 'file:/path', never the password itself")
         }
         try self.init(source: source, name: String(text[text.index(after: colon)...]))
     }

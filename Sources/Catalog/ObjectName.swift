@@ -1,3 +1,5 @@
+import Foundation
+
 /// Checks the name an administrator gives an object.
 ///
 /// Names are how people and definition files refer to objects, so they must survive a
@@ -30,7 +32,8 @@ public enum ObjectName {
             throw CatalogError(.invalidValue, "\(what) starts with '-', which reads as an option: start it with a letter or digit")
         }
         if let bad = name.unicodeScalars.first(where: EscapedText.isInvisible) {
-            let kindOfCharacter = bad.properties.generalCategory == .control ? "a control character" : "an invisible format or separator character"
+            let kindOfCharacter =
+                bad.properties.generalCategory == .control ? "a control character" : "an invisible format or separator character"
             throw CatalogError(
                 .invalidValue,
                 "\(what) contains \(kindOfCharacter) (U+\(String(bad.value, radix: 16, uppercase: true))): use printable characters only")
@@ -40,5 +43,3 @@ public enum ObjectName {
     /// The key two names must not share.
     public static func key(_ name: String) -> String { name.lowercased() }
 }
-
-import Foundation

@@ -17,16 +17,17 @@ extension Schedule {
         case .manual, .continuously, .after:
             return nil
         case .daily(let times, let days):
-            return Self.earliest(times.compactMap { time in
-                var next = instant
-                // At most a week of candidates for one time of day.
-                for _ in 0..<8 {
-                    guard let candidate = Self.next(time, after: next, in: calendar) else { return nil }
-                    if days.contains(Self.weekday(of: candidate, in: calendar)) { return candidate }
-                    next = candidate
-                }
-                return nil
-            })
+            return Self.earliest(
+                times.compactMap { time in
+                    var next = instant
+                    // At most a week of candidates for one time of day.
+                    for _ in 0..<8 {
+                        guard let candidate = Self.next(time, after: next, in: calendar) else { return nil }
+                        if days.contains(Self.weekday(of: candidate, in: calendar)) { return candidate }
+                        next = candidate
+                    }
+                    return nil
+                })
         case .periodically(let every, let unit):
             let step = unit == .hours ? every * 60 : every
             guard step > 0 else { return nil }

@@ -75,13 +75,17 @@ extension Schedule {
         var rest = words(of: text)
         guard !rest.isEmpty else {
             throw CatalogError(
-                .invalidValue, "the schedule is empty: write 'manual', 'daily at 22:00', 'every 4 hours' or another form from 'tidemark job add --help'")
+                .invalidValue,
+                "the schedule is empty: write 'manual', 'daily at 22:00', 'every 4 hours' or another form from 'tidemark job add --help'")
         }
         let first = rest.removeFirst().lowercased()
         func fail(_ detail: String) -> CatalogError { CatalogError(.invalidValue, "schedule '\(text)': \(detail)") }
         /// Removes `keyword` from the front of what is left, if it is there.
         func take(_ keyword: String) -> Bool {
-            if rest.first?.lowercased() == keyword { rest.removeFirst(); return true }
+            if rest.first?.lowercased() == keyword {
+                rest.removeFirst()
+                return true
+            }
             return false
         }
         /// Removes and returns the words before `keyword` (or all that are left).
@@ -184,7 +188,9 @@ extension Schedule {
         case "minute", "minutes", "min", "mins": unit = .minutes
         case "hour", "hours", "hr", "hrs", "h": unit = .hours
         case "day", "days", "week", "weeks", "month", "months":
-            throw fail("for once a \(unitWord.hasPrefix("day") ? "day" : unitWord.hasPrefix("week") ? "week" : "month") write 'daily at 22:00', 'weekly on sun at 02:00' or 'monthly on day 1 at 22:00'")
+            throw fail(
+                "for once a \(unitWord.hasPrefix("day") ? "day" : unitWord.hasPrefix("week") ? "week" : "month") write 'daily at 22:00', 'weekly on sun at 02:00' or 'monthly on day 1 at 22:00'"
+            )
         default:
             let hint = Spelling.nearest(to: unitWord, among: ["minutes", "hours"]).map { " (did you mean '\($0)'?)" } ?? ""
             throw fail("'\(rest[0])' is not a unit\(hint): use minutes or hours")

@@ -91,7 +91,8 @@ extension Schedule: Codable {
             } else if let day = try container.decodeIfPresent(Int.self, forKey: .day) {
                 self = .monthly(day: day == 0 ? .lastDay : .date(day), time: time)
             } else {
-                throw DecodingError.dataCorruptedError(forKey: .day, in: container, debugDescription: "a monthly schedule needs a day or an ordinal weekday")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .day, in: container, debugDescription: "a monthly schedule needs a day or an ordinal weekday")
             }
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: container, debugDescription: "unknown schedule kind '\(other)'")

@@ -209,7 +209,8 @@ public enum SessionEvent {
         /// The snapshot's change id: the base of the next incremental's changed blocks.
         public var changeId: String?
         public init(
-            restorePointId: String, jobId: String?, vmId: String, vmName: String?, disks: [String], sizeBytes: Int64?, changeId: String? = nil
+            restorePointId: String, jobId: String?, vmId: String, vmName: String?, disks: [String], sizeBytes: Int64?,
+            changeId: String? = nil
         ) {
             self.restorePointId = restorePointId
             self.jobId = jobId

@@ -28,7 +28,8 @@ public struct TimeOfDay: Sendable, Hashable, Comparable, TextRepresentable {
         let parts = clock.split(separator: ":", omittingEmptySubsequences: false)
         let numbers = parts.map { part in part.allSatisfy(\.isASCII) ? Int(part) : nil }
         guard let afternoon else {
-            guard parts.count == 2, let hour = numbers[0], let minute = numbers[1], parts[1].count == 2, (1...2).contains(parts[0].count) else {
+            guard parts.count == 2, let hour = numbers[0], let minute = numbers[1], parts[1].count == 2, (1...2).contains(parts[0].count)
+            else {
                 throw CatalogError(
                     .invalidValue, "'\(text)' is not a time: write it as HH:MM on a 24-hour clock (22:00) or with am/pm (10pm, 10:30pm)")
             }
@@ -42,7 +43,8 @@ public struct TimeOfDay: Sendable, Hashable, Comparable, TextRepresentable {
         }
         guard (1...12).contains(hour) else {
             throw CatalogError(
-                .invalidValue, "'\(text)': hour \(hour) is not on a 12-hour clock: use 1 to 12 with am/pm (12am is midnight), or 24-hour HH:MM")
+                .invalidValue,
+                "'\(text)': hour \(hour) is not on a 12-hour clock: use 1 to 12 with am/pm (12am is midnight), or 24-hour HH:MM")
         }
         try self.init(hour: hour % 12 + (afternoon ? 12 : 0), minute: parts.count == 2 ? numbers[1]! : 0)
     }
@@ -103,5 +105,3 @@ public struct TimeWindow: Sendable, Hashable, TextRepresentable {
     public var description: String { "\(start)-\(end)" }
 
 }
-
-import Foundation

@@ -36,7 +36,9 @@ public enum Weekday: Int, Sendable, Hashable, Codable, CaseIterable, Comparable,
             if bounds.count == 2 {
                 let first = try Weekday(parsing: String(bounds[0])), last = try Weekday(parsing: String(bounds[1]))
                 guard first <= last else {
-                    throw CatalogError(.invalidValue, "the day range '\(item)' runs backwards: write it from the earlier day, such as mon-fri (a week starts on Monday)")
+                    throw CatalogError(
+                        .invalidValue,
+                        "the day range '\(item)' runs backwards: write it from the earlier day, such as mon-fri (a week starts on Monday)")
                 }
                 for raw in first.rawValue...last.rawValue { days.insert(Weekday(rawValue: raw)!) }
             } else {

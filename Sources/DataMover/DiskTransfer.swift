@@ -77,7 +77,9 @@ public struct DiskTransfer: Sendable {
     /// Runs the transfer. `checkpoint` is called after each saved checkpoint; if it throws,
     /// the transfer stops there (the saved progress stays for a resume).
     @discardableResult
-    public func run(checkpoint: @escaping @Sendable (DiskProgress) async throws -> Void = { _ in }) async throws
+    public func run(
+        checkpoint: @escaping @Sendable (DiskProgress) async throws -> Void = { _ in }
+    ) async throws
         -> Outcome
     {
         try repository.checkWritable()
@@ -167,7 +169,8 @@ public struct DiskTransfer: Sendable {
         guard saved.diskSize == diskSize, saved.blockSize == blockSize, saved.source == source.identity else {
             throw RepositoryError(
                 .invalidInput,
-                "restore point \(restorePoint), disk \(disk) has saved progress for another source (\(saved.source), \(saved.diskSize) bytes in \(saved.blockSize) blocks) than this one (\(source.identity), \(diskSize) bytes in \(blockSize) blocks): a resume must read the same snapshot")
+                "restore point \(restorePoint), disk \(disk) has saved progress for another source (\(saved.source), \(saved.diskSize) bytes in \(saved.blockSize) blocks) than this one (\(source.identity), \(diskSize) bytes in \(blockSize) blocks): a resume must read the same snapshot"
+            )
         }
         return saved
     }
@@ -230,7 +233,9 @@ public struct DiskTransfer: Sendable {
         return rewritten
     }
 
-    private func process(block index: Int, diskSize: Int64, changed: (base: DiskManifest, changed: Set<Int>)?)
+    private func process(
+        block index: Int, diskSize: Int64, changed: (base: DiskManifest, changed: Set<Int>)?
+    )
         async throws -> BlockOutcome
     {
         try Task.checkCancellation()

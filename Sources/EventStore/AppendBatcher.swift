@@ -105,8 +105,10 @@ actor AppendBatcher {
             let event = request.events[0]
             result = try await pool.query(
                 Statements.appendOne,
-                [request.stream.rawValue, request.expected.databaseValue, event.id, event.type, Int32(event.schemaVersion),
-                 PostgresJSON(text: event.data), PostgresJSON(text: event.metadataJSON)])
+                [
+                    request.stream.rawValue, request.expected.databaseValue, event.id, event.type, Int32(event.schemaVersion),
+                    PostgresJSON(text: event.data), PostgresJSON(text: event.metadataJSON),
+                ])
         } else {
             result = try await pool.query(Statements.append, Self.arrayParameters(requests))
         }
@@ -138,7 +140,9 @@ actor AppendBatcher {
         return [streams, expected, counts, ids, types, schemaVersions, data, metadata]
     }
 
-    static func outcomes(of requests: [AppendRequest], in result: PostgresResult) throws
+    static func outcomes(
+        of requests: [AppendRequest], in result: PostgresResult
+    ) throws
         -> [Result<AppendResult, any Error>]
     {
         guard result.rowCount == requests.count else {

@@ -48,7 +48,9 @@ extension EventChain {
     /// to the head read first, recomputing every event's digest and link, and stops at the
     /// first position where they disagree. Events appended after the head was read are left
     /// for the next walk.
-    public static func verify(_ store: EventStore, after position: Int64 = 0, pageSize: Int = 10_000) async throws
+    public static func verify(
+        _ store: EventStore, after position: Int64 = 0, pageSize: Int = 10_000
+    ) async throws
         -> Verification
     {
         let started = ContinuousClock.now
@@ -145,7 +147,8 @@ extension EventChain {
             if let previous, event.position > previous.position + 1 {
                 return Break(
                     position: previous.position + 1, kind: .missing,
-                    detail: "the event at \(event.position) does not follow the one at \(previous.position): an event between them was deleted")
+                    detail:
+                        "the event at \(event.position) does not follow the one at \(previous.position): an event between them was deleted")
             }
             return Break(
                 position: event.position, kind: .unchained,
@@ -168,7 +171,8 @@ extension EventChain {
                 for row in 0..<result.rowCount {
                     page.append(
                         Link(
-                            position: try result.decode(row, 0), computed: Array(SHA256.hash(data: try result.decode(row, 1, as: RawField.self).bytes)),
+                            position: try result.decode(row, 0),
+                            computed: Array(SHA256.hash(data: try result.decode(row, 1, as: RawField.self).bytes)),
                             digest: try Self.bytes(result, row, 2), hash: try Self.bytes(result, row, 3)))
                 }
                 done = result.rowCount < pageSize

@@ -5,7 +5,9 @@ import Postgres
 extension EventStore {
     /// Streams opened by an `opened` event and holding no `closedBy` event yet, oldest first,
     /// with the text of `field` in the opening event's data (nil when absent): unfinished sessions.
-    public func openStreams(opened: LogQuery.Kind, closedBy: String, field: String) async throws
+    public func openStreams(
+        opened: LogQuery.Kind, closedBy: String, field: String
+    ) async throws
         -> [(stream: String, value: String?)]
     {
         let result = try await pool.query(LogQuery.statement(try LogQuery.openStreams(opened: opened, closedBy: closedBy, field: field)))
@@ -43,7 +45,8 @@ extension EventStore {
     public func streams(category: String, prefix: String, limit: Int) async throws -> [String] {
         let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
-        let result = try await pool.query(LogQuery.statement(try LogQuery.streams(category: category)), [escaped + "%", Int64(max(0, limit))])
+        let result = try await pool.query(
+            LogQuery.statement(try LogQuery.streams(category: category)), [escaped + "%", Int64(max(0, limit))])
         return try (0..<result.rowCount).map { try result.decode($0, 0) }
     }
 

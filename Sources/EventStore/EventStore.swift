@@ -54,7 +54,9 @@ public final class EventStore: Sendable {
     /// the actual version. Sending the same event ids again (after a lost reply) returns the
     /// original positions with `wasAlreadyStored` set, and writes nothing.
     @discardableResult
-    public func append(to stream: StreamName, expectedVersion: ExpectedVersion = .any, events: [NewEvent]) async throws
+    public func append(
+        to stream: StreamName, expectedVersion: ExpectedVersion = .any, events: [NewEvent]
+    ) async throws
         -> AppendResult
     {
         guard !events.isEmpty else {
@@ -105,7 +107,9 @@ public final class EventStore: Sendable {
     }
 
     /// Up to `limit` events of every stream in a category (`job` for `job-*`) after `position`.
-    public func readCategory(_ category: String, after position: Int64 = 0, limit: Int? = nil) async throws
+    public func readCategory(
+        _ category: String, after position: Int64 = 0, limit: Int? = nil
+    ) async throws
         -> [RecordedEvent]
     {
         let result = try await pool.query(

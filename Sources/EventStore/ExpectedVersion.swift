@@ -26,7 +26,8 @@ public enum ExpectedVersion: Sendable, Hashable, CustomStringConvertible {
     public static func exactly(_ version: Int64) throws(EventStoreError) -> ExpectedVersion {
         guard version >= 0 else {
             throw .invalid(
-                "the expected version \(version) is negative: versions count events, so use 0 for a new stream or the stream's current event count")
+                "the expected version \(version) is negative: versions count events, so use 0 for a new stream or the stream's current event count"
+            )
         }
         return .exact(version)
     }

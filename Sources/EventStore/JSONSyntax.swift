@@ -134,7 +134,9 @@ enum JSONSyntax {
                             else { return "a high surrogate \\u\(String(code, radix: 16)) at byte \(index - 6) without its low surrogate" }
                             var low: UInt32 = 0
                             for offset in 2..<6 {
-                                guard let digit = hexValue(bytes[index + offset]) else { return "a \\u escape has a non-hex digit at byte \(index + offset)" }
+                                guard let digit = hexValue(bytes[index + offset]) else {
+                                    return "a \\u escape has a non-hex digit at byte \(index + offset)"
+                                }
                                 low = low << 4 | digit
                             }
                             guard (0xDC00...0xDFFF).contains(low) else {

@@ -124,11 +124,15 @@ public struct Migrator: Sendable {
                      WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                        AND l.objid = (hashtext('tidemark.migrations')::bigint & 4294967295)::oid LIMIT 1
                     """)
-                let who = holder.rowCount == 1
-                    ? "server process \(try holder.decode(0, 0, as: Int32.self)) (role \(try holder.decode(0, 1, as: String.self)))" : "another session"
+                let who =
+                    holder.rowCount == 1
+                    ? "server process \(try holder.decode(0, 0, as: Int32.self)) (role \(try holder.decode(0, 1, as: String.self)))"
+                    : "another session"
                 throw MigrationError(
                     file: nil,
-                    message: "\(who) has held the migration lock for \(lockPatience): another 'tidemark db migrate' is running, or that session holds the key; if it is neither, end it with SELECT pg_terminate_backend(PID) and migrate again")
+                    message:
+                        "\(who) has held the migration lock for \(lockPatience): another 'tidemark db migrate' is running, or that session holds the key; if it is neither, end it with SELECT pg_terminate_backend(PID) and migrate again"
+                )
             }
             try await Task.sleep(for: .milliseconds(250))
         }
@@ -146,7 +150,9 @@ public struct Migrator: Sendable {
         {
             throw MigrationError(
                 file: file.name,
-                message: "migration \(file.name) was changed after it was applied on \(record.appliedAt) (checksum then \(record.checksum.prefix(12))…, now \(checksums[file.version]!.prefix(12))…): migrations are forward-only, so restore the file and put the change in a new numbered file")
+                message:
+                    "migration \(file.name) was changed after it was applied on \(record.appliedAt) (checksum then \(record.checksum.prefix(12))…, now \(checksums[file.version]!.prefix(12))…): migrations are forward-only, so restore the file and put the change in a new numbered file"
+            )
         }
         var applied: [String] = []
         for file in files where recorded[file.version] == nil {
@@ -161,7 +167,8 @@ public struct Migrator: Sendable {
             } catch let error as PostgresError {
                 throw MigrationError(
                     file: file.name,
-                    message: "migration \(file.name) failed and was rolled back: \(error.message)\(error.hint.map { " (hint: \($0))" } ?? "")")
+                    message:
+                        "migration \(file.name) failed and was rolled back: \(error.message)\(error.hint.map { " (hint: \($0))" } ?? "")")
             }
             logger.info("applied migration", metadata: ["migration.file": "\(file.name)"])
             applied.append(file.name)
@@ -175,7 +182,8 @@ public struct Migrator: Sendable {
         return try await withClosing(connection) { _ in
             let checksums = try await self.checksums(on: connection)
             let exists = try await connection.query("SELECT to_regclass('tidemark.schema_migrations') IS NOT NULL")
-            let recorded = try await exists.decode(0, 0, as: Bool.self)
+            let recorded =
+                try await exists.decode(0, 0, as: Bool.self)
                 ? connection.withTransaction { try Self.recorded(on: $0) } : [:]
             return Self.statuses(files: files, checksums: checksums, recorded: recorded)
         }
@@ -212,7 +220,9 @@ public struct Migrator: Sendable {
         return checksums
     }
 
-    private static func statuses(files: [MigrationFile], checksums: [Int: String], recorded: [Int: Record])
+    private static func statuses(
+        files: [MigrationFile], checksums: [Int: String], recorded: [Int: Record]
+    )
         -> [MigrationStatus]
     {
         var statuses = files.map { file -> MigrationStatus in

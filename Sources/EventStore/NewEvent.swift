@@ -55,7 +55,8 @@ public struct NewEvent: Sendable, Equatable {
             && scalars.allSatisfy { isASCIILetter($0) || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0) }
         guard valid else {
             throw .invalid(
-                "the event type '\(EscapedText.escaped(type))' is not valid: start with a letter, then up to 99 letters, digits, '_', '.' or '-' (for example 'JobCreated')")
+                "the event type '\(EscapedText.escaped(type))' is not valid: start with a letter, then up to 99 letters, digits, '_', '.' or '-' (for example 'JobCreated')"
+            )
         }
         guard schemaVersion >= 1 else {
             throw .invalid("the schema version \(schemaVersion) of '\(type)' must be 1 or more")
@@ -70,7 +71,8 @@ public struct NewEvent: Sendable, Equatable {
         let size = json.utf8.count
         guard size + metadataBytes <= maximumDataBytes else {
             throw .invalid(
-                "the data of '\(type)' is \(size) bytes (\(metadataBytes) more of metadata); the limit is \(maximumDataBytes) for both: keep bulk data in the repository and reference it")
+                "the data of '\(type)' is \(size) bytes (\(metadataBytes) more of metadata); the limit is \(maximumDataBytes) for both: keep bulk data in the repository and reference it"
+            )
         }
         if let problem = JSONSyntax.problem(in: json) {
             throw .invalid(

@@ -56,7 +56,9 @@ public final class ImageFileSource: BlockSource {
 }
 
 /// `pread` until the buffer is full; a short file is an error that says where it ended.
-func readFully(_ descriptor: Int32, path: String, size: Int64, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer)
+func readFully(
+    _ descriptor: Int32, path: String, size: Int64, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer
+)
     throws(InfrastructureError)
 {
     var done = 0
@@ -70,7 +72,8 @@ func readFully(_ descriptor: Int32, path: String, size: Int64, at offset: Int64,
         if result == 0 {
             throw InfrastructureError(
                 .diskUnreadable,
-                "the disk \(path) ended at offset \(offset + Int64(done)), short of its \(size) bytes: it shrank or vanished while it was read")
+                "the disk \(path) ended at offset \(offset + Int64(done)), short of its \(size) bytes: it shrank or vanished while it was read"
+            )
         }
         done += result
     }

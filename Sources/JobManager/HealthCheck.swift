@@ -33,7 +33,9 @@ public struct HealthCheck: Sendable {
     /// Called after each append with the stream's version (the crash tests' hook).
     let afterAppend: (@Sendable (Int64) throws -> Void)?
 
-    public init(store: EventStore, logger: Logger = Logger(label: "tidemark.health"), afterAppend: (@Sendable (Int64) throws -> Void)? = nil) {
+    public init(
+        store: EventStore, logger: Logger = Logger(label: "tidemark.health"), afterAppend: (@Sendable (Int64) throws -> Void)? = nil
+    ) {
         self.store = store
         self.logger = logger
         self.afterAppend = afterAppend
@@ -51,7 +53,8 @@ public struct HealthCheck: Sendable {
         }
         guard !repository.isEncrypted else {
             throw RepositoryError(
-                .keyRequired, "repository '\(definition.name)' is encrypted: health checks need its key, which the catalog does not hold yet")
+                .keyRequired,
+                "repository '\(definition.name)' is encrypted: health checks need its key, which the catalog does not hold yet")
         }
         let health = RepositoryHealth(repository: repository)
         let stream = try StreamName(HealthEvent.stream(of: repositoryID))
@@ -75,7 +78,8 @@ public struct HealthCheck: Sendable {
             }
             guard !plan.planned.isEmpty || heals else { return nil }
             let started = HealthEvent.Started(
-                checkId: UUID().uuidString.lowercased(), repositoryId: repositoryID, repositoryName: definition.name, trigger: trigger.rawValue,
+                checkId: UUID().uuidString.lowercased(), repositoryId: repositoryID, repositoryName: definition.name,
+                trigger: trigger.rawValue,
                 verifyEveryDays: interval, budgetBytes: budget, planned: plan.planned, plannedBytes: plan.plannedBytes, due: plan.deferred)
             try await writer.record(&state, [try HealthWriter.Entry(.healthCheckStarted, started)], correlation: started.checkId)
             logger.notice(
@@ -90,7 +94,9 @@ public struct HealthCheck: Sendable {
         var healed: [String] = []
         for chunk in restored {
             if !alreadyHealed.contains(chunk.hex) {
-                try await writer.record(&state, [try HealthWriter.Entry(.chunkHealed, HealthEvent.ChunkHealed(checkId: check, chunk: chunk.hex))], correlation: check)
+                try await writer.record(
+                    &state, [try HealthWriter.Entry(.chunkHealed, HealthEvent.ChunkHealed(checkId: check, chunk: chunk.hex))],
+                    correlation: check)
             }
             try await Self.blocking { () throws(RepositoryError) in try health.forgetQuarantinedCopy(chunk) }
             healed.append(chunk.hex)
@@ -100,7 +106,8 @@ public struct HealthCheck: Sendable {
         var skipped = 0
         for point in open.started.planned where !(state.open?.verified.contains(point) ?? true) {
             let known = verdicts
-            let outcome = try await Self.blocking { () throws(RepositoryError) -> (RepositoryHealth.PointReport, [ChunkID: ChunkProblem?], [ChunkID])? in
+            let outcome = try await Self.blocking {
+                () throws(RepositoryError) -> (RepositoryHealth.PointReport, [ChunkID: ChunkProblem?], [ChunkID])? in
                 // Retention may have removed it since the plan was made.
                 guard (try? repository.disks(of: point))?.isEmpty == false else { return nil }
                 var verdicts = known
@@ -146,7 +153,9 @@ public struct HealthCheck: Sendable {
             entries.append(
                 try HealthWriter.Entry(
                     .chunkCorrupt,
-                    HealthEvent.ChunkFound(checkId: check, chunk: chunk.hex, restorePointId: point, problem: problem, quarantined: quarantined.contains(chunk))))
+                    HealthEvent.ChunkFound(
+                        checkId: check, chunk: chunk.hex, restorePointId: point, problem: problem, quarantined: quarantined.contains(chunk))
+                ))
         }
         for chunk in report.missing.sorted(by: { $0.hex < $1.hex }) {
             // Missing because a check set it aside earlier: corrupt, and already quarantined.
@@ -163,13 +172,16 @@ public struct HealthCheck: Sendable {
         if !report.damage.isEmpty {
             let event = HealthEvent.PointDamaged(
                 checkId: check, restorePointId: point, references: report.damage.count,
-                damage: report.damage.prefix(100).map { HealthEvent.Damage(disk: $0.disk, offset: $0.offset, chunk: $0.chunk?.hex, problem: $0.problem) })
+                damage: report.damage.prefix(100).map {
+                    HealthEvent.Damage(disk: $0.disk, offset: $0.offset, chunk: $0.chunk?.hex, problem: $0.problem)
+                })
             entries.append(try HealthWriter.Entry(.restorePointDamaged, event))
             damage = event
         }
         entries.append(
             try HealthWriter.Entry(
-                .restorePointVerified, HealthEvent.PointVerified(checkId: check, restorePointId: point, bytes: report.bytes, damaged: !report.damage.isEmpty)))
+                .restorePointVerified,
+                HealthEvent.PointVerified(checkId: check, restorePointId: point, bytes: report.bytes, damaged: !report.damage.isEmpty)))
         return (entries, damage)
     }
 

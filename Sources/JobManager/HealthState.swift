@@ -51,7 +51,9 @@ public struct HealthState: Sendable {
         case .chunkMissing:
             if let found = decode(HealthEvent.ChunkFound.self), open?.started.checkId == found.checkId { open?.missing += 1 }
         case .chunkHealed:
-            if let healed = decode(HealthEvent.ChunkHealed.self), open?.started.checkId == healed.checkId { open?.healed.insert(healed.chunk) }
+            if let healed = decode(HealthEvent.ChunkHealed.self), open?.started.checkId == healed.checkId {
+                open?.healed.insert(healed.chunk)
+            }
         case .healthCheckFinished:
             open = nil
             finishedChecks += 1

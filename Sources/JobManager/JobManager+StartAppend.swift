@@ -7,7 +7,9 @@ extension JobManager {
     /// one transaction with other events: the scheduler records the run it requested and the
     /// session it began together, under its lease, so a leader that lost its lease begins
     /// nothing. The stream must not exist yet.
-    public func startAppend(jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session: String, actor: String) throws
+    public func startAppend(
+        jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session: String, actor: String
+    ) throws
         -> StreamAppend
     {
         let started = try Self.started(jobID: id, in: state, trigger: trigger, session: session)
@@ -20,7 +22,9 @@ extension JobManager {
 
     /// The `SessionStarted` of a new session of the job as it is now (its current version),
     /// for `begin` and `startAppend` alike.
-    static func started(jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session: String) throws(JobManagerError)
+    static func started(
+        jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session: String
+    ) throws(JobManagerError)
         -> SessionEvent.Started
     {
         guard let job = state.jobs[id] else {

@@ -2,10 +2,10 @@ import Catalog
 import CatalogStore
 import EventStore
 import Foundation
-import Repository
 import Infrastructure
 import Logging
 import Postgres
+import Repository
 
 /// Settings of Job Managers that are not part of a job.
 public struct JobManagerSettings: Sendable {
@@ -67,7 +67,9 @@ public struct JobManager: Sendable {
     public let settings: JobManagerSettings
     let logger: Logger
 
-    public init(store: EventStore, settings: JobManagerSettings = JobManagerSettings(), logger: Logger = Logger(label: "tidemark.jobmanager")) {
+    public init(
+        store: EventStore, settings: JobManagerSettings = JobManagerSettings(), logger: Logger = Logger(label: "tidemark.jobmanager")
+    ) {
         self.store = store
         self.catalog = CatalogStore(events: store, logger: logger)
         self.settings = settings
@@ -83,7 +85,9 @@ public struct JobManager: Sendable {
         return try await begin(jobID: id, in: state, trigger: trigger, session: given)
     }
 
-    public func begin(jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session given: String? = nil) async throws -> String {
+    public func begin(
+        jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session given: String? = nil
+    ) async throws -> String {
         let session = given ?? UUID().uuidString.lowercased()
         let started = try Self.started(jobID: id, in: state, trigger: trigger, session: session)
         let recorder = try SessionRecorder(store: store, session: session, state: SessionState())
@@ -142,7 +146,9 @@ public struct JobManager: Sendable {
     /// Asks a running session to stop (any server runs it: it reads its control stream).
     public func requestStop(session: String, mode: ControlEvent.StopRequested.Mode, metadata: EventMetadata) async throws {
         let data = String(decoding: try SessionEvent.encoder().encode(ControlEvent.StopRequested(mode: mode)), as: UTF8.self)
-        try await store.append(to: try StreamName(ControlEvent.stream(of: session)), events: [try NewEvent(type: "StopRequested", jsonData: data, metadata: metadata)])
+        try await store.append(
+            to: try StreamName(ControlEvent.stream(of: session)),
+            events: [try NewEvent(type: "StopRequested", jsonData: data, metadata: metadata)])
     }
 
     /// The stop asked of a session, and by whom; the most forceful wins.
@@ -150,7 +156,9 @@ public struct JobManager: Sendable {
         let events = try await store.readStream(try StreamName(ControlEvent.stream(of: session)))
         var found: (ControlEvent.StopRequested.Mode, String)?
         for event in events where event.type == "StopRequested" {
-            guard let request = try? SessionEvent.decoder().decode(ControlEvent.StopRequested.self, from: Data(event.data.utf8)) else { continue }
+            guard let request = try? SessionEvent.decoder().decode(ControlEvent.StopRequested.self, from: Data(event.data.utf8)) else {
+                continue
+            }
             if found?.0 != .immediate { found = (request.mode, (try? event.metadata())?.actor ?? "someone") }
         }
         return found
@@ -160,7 +168,8 @@ public struct JobManager: Sendable {
     /// to resume, oldest first. A name no job has or had is refused as not found.
     public func unfinishedSessions(job name: String) async throws -> [String] {
         let state = try await catalog.load()
-        let id = try state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name)
+        let id =
+            try state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name)
             ?? state.require(JobDefinition.self, named: name)
         return try await unfinished().filter { $0.job == id }.map(\.session)
     }

@@ -17,7 +17,8 @@ public struct SecretsLocation: Sendable {
 
     /// `<data folder>/credentials` and `<data folder>/secrets`.
     public init(dataDirectory: String) {
-        self.init(credentials: CredentialStore(folder: dataDirectory + "/credentials"), files: SecretFileFolder(path: dataDirectory + "/secrets"))
+        self.init(
+            credentials: CredentialStore(folder: dataDirectory + "/credentials"), files: SecretFileFolder(path: dataDirectory + "/secrets"))
     }
 }
 
@@ -30,7 +31,9 @@ extension SecretReference {
         case .environment:
             guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
                 throw JobManagerError(
-                    .invalidJob, "\(use): the environment variable \(name), which holds the password, is not set in this process: export it before starting Tidemark")
+                    .invalidJob,
+                    "\(use): the environment variable \(name), which holds the password, is not set in this process: export it before starting Tidemark"
+                )
             }
             return (nil, value)
         case .file, .credential:
@@ -56,7 +59,9 @@ extension ManagedServer {
     }
 
     /// The endpoint and the password in it, which the session scrubs from all it records.
-    func resolvedEndpoint(for use: String, secrets: SecretsLocation?) throws(JobManagerError) -> (endpoint: VSphereEndpoint, password: String) {
+    func resolvedEndpoint(
+        for use: String, secrets: SecretsLocation?
+    ) throws(JobManagerError) -> (endpoint: VSphereEndpoint, password: String) {
         guard platform == .vcenter, let url, let passwordReference else {
             throw JobManagerError(.invalidJob, "\(use): '\(name)' is not a vCenter with a URL and password reference")
         }

@@ -84,7 +84,8 @@ enum ObjectExpansion {
         func path(_ id: String) -> String {
             if let known = result[id] { return known }
             guard let folder = inventory.folders.first(where: { $0.id == id }), visiting.insert(id).inserted else { return "" }
-            let prefix = folder.parent.map(path) ?? "/" + (inventory.datacenters.first { $0.id == folder.datacenter }?.name ?? folder.datacenter)
+            let prefix =
+                folder.parent.map(path) ?? "/" + (inventory.datacenters.first { $0.id == folder.datacenter }?.name ?? folder.datacenter)
             let full = prefix + "/" + folder.name
             result[id] = full
             return full

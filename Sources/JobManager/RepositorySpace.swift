@@ -25,7 +25,8 @@ enum RepositorySpace {
         let threshold = Double(checked.thresholdPercent)
         guard checked.freePercent >= threshold else {
             return .refused(
-                "repository unavailable: \(subject) has \(gigabytes(checked.freeBytes)) free (\(checked.freePercent)%), below its free-space threshold of \(checked.thresholdPercent)%: free space or raise the threshold")
+                "repository unavailable: \(subject) has \(gigabytes(checked.freeBytes)) free (\(checked.freePercent)%), below its free-space threshold of \(checked.thresholdPercent)%: free space or raise the threshold"
+            )
         }
         guard let estimated = checked.estimatedBytes, estimated > 0, checked.capacityBytes > 0 else { return .enough }
         let capacity = Double(checked.capacityBytes)
@@ -33,12 +34,14 @@ enum RepositorySpace {
         let afterPercent = (Double(after) / capacity * 1_000).rounded() / 10
         if after < 0 || afterPercent < threshold {
             return .refused(
-                "not enough space: \(subject) has \(gigabytes(checked.freeBytes)) free and the job's last sessions wrote up to \(gigabytes(estimated)), which would leave \(after < 0 ? "no space" : "\(afterPercent)% free"), below its threshold of \(checked.thresholdPercent)%: free space, prune restore points or move the job to another repository")
+                "not enough space: \(subject) has \(gigabytes(checked.freeBytes)) free and the job's last sessions wrote up to \(gigabytes(estimated)), which would leave \(after < 0 ? "no space" : "\(afterPercent)% free"), below its threshold of \(checked.thresholdPercent)%: free space, prune restore points or move the job to another repository"
+            )
         }
         let thresholdBytes = Int64(capacity * threshold / 100)
         if after - estimated < thresholdBytes {
             return .close(
-                "\(subject) will have about \(gigabytes(after)) free (\(afterPercent)%) after this session (estimated from the job's last sessions: \(gigabytes(estimated))): the next session may not fit")
+                "\(subject) will have about \(gigabytes(after)) free (\(afterPercent)%) after this session (estimated from the job's last sessions: \(gigabytes(estimated))): the next session may not fit"
+            )
         }
         return .enough
     }

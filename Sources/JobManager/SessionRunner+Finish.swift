@@ -26,7 +26,9 @@ extension SessionRunner {
     func applyRetention() async throws {
         var perVM: [String: [(id: String, at: Date)]] = [:]
         for row in try await manager.liveRestorePoints(job: jobID) {
-            guard let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8)) else { continue }
+            guard let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8)) else {
+                continue
+            }
             perVM[point.vmId, default: []].append((point.restorePointId, row.recordedAt))
         }
         var doomed: [(String, String)] = []
@@ -87,7 +89,8 @@ extension SessionRunner {
         let busy = stageTimes.busy
         let finished = SessionEvent.Finished(
             result: result, processedBytes: processed, readBytes: read, transferredBytes: transferred,
-            dedupeRatio: ratio(read, newData), compressionRatio: ratio(newData, transferred), durationSeconds: (seconds * 1_000).rounded() / 1_000,
+            dedupeRatio: ratio(read, newData), compressionRatio: ratio(newData, transferred),
+            durationSeconds: (seconds * 1_000).rounded() / 1_000,
             busy: busy, bottleneck: busy.bottleneck, reason: result == .success || reason.isEmpty ? nil : reason)
         try await recorder.record(.sessionFinished, finished)
         logger.notice("session finished", metadata: ["result": "\(result)"])
@@ -120,7 +123,8 @@ extension SessionRunner {
     }
 
     /// Each enumerated VM's result and reason, from the recorded facts.
-    static func machines(in state: SessionState, result sessionResult: SessionEvent.Outcome, job: JobDefinition) -> [SessionReport.Machine] {
+    static func machines(in state: SessionState, result sessionResult: SessionEvent.Outcome, job: JobDefinition) -> [SessionReport.Machine]
+    {
         (state.vms ?? []).map { vm -> SessionReport.Machine in
             let tasks = state.tasks.filter { $0.key.hasPrefix(vm.id + "/") }.map(\.value)
             let failed = tasks.contains { $0.result == .failed } || tasks.count < vm.diskKeys.count

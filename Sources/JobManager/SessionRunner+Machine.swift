@@ -17,7 +17,9 @@ enum VMOutcome: Sendable, Equatable {
 extension SessionRunner {
     /// Steps 4 to 6 for one VM: snapshot, its disks (each a task, retried per the job),
     /// snapshot removal, restore point.
-    func process(_ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?) async throws
+    func process(
+        _ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?
+    ) async throws
         -> VMOutcome
     {
         let machine = vm.machine
@@ -39,7 +41,9 @@ extension SessionRunner {
         }
     }
 
-    private func backUp(_ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?) async throws
+    private func backUp(
+        _ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?
+    ) async throws
         -> VMOutcome
     {
         let machine = vm.machine
@@ -50,14 +54,18 @@ extension SessionRunner {
             try await withThrowingTaskGroup(of: (String, TaskResult).self) { group in
                 for disk in vm.disks {
                     group.addTask {
-                        (Self.taskID(machine, disk), try await self.processDisk(machine, disk, snapshot: snapshot, inventory: inventory, previous: previous))
+                        (
+                            Self.taskID(machine, disk),
+                            try await self.processDisk(machine, disk, snapshot: snapshot, inventory: inventory, previous: previous)
+                        )
                     }
                 }
                 for try await (id, result) in group { results[id] = result }
             }
         } else {
             for disk in vm.disks {
-                results[Self.taskID(machine, disk)] = try await processDisk(machine, disk, snapshot: snapshot, inventory: inventory, previous: previous)
+                results[Self.taskID(machine, disk)] = try await processDisk(
+                    machine, disk, snapshot: snapshot, inventory: inventory, previous: previous)
             }
         }
         guard results.values.allSatisfy({ $0.succeeded }) else {
@@ -65,7 +73,8 @@ extension SessionRunner {
             return stop.requested == nil ? .failed : .stopped
         }
         let disks = vm.disks.map { "disk-\($0.key)" }
-        let restorePoint = await recorder.state.tasks[Self.taskID(machine, firstDisk)]?.transfer?.restorePointId
+        let restorePoint =
+            await recorder.state.tasks[Self.taskID(machine, firstDisk)]?.transfer?.restorePointId
             ?? "\(machine.id)-\(shortSession)"
         // The snapshot's removal and the restore point are one append: a crash between them
         // would make a resume take a new snapshot and record its (later) change id.
@@ -141,9 +150,11 @@ extension SessionRunner {
         var warning = false
         let info: SnapshotInfo
         do {
-            info = try await adapter.createSnapshot(vm: machine.id, name: name, description: "Tidemark session \(session)", quiesce: quiesce)
+            info = try await adapter.createSnapshot(
+                vm: machine.id, name: name, description: "Tidemark session \(session)", quiesce: quiesce)
         } catch {
-            guard let failure = error as? InfrastructureError, failure.code == .quiesceFailed, job.applicationAware == .ignoreFailures else {
+            guard let failure = error as? InfrastructureError, failure.code == .quiesceFailed, job.applicationAware == .ignoreFailures
+            else {
                 throw error
             }
             // Ignore failures: fall back to a crash-consistent snapshot, and say so.
@@ -168,6 +179,7 @@ extension SessionRunner {
             try await adapter.removeSnapshot(vm: machine.id, snapshot: created.snapshotId)
         }
         try await recorder.record(
-            [try SessionRecorder.Entry(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: machine.id, snapshotId: created.snapshotId))] + entries)
+            [try SessionRecorder.Entry(.snapshotRemoved, SessionEvent.SnapshotRemoved(vmId: machine.id, snapshotId: created.snapshotId))]
+                + entries)
     }
 }

@@ -19,7 +19,9 @@ extension SessionRunner {
     }
 
     /// Why one VM failed, or what its warning is; nil when it simply succeeded.
-    static func reason(of vm: SessionEvent.EnumeratedVM, result: SessionEvent.Outcome, in state: SessionState, job: JobDefinition) -> String? {
+    static func reason(
+        of vm: SessionEvent.EnumeratedVM, result: SessionEvent.Outcome, in state: SessionState, job: JobDefinition
+    ) -> String? {
         let tasks = vm.diskKeys.map { key in (key, state.tasks["\(vm.id)/\(key)"]) }
         let failures = tasks.compactMap { key, record -> String? in
             guard let record, record.failures > 0 else { return nil }

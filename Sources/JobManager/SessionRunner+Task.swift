@@ -36,7 +36,8 @@ extension SessionRunner {
             let attempt = resuming ? record.attempt : record.attempt + 1
             let proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int)
             do {
-                (proxy, slot) = try await acquireSlots(task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
+                (proxy, slot) = try await acquireSlots(
+                    task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
             } catch let error as JobManagerError {
                 // No proxy can reach the disk: the task fails with the reason; retrying would not help.
                 try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .failed, message: error.message))
@@ -53,7 +54,8 @@ extension SessionRunner {
                 throw CancellationError()
             } catch {
                 try? await release(proxy: proxy.id, slot: slot)
-                logger.warning("task failed", metadata: ["task": "\(task)", "attempt": "\(attempt)", "error": "\(secrets.scrub("\(error)"))"])
+                logger.warning(
+                    "task failed", metadata: ["task": "\(task)", "attempt": "\(attempt)", "error": "\(secrets.scrub("\(error)"))"])
                 try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .failed, message: "\(error)"))
             }
         }
@@ -77,12 +79,16 @@ extension SessionRunner {
                 guard !ranked.isEmpty else {
                     try await slots.give(.repository, repositoryID, slot: repositorySlot)
                     throw JobManagerError(
-                        .invalidJob, "job '\(job.name)': no proxy can reach \(machine.name) (add a proxy with network mode, or widen the job's proxy list)")
+                        .invalidJob,
+                        "job '\(job.name)': no proxy can reach \(machine.name) (add a proxy with network mode, or widen the job's proxy list)"
+                    )
                 }
                 for candidate in ranked {
                     let proxySlot: Int
                     do {
-                        guard let taken = try await slots.take(.proxy, candidate.id, limit: candidate.proxy.maxConcurrentTasks) else { continue }
+                        guard let taken = try await slots.take(.proxy, candidate.id, limit: candidate.proxy.maxConcurrentTasks) else {
+                            continue
+                        }
                         proxySlot = taken
                     } catch {
                         try? await slots.give(.repository, repositoryID, slot: repositorySlot)
@@ -92,9 +98,12 @@ extension SessionRunner {
                         try SessionRecorder.Entry(
                             .proxySelected,
                             SessionEvent.ProxySelected(
-                                taskId: task, proxyId: candidate.id, proxyName: candidate.proxy.name, transportMode: candidate.mode.rawValue,
+                                taskId: task, proxyId: candidate.id, proxyName: candidate.proxy.name,
+                                transportMode: candidate.mode.rawValue,
                                 candidates: ranked.map {
-                                    .init(proxyId: $0.id, proxyName: $0.proxy.name, transportMode: $0.mode.rawValue, score: $0.score, reason: $0.reason)
+                                    .init(
+                                        proxyId: $0.id, proxyName: $0.proxy.name, transportMode: $0.mode.rawValue, score: $0.score,
+                                        reason: $0.reason)
                                 }))
                     ]
                     if !resuming {
@@ -116,14 +125,18 @@ extension SessionRunner {
                 try await slots.give(.repository, repositoryID, slot: repositorySlot)
                 if waited != "proxy" {
                     waited = "proxy"
-                    try await recorder.record(.taskWaited, SessionEvent.TaskWaited(taskId: task, reason: "every proxy that reaches it is at its task limit"))
+                    try await recorder.record(
+                        .taskWaited, SessionEvent.TaskWaited(taskId: task, reason: "every proxy that reaches it is at its task limit"))
                 }
             } else if waited != "repository" {
                 waited = "repository"
                 try await recorder.record(
                     .taskWaited,
                     SessionEvent.TaskWaited(
-                        taskId: task, reason: "repository '\(repositoryDefinition.name)' is at its limit of \(repositoryDefinition.maxConcurrentTasks) tasks"))
+                        taskId: task,
+                        reason:
+                            "repository '\(repositoryDefinition.name)' is at its limit of \(repositoryDefinition.maxConcurrentTasks) tasks")
+                )
             }
             try await Task.sleep(for: manager.settings.slotPollInterval)
         }
@@ -143,12 +156,14 @@ extension SessionRunner {
         calendar.timeZone = TimeZone(identifier: job.timeZone) ?? .gmt
         let parts = calendar.dateComponents([.hour, .minute], from: Date())
         let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
-        guard let (id, rule) = throttlingRules.first(where: { _, rule in
-            let anySource = rule.sourceSites.isEmpty && rule.sourceProxies.isEmpty
-            let source = anySource || rule.sourceSites.contains(proxy.proxy.site) || rule.sourceProxies.contains(proxy.id)
-            let target = rule.targetRepositories.isEmpty || rule.targetRepositories.contains(repositoryID)
-            return source && target && (rule.window?.contains(minuteOfDay: minute) ?? true)
-        }) else { return nil }
+        guard
+            let (id, rule) = throttlingRules.first(where: { _, rule in
+                let anySource = rule.sourceSites.isEmpty && rule.sourceProxies.isEmpty
+                let source = anySource || rule.sourceSites.contains(proxy.proxy.site) || rule.sourceProxies.contains(proxy.id)
+                let target = rule.targetRepositories.isEmpty || rule.targetRepositories.contains(repositoryID)
+                return source && target && (rule.window?.contains(minuteOfDay: minute) ?? true)
+            })
+        else { return nil }
         let slots = self.slots, recorder = self.recorder
         return try await buckets.bucket(for: id) {
             // Held until the session ends: it counts this session under the rule.
@@ -173,7 +188,8 @@ extension SessionRunner {
             // new one): its saved progress cannot be continued from another snapshot.
             repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
             let again = SessionEvent.TransferStarted(
-                taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: plan.mode, baseRestorePointId: plan.baseRestorePointId,
+                taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: plan.mode,
+                baseRestorePointId: plan.baseRestorePointId,
                 baseChangeId: plan.baseChangeId, snapshotId: snapshot.snapshotId, warning: plan.warning)
             try await recorder.record(.transferStarted, again)
             started = again
@@ -183,13 +199,21 @@ extension SessionRunner {
         /// disk is read, and deduplication still stores only the blocks that are new.
         func changedAreas(since point: String, change: String?) async throws -> (areas: [DiskArea]?, warning: String?) {
             guard let change, !change.isEmpty else {
-                return (nil, "restore point \(point) has no change id (changed block tracking was off when it was taken): the whole disk is read")
+                return (
+                    nil,
+                    "restore point \(point) has no change id (changed block tracking was off when it was taken): the whole disk is read"
+                )
             }
             do {
-                if let areas = try await adapter.changedAreas(vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key, since: change) {
+                if let areas = try await adapter.changedAreas(
+                    vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key, since: change)
+                {
                     return (areas, nil)
                 }
-                return (nil, "restore point \(point) has no change id for \(diskName) (changed block tracking was off for it): the whole disk is read")
+                return (
+                    nil,
+                    "restore point \(point) has no change id for \(diskName) (changed block tracking was off for it): the whole disk is read"
+                )
             } catch let error as InfrastructureError where error.code == .invalidInput {
                 return (nil, "\(error.message): the whole disk is read")
             }
@@ -234,7 +258,8 @@ extension SessionRunner {
                 if let warning = again.warning {
                     logger.warning("changed block tracking unavailable", metadata: ["task": "\(task)", "reason": "\(warning)"])
                     plan = SessionEvent.TransferStarted(
-                        taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: .full, baseRestorePointId: nil, baseChangeId: nil,
+                        taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: .full, baseRestorePointId: nil,
+                        baseChangeId: nil,
                         snapshotId: snapshot.snapshotId, warning: warning)
                     try await recorder.record(.transferStarted, plan)
                 }

@@ -7,6 +7,7 @@ import Infrastructure
 import Logging
 import Repository
 import Secrets
+import Synchronization
 import VSphere
 
 /// One session's process manager: folds the stream, decides the next step, records it.
@@ -65,13 +66,17 @@ final class SessionRunner: Sendable {
         }
         self.job = job
         guard let server = catalog.servers[job.server]?.definition else {
-            throw JobManagerError(.invalidJob, "job '\(job.name)': its managed server \(catalog.label(.server, job.server)) no longer exists")
+            throw JobManagerError(
+                .invalidJob, "job '\(job.name)': its managed server \(catalog.label(.server, job.server)) no longer exists")
         }
         switch server.platform {
         case .lab:
             let folder = server.folder ?? ""
             guard FileManager.default.fileExists(atPath: folder + "/lab.json") else {
-                throw JobManagerError(.invalidJob, "job '\(job.name)': the lab '\(server.name)' has no lab.json in \(folder): create it with 'tidemark lab create \(folder)'")
+                throw JobManagerError(
+                    .invalidJob,
+                    "job '\(job.name)': the lab '\(server.name)' has no lab.json in \(folder): create it with 'tidemark lab create \(folder)'"
+                )
             }
             adapter = try LabAdapter(root: folder)
         case .vcenter:
@@ -81,7 +86,8 @@ final class SessionRunner: Sendable {
             secrets.add(password)
         }
         guard let repository = catalog.repositories[job.repository] else {
-            throw JobManagerError(.invalidJob, "job '\(job.name)': its repository \(catalog.label(.repository, job.repository)) no longer exists")
+            throw JobManagerError(
+                .invalidJob, "job '\(job.name)': its repository \(catalog.label(.repository, job.repository)) no longer exists")
         }
         repositoryID = job.repository
         repositoryDefinition = repository.definition
@@ -97,7 +103,8 @@ final class SessionRunner: Sendable {
             guard !used else {
                 throw JobManagerError(
                     .repositoryUnavailable,
-                    "repository '\(repository.definition.name)' at \(folder.path) has no repository.json, yet earlier sessions wrote to it: is its volume mounted?")
+                    "repository '\(repository.definition.name)' at \(folder.path) has no repository.json, yet earlier sessions wrote to it: is its volume mounted?"
+                )
             }
             self.repository = try BackupRepository.create(at: folder, compressionLevel: Int32(max(job.compressionLevel, 1)))
         }
@@ -121,7 +128,9 @@ final class SessionRunner: Sendable {
         let previous = try await previousRestorePoints()
         if let request = try await manager.stopRequested(session: session) { stop.request(request.mode, by: request.by) }
         let missing = try await failMissing(inventory)
-        let work = Task { try await self.processAll(selected.filter { !missing.contains($0.machine.id) }, inventory: inventory, previous: previous) }
+        let work = Task {
+            try await self.processAll(selected.filter { !missing.contains($0.machine.id) }, inventory: inventory, previous: previous)
+        }
         // Stop requests arrive on the control stream; an immediate one cancels the work.
         let watcher = Task {
             while !Task.isCancelled {
@@ -327,8 +336,6 @@ final class StageTimesBox: Sendable {
             source: percent(stages.source), proxy: percent(stages.proxy), network: percent(stages.network), target: percent(stages.target))
     }
 }
-
-import Synchronization
 
 /// The session's scrubber, filled once the infrastructure's password is resolved.
 final class ScrubberBox: Sendable {

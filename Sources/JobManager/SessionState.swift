@@ -58,7 +58,9 @@ public struct SessionState: Sendable {
             unmatchedSelectors = enumerated?.unmatched ?? []
         case .repositoryChecked: repositoryChecked = decode(SessionEvent.RepositoryChecked.self)
         case .snapshotRequested:
-            if let requested = decode(SessionEvent.SnapshotRequested.self) { snapshots[requested.vmId, default: Snapshot()].requested = requested }
+            if let requested = decode(SessionEvent.SnapshotRequested.self) {
+                snapshots[requested.vmId, default: Snapshot()].requested = requested
+            }
         case .snapshotCreated:
             if let created = decode(SessionEvent.SnapshotCreated.self) {
                 snapshots[created.vmId, default: Snapshot()].created = created
@@ -73,9 +75,13 @@ public struct SessionState: Sendable {
                 tasks[started.taskId]!.finished = nil
             }
         case .transferStarted:
-            if let transfer = decode(SessionEvent.TransferStarted.self) { tasks[transfer.taskId, default: TaskRecord()].transfer = transfer }
+            if let transfer = decode(SessionEvent.TransferStarted.self) {
+                tasks[transfer.taskId, default: TaskRecord()].transfer = transfer
+            }
         case .transferFinished:
-            if let progress = decode(SessionEvent.TransferProgress.self) { tasks[progress.taskId, default: TaskRecord()].finished = progress }
+            if let progress = decode(SessionEvent.TransferProgress.self) {
+                tasks[progress.taskId, default: TaskRecord()].finished = progress
+            }
         case .taskFinished:
             if let end = decode(SessionEvent.TaskFinished.self) {
                 tasks[end.taskId, default: TaskRecord()].result = end.result

@@ -113,7 +113,9 @@ public actor PostgresConnection {
 
     /// Runs one statement with parameters and returns its rows.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws(PostgresError)
+    public func query(
+        _ sql: String, _ parameters: [any PostgresEncodable] = []
+    ) throws(PostgresError)
         -> PostgresResult
     {
         let label = statementLabel(sql)
@@ -129,7 +131,9 @@ public actor PostgresConnection {
 
     /// Runs a prepared statement, preparing it on first use on this connection.
     @discardableResult
-    public func query(_ statement: PostgresStatement, _ parameters: [any PostgresEncodable] = [])
+    public func query(
+        _ statement: PostgresStatement, _ parameters: [any PostgresEncodable] = []
+    )
         throws(PostgresError) -> PostgresResult
     {
         let pointer = try livePointer(statement.name)

@@ -80,7 +80,9 @@ public final class PostgresPool: Sendable {
 
     /// Runs one prepared statement on a pooled connection.
     @discardableResult
-    public func query(_ statement: PostgresStatement, _ parameters: [any PostgresEncodable] = []) async throws
+    public func query(
+        _ statement: PostgresStatement, _ parameters: [any PostgresEncodable] = []
+    ) async throws
         -> PostgresResult
     {
         try await withConnection { try await $0.query(statement, parameters) }

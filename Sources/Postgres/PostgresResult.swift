@@ -47,7 +47,9 @@ public final class PostgresResult: @unchecked Sendable {
     }
 
     /// Decodes one field, NULL giving nil.
-    public func decodeIfPresent<T: PostgresDecodable>(_ row: Int, _ column: Int, as type: T.Type = T.self) throws
+    public func decodeIfPresent<T: PostgresDecodable>(
+        _ row: Int, _ column: Int, as type: T.Type = T.self
+    ) throws
         -> T?
     {
         guard row < rowCount, column < columnCount else {

@@ -29,4 +29,3 @@ func statementLabel(_ sql: String) -> String {
     let trimmed = firstLine.trimmingCharacters(in: .whitespaces)
     return trimmed.count > 80 ? String(trimmed.prefix(77)) + "..." : String(trimmed)
 }
-

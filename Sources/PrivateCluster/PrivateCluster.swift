@@ -34,7 +34,8 @@ public struct PrivateCluster: Sendable {
         let socketFile = self.dataDirectory.appendingPathComponent("run/.s.PGSQL.5432").path
         guard socketFile.utf8.count < 108 else {
             throw ClusterError(
-                "the data folder \(self.dataDirectory.path) is too deep for a Unix socket path (\(socketFile.utf8.count) bytes; the limit is 107): choose a shorter --data-dir")
+                "the data folder \(self.dataDirectory.path) is too deep for a Unix socket path (\(socketFile.utf8.count) bytes; the limit is 107): choose a shorter --data-dir"
+            )
         }
         if let binaries {
             self.binaries = binaries
@@ -51,7 +52,9 @@ public struct PrivateCluster: Sendable {
     public var logFile: URL { logDirectory.appendingPathComponent("postgres.log") }
 
     /// How to reach a database of this cluster as a role.
-    public func settings(database: String = Self.databaseName, user: String = Self.serviceRole)
+    public func settings(
+        database: String = Self.databaseName, user: String = Self.serviceRole
+    )
         -> PostgresConnectionSettings
     {
         PostgresConnectionSettings(
@@ -114,8 +117,10 @@ public struct PrivateCluster: Sendable {
     private func initialize() throws(ClusterError) {
         let output = try runner.run(
             binaries.initdb,
-            ["-D", clusterDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
-             "--no-instructions"])
+            [
+                "-D", clusterDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--no-locale",
+                "--no-instructions",
+            ])
         guard output.status == 0 else {
             throw ClusterError("initdb failed in \(clusterDirectory.path)", toolOutput: lastLines(output.text))
         }
@@ -154,13 +159,15 @@ public struct PrivateCluster: Sendable {
         guard let ids = try runner.serverAccountIDs() else { return }
         for directory in [clusterDirectory, socketDirectory, logDirectory] {
             if chown(directory.path, ids.uid, ids.gid) != 0 {
-                throw ClusterError("could not give \(directory.path) to the '\(ToolRunner.serverAccount)' user: \(String(cString: strerror(errno)))")
+                throw ClusterError(
+                    "could not give \(directory.path) to the '\(ToolRunner.serverAccount)' user: \(String(cString: strerror(errno)))")
             }
         }
         let probe = try runner.run("/usr/bin/test", ["-w", clusterDirectory.path])
         guard probe.status == 0 else {
             throw ClusterError(
-                "PostgreSQL refuses to run as root, so Tidemark runs it as the '\(ToolRunner.serverAccount)' user, which cannot reach \(clusterDirectory.path) (a parent folder is closed to it): choose a --data-dir it can traverse, such as /var/lib/tidemark")
+                "PostgreSQL refuses to run as root, so Tidemark runs it as the '\(ToolRunner.serverAccount)' user, which cannot reach \(clusterDirectory.path) (a parent folder is closed to it): choose a --data-dir it can traverse, such as /var/lib/tidemark"
+            )
         }
     }
 

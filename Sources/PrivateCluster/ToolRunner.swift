@@ -29,7 +29,9 @@ public struct ToolRunner: Sendable {
     /// `pg_ctl start` leaves running must not keep the caller waiting, and `waitpid` on the
     /// one child is exact.
     public func run(_ program: String, _ arguments: [String]) throws(ClusterError) -> Output {
-        let argv = runAsServerAccount ? ["/usr/sbin/runuser", "-u", Self.serverAccount, "--", program] + arguments
+        let argv =
+            runAsServerAccount
+            ? ["/usr/sbin/runuser", "-u", Self.serverAccount, "--", program] + arguments
             : [program] + arguments
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("tidemark-tool-\(UUID().uuidString).log").path
@@ -73,7 +75,8 @@ public struct ToolRunner: Sendable {
         guard runAsServerAccount else { return nil }
         guard let entry = getpwnam(Self.serverAccount) else {
             throw ClusterError(
-                "Tidemark runs as root and PostgreSQL refuses to: it runs the server as the '\(Self.serverAccount)' user, which does not exist here. Install Debian's 'postgresql' package (it creates the user) or run Tidemark as an ordinary user")
+                "Tidemark runs as root and PostgreSQL refuses to: it runs the server as the '\(Self.serverAccount)' user, which does not exist here. Install Debian's 'postgresql' package (it creates the user) or run Tidemark as an ordinary user"
+            )
         }
         return (entry.pointee.pw_uid, entry.pointee.pw_gid)
     }

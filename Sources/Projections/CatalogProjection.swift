@@ -137,7 +137,9 @@ public struct CatalogProjection: Projection {
     /// Jobs' `last_*` columns: the latest session started per job, then the results of
     /// sessions that finished (matched by session id, so an older session's late finish
     /// does not overwrite a newer start).
-    private func recordLastSessions(_ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection) throws {
+    private func recordLastSessions(
+        _ events: [RecordedEvent], in schema: ProjectionSchema, on connection: isolated PostgresConnection
+    ) throws {
         var started: [String: (session: String, at: Date)] = [:]
         var finishedBySession: [String: (result: String, reason: String?, at: Date)] = [:]
         for event in events {
@@ -195,11 +197,17 @@ public struct CatalogProjection: Projection {
         let (name, key, columns): (String, String, [String])
         switch kind {
         case .server:
-            (name, key, columns) = ("managed_servers", "server_id", ["platform", "url", "user_name", "password_reference", "thumbprint", "folder"])
+            (name, key, columns) = (
+                "managed_servers", "server_id", ["platform", "url", "user_name", "password_reference", "thumbprint", "folder"]
+            )
         case .repository:
-            (name, key, columns) = ("repositories", "repository_id", ["path", "max_concurrent_tasks", "free_space_threshold_percent", "site"])
+            (name, key, columns) = (
+                "repositories", "repository_id", ["path", "max_concurrent_tasks", "free_space_threshold_percent", "site"]
+            )
         case .proxy:
-            (name, key, columns) = ("proxies", "proxy_id", ["site", "transport_modes", "max_concurrent_tasks", "datastores", "host", "cluster"])
+            (name, key, columns) = (
+                "proxies", "proxy_id", ["site", "transport_modes", "max_concurrent_tasks", "datastores", "host", "cluster"]
+            )
         case .throttle:
             (name, key, columns) = (
                 "throttling_rules", "rule_id",
@@ -209,7 +217,8 @@ public struct CatalogProjection: Projection {
             (name, key, columns) = (
                 "jobs", "job_id",
                 [
-                    "description", "enabled", "server_id", "repository_id", "proxy_ids", "schedule", "schedule_text", "time_zone", "retention",
+                    "description", "enabled", "server_id", "repository_id", "proxy_ids", "schedule", "schedule_text", "time_zone",
+                    "retention",
                     "next_run_at",
                 ]
             )
@@ -225,7 +234,8 @@ public struct CatalogProjection: Projection {
         case let server as ManagedServer:
             return [
                 "server_id": .text(id), "name": .text(server.name), "platform": .text(server.platform.rawValue),
-                "url": .text(server.url), "user_name": .text(server.user), "password_reference": .text(server.passwordReference?.description),
+                "url": .text(server.url), "user_name": .text(server.user),
+                "password_reference": .text(server.passwordReference?.description),
                 "thumbprint": .text(server.thumbprint), "folder": .text(server.folder), "version": .integer(entry.version),
                 "definition": .json(definitionJSON), "created_at": .time(entry.createdAt), "updated_at": .time(entry.updatedAt),
                 "updated_by": .text(entry.updatedBy),
@@ -241,7 +251,8 @@ public struct CatalogProjection: Projection {
         case let proxy as ProxyDefinition:
             return [
                 "proxy_id": .text(id), "name": .text(proxy.name), "site": .text(proxy.site),
-                "transport_modes": .texts(proxy.transportModes.map(\.rawValue)), "max_concurrent_tasks": .integer(Int64(proxy.maxConcurrentTasks)),
+                "transport_modes": .texts(proxy.transportModes.map(\.rawValue)),
+                "max_concurrent_tasks": .integer(Int64(proxy.maxConcurrentTasks)),
                 "datastores": .texts(proxy.datastores), "host": .text(proxy.host), "cluster": .text(proxy.cluster),
                 "version": .integer(entry.version), "definition": .json(definitionJSON), "created_at": .time(entry.createdAt),
                 "updated_at": .time(entry.updatedAt), "updated_by": .text(entry.updatedBy),

@@ -46,7 +46,9 @@ public struct HealthProjection: Projection {
         var points: [String: PointRow] = [:]
         var checks: [String: CheckRow] = [:]
         for event in events {
-            guard let repository = HealthEvent.repository(inStream: event.stream), let kind = HealthEvent.Kind(rawValue: event.type) else { continue }
+            guard let repository = HealthEvent.repository(inStream: event.stream), let kind = HealthEvent.Kind(rawValue: event.type) else {
+                continue
+            }
             let json = FlatJSON(event.data)
             guard let check = json.string("check_id") else { continue }
             func point(_ change: (inout PointRow) -> Void) {

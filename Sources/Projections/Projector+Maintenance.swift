@@ -58,7 +58,8 @@ extension Projector {
             }
             try await self.truncateShadows(selected)
             self.logger.notice(
-                "projections rebuilt", metadata: ["projections": "\(selected.map(\.name))", "events": "\(events)", "position": "\(position)"])
+                "projections rebuilt",
+                metadata: ["projections": "\(selected.map(\.name))", "events": "\(events)", "position": "\(position)"])
             return RebuildReport(
                 projections: selected.map(\.name), events: events, position: position, seconds: Self.seconds(since: started))
         }
@@ -193,7 +194,8 @@ extension Projector {
     /// Rows listed per table at most: a broken projection should not flood the terminal.
     public static let differencesShown = 1_000
 
-    static func compare(_ projection: String, _ table: String, on connection: isolated PostgresConnection) throws -> [ProjectionDifference] {
+    static func compare(_ projection: String, _ table: String, on connection: isolated PostgresConnection) throws -> [ProjectionDifference]
+    {
         let live = ProjectionSchema.live.table(table), shadow = ProjectionSchema.shadow.table(table)
         let result = try connection.query(
             """

@@ -63,7 +63,8 @@ public final class Projector: Sendable {
             }
         }
         if applied > 0 {
-            logger.debug("projection caught up", metadata: ["projection": "\(projection.name)", "events": "\(applied)", "position": "\(checkpoint)"])
+            logger.debug(
+                "projection caught up", metadata: ["projection": "\(projection.name)", "events": "\(applied)", "position": "\(checkpoint)"])
         }
         return applied
     }
@@ -124,7 +125,9 @@ public final class Projector: Sendable {
     /// callers at once recreate it once: the second's insert waits for the first's commit
     /// and then finds the row. Returns the projections whose row was recreated.
     @discardableResult
-    public static func recreateMissingCheckpoints(_ projections: [any Projection] = StandardProjections.all, pool: PostgresPool)
+    public static func recreateMissingCheckpoints(
+        _ projections: [any Projection] = StandardProjections.all, pool: PostgresPool
+    )
         async throws -> [String]
     {
         let present = try await pool.query("SELECT projection FROM projection.checkpoints")
@@ -151,7 +154,8 @@ public final class Projector: Sendable {
         return try result.decode(0, 0)
     }
 
-    static func moveCheckpoint(_ name: String, to position: Int64, rebuilt: Bool = false, on connection: isolated PostgresConnection) throws {
+    static func moveCheckpoint(_ name: String, to position: Int64, rebuilt: Bool = false, on connection: isolated PostgresConnection) throws
+    {
         _ = try connection.query(
             "UPDATE projection.checkpoints SET position = $2, updated_at = now()"
                 + (rebuilt ? ", rebuilt_at = now()" : "") + " WHERE projection = $1",

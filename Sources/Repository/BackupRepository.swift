@@ -35,7 +35,9 @@ public struct BackupRepository: Sendable {
     }
 
     /// Creates a repository in an empty or missing folder; with a key, an encrypted one.
-    public static func create(at root: URL, compressionLevel: Int32 = 3, key: RepositoryKey? = nil) throws(RepositoryError)
+    public static func create(
+        at root: URL, compressionLevel: Int32 = 3, key: RepositoryKey? = nil
+    ) throws(RepositoryError)
         -> BackupRepository
     {
         let path = root.standardizedFileURL.path
@@ -44,7 +46,8 @@ public struct BackupRepository: Sendable {
             throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder \(parent) does not exist")
         }
         if FileManager.default.fileExists(atPath: path), !DurableFile.isDirectory(path) {
-            throw RepositoryError(.notARepository, "cannot create a repository at \(path): it is a file, not a folder; give the repository a folder's path")
+            throw RepositoryError(
+                .notARepository, "cannot create a repository at \(path): it is a file, not a folder; give the repository a folder's path")
         }
         if let existing = try? FileManager.default.contentsOfDirectory(atPath: path), !existing.isEmpty {
             throw RepositoryError(.invalidInput, "cannot create a repository at \(path): the folder is not empty")
@@ -65,7 +68,9 @@ public struct BackupRepository: Sendable {
     /// Opens an existing repository; refuses a folder that is not one, and a key that is not
     /// this repository's. An encrypted repository opened without a key can still be pruned
     /// (names suffice), but not read or written.
-    public static func open(at root: URL, compressionLevel: Int32 = 3, key: RepositoryKey? = nil) throws(RepositoryError)
+    public static func open(
+        at root: URL, compressionLevel: Int32 = 3, key: RepositoryKey? = nil
+    ) throws(RepositoryError)
         -> BackupRepository
     {
         let path = root.standardizedFileURL.path
@@ -91,7 +96,8 @@ public struct BackupRepository: Sendable {
             guard encryption.keyFingerprint == key.fingerprint else {
                 throw RepositoryError(
                     .wrongKey,
-                    "the key given is not the key of \(path) (its key's fingerprint is \(encryption.keyFingerprint), this key's \(key.fingerprint))")
+                    "the key given is not the key of \(path) (its key's fingerprint is \(encryption.keyFingerprint), this key's \(key.fingerprint))"
+                )
             }
         }
         return BackupRepository(
@@ -131,7 +137,8 @@ public struct BackupRepository: Sendable {
         try DiskManifest.checkName(disk, what: "disk name")
         guard let bytes = try DurableFile.read("\(inProgressPath)/\(restorePoint)/\(disk).json") else { return nil }
         guard let progress = try? JSONDecoder().decode(DiskProgress.self, from: Data(bytes)) else {
-            throw RepositoryError(.damagedManifest, "the saved progress of \(restorePoint)/\(disk) is damaged; start the disk's transfer again")
+            throw RepositoryError(
+                .damagedManifest, "the saved progress of \(restorePoint)/\(disk) is damaged; start the disk's transfer again")
         }
         return progress
     }
@@ -195,11 +202,13 @@ public struct BackupRepository: Sendable {
     public func missingRestorePoint(_ restorePoint: String) -> RepositoryError {
         let known = (try? restorePoints()) ?? []
         guard !known.isEmpty else {
-            return RepositoryError(.missingManifest, "the repository \(root.path) has no restore point '\(restorePoint)': it holds none yet")
+            return RepositoryError(
+                .missingManifest, "the repository \(root.path) has no restore point '\(restorePoint)': it holds none yet")
         }
         let dated = known.map { ($0, (try? createdAt(restorePoint: $0)) ?? .distantPast) }.sorted { $0.1 > $1.1 }.map(\.0)
         let shown = dated.prefix(10).joined(separator: ", ") + (dated.count > 10 ? " (and \(dated.count - 10) older)" : "")
-        return RepositoryError(.missingManifest, "the repository \(root.path) has no restore point '\(restorePoint)'; the newest it holds: \(shown)")
+        return RepositoryError(
+            .missingManifest, "the repository \(root.path) has no restore point '\(restorePoint)'; the newest it holds: \(shown)")
     }
 
     /// Restore point ids (folders holding at least one manifest), sorted. A folder that

@@ -56,4 +56,3 @@ public struct BlockSize: Sendable, Hashable, CustomStringConvertible, Codable {
         try container.encode(bytes)
     }
 }
-

@@ -36,7 +36,8 @@ extension ChunkStore {
         guard read == ChunkFile.headerSize else { return .unsound("it is shorter than a chunk header") }
         guard let fields = ChunkFile.header(header) else { return .unsound("it does not start with a chunk header") }
         guard Int64(ChunkFile.headerSize) + Int64(fields.payload) == Int64(info.st_size) else {
-            return .unsound("it holds \(Int64(info.st_size) - Int64(ChunkFile.headerSize)) payload bytes, its header says \(fields.payload)")
+            return .unsound(
+                "it holds \(Int64(info.st_size) - Int64(ChunkFile.headerSize)) payload bytes, its header says \(fields.payload)")
         }
         if let blockLength, fields.size != blockLength {
             return .unsound("its header is for a \(fields.size)-byte block, not \(blockLength)")

@@ -61,7 +61,9 @@ public struct DiskManifest: Codable, Sendable, Equatable {
 
     func checkShape() throws(RepositoryError) {
         guard formatVersion == Self.formatVersion else {
-            throw RepositoryError(.damagedManifest, "manifest \(restorePoint)/\(disk) has format \(formatVersion); this Tidemark reads format \(Self.formatVersion)")
+            throw RepositoryError(
+                .damagedManifest,
+                "manifest \(restorePoint)/\(disk) has format \(formatVersion); this Tidemark reads format \(Self.formatVersion)")
         }
         // 1 PiB: far above any virtual disk, far below where block arithmetic overflows.
         guard diskSize >= 0, diskSize <= 1 << 50 else {
@@ -70,7 +72,8 @@ public struct DiskManifest: Codable, Sendable, Equatable {
         guard blocks.count == Self.blockCount(diskSize: diskSize, blockSize: blockSize) else {
             throw RepositoryError(
                 .damagedManifest,
-                "manifest \(restorePoint)/\(disk) lists \(blocks.count) blocks for a \(diskSize)-byte disk in \(blockSize) blocks (expected \(Self.blockCount(diskSize: diskSize, blockSize: blockSize)))")
+                "manifest \(restorePoint)/\(disk) lists \(blocks.count) blocks for a \(diskSize)-byte disk in \(blockSize) blocks (expected \(Self.blockCount(diskSize: diskSize, blockSize: blockSize)))"
+            )
         }
     }
 

@@ -80,7 +80,9 @@ public enum DiskRestore {
 
     /// Reads and re-hashes every block of a manifest without writing anything.
     @discardableResult
-    public static func verifyOnly(_ manifest: DiskManifest, from repository: BackupRepository) throws(RepositoryError)
+    public static func verifyOnly(
+        _ manifest: DiskManifest, from repository: BackupRepository
+    ) throws(RepositoryError)
         -> Result
     {
         let lock = try repository.lock(.shared, wait: false)
@@ -117,7 +119,9 @@ public enum DiskRestore {
         }
     }
 
-    private static func load(_ chunk: ChunkID, of manifest: DiskManifest, index: Int, from repository: BackupRepository)
+    private static func load(
+        _ chunk: ChunkID, of manifest: DiskManifest, index: Int, from repository: BackupRepository
+    )
         throws(RepositoryError) -> [UInt8]
     {
         let offset = Int64(index) * Int64(manifest.blockSize.bytes)
@@ -132,7 +136,8 @@ public enum DiskRestore {
         guard block.count == manifest.length(ofBlock: index) else {
             throw RepositoryError(
                 .corruptChunk,
-                "restore point \(manifest.restorePoint), disk \(manifest.disk), offset \(offset): chunk \(chunk) holds \(block.count) bytes, the block has \(manifest.length(ofBlock: index))")
+                "restore point \(manifest.restorePoint), disk \(manifest.disk), offset \(offset): chunk \(chunk) holds \(block.count) bytes, the block has \(manifest.length(ofBlock: index))"
+            )
         }
         return block
     }

@@ -104,7 +104,9 @@ public enum DurableFile {
     private static func failure(_ what: String) -> RepositoryError {
         let code = errno
         if code == EACCES || code == EROFS || code == EPERM {
-            return RepositoryError(.notWritable, "\(what): \(errnoText(code)); check the repository's permissions and that its file system is mounted read-write")
+            return RepositoryError(
+                .notWritable,
+                "\(what): \(errnoText(code)); check the repository's permissions and that its file system is mounted read-write")
         }
         if code == ENOSPC {
             return RepositoryError(.io, "\(what): the file system is full; free space or move the repository")

@@ -28,7 +28,9 @@ public struct GarbageCollector: Sendable {
     /// long is dropped first (such a transfer starts over), so its chunks can go too. With the
     /// exclusive lock held no transfer runs, so every progress file belongs to one that stopped.
     @discardableResult
-    public func collect(wait: Bool = false, dropProgressOlderThan age: TimeInterval? = nil, now: Date = Date())
+    public func collect(
+        wait: Bool = false, dropProgressOlderThan age: TimeInterval? = nil, now: Date = Date()
+    )
         throws(RepositoryError) -> Report
     {
         let lock = try repository.lock(.exclusive, wait: wait)

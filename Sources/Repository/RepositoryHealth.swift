@@ -75,7 +75,8 @@ public struct RepositoryHealth: Sendable {
                 }
                 if let verdict {
                     damage.append(
-                        Damage(disk: disk, offset: Int64(index) * Int64(manifest.blockSize.bytes), chunk: chunk, problem: verdict.description))
+                        Damage(
+                            disk: disk, offset: Int64(index) * Int64(manifest.blockSize.bytes), chunk: chunk, problem: verdict.description))
                 }
             }
         }

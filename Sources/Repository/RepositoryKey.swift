@@ -22,7 +22,8 @@ public struct RepositoryKey: Sendable {
         }
         namingBytes = derive("tidemark chunk names v1")
         sealingBytes = derive("tidemark chunk contents v1")
-        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Data("tidemark key fingerprint v1".utf8), outputByteCount: 16)
+        let derived = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: material, info: Data("tidemark key fingerprint v1".utf8), outputByteCount: 16)
         fingerprint = derived.withUnsafeBytes { hexString($0) }
     }
 
@@ -69,7 +70,8 @@ public struct RepositoryKey: Sendable {
         guard link(temporary, path) == 0 else {
             throw RepositoryError(
                 errno == EEXIST ? .invalidInput : .io,
-                errno == EEXIST ? "the key file \(path) exists; a key is never overwritten" : "cannot create the key file \(path): \(errnoText())")
+                errno == EEXIST
+                    ? "the key file \(path) exists; a key is never overwritten" : "cannot create the key file \(path): \(errnoText())")
         }
         try DurableFile.syncDirectory(folder)
         return RepositoryKey(material: material)

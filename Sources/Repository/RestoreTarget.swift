@@ -33,7 +33,8 @@ public enum RestoreTarget {
     private static func refusal(_ path: String, repository: String) -> RepositoryError {
         RepositoryError(
             .invalidInput,
-            "\(path) is inside the Tidemark repository \(repository): a restore there could overwrite its manifests or chunks; restore to a folder outside every repository")
+            "\(path) is inside the Tidemark repository \(repository): a restore there could overwrite its manifests or chunks; restore to a folder outside every repository"
+        )
     }
 
     /// The folder with every symbolic link resolved; for a folder that does not exist yet,

@@ -67,7 +67,8 @@ public struct CredentialStore: Sendable {
             let known = (try? names()) ?? []
             throw SecretError(
                 .notFound,
-                "no credential is named '\(name)'\(known.isEmpty ? "" : " (known: \(known.joined(separator: ", ")))"): add it with 'tidemark credentials add \(name) --user USER'")
+                "no credential is named '\(name)'\(known.isEmpty ? "" : " (known: \(known.joined(separator: ", ")))"): add it with 'tidemark credentials add \(name) --user USER'"
+            )
         }
         let key = try loadKey(creating: false)
         let data = try PrivateFile.read(file, what: "the credential file")
@@ -76,7 +77,9 @@ public struct CredentialStore: Sendable {
             let sealed = try JSONDecoder().decode(Sealed.self, from: opened)
             return Credential(user: sealed.user, secret: sealed.secret)
         } catch {
-            throw SecretError(.damaged, "credential '\(name)' cannot be opened with this store's key (damaged, or sealed under another key): add it again")
+            throw SecretError(
+                .damaged, "credential '\(name)' cannot be opened with this store's key (damaged, or sealed under another key): add it again"
+            )
         }
     }
 

@@ -23,7 +23,9 @@ enum PrivateFile {
         }
         guard info.st_uid == geteuid() else {
             throw SecretError(
-                .unsafeFile, "\(what) \(path) belongs to user id \(info.st_uid), not to the account Tidemark runs as (\(geteuid())): chown it to that account")
+                .unsafeFile,
+                "\(what) \(path) belongs to user id \(info.st_uid), not to the account Tidemark runs as (\(geteuid())): chown it to that account"
+            )
         }
         guard info.st_mode & 0o077 == 0 else {
             throw SecretError(
@@ -68,7 +70,8 @@ enum PrivateFile {
         guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
             throw SecretError(
                 .unsafeFile,
-                "the folder \(path) must belong to the account Tidemark runs as and be closed to others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 700 it")
+                "the folder \(path) must belong to the account Tidemark runs as and be closed to others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod 700 it"
+            )
         }
     }
 }

@@ -21,7 +21,8 @@ public struct SecretFileFolder: Sendable {
         guard real.hasPrefix(folder + "/") else {
             throw SecretError(
                 .outsideFolder,
-                "the password file \(file) is not in the secrets folder \(path): password files must be kept there (or use 'tidemark credentials add')")
+                "the password file \(file) is not in the secrets folder \(path): password files must be kept there (or use 'tidemark credentials add')"
+            )
         }
         var value = String(decoding: try PrivateFile.read(real, what: "the password file"), as: UTF8.self)
         if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }

@@ -56,10 +56,12 @@ public struct HealthCheckService: Service {
                     reports[repository.definition.name] = report
                 }
             } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
-                logger.info("health check of a repository runs on another server", metadata: ["repository": "\(repository.definition.name)"])
+                logger.info(
+                    "health check of a repository runs on another server", metadata: ["repository": "\(repository.definition.name)"])
             } catch {
                 logger.error(
-                    "health check failed; it resumes at the next round", metadata: ["repository": "\(repository.definition.name)", "error": "\(error)"])
+                    "health check failed; it resumes at the next round",
+                    metadata: ["repository": "\(repository.definition.name)", "error": "\(error)"])
             }
         }
         return reports

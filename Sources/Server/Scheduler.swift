@@ -21,7 +21,9 @@ public struct Scheduler: Sendable {
     /// scheduler ran.
     public let missedAfter: TimeInterval
 
-    public init(store: EventStore, manager: JobManager, missedAfter: TimeInterval = 120, logger: Logger = Logger(label: "tidemark.scheduler")) {
+    public init(
+        store: EventStore, manager: JobManager, missedAfter: TimeInterval = 120, logger: Logger = Logger(label: "tidemark.scheduler")
+    ) {
         self.store = store
         self.manager = manager
         self.missedAfter = missedAfter
@@ -47,7 +49,8 @@ public struct Scheduler: Sendable {
             for event in batch {
                 guard let jobID = ScheduleEvent.job(inStream: event.stream) else { continue }
                 let data = Data(event.data.utf8)
-                let slot = (try? decoder.decode(ScheduleEvent.RunRequested.self, from: data))?.scheduledFor
+                let slot =
+                    (try? decoder.decode(ScheduleEvent.RunRequested.self, from: data))?.scheduledFor
                     ?? (try? decoder.decode(ScheduleEvent.RunSkipped.self, from: data))?.scheduledFor
                 if let slot { result.record(job: jobID, time: slot, position: event.position) }
             }
@@ -123,7 +126,9 @@ public struct Scheduler: Sendable {
                 guard let due = job.schedule.nextRun(after: from, timeZone: job.timeZone), due <= now else { continue }
                 // Every scheduled time up to now; all but the last were missed while no scheduler ran.
                 var slots = [due]
-                while let following = job.schedule.nextRun(after: slots.last!, timeZone: job.timeZone), following <= now, slots.count < 10_000 {
+                while let following = job.schedule.nextRun(after: slots.last!, timeZone: job.timeZone), following <= now,
+                    slots.count < 10_000
+                {
                     slots.append(following)
                 }
                 let slot = slots.last!
@@ -133,18 +138,24 @@ public struct Scheduler: Sendable {
                 if running.contains(id), try await store.streamVersion(try StreamName(SessionEvent.stream(of: session))) > 0 {
                     // A leader died between beginning this very session and recording it.
                     try await record(
-                        [try decision(
-                            id, .runRequested,
-                            ScheduleEvent.RunRequested(
-                                jobId: id, scheduledFor: slot, trigger: missed ? "missed" : "scheduled", sessionId: session, nextRunAt: next))],
+                        [
+                            try decision(
+                                id, .runRequested,
+                                ScheduleEvent.RunRequested(
+                                    jobId: id, scheduledFor: slot, trigger: missed ? "missed" : "scheduled", sessionId: session,
+                                    nextRunAt: next))
+                        ],
                         fence: fence)
                     continue
                 }
                 if let reason = skipReason(job, id: id, running: running, missed: missed, at: now) {
                     try await record(
-                        [try decision(
-                            id, .runSkipped,
-                            ScheduleEvent.RunSkipped(jobId: id, scheduledFor: slot, reason: reason, count: slots.count, nextRunAt: next))],
+                        [
+                            try decision(
+                                id, .runSkipped,
+                                ScheduleEvent.RunSkipped(jobId: id, scheduledFor: slot, reason: reason, count: slots.count, nextRunAt: next)
+                            )
+                        ],
                         fence: fence)
                     logger.info("run skipped", metadata: ["job": "\(job.name)", "reason": "\(reason)"])
                 } else {
@@ -155,7 +166,8 @@ public struct Scheduler: Sendable {
                             try manager.startAppend(jobID: id, in: catalog, trigger: trigger, session: session, actor: "scheduler"),
                             try decision(
                                 id, .runRequested,
-                                ScheduleEvent.RunRequested(jobId: id, scheduledFor: slot, trigger: trigger, sessionId: session, nextRunAt: next)),
+                                ScheduleEvent.RunRequested(
+                                    jobId: id, scheduledFor: slot, trigger: trigger, sessionId: session, nextRunAt: next)),
                         ], fence: fence)
                     logger.info("run requested", metadata: ["job": "\(job.name)", "session": "\(session)"])
                     begun.append(session)
@@ -198,7 +210,11 @@ public struct Scheduler: Sendable {
         let data = String(decoding: try ScheduleEvent.encoder().encode(payload), as: UTF8.self)
         return StreamAppend(
             stream: try StreamName(ScheduleEvent.stream(of: job)), expectedVersion: .any,
-            events: [try NewEvent(type: kind.rawValue, jsonData: data, metadata: EventMetadata(actor: "scheduler", host: ProcessInfo.processInfo.hostName))])
+            events: [
+                try NewEvent(
+                    type: kind.rawValue, jsonData: data, metadata: EventMetadata(actor: "scheduler", host: ProcessInfo.processInfo.hostName)
+                )
+            ])
     }
 
     /// Appends in one transaction, after checking the fence when there is one.

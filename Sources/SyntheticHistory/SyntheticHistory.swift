@@ -53,29 +53,36 @@ public struct SyntheticHistory: Sendable {
         try commit(try CatalogDecider.add(ManagedServer(name: "lab", platform: .lab, folder: "/srv/lab"), id: server, in: catalog))
         let repositories = [id(), id()]
         for (index, repository) in repositories.enumerated() {
-            try commit(try CatalogDecider.add(
-                RepositoryDefinition(name: "repo-\(index + 1)", path: "/srv/backups/\(index + 1)", maxConcurrentTasks: 8, site: index == 0 ? "hq" : "dr"),
-                id: repository, in: catalog))
+            try commit(
+                try CatalogDecider.add(
+                    RepositoryDefinition(
+                        name: "repo-\(index + 1)", path: "/srv/backups/\(index + 1)", maxConcurrentTasks: 8, site: index == 0 ? "hq" : "dr"),
+                    id: repository, in: catalog))
         }
         var proxies: [UUIDString] = []
         for index in 0..<4 {
             let proxy = id()
             proxies.append(proxy)
-            let modes: [ProxyDefinition.TransportMode] = index == 0 ? [.directStorage, .network] : index == 1 ? [.hotAdd, .network] : [.network]
-            try commit(try CatalogDecider.add(
-                ProxyDefinition(
-                    name: "proxy-\(index + 1)", site: index < 2 ? "hq" : "dr", transportModes: modes, maxConcurrentTasks: 4,
-                    datastores: index == 0 ? ["ds-1", "ds-2"] : [], host: index == 1 ? "esx-01" : nil),
-                id: proxy, in: catalog))
+            let modes: [ProxyDefinition.TransportMode] =
+                index == 0 ? [.directStorage, .network] : index == 1 ? [.hotAdd, .network] : [.network]
+            try commit(
+                try CatalogDecider.add(
+                    ProxyDefinition(
+                        name: "proxy-\(index + 1)", site: index < 2 ? "hq" : "dr", transportModes: modes, maxConcurrentTasks: 4,
+                        datastores: index == 0 ? ["ds-1", "ds-2"] : [], host: index == 1 ? "esx-01" : nil),
+                    id: proxy, in: catalog))
         }
-        try commit(try CatalogDecider.add(
-            ThrottlingRule(name: "to-dr", sourceSites: ["hq"], targetRepositories: [repositories[1]], bytesPerSecond: 50_000_000,
-                           window: try TimeWindow(parsing: "08:00-18:00")),
-            id: id(), in: catalog))
+        try commit(
+            try CatalogDecider.add(
+                ThrottlingRule(
+                    name: "to-dr", sourceSites: ["hq"], targetRepositories: [repositories[1]], bytesPerSecond: 50_000_000,
+                    window: try TimeWindow(parsing: "08:00-18:00")),
+                id: id(), in: catalog))
         var jobIDs: [UUIDString] = []
         for index in 0..<jobs {
             let job = id()
-            let schedule: Schedule = index > 0 && index % 5 == 0
+            let schedule: Schedule =
+                index > 0 && index % 5 == 0
                 ? .after(job: jobIDs[index - 1])
                 : .daily(times: [try TimeOfDay(hour: 18 + index % 6, minute: (index * 7) % 60)], days: Set(Weekday.allCases))
             let definition = JobDefinition(
@@ -87,16 +94,18 @@ public struct SyntheticHistory: Sendable {
             jobIDs.append(job)
         }
         for (index, job) in jobIDs.enumerated() where index % 4 == 1 {
-            try commit(try CatalogDecider.update(id: job, basedOn: nil, in: catalog) { (definition: inout JobDefinition) in
-                definition.description = "edited by the synthetic history"
-                definition.retention = JobRetention(count: 14, unit: .days)
-            })
+            try commit(
+                try CatalogDecider.update(id: job, basedOn: nil, in: catalog) { (definition: inout JobDefinition) in
+                    definition.description = "edited by the synthetic history"
+                    definition.retention = JobRetention(count: 14, unit: .days)
+                })
         }
         if jobIDs.count > 2 {
-            try commit(try CatalogDecider.update(id: jobIDs[2], basedOn: nil, in: catalog) { (definition: inout JobDefinition) in
-                definition.name = "job-3-renamed"
-                definition.enabled = false
-            })
+            try commit(
+                try CatalogDecider.update(id: jobIDs[2], basedOn: nil, in: catalog) { (definition: inout JobDefinition) in
+                    definition.name = "job-3-renamed"
+                    definition.enabled = false
+                })
             let last = jobIDs.removeLast()
             if catalog.referrers(of: last).isEmpty {
                 try commit(try CatalogDecider.remove(JobDefinition.self, id: last, in: catalog))
@@ -104,9 +113,10 @@ public struct SyntheticHistory: Sendable {
                 jobIDs.append(last)
             }
         }
-        try commit(try CatalogDecider.update(id: repositories[0], basedOn: nil, in: catalog) { (definition: inout RepositoryDefinition) in
-            definition.freeSpaceThresholdPercent = 15
-        })
+        try commit(
+            try CatalogDecider.update(id: repositories[0], basedOn: nil, in: catalog) { (definition: inout RepositoryDefinition) in
+                definition.freeSpaceThresholdPercent = 15
+            })
         return appends
     }
 
@@ -132,9 +142,15 @@ public struct SyntheticHistory: Sendable {
             }
         }
         let vms = job.definition.objects.map(\.value)
-        try record(.sessionStarted, SessionEvent.Started(sessionId: session, jobId: job.id, jobName: job.definition.name, jobVersion: job.version, trigger: "scheduled"))
-        try record(.objectsEnumerated, SessionEvent.ObjectsEnumerated(vms: vms.map { .init(id: "id-\($0)", name: $0, diskKeys: [2000, 2001]) }))
-        try record(.repositoryChecked, Plain(repositoryId: job.definition.repository, freePercent: 40 + random.below(50), tasksInUse: random.below(4)))
+        try record(
+            .sessionStarted,
+            SessionEvent.Started(
+                sessionId: session, jobId: job.id, jobName: job.definition.name, jobVersion: job.version, trigger: "scheduled"))
+        try record(
+            .objectsEnumerated, SessionEvent.ObjectsEnumerated(vms: vms.map { .init(id: "id-\($0)", name: $0, diskKeys: [2000, 2001]) }))
+        try record(
+            .repositoryChecked,
+            Plain(repositoryId: job.definition.repository, freePercent: 40 + random.below(50), tasksInUse: random.below(4)))
         var processed: Int64 = 0, read: Int64 = 0, transferred: Int64 = 0
         var failures = 0
         let proxies = catalog.proxies.values.sorted { $0.id < $1.id }
@@ -146,10 +162,20 @@ public struct SyntheticHistory: Sendable {
                     let task = "id-\(vm)/\(disk)"
                     let size = Int64(16 + random.below(48)) << 30
                     let proxy = proxies[random.below(proxies.count)]
-                    try record(.proxySelected, SessionEvent.ProxySelected(
-                        taskId: task, proxyId: proxy.id, proxyName: proxy.definition.name, transportMode: proxy.definition.transportModes[0].rawValue,
-                        candidates: proxies.map { .init(proxyId: $0.id, proxyName: $0.definition.name, transportMode: $0.definition.transportModes[0].rawValue, score: Double(random.below(100)), reason: "load") }))
-                    try record(.taskStarted, SessionEvent.TaskStarted(taskId: task, vmId: "id-\(vm)", vmName: vm, diskKey: disk, sizeBytes: size, attempt: attempt))
+                    try record(
+                        .proxySelected,
+                        SessionEvent.ProxySelected(
+                            taskId: task, proxyId: proxy.id, proxyName: proxy.definition.name,
+                            transportMode: proxy.definition.transportModes[0].rawValue,
+                            candidates: proxies.map {
+                                .init(
+                                    proxyId: $0.id, proxyName: $0.definition.name, transportMode: $0.definition.transportModes[0].rawValue,
+                                    score: Double(random.below(100)), reason: "load")
+                            }))
+                    try record(
+                        .taskStarted,
+                        SessionEvent.TaskStarted(
+                            taskId: task, vmId: "id-\(vm)", vmName: vm, diskKey: disk, sizeBytes: size, attempt: attempt))
                     let failsNow = attempt < attempts && disk == 2001
                     var progress = SessionEvent.TransferProgress(taskId: task, offset: 0, bytesRead: 0, bytesTransferred: 0, newChunks: 0)
                     for step in 1...checkpointsPerDisk {
@@ -161,7 +187,9 @@ public struct SyntheticHistory: Sendable {
                         if failsNow && step == checkpointsPerDisk / 2 { break }
                     }
                     if failsNow {
-                        try record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .failed, message: "disk read failed: connection reset"))
+                        try record(
+                            .taskFinished,
+                            SessionEvent.TaskFinished(taskId: task, result: .failed, message: "disk read failed: connection reset"))
                         failures += 1
                         continue
                     }
@@ -173,18 +201,27 @@ public struct SyntheticHistory: Sendable {
                 }
             }
             let point = "rp-\(session.prefix(8))-\(vm)"
-            try record(.restorePointCreated, SessionEvent.RestorePointCreated(
-                restorePointId: point, jobId: job.id, vmId: "id-\(vm)", vmName: vm, disks: disks, sizeBytes: processed))
+            try record(
+                .restorePointCreated,
+                SessionEvent.RestorePointCreated(
+                    restorePointId: point, jobId: job.id, vmId: "id-\(vm)", vmName: vm, disks: disks, sizeBytes: processed))
             restorePoints[vm, default: []].append(point)
             if restorePoints[vm]!.count > 7 {
-                try record(.restorePointRemoved, SessionEvent.RestorePointRemoved(restorePointId: restorePoints[vm]!.removeFirst(), reason: "retention: 7 restore points"))
+                try record(
+                    .restorePointRemoved,
+                    SessionEvent.RestorePointRemoved(
+                        restorePointId: restorePoints[vm]!.removeFirst(), reason: "retention: 7 restore points"))
             }
         }
-        let busy = SessionEvent.Busy(source: Double(random.below(100)), proxy: Double(random.below(100)), network: Double(random.below(100)), target: Double(random.below(100)))
-        try record(.sessionFinished, SessionEvent.Finished(
-            result: failures == 0 ? .success : .warning, processedBytes: processed, readBytes: read, transferredBytes: transferred,
-            dedupeRatio: 1.5 + Double(random.below(100)) / 100, compressionRatio: 2.0 + Double(random.below(100)) / 100,
-            durationSeconds: 600 + Double(random.below(3_600)) + 0.125, busy: busy, bottleneck: busy.bottleneck))
+        let busy = SessionEvent.Busy(
+            source: Double(random.below(100)), proxy: Double(random.below(100)), network: Double(random.below(100)),
+            target: Double(random.below(100)))
+        try record(
+            .sessionFinished,
+            SessionEvent.Finished(
+                result: failures == 0 ? .success : .warning, processedBytes: processed, readBytes: read, transferredBytes: transferred,
+                dedupeRatio: 1.5 + Double(random.below(100)) / 100, compressionRatio: 2.0 + Double(random.below(100)) / 100,
+                durationSeconds: 600 + Double(random.below(3_600)) + 0.125, busy: busy, bottleneck: busy.bottleneck))
         return Append(stream: try StreamName(SessionEvent.stream(of: session)), events: events)
     }
 }

@@ -33,15 +33,27 @@ struct BenchAppendCommand: AsyncParsableCommand {
             let bare = try await bareSingles(bench, writers: writers, for: duration, logger: logger)
             let label = "append 1 event/txn, \(writers) writer\(writers > 1 ? "s" : "")"
             cases.append(BenchCase(name: label, value: ours.rate, unit: "events/s", reference: bare.rate))
-            cases.append(BenchCase(name: label + ", p50 latency", value: ours.latency.percentile(0.5), unit: "ms", reference: bare.latency.percentile(0.5)))
-            cases.append(BenchCase(name: label + ", p99 latency", value: ours.latency.percentile(0.99), unit: "ms", reference: bare.latency.percentile(0.99)))
+            cases.append(
+                BenchCase(
+                    name: label + ", p50 latency", value: ours.latency.percentile(0.5), unit: "ms", reference: bare.latency.percentile(0.5))
+            )
+            cases.append(
+                BenchCase(
+                    name: label + ", p99 latency", value: ours.latency.percentile(0.99), unit: "ms",
+                    reference: bare.latency.percentile(0.99)))
         }
         let batched = try await appendBatches(bench, tag: "main", for: duration, logger: logger)
         let copied = try await bareCopies(bench, for: duration, logger: logger)
         let label = "append 100 events/txn, 1 writer"
         cases.append(BenchCase(name: label, value: batched.rate, unit: "events/s", reference: copied.rate))
-        cases.append(BenchCase(name: label + ", p50 latency", value: batched.latency.percentile(0.5), unit: "ms", reference: copied.latency.percentile(0.5)))
-        cases.append(BenchCase(name: label + ", p99 latency", value: batched.latency.percentile(0.99), unit: "ms", reference: copied.latency.percentile(0.99)))
+        cases.append(
+            BenchCase(
+                name: label + ", p50 latency", value: batched.latency.percentile(0.5), unit: "ms", reference: copied.latency.percentile(0.5)
+            ))
+        cases.append(
+            BenchCase(
+                name: label + ", p99 latency", value: batched.latency.percentile(0.99), unit: "ms",
+                reference: copied.latency.percentile(0.99)))
 
         // The chain's cost: rounds of one second with and without it, alternating, so that the
         // table's growth and the disk's moods fall on both sides alike.
@@ -59,10 +71,12 @@ struct BenchAppendCommand: AsyncParsableCommand {
             try await appendBatches(bench, tag: tag, for: .seconds(1), logger: logger)
         }
         cases.append(BenchCase(name: "hash chain: " + label, value: chained.rate, unit: "events/s", reference: unchained.rate))
-        BenchReport.print(cases, json: json, notes: [
-            "reference: bare INSERT ... in autocommit (1-event cases) and COPY of 100 rows per transaction (batch case), same table shape, same server, same run",
-            "hash chain: the same appends, reference: the same append functions with the chain's statements taken out (target: at least 95%)",
-        ])
+        BenchReport.print(
+            cases, json: json,
+            notes: [
+                "reference: bare INSERT ... in autocommit (1-event cases) and COPY of 100 rows per transaction (batch case), same table shape, same server, same run",
+                "hash chain: the same appends, reference: the same append functions with the chain's statements taken out (target: at least 95%)",
+            ])
     }
 
     struct Measurement {
@@ -81,11 +95,15 @@ struct BenchAppendCommand: AsyncParsableCommand {
     }
 
     /// `tag` keeps each run's streams apart (every run starts its streams at version 0).
-    private func appendSingles(_ bench: BenchDatabase, tag: String, writers: Int, for duration: Duration, logger: Logger) async throws -> Measurement {
-        let store = EventStore(pool: PostgresPool(.init(settings: bench.service, maximumConnections: writers), logger: logger), logger: logger)
+    private func appendSingles(
+        _ bench: BenchDatabase, tag: String, writers: Int, for duration: Duration, logger: Logger
+    ) async throws -> Measurement {
+        let store = EventStore(
+            pool: PostgresPool(.init(settings: bench.service, maximumConnections: writers), logger: logger), logger: logger)
         let result = try await measure(writers: writers, for: duration, eventsPerOperation: 1) { writer, number in
             let stream = try StreamName("bench-\(tag)-\(writers)w-\(writer)")
-            let event = try NewEvent(type: "TransferCheckpointed", jsonData: BenchDatabase.sampleData(number), metadata: BenchDatabase.sampleMetadata)
+            let event = try NewEvent(
+                type: "TransferCheckpointed", jsonData: BenchDatabase.sampleData(number), metadata: BenchDatabase.sampleMetadata)
             try await store.append(to: stream, expectedVersion: .exact(Int64(number)), events: [event])
         }
         await store.pool.close()
@@ -93,13 +111,17 @@ struct BenchAppendCommand: AsyncParsableCommand {
     }
 
     private func bareSingles(_ bench: BenchDatabase, writers: Int, for duration: Duration, logger: Logger) async throws -> Measurement {
-        let connections = try await (0..<writers).asyncMap { _ in try await PostgresConnection.connect(bench.administrator, logger: logger) }
-        let metadata = PostgresJSON(text: #"{"actor":"job-manager","causation_id":"\#(UUID())","correlation_id":"\#(UUID())","host":"bench"}"#)
+        let connections = try await (0..<writers).asyncMap { _ in try await PostgresConnection.connect(bench.administrator, logger: logger)
+        }
+        let metadata = PostgresJSON(
+            text: #"{"actor":"job-manager","causation_id":"\#(UUID())","correlation_id":"\#(UUID())","host":"bench"}"#)
         let result = try await measure(writers: writers, for: duration, eventsPerOperation: 1) { writer, number in
-            try await connections[writer].query(BenchDatabase.bareInsert, [
-                "bare-\(writers)w-\(writer)", Int64(number + 1), UUID(), "TransferCheckpointed",
-                PostgresJSON(text: BenchDatabase.sampleData(number)), metadata,
-            ])
+            try await connections[writer].query(
+                BenchDatabase.bareInsert,
+                [
+                    "bare-\(writers)w-\(writer)", Int64(number + 1), UUID(), "TransferCheckpointed",
+                    PostgresJSON(text: BenchDatabase.sampleData(number)), metadata,
+                ])
         }
         for connection in connections { await connection.close() }
         return result
@@ -109,7 +131,9 @@ struct BenchAppendCommand: AsyncParsableCommand {
         let store = EventStore(pool: PostgresPool(.init(settings: bench.service, maximumConnections: 1), logger: logger), logger: logger)
         let result = try await measure(writers: 1, for: duration, eventsPerOperation: 100) { _, number in
             let events = try (0..<100).map { index in
-                try NewEvent(type: "TransferCheckpointed", jsonData: BenchDatabase.sampleData(number * 100 + index), metadata: BenchDatabase.sampleMetadata)
+                try NewEvent(
+                    type: "TransferCheckpointed", jsonData: BenchDatabase.sampleData(number * 100 + index),
+                    metadata: BenchDatabase.sampleMetadata)
             }
             try await store.append(to: try StreamName("bench-\(tag)-batch"), expectedVersion: .exact(Int64(number * 100)), events: events)
         }
@@ -122,8 +146,10 @@ struct BenchAppendCommand: AsyncParsableCommand {
         let metadata = #"{"actor":"job-manager","causation_id":"\#(UUID())","correlation_id":"\#(UUID())","host":"bench"}"#
         let result = try await measure(writers: 1, for: duration, eventsPerOperation: 100) { _, number in
             let rows: [[String?]] = (0..<100).map { index in
-                ["bare-batch", String(number * 100 + index + 1), UUID().uuidString, "TransferCheckpointed", "1",
-                 BenchDatabase.sampleData(number * 100 + index), metadata]
+                [
+                    "bare-batch", String(number * 100 + index + 1), UUID().uuidString, "TransferCheckpointed", "1",
+                    BenchDatabase.sampleData(number * 100 + index), metadata,
+                ]
             }
             try await connection.copyFromStdin(BenchDatabase.bareCopy, rows: rows)
         }

@@ -51,12 +51,14 @@ struct BenchBackupCommand: AsyncParsableCommand {
         let repository = try BackupRepository.create(at: URL(fileURLWithPath: repositoryPath))
         var start = clock.now
         let full = try await DiskTransfer(
-            repository: repository, restorePoint: "full", disk: "d0", source: try ImageFileSource(path: first)).run()
+            repository: repository, restorePoint: "full", disk: "d0", source: try ImageFileSource(path: first)
+        ).run()
         let fullRate = megabytesPerSecond(clock.now - start)
         let sizeAfterFull = try Self.folderSize(repositoryPath)
         start = clock.now
         try await DiskTransfer(
-            repository: repository, restorePoint: "incremental", disk: "d0", source: try ImageFileSource(path: second)).run()
+            repository: repository, restorePoint: "incremental", disk: "d0", source: try ImageFileSource(path: second)
+        ).run()
         let incrementalRate = megabytesPerSecond(clock.now - start)
         let growth = try Self.folderSize(repositoryPath) - sizeAfterFull
         var trackedRate = 0.0
@@ -88,20 +90,30 @@ struct BenchBackupCommand: AsyncParsableCommand {
             BenchCase(name: "incremental, reading everything", value: incrementalRate, unit: "MB/s", reference: restic?.secondRate ?? 0),
         ]
         if changedBlocks != nil {
-            cases.append(BenchCase(name: "incremental, changed blocks only", value: trackedRate, unit: "MB/s", reference: restic?.secondRate ?? 0))
+            cases.append(
+                BenchCase(name: "incremental, changed blocks only", value: trackedRate, unit: "MB/s", reference: restic?.secondRate ?? 0))
         }
         cases += [
             BenchCase(name: "restore", value: restoreRate, unit: "MB/s", reference: restic?.restoreRate ?? 0),
-            BenchCase(name: "repository after full", value: Double(sizeAfterFull) / 1e6, unit: "MB", reference: Double(restic?.sizeAfterFull ?? 0) / 1e6),
-            BenchCase(name: "repository growth, incremental", value: Double(growth) / 1e6, unit: "MB", reference: Double(restic?.growth ?? 0) / 1e6),
+            BenchCase(
+                name: "repository after full", value: Double(sizeAfterFull) / 1e6, unit: "MB",
+                reference: Double(restic?.sizeAfterFull ?? 0) / 1e6),
+            BenchCase(
+                name: "repository growth, incremental", value: Double(growth) / 1e6, unit: "MB",
+                reference: Double(restic?.growth ?? 0) / 1e6),
             BenchCase(name: "peak memory (tidemark)", value: peakMemory, unit: "MiB", reference: 256),
         ]
         var notes = [
             "disk: \(String(format: "%.0f", Double(diskSize) / 1e6)) MB\(changedBlocks.map { ", \($0.count) of \(DiskManifest.blockCount(diskSize: diskSize, blockSize: .default)) 1 MiB blocks changed" } ?? ""); tidemark: 1 MiB blocks, zstd 3, SHA-256",
-            restic == nil ? "reference: restic is not installed (Tools/bench-peers installs it); reference figures are 0" : "reference: restic \(restic!.version) on the same files in this run; peak memory's reference is the 256 MiB target",
+            restic == nil
+                ? "reference: restic is not installed (Tools/bench-peers installs it); reference figures are 0"
+                : "reference: restic \(restic!.version) on the same files in this run; peak memory's reference is the 256 MiB target",
         ]
         if let borg {
-            notes.append(String(format: "borg %@ (zstd 3): full %.0f MB/s, second %.0f MB/s, repository %.0f MB after the full, +%.0f MB", borg.version, borg.fullRate, borg.secondRate, Double(borg.sizeAfterFull) / 1e6, Double(borg.growth) / 1e6))
+            notes.append(
+                String(
+                    format: "borg %@ (zstd 3): full %.0f MB/s, second %.0f MB/s, repository %.0f MB after the full, +%.0f MB", borg.version,
+                    borg.fullRate, borg.secondRate, Double(borg.sizeAfterFull) / 1e6, Double(borg.growth) / 1e6))
         }
         BenchReport.print(cases, json: json, notes: notes)
     }

@@ -5,6 +5,9 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the event store, the projections and the data plane beside a bare or peer reference in the same run.",
         discussion: "Each bench works in a scratch database (tidemark_bench) that it drops and creates again.",
-        subcommands: [BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self, BenchProjectionsCommand.self, BenchJobsCommand.self, BenchVSphereCommand.self]
+        subcommands: [
+            BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self, BenchProjectionsCommand.self, BenchJobsCommand.self,
+            BenchVSphereCommand.self,
+        ]
     )
 }

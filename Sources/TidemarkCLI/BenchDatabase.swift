@@ -60,7 +60,8 @@ struct BenchDatabase {
         let connection = try await PostgresConnection.connect(administrator, logger: logger)
         do {
             let definitions = try await connection.query(
-                "SELECT pg_get_functiondef(p.oid) FROM pg_proc AS p WHERE p.pronamespace = 'tidemark'::regnamespace AND p.proname IN ('append_event', 'append_events')")
+                "SELECT pg_get_functiondef(p.oid) FROM pg_proc AS p WHERE p.pronamespace = 'tidemark'::regnamespace AND p.proname IN ('append_event', 'append_events')"
+            )
             let chained = try (0..<definitions.rowCount).map { try definitions.decode($0, 0, as: String.self) }
             guard chained.count == 2 else { throw BenchSetupError("the bench database has \(chained.count) append functions, not 2") }
             for definition in chained { try await connection.execute(try Self.unchained(definition)) }

@@ -11,7 +11,9 @@ import Postgres
 struct BenchJobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
-        abstract: "A job of many small lab VMs: the Job Manager's overhead per VM beside the data mover's time, events per VM, and resume time after a kill.")
+        abstract:
+            "A job of many small lab VMs: the Job Manager's overhead per VM beside the data mover's time, events per VM, and resume time after a kill."
+    )
     @OptionGroup var options: GlobalOptions
     @Option(help: "Lab VMs in the job (one 1 MiB disk each).") var vms: Int = 1_000
     @Option(help: "Task slots of the repository and of the proxy.") var slots: Int = 8
@@ -29,15 +31,20 @@ struct BenchJobsCommand: AsyncParsableCommand {
         let bench = try await BenchDatabase.create(catalog: catalogDatabase, logger: logger)
         let store = EventStore(pool: PostgresPool(.init(settings: bench.service, maximumConnections: 8), logger: logger), logger: logger)
         return try await withClosing(store) { _ in
-            let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("tidemark-bench-jobs-\(UUID().uuidString.prefix(8))")
+            let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+                "tidemark-bench-jobs-\(UUID().uuidString.prefix(8))")
             defer { try? FileManager.default.removeItem(at: folder) }
             let lab = try LabAdapter.create(at: folder.appendingPathComponent("lab").path, vms: vms, disksPerVM: 1, diskSize: 1 << 20)
             let names = try await lab.inventory().virtualMachines.map(\.name).sorted()
             let slots = self.slots
-            try await CatalogStore(events: store, logger: logger).execute(metadata: EventMetadata(actor: "bench")) { start throws(CatalogError) in
+            try await CatalogStore(events: store, logger: logger).execute(metadata: EventMetadata(actor: "bench")) {
+                start throws(CatalogError) in
                 var plan = CatalogPlan(start)
                 try plan.add(ManagedServer(name: "lab", platform: .lab, folder: lab.root))
-                try plan.add(RepositoryDefinition(name: "repo", path: folder.appendingPathComponent("repo").path, maxConcurrentTasks: slots, freeSpaceThresholdPercent: 0))
+                try plan.add(
+                    RepositoryDefinition(
+                        name: "repo", path: folder.appendingPathComponent("repo").path, maxConcurrentTasks: slots,
+                        freeSpaceThresholdPercent: 0))
                 try plan.add(ProxyDefinition(name: "proxy", maxConcurrentTasks: slots))
                 for (job, objects) in [("bench", names), ("resume", Array(names.prefix(20)))] {
                     var settings = JobSettings()
@@ -68,7 +75,9 @@ struct BenchJobsCommand: AsyncParsableCommand {
                 [
                     BenchCase(name: "orchestration overhead per VM", value: overheadPerVM, unit: "ms", reference: moverPerVM),
                     BenchCase(name: "events per VM", value: Double(report.events) / Double(vms), unit: "events", reference: 9),
-                    BenchCase(name: "restart to the resumed session's first new event", value: resume * 1_000, unit: "ms", reference: startup * 1_000),
+                    BenchCase(
+                        name: "restart to the resumed session's first new event", value: resume * 1_000, unit: "ms",
+                        reference: startup * 1_000),
                 ],
                 json: json,
                 notes: [
@@ -98,7 +107,8 @@ struct BenchJobsCommand: AsyncParsableCommand {
         }
         let killed = try launch(["job", "start", "resume", "--quiet"], crashAfter: 90)
         killed.waitUntilExit()
-        let stream = try StreamName(SessionEvent.stream(of: try await JobManager(store: store).unfinishedSessions(job: "resume").first ?? ""))
+        let stream = try StreamName(
+            SessionEvent.stream(of: try await JobManager(store: store).unfinishedSessions(job: "resume").first ?? ""))
         let before = try await store.streamVersion(stream)
         let clock = ContinuousClock()
         let start = clock.now

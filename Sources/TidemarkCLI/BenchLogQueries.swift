@@ -21,7 +21,8 @@ struct BenchLogQueries {
 
     func measure() async throws -> [BenchCase] {
         let busiest = try await store.pool.query(
-            "SELECT job_id FROM projection.restore_points WHERE removed_at IS NULL AND job_id IS NOT NULL GROUP BY job_id ORDER BY count(*) DESC LIMIT 1")
+            "SELECT job_id FROM projection.restore_points WHERE removed_at IS NULL AND job_id IS NOT NULL GROUP BY job_id ORDER BY count(*) DESC LIMIT 1"
+        )
         guard busiest.rowCount == 1 else { throw BenchSetupError("the history holds no live restore point to ask for") }
         let job: String = try busiest.decode(0, 0)
         let indexed = try await polls(job: job)
@@ -40,8 +41,12 @@ struct BenchLogQueries {
             return bare
         }
         return [
-            BenchCase(name: "poll: unfinished sessions, p50", value: indexed.open.percentile(0.5), unit: "ms", reference: bare.open.percentile(0.5)),
-            BenchCase(name: "a job's live restore points, p50", value: indexed.live.percentile(0.5), unit: "ms", reference: bare.live.percentile(0.5)),
+            BenchCase(
+                name: "poll: unfinished sessions, p50", value: indexed.open.percentile(0.5), unit: "ms",
+                reference: bare.open.percentile(0.5)),
+            BenchCase(
+                name: "a job's live restore points, p50", value: indexed.live.percentile(0.5), unit: "ms",
+                reference: bare.live.percentile(0.5)),
         ]
     }
 

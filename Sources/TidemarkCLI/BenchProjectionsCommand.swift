@@ -18,7 +18,9 @@ struct BenchProjectionsCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"cases\":[...]} instead of a table.") var json = false
 
     func validate() throws {
-        guard events >= 10_000, events <= 20_000_000 else { throw ValidationError("--events must be between 10000 and 20000000, not \(events)") }
+        guard events >= 10_000, events <= 20_000_000 else {
+            throw ValidationError("--events must be between 10000 and 20000000, not \(events)")
+        }
         guard seconds >= 1, seconds <= 600 else { throw ValidationError("--seconds must be between 1 and 600, not \(seconds)") }
         guard rate >= 10, rate <= 50_000 else { throw ValidationError("--rate must be between 10 and 50000, not \(rate)") }
     }
@@ -58,15 +60,19 @@ struct BenchProjectionsCommand: AsyncParsableCommand {
             let report = try await projector.rebuild(StandardProjections.all)
             let rebuildRate = Double(report.events) / report.seconds
             let counts = try await store.pool.query(
-                "SELECT (SELECT count(*) FROM projection.sessions), (SELECT count(*) FROM projection.tasks), (SELECT count(*) FROM projection.restore_points)")
+                "SELECT (SELECT count(*) FROM projection.sessions), (SELECT count(*) FROM projection.tasks), (SELECT count(*) FROM projection.restore_points)"
+            )
 
             let queries = try await BenchLogQueries(store: store, bench: bench, logger: logger).measure()
             let (projected, bare) = try await measureLag(&history, store: store, projector: projector)
-            let cases = [
-                BenchCase(name: "rebuild all projections", value: rebuildRate, unit: "events/s", reference: readRate),
-                BenchCase(name: "live projection lag p50", value: projected.percentile(0.5), unit: "ms", reference: bare.percentile(0.5)),
-                BenchCase(name: "live projection lag p99", value: projected.percentile(0.99), unit: "ms", reference: bare.percentile(0.99)),
-            ] + queries
+            let cases =
+                [
+                    BenchCase(name: "rebuild all projections", value: rebuildRate, unit: "events/s", reference: readRate),
+                    BenchCase(
+                        name: "live projection lag p50", value: projected.percentile(0.5), unit: "ms", reference: bare.percentile(0.5)),
+                    BenchCase(
+                        name: "live projection lag p99", value: projected.percentile(0.99), unit: "ms", reference: bare.percentile(0.99)),
+                ] + queries
             BenchReport.print(
                 cases, json: json,
                 notes: [

@@ -15,7 +15,9 @@ struct BenchReadCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"cases\":[...]} instead of a table.") var json = false
 
     func validate() throws {
-        guard events >= 1_000, events <= 10_000_000 else { throw ValidationError("--events must be between 1000 and 10000000, not \(events)") }
+        guard events >= 1_000, events <= 10_000_000 else {
+            throw ValidationError("--events must be between 1000 and 10000000, not \(events)")
+        }
         guard runs >= 1, runs <= 20 else { throw ValidationError("--runs must be between 1 and 20, not \(runs)") }
     }
 
@@ -27,8 +29,9 @@ struct BenchReadCommand: AsyncParsableCommand {
                 "psql is not installed, and the read bench measures its \\copy as the reference: apt-get install postgresql-client")
         }
         let bench = try await BenchDatabase.create(catalog: catalog, logger: logger)
-        let store = EventStore(pool: PostgresPool(.init(settings: bench.service, maximumConnections: 1), logger: logger),
-                               configuration: .init(readBatchSize: 10_000), logger: logger)
+        let store = EventStore(
+            pool: PostgresPool(.init(settings: bench.service, maximumConnections: 1), logger: logger),
+            configuration: .init(readBatchSize: 10_000), logger: logger)
         try await seed(store)
 
         let clock = ContinuousClock()
@@ -45,18 +48,22 @@ struct BenchReadCommand: AsyncParsableCommand {
         await store.pool.close()
 
         var bare: [Double] = []
-        let copy = "\\copy (SELECT \(["position", "stream_id", "stream_version", "event_id", "event_type", "schema_version", "data", "metadata", "recorded_at", "transaction_id"].joined(separator: ", ")) FROM tidemark.events ORDER BY position) TO '/dev/null'"
+        let copy =
+            "\\copy (SELECT \(["position", "stream_id", "stream_version", "event_id", "event_type", "schema_version", "data", "metadata", "recorded_at", "transaction_id"].joined(separator: ", ")) FROM tidemark.events ORDER BY position) TO '/dev/null'"
         let connectionString = bench.administrator.keywordConnectionString
         for _ in 0..<runs {
             let start = clock.now
-            let output = try ToolRunner(runAsServerAccount: false).run(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", connectionString, "-c", copy])
+            let output = try ToolRunner(runAsServerAccount: false).run(
+                psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", connectionString, "-c", copy])
             guard output.status == 0 else { throw ValidationError("psql failed: \(output.text)") }
             bare.append(Double(events) / (clock.now - start).seconds)
         }
         BenchReport.print(
             [BenchCase(name: "read whole log in order", value: ours.max()!, unit: "events/s", reference: bare.max()!)],
             json: json,
-            notes: ["reference: psql \\copy (SELECT ... ORDER BY position) TO '/dev/null', best of \(runs); tidemark decodes every field into RecordedEvent, \(store.configuration.readBatchSize) events per round trip, one batch read ahead"])
+            notes: [
+                "reference: psql \\copy (SELECT ... ORDER BY position) TO '/dev/null', best of \(runs); tidemark decodes every field into RecordedEvent, \(store.configuration.readBatchSize) events per round trip, one batch read ahead"
+            ])
     }
 
     private func seed(_ store: EventStore) async throws {
@@ -65,7 +72,9 @@ struct BenchReadCommand: AsyncParsableCommand {
         while written < events {
             let count = Swift.min(1_000, events - written)
             let batch = try (0..<count).map { index in
-                try NewEvent(type: "TransferCheckpointed", jsonData: BenchDatabase.sampleData(written + index), metadata: BenchDatabase.sampleMetadata)
+                try NewEvent(
+                    type: "TransferCheckpointed", jsonData: BenchDatabase.sampleData(written + index),
+                    metadata: BenchDatabase.sampleMetadata)
             }
             try await store.append(to: try StreamName("bench-read-\(stream)"), expectedVersion: .noStream, events: batch)
             written += count

@@ -11,7 +11,9 @@ import VSphere
 struct BenchVSphereCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vsphere",
-        abstract: "The vSphere adapter against the vCenter simulator (Tools/vcsim): enumeration, snapshot latency, disk read throughput beside curl.")
+        abstract:
+            "The vSphere adapter against the vCenter simulator (Tools/vcsim): enumeration, snapshot latency, disk read throughput beside curl."
+    )
     @Option(help: "VMs in the simulated inventory (10 clusters of 4 hosts).") var vms: Int = 10_000
     @Option(help: "Size of the disk read for throughput, in MiB.") var diskMib: Int = 512
     @Option(help: "Snapshot create+remove rounds.") var snapshots: Int = 20
@@ -22,18 +24,24 @@ struct BenchVSphereCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard vms >= 10, vms % 10 == 0 else { throw ValidationError("--vms must be a multiple of 10 (10 clusters), not \(vms)") }
-        guard (1...64).contains(readers), (1...64).contains(readMib) else { throw ValidationError("--readers and --read-mib must be between 1 and 64") }
+        guard (1...64).contains(readers), (1...64).contains(readMib) else {
+            throw ValidationError("--readers and --read-mib must be between 1 and 64")
+        }
         guard (1...8192).contains(diskMib) else { throw ValidationError("--disk-mib must be between 1 and 8192, not \(diskMib)") }
         guard FileManager.default.isExecutableFile(atPath: vcsim) else {
-            throw ValidationError("the simulator script \(vcsim) is not here: run the bench from Tidemark's source folder, or give --vcsim PATH")
+            throw ValidationError(
+                "the simulator script \(vcsim) is not here: run the bench from Tidemark's source folder, or give --vcsim PATH")
         }
     }
 
     func run() async throws {
-        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("tidemark-bench-vsphere-\(UUID().uuidString.prefix(8))")
-        let big = try startSimulator(folder.appendingPathComponent("inventory"), ["-dc", "1", "-cluster", "10", "-host", "4", "-vm", "\(vms / 10)", "-fill=false"])
+        let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "tidemark-bench-vsphere-\(UUID().uuidString.prefix(8))")
+        let big = try startSimulator(
+            folder.appendingPathComponent("inventory"), ["-dc", "1", "-cluster", "10", "-host", "4", "-vm", "\(vms / 10)", "-fill=false"])
         defer { stopSimulator(big) }
-        let adapter = VSphereAdapter(endpoint: VSphereEndpoint(url: big.url, user: "tidemark", password: "tidemark-test", thumbprint: try await thumbprint(big.url)))
+        let adapter = VSphereAdapter(
+            endpoint: VSphereEndpoint(url: big.url, user: "tidemark", password: "tidemark-test", thumbprint: try await thumbprint(big.url)))
         let clock = ContinuousClock()
 
         // Enumeration: connected first, so the figure is the inventory's own round trips.
@@ -68,9 +76,12 @@ struct BenchVSphereCommand: AsyncParsableCommand {
 
         // Throughput: one VM with one filled disk, through the adapter and through curl.
         let small = try startSimulator(
-            folder.appendingPathComponent("disk"), ["-dc", "1", "-cluster", "1", "-host", "1", "-vm", "1", "-disks", "1", "-disk-kib", "\(diskMib * 1024)"])
+            folder.appendingPathComponent("disk"),
+            ["-dc", "1", "-cluster", "1", "-host", "1", "-vm", "1", "-disks", "1", "-disk-kib", "\(diskMib * 1024)"])
         defer { stopSimulator(small) }
-        let reader = VSphereAdapter(endpoint: VSphereEndpoint(url: small.url, user: "tidemark", password: "tidemark-test", thumbprint: try await thumbprint(small.url)))
+        let reader = VSphereAdapter(
+            endpoint: VSphereEndpoint(
+                url: small.url, user: "tidemark", password: "tidemark-test", thumbprint: try await thumbprint(small.url)))
         let machine = try await reader.inventory().virtualMachines.first.required("the disk simulator has no VM")
         let snapshot = try await reader.createSnapshot(vm: machine.id, name: "tidemark-bench", description: "bench", quiesce: false)
         // curl before and after the adapter's reads: the better run is the reference.
@@ -91,9 +102,14 @@ struct BenchVSphereCommand: AsyncParsableCommand {
         BenchReport.print(
             [
                 BenchCase(name: "enumeration of \(vms) VMs", value: enumeration, unit: "s", reference: bareSeconds),
-                BenchCase(name: "SOAP round trips per 1,000 VMs", value: Double(trips) / Double(vms) * 1_000, unit: "trips", reference: Double(bareTrips) / Double(vms) * 1_000),
-                BenchCase(name: "snapshot create + remove per VM", value: snapshotTotal / rounds * 1_000, unit: "ms", reference: callTotal / rounds * 1_000),
-                BenchCase(name: "disk read, 1 MiB blocks as a job reads (\(diskMib) MiB)", value: rates[0], unit: "MiB/s", reference: curlRate),
+                BenchCase(
+                    name: "SOAP round trips per 1,000 VMs", value: Double(trips) / Double(vms) * 1_000, unit: "trips",
+                    reference: Double(bareTrips) / Double(vms) * 1_000),
+                BenchCase(
+                    name: "snapshot create + remove per VM", value: snapshotTotal / rounds * 1_000, unit: "ms",
+                    reference: callTotal / rounds * 1_000),
+                BenchCase(
+                    name: "disk read, 1 MiB blocks as a job reads (\(diskMib) MiB)", value: rates[0], unit: "MiB/s", reference: curlRate),
                 BenchCase(name: "disk read, \(readMib) MiB ranges (\(diskMib) MiB)", value: rates[1], unit: "MiB/s", reference: curlRate),
             ],
             json: json,
@@ -113,7 +129,8 @@ struct BenchVSphereCommand: AsyncParsableCommand {
     func startSimulator(_ folder: URL, _ flags: [String]) throws -> Simulator {
         let output = try ToolRunner(runAsServerAccount: false).run("/bin/bash", [vcsim, "start", folder.path] + flags)
         guard output.status == 0 else { throw ValidationError("the simulator did not start: \(output.text)") }
-        let url = try String(contentsOf: folder.appendingPathComponent("url"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let url = try String(contentsOf: folder.appendingPathComponent("url"), encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         return Simulator(folder: folder, url: url)
     }
 
@@ -158,7 +175,8 @@ struct BenchVSphereCommand: AsyncParsableCommand {
         let base = url.hasSuffix("/sdk") ? String(url.dropLast(4)) : url
         let flat = (DatastorePath(file)?.path ?? "").replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")
         let address = "\(base)/folder/\(flat)?dcPath=DC0&dsName=LocalDS_0"
-        let output = try ToolRunner(runAsServerAccount: false).run("/usr/bin/curl", ["-sk", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", address])
+        let output = try ToolRunner(runAsServerAccount: false).run(
+            "/usr/bin/curl", ["-sk", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", address])
         let fields = output.text.split(separator: " ").compactMap { Double($0) }
         guard output.status == 0, fields.count == 2, Int64(fields[0]) == size, fields[1] > 0 else {
             throw ValidationError("curl could not read \(address): \(output.text)")

@@ -68,7 +68,8 @@ struct RemoveObject<Definition: CatalogDefinition>: AsyncParsableCommand {
                 if let expected, let current = state.entries(Definition.self)[id]?.version, expected != current {
                     throw CatalogError(
                         .staleVersion,
-                        "the \(Definition.kind.displayName) '\(name)' is at version \(current), not \(expected): look at it again before removing it")
+                        "the \(Definition.kind.displayName) '\(name)' is at version \(current), not \(expected): look at it again before removing it"
+                    )
                 }
                 return try CatalogDecider.remove(Definition.self, id: id, in: state)
             }
@@ -99,7 +100,8 @@ enum CatalogCommandRunner {
         let changes = try await options.withCatalog(appending: true) { catalog in
             try await catalog.execute(metadata: options.metadata) { state throws(CatalogError) in
                 let id = try state.require(Definition.self, named: name)
-                return try CatalogDecider.update(id: id, basedOn: basedOn, in: state) { (definition: inout Definition) throws(CatalogError) in
+                return try CatalogDecider.update(id: id, basedOn: basedOn, in: state) {
+                    (definition: inout Definition) throws(CatalogError) in
                     try change(&definition, state)
                 }
             }
@@ -120,6 +122,8 @@ enum CatalogCommandOutput {
         let version = first.expectedVersion + Int64(changes.filter { $0.stream == first.stream }.count)
         let fields = changes.flatMap(\.changedFields)
         let detail = verb == "updated" && !fields.isEmpty ? " (\(fields.joined(separator: ", ")))" : ""
-        print("\(verb) \(first.kind.displayName) '\(name)'\(detail): version \(version), events \(changes.map(\.eventType).joined(separator: ", "))")
+        print(
+            "\(verb) \(first.kind.displayName) '\(name)'\(detail): version \(version), events \(changes.map(\.eventType).joined(separator: ", "))"
+        )
     }
 }

@@ -20,11 +20,14 @@ struct CatalogDatabase {
     /// Tidemark's data folder (the private cluster, the demo's lab and repository).
     let dataDirectory: URL
 
-    init(options: GlobalOptions, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment)
+    init(
+        options: GlobalOptions, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         throws
     {
         self.logger = logger
-        let directory = options.dataDirectory.map { URL(fileURLWithPath: $0) }
+        let directory =
+            options.dataDirectory.map { URL(fileURLWithPath: $0) }
             ?? Self.defaultDataDirectory(environment: environment)
         self.dataDirectory = directory
         if let url = options.databaseURL ?? environment["TIDEMARK_DATABASE_URL"] {
@@ -56,7 +59,8 @@ struct CatalogDatabase {
     func requirePrivateCluster(for command: String) throws -> PrivateCluster {
         guard let privateCluster else {
             throw CommandFailure(
-                "\(command) manages the private cluster, but a database is configured (--database-url, TIDEMARK_DATABASE_URL, PGHOST or PGDATABASE): manage that server with its own tools")
+                "\(command) manages the private cluster, but a database is configured (--database-url, TIDEMARK_DATABASE_URL, PGHOST or PGDATABASE): manage that server with its own tools"
+            )
         }
         return privateCluster
     }
@@ -86,8 +90,10 @@ struct CatalogDatabase {
     /// Says on stderr that this command started the private cluster, where, and how to stop
     /// it: a cluster someone stopped with `db stop` does not come back unnoticed.
     static func announceStart(_ cluster: PrivateCluster) {
-        FileHandle.standardError.write(Data(
-            "started Tidemark's private PostgreSQL cluster in \(cluster.dataDirectory.path) (it keeps running; stop it with 'tidemark db stop --data-dir \(cluster.dataDirectory.path)')\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "started Tidemark's private PostgreSQL cluster in \(cluster.dataDirectory.path) (it keeps running; stop it with 'tidemark db stop --data-dir \(cluster.dataDirectory.path)')\n"
+                    .utf8))
     }
 
     /// An event store on the service settings, its schema checked.

@@ -61,7 +61,8 @@ struct ViewOptions: ParsableArguments {
     static func parseMoment(_ text: String?) throws -> Date? {
         guard let text else { return nil }
         guard let date = parse(text) else {
-            throw ValidationError("--as-of '\(text)' is not a time: write 2026-11-01, '2026-11-01 18:30' (local time) or 2026-11-01T18:30:00Z")
+            throw ValidationError(
+                "--as-of '\(text)' is not a time: write 2026-11-01, '2026-11-01 18:30' (local time) or 2026-11-01T18:30:00Z")
         }
         return date
     }

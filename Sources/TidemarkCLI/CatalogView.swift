@@ -78,7 +78,8 @@ enum CatalogView {
             summary = [repository.path, "\(repository.maxConcurrentTasks)", "\(repository.freeSpaceThresholdPercent)%", repository.site]
         case let proxy as ProxyDefinition:
             let modes = proxy.transportModes.map(\.rawValue).joined(separator: ",")
-            let placement = [proxy.host.map { "host \($0)" }, proxy.cluster.map { "cluster \($0)" }].compactMap { $0 }.joined(separator: ", ")
+            let placement = [proxy.host.map { "host \($0)" }, proxy.cluster.map { "cluster \($0)" }].compactMap { $0 }.joined(
+                separator: ", ")
             fields += [
                 ("site", proxy.site), ("transport modes", modes), ("max concurrent tasks", "\(proxy.maxConcurrentTasks)"),
                 ("datastores", proxy.datastores.isEmpty ? "-" : proxy.datastores.joined(separator: ", ")),

@@ -11,7 +11,8 @@ func parseSize(_ text: String, option: String, range: ClosedRange<Int64>) throws
         }
     }
     throw ValidationError(
-        "\(option) '\(text)' is not a size from \(describe(range.lowerBound)) to \(describe(range.upperBound)): write it as 512K, 64M or 2G")
+        "\(option) '\(text)' is not a size from \(describe(range.lowerBound)) to \(describe(range.upperBound)): write it as 512K, 64M or 2G"
+    )
 }
 
 private func describe(_ bytes: Int64) -> String {

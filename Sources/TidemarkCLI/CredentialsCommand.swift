@@ -51,7 +51,8 @@ struct CredentialsCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The credentials stored on this host, with their users (never the passwords).")
+        static let configuration = CommandConfiguration(
+            abstract: "The credentials stored on this host, with their users (never the passwords).")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON for scripts.") var json = false
 

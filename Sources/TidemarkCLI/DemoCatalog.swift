@@ -39,8 +39,10 @@ struct DemoCatalog {
         let id = try state.require(JobDefinition.self, named: jobName)
         let job = state.jobs[id]!
         let proxyIDs = job.definition.proxies.isEmpty ? Array(state.proxies.keys) : job.definition.proxies
-        let proxies = proxyIDs.compactMap { id in state.proxies[id].map { (id: id, name: $0.definition.name, maxTasks: $0.definition.maxConcurrentTasks) } }
-            .sorted { $0.name < $1.name }
+        let proxies = proxyIDs.compactMap { id in
+            state.proxies[id].map { (id: id, name: $0.definition.name, maxTasks: $0.definition.maxConcurrentTasks) }
+        }
+        .sorted { $0.name < $1.name }
         return Job(id: id, name: job.definition.name, version: job.version, proxies: proxies)
     }
 }

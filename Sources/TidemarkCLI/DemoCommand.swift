@@ -48,7 +48,8 @@ struct DemoCommand: AsyncParsableCommand {
             print("lab:        \(labPath) (new: 3 VMs, one 64 MiB disk each)")
         }
         let repositoryURL = data.appendingPathComponent("repository")
-        let repository = FileManager.default.fileExists(atPath: repositoryURL.appendingPathComponent("repository.json").path)
+        let repository =
+            FileManager.default.fileExists(atPath: repositoryURL.appendingPathComponent("repository.json").path)
             ? try BackupRepository.open(at: repositoryURL) : try BackupRepository.create(at: repositoryURL)
         print("repository: \(repository.root.path)")
 
@@ -57,7 +58,8 @@ struct DemoCommand: AsyncParsableCommand {
         let job = try await DemoCatalog.ensure(catalog, labFolder: labPath, repositoryPath: repositoryURL.path, vms: vms)
         print("job:        '\(job.name)' (version \(job.version)), proxies \(job.proxies.map(\.name).joined(separator: ", "))")
 
-        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
+        let manager = JobManager(
+            store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
         let sessions = DemoSession(store: store, manager: manager, job: job, rawEvents: events)
         _ = try await sessions.run(1, of: 2)
         let written = try lab.mutate(percent: 2)
@@ -72,21 +74,27 @@ struct DemoCommand: AsyncParsableCommand {
             """, [job.name])
         if summary.rowCount == 1 {
             print(
-                "projections: job '\(job.name)' last result \(try summary.decode(0, 0, as: String.self)), \(try summary.decode(0, 1, as: Int64.self)) session(s), \(try summary.decode(0, 2, as: Int64.self)) restore point(s) (see docs/sql-cookbook.md)")
+                "projections: job '\(job.name)' last result \(try summary.decode(0, 0, as: String.self)), \(try summary.decode(0, 1, as: Int64.self)) session(s), \(try summary.decode(0, 2, as: Int64.self)) restore point(s) (see docs/sql-cookbook.md)"
+            )
         }
         await store.pool.close()
 
-        print("restore points of job '\(job.name)': \(report.machines.compactMap(\.restorePoint).joined(separator: ", ")) (and those of earlier sessions, see 'tidemark session list')")
+        print(
+            "restore points of job '\(job.name)': \(report.machines.compactMap(\.restorePoint).joined(separator: ", ")) (and those of earlier sessions, see 'tidemark session list')"
+        )
         // The restore check: a fresh snapshot of the first VM (the lab has not changed since
         // the second session), hashed, against the restore of its first disk.
         if let first = report.machines.first(where: { $0.restorePoint != nil }), let point = first.restorePoint,
             let machine = try await lab.inventory().virtualMachines.first(where: { $0.id == first.id })
         {
             let disk = "disk-\(machine.disks[0].key)"
-            let check = try await lab.createSnapshot(vm: machine.id, name: "tidemark-demo-check", description: "restore check", quiesce: false)
-            let expected = try await Self.sha256(of: try await lab.openDisk(vm: machine.id, snapshot: check.id, diskKey: machine.disks[0].key))
+            let check = try await lab.createSnapshot(
+                vm: machine.id, name: "tidemark-demo-check", description: "restore check", quiesce: false)
+            let expected = try await Self.sha256(
+                of: try await lab.openDisk(vm: machine.id, snapshot: check.id, diskKey: machine.disks[0].key))
             try await lab.removeSnapshot(vm: machine.id, snapshot: check.id)
-            let target = FileManager.default.temporaryDirectory.appendingPathComponent("tidemark-demo-restore-\(UUID().uuidString.prefix(8)).img")
+            let target = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tidemark-demo-restore-\(UUID().uuidString.prefix(8)).img")
             defer { try? FileManager.default.removeItem(at: target) }
             let manifest = try repository.manifest(restorePoint: point, disk: disk)
             try DiskRestore.restore(manifest, from: repository, to: target.path, overwrite: false)
@@ -99,7 +107,9 @@ struct DemoCommand: AsyncParsableCommand {
         if let cluster = database.privateCluster {
             // The cluster outlives the demo (the next run and every other command use it): say so.
             let account = geteuid() == 0 ? " (as the postgres user)" : ""
-            print("the catalog's PostgreSQL cluster keeps running in \(cluster.dataDirectory.path)\(account): stop it with 'tidemark db stop --data-dir \(cluster.dataDirectory.path)'")
+            print(
+                "the catalog's PostgreSQL cluster keeps running in \(cluster.dataDirectory.path)\(account): stop it with 'tidemark db stop --data-dir \(cluster.dataDirectory.path)'"
+            )
         }
     }
 

@@ -30,7 +30,8 @@ struct DemoSession {
         }
         let follower = Task {
             if rawEvents {
-                for try await event in store.subscribe(after: head, category: SessionEvent.category) where event.stream == SessionEvent.stream(of: session) {
+                for try await event in store.subscribe(after: head, category: SessionEvent.category)
+                where event.stream == SessionEvent.stream(of: session) {
                     print("  " + EventPrinter.textLine(event))
                     if event.type == SessionEvent.Kind.sessionFinished.rawValue { return }
                 }

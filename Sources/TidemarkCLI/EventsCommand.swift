@@ -21,7 +21,8 @@ struct EventsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Append one event to a stream of your own (note-* or custom-*).")
         @OptionGroup var options: GlobalOptions
-        @Option(help: "The stream: note-<name> or custom-<name> (Tidemark's own streams are written only by the commands that check them).") var stream: String
+        @Option(help: "The stream: note-<name> or custom-<name> (Tidemark's own streams are written only by the commands that check them).")
+        var stream: String
         @Option(help: "The event type, such as NoteWritten.") var type: String
         @Option(help: "The event's data: one JSON object.") var data: String
         @Option(
@@ -36,7 +37,8 @@ struct EventsCommand: AsyncParsableCommand {
             do { stream = try StreamName(self.stream) } catch { throw ValidationError("--stream: \(error)") }
             if let kind = ObjectKind(rawValue: stream.category) {
                 throw ValidationError(
-                    "'\(stream)' is a \(kind.displayName)'s stream: change it with 'tidemark \(kind.category) add|update|remove', which checks the change before writing it")
+                    "'\(stream)' is a \(kind.displayName)'s stream: change it with 'tidemark \(kind.category) add|update|remove', which checks the change before writing it"
+                )
             }
             if stream.category == SessionEvent.category {
                 throw ValidationError("'\(stream)' is a backup session's stream: only the Job Manager writes sessions")
@@ -49,7 +51,8 @@ struct EventsCommand: AsyncParsableCommand {
             }
             guard EventsCommand.appendNamespace.contains(stream.category) else {
                 throw ValidationError(
-                    "'\(stream)' is not a stream 'events append' writes: use note-<name> or custom-<name> (for example note-\(stream.rawValue.split(separator: "-").last.map(String.init) ?? "1"))")
+                    "'\(stream)' is not a stream 'events append' writes: use note-<name> or custom-<name> (for example note-\(stream.rawValue.split(separator: "-").last.map(String.init) ?? "1"))"
+                )
             }
             if let id, UUID(uuidString: id) == nil {
                 throw ValidationError("--id '\(id)' is not a UUID (for example 3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e)")

@@ -98,7 +98,8 @@ struct EventsVerifyCommand: AsyncParsableCommand {
             lines.append("the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)): \(broken.detail)")
         } else if let head = verification.head {
             lines.append(
-                "the log matches its hash chain: \(verification.eventsChecked) events checked up to position \(head.position) in \(seconds) s (\(rate) events/s); head \(head.hash)")
+                "the log matches its hash chain: \(verification.eventsChecked) events checked up to position \(head.position) in \(seconds) s (\(rate) events/s); head \(head.hash)"
+            )
         } else {
             lines.append("the log is empty: nothing to verify")
         }
@@ -107,14 +108,17 @@ struct EventsVerifyCommand: AsyncParsableCommand {
             for check in broken.prefix(20) {
                 let found = check.chain.map { "the chain holds \($0)" } ?? "the log has no event there"
                 lines.append(
-                    "restore point \(check.restorePoint), disk \(check.disk) recorded the chain head \(check.recorded) at position \(check.position); \(found): the log was rewritten at or before position \(check.position)")
+                    "restore point \(check.restorePoint), disk \(check.disk) recorded the chain head \(check.recorded) at position \(check.position); \(found): the log was rewritten at or before position \(check.position)"
+                )
             }
             if broken.count > 20 { lines.append("... and \(broken.count - 20) more recorded heads that do not match") }
             let positions = Set(heads.map(\.position)).count
             if broken.isEmpty {
                 lines.append(
                     "\(heads.count) chain heads recorded in the repository (\(positions) positions) match the chain"
-                        + (report.restorePointsWithoutHead.map { $0 > 0 ? "; \($0) restore points recorded none (made before the chain, or without a database)" : "" } ?? ""))
+                        + (report.restorePointsWithoutHead.map {
+                            $0 > 0 ? "; \($0) restore points recorded none (made before the chain, or without a database)" : ""
+                        } ?? ""))
             }
         }
         return lines.joined(separator: "\n")

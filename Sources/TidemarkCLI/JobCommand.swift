@@ -11,7 +11,8 @@ struct JobCommand: AsyncParsableCommand {
         abstract: "Define backup jobs: what, where to, with which proxies, when, and how long to keep it.",
         subcommands: [
             AddObject<JobOptions>.self, UpdateObject<JobOptions>.self, RemoveObject<JobDefinition>.self, ListObjects<JobDefinition>.self,
-            ShowObject<JobDefinition>.self, Switch<EnableJob>.self, Switch<DisableJob>.self, JobStart.self, JobStop.self, Apply.self, Export.self,
+            ShowObject<JobDefinition>.self, Switch<EnableJob>.self, Switch<DisableJob>.self, JobStart.self, JobStop.self, Apply.self,
+            Export.self,
             History.self,
         ])
 
@@ -36,7 +37,9 @@ struct JobCommand: AsyncParsableCommand {
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make the catalog's jobs match a YAML file (one job per document): adds new jobs, updates changed ones.",
-            discussion: "Fields a document leaves out take their defaults. The whole file is checked before anything is written: one bad job writes nothing.")
+            discussion:
+                "Fields a document leaves out take their defaults. The whole file is checked before anything is written: one bad job writes nothing."
+        )
         @OptionGroup var options: CatalogOptions
         @Option(name: .customShort("f"), help: ArgumentHelp("The YAML file ('-' for standard input).", valueName: "file")) var file: String
         @Flag(name: .customLong("dry-run"), help: "Show what would change, change nothing.") var dryRun = false
@@ -52,7 +55,9 @@ struct JobCommand: AsyncParsableCommand {
             }
             let documents = try JobDocument.parse(text, file: file == "-" ? "standard input" : file)
             let plan = try await options.withCatalog(appending: !dryRun) { catalog -> [CatalogChange] in
-                if dryRun { return try JobDocument.plan(documents, in: try await catalog.load(), defaultTimeZone: JobCommand.localTimeZone) }
+                if dryRun {
+                    return try JobDocument.plan(documents, in: try await catalog.load(), defaultTimeZone: JobCommand.localTimeZone)
+                }
                 return try await catalog.execute(metadata: options.metadata) { state throws(CatalogError) in
                     try JobDocument.plan(documents, in: state, defaultTimeZone: JobCommand.localTimeZone)
                 }
@@ -103,7 +108,8 @@ struct JobCommand: AsyncParsableCommand {
             let name = self.name
             let (state, events) = try await options.withCatalog { catalog -> (CatalogState, [RecordedEvent]) in
                 let state = try await catalog.load()
-                let id = state.id(of: JobDefinition.self, named: name)
+                let id =
+                    state.id(of: JobDefinition.self, named: name)
                     ?? state.formerHolder(of: .job, named: name)
                 guard let id else { return (state, []) }
                 return (state, try await catalog.history(of: .job, id: id))
@@ -112,7 +118,8 @@ struct JobCommand: AsyncParsableCommand {
                 throw CatalogError(
                     .notFound,
                     UnknownName.message(
-                        "job", name, relation: "is or was named", known: state.jobs.values.map(\.definition.name), listCommand: "tidemark job list"))
+                        "job", name, relation: "is or was named", known: state.jobs.values.map(\.definition.name),
+                        listCommand: "tidemark job list"))
             }
             let entries = try JobHistory.entries(events, names: state)
             if json {
@@ -123,7 +130,6 @@ struct JobCommand: AsyncParsableCommand {
         }
     }
 }
-
 
 protocol JobSwitchSetting: Sendable {
     static var commandName: String { get }

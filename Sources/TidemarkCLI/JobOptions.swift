@@ -5,24 +5,37 @@ import Catalog
 struct JobOptions: DefinitionOptions {
     @Option(help: "What the job is for.") var description: String?
     @Option(help: "The managed server the VMs live on.") var server: String?
-    @Option(name: .customLong("object"), help: ArgumentHelp("What to back up, in order: vm:NAME, folder:PATH, cluster:NAME, host:NAME, tag:NAME (repeat).", valueName: "kind:name"))
+    @Option(
+        name: .customLong("object"),
+        help: ArgumentHelp(
+            "What to back up, in order: vm:NAME, folder:PATH, cluster:NAME, host:NAME, tag:NAME (repeat).", valueName: "kind:name"))
     var objects: [String] = []
-    @Option(name: .customLong("exclude"), help: ArgumentHelp("Leave out vm:NAME or disk:VM/KEY (repeat).", valueName: "exclusion")) var exclusions: [String] = []
+    @Option(name: .customLong("exclude"), help: ArgumentHelp("Leave out vm:NAME or disk:VM/KEY (repeat).", valueName: "exclusion"))
+    var exclusions: [String] = []
     @Option(help: "The target repository.") var repository: String?
-    @Option(name: .customLong("proxy"), help: ArgumentHelp("A proxy to use (repeat), or 'automatic' (the default).", valueName: "name")) var proxies: [String] = []
-    @Option(name: .customLong("parallel"), help: ArgumentHelp("Process VMs and disks in parallel within the task limits: yes or no (default yes).", valueName: "yes|no"))
+    @Option(name: .customLong("proxy"), help: ArgumentHelp("A proxy to use (repeat), or 'automatic' (the default).", valueName: "name"))
+    var proxies: [String] = []
+    @Option(
+        name: .customLong("parallel"),
+        help: ArgumentHelp("Process VMs and disks in parallel within the task limits: yes or no (default yes).", valueName: "yes|no"))
     var parallel: String?
-    @Option(help: ArgumentHelp(
-        "manual | daily at HH:MM[,HH:MM] [on mon-fri] | weekly on sun[,wed] at HH:MM | monthly on day N|last at HH:MM | monthly on the first..fourth|last DAY at HH:MM | every N minutes|hours | continuously | after JOB (times as 22:00 or 10pm)",
-        valueName: "schedule"))
+    @Option(
+        help: ArgumentHelp(
+            "manual | daily at HH:MM[,HH:MM] [on mon-fri] | weekly on sun[,wed] at HH:MM | monthly on day N|last at HH:MM | monthly on the first..fourth|last DAY at HH:MM | every N minutes|hours | continuously | after JOB (times as 22:00 or 10pm)",
+            valueName: "schedule"))
     var schedule: String?
     @Option(name: .customLong("time-zone"), help: "The schedule's IANA time zone (default: this machine's).") var timeZone: String?
-    @Option(name: .customLong("backup-window"), help: ArgumentHelp("Stop transport outside HH:MM-HH:MM ('none': no window).", valueName: "window"))
+    @Option(
+        name: .customLong("backup-window"),
+        help: ArgumentHelp("Stop transport outside HH:MM-HH:MM ('none': no window).", valueName: "window"))
     var backupWindow: String?
-    @Option(help: ArgumentHelp("'7 restore points' (the default, at least 3) or '14 days' (at least '1 day').", valueName: "retention")) var retention: String?
+    @Option(help: ArgumentHelp("'7 restore points' (the default, at least 3) or '14 days' (at least '1 day').", valueName: "retention"))
+    var retention: String?
     @Option(name: .customLong("retry-count"), help: "Retries of failed VMs inside the session (default 3).") var retryCount: Int?
-    @Option(name: .customLong("retry-wait"), help: ArgumentHelp("Minutes between retries (default 10).", valueName: "minutes")) var retryWait: Int?
-    @Option(name: .customLong("application-aware"), help: "require-success, ignore-failures or off (the default).") var applicationAware: String?
+    @Option(name: .customLong("retry-wait"), help: ArgumentHelp("Minutes between retries (default 10).", valueName: "minutes"))
+    var retryWait: Int?
+    @Option(name: .customLong("application-aware"), help: "require-success, ignore-failures or off (the default).") var applicationAware:
+        String?
     @Option(name: .customLong("block-size"), help: "256K, 512K, 1M (the default), 2M, 4M or 8M.") var blockSize: String?
     @Option(name: .customLong("compression-level"), help: "zstd level 0 (none) to 19 (default 3).") var compressionLevel: Int?
     @Option(help: ArgumentHelp("Whether its schedule runs it: yes (the default) or no.", valueName: "yes|no")) var enabled: String?

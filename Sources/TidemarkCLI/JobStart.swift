@@ -13,7 +13,9 @@ struct JobStart: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
         abstract: "Run a session of the job now and show its progress (an unfinished session of the job is resumed first).",
-        discussion: "Until 'tidemark server' runs jobs, the session runs in this command; if it is interrupted, the next 'job start' resumes it where the log says it stopped.")
+        discussion:
+            "Until 'tidemark server' runs jobs, the session runs in this command; if it is interrupted, the next 'job start' resumes it where the log says it stopped."
+    )
     @OptionGroup var options: CatalogOptions
     @Argument(help: "The job's name.") var name: String
     @Flag(help: "Print only the report, not one line per step.") var quiet = false
@@ -25,7 +27,8 @@ struct JobStart: AsyncParsableCommand {
         let database = try CatalogDatabase(options: options.global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 4)
         return try await withClosing(store) { _ in
-            let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
+            let manager = JobManager(
+                store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
             let session: String
             if let unfinished = try await manager.unfinishedSessions(job: name).first {
                 session = unfinished
@@ -58,7 +61,9 @@ extension JobManagerSettings {
         var settings = JobManagerSettings()
         settings.secrets = SecretsLocation(dataDirectory: dataDirectory.path)
         if let bytes = environment["TIDEMARK_CHECKPOINT_BYTES"].flatMap(Int64.init), bytes > 0 { settings.checkpointBytes = bytes }
-        if let seconds = environment["TIDEMARK_RETRY_WAIT_SECONDS"].flatMap(Int.init), seconds >= 0 { settings.retryWait = .seconds(seconds) }
+        if let seconds = environment["TIDEMARK_RETRY_WAIT_SECONDS"].flatMap(Int.init), seconds >= 0 {
+            settings.retryWait = .seconds(seconds)
+        }
         return settings
     }
 }

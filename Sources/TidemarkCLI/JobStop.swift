@@ -8,7 +8,9 @@ import Postgres
 struct JobStop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop",
-        abstract: "Stop the job's running session: --graceful (the default) lets VMs in progress finish; --immediate stops them now, removes their snapshots and keeps no restore point for them. Nothing is retried.")
+        abstract:
+            "Stop the job's running session: --graceful (the default) lets VMs in progress finish; --immediate stops them now, removes their snapshots and keeps no restore point for them. Nothing is retried."
+    )
     @OptionGroup var options: CatalogOptions
     @Argument(help: "The job's name.") var name: String
     @Flag(exclusivity: .exclusive) var mode: ControlEvent.StopRequested.Mode = .graceful

@@ -40,10 +40,13 @@ struct LabView: Encodable {
                     id: vm.id, name: vm.name, folder: folders[vm.folder] ?? vm.folder, host: vm.host, cluster: vm.cluster,
                     tags: vm.tags.compactMap { tags[$0] }, poweredOn: vm.poweredOn,
                     disks: vm.disks.map { Disk(key: $0.key, label: $0.label, capacityBytes: $0.capacity) },
-                    snapshots: try await lab.snapshots(of: vm.id).map { Snapshot(id: $0.id, name: $0.name, changeId: $0.changeID, quiesced: $0.quiesced) }))
+                    snapshots: try await lab.snapshots(of: vm.id).map {
+                        Snapshot(id: $0.id, name: $0.name, changeId: $0.changeID, quiesced: $0.quiesced)
+                    }))
         }
         let faults = try lab.faults()
-        return LabView(vms: machines, faults: Faults(snapshotFailure: faults.snapshotFailure.sorted(), quiesceFailure: faults.quiesceFailure.sorted()))
+        return LabView(
+            vms: machines, faults: Faults(snapshotFailure: faults.snapshotFailure.sorted(), quiesceFailure: faults.quiesceFailure.sorted()))
     }
 
     func json() throws -> String {

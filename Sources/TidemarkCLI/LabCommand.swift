@@ -48,11 +48,12 @@ struct LabCommand: AsyncParsableCommand {
                 let disks = vm.disks.map { "\($0.key):\($0.capacity >> 20)M" }.joined(separator: " ")
                 let snapshots = try await lab.snapshots(of: vm.id).map(\.name).joined(separator: ", ")
                 print(
-                    [vm.id.padding(toLength: 7, withPad: " ", startingAt: 0), vm.name.padding(toLength: 12, withPad: " ", startingAt: 0),
-                     (folders[vm.folder] ?? vm.folder).padding(toLength: 11, withPad: " ", startingAt: 0),
-                     vm.host.padding(toLength: 7, withPad: " ", startingAt: 0),
-                     vm.tags.compactMap { tags[$0] }.joined(separator: ",").padding(toLength: 7, withPad: " ", startingAt: 0),
-                     disks.padding(toLength: 26, withPad: " ", startingAt: 0), snapshots.isEmpty ? "-" : snapshots,
+                    [
+                        vm.id.padding(toLength: 7, withPad: " ", startingAt: 0), vm.name.padding(toLength: 12, withPad: " ", startingAt: 0),
+                        (folders[vm.folder] ?? vm.folder).padding(toLength: 11, withPad: " ", startingAt: 0),
+                        vm.host.padding(toLength: 7, withPad: " ", startingAt: 0),
+                        vm.tags.compactMap { tags[$0] }.joined(separator: ",").padding(toLength: 7, withPad: " ", startingAt: 0),
+                        disks.padding(toLength: 26, withPad: " ", startingAt: 0), snapshots.isEmpty ? "-" : snapshots,
                     ].joined(separator: " "))
             }
             let faults = try lab.faults()
@@ -94,7 +95,9 @@ struct LabCommand: AsyncParsableCommand {
             let machines = try await lab.inventory().virtualMachines
             guard let machine = machines.first(where: { $0.id == vm || $0.name == vm }) else {
                 throw CommandFailure(
-                    UnknownName.message("VM", vm, relation: "has the name or id", known: machines.map(\.name), listCommand: "tidemark lab show \(directory)"))
+                    UnknownName.message(
+                        "VM", vm, relation: "has the name or id", known: machines.map(\.name), listCommand: "tidemark lab show \(directory)"
+                    ))
             }
             var faults = try lab.faults()
             faults.snapshotFailure.remove(machine.id)
@@ -102,8 +105,9 @@ struct LabCommand: AsyncParsableCommand {
             if snapshotFailure { faults.snapshotFailure.insert(machine.id) }
             if quiesceFailure { faults.quiesceFailure.insert(machine.id) }
             try lab.setFaults(faults)
-            print("\(machine.name): \(clear ? "no injected faults" : snapshotFailure ? "snapshots will fail" : "quiesced snapshots will fail")")
+            print(
+                "\(machine.name): \(clear ? "no injected faults" : snapshotFailure ? "snapshots will fail" : "quiesced snapshots will fail")"
+            )
         }
     }
 }
-

@@ -86,7 +86,8 @@ enum PeerBench {
     private static func run(_ program: String, _ arguments: [String]) throws -> String {
         let output = try ToolRunner(runAsServerAccount: false).run(program, arguments)
         guard output.status == 0 else {
-            throw BenchError("\((program as NSString).lastPathComponent) \(arguments.first ?? "") failed (\(output.status)): \(output.text.suffix(500))")
+            throw BenchError(
+                "\((program as NSString).lastPathComponent) \(arguments.first ?? "") failed (\(output.status)): \(output.text.suffix(500))")
         }
         return output.text
     }

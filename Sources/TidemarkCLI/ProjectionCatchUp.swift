@@ -12,8 +12,10 @@ enum ProjectionCatchUp {
         do {
             try await Projector(store: store, logger: logger).catchUp()
         } catch {
-            FileHandle.standardError.write(Data(
-                "warning: the reporting views could not be brought up to date (\(error)); run 'tidemark projections follow' or 'tidemark server'\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "warning: the reporting views could not be brought up to date (\(error)); run 'tidemark projections follow' or 'tidemark server'\n"
+                        .utf8))
         }
     }
 }

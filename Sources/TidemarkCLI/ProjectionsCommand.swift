@@ -46,7 +46,8 @@ struct ProjectionsCommand: AsyncParsableCommand {
             var rows = [["PROJECTION", "POSITION", "HEAD", "BEHIND", "LAG", "UPDATED", "REBUILT"]]
             for status in statuses {
                 rows.append([
-                    status.name, "\(status.position)", "\(status.head)", "\(status.eventsBehind)", String(format: "%.1fs", status.lagSeconds),
+                    status.name, "\(status.position)", "\(status.head)", "\(status.eventsBehind)",
+                    String(format: "%.1fs", status.lagSeconds),
                     formatter.string(from: status.updatedAt), status.rebuiltAt.map(formatter.string(from:)) ?? "never",
                 ])
             }
@@ -69,7 +70,9 @@ struct ProjectionsCommand: AsyncParsableCommand {
 
     struct Rebuild: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rebuild projections from position zero into shadow tables, then swap them in atomically (readers keep the old rows meanwhile).")
+            abstract:
+                "Rebuild projections from position zero into shadow tables, then swap them in atomically (readers keep the old rows meanwhile)."
+        )
         @OptionGroup var options: GlobalOptions
         @Argument(help: "One projection (catalog, sessions, statistics); all when left out.") var name: String?
         @Flag(help: "Rebuild even from a log whose hash chain is broken (an edited, deleted or forged event).")
@@ -84,20 +87,25 @@ struct ProjectionsCommand: AsyncParsableCommand {
                 if let broken = verification.broken {
                     guard ignoreBrokenChain else {
                         throw CommandFailure(
-                            "the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)): a rebuild would make the change official. See 'tidemark events verify'; give --ignore-broken-chain to rebuild anyway")
+                            "the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)): a rebuild would make the change official. See 'tidemark events verify'; give --ignore-broken-chain to rebuild anyway"
+                        )
                     }
-                    print("warning: the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)); rebuilding anyway (--ignore-broken-chain)")
+                    print(
+                        "warning: the log's hash chain is broken at position \(broken.position) (\(broken.kind.rawValue)); rebuilding anyway (--ignore-broken-chain)"
+                    )
                 }
                 return try await projector.rebuild(selected)
             }
             print(
-                "rebuilt \(report.projections.joined(separator: ", ")) from \(report.events) events in \(String(format: "%.1f", report.seconds)) s; live at position \(report.position)")
+                "rebuilt \(report.projections.joined(separator: ", ")) from \(report.events) events in \(String(format: "%.1f", report.seconds)) s; live at position \(report.position)"
+            )
         }
     }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Rebuild projections into shadow tables and report every row that differs from the live tables (exit status 1 if any).")
+            abstract:
+                "Rebuild projections into shadow tables and report every row that differs from the live tables (exit status 1 if any).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "One projection (catalog, sessions, statistics); all when left out.") var name: String?
 

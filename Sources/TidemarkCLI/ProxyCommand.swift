@@ -14,7 +14,9 @@ struct ProxyCommand: AsyncParsableCommand {
 
 struct ProxyOptions: DefaultedDefinitionOptions {
     @Option(help: "The site it stands in (default 'default').") var site: String?
-    @Option(help: ArgumentHelp("Transport modes it can use, comma-separated: direct-storage, hot-add, network (default network).", valueName: "modes"))
+    @Option(
+        help: ArgumentHelp(
+            "Transport modes it can use, comma-separated: direct-storage, hot-add, network (default network).", valueName: "modes"))
     var transport: String?
     @Option(name: .customLong("max-tasks"), help: "Tasks it runs at once (default 2).") var maxTasks: Int?
     @Option(help: ArgumentHelp("Datastores it reaches directly, comma-separated.", valueName: "names")) var datastores: String?

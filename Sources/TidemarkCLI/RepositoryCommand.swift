@@ -10,7 +10,8 @@ struct RepositoryCommand: AsyncParsableCommand {
         commandName: "repository",
         abstract: "Define repositories in the catalog; create, fill and check a repository folder (deduplicated, compressed chunks).",
         subcommands: [
-            AddObject<RepositoryOptions>.self, UpdateObject<RepositoryOptions>.self, RemoveObject<RepositoryDefinition>.self, ListObjects<RepositoryDefinition>.self,
+            AddObject<RepositoryOptions>.self, UpdateObject<RepositoryOptions>.self, RemoveObject<RepositoryDefinition>.self,
+            ListObjects<RepositoryDefinition>.self,
             ShowObject<RepositoryDefinition>.self, Create.self, GenerateKey.self, BackupImage.self, Verify.self, Prune.self,
             RepositoryCheckCommand.self,
         ]
@@ -32,7 +33,9 @@ struct RepositoryCommand: AsyncParsableCommand {
     struct GenerateKey: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "generate-key",
-            abstract: "Write a new random repository key to a new file (mode 0600). Keep it apart from the repository: without it nothing restores.")
+            abstract:
+                "Write a new random repository key to a new file (mode 0600). Keep it apart from the repository: without it nothing restores."
+        )
         @Argument(help: "The key file to create.") var path: String
 
         func run() throws {
@@ -71,7 +74,9 @@ struct RepositoryCommand: AsyncParsableCommand {
                 blockSize: size)
             transfer.throttle = limitMegabytesPerSecond.map { TokenBucket(bytesPerSecond: $0 * 1e6) }
             let outcome = try await transfer.run { progress in
-                print("  checkpoint: offset \(progress.offset), read \(megabytes(progress.bytesRead)) MB, stored \(megabytes(progress.bytesTransferred)) MB")
+                print(
+                    "  checkpoint: offset \(progress.offset), read \(megabytes(progress.bytesRead)) MB, stored \(megabytes(progress.bytesTransferred)) MB"
+                )
             }
             let times = outcome.stageTimes
             print(
@@ -144,7 +149,9 @@ extension RepositoryCommand {
             if gcOnly ? policies != 0 : policies != 1 {
                 throw ValidationError("give exactly one of --keep-last N and --keep-days N, or --gc-only")
             }
-            if gcOnly && dryRun { throw ValidationError("--dry-run lists what a retention policy would delete: give --keep-last N or --keep-days N") }
+            if gcOnly && dryRun {
+                throw ValidationError("--dry-run lists what a retention policy would delete: give --keep-last N or --keep-days N")
+            }
         }
 
         func run() throws {
@@ -153,18 +160,27 @@ extension RepositoryCommand {
                 let policy: RetentionPolicy = keepLast.map { .restorePoints($0) } ?? .days(keepDays ?? 0)
                 let scope = wholeRepository ? "\(policy) of the whole repository" : "\(policy) of each VM"
                 if dryRun {
-                    let plan = try store.retentionPlan(policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: allowRemovingLast)
+                    let plan = try store.retentionPlan(
+                        policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: allowRemovingLast)
                     print(plan.isEmpty ? "retention (\(scope)) would delete nothing" : "retention (\(scope)) would delete:")
                     let formatter = ISO8601DateFormatter()
-                    for candidate in plan { print("  \(candidate.restorePoint)  (chain \(candidate.chain), made \(formatter.string(from: candidate.createdAt)))") }
+                    for candidate in plan {
+                        print(
+                            "  \(candidate.restorePoint)  (chain \(candidate.chain), made \(formatter.string(from: candidate.createdAt)))")
+                    }
                     return
                 }
-                let deleted = try store.applyRetention(policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: allowRemovingLast)
-                print(deleted.isEmpty ? "retention (\(scope)): nothing to delete" : "retention (\(scope)) deleted: \(deleted.joined(separator: ", "))")
+                let deleted = try store.applyRetention(
+                    policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: allowRemovingLast)
+                print(
+                    deleted.isEmpty
+                        ? "retention (\(scope)): nothing to delete" : "retention (\(scope)) deleted: \(deleted.joined(separator: ", "))")
             }
             let report = try GarbageCollector(repository: store).collect(dropProgressOlderThan: dropProgressDays.map { $0 * 86_400 })
             if report.droppedProgress > 0 { print("dropped the saved progress of \(report.droppedProgress) interrupted transfer(s)") }
-            print("garbage collection: \(report.deletedChunks) chunk(s) deleted, \(megabytes(report.freedBytes)) MB freed, \(report.referencedChunks) referenced chunk(s) kept")
+            print(
+                "garbage collection: \(report.deletedChunks) chunk(s) deleted, \(megabytes(report.freedBytes)) MB freed, \(report.referencedChunks) referenced chunk(s) kept"
+            )
         }
     }
 }
@@ -173,7 +189,9 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Write a disk of a restore point back to a file, checking every block's hash.",
-        discussion: "A destination inside any Tidemark repository (a repository.json above it, links resolved, or a repository the catalog names when a database is configured) is refused.")
+        discussion:
+            "A destination inside any Tidemark repository (a repository.json above it, links resolved, or a repository the catalog names when a database is configured) is refused."
+    )
     @Option(help: "The repository's folder.") var repository: String
     @Option(name: .customLong("restore-point"), help: "The restore point's id.") var restorePoint: String
     @Option(help: "The disk's name within the restore point.") var disk: String
@@ -198,7 +216,9 @@ struct RestoreCommand: AsyncParsableCommand {
             print("restore point \(restorePoint), disk \(disk): all \(result.blocksChecked) blocks check out")
         } else if let to {
             let result = try DiskRestore.restore(manifest, from: store, to: to, overwrite: force)
-            print("restored \(megabytes(manifest.diskSize)) MB to \(to) (\(megabytes(result.bytesWritten)) MB written, the rest zeros); every block checked")
+            print(
+                "restored \(megabytes(manifest.diskSize)) MB to \(to) (\(megabytes(result.bytesWritten)) MB written, the rest zeros); every block checked"
+            )
         }
     }
 }

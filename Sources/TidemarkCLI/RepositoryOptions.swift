@@ -14,11 +14,13 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
     @Option(
         name: .customLong("verify-every"),
         help: ArgumentHelp(
-            "Scheduled health checks: verify restore points not verified for this long (7d, '14 days'; 'off' for none).", valueName: "days"))
+            "Scheduled health checks: verify restore points not verified for this long (7d, '14 days'; 'off' for none).", valueName: "days")
+    )
     var verifyEvery: String?
     @Option(
         name: .customLong("verify-budget"),
-        help: ArgumentHelp("Bytes of restore points one scheduled health check reads (default 10GiB): 500MiB, 10GiB, 1TiB.", valueName: "size"))
+        help: ArgumentHelp(
+            "Bytes of restore points one scheduled health check reads (default 10GiB): 500MiB, 10GiB, 1TiB.", valueName: "size"))
     var verifyBudget: String?
 
     static func blank(named name: String) -> RepositoryDefinition { RepositoryDefinition(name: name, path: "") }
@@ -31,7 +33,10 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
             // not at the first session.
             var isFolder: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
-                throw CatalogError(.invalidValue, "--path \(path) is a file, not a folder: give the folder the repository lives in (it is made on first use if it does not exist)")
+                throw CatalogError(
+                    .invalidValue,
+                    "--path \(path) is a file, not a folder: give the folder the repository lives in (it is made on first use if it does not exist)"
+                )
             }
             repository.path = path
         }

@@ -30,7 +30,8 @@ struct ServerAdapter {
         case .lab:
             let folder = server.folder ?? ""
             guard FileManager.default.fileExists(atPath: folder + "/lab.json") else {
-                throw CommandFailure("the lab '\(server.name)' has no lab.json in \(folder): create it with 'tidemark lab create \(folder)'")
+                throw CommandFailure(
+                    "the lab '\(server.name)' has no lab.json in \(folder): create it with 'tidemark lab create \(folder)'")
             }
             return ServerAdapter(server: server, adapter: try LabAdapter(root: folder))
         case .vcenter:

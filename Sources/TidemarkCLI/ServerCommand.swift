@@ -35,7 +35,8 @@ struct ServerOptions: DefaultedDefinitionOptions {
             "A credential of 'tidemark credentials add' (user and password, sealed on this host; nothing of it enters the catalog).",
             valueName: "name"))
     var credential: String?
-    @Option(help: ArgumentHelp("Trust a certificate no CA vouches for by its SHA-256 thumbprint.", valueName: "hex")) var thumbprint: String?
+    @Option(help: ArgumentHelp("Trust a certificate no CA vouches for by its SHA-256 thumbprint.", valueName: "hex")) var thumbprint:
+        String?
 
     static func blank(named name: String) -> ManagedServer { ManagedServer(name: name, platform: .vcenter) }
 
@@ -48,7 +49,8 @@ struct ServerOptions: DefaultedDefinitionOptions {
     func checkOnHost(_ global: GlobalOptions) throws {
         if let passwordEnvironment, ProcessInfo.processInfo.environment[passwordEnvironment] == nil {
             throw CommandFailure(
-                "the environment variable \(EscapedText.escaped(passwordEnvironment)) is not set here: --password-env takes the NAME of a variable that holds the password (the name is kept in the log for ever; never give the password itself)")
+                "the environment variable \(EscapedText.escaped(passwordEnvironment)) is not set here: --password-env takes the NAME of a variable that holds the password (the name is kept in the log for ever; never give the password itself)"
+            )
         }
         let secrets = try global.secretsLocation()
         do {

@@ -8,7 +8,8 @@ import Infrastructure
 struct ServerInventoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inventory",
-        abstract: "List a vCenter's (or a lab's) datacenters, clusters, hosts, folders, tags and VMs with their ids and disks, as jobs see them.")
+        abstract:
+            "List a vCenter's (or a lab's) datacenters, clusters, hosts, folders, tags and VMs with their ids and disks, as jobs see them.")
 
     @OptionGroup var options: CatalogOptions
     @Argument(help: "The managed server's name.") var name: String
@@ -74,17 +75,27 @@ struct InventoryView: Encodable {
         datacenters = inventory.datacenters.map { Named(id: $0.id, name: $0.name) }.sorted { $0.name < $1.name }
         clusters = inventory.clusters.map { Cluster(id: $0.id, name: $0.name, datacenter: datacenterNames[$0.datacenter] ?? $0.datacenter) }
             .sorted { $0.name < $1.name }
-        hosts = inventory.hosts.map { Host(id: $0.id, name: $0.name, cluster: $0.cluster.isEmpty ? nil : clusterNames[$0.cluster] ?? $0.cluster) }
-            .sorted { $0.name < $1.name }
-        folders = inventory.folders.map { Folder(id: $0.id, path: paths[$0.id] ?? $0.name, datacenter: datacenterNames[$0.datacenter] ?? $0.datacenter) }
-            .sorted { $0.path < $1.path }
-        tags = inventory.tags.map { Tag(id: $0.id, name: $0.name, category: $0.category) }.sorted { ($0.category, $0.name) < ($1.category, $1.name) }
+        hosts = inventory.hosts.map {
+            Host(id: $0.id, name: $0.name, cluster: $0.cluster.isEmpty ? nil : clusterNames[$0.cluster] ?? $0.cluster)
+        }
+        .sorted { $0.name < $1.name }
+        folders = inventory.folders.map {
+            Folder(id: $0.id, path: paths[$0.id] ?? $0.name, datacenter: datacenterNames[$0.datacenter] ?? $0.datacenter)
+        }
+        .sorted { $0.path < $1.path }
+        tags = inventory.tags.map { Tag(id: $0.id, name: $0.name, category: $0.category) }.sorted {
+            ($0.category, $0.name) < ($1.category, $1.name)
+        }
         virtualMachines = inventory.virtualMachines.map { vm in
             Machine(
-                id: vm.id, name: vm.name, instanceUuid: vm.instanceUUID, folder: paths[vm.folder] ?? vm.folder, host: hostNames[vm.host] ?? vm.host,
-                datastore: vm.datastore, cluster: vm.cluster.isEmpty ? nil : clusterNames[vm.cluster] ?? vm.cluster, poweredOn: vm.poweredOn,
+                id: vm.id, name: vm.name, instanceUuid: vm.instanceUUID, folder: paths[vm.folder] ?? vm.folder,
+                host: hostNames[vm.host] ?? vm.host,
+                datastore: vm.datastore, cluster: vm.cluster.isEmpty ? nil : clusterNames[vm.cluster] ?? vm.cluster,
+                poweredOn: vm.poweredOn,
                 tags: vm.tags.map { tagNames[$0] ?? $0 }.sorted(),
-                disks: vm.disks.map { Disk(key: $0.key, label: $0.label, file: $0.file, datastore: $0.datastore, capacityBytes: $0.capacity) })
+                disks: vm.disks.map {
+                    Disk(key: $0.key, label: $0.label, file: $0.file, datastore: $0.datastore, capacityBytes: $0.capacity)
+                })
         }.sorted { $0.name < $1.name }
     }
 
@@ -110,11 +121,14 @@ struct InventoryView: Encodable {
     /// Tables for people: one per kind of object.
     func text() -> String {
         func size(_ bytes: Int64) -> String {
-            bytes >= 1 << 30 && bytes % (1 << 30) == 0 ? "\(bytes >> 30) GiB" : bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes >> 10) KiB"
+            bytes >= 1 << 30 && bytes % (1 << 30) == 0
+                ? "\(bytes >> 30) GiB" : bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes >> 10) KiB"
         }
         var sections: [String] = []
         sections.append(TextTable.render([["DATACENTER", "ID"]] + datacenters.map { [$0.name, $0.id] }))
-        if !clusters.isEmpty { sections.append(TextTable.render([["CLUSTER", "ID", "DATACENTER"]] + clusters.map { [$0.name, $0.id, $0.datacenter] })) }
+        if !clusters.isEmpty {
+            sections.append(TextTable.render([["CLUSTER", "ID", "DATACENTER"]] + clusters.map { [$0.name, $0.id, $0.datacenter] }))
+        }
         sections.append(TextTable.render([["HOST", "ID", "CLUSTER"]] + hosts.map { [$0.name, $0.id, $0.cluster ?? "(standalone)"] }))
         sections.append(TextTable.render([["FOLDER", "ID"]] + folders.map { [$0.path, $0.id] }))
         if !tags.isEmpty { sections.append(TextTable.render([["TAG", "ID", "CATEGORY"]] + tags.map { [$0.name, $0.id, $0.category] })) }

@@ -14,7 +14,9 @@ struct ServerRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the scheduler, the Job Managers and the projector until SIGTERM or SIGINT.",
-        discussion: "Several servers may share one database: one schedules, each runs the sessions it claims first, and sessions a stopped or crashed server leaves unfinished resume on the next that looks.")
+        discussion:
+            "Several servers may share one database: one schedules, each runs the sessions it claims first, and sessions a stopped or crashed server leaves unfinished resume on the next that looks."
+    )
     @OptionGroup var options: GlobalOptions
     @Option(name: .customLong("max-sessions"), help: "Sessions this server runs at once.") var maxSessions = 4
 
@@ -22,7 +24,8 @@ struct ServerRun: AsyncParsableCommand {
         let logger = try options.makeLogger(label: "tidemark.server")
         let database = try CatalogDatabase(options: options, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 12)
-        let manager = JobManager(store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
+        let manager = JobManager(
+            store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
         let scheduler = Scheduler(store: store, manager: manager, logger: logger)
         let group = ServiceGroup(
             services: [

@@ -33,7 +33,8 @@ extension SessionCommand {
     /// the latest ids) or several.
     static func resolve(_ prefix: String, pool: PostgresPool) async throws -> String {
         let matches = try await pool.query(
-            "SELECT session_id FROM reporting.sessions WHERE session_id LIKE $1 || '%' ORDER BY started_at DESC LIMIT 2", [prefix.lowercased()])
+            "SELECT session_id FROM reporting.sessions WHERE session_id LIKE $1 || '%' ORDER BY started_at DESC LIMIT 2",
+            [prefix.lowercased()])
         if matches.rowCount == 1 { return try matches.decode(0, 0) }
         throw try await noSingleSession(prefix, matches: matches.rowCount, pool: pool)
     }

@@ -81,7 +81,9 @@ struct SessionCommand: AsyncParsableCommand {
         func run() async throws {
             if json {
                 let id = self.id
-                print(try await withCaughtUpPool(options) { pool in try await showJSON(session: try await resolve(id, pool: pool), pool: pool) })
+                print(
+                    try await withCaughtUpPool(options) { pool in try await showJSON(session: try await resolve(id, pool: pool), pool: pool)
+                    })
                 return
             }
             let prefix = id.lowercased()
@@ -111,16 +113,24 @@ struct SessionCommand: AsyncParsableCommand {
             print("  result:      \(try text(3))")
             if let reason = try session.decodeIfPresent(0, 18, as: String.self) { print("  reason:      \(reason)") }
             print("  started:     \(started.map(formatter.string(from:)) ?? "-"), finished \(finished.map(formatter.string(from:)) ?? "-")")
-            print("  processed:   \(megabytes(try session.decodeIfPresent(0, 7))), read \(megabytes(try session.decodeIfPresent(0, 8))), transferred \(megabytes(try session.decodeIfPresent(0, 9)))")
-            print("  reduction:   dedupe \(try number(10).map { String(format: "%.2fx", $0) } ?? "-"), compression \(try number(11).map { String(format: "%.2fx", $0) } ?? "-")")
+            print(
+                "  processed:   \(megabytes(try session.decodeIfPresent(0, 7))), read \(megabytes(try session.decodeIfPresent(0, 8))), transferred \(megabytes(try session.decodeIfPresent(0, 9)))"
+            )
+            print(
+                "  reduction:   dedupe \(try number(10).map { String(format: "%.2fx", $0) } ?? "-"), compression \(try number(11).map { String(format: "%.2fx", $0) } ?? "-")"
+            )
             print("  rate:        \(try number(12).map { String(format: "%.0f MB/s", $0 / 1e6) } ?? "-")")
-            print("  bottleneck:  \(try text(13)) (busy: source \(try number(14) ?? 0)%, proxy \(try number(15) ?? 0)%, network \(try number(16) ?? 0)%, target \(try number(17) ?? 0)%)")
+            print(
+                "  bottleneck:  \(try text(13)) (busy: source \(try number(14) ?? 0)%, proxy \(try number(15) ?? 0)%, network \(try number(16) ?? 0)%, target \(try number(17) ?? 0)%)"
+            )
             var table = [["TASK", "VM", "PROXY", "MODE", "RESULT", "TRIES", "READ", "TRANSFERRED", "MESSAGE"]]
             for row in 0..<tasks.rowCount {
                 let attempts: Int64? = try tasks.decodeIfPresent(row, 5)
                 table.append([
-                    try tasks.decode(row, 0), try tasks.decode(row, 1), try tasks.decode(row, 2), try tasks.decode(row, 3), try tasks.decode(row, 4),
-                    attempts.map(String.init) ?? "-", megabytes(try tasks.decodeIfPresent(row, 6)), megabytes(try tasks.decodeIfPresent(row, 7)),
+                    try tasks.decode(row, 0), try tasks.decode(row, 1), try tasks.decode(row, 2), try tasks.decode(row, 3),
+                    try tasks.decode(row, 4),
+                    attempts.map(String.init) ?? "-", megabytes(try tasks.decodeIfPresent(row, 6)),
+                    megabytes(try tasks.decodeIfPresent(row, 7)),
                     try tasks.decode(row, 8),
                 ])
             }

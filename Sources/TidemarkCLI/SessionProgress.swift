@@ -43,7 +43,8 @@ struct SessionProgress {
         case .repositoryChecked:
             guard let check = decode(SessionEvent.RepositoryChecked.self) else { break }
             steps.append(
-                "repository \(check.path): \(check.online ? "online" : "offline"), \(Self.bytes(check.freeBytes)) free (\(Int(check.freePercent))%), \(Self.count(check.taskLimit, "task")) at once")
+                "repository \(check.path): \(check.online ? "online" : "offline"), \(Self.bytes(check.freeBytes)) free (\(Int(check.freePercent))%), \(Self.count(check.taskLimit, "task")) at once"
+            )
         case .snapshotCreated:
             guard let snapshot = decode(SessionEvent.SnapshotCreated.self) else { break }
             let how = snapshot.quiesced == false ? ", crash-consistent" : ""
@@ -76,7 +77,8 @@ struct SessionProgress {
             if kind == .transferFinished {
                 done.insert(progress.taskId)
                 steps.append(
-                    "\(label(progress.taskId)): done, read \(Self.bytes(progress.bytesRead)), transferred \(Self.bytes(progress.bytesTransferred))")
+                    "\(label(progress.taskId)): done, read \(Self.bytes(progress.bytesRead)), transferred \(Self.bytes(progress.bytesTransferred))"
+                )
             }
         case .taskFinished:
             guard let task = decode(SessionEvent.TaskFinished.self), task.result == .failed else { break }
@@ -111,7 +113,8 @@ struct SessionProgress {
         let total = known + (sizes.isEmpty ? 0 : known / Int64(sizes.count) * Int64(unstarted))
         var parts = ["progress: \(done.count) of \(Self.count(max(disks, sizes.count), "disk")) done"]
         if total > 0 {
-            parts.append("\(min(100, Int(Double(read) / Double(total) * 100)))% of \(Self.bytes(total))\(unstarted > 0 ? " (estimated)" : "")")
+            parts.append(
+                "\(min(100, Int(Double(read) / Double(total) * 100)))% of \(Self.bytes(total))\(unstarted > 0 ? " (estimated)" : "")")
         }
         if let rate = rate(at: now) {
             parts.append("\(Self.bytes(Int64(rate)))/s")

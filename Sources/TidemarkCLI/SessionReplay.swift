@@ -26,10 +26,13 @@ struct SessionReplay: AsyncParsableCommand {
         let logger = try options.makeLogger()
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 1)
         return try await withClosing(store) { _ in
-            let matches = try await store.streams(category: SessionEvent.category, prefix: SessionEvent.stream(of: id.lowercased()), limit: 2)
+            let matches = try await store.streams(
+                category: SessionEvent.category, prefix: SessionEvent.stream(of: id.lowercased()), limit: 2)
             guard matches.count == 1 else {
                 throw ValidationError(
-                    matches.isEmpty ? "no session starts with '\(id)': see 'tidemark session list'" : "'\(id)' matches several sessions: give more of the id")
+                    matches.isEmpty
+                        ? "no session starts with '\(id)': see 'tidemark session list'"
+                        : "'\(id)' matches several sessions: give more of the id")
             }
             let events = try await store.readStream(try StreamName(matches[0]), limit: 1_000_000)
             guard let first = events.first else { return }
@@ -62,17 +65,27 @@ struct SessionReplay: AsyncParsableCommand {
     static func describe(_ type: String, _ fields: [String: Any], task: String?) -> String {
         let subject = task.map { "[\($0)] " } ?? ""
         switch type {
-        case "SessionStarted": return "session of job \(fields["job_name"] as? String ?? "?") (version \(fields["job_version"] ?? "?"), \(fields["trigger"] as? String ?? "?"))"
-        case "ObjectsEnumerated": return "objects: " + ((fields["vms"] as? [[String: Any]])?.compactMap { $0["name"] as? String }.joined(separator: ", ") ?? "")
-        case "RepositoryChecked": return "repository \(fields["path"] as? String ?? "?"): online \(fields["online"] ?? "?"), \(fields["free_percent"] ?? "?")% free (threshold \(fields["threshold_percent"] ?? "?")%)"
+        case "SessionStarted":
+            return
+                "session of job \(fields["job_name"] as? String ?? "?") (version \(fields["job_version"] ?? "?"), \(fields["trigger"] as? String ?? "?"))"
+        case "ObjectsEnumerated":
+            return "objects: " + ((fields["vms"] as? [[String: Any]])?.compactMap { $0["name"] as? String }.joined(separator: ", ") ?? "")
+        case "RepositoryChecked":
+            return
+                "repository \(fields["path"] as? String ?? "?"): online \(fields["online"] ?? "?"), \(fields["free_percent"] ?? "?")% free (threshold \(fields["threshold_percent"] ?? "?")%)"
         case "ProxySelected":
-            let candidates = (fields["candidates"] as? [[String: Any]])?.map { "\($0["proxy_name"] ?? "?") \($0["score"] ?? "?")" }.joined(separator: ", ") ?? ""
+            let candidates =
+                (fields["candidates"] as? [[String: Any]])?.map { "\($0["proxy_name"] ?? "?") \($0["score"] ?? "?")" }.joined(
+                    separator: ", ") ?? ""
             return "\(subject)proxy \(fields["proxy_name"] ?? "?") by \(fields["transport_mode"] ?? "?") (scores: \(candidates))"
         case "TransferCheckpointed", "TransferFinished":
-            return "\(subject)\(type == "TransferFinished" ? "transfer done" : "checkpoint") at \(fields["offset"] ?? 0), read \(fields["bytes_read"] ?? 0), wrote \(fields["bytes_transferred"] ?? 0)"
+            return
+                "\(subject)\(type == "TransferFinished" ? "transfer done" : "checkpoint") at \(fields["offset"] ?? 0), read \(fields["bytes_read"] ?? 0), wrote \(fields["bytes_transferred"] ?? 0)"
         case "TaskWaited": return "\(subject)waits: \(fields["reason"] ?? "")"
         case "TaskFinished": return "\(subject)\(fields["result"] ?? "?")\((fields["message"] as? String).map { ": \($0)" } ?? "")"
-        case "SessionFinished": return "session \(fields["result"] ?? "?"): bottleneck \(fields["bottleneck"] ?? "-")\((fields["reason"] as? String).map { " (\($0))" } ?? "")"
+        case "SessionFinished":
+            return
+                "session \(fields["result"] ?? "?"): bottleneck \(fields["bottleneck"] ?? "-")\((fields["reason"] as? String).map { " (\($0))" } ?? "")"
         default:
             let details = fields.filter { !["task_id", "vm_id", "candidates"].contains($0.key) }.sorted { $0.key < $1.key }
                 .map { "\($0.key)=\($0.value)" }.joined(separator: " ")
@@ -100,6 +113,7 @@ struct SessionReplay: AsyncParsableCommand {
             }
         }
         let lines = order.map { "  \($0): \(tasks[$0]!)" }
-        return (["at +\(String(format: "%.3f", seconds))s: session \(session), \(events.count) events so far"] + lines).joined(separator: "\n")
+        return (["at +\(String(format: "%.3f", seconds))s: session \(session), \(events.count) events so far"] + lines).joined(
+            separator: "\n")
     }
 }

@@ -18,11 +18,15 @@ enum SessionReportPrinter {
             """)
         if let busy = finished.busy {
             Swift.print(
-                "  bottleneck: \(finished.bottleneck ?? busy.bottleneck) (busy: source \(busy.source)%, proxy \(busy.proxy)%, network \(busy.network)%, target \(busy.target)%)")
+                "  bottleneck: \(finished.bottleneck ?? busy.bottleneck) (busy: source \(busy.source)%, proxy \(busy.proxy)%, network \(busy.network)%, target \(busy.target)%)"
+            )
         }
         var rows = [["VM", "RESULT", "READ", "TRANSFERRED", "RESTORE POINT"]]
         for machine in report.machines {
-            rows.append([machine.name, machine.result.rawValue, megabytes(machine.readBytes), megabytes(machine.transferredBytes), machine.restorePoint ?? "-"])
+            rows.append([
+                machine.name, machine.result.rawValue, megabytes(machine.readBytes), megabytes(machine.transferredBytes),
+                machine.restorePoint ?? "-",
+            ])
         }
         Swift.print(TextTable.render(rows, rightAligned: [2, 3]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         for machine in report.machines {

@@ -33,7 +33,9 @@ struct ThrottleOptions: DefaultedDefinitionOptions {
         }
         if !toRepositories.isEmpty {
             rule.targetRepositories = []
-            for repository in toRepositories { rule.targetRepositories.append(try state.require(RepositoryDefinition.self, named: repository)) }
+            for repository in toRepositories {
+                rule.targetRepositories.append(try state.require(RepositoryDefinition.self, named: repository))
+            }
         }
         if let rate { rule.bytesPerSecond = try Rate.parse(rate) }
         if let window { rule.window = window.lowercased() == "none" ? nil : try TimeWindow(parsing: window) }

@@ -15,7 +15,8 @@ struct Tidemark: AsyncParsableCommand {
         version: "tidemark \(TidemarkVersion.current)",
         subcommands: [
             DemoCommand.self, JobCommand.self, RepositoryCommand.self, ProxyCommand.self, ServerCommand.self, ThrottleCommand.self,
-            CredentialsCommand.self, SessionCommand.self, ProjectionsCommand.self, DatabaseCommand.self, EventsCommand.self, LabCommand.self,
+            CredentialsCommand.self, SessionCommand.self, ProjectionsCommand.self, DatabaseCommand.self, EventsCommand.self,
+            LabCommand.self,
             RestoreCommand.self, BenchCommand.self,
         ]
     )

@@ -17,7 +17,9 @@ final class DatastoreDiskSource: BlockSource {
         }
     }
 
-    static func open(client: VSphereClient, datacenter: String, descriptor: DatastorePath, capacity: Int64, identity: String)
+    static func open(
+        client: VSphereClient, datacenter: String, descriptor: DatastorePath, capacity: Int64, identity: String
+    )
         async throws(InfrastructureError) -> DatastoreDiskSource
     {
         let cookie = client.sessionCookie
@@ -29,7 +31,8 @@ final class DatastoreDiskSource: BlockSource {
         guard response.status == 200 || response.status == 206 else {
             throw InfrastructureError(
                 .diskUnreadable,
-                "the disk descriptor [\(descriptor.datastore)] \(descriptor.path) in datacenter \(datacenter) could not be read: HTTP \(response.status)")
+                "the disk descriptor [\(descriptor.datastore)] \(descriptor.path) in datacenter \(datacenter) could not be read: HTTP \(response.status)"
+            )
         }
         let extent = try DiskDescriptor.flatExtent(of: response.body, file: "[\(descriptor.datastore)] \(descriptor.path)")
         if extent.bytes < capacity {
@@ -57,7 +60,8 @@ final class DatastoreDiskSource: BlockSource {
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws {
         guard buffer.count > 0 else { return }
         guard offset >= 0, offset + Int64(buffer.count) <= size else {
-            throw InfrastructureError(.diskUnreadable, "a read at \(offset) of \(buffer.count) bytes passes the end of the \(size)-byte disk (\(identity))")
+            throw InfrastructureError(
+                .diskUnreadable, "a read at \(offset) of \(buffer.count) bytes passes the end of the \(size)-byte disk (\(identity))")
         }
         try await readAhead.read(at: offset, into: buffer)
     }
@@ -90,7 +94,8 @@ enum DiskDescriptor {
         guard text.hasPrefix("# Disk DescriptorFile") || text.contains("createType=") else {
             throw InfrastructureError(
                 .diskUnreadable,
-                "\(file) is not a text disk descriptor (a sparse or stream-optimized disk?): only flat disks can be read through datastore HTTP access")
+                "\(file) is not a text disk descriptor (a sparse or stream-optimized disk?): only flat disks can be read through datastore HTTP access"
+            )
         }
         var extents: [(String, Int64)] = []
         for line in text.split(whereSeparator: \.isNewline) {
@@ -99,13 +104,15 @@ enum DiskDescriptor {
             guard fields.count == 4, ["RW", "RDONLY"].contains(fields[0]), let sectors = Int64(fields[1]) else { continue }
             guard ["VMFS", "FLAT"].contains(fields[2]) else {
                 throw InfrastructureError(
-                    .diskUnreadable, "\(file) has a \(fields[2]) extent: only flat (VMFS or FLAT) extents can be read through datastore HTTP access")
+                    .diskUnreadable,
+                    "\(file) has a \(fields[2]) extent: only flat (VMFS or FLAT) extents can be read through datastore HTTP access")
             }
             let name = fields[3].split(separator: "\"", omittingEmptySubsequences: true).first.map(String.init) ?? ""
             extents.append((name, sectors * 512))
         }
         guard extents.count == 1, let extent = extents.first, !extent.0.isEmpty else {
-            throw InfrastructureError(.diskUnreadable, "\(file) describes \(extents.count) extents; a disk of exactly one flat extent is needed")
+            throw InfrastructureError(
+                .diskUnreadable, "\(file) describes \(extents.count) extents; a disk of exactly one flat extent is needed")
         }
         return extent
     }

@@ -68,7 +68,9 @@ final class HTTPTransport: Sendable {
 
     /// Runs the exchange on the calling thread; with `target`, the body is written straight into
     /// it and must fill it exactly (a disk read).
-    func performBlocking(_ request: HTTPRequest, into target: UnsafeMutableRawBufferPointer? = nil) throws(InfrastructureError)
+    func performBlocking(
+        _ request: HTTPRequest, into target: UnsafeMutableRawBufferPointer? = nil
+    ) throws(InfrastructureError)
         -> HTTPResponse
     {
         let handle = handles.withLock { $0.popLast() } ?? CurlHandle(pinnedThumbprint: pinnedThumbprint, serverName: serverName)
@@ -125,7 +127,9 @@ private final class CurlHandle: @unchecked Sendable {
         errorBuffer.deallocate()
     }
 
-    func perform(_ request: HTTPRequest, base: String, into target: UnsafeMutableRawBufferPointer?) throws(InfrastructureError)
+    func perform(
+        _ request: HTTPRequest, base: String, into target: UnsafeMutableRawBufferPointer?
+    ) throws(InfrastructureError)
         -> HTTPResponse
     {
         let sink = ResponseSink(target: target)
@@ -150,12 +154,16 @@ private final class CurlHandle: @unchecked Sendable {
                 _ = tm_curl_set_string(curl, CURLOPT_CUSTOMREQUEST, request.method)
             }
             let context = Unmanaged.passUnretained(sink).toOpaque()
-            _ = tm_curl_set_write(curl, { data, size, count, context in
-                Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue().receive(data!, size * count)
-            }, context)
-            _ = tm_curl_set_header_callback(curl, { data, size, count, context in
-                Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue().header(data!, size * count)
-            }, context)
+            _ = tm_curl_set_write(
+                curl,
+                { data, size, count, context in
+                    Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue().receive(data!, size * count)
+                }, context)
+            _ = tm_curl_set_header_callback(
+                curl,
+                { data, size, count, context in
+                    Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue().header(data!, size * count)
+                }, context)
             defer { withExtendedLifetime(sink) {} }
             return curl_easy_perform(curl)
         }
@@ -175,15 +183,18 @@ private final class CurlHandle: @unchecked Sendable {
             if !pinned.isEmpty {
                 return InfrastructureError(
                     .untrustedCertificate,
-                    "\(server) presented a certificate with SHA-256 thumbprint \(seen), not the pinned \(pinned): if the certificate was replaced on purpose, update the pin with 'tidemark server update \(serverName) --thumbprint \(seen)'; otherwise something else answers at that address")
+                    "\(server) presented a certificate with SHA-256 thumbprint \(seen), not the pinned \(pinned): if the certificate was replaced on purpose, update the pin with 'tidemark server update \(serverName) --thumbprint \(seen)'; otherwise something else answers at that address"
+                )
             }
             return InfrastructureError(
                 .untrustedCertificate,
-                "\(server) presented a certificate that no trusted authority vouches for (\(detail)); its SHA-256 thumbprint is \(seen): if that is your vCenter's certificate, trust it with 'tidemark server update \(serverName) --thumbprint \(seen)'")
+                "\(server) presented a certificate that no trusted authority vouches for (\(detail)); its SHA-256 thumbprint is \(seen): if that is your vCenter's certificate, trust it with 'tidemark server update \(serverName) --thumbprint \(seen)'"
+            )
         case CURLE_WRITE_ERROR where sink.overflow:
             return InfrastructureError(.diskUnreadable, "\(url) returned more bytes than the range asked for")
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT:
-            return InfrastructureError(.unreachable, "cannot reach \(server): \(detail); check the address and port, and that vCenter is running")
+            return InfrastructureError(
+                .unreachable, "cannot reach \(server): \(detail); check the address and port, and that vCenter is running")
         case CURLE_SSL_CONNECT_ERROR:
             return InfrastructureError(.unreachable, "TLS handshake with \(server) failed: \(detail); does it speak HTTPS on that port?")
         default:
@@ -219,13 +230,17 @@ private final class ResponseSink {
             (target.baseAddress! + filled).copyMemory(from: data, byteCount: count)
             filled += count
         } else {
-            data.withMemoryRebound(to: UInt8.self, capacity: count) { bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: count)) }
+            data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
+            }
         }
         return count
     }
 
     func header(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
-        let line = data.withMemoryRebound(to: UInt8.self, capacity: count) { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) }
+        let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+        }
         if line.hasPrefix("HTTP/") {
             headers = []  // a new response (after a 100 Continue or a redirect)
             status = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0

@@ -28,7 +28,8 @@ extension VSphereClient {
         let propSets = types.map { entry in
             "<propSet><type>\(entry.type)</type>" + entry.properties.map { "<pathSet>\($0)</pathSet>" }.joined() + "</propSet>"
         }.joined()
-        let spec = "<specSet>\(propSets)<objectSet>\(view.xml("obj"))<skip>true</skip>"
+        let spec =
+            "<specSet>\(propSets)<objectSet>\(view.xml("obj"))<skip>true</skip>"
             + "<selectSet xsi:type=\"TraversalSpec\"><name>view</name><type>ContainerView</type><path>view</path><skip>false</skip></selectSet>"
             + "</objectSet></specSet><options><maxObjects>\(pageSize)</maxObjects></options>"
         var results: [ObjectContent] = []
@@ -46,11 +47,13 @@ extension VSphereClient {
     /// Properties of one object; a missing object is `unknownObject`.
     func retrieve(_ object: ManagedObjectReference, properties: [String]) async throws(InfrastructureError) -> ObjectContent {
         let content = try await content()
-        let spec = "<specSet><propSet><type>\(object.type)</type>" + properties.map { "<pathSet>\($0)</pathSet>" }.joined()
+        let spec =
+            "<specSet><propSet><type>\(object.type)</type>" + properties.map { "<pathSet>\($0)</pathSet>" }.joined()
             + "</propSet><objectSet>\(object.xml("obj"))<skip>false</skip></objectSet></specSet><options></options>"
         let response = try await call("RetrievePropertiesEx", this: content.propertyCollector, spec)
         guard let found = response["returnval"]?.all("objects").compactMap(Self.objectContent).first else {
-            throw InfrastructureError(.unknownObject, "\(endpoint.url) has no \(object.type) \(object.value)", fault: "ManagedObjectNotFound")
+            throw InfrastructureError(
+                .unknownObject, "\(endpoint.url) has no \(object.type) \(object.value)", fault: "ManagedObjectNotFound")
         }
         if let missing = found.properties.isEmpty ? response["returnval"]?["objects"]?["missingSet"] : nil,
             let fault = missing["fault"]?["fault"]?.type

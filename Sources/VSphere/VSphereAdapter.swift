@@ -55,7 +55,8 @@ public final class VSphereAdapter: InfrastructureAdapter {
 
     public func createSnapshot(vm: String, name: String, description: String, quiesce: Bool) async throws -> SnapshotInfo {
         try await connect()
-        let arguments = "<name>\(xmlEscaped(name))</name><description>\(xmlEscaped(description))</description>"
+        let arguments =
+            "<name>\(xmlEscaped(name))</name><description>\(xmlEscaped(description))</description>"
             + "<memory>false</memory><quiesce>\(quiesce)</quiesce>"
         let snapshot: ManagedObjectReference
         do {
@@ -71,7 +72,8 @@ public final class VSphereAdapter: InfrastructureAdapter {
             throw Self.snapshotError(error, vm: vm, doing: "creating the snapshot '\(name)' of")
         }
         guard let info = try await snapshots(of: vm).first(where: { $0.id == snapshot.value }) else {
-            throw InfrastructureError(.snapshotFailed, "vCenter reported the snapshot \(snapshot.value) of \(vm) made, but the VM does not list it")
+            throw InfrastructureError(
+                .snapshotFailed, "vCenter reported the snapshot \(snapshot.value) of \(vm) made, but the VM does not list it")
         }
         return info
     }
@@ -124,7 +126,8 @@ public final class VSphereAdapter: InfrastructureAdapter {
             throw InfrastructureError(.unknownObject, "snapshot \(snapshot) of \(vm) has no disk \(diskKey); it has \(disks.map(\.key))")
         }
         guard let path = DatastorePath(disk.file) else {
-            throw InfrastructureError(.diskUnreadable, "disk \(diskKey) of \(vm) has a backing file '\(disk.file)' that is not a datastore path")
+            throw InfrastructureError(
+                .diskUnreadable, "disk \(diskKey) of \(vm) has a backing file '\(disk.file)' that is not a datastore path")
         }
         let datacenter = try await datacenterName(of: vm)
         return try await DatastoreDiskSource.open(
@@ -156,7 +159,8 @@ public final class VSphereAdapter: InfrastructureAdapter {
     static func machine(_ id: String) -> ManagedObjectReference { ManagedObjectReference(type: "VirtualMachine", value: id) }
 
     private func snapshotDisks(_ snapshot: ManagedObjectReference) async throws(InfrastructureError) -> [VirtualDiskDevice] {
-        VirtualDiskDevice.disks(in: try await client.retrieve(snapshot, properties: ["config.hardware.device"]).properties["config.hardware.device"])
+        VirtualDiskDevice.disks(
+            in: try await client.retrieve(snapshot, properties: ["config.hardware.device"]).properties["config.hardware.device"])
     }
 
     /// The datacenter of a VM, from the last inventory or by walking its parents.

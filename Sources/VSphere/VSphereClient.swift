@@ -84,7 +84,8 @@ public final class VSphereClient: Sendable {
             let views = ManagedObjectReference(value["viewManager"]),
             let sessions = ManagedObjectReference(value["sessionManager"])
         else {
-            throw InfrastructureError(.io, "\(endpoint.url)/sdk answered RetrieveServiceContent without the managers a vCenter has: is it a vSphere server?")
+            throw InfrastructureError(
+                .io, "\(endpoint.url)/sdk answered RetrieveServiceContent without the managers a vCenter has: is it a vSphere server?")
         }
         let content = ServiceContent(
             rootFolder: root, propertyCollector: collector, viewManager: views, sessionManager: sessions,
@@ -99,7 +100,8 @@ public final class VSphereClient: Sendable {
         try await relogin.run { () async throws(InfrastructureError) in
             if let generation, self.state.withLock({ $0.generation }) != generation { return }
             let content = try await self.content()
-            let arguments = "<userName>\(xmlEscaped(self.endpoint.user))</userName><password>\(xmlEscaped(self.endpoint.password))</password>"
+            let arguments =
+                "<userName>\(xmlEscaped(self.endpoint.user))</userName><password>\(xmlEscaped(self.endpoint.password))</password>"
             let (response, headers) = try await self.exchange("Login", this: content.sessionManager, arguments)
             if let fault = SOAPFault(response) {
                 if fault.name == "InvalidLogin" {
@@ -133,7 +135,9 @@ public final class VSphereClient: Sendable {
         try await send(method, this: this, arguments, renewing: true)
     }
 
-    private func send(_ method: String, this: ManagedObjectReference, _ arguments: String, renewing: Bool) async throws(InfrastructureError)
+    private func send(
+        _ method: String, this: ManagedObjectReference, _ arguments: String, renewing: Bool
+    ) async throws(InfrastructureError)
         -> XMLElement
     {
         let generation = state.withLock { $0.generation }
@@ -153,7 +157,9 @@ public final class VSphereClient: Sendable {
     }
 
     /// One SOAP exchange: the parsed envelope and the Set-Cookie headers.
-    private func exchange(_ method: String, this: ManagedObjectReference, _ arguments: String) async throws(InfrastructureError)
+    private func exchange(
+        _ method: String, this: ManagedObjectReference, _ arguments: String
+    ) async throws(InfrastructureError)
         -> (XMLElement, [String])
     {
         let envelope = """

@@ -41,13 +41,15 @@ extension VSphereClient {
             case "Folder":
                 guard let dc = datacenter(ofFolder: object.object) else { continue }
                 let isTop = topFolders[object.object] != nil
-                inventory.folders.append(Inventory.Folder(id: id, name: name, parent: isTop ? nil : parents[object.object]?.value, datacenter: dc))
+                inventory.folders.append(
+                    Inventory.Folder(id: id, name: name, parent: isTop ? nil : parents[object.object]?.value, datacenter: dc))
             case "ClusterComputeResource":
                 let dc = ancestor(of: object.object, parents: parents) { $0.type == "Datacenter" }?.value ?? ""
                 inventory.clusters.append(Inventory.Cluster(id: id, name: name, datacenter: dc))
             case "HostSystem":
                 let parent = parents[object.object]
-                inventory.hosts.append(Inventory.Host(id: id, name: name, cluster: parent?.type == "ClusterComputeResource" ? parent!.value : ""))
+                inventory.hosts.append(
+                    Inventory.Host(id: id, name: name, cluster: parent?.type == "ClusterComputeResource" ? parent!.value : ""))
             case "Datastore":
                 inventory.datastores.append(Inventory.Datastore(id: id, name: name))
             default:
@@ -57,7 +59,9 @@ extension VSphereClient {
         inventory.tags = tags.tags
         let clusterOfHost = Dictionary(inventory.hosts.map { ($0.id, $0.cluster) }, uniquingKeysWith: { a, _ in a })
         inventory.virtualMachines = machines.compactMap { object -> VirtualMachine? in
-            guard object.text("config.template") != "true", let folder = object.reference("parent"), folder.type == "Folder" else { return nil }
+            guard object.text("config.template") != "true", let folder = object.reference("parent"), folder.type == "Folder" else {
+                return nil
+            }
             let host = object.reference("runtime.host")?.value ?? ""
             let disks = VirtualDiskDevice.disks(in: object.properties["config.hardware.device"]).map {
                 VirtualDisk(key: $0.key, label: $0.label, capacity: $0.capacity, datastore: $0.datastore?.value ?? "", file: $0.file)

@@ -23,7 +23,9 @@ extension VSphereClient {
         }
         let header = "vmware-api-session-id: \(session)"
         defer {
-            inBackground { [transport] in _ = try? await transport.perform(HTTPRequest(method: "DELETE", path: "/rest/com/vmware/cis/session", headers: [header])) }
+            inBackground { [transport] in
+                _ = try? await transport.perform(HTTPRequest(method: "DELETE", path: "/rest/com/vmware/cis/session", headers: [header]))
+            }
         }
 
         func get(_ path: String) async throws(InfrastructureError) -> Any? {

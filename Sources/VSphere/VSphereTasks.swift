@@ -24,7 +24,9 @@ extension VSphereClient {
     }
 
     /// `QueryChangedDiskAreas` from `since` up to the snapshot, every page of it.
-    func changedAreas(vm: ManagedObjectReference, snapshot: String, diskKey: Int, capacity: Int64, since: String)
+    func changedAreas(
+        vm: ManagedObjectReference, snapshot: String, diskKey: Int, capacity: Int64, since: String
+    )
         async throws(InfrastructureError) -> [DiskArea]
     {
         var areas: [DiskArea] = []

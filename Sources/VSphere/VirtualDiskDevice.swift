@@ -16,7 +16,8 @@ struct VirtualDiskDevice: Sendable {
             guard device.type == "VirtualDisk", let key = device.value("key").flatMap(Int.init),
                 let backing = device["backing"], let file = backing.value("fileName")
             else { return nil }
-            let capacity = device.value("capacityInBytes").flatMap(Int64.init)
+            let capacity =
+                device.value("capacityInBytes").flatMap(Int64.init)
                 ?? (device.value("capacityInKB").flatMap(Int64.init) ?? 0) * 1024
             return VirtualDiskDevice(
                 key: key, label: device.value("deviceInfo", "label") ?? "disk \(key)", capacity: capacity, file: file,

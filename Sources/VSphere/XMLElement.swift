@@ -126,7 +126,9 @@ private struct Parser {
                 let element = XMLElement(name: name, attributes: attributes, children: [], text: "")
                 if bytes[position] == UInt8(ascii: "/") {
                     position += 1
-                    guard position < bytes.count, bytes[position] == UInt8(ascii: ">") else { throw error("'>' expected after '/' in <\(name)") }
+                    guard position < bytes.count, bytes[position] == UInt8(ascii: ">") else {
+                        throw error("'>' expected after '/' in <\(name)")
+                    }
                     position += 1
                     if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
                 } else {

@@ -43,14 +43,16 @@ struct CatalogDeciderTests {
         }
     }
 
-    @Test("retention below the minimum and other bad values are refused", arguments: [
-        ("retention", "2 restore points", "below the minimum of 3"),
-        ("retention", "0 days", "below the minimum of 1 day"),
-        ("retention", "7 weeks", "'weeks' is not a unit"),
-        ("block_size", "3M", "not offered"),
-        ("time_zone", "Mars/Olympus", "not a time zone"),
-        ("objects", "galaxy:andromeda", "names no object kind"),
-    ])
+    @Test(
+        "retention below the minimum and other bad values are refused",
+        arguments: [
+            ("retention", "2 restore points", "below the minimum of 3"),
+            ("retention", "0 days", "below the minimum of 1 day"),
+            ("retention", "7 weeks", "'weeks' is not a unit"),
+            ("block_size", "3M", "not offered"),
+            ("time_zone", "Mars/Olympus", "not a time zone"),
+            ("objects", "galaxy:andromeda", "names no object kind"),
+        ])
     func badValues(field: String, value: String, reason: String) throws {
         let (fixture, _, _, _) = try CatalogFixture.standard()
         var settings = Self.nightly(repository: "main")
@@ -75,16 +77,18 @@ struct CatalogDeciderTests {
         let b = try fixture.add(fixture.job("b", server: server, repository: repository, schedule: .after(job: a)))
         let c = try fixture.add(fixture.job("c", server: server, repository: repository, schedule: .after(job: b)))
         #expect {
-            try fixture.commit(try CatalogDecider.update(id: a, basedOn: nil, in: fixture.state) { (job: inout JobDefinition) in
-                job.schedule = .after(job: a)
-            })
+            try fixture.commit(
+                try CatalogDecider.update(id: a, basedOn: nil, in: fixture.state) { (job: inout JobDefinition) in
+                    job.schedule = .after(job: a)
+                })
         } throws: { error in
             (error as? CatalogError)?.code == .scheduleCycle && "\(error)".contains("would start after itself")
         }
         #expect {
-            try fixture.commit(try CatalogDecider.update(id: a, basedOn: nil, in: fixture.state) { (job: inout JobDefinition) in
-                job.schedule = .after(job: c)
-            })
+            try fixture.commit(
+                try CatalogDecider.update(id: a, basedOn: nil, in: fixture.state) { (job: inout JobDefinition) in
+                    job.schedule = .after(job: c)
+                })
         } throws: { error in
             "\(error)".contains("a → c → b → a")
         }
@@ -96,9 +100,10 @@ struct CatalogDeciderTests {
         var (fixture, server, repository, _) = try CatalogFixture.standard()
         let id = try fixture.add(fixture.job("nightly", server: server, repository: repository))
         #expect(fixture.state.jobs[id]?.version == 1)
-        try fixture.commit(try CatalogDecider.update(id: id, basedOn: 1, in: fixture.state) { (job: inout JobDefinition) in
-            job.description = "web servers"
-        })
+        try fixture.commit(
+            try CatalogDecider.update(id: id, basedOn: 1, in: fixture.state) { (job: inout JobDefinition) in
+                job.description = "web servers"
+            })
         // Based on version 1, changing another field: refused all the same (no silent merge).
         #expect {
             _ = try CatalogDecider.update(id: id, basedOn: 1, in: fixture.state) { (job: inout JobDefinition) in
@@ -109,9 +114,10 @@ struct CatalogDeciderTests {
                 && "\(error)".contains("--expected-version 2")
         }
         #expect(fixture.state.jobs[id]?.definition.compressionLevel != 9)
-        try fixture.commit(try CatalogDecider.update(id: id, basedOn: 2, in: fixture.state) { (job: inout JobDefinition) in
-            job.compressionLevel = 9
-        })
+        try fixture.commit(
+            try CatalogDecider.update(id: id, basedOn: 2, in: fixture.state) { (job: inout JobDefinition) in
+                job.compressionLevel = 9
+            })
         #expect(fixture.state.jobs[id]?.definition.description == "web servers")
         #expect(fixture.state.jobs[id]?.definition.compressionLevel == 9)
         #expect {
@@ -169,14 +175,19 @@ struct CatalogDeciderTests {
             passwordReference: try SecretReference(parsing: "env:VC_PASSWORD"), thumbprint: String(repeating: "ab:", count: 31) + "ab")
         let id = try fixture.add(good)
         #expect(fixture.state.servers[id]?.definition.thumbprint == String(repeating: "AB", count: 32))
-        let noUser = ManagedServer(name: "vc2", platform: .vcenter, url: "https://vc2", passwordReference: try SecretReference(parsing: "env:X"))
+        let noUser = ManagedServer(
+            name: "vc2", platform: .vcenter, url: "https://vc2", passwordReference: try SecretReference(parsing: "env:X"))
         #expect { try fixture.add(noUser) } throws: { "\($0)".contains("needs a user name") }
         let badPrint = ManagedServer(
-            name: "vc3", platform: .vcenter, url: "https://vc3", user: "u", passwordReference: try SecretReference(parsing: "env:X"), thumbprint: "1234")
+            name: "vc3", platform: .vcenter, url: "https://vc3", user: "u", passwordReference: try SecretReference(parsing: "env:X"),
+            thumbprint: "1234")
         #expect { try fixture.add(badPrint) } throws: { "\($0)".contains("not a SHA-256 thumbprint") }
-        #expect { try fixture.add(ManagedServer(name: "lab", platform: .lab, folder: "relative")) } throws: { "\($0)".contains("absolute path") }
+        #expect { try fixture.add(ManagedServer(name: "lab", platform: .lab, folder: "relative")) } throws: {
+            "\($0)".contains("absolute path")
+        }
         let leaky = ManagedServer(
-            name: "vc4", platform: .vcenter, url: "https://admin:hunter2@vc4", user: "u", passwordReference: try SecretReference(parsing: "env:X"))
+            name: "vc4", platform: .vcenter, url: "https://admin:hunter2@vc4", user: "u",
+            passwordReference: try SecretReference(parsing: "env:X"))
         #expect {
             try fixture.add(leaky)
         } throws: { error in
@@ -195,7 +206,10 @@ struct CatalogDeciderTests {
         #expect { _ = try Rate.parse("1e13GB/s") } throws: { "\($0)".contains("above the largest rate") }
         #expect(try Rate.parse("100MiB/s") == 104_857_600)
         #expect { _ = try JobSettings.parseBlockSize("9999999999999999K") } throws: { "\($0)".contains("not offered") }
-        try fixture.add(ThrottlingRule(name: "wan", sourceProxies: [proxy], targetRepositories: [repository], bytesPerSecond: 12_500_000, window: try TimeWindow(parsing: "08:00-18:00")))
+        try fixture.add(
+            ThrottlingRule(
+                name: "wan", sourceProxies: [proxy], targetRepositories: [repository], bytesPerSecond: 12_500_000,
+                window: try TimeWindow(parsing: "08:00-18:00")))
         #expect {
             try fixture.add(ThrottlingRule(name: "bad", targetRepositories: ["0000"], bytesPerSecond: 12_500_000))
         } throws: { "\($0)".contains("target repository 0000 does not exist") }

@@ -36,7 +36,8 @@ struct CatalogFixture {
     }
 
     func job(_ name: String, server: UUIDString, repository: UUIDString, schedule: Schedule = .manual) -> JobDefinition {
-        JobDefinition(name: name, server: server, objects: [try! ObjectSelector(parsing: "vm:web-01")], repository: repository, schedule: schedule)
+        JobDefinition(
+            name: name, server: server, objects: [try! ObjectSelector(parsing: "vm:web-01")], repository: repository, schedule: schedule)
     }
 }
 

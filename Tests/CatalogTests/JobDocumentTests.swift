@@ -45,16 +45,18 @@ struct JobDocumentTests {
         }
     }
 
-    @Test("malformed documents say where", arguments: [
-        ("name: [a, b]\n", "line 1: 'name' takes a single value"),
-        ("name: x\nname: y\n", "duplicated key(s): 'name'"),
-        ("name: x\nenabled: maybe\n", "line 2: 'enabled' takes true or false"),
-        ("name: x\nretry: {count: 3, wait: 1}\n", "unknown key 'retry.wait'"),
-        ("name: x\ncompression_level: high\n", "'compression_level' takes a whole number"),
-        ("- a\n- b\n", "a job is a mapping"),
-        ("name: 'unterminated\n", "not valid YAML"),
-        ("", "holds no job"),
-    ])
+    @Test(
+        "malformed documents say where",
+        arguments: [
+            ("name: [a, b]\n", "line 1: 'name' takes a single value"),
+            ("name: x\nname: y\n", "duplicated key(s): 'name'"),
+            ("name: x\nenabled: maybe\n", "line 2: 'enabled' takes true or false"),
+            ("name: x\nretry: {count: 3, wait: 1}\n", "unknown key 'retry.wait'"),
+            ("name: x\ncompression_level: high\n", "'compression_level' takes a whole number"),
+            ("- a\n- b\n", "a job is a mapping"),
+            ("name: 'unterminated\n", "not valid YAML"),
+            ("", "holds no job"),
+        ])
     func malformed(text: String, reason: String) {
         #expect {
             _ = try JobDocument.parse(text, file: "job.yaml")
@@ -84,7 +86,9 @@ struct JobDocumentTests {
         #expect(changes.map(\.eventType) == ["JobAdded", "JobAdded"])
         try fixture.commit(changes)
         #expect(try JobDocument.plan(try JobDocument.parse(file, file: "jobs.yaml"), in: fixture.state, defaultTimeZone: "UTC").isEmpty)
-        let edited = file.replacingOccurrences(of: "objects: [vm:b]", with: "objects: [vm:b, vm:c]") + "\n---\nname: third\nserver: lab\nrepository: gone\nobjects: [vm:x]\n"
+        let edited =
+            file.replacingOccurrences(of: "objects: [vm:b]", with: "objects: [vm:b, vm:c]")
+            + "\n---\nname: third\nserver: lab\nrepository: gone\nobjects: [vm:x]\n"
         #expect {
             _ = try JobDocument.plan(try JobDocument.parse(edited, file: "jobs.yaml"), in: fixture.state, defaultTimeZone: "UTC")
         } throws: { "\($0)".contains("no repository is named 'gone'") }

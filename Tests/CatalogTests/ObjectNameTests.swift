@@ -26,7 +26,10 @@ struct ObjectNameTests {
 
     @Test(
         "format characters and separators are refused, and the message shows them escaped",
-        arguments: ["nightly\u{202E}gpj.exe", "a\u{202A}b", "a\u{2066}b", "a\u{200E}b", "a\u{200F}b", "a\u{2028}b", "a\u{2029}b", "a\u{200B}b", "a\u{1B}[2Jb"])
+        arguments: [
+            "nightly\u{202E}gpj.exe", "a\u{202A}b", "a\u{2066}b", "a\u{200E}b", "a\u{200F}b", "a\u{2028}b", "a\u{2029}b", "a\u{200B}b",
+            "a\u{1B}[2Jb",
+        ])
     func invisible(name: String) {
         let error = #expect(throws: CatalogError.self) { try ObjectName.validate(name, kind: .job) }
         let message = error?.description ?? ""

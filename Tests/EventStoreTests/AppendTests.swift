@@ -90,8 +90,12 @@ struct AppendTests {
         try await storeA.append(to: "job-race", expectedVersion: .noStream, events: try events(1))
         for round in 0..<10 {
             let version = Int64(1 + round)
-            async let a = Result(catching: { try await storeA.append(to: "job-race", expectedVersion: .exact(version), events: try events(1)) })
-            async let b = Result(catching: { try await storeB.append(to: "job-race", expectedVersion: .exact(version), events: try events(1)) })
+            async let a = Result(catching: {
+                try await storeA.append(to: "job-race", expectedVersion: .exact(version), events: try events(1))
+            })
+            async let b = Result(catching: {
+                try await storeB.append(to: "job-race", expectedVersion: .exact(version), events: try events(1))
+            })
             let outcomes = await [a, b]
             let winners = outcomes.filter { if case .success = $0 { true } else { false } }
             #expect(winners.count == 1)
@@ -114,7 +118,8 @@ struct AppendTests {
         let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
             for writer in 0..<40 {
                 group.addTask {
-                    try await store.append(to: try StreamName("job-\(writer)"), expectedVersion: .noStream, events: try events(1 + writer % 3))
+                    try await store.append(
+                        to: try StreamName("job-\(writer)"), expectedVersion: .noStream, events: try events(1 + writer % 3))
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }

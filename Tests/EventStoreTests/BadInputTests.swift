@@ -25,26 +25,28 @@ struct BadInputTests {
         #expect(try StreamName(goodName).category == "job")
     }
 
-    @Test("event data that is not one JSON object is refused before anything is sent, saying where", arguments: [
-        ("{not json", "expected a quoted key, found 'n' at byte 1"),
-        ("[1, 2]", "must be a JSON object"),
-        ("\"text\"", "must be a JSON object"),
-        ("", "it is empty"),
-        (#"{"a": "\u0000"}"#, "\\u0000"),
-        (#"{"a": 1,}"#, "expected a quoted key, found '}' at byte 8"),
-        (#"{"a": tru}"#, "unexpected 't' at byte 6"),
-        (#"{"a": "x\q"}"#, "unknown escape"),
-        (#"{"a": 01}"#, "expected ',' or '}'"),
-        (#"{"a": 1} {"#, "after the object"),
-        (#"{"a": "open"#, "not closed"),
-        ("{\"a\": \"tab\there\"}", "control character"),
-        (String(repeating: "{\"a\":", count: 250) + "1" + String(repeating: "}", count: 250), "nesting deeper"),
-        (#"{"a": "\ud800"}"#, "high surrogate"),
-        (#"{"a": "\ud800\u0041"}"#, "high surrogate"),
-        (#"{"a": "\udc00"}"#, "low surrogate"),
-        (#"{"a": 1e131072}"#, "numeric range"),
-        (#"{"a": 1e-16384}"#, "numeric range"),
-    ])
+    @Test(
+        "event data that is not one JSON object is refused before anything is sent, saying where",
+        arguments: [
+            ("{not json", "expected a quoted key, found 'n' at byte 1"),
+            ("[1, 2]", "must be a JSON object"),
+            ("\"text\"", "must be a JSON object"),
+            ("", "it is empty"),
+            (#"{"a": "\u0000"}"#, "\\u0000"),
+            (#"{"a": 1,}"#, "expected a quoted key, found '}' at byte 8"),
+            (#"{"a": tru}"#, "unexpected 't' at byte 6"),
+            (#"{"a": "x\q"}"#, "unknown escape"),
+            (#"{"a": 01}"#, "expected ',' or '}'"),
+            (#"{"a": 1} {"#, "after the object"),
+            (#"{"a": "open"#, "not closed"),
+            ("{\"a\": \"tab\there\"}", "control character"),
+            (String(repeating: "{\"a\":", count: 250) + "1" + String(repeating: "}", count: 250), "nesting deeper"),
+            (#"{"a": "\ud800"}"#, "high surrogate"),
+            (#"{"a": "\ud800\u0041"}"#, "high surrogate"),
+            (#"{"a": "\udc00"}"#, "low surrogate"),
+            (#"{"a": 1e131072}"#, "numeric range"),
+            (#"{"a": 1e-16384}"#, "numeric range"),
+        ])
     func badJSON(json: String, expectedMessage: String) {
         let error = #expect(throws: EventStoreError.self) { try NewEvent(type: "JobCreated", jsonData: json) }
         #expect(error?.code == .invalidInput)
@@ -52,11 +54,13 @@ struct BadInputTests {
         #expect(error?.message.contains(expectedMessage) == true, "\(error?.message ?? "")")
     }
 
-    @Test("valid JSON objects of every shape are accepted", arguments: [
-        "{}", " { } ", #"{"a": [1, -2.5e+3, 0, 0.25, true, false, null, {"b": []}]}"#,
-        #"{"text": "\"quoted\" \\ \/ \b\f\n\r\t \u00e9 \ud83d\ude00", "ünïcode": "日本"}"#,
-        "{\n\t\"spaced\" :\r\n 1E9 }",
-    ])
+    @Test(
+        "valid JSON objects of every shape are accepted",
+        arguments: [
+            "{}", " { } ", #"{"a": [1, -2.5e+3, 0, 0.25, true, false, null, {"b": []}]}"#,
+            #"{"text": "\"quoted\" \\ \/ \b\f\n\r\t \u00e9 \ud83d\ude00", "ünïcode": "日本"}"#,
+            "{\n\t\"spaced\" :\r\n 1E9 }",
+        ])
     func goodJSON(json: String) throws {
         _ = try NewEvent(type: "JobCreated", jsonData: json)
         #expect((try? JSONSerialization.jsonObject(with: Data(json.utf8))) != nil)

@@ -2,8 +2,8 @@ import Crypto
 import EventStore
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// The log's hash chain (migration 0007): every event's hash covers its content and the hash
 /// of the event before it, and a superuser's edit, deletion, insertion or rewritten link

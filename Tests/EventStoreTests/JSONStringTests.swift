@@ -5,9 +5,11 @@ import Testing
 
 @Suite("JSON string literals")
 struct JSONStringTests {
-    @Test("quoted text reads back as the same string", arguments: [
-        "plain", "quote \" backslash \\ slash /", "tab\tnewline\ncr\r", "bell \u{7} nul-free \u{1F}", "ünïcödé 日本 😀", "",
-    ])
+    @Test(
+        "quoted text reads back as the same string",
+        arguments: [
+            "plain", "quote \" backslash \\ slash /", "tab\tnewline\ncr\r", "bell \u{7} nul-free \u{1F}", "ünïcödé 日本 😀", "",
+        ])
     func roundTrip(text: String) throws {
         let literal = JSONString.quoted(text)
         let parsed = try JSONSerialization.jsonObject(with: Data("[\(literal)]".utf8)) as? [String]

@@ -1,8 +1,9 @@
-@testable import EventStore
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
+@testable import EventStore
 
 /// The log queries (issue 13, finding 2) on a log of 900 sessions of 45 events: each answers what its
 /// raw SQL used to answer, and PostgreSQL's plan for it uses the indexes of migration 0010
@@ -75,7 +76,8 @@ struct LogQueryPlanTests {
         let open = try await store.openStreams(opened: Self.started, closedBy: "SessionFinished", field: "job_id")
         #expect(open.count == 18)
         #expect(open.allSatisfy { $0.stream.hasPrefix("session-") && ["job-0", "job-10", "job-20"].contains($0.value ?? "") })
-        let plan = try await Self.plan(database, try LogQuery.openStreams(opened: Self.started, closedBy: "SessionFinished", field: "job_id"))
+        let plan = try await Self.plan(
+            database, try LogQuery.openStreams(opened: Self.started, closedBy: "SessionFinished", field: "job_id"))
         #expect(plan.contains("events_session_started_idx"), "\(plan)")
         #expect(plan.contains("events_session_finished_idx"), "\(plan)")
         #expect(!plan.contains("Seq Scan"), "\(plan)")
@@ -121,7 +123,9 @@ struct LogQueryPlanTests {
     @Test("a name that is not plain is refused before any SQL is built, and a stream prefix is taken literally")
     func badNames() async throws {
         #expect(throws: EventStoreError.self) { try LogQuery.contains(Self.checked, field: "job_id') OR ('1' = '1") }
-        #expect(throws: EventStoreError.self) { try LogQuery.openStreams(opened: .init(category: "Session", type: "SessionStarted"), closedBy: "X", field: "a") }
+        #expect(throws: EventStoreError.self) {
+            try LogQuery.openStreams(opened: .init(category: "Session", type: "SessionStarted"), closedBy: "X", field: "a")
+        }
         #expect(throws: EventStoreError.self) { try LogQuery.streams(category: "") }
         let database = try await TestDatabase.create()
         let store = database.eventStore()

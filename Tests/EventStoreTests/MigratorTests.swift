@@ -86,9 +86,11 @@ struct MigratorTests {
         #expect(try recorded.decode(0, 0, as: Int.self) == 0)
     }
 
-    @Test("badly named or duplicate-numbered files are refused before anything runs", arguments: [
-        "1_roles.sql", "0001-roles.sql", "0001_Roles.sql", "0001_roles.txt", "abcd_roles.sql", "0000_zero.sql",
-    ])
+    @Test(
+        "badly named or duplicate-numbered files are refused before anything runs",
+        arguments: [
+            "1_roles.sql", "0001-roles.sql", "0001_Roles.sql", "0001_roles.txt", "abcd_roles.sql", "0000_zero.sql",
+        ])
     func badFileNames(name: String) {
         let error = #expect(throws: MigrationError.self) { try MigrationFile(name: name, sql: "") }
         #expect(error?.file == name)

@@ -7,7 +7,9 @@ import Testing
 @Suite("Commit order and subscriptions")
 struct OrderingTests {
     /// Collects `count` events from a subscription, or fails after `timeout`.
-    static func collect(_ subscription: EventSubscription, count: Int, timeout: Duration = .seconds(60)) async throws
+    static func collect(
+        _ subscription: EventSubscription, count: Int, timeout: Duration = .seconds(60)
+    ) async throws
         -> [RecordedEvent]
     {
         try await withThrowingTaskGroup(of: [RecordedEvent]?.self) { group in
@@ -54,8 +56,10 @@ struct OrderingTests {
         let heldID = UUID()
         try await holder.query(
             "SELECT * FROM tidemark.append_events($1, $2, $3, $4, $5, $6, $7, $8)",
-            [["job-held"], [Int64(-1)], [Int32(1)], [heldID], ["Held"], [Int32(1)], [PostgresJSON(text: "{}")],
-             [PostgresJSON(text: "{}")]])
+            [
+                ["job-held"], [Int64(-1)], [Int32(1)], [heldID], ["Held"], [Int32(1)], [PostgresJSON(text: "{}")],
+                [PostgresJSON(text: "{}")],
+            ])
         let writers = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<8 {

@@ -1,8 +1,8 @@
 import EventStore
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// What the append functions refuse even from the service role (migration 0007): categories
 /// Tidemark does not write, Tidemark streams of the wrong shape or holding foreign event
@@ -92,7 +92,10 @@ struct StreamRefusalTests {
         for name in ["note-nightly\u{202E}gpj.exe", "note-a\u{200B}b", "note-a\u{2028}b", "note-\u{1B}[2Jx", "note-\u{2066}x"] {
             let error = #expect(throws: EventStoreError.self) { try StreamName(name) }
             #expect(error?.description.contains("\\u{") == true, "\(name)")
-            #expect(error?.description.unicodeScalars.contains { $0.properties.generalCategory == .format || $0.value == 0x1B || $0.value == 0x2028 } == false)
+            #expect(
+                error?.description.unicodeScalars.contains {
+                    $0.properties.generalCategory == .format || $0.value == 0x1B || $0.value == 0x2028
+                } == false)
         }
     }
 

@@ -24,7 +24,8 @@ struct LabTests {
         let lab = try LabAdapter.create(at: folder.path, vms: 4, disksPerVM: 2, diskSize: 4 << 20)
         let inventory = try await lab.inventory()
         #expect(inventory.virtualMachines.count == 4)
-        #expect(inventory.virtualMachines.allSatisfy { $0.disks.map(\.key) == [2000, 2001] && $0.disks.allSatisfy { $0.capacity == 4 << 20 } })
+        #expect(
+            inventory.virtualMachines.allSatisfy { $0.disks.map(\.key) == [2000, 2001] && $0.disks.allSatisfy { $0.capacity == 4 << 20 } })
         #expect(inventory.virtualMachines.map(\.name) == ["lab-vm-01", "lab-vm-02", "lab-vm-03", "lab-vm-04"])
         #expect(Set(inventory.virtualMachines.map(\.folder)) == ["group-v2", "group-v3"])
         #expect(inventory.hosts.count == 2 && inventory.clusters.count == 1 && inventory.tags.count == 2)
@@ -70,7 +71,8 @@ struct LabTests {
         let first = try await lab.createSnapshot(vm: "vm-1", name: "a", description: "", quiesce: false)
         let full = try await DiskTransfer(
             repository: repository, restorePoint: "rp-1", disk: "vm-1-2000",
-            source: try await lab.openDisk(vm: "vm-1", snapshot: first.id, diskKey: 2000)).run()
+            source: try await lab.openDisk(vm: "vm-1", snapshot: first.id, diskKey: 2000)
+        ).run()
         try await lab.removeSnapshot(vm: "vm-1", snapshot: first.id)
 
         let written = try lab.mutate(percent: 3)["vm-1-2000"] ?? []

@@ -1,31 +1,45 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// What commands print, through the real binary: one wording for a name that names nothing,
 /// JSON from every `list` and `show`, and log lines only when asked for.
 @Suite("Command line: names, JSON and log levels")
 struct CommandLineOutputTests {
-    @Test("an unknown name is worded the same in every command, with the names there are", arguments: [
-        (["job", "show", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "update", "nightly", "--description", "x"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "remove", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "disable", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "start", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "stop", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "export", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "history", "nightly"], "no job is or was named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["job", "show", "nightly", "--as-of", "2020-01-01"], "no job was named 'nightly' at 2020-01-01 (there are none): see 'tidemark job list'"),
-        (["session", "list", "--job", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
-        (["server", "show", "vc9"], "no managed server is named 'vc9' (known: lab): see 'tidemark server list'"),
-        (["repository", "show", "main"], "no repository is named 'main' (known: repo): see 'tidemark repository list'"),
-        (["job", "add", "x", "--server", "lab", "--repository", "main", "--object", "vm:a"], "no repository is named 'main' (known: repo)"),
-        (["proxy", "remove", "proxy-9"], "no proxy is named 'proxy-9' (known: proxy-1, proxy-2): see 'tidemark proxy list'"),
-        (["throttle", "add", "wan", "--rate", "100MB/s", "--from-proxy", "proxy-9"], "no proxy is named 'proxy-9' (known: proxy-1, proxy-2)"),
-        (["throttle", "show", "wan"], "no throttling rule is named 'wan' (there are none): see 'tidemark throttle list'"),
-        (["session", "show", "zzzz"], "no session has an id starting with 'zzzz' (there are none): see 'tidemark session list'"),
-        (["projections", "rebuild", "catalgo"], "no projection is named 'catalgo' (known: catalog, health, sessions, statistics): see 'tidemark projections status'"),
-    ] as [([String], String)])
+    @Test(
+        "an unknown name is worded the same in every command, with the names there are",
+        arguments: [
+            (["job", "show", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["job", "update", "nightly", "--description", "x"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["job", "remove", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["job", "disable", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["job", "start", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["job", "stop", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["job", "export", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["job", "history", "nightly"], "no job is or was named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (
+                ["job", "show", "nightly", "--as-of", "2020-01-01"],
+                "no job was named 'nightly' at 2020-01-01 (there are none): see 'tidemark job list'"
+            ),
+            (["session", "list", "--job", "nightly"], "no job is named 'nightly' (known: crash-test): see 'tidemark job list'"),
+            (["server", "show", "vc9"], "no managed server is named 'vc9' (known: lab): see 'tidemark server list'"),
+            (["repository", "show", "main"], "no repository is named 'main' (known: repo): see 'tidemark repository list'"),
+            (
+                ["job", "add", "x", "--server", "lab", "--repository", "main", "--object", "vm:a"],
+                "no repository is named 'main' (known: repo)"
+            ),
+            (["proxy", "remove", "proxy-9"], "no proxy is named 'proxy-9' (known: proxy-1, proxy-2): see 'tidemark proxy list'"),
+            (
+                ["throttle", "add", "wan", "--rate", "100MB/s", "--from-proxy", "proxy-9"],
+                "no proxy is named 'proxy-9' (known: proxy-1, proxy-2)"
+            ),
+            (["throttle", "show", "wan"], "no throttling rule is named 'wan' (there are none): see 'tidemark throttle list'"),
+            (["session", "show", "zzzz"], "no session has an id starting with 'zzzz' (there are none): see 'tidemark session list'"),
+            (
+                ["projections", "rebuild", "catalgo"],
+                "no projection is named 'catalgo' (known: catalog, health, sessions, statistics): see 'tidemark projections status'"
+            ),
+        ] as [([String], String)])
     func unknownName(arguments: [String], message: String) async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
         defer { environment.remove() }
@@ -41,12 +55,14 @@ struct CommandLineOutputTests {
         let scratch = ProcessInfo.processInfo.environment["TIDEMARK_TEST_SCRATCH"] ?? NSTemporaryDirectory()
         let lab = URL(fileURLWithPath: scratch).appendingPathComponent("lab-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: lab) }
-        let created = try TidemarkProcess.run(["lab", "create", lab.path, "--vms", "2", "--disk-size", "64K"], in: URL(fileURLWithPath: scratch))
+        let created = try TidemarkProcess.run(
+            ["lab", "create", lab.path, "--vms", "2", "--disk-size", "64K"], in: URL(fileURLWithPath: scratch))
         #expect(created.status == 0, "\(created.output)")
         let run = try TidemarkProcess.run(["lab", "inject", lab.path, "--vm", "lab-vm-9", "--clear"], in: URL(fileURLWithPath: scratch))
         #expect(run.status == 1)
         #expect(
-            run.output.contains("Error: no VM has the name or id 'lab-vm-9' (known: lab-vm-01, lab-vm-02): see 'tidemark lab show \(lab.path)'"),
+            run.output.contains(
+                "Error: no VM has the name or id 'lab-vm-9' (known: lab-vm-01, lab-vm-02): see 'tidemark lab show \(lab.path)'"),
             "\(run.output)")
     }
 

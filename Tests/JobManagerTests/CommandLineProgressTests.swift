@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// How `job start` and the demo show a running session: a line per step, and the session's
 /// progress in place on a terminal or as plain lines in a file or pipe.
@@ -8,10 +8,12 @@ import TestSupport
 struct CommandLineProgressTests {
     static let clearLine = "\r\u{1B}[2K"
 
-    @Test("in a pipe: a line per step and plain progress lines, up to every disk done", arguments: [
-        // Disks of 1 MiB checkpoint every 256 KiB; disks of 128 KiB end before their first checkpoint.
-        Int64(1 << 20), Int64(128 << 10),
-    ])
+    @Test(
+        "in a pipe: a line per step and plain progress lines, up to every disk done",
+        arguments: [
+            // Disks of 1 MiB checkpoint every 256 KiB; disks of 128 KiB end before their first checkpoint.
+            Int64(1 << 20), Int64(128 << 10),
+        ])
     func plain(diskSize: Int64) async throws {
         let environment = try await JobEnvironment.make(vms: 3, diskSize: diskSize, disksPerVM: 2)
         defer { environment.remove() }
@@ -28,7 +30,9 @@ struct CommandLineProgressTests {
         #expect(!run.output.contains("\r") && !run.output.contains("\u{1B}"), "\(run.output)")
     }
 
-    @Test("on a terminal: the progress line is redrawn in place", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    @Test(
+        "on a terminal: the progress line is redrawn in place",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func terminal() async throws {
         let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
         defer { environment.remove() }

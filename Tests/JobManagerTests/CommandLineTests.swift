@@ -5,29 +5,43 @@ import Testing
 /// nothing appended to the log.
 @Suite("Command line: bad input")
 struct CommandLineTests {
-    @Test("refused commands say why and write nothing", arguments: [
-        (["events", "append", "--stream", "job-nightly", "--type", "JobAdded", "--data", "{}"], "is a job's stream"),
-        (["events", "append", "--stream", "session-1", "--type", "SessionStarted", "--data", "{}"], "only the Job Manager writes sessions"),
-        (["job", "list", "--as-of", "yesterday-ish"], "is not a time"),
-        (["job", "stop", "crash-test"], "has no session running"),
-        (["job", "start", "no-such-job"], "no job is named 'no-such-job'"),
-        (["session", "show", "zzzz"], "no session has an id starting with 'zzzz'"),
-        (["session", "replay", "zzzz", "--speed", "0"], "--speed must be from 0.01"),
-        (["repository", "add", "second", "--path", "relative/path"], "is not absolute"),
-        (["repository", "add", "REPO", "--path", "/srv/x"], "already exists"),
-        (["job", "add", "bad", "--server", "lab", "--repository", "repo", "--object", "vm:a", "--schedule", "every 0 minutes"], "never comes"),
-        (["job", "update", "crash-test", "--retention", "2 restore points"], "below the minimum of 3"),
-        (["job", "update", "crash-test", "--schedule", "after crash-test"], "would start after itself"),
-        (["job", "update", "crash-test", "--expected-version", "7", "--description", "x"], "version 7 does not exist yet"),
-        (["server", "add", "vc", "--vcenter", "https://admin:hunter2@vc", "--user", "u", "--password-env", "HOME"], "carries a user, password"),
-        (["server", "add", "vc", "--vcenter", "https://vc", "--user", "u", "--password-env", "Hunter2Secret"], "is not set here"),
-        (["server", "add", "vc", "--vcenter", "https://vc", "--user", "u", "--password-file", "/etc/passwd"], "is not in the secrets folder"),
-        (["server", "add", "vc", "--vcenter", "https://vc", "--credential", "nope"], "no credential is named 'nope'"),
-        (["throttle", "add", "t", "--rate", "100Mb/s"], "unambiguously"),
-        (["repository", "remove", "repo"], "still used by job 'crash-test'"),
-        (["repository", "add", "second", "--path", "/etc/passwd"], "is a file, not a folder"),
-        (["job", "update", "crash-test", "--expected-version", "0", "--description", "x"], "changed since version 0 (now 1)"),
-    ] as [([String], String)])
+    @Test(
+        "refused commands say why and write nothing",
+        arguments: [
+            (["events", "append", "--stream", "job-nightly", "--type", "JobAdded", "--data", "{}"], "is a job's stream"),
+            (
+                ["events", "append", "--stream", "session-1", "--type", "SessionStarted", "--data", "{}"],
+                "only the Job Manager writes sessions"
+            ),
+            (["job", "list", "--as-of", "yesterday-ish"], "is not a time"),
+            (["job", "stop", "crash-test"], "has no session running"),
+            (["job", "start", "no-such-job"], "no job is named 'no-such-job'"),
+            (["session", "show", "zzzz"], "no session has an id starting with 'zzzz'"),
+            (["session", "replay", "zzzz", "--speed", "0"], "--speed must be from 0.01"),
+            (["repository", "add", "second", "--path", "relative/path"], "is not absolute"),
+            (["repository", "add", "REPO", "--path", "/srv/x"], "already exists"),
+            (
+                ["job", "add", "bad", "--server", "lab", "--repository", "repo", "--object", "vm:a", "--schedule", "every 0 minutes"],
+                "never comes"
+            ),
+            (["job", "update", "crash-test", "--retention", "2 restore points"], "below the minimum of 3"),
+            (["job", "update", "crash-test", "--schedule", "after crash-test"], "would start after itself"),
+            (["job", "update", "crash-test", "--expected-version", "7", "--description", "x"], "version 7 does not exist yet"),
+            (
+                ["server", "add", "vc", "--vcenter", "https://admin:hunter2@vc", "--user", "u", "--password-env", "HOME"],
+                "carries a user, password"
+            ),
+            (["server", "add", "vc", "--vcenter", "https://vc", "--user", "u", "--password-env", "Hunter2Secret"], "is not set here"),
+            (
+                ["server", "add", "vc", "--vcenter", "https://vc", "--user", "u", "--password-file", "/etc/passwd"],
+                "is not in the secrets folder"
+            ),
+            (["server", "add", "vc", "--vcenter", "https://vc", "--credential", "nope"], "no credential is named 'nope'"),
+            (["throttle", "add", "t", "--rate", "100Mb/s"], "unambiguously"),
+            (["repository", "remove", "repo"], "still used by job 'crash-test'"),
+            (["repository", "add", "second", "--path", "/etc/passwd"], "is a file, not a folder"),
+            (["job", "update", "crash-test", "--expected-version", "0", "--description", "x"], "changed since version 0 (now 1)"),
+        ] as [([String], String)])
     func refused(arguments: [String], reason: String) async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
         defer { environment.remove() }

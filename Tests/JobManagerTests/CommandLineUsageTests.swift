@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The command line's shape, through the real binary: its version, usage errors (the usage
 /// and status 64) apart from errors met while running (`Error: ...` and status 1), misspelled
@@ -19,16 +19,21 @@ struct CommandLineUsageTests {
         #expect(run.output.wholeMatch(of: /tidemark \d+\.\d+\.\d+\S*\n/) != nil, "\(run.output)")
     }
 
-    @Test("a misspelled subcommand is named with the nearest one, at every level", arguments: [
-        (["job", "strat", "nightly", "--data-dir", "/nonexistent"], "unknown command 'strat', did you mean 'start'?", "tidemark job"),
-        (["jbo", "list"], "unknown command 'jbo', did you mean 'job'?", "tidemark"),
-        (["projections", "staus", "--json"], "unknown command 'staus', did you mean 'status'?", "tidemark projections"),
-        (["db", "strat"], "unknown command 'strat', did you mean 'start'?", "tidemark db"),
-        (["bench", "apend", "--seconds", "1"], "unknown command 'apend', did you mean 'append'?", "tidemark bench"),
-        (["server", "lsit"], "unknown command 'lsit', did you mean 'list'?", "tidemark server"),
-        (["sesion", "show", "3b50f8ef"], "unknown command 'sesion', did you mean 'session'?", "tidemark"),
-        (["job", "xyzzy"], "unknown command 'xyzzy' for 'tidemark job': use one of add, update, remove, list, show, enable", "tidemark job"),
-    ] as [([String], String, String)])
+    @Test(
+        "a misspelled subcommand is named with the nearest one, at every level",
+        arguments: [
+            (["job", "strat", "nightly", "--data-dir", "/nonexistent"], "unknown command 'strat', did you mean 'start'?", "tidemark job"),
+            (["jbo", "list"], "unknown command 'jbo', did you mean 'job'?", "tidemark"),
+            (["projections", "staus", "--json"], "unknown command 'staus', did you mean 'status'?", "tidemark projections"),
+            (["db", "strat"], "unknown command 'strat', did you mean 'start'?", "tidemark db"),
+            (["bench", "apend", "--seconds", "1"], "unknown command 'apend', did you mean 'append'?", "tidemark bench"),
+            (["server", "lsit"], "unknown command 'lsit', did you mean 'list'?", "tidemark server"),
+            (["sesion", "show", "3b50f8ef"], "unknown command 'sesion', did you mean 'session'?", "tidemark"),
+            (
+                ["job", "xyzzy"], "unknown command 'xyzzy' for 'tidemark job': use one of add, update, remove, list, show, enable",
+                "tidemark job"
+            ),
+        ] as [([String], String, String)])
     func misspelled(arguments: [String], message: String, command: String) throws {
         let run = try Self.run(arguments)
         #expect(run.status == 64, "\(run.output)")
@@ -44,17 +49,22 @@ struct CommandLineUsageTests {
         #expect(run.output.contains("Unexpected argument 'everything'"), "\(run.output)")
     }
 
-    @Test("usage errors print the message and the usage, and exit 64", arguments: [
-        (["job", "list", "--as-of", "yesterday-ish"], "'yesterday-ish' is not a time", "tidemark job list"),
-        (["job", "export", "--as-of", "soon"], "'soon' is not a time", "tidemark job export"),
-        (["job", "list", "--log-level", "loud"], "'loud' is not a level", "tidemark job list"),
-        (["lab", "create", "/nonexistent/lab", "--disk-size", "3Q"], "'3Q' is not a size", "tidemark lab create"),
-        (["repository", "add", "main"], "a repository needs --path", "tidemark repository add"),
-        (["events", "append", "--stream", "job-1", "--type", "T", "--data", "{}"], "is a job's stream", "tidemark events append"),
-        (["events", "append", "--stream", "note-1", "--type", "T", "--data", "{}", "--id", "x"], "--id 'x' is not a UUID", "tidemark events append"),
-        (["job", "show"], "Missing expected argument '<name>'", "tidemark job show"),
-        (["job", "list", "--colour"], "Unknown option '--colour'", "tidemark job list"),
-    ] as [([String], String, String)])
+    @Test(
+        "usage errors print the message and the usage, and exit 64",
+        arguments: [
+            (["job", "list", "--as-of", "yesterday-ish"], "'yesterday-ish' is not a time", "tidemark job list"),
+            (["job", "export", "--as-of", "soon"], "'soon' is not a time", "tidemark job export"),
+            (["job", "list", "--log-level", "loud"], "'loud' is not a level", "tidemark job list"),
+            (["lab", "create", "/nonexistent/lab", "--disk-size", "3Q"], "'3Q' is not a size", "tidemark lab create"),
+            (["repository", "add", "main"], "a repository needs --path", "tidemark repository add"),
+            (["events", "append", "--stream", "job-1", "--type", "T", "--data", "{}"], "is a job's stream", "tidemark events append"),
+            (
+                ["events", "append", "--stream", "note-1", "--type", "T", "--data", "{}", "--id", "x"], "--id 'x' is not a UUID",
+                "tidemark events append"
+            ),
+            (["job", "show"], "Missing expected argument '<name>'", "tidemark job show"),
+            (["job", "list", "--colour"], "Unknown option '--colour'", "tidemark job list"),
+        ] as [([String], String, String)])
     func usage(arguments: [String], message: String, command: String) throws {
         let run = try Self.run(arguments)
         #expect(run.status == 64, "\(run.output)")
@@ -63,13 +73,18 @@ struct CommandLineUsageTests {
         #expect(run.output.contains("Usage: \(command)"), "\(run.output)")
     }
 
-    @Test("errors met while running say 'Error: ...' without the usage, and exit 1", arguments: [
-        (["job", "start", "no-such-job"], "Error: no job is named 'no-such-job' (known: crash-test): see 'tidemark job list'"),
-        (["job", "export", "no-such-job"], "Error: no job is named 'no-such-job'"),
-        (["job", "apply", "-f", "/nonexistent/jobs.yaml"], "Error: cannot read '/nonexistent/jobs.yaml'"),
-        (["job", "update", "crash-test", "--schedule", "dialy at 22:00"], "Error: unknown schedule 'dialy at 22:00': did you mean 'daily at 22:00'?"),
-        (["job", "stop", "crash-test"], "Error: job 'crash-test' has no session running"),
-    ] as [([String], String)])
+    @Test(
+        "errors met while running say 'Error: ...' without the usage, and exit 1",
+        arguments: [
+            (["job", "start", "no-such-job"], "Error: no job is named 'no-such-job' (known: crash-test): see 'tidemark job list'"),
+            (["job", "export", "no-such-job"], "Error: no job is named 'no-such-job'"),
+            (["job", "apply", "-f", "/nonexistent/jobs.yaml"], "Error: cannot read '/nonexistent/jobs.yaml'"),
+            (
+                ["job", "update", "crash-test", "--schedule", "dialy at 22:00"],
+                "Error: unknown schedule 'dialy at 22:00': did you mean 'daily at 22:00'?"
+            ),
+            (["job", "stop", "crash-test"], "Error: job 'crash-test' has no session running"),
+        ] as [([String], String)])
     func runtime(arguments: [String], message: String) async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
         defer { environment.remove() }

@@ -2,8 +2,8 @@ import Foundation
 import Infrastructure
 import JobManager
 import Repository
-import Testing
 import TestSupport
+import Testing
 
 /// The reason Tidemark exists: kill the Job Manager at any event boundary, start it again,
 /// and the session ends as if nothing had happened.
@@ -71,7 +71,9 @@ struct CrashResumeTests {
 struct RetentionCrashTests {
     /// Three sessions in process, then the fourth (which removes the oldest restore point)
     /// in a child process killed after `boundary` events (nil: not killed), then resumed.
-    static func fourthSession(crashAt boundary: Int?) async throws -> (events: Int, kept: Int, removed: Int, garbage: Int, snapshots: Int, clean: Bool) {
+    static func fourthSession(
+        crashAt boundary: Int?
+    ) async throws -> (events: Int, kept: Int, removed: Int, garbage: Int, snapshots: Int, clean: Bool) {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20, retention: "3 restore points")
         defer { environment.remove() }
         let manager = JobManager(store: environment.database.eventStore(), settings: JobManagerSettings(retryWait: .zero))

@@ -32,7 +32,8 @@ struct JobEnvironment {
         try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
             var plan = CatalogPlan(start)
             try plan.add(ManagedServer(name: "lab", platform: .lab, folder: environment.labPath))
-            try plan.add(RepositoryDefinition(name: "repo", path: environment.repositoryPath, maxConcurrentTasks: 3, freeSpaceThresholdPercent: 0))
+            try plan.add(
+                RepositoryDefinition(name: "repo", path: environment.repositoryPath, maxConcurrentTasks: 3, freeSpaceThresholdPercent: 0))
             try plan.add(ProxyDefinition(name: "proxy-1", maxConcurrentTasks: 2))
             try plan.add(ProxyDefinition(name: "proxy-2", maxConcurrentTasks: 1))
             var settings = JobSettings()
@@ -59,7 +60,8 @@ struct JobEnvironment {
     /// Changes the job's definition through the decider, as `job update` would.
     func updateJob(_ change: @escaping @Sendable (inout JobDefinition) throws(CatalogError) -> Void) async throws {
         let name = jobName
-        try await CatalogStore(events: database.eventStore()).execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
+        try await CatalogStore(events: database.eventStore()).execute(metadata: EventMetadata(actor: "test")) {
+            state throws(CatalogError) in
             try CatalogDecider.update(id: try state.require(JobDefinition.self, named: name), basedOn: nil, in: state) {
                 (job: inout JobDefinition) throws(CatalogError) in try change(&job)
             }
@@ -84,7 +86,9 @@ struct JobEnvironment {
 
     /// Runs the `tidemark` binary on this world's database; its exit status (or death by a
     /// signal) and everything it printed.
-    func tidemark(_ arguments: [String], crashAfter: Int? = nil, input: String? = nil) throws -> (status: Int32, killed: Bool, output: String) {
+    func tidemark(
+        _ arguments: [String], crashAfter: Int? = nil, input: String? = nil
+    ) throws -> (status: Int32, killed: Bool, output: String) {
         var environment = ["TIDEMARK_CHECKPOINT_BYTES": "262144", "TIDEMARK_RETRY_WAIT_SECONDS": "0"]
         environment["TIDEMARK_CRASH_AFTER_EVENTS"] = crashAfter.map(String.init)
         return try TidemarkProcess.run(arguments + ["--database-url", databaseURL], in: folder, environment: environment, input: input)
@@ -115,9 +119,11 @@ struct JobEnvironment {
 
     func outcome() async throws -> Outcome {
         let sessions = try await database.administratorQuery(
-            "SELECT count(*) FILTER (WHERE event_type = 'SessionStarted'), count(*) FILTER (WHERE event_type = 'SessionFinished'), count(*) FILTER (WHERE event_type = 'RestorePointCreated') FROM tidemark.events WHERE category = 'session'")
+            "SELECT count(*) FILTER (WHERE event_type = 'SessionStarted'), count(*) FILTER (WHERE event_type = 'SessionFinished'), count(*) FILTER (WHERE event_type = 'RestorePointCreated') FROM tidemark.events WHERE category = 'session'"
+        )
         let finished = try await database.administratorQuery(
-            "SELECT data->>'result', (data->>'processed_bytes')::bigint, (data->>'read_bytes')::bigint, (data->>'transferred_bytes')::bigint FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1")
+            "SELECT data->>'result', (data->>'processed_bytes')::bigint, (data->>'read_bytes')::bigint, (data->>'transferred_bytes')::bigint FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1"
+        )
         let points = try await database.administratorQuery(
             "SELECT data->>'vm_id', data->>'restore_point_id' FROM tidemark.events WHERE event_type = 'RestorePointCreated'")
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: repositoryPath))
@@ -148,7 +154,9 @@ struct JobEnvironment {
 
     /// Events of the session so far.
     func sessionEvents() async throws -> Int {
-        Int(try await database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE category = 'session'").decode(0, 0, as: Int64.self))
+        Int(
+            try await database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE category = 'session'").decode(
+                0, 0, as: Int64.self))
     }
 
     static func sha256(file: String) throws -> String {

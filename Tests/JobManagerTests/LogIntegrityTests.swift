@@ -2,8 +2,8 @@ import Catalog
 import EventStore
 import Foundation
 import Repository
-import Testing
 import TestSupport
+import Testing
 
 /// The log's integrity through the binary, as the attacks of issue 12 were made: forged
 /// workflow events through `events append`, and a database superuser editing, deleting or
@@ -68,7 +68,8 @@ struct LogIntegrityTests {
                 expected = 5
                 try await forgery.delete(position: expected)
             default:
-                expected = try await environment.database.administratorQuery("SELECT last_value + 1 FROM tidemark.event_position_seq").decode(0, 0)
+                expected = try await environment.database.administratorQuery("SELECT last_value + 1 FROM tidemark.event_position_seq")
+                    .decode(0, 0)
                 try await forgery.insert(stream: "job-3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e", type: "JobRemoved")
             }
             let verify = try environment.tidemark(["events", "verify"])

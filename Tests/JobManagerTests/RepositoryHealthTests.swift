@@ -7,8 +7,8 @@ import JobManager
 import Projections
 import Repository
 import Server
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 12, findings 4 and 9 through real sessions: a corrupt chunk found by a health check
 /// is stored again by the next incremental and the heal recorded; scheduled checks work
@@ -32,7 +32,9 @@ struct RepositoryHealthTests {
         return try (0..<result.rowCount).map { try result.decode($0, 0) }
     }
 
-    @Test("flip 8 bytes of a chunk: the check records and quarantines it, the next incremental stores the block again, the next check records the heal")
+    @Test(
+        "flip 8 bytes of a chunk: the check records and quarantines it, the next incremental stores the block again, the next check records the heal"
+    )
     func corruptChunkHealed() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 4 << 20)
         defer { environment.remove() }
@@ -49,7 +51,8 @@ struct RepositoryHealthTests {
         let check = HealthCheck(store: store, logger: quietLogger)
         let id = try await repositoryID(environment)
         let found = try #require(
-            try await check.run(repositoryID: id, definition: try await definition(environment), trigger: .manual, actor: "test", everyDays: 0))
+            try await check.run(
+                repositoryID: id, definition: try await definition(environment), trigger: .manual, actor: "test", everyDays: 0))
         #expect(found.finished.result == "damaged")
         #expect(found.finished.corruptChunks == 1)
         #expect(found.damaged.map(\.restorePointId) == [first])
@@ -72,7 +75,8 @@ struct RepositoryHealthTests {
             return
         }
         let healed = try #require(
-            try await check.run(repositoryID: id, definition: try await definition(environment), trigger: .manual, actor: "test", everyDays: 0))
+            try await check.run(
+                repositoryID: id, definition: try await definition(environment), trigger: .manual, actor: "test", everyDays: 0))
         #expect(healed.healed == [chunk.hex])
         #expect(healed.finished.result == "clean")
         #expect(try await healthEvents(environment, "ChunkHealed").count == 1)
@@ -93,7 +97,9 @@ struct RepositoryHealthTests {
         #expect(try await definition(environment).verifyBudgetBytes == 1 << 20)
 
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
-        let byAge = try repository.restorePoints().sorted { try repository.createdAt(restorePoint: $0) < repository.createdAt(restorePoint: $1) }
+        let byAge = try repository.restorePoints().sorted {
+            try repository.createdAt(restorePoint: $0) < repository.createdAt(restorePoint: $1)
+        }
         try #require(byAge.count == 3)
         let service = HealthCheckService(store: environment.database.eventStore(), logger: quietLogger)
         // Nothing is due today: every restore point was made less than 7 days ago.
@@ -131,7 +137,10 @@ struct RepositoryHealthTests {
         try await store.append(
             to: try StreamName(SessionEvent.stream(of: earlier)),
             events: [
-                try NewEvent(type: "SessionStarted", payload: SessionEvent.Started(sessionId: earlier, jobId: job, jobName: environment.jobName, jobVersion: 1, trigger: "manual")),
+                try NewEvent(
+                    type: "SessionStarted",
+                    payload: SessionEvent.Started(
+                        sessionId: earlier, jobId: job, jobName: environment.jobName, jobVersion: 1, trigger: "manual")),
                 try NewEvent(
                     type: "SessionFinished",
                     payload: SessionEvent.Finished(
@@ -141,13 +150,15 @@ struct RepositoryHealthTests {
         let run = try environment.tidemark(["job", "start", environment.jobName, "--quiet"])
         #expect(run.status == 2, "\(run.output)")
         let finished = try await environment.database.administratorQuery(
-            "SELECT data->>'result', data->>'reason' FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1")
+            "SELECT data->>'result', data->>'reason' FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1"
+        )
         #expect(try finished.decode(0, 0, as: String.self) == "failed")
         #expect(try finished.decode(0, 1, as: String.self).contains("not enough space"))
         let checked = try await environment.database.administratorQuery(
             "SELECT (data->>'estimated_bytes')::bigint FROM tidemark.events WHERE event_type = 'RepositoryChecked'")
         #expect(try checked.decode(0, 0, as: Int64.self) == 100_000_000_000_000_000)
-        let snapshots = try await environment.database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE event_type = 'SnapshotRequested'")
+        let snapshots = try await environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE event_type = 'SnapshotRequested'")
         #expect(try snapshots.decode(0, 0, as: Int64.self) == 0)
     }
 
@@ -172,7 +183,9 @@ struct RepositoryHealthTests {
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: repositoryPath + "/in-progress")).isEmpty)
         let stop = try environment.tidemark(["job", "stop", environment.jobName, "--immediate"])
         #expect(stop.status == 0, "\(stop.output)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: repositoryPath + "/in-progress").isEmpty, "the stopped session's progress is dropped")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: repositoryPath + "/in-progress").isEmpty,
+            "the stopped session's progress is dropped")
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: repositoryPath))
         #expect(try repository.restorePoints().isEmpty, "no partial restore point is kept")
         let garbage = chunkFiles(repositoryPath)

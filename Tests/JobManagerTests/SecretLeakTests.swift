@@ -1,11 +1,12 @@
 import Catalog
 import EventStore
 import Foundation
-@testable import JobManager
 import Secrets
-@testable import Server
-import Testing
 import TestSupport
+import Testing
+
+@testable import JobManager
+@testable import Server
 
 /// Issue 12, finding 5: text a vCenter sends back must not carry the password into the log,
 /// failed logins must not be retried every second, and a URL's secrets never reach a message.
@@ -37,7 +38,8 @@ struct SecretLeakTests {
         try await recorder.record(
             .taskFinished,
             SessionEvent.TaskFinished(
-                taskId: "vm-1/2000", result: "failed", message: "SystemError: Cannot complete login due to an incorrect user name or password 'Hunter2-Secret'"))
+                taskId: "vm-1/2000", result: "failed",
+                message: "SystemError: Cannot complete login due to an incorrect user name or password 'Hunter2-Secret'"))
         let stored = try await database.administratorQuery("SELECT string_agg(data::text, ' ') FROM tidemark.events")
         let text: String = try stored.decode(0, 0)
         #expect(!text.contains("Hunter2"))
@@ -67,18 +69,23 @@ struct SecretLeakTests {
         defer { environment.remove() }
         let manager = JobManager(store: environment.database.eventStore())
         let session = try await manager.begin(job: environment.jobName, trigger: "manual")
-        let report = try #require(try await manager.giveUp(session: session, reason: "gave up after 8 attempts that failed to run it; the last: SystemError"))
+        let report = try #require(
+            try await manager.giveUp(session: session, reason: "gave up after 8 attempts that failed to run it; the last: SystemError"))
         #expect(report.finished.result == "failed")
         #expect(report.finished.reason?.hasPrefix("gave up after 8 attempts") == true)
         #expect(try await manager.unfinishedSessions().isEmpty)
     }
 
-    @Test("URLs: user-info up to the last @, path parameters and queries are refused and never echoed", arguments: [
-        "https://admin:PW@case2@vc.example.com", "https://vc.example.com/?password=PW-case2", "https://vc.example.com/sdk;password=PW-case2",
-        "https://vc.example.com/ui#PW-case2", "https://vc.example.com/some/path",
-    ])
+    @Test(
+        "URLs: user-info up to the last @, path parameters and queries are refused and never echoed",
+        arguments: [
+            "https://admin:PW@case2@vc.example.com", "https://vc.example.com/?password=PW-case2",
+            "https://vc.example.com/sdk;password=PW-case2",
+            "https://vc.example.com/ui#PW-case2", "https://vc.example.com/some/path",
+        ])
     func urlSecretsRefused(url: String) {
-        let server = ManagedServer(name: "vc", platform: .vcenter, url: url, user: "u", passwordReference: try? SecretReference(parsing: "env:HOME"))
+        let server = ManagedServer(
+            name: "vc", platform: .vcenter, url: url, user: "u", passwordReference: try? SecretReference(parsing: "env:HOME"))
         let error = #expect(throws: CatalogError.self) { try server.validate(in: CatalogState()) }
         #expect(error.map { !"\($0)".contains("PW") && !"\($0)".contains("case2") } == true, "\(String(describing: error))")
     }

@@ -4,8 +4,8 @@ import EventStore
 import Foundation
 import JobManager
 import Secrets
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 12, finding 2: a password reference cannot be aimed at an arbitrary file (a catalog
 /// writer made the server send a shadow-like file to a fake vCenter), `--password-env` cannot
@@ -48,7 +48,9 @@ struct SecretsTests {
         try Self.write("pw-ok\n", to: secrets + "/vc1", mode: 0o600)
         #expect(try read(secrets + "/vc1").get() == "pw-ok")
         // Nothing configured: file: and credential: are refused, not read from anywhere.
-        #expect(throws: JobManagerError.self) { try SecretReference(source: .file, name: secrets + "/vc1").resolve(for: "test", secrets: nil) }
+        #expect(throws: JobManagerError.self) {
+            try SecretReference(source: .file, name: secrets + "/vc1").resolve(for: "test", secrets: nil)
+        }
     }
 
     @Test("credentials are sealed under the store's key: never readable in the file, refused under another key")
@@ -78,17 +80,21 @@ struct SecretsTests {
         defer { environment.remove() }
         let data = environment.folder.appendingPathComponent("data").path
         let secret = "Tr0ub4dor&3-never-logged"
-        let add = try environment.tidemark(["credentials", "add", "vc1", "--user", "backup@vsphere.local", "--data-dir", data], input: secret + "\n")
+        let add = try environment.tidemark(
+            ["credentials", "add", "vc1", "--user", "backup@vsphere.local", "--data-dir", data], input: secret + "\n")
         #expect(add.status == 0, "\(add.output)")
         let list = try environment.tidemark(["credentials", "list", "--data-dir", data])
         #expect(list.output.contains("vc1") && list.output.contains("backup@vsphere.local") && !list.output.contains(secret))
-        let server = try environment.tidemark(["server", "add", "vc1", "--vcenter", "https://127.0.0.1:9", "--credential", "vc1", "--data-dir", data])
+        let server = try environment.tidemark([
+            "server", "add", "vc1", "--vcenter", "https://127.0.0.1:9", "--credential", "vc1", "--data-dir", data,
+        ])
         #expect(server.status == 0, "\(server.output)")
         let logged = try await environment.database.administratorQuery(
             "SELECT count(*) FROM tidemark.events WHERE data::text LIKE '%' || $1 || '%' OR metadata::text LIKE '%' || $1 || '%'", [secret])
         #expect(try logged.decode(0, 0, as: Int64.self) == 0)
         let reference = try await environment.database.administratorQuery(
-            "SELECT data->'definition'->>'password_reference' FROM tidemark.events WHERE event_type = 'ServerAdded' AND data->'definition'->>'name' = 'vc1'")
+            "SELECT data->'definition'->>'password_reference' FROM tidemark.events WHERE event_type = 'ServerAdded' AND data->'definition'->>'name' = 'vc1'"
+        )
         #expect(try reference.decode(0, 0, as: String.self) == "credential:vc1")
         let reference2 = try SecretReference(parsing: "credential:vc1")
         let resolved = try reference2.resolve(for: "test", secrets: SecretsLocation(dataDirectory: data))
@@ -112,7 +118,9 @@ struct SecretsTests {
                     passwordReference: try SecretReference(source: .file, name: shadow))
             }
         }
-        let run = try environment.tidemark(["job", "start", environment.jobName, "--data-dir", environment.folder.appendingPathComponent("data").path])
+        let run = try environment.tidemark([
+            "job", "start", environment.jobName, "--data-dir", environment.folder.appendingPathComponent("data").path,
+        ])
         #expect(run.status != 0)
         #expect(run.output.contains("is not in the secrets folder"), "\(run.output)")
         #expect(!run.output.contains("secret-hash"))

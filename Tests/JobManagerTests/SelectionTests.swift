@@ -13,7 +13,8 @@ struct SelectionTests {
             let disks = [2000, 2001].map {
                 #"{"key":\#($0),"label":"disk","capacity":1048576,"datastore":"ds-1","file":"[san-1] \#(id)/\#($0).vmdk"}"#
             }
-            return #"{"id":"\#(id)","name":"\#(name)","instanceUUID":"\#(id)","folder":"\#(folder)","host":"\#(host)","cluster":"c-1","datastore":"ds-1","tags":[\#(tags.map { "\"\($0)\"" }.joined(separator: ","))],"poweredOn":true,"disks":[\#(disks.joined(separator: ","))]}"#
+            return
+                #"{"id":"\#(id)","name":"\#(name)","instanceUUID":"\#(id)","folder":"\#(folder)","host":"\#(host)","cluster":"c-1","datastore":"ds-1","tags":[\#(tags.map { "\"\($0)\"" }.joined(separator: ","))],"poweredOn":true,"disks":[\#(disks.joined(separator: ","))]}"#
         }
         let json = #"""
             {"datacenters":[{"id":"dc-1","name":"DC1"}],
@@ -35,7 +36,10 @@ struct SelectionTests {
     func expansion() throws {
         var job = JobDefinition(
             name: "j", server: "s",
-            objects: [try ObjectSelector(parsing: "vm:db-01"), try ObjectSelector(parsing: "folder:/DC1/vm/Web"), try ObjectSelector(parsing: "tag:gold")],
+            objects: [
+                try ObjectSelector(parsing: "vm:db-01"), try ObjectSelector(parsing: "folder:/DC1/vm/Web"),
+                try ObjectSelector(parsing: "tag:gold"),
+            ],
             repository: "r")
         job.exclusions = [try Exclusion(parsing: "vm:web-test"), try Exclusion(parsing: "disk:web-a/2001")]
         let selected = ObjectExpansion.expand(job, in: Self.inventory())

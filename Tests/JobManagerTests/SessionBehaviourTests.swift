@@ -5,8 +5,8 @@ import Foundation
 import Infrastructure
 import JobManager
 import Repository
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Sessions: failures, application-aware processing, retention")
 struct SessionBehaviourTests {
@@ -77,14 +77,16 @@ struct SessionBehaviourTests {
         try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
             try CatalogDecider.add(
                 ThrottlingRule(
-                    name: "wan", sourceSites: ["default"], targetRepositories: [try state.require(RepositoryDefinition.self, named: "repo")],
+                    name: "wan", sourceSites: ["default"],
+                    targetRepositories: [try state.require(RepositoryDefinition.self, named: "repo")],
                     bytesPerSecond: 50_000_000),
                 id: UUID().uuidString.lowercased(), in: state)
         }
         let report = try await run(environment)
         #expect(report.finished.result == "success")
         let applied = try await environment.database.administratorQuery(
-            "SELECT data->>'rule_name', (data->>'bytes_per_second')::bigint, (data->>'sessions_sharing')::int FROM tidemark.events WHERE event_type = 'ThrottleApplied'")
+            "SELECT data->>'rule_name', (data->>'bytes_per_second')::bigint, (data->>'sessions_sharing')::int FROM tidemark.events WHERE event_type = 'ThrottleApplied'"
+        )
         #expect(applied.rowCount == 1)
         #expect(try applied.decode(0, 0, as: String.self) == "wan")
         #expect(try applied.decode(0, 1, as: Int64.self) == 50_000_000)
@@ -152,7 +154,8 @@ struct TaskSlotTests {
         // Replay the log: tasks running at once, in all and per proxy, never above the limits
         // (repository 3, proxy-1 2, proxy-2 1).
         let events = try await environment.database.administratorQuery(
-            "SELECT event_type, data->>'task_id', data->>'proxy_name' FROM tidemark.events WHERE event_type IN ('ProxySelected', 'TaskFinished') ORDER BY position")
+            "SELECT event_type, data->>'task_id', data->>'proxy_name' FROM tidemark.events WHERE event_type IN ('ProxySelected', 'TaskFinished') ORDER BY position"
+        )
         var running: [String: String] = [:]
         var most = 0
         var mostPerProxy: [String: Int] = [:]

@@ -5,8 +5,8 @@ import Foundation
 import Infrastructure
 import JobManager
 import Projections
-import Testing
 import TestSupport
+import Testing
 
 /// What a session says about how it ended: the reasons behind every result, selectors that
 /// match nothing, retried snapshots, sessions that cannot run, and the reporting views
@@ -15,7 +15,9 @@ import TestSupport
 struct SessionOutcomeTests {
     func run(_ environment: JobEnvironment) async throws -> SessionReport { try await environment.runInProcess() }
 
-    func update(_ environment: JobEnvironment, _ change: @escaping @Sendable (inout JobDefinition) throws(CatalogError) -> Void) async throws {
+    func update(
+        _ environment: JobEnvironment, _ change: @escaping @Sendable (inout JobDefinition) throws(CatalogError) -> Void
+    ) async throws {
         try await environment.updateJob(change)
     }
 
@@ -32,7 +34,8 @@ struct SessionOutcomeTests {
         }
         let nothing = try await run(environment)
         #expect(nothing.finished.result == "failed")
-        #expect(nothing.finished.reason?.hasPrefix("no VM matches vm:web-01, folder:/DC1/vm/Prod") == true, "\(nothing.finished.reason ?? "")")
+        #expect(
+            nothing.finished.reason?.hasPrefix("no VM matches vm:web-01, folder:/DC1/vm/Prod") == true, "\(nothing.finished.reason ?? "")")
         #expect(nothing.machines.isEmpty)
 
         let first = try await labNames(environment)[0]

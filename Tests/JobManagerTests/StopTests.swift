@@ -4,8 +4,8 @@ import EventStore
 import Foundation
 import Infrastructure
 import JobManager
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Stopping a session")
 struct StopTests {
@@ -23,7 +23,8 @@ struct StopTests {
     static func waitFor(_ type: String, in environment: JobEnvironment) async throws {
         for _ in 0..<200 {
             let count: Int64 = try await environment.database.administratorQuery(
-                "SELECT count(*) FROM tidemark.events WHERE event_type = $1", [type]).decode(0, 0)
+                "SELECT count(*) FROM tidemark.events WHERE event_type = $1", [type]
+            ).decode(0, 0)
             if count > 0 { return }
             try await Task.sleep(for: .milliseconds(25))
         }

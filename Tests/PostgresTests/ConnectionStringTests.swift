@@ -9,7 +9,9 @@ struct ConnectionStringTests {
         #expect(keyValue.keywordConnectionString == #"host=/run/pg dbname=postgres dbname='tidemark' user='o\'brien'"#)
         let url = PostgresConnectionSettings("postgresql://db.example.com/postgres").with("user", "a&b")
         #expect(url.keywordConnectionString == "postgresql://db.example.com/postgres?user=a%26b")
-        #expect(PostgresConnectionSettings("postgresql://h/d?sslmode=require").with("user", "x").keywordConnectionString == "postgresql://h/d?sslmode=require&user=x")
+        #expect(
+            PostgresConnectionSettings("postgresql://h/d?sslmode=require").with("user", "x").keywordConnectionString
+                == "postgresql://h/d?sslmode=require&user=x")
         #expect(PostgresConnectionSettings("").with("host", "/tmp").keywordConnectionString == "host='/tmp'")
     }
 }

@@ -14,8 +14,10 @@ struct DecodingTests {
         let bytes = Data([0, 1, 2, 254, 255])
         let result = try await connection.query(
             "SELECT $1::text, $2::int8, $3::int4, $4::bool, $5::uuid, $6::jsonb, $7::bytea, $8::timestamptz, $9::text, $10::float8",
-            ["héllo 'quoted' \"double\" \\ back", Int64.max, Int32.min, true, id,
-             PostgresJSON(text: #"{"b": [1, 2], "a": "x"}"#), bytes, when, String?.none, 2.5])
+            [
+                "héllo 'quoted' \"double\" \\ back", Int64.max, Int32.min, true, id,
+                PostgresJSON(text: #"{"b": [1, 2], "a": "x"}"#), bytes, when, String?.none, 2.5,
+            ])
         #expect(try result.decode(0, 0, as: String.self) == "héllo 'quoted' \"double\" \\ back")
         #expect(try result.decode(0, 1, as: Int64.self) == Int64.max)
         #expect(try result.decode(0, 2, as: Int32.self) == Int32.min)
@@ -98,12 +100,14 @@ struct DecodingTests {
 
 @Suite("timestamptz text")
 struct TimestampTextTests {
-    @Test("ISO text with offsets parses to the same instant", arguments: [
-        ("2026-11-25 14:52:46.5+00", 1_795_618_366.5),
-        ("2026-11-25 16:52:46.5+02", 1_795_618_366.5),
-        ("2026-11-25 09:22:46.5-05:30", 1_795_618_366.5),
-        ("1970-01-01 00:00:00+00", 0),
-    ])
+    @Test(
+        "ISO text with offsets parses to the same instant",
+        arguments: [
+            ("2026-11-25 14:52:46.5+00", 1_795_618_366.5),
+            ("2026-11-25 16:52:46.5+02", 1_795_618_366.5),
+            ("2026-11-25 09:22:46.5-05:30", 1_795_618_366.5),
+            ("1970-01-01 00:00:00+00", 0),
+        ])
     func parses(text: String, expected: Double) async throws {
         let database = try await TestDatabase.create(migrated: false)
         let connection = try await PostgresConnection.connect(database.administrator)

@@ -3,8 +3,8 @@ import CatalogStore
 import EventStore
 import Foundation
 import Projections
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Catalog on the event log")
 struct CatalogStoreTests {
@@ -88,7 +88,9 @@ struct CatalogStoreTests {
         let recorded: Date = try await database.administratorQuery("SELECT max(recorded_at) FROM tidemark.events").decode(0, 0)
         try await Task.sleep(for: .milliseconds(20))
         try await catalog.execute(metadata: actor) { state throws(CatalogError) in
-            try CatalogDecider.update(id: id, basedOn: 1, in: state) { (repository: inout RepositoryDefinition) in repository.path = "/srv/new" }
+            try CatalogDecider.update(id: id, basedOn: 1, in: state) { (repository: inout RepositoryDefinition) in
+                repository.path = "/srv/new"
+            }
         }
         try await catalog.execute(metadata: actor) { state throws(CatalogError) in
             try CatalogDecider.remove(RepositoryDefinition.self, id: id, in: state)

@@ -2,8 +2,8 @@ import EventStore
 import Foundation
 import Postgres
 import Projections
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 12, finding 8: deleted checkpoint rows used to make every reading command fail
 /// while `db migrate` said "up to date". Now the service role may not delete them, and a
@@ -14,13 +14,16 @@ struct CheckpointRecoveryTests {
     func snapshot(_ database: TestDatabase) async throws -> [String] {
         var rows: [String] = []
         for view in ["jobs", "sessions", "restore_points", "daily_statistics"] {
-            let result = try await database.administratorQuery("SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY to_jsonb(v)::text)::text, '') FROM reporting.\(view) v")
+            let result = try await database.administratorQuery(
+                "SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY to_jsonb(v)::text)::text, '') FROM reporting.\(view) v")
             rows.append(try result.decode(0, 0))
         }
         return rows
     }
 
-    @Test("the service role cannot delete checkpoints; deleted by an administrator, the next catch-up and db migrate recreate and rebuild them")
+    @Test(
+        "the service role cannot delete checkpoints; deleted by an administrator, the next catch-up and db migrate recreate and rebuild them"
+    )
     func recreated() async throws {
         var fixture = try await HistoryFixture.make(jobs: 3, vmsPerJob: 2)
         let projector = Projector(store: fixture.store, logger: quietLogger)
@@ -39,12 +42,14 @@ struct CheckpointRecoveryTests {
 
         try await fixture.database.administratorQuery("DELETE FROM projection.checkpoints WHERE projection IN ('sessions', 'statistics')")
         let scratch = FileManager.default.temporaryDirectory
-        let migrate = try TidemarkProcess.run(["db", "migrate", "--database-url", fixture.database.administratorConnectionString], in: scratch)
+        let migrate = try TidemarkProcess.run(
+            ["db", "migrate", "--database-url", fixture.database.administratorConnectionString], in: scratch)
         #expect(migrate.status == 0, "\(migrate.output)")
         #expect(migrate.output.contains("recreated the missing checkpoint of projection 'sessions'"), "\(migrate.output)")
         #expect(!migrate.output.contains("up to date"))
         #expect(try await snapshot(fixture.database) == before)
-        let again = try TidemarkProcess.run(["db", "migrate", "--database-url", fixture.database.administratorConnectionString], in: scratch)
+        let again = try TidemarkProcess.run(
+            ["db", "migrate", "--database-url", fixture.database.administratorConnectionString], in: scratch)
         #expect(again.output.contains("up to date"), "\(again.output)")
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import Postgres
 import Projections
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Reporting: the SQL cookbook and the read-only role")
 struct CookbookTests {
@@ -54,7 +54,8 @@ struct CookbookTests {
                 Issue.record("cookbook query '\(title)' failed: \(error)")
             }
         }
-        for title in rows.keys where title.hasPrefix("1.") || title.hasPrefix("3.") || title.hasPrefix("4.") || title.hasPrefix("5.")
+        for title in rows.keys
+        where title.hasPrefix("1.") || title.hasPrefix("3.") || title.hasPrefix("4.") || title.hasPrefix("5.")
             || title.hasPrefix("6.") || title.hasPrefix("7.") || title.hasPrefix("10.") || title.hasPrefix("12.") || title.hasPrefix("14.")
         {
             #expect(rows[title, default: 0] > 0, "'\(title)' returned no rows")

@@ -7,7 +7,8 @@ struct FlatJSONTests {
     @Test("fields of every kind, nested values skipped, escapes undone")
     func fields() {
         let json = FlatJSON(
-            #"{"a": "plain", "b": -42, "c": 1.5, "d": null, "e": true, "nested": {"x": "}", "y": [1, {"z": "]"}]}, "list": ["p", "q"], "esc": "say \"hi\"\n", "last": 9223372036854775807}"#)
+            #"{"a": "plain", "b": -42, "c": 1.5, "d": null, "e": true, "nested": {"x": "}", "y": [1, {"z": "]"}]}, "list": ["p", "q"], "esc": "say \"hi\"\n", "last": 9223372036854775807}"#
+        )
         #expect(json.string("a") == "plain")
         #expect(json.int64("b") == -42)
         #expect(json.double("c") == 1.5)

@@ -30,7 +30,9 @@ struct ProjectionRebuildTests {
         #expect(try await fixture.count("SELECT count(*) FROM projection.tasks WHERE attempts = 2") > 0)
         #expect(try await fixture.count("SELECT count(*) FROM projection.restore_points WHERE removed_at IS NOT NULL") > 0)
         #expect(try await fixture.count("SELECT count(*) FROM projection.jobs WHERE last_result IS NOT NULL") > 0)
-        #expect(try await fixture.count("SELECT count(*) FROM projection.jobs WHERE name = 'job-2-renamed' AND (definition->>'compression_level')::int = 7") == 1)
+        #expect(
+            try await fixture.count(
+                "SELECT count(*) FROM projection.jobs WHERE name = 'job-2-renamed' AND (definition->>'compression_level')::int = 7") == 1)
         #expect(try await fixture.count("SELECT sum(sessions) FROM projection.daily_statistics") == 70)
 
         let differences = try await projector.verify(StandardProjections.all)
@@ -83,7 +85,8 @@ struct ProjectionRebuildTests {
         try await fixture.addSessions(5)
         try await projector.catchUp()
         try await fixture.database.administratorQuery("UPDATE projection.jobs SET description = 'tampered' WHERE name = 'job-1'")
-        try await fixture.database.administratorQuery("DELETE FROM projection.sessions WHERE session_id = (SELECT min(session_id) FROM projection.sessions)")
+        try await fixture.database.administratorQuery(
+            "DELETE FROM projection.sessions WHERE session_id = (SELECT min(session_id) FROM projection.sessions)")
         let differences = try await projector.verify(StandardProjections.all)
         #expect(differences.contains { $0.table == "jobs" && $0.side == .onlyLive && $0.row.contains("tampered") })
         #expect(differences.contains { $0.table == "jobs" && $0.side == .onlyRebuilt })

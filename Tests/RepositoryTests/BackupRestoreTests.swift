@@ -7,9 +7,11 @@ struct BackupRestoreTests {
     /// The 8 MiB image is, per MiB: zeros, text, random A, A again, zeros, text, random B, A
     /// again, then a 12,345-byte random tail. Distinct non-zero blocks per block size: text
     /// (4 different 256 KiB blocks, 1 at 1 MiB), A and B, the tail; at 4 MiB every block mixes.
-    @Test("a full backup restores identical; zeros are not stored and repeated blocks are stored once", arguments: [
-        ("256K", 13, 8), ("1M", 4, 2), ("4M", 3, 0),
-    ])
+    @Test(
+        "a full backup restores identical; zeros are not stored and repeated blocks are stored once",
+        arguments: [
+            ("256K", 13, 8), ("1M", 4, 2), ("4M", 3, 0),
+        ])
     func fullBackup(blockSizeText: String, distinctChunks: Int, zeroBlocks: Int) async throws {
         let folder = try ImageMaker.scratchFolder("full")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -75,7 +77,8 @@ struct BackupRestoreTests {
         #expect(ids.count == 1)
         let id = try #require(ids.first)
         #expect(try repository.chunks.load(id) == block)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (repository.chunks.path(of: id) as NSString).deletingLastPathComponent)
+        let leftovers = try FileManager.default.contentsOfDirectory(
+            atPath: (repository.chunks.path(of: id) as NSString).deletingLastPathComponent)
         #expect(leftovers == [id.hex])
     }
 }

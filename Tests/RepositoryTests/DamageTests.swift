@@ -84,9 +84,11 @@ struct DamageTests {
         #expect(try ImageMaker.sha256(of: target) == before)
     }
 
-    @Test("block sizes that are not a power of two from 256 KiB to 8 MiB are refused", arguments: [
-        "3M", "128K", "16M", "0", "-1M", "big", "1.5M",
-    ])
+    @Test(
+        "block sizes that are not a power of two from 256 KiB to 8 MiB are refused",
+        arguments: [
+            "3M", "128K", "16M", "0", "-1M", "big", "1.5M",
+        ])
     func badBlockSizes(text: String) {
         let error = #expect(throws: RepositoryError.self) { try BlockSize(parsing: text) }
         #expect(error?.code == .invalidInput)

@@ -2,6 +2,7 @@ import DataMover
 import Foundation
 import Infrastructure
 import Repository
+import Synchronization
 import Testing
 
 /// Issue 12, findings 4 and 8: a corrupt chunk must not spread into new restore points, and
@@ -16,7 +17,8 @@ struct HealthAndRestoreTargetTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
-    @Test("a chunk found corrupt is quarantined, the next incremental stores its block again instead of referencing it, and the heal is seen")
+    @Test(
+        "a chunk found corrupt is quarantined, the next incremental stores its block again instead of referencing it, and the heal is seen")
     func corruptChunkIsNotReferencedAgain() async throws {
         let (folder, image, repository) = try imageAndRepository("health-heal", megabytes: 8)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -58,7 +60,8 @@ struct HealthAndRestoreTargetTests {
         let first = try await backup(image, to: repository, restorePoint: "rp-1", disk: "d0", blockSize: try BlockSize(parsing: "256K"))
         let named = first.manifest.blocks.compactMap { $0 }
         // A chunk only one block names, so no later block of the transfer stores it again.
-        let chunk = try #require(first.manifest.blocks.dropLast(2).compactMap { $0 }.first { candidate in named.filter { $0 == candidate }.count == 1 })
+        let chunk = try #require(
+            first.manifest.blocks.dropLast(2).compactMap { $0 }.first { candidate in named.filter { $0 == candidate }.count == 1 })
         var transfer = DiskTransfer(
             repository: repository, restorePoint: "rp-2", disk: "d0", source: try ImageFileSource(path: image.path),
             blockSize: try BlockSize(parsing: "256K"))
@@ -105,7 +108,8 @@ struct HealthAndRestoreTargetTests {
         let chunk = try #require(outcome.manifest.blocks.compactMap { $0 }.first)
         let other = try BackupRepository.create(at: folder.appendingPathComponent("other"))
         try FileManager.default.createSymbolicLink(
-            atPath: folder.appendingPathComponent("link").path, withDestinationPath: repository.root.appendingPathComponent("restore-points").path)
+            atPath: folder.appendingPathComponent("link").path,
+            withDestinationPath: repository.root.appendingPathComponent("restore-points").path)
         let targets = [
             repository.chunks.path(of: chunk),
             repository.root.appendingPathComponent("restore-points/rp-1/d0.json").path,
@@ -126,7 +130,8 @@ struct HealthAndRestoreTargetTests {
             try RestoreTarget.checkOutside(unmounted + "/disk.img", knownRepositories: [unmounted])
         }
         try RestoreTarget.checkOutside(folder.appendingPathComponent("restored.img").path, knownRepositories: [unmounted])
-        try DiskRestore.restore(outcome.manifest, from: repository, to: folder.appendingPathComponent("restored.img").path, overwrite: false)
+        try DiskRestore.restore(
+            outcome.manifest, from: repository, to: folder.appendingPathComponent("restored.img").path, overwrite: false)
     }
 }
 
@@ -136,5 +141,3 @@ final class OnceFlag: Sendable {
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
 }
-
-import Synchronization

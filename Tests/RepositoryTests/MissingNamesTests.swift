@@ -23,7 +23,9 @@ struct MissingNamesTests {
         #expect(wrongPoint?.message.contains("has no restore point 'rp-1'; the newest it holds: ") == true)
         #expect(wrongPoint?.message.contains("vm-1-0000000a") == true && wrongPoint?.message.contains("vm-2-0000000b") == true)
 
-        let verify = #expect(throws: RepositoryError.self) { try RepositoryVerifier(repository: repository).verify(restorePoints: ["rp-1"]) }
+        let verify = #expect(throws: RepositoryError.self) {
+            try RepositoryVerifier(repository: repository).verify(restorePoints: ["rp-1"])
+        }
         #expect(verify?.message == wrongPoint?.message)
 
         let empty = try BackupRepository.create(at: folder.appendingPathComponent("empty"))

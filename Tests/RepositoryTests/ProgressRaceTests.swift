@@ -1,5 +1,6 @@
 import Foundation
 import Repository
+import Synchronization
 import Testing
 
 @Suite("Saved progress of the disks of one restore point")
@@ -35,5 +36,3 @@ struct ProgressRaceTests {
         #expect(try repository.progress(restorePoint: "vm-3-9320d0a5", disk: "disk-2000") == nil)
     }
 }
-
-import Synchronization

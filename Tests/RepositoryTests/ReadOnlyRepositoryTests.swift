@@ -63,4 +63,3 @@ enum MountProbe {
         return process.terminationStatus == 0
     }
 }
-

@@ -42,14 +42,17 @@ struct RetentionAndGCTests {
         #expect(report.referencedChunks == kept.count)
         #expect(try RepositoryVerifier(repository: repository).verify().isClean)
         let restored = folder.appendingPathComponent("rp-5.img")
-        try DiskRestore.restore(try repository.manifest(restorePoint: "rp-5", disk: "d0"), from: repository, to: restored.path, overwrite: false)
+        try DiskRestore.restore(
+            try repository.manifest(restorePoint: "rp-5", disk: "d0"), from: repository, to: restored.path, overwrite: false)
         #expect(try ImageMaker.sha256(of: restored) == ImageMaker.sha256(of: image))
         #expect(try GarbageCollector(repository: repository).collect().deletedChunks == 0)
     }
 
-    @Test("a retention policy below the minimum is refused and deletes nothing", arguments: [
-        RetentionPolicy.restorePoints(2), .restorePoints(0), .days(0),
-    ])
+    @Test(
+        "a retention policy below the minimum is refused and deletes nothing",
+        arguments: [
+            RetentionPolicy.restorePoints(2), .restorePoints(0), .days(0),
+        ])
     func belowMinimum(policy: RetentionPolicy) async throws {
         let (folder, _, repository) = try await Self.fiveRestorePoints("minimum")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -190,7 +193,10 @@ struct FailClosedTests {
         let planned = try repository.retentionPlan(.restorePoints(3), wholeRepository: true, removingLast: true).map(\.restorePoint)
         #expect(planned == ["vm-0-0000000a", "vm-1-00000001", "vm-1-00000002"])
         #expect(try repository.restorePoints().count == 6)
-        #expect(try repository.retentionPlan(.restorePoints(3), wholeRepository: true).map(\.restorePoint) == ["vm-1-00000001", "vm-1-00000002"])
+        #expect(
+            try repository.retentionPlan(.restorePoints(3), wholeRepository: true).map(\.restorePoint) == [
+                "vm-1-00000001", "vm-1-00000002",
+            ])
         #expect(try repository.applyRetention(.restorePoints(3)) == ["vm-1-00000001", "vm-1-00000002"])
         #expect(try repository.restorePoints().contains("vm-0-0000000a"))
         #expect(try repository.applyRetention(.restorePoints(3)).isEmpty)
@@ -200,7 +206,8 @@ struct FailClosedTests {
     func emptyFolderAndPrefix() async throws {
         let (folder, _, repository) = try await RetentionAndGCTests.fiveRestorePoints("prefix")
         defer { try? FileManager.default.removeItem(at: folder) }
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("repo/restore-points/rp-9"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("repo/restore-points/rp-9"), withIntermediateDirectories: true)
         #expect(try repository.restorePoints() == ["rp-1", "rp-2", "rp-3", "rp-4", "rp-5"])
         #expect(try repository.applyRetention(.restorePoints(3), prefix: "other-").isEmpty)
         #expect(try repository.applyRetention(.restorePoints(4), prefix: "rp-") == ["rp-1"])

@@ -5,8 +5,8 @@ import Foundation
 import JobManager
 import Logging
 import Server
-import Testing
 import TestSupport
+import Testing
 
 /// A forged `RunSkipped` or `RunRequested` with a scheduled time far in the future used to
 /// stop a job's schedule for ever (the scheduler continued from the highest time it had
@@ -31,17 +31,21 @@ struct ForgedScheduleTests {
             type == .runSkipped
             ? ScheduleEvent.RunSkipped(jobId: job, scheduledFor: scheduledFor, reason: "job disabled", count: 1, nextRunAt: scheduledFor)
             : ScheduleEvent.RunRequested(
-                jobId: job, scheduledFor: scheduledFor, trigger: "scheduled", sessionId: UUID().uuidString.lowercased(), nextRunAt: scheduledFor)
+                jobId: job, scheduledFor: scheduledFor, trigger: "scheduled", sessionId: UUID().uuidString.lowercased(),
+                nextRunAt: scheduledFor)
         let data = String(decoding: try ScheduleEvent.encoder().encode(payload), as: UTF8.self)
         let result = try await store.append(
             to: try StreamName(ScheduleEvent.stream(of: job)), events: [try NewEvent(type: type.rawValue, jsonData: data)])
         return result.positions[0]
     }
 
-    @Test("a RunSkipped for 2099 is ignored and reported; the job runs at its next time", arguments: [ScheduleEvent.Kind.runSkipped, .runRequested])
+    @Test(
+        "a RunSkipped for 2099 is ignored and reported; the job runs at its next time",
+        arguments: [ScheduleEvent.Kind.runSkipped, .runRequested])
     func farFuture(kind: ScheduleEvent.Kind) async throws {
         let (_, store, scheduler, job) = try await Self.setUp()
-        let forged = try await Self.forge(kind, job: job, scheduledFor: Date(timeIntervalSince1970: 4_070_908_800), store: store)  // 2099-01-01
+        // 2099-01-01
+        let forged = try await Self.forge(kind, job: job, scheduledFor: Date(timeIntervalSince1970: 4_070_908_800), store: store)
         #expect(try await scheduler.tick(at: Self.utc(days: 0, 23, 59)).count == 1)
         #expect(scheduler.ignoredScheduleEvents == [forged])
         // And the day after, again: the forged time never becomes the one continued from.

@@ -3,8 +3,8 @@ import JobManager
 import Logging
 import Postgres
 import Server
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 13, finding 7: an idle server polling 20 unfinished sessions that another process
 /// runs asks who owns them in one query on its pool; it used to open a connection (and a

@@ -6,8 +6,8 @@ import JobManager
 import Logging
 import Postgres
 import Server
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 12, finding 3: leadership and locks only the service can hold. A reader login could
 /// take the advisory locks Tidemark used (and so stop all scheduling, or any catalog command),
@@ -43,7 +43,9 @@ struct LeadershipTests {
         var led = false
         for _ in 0..<50 where !led {
             try await Task.sleep(for: .milliseconds(100))
-            led = try await world.database.administratorQuery("SELECT count(*) FROM tidemark.leases WHERE name = 'scheduler'").decode(0, 0, as: Int64.self) == 1
+            led =
+                try await world.database.administratorQuery("SELECT count(*) FROM tidemark.leases WHERE name = 'scheduler'").decode(
+                    0, 0, as: Int64.self) == 1
         }
         #expect(led)
         let catalogChange = Task {
@@ -80,14 +82,18 @@ struct LeadershipTests {
         await #expect(throws: PostgresError.self) {
             try await world.scheduler.tick(at: due, fence: LeaseFence(name: LeaderLease.scheduler, token: old))
         }
-        let sessions = try await world.database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE category IN ('session', 'schedule')")
+        let sessions = try await world.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE category IN ('session', 'schedule')")
         #expect(try sessions.decode(0, 0, as: Int64.self) == 0)
         // The successor decides it, once.
         #expect(try await world.scheduler.tick(at: due, fence: LeaseFence(name: LeaderLease.scheduler, token: new)).count == 1)
-        #expect(try await world.scheduler.tick(at: due.addingTimeInterval(5), fence: LeaseFence(name: LeaderLease.scheduler, token: new)).isEmpty)
+        #expect(
+            try await world.scheduler.tick(at: due.addingTimeInterval(5), fence: LeaseFence(name: LeaderLease.scheduler, token: new))
+                .isEmpty)
         #expect(try await frozen.renew(old, on: connection) == false)
         let decided = try await world.database.administratorQuery(
-            "SELECT count(*) FILTER (WHERE event_type = 'RunRequested'), count(*) FILTER (WHERE event_type = 'SessionStarted') FROM tidemark.events")
+            "SELECT count(*) FILTER (WHERE event_type = 'RunRequested'), count(*) FILTER (WHERE event_type = 'SessionStarted') FROM tidemark.events"
+        )
         #expect(try decided.decode(0, 0, as: Int64.self) == 1)
         #expect(try decided.decode(0, 1, as: Int64.self) == 1)
     }

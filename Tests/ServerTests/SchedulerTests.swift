@@ -7,8 +7,8 @@ import Logging
 import Postgres
 import Projections
 import Server
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Scheduler")
 struct SchedulerTests {
@@ -59,7 +59,8 @@ struct SchedulerTests {
 
     func decisions(_ world: World) async throws -> [(String, String)] {
         let result = try await world.database.administratorQuery(
-            "SELECT event_type, coalesce(data->>'reason', data->>'trigger') FROM tidemark.events WHERE category = 'schedule' ORDER BY position")
+            "SELECT event_type, coalesce(data->>'reason', data->>'trigger') FROM tidemark.events WHERE category = 'schedule' ORDER BY position"
+        )
         return try (0..<result.rowCount).map { (try result.decode($0, 0), try result.decode($0, 1)) }
     }
 
@@ -214,7 +215,8 @@ struct SchedulerTests {
         // A leader whose connection dies (a crash): replaced after the lease expires.
         tasks[first.0] = service(first.0)
         let backend = try await world.database.administratorQuery(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND usename = 'tidemark_app' AND query LIKE '%renew_lease%'")
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND usename = 'tidemark_app' AND query LIKE '%renew_lease%'"
+        )
         for row in 0..<backend.rowCount {
             try await world.database.administratorQuery("SELECT pg_terminate_backend($1)", [try backend.decode(row, 0, as: Int32.self)])
         }

@@ -23,7 +23,8 @@ public struct TestDatabase: Sendable {
     public static func clusterAdministrator() throws -> PostgresConnectionSettings {
         guard let url = ProcessInfo.processInfo.environment["TIDEMARK_TEST_DATABASE_URL"], !url.isEmpty else {
             throw TestSetupError(
-                "TIDEMARK_TEST_DATABASE_URL is not set: run the tests with Tools/test, which starts a throwaway PostgreSQL cluster and sets it")
+                "TIDEMARK_TEST_DATABASE_URL is not set: run the tests with Tools/test, which starts a throwaway PostgreSQL cluster and sets it"
+            )
         }
         return PostgresConnectionSettings(url)
     }
@@ -63,7 +64,9 @@ public struct TestDatabase: Sendable {
 
     /// Runs one statement as the superuser on a connection of its own.
     @discardableResult
-    public func administratorQuery(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws
+    public func administratorQuery(
+        _ sql: String, _ parameters: [any PostgresEncodable] = []
+    ) async throws
         -> PostgresResult
     {
         let connection = try await PostgresConnection.connect(administrator)
@@ -82,7 +85,8 @@ public struct TestDatabase: Sendable {
     public func readerConnection() async throws -> PostgresConnection {
         let role = "reader_" + name
         try await administratorQuery(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(role)') THEN CREATE ROLE \(role) LOGIN; GRANT tidemark_reader TO \(role); END IF; END $$")
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(role)') THEN CREATE ROLE \(role) LOGIN; GRANT tidemark_reader TO \(role); END IF; END $$"
+        )
         return try await PostgresConnection.connect(administrator.with("user", role))
     }
 

@@ -36,7 +36,8 @@ public enum TidemarkProcess {
         try stdin.fileHandleForWriting.close()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        let timedOut = !overdue.isCancelled && process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+        let timedOut =
+            !overdue.isCancelled && process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
             && Date() >= started.addingTimeInterval(timeLimit)
         overdue.cancel()
         if timedOut {
@@ -51,5 +52,7 @@ public struct TidemarkProcessTimeout: Error, CustomStringConvertible {
     public let arguments: [String]
     public let seconds: TimeInterval
     public let output: String
-    public var description: String { "tidemark \(arguments.joined(separator: " ")) ran past \(Int(seconds)) s and was killed; it printed:\n\(output)" }
+    public var description: String {
+        "tidemark \(arguments.joined(separator: " ")) ran past \(Int(seconds)) s and was killed; it printed:\n\(output)"
+    }
 }

@@ -16,13 +16,16 @@ struct BackupJobTests {
 
     @Test("killed after each step until a snapshot is left, then resumed: every disk restores to the datastore's bytes, no snapshot left")
     func backupJob() async throws {
-        let simulator = try Simulator.start(["-dc", "1", "-cluster", "1", "-host", "2", "-vm", "3", "-disks", "2", "-disk-kib", "3072", "-folder", "1"])
+        let simulator = try Simulator.start([
+            "-dc", "1", "-cluster", "1", "-host", "2", "-vm", "3", "-disks", "2", "-disk-kib", "3072", "-folder", "1",
+        ])
         defer { simulator.stop() }
         let machines = simulator.manifest.virtualMachines
         // Bytes of the test's own on the first disk, written straight into the datastore's folder.
         var generator = SystemRandomNumberGenerator()
         let placed = Data((0..<(3072 * 1024)).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        try placed.write(to: simulator.localFile(datacenter: "DC0", machines[0].disks[0].file.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")))
+        try placed.write(
+            to: simulator.localFile(datacenter: "DC0", machines[0].disks[0].file.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")))
 
         let world = try await VCenterWorld.make(simulator: simulator, objects: ["folder:/DC0/vm/Folder0"])
         let environment = [Self.passwordVariable: Simulator.password, "TIDEMARK_RETRY_WAIT_SECONDS": "0"]
@@ -30,7 +33,9 @@ struct BackupJobTests {
         var orphanSeen = false
         var crashAfter = 1
         while !orphanSeen && crashAfter < 40 {
-            let run = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: environment.merging(["TIDEMARK_CRASH_AFTER_EVENTS": "\(crashAfter)"]) { $1 })
+            let run = try world.tidemark(
+                ["job", "start", "vc-job", "--quiet"],
+                environment: environment.merging(["TIDEMARK_CRASH_AFTER_EVENTS": "\(crashAfter)"]) { $1 })
             #expect(run.killed, "\(run.output)")
             for machine in machines where try await adapter.snapshots(of: machine.id).contains(where: { $0.name.hasPrefix("tidemark-") }) {
                 orphanSeen = true
@@ -53,12 +58,18 @@ struct BackupJobTests {
             let machine = try #require(machines.first { $0.id == vm })
             for disk in machine.disks {
                 let target = world.folder.appendingPathComponent("restore-\(vm)-\(disk.key).img")
-                try DiskRestore.restore(try repository.manifest(restorePoint: point, disk: "disk-\(disk.key)"), from: repository, to: target.path, overwrite: true)
-                let expected = try Data(contentsOf: simulator.localFile(datacenter: "DC0", disk.file.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")))
+                try DiskRestore.restore(
+                    try repository.manifest(restorePoint: point, disk: "disk-\(disk.key)"), from: repository, to: target.path,
+                    overwrite: true)
+                let expected = try Data(
+                    contentsOf: simulator.localFile(datacenter: "DC0", disk.file.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")))
                 #expect(SHA256.hash(data: try Data(contentsOf: target)) == SHA256.hash(data: expected), "\(machine.name) disk \(disk.key)")
             }
         }
-        #expect(try Data(contentsOf: simulator.localFile(datacenter: "DC0", machines[0].disks[0].file.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk"))) == placed)
+        #expect(
+            try Data(
+                contentsOf: simulator.localFile(
+                    datacenter: "DC0", machines[0].disks[0].file.replacingOccurrences(of: ".vmdk", with: "-flat.vmdk"))) == placed)
     }
 
     @Test("a vCenter gone while a session is interrupted: the resumed session fails saying so, the catalog is untouched")
@@ -67,14 +78,16 @@ struct BackupJobTests {
         defer { simulator.stop() }
         let world = try await VCenterWorld.make(simulator: simulator, objects: ["datacenter:DC0"])
         let environment = [Self.passwordVariable: Simulator.password, "TIDEMARK_RETRY_WAIT_SECONDS": "0"]
-        let killed = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: environment.merging(["TIDEMARK_CRASH_AFTER_EVENTS": "5"]) { $1 })
+        let killed = try world.tidemark(
+            ["job", "start", "vc-job", "--quiet"], environment: environment.merging(["TIDEMARK_CRASH_AFTER_EVENTS": "5"]) { $1 })
         #expect(killed.killed, "\(killed.output)")
         let catalogBefore = try await world.catalogEvents()
         simulator.stop()
         let resumed = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: environment)
         #expect(resumed.status != 0)
         #expect(resumed.output.contains("cannot reach \(simulator.url.replacingOccurrences(of: "/sdk", with: ""))"), "\(resumed.output)")
-        let finished = try await world.database.administratorQuery("SELECT data->>'result' FROM tidemark.events WHERE event_type = 'SessionFinished'")
+        let finished = try await world.database.administratorQuery(
+            "SELECT data->>'result' FROM tidemark.events WHERE event_type = 'SessionFinished'")
         #expect(finished.rowCount == 1)
         #expect(try finished.decode(0, 0, as: String.self) == "failed")
         #expect(try await world.catalogEvents() == catalogBefore)
@@ -120,8 +133,10 @@ struct VCenterWorld {
             try plan.add(
                 ManagedServer(
                     name: "vc", platform: .vcenter, url: simulator.url, user: Simulator.user,
-                    passwordReference: try SecretReference(source: .environment, name: BackupJobTests.passwordVariable), thumbprint: thumbprint))
-            try plan.add(RepositoryDefinition(name: "repo", path: world.repository.path, maxConcurrentTasks: 2, freeSpaceThresholdPercent: 0))
+                    passwordReference: try SecretReference(source: .environment, name: BackupJobTests.passwordVariable),
+                    thumbprint: thumbprint))
+            try plan.add(
+                RepositoryDefinition(name: "repo", path: world.repository.path, maxConcurrentTasks: 2, freeSpaceThresholdPercent: 0))
             try plan.add(ProxyDefinition(name: "proxy", maxConcurrentTasks: 2))
             var settings = JobSettings()
             settings.name = "vc-job"
@@ -136,11 +151,13 @@ struct VCenterWorld {
     }
 
     func tidemark(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, killed: Bool, output: String) {
-        try TidemarkProcess.run(arguments + ["--database-url", database.service.keywordConnectionString], in: folder, environment: environment)
+        try TidemarkProcess.run(
+            arguments + ["--database-url", database.service.keywordConnectionString], in: folder, environment: environment)
     }
 
     /// Every event outside sessions: the catalog's streams.
     func catalogEvents() async throws -> Int64 {
-        try await database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE category <> 'session'").decode(0, 0, as: Int64.self)
+        try await database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE category <> 'session'").decode(
+            0, 0, as: Int64.self)
     }
 }

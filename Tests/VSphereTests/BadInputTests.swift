@@ -9,7 +9,8 @@ struct VSphereBadInputTests {
     @Test("a wrong password is refused as such, and the message never shows it")
     func wrongPassword() async throws {
         let simulator = try Simulator.shared()
-        let adapter = VSphereAdapter(endpoint: simulator.endpoint(password: "not-the-password", thumbprint: try await simulator.thumbprint()))
+        let adapter = VSphereAdapter(
+            endpoint: simulator.endpoint(password: "not-the-password", thumbprint: try await simulator.thumbprint()))
         let error = await #expect(throws: InfrastructureError.self) { _ = try await adapter.inventory() }
         #expect(error?.code == .authenticationFailed)
         #expect(error?.message.contains("wrong user name or password") == true)

@@ -11,10 +11,14 @@ import Testing
 struct ChangedBlockTests {
     static let mebibyte = 1 << 20
 
-    @Test("writes between backups are all an incremental reads; a CBT reset or CBT turned off reads whole disks with a warning; every disk restores to the datastore's bytes")
+    @Test(
+        "writes between backups are all an incremental reads; a CBT reset or CBT turned off reads whole disks with a warning; every disk restores to the datastore's bytes"
+    )
     func incrementalsReadChangedBlocks() async throws {
         // Two VMs of two 4 MiB disks; QueryChangedDiskAreas answers 1 MiB at a time, so the adapter pages.
-        let simulator = try Simulator.start(["-dc", "1", "-cluster", "1", "-host", "1", "-vm", "2", "-disks", "2", "-disk-kib", "4096", "-cbt-window-kib", "1024"])
+        let simulator = try Simulator.start([
+            "-dc", "1", "-cluster", "1", "-host", "1", "-vm", "2", "-disks", "2", "-disk-kib", "4096", "-cbt-window-kib", "1024",
+        ])
         defer { simulator.stop() }
         let machines = simulator.manifest.virtualMachines
         try #require(machines.count == 2 && machines.allSatisfy { $0.disks.count == 2 })
@@ -23,7 +27,9 @@ struct ChangedBlockTests {
         let session = SessionProbe(world: world, simulator: simulator)
 
         let first = try await session.run()
-        #expect(first.transfers.count == 4 && first.transfers.values.allSatisfy { $0.mode == "full" && $0.warning == nil }, "\(first.transfers)")
+        #expect(
+            first.transfers.count == 4 && first.transfers.values.allSatisfy { $0.mode == "full" && $0.warning == nil }, "\(first.transfers)"
+        )
         try await session.expectRestoresMatch(first)
 
         // Known writes: inside block 1 and block 3 of A's first disk; across the boundary of
@@ -32,10 +38,11 @@ struct ChangedBlockTests {
         try simulator.write(Array("tidemark".utf8), at: Int64(3 * Self.mebibyte + 10), disk: a.disks[0], of: a)
         try simulator.write(Array(repeating: 0x5A, count: 20 * 1024), at: Int64(2 * Self.mebibyte - 10 * 1024), disk: b.disks[0], of: b)
         let second = try await session.run()
-        #expect(second.bytesRead == [
-            "\(a.id)/\(a.disks[0].key)": Int64(2 * Self.mebibyte), "\(a.id)/\(a.disks[1].key)": 0,
-            "\(b.id)/\(b.disks[0].key)": Int64(2 * Self.mebibyte), "\(b.id)/\(b.disks[1].key)": 0,
-        ])
+        #expect(
+            second.bytesRead == [
+                "\(a.id)/\(a.disks[0].key)": Int64(2 * Self.mebibyte), "\(a.id)/\(a.disks[1].key)": 0,
+                "\(b.id)/\(b.disks[0].key)": Int64(2 * Self.mebibyte), "\(b.id)/\(b.disks[1].key)": 0,
+            ])
         #expect(second.transfers.values.allSatisfy { $0.mode == "incremental" && $0.warning == nil }, "\(second.transfers)")
         try await session.expectRestoresMatch(second)
 
@@ -47,14 +54,16 @@ struct ChangedBlockTests {
         for disk in a.disks {
             let transfer = try #require(third.transfers["\(a.id)/\(disk.key)"])
             #expect(transfer.mode == "full" && third.bytesRead["\(a.id)/\(disk.key)"] == disk.capacity)
-            #expect(transfer.warning?.contains("refused the change id") == true && transfer.warning?.contains("reset") == true, "\(transfer)")
+            #expect(
+                transfer.warning?.contains("refused the change id") == true && transfer.warning?.contains("reset") == true, "\(transfer)")
         }
         for disk in b.disks {
             #expect(third.transfers["\(b.id)/\(disk.key)"]?.mode == "incremental" && third.bytesRead["\(b.id)/\(disk.key)"] == 0)
         }
         // The fallback is the session's warning, with the reason on A.
         let finished = try await world.database.administratorQuery(
-            "SELECT data->>'result', data->>'reason' FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1")
+            "SELECT data->>'result', data->>'reason' FROM tidemark.events WHERE event_type = 'SessionFinished' ORDER BY position DESC LIMIT 1"
+        )
         #expect(try finished.decode(0, 0, as: String.self) == "warning")
         #expect(try finished.decode(0, 1, as: String.self).contains("refused the change id"))
         try await session.expectRestoresMatch(third)
@@ -98,7 +107,8 @@ struct SessionProbe {
     }
 
     func run() async throws -> Outcome {
-        let run = try world.tidemark(["job", "start", "vc-job", "--quiet"], environment: [BackupJobTests.passwordVariable: Simulator.password])
+        let run = try world.tidemark(
+            ["job", "start", "vc-job", "--quiet"], environment: [BackupJobTests.passwordVariable: Simulator.password])
         #expect(run.status == 0, "\(run.output)")
         let rows = try await world.database.administratorQuery(
             """
@@ -112,7 +122,8 @@ struct SessionProbe {
         for row in 0..<rows.rowCount {
             switch try rows.decode(row, 0, as: String.self) {
             case "TransferStarted":
-                outcome.transfers[try rows.decode(row, 1)] = Transfer(mode: try rows.decode(row, 2), warning: try rows.decodeIfPresent(row, 3))
+                outcome.transfers[try rows.decode(row, 1)] = Transfer(
+                    mode: try rows.decode(row, 2), warning: try rows.decodeIfPresent(row, 3))
             case "TransferFinished":
                 outcome.bytesRead[try rows.decode(row, 1)] = Int64(try rows.decode(row, 4, as: String.self))
             default:
@@ -131,9 +142,12 @@ struct SessionProbe {
             for disk in machine.disks {
                 let target = world.folder.appendingPathComponent("restore-\(machine.id)-\(disk.key).img")
                 try DiskRestore.restore(
-                    try repository.manifest(restorePoint: point, disk: "disk-\(disk.key)"), from: repository, to: target.path, overwrite: true)
+                    try repository.manifest(restorePoint: point, disk: "disk-\(disk.key)"), from: repository, to: target.path,
+                    overwrite: true)
                 let expected = try Data(contentsOf: simulator.flatExtent(disk, of: machine))
-                #expect(SHA256.hash(data: try Data(contentsOf: target)) == SHA256.hash(data: expected), "\(machine.name) disk \(disk.key) from \(point)")
+                #expect(
+                    SHA256.hash(data: try Data(contentsOf: target)) == SHA256.hash(data: expected),
+                    "\(machine.name) disk \(disk.key) from \(point)")
             }
         }
     }

@@ -45,7 +45,9 @@ struct RangeReadAheadTests {
             }
             if fail { throw InfrastructureError(.diskUnreadable, "the fake disk fails once at \(offset)") }
             precondition(offset >= 0 && offset + Int64(buffer.count) <= size, "a fetch past the end")
-            content.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count])) }
+            content.withUnsafeBytes {
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<Int(offset) + buffer.count]))
+            }
         }
 
         /// Whether `buffer` holds the disk's bytes at `offset`.
@@ -53,7 +55,9 @@ struct RangeReadAheadTests {
             content.withUnsafeBytes { memcmp($0.baseAddress! + Int(offset), buffer.baseAddress!, buffer.count) == 0 }
         }
 
-        func readAhead() -> RangeReadAhead { RangeReadAhead(size: size) { offset, buffer throws(InfrastructureError) in try self.fetch(offset, buffer) } }
+        func readAhead() -> RangeReadAhead {
+            RangeReadAhead(size: size) { offset, buffer throws(InfrastructureError) in try self.fetch(offset, buffer) }
+        }
     }
 
     /// Reads blocks `indexes` of `blockSize`, `parallel` at a time (reader i takes every

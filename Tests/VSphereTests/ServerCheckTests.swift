@@ -63,7 +63,9 @@ struct ServerCheckTests {
         #expect(!check.output.contains(Simulator.password))
         // The same message from a job's session: the endpoint carries the catalog's name there too.
         let inventory = try world.tidemark(["server", "inventory", "vc-new"])
-        #expect(inventory.status == 1 && inventory.output.contains("tidemark server update vc-new --thumbprint \(thumbprint)"), "\(inventory.output)")
+        #expect(
+            inventory.status == 1 && inventory.output.contains("tidemark server update vc-new --thumbprint \(thumbprint)"),
+            "\(inventory.output)")
     }
 
     @Test("a port nobody listens on: exit 1 with the reason and the address")
@@ -125,7 +127,9 @@ struct ServerCheckTests {
             #expect(found.disks.map(\.key) == machine.disks.map(\.key) && found.disks.map(\.capacityBytes) == machine.disks.map(\.capacity))
         }
         let text = try world.tidemark(["server", "inventory", "vc-lab"])
-        #expect(text.status == 0 && text.output.contains(manifest.virtualMachines[0].id) && text.output.contains(manifest.folders.last ?? "?"), "\(text.output)")
+        #expect(
+            text.status == 0 && text.output.contains(manifest.virtualMachines[0].id) && text.output.contains(manifest.folders.last ?? "?"),
+            "\(text.output)")
     }
 
     @Test("a lab: check says it is a lab and checks lab.json; inventory lists the lab's VMs")

@@ -14,7 +14,6 @@ struct Simulator: Sendable {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-
     let directory: URL
     let url: String
     let manifest: Manifest
@@ -91,7 +90,9 @@ struct Simulator: Sendable {
     /// simulator the script leaves running.
     @discardableResult
     private static func run(_ arguments: [String]) throws -> Int32 {
-        try ToolRunner(runAsServerAccount: false).run("/bin/bash", [repositoryRoot.appendingPathComponent("Tools/vcsim/vcsim").path] + arguments).status
+        try ToolRunner(runAsServerAccount: false).run(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("Tools/vcsim/vcsim").path] + arguments
+        ).status
     }
 
     func endpoint(password: String = Simulator.password, thumbprint: String? = nil, url: String? = nil) -> VSphereEndpoint {
@@ -103,7 +104,8 @@ struct Simulator: Sendable {
         do {
             _ = try await VSphereAdapter(endpoint: endpoint()).inventory()
         } catch let error as InfrastructureError {
-            guard error.code == .untrustedCertificate, let range = error.message.range(of: "[0-9A-F]{64}", options: .regularExpression) else {
+            guard error.code == .untrustedCertificate, let range = error.message.range(of: "[0-9A-F]{64}", options: .regularExpression)
+            else {
                 throw TestSetupError("expected an untrusted-certificate error with a thumbprint, got \(error)")
             }
             return String(error.message[range])

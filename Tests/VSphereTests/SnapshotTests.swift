@@ -51,7 +51,9 @@ struct SnapshotTests {
         #expect(try await source.bytes(at: 0, count: Int(source.size)) == Array(expected))
         #expect(try await source.bytes(at: 65_530, count: 100) == Array(expected[65_530..<65_630]))
         await #expect(throws: InfrastructureError.self) { _ = try await source.bytes(at: source.size - 10, count: 20) }
-        await #expect(throws: InfrastructureError.self) { _ = try await adapter.openDisk(vm: vm.id, snapshot: snapshot.id, diskKey: 999_999) }
+        await #expect(throws: InfrastructureError.self) {
+            _ = try await adapter.openDisk(vm: vm.id, snapshot: snapshot.id, diskKey: 999_999)
+        }
         try await adapter.removeSnapshot(vm: vm.id, snapshot: snapshot.id)
     }
 
@@ -62,7 +64,8 @@ struct SnapshotTests {
         let adapter = VSphereAdapter(endpoint: simulator.endpoint(thumbprint: thumbprint))
         _ = try await adapter.snapshots(of: simulator.manifest.virtualMachines[2].id)
         let content = try await adapter.client.content()
-        let key = try await adapter.client.retrieve(content.sessionManager, properties: ["currentSession"]).properties["currentSession"]?.value("key")
+        let key = try await adapter.client.retrieve(content.sessionManager, properties: ["currentSession"]).properties["currentSession"]?
+            .value("key")
         let administrator = VSphereClient(endpoint: simulator.endpoint(thumbprint: thumbprint))
         try await administrator.connect()
         _ = try await administrator.call("TerminateSession", this: content.sessionManager, "<sessionId>\(try #require(key))</sessionId>")

@@ -6,7 +6,9 @@ extension LabAdapter {
     /// `disksPerVM` disks of `diskSize` bytes with generated content (all VMs share template
     /// blocks, as clones of one template would).
     @discardableResult
-    public static func create(at root: String, vms: Int, disksPerVM: Int, diskSize: Int64, seed: UInt64 = 1) throws
+    public static func create(
+        at root: String, vms: Int, disksPerVM: Int, diskSize: Int64, seed: UInt64 = 1
+    ) throws
         -> LabAdapter
     {
         guard (1...10_000).contains(vms) else { throw InfrastructureError(.invalidInput, "--vms must be from 1 to 10000, not \(vms)") }

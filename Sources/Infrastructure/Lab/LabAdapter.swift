@@ -39,7 +39,8 @@ public struct LabAdapter: InfrastructureAdapter {
                 return left
             }
             throw InfrastructureError(
-                .snapshotFailed, "the lab refused to snapshot \(vm) (an injected passing failure, \(more) more to come)", fault: "SnapshotFault")
+                .snapshotFailed, "the lab refused to snapshot \(vm) (an injected passing failure, \(more) more to come)",
+                fault: "SnapshotFault")
         }
         return try store.update { state in
             let machine = try Self.machine(vm, in: state)
@@ -122,7 +123,9 @@ public struct LabAdapter: InfrastructureAdapter {
         return machine
     }
 
-    static func snapshotDisk(_ vm: String, _ snapshot: String, _ key: Int, in state: LabState) throws
+    static func snapshotDisk(
+        _ vm: String, _ snapshot: String, _ key: Int, in state: LabState
+    ) throws
         -> (VirtualDisk, LabSnapshot)
     {
         let machine = try machine(vm, in: state)

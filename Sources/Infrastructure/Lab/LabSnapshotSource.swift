@@ -40,7 +40,8 @@ final class LabSnapshotSource: BlockSource {
 
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
         guard offset >= 0, offset + Int64(buffer.count) <= size else {
-            throw InfrastructureError(.diskUnreadable, "a read of \(buffer.count) bytes at \(offset) is outside the \(size)-byte disk \(diskPath)")
+            throw InfrastructureError(
+                .diskUnreadable, "a read of \(buffer.count) bytes at \(offset) is outside the \(size)-byte disk \(diskPath)")
         }
         try store.withLock(.shared) {
             let slots = try currentSlots()
@@ -53,7 +54,8 @@ final class LabSnapshotSource: BlockSource {
                 let length = Int(min(Int64(buffer.count - done), block - inner))
                 let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + length)])
                 if let slot = slots[index] {
-                    try readFully(copyDescriptor, path: "copy-on-write of \(diskPath)", size: size, at: Int64(slot) * block + inner, into: piece)
+                    try readFully(
+                        copyDescriptor, path: "copy-on-write of \(diskPath)", size: size, at: Int64(slot) * block + inner, into: piece)
                 } else {
                     try readFully(diskDescriptor, path: diskPath, size: size, at: position, into: piece)
                 }
@@ -73,7 +75,9 @@ final class LabSnapshotSource: BlockSource {
             if mapBytes > saved.mapBytes {
                 var bytes = [UInt8](repeating: 0, count: mapBytes - saved.mapBytes)
                 try bytes.withUnsafeMutableBytes { buffer in
-                    try readFully(mapDescriptor, path: "copy-on-write map of \(diskPath)", size: Int64(mapBytes), at: Int64(saved.mapBytes), into: buffer)
+                    try readFully(
+                        mapDescriptor, path: "copy-on-write map of \(diskPath)", size: Int64(mapBytes), at: Int64(saved.mapBytes),
+                        into: buffer)
                 }
                 let firstSlot = saved.mapBytes / 4
                 for (offset, block) in CopyOnWriteMap.blocks(bytes).enumerated() {

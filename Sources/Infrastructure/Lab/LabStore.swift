@@ -1,5 +1,6 @@
 import Foundation
 import Repository
+import Synchronization
 
 /// Reads and writes `lab.json` under a file lock, so the CLI's `lab mutate` and a Job
 /// Manager's snapshots can act on one lab at once; state changes are atomic file writes.
@@ -107,5 +108,3 @@ final class LabStateCache: Sendable {
         states.withLock { $0[path] = (stamp, state) }
     }
 }
-
-import Synchronization
