@@ -89,28 +89,33 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(
+            name: "WorkflowEvents",
+            dependencies: ["EventStore"]
+        ),
+        .target(
             name: "CatalogStore",
             dependencies: ["Catalog", "EventStore", "Postgres", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Projections",
-            dependencies: ["Catalog", "EventStore", "Postgres", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Catalog", "EventStore", "Postgres", "WorkflowEvents", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "SyntheticHistory",
-            dependencies: ["Catalog", "EventStore"]
+            dependencies: ["Catalog", "EventStore", "WorkflowEvents"]
         ),
         .target(
             name: "JobManager",
             dependencies: [
                 "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere", "Secrets",
+                "WorkflowEvents",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Server",
             dependencies: [
-                "Catalog", "CatalogStore", "EventStore", "Postgres", "JobManager", "Projections",
+                "Catalog", "CatalogStore", "EventStore", "Postgres", "JobManager", "Projections", "WorkflowEvents",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -140,6 +145,7 @@ let package = Package(
                 "JobManager",
                 "Server",
                 "Secrets",
+                "WorkflowEvents",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -152,20 +158,22 @@ let package = Package(
         ),
         .testTarget(
             name: "ProjectionTests",
-            dependencies: ["Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "SyntheticHistory", "TestSupport"]
+            dependencies: [
+                "Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "SyntheticHistory", "TestSupport", "WorkflowEvents",
+            ]
         ),
         .testTarget(
             name: "JobManagerTests",
             dependencies: [
                 "JobManager", "Catalog", "CatalogStore", "EventStore", "Infrastructure", "Repository", "Postgres", "TestSupport",
-                "Projections", "Server",
+                "Projections", "Server", "WorkflowEvents",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "JobManager", "Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "TestSupport",
+                "Server", "JobManager", "Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "TestSupport", "WorkflowEvents",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

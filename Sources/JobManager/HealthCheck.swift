@@ -4,6 +4,7 @@ import EventStore
 import Foundation
 import Logging
 import Repository
+import WorkflowEvents
 
 /// A repository health check, as PBS verify jobs and Veeam's health check do it: verify
 /// the restore points not verified for a while, oldest first, within a byte budget; set

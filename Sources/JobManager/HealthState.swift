@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import WorkflowEvents
 
 /// A repository's health stream folded: when each restore point was last verified and
 /// whether it was damaged, and the check that started and never finished (to resume).

@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import WorkflowEvents
 
 extension JobManager {
     /// A new session's `SessionStarted` as an append of its own, for a caller that lands it in

@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import WorkflowEvents
 
 extension JobManager {
     /// What `stop` did to a session.

@@ -6,6 +6,7 @@ import Infrastructure
 import Logging
 import Postgres
 import Repository
+import WorkflowEvents
 
 /// Settings of Job Managers that are not part of a job.
 public struct JobManagerSettings: Sendable {

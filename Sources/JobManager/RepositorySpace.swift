@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import WorkflowEvents
 
 /// Whether a repository has room for a session, judged once before the first snapshot from
 /// what `RepositoryChecked` records (so a resumed session judges the same way).

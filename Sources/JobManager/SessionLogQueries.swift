@@ -1,13 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
-
-extension SessionEvent {
-    /// A session event type as the event store's log queries name it.
-    public static func logKind(_ kind: Kind) -> LogQuery.Kind {
-        LogQuery.Kind(category: category, type: kind.rawValue)
-    }
-}
+import WorkflowEvents
 
 extension JobManager {
     /// The job's restore points that no `RestorePointRemoved` has taken back, oldest first

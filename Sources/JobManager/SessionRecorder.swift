@@ -2,6 +2,7 @@ import Catalog
 import EventStore
 import Foundation
 import Secrets
+import WorkflowEvents
 
 /// Appends a session's events and keeps the folded state in step with them.
 ///

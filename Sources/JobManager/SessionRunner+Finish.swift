@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import Infrastructure
 import Repository
+import WorkflowEvents
 
 extension SessionRunner {
     /// No VM keeps a snapshot of this session, whatever happened before a crash: any left

@@ -3,6 +3,7 @@ import DataMover
 import Foundation
 import Infrastructure
 import Repository
+import WorkflowEvents
 
 /// How a VM ended in the session.
 enum VMOutcome: Sendable, Equatable {

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import WorkflowEvents
 
 /// Why a session, or one of its VMs, did not simply succeed — said wherever a result is shown
 /// (the report, `session show`, `reporting.sessions.reason`), from the recorded facts only, so

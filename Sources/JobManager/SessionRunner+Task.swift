@@ -4,6 +4,7 @@ import EventStore
 import Foundation
 import Infrastructure
 import Repository
+import WorkflowEvents
 
 /// How a task (one disk) ended.
 struct TaskResult: Sendable {

@@ -9,6 +9,7 @@ import Repository
 import Secrets
 import Synchronization
 import VSphere
+import WorkflowEvents
 
 /// One session's process manager: folds the stream, decides the next step, records it.
 ///

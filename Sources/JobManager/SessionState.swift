@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import WorkflowEvents
 
 /// A session folded from its stream: what happened so far, so that a Job Manager started
 /// again (after a crash, on another server) decides the next step from facts, not memory.

@@ -2,6 +2,7 @@ import Catalog
 import EventStore
 import Foundation
 import Postgres
+import WorkflowEvents
 
 /// Projection "catalog": one row per live managed server, repository, proxy, throttling
 /// rule and job, and each job's last session.

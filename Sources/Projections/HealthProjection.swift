@@ -2,6 +2,7 @@ import Catalog
 import EventStore
 import Foundation
 import Postgres
+import WorkflowEvents
 
 /// Projection "health": each restore point's latest verification (damaged or not, when,
 /// what was found) and one row per health check, from the `health` streams.

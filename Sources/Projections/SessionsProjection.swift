@@ -2,6 +2,7 @@ import Catalog
 import EventStore
 import Foundation
 import Postgres
+import WorkflowEvents
 
 /// Projection "sessions": one row per session, per task and per restore point.
 ///

@@ -2,6 +2,7 @@ import Catalog
 import EventStore
 import Foundation
 import Postgres
+import WorkflowEvents
 
 /// Projection "statistics": totals per UTC day of the sessions that finished that day and
 /// the restore points created and removed. A batch adds its sums to the stored ones.

@@ -6,6 +6,7 @@ import Foundation
 import JobManager
 import Logging
 import Synchronization
+import WorkflowEvents
 
 /// Decides, once per tick, which jobs are due: records `RunRequested` (after beginning the
 /// session) or `RunSkipped` with the reason, per scheduled time, on `schedule-<job>`.

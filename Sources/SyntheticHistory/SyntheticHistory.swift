@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import WorkflowEvents
 
 /// A realistic, reproducible history for benchmarks and tests: a catalog that changes over
 /// time and backup sessions with tasks, checkpoints, retries, failures, restore points and

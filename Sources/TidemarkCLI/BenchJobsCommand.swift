@@ -7,6 +7,7 @@ import Infrastructure
 import JobManager
 import Logging
 import Postgres
+import WorkflowEvents
 
 struct BenchJobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

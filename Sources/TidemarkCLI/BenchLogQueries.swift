@@ -4,6 +4,7 @@ import Foundation
 import JobManager
 import Logging
 import Postgres
+import WorkflowEvents
 
 /// What the log queries the server asks cost on a large log (issue 13, finding 2): the
 /// unfinished sessions (asked every second) and a job's live restore points (asked by every

@@ -3,6 +3,7 @@ import Catalog
 import EventStore
 import Foundation
 import JobManager
+import WorkflowEvents
 
 /// One session of the demo's job, followed live: the steps as `job start` prints them (the
 /// same printer), or every raw event with `--events`; then the report.

@@ -3,6 +3,7 @@ import Catalog
 import EventStore
 import Foundation
 import Postgres
+import WorkflowEvents
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Catalog
 import Foundation
 import JobManager
 import Postgres
+import WorkflowEvents
 
 /// `tidemark job stop NAME`: asks the job's running sessions to stop, wherever they run.
 struct JobStop: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import WorkflowEvents
 
 /// What someone watching a session wants to see, folded from its events: one readable line
 /// per step, and the progress of the whole session (disks done, percent, rate, time left).

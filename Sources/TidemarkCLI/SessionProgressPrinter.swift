@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import WorkflowEvents
 
 /// Prints a session as it runs, for `job start` and the demo: its steps one line each, and
 /// its progress as a line that updates in place on a terminal (`\r`, then clearing the line)

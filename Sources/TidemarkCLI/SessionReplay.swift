@@ -3,6 +3,7 @@ import Catalog
 import EventStore
 import Foundation
 import Postgres
+import WorkflowEvents
 
 /// `tidemark session replay ID`: the session told again from its events — every step and
 /// decision at its time from the start, one lane per task — paced with `--speed`, or frozen

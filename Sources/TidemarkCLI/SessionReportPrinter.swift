@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import JobManager
+import WorkflowEvents
 
 /// The session report `job start` and the demo print: statistics, VMs, bottleneck.
 enum SessionReportPrinter {

@@ -9,6 +9,7 @@ import Repository
 import Server
 import TestSupport
 import Testing
+import WorkflowEvents
 
 /// Issue 12, findings 4 and 9 through real sessions: a corrupt chunk found by a health check
 /// is stored again by the next incremental and the heal recorded; scheduled checks work

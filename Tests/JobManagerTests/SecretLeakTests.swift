@@ -4,6 +4,7 @@ import Foundation
 import Secrets
 import TestSupport
 import Testing
+import WorkflowEvents
 
 @testable import JobManager
 @testable import Server

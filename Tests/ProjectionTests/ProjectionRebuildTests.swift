@@ -5,6 +5,7 @@ import Foundation
 import Postgres
 import Projections
 import Testing
+import WorkflowEvents
 
 @Suite("Projections: live, rebuilt, verified")
 struct ProjectionRebuildTests {

@@ -7,6 +7,7 @@ import Logging
 import Server
 import TestSupport
 import Testing
+import WorkflowEvents
 
 /// A forged `RunSkipped` or `RunRequested` with a scheduled time far in the future used to
 /// stop a job's schedule for ever (the scheduler continued from the highest time it had
