@@ -32,7 +32,7 @@ public struct CatalogProjection: Projection {
         var next: [String: String?] = [:]
         for event in events {
             guard let job = ScheduleEvent.job(inStream: event.stream), UUID(uuidString: job) != nil else { continue }
-            next[job] = .some(FlatJSON(event.data).string("next_run_at"))
+            next[job] = .some(FlatJSON(event.data).string(ScheduleEvent.Field.nextRunAt))
         }
         guard !next.isEmpty else { return }
         var rows = RowBatch()
@@ -147,11 +147,13 @@ public struct CatalogProjection: Projection {
             guard let session = SessionEvent.session(inStream: event.stream) else { continue }
             switch event.type {
             case SessionEvent.Kind.sessionStarted.rawValue:
-                guard let job = FlatJSON(event.data).string("job_id"), UUID(uuidString: job) != nil else { continue }
+                guard let job = FlatJSON(event.data).string(SessionEvent.Field.jobId), UUID(uuidString: job) != nil else { continue }
                 started[job.lowercased()] = (session, event.recordedAt)
             case SessionEvent.Kind.sessionFinished.rawValue:
                 let json = FlatJSON(event.data)
-                finishedBySession[session] = (json.string("result") ?? "unknown", json.string("reason"), event.recordedAt)
+                finishedBySession[session] = (
+                    json.string(SessionEvent.Field.result) ?? "unknown", json.string(SessionEvent.Field.reason), event.recordedAt
+                )
             default: continue
             }
         }

@@ -51,9 +51,9 @@ public struct HealthProjection: Projection {
                 continue
             }
             let json = FlatJSON(event.data)
-            guard let check = json.string("check_id") else { continue }
+            guard let check = json.string(HealthEvent.Field.checkId) else { continue }
             func point(_ change: (inout PointRow) -> Void) {
-                guard let id = json.string("restore_point_id") else { return }
+                guard let id = json.string(HealthEvent.Field.restorePointId) else { return }
                 var row = points[id] ?? PointRow()
                 row.repositoryID = repository
                 change(&row)
@@ -63,16 +63,16 @@ public struct HealthProjection: Projection {
             switch kind {
             case .healthCheckStarted:
                 row.repositoryID = repository
-                SessionsProjection.set(&row.repositoryName, json.string("repository_name"))
-                SessionsProjection.set(&row.trigger, json.string("trigger"))
+                SessionsProjection.set(&row.repositoryName, json.string(HealthEvent.Field.repositoryName))
+                SessionsProjection.set(&row.trigger, json.string(HealthEvent.Field.trigger))
                 row.actor = (try? event.metadata())?.actor
                 row.state = "running"
                 row.startedAt = event.recordedAt
-                SessionsProjection.set(&row.planned, json.decode([String].self, "planned").map { Int64($0.count) })
-                SessionsProjection.set(&row.plannedBytes, json.int64("planned_bytes"))
+                SessionsProjection.set(&row.planned, json.decode([String].self, HealthEvent.Field.planned).map { Int64($0.count) })
+                SessionsProjection.set(&row.plannedBytes, json.int64(HealthEvent.Field.plannedBytes))
             case .restorePointVerified:
                 point {
-                    $0.damaged = json.bool("damaged") ?? false
+                    $0.damaged = json.bool(HealthEvent.Field.damaged) ?? false
                     $0.verifiedAt = event.recordedAt
                     $0.checkID = check
                     if $0.damaged == false {
@@ -82,20 +82,20 @@ public struct HealthProjection: Projection {
                 }
             case .restorePointDamaged:
                 point {
-                    let first = json.decode([HealthEvent.Damage].self, "damage")?.first
+                    let first = json.decode([HealthEvent.Damage].self, HealthEvent.Field.damage)?.first
                     $0.damage = .some(first.map { "\($0.disk) at offset \($0.offset): \($0.problem)" })
-                    SessionsProjection.set(&$0.references, json.int64("references"))
+                    SessionsProjection.set(&$0.references, json.int64(HealthEvent.Field.references))
                 }
             case .healthCheckFinished:
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
-                SessionsProjection.set(&row.result, json.string("result"))
-                SessionsProjection.set(&row.verified, json.int64("verified"))
-                SessionsProjection.set(&row.damaged, json.int64("damaged"))
-                SessionsProjection.set(&row.bytes, json.int64("bytes"))
-                SessionsProjection.set(&row.corrupt, json.int64("corrupt_chunks"))
-                SessionsProjection.set(&row.missing, json.int64("missing_chunks"))
-                SessionsProjection.set(&row.healed, json.int64("healed_chunks"))
+                SessionsProjection.set(&row.result, json.string(HealthEvent.Field.result))
+                SessionsProjection.set(&row.verified, json.int64(HealthEvent.Field.verified))
+                SessionsProjection.set(&row.damaged, json.int64(HealthEvent.Field.damaged))
+                SessionsProjection.set(&row.bytes, json.int64(HealthEvent.Field.bytes))
+                SessionsProjection.set(&row.corrupt, json.int64(HealthEvent.Field.corruptChunks))
+                SessionsProjection.set(&row.missing, json.int64(HealthEvent.Field.missingChunks))
+                SessionsProjection.set(&row.healed, json.int64(HealthEvent.Field.healedChunks))
             case .chunkCorrupt, .chunkMissing, .chunkHealed:
                 break
             }

@@ -101,22 +101,24 @@ public struct SessionsProjection: Projection {
             let json = FlatJSON(event.data)
             switch kind {
             case .sessionStarted:
-                Self.set(&row.jobID, json.string("job_id"))
-                Self.set(&row.jobName, json.string("job_name"))
-                Self.set(&row.jobVersion, json.int64("job_version"))
-                Self.set(&row.trigger, json.string("trigger"))
+                Self.set(&row.jobID, json.string(SessionEvent.Field.jobId))
+                Self.set(&row.jobName, json.string(SessionEvent.Field.jobName))
+                Self.set(&row.jobVersion, json.int64(SessionEvent.Field.jobVersion))
+                Self.set(&row.trigger, json.string(SessionEvent.Field.trigger))
                 row.state = "running"
                 row.startedAt = event.recordedAt
             case .objectsEnumerated:
-                if let vms = json.decode([SessionEvent.EnumeratedVM].self, "vms") { row.vmCount = Int64(min(vms.count, Int(Int32.max))) }
+                if let vms = json.decode([SessionEvent.EnumeratedVM].self, SessionEvent.Field.vms) {
+                    row.vmCount = Int64(min(vms.count, Int(Int32.max)))
+                }
             case .taskStarted:
-                if let id = json.string("task_id") {
+                if let id = json.string(SessionEvent.Field.taskId) {
                     task(id) {
-                        Self.set(&$0.vmID, json.string("vm_id"))
-                        Self.set(&$0.vmName, json.string("vm_name"))
-                        Self.set(&$0.diskKey, json.int64("disk_key", in: FlatJSON.int32Range))
-                        Self.set(&$0.sizeBytes, json.int64("size_bytes"))
-                        Self.set(&$0.attempts, json.int64("attempt", in: FlatJSON.int32Range))
+                        Self.set(&$0.vmID, json.string(SessionEvent.Field.vmId))
+                        Self.set(&$0.vmName, json.string(SessionEvent.Field.vmName))
+                        Self.set(&$0.diskKey, json.int64(SessionEvent.Field.diskKey, in: FlatJSON.int32Range))
+                        Self.set(&$0.sizeBytes, json.int64(SessionEvent.Field.sizeBytes))
+                        Self.set(&$0.attempts, json.int64(SessionEvent.Field.attempt, in: FlatJSON.int32Range))
                         $0.state = "running"
                         $0.startedAt = event.recordedAt
                         $0.result = .some(nil)
@@ -125,53 +127,59 @@ public struct SessionsProjection: Projection {
                     }
                 }
             case .proxySelected:
-                if let id = json.string("task_id") {
+                if let id = json.string(SessionEvent.Field.taskId) {
                     task(id) {
-                        Self.set(&$0.proxyID, json.string("proxy_id"))
-                        Self.set(&$0.proxyName, json.string("proxy_name"))
-                        Self.set(&$0.transportMode, json.string("transport_mode"))
+                        Self.set(&$0.proxyID, json.string(SessionEvent.Field.proxyId))
+                        Self.set(&$0.proxyName, json.string(SessionEvent.Field.proxyName))
+                        Self.set(&$0.transportMode, json.string(SessionEvent.Field.transportMode))
                     }
                 }
             case .transferCheckpointed, .transferFinished:
-                if let id = json.string("task_id") {
+                if let id = json.string(SessionEvent.Field.taskId) {
                     task(id) {
-                        Self.set(&$0.offset, json.int64("offset"))
-                        Self.set(&$0.read, json.int64("bytes_read"))
-                        Self.set(&$0.transferred, json.int64("bytes_transferred"))
-                        Self.set(&$0.newChunks, json.int64("new_chunks"))
+                        Self.set(&$0.offset, json.int64(SessionEvent.Field.offset))
+                        Self.set(&$0.read, json.int64(SessionEvent.Field.bytesRead))
+                        Self.set(&$0.transferred, json.int64(SessionEvent.Field.bytesTransferred))
+                        Self.set(&$0.newChunks, json.int64(SessionEvent.Field.newChunks))
                     }
                 }
             case .taskFinished:
-                if let id = json.string("task_id") {
+                if let id = json.string(SessionEvent.Field.taskId) {
                     task(id) {
                         $0.state = "finished"
-                        $0.result = .some(json.string("result"))
-                        $0.message = .some(json.string("message"))
+                        $0.result = .some(json.string(SessionEvent.Field.result))
+                        $0.message = .some(json.string(SessionEvent.Field.message))
                         $0.finishedAt = .some(event.recordedAt)
                     }
                 }
             case .restorePointCreated:
-                if let id = json.string("restore_point_id"), let vm = json.string("vm_id") {
+                if let id = json.string(SessionEvent.Field.restorePointId), let vm = json.string(SessionEvent.Field.vmId) {
                     restorePoints[id] = RestorePointRow(
-                        sessionID: session, jobID: json.string("job_id"), vmID: vm, vmName: json.string("vm_name"),
-                        disks: json.decode([String].self, "disks") ?? [], sizeBytes: json.int64("size_bytes"), createdAt: event.recordedAt)
+                        sessionID: session, jobID: json.string(SessionEvent.Field.jobId), vmID: vm,
+                        vmName: json.string(SessionEvent.Field.vmName),
+                        disks: json.decode([String].self, SessionEvent.Field.disks) ?? [],
+                        sizeBytes: json.int64(SessionEvent.Field.sizeBytes),
+                        createdAt: event.recordedAt)
                 }
             case .restorePointRemoved:
-                if let id = json.string("restore_point_id") {
-                    removals.append(["restore_point_id": .text(id), "at": .time(event.recordedAt), "reason": .text(json.string("reason"))])
+                if let id = json.string(SessionEvent.Field.restorePointId) {
+                    removals.append([
+                        "restore_point_id": .text(id), "at": .time(event.recordedAt),
+                        "reason": .text(json.string(SessionEvent.Field.reason)),
+                    ])
                 }
             case .sessionFinished:
-                Self.set(&row.result, json.string("result"))
-                Self.set(&row.reason, json.string("reason"))
-                Self.set(&row.processed, json.int64("processed_bytes"))
-                Self.set(&row.read, json.int64("read_bytes"))
-                Self.set(&row.transferred, json.int64("transferred_bytes"))
-                Self.set(&row.dedupe, json.double("dedupe_ratio"))
-                Self.set(&row.compression, json.double("compression_ratio"))
-                Self.set(&row.duration, json.double("duration_seconds"))
+                Self.set(&row.result, json.string(SessionEvent.Field.result))
+                Self.set(&row.reason, json.string(SessionEvent.Field.reason))
+                Self.set(&row.processed, json.int64(SessionEvent.Field.processedBytes))
+                Self.set(&row.read, json.int64(SessionEvent.Field.readBytes))
+                Self.set(&row.transferred, json.int64(SessionEvent.Field.transferredBytes))
+                Self.set(&row.dedupe, json.double(SessionEvent.Field.dedupeRatio))
+                Self.set(&row.compression, json.double(SessionEvent.Field.compressionRatio))
+                Self.set(&row.duration, json.double(SessionEvent.Field.durationSeconds))
                 if let duration = row.duration, duration > 0, let processed = row.processed { row.rate = Double(processed) / duration }
-                Self.set(&row.busy, json.decode(SessionEvent.Busy.self, "busy"))
-                Self.set(&row.bottleneck, json.string("bottleneck") ?? row.busy?.bottleneck)
+                Self.set(&row.busy, json.decode(SessionEvent.Busy.self, SessionEvent.Field.busy))
+                Self.set(&row.bottleneck, json.string(SessionEvent.Field.bottleneck) ?? row.busy?.bottleneck)
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
             case .repositoryChecked, .taskWaited, .applicationProcessed, .snapshotRequested, .snapshotCreated,

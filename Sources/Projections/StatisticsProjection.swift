@@ -39,20 +39,20 @@ public struct StatisticsProjection: Projection {
             switch event.type {
             case SessionEvent.Kind.sessionFinished.rawValue:
                 let finished = FlatJSON(event.data)
-                guard let result = finished.string("result") else { continue }
+                guard let result = finished.string(SessionEvent.Field.result) else { continue }
                 var day = days[key] ?? Day()
                 day.sessions += 1
-                switch result.lowercased() {
-                case "success": day.succeeded += 1
-                case "warning": day.warnings += 1
+                switch SessionEvent.Outcome(rawValue: result.lowercased()) {
+                case .success: day.succeeded += 1
+                case .warning: day.warnings += 1
                 default: day.failed += 1
                 }
                 // Sums saturate and durations are bounded: a wild figure in one event must
                 // neither trap nor stop the projection.
-                day.processed = Self.add(day.processed, finished.int64("processed_bytes"))
-                day.read = Self.add(day.read, finished.int64("read_bytes"))
-                day.transferred = Self.add(day.transferred, finished.int64("transferred_bytes"))
-                let seconds = min(max(finished.double("duration_seconds") ?? 0, 0), 1e9)
+                day.processed = Self.add(day.processed, finished.int64(SessionEvent.Field.processedBytes))
+                day.read = Self.add(day.read, finished.int64(SessionEvent.Field.readBytes))
+                day.transferred = Self.add(day.transferred, finished.int64(SessionEvent.Field.transferredBytes))
+                let seconds = min(max(finished.double(SessionEvent.Field.durationSeconds) ?? 0, 0), 1e9)
                 day.durationMilliseconds = Self.add(day.durationMilliseconds, Int64((seconds * 1_000).rounded()))
                 days[key] = day
             case SessionEvent.Kind.restorePointCreated.rawValue:

@@ -191,3 +191,24 @@ public enum HealthEvent {
         }
     }
 }
+
+extension HealthEvent {
+    /// The data fields the projections read by name, from the payloads' coding keys.
+    public enum Field {
+        public static let checkId = Started.CodingKeys.checkId.rawValue
+        public static let repositoryName = Started.CodingKeys.repositoryName.rawValue
+        public static let trigger = Started.CodingKeys.trigger.rawValue
+        public static let plannedBytes = Started.CodingKeys.plannedBytes.rawValue
+        public static let planned = Started.CodingKeys.planned.rawValue
+        public static let damage = PointDamaged.CodingKeys.damage.rawValue
+        public static let restorePointId = PointVerified.CodingKeys.restorePointId.rawValue
+        public static let damaged = PointVerified.CodingKeys.damaged.rawValue
+        public static let references = PointDamaged.CodingKeys.references.rawValue
+        public static let result = Finished.CodingKeys.result.rawValue
+        public static let verified = Finished.CodingKeys.verified.rawValue
+        public static let bytes = Finished.CodingKeys.bytes.rawValue
+        public static let corruptChunks = Finished.CodingKeys.corruptChunks.rawValue
+        public static let missingChunks = Finished.CodingKeys.missingChunks.rawValue
+        public static let healedChunks = Finished.CodingKeys.healedChunks.rawValue
+    }
+}

@@ -87,3 +87,10 @@ public enum ScheduleEvent {
         return decoder
     }
 }
+
+extension ScheduleEvent {
+    /// The data fields the projections read by name, from the payloads' coding keys.
+    public enum Field {
+        public static let nextRunAt = RunRequested.CodingKeys.nextRunAt.rawValue
+    }
+}

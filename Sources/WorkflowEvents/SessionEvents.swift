@@ -461,11 +461,42 @@ public enum SessionEvent {
 }
 
 extension SessionEvent {
-    /// The data fields looked up by name (the event store's log queries), taken from the
-    /// payloads' coding keys so that each name is spelled once, where the payload is.
+    /// The data fields looked up by name (the event store's log queries, the projections'
+    /// one-pass readers), taken from the payloads' coding keys so that each name is spelled
+    /// once, where the payload is.
     public enum Field {
         public static let jobId = Started.CodingKeys.jobId.rawValue
+        public static let jobName = Started.CodingKeys.jobName.rawValue
+        public static let jobVersion = Started.CodingKeys.jobVersion.rawValue
+        public static let trigger = Started.CodingKeys.trigger.rawValue
         public static let repositoryId = RepositoryChecked.CodingKeys.repositoryId.rawValue
         public static let restorePointId = RestorePointCreated.CodingKeys.restorePointId.rawValue
+        public static let taskId = TaskStarted.CodingKeys.taskId.rawValue
+        public static let vmId = TaskStarted.CodingKeys.vmId.rawValue
+        public static let vmName = TaskStarted.CodingKeys.vmName.rawValue
+        public static let sizeBytes = TaskStarted.CodingKeys.sizeBytes.rawValue
+        public static let diskKey = TaskStarted.CodingKeys.diskKey.rawValue
+        public static let attempt = TaskStarted.CodingKeys.attempt.rawValue
+        public static let vms = ObjectsEnumerated.CodingKeys.vms.rawValue
+        public static let disks = RestorePointCreated.CodingKeys.disks.rawValue
+        public static let busy = Finished.CodingKeys.busy.rawValue
+        public static let proxyId = ProxySelected.CodingKeys.proxyId.rawValue
+        public static let proxyName = ProxySelected.CodingKeys.proxyName.rawValue
+        public static let transportMode = ProxySelected.CodingKeys.transportMode.rawValue
+        public static let candidates = ProxySelected.CodingKeys.candidates.rawValue
+        public static let offset = TransferProgress.CodingKeys.offset.rawValue
+        public static let bytesRead = TransferProgress.CodingKeys.bytesRead.rawValue
+        public static let bytesTransferred = TransferProgress.CodingKeys.bytesTransferred.rawValue
+        public static let newChunks = TransferProgress.CodingKeys.newChunks.rawValue
+        public static let message = TaskFinished.CodingKeys.message.rawValue
+        public static let result = Finished.CodingKeys.result.rawValue
+        public static let reason = Finished.CodingKeys.reason.rawValue
+        public static let bottleneck = Finished.CodingKeys.bottleneck.rawValue
+        public static let processedBytes = Finished.CodingKeys.processedBytes.rawValue
+        public static let readBytes = Finished.CodingKeys.readBytes.rawValue
+        public static let transferredBytes = Finished.CodingKeys.transferredBytes.rawValue
+        public static let dedupeRatio = Finished.CodingKeys.dedupeRatio.rawValue
+        public static let compressionRatio = Finished.CodingKeys.compressionRatio.rawValue
+        public static let durationSeconds = Finished.CodingKeys.durationSeconds.rawValue
     }
 }
