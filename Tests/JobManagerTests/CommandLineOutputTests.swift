@@ -90,6 +90,17 @@ struct CommandLineOutputTests {
         #expect(sessions.count == 1)
         #expect(sessions.first?["result"] as? String == "success" && sessions.first?["job_name"] as? String == "crash-test")
         let id = try #require(sessions.first?["session_id"] as? String)
+        // The replay tells the session from its events, decoded with the contract's types.
+        let replay = try environment.tidemark(["session", "replay", String(id.prefix(8))])
+        #expect(replay.status == 0, "\(replay.output)")
+        for line in [
+            "session of job crash-test (version 1, manual)", "objects: ", "repository ", "proxy proxy-", "transfer done at ",
+            "] success", "session success: bottleneck ",
+        ] {
+            #expect(replay.output.contains(line), "the replay lacks '\(line)':\n\(replay.output)")
+        }
+        let end = try environment.tidemark(["session", "replay", String(id.prefix(8)), "--at", "100000"])
+        #expect(end.output.contains("session success,") && end.output.contains(": success"), "\(end.output)")
         #expect((try parsed(["session", "list", "--job", "crash-test", "--json"]) as? [Any])?.count == 1)
         let shown = try #require(try parsed(["session", "show", String(id.prefix(8)), "--json"]) as? [String: Any])
         #expect((shown["session"] as? [String: Any])?["session_id"] as? String == id)
