@@ -24,6 +24,10 @@ public struct JobManagerSettings: Sendable {
     /// collection after retention, so the chunks of a session that never finished go too
     /// (resumed after that, its transfer starts over). Defaults to 7 days.
     public var staleProgressAge: TimeInterval = 7 * 86_400
+    /// Fault injection for the crash-resume tests: the process kills itself (SIGKILL) right
+    /// after the append that brings a session's stream to this many events or more. Set by
+    /// the command line from `TIDEMARK_CRASH_AFTER_EVENTS`; nil in every real run.
+    public var crashAfterEvents: Int64?
 
     public init(
         checkpointInterval: Duration = .seconds(5), checkpointBytes: Int64 = 256 << 20, slotPollInterval: Duration = .milliseconds(50),
@@ -91,7 +95,7 @@ public struct JobManager: Sendable {
     ) async throws -> String {
         let session = given ?? UUID().uuidString.lowercased()
         let started = try Self.started(jobID: id, in: state, trigger: trigger, session: session)
-        let recorder = try SessionRecorder(store: store, session: session, state: SessionState())
+        let recorder = try SessionRecorder(store: store, session: session, state: SessionState(), crashAfter: settings.crashAfterEvents)
         do {
             try await recorder.record(.sessionStarted, started)
         } catch let error as EventStoreError where error.code == .wrongExpectedVersion && given != nil {
@@ -134,7 +138,7 @@ public struct JobManager: Sendable {
     /// used): `failed`, or `stopped` when someone stopped it, with the reason.
     func end(session: String, state: SessionState, result: SessionEvent.Outcome, reason: String) async throws -> SessionReport {
         logger.error("session ended without running", metadata: ["session": "\(session)", "result": "\(result)", "reason": "\(reason)"])
-        let recorder = try SessionRecorder(store: store, session: session, state: state)
+        let recorder = try SessionRecorder(store: store, session: session, state: state, crashAfter: settings.crashAfterEvents)
         let finished = SessionEvent.Finished(
             result: result, processedBytes: 0, readBytes: 0, transferredBytes: 0, dedupeRatio: nil, compressionRatio: nil,
             durationSeconds: 0, busy: nil, bottleneck: nil, reason: reason)

@@ -8,9 +8,10 @@ import WorkflowEvents
 ///
 /// Every append expects the stream at the version the state has folded, so a second writer
 /// (which the session lock should already exclude) is refused rather than interleaved.
-/// `TIDEMARK_CRASH_AFTER_EVENTS=N` makes the process kill itself (SIGKILL) right after the
-/// append that brings the stream to N events or more: the crash-resume tests stop the Job
-/// Manager at every append boundary this way.
+/// `crashAfter` (`JobManagerSettings.crashAfterEvents`, which the command line sets from
+/// `TIDEMARK_CRASH_AFTER_EVENTS`) makes the process kill itself (SIGKILL) right after the
+/// append that brings the stream to that many events or more: the crash-resume tests stop
+/// the Job Manager at every append boundary this way.
 actor SessionRecorder {
     let store: EventStore
     let stream: StreamName
@@ -20,13 +21,13 @@ actor SessionRecorder {
     private(set) var scrubber = SecretScrubber()
     private let crashAfter: Int64?
 
-    init(store: EventStore, session: String, state: SessionState) throws {
+    init(store: EventStore, session: String, state: SessionState, crashAfter: Int64? = nil) throws {
         self.store = store
         self.stream = try StreamName(SessionEvent.stream(of: session))
         self.metadata = EventMetadata(
             correlationID: UUID(uuidString: session), actor: "job-manager", host: ProcessInfo.processInfo.hostName)
         self.state = state
-        self.crashAfter = ProcessInfo.processInfo.environment["TIDEMARK_CRASH_AFTER_EVENTS"].flatMap { Int64($0) }
+        self.crashAfter = crashAfter
     }
 
     /// One event with its payload.

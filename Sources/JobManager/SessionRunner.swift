@@ -46,7 +46,8 @@ final class SessionRunner: Sendable {
         self.startedAt = startedAt
         self.session = session
         self.slots = slots
-        self.recorder = try SessionRecorder(store: manager.store, session: session, state: state)
+        self.recorder = try SessionRecorder(
+            store: manager.store, session: session, state: state, crashAfter: manager.settings.crashAfterEvents)
         var logger = manager.logger
         logger[metadataKey: "session"] = "\(session)"
         let started = state.started!

@@ -226,9 +226,6 @@ public struct Scheduler: Sendable {
         }
     }
 
-    /// `sessionID` for tests that play a leader dying mid-decision.
-    public static func sessionIDForTests(job: String, slot: Date) -> String { sessionID(job: job, slot: slot) }
-
     /// The session id of a job's run at a scheduled time: the same inputs give the same id.
     static func sessionID(job: String, slot: Date) -> String {
         let digest = Array(SHA256.hash(data: Data("\(job)|\(Int64(slot.timeIntervalSince1970 * 1_000))".utf8)))

@@ -54,7 +54,8 @@ struct JobStart: AsyncParsableCommand {
 
 extension JobManagerSettings {
     /// Defaults, with `TIDEMARK_CHECKPOINT_BYTES` and `TIDEMARK_RETRY_WAIT_SECONDS` for tests
-    /// and small labs; secrets under the data folder (`credentials/`, `secrets/`).
+    /// and small labs, `TIDEMARK_CRASH_AFTER_EVENTS` for the crash-resume tests; secrets under
+    /// the data folder (`credentials/`, `secrets/`).
     static func fromEnvironment(
         dataDirectory: URL, _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> JobManagerSettings {
@@ -64,6 +65,7 @@ extension JobManagerSettings {
         if let seconds = environment["TIDEMARK_RETRY_WAIT_SECONDS"].flatMap(Int.init), seconds >= 0 {
             settings.retryWait = .seconds(seconds)
         }
+        if let events = environment["TIDEMARK_CRASH_AFTER_EVENTS"].flatMap(Int64.init), events > 0 { settings.crashAfterEvents = events }
         return settings
     }
 }

@@ -4,10 +4,11 @@ import EventStore
 import Foundation
 import JobManager
 import Logging
-import Server
 import TestSupport
 import Testing
 import WorkflowEvents
+
+@testable import Server
 
 /// A forged `RunSkipped` or `RunRequested` with a scheduled time far in the future used to
 /// stop a job's schedule for ever (the scheduler continued from the highest time it had
@@ -50,7 +51,7 @@ struct ForgedScheduleTests {
         #expect(try await scheduler.tick(at: Self.utc(days: 0, 23, 59)).count == 1)
         #expect(scheduler.ignoredScheduleEvents == [forged])
         // And the day after, again: the forged time never becomes the one continued from.
-        _ = try? await JobManager(store: store).run(session: Scheduler.sessionIDForTests(job: job, slot: Self.utc(days: 0, 23, 59, 0)))
+        _ = try? await JobManager(store: store).run(session: Scheduler.sessionID(job: job, slot: Self.utc(days: 0, 23, 59, 0)))
         #expect(try await scheduler.tick(at: Self.utc(days: 1, 23, 59)).count == 1)
         await store.pool.close()
     }
@@ -64,7 +65,7 @@ struct ForgedScheduleTests {
         // Today's run is recorded and not run again; the forged time is not trusted.
         #expect(try await scheduler.tick(at: Self.utc(days: 0, 23, 59, 50)).isEmpty)
         #expect(scheduler.ignoredScheduleEvents == [forged])
-        _ = try? await JobManager(store: store).run(session: Scheduler.sessionIDForTests(job: job, slot: Self.utc(days: 0, 23, 59, 0)))
+        _ = try? await JobManager(store: store).run(session: Scheduler.sessionID(job: job, slot: Self.utc(days: 0, 23, 59, 0)))
         #expect(try await scheduler.tick(at: Self.utc(days: 1, 23, 59)).count == 1)
         await store.pool.close()
     }

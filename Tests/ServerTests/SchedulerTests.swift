@@ -6,9 +6,10 @@ import JobManager
 import Logging
 import Postgres
 import Projections
-import Server
 import TestSupport
 import Testing
+
+@testable import Server
 
 @Suite("Scheduler")
 struct SchedulerTests {
@@ -130,7 +131,7 @@ struct SchedulerTests {
         _ = try? await world.manager.run(session: begun[0])
         let slot = Self.utc(days: 1, 23, 59, 0)
         let session = try await world.manager.begin(
-            jobID: job, in: state, trigger: "scheduled", session: Scheduler.sessionIDForTests(job: job, slot: slot))
+            jobID: job, in: state, trigger: "scheduled", session: Scheduler.sessionID(job: job, slot: slot))
         #expect(try await world.scheduler.tick(at: Self.utc(days: 1, 23, 59)).isEmpty)
         let last = try await decisions(world).last
         #expect(last?.0 == "RunRequested" && last?.1 == "scheduled")
