@@ -136,12 +136,6 @@ public struct SyntheticHistory: Sendable {
             let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
             events.append(try NewEvent(type: kind.rawValue, jsonData: json, metadata: correlation))
         }
-        struct Plain: Encodable {
-            let repositoryId: String, freePercent: Int, tasksInUse: Int
-            enum CodingKeys: String, CodingKey {
-                case repositoryId = "repository_id", freePercent = "free_percent", tasksInUse = "tasks_in_use"
-            }
-        }
         let vms = job.definition.objects.map(\.value)
         try record(
             .sessionStarted,
@@ -149,9 +143,16 @@ public struct SyntheticHistory: Sendable {
                 sessionId: session, jobId: job.id, jobName: job.definition.name, jobVersion: job.version, trigger: "scheduled"))
         try record(
             .objectsEnumerated, SessionEvent.ObjectsEnumerated(vms: vms.map { .init(id: "id-\($0)", name: $0, diskKeys: [2000, 2001]) }))
+        // The contract's own payload (it was a private struct with fields the contract does not have).
+        let freePercent = 40 + random.below(50)
+        let capacity: Int64 = 100 << 40
         try record(
             .repositoryChecked,
-            Plain(repositoryId: job.definition.repository, freePercent: 40 + random.below(50), tasksInUse: random.below(4)))
+            SessionEvent.RepositoryChecked(
+                repositoryId: job.definition.repository,
+                path: catalog.repositories[job.definition.repository]?.definition.path ?? "", online: true,
+                freeBytes: capacity / 100 * Int64(freePercent), capacityBytes: capacity, freePercent: Double(freePercent),
+                thresholdPercent: 10, taskLimit: 1 + random.below(4)))
         var processed: Int64 = 0, read: Int64 = 0, transferred: Int64 = 0
         var failures = 0
         let proxies = catalog.proxies.values.sorted { $0.id < $1.id }
