@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import Postgres
 import WorkflowEvents
 
 extension JobManager {
@@ -50,17 +51,11 @@ extension JobManager {
     /// where its infrastructure still answers, no restore point made for VMs in progress.
     private func endUnowned(session: String, result: SessionEvent.Outcome, reason: String) async throws -> SessionReport? {
         let slots = try await TaskSlots(settings: store.pool.configuration.settings)
-        do {
-            guard try await slots.own(session: session) else {
-                await slots.close()
-                return nil
-            }
+        return try await withClosing(slots) { slots in
+            guard try await slots.own(session: session) else { return nil }
             let events = try await store.readStream(try StreamName(SessionEvent.stream(of: session)), limit: 1_000_000)
             let state = SessionState(events: events)
-            guard state.started != nil, state.finished == nil, let startedAt = events.first?.recordedAt else {
-                await slots.close()
-                return nil
-            }
+            guard state.started != nil, state.finished == nil, let startedAt = events.first?.recordedAt else { return nil }
             let report: SessionReport
             if let runner = try? await SessionRunner(manager: self, session: session, state: state, startedAt: startedAt, slots: slots) {
                 report = try await runner.abandon(reason: runner.secrets.scrub(reason), stopped: result == .stopped)
@@ -69,11 +64,7 @@ extension JobManager {
                 // Its job, server or repository cannot be used any more: nothing to sweep with.
                 report = try await end(session: session, state: state, result: result, reason: reason)
             }
-            await slots.close()
             return report
-        } catch {
-            await slots.close()
-            throw error
         }
     }
 }

@@ -183,7 +183,7 @@ public struct JobManager: Sendable {
     /// `sessionBusy` if another process runs it right now.
     public func run(session: String) async throws -> SessionReport {
         let slots = try await TaskSlots(settings: store.pool.configuration.settings)
-        do {
+        return try await withClosing(slots) { slots in
             // The lock first, then the state: another server may have just finished it.
             guard try await slots.own(session: session) else {
                 throw JobManagerError(.sessionBusy, "session \(session) is running in another process right now")
@@ -200,9 +200,7 @@ public struct JobManager: Sendable {
                 guard Self.isPermanent(error) else { throw error }
                 // The job cannot run as defined (its lab, server or repository is gone): the
                 // session ends failed with the reason rather than blocking the job for ever.
-                let report = try await end(session: session, state: state, result: .failed, reason: "\(error)")
-                await slots.close()
-                return report
+                return try await end(session: session, state: state, result: .failed, reason: "\(error)")
             }
             let report: SessionReport
             do {
@@ -215,11 +213,7 @@ public struct JobManager: Sendable {
                 report = try await runner.abandon(reason: runner.secrets.scrub("\(error)"))
             }
             await runner.adapter.disconnect()
-            await slots.close()
             return report
-        } catch {
-            await slots.close()
-            throw error
         }
     }
 }

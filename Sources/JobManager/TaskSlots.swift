@@ -82,3 +82,6 @@ public actor TaskSlots {
         try await connection.query("SELECT tidemark.claim_slot($1, $2)", [lockClass, slot]).decode(0, 0)
     }
 }
+
+/// Closed with `withClosing`, after a throw too: its connection holds the claims.
+extension TaskSlots: AsyncClosable {}

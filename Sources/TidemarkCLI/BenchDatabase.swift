@@ -58,7 +58,7 @@ struct BenchDatabase {
     /// by LINE), then puts the real ones back: the reference for what the chain costs.
     func withoutHashChain<T>(logger: Logger, _ body: () async throws -> T) async throws -> T {
         let connection = try await PostgresConnection.connect(administrator, logger: logger)
-        do {
+        return try await withClosing(connection) { connection in
             let definitions = try await connection.query(
                 "SELECT pg_get_functiondef(p.oid) FROM pg_proc AS p WHERE p.pronamespace = 'tidemark'::regnamespace AND p.proname IN ('append_event', 'append_events')"
             )
@@ -73,11 +73,7 @@ struct BenchDatabase {
                 throw error
             }
             for definition in chained { try await connection.execute(definition) }
-            await connection.close()
             return result
-        } catch {
-            await connection.close()
-            throw error
         }
     }
 
