@@ -59,7 +59,7 @@ struct CrashResumeTests {
         let (expected, events) = try await Self.baseline(vms: 20, diskSize: 1 << 20)
         #expect(expected.result == "success" && expected.restorePointsCreated == 20)
         let seed = TestSeed()
-        var generator = seed.generator()
+        var generator = DiskImageGenerator.Generator(state: seed.value)
         let sample = (0..<50).map { _ in Int.random(in: 1..<events, using: &generator) }.sorted()
         for boundary in sample {
             try await Self.crashAndResume(at: boundary, vms: 20, diskSize: 1 << 20, expected: expected, context: "\(seed)")

@@ -37,7 +37,7 @@ public enum TidemarkProcess {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         let timedOut =
-            !overdue.isCancelled && process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+            process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
             && Date() >= started.addingTimeInterval(timeLimit)
         overdue.cancel()
         if timedOut {

@@ -4,8 +4,9 @@ import Foundation
 /// text, 25% random, 5% copies of a template block shared by every disk made with the same
 /// template seed (as VMs cloned from one template share blocks).
 public enum DiskImageGenerator {
-    /// A fast, seeded generator (SplitMix64): a bench must not wait on the system's randomness.
-    public struct Generator: Sendable {
+    /// A fast, seeded generator (SplitMix64): a bench must not wait on the system's randomness,
+    /// and a test that samples at random replays the same sample from the same seed.
+    public struct Generator: RandomNumberGenerator, Sendable {
         public init(state: UInt64) { self.state = state }
         var state: UInt64
         public mutating func next() -> UInt64 {
