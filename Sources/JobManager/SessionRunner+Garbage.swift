@@ -9,13 +9,16 @@ extension SessionRunner {
     /// got no restore point (a disk that finished beside one that failed). Their chunks are
     /// then referenced by nothing, and the next retention's collection removes them.
     ///
+    /// A restore point's whole progress folder goes, not only its progress files: a transfer
+    /// killed while saving leaves a temporary file there that nothing else would remove.
+    ///
     /// Called before `SessionFinished` is recorded: a crash in between finishes the session
     /// again, and clearing or deleting twice finds nothing to do.
     func collectOwnGarbage(_ state: SessionState) throws {
         var unrecorded = Set<String>()
         for (task, record) in state.tasks {
             guard let transfer = record.transfer else { continue }
-            repository.clearProgress(restorePoint: transfer.restorePointId, disk: transfer.disk)
+            try repository.dropProgress(restorePoint: transfer.restorePointId)
             let vm = String(task.prefix { $0 != "/" })
             if state.restorePoints[vm] == nil { unrecorded.insert(transfer.restorePointId) }
         }

@@ -149,6 +149,21 @@ public struct BackupRepository: Sendable {
         rmdir("\(inProgressPath)/\(restorePoint)")
     }
 
+    /// Forgets all saved progress of a restore point, with any temporary file a write killed
+    /// midway left beside it (which `clearProgress` leaves, since a sibling disk's write may
+    /// be using it). Only for when none of the restore point's transfers can run: its session
+    /// is ending.
+    public func dropProgress(restorePoint: String) throws(RepositoryError) {
+        try DiskManifest.checkName(restorePoint, what: "restore point id")
+        let folder = "\(inProgressPath)/\(restorePoint)"
+        guard FileManager.default.fileExists(atPath: folder) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: folder)
+        } catch {
+            throw RepositoryError(.io, "could not remove the saved progress \(folder): \(error.localizedDescription)")
+        }
+    }
+
     func manifestPath(restorePoint: String, disk: String) -> String {
         "\(restorePointsPath)/\(restorePoint)/\(disk).json"
     }

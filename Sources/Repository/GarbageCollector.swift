@@ -46,7 +46,8 @@ public struct GarbageCollector: Sendable {
         let referenced = try markReferenced()
         var deleted = 0
         var freed: Int64 = 0
-        var temporary = 0
+        var temporary = removeTemporaryFiles(under: repository.inProgressPath, removingEmptyFolders: true)
+        temporary += removeTemporaryFiles(under: repository.restorePointsPath, removingEmptyFolders: false)
         let chunksPath = repository.chunks.directory
         let prefixes = (try? FileManager.default.contentsOfDirectory(atPath: chunksPath)) ?? []
         for prefix in prefixes {
@@ -75,6 +76,22 @@ public struct GarbageCollector: Sendable {
         return Report(
             referencedChunks: referenced.count, deletedChunks: deleted, freedBytes: freed, deletedTemporaryFiles: temporary,
             droppedProgress: dropped)
+    }
+
+    /// Removes the temporary files that writes killed midway left in the restore points' or
+    /// the saved progress's folders (with the lock held nothing writes there), and progress
+    /// folders left empty. Returns how many files went.
+    private func removeTemporaryFiles(under root: String, removingEmptyFolders: Bool) -> Int {
+        var removed = 0
+        for folder in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where !folder.hasPrefix(".") {
+            let path = root + "/" + folder
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            where name.hasPrefix(DurableFile.temporaryPrefix) {
+                if unlink(path + "/" + name) == 0 { removed += 1 }
+            }
+            if removingEmptyFolders { rmdir(path) }
+        }
+        return removed
     }
 
     /// A folder's entries; only a folder that does not exist counts as empty.

@@ -184,9 +184,8 @@ struct RepositoryHealthTests {
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: repositoryPath + "/in-progress")).isEmpty)
         let stop = try environment.tidemark(["job", "stop", environment.jobName, "--immediate"])
         #expect(stop.status == 0, "\(stop.output)")
-        #expect(
-            try FileManager.default.contentsOfDirectory(atPath: repositoryPath + "/in-progress").isEmpty,
-            "the stopped session's progress is dropped")
+        let left = try FileManager.default.subpathsOfDirectory(atPath: repositoryPath + "/in-progress")
+        #expect(left.isEmpty, "the stopped session's progress is dropped, with any write its kill cut short: \(left)")
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: repositoryPath))
         #expect(try repository.restorePoints().isEmpty, "no partial restore point is kept")
         let garbage = chunkFiles(repositoryPath)

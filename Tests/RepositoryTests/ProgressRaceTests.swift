@@ -35,4 +35,34 @@ struct ProgressRaceTests {
         #expect(kept.bytesRead == Int64(rounds - 1))
         #expect(try repository.progress(restorePoint: "vm-3-9320d0a5", disk: "disk-2000") == nil)
     }
+
+    /// A process killed while saving progress leaves a `.tmp-` file beside the progress file.
+    /// Clearing one disk must leave it (a sibling's write may own it), but the session's end
+    /// and garbage collection, when nothing writes, must not leave the folder behind for ever.
+    @Test("a write killed midway leaves a temporary file that the session's end and collection remove")
+    func killedWriteLeftovers() throws {
+        let folder = try ImageMaker.scratchFolder("progress-leftovers")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let repository = try BackupRepository.create(at: folder.appendingPathComponent("repo"))
+        let inProgress = folder.appendingPathComponent("repo/in-progress").path
+        func leaveKilledWrite(_ restorePoint: String) throws {
+            let progress = DiskProgress(restorePoint: restorePoint, disk: "disk-2000", diskSize: 1 << 20, blockSize: .default, source: "t")
+            try repository.saveProgress(progress)
+            #expect(FileManager.default.createFile(atPath: "\(inProgress)/\(restorePoint)/.tmp-killed", contents: Data("{".utf8)))
+        }
+        try leaveKilledWrite("vm-1-aaaaaaaa")
+        repository.clearProgress(restorePoint: "vm-1-aaaaaaaa", disk: "disk-2000")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(inProgress)/vm-1-aaaaaaaa") == [".tmp-killed"])
+        try repository.dropProgress(restorePoint: "vm-1-aaaaaaaa")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: inProgress) == [])
+        try repository.dropProgress(restorePoint: "vm-1-aaaaaaaa")
+
+        try leaveKilledWrite("vm-2-bbbbbbbb")
+        repository.clearProgress(restorePoint: "vm-2-bbbbbbbb", disk: "disk-2000")
+        let report = try GarbageCollector(repository: repository).collect()
+        #expect(report.deletedTemporaryFiles == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: inProgress) == [])
+
+        #expect(throws: RepositoryError.self) { try repository.dropProgress(restorePoint: "../chunks") }
+    }
 }
