@@ -38,6 +38,8 @@ let package = Package(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        .target(name: "CFileSystem"),
+        .target(name: "BlockingIO"),
         .target(
             name: "Secrets",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -49,18 +51,18 @@ let package = Package(
         .target(
             name: "Repository",
             dependencies: [
-                "CZstd",
+                "CZstd", "CFileSystem", "BlockingIO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Infrastructure",
-            dependencies: ["Repository"]
+            dependencies: ["Repository", "BlockingIO"]
         ),
         .target(
             name: "DataMover",
-            dependencies: ["Repository", "Infrastructure"]
+            dependencies: ["Repository", "Infrastructure", "BlockingIO"]
         ),
         .target(
             name: "Postgres",
@@ -108,7 +110,7 @@ let package = Package(
             name: "JobManager",
             dependencies: [
                 "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere", "Secrets",
-                "WorkflowEvents",
+                "WorkflowEvents", "BlockingIO",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

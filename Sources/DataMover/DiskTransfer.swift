@@ -1,3 +1,4 @@
+import BlockingIO
 import Foundation
 import Infrastructure
 import Repository
@@ -35,6 +36,9 @@ public struct DiskTransfer: Sendable {
     /// that a rewritten log is caught later; nil (the default) records none. A head that
     /// cannot be read leaves the manifest without one rather than failing the backup.
     public var logHead: (@Sendable () async throws -> DiskManifest.LogHead?)?
+    /// Where the file work runs (chunk writes, progress and manifest saves, the repository's
+    /// lock, existence checks): never on the cooperative pool. Defaults to the shared pool.
+    public var io: BlockingIOPool = .shared
 
     public init(
         repository: BackupRepository, restorePoint: String, disk: String, source: any BlockSource,
@@ -82,17 +86,20 @@ public struct DiskTransfer: Sendable {
     ) async throws
         -> Outcome
     {
-        try repository.checkWritable()
+        let repository = self.repository
         // Held to the end: garbage collection cannot remove a chunk this transfer relies on.
-        let lock = try repository.lock(.shared, wait: false)
+        let lock = try await io.run { () throws(RepositoryError) in
+            try repository.checkWritable()
+            return try repository.lock(.shared, wait: false)
+        }
         defer { withExtendedLifetime(lock) {} }
         let clock = ContinuousClock()
         let started = clock.now
         let diskSize = source.size
         let count = DiskManifest.blockCount(diskSize: diskSize, blockSize: blockSize)
-        var progress = try resumedProgress(diskSize: diskSize)
+        var progress = try await io.run { try resumedProgress(diskSize: diskSize) }
         let resumed = progress.blocks.count
-        let changed = usableChangedBlocks(diskSize: diskSize)
+        let changed = await io.run { usableChangedBlocks(diskSize: diskSize) }
         // Statistics of blocks done beyond the saved prefix: they join the progress with
         // their block, so a resume that reads them again does not count them twice.
         var pendingStatistics: [Int: (read: Int64, written: Int64, new: Bool)] = [:]
@@ -140,7 +147,8 @@ public struct DiskTransfer: Sendable {
                 if progress.blocks.count < count,
                     clock.now - lastCheckpoint >= checkpointInterval || readSinceCheckpoint >= checkpointBytes
                 {
-                    try repository.saveProgress(progress)
+                    let saved = progress
+                    try await io.run { () throws(RepositoryError) in try repository.saveProgress(saved) }
                     try await checkpoint(progress)
                     lastCheckpoint = clock.now
                     readSinceCheckpoint = 0
@@ -153,9 +161,11 @@ public struct DiskTransfer: Sendable {
         let manifest = try DiskManifest(
             restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks,
             logHead: head ?? nil)
-        if keepsProgress { try repository.saveProgress(progress) }
-        try repository.save(manifest)
-        if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
+        try await io.run { [keepsProgress, restorePoint, disk, progress] () throws(RepositoryError) in
+            if keepsProgress { try repository.saveProgress(progress) }
+            try repository.save(manifest)
+            if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
+        }
         return Outcome(
             manifest: manifest, progress: progress, zeroBlocks: zeroBlocks, unchangedBlocks: unchangedBlocks,
             resumedBlocks: resumed, rewrittenBlocks: rewritten, stageTimes: times, wallSeconds: (clock.now - started).seconds)
@@ -197,9 +207,12 @@ public struct DiskTransfer: Sendable {
     private func storeUnsoundAgain(_ progress: inout DiskProgress, diskSize: Int64, written: inout Set<ChunkID>) async throws -> Int {
         var rewritten = 0
         for _ in 0..<3 {
-            var checked = Set<ChunkID>(), unsound = Set<ChunkID>()
-            for case let chunk? in progress.blocks where checked.insert(chunk).inserted {
-                if repository.chunks.soundness(of: chunk) != .sound { unsound.insert(chunk) }
+            let unsound = await io.run { [repository, blocks = progress.blocks] in
+                var checked = Set<ChunkID>(), unsound = Set<ChunkID>()
+                for case let chunk? in blocks where checked.insert(chunk).inserted {
+                    if repository.chunks.soundness(of: chunk) != .sound { unsound.insert(chunk) }
+                }
+                return unsound
             }
             if unsound.isEmpty { break }
             let indices = progress.blocks.indices.filter { progress.blocks[$0].map(unsound.contains) ?? false }
@@ -255,7 +268,11 @@ public struct DiskTransfer: Sendable {
         try await source.read(at: offset, into: buffer)
         times.source = (clock.now - mark).seconds
         mark = clock.now
-        let prepared = try repository.chunks.prepare(UnsafeRawBufferPointer(buffer))
+        // Hashing and compressing go with the soundness check of an existing chunk (a file
+        // open and read) to the I/O threads: a 1 MiB block's CPU work is short beside it.
+        nonisolated(unsafe) let block = UnsafeRawBufferPointer(buffer)
+        let chunks = repository.chunks
+        let prepared = try await io.run { () throws(RepositoryError) in try chunks.prepare(block) }
         times.proxy = (clock.now - mark).seconds
         if let throttle, prepared.bytesToWrite > 0 {
             mark = clock.now
@@ -263,7 +280,7 @@ public struct DiskTransfer: Sendable {
             times.network = (clock.now - mark).seconds
         }
         mark = clock.now
-        let write = try repository.chunks.commit(prepared)
+        let write = try await io.run { () throws(RepositoryError) in try chunks.commit(prepared) }
         times.target = (clock.now - mark).seconds
         return BlockOutcome(
             index: index, chunk: write.chunk, bytesRead: length, bytesWritten: write.storedBytes, unchanged: false,

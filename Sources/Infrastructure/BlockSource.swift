@@ -1,9 +1,10 @@
+import BlockingIO
 import Foundation
 
 /// Where a disk's bytes come from: one disk of one snapshot, read at random offsets.
 ///
 /// The lab adapter and the vSphere adapter give the data mover one of these; a raw image
-/// file is the simplest. Local files read synchronously; that satisfies the async requirement.
+/// file is the simplest. Local files are read on the blocking I/O pool, never on the cooperative one.
 public protocol BlockSource: Sendable {
     /// The disk's size in bytes, fixed for the snapshot.
     var size: Int64 { get }
@@ -50,8 +51,11 @@ public final class ImageFileSource: BlockSource {
 
     deinit { close(descriptor) }
 
-    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        try readFully(descriptor, path: path, size: size, at: offset, into: buffer)
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws {
+        nonisolated(unsafe) let buffer = buffer
+        try await BlockingIOPool.shared.run { [descriptor, path, size] () throws(InfrastructureError) in
+            try readFully(descriptor, path: path, size: size, at: offset, into: buffer)
+        }
     }
 }
 

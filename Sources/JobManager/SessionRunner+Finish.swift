@@ -1,3 +1,4 @@
+import BlockingIO
 import Catalog
 import Foundation
 import Infrastructure
@@ -42,9 +43,12 @@ extension SessionRunner {
                 doomed += points.dropLast().filter { $0.at < limit }.map { ($0.id, "retention: keep \(job.retention.count) days") }
             }
         }
-        let existing = Set(try repository.restorePoints())
+        let repository = self.repository
+        let existing = Set(try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.restorePoints() })
         for (id, reason) in doomed.sorted(by: { $0.0 < $1.0 }) {
-            if existing.contains(id) { try repository.deleteRestorePoint(id) }
+            if existing.contains(id) {
+                try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.deleteRestorePoint(id) }
+            }
             try await recorder.record(.restorePointRemoved, SessionEvent.RestorePointRemoved(restorePointId: id, reason: reason))
         }
         // Collected after every retention, whether or not it removed a restore point: a failed
@@ -53,8 +57,10 @@ extension SessionRunner {
         // sessions that never finished expires after `staleProgressAge`. Never blocks a thread
         // on the repository's lock: if transfers hold it, the next retention collects instead.
         do {
-            let collected = try GarbageCollector(repository: repository).collect(
-                wait: false, dropProgressOlderThan: manager.settings.staleProgressAge)
+            let staleAge = manager.settings.staleProgressAge
+            let collected = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+                try GarbageCollector(repository: repository).collect(wait: false, dropProgressOlderThan: staleAge)
+            }
             logger.info("retention applied", metadata: ["removed": "\(doomed.count)", "freed_bytes": "\(collected.freedBytes)"])
         } catch {
             guard error.code == .busy else { throw error }
@@ -84,7 +90,7 @@ extension SessionRunner {
         let machines = Self.machines(in: state, result: result, job: job)
         let reasons = [Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors), state.repositoryChecked?.warning]
         let reason = stopped ?? failedReason ?? reasons.compactMap { $0 }.joined(separator: "; ")
-        try collectOwnGarbage(state)
+        try await collectOwnGarbage(state)
         let seconds = Date().timeIntervalSince(startedAt)
         func ratio(_ a: Int64, _ b: Int64) -> Double? { b > 0 ? (Double(a) / Double(b) * 100).rounded() / 100 : nil }
         let busy = stageTimes.busy

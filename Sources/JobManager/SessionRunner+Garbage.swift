@@ -1,3 +1,4 @@
+import BlockingIO
 import Catalog
 import Foundation
 import Repository
@@ -14,18 +15,23 @@ extension SessionRunner {
     ///
     /// Called before `SessionFinished` is recorded: a crash in between finishes the session
     /// again, and clearing or deleting twice finds nothing to do.
-    func collectOwnGarbage(_ state: SessionState) throws {
+    func collectOwnGarbage(_ state: SessionState) async throws {
+        var progressFolders = Set<String>()
         var unrecorded = Set<String>()
         for (task, record) in state.tasks {
             guard let transfer = record.transfer else { continue }
-            try repository.dropProgress(restorePoint: transfer.restorePointId)
+            progressFolders.insert(transfer.restorePointId)
             let vm = String(task.prefix { $0 != "/" })
             if state.restorePoints[vm] == nil { unrecorded.insert(transfer.restorePointId) }
         }
-        let existing = Set(try repository.restorePoints())
-        for point in unrecorded.sorted() where existing.contains(point) {
-            try repository.deleteRestorePoint(point)
-            logger.info("partial restore point removed", metadata: ["restore_point": "\(point)"])
+        let repository = self.repository
+        let removed = try await BlockingIOPool.shared.run { [progressFolders, unrecorded] () throws(RepositoryError) -> [String] in
+            for point in progressFolders.sorted() { try repository.dropProgress(restorePoint: point) }
+            let existing = Set(try repository.restorePoints())
+            let partial = unrecorded.sorted().filter(existing.contains)
+            for point in partial { try repository.deleteRestorePoint(point) }
+            return partial
         }
+        for point in removed { logger.info("partial restore point removed", metadata: ["restore_point": "\(point)"]) }
     }
 }

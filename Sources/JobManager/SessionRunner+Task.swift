@@ -1,3 +1,4 @@
+import BlockingIO
 import Catalog
 import DataMover
 import EventStore
@@ -187,7 +188,7 @@ extension SessionRunner {
         if let plan = started, let read = plan.snapshotId, read != snapshot.snapshotId {
             // The snapshot this transfer read is gone (an immediate stop, then a resume took a
             // new one): its saved progress cannot be continued from another snapshot.
-            repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
+            await BlockingIOPool.shared.run { [repository] in repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName) }
             let again = SessionEvent.TransferStarted(
                 taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: plan.mode,
                 baseRestorePointId: plan.baseRestorePointId,
@@ -224,9 +225,7 @@ extension SessionRunner {
             // Asked before the plan is recorded, so the plan says what the transfer will do.
             var base: (id: String, change: String)?
             var warning: String?
-            if let previous, previous.disks.contains(diskName),
-                (try? repository.manifest(restorePoint: previous.restorePointId, disk: diskName)) != nil
-            {
+            if let previous, previous.disks.contains(diskName), try await manifest(of: previous.restorePointId, disk: diskName) != nil {
                 (areas, warning) = try await changedAreas(since: previous.restorePointId, change: previous.changeId)
                 if areas != nil, let change = previous.changeId { base = (previous.restorePointId, change) }
             }
@@ -250,7 +249,7 @@ extension SessionRunner {
         transfer.throttle = throttle
         transfer.checkpointBytes = manager.settings.checkpointBytes
         transfer.checkpointInterval = manager.settings.checkpointInterval
-        if let baseID = plan.baseRestorePointId, let base = try? repository.manifest(restorePoint: baseID, disk: diskName) {
+        if let baseID = plan.baseRestorePointId, let base = try await manifest(of: baseID, disk: diskName) {
             if areas == nil {
                 // A resumed incremental asks again; refused now (a reset meanwhile), the rest of
                 // the disk is read whole and the plan is recorded again with the reason.
@@ -283,7 +282,15 @@ extension SessionRunner {
             try SessionRecorder.Entry(.transferFinished, done),
             try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .success)),
         ])
-        repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
+        await BlockingIOPool.shared.run { [repository, plan] in repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
+        }
         return done
+    }
+
+    /// A restore point's manifest of a disk, read off the cooperative pool; nil if it is
+    /// missing or cannot be read (the disk is then read whole).
+    private func manifest(of restorePoint: String, disk: String) async throws -> DiskManifest? {
+        let repository = self.repository
+        return await BlockingIOPool.shared.run { try? repository.manifest(restorePoint: restorePoint, disk: disk) }
     }
 }

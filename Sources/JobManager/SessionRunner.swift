@@ -1,3 +1,4 @@
+import BlockingIO
 import Catalog
 import CatalogStore
 import DataMover
@@ -237,11 +238,14 @@ final class SessionRunner: Sendable {
     /// facts on resume.
     func checkRepository() async throws -> RepositorySpace.Verdict {
         if let checked = await recorder.state.repositoryChecked { return RepositorySpace.assess(checked, name: repositoryDefinition.name) }
-        var online = true
-        do { try repository.checkWritable() } catch { online = false }
-        let attributes = try? FileManager.default.attributesOfFileSystem(forPath: repository.root.path)
-        let free = (attributes?[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
-        let capacity = (attributes?[.systemSize] as? NSNumber)?.int64Value ?? 0
+        let repository = self.repository
+        let (online, free, capacity) = await BlockingIOPool.shared.run { () -> (Bool, Int64, Int64) in
+            let attributes = try? FileManager.default.attributesOfFileSystem(forPath: repository.root.path)
+            return (
+                (try? repository.checkWritable()) != nil, (attributes?[.systemFreeSize] as? NSNumber)?.int64Value ?? 0,
+                (attributes?[.systemSize] as? NSNumber)?.int64Value ?? 0
+            )
+        }
         let percent = capacity > 0 ? (Double(free) / Double(capacity) * 1_000).rounded() / 10 : 0
         var checked = SessionEvent.RepositoryChecked(
             repositoryId: repositoryID, path: repository.root.path, online: online, freeBytes: free, capacityBytes: capacity,

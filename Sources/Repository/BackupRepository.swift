@@ -119,12 +119,16 @@ public struct BackupRepository: Sendable {
     ///
     /// The disks of one restore point share its folder, and a disk that finishes removes the
     /// folder once it is empty (`clearProgress`); a sibling saving at that moment makes it again.
+    ///
+    /// Saved progress names chunks too, so they are made durable first (a checkpoint every
+    /// few seconds costs one flush).
     public func saveProgress(_ progress: DiskProgress) throws(RepositoryError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(progress) else {
             throw RepositoryError(.io, "could not encode the progress of \(progress.restorePoint)/\(progress.disk)")
         }
+        try makeChunksDurable()
         let folder = "\(inProgressPath)/\(progress.restorePoint)"
         try DurableFile.makeDirectory(inProgressPath)
         try DurableFile.makeDirectory(folder)
@@ -168,8 +172,20 @@ public struct BackupRepository: Sendable {
         "\(restorePointsPath)/\(restorePoint)/\(disk).json"
     }
 
+    /// Makes every chunk written so far durable, by this process or another: chunks are
+    /// written and renamed without a flush each (`ChunkStore.commit`), and this one
+    /// `syncfs` of the chunks' file system is the barrier before anything names them.
+    public func makeChunksDurable() throws(RepositoryError) {
+        try DurableFile.syncFileSystem(containing: chunks.directory)
+    }
+
     /// Stores a manifest atomically; the restore point exists once its first manifest does.
+    ///
+    /// The chunks are made durable first, whoever wrote them: a manifest never names a chunk
+    /// that a power cut could take back (the same rule as Proxmox Backup Server's sync
+    /// before an index is written).
     public func save(_ manifest: DiskManifest) throws(RepositoryError) {
+        try makeChunksDurable()
         try DurableFile.makeDirectory("\(restorePointsPath)/\(manifest.restorePoint)")
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601

@@ -80,7 +80,9 @@ public struct ChunkStore: Sendable {
         }
         let path = path(of: id)
         try DurableFile.makeDirectory((path as NSString).deletingLastPathComponent)
-        try DurableFile.write(file, to: path)
+        // Whole once renamed, durable at the next `BackupRepository.makeChunksDurable()`:
+        // one flush per manifest instead of two per chunk.
+        try DurableFile.write(file, to: path, flushed: false)
         return Write(chunk: id, storedBytes: file.count)
     }
 

@@ -1,3 +1,4 @@
+import CFileSystem
 import Foundation
 
 /// Writes that are atomic and durable: a temporary file in the target's folder, fsync, rename
@@ -10,7 +11,13 @@ public enum DurableFile {
     /// `remakingFolder`: a folder that another writer may remove once it is empty (saved
     /// progress) is made again if it is gone when the temporary file is created; once that
     /// file is inside, the folder cannot be removed under the write.
-    public static func write(_ bytes: [UInt8], to path: String, remakingFolder: Bool = false) throws(RepositoryError) {
+    ///
+    /// `flushed: false` leaves out the file's and the folder's flushes: the file is whole once
+    /// renamed (never a part), but only durable after a later `syncFileSystem` (chunks, which
+    /// a manifest names only after one).
+    public static func write(
+        _ bytes: [UInt8], to path: String, remakingFolder: Bool = false, flushed: Bool = true
+    ) throws(RepositoryError) {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = directory + "/" + temporaryPrefix + UUID().uuidString
         var descriptor = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
@@ -37,7 +44,7 @@ public enum DurableFile {
             }
             written += result
         }
-        guard fsync(descriptor) == 0 else {
+        guard !flushed || fsync(descriptor) == 0 else {
             let error = failure("could not flush \(temporary)")
             close(descriptor)
             unlink(temporary)
@@ -49,7 +56,17 @@ public enum DurableFile {
             unlink(temporary)
             throw error
         }
-        try syncDirectory(directory)
+        if flushed { try syncDirectory(directory) }
+    }
+
+    /// Flushes everything written to the file system holding `path` (every process's writes,
+    /// data and folder entries) with one `syncfs`: the barrier between chunks written
+    /// unflushed and the manifest that names them.
+    static func syncFileSystem(containing path: String) throws(RepositoryError) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure("could not open the folder \(path)") }
+        defer { close(descriptor) }
+        guard tidemark_syncfs(descriptor) == 0 else { throw failure("could not flush the file system holding \(path)") }
     }
 
     /// Makes a folder's entries (a rename, a new file) durable.

@@ -24,16 +24,40 @@ enum PeerBench {
         let version: (String) -> String
     }
 
+    static var resticPeer: Peer {
+        Peer(
+            program: "restic", environment: ["RESTIC_PASSWORD": "tidemark-bench"],
+            initialize: { ["init", "--repo", $0] },
+            backup: { repository, _, disk in ["backup", "--repo", repository, "--quiet", disk] },
+            restore: { ["restore", "latest", "--repo", $0, "--target", $1] },
+            versionArguments: ["version"],
+            version: { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "?" })
+    }
+
     static func restic(first: String, second: String, work: String) throws -> Figures? {
-        try measure(
-            Peer(
-                program: "restic", environment: ["RESTIC_PASSWORD": "tidemark-bench"],
-                initialize: { ["init", "--repo", $0] },
-                backup: { repository, _, disk in ["backup", "--repo", repository, "--quiet", disk] },
-                restore: { ["restore", "latest", "--repo", $0, "--target", $1] },
-                versionArguments: ["version"],
-                version: { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "?" }),
-            first: first, second: second, work: work)
+        try measure(resticPeer, first: first, second: second, work: work)
+    }
+
+    /// One more full backup of `first` by restic into a fresh repository (MB/s), for the
+    /// runs that repeat the full backup; nil when restic is not installed.
+    static func resticFullRate(first: String, work: String) throws -> Double? {
+        let peer = resticPeer
+        guard let program = executable(named: peer.program) else { return nil }
+        for (name, value) in peer.environment { setenv(name, value, 1) }
+        let repository = "\(work)/restic-full-repo"
+        let source = "\(work)/restic-full-source"
+        try? FileManager.default.removeItem(atPath: repository)
+        try? FileManager.default.removeItem(atPath: source)
+        defer {
+            try? FileManager.default.removeItem(atPath: source)
+            try? FileManager.default.removeItem(atPath: repository)
+        }
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        try run(program, peer.initialize(repository))
+        let disk = source + "/disk.img"
+        try FileManager.default.copyItem(atPath: first, toPath: disk)
+        let size = Double((try FileManager.default.attributesOfItem(atPath: disk)[.size] as? Int64) ?? 0) / 1e6
+        return size / (try timed { try run(program, peer.backup(repository, "one", disk)) })
     }
 
     static func borg(first: String, second: String, work: String) throws -> Figures? {

@@ -1,3 +1,4 @@
+import BlockingIO
 import Foundation
 import Synchronization
 
@@ -38,7 +39,13 @@ final class LabSnapshotSource: BlockSource {
         close(mapDescriptor)
     }
 
-    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
+    /// On the blocking I/O pool: the lab's lock (`flock`) and the reads block.
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws {
+        nonisolated(unsafe) let buffer = buffer
+        try await BlockingIOPool.shared.run { [self] () throws in try readNow(at: offset, into: buffer) }
+    }
+
+    private func readNow(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
         guard offset >= 0, offset + Int64(buffer.count) <= size else {
             throw InfrastructureError(
                 .diskUnreadable, "a read of \(buffer.count) bytes at \(offset) is outside the \(size)-byte disk \(diskPath)")
