@@ -38,17 +38,19 @@ let package = Package(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        .target(name: "CodedErrors"),
         .target(
             name: "Secrets",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CodedErrors", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "VSphere",
-            dependencies: ["CCurl", "Infrastructure", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CCurl", "CodedErrors", "Infrastructure", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Repository",
             dependencies: [
+                "CodedErrors",
                 "CZstd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -56,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "Infrastructure",
-            dependencies: ["Repository"]
+            dependencies: ["CodedErrors", "Repository"]
         ),
         .target(
             name: "DataMover",
@@ -66,6 +68,7 @@ let package = Package(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
+                "CodedErrors",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -78,6 +81,7 @@ let package = Package(
         .target(
             name: "EventStore",
             dependencies: [
+                "CodedErrors",
                 "Postgres",
                 "TidemarkMigrations",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -86,7 +90,7 @@ let package = Package(
         ),
         .target(
             name: "Catalog",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CodedErrors", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "WorkflowEvents",
@@ -98,17 +102,19 @@ let package = Package(
         ),
         .target(
             name: "Projections",
-            dependencies: ["Catalog", "EventStore", "Postgres", "WorkflowEvents", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Catalog", "CodedErrors", "EventStore", "Postgres", "WorkflowEvents", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "SyntheticHistory",
-            dependencies: ["Catalog", "EventStore", "WorkflowEvents"]
+            dependencies: ["Catalog", "CodedErrors", "EventStore", "WorkflowEvents"]
         ),
         .target(
             name: "JobManager",
             dependencies: [
-                "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere", "Secrets",
-                "WorkflowEvents",
+                "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere",
+                "Secrets", "WorkflowEvents",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -124,6 +130,7 @@ let package = Package(
         .target(
             name: "PrivateCluster",
             dependencies: [
+                "CodedErrors",
                 "Postgres",
                 .product(name: "Logging", package: "swift-log"),
             ]
