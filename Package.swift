@@ -138,6 +138,7 @@ let package = Package(
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
+                "CodedErrors",
                 "Postgres",
                 "EventStore",
                 "PrivateCluster",
@@ -207,6 +208,14 @@ let package = Package(
                 "PrivateCluster",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "TidemarkCLITests",
+            dependencies: [
+                "TidemarkCLI", "CodedErrors", "Catalog", "EventStore", "Infrastructure", "JobManager", "Postgres", "PrivateCluster",
+                "Projections", "Repository", "Secrets", "SyntheticHistory", "VSphere",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
