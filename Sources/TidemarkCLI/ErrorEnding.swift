@@ -48,7 +48,7 @@ struct ErrorEnding: Equatable {
                 // and the help a command with subcommands prints when run alone.
                 self.init(argumentParser: error)
             case let error as any CodedError:
-                // Every module's errors: the message alone (see CodedError).
+                // Every module's errors: the message alone, or PostgresError's safe text (see CodedError).
                 self.init(failure: error.description)
             case let error as LocalizedError where error.errorDescription != nil:
                 self.init(failure: error.errorDescription!)
