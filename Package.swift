@@ -40,25 +40,26 @@ let package = Package(
         ),
         .target(name: "CFileSystem"),
         .target(name: "BlockingIO"),
+        .target(name: "CodedErrors"),
         .target(
             name: "Secrets",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CodedErrors", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "VSphere",
-            dependencies: ["CCurl", "Infrastructure", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CCurl", "CodedErrors", "Infrastructure", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Repository",
             dependencies: [
-                "CZstd", "CFileSystem", "BlockingIO",
+                "CodedErrors", "CZstd", "CFileSystem", "BlockingIO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Infrastructure",
-            dependencies: ["Repository", "BlockingIO"]
+            dependencies: ["CodedErrors", "Repository", "BlockingIO"]
         ),
         .target(
             name: "DataMover",
@@ -68,6 +69,7 @@ let package = Package(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
+                "CodedErrors",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -80,6 +82,7 @@ let package = Package(
         .target(
             name: "EventStore",
             dependencies: [
+                "CodedErrors",
                 "Postgres",
                 "TidemarkMigrations",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -88,7 +91,7 @@ let package = Package(
         ),
         .target(
             name: "Catalog",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CodedErrors", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "WorkflowEvents",
@@ -100,17 +103,19 @@ let package = Package(
         ),
         .target(
             name: "Projections",
-            dependencies: ["Catalog", "EventStore", "Postgres", "WorkflowEvents", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Catalog", "CodedErrors", "EventStore", "Postgres", "WorkflowEvents", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "SyntheticHistory",
-            dependencies: ["Catalog", "EventStore", "WorkflowEvents"]
+            dependencies: ["Catalog", "CodedErrors", "EventStore", "WorkflowEvents"]
         ),
         .target(
             name: "JobManager",
             dependencies: [
-                "Catalog", "CatalogStore", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere", "Secrets",
-                "WorkflowEvents", "BlockingIO",
+                "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere",
+                "Secrets", "WorkflowEvents", "BlockingIO",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -126,6 +131,7 @@ let package = Package(
         .target(
             name: "PrivateCluster",
             dependencies: [
+                "CodedErrors",
                 "Postgres",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -133,6 +139,7 @@ let package = Package(
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
+                "CodedErrors",
                 "Postgres",
                 "EventStore",
                 "PrivateCluster",
@@ -202,6 +209,14 @@ let package = Package(
                 "PrivateCluster",
                 "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "TidemarkCLITests",
+            dependencies: [
+                "TidemarkCLI", "CodedErrors", "Catalog", "EventStore", "Infrastructure", "JobManager", "Postgres", "PrivateCluster",
+                "Projections", "Repository", "Secrets", "SyntheticHistory", "VSphere",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(

@@ -1,10 +1,11 @@
+import CodedErrors
 import Foundation
 
 /// A catalog command or definition that was refused, and why.
 ///
 /// Every refusal names what was wrong, where (the object, the field, the file line) and
 /// how to fix it; a refused command appends nothing.
-public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct CatalogError: CodedError, Equatable {
     public enum Code: String, Sendable {
         /// A field's value cannot be accepted (a malformed schedule, a rate of zero...).
         case invalidValue = "invalid value"
@@ -32,7 +33,7 @@ public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible 
         self.message = message
     }
 
-    public var description: String { message }
+    public var codeName: String { code.rawValue }
 
     static func invalid(_ field: String, _ problem: String) -> CatalogError {
         CatalogError(.invalidValue, "\(field): \(problem)")

@@ -1,3 +1,4 @@
+import CodedErrors
 import Postgres
 
 /// An error of the event store that a caller can act on.
@@ -6,7 +7,7 @@ import Postgres
 /// fix it; nothing is written when one of them fails. The append functions' own refusals
 /// (SQLSTATE TM010, TM011) become `streamRefused` and `eventTooLarge`; other database
 /// failures arrive as `PostgresError`, untouched.
-public struct EventStoreError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct EventStoreError: CodedError, Equatable {
     public enum Code: String, Sendable {
         /// The stream held another version than the append expected.
         case wrongExpectedVersion = "wrong expected version"
@@ -46,7 +47,7 @@ public struct EventStoreError: Error, Sendable, CustomStringConvertible, Equatab
         EventStoreError(.invalidInput, message, stream: stream)
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    public var codeName: String { code.rawValue }
 
     /// The SQLSTATE of each refusal the append functions raise, and the code it becomes.
     static let refusals: [PostgresError.Code: Code] = [.streamRefused: .streamRefused, .eventTooLarge: .eventTooLarge]

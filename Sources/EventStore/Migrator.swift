@@ -19,20 +19,13 @@ public struct MigrationFile: Sendable, Equatable {
             parts[1].count > 4
         else {
             throw MigrationError(
-                file: name,
+                .invalidFileName, file: name,
                 message: "the migration file name '\(name)' is not of the form NNNN_lowercase_words.sql (for example 0004_job_tables.sql)")
         }
         self.version = version
         self.name = name
         self.sql = sql
     }
-}
-
-/// A migration problem, naming the file concerned.
-public struct MigrationError: Error, Sendable, CustomStringConvertible {
-    public let file: String?
-    public let message: String
-    public var description: String { message }
 }
 
 /// Where one migration stands in a database.
@@ -66,7 +59,7 @@ public struct Migrator: Sendable {
         let sorted = files.sorted { $0.version < $1.version }
         for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.version == next.version {
             throw MigrationError(
-                file: next.name, message: "migrations \(previous.name) and \(next.name) share the number \(next.version)")
+                .duplicateNumber, file: next.name, message: "migrations \(previous.name) and \(next.name) share the number \(next.version)")
         }
         self.files = sorted
         self.logger = logger
@@ -129,7 +122,7 @@ public struct Migrator: Sendable {
                     ? "server process \(try holder.decode(0, 0, as: Int32.self)) (role \(try holder.decode(0, 1, as: String.self)))"
                     : "another session"
                 throw MigrationError(
-                    file: nil,
+                    .lockHeld, file: nil,
                     message:
                         "\(who) has held the migration lock for \(lockPatience): another 'tidemark db migrate' is running, or that session holds the key; if it is neither, end it with SELECT pg_terminate_backend(PID) and migrate again"
                 )
@@ -149,7 +142,7 @@ public struct Migrator: Sendable {
             let record = recorded[changed.version], let file = files.first(where: { $0.version == changed.version })
         {
             throw MigrationError(
-                file: file.name,
+                .changedAfterApplied, file: file.name,
                 message:
                     "migration \(file.name) was changed after it was applied on \(record.appliedAt) (checksum then \(record.checksum.prefix(12))…, now \(checksums[file.version]!.prefix(12))…): migrations are forward-only, so restore the file and put the change in a new numbered file"
             )
@@ -166,7 +159,7 @@ public struct Migrator: Sendable {
                 }
             } catch let error as PostgresError {
                 throw MigrationError(
-                    file: file.name,
+                    .failed, file: file.name,
                     message:
                         "migration \(file.name) failed and was rolled back: \(error.message)\(error.hint.map { " (hint: \($0))" } ?? "")")
             }

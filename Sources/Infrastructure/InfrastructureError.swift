@@ -1,5 +1,7 @@
+import CodedErrors
+
 /// A virtualization manager's refusal or failure, mapped to what a Job Manager decides on.
-public struct InfrastructureError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct InfrastructureError: CodedError, Equatable {
     public enum Code: String, Sendable {
         case invalidInput = "invalid input"
         case unknownObject = "unknown object"
@@ -17,7 +19,8 @@ public struct InfrastructureError: Error, Sendable, Equatable, CustomStringConve
 
     public let code: Code
     public let message: String
-    /// The manager's own name for the fault, when it gave one (vSphere's fault type).
+    /// The manager's own name for the fault, when it gave one (vSphere's fault type): for
+    /// decisions such as a quiesce failure's, not printed (the message says what failed).
     public let fault: String?
 
     public init(_ code: Code, _ message: String, fault: String? = nil) {
@@ -26,7 +29,5 @@ public struct InfrastructureError: Error, Sendable, Equatable, CustomStringConve
         self.fault = fault
     }
 
-    public var description: String {
-        "\(code.rawValue): \(message)" + (fault.map { " (fault: \($0))" } ?? "")
-    }
+    public var codeName: String { code.rawValue }
 }

@@ -1,5 +1,7 @@
+import CodedErrors
+
 /// Why a session could not run or go on, with what to do about it.
-public struct JobManagerError: Error, Sendable, CustomStringConvertible {
+public struct JobManagerError: CodedError {
     public enum Code: String, Sendable {
         /// The job, its server or its repository cannot be used as defined.
         case invalidJob = "invalid job"
@@ -21,5 +23,5 @@ public struct JobManagerError: Error, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { message }
+    public var codeName: String { code.rawValue }
 }

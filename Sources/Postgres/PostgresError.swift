@@ -1,10 +1,13 @@
+import CodedErrors
+
 /// An error from PostgreSQL or from talking to it.
 ///
 /// `description` is safe for logs and replies: it names the kind, the SQLSTATE, the
 /// statement and the server's primary message, never parameters, connection strings or
 /// passwords. The server's detail (which can quote values, as in "Key (id)=(...)") is
-/// kept for `debugDescription`.
-public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+/// kept for `debugDescription`. It is the one `CodedError` with a description of its own: its
+/// `message` is the server's, not Tidemark's, and can quote the value it refused.
+public struct PostgresError: CodedError, CustomDebugStringConvertible {
     /// What went wrong, at the level a caller decides on.
     public enum Kind: String, Sendable {
         /// The connection could not be opened (bad connection string, server not running, authentication).
@@ -74,6 +77,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         self.hint = hint
         self.statement = statement
     }
+
+    /// The kind's text ("connection failed"); the SQLSTATE, when there is one, is `code`.
+    public var codeName: String { kind.rawValue }
 
     /// True when running the same work again may succeed: the connection broke, the server
     /// is restarting, or a serialization failure or deadlock chose this transaction as victim.

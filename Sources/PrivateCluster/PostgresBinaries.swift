@@ -23,6 +23,7 @@ public struct PostgresBinaries: Sendable {
             }
         }
         throw ClusterError(
+            .notInstalled,
             "the PostgreSQL server programs (initdb, pg_ctl) are not on PATH nor in /usr/lib/postgresql/*/bin: install Debian's 'postgresql' package (apt-get install postgresql), or point --database-url at an existing server"
         )
     }

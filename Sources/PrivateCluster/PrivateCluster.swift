@@ -34,6 +34,7 @@ public struct PrivateCluster: Sendable {
         let socketFile = self.dataDirectory.appendingPathComponent("run/.s.PGSQL.5432").path
         guard socketFile.utf8.count < 108 else {
             throw ClusterError(
+                .unusableFolder,
                 "the data folder \(self.dataDirectory.path) is too deep for a Unix socket path (\(socketFile.utf8.count) bytes; the limit is 107): choose a shorter --data-dir"
             )
         }
@@ -76,7 +77,7 @@ public struct PrivateCluster: Sendable {
             return .running(pid: pid)
         case 3: return .stopped
         default:
-            throw ClusterError("pg_ctl status failed for \(clusterDirectory.path)", toolOutput: lastLines(output.text))
+            throw ClusterError(.toolFailed, "pg_ctl status failed for \(clusterDirectory.path)", toolOutput: lastLines(output.text))
         }
     }
 
@@ -96,7 +97,7 @@ public struct PrivateCluster: Sendable {
                     ["-D", clusterDirectory.path, "-l", logFile.path, "-w", "-t", "60", "start"])
                 guard output.status == 0 else {
                     throw ClusterError(
-                        "the private PostgreSQL server in \(clusterDirectory.path) did not start; its log is \(logFile.path)",
+                        .toolFailed, "the private PostgreSQL server in \(clusterDirectory.path) did not start; its log is \(logFile.path)",
                         toolOutput: lastLines(output.text + "\n" + ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")))
                 }
                 started = true
@@ -110,7 +111,7 @@ public struct PrivateCluster: Sendable {
         guard case .running = try status() else { return }
         let output = try runner.run(binaries.pgCtl, ["-D", clusterDirectory.path, "-m", "fast", "-w", "stop"])
         guard output.status == 0 else {
-            throw ClusterError("pg_ctl stop failed for \(clusterDirectory.path)", toolOutput: lastLines(output.text))
+            throw ClusterError(.toolFailed, "pg_ctl stop failed for \(clusterDirectory.path)", toolOutput: lastLines(output.text))
         }
     }
 
@@ -122,7 +123,7 @@ public struct PrivateCluster: Sendable {
                 "--no-instructions",
             ])
         guard output.status == 0 else {
-            throw ClusterError("initdb failed in \(clusterDirectory.path)", toolOutput: lastLines(output.text))
+            throw ClusterError(.toolFailed, "initdb failed in \(clusterDirectory.path)", toolOutput: lastLines(output.text))
         }
         let settings = """
 
@@ -139,7 +140,7 @@ public struct PrivateCluster: Sendable {
             try handle.seekToEnd()
             try handle.write(contentsOf: Data(settings.utf8))
         } catch {
-            throw ClusterError("could not write \(configuration.path): \(error.localizedDescription)")
+            throw ClusterError(.unusableFolder, "could not write \(configuration.path): \(error.localizedDescription)")
         }
     }
 
@@ -154,18 +155,20 @@ public struct PrivateCluster: Sendable {
                     at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
         } catch {
-            throw ClusterError("could not create the data folder \(dataDirectory.path): \(error.localizedDescription)")
+            throw ClusterError(.unusableFolder, "could not create the data folder \(dataDirectory.path): \(error.localizedDescription)")
         }
         guard let ids = try runner.serverAccountIDs() else { return }
         for directory in [clusterDirectory, socketDirectory, logDirectory] {
             if chown(directory.path, ids.uid, ids.gid) != 0 {
                 throw ClusterError(
+                    .unusableFolder,
                     "could not give \(directory.path) to the '\(ToolRunner.serverAccount)' user: \(String(cString: strerror(errno)))")
             }
         }
         let probe = try runner.run("/usr/bin/test", ["-w", clusterDirectory.path])
         guard probe.status == 0 else {
             throw ClusterError(
+                .unusableFolder,
                 "PostgreSQL refuses to run as root, so Tidemark runs it as the '\(ToolRunner.serverAccount)' user, which cannot reach \(clusterDirectory.path) (a parent folder is closed to it): choose a --data-dir it can traverse, such as /var/lib/tidemark"
             )
         }
@@ -177,11 +180,11 @@ public struct PrivateCluster: Sendable {
         let lockPath = dataDirectory.appendingPathComponent(".start.lock").path
         let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o600)
         guard descriptor >= 0 else {
-            throw ClusterError("could not open \(lockPath): \(String(cString: strerror(errno)))")
+            throw ClusterError(.unusableFolder, "could not open \(lockPath): \(String(cString: strerror(errno)))")
         }
         defer { close(descriptor) }
         guard flock(descriptor, LOCK_EX) == 0 else {
-            throw ClusterError("could not lock \(lockPath): \(String(cString: strerror(errno)))")
+            throw ClusterError(.unusableFolder, "could not lock \(lockPath): \(String(cString: strerror(errno)))")
         }
         defer { flock(descriptor, LOCK_UN) }
         return try body()

@@ -47,12 +47,12 @@ public struct ToolRunner: Sendable {
             posix_spawn(&pid, argv[0], &actions, nil, arguments, environ)
         }
         guard spawned == 0 else {
-            throw ClusterError("could not run \(argv[0]): \(String(cString: strerror(spawned)))")
+            throw ClusterError(.toolFailed, "could not run \(argv[0]): \(String(cString: strerror(spawned)))")
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             guard errno == EINTR else {
-                throw ClusterError("could not wait for \(program): \(String(cString: strerror(errno)))")
+                throw ClusterError(.toolFailed, "could not wait for \(program): \(String(cString: strerror(errno)))")
             }
         }
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
@@ -75,6 +75,7 @@ public struct ToolRunner: Sendable {
         guard runAsServerAccount else { return nil }
         guard let entry = getpwnam(Self.serverAccount) else {
             throw ClusterError(
+                .notInstalled,
                 "Tidemark runs as root and PostgreSQL refuses to: it runs the server as the '\(Self.serverAccount)' user, which does not exist here. Install Debian's 'postgresql' package (it creates the user) or run Tidemark as an ordinary user"
             )
         }

@@ -34,15 +34,9 @@ public enum StandardProjections {
     public static func named(_ name: String) throws(ProjectionError) -> any Projection {
         guard let projection = all.first(where: { $0.name == name }) else {
             throw ProjectionError(
+                .notFound,
                 UnknownName.message("projection", name, known: all.map(\.name), listCommand: "tidemark projections status"))
         }
         return projection
     }
-}
-
-/// A projection that cannot run, named with what to do about it.
-public struct ProjectionError: Error, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

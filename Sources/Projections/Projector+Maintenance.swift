@@ -104,7 +104,8 @@ extension Projector {
                 "SELECT tidemark.claim_slot($1, $2)", [Self.maintenanceClaim.0, Self.maintenanceClaim.1]
             ).decode(0, 0)
             guard granted else {
-                throw ProjectionError("another rebuild or verification is running on this database: wait for it to finish")
+                throw ProjectionError(
+                    .maintenanceRunning, "another rebuild or verification is running on this database: wait for it to finish")
             }
             // Released before the connection closes: a closed connection's server process may
             // live on for a moment, and the next maintenance would be refused.

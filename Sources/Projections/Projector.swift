@@ -163,6 +163,7 @@ public final class Projector: Sendable {
     }
 
     static func missingCheckpoint(_ name: String) -> ProjectionError {
-        ProjectionError("the projection '\(name)' has no checkpoint row: run 'tidemark db migrate' to create the projection tables")
+        ProjectionError(
+            .notMigrated, "the projection '\(name)' has no checkpoint row: run 'tidemark db migrate' to create the projection tables")
     }
 }

@@ -1,10 +1,11 @@
+import CodedErrors
 import Foundation
 
 /// What went wrong in a backup repository, with the path or restore point concerned.
 ///
 /// Messages say what was wrong, where, and what to do; the repository is left consistent
 /// whenever one is thrown (writes are atomic, so nothing half-written is ever trusted).
-public struct RepositoryError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct RepositoryError: CodedError, Equatable {
     public enum Code: String, Sendable {
         case invalidInput = "invalid input"
         case notARepository = "not a repository"
@@ -30,7 +31,7 @@ public struct RepositoryError: Error, Sendable, CustomStringConvertible, Equatab
         self.message = message
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    public var codeName: String { code.rawValue }
 }
 
 /// The text of the current `errno`.

@@ -1,6 +1,8 @@
+import CodedErrors
+
 /// Why a secret could not be stored or read, with what to do about it. Never carries the
 /// secret itself.
-public struct SecretError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct SecretError: CodedError, Equatable {
     public enum Code: String, Sendable {
         case invalidName = "invalid name"
         case notFound = "not found"
@@ -18,5 +20,5 @@ public struct SecretError: Error, Sendable, CustomStringConvertible, Equatable {
         self.message = message
     }
 
-    public var description: String { message }
+    public var codeName: String { code.rawValue }
 }

@@ -126,7 +126,7 @@ public struct SyntheticHistory: Sendable {
     public mutating func sessionAppend() throws -> Append {
         sessionCount += 1
         let jobEntries = catalog.jobs.values.sorted { $0.id < $1.id }
-        guard !jobEntries.isEmpty else { throw SyntheticHistoryError("make the catalog first") }
+        guard !jobEntries.isEmpty else { throw SyntheticHistoryError(.noCatalog, "make the catalog first") }
         let job = jobEntries[random.below(jobEntries.count)]
         let session = random.uuid()
         let encoder = SessionEvent.encoder()
@@ -226,11 +226,6 @@ public struct SyntheticHistory: Sendable {
                 durationSeconds: 600 + Double(random.below(3_600)) + 0.125, busy: busy, bottleneck: busy.bottleneck))
         return Append(stream: try StreamName(SessionEvent.stream(of: session)), events: events)
     }
-}
-
-public struct SyntheticHistoryError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A small deterministic generator (SplitMix64), so a history is the same on every run.

@@ -21,10 +21,8 @@ struct Tidemark: AsyncParsableCommand {
         ]
     )
 
-    /// Parses, then runs, keeping the two kinds of failure apart: a usage error (found while
-    /// the arguments are parsed and validated, or a misspelled subcommand) prints the message
-    /// with the usage and exits 64; an error met while the command runs prints `Error: ...`
-    /// alone and exits 1 (`ExitCode`s thrown by a command are its exit status).
+    /// Parses, then runs; an error in either ends the process as `ErrorEnding` decides (a
+    /// usage error with the usage and 64, an error met while running as `Error: ...` and 1).
     static func main() async {
         LoggingSystem.bootstrap { label in
             // Every logger of the process, including those libraries make for themselves:
@@ -33,16 +31,17 @@ struct Tidemark: AsyncParsableCommand {
             handler.logLevel = .warning
             return handler
         }
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        await parseAndRun(Array(CommandLine.arguments.dropFirst()))?.exit()
+    }
+
+    /// Parses the arguments and runs the command they name: nil when it succeeded, otherwise
+    /// how the process ends for the error that stopped it.
+    static func parseAndRun(_ arguments: [String]) async -> ErrorEnding? {
         var command: any ParsableCommand
         do {
             command = try await asyncParseAsRoot(arguments)
         } catch {
-            if exitCode(for: error) != .success, let unknown = UnknownSubcommand.find(in: arguments, root: Tidemark.self) {
-                FileHandle.standardError.write(Data((unknown.message + "\n").utf8))
-                Foundation.exit(ExitCode.validationFailure.rawValue)
-            }
-            exit(withError: error)
+            return ErrorEnding(error, while: .parsing(arguments))
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -50,20 +49,9 @@ struct Tidemark: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error as ValidationError {
-            fail(error)
-        } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
-            // ExitCode, CleanExit, and the help a command with subcommands prints when run alone.
-            exit(withError: error)
         } catch {
-            fail(error)
+            return ErrorEnding(error, while: .running)
         }
-    }
-
-    /// An error met while running: `Error: ...` on standard error, exit status 1.
-    static func fail(_ error: any Error) -> Never {
-        fflush(nil)  // what the command printed first comes first
-        FileHandle.standardError.write(Data("Error: \(CommandFailure.message(for: error))\n".utf8))
-        Foundation.exit(ExitCode.failure.rawValue)
+        return nil
     }
 }

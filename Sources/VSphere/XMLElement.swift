@@ -1,3 +1,5 @@
+import CodedErrors
+
 /// One element of a SOAP response, namespace prefixes dropped (`soapenv:Body` is `Body`), with
 /// its attributes (`xsi:type` kept apart from a plain `type`), its child elements and its text.
 ///
@@ -34,10 +36,12 @@ public struct XMLElement: Sendable {
 }
 
 /// A response that is not well-formed XML, with where it went wrong.
-public struct XMLSyntaxError: Error, Sendable, CustomStringConvertible {
+public struct XMLSyntaxError: CodedError {
     public let offset: Int
     public let reason: String
-    public var description: String { "malformed XML at byte \(offset): \(reason)" }
+    /// One code: the parser finds one kind of fault, and `reason` says which.
+    public var codeName: String { "malformed XML" }
+    public var message: String { "malformed XML at byte \(offset): \(reason)" }
 }
 
 /// Parses a whole XML document into its root element.
