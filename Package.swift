@@ -128,9 +128,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the `tidemark` executable and the benches share: global options, the catalog
+        // database's location, errors and tables (an executable target cannot be imported).
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "EventStore",
+                "Postgres",
+                "PrivateCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
+                "CommandLineSupport",
                 "Postgres",
                 "EventStore",
                 "PrivateCluster",
