@@ -140,9 +140,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Every `tidemark bench` command and its helpers, out of the executable's own module:
+        // `tidemark bench` only registers this module's command group.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "Catalog",
+                "CatalogStore",
+                "CommandLineSupport",
+                "DataMover",
+                "EventStore",
+                "Infrastructure",
+                "JobManager",
+                "Postgres",
+                "PrivateCluster",
+                "Projections",
+                "Repository",
+                "SyntheticHistory",
+                "VSphere",
+                "WorkflowEvents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
+                "Benchmarks",
                 "CommandLineSupport",
                 "Postgres",
                 "EventStore",
@@ -154,7 +178,6 @@ let package = Package(
                 "Catalog",
                 "CatalogStore",
                 "Projections",
-                "SyntheticHistory",
                 "JobManager",
                 "Server",
                 "Secrets",
