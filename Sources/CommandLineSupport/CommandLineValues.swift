@@ -25,7 +25,10 @@ private func describe(_ bytes: Int64) -> String {
 
 /// The path of a program on PATH (or in /usr/bin), if it is installed.
 public func executable(named program: String) -> String? {
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") + ["/usr/bin"] {
+    // Strings, typed: left to inference, `split` and the literal met as arrays of characters,
+    // and only /usr/bin was ever searched.
+    let directories: [String] = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin"]
+    for directory in directories {
         let path = "\(directory)/\(program)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
