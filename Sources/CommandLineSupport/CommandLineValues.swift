@@ -25,8 +25,8 @@ private func describe(_ bytes: Int64) -> String {
 
 /// The path of a program on PATH (or in /usr/bin), if it is installed.
 public func executable(named program: String) -> String? {
-    // Strings, typed: left to inference, `split` and the literal met as arrays of characters,
-    // and only /usr/bin was ever searched.
+    // Typed as strings: left to inference, PATH's folders became arrays of characters (paths
+    // such as ["/", "b", "i", "n"]/psql), and only the /usr/bin added here was ever searched.
     let directories: [String] = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/bin"]
     for directory in directories {
         let path = "\(directory)/\(program)"
