@@ -30,16 +30,12 @@ enum BenchSimulator {
         let process: Process?
     }
 
-    /// `--vcsim` when given; else the script in the current folder or in a folder above the
-    /// running `tidemark` (a source folder's `.build/…/tidemark` run from elsewhere); else
-    /// `tidemark-vcsim` on PATH. Throws saying what is missing and how to get it.
+    /// `--vcsim` when given (the command checked that it is an executable file); else the
+    /// script in the current folder or in a folder above the running `tidemark` (a source
+    /// folder's `.build/…/tidemark` run from elsewhere); else `tidemark-vcsim` on PATH.
+    /// Throws saying what is missing and how to get it.
     static func find(given: String?, executable: URL) throws -> Launcher {
-        if let given {
-            guard FileManager.default.isExecutableFile(atPath: given) else {
-                throw CommandFailure("--vcsim \(given) is not an executable file: give Tools/vcsim/vcsim or a built \(program)")
-            }
-            return isScript(given) ? .script(given) : .program(given)
-        }
+        if let given { return isScript(given) ? .script(given) : .program(given) }
         var folders = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
         var folder = executable.resolvingSymlinksInPath().deletingLastPathComponent()
         while folder.path != "/" {

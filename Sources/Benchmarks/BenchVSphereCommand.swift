@@ -37,6 +37,9 @@ struct BenchVSphereCommand: AsyncParsableCommand {
             throw ValidationError("--readers and --read-mib must be between 1 and 64")
         }
         guard (1...8192).contains(diskMib) else { throw ValidationError("--disk-mib must be between 1 and 8192, not \(diskMib)") }
+        if let vcsim, !FileManager.default.isExecutableFile(atPath: vcsim) {
+            throw ValidationError("--vcsim \(vcsim) is not an executable file: give Tools/vcsim/vcsim or a built \(BenchSimulator.program)")
+        }
     }
 
     func run() async throws {
