@@ -136,10 +136,47 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the `tidemark` executable and the benches share: global options, the catalog
+        // database's location, errors and tables (an executable target cannot be imported).
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "EventStore",
+                "Postgres",
+                "PrivateCluster",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Every `tidemark bench` command and its helpers, out of the executable's own module:
+        // `tidemark bench` only registers this module's command group.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "Catalog",
+                "CatalogStore",
+                "CommandLineSupport",
+                "DataMover",
+                "EventStore",
+                "Infrastructure",
+                "JobManager",
+                "Postgres",
+                "PrivateCluster",
+                "Projections",
+                "Repository",
+                "SyntheticHistory",
+                "VSphere",
+                "WorkflowEvents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
+                "Benchmarks",
                 "CodedErrors",
+                "CommandLineSupport",
                 "Postgres",
                 "EventStore",
                 "PrivateCluster",
@@ -150,7 +187,6 @@ let package = Package(
                 "Catalog",
                 "CatalogStore",
                 "Projections",
-                "SyntheticHistory",
                 "JobManager",
                 "Server",
                 "Secrets",
@@ -214,7 +250,8 @@ let package = Package(
         .testTarget(
             name: "TidemarkCLITests",
             dependencies: [
-                "TidemarkCLI", "CodedErrors", "Catalog", "EventStore", "Infrastructure", "JobManager", "Postgres", "PrivateCluster",
+                "TidemarkCLI", "CodedErrors", "CommandLineSupport", "Catalog", "EventStore", "Infrastructure", "JobManager", "Postgres",
+                "PrivateCluster",
                 "Projections", "Repository", "Secrets", "SyntheticHistory", "VSphere",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

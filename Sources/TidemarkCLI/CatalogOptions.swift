@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import CatalogStore
+import CommandLineSupport
 import EventStore
 import Foundation
 import Postgres

@@ -1,5 +1,6 @@
 import Catalog
 import CatalogStore
+import CommandLineSupport
 import Foundation
 
 /// The folders the catalog names as repositories, for `restore` to refuse as destinations.

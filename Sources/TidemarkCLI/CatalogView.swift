@@ -1,5 +1,6 @@
 import Catalog
 import CatalogStore
+import CommandLineSupport
 import EventStore
 import Foundation
 import Postgres

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import CommandLineSupport
 
 /// The settings of one kind of catalog object as command-line options, shared by its `add`
 /// (which starts from the kind's defaults) and its `update` (which changes only what is given).

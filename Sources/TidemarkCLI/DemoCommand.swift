@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import CatalogStore
+import CommandLineSupport
 import Crypto
 import DataMover
 import EventStore

@@ -1,3 +1,4 @@
+import CommandLineSupport
 import JobManager
 
 extension GlobalOptions {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import CommandLineSupport
 import Foundation
 import JobManager
 import Postgres

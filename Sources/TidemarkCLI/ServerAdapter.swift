@@ -1,4 +1,5 @@
 import Catalog
+import CommandLineSupport
 import Foundation
 import Infrastructure
 import JobManager

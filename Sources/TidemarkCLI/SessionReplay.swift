@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import CommandLineSupport
 import EventStore
 import Foundation
 import Postgres

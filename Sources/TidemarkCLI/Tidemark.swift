@@ -1,4 +1,6 @@
 import ArgumentParser
+import Benchmarks
+import CommandLineSupport
 import Foundation
 import Logging
 

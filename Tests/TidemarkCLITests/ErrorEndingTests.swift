@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import CodedErrors
+import CommandLineSupport
 import EventStore
 import Infrastructure
 import JobManager

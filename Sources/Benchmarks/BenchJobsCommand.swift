@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import CatalogStore
+import CommandLineSupport
 import EventStore
 import Foundation
 import Infrastructure
@@ -92,7 +93,7 @@ struct BenchJobsCommand: AsyncParsableCommand {
 
     /// Kills a 20-VM session after half its events and times the restart until its next event.
     private func measureResume(bench: BenchDatabase, store: EventStore) async throws -> (Double, Double) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        let binary = RunningProgram.url.path
         let url = bench.service.keywordConnectionString
         func launch(_ arguments: [String], crashAfter: Int? = nil) throws -> Process {
             let process = Process()

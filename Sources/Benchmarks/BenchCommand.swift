@@ -1,7 +1,10 @@
 import ArgumentParser
 
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `tidemark bench`: the group of every bench. The benches live in this module rather than in
+/// the `tidemark` executable so that the product's command line holds no measuring code; the
+/// executable only registers this group.
+public struct BenchCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the event store, the projections and the data plane beside a bare or peer reference in the same run.",
         discussion: "Each bench works in a scratch database (tidemark_bench) that it drops and creates again.",
@@ -10,4 +13,6 @@ struct BenchCommand: AsyncParsableCommand {
             BenchVSphereCommand.self,
         ]
     )
+
+    public init() {}
 }

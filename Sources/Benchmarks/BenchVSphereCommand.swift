@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Infrastructure
 import Logging
@@ -12,14 +13,22 @@ struct BenchVSphereCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vsphere",
         abstract:
-            "The vSphere adapter against the vCenter simulator (Tools/vcsim): enumeration, snapshot latency, disk read throughput beside curl."
+            "The vSphere adapter against the vCenter simulator (Tools/vcsim): enumeration, snapshot latency, disk read throughput beside curl.",
+        discussion: """
+            Needs govmomi's vCenter simulator built for Tidemark, found in this order:
+            --vcsim; Tools/vcsim/vcsim in the current folder or a folder above tidemark
+            (a source folder: the script builds the simulator on first use);
+            tidemark-vcsim on PATH ('Tools/vcsim/vcsim build' writes it to .build/vcsim/).
+            curl reads the same disk as the reference.
+            """
     )
     @Option(help: "VMs in the simulated inventory (10 clusters of 4 hosts).") var vms: Int = 10_000
     @Option(help: "Size of the disk read for throughput, in MiB.") var diskMib: Int = 512
     @Option(help: "Snapshot create+remove rounds.") var snapshots: Int = 20
     @Option(help: "Range reads in flight at once, for throughput.") var readers: Int = 2
     @Option(help: "Size of each range read, in MiB.") var readMib: Int = 4
-    @Option(help: "The simulator script.") var vcsim: String = "Tools/vcsim/vcsim"
+    @Option(help: "The simulator: the script Tools/vcsim/vcsim, or a built tidemark-vcsim (default: looked for as said above).")
+    var vcsim: String?
     @Flag(help: "Print {\"cases\":[...]} instead of a table.") var json = false
 
     func validate() throws {
@@ -28,18 +37,25 @@ struct BenchVSphereCommand: AsyncParsableCommand {
             throw ValidationError("--readers and --read-mib must be between 1 and 64")
         }
         guard (1...8192).contains(diskMib) else { throw ValidationError("--disk-mib must be between 1 and 8192, not \(diskMib)") }
-        guard FileManager.default.isExecutableFile(atPath: vcsim) else {
-            throw ValidationError(
-                "the simulator script \(vcsim) is not here: run the bench from Tidemark's source folder, or give --vcsim PATH")
+        if let vcsim, !FileManager.default.isExecutableFile(atPath: vcsim) {
+            throw ValidationError("--vcsim \(vcsim) is not an executable file: give Tools/vcsim/vcsim or a built \(BenchSimulator.program)")
         }
     }
 
     func run() async throws {
+        // The tools first, before minutes of simulator start-up.
+        let launcher = try BenchSimulator.find(given: vcsim, executable: RunningProgram.url)
+        guard let curl = executable(named: "curl") else {
+            throw CommandFailure(
+                "curl is not installed, and the vSphere bench measures its download of the same disk as the reference: apt-get install curl"
+            )
+        }
         let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
             "tidemark-bench-vsphere-\(UUID().uuidString.prefix(8))")
-        let big = try startSimulator(
-            folder.appendingPathComponent("inventory"), ["-dc", "1", "-cluster", "10", "-host", "4", "-vm", "\(vms / 10)", "-fill=false"])
-        defer { stopSimulator(big) }
+        let big = try BenchSimulator.start(
+            launcher, in: folder.appendingPathComponent("inventory"),
+            ["-dc", "1", "-cluster", "10", "-host", "4", "-vm", "\(vms / 10)", "-fill=false"])
+        defer { BenchSimulator.stop(launcher, big) }
         let adapter = VSphereAdapter(
             endpoint: VSphereEndpoint(url: big.url, user: "tidemark", password: "tidemark-test", thumbprint: try await thumbprint(big.url)))
         let clock = ContinuousClock()
@@ -75,10 +91,10 @@ struct BenchVSphereCommand: AsyncParsableCommand {
         let rounds = Double(min(snapshots, inventory.virtualMachines.count))
 
         // Throughput: one VM with one filled disk, through the adapter and through curl.
-        let small = try startSimulator(
-            folder.appendingPathComponent("disk"),
+        let small = try BenchSimulator.start(
+            launcher, in: folder.appendingPathComponent("disk"),
             ["-dc", "1", "-cluster", "1", "-host", "1", "-vm", "1", "-disks", "1", "-disk-kib", "\(diskMib * 1024)"])
-        defer { stopSimulator(small) }
+        defer { BenchSimulator.stop(launcher, small) }
         let reader = VSphereAdapter(
             endpoint: VSphereEndpoint(
                 url: small.url, user: "tidemark", password: "tidemark-test", thumbprint: try await thumbprint(small.url)))
@@ -86,7 +102,7 @@ struct BenchVSphereCommand: AsyncParsableCommand {
         let snapshot = try await reader.createSnapshot(vm: machine.id, name: "tidemark-bench", description: "bench", quiesce: false)
         // curl before and after the adapter's reads: the better run is the reference.
         let size = Int64(diskMib) << 20
-        let curlBefore = try curlRate(small.url, file: machine.disks[0].file, size: size)
+        let curlBefore = try curlRate(curl, small.url, file: machine.disks[0].file, size: size)
         // The data mover's reads: 1 MiB blocks in order, as many in flight as its default parallelism.
         let jobReaders = max(2, ProcessInfo.processInfo.activeProcessorCount * 2)
         var rates: [Double] = []
@@ -96,7 +112,7 @@ struct BenchVSphereCommand: AsyncParsableCommand {
             try await Self.readAll(source, blockSize: blockSize, parallel: parallel)
             rates.append(Double(source.size) / (clock.now - start).seconds / 1_048_576)
         }
-        let curlRate = max(curlBefore, try curlRate(small.url, file: machine.disks[0].file, size: size))
+        let curlRate = max(curlBefore, try curlRate(curl, small.url, file: machine.disks[0].file, size: size))
         try await reader.removeSnapshot(vm: machine.id, snapshot: snapshot.id)
 
         BenchReport.print(
@@ -119,24 +135,6 @@ struct BenchVSphereCommand: AsyncParsableCommand {
                 "snapshot reference: one SOAP call (CurrentTime) in the same session",
                 "throughput: the adapter reads 1 MiB blocks, \(jobReaders) at a time (the data mover's default), then \(readMib) MiB ranges, \(readers) at a time, into memory, each through its own disk source with read-ahead; reference: the better of two curl runs reading the same flat extent, one stream, to /dev/null",
             ])
-    }
-
-    struct Simulator {
-        let folder: URL
-        let url: String
-    }
-
-    func startSimulator(_ folder: URL, _ flags: [String]) throws -> Simulator {
-        let output = try ToolRunner(runAsServerAccount: false).run("/bin/bash", [vcsim, "start", folder.path] + flags)
-        guard output.status == 0 else { throw ValidationError("the simulator did not start: \(output.text)") }
-        let url = try String(contentsOf: folder.appendingPathComponent("url"), encoding: .utf8).trimmingCharacters(
-            in: .whitespacesAndNewlines)
-        return Simulator(folder: folder, url: url)
-    }
-
-    func stopSimulator(_ simulator: Simulator) {
-        _ = try? ToolRunner(runAsServerAccount: false).run("/bin/bash", [vcsim, "stop", simulator.folder.path])
-        try? FileManager.default.removeItem(at: simulator.folder)
     }
 
     /// The simulator's self-signed certificate thumbprint, from the adapter's refusal of it.
@@ -171,12 +169,12 @@ struct BenchVSphereCommand: AsyncParsableCommand {
     }
 
     /// curl's own download rate of the flat extent, MiB/s.
-    func curlRate(_ url: String, file: String, size: Int64) throws -> Double {
+    func curlRate(_ curl: String, _ url: String, file: String, size: Int64) throws -> Double {
         let base = url.hasSuffix("/sdk") ? String(url.dropLast(4)) : url
         let flat = (DatastorePath(file)?.path ?? "").replacingOccurrences(of: ".vmdk", with: "-flat.vmdk")
         let address = "\(base)/folder/\(flat)?dcPath=DC0&dsName=LocalDS_0"
         let output = try ToolRunner(runAsServerAccount: false).run(
-            "/usr/bin/curl", ["-sk", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", address])
+            curl, ["-sk", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", address])
         let fields = output.text.split(separator: " ").compactMap { Double($0) }
         guard output.status == 0, fields.count == 2, Int64(fields[0]) == size, fields[1] > 0 else {
             throw ValidationError("curl could not read \(address): \(output.text)")

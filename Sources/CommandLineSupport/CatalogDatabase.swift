@@ -9,18 +9,18 @@ import PrivateCluster
 ///
 /// Order: `--database-url`, then `TIDEMARK_DATABASE_URL`, then libpq's own `PGHOST` /
 /// `PGDATABASE`; with none of them, the private cluster in the data folder.
-struct CatalogDatabase {
-    enum Location {
+public struct CatalogDatabase {
+    public enum Location {
         case external(PostgresConnectionSettings)
         case privateCluster(PrivateCluster)
     }
 
-    let location: Location
-    let logger: Logger
+    public let location: Location
+    public let logger: Logger
     /// Tidemark's data folder (the private cluster, the demo's lab and repository).
-    let dataDirectory: URL
+    public let dataDirectory: URL
 
-    init(
+    public init(
         options: GlobalOptions, logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment
     )
         throws
@@ -39,7 +39,7 @@ struct CatalogDatabase {
         }
     }
 
-    static func defaultDataDirectory(environment: [String: String]) -> URL {
+    public static func defaultDataDirectory(environment: [String: String]) -> URL {
         if geteuid() == 0 {
             return URL(fileURLWithPath: "/var/lib/tidemark")
         }
@@ -50,13 +50,13 @@ struct CatalogDatabase {
             .appendingPathComponent(".local/share/tidemark")
     }
 
-    var privateCluster: PrivateCluster? {
+    public var privateCluster: PrivateCluster? {
         if case .privateCluster(let cluster) = location { return cluster }
         return nil
     }
 
     /// The private cluster, for commands that only manage it.
-    func requirePrivateCluster(for command: String) throws -> PrivateCluster {
+    public func requirePrivateCluster(for command: String) throws -> PrivateCluster {
         guard let privateCluster else {
             throw CommandFailure(
                 "\(command) manages the private cluster, but a database is configured (--database-url, TIDEMARK_DATABASE_URL, PGHOST or PGDATABASE): manage that server with its own tools"
@@ -67,7 +67,7 @@ struct CatalogDatabase {
 
     /// Settings for migrations: the configured role, or the private cluster's superuser
     /// (starting the cluster if needed).
-    func administratorSettings() async throws -> PostgresConnectionSettings {
+    public func administratorSettings() async throws -> PostgresConnectionSettings {
         switch location {
         case .external(let settings): return settings
         case .privateCluster(let cluster): return try await cluster.prepare(logger: logger, started: Self.announceStart)
@@ -76,7 +76,7 @@ struct CatalogDatabase {
 
     /// Settings for everything else: the configured role, or `tidemark_app` on the private
     /// cluster, which is started and migrated on first use.
-    func serviceSettings() async throws -> PostgresConnectionSettings {
+    public func serviceSettings() async throws -> PostgresConnectionSettings {
         switch location {
         case .external(let settings):
             return settings
@@ -89,7 +89,7 @@ struct CatalogDatabase {
 
     /// Says on stderr that this command started the private cluster, where, and how to stop
     /// it: a cluster someone stopped with `db stop` does not come back unnoticed.
-    static func announceStart(_ cluster: PrivateCluster) {
+    public static func announceStart(_ cluster: PrivateCluster) {
         FileHandle.standardError.write(
             Data(
                 "started Tidemark's private PostgreSQL cluster in \(cluster.dataDirectory.path) (it keeps running; stop it with 'tidemark db stop --data-dir \(cluster.dataDirectory.path)')\n"
@@ -97,7 +97,7 @@ struct CatalogDatabase {
     }
 
     /// An event store on the service settings, its schema checked.
-    func openEventStore(maximumConnections: Int = 4) async throws -> EventStore {
+    public func openEventStore(maximumConnections: Int = 4) async throws -> EventStore {
         let pool = PostgresPool(
             PostgresPool.Configuration(settings: try await serviceSettings(), maximumConnections: maximumConnections),
             logger: logger)

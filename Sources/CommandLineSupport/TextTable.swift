@@ -1,8 +1,8 @@
 /// Aligned columns of plain text, for `list` commands and bench reports.
-enum TextTable {
+public enum TextTable {
     /// The first row is the header; `rightAligned` columns (numbers) line up on the right;
     /// `rule` draws dashes under the header.
-    static func render(_ rows: [[String]], rightAligned: Set<Int> = [], rule: Bool = false) -> String {
+    public static func render(_ rows: [[String]], rightAligned: Set<Int> = [], rule: Bool = false) -> String {
         guard let header = rows.first else { return "" }
         var widths = Array(repeating: 0, count: header.count)
         for row in rows {

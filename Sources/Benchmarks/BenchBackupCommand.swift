@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import DataMover
 import Foundation
 import Infrastructure
@@ -27,7 +28,7 @@ struct BenchBackupCommand: AsyncParsableCommand {
     }
 
     private func parseSize() throws -> Int64 {
-        try TidemarkCLI.parseSize(size, option: "--size", range: (Int64(64) << 20)...(Int64(256) << 30))
+        try CommandLineSupport.parseSize(size, option: "--size", range: (Int64(64) << 20)...(Int64(256) << 30))
     }
 
     func run() async throws {
