@@ -268,11 +268,18 @@ public struct DiskTransfer: Sendable {
         try await source.read(at: offset, into: buffer)
         times.source = (clock.now - mark).seconds
         mark = clock.now
-        // Hashing and compressing go with the soundness check of an existing chunk (a file
-        // open and read) to the I/O threads: a 1 MiB block's CPU work is short beside it.
-        nonisolated(unsafe) let block = UnsafeRawBufferPointer(buffer)
+        // Hashing and compressing stay on the cooperative pool (CPU work, a core each); only
+        // the soundness check of an existing chunk (a file open and read) goes to the I/O threads.
+        let block = UnsafeRawBufferPointer(buffer)
         let chunks = repository.chunks
-        let prepared = try await io.run { () throws(RepositoryError) in try chunks.prepare(block) }
+        let prepared: ChunkStore.PreparedBlock
+        if let id = try chunks.identify(block) {
+            let length = block.count
+            let sound = await io.run { chunks.soundness(of: id, blockLength: length) == .sound }
+            prepared = sound ? chunks.alreadyStored(id) : try chunks.encode(block, as: id)
+        } else {
+            prepared = ChunkStore.PreparedBlock.zero
+        }
         times.proxy = (clock.now - mark).seconds
         if let throttle, prepared.bytesToWrite > 0 {
             mark = clock.now

@@ -71,6 +71,8 @@ public struct JobManager: Sendable {
     public let catalog: CatalogStore
     public let settings: JobManagerSettings
     let logger: Logger
+    /// Stop requests for every session this Job Manager runs, from one subscription.
+    let stopRequests: StopRequestFeed
 
     public init(
         store: EventStore, settings: JobManagerSettings = JobManagerSettings(), logger: Logger = Logger(label: "tidemark.jobmanager")
@@ -79,6 +81,7 @@ public struct JobManager: Sendable {
         self.catalog = CatalogStore(events: store, logger: logger)
         self.settings = settings
         self.logger = logger
+        self.stopRequests = StopRequestFeed(store: store, logger: logger)
     }
 
     /// Begins a session of the job (records `SessionStarted` with the job's current version)
@@ -157,14 +160,11 @@ public struct JobManager: Sendable {
     }
 
     /// The stop asked of a session, and by whom; the most forceful wins.
-    func stopRequested(session: String) async throws -> (mode: ControlEvent.StopRequested.Mode, by: String)? {
-        let events = try await store.readStream(try StreamName(ControlEvent.stream(of: session)))
-        var found: (ControlEvent.StopRequested.Mode, String)?
-        for event in events where event.type == "StopRequested" {
-            guard let request = try? SessionEvent.decoder().decode(ControlEvent.StopRequested.self, from: Data(event.data.utf8)) else {
-                continue
-            }
-            if found?.0 != .immediate { found = (request.mode, (try? event.metadata())?.actor ?? "someone") }
+    func stopRequested(session: String) async throws -> StopRequest? {
+        var found: StopRequest?
+        for case let request? in try await store.readStream(try StreamName(ControlEvent.stream(of: session))).map(StopRequest.init)
+        where found?.mode != .immediate {
+            found = request
         }
         return found
     }

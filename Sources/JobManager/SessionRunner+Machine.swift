@@ -36,7 +36,7 @@ extension SessionRunner {
         } catch is CancellationError {
             // Cancelled by an immediate stop: the snapshot goes, no restore point. Cancelled by
             // a shutdown: everything stays as it is for the resume.
-            guard stop.requested?.0 == .immediate else { throw CancellationError() }
+            guard stop.requested?.mode == .immediate else { throw CancellationError() }
             try await removeSnapshot(machine)
             return .stopped
         }

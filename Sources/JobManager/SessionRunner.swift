@@ -129,37 +129,62 @@ final class SessionRunner: Sendable {
             return try await finish(outcomes: [:], failedReason: reason)
         }
         let previous = try await previousRestorePoints()
-        if let request = try await manager.stopRequested(session: session) { stop.request(request.mode, by: request.by) }
+        // Requests recorded already count before any VM starts; later ones arrive through the
+        // Job Manager's one subscription to the control streams.
+        if let request = try await manager.stopRequested(session: session) { stop.request(request) }
         let missing = try await failMissing(inventory)
-        let work = Task {
-            try await self.processAll(selected.filter { !missing.contains($0.machine.id) }, inventory: inventory, previous: previous)
-        }
-        // Stop requests arrive on the control stream; an immediate one cancels the work.
-        let watcher = Task {
-            while !Task.isCancelled {
-                if let request = try? await manager.stopRequested(session: session) {
-                    stop.request(request.mode, by: request.by)
-                    if request.mode == .immediate { work.cancel() }
-                }
-                try? await Task.sleep(for: .milliseconds(250))
-            }
-        }
-        defer { watcher.cancel() }
-        // A shutdown cancels this task: pass it on to the work, and leave the session unfinished.
-        var outcomes = try await withTaskCancellationHandler {
-            try await work.value
-        } onCancel: {
-            work.cancel()
+        let work = selected.filter { !missing.contains($0.machine.id) }
+        var outcomes = try await manager.stopRequests.watching(session) { requests in
+            try await processAll(work, inventory: inventory, previous: previous, stoppingOn: requests)
         }
         for vm in missing { outcomes[vm] = .failed }
-        watcher.cancel()
-        if Task.isCancelled && stop.requested?.0 != .immediate { throw CancellationError() }
+        // A shutdown cancelled the work: the session stays unfinished, for a resume.
+        if Task.isCancelled && stop.requested?.mode != .immediate { throw CancellationError() }
         try await sweepOrphanedSnapshots(selected)
-        if let (mode, by) = stop.requested {
-            return try await finish(outcomes: outcomes, failedReason: nil, stopped: "stopped by \(by) (\(mode.rawValue))")
+        if let request = stop.requested {
+            return try await finish(outcomes: outcomes, failedReason: nil, stopped: "stopped by \(request.by) (\(request.mode.rawValue))")
         }
         if !outcomes.values.contains(.failed) { try await applyRetention() }
         return try await finish(outcomes: outcomes, failedReason: nil)
+    }
+
+    /// What ended one of the two children of `processAll(_:inventory:previous:stoppingOn:)`.
+    private enum Ending: Sendable {
+        case processed([String: VMOutcome])
+        case stoppedImmediately
+        case requestsEnded
+    }
+
+    /// The VMs' work beside a watcher of stop requests, both in one task group: a graceful
+    /// request is noted (no VM starts after it), an immediate one cancels the work, which
+    /// ends its transfers and returns what it finished. A cancelled caller (a shutdown)
+    /// cancels both. When the work ends, the watcher is cancelled with the group.
+    func processAll(
+        _ selected: [ObjectExpansion.Selected], inventory: Inventory, previous: [String: SessionEvent.RestorePointCreated],
+        stoppingOn requests: AsyncStream<StopRequest>
+    ) async throws -> [String: VMOutcome] {
+        try await withThrowingTaskGroup(of: Ending.self) { group in
+            group.addTask { .processed(try await self.processAll(selected, inventory: inventory, previous: previous)) }
+            group.addTask {
+                for await request in requests {
+                    self.stop.request(request)
+                    if request.mode == .immediate { return .stoppedImmediately }
+                }
+                return .requestsEnded
+            }
+            while let ending = try await group.next() {
+                switch ending {
+                case .processed(let outcomes):
+                    group.cancelAll()
+                    return outcomes
+                case .stoppedImmediately:
+                    group.cancelAll()
+                case .requestsEnded:
+                    continue
+                }
+            }
+            throw CancellationError()
+        }
     }
 
     func processAll(
@@ -286,15 +311,16 @@ final class SessionRunner: Sendable {
 
 /// A stop asked of the session: the first request's mode, upgraded by an immediate one.
 final class StopSignal: Sendable {
-    private let state = Mutex<(ControlEvent.StopRequested.Mode, String)?>(nil)
+    private let state = Mutex<StopRequest?>(nil)
 
-    func request(_ mode: ControlEvent.StopRequested.Mode, by actor: String) {
+    /// Notes a request; an immediate one replaces a graceful one, never the reverse.
+    func request(_ request: StopRequest) {
         state.withLock { current in
-            if current == nil || mode == .immediate { current = (mode, actor) }
+            if current == nil || request.mode == .immediate { current = request }
         }
     }
 
-    var requested: (ControlEvent.StopRequested.Mode, String)? { state.withLock { $0 } }
+    var requested: StopRequest? { state.withLock { $0 } }
 }
 
 /// The token buckets of the throttling rules this session's transfers run under: made once

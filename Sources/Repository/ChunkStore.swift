@@ -58,15 +58,36 @@ public struct ChunkStore: Sendable {
         let file: [UInt8]?
         /// Bytes a commit will write: 0 for a zero block or a chunk already stored.
         public var bytesToWrite: Int { file?.count ?? 0 }
+
+        /// An all-zero block: not stored.
+        public static let zero = PreparedBlock(chunk: nil, file: nil)
     }
 
     public func prepare(_ block: UnsafeRawBufferPointer) throws(RepositoryError) -> PreparedBlock {
-        if Self.isAllZero(block) { return PreparedBlock(chunk: nil, file: nil) }
-        let key = try sealingKey()
-        let id = key?.name(block) ?? ChunkID(hashing: block)
+        guard let id = try identify(block) else { return PreparedBlock(chunk: nil, file: nil) }
         // An existing chunk is trusted only if it passes the cheap check; a torn, truncated or
         // quarantined one is written again from this block (atomically, over the bad file).
         if soundness(of: id, blockLength: block.count) == .sound { return PreparedBlock(chunk: id, file: nil) }
+        return try encode(block, as: id)
+    }
+
+    /// The first CPU step of `prepare`: the block's name, nil for an all-zero block. A data
+    /// mover runs it on the cooperative pool, then the soundness check (a file open and
+    /// read) on its I/O threads, then `encode` if the chunk is not stored soundly.
+    public func identify(_ block: UnsafeRawBufferPointer) throws(RepositoryError) -> ChunkID? {
+        if Self.isAllZero(block) { return nil }
+        return try sealingKey()?.name(block) ?? ChunkID(hashing: block)
+    }
+
+    /// A block whose chunk is stored soundly already: nothing to write.
+    public func alreadyStored(_ id: ChunkID) -> PreparedBlock {
+        PreparedBlock(chunk: id, file: nil)
+    }
+
+    /// The second CPU step of `prepare`: compressed (unless that does not pay) and sealed in
+    /// an encrypted repository, ready for `commit`.
+    public func encode(_ block: UnsafeRawBufferPointer, as id: ChunkID) throws(RepositoryError) -> PreparedBlock {
+        let key = try sealingKey()
         let (compressed, payload) = ChunkFile.compressOrStore(block, level: compressionLevel)
         let encoding = ChunkFile.Encoding(compressed: compressed, sealed: key != nil)
         let context = ChunkFile.authenticatedData(id: id, encoding: encoding, size: block.count)
