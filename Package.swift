@@ -114,10 +114,14 @@ let package = Package(
         .target(
             name: "JobManager",
             dependencies: [
-                "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover", "VSphere",
+                "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover",
                 "Secrets", "WorkflowEvents", "BlockingIO",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .target(
+            name: "PlatformAdapters",
+            dependencies: ["Catalog", "JobManager", "VSphere"]
         ),
         .target(
             name: "Server",
@@ -177,6 +181,7 @@ let package = Package(
                 "Benchmarks",
                 "CodedErrors",
                 "CommandLineSupport",
+                "PlatformAdapters",
                 "Postgres",
                 "EventStore",
                 "PrivateCluster",

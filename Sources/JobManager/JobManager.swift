@@ -71,17 +71,42 @@ public struct JobManager: Sendable {
     public let catalog: CatalogStore
     public let settings: JobManagerSettings
     let logger: Logger
-    /// Stop requests for every session this Job Manager runs, from one subscription.
-    let stopRequests: StopRequestFeed
+    /// Makes the adapter of a session's server: the platforms the composition root registered.
+    public let adapters: AdapterFactory
+    /// What its sessions share (the stop requests' one subscription among them).
+    let context: SessionContext
 
+    /// `adapters`: the platforms its sessions can reach; the lab alone unless the caller
+    /// registers more (`PlatformAdapters.standard` adds vSphere).
     public init(
-        store: EventStore, settings: JobManagerSettings = JobManagerSettings(), logger: Logger = Logger(label: "tidemark.jobmanager")
+        store: EventStore, settings: JobManagerSettings = JobManagerSettings(), adapters: AdapterFactory = .lab,
+        logger: Logger = Logger(label: "tidemark.jobmanager")
     ) {
         self.store = store
         self.catalog = CatalogStore(events: store, logger: logger)
         self.settings = settings
+        self.adapters = adapters
         self.logger = logger
-        self.stopRequests = StopRequestFeed(store: store, logger: logger)
+        self.context = SessionContext(
+            store: store, settings: settings, logger: logger, stopRequests: StopRequestFeed(store: store, logger: logger))
+    }
+
+    /// A runner for a session taken up: its plan resolved from the catalog, its server's
+    /// adapter opened through the registered factory, its repository opened (or made on
+    /// first use). A permanent error here ends the session failed with the reason.
+    func runner(for session: String, state: SessionState, startedAt: Date, slots: TaskSlots) async throws -> SessionRunner {
+        guard let started = state.started else { throw JobManagerError(.noSuchSession, "there is no session \(session)") }
+        let plan = try await SessionPlan.resolve(session: session, started: started, catalog: catalog)
+        let opened = try await adapters.open(plan.server, for: "job '\(plan.job.name)'", secrets: settings.secrets, logger: logger)
+        let repository: BackupRepository
+        do {
+            repository = try await plan.openRepository(store: store)
+        } catch {
+            await opened.adapter.disconnect()
+            throw error
+        }
+        return try await SessionRunner(
+            context: context, plan: plan, adapter: opened, repository: repository, state: state, startedAt: startedAt, slots: slots)
     }
 
     /// Begins a session of the job (records `SessionStarted` with the job's current version)
@@ -159,16 +184,6 @@ public struct JobManager: Sendable {
             events: [try NewEvent(type: "StopRequested", jsonData: data, metadata: metadata)])
     }
 
-    /// The stop asked of a session, and by whom; the most forceful wins.
-    func stopRequested(session: String) async throws -> StopRequest? {
-        var found: StopRequest?
-        for case let request? in try await store.readStream(try StreamName(ControlEvent.stream(of: session))).map(StopRequest.init)
-        where found?.mode != .immediate {
-            found = request
-        }
-        return found
-    }
-
     /// Sessions of the job that started and never finished (a crash, a killed CLI): the ones
     /// to resume, oldest first. A name no job has or had is refused as not found.
     public func unfinishedSessions(job name: String) async throws -> [String] {
@@ -195,7 +210,7 @@ public struct JobManager: Sendable {
             }
             let runner: SessionRunner
             do {
-                runner = try await SessionRunner(manager: self, session: session, state: state, startedAt: startedAt, slots: slots)
+                runner = try await self.runner(for: session, state: state, startedAt: startedAt, slots: slots)
             } catch {
                 guard Self.isPermanent(error) else { throw error }
                 // The job cannot run as defined (its lab, server or repository is gone): the

@@ -3,12 +3,22 @@ import EventStore
 import Foundation
 import WorkflowEvents
 
-extension JobManager {
+extension EventStore {
     /// The job's restore points that no `RestorePointRemoved` has taken back, oldest first
     /// (outside the stream `outside`, the session asking): incremental bases and retention.
     func liveRestorePoints(job: String, outside: String? = nil) async throws -> [LogQuery.Row] {
-        try await store.live(
+        try await live(
             SessionEvent.logKind(.restorePointCreated), field: SessionEvent.Field.jobId, equals: job, outside: outside,
             cancelledBy: SessionEvent.Kind.restorePointRemoved.rawValue, key: SessionEvent.Field.restorePointId)
+    }
+
+    /// The stop asked of a session, and by whom; the most forceful wins.
+    func stopRequested(session: String) async throws -> StopRequest? {
+        var found: StopRequest?
+        for case let request? in try await readStream(try StreamName(ControlEvent.stream(of: session))).map(StopRequest.init)
+        where found?.mode != .immediate {
+            found = request
+        }
+        return found
     }
 }

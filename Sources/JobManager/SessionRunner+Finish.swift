@@ -27,7 +27,7 @@ extension SessionRunner {
     /// between harmless: the next run finds the point gone and records it.
     func applyRetention() async throws {
         var perVM: [String: [(id: String, at: Date)]] = [:]
-        for row in try await manager.liveRestorePoints(job: jobID) {
+        for row in try await context.store.liveRestorePoints(job: jobID) {
             guard let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8)) else {
                 continue
             }
@@ -57,7 +57,7 @@ extension SessionRunner {
         // sessions that never finished expires after `staleProgressAge`. Never blocks a thread
         // on the repository's lock: if transfers hold it, the next retention collects instead.
         do {
-            let staleAge = manager.settings.staleProgressAge
+            let staleAge = settings.staleProgressAge
             let collected = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
                 try GarbageCollector(repository: repository).collect(wait: false, dropProgressOlderThan: staleAge)
             }

@@ -120,7 +120,7 @@ extension SessionRunner {
                 let recorded = await recorder.state.tasks
                 let failures = undone.map { recorded[Self.taskID(machine, $0)]?.failures ?? 0 }.min() ?? 0
                 guard failures <= job.retry.count, stop.requested == nil else { return nil }
-                try await Task.sleep(for: manager.settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
+                try await Task.sleep(for: settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
             }
         }
     }

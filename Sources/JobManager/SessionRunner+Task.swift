@@ -33,7 +33,7 @@ extension SessionRunner {
             }
             // A failure before any attempt was the snapshot's, whose retry waited already.
             if !resuming && record.failures > 0 && record.attempt > 0 {
-                try await Task.sleep(for: manager.settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
+                try await Task.sleep(for: settings.retryWait ?? .seconds(job.retry.waitMinutes * 60))
             }
             let attempt = resuming ? record.attempt : record.attempt + 1
             let proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int)
@@ -140,7 +140,7 @@ extension SessionRunner {
                             "repository '\(repositoryDefinition.name)' is at its limit of \(repositoryDefinition.maxConcurrentTasks) tasks")
                 )
             }
-            try await Task.sleep(for: manager.settings.slotPollInterval)
+            try await Task.sleep(for: settings.slotPollInterval)
         }
     }
 
@@ -243,12 +243,12 @@ extension SessionRunner {
             blockSize: try BlockSize(bytes: job.blockSizeBytes))
         transfer.keepsProgress = true
         // The log's chain head goes into the manifest: a record of the log the database cannot rewrite.
-        transfer.logHead = { [store = manager.store] in
+        transfer.logHead = { [store = context.store] in
             try await EventChain.head(of: store).map { DiskManifest.LogHead(position: $0.position, hash: $0.hash) }
         }
         transfer.throttle = throttle
-        transfer.checkpointBytes = manager.settings.checkpointBytes
-        transfer.checkpointInterval = manager.settings.checkpointInterval
+        transfer.checkpointBytes = settings.checkpointBytes
+        transfer.checkpointInterval = settings.checkpointInterval
         if let baseID = plan.baseRestorePointId, let base = try await manifest(of: baseID, disk: diskName) {
             if areas == nil {
                 // A resumed incremental asks again; refused now (a reset meanwhile), the rest of

@@ -9,7 +9,6 @@ import Logging
 import Repository
 import Secrets
 import Synchronization
-import VSphere
 import WorkflowEvents
 
 /// One session's process manager: folds the stream, decides the next step, records it.
@@ -20,16 +19,11 @@ import WorkflowEvents
 /// up front) → checkpoints → `TransferFinished`, with the progress kept in the repository
 /// until the end is recorded; restore points and removals are recorded once, from state.
 final class SessionRunner: Sendable {
-    let manager: JobManager
+    let context: SessionContext
+    let plan: SessionPlan
     let session: String
     let recorder: SessionRecorder
     let slots: TaskSlots
-    let job: JobDefinition
-    let jobID: UUIDString
-    let repositoryID: UUIDString
-    let repositoryDefinition: RepositoryDefinition
-    let proxies: [(UUIDString, ProxyDefinition)]
-    let throttlingRules: [(UUIDString, ThrottlingRule)]
     /// One bucket per rule, shared by this session's transfers under it.
     let buckets = ThrottleBuckets()
     let adapter: any InfrastructureAdapter
@@ -42,78 +36,38 @@ final class SessionRunner: Sendable {
     /// The infrastructure's secrets, kept out of logs and of errors passed up.
     let secrets = ScrubberBox()
 
-    init(manager: JobManager, session: String, state: SessionState, startedAt: Date, slots: TaskSlots) async throws {
-        self.manager = manager
+    var job: JobDefinition { plan.job }
+    var jobID: UUIDString { plan.jobID }
+    var repositoryID: UUIDString { plan.repositoryID }
+    var repositoryDefinition: RepositoryDefinition { plan.repository }
+    var settings: JobManagerSettings { context.settings }
+    var proxies: [(UUIDString, ProxyDefinition)] { plan.proxies.map { ($0.id, $0.definition) } }
+    var throttlingRules: [(UUIDString, ThrottlingRule)] { plan.rules.map { ($0.id, $0.definition) } }
+
+    /// Everything it works with is handed in (`JobManager.runner(for:state:startedAt:slots:)`
+    /// resolves the plan, opens the adapter through the registered factory and the
+    /// repository): a runner never reaches back into its Job Manager.
+    init(
+        context: SessionContext, plan: SessionPlan, adapter opened: OpenedAdapter, repository: BackupRepository, state: SessionState,
+        startedAt: Date, slots: TaskSlots
+    ) async throws {
+        self.context = context
+        self.plan = plan
+        self.session = plan.session
         self.startedAt = startedAt
-        self.session = session
         self.slots = slots
+        self.adapter = opened.adapter
+        self.repository = repository
         self.recorder = try SessionRecorder(
-            store: manager.store, session: session, state: state, crashAfter: manager.settings.crashAfterEvents)
-        var logger = manager.logger
-        logger[metadataKey: "session"] = "\(session)"
-        let started = state.started!
-        guard let jobID = started.jobId else {
-            throw JobManagerError(.invalidJob, "session \(session) names no job")
-        }
-        logger[metadataKey: "job"] = "\(started.jobName ?? jobID)"
+            store: context.store, session: plan.session, state: state, crashAfter: context.settings.crashAfterEvents)
+        var logger = context.logger
+        logger[metadataKey: "session"] = "\(plan.session)"
+        logger[metadataKey: "job"] = "\(plan.job.name)"
         self.logger = logger
-        self.jobID = jobID
-        // The job as it was when the session began; the objects it refers to as they are now.
-        let catalog = try await manager.catalog.load()
-        var asDefined = CatalogState()
-        for event in try await manager.catalog.history(of: .job, id: jobID) where event.streamVersion <= (started.jobVersion ?? .max) {
-            asDefined.apply(CatalogEventRecord(event))
+        for secret in opened.secrets {
+            await recorder.redact(secret)
+            secrets.add(secret)
         }
-        guard let job = asDefined.jobs[jobID]?.definition ?? catalog.jobs[jobID]?.definition else {
-            throw JobManagerError(.invalidJob, "the job of session \(session) (\(started.jobName ?? jobID)) no longer exists")
-        }
-        self.job = job
-        guard let server = catalog.servers[job.server]?.definition else {
-            throw JobManagerError(
-                .invalidJob, "job '\(job.name)': its managed server \(catalog.label(.server, job.server)) no longer exists")
-        }
-        switch server.platform {
-        case .lab:
-            let folder = server.folder ?? ""
-            guard FileManager.default.fileExists(atPath: folder + "/lab.json") else {
-                throw JobManagerError(
-                    .invalidJob,
-                    "job '\(job.name)': the lab '\(server.name)' has no lab.json in \(folder): create it with 'tidemark lab create \(folder)'"
-                )
-            }
-            adapter = try LabAdapter(root: folder)
-        case .vcenter:
-            let (endpoint, password) = try server.resolvedEndpoint(for: "job '\(job.name)'", secrets: manager.settings.secrets)
-            adapter = VSphereAdapter(endpoint: endpoint, logger: logger)
-            await recorder.redact(password)
-            secrets.add(password)
-        }
-        guard let repository = catalog.repositories[job.repository] else {
-            throw JobManagerError(
-                .invalidJob, "job '\(job.name)': its repository \(catalog.label(.repository, job.repository)) no longer exists")
-        }
-        repositoryID = job.repository
-        repositoryDefinition = repository.definition
-        let folder = URL(fileURLWithPath: repository.definition.path)
-        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("repository.json").path) {
-            self.repository = try BackupRepository.open(at: folder, compressionLevel: Int32(max(job.compressionLevel, 1)))
-        } else {
-            // Made on first use only: a repository that sessions used before and that now has
-            // no repository.json is a volume not mounted, not a place to start afresh.
-            let used = try await manager.store.contains(
-                SessionEvent.logKind(.repositoryChecked), field: SessionEvent.Field.repositoryId, equals: job.repository,
-                outside: SessionEvent.stream(of: session))
-            guard !used else {
-                throw JobManagerError(
-                    .repositoryUnavailable,
-                    "repository '\(repository.definition.name)' at \(folder.path) has no repository.json, yet earlier sessions wrote to it: is its volume mounted?"
-                )
-            }
-            self.repository = try BackupRepository.create(at: folder, compressionLevel: Int32(max(job.compressionLevel, 1)))
-        }
-        let chosen = job.proxies.isEmpty ? Array(catalog.proxies.keys) : job.proxies
-        proxies = chosen.compactMap { id in catalog.proxies[id].map { (id, $0.definition) } }.sorted { $0.1.name < $1.1.name }
-        throttlingRules = catalog.throttlingRules.map { ($0.key, $0.value.definition) }.sorted { $0.1.name < $1.1.name }
     }
 
     var shortSession: String { String(session.prefix(8)) }
@@ -131,10 +85,10 @@ final class SessionRunner: Sendable {
         let previous = try await previousRestorePoints()
         // Requests recorded already count before any VM starts; later ones arrive through the
         // Job Manager's one subscription to the control streams.
-        if let request = try await manager.stopRequested(session: session) { stop.request(request) }
+        if let request = try await context.store.stopRequested(session: session) { stop.request(request) }
         let missing = try await failMissing(inventory)
         let work = selected.filter { !missing.contains($0.machine.id) }
-        var outcomes = try await manager.stopRequests.watching(session) { requests in
+        var outcomes = try await context.stopRequests.watching(session) { requests in
             try await processAll(work, inventory: inventory, previous: previous, stoppingOn: requests)
         }
         for vm in missing { outcomes[vm] = .failed }
@@ -288,7 +242,7 @@ final class SessionRunner: Sendable {
     /// What this session is expected to write: the most the job's last three finished
     /// sessions transferred (from their `SessionFinished`), nil for a job's first session.
     func estimatedBytes() async throws -> Int64? {
-        let finished = try await manager.store.closings(
+        let finished = try await context.store.closings(
             opened: SessionEvent.logKind(.sessionStarted), field: SessionEvent.Field.jobId, equals: jobID,
             closedBy: SessionEvent.Kind.sessionFinished.rawValue, outside: SessionEvent.stream(of: session), limit: 3)
         // A finish that does not decode (written by hand) counts as no figure, as a negative one counts as none written.
@@ -300,7 +254,7 @@ final class SessionRunner: Sendable {
     /// The job's latest restore point per VM before this session (the incremental base).
     func previousRestorePoints() async throws -> [String: SessionEvent.RestorePointCreated] {
         var latest: [String: SessionEvent.RestorePointCreated] = [:]
-        for row in try await manager.liveRestorePoints(job: jobID, outside: SessionEvent.stream(of: session)) {
+        for row in try await context.store.liveRestorePoints(job: jobID, outside: SessionEvent.stream(of: session)) {
             if let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8)) {
                 latest[point.vmId] = point
             }

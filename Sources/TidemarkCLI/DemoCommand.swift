@@ -9,6 +9,7 @@ import Foundation
 import Infrastructure
 import JobManager
 import Logging
+import PlatformAdapters
 import Projections
 import Repository
 
@@ -60,7 +61,8 @@ struct DemoCommand: AsyncParsableCommand {
         print("job:        '\(job.name)' (version \(job.version)), proxies \(job.proxies.map(\.name).joined(separator: ", "))")
 
         let manager = JobManager(
-            store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
+            store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory),
+            adapters: PlatformAdapters.standard, logger: logger)
         let sessions = DemoSession(store: store, manager: manager, job: job, rawEvents: events)
         _ = try await sessions.run(1, of: 2)
         let written = try lab.mutate(percent: 2)

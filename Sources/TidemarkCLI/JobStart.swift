@@ -4,6 +4,7 @@ import CommandLineSupport
 import EventStore
 import Foundation
 import JobManager
+import PlatformAdapters
 import Postgres
 import Server
 
@@ -29,7 +30,8 @@ struct JobStart: AsyncParsableCommand {
         let store = try await database.openEventStore(maximumConnections: 4)
         return try await withClosing(store) { _ in
             let manager = JobManager(
-                store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
+                store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory),
+                adapters: PlatformAdapters.standard, logger: logger)
             let session: String
             if let unfinished = try await manager.unfinishedSessions(job: name).first {
                 session = unfinished

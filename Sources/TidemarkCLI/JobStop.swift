@@ -3,6 +3,7 @@ import Catalog
 import CommandLineSupport
 import Foundation
 import JobManager
+import PlatformAdapters
 import Postgres
 import WorkflowEvents
 
@@ -19,9 +20,14 @@ struct JobStop: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.global.makeLogger()
-        let store = try await CatalogDatabase(options: options.global, logger: logger).openEventStore(maximumConnections: 2)
+        let database = try CatalogDatabase(options: options.global, logger: logger)
+        let store = try await database.openEventStore(maximumConnections: 2)
         return try await withClosing(store) { _ in
-            let manager = JobManager(store: store, logger: logger)
+            // Ending a session nobody runs sweeps its snapshots: its vCenter's adapter and
+            // password are needed, as a Job Manager running it would have them.
+            let manager = JobManager(
+                store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory),
+                adapters: PlatformAdapters.standard, logger: logger)
             let sessions = try await manager.unfinishedSessions(job: name)
             guard !sessions.isEmpty else {
                 throw CommandFailure("job '\(name)' has no session running: see 'tidemark session list --job \(name)'")

@@ -3,6 +3,7 @@ import CommandLineSupport
 import Foundation
 import Infrastructure
 import JobManager
+import PlatformAdapters
 import VSphere
 
 /// A managed server of the catalog and the adapter that reaches it, as a session would make

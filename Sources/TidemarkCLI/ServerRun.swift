@@ -3,6 +3,7 @@ import CommandLineSupport
 import Foundation
 import JobManager
 import Logging
+import PlatformAdapters
 import Projections
 import Server
 import ServiceLifecycle
@@ -26,7 +27,8 @@ struct ServerRun: AsyncParsableCommand {
         let database = try CatalogDatabase(options: options, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 12)
         let manager = JobManager(
-            store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory), logger: logger)
+            store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory),
+            adapters: PlatformAdapters.standard, logger: logger)
         let scheduler = Scheduler(store: store, manager: manager, logger: logger)
         let group = ServiceGroup(
             services: [

@@ -1,7 +1,6 @@
 import Catalog
 import Foundation
 import Secrets
-import VSphere
 
 /// Where the service keeps secrets on its own host: the credential store of `tidemark
 /// credentials add`, and the only folder a `file:` reference may name. Both under the data
@@ -48,27 +47,5 @@ extension SecretReference {
                 throw JobManagerError(.invalidJob, "\(use): \(error.message)")
             }
         }
-    }
-}
-
-extension ManagedServer {
-    /// How to reach this vCenter, with its password resolved from the reference; the endpoint
-    /// carries the catalog name, so a refused certificate's message names the command to run.
-    public func endpoint(for use: String, secrets: SecretsLocation?) throws(JobManagerError) -> VSphereEndpoint {
-        try resolvedEndpoint(for: use, secrets: secrets).endpoint
-    }
-
-    /// The endpoint and the password in it, which the session scrubs from all it records.
-    func resolvedEndpoint(
-        for use: String, secrets: SecretsLocation?
-    ) throws(JobManagerError) -> (endpoint: VSphereEndpoint, password: String) {
-        guard platform == .vcenter, let url, let passwordReference else {
-            throw JobManagerError(.invalidJob, "\(use): '\(name)' is not a vCenter with a URL and password reference")
-        }
-        let (storedUser, password) = try passwordReference.resolve(for: "\(use), vCenter '\(name)'", secrets: secrets)
-        guard let login = user ?? storedUser, !login.isEmpty else {
-            throw JobManagerError(.invalidJob, "\(use): vCenter '\(name)' has no user: give it --user, or store one with its credential")
-        }
-        return (VSphereEndpoint(url: url, user: login, password: password, thumbprint: thumbprint, name: name), password)
     }
 }
