@@ -109,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "SyntheticHistory",
-            dependencies: ["Catalog", "CodedErrors", "EventStore", "WorkflowEvents"]
+            dependencies: ["Catalog", "CodedErrors", "EventStore", "Infrastructure", "WorkflowEvents"]
         ),
         .target(
             name: "JobManager",

@@ -1,6 +1,7 @@
 import Catalog
 import EventStore
 import Foundation
+import Infrastructure
 import WorkflowEvents
 
 /// A realistic, reproducible history for benchmarks and tests: a catalog that changes over
@@ -228,19 +229,14 @@ public struct SyntheticHistory: Sendable {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a history is the same on every run.
+/// The lab's seeded generator (SplitMix64) with what a history draws: bounded numbers and
+/// UUIDs, the same on every run.
 struct SeededRandom: Sendable {
-    private var state: UInt64
+    private var generator: DiskImageGenerator.Generator
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = DiskImageGenerator.Generator(state: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
 

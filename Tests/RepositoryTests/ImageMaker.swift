@@ -50,7 +50,7 @@ enum ImageMaker {
 
     /// `blocks` MiB-sized regions plus a short tail, with a fixed seed so runs compare.
     static func image(at url: URL, megabytes blocks: Int, tail: Int = 12_345, seed: UInt64 = 42) throws {
-        var generator = SeededGenerator(seed: seed)
+        var generator = DiskImageGenerator.Generator(state: seed)
         var bytes = [UInt8]()
         bytes.reserveCapacity(blocks << 20 + tail)
         let text = Array("Tidemark keeps every step of every backup as an event. ".utf8)
@@ -78,17 +78,5 @@ enum ImageMaker {
 
     static func sha256(of url: URL) throws -> String {
         SHA256.hash(data: try Data(contentsOf: url)).map { String(format: "%02x", $0) }.joined()
-    }
-}
-
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
