@@ -22,17 +22,16 @@ extension Projector {
         var statuses: [ProjectionStatus] = []
         for projection in projections {
             let result = try await store.pool.query(
-                """
-                SELECT c.position, (SELECT coalesce(max(position), 0) FROM tidemark.events), c.updated_at, c.rebuilt_at,
-                       coalesce(extract(epoch FROM clock_timestamp() - (SELECT e.recorded_at FROM tidemark.events e
-                                 WHERE e.category = ANY($2::text[]) AND e.position > c.position ORDER BY e.position LIMIT 1)), 0)::float8
-                  FROM projection.checkpoints c WHERE c.projection = $1
-                """, [projection.name, projection.categories])
+                "SELECT position, updated_at, rebuilt_at FROM projection.checkpoints WHERE projection = $1", [projection.name])
             guard result.rowCount == 1 else { throw Self.missingCheckpoint(projection.name) }
+            let position: Int64 = try result.decode(0, 0)
+            // The log's side comes from the event store's own queries.
+            let head = try await store.headPosition()
+            let lag = try await store.secondsBehind(position: position, categories: projection.categories)
             statuses.append(
                 ProjectionStatus(
-                    name: projection.name, position: try result.decode(0, 0), head: try result.decode(0, 1),
-                    lagSeconds: try result.decode(0, 4), updatedAt: try result.decode(0, 2), rebuiltAt: try result.decodeIfPresent(0, 3)))
+                    name: projection.name, position: position, head: max(head, position), lagSeconds: lag,
+                    updatedAt: try result.decode(0, 1), rebuiltAt: try result.decodeIfPresent(0, 2)))
         }
         return statuses
     }

@@ -44,7 +44,7 @@ extension Projector {
             let events = try await self.fillShadows(selected, through: Dictionary(uniqueKeysWithValues: selected.map { ($0.name, target) }))
             let position = try await self.store.pool.withTransaction { connection -> Int64 in
                 for projection in selected { _ = try Self.lockCheckpoint(projection.name, on: connection) }
-                let head: Int64 = try connection.query("SELECT coalesce(max(position), 0) FROM tidemark.events").decode(0, 0)
+                let head = try EventStore.headPosition(on: connection)
                 try Self.applyRange(selected, after: target, through: head, batchSize: self.batchSize, schema: .shadow, on: connection)
                 for projection in selected {
                     for table in projection.tables {
@@ -180,12 +180,8 @@ extension Projector {
         let categories = Array(Set(selected.flatMap(\.categories))).sorted()
         var position = after
         while position < through {
-            let result = try connection.query(
-                """
-                SELECT \(RecordedEvent.columns) FROM tidemark.events
-                 WHERE category = ANY($1::text[]) AND position > $2 AND position <= $3 ORDER BY position LIMIT $4
-                """, [categories, position, through, batchSize])
-            let events = try RecordedEvent.all(in: result)
+            let events = try EventStore.events(
+                inCategories: categories, after: position, through: through, limit: batchSize, on: connection)
             guard let last = events.last else { return }
             try apply(events, to: selected, schema: schema, on: connection)
             position = last.position

@@ -73,7 +73,13 @@ public final class Projector: Sendable {
     /// notification (or `pollInterval`, if notifications are lost or the listener is down).
     public func run(pollInterval: Duration = .seconds(1)) async throws {
         var listener: PostgresConnection?
-        defer { if let listener { Task { await listener.close() } } }
+        await follow(pollInterval: pollInterval, listener: &listener)
+        // Closed here, awaited, whatever ended the loop: a deferred unstructured task might
+        // never run in a command line that exits next.
+        await listener?.close()
+    }
+
+    private func follow(pollInterval: Duration, listener: inout PostgresConnection?) async {
         while !Task.isCancelled {
             do {
                 try await catchUp()
