@@ -162,8 +162,7 @@ public struct DiskTransfer: Sendable {
             restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks,
             logHead: head ?? nil)
         try await io.run { [keepsProgress, restorePoint, disk, progress] () throws(RepositoryError) in
-            if keepsProgress { try repository.saveProgress(progress) }
-            try repository.save(manifest)
+            try repository.save(manifest, keepingProgress: keepsProgress ? progress : nil)
             if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
         }
         return Outcome(

@@ -123,12 +123,17 @@ public struct BackupRepository: Sendable {
     /// Saved progress names chunks too, so they are made durable first (a checkpoint every
     /// few seconds costs one flush).
     public func saveProgress(_ progress: DiskProgress) throws(RepositoryError) {
+        try makeChunksDurable()
+        try writeProgress(progress)
+    }
+
+    /// The progress file alone, for callers that made its chunks durable just before.
+    private func writeProgress(_ progress: DiskProgress) throws(RepositoryError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(progress) else {
             throw RepositoryError(.io, "could not encode the progress of \(progress.restorePoint)/\(progress.disk)")
         }
-        try makeChunksDurable()
         let folder = "\(inProgressPath)/\(progress.restorePoint)"
         try DurableFile.makeDirectory(inProgressPath)
         try DurableFile.makeDirectory(folder)
@@ -184,8 +189,12 @@ public struct BackupRepository: Sendable {
     /// The chunks are made durable first, whoever wrote them: a manifest never names a chunk
     /// that a power cut could take back (the same rule as Proxmox Backup Server's sync
     /// before an index is written).
-    public func save(_ manifest: DiskManifest) throws(RepositoryError) {
+    ///
+    /// `keepingProgress`: the transfer's complete progress, saved first (its caller clears it
+    /// once the transfer's end is recorded). Both name the same chunks, so one flush serves both.
+    public func save(_ manifest: DiskManifest, keepingProgress progress: DiskProgress? = nil) throws(RepositoryError) {
         try makeChunksDurable()
+        if let progress { try writeProgress(progress) }
         try DurableFile.makeDirectory("\(restorePointsPath)/\(manifest.restorePoint)")
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
