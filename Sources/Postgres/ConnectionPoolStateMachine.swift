@@ -14,7 +14,7 @@ extension PostgresConnection: PoolableConnection {}
 /// resume), so the rules tested are the ones that run.
 ///
 /// At most `maximumConnections` are open or being opened at once (`openCount` counts both).
-/// Callers beyond that wait in order; a returned connection goes to the longest waiter, and a
+/// Callers beyond that wait in order (only while every slot is in use and none is idle); a returned connection goes to the longest waiter, and a
 /// connection that is given up (broken, or failed to open) leaves its slot to the longest
 /// waiter, who opens a fresh one in it. Closing fails every waiter and refuses new leases;
 /// connections in use close when they are returned.
@@ -77,13 +77,29 @@ struct ConnectionPoolStateMachine<Connection: PoolableConnection, Waiter> {
         case cancelled
     }
 
-    /// A caller told to wait now waits (`isCancelled`: its task was cancelled meanwhile).
-    /// Returns why it may not wait, or nil when it is queued.
-    mutating func waiterArrived(id: Int, _ waiter: Waiter, isCancelled: Bool) -> Refusal? {
-        if closed { return .closed }
-        if isCancelled { return .cancelled }
+    enum WaitAction: Equatable {
+        /// Queued: a returned connection or a freed slot will come to it.
+        case wait
+        /// A connection came back or a slot was freed since the caller was told to wait, and
+        /// nobody was queued to take it: ask for a connection again instead of waiting.
+        case askAgain
+        /// It may not wait.
+        case refuse(Refusal)
+    }
+
+    /// A caller told to wait now comes to wait (`isCancelled`: its task was cancelled meanwhile).
+    ///
+    /// "Wait" is decided in one step and the waiter queued in another (it has a continuation to
+    /// queue only once it suspends), and what happened in between woke nobody: a caller queued
+    /// regardless would wait beside an idle connection or a free slot until some other caller
+    /// came by. Hence waiters queue only while every slot is in use and none is idle, which
+    /// also keeps arrivals from overtaking those already waiting.
+    mutating func waiterArrived(id: Int, _ waiter: Waiter, isCancelled: Bool) -> WaitAction {
+        if closed { return .refuse(.closed) }
+        if isCancelled { return .refuse(.cancelled) }
+        if !idle.isEmpty || openCount < maximumConnections { return .askAgain }
         waiters.append((id, waiter))
-        return nil
+        return .wait
     }
 
     /// A waiting caller was cancelled: the waiter to fail, or nil when it is no longer waiting

@@ -24,8 +24,17 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// Resumed with a connection to use, or nil: "a slot is yours, open a new one".
-    private typealias Waiter = CheckedContinuation<PostgresConnection?, any Error>
+    /// What a waiting caller is resumed with.
+    private enum Turn: Sendable {
+        /// A connection to use.
+        case use(PostgresConnection)
+        /// A slot is yours: open a new connection in it.
+        case open
+        /// A connection or a slot came free before you queued: ask again.
+        case askAgain
+    }
+
+    private typealias Waiter = CheckedContinuation<Turn, any Error>
 
     public let configuration: Configuration
     private let logger: Logger
@@ -97,8 +106,11 @@ public final class PostgresPool: Sendable {
             case .discard(let connection): await connection.close()
             case .open: return try await open()
             case .wait:
-                if let connection = try await waitForTurn() { return connection }
-                return try await open()
+                switch try await waitForTurn() {
+                case .use(let connection): return connection
+                case .open: return try await open()
+                case .askAgain: continue
+                }
             }
         }
     }
@@ -113,15 +125,15 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    private func waitForTurn() async throws -> PostgresConnection? {
+    private func waitForTurn() async throws -> Turn {
         let id = state.withLock { $0.makeWaiterID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: Waiter) in
-                let refusal = state.withLock { $0.waiterArrived(id: id, continuation, isCancelled: Task.isCancelled) }
-                switch refusal {
-                case .closed: continuation.resume(throwing: Self.closedError)
-                case .cancelled: continuation.resume(throwing: CancellationError())
-                case nil: break
+                switch state.withLock({ $0.waiterArrived(id: id, continuation, isCancelled: Task.isCancelled) }) {
+                case .wait: break
+                case .askAgain: continuation.resume(returning: .askAgain)
+                case .refuse(.closed): continuation.resume(throwing: Self.closedError)
+                case .refuse(.cancelled): continuation.resume(throwing: CancellationError())
                 }
             }
         } onCancel: {
@@ -141,7 +153,7 @@ public final class PostgresPool: Sendable {
             return
         }
         switch state.withLock({ $0.connectionReturned(connection) }) {
-        case .handOver(let waiter): waiter.resume(returning: connection)
+        case .handOver(let waiter): waiter.resume(returning: .use(connection))
         case .close: await connection.close()
         case .keep: break
         }
@@ -149,6 +161,6 @@ public final class PostgresPool: Sendable {
 
     /// A connection's slot is free: the longest waiter may open a new one in it.
     private func releaseSlot() {
-        state.withLock { $0.slotReleased() }?.resume(returning: nil)
+        state.withLock { $0.slotReleased() }?.resume(returning: .open)
     }
 }

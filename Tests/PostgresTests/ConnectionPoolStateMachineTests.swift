@@ -24,8 +24,11 @@ struct ConnectionPoolStateMachineTests {
         case .closed: return "closed"
         case .wait:
             let id = machine.makeWaiterID()
-            if let refusal = machine.waiterArrived(id: id, waiter, isCancelled: false) { return "refused \(refusal)" }
-            return "wait"
+            switch machine.waiterArrived(id: id, waiter, isCancelled: false) {
+            case .wait: return "wait"
+            case .askAgain: return "ask again"
+            case .refuse(let refusal): return "refused \(refusal)"
+            }
         }
     }
 
@@ -124,7 +127,7 @@ struct ConnectionPoolStateMachineTests {
         #expect(machine.waiterCount == 0)
         #expect(leaseOrWait(&machine, 3) == "closed")
         // A caller told to wait just before the pool closed is refused when it comes to wait.
-        #expect(machine.waiterArrived(id: machine.makeWaiterID(), 4, isCancelled: false) == .closed)
+        #expect(machine.waiterArrived(id: machine.makeWaiterID(), 4, isCancelled: false) == .refuse(.closed))
     }
 
     @Test("after closing, connections in use close when returned and their slots are not handed on")
@@ -154,7 +157,7 @@ struct ConnectionPoolStateMachineTests {
             #expect(machine.leaseRequested().isWait)
             let id = machine.makeWaiterID()
             ids[waiter] = id
-            #expect(machine.waiterArrived(id: id, waiter, isCancelled: false) == nil)
+            #expect(machine.waiterArrived(id: id, waiter, isCancelled: false) == .wait)
         }
         #expect(machine.waiterCancelled(id: ids[2]!) == 2)
         #expect(machine.waiterCancelled(id: ids[2]!) == nil)  // cancelled twice, or served already
@@ -163,12 +166,44 @@ struct ConnectionPoolStateMachineTests {
         #expect(machine.waiterCount == 0)
     }
 
+    /// The pool decides "wait" under one lock and queues the waiter under another (the queue
+    /// holds continuations, which exist only once the caller suspends). A connection returned,
+    /// or a slot given up, in between found nobody to wake and went idle; the caller then
+    /// queued behind it and waited for a connection that sat idle, until some other caller
+    /// happened to come by.
+    @Test("a caller told to wait does not queue when a connection came back before it did")
+    func connectionReturnedBeforeTheWaiterQueued() {
+        var machine = Machine(maximumConnections: 1)
+        let connection = FakeConnection("a")
+        #expect(leaseOrWait(&machine, 1) == "open")
+        #expect(machine.leaseRequested().isWait)  // caller 2 is told to wait…
+        guard case .keep = machine.connectionReturned(connection) else {  // …caller 1 gives back…
+            Issue.record("nobody is queued yet, so the connection goes idle")
+            return
+        }
+        // …caller 2 comes to wait, and is told to ask again.
+        #expect(machine.waiterArrived(id: machine.makeWaiterID(), 2, isCancelled: false) == .askAgain)
+        #expect(machine.waiterCount == 0, "caller 2 waits while a connection sits idle")
+        #expect(leaseOrWait(&machine, 2) == "use a")
+    }
+
+    @Test("a caller told to wait does not queue when a slot was given up before it did")
+    func slotReleasedBeforeTheWaiterQueued() {
+        var machine = Machine(maximumConnections: 1)
+        #expect(leaseOrWait(&machine, 1) == "open")
+        #expect(machine.leaseRequested().isWait)
+        #expect(machine.slotReleased() == nil)  // caller 1's connection broke
+        #expect(machine.waiterArrived(id: machine.makeWaiterID(), 2, isCancelled: false) == .askAgain)
+        #expect(machine.waiterCount == 0, "caller 2 waits while a slot is free")
+        #expect(leaseOrWait(&machine, 2) == "open")
+    }
+
     @Test("a caller cancelled before it queues is refused and never queued")
     func cancelledBeforeQueueing() {
         var machine = Machine(maximumConnections: 1)
         _ = machine.leaseRequested()
         #expect(machine.leaseRequested().isWait)
-        #expect(machine.waiterArrived(id: machine.makeWaiterID(), 1, isCancelled: true) == .cancelled)
+        #expect(machine.waiterArrived(id: machine.makeWaiterID(), 1, isCancelled: true) == .refuse(.cancelled))
         #expect(machine.waiterCount == 0)
     }
 
@@ -197,7 +232,7 @@ struct ConnectionPoolStateMachineTests {
                 case .closed: Issue.record("the pool is not closed")
                 case .wait:
                     let id = machine.makeWaiterID()
-                    if machine.waiterArrived(id: id, step, isCancelled: false) == nil { waiting.append((step, id)) }
+                    if machine.waiterArrived(id: id, step, isCancelled: false) == .wait { waiting.append((step, id)) }
                 }
             case 1 where !inUse.isEmpty:
                 let connection = inUse.remove(at: next(inUse.count))
