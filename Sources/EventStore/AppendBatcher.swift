@@ -30,48 +30,37 @@ actor AppendBatcher {
     }
 
     private let pool: PostgresPool
-    private let maximumEvents: Int
-    private let maximumInFlight: Int
-    /// Requests waiting for a place in flight. Not empty only while every place is taken.
-    private var queue: [Ticket] = []
-    private var inFlight = 0
+    /// Who leads, what goes in a batch, who is answered and who leads next.
+    private var machine: AppendBatchStateMachine<Ticket>
 
     init(pool: PostgresPool, maximumEvents: Int, maximumInFlight: Int) {
         self.pool = pool
-        self.maximumEvents = maximumEvents
-        self.maximumInFlight = maximumInFlight
+        self.machine = AppendBatchStateMachine(maximumEvents: maximumEvents, maximumInFlight: maximumInFlight)
     }
 
     func append(_ request: AppendRequest) async throws -> AppendResult {
         let ticket = Ticket(request)
-        if inFlight >= maximumInFlight {
-            queue.append(ticket)
+        switch machine.appendRequested(ticket, eventCount: request.events.count) {
+        case .wait:
             await withCheckedContinuation { ticket.continuation = $0 }
             ticket.continuation = nil
             if !ticket.promoted, let result = ticket.result { return try result.get() }
-        } else {
-            inFlight += 1
+        case .lead:
+            break
         }
         // Leading: this request first, then the oldest waiting ones up to the event limit.
-        var batch = [ticket]
-        var events = request.events.count
-        while let next = queue.first, events + next.request.events.count <= maximumEvents {
-            batch.append(queue.removeFirst())
-            events += next.request.events.count
-        }
+        let batch = machine.batchGathered(leader: ticket, eventCount: request.events.count)
         // Sent from a task of its own: cancelling this caller must not fail the others' requests.
         let requests = batch.map(\.request)
         let results = await Task { await self.send(requests) }.value
-        for (waiting, result) in zip(batch, results) {
+        let (answers, next) = machine.batchAnswered(batch, outcomes: results)
+        for (waiting, result) in answers {
             waiting.result = result
             waiting.continuation?.resume()
         }
-        if queue.isEmpty {
-            inFlight -= 1
-        } else {
-            let next = queue.removeFirst()
-            next.promoted = true
-            next.continuation?.resume()
+        if case .promote(let leader) = next {
+            leader.promoted = true
+            leader.continuation?.resume()
         }
         return try ticket.result!.get()
     }

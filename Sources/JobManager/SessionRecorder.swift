@@ -53,34 +53,28 @@ actor SessionRecorder {
 
     /// Records waiting for the append in flight; they go together in the next one (group
     /// commit within the session: parallel tasks do not wait a round trip each).
-    private var queue: [(entries: [Entry], done: CheckedContinuation<Void, any Error>)] = []
-    private var draining = false
+    private var machine = SessionRecordingStateMachine<Entry, CheckedContinuation<Void, any Error>>()
 
     /// Appends entries together (one transaction, possibly with other tasks' entries queued
     /// meanwhile) and folds them in, in the order recorded.
     func record(_ entries: [Entry]) async throws {
         guard !entries.isEmpty else { return }
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            queue.append((entries, done))
-            if !draining {
-                draining = true
+            if machine.recordRequested(entries, waiter: done) == .startDraining {
                 Task { await self.drain() }
             }
         }
     }
 
     private func drain() async {
-        while !queue.isEmpty {
-            let batch = queue
-            queue = []
+        while let batch = machine.nextBatch() {
             do {
-                try await append(batch.flatMap(\.entries))
-                for waiting in batch { waiting.done.resume() }
+                try await append(batch.entries)
+                for waiting in machine.batchSucceeded() { waiting.resume() }
             } catch {
-                for waiting in batch { waiting.done.resume(throwing: error) }
+                for waiting in machine.batchFailed() { waiting.resume(throwing: error) }
             }
         }
-        draining = false
     }
 
     private func append(_ entries: [Entry]) async throws {

@@ -24,27 +24,27 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    private struct Waiter {
-        let id: Int
-        /// Resumed with a connection to use, or nil: "a slot is yours, open a new one".
-        let continuation: CheckedContinuation<PostgresConnection?, any Error>
+    /// What a waiting caller is resumed with.
+    private enum Turn: Sendable {
+        /// A connection to use.
+        case use(PostgresConnection)
+        /// A slot is yours: open a new connection in it.
+        case open
+        /// A connection or a slot came free before you queued: ask again.
+        case askAgain
     }
 
-    private struct State {
-        var idle: [PostgresConnection] = []
-        var openCount = 0
-        var waiters: [Waiter] = []
-        var nextWaiterID = 0
-        var closed = false
-    }
+    private typealias Waiter = CheckedContinuation<Turn, any Error>
 
     public let configuration: Configuration
     private let logger: Logger
-    private let state = Mutex(State())
+    /// Who gets a connection, when one is opened, where a returned one goes.
+    private let state: Mutex<ConnectionPoolStateMachine<PostgresConnection, Waiter>>
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "tidemark.postgres.pool")) {
         self.configuration = configuration
         self.logger = logger
+        self.state = Mutex(ConnectionPoolStateMachine(maximumConnections: configuration.maximumConnections))
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
@@ -90,54 +90,27 @@ public final class PostgresPool: Sendable {
 
     /// Closes idle connections and refuses new leases; connections in use close when returned.
     public func close() async {
-        let (toClose, waiters) = state.withLock { state in
-            state.closed = true
-            let idle = state.idle
-            state.idle.removeAll()
-            state.openCount -= idle.count
-            let waiters = state.waiters
-            state.waiters.removeAll()
-            return (idle, waiters)
-        }
-        for waiter in waiters { waiter.continuation.resume(throwing: Self.closedError) }
+        let (toClose, waiters) = state.withLock { $0.closeRequested() }
+        for waiter in waiters { waiter.resume(throwing: Self.closedError) }
         for connection in toClose { await connection.close() }
     }
 
     private static let closedError = PostgresError(.poolClosed, message: "the connection pool is closed")
 
-    private enum LeaseStep {
-        case use(PostgresConnection)
-        case discard(PostgresConnection)
-        case open
-        case wait
-        case closed
-    }
-
     private func lease() async throws -> PostgresConnection {
         while true {
-            let step = state.withLock { state -> LeaseStep in
-                if state.closed { return .closed }
-                if let connection = state.idle.popLast() {
-                    if connection.isBroken {
-                        state.openCount -= 1
-                        return .discard(connection)
-                    }
-                    return .use(connection)
-                }
-                if state.openCount < configuration.maximumConnections {
-                    state.openCount += 1
-                    return .open
-                }
-                return .wait
-            }
+            let step = state.withLock { $0.leaseRequested() }
             switch step {
             case .closed: throw Self.closedError
             case .use(let connection): return connection
             case .discard(let connection): await connection.close()
             case .open: return try await open()
             case .wait:
-                if let connection = try await waitForTurn() { return connection }
-                return try await open()
+                switch try await waitForTurn() {
+                case .use(let connection): return connection
+                case .open: return try await open()
+                case .askAgain: continue
+                }
             }
         }
     }
@@ -152,27 +125,19 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    private func waitForTurn() async throws -> PostgresConnection? {
-        let id = state.withLock { state in
-            state.nextWaiterID += 1
-            return state.nextWaiterID
-        }
+    private func waitForTurn() async throws -> Turn {
+        let id = state.withLock { $0.makeWaiterID() }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PostgresConnection?, any Error>) in
-                let refusal: (any Error)? = state.withLock { state in
-                    if state.closed { return Self.closedError }
-                    if Task.isCancelled { return CancellationError() }
-                    state.waiters.append(Waiter(id: id, continuation: continuation))
-                    return nil
+            try await withCheckedThrowingContinuation { (continuation: Waiter) in
+                switch state.withLock({ $0.waiterArrived(id: id, continuation, isCancelled: Task.isCancelled) }) {
+                case .wait: break
+                case .askAgain: continuation.resume(returning: .askAgain)
+                case .refuse(.closed): continuation.resume(throwing: Self.closedError)
+                case .refuse(.cancelled): continuation.resume(throwing: CancellationError())
                 }
-                if let refusal { continuation.resume(throwing: refusal) }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
-            }
-            waiter?.continuation.resume(throwing: CancellationError())
+            state.withLock { $0.waiterCancelled(id: id) }?.resume(throwing: CancellationError())
         }
     }
 
@@ -187,34 +152,15 @@ public final class PostgresPool: Sendable {
             releaseSlot()
             return
         }
-        enum Handoff {
-            case waiter(Waiter)
-            case close
-            case kept
-        }
-        let handoff = state.withLock { state -> Handoff in
-            if state.closed {
-                state.openCount -= 1
-                return .close
-            }
-            if !state.waiters.isEmpty { return .waiter(state.waiters.removeFirst()) }
-            state.idle.append(connection)
-            return .kept
-        }
-        switch handoff {
-        case .waiter(let waiter): waiter.continuation.resume(returning: connection)
+        switch state.withLock({ $0.connectionReturned(connection) }) {
+        case .handOver(let waiter): waiter.resume(returning: .use(connection))
         case .close: await connection.close()
-        case .kept: break
+        case .keep: break
         }
     }
 
     /// A connection's slot is free: the longest waiter may open a new one in it.
     private func releaseSlot() {
-        let waiter = state.withLock { state -> Waiter? in
-            if !state.closed, !state.waiters.isEmpty { return state.waiters.removeFirst() }
-            state.openCount -= 1
-            return nil
-        }
-        waiter?.continuation.resume(returning: nil)
+        state.withLock { $0.slotReleased() }?.resume(returning: .open)
     }
 }
