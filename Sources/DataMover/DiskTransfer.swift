@@ -88,9 +88,9 @@ public struct DiskTransfer: Sendable {
     {
         let repository = self.repository
         // Held to the end: garbage collection cannot remove a chunk this transfer relies on.
-        let lock = try await io.run { () throws(RepositoryError) in
+        let (lock, barrier) = try await io.run { () throws(RepositoryError) in
             try repository.checkWritable()
-            return try repository.lock(.shared, wait: false)
+            return (try repository.lock(.shared, wait: false), try repository.flushBarrier())
         }
         defer { withExtendedLifetime(lock) {} }
         let clock = ContinuousClock()
@@ -148,7 +148,7 @@ public struct DiskTransfer: Sendable {
                     clock.now - lastCheckpoint >= checkpointInterval || readSinceCheckpoint >= checkpointBytes
                 {
                     let saved = progress
-                    try await io.run { () throws(RepositoryError) in try repository.saveProgress(saved) }
+                    try await io.run { () throws(RepositoryError) in try repository.saveProgress(saved, barrier: barrier) }
                     try await checkpoint(progress)
                     lastCheckpoint = clock.now
                     readSinceCheckpoint = 0
@@ -162,7 +162,7 @@ public struct DiskTransfer: Sendable {
             restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks,
             logHead: head ?? nil)
         try await io.run { [keepsProgress, restorePoint, disk, progress] () throws(RepositoryError) in
-            try repository.save(manifest, keepingProgress: keepsProgress ? progress : nil)
+            try repository.save(manifest, keepingProgress: keepsProgress ? progress : nil, barrier: barrier)
             if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
         }
         return Outcome(

@@ -97,16 +97,19 @@ public struct JobManager: Sendable {
     func runner(for session: String, state: SessionState, startedAt: Date, slots: TaskSlots) async throws -> SessionRunner {
         guard let started = state.started else { throw JobManagerError(.noSuchSession, "there is no session \(session)") }
         let plan = try await SessionPlan.resolve(session: session, started: started, catalog: catalog)
-        let opened = try await adapters.open(plan.server, for: "job '\(plan.job.name)'", secrets: settings.secrets, logger: logger)
-        let repository: BackupRepository
+        var sessionLogger = logger
+        sessionLogger[metadataKey: "session"] = "\(session)"
+        sessionLogger[metadataKey: "job"] = "\(plan.job.name)"
+        let opened = try await adapters.open(
+            plan.server, for: "job '\(plan.job.name)'", secrets: settings.secrets, logger: sessionLogger)
         do {
-            repository = try await plan.openRepository(store: store)
+            let repository = try await plan.openRepository(store: store)
+            return try await SessionRunner(
+                context: context, plan: plan, adapter: opened, repository: repository, state: state, startedAt: startedAt, slots: slots)
         } catch {
             await opened.adapter.disconnect()
             throw error
         }
-        return try await SessionRunner(
-            context: context, plan: plan, adapter: opened, repository: repository, state: state, startedAt: startedAt, slots: slots)
     }
 
     /// Begins a session of the job (records `SessionStarted` with the job's current version)

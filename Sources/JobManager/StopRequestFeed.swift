@@ -45,8 +45,8 @@ final class StopRequestFeed: Sendable {
         let watch = UUID()
         // Watching before reading what is recorded: a request committed in between comes
         // from the read, the subscription, or both; none is lost.
-        try await state.watch(session: session, watch: watch, continuation: continuation)
         do {
+            try await state.watch(session: session, watch: watch, continuation: continuation)
             for request in try await state.recorded(for: session) { continuation.yield(request) }
             let value = try await body(stream)
             continuation.finish()
@@ -80,6 +80,7 @@ private actor FeedState {
         guard subscription == nil, !watchers.isEmpty else { return }
         subscription = Task { [store, logger] in
             var position = head
+            var retryDelay = Duration.seconds(1)
             while !Task.isCancelled {
                 do {
                     var events = store.subscribe(after: position, category: ControlEvent.category).makeAsyncIterator()
@@ -89,10 +90,15 @@ private actor FeedState {
                             continue
                         }
                         self.deliver(request, to: session)
+                        retryDelay = .seconds(1)
                     }
                 } catch {
-                    logger.warning("the stop request feed lost its subscription; subscribing again", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
+                    guard !Task.isCancelled else { break }
+                    logger.warning(
+                        "the stop request feed lost its subscription; subscribing again",
+                        metadata: ["error": "\(error)", "retry_in": "\(retryDelay)"])
+                    try? await Task.sleep(for: retryDelay)
+                    retryDelay = min(retryDelay * 2, .seconds(30))
                 }
             }
         }

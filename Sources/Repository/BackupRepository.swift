@@ -122,8 +122,8 @@ public struct BackupRepository: Sendable {
     ///
     /// Saved progress names chunks too, so they are made durable first (a checkpoint every
     /// few seconds costs one flush).
-    public func saveProgress(_ progress: DiskProgress) throws(RepositoryError) {
-        try makeChunksDurable()
+    public func saveProgress(_ progress: DiskProgress, barrier: ChunkFlushBarrier? = nil) throws(RepositoryError) {
+        try makeChunksDurable(barrier)
         try writeProgress(progress)
     }
 
@@ -180,8 +180,17 @@ public struct BackupRepository: Sendable {
     /// Makes every chunk written so far durable, by this process or another: chunks are
     /// written and renamed without a flush each (`ChunkStore.commit`), and this one
     /// `syncfs` of the chunks' file system is the barrier before anything names them.
-    public func makeChunksDurable() throws(RepositoryError) {
+    ///
+    /// `barrier`: the transfer's own (`flushBarrier()`), which also reports write-back errors
+    /// that another writer's flush saw first; nil flushes through a descriptor opened now.
+    public func makeChunksDurable(_ barrier: ChunkFlushBarrier? = nil) throws(RepositoryError) {
+        if let barrier { return try barrier.flush() }
         try DurableFile.syncFileSystem(containing: chunks.directory)
+    }
+
+    /// A flush barrier for a transfer that begins now (see `ChunkFlushBarrier`).
+    public func flushBarrier() throws(RepositoryError) -> ChunkFlushBarrier {
+        try ChunkFlushBarrier(directory: chunks.directory)
     }
 
     /// Stores a manifest atomically; the restore point exists once its first manifest does.
@@ -192,8 +201,10 @@ public struct BackupRepository: Sendable {
     ///
     /// `keepingProgress`: the transfer's complete progress, saved first (its caller clears it
     /// once the transfer's end is recorded). Both name the same chunks, so one flush serves both.
-    public func save(_ manifest: DiskManifest, keepingProgress progress: DiskProgress? = nil) throws(RepositoryError) {
-        try makeChunksDurable()
+    public func save(
+        _ manifest: DiskManifest, keepingProgress progress: DiskProgress? = nil, barrier: ChunkFlushBarrier? = nil
+    ) throws(RepositoryError) {
+        try makeChunksDurable(barrier)
         if let progress { try writeProgress(progress) }
         try DurableFile.makeDirectory("\(restorePointsPath)/\(manifest.restorePoint)")
         let encoder = JSONEncoder()
