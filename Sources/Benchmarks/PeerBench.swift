@@ -44,21 +44,29 @@ enum PeerBench {
     static func resticFullRate(first: String, work: String) throws -> Double? {
         let peer = resticPeer
         guard let program = executable(named: peer.program) else { return nil }
+        let full = try fullBackup(peer, program: program, of: first, work: work, name: "restic-full")
+        try? FileManager.default.removeItem(atPath: full.source)
+        try? FileManager.default.removeItem(atPath: full.repository)
+        return full.megabytes / full.seconds
+    }
+
+    /// The start of every peer run: a fresh repository `<work>/<name>-repo` that the peer
+    /// initializes, `first` copied to `<work>/<name>-source/disk.img`, and its full backup timed.
+    private static func fullBackup(
+        _ peer: Peer, program: String, of first: String, work: String, name: String
+    ) throws -> (repository: String, source: String, disk: String, megabytes: Double, seconds: Double) {
         for (name, value) in peer.environment { setenv(name, value, 1) }
-        let repository = "\(work)/restic-full-repo"
-        let source = "\(work)/restic-full-source"
+        let repository = "\(work)/\(name)-repo"
+        let source = "\(work)/\(name)-source"
         try? FileManager.default.removeItem(atPath: repository)
         try? FileManager.default.removeItem(atPath: source)
-        defer {
-            try? FileManager.default.removeItem(atPath: source)
-            try? FileManager.default.removeItem(atPath: repository)
-        }
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
         try run(program, peer.initialize(repository))
         let disk = source + "/disk.img"
         try FileManager.default.copyItem(atPath: first, toPath: disk)
-        let size = Double((try FileManager.default.attributesOfItem(atPath: disk)[.size] as? Int64) ?? 0) / 1e6
-        return size / (try timed { try run(program, peer.backup(repository, "one", disk)) })
+        let megabytes = Double((try FileManager.default.attributesOfItem(atPath: disk)[.size] as? Int64) ?? 0) / 1e6
+        let seconds = try timed { try run(program, peer.backup(repository, "one", disk)) }
+        return (repository, source, disk, megabytes, seconds)
     }
 
     static func borg(first: String, second: String, work: String) throws -> Figures? {
@@ -77,18 +85,8 @@ enum PeerBench {
     /// when the peer's restore is timed; nil when the peer is not installed.
     static func measure(_ peer: Peer, first: String, second: String, work: String) throws -> Figures? {
         guard let program = executable(named: peer.program) else { return nil }
-        for (name, value) in peer.environment { setenv(name, value, 1) }
-        let repository = "\(work)/\(peer.program)-repo"
-        let source = "\(work)/\(peer.program)-source"
-        try? FileManager.default.removeItem(atPath: repository)
-        try? FileManager.default.removeItem(atPath: source)
+        let (repository, source, disk, size, full) = try fullBackup(peer, program: program, of: first, work: work, name: peer.program)
         defer { try? FileManager.default.removeItem(atPath: source) }
-        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try run(program, peer.initialize(repository))
-        let disk = source + "/disk.img"
-        try FileManager.default.copyItem(atPath: first, toPath: disk)
-        let size = Double((try FileManager.default.attributesOfItem(atPath: disk)[.size] as? Int64) ?? 0) / 1e6
-        let full = try timed { try run(program, peer.backup(repository, "one", disk)) }
         let sizeAfterFull = try BenchBackupCommand.folderSize(repository)
         try FileManager.default.removeItem(atPath: disk)
         try FileManager.default.copyItem(atPath: second, toPath: disk)

@@ -1,3 +1,4 @@
+import BlockingIO
 import Catalog
 import Dispatch
 import EventStore
@@ -186,21 +187,13 @@ public struct HealthCheck: Sendable {
         return (entries, damage)
     }
 
-    /// Repository file work (reading every chunk, renames with fsync) runs on a queue of its
-    /// own, never on Swift's cooperative threads.
-    static let queue = DispatchQueue(label: "tidemark.health", qos: .utility)
+    /// Repository file work (reading every chunk, renames with fsync) runs on a thread of its
+    /// own, never on Swift's cooperative threads, and not on the shared I/O pool, which a
+    /// check reading a whole repository would hold for minutes.
+    static let io = BlockingIOPool(name: "tidemark-health", threads: 1)
 
     static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws(RepositoryError) -> T) async throws(RepositoryError) -> T {
-        let result: Result<T, RepositoryError> = await withCheckedContinuation { continuation in
-            queue.async {
-                do throws(RepositoryError) {
-                    continuation.resume(returning: .success(try work()))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try result.get()
+        try await io.run(work)
     }
 }
 

@@ -11,14 +11,4 @@ extension EventStore {
             SessionEvent.logKind(.restorePointCreated), field: SessionEvent.Field.jobId, equals: job, outside: outside,
             cancelledBy: SessionEvent.Kind.restorePointRemoved.rawValue, key: SessionEvent.Field.restorePointId)
     }
-
-    /// The stop asked of a session, and by whom; the most forceful wins.
-    func stopRequested(session: String) async throws -> StopRequest? {
-        var found: StopRequest?
-        for case let request? in try await readStream(try StreamName(ControlEvent.stream(of: session))).map(StopRequest.init)
-        where found?.mode != .immediate {
-            found = request
-        }
-        return found
-    }
 }

@@ -7,28 +7,16 @@ import WorkflowEvents
 /// the session began with (a later edit changes the next session, not this one), and the
 /// server, repository, proxies and throttling rules it names as they are now.
 struct SessionPlan: Sendable {
-    /// A proxy the job may use, with its catalog id.
-    struct Proxy: Sendable {
-        let id: UUIDString
-        let definition: ProxyDefinition
-    }
-
-    /// A throttling rule of the catalog, with its id.
-    struct Rule: Sendable {
-        let id: UUIDString
-        let definition: ThrottlingRule
-    }
-
     let session: String
     let jobID: UUIDString
     let job: JobDefinition
     let server: ManagedServer
     let repositoryID: UUIDString
     let repository: RepositoryDefinition
-    /// The job's proxies (all of the catalog's when it names none), by name.
-    let proxies: [Proxy]
-    /// Every rule, by name: which apply is decided per transfer.
-    let rules: [Rule]
+    /// The job's proxies with their ids (all of the catalog's when it names none), by name.
+    let proxies: [(UUIDString, ProxyDefinition)]
+    /// Every throttling rule with its id, by name: which apply is decided per transfer.
+    let throttlingRules: [(UUIDString, ThrottlingRule)]
 
     /// Reads the catalog once; a job, server or repository that no longer exists is refused
     /// as a permanent error (the session then ends failed with the reason).
@@ -55,9 +43,7 @@ struct SessionPlan: Sendable {
         let chosen = job.proxies.isEmpty ? Array(catalog.proxies.keys) : job.proxies
         return SessionPlan(
             session: session, jobID: jobID, job: job, server: server, repositoryID: job.repository, repository: repository,
-            proxies: chosen.compactMap { id in catalog.proxies[id].map { Proxy(id: id, definition: $0.definition) } }
-                .sorted { $0.definition.name < $1.definition.name },
-            rules: catalog.throttlingRules.map { Rule(id: $0.key, definition: $0.value.definition) }
-                .sorted { $0.definition.name < $1.definition.name })
+            proxies: chosen.compactMap { id in catalog.proxies[id].map { (id, $0.definition) } }.sorted { $0.1.name < $1.1.name },
+            throttlingRules: catalog.throttlingRules.map { ($0.key, $0.value.definition) }.sorted { $0.1.name < $1.1.name })
     }
 }

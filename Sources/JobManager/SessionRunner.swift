@@ -41,8 +41,8 @@ final class SessionRunner: Sendable {
     var repositoryID: UUIDString { plan.repositoryID }
     var repositoryDefinition: RepositoryDefinition { plan.repository }
     var settings: JobManagerSettings { context.settings }
-    var proxies: [(UUIDString, ProxyDefinition)] { plan.proxies.map { ($0.id, $0.definition) } }
-    var throttlingRules: [(UUIDString, ThrottlingRule)] { plan.rules.map { ($0.id, $0.definition) } }
+    var proxies: [(UUIDString, ProxyDefinition)] { plan.proxies }
+    var throttlingRules: [(UUIDString, ThrottlingRule)] { plan.throttlingRules }
 
     /// Everything it works with is handed in (`JobManager.runner(for:state:startedAt:slots:)`
     /// resolves the plan, opens the adapter through the registered factory and the
@@ -83,13 +83,13 @@ final class SessionRunner: Sendable {
             return try await finish(outcomes: [:], failedReason: reason)
         }
         let previous = try await previousRestorePoints()
-        // Requests recorded already count before any VM starts; later ones arrive through the
-        // Job Manager's one subscription to the control streams.
-        if let request = try await context.store.stopRequested(session: session) { stop.request(request) }
         let missing = try await failMissing(inventory)
         let work = selected.filter { !missing.contains($0.machine.id) }
-        var outcomes = try await context.stopRequests.watching(session) { requests in
-            try await processAll(work, inventory: inventory, previous: previous, stoppingOn: requests)
+        var outcomes = try await context.stopRequests.watching(session) { recorded, later in
+            // Requests recorded already count before any VM starts; later ones arrive through
+            // the Job Manager's one subscription to the control streams.
+            if let request = StopRequest.mostForceful(recorded) { stop.request(request) }
+            return try await processAll(work, inventory: inventory, previous: previous, stoppingOn: later)
         }
         for vm in missing { outcomes[vm] = .failed }
         // A shutdown cancelled the work: the session stays unfinished, for a resume.

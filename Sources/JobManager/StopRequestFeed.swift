@@ -21,6 +21,12 @@ struct StopRequest: Sendable, Equatable {
         else { return nil }
         self.init(mode: request.mode, by: (try? event.metadata())?.actor ?? "someone")
     }
+
+    /// The request that counts among those recorded: the first immediate one, else the
+    /// latest graceful one.
+    static func mostForceful(_ requests: [StopRequest]) -> StopRequest? {
+        requests.first { $0.mode == .immediate } ?? requests.last
+    }
 }
 
 /// Stop requests for the sessions this process runs, from ONE subscription to the control
@@ -37,18 +43,19 @@ final class StopRequestFeed: Sendable {
         state = FeedState(store: store, logger: logger)
     }
 
-    /// Runs `body` with the requests for `session`: those already recorded, then each new
-    /// one as it commits (a request may come twice; the most forceful wins either way). The
-    /// watch ends with `body`, however it ends.
-    func watching<Value>(_ session: String, _ body: (AsyncStream<StopRequest>) async throws -> Value) async throws -> Value {
+    /// Runs `body` with the requests for `session`: those already recorded (to heed before
+    /// any work starts), and each new one as it commits. A request may come in both; the most
+    /// forceful wins either way. The watch ends with `body`, however it ends.
+    func watching<Value>(
+        _ session: String, _ body: (_ recorded: [StopRequest], _ later: AsyncStream<StopRequest>) async throws -> Value
+    ) async throws -> Value {
         let (stream, continuation) = AsyncStream.makeStream(of: StopRequest.self)
         let watch = UUID()
         // Watching before reading what is recorded: a request committed in between comes
         // from the read, the subscription, or both; none is lost.
         do {
             try await state.watch(session: session, watch: watch, continuation: continuation)
-            for request in try await state.recorded(for: session) { continuation.yield(request) }
-            let value = try await body(stream)
+            let value = try await body(try await state.recorded(for: session), stream)
             continuation.finish()
             await state.forget(session: session, watch: watch)
             return value
@@ -114,7 +121,7 @@ private actor FeedState {
     }
 
     private func deliver(_ request: StopRequest, to session: String) {
-        for continuation in watchers[session]?.values ?? [:].values { continuation.yield(request) }
+        for continuation in (watchers[session] ?? [:]).values { continuation.yield(request) }
     }
 
     /// What the session's control stream holds already.

@@ -20,13 +20,13 @@ extension Projector {
     /// Each projection's checkpoint, the log's head, and the lag.
     public func status() async throws -> [ProjectionStatus] {
         var statuses: [ProjectionStatus] = []
+        // Read once for all: a checkpoint read after it may be ahead of it, hence the max below.
+        let head = try await store.headPosition()
         for projection in projections {
             let result = try await store.pool.query(
                 "SELECT position, updated_at, rebuilt_at FROM projection.checkpoints WHERE projection = $1", [projection.name])
             guard result.rowCount == 1 else { throw Self.missingCheckpoint(projection.name) }
             let position: Int64 = try result.decode(0, 0)
-            // The log's side comes from the event store's own queries.
-            let head = try await store.headPosition()
             let lag = try await store.secondsBehind(position: position, categories: projection.categories)
             statuses.append(
                 ProjectionStatus(

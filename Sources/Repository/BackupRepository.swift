@@ -185,7 +185,7 @@ public struct BackupRepository: Sendable {
     /// that another writer's flush saw first; nil flushes through a descriptor opened now.
     public func makeChunksDurable(_ barrier: ChunkFlushBarrier? = nil) throws(RepositoryError) {
         if let barrier { return try barrier.flush() }
-        try DurableFile.syncFileSystem(containing: chunks.directory)
+        try flushBarrier().flush()
     }
 
     /// A flush barrier for a transfer that begins now (see `ChunkFlushBarrier`).

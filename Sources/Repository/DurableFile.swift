@@ -1,4 +1,3 @@
-import CFileSystem
 import Foundation
 
 /// Writes that are atomic and durable: a temporary file in the target's folder, fsync, rename
@@ -13,7 +12,7 @@ public enum DurableFile {
     /// file is inside, the folder cannot be removed under the write.
     ///
     /// `flushed: false` leaves out the file's and the folder's flushes: the file is whole once
-    /// renamed (never a part), but only durable after a later `syncFileSystem` (chunks, which
+    /// renamed (never a part), but only durable after a later `ChunkFlushBarrier.flush` (chunks, which
     /// a manifest names only after one).
     public static func write(
         _ bytes: [UInt8], to path: String, remakingFolder: Bool = false, flushed: Bool = true
@@ -57,16 +56,6 @@ public enum DurableFile {
             throw error
         }
         if flushed { try syncDirectory(directory) }
-    }
-
-    /// Flushes everything written to the file system holding `path` (every process's writes,
-    /// data and folder entries) with one `syncfs`: the barrier between chunks written
-    /// unflushed and the manifest that names them.
-    static func syncFileSystem(containing path: String) throws(RepositoryError) {
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw failure("could not open the folder \(path)") }
-        defer { close(descriptor) }
-        guard tidemark_syncfs(descriptor) == 0 else { throw failure("could not flush the file system holding \(path)") }
     }
 
     /// Makes a folder's entries (a rename, a new file) durable.
