@@ -116,6 +116,16 @@ let package = Package(
             dependencies: [
                 "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover",
                 "Secrets", "WorkflowEvents", "BlockingIO",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ProxyAgent",
+            dependencies: [
+                "Catalog", "CatalogStore", "EventStore", "Postgres", "JobManager", "DataMover", "Repository", "Infrastructure", "Secrets",
+                "WorkflowEvents", "BlockingIO",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -183,6 +193,7 @@ let package = Package(
                 "CommandLineSupport",
                 "PlatformAdapters",
                 "Postgres",
+                "ProxyAgent",
                 "EventStore",
                 "PrivateCluster",
                 "Repository",

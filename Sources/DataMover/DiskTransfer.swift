@@ -36,6 +36,11 @@ public struct DiskTransfer: Sendable {
     /// that a rewritten log is caught later; nil (the default) records none. A head that
     /// cannot be read leaves the manifest without one rather than failing the backup.
     public var logHead: (@Sendable () async throws -> DiskManifest.LogHead?)?
+    /// The fencing token this run holds the disk's progress under (`DiskProgressFence`):
+    /// claimed before the saved progress is read, checked by every progress and manifest
+    /// write, so a holder that lost the task to a later one cannot write after it. Nil (the
+    /// default) writes unfenced, for callers that are the disk's only possible writer.
+    public var fenceToken: Int64?
     /// Where the file work runs (chunk writes, progress and manifest saves, the repository's
     /// lock, existence checks): never on the cooperative pool. Defaults to the shared pool.
     public var io: BlockingIOPool = .shared
@@ -88,9 +93,12 @@ public struct DiskTransfer: Sendable {
     {
         let repository = self.repository
         // Held to the end: garbage collection cannot remove a chunk this transfer relies on.
+        let fence = fenceToken.map { DiskProgressFence(restorePoint: restorePoint, disk: disk, token: $0) }
         let (lock, barrier) = try await io.run { () throws(RepositoryError) in
             try repository.checkWritable()
-            return (try repository.lock(.shared, wait: false), try repository.flushBarrier())
+            let lock = try repository.lock(.shared, wait: false)
+            if let fence { try repository.claim(fence) }
+            return (lock, try repository.flushBarrier())
         }
         defer { withExtendedLifetime(lock) {} }
         let clock = ContinuousClock()
@@ -148,7 +156,7 @@ public struct DiskTransfer: Sendable {
                     clock.now - lastCheckpoint >= checkpointInterval || readSinceCheckpoint >= checkpointBytes
                 {
                     let saved = progress
-                    try await io.run { () throws(RepositoryError) in try repository.saveProgress(saved, barrier: barrier) }
+                    try await io.run { () throws(RepositoryError) in try repository.saveProgress(saved, barrier: barrier, fence: fence) }
                     try await checkpoint(progress)
                     lastCheckpoint = clock.now
                     readSinceCheckpoint = 0
@@ -162,7 +170,7 @@ public struct DiskTransfer: Sendable {
             restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks,
             logHead: head ?? nil)
         try await io.run { [keepsProgress, restorePoint, disk, progress] () throws(RepositoryError) in
-            try repository.save(manifest, keepingProgress: keepsProgress ? progress : nil, barrier: barrier)
+            try repository.save(manifest, keepingProgress: keepsProgress ? progress : nil, barrier: barrier, fence: fence)
             if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
         }
         return Outcome(

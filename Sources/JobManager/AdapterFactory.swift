@@ -8,10 +8,27 @@ import Logging
 public struct OpenedAdapter: Sendable {
     public let adapter: any InfrastructureAdapter
     public let secrets: [String]
+    /// What a proxy process needs to open the same server for one task, sealed to that
+    /// process's key when a task is assigned (`CredentialSeal`); nil when the platform needs
+    /// none (the lab: its folder).
+    public let handover: HandedOverCredentials?
 
-    public init(adapter: any InfrastructureAdapter, secrets: [String] = []) {
+    public init(adapter: any InfrastructureAdapter, secrets: [String] = [], handover: HandedOverCredentials? = nil) {
         self.adapter = adapter
         self.secrets = secrets
+        self.handover = handover
+    }
+}
+
+/// A managed server's login as the Job Manager resolved it, handed to a proxy process for
+/// one task: never stored by the process, never in an event or a log.
+public struct HandedOverCredentials: Codable, Sendable, Equatable {
+    public var user: String?
+    public var secret: String
+
+    public init(user: String?, secret: String) {
+        self.user = user
+        self.secret = secret
     }
 }
 
@@ -29,6 +46,9 @@ public struct AdapterFactory: Sendable {
         public let use: String
         /// Where `credential:` and `file:` password references are read; nil refuses them.
         public let secrets: SecretsLocation?
+        /// The login the Job Manager handed over (a proxy process's task): used instead of
+        /// resolving the server's password reference on this host.
+        public let handedOver: HandedOverCredentials?
         public let logger: Logger
     }
 
@@ -49,7 +69,7 @@ public struct AdapterFactory: Sendable {
 
     /// The adapter for `server`; refused with the reason when its platform is not registered.
     public func open(
-        _ server: ManagedServer, for use: String, secrets: SecretsLocation?, logger: Logger
+        _ server: ManagedServer, for use: String, secrets: SecretsLocation?, handedOver: HandedOverCredentials? = nil, logger: Logger
     ) async throws -> OpenedAdapter {
         guard let maker = makers[server.platform] else {
             throw JobManagerError(
@@ -57,7 +77,7 @@ public struct AdapterFactory: Sendable {
                 "\(use): '\(server.name)' is a \(server.platform.rawValue) server, which this program cannot reach (it knows \(platforms.map(\.rawValue).joined(separator: ", ")))"
             )
         }
-        return try await maker(Request(server: server, use: use, secrets: secrets, logger: logger))
+        return try await maker(Request(server: server, use: use, secrets: secrets, handedOver: handedOver, logger: logger))
     }
 
     /// The lab only: the adapter every build has (`Infrastructure`), and the default of a

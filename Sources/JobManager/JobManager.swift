@@ -16,6 +16,12 @@ public struct JobManagerSettings: Sendable {
     public var checkpointBytes: Int64
     /// How often a task waiting for a slot looks again. Defaults to 50 ms.
     public var slotPollInterval: Duration
+    /// How often a task handed to a proxy process looks at what the process reported (and
+    /// whether it still heartbeats). Defaults to 250 ms.
+    public var proxyPollInterval: Duration = .milliseconds(250)
+    /// How long a task waits when every proxy that could take it has an offline process,
+    /// before the Job Manager moves its data itself (embedded). Defaults to 5 minutes.
+    public var offlineProxyWait: Duration = .seconds(300)
     /// Replaces the jobs' wait between retries (tests); nil keeps the job's.
     public var retryWait: Duration?
     /// Where `credential:` and `file:` password references are read; nil refuses them.

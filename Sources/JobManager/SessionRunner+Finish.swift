@@ -90,6 +90,9 @@ extension SessionRunner {
         let machines = Self.machines(in: state, result: result, job: job)
         let reasons = [Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors), state.repositoryChecked?.warning]
         let reason = stopped ?? failedReason ?? reasons.compactMap { $0 }.joined(separator: "; ")
+        // No task of the session runs any more: a proxy process still holding one (the session
+        // was stopped, or abandoned) is refused at its next report.
+        try await mailbox.closeAll(session: session)
         try await collectOwnGarbage(state)
         let seconds = Date().timeIntervalSince(startedAt)
         func ratio(_ a: Int64, _ b: Int64) -> Double? { b > 0 ? (Double(a) / Double(b) * 100).rounded() / 100 : nil }

@@ -16,7 +16,9 @@ struct TaskResult: Sendable {
 
 extension SessionRunner {
     /// One disk: slots, proxy, transfer with checkpoints, retried per the job. A task the
-    /// log shows finished is not redone; one that was running resumes from its saved progress.
+    /// log shows finished is not redone; one that was running resumes from its saved progress
+    /// (on the process still holding it, if one does). A task taken back from a proxy process
+    /// that stopped heartbeating resumes on the next proxy chosen, without counting as a failure.
     func processDisk(
         _ machine: VirtualMachine, _ disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated, inventory: Inventory,
         previous: SessionEvent.RestorePointCreated?
@@ -28,6 +30,11 @@ extension SessionRunner {
                 return TaskResult(succeeded: true, retried: record.failures > 0, progress: finished)
             }
             let resuming = record.attempt > 0 && record.result == nil
+            if resuming, let assigned = record.assigned {
+                // The Job Manager stopped while a process held the transfer: follow it again.
+                if let done = try await reattach(task: task, assigned: assigned) { return done }
+                continue
+            }
             if !resuming && (record.failures > job.retry.count || (record.failures > 0 && stop.requested != nil)) {
                 return TaskResult(succeeded: false, retried: record.failures > 1, progress: nil)
             }
@@ -47,10 +54,12 @@ extension SessionRunner {
             }
             do {
                 let progress = try await transfer(
-                    task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous,
+                    task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, proxy: proxy,
                     throttle: try await throttle(task: task, proxy: proxy))
                 try? await release(proxy: proxy.id, slot: slot)
                 return TaskResult(succeeded: true, retried: await (recorder.state.tasks[task]?.failures ?? 0) > 0, progress: progress)
+            } catch is TaskMoved {
+                try? await release(proxy: proxy.id, slot: slot)
             } catch is CancellationError {
                 try? await release(proxy: proxy.id, slot: slot)
                 throw CancellationError()
@@ -70,16 +79,48 @@ extension SessionRunner {
     ) async throws -> (proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int)) {
         let placement = ProxySelection.Placement(machine, disk, in: inventory)
         var waited: String?
+        // Since when every proxy that could take the task has had an offline process.
+        var allOfflineSince: ContinuousClock.Instant?
         while true {
             try Task.checkCancellation()
             if let repositorySlot = try await slots.take(.repository, repositoryID, limit: repositoryDefinition.maxConcurrentTasks) {
+                var presence: [UUIDString: ProxyPresence]
+                do {
+                    presence = try await fleet.presence()
+                } catch {
+                    try? await slots.give(.repository, repositoryID, slot: repositorySlot)
+                    throw error
+                }
+                let fallBack = allOfflineSince.map { ContinuousClock.now - $0 >= settings.offlineProxyWait } ?? false
+                if fallBack {
+                    // Their processes stayed away past the wait: the Job Manager moves the data
+                    // itself rather than hold the session for ever (the reason is recorded).
+                    presence = presence.filter { if case .offline = $0.value { return false } else { return true } }
+                }
                 var load: [UUIDString: Double] = [:]
                 for (id, proxy) in proxies {
-                    load[id] = Double(try await slots.inUse(.proxy, id)) / Double(max(1, proxy.maxConcurrentTasks))
+                    let limit = presence[id]?.process?.maxTasks ?? proxy.maxConcurrentTasks
+                    load[id] = Double(try await slots.inUse(.proxy, id)) / Double(max(1, limit))
                 }
-                let ranked = ProxySelection.rank(proxies, placement: placement, repositorySite: repositoryDefinition.site, load: load)
+                let ranking = ProxySelection.rank(
+                    proxies, placement: placement, server: job.server, repositorySite: repositoryDefinition.site, load: load,
+                    presence: presence)
+                let ranked = ranking.candidates
                 guard !ranked.isEmpty else {
                     try await slots.give(.repository, repositoryID, slot: repositorySlot)
+                    if let lost = ranking.offline.first {
+                        // A proxy that could take it has a process that stopped heartbeating:
+                        // wait for it (or another) to run again, as for a busy proxy, for a while.
+                        allOfflineSince = allOfflineSince ?? .now
+                        let reason =
+                            "proxy '\(lost.proxyName)' is offline (its process on \(lost.host) last heartbeat \(Int(lost.heartbeatAge)) s ago): start 'tidemark proxy run \(lost.proxyName)' again; the Job Manager moves the data itself after \(Int(settings.offlineProxyWait.seconds)) s"
+                        if waited != reason {
+                            waited = reason
+                            try await recorder.record(.taskWaited, SessionEvent.TaskWaited(taskId: task, reason: reason))
+                        }
+                        try await Task.sleep(for: settings.slotPollInterval)
+                        continue
+                    }
                     throw JobManagerError(
                         .invalidJob,
                         "job '\(job.name)': no proxy can reach \(machine.name) (add a proxy with network mode, or widen the job's proxy list)"
@@ -88,7 +129,7 @@ extension SessionRunner {
                 for candidate in ranked {
                     let proxySlot: Int
                     do {
-                        guard let taken = try await slots.take(.proxy, candidate.id, limit: candidate.proxy.maxConcurrentTasks) else {
+                        guard let taken = try await slots.take(.proxy, candidate.id, limit: candidate.taskLimit) else {
                             continue
                         }
                         proxySlot = taken
@@ -181,8 +222,56 @@ extension SessionRunner {
 
     func transfer(
         task: String, machine: VirtualMachine, disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated,
-        previous: SessionEvent.RestorePointCreated?, throttle: TokenBucket?
+        previous: SessionEvent.RestorePointCreated?, proxy: ProxySelection.Candidate, throttle: TokenBucket?
     ) async throws -> SessionEvent.TransferProgress {
+        let order = try await order(task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, throttle: throttle)
+        let report: TransferReport
+        var token: Int64?
+        if let process = proxy.process {
+            (report, token) = try await moveRemotely(order, proxy: proxy, process: process)
+        } else {
+            report = try await moveEmbedded(order, throttle: throttle)
+        }
+        return try await recordEnd(task: task, restorePoint: order.restorePointId, disk: order.disk, report: report, token: token)
+    }
+
+    /// Records a transfer's end (`TransferFinished`, `TaskFinished`) with the mover's figures,
+    /// then forgets its saved progress and its assignment.
+    func recordEnd(
+        task: String, restorePoint: String, disk: String, report: TransferReport, token: Int64?
+    ) async throws -> SessionEvent.TransferProgress {
+        stageTimes.add(report)
+        let done = report.progress(of: task)
+        try await recorder.record([
+            try SessionRecorder.Entry(.transferFinished, done),
+            try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .success)),
+        ])
+        await BlockingIOPool.shared.run { [repository] in repository.clearProgress(restorePoint: restorePoint, disk: disk) }
+        if let token { try? await mailbox.close(session: session, task: task, token: token) }
+        return done
+    }
+
+    /// The embedded data mover: the order carried out in this process, under a fresh token
+    /// (a process that held the task before is fenced off the disk's progress).
+    func moveEmbedded(_ order: TransferOrder, throttle: TokenBucket?) async throws -> TransferReport {
+        let token = try await mailbox.nextToken()
+        let recorder = self.recorder, task = order.taskId
+        return try await TransferExecution.run(
+            order, adapter: adapter, repository: repository, fenceToken: token, throttle: throttle,
+            logHead: { [store = context.store] in
+                // The log's chain head goes into the manifest: a record of the log the database cannot rewrite.
+                try await EventChain.head(of: store).map { DiskManifest.LogHead(position: $0.position, hash: $0.hash) }
+            },
+            checkpoint: { report in try await recorder.record(.transferCheckpointed, report.progress(of: task)) })
+    }
+
+    /// What the task's mover is to do: the transfer's plan fixed by `TransferStarted` before
+    /// the first byte (recorded again when the snapshot changed or changed block tracking
+    /// refuses a resumed incremental), with the changed areas of an incremental.
+    func order(
+        task: String, machine: VirtualMachine, disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated,
+        previous: SessionEvent.RestorePointCreated?, throttle: TokenBucket?
+    ) async throws -> TransferOrder {
         let diskName = "disk-\(disk.key)"
         var started = await recorder.state.tasks[task]?.transfer
         if let plan = started, let read = plan.snapshotId, read != snapshot.snapshotId {
@@ -237,19 +326,8 @@ extension SessionRunner {
             started = fixed
         }
         var plan = started!
-        let source = try await adapter.openDisk(vm: machine.id, snapshot: snapshot.snapshotId, diskKey: disk.key)
-        var transfer = DiskTransfer(
-            repository: repository, restorePoint: plan.restorePointId, disk: diskName, source: source,
-            blockSize: try BlockSize(bytes: job.blockSizeBytes))
-        transfer.keepsProgress = true
-        // The log's chain head goes into the manifest: a record of the log the database cannot rewrite.
-        transfer.logHead = { [store = context.store] in
-            try await EventChain.head(of: store).map { DiskManifest.LogHead(position: $0.position, hash: $0.hash) }
-        }
-        transfer.throttle = throttle
-        transfer.checkpointBytes = settings.checkpointBytes
-        transfer.checkpointInterval = settings.checkpointInterval
-        if let baseID = plan.baseRestorePointId, let base = try await manifest(of: baseID, disk: diskName) {
+        var base: TransferOrder.Base?
+        if let baseID = plan.baseRestorePointId, try await manifest(of: baseID, disk: diskName) != nil {
             if areas == nil {
                 // A resumed incremental asks again; refused now (a reset meanwhile), the rest of
                 // the disk is read whole and the plan is recorded again with the reason.
@@ -264,27 +342,14 @@ extension SessionRunner {
                     try await recorder.record(.transferStarted, plan)
                 }
             }
-            if let areas { transfer.changedBlocks = (base, DiskTransfer.blocks(touchedBy: areas, blockSize: transfer.blockSize)) }
+            if let areas { base = TransferOrder.Base(restorePointId: baseID, changedAreas: areas.map { [$0.offset, $0.length] }) }
         }
-        let recorder = self.recorder
-        let outcome = try await transfer.run { progress in
-            try await recorder.record(
-                .transferCheckpointed,
-                SessionEvent.TransferProgress(
-                    taskId: task, offset: progress.offset, bytesRead: progress.bytesRead, bytesTransferred: progress.bytesTransferred,
-                    newChunks: Int64(progress.newChunks)))
-        }
-        stageTimes.add(outcome, parallelism: transfer.parallelism)
-        let done = SessionEvent.TransferProgress(
-            taskId: task, offset: source.size, bytesRead: outcome.progress.bytesRead, bytesTransferred: outcome.progress.bytesTransferred,
-            newChunks: Int64(outcome.progress.newChunks))
-        try await recorder.record([
-            try SessionRecorder.Entry(.transferFinished, done),
-            try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .success)),
-        ])
-        await BlockingIOPool.shared.run { [repository, plan] in repository.clearProgress(restorePoint: plan.restorePointId, disk: diskName)
-        }
-        return done
+        return TransferOrder(
+            sessionId: session, taskId: task, serverId: job.server, vmId: machine.id, vmName: machine.name, diskKey: disk.key,
+            snapshotId: snapshot.snapshotId, restorePointId: plan.restorePointId, disk: diskName, blockSizeBytes: job.blockSizeBytes,
+            compressionLevel: job.compressionLevel, repositoryId: repositoryID, repositoryPath: repositoryDefinition.path, base: base,
+            throttleBytesPerSecond: throttle.map { Int64($0.bytesPerSecond) }, checkpointBytes: settings.checkpointBytes,
+            checkpointSeconds: settings.checkpointInterval.seconds)
     }
 
     /// A restore point's manifest of a disk, read off the cooperative pool; nil if it is

@@ -35,6 +35,11 @@ final class SessionRunner: Sendable {
     let stop = StopSignal()
     /// The infrastructure's secrets, kept out of logs and of errors passed up.
     let secrets = ScrubberBox()
+    /// The login a proxy process gets, sealed to it, for a task on this session's server.
+    let handover: HandedOverCredentials?
+    /// The proxy processes, and the mailbox that hands them tasks.
+    let fleet: ProxyFleet
+    let mailbox: AssignmentMailbox
 
     var job: JobDefinition { plan.job }
     var jobID: UUIDString { plan.jobID }
@@ -57,6 +62,9 @@ final class SessionRunner: Sendable {
         self.startedAt = startedAt
         self.slots = slots
         self.adapter = opened.adapter
+        self.handover = opened.handover
+        self.fleet = ProxyFleet(store: context.store)
+        self.mailbox = AssignmentMailbox(pool: context.store.pool)
         self.repository = repository
         self.recorder = try SessionRecorder(
             store: context.store, session: plan.session, state: state, crashAfter: context.settings.crashAfterEvents)
@@ -303,11 +311,19 @@ final class ThrottleBuckets: Sendable {
 final class StageTimesBox: Sendable {
     private let times = Mutex((StageTimes(), 0.0, 0.0))
 
-    func add(_ outcome: DiskTransfer.Outcome, parallelism: Int) {
+    /// A mover's end report: stage times measured where the work happened (on the proxy
+    /// process that moved the bytes, or in this process for the embedded mover).
+    func add(_ report: TransferReport) {
+        guard let busy = report.busySeconds, let wall = report.wallSeconds else { return }
+        var stages = StageTimes()
+        stages.source = busy.source
+        stages.proxy = busy.proxy
+        stages.network = busy.network
+        stages.target = busy.target
         times.withLock {
-            $0.0.add(outcome.stageTimes)
-            $0.1 += outcome.wallSeconds * Double(parallelism)
-            $0.2 += outcome.wallSeconds
+            $0.0.add(stages)
+            $0.1 += wall * Double(report.parallelism ?? 1)
+            $0.2 += wall
         }
     }
 

@@ -22,6 +22,9 @@ public struct SessionState: Sendable {
         public var failures = 0
         /// Why the last failed attempt failed.
         public var failureMessage: String?
+        /// The proxy process holding the transfer now, if one was assigned it and it was not
+        /// taken back since: a resumed session reattaches to it rather than start again.
+        public var assigned: SessionEvent.TaskAssigned?
     }
 
     public private(set) var started: SessionEvent.Started?
@@ -75,6 +78,12 @@ public struct SessionState: Sendable {
                 tasks[started.taskId]!.result = nil
                 tasks[started.taskId]!.finished = nil
             }
+        case .taskAssigned:
+            if let assigned = decode(SessionEvent.TaskAssigned.self) { tasks[assigned.taskId, default: TaskRecord()].assigned = assigned }
+        case .taskReassigned:
+            if let taken = decode(SessionEvent.TaskReassigned.self), tasks[taken.taskId]?.assigned?.token == taken.token {
+                tasks[taken.taskId]!.assigned = nil
+            }
         case .transferStarted:
             if let transfer = decode(SessionEvent.TransferStarted.self) {
                 tasks[transfer.taskId, default: TaskRecord()].transfer = transfer
@@ -86,6 +95,7 @@ public struct SessionState: Sendable {
         case .taskFinished:
             if let end = decode(SessionEvent.TaskFinished.self) {
                 tasks[end.taskId, default: TaskRecord()].result = end.result
+                tasks[end.taskId]!.assigned = nil
                 if end.result == .failed {
                     tasks[end.taskId]!.failures += 1
                     tasks[end.taskId]!.failureMessage = end.message

@@ -9,8 +9,11 @@ public enum PlatformAdapters {
     public static var standard: AdapterFactory {
         var factory = AdapterFactory.lab
         factory.register(.vcenter) { request in
-            let (endpoint, password) = try request.server.resolvedEndpoint(for: request.use, secrets: request.secrets)
-            return OpenedAdapter(adapter: VSphereAdapter(endpoint: endpoint, logger: request.logger), secrets: [password])
+            let (endpoint, password) = try request.server.resolvedEndpoint(
+                for: request.use, secrets: request.secrets, handedOver: request.handedOver)
+            return OpenedAdapter(
+                adapter: VSphereAdapter(endpoint: endpoint, logger: request.logger), secrets: [password],
+                handover: HandedOverCredentials(user: endpoint.user, secret: password))
         }
         return factory
     }

@@ -34,6 +34,9 @@ public struct SessionsProjection: Projection {
         /// Set by a finish, cleared (`.some(nil)`) by the next attempt's start.
         var result, message: String??
         var finishedAt: Date??
+        /// The host of the proxy process moving it; cleared (`.some(nil)`) when a proxy is
+        /// chosen, so an embedded mover shows none.
+        var proxyHost: String??
     }
 
     struct RestorePointRow {
@@ -59,6 +62,7 @@ public struct SessionsProjection: Projection {
         updated: [
             "vm_id", "vm_name", "disk_key", "size_bytes", "proxy_id", "proxy_name", "transport_mode", "state", "result",
             "message", "attempts", "started_at", "finished_at", "offset_bytes", "read_bytes", "transferred_bytes", "new_chunks",
+            "proxy_host",
         ], conflict: .merge)
     static let restorePointsUpsert = Upsert(
         table: "restore_points", key: ["restore_point_id"],
@@ -132,7 +136,12 @@ public struct SessionsProjection: Projection {
                         Self.set(&$0.proxyID, json.string(SessionEvent.Field.proxyId))
                         Self.set(&$0.proxyName, json.string(SessionEvent.Field.proxyName))
                         Self.set(&$0.transportMode, json.string(SessionEvent.Field.transportMode))
+                        $0.proxyHost = .some(nil)
                     }
+                }
+            case .taskAssigned:
+                if let id = json.string(SessionEvent.Field.taskId) {
+                    task(id) { $0.proxyHost = .some(json.string(SessionEvent.Field.host)) }
                 }
             case .transferCheckpointed, .transferFinished:
                 if let id = json.string(SessionEvent.Field.taskId) {
@@ -183,7 +192,7 @@ public struct SessionsProjection: Projection {
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
             case .repositoryChecked, .taskWaited, .applicationProcessed, .snapshotRequested, .snapshotCreated,
-                .throttleApplied, .transferStarted, .snapshotRemoved:
+                .throttleApplied, .transferStarted, .snapshotRemoved, .taskReassigned:
                 break
             }
             sessions[session] = row
@@ -218,6 +227,7 @@ public struct SessionsProjection: Projection {
                     "attempts": .integer(row.attempts), "started_at": .time(row.startedAt),
                     "finished_at": Self.clearable(row.finishedAt.map { $0.map(RowBatch.Value.time) }), "offset_bytes": .integer(row.offset),
                     "read_bytes": .integer(row.read), "transferred_bytes": .integer(row.transferred), "new_chunks": .integer(row.newChunks),
+                    "proxy_host": Self.clearable(row.proxyHost.map { $0.map(RowBatch.Value.text) }),
                 ])
             }
         }

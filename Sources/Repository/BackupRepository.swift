@@ -122,9 +122,13 @@ public struct BackupRepository: Sendable {
     ///
     /// Saved progress names chunks too, so they are made durable first (a checkpoint every
     /// few seconds costs one flush).
-    public func saveProgress(_ progress: DiskProgress, barrier: ChunkFlushBarrier? = nil) throws(RepositoryError) {
+    ///
+    /// `fence`: the token the writer holds the disk under; refused if another took it over.
+    public func saveProgress(
+        _ progress: DiskProgress, barrier: ChunkFlushBarrier? = nil, fence: DiskProgressFence? = nil
+    ) throws(RepositoryError) {
         try makeChunksDurable(barrier)
-        try writeProgress(progress)
+        try whileHolding(fence) { () throws(RepositoryError) in try writeProgress(progress) }
     }
 
     /// The progress file alone, for callers that made its chunks durable just before.
@@ -152,9 +156,11 @@ public struct BackupRepository: Sendable {
         return progress
     }
 
-    /// Forgets a disk's saved progress once its manifest is saved.
+    /// Forgets a disk's saved progress once its manifest is saved, and its fence: a holder
+    /// still running somewhere is refused from now on.
     public func clearProgress(restorePoint: String, disk: String) {
         unlink("\(inProgressPath)/\(restorePoint)/\(disk).json")
+        unlink(fencePath(restorePoint: restorePoint, disk: disk))
         rmdir("\(inProgressPath)/\(restorePoint)")
     }
 
@@ -201,19 +207,23 @@ public struct BackupRepository: Sendable {
     ///
     /// `keepingProgress`: the transfer's complete progress, saved first (its caller clears it
     /// once the transfer's end is recorded). Both name the same chunks, so one flush serves both.
+    /// `fence`: as for `saveProgress`; both writes happen under it.
     public func save(
-        _ manifest: DiskManifest, keepingProgress progress: DiskProgress? = nil, barrier: ChunkFlushBarrier? = nil
+        _ manifest: DiskManifest, keepingProgress progress: DiskProgress? = nil, barrier: ChunkFlushBarrier? = nil,
+        fence: DiskProgressFence? = nil
     ) throws(RepositoryError) {
         try makeChunksDurable(barrier)
-        if let progress { try writeProgress(progress) }
-        try DurableFile.makeDirectory("\(restorePointsPath)/\(manifest.restorePoint)")
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(manifest) else {
             throw RepositoryError(.io, "could not encode the manifest of \(manifest.restorePoint)/\(manifest.disk)")
         }
-        try DurableFile.write(Array(data), to: manifestPath(restorePoint: manifest.restorePoint, disk: manifest.disk))
+        try whileHolding(fence) { () throws(RepositoryError) in
+            if let progress { try writeProgress(progress) }
+            try DurableFile.makeDirectory("\(restorePointsPath)/\(manifest.restorePoint)")
+            try DurableFile.write(Array(data), to: manifestPath(restorePoint: manifest.restorePoint, disk: manifest.disk))
+        }
     }
 
     /// Reads a manifest and checks its shape; a truncated or edited one is refused.

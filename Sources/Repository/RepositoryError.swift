@@ -20,6 +20,9 @@ public struct RepositoryError: CodedError, Equatable {
         /// The repository is encrypted and no key, or another key, was given.
         case keyRequired = "key required"
         case wrongKey = "wrong key"
+        /// A transfer's write refused because a later holder of its task took it over
+        /// (`DiskProgressFence`).
+        case fenced = "fenced"
         case io = "input/output error"
     }
 

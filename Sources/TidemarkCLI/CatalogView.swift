@@ -26,6 +26,8 @@ struct ObjectView {
     /// Job only: why the last session failed or warned.
     var lastReason: String?
     var nextRun: Date?
+    /// More `"key":value` members for the JSON form (a proxy's process).
+    var extraJSON: [String] = []
 
     var json: String {
         var fieldsJSON: [String] = []
@@ -42,7 +44,7 @@ struct ObjectView {
             parts.append("\"last_reason\":" + (lastReason.map(JSONString.quoted) ?? "null"))
             parts.append("\"next_run_at\":" + (nextRun.map { JSONString.quoted(ISO8601DateFormatter().string(from: $0)) } ?? "null"))
         }
-        return "{" + parts.joined(separator: ",") + "}"
+        return "{" + (parts + extraJSON).joined(separator: ",") + "}"
     }
 }
 

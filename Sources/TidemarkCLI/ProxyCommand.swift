@@ -5,10 +5,10 @@ import Catalog
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
-        abstract: "Define backup proxies: their site, transport modes, task limit and placement.",
+        abstract: "Define backup proxies (site, transport modes, task limit, placement) and run them on other hosts.",
         subcommands: [
             AddObject<ProxyOptions>.self, UpdateObject<ProxyOptions>.self, RemoveObject<ProxyDefinition>.self,
-            ListObjects<ProxyDefinition>.self, ShowObject<ProxyDefinition>.self,
+            ProxyListCommand.self, ShowObject<ProxyDefinition>.self, ProxyRunCommand.self,
         ])
 }
 

@@ -56,6 +56,12 @@ struct SessionProgress {
         case .proxySelected:
             guard let choice = decode(SessionEvent.ProxySelected.self) else { break }
             steps.append("\(label(choice.taskId)): proxy \(choice.proxyName) (\(choice.transportMode))")
+        case .taskAssigned:
+            guard let assigned = decode(SessionEvent.TaskAssigned.self) else { break }
+            steps.append("\(label(assigned.taskId)): handed to proxy \(assigned.proxyName)'s process on \(assigned.host)")
+        case .taskReassigned:
+            guard let moved = decode(SessionEvent.TaskReassigned.self) else { break }
+            steps.append("\(label(moved.taskId)): taken back from \(moved.proxyName): \(moved.reason); resumes from its last checkpoint")
         case .taskStarted:
             guard let task = decode(SessionEvent.TaskStarted.self) else { break }
             vmNames[task.vmId] = vmNames[task.vmId] ?? task.vmName

@@ -40,6 +40,15 @@ enum SessionTimeline {
                 let what = event.type == SessionEvent.Kind.transferFinished.rawValue ? "transfer done" : "checkpoint"
                 return "\(subject)\(what) at \(progress.offset), read \(progress.bytesRead), wrote \(progress.bytesTransferred)"
             }
+        case .taskAssigned?:
+            if let assigned = decode(SessionEvent.TaskAssigned.self, event) {
+                return
+                    "\(subject)assigned to proxy \(assigned.proxyName) on \(assigned.host) (process \(assigned.instanceId), token \(assigned.token))"
+            }
+        case .taskReassigned?:
+            if let moved = decode(SessionEvent.TaskReassigned.self, event) {
+                return "\(subject)taken back from proxy \(moved.proxyName) (token \(moved.token)): \(moved.reason)"
+            }
         case .taskWaited?:
             if let waited = decode(SessionEvent.TaskWaited.self, event) { return "\(subject)waits: \(waited.reason)" }
         case .taskFinished?:

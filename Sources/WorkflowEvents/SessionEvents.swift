@@ -34,6 +34,8 @@ public enum SessionEvent {
         case repositoryChecked = "RepositoryChecked"
         case taskWaited = "TaskWaited"
         case proxySelected = "ProxySelected"
+        case taskAssigned = "TaskAssigned"
+        case taskReassigned = "TaskReassigned"
         case taskStarted = "TaskStarted"
         case applicationProcessed = "ApplicationProcessed"
         case snapshotRequested = "SnapshotRequested"
@@ -137,6 +139,53 @@ public enum SessionEvent {
         }
     }
 
+    /// `TaskAssigned`: the task's transfer handed to a proxy process (not recorded for the
+    /// embedded data mover), under a fencing token larger than any earlier holder's.
+    public struct TaskAssigned: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", proxyId = "proxy_id", proxyName = "proxy_name", instanceId = "instance_id", host, token
+        }
+
+        public var taskId: String
+        public var proxyId: String
+        public var proxyName: String
+        public var instanceId: String
+        public var host: String
+        public var token: Int64
+        public init(taskId: String, proxyId: String, proxyName: String, instanceId: String, host: String, token: Int64) {
+            self.taskId = taskId
+            self.proxyId = proxyId
+            self.proxyName = proxyName
+            self.instanceId = instanceId
+            self.host = host
+            self.token = token
+        }
+    }
+
+    /// `TaskReassigned`: the task taken back from the process it was assigned to, and why (the
+    /// process's lease ran out, it handed the task back when stopping); it resumes from its
+    /// last checkpoint on the next proxy chosen, and is not counted as a failure.
+    public struct TaskReassigned: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", proxyId = "proxy_id", proxyName = "proxy_name", instanceId = "instance_id", token, reason
+        }
+
+        public var taskId: String
+        public var proxyId: String
+        public var proxyName: String
+        public var instanceId: String
+        public var token: Int64
+        public var reason: String
+        public init(taskId: String, proxyId: String, proxyName: String, instanceId: String, token: Int64, reason: String) {
+            self.taskId = taskId
+            self.proxyId = proxyId
+            self.proxyName = proxyName
+            self.instanceId = instanceId
+            self.token = token
+            self.reason = reason
+        }
+    }
+
     public struct TaskStarted: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case taskId = "task_id", vmId = "vm_id", vmName = "vm_name", diskKey = "disk_key", sizeBytes = "size_bytes", attempt
@@ -162,6 +211,7 @@ public enum SessionEvent {
     public struct TransferProgress: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case taskId = "task_id", offset, bytesRead = "bytes_read", bytesTransferred = "bytes_transferred", newChunks = "new_chunks"
+            case resumedFromOffset = "resumed_from_offset"
         }
 
         public var taskId: String
@@ -169,12 +219,18 @@ public enum SessionEvent {
         public var bytesRead: Int64
         public var bytesTransferred: Int64
         public var newChunks: Int64
-        public init(taskId: String, offset: Int64, bytesRead: Int64, bytesTransferred: Int64, newChunks: Int64) {
+        /// `TransferFinished` only: where the run that finished began, when it continued saved
+        /// progress (after a crash, or on another proxy); absent when it read from the start.
+        public var resumedFromOffset: Int64?
+        public init(
+            taskId: String, offset: Int64, bytesRead: Int64, bytesTransferred: Int64, newChunks: Int64, resumedFromOffset: Int64? = nil
+        ) {
             self.taskId = taskId
             self.offset = offset
             self.bytesRead = bytesRead
             self.bytesTransferred = bytesTransferred
             self.newChunks = newChunks
+            self.resumedFromOffset = resumedFromOffset
         }
     }
 
@@ -484,6 +540,7 @@ extension SessionEvent {
         public static let proxyName = ProxySelected.CodingKeys.proxyName.rawValue
         public static let transportMode = ProxySelected.CodingKeys.transportMode.rawValue
         public static let candidates = ProxySelected.CodingKeys.candidates.rawValue
+        public static let host = TaskAssigned.CodingKeys.host.rawValue
         public static let offset = TransferProgress.CodingKeys.offset.rawValue
         public static let bytesRead = TransferProgress.CodingKeys.bytesRead.rawValue
         public static let bytesTransferred = TransferProgress.CodingKeys.bytesTransferred.rawValue

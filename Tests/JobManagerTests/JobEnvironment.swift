@@ -19,9 +19,10 @@ struct JobEnvironment {
     var repositoryPath: String { folder.appendingPathComponent("repository").path }
 
     static func make(
-        vms: Int, diskSize: Int64, disksPerVM: Int = 1, parallel: Bool = true, retention: String = "7 restore points"
+        vms: Int, diskSize: Int64, disksPerVM: Int = 1, parallel: Bool = true, retention: String = "7 restore points",
+        cluster: PostgresConnectionSettings? = nil
     ) async throws -> JobEnvironment {
-        let database = try await TestDatabase.create()
+        let database = try await TestDatabase.create(cluster: cluster)
         let scratch = ProcessInfo.processInfo.environment["TIDEMARK_TEST_SCRATCH"] ?? NSTemporaryDirectory()
         let folder = URL(fileURLWithPath: scratch).appendingPathComponent("job-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

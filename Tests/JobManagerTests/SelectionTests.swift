@@ -63,12 +63,58 @@ struct SelectionTests {
         let remote = ProxyDefinition(name: "remote-nbd", site: "dr", transportModes: [.network])
         let elsewhere = ProxyDefinition(name: "other-host", site: "hq", transportModes: [.hotAdd], host: "esx-09")
         let ranked = ProxySelection.rank(
-            [("1", remote), ("2", network), ("3", hotAdd), ("4", san), ("5", elsewhere)], placement: placement, repositorySite: "hq",
-            load: ["4": 0.5])
+            [("1", remote), ("2", network), ("3", hotAdd), ("4", san), ("5", elsewhere)], placement: placement, server: "vc",
+            repositorySite: "hq", load: ["4": 0.5]
+        ).candidates
         #expect(ranked.map(\.proxy.name) == ["san", "appliance", "nbd", "remote-nbd"])
         #expect(ranked.map(\.mode) == [.directStorage, .hotAdd, .network, .network])
         #expect(ranked[0].reason.contains("50% of its 2 slots in use"))
-        let busy = ProxySelection.rank([("2", network), ("6", network)], placement: placement, repositorySite: "hq", load: ["2": 1])
+        let busy = ProxySelection.rank(
+            [("2", network), ("6", network)], placement: placement, server: "vc", repositorySite: "hq", load: ["2": 1]
+        ).candidates
         #expect(busy.map(\.id) == ["6", "2"])
+    }
+
+    static func process(
+        _ proxy: String, reaches datastores: [String], on server: String = "vc", live: Bool = true, maxTasks: Int = 5
+    ) -> ProxyProcess {
+        ProxyProcess(
+            instanceID: "i-\(proxy)", proxyID: proxy, proxyName: "p\(proxy)", host: "host-\(proxy)", pid: 1, version: "0",
+            maxTasks: maxTasks,
+            reach: .init(servers: [server: datastores]), publicKey: [], leaseSeconds: 10, startedAt: Date(), heartbeatAge: live ? 1 : 60,
+            runningTasks: 0, live: live, endReason: nil)
+    }
+
+    @Test(
+        "with processes: an offline proxy and one whose process cannot reach the datastore are left out; a live one takes its process's limit"
+    )
+    func processPresence() throws {
+        let inventory = Self.inventory()
+        let machine = inventory.virtualMachines[0]
+        let placement = ProxySelection.Placement(machine, machine.disks[0], in: inventory)
+        let proxies = ["1", "2", "3", "4"].map { ($0, ProxyDefinition(name: "p\($0)", site: "hq", transportModes: [.network])) }
+        let ranking = ProxySelection.rank(
+            proxies, placement: placement, server: "vc", repositorySite: "hq", load: [:],
+            presence: [
+                "1": .live(Self.process("1", reaches: ["ds-1"], maxTasks: 7)),
+                "2": .live(Self.process("2", reaches: ["ds-other"])),
+                "3": .offline(Self.process("3", reaches: ["*"], live: false)),
+            ])
+        // 4 has no process: embedded.
+        #expect(ranking.candidates.map(\.id) == ["1", "4"])
+        #expect(ranking.candidates[0].process?.host == "host-1")
+        #expect(ranking.candidates[0].taskLimit == 7)
+        #expect(ranking.candidates[0].reason.contains("process on host-1"))
+        #expect(ranking.candidates[1].process == nil)
+        #expect(ranking.candidates[1].reason.contains("embedded"))
+        #expect(ranking.offline.map(\.proxyID) == ["3"])
+        // A process that reaches every datastore of the server (a vCenter over the network), and one of another server.
+        let wide = ProxySelection.rank(
+            proxies, placement: placement, server: "vc", repositorySite: "hq", load: [:],
+            presence: [
+                "1": .live(Self.process("1", reaches: ["*"])), "2": .live(Self.process("2", reaches: ["*"], on: "other")),
+                "3": .live(Self.process("3", reaches: ["*"])), "4": .live(Self.process("4", reaches: [])),
+            ])
+        #expect(wide.candidates.map(\.id) == ["1", "3"])
     }
 }

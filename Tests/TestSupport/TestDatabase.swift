@@ -29,9 +29,10 @@ public struct TestDatabase: Sendable {
         return PostgresConnectionSettings(url)
     }
 
-    /// Creates a fresh database; migrates it unless `migrated` is false.
-    public static func create(migrated: Bool = true) async throws -> TestDatabase {
-        let cluster = try clusterAdministrator()
+    /// Creates a fresh database; migrates it unless `migrated` is false. `cluster`: another
+    /// cluster's superuser (a test's own, `NamespaceCluster`); the suite's by default.
+    public static func create(migrated: Bool = true, cluster given: PostgresConnectionSettings? = nil) async throws -> TestDatabase {
+        let cluster = try given ?? clusterAdministrator()
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
         let maintenance = try await PostgresConnection.connect(cluster)
         try await maintenance.execute("CREATE DATABASE \(name)")

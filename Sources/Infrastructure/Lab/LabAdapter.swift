@@ -21,6 +21,11 @@ public struct LabAdapter: InfrastructureAdapter {
         try store.read { $0.inventory }
     }
 
+    /// The lab's datastores by id, read now (blocking: a file read); empty if unreadable.
+    public var datastoreIDs: [String] {
+        (try? store.read { $0.inventory.datastores.map(\.id) }) ?? []
+    }
+
     public func faults() throws -> LabFaults {
         try store.read { $0.faults }
     }

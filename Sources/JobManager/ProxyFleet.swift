@@ -1,0 +1,112 @@
+import Catalog
+import EventStore
+import Foundation
+import Postgres
+import WorkflowEvents
+
+/// A proxy process as registered (`tidemark proxy run`), with its liveness now.
+public struct ProxyProcess: Sendable {
+    public let instanceID: String
+    public let proxyID: UUIDString
+    public let proxyName: String
+    public let host: String
+    public let pid: Int
+    public let version: String
+    public let maxTasks: Int
+    public let reach: ProxyProcessEvent.Reach
+    public let publicKey: [UInt8]
+    public let leaseSeconds: Double
+    public let startedAt: Date
+    /// Seconds since its last heartbeat, by the database's clock.
+    public let heartbeatAge: Double
+    public let runningTasks: Int
+    public let live: Bool
+    /// `stopped` or `lost` once it ended.
+    public let endReason: String?
+}
+
+/// Where a catalog proxy's bytes move now.
+public enum ProxyPresence: Sendable {
+    /// No process serves it (none ever registered, or the last one stopped cleanly): the Job
+    /// Manager moves its bytes in its own process.
+    case embedded
+    /// Its process heartbeats: tasks go to it.
+    case live(ProxyProcess)
+    /// Its process stopped heartbeating: no task goes to it until one runs again.
+    case offline(ProxyProcess)
+
+    public var name: String {
+        switch self {
+        case .embedded: return "embedded"
+        case .live: return "live"
+        case .offline: return "offline"
+        }
+    }
+
+    public var process: ProxyProcess? {
+        switch self {
+        case .embedded: return nil
+        case .live(let process), .offline(let process): return process
+        }
+    }
+}
+
+/// The proxy processes, read from `tidemark.proxy_processes` (the newest process of each
+/// proxy decides its presence), and the Job Manager's one write there: declaring a process
+/// whose lease ran out lost.
+public struct ProxyFleet: Sendable {
+    let store: EventStore
+
+    public init(store: EventStore) { self.store = store }
+
+    static let newestProcesses = """
+        SELECT DISTINCT ON (p.proxy_id) p.instance_id::text, p.proxy_id, p.proxy_name, p.host, p.pid, p.version, p.max_tasks,
+               p.reach::text, p.public_key, p.lease_seconds, p.started_at,
+               extract(epoch FROM clock_timestamp() - p.heartbeat_at)::float8, p.running_tasks, tidemark.proxy_live(p), p.end_reason
+          FROM tidemark.proxy_processes p
+         ORDER BY p.proxy_id, p.started_at DESC
+        """
+
+    /// Every proxy that ever had a process, by proxy id; a proxy absent here is embedded.
+    public func presence() async throws -> [UUIDString: ProxyPresence] {
+        let result = try await store.pool.query(Self.newestProcesses)
+        var presence: [UUIDString: ProxyPresence] = [:]
+        for row in 0..<result.rowCount {
+            let reachText: String = try result.decode(row, 7)
+            let process = ProxyProcess(
+                instanceID: try result.decode(row, 0), proxyID: try result.decode(row, 1), proxyName: try result.decode(row, 2),
+                host: try result.decode(row, 3), pid: Int(try result.decode(row, 4, as: Int32.self)), version: try result.decode(row, 5),
+                maxTasks: Int(try result.decode(row, 6, as: Int32.self)),
+                reach: (try? JSONDecoder().decode(ProxyProcessEvent.Reach.self, from: Data(reachText.utf8))) ?? .init(servers: [:]),
+                publicKey: [UInt8](try result.decode(row, 8, as: Data.self)), leaseSeconds: try result.decode(row, 9),
+                startedAt: try result.decode(row, 10), heartbeatAge: try result.decode(row, 11),
+                runningTasks: Int(try result.decode(row, 12, as: Int32.self)), live: try result.decode(row, 13),
+                endReason: try result.decodeIfPresent(row, 14))
+            if process.endReason == "stopped" {
+                presence[process.proxyID] = .embedded
+            } else {
+                presence[process.proxyID] = process.live ? .live(process) : .offline(process)
+            }
+        }
+        return presence
+    }
+
+    /// Declares a process whose lease ran out lost, with a `ProxyProcessLost` event in its
+    /// stream; false when it is still live, or someone declared it already (one event only).
+    @discardableResult
+    public func declareLost(
+        instanceID: String, proxyID: UUIDString, proxyName: String, reason: String, actor: String
+    ) async throws -> Bool {
+        let ended = try await store.pool.query("SELECT tidemark.proxy_end($1::uuid, 'lost')", [instanceID])
+        guard try ended.decode(0, 0, as: Bool.self) else { return false }
+        let payload = ProxyProcessEvent.Ended(instanceId: instanceID, proxyId: proxyID, proxyName: proxyName, reason: reason)
+        try await store.append(
+            to: try StreamName(ProxyProcessEvent.stream(of: instanceID.lowercased())),
+            events: [
+                try NewEvent(
+                    type: ProxyProcessEvent.Kind.lost.rawValue, payload: payload,
+                    metadata: EventMetadata(actor: actor, host: ProcessInfo.processInfo.hostName))
+            ])
+        return true
+    }
+}

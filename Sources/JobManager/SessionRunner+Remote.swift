@@ -1,0 +1,141 @@
+import EventStore
+import Foundation
+import WorkflowEvents
+
+/// A task's transfer was taken back from the process that held it (its lease ran out, it
+/// handed the task back, the assignment never reached it): the task resumes from its last
+/// checkpoint on the next proxy chosen. Not a failure: no retry is used up.
+struct TaskMoved: Error {}
+
+/// A proxy process reported that the transfer failed, with its reason.
+struct RemoteTransferFailed: Error, CustomStringConvertible {
+    let proxy: String
+    let host: String
+    let message: String
+    var description: String { "\(message) (on proxy '\(proxy)', host \(host))" }
+}
+
+extension SessionRunner {
+    /// Hands the order to a live proxy process (steps 5 and 6 on another host): a fencing
+    /// token, `TaskAssigned` recorded, then the assignment with the login sealed to the process.
+    func moveRemotely(
+        _ order: TransferOrder, proxy: ProxySelection.Candidate, process: ProxyProcess
+    ) async throws -> (TransferReport, Int64) {
+        let token = try await mailbox.nextToken()
+        let sealed = try handover.map {
+            try CredentialSeal.seal($0, to: process.publicKey, for: .init(session: session, task: order.taskId, token: token))
+        }
+        let assigned = SessionEvent.TaskAssigned(
+            taskId: order.taskId, proxyId: proxy.id, proxyName: proxy.proxy.name, instanceId: process.instanceID, host: process.host,
+            token: token)
+        try await recorder.record(.taskAssigned, assigned)
+        guard try await mailbox.assign(order, token: token, to: process.instanceID, sealed: sealed) else {
+            try await taskMoved(assigned, reason: "proxy '\(proxy.proxy.name)' on \(process.host) ended before the task reached it")
+        }
+        return (try await follow(assigned), token)
+    }
+
+    /// A resumed session's task still assigned to a process: waits for that process again
+    /// (it kept working while no Job Manager ran), or moves the task if it is gone. Returns
+    /// the task's result once it ended; nil when the caller is to go on (moved or failed).
+    func reattach(task: String, assigned: SessionEvent.TaskAssigned) async throws -> TaskResult? {
+        guard let plan = await recorder.state.tasks[task]?.transfer else {
+            try await taskMovedRecorded(assigned, reason: "no transfer was planned for it")
+            return nil
+        }
+        // Its slots count again while it runs (the claims of the Job Manager that stopped died
+        // with it); over the limit if others took them meanwhile: the work is under way.
+        let repositorySlot = try await slots.take(.repository, repositoryID, limit: repositoryDefinition.maxConcurrentTasks)
+        let proxySlot = try await slots.take(.proxy, assigned.proxyId, limit: 10_000)
+        func release() async {
+            if let repositorySlot { try? await slots.give(.repository, repositoryID, slot: repositorySlot) }
+            if let proxySlot { try? await slots.give(.proxy, assigned.proxyId, slot: proxySlot) }
+        }
+        do {
+            let report = try await follow(assigned)
+            let done = try await recordEnd(
+                task: task, restorePoint: plan.restorePointId, disk: plan.disk, report: report, token: assigned.token)
+            await release()
+            return TaskResult(succeeded: true, retried: await (recorder.state.tasks[task]?.failures ?? 0) > 0, progress: done)
+        } catch is TaskMoved {
+            await release()
+            return nil
+        } catch let failed as RemoteTransferFailed {
+            await release()
+            try await recorder.record(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .failed, message: "\(failed)"))
+            return nil
+        } catch {
+            await release()
+            throw error
+        }
+    }
+
+    /// Follows the holder's reports until the transfer ends: each new checkpoint recorded as
+    /// `TransferCheckpointed`; the process's lease running out, or the task handed back, moves
+    /// it (`TaskMoved`). A cancelled session (an immediate stop, a shutdown) takes it back.
+    func follow(_ assigned: SessionEvent.TaskAssigned) async throws -> TransferReport {
+        var recordedOffset: Int64 = -1
+        do {
+            while true {
+                try Task.checkCancellation()
+                guard let report = try await mailbox.read(session: session, task: assigned.taskId), report.token == assigned.token else {
+                    try await taskMoved(assigned, reason: "its assignment to proxy '\(assigned.proxyName)' is gone")
+                }
+                switch report.state {
+                case .finished:
+                    guard let outcome = report.outcome else {
+                        throw RemoteTransferFailed(proxy: assigned.proxyName, host: assigned.host, message: "the proxy reported no figures")
+                    }
+                    return outcome
+                case .failed:
+                    throw RemoteTransferFailed(
+                        proxy: assigned.proxyName, host: assigned.host, message: report.message ?? "the transfer failed")
+                case .abandoned:
+                    try await taskMoved(
+                        assigned,
+                        reason: "proxy '\(assigned.proxyName)' on \(assigned.host) handed it back: \(report.message ?? "stopping")")
+                case .revoked:
+                    try await taskMoved(assigned, reason: "it was taken back from proxy '\(assigned.proxyName)'")
+                case .assigned, .running:
+                    if let progress = report.progress, progress.offset > recordedOffset {
+                        try await recorder.record(.transferCheckpointed, progress.progress(of: assigned.taskId))
+                        recordedOffset = progress.offset
+                    }
+                    if !report.processLive {
+                        try await mailbox.revoke(session: session, task: assigned.taskId, token: assigned.token)
+                        if report.processEnd == "stopped" {
+                            try await taskMoved(assigned, reason: "proxy '\(assigned.proxyName)' on \(assigned.host) stopped")
+                        }
+                        let reason = "proxy '\(assigned.proxyName)' on \(assigned.host) stopped heartbeating (its lease ran out)"
+                        _ = try? await fleet.declareLost(
+                            instanceID: assigned.instanceId, proxyID: assigned.proxyId, proxyName: assigned.proxyName,
+                            reason: "\(reason); noticed by session \(session)", actor: "job-manager")
+                        try await taskMoved(assigned, reason: reason)
+                    }
+                }
+                try await Task.sleep(for: settings.proxyPollInterval)
+            }
+        } catch is CancellationError {
+            // Taken back so the process stops at its next report; not recorded (the session's
+            // stop or shutdown says why), and its progress stays for a resume.
+            let mailbox = self.mailbox, session = self.session
+            await Task.detached { try? await mailbox.revoke(session: session, task: assigned.taskId, token: assigned.token) }.value
+            throw CancellationError()
+        }
+    }
+
+    /// Records `TaskReassigned` and throws `TaskMoved`.
+    func taskMoved(_ assigned: SessionEvent.TaskAssigned, reason: String) async throws -> Never {
+        try await taskMovedRecorded(assigned, reason: reason)
+        logger.warning("task moved", metadata: ["task": "\(assigned.taskId)", "proxy": "\(assigned.proxyName)", "reason": "\(reason)"])
+        throw TaskMoved()
+    }
+
+    func taskMovedRecorded(_ assigned: SessionEvent.TaskAssigned, reason: String) async throws {
+        try await recorder.record(
+            .taskReassigned,
+            SessionEvent.TaskReassigned(
+                taskId: assigned.taskId, proxyId: assigned.proxyId, proxyName: assigned.proxyName, instanceId: assigned.instanceId,
+                token: assigned.token, reason: reason))
+    }
+}

@@ -1,0 +1,242 @@
+import Catalog
+import CatalogStore
+import EventStore
+import Foundation
+import JobManager
+import Logging
+import WorkflowEvents
+
+/// How a proxy process behaves.
+public struct ProxyAgentSettings: Sendable {
+    /// Tasks at once; nil takes the proxy's catalog limit.
+    public var maxTasks: Int?
+    /// How often the process says it is alive. Defaults to 2 s.
+    public var heartbeatInterval: Duration
+    /// How long without a heartbeat before the process counts as dead (its tasks move to
+    /// another proxy, and it stops them itself). Defaults to 10 s.
+    public var leaseSeconds: Double
+    /// How often it looks for tasks and for tasks taken back. Defaults to 250 ms.
+    public var pollInterval: Duration
+    /// The version it reports.
+    public var version: String
+
+    public init(
+        maxTasks: Int? = nil, heartbeatInterval: Duration = .seconds(2), leaseSeconds: Double = 10,
+        pollInterval: Duration = .milliseconds(250), version: String
+    ) {
+        self.maxTasks = maxTasks
+        self.heartbeatInterval = heartbeatInterval
+        self.leaseSeconds = leaseSeconds
+        self.pollInterval = pollInterval
+        self.version = version
+    }
+}
+
+/// `tidemark proxy run NAME`: a catalog proxy as a process on any host that reaches the
+/// database and the repository.
+///
+/// It registers (`ProxyProcessStarted`: host, version, transport modes, what it reaches, its
+/// task limit, the public key logins are sealed to), heartbeats, takes the tasks the Job
+/// Managers assign to it and moves their bytes (`TransferExecution`, the embedded mover's
+/// code), reporting checkpoints and ends through the database. Should its lease run out (it
+/// could not heartbeat in time: a frozen process, a cut link), it stops every task itself
+/// before the Job Manager gives them to another, and registers again as a new process. On
+/// SIGTERM it hands its tasks back (they resume elsewhere at once) and ends as stopped.
+public final class ProxyAgent: Sendable {
+    let name: String
+    let store: EventStore
+    let adapters: AdapterFactory
+    let settings: ProxyAgentSettings
+    let logger: Logger
+    let mailbox: ProxyMailbox
+    let running = RunningTasks()
+    let throttles = SessionThrottles()
+
+    public init(name: String, store: EventStore, adapters: AdapterFactory, settings: ProxyAgentSettings, logger: Logger) {
+        self.name = name
+        self.store = store
+        self.adapters = adapters
+        self.settings = settings
+        var logger = logger
+        logger[metadataKey: "proxy"] = "\(name)"
+        self.logger = logger
+        self.mailbox = ProxyMailbox(pool: store.pool)
+    }
+
+    /// What the process registered as, for its caller's messages.
+    public struct Registered: Sendable {
+        public let instance: String
+        public let proxyName: String
+        public let host: String
+        public let maxTasks: Int
+        public let reach: ProxyProcessEvent.Reach
+    }
+
+    /// Runs until cancelled (then hands its tasks back and ends as stopped). `registered` is
+    /// called each time it registers (once, and again after a lost lease).
+    public func run(registered: @escaping @Sendable (Registered) -> Void = { _ in }) async throws {
+        let catalog = try await CatalogStore(events: store, logger: logger).load()
+        guard let proxyID = catalog.id(of: ProxyDefinition.self, named: name), let definition = catalog.proxies[proxyID]?.definition
+        else {
+            let known = catalog.proxies.values.map(\.definition.name).sorted()
+            throw ProxyAgentError(
+                .unknownProxy,
+                "the catalog has no proxy '\(name)'"
+                    + (known.isEmpty ? "; add one with 'tidemark proxy add \(name)'" : "; its proxies: \(known.joined(separator: ", "))"))
+        }
+        let maxTasks = settings.maxTasks ?? definition.maxConcurrentTasks
+        let host = ProcessInfo.processInfo.hostName
+        while true {
+            try Task.checkCancellation()
+            let key = CredentialSeal.KeyPair()
+            let instance = UUID().uuidString.lowercased()
+            let reach = await ProxyReach.check(try await CatalogStore(events: store, logger: logger).load())
+            let registration = ProxyMailbox.Registration(
+                instance: instance, proxyID: proxyID, proxyName: definition.name, host: host, pid: Int(getpid()), version: settings.version,
+                transportModes: definition.transportModes.map(\.rawValue), reach: reach, maxTasks: maxTasks,
+                publicKey: key.publicKey, leaseSeconds: settings.leaseSeconds)
+            do {
+                try await mailbox.register(registration)
+            } catch let error as ProxyAgentError {
+                throw error
+            } catch is CancellationError {
+                return
+            } catch {
+                // The database is out of reach (a cut link, a restart): try again shortly.
+                logger.warning("could not register; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: settings.heartbeatInterval * 2)
+                continue
+            }
+            try await record(
+                .started, instance: instance,
+                ProxyProcessEvent.Started(
+                    instanceId: instance, proxyId: proxyID, proxyName: definition.name, host: host, pid: registration.pid,
+                    version: settings.version, transportModes: registration.transportModes, reach: reach, maxTasks: maxTasks,
+                    leaseSeconds: settings.leaseSeconds))
+            logger.notice(
+                "proxy process registered", metadata: ["instance": "\(instance)", "host": "\(host)", "max_tasks": "\(maxTasks)"])
+            registered(Registered(instance: instance, proxyName: definition.name, host: host, maxTasks: maxTasks, reach: reach))
+            do {
+                try await serve(instance: instance, key: key)
+            } catch let error as ProxyAgentError where error.code == .leaseLost {
+                logger.warning("lease lost: tasks stopped, registering again", metadata: ["instance": "\(instance)", "reason": "\(error)"])
+                // Their repository writes are fenced already; a task stuck in a report on a
+                // cut link ends when the link returns.
+                _ = try? await within(settings.leaseSeconds) { [running] in await running.cancelAllAndWait() }
+                continue
+            } catch {
+                let stopping = Task.isCancelled || error is CancellationError
+                await stop(instance: instance, proxyID: proxyID, reason: stopping ? "stopped (SIGTERM or SIGINT)" : "stopped: \(error)")
+                if stopping { return }
+                throw error
+            }
+        }
+    }
+
+    /// Heartbeats and takes tasks until the lease is lost (throws `leaseLost`) or the caller
+    /// is cancelled.
+    private func serve(instance: String, key: CredentialSeal.KeyPair) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.heartbeat(instance: instance) }
+            group.addTask {
+                while true {
+                    do {
+                        try await within(self.settings.leaseSeconds) { try await self.poll(instance: instance, key: key) }
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch {
+                        // The heartbeat decides whether the process may go on; a look that
+                        // failed is tried again.
+                        self.logger.warning("could not look for tasks", metadata: ["error": "\(error)"])
+                    }
+                    try await Task.sleep(for: self.settings.pollInterval)
+                }
+            }
+            // Both loops end only by throwing: the first error ends the other.
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// The heartbeat loop. The lease is measured from the last heartbeat the database took:
+    /// past it, the process stops its tasks itself (another proxy may have them by now).
+    private func heartbeat(instance: String) async throws {
+        let clock = ContinuousClock()
+        var lastBeat = clock.now
+        while true {
+            do {
+                // A heartbeat that does not answer before the lease would lapse counts as
+                // failed: on a cut link the query waits in the kernel, not for us.
+                let left = settings.leaseSeconds - (clock.now - lastBeat).seconds
+                let mailbox = self.mailbox, count = running.count
+                guard try await within(left, { try await mailbox.heartbeat(instance: instance, running: count) }) else {
+                    throw ProxyAgentError(.leaseLost, "the database no longer counts process \(instance) as live")
+                }
+                lastBeat = clock.now
+            } catch let error as ProxyAgentError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                let silent = (clock.now - lastBeat).seconds
+                logger.warning("heartbeat failed", metadata: ["error": "\(error)", "seconds_since_last": "\(silent)"])
+                if silent >= settings.leaseSeconds {
+                    throw ProxyAgentError(
+                        .leaseLost, "no heartbeat reached the database for \(Int(silent)) s (lease \(settings.leaseSeconds) s)")
+                }
+            }
+            try await Task.sleep(for: settings.heartbeatInterval)
+        }
+    }
+
+    /// Starts the tasks assigned since the last look, and stops those taken back.
+    private func poll(instance: String, key: CredentialSeal.KeyPair) async throws {
+        // A stopping process takes no task: what it takes, it would only hand back.
+        guard running.beginLooking() else { return }
+        defer { running.endLooking() }
+        let revoked = try await mailbox.revoked(instance: instance, among: running.all)
+        if !revoked.isEmpty {
+            logger.notice("tasks taken back", metadata: ["tasks": "\(revoked.sorted())"])
+            running.cancel(revoked)
+        }
+        for assignment in try await mailbox.take(instance: instance) {
+            let entryKey = RunningTasks.key(assignment.session, assignment.task, assignment.token)
+            let handle = Task {
+                await self.execute(assignment, key: key)
+                self.running.remove(entryKey)
+            }
+            running.add(.init(session: assignment.session, task: assignment.task, token: assignment.token, handle: handle))
+        }
+    }
+
+    /// Ends the process cleanly: its tasks handed back, `ProxyProcessStopped` recorded; its
+    /// proxy is embedded again until a process runs it.
+    private func stop(instance: String, proxyID: String, reason: String) async {
+        let work = Task.detached { [self] in
+            await running.close(waitingUpTo: settings.leaseSeconds)
+            await running.cancelAllAndWait()
+            do {
+                try await mailbox.end(instance: instance)
+                try await record(
+                    .stopped, instance: instance,
+                    ProxyProcessEvent.Ended(instanceId: instance, proxyId: proxyID, proxyName: name, reason: reason))
+            } catch {
+                logger.error("could not record the process's stop", metadata: ["error": "\(error)"])
+            }
+        }
+        await work.value
+        logger.notice("proxy process stopped", metadata: ["instance": "\(instance)"])
+    }
+
+    func record<Payload: Encodable>(_ kind: ProxyProcessEvent.Kind, instance: String, _ payload: Payload) async throws {
+        try await store.append(
+            to: try StreamName(ProxyProcessEvent.stream(of: instance)),
+            expectedVersion: kind == .started ? .noStream : .any,
+            events: [
+                try NewEvent(
+                    type: kind.rawValue, payload: payload,
+                    metadata: EventMetadata(
+                        correlationID: UUID(uuidString: instance), actor: "proxy:\(name)", host: ProcessInfo.processInfo.hostName))
+            ])
+    }
+}

@@ -1,0 +1,104 @@
+import EventStore
+import Foundation
+import Postgres
+import WorkflowEvents
+
+/// A proxy process's side of the database: its registration and heartbeat
+/// (`tidemark.proxy_processes`), the tasks assigned to it and its reports
+/// (`tidemark.proxy_assignments`). Every change goes through the migration's functions, which
+/// hold the rules (one live process per proxy, reports only from a task's current holder).
+struct ProxyMailbox: Sendable {
+    let pool: PostgresPool
+
+    /// What `proxy_register` needs to know of a process.
+    struct Registration: Sendable {
+        let instance: String
+        let proxyID: String
+        let proxyName: String
+        let host: String
+        let pid: Int
+        let version: String
+        let transportModes: [String]
+        let reach: ProxyProcessEvent.Reach
+        let maxTasks: Int
+        let publicKey: [UInt8]
+        let leaseSeconds: Double
+    }
+
+    /// A task handed to this process.
+    struct Assignment: Sendable {
+        let session: String
+        let task: String
+        let token: Int64
+        let order: TransferOrder
+        let sealed: [UInt8]?
+    }
+
+    /// Registers; refused with `ProxyAgentError.alreadyRunning` while another process of the
+    /// proxy is live.
+    func register(_ registration: Registration) async throws {
+        let reach = String(decoding: try SessionEvent.encoder().encode(registration.reach), as: UTF8.self)
+        do {
+            _ = try await pool.query(
+                "SELECT tidemark.proxy_register($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)",
+                [
+                    registration.instance, registration.proxyID, registration.proxyName, registration.host, Int32(registration.pid),
+                    registration.version, registration.transportModes, reach, Int32(registration.maxTasks), Data(registration.publicKey),
+                    registration.leaseSeconds,
+                ])
+        } catch let error as PostgresError where error.code?.rawValue == "TM020" {
+            throw ProxyAgentError(.alreadyRunning, "\(error.message): \(error.hint ?? "stop it first")")
+        }
+    }
+
+    /// False once the lease lapsed or the process was ended: its tasks are no longer its own.
+    func heartbeat(instance: String, running: Int) async throws -> Bool {
+        try await pool.query("SELECT tidemark.proxy_heartbeat($1::uuid, $2)", [instance, Int32(running)]).decode(0, 0)
+    }
+
+    func end(instance: String) async throws {
+        _ = try await pool.query("SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance])
+    }
+
+    /// The tasks waiting for this process, now marked running.
+    func take(instance: String) async throws -> [Assignment] {
+        let result = try await pool.query(
+            "SELECT session_id, task_id, token, assignment::text, sealed_credentials FROM tidemark.take_assignments($1::uuid)", [instance])
+        var taken: [Assignment] = []
+        for row in 0..<result.rowCount {
+            let text: String = try result.decode(row, 3)
+            let order = try SessionEvent.decoder().decode(TransferOrder.self, from: Data(text.utf8))
+            taken.append(
+                Assignment(
+                    session: try result.decode(row, 0), task: try result.decode(row, 1), token: try result.decode(row, 2), order: order,
+                    sealed: try result.decodeIfPresent(row, 4, as: Data.self).map { [UInt8]($0) }))
+        }
+        return taken
+    }
+
+    /// Tasks of this process that were taken back (or removed) since: to be stopped.
+    func revoked(instance: String, among running: [(session: String, task: String, token: Int64)]) async throws -> Set<String> {
+        guard !running.isEmpty else { return [] }
+        let result = try await pool.query(
+            """
+            SELECT session_id || '/' || task_id || '/' || token FROM tidemark.proxy_assignments
+             WHERE instance_id = $1::uuid AND state IN ('assigned', 'running')
+            """, [instance])
+        var open = Set<String>()
+        for row in 0..<result.rowCount { open.insert(try result.decode(row, 0)) }
+        return Set(running.map { "\($0.session)/\($0.task)/\($0.token)" }).subtracting(open)
+    }
+
+    /// Reports progress (`running`) or the end; false when refused (the task moved on).
+    func report(
+        _ assignment: Assignment, state: String, progress: TransferReport? = nil, outcome: TransferReport? = nil, message: String? = nil
+    ) async throws -> Bool {
+        func json(_ report: TransferReport?) throws -> String? {
+            try report.map { String(decoding: try SessionEvent.encoder().encode($0), as: UTF8.self) }
+        }
+        return try await pool.query(
+            "SELECT tidemark.report_assignment($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)",
+            [assignment.session, assignment.task, assignment.token, state, try json(progress), try json(outcome), message]
+        ).decode(0, 0)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Synchronization
+
+/// The transfers a proxy process runs now, each an unstructured task of its own so that one
+/// can be stopped alone (its assignment was taken back) while the others go on.
+final class RunningTasks: Sendable {
+    struct Entry: Sendable {
+        let session: String
+        let task: String
+        let token: Int64
+        let handle: Task<Void, Never>
+    }
+
+    private let entries = Mutex([String: Entry]())
+    /// Closed once the process stops: no task is taken after that. Looks in flight count, so
+    /// that stopping waits for one that may still bring tasks.
+    private let gate = Mutex((closed: false, looking: 0))
+
+    /// Enters a look for new tasks; false once closed.
+    func beginLooking() -> Bool {
+        gate.withLock { state in
+            guard !state.closed else { return false }
+            state.looking += 1
+            return true
+        }
+    }
+
+    func endLooking() { gate.withLock { $0.looking -= 1 } }
+
+    /// Closes the gate and waits (up to `seconds`) for looks in flight to end.
+    func close(waitingUpTo seconds: Double) async {
+        gate.withLock { $0.closed = true }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while gate.withLock({ $0.looking }) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    static func key(_ session: String, _ task: String, _ token: Int64) -> String { "\(session)/\(task)/\(token)" }
+
+    var count: Int { entries.withLock { $0.count } }
+
+    var all: [(session: String, task: String, token: Int64)] {
+        entries.withLock { $0.values.map { ($0.session, $0.task, $0.token) } }
+    }
+
+    func contains(_ key: String) -> Bool { entries.withLock { $0[key] != nil } }
+
+    func add(_ entry: Entry) {
+        entries.withLock { $0[Self.key(entry.session, entry.task, entry.token)] = entry }
+    }
+
+    func remove(_ key: String) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
+
+    /// Stops the named tasks (taken back from this process).
+    func cancel(_ keys: Set<String>) {
+        let handles = entries.withLock { all in keys.compactMap { all[$0]?.handle } }
+        for handle in handles { handle.cancel() }
+    }
+
+    /// Stops every task and waits until each has reported and ended.
+    func cancelAllAndWait() async {
+        let handles = entries.withLock { $0.values.map(\.handle) }
+        for handle in handles { handle.cancel() }
+        for handle in handles { await handle.value }
+    }
+}

@@ -1,0 +1,256 @@
+import Catalog
+import CatalogStore
+import EventStore
+import Foundation
+import JobManager
+import Postgres
+import TestSupport
+import Testing
+import WorkflowEvents
+
+/// Proxies as processes (`tidemark proxy run`) on this machine: tasks assigned to them, moved
+/// when one dies or freezes, handed back when one stops, and never given to one that cannot
+/// reach the disk.
+@Suite("Proxy processes", .serialized, .tags(.crash))
+struct ProxyProcessTests {
+    /// The most tasks any proxy ran at once, from the session's events (assigned → finished).
+    static func peakLoad(_ events: [(type: String, data: [String: Any])]) -> [String: Int] {
+        var holder: [String: String] = [:], load: [String: Int] = [:], peak: [String: Int] = [:]
+        for event in events {
+            guard let task = event.data["task_id"] as? String else { continue }
+            switch event.type {
+            case "TaskAssigned":
+                let proxy = event.data["proxy_name"] as? String ?? "?"
+                holder[task] = proxy
+                load[proxy, default: 0] += 1
+                peak[proxy] = max(peak[proxy] ?? 0, load[proxy]!)
+            case "TaskReassigned", "TaskFinished":
+                if let proxy = holder.removeValue(forKey: task) { load[proxy, default: 0] -= 1 }
+            default:
+                break
+            }
+        }
+        return peak
+    }
+
+    @Test("a job of 8 VMs is spread over two proxy processes within their task limits; every disk restores byte-identical")
+    func spreadOverProxies() async throws {
+        let world = try await ProxyWorld.make(vms: 8, diskSize: 4 << 20, throttle: 8 << 20)
+        defer { world.environment.remove() }
+        let first = try await world.startProxy("proxy-1")
+        let second = try await world.startProxy("proxy-2")
+        let manager = world.manager()
+        let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
+        let report = try await manager.run(session: session)
+        #expect(report.finished.result == .success, "\(report.finished)")
+        let events = try await world.checkDone(session, tasks: 8)
+        let assigned = events.filter { $0.type == "TaskAssigned" }
+        #expect(assigned.count == 8, "every task went to a process")
+        #expect(Set(assigned.compactMap { $0.data["proxy_name"] as? String }) == ["proxy-1", "proxy-2"])
+        let peak = Self.peakLoad(events)
+        #expect((peak["proxy-1"] ?? 0) <= 2 && (peak["proxy-2"] ?? 0) <= 1, "peak load \(peak)")
+        // The processes did the work (their logs), and the tasks table knows where.
+        #expect(first.output.contains("task finished") && second.output.contains("task finished"))
+        let hosts = try await world.environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.proxy_assignments WHERE session_id = $1", [session])
+        #expect(try hosts.decode(0, 0, as: Int64.self) == 0, "assignments are closed once recorded")
+    }
+
+    @Test("a proxy killed mid-transfer: its tasks resume on the other from their checkpoints; no transfer finishes twice")
+    func killedProxy() async throws {
+        let world = try await ProxyWorld.make(vms: 4, diskSize: 12 << 20, throttle: 2 << 20)
+        defer { world.environment.remove() }
+        let doomed = try await world.startProxy("proxy-1")
+        let survivor = try await world.startProxy("proxy-2")
+        defer { withExtendedLifetime(survivor) {} }
+        let manager = world.manager()
+        let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
+        let run = Task { try await manager.run(session: session) }
+        // Killed once a task it holds has checkpointed.
+        var killed = false
+        for _ in 0..<600 where !killed {
+            let events = try await world.events(of: session)
+            let held = Set(
+                events.filter { $0.type == "TaskAssigned" && $0.data["proxy_name"] as? String == "proxy-1" }.compactMap {
+                    $0.data["task_id"] as? String
+                })
+            if events.contains(where: {
+                $0.type == "TransferCheckpointed" && held.contains($0.data["task_id"] as? String ?? "")
+                    && (($0.data["offset"] as? NSNumber)?.int64Value ?? 0) > 0
+            }) {
+                doomed.signal(SIGKILL)
+                killed = true
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(killed)
+        let report = try await run.value
+        #expect(report.finished.result == .success, "\(report.finished)")
+        let events = try await world.checkDone(session, tasks: 4)
+        let moved = events.filter { $0.type == "TaskReassigned" }
+        #expect(!moved.isEmpty)
+        #expect(moved.allSatisfy { ($0.data["reason"] as? String ?? "").contains("stopped heartbeating") })
+        // Each moved task went on from its last checkpoint, on proxy-2.
+        var resumedSomewhere = false
+        for task in Set(moved.compactMap { $0.data["task_id"] as? String }) {
+            let movedAt = events.firstIndex { $0.type == "TaskReassigned" && $0.data["task_id"] as? String == task } ?? 0
+            let saved =
+                events[..<movedAt].filter { $0.type == "TransferCheckpointed" && $0.data["task_id"] as? String == task }
+                .compactMap { ($0.data["offset"] as? NSNumber)?.int64Value }.max() ?? 0
+            let finished = events.last { $0.type == "TransferFinished" && $0.data["task_id"] as? String == task }
+            let resumed = (finished?.data["resumed_from_offset"] as? NSNumber)?.int64Value ?? 0
+            #expect(resumed >= saved, "task \(task) checkpointed at \(saved) yet resumed from \(resumed)")
+            if saved > 0 { resumedSomewhere = true }
+            let last = events.last { $0.type == "TaskAssigned" && $0.data["task_id"] as? String == task }
+            #expect(last?.data["proxy_name"] as? String == "proxy-2")
+        }
+        #expect(resumedSomewhere, "no moved task had a checkpoint to resume from")
+        #expect(try await world.processEvents("ProxyProcessLost").count == 1)
+        let list = try world.environment.tidemark(["proxy", "list"])
+        #expect(list.output.contains("offline"), "\(list.output)")
+    }
+
+    @Test("a frozen proxy loses its lease: its task moves, and once it wakes its late writes are refused")
+    func frozenProxy() async throws {
+        let world = try await ProxyWorld.make(vms: 2, diskSize: 12 << 20, throttle: 4 << 20)
+        defer { world.environment.remove() }
+        let frozen = try await world.startProxy("proxy-1", maxTasks: 2)
+        let manager = world.manager()
+        let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
+        let run = Task { try await manager.run(session: session) }
+        var stopped = false
+        for _ in 0..<600 where !stopped {
+            if try await world.events(of: session).contains(where: { $0.type == "TransferCheckpointed" }) {
+                frozen.signal(SIGSTOP)
+                stopped = true
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(stopped)
+        // proxy-2 takes the tasks over; proxy-1 wakes while they run there.
+        let rescuer = try await world.startProxy("proxy-2", maxTasks: 2)
+        for _ in 0..<400 {
+            if try await world.events(of: session).contains(where: { $0.type == "TaskReassigned" }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        frozen.signal(SIGCONT)
+        let report = try await run.value
+        #expect(report.finished.result == .success, "\(report.finished)")
+        _ = try await world.checkDone(session, tasks: 2)
+        #expect(try await frozen.waitFor("lease lost", seconds: 20), "\(frozen.output)")
+        #expect(try await frozen.waitFor("running on", seconds: 20))
+        #expect(rescuer.output.contains("task finished"))
+        // Whatever the woken process still tried was refused: by the database or by the fence.
+        #expect(
+            !frozen.output.contains("task finished\n") || frozen.output.contains("report was refused"),
+            "\(frozen.output)")
+    }
+
+    @Test("SIGTERM hands the tasks back at once; the proxy is embedded again and the session finishes")
+    func stoppedProxy() async throws {
+        let world = try await ProxyWorld.make(vms: 2, diskSize: 12 << 20, throttle: 4 << 20)
+        defer { world.environment.remove() }
+        let leaving = try await world.startProxy("proxy-1", lease: 30, maxTasks: 2)
+        let manager = world.manager()
+        let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
+        let run = Task { try await manager.run(session: session) }
+        for _ in 0..<600 {
+            if try await world.events(of: session).contains(where: { $0.type == "TransferCheckpointed" }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        leaving.signal(SIGTERM)
+        #expect(try await leaving.waitForExit() == 0, "\(leaving.output)")
+        let report = try await run.value
+        #expect(report.finished.result == .success, "\(report.finished)")
+        let events = try await world.checkDone(session, tasks: 2)
+        let moved = events.filter { $0.type == "TaskReassigned" }
+        #expect(!moved.isEmpty && moved.allSatisfy { ($0.data["reason"] as? String ?? "").contains("handed it back") }, "\(moved)")
+        #expect(try await world.processEvents("ProxyProcessStopped").count == 1)
+        let list = try world.environment.tidemark(["proxy", "list", "--json"])
+        #expect(list.output.contains(#""state":"embedded""#), "\(list.output)")
+    }
+
+    @Test("a proxy whose host cannot see the lab is never chosen; the other takes every task")
+    func unreachableDatastore() async throws {
+        let world = try await ProxyWorld.make(vms: 3, diskSize: 2 << 20)
+        defer { world.environment.remove() }
+        // A mount namespace of its own hides the lab's folder from proxy-1's process.
+        let blind = try await world.startProxy(
+            "proxy-1",
+            wrapper: [
+                "/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
+                "mount -t tmpfs tmpfs '\(world.environment.labPath)' && exec \"$0\" \"$@\"",
+            ])
+        #expect(blind.output.contains("reaches no managed server"), "\(blind.output)")
+        let seeing = try await world.startProxy("proxy-2", maxTasks: 3)
+        defer { withExtendedLifetime(seeing) {} }
+        let manager = world.manager()
+        let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
+        let report = try await manager.run(session: session)
+        #expect(report.finished.result == .success, "\(report.finished)")
+        let events = try await world.checkDone(session, tasks: 3)
+        for selected in events.filter({ $0.type == "ProxySelected" }) {
+            let candidates = (selected.data["candidates"] as? [[String: Any]] ?? []).compactMap { $0["proxy_name"] as? String }
+            #expect(!candidates.contains("proxy-1"), "proxy-1 was a candidate: \(candidates)")
+        }
+        #expect(events.filter { $0.type == "TaskAssigned" }.allSatisfy { $0.data["proxy_name"] as? String == "proxy-2" })
+    }
+
+    @Test("the Job Manager killed while proxies work: the resumed session follows them again, each transfer finishes once")
+    func jobManagerKilled() async throws {
+        let world = try await ProxyWorld.make(vms: 3, diskSize: 12 << 20, throttle: 6 << 20)
+        defer { world.environment.remove() }
+        let first = try await world.startProxy("proxy-1", lease: 30, maxTasks: 2)
+        let second = try await world.startProxy("proxy-2", lease: 30, maxTasks: 2)
+        let job = try RunningTidemark(
+            ["job", "start", world.environment.jobName, "--quiet", "--database-url", world.environment.databaseURL],
+            in: world.environment.folder)
+        var killed = false
+        for _ in 0..<600 where !killed {
+            let assigned = try await world.environment.database.administratorQuery(
+                "SELECT count(*) FROM tidemark.events WHERE event_type = 'TaskAssigned'")
+            if try assigned.decode(0, 0, as: Int64.self) >= 2 {
+                job.signal(SIGKILL)
+                killed = true
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(killed)
+        _ = try await job.waitForExit()
+        let resumed = try world.environment.tidemark(["job", "start", world.environment.jobName, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        let session = try await world.environment.database.administratorQuery(
+            "SELECT stream_id FROM tidemark.events WHERE event_type = 'SessionStarted'"
+        ).decode(0, 0, as: String.self).dropFirst("session-".count)
+        let events = try await world.checkDone(String(session), tasks: 3)
+        #expect(events.contains { $0.type == "SessionFinished" && $0.data["result"] as? String == "success" })
+        // A task a process held when the Job Manager died was followed, not moved: one
+        // assignment, finished. Only one whose assignment never reached its process (the kill
+        // fell between recording it and handing it over) is chosen again.
+        let followed = Set(events.compactMap { $0.data["task_id"] as? String }).filter { task in
+            events.filter { $0.type == "TaskAssigned" && $0.data["task_id"] as? String == task }.count == 1
+        }
+        #expect(!followed.isEmpty)
+        let moved = events.filter { $0.type == "TaskReassigned" }
+        #expect(moved.allSatisfy { ($0.data["reason"] as? String ?? "").contains("is gone") }, "\(moved.map(\.data))")
+        #expect(first.output.contains("task finished") || second.output.contains("task finished"))
+    }
+
+    @Test("proxy run refuses an unknown name, a second process of a running proxy, and a lease shorter than two heartbeats")
+    func badInput() async throws {
+        let world = try await ProxyWorld.make(vms: 1, diskSize: 1 << 20)
+        defer { world.environment.remove() }
+        let unknown = try world.environment.tidemark(["proxy", "run", "nope"])
+        #expect(unknown.status != 0 && unknown.output.contains("no proxy 'nope'") && unknown.output.contains("proxy-1, proxy-2"))
+        let running = try await world.startProxy("proxy-1", lease: 30)
+        let twice = try world.environment.tidemark(["proxy", "run", "proxy-1"])
+        #expect(twice.status != 0 && twice.output.contains("already runs on host"), "\(twice.output)")
+        let lease = try world.environment.tidemark(["proxy", "run", "proxy-1", "--heartbeat-seconds", "2", "--lease-seconds", "3"])
+        #expect(lease.status != 0 && lease.output.contains("at least twice"), "\(lease.output)")
+        let list = try world.environment.tidemark(["proxy", "list"])
+        #expect(list.output.contains("live") && list.output.contains("embedded"), "\(list.output)")
+        running.signal(SIGTERM)
+        #expect(try await running.waitForExit() == 0)
+        #expect(try await world.processEvents("ProxyProcessStarted").count == 1)
+    }
+}
