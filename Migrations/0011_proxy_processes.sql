@@ -115,6 +115,9 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_session text;
+    v_task    text;
 BEGIN
     UPDATE tidemark.proxy_processes p SET ended_at = clock_timestamp(), end_reason = p_reason
      WHERE p.instance_id = p_instance AND p.ended_at IS NULL
@@ -123,9 +126,14 @@ BEGIN
         RETURN false;
     END IF;
     IF p_reason = 'stopped' THEN
-        UPDATE tidemark.proxy_assignments SET state = 'abandoned', sealed_credentials = NULL, updated_at = clock_timestamp(),
-               message = 'the proxy process stopped before it took the task'
-         WHERE instance_id = p_instance AND state IN ('assigned', 'running');
+        FOR v_session, v_task IN
+            UPDATE tidemark.proxy_assignments SET state = 'abandoned', sealed_credentials = NULL, updated_at = clock_timestamp(),
+                   message = 'the proxy process stopped before it took the task'
+             WHERE instance_id = p_instance AND state IN ('assigned', 'running')
+            RETURNING session_id, task_id
+        LOOP
+            PERFORM pg_notify('tidemark_assignment_reports', v_session || '/' || v_task);
+        END LOOP;
     END IF;
     RETURN true;
 END
@@ -223,38 +231,53 @@ GRANT EXECUTE ON FUNCTION tidemark.take_assignments(uuid) TO tidemark_app;
 
 -- A holder's report: progress while running, or its end ('finished', 'failed', 'abandoned').
 -- False (refused) unless the task is still running under this token on a live process: a
--- stale holder learns here that the task moved on without it.
+-- stale holder learns here that the task moved on without it. Wakes the Job Manager
+-- following the task (channel tidemark_assignment_reports, payload '<session>/<task>').
 CREATE FUNCTION tidemark.report_assignment(
     p_session text, p_task text, p_token bigint, p_state text, p_progress jsonb, p_outcome jsonb, p_message text
 ) RETURNS boolean
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH reported AS (
-        UPDATE tidemark.proxy_assignments a
-           SET state = p_state, progress = coalesce(p_progress, a.progress), outcome = p_outcome, message = p_message,
-               updated_at = clock_timestamp(),
-               sealed_credentials = CASE WHEN p_state = 'running' THEN a.sealed_credentials END
-         WHERE a.session_id = p_session AND a.task_id = p_task AND a.token = p_token AND a.state = 'running'
-           AND p_state IN ('running', 'finished', 'failed', 'abandoned')
-           AND EXISTS (SELECT 1 FROM tidemark.proxy_processes p WHERE p.instance_id = a.instance_id AND tidemark.proxy_live(p))
-        RETURNING 1)
-    SELECT EXISTS (SELECT 1 FROM reported)
+BEGIN
+    IF p_state NOT IN ('running', 'finished', 'failed', 'abandoned') THEN
+        RETURN false;
+    END IF;
+    UPDATE tidemark.proxy_assignments a
+       SET state = p_state, progress = coalesce(p_progress, a.progress), outcome = p_outcome, message = p_message,
+           updated_at = clock_timestamp(),
+           sealed_credentials = CASE WHEN p_state = 'running' THEN a.sealed_credentials END
+     WHERE a.session_id = p_session AND a.task_id = p_task AND a.token = p_token AND a.state = 'running'
+       AND EXISTS (SELECT 1 FROM tidemark.proxy_processes p WHERE p.instance_id = a.instance_id AND tidemark.proxy_live(p));
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_notify('tidemark_assignment_reports', p_session || '/' || p_task);
+    RETURN true;
+END
 $$;
 ALTER FUNCTION tidemark.report_assignment(text, text, bigint, text, jsonb, jsonb, text) OWNER TO tidemark_owner;
 REVOKE ALL ON FUNCTION tidemark.report_assignment(text, text, bigint, text, jsonb, jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tidemark.report_assignment(text, text, bigint, text, jsonb, jsonb, text) TO tidemark_app;
 
 -- Takes a task back from its holder (its process was lost, the session is stopping): later
--- reports under the token are refused.
+-- reports under the token are refused. Wakes the holder, which stops the task.
 CREATE FUNCTION tidemark.revoke_assignment(p_session text, p_task text, p_token bigint) RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_instance uuid;
+BEGIN
     UPDATE tidemark.proxy_assignments SET state = 'revoked', sealed_credentials = NULL, updated_at = clock_timestamp()
      WHERE session_id = p_session AND task_id = p_task AND token = p_token AND state IN ('assigned', 'running')
+    RETURNING instance_id INTO v_instance;
+    IF FOUND THEN
+        PERFORM pg_notify('tidemark_proxy_tasks', v_instance::text);
+    END IF;
+END
 $$;
 ALTER FUNCTION tidemark.revoke_assignment(text, text, bigint) OWNER TO tidemark_owner;
 REVOKE ALL ON FUNCTION tidemark.revoke_assignment(text, text, bigint) FROM PUBLIC;

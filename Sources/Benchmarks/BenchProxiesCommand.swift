@@ -8,6 +8,7 @@ import Infrastructure
 import JobManager
 import Logging
 import Postgres
+import Synchronization
 import WorkflowEvents
 
 /// `tidemark bench proxies`: proxies as processes beside the embedded data mover, on the same
@@ -27,7 +28,7 @@ struct BenchProxiesCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (2...5_000).contains(vms) else { throw ValidationError("--vms must be between 2 and 5000, not \(vms)") }
-        guard (16...4_096).contains(diskMib) else { throw ValidationError("--disk-mib must be between 16 and 4096, not \(diskMib)") }
+        guard (64...4_096).contains(diskMib) else { throw ValidationError("--disk-mib must be between 64 and 4096, not \(diskMib)") }
         guard (1...60).contains(lease) else { throw ValidationError("--lease must be between 1 and 60 seconds, not \(lease)") }
     }
 
@@ -52,8 +53,8 @@ struct BenchProxiesCommand: AsyncParsableCommand {
             let world = World(store: store, bench: bench, folder: folder)
             let small = try await setUp(world, name: "small", vms: vms, diskSize: 1 << 20, slots: 4)
             let large = try await setUp(world, name: "large", vms: 4, diskSize: Int64(diskMib) << 20, slots: 2)
-            // Checkpoints every 32 MiB, the same for the embedded mover and the processes.
-            let manager = JobManager(store: store, settings: JobManagerSettings(checkpointBytes: 32 << 20), logger: logger)
+            // Checkpoints every 8 MiB, the same for the embedded mover and the processes.
+            let manager = JobManager(store: store, settings: JobManagerSettings(checkpointBytes: 8 << 20), logger: logger)
 
             // Embedded: no process runs any proxy.
             let embeddedSmall = try await timed(manager, job: small.embeddedJob)
@@ -179,14 +180,20 @@ struct BenchProxiesCommand: AsyncParsableCommand {
         defer { if spare.isRunning { spare.terminate() } }
         try await waitForLive(4, world)
         let session = try await manager.begin(job: "large-failover", trigger: .manual)
-        let run = Task { try await manager.run(session: session) }
+        let finished = Mutex(false)
+        let run = Task {
+            defer { finished.withLock { $0 = true } }
+            return try await manager.run(session: session)
+        }
         let stream = try StreamName(SessionEvent.stream(of: session))
         let clock = ContinuousClock()
         var killedAt: ContinuousClock.Instant?
         var victim: String?
         var elapsed: Double?
         let decoder = SessionEvent.decoder()
-        while elapsed == nil, clock.now - (killedAt ?? clock.now) < .seconds(120) {
+        let started = clock.now
+        while elapsed == nil, clock.now - started < .seconds(600) {
+            if killedAt == nil, finished.withLock({ $0 }) { break }
             let events = try await world.store.readStream(stream, limit: 100_000)
             if killedAt == nil {
                 let held = Set(
@@ -211,7 +218,9 @@ struct BenchProxiesCommand: AsyncParsableCommand {
         }
         let report = try await run.value
         guard report.finished.result == .success, let elapsed else {
-            throw ValidationError("the failover session ended \(report.finished.result) without the task moving")
+            throw ValidationError(
+                "the failover session ended \(report.finished.result) without a task moving: its disks went by before a checkpoint (give a larger --disk-mib)"
+            )
         }
         return elapsed
     }

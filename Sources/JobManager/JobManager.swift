@@ -94,7 +94,8 @@ public struct JobManager: Sendable {
         self.adapters = adapters
         self.logger = logger
         self.context = SessionContext(
-            store: store, settings: settings, logger: logger, stopRequests: StopRequestFeed(store: store, logger: logger))
+            store: store, settings: settings, logger: logger, stopRequests: StopRequestFeed(store: store, logger: logger),
+            reports: Doorbell(settings: store.pool.configuration.settings, channel: "tidemark_assignment_reports", logger: logger))
     }
 
     /// A runner for a session taken up: its plan resolved from the catalog, its server's

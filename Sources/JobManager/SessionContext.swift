@@ -8,4 +8,6 @@ struct SessionContext: Sendable {
     let settings: JobManagerSettings
     let logger: Logger
     let stopRequests: StopRequestFeed
+    /// Rings when a proxy process reports on a task (`<session>/<task>`).
+    let reports: Doorbell
 }

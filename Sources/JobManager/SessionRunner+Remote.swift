@@ -74,10 +74,18 @@ extension SessionRunner {
     /// `TransferCheckpointed`; the process's lease running out, or the task handed back, moves
     /// it (`TaskMoved`). A cancelled session (an immediate stop, a shutdown) takes it back.
     func follow(_ assigned: SessionEvent.TaskAssigned) async throws -> TransferReport {
+        // The doorbell's connection runs while some task of this Job Manager is followed.
+        try await context.reports.listening { try await followReports(assigned) }
+    }
+
+    private func followReports(_ assigned: SessionEvent.TaskAssigned) async throws -> TransferReport {
         var recordedOffset: Int64 = -1
+        let key = "\(session)/\(assigned.taskId)", doorbell = context.reports
         do {
             while true {
                 try Task.checkCancellation()
+                // Read before the row: a report committed in between rings after it.
+                let seen = doorbell.rings(of: key)
                 guard let report = try await mailbox.read(session: session, task: assigned.taskId), report.token == assigned.token else {
                     try await taskMoved(assigned, reason: "its assignment to proxy '\(assigned.proxyName)' is gone")
                 }
@@ -113,7 +121,10 @@ extension SessionRunner {
                         try await taskMoved(assigned, reason: reason)
                     }
                 }
-                try await Task.sleep(for: settings.proxyPollInterval)
+                // Woken by the holder's report; the time limit also notices a process whose
+                // lease runs out without a word.
+                await doorbell.wait(for: key, after: seen, upTo: settings.proxyPollInterval)
+                try Task.checkCancellation()
             }
         } catch is CancellationError {
             // Taken back so the process stops at its next report; not recorded (the session's

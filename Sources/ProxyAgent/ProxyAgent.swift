@@ -51,6 +51,8 @@ public final class ProxyAgent: Sendable {
     let mailbox: ProxyMailbox
     let running = RunningTasks()
     let throttles = SessionThrottles()
+    /// Rings with this process's instance id when a task is assigned to it or taken back.
+    let doorbell: Doorbell
 
     public init(name: String, store: EventStore, adapters: AdapterFactory, settings: ProxyAgentSettings, logger: Logger) {
         self.name = name
@@ -61,6 +63,7 @@ public final class ProxyAgent: Sendable {
         logger[metadataKey: "proxy"] = "\(name)"
         self.logger = logger
         self.mailbox = ProxyMailbox(pool: store.pool)
+        self.doorbell = Doorbell(settings: store.pool.configuration.settings, channel: "tidemark_proxy_tasks", logger: logger)
     }
 
     /// What the process registered as, for its caller's messages.
@@ -139,22 +142,30 @@ public final class ProxyAgent: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.heartbeat(instance: instance) }
             group.addTask {
-                while true {
-                    do {
-                        try await within(self.settings.leaseSeconds) { try await self.poll(instance: instance, key: key) }
-                    } catch is CancellationError {
-                        throw CancellationError()
-                    } catch {
-                        // The heartbeat decides whether the process may go on; a look that
-                        // failed is tried again.
-                        self.logger.warning("could not look for tasks", metadata: ["error": "\(error)"])
-                    }
-                    try await Task.sleep(for: self.settings.pollInterval)
-                }
+                try await self.doorbell.listening { try await self.pollLoop(instance: instance, key: key) }
             }
             // Both loops end only by throwing: the first error ends the other.
             defer { group.cancelAll() }
             try await group.next()
+        }
+    }
+
+    /// Looks for tasks when the doorbell rings (a task assigned or taken back), and at least
+    /// every poll interval.
+    private func pollLoop(instance: String, key: CredentialSeal.KeyPair) async throws {
+        while true {
+            let seen = doorbell.rings(of: instance)
+            do {
+                try await within(self.settings.leaseSeconds) { try await self.poll(instance: instance, key: key) }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // The heartbeat decides whether the process may go on; a look that
+                // failed is tried again.
+                self.logger.warning("could not look for tasks", metadata: ["error": "\(error)"])
+            }
+            await doorbell.wait(for: instance, after: seen, upTo: settings.pollInterval)
+            try Task.checkCancellation()
         }
     }
 
