@@ -45,6 +45,8 @@ public final class Doorbell: Sendable {
             let loop = state.withLock { state -> Task<Void, Never>? in
                 state.listeners -= 1
                 guard state.listeners == 0 else { return nil }
+                // Counts only matter to waits in progress: none is left.
+                state.rings = [:]
                 defer { state.loop = nil }
                 return state.loop
             }

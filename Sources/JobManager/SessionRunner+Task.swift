@@ -246,7 +246,7 @@ extension SessionRunner {
             try SessionRecorder.Entry(.transferFinished, done),
             try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .success)),
         ])
-        await BlockingIOPool.shared.run { [repository] in repository.clearProgress(restorePoint: restorePoint, disk: disk) }
+        await BlockingIOPool.shared.run { [repository] in repository.finishProgress(restorePoint: restorePoint, disk: disk) }
         if let token { try? await mailbox.close(session: session, task: task, token: token) }
         return done
     }

@@ -14,12 +14,14 @@ func within<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             slot.wait(continuation)
-            Task {
-                do { slot.finish(.success(try await body())) } catch { slot.finish(.failure(error)) }
-            }
-            Task {
+            let deadline = Task {
                 try? await Task.sleep(for: .milliseconds(Int64(max(0, seconds) * 1000)))
                 slot.finish(.failure(DeadlinePassed(seconds: seconds)))
+            }
+            Task {
+                do { slot.finish(.success(try await body())) } catch { slot.finish(.failure(error)) }
+                // The deadline's sleeper is not left behind (one per report otherwise).
+                deadline.cancel()
             }
         }
     } onCancel: {

@@ -89,17 +89,36 @@ public final class ProxyAgent: Sendable {
         }
         let maxTasks = settings.maxTasks ?? definition.maxConcurrentTasks
         let host = ProcessInfo.processInfo.hostName
+        // The instance that lost its lease, while a new one registers.
+        var previous: String?
         while true {
-            try Task.checkCancellation()
+            // Stopped while no instance is registered: nothing to hand back.
+            if Task.isCancelled { return }
             let key = CredentialSeal.KeyPair()
             let instance = UUID().uuidString.lowercased()
-            let reach = await ProxyReach.check(try await CatalogStore(events: store, logger: logger).load())
+            let reach: ProxyProcessEvent.Reach
+            do {
+                reach = await ProxyReach.check(try await CatalogStore(events: store, logger: logger).load())
+            } catch is CancellationError {
+                return
+            } catch {
+                // The database is out of reach (a cut link, a restart): try again shortly.
+                logger.warning("could not read the catalog to register; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: settings.heartbeatInterval * 2)
+                continue
+            }
             let registration = ProxyMailbox.Registration(
                 instance: instance, proxyID: proxyID, proxyName: definition.name, host: host, pid: Int(getpid()), version: settings.version,
                 transportModes: definition.transportModes.map(\.rawValue), reach: reach, maxTasks: maxTasks,
                 publicKey: key.publicKey, leaseSeconds: settings.leaseSeconds)
             do {
                 try await mailbox.register(registration)
+            } catch let error as ProxyAgentError where error.code == .alreadyRunning && previous != nil {
+                // Our previous instance may still count as live (its last heartbeat arrived
+                // though the answer did not): it lapses within a lease.
+                logger.warning("previous instance still counts as live; registering again shortly", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: settings.heartbeatInterval)
+                continue
             } catch let error as ProxyAgentError {
                 throw error
             } catch is CancellationError {
@@ -126,6 +145,7 @@ public final class ProxyAgent: Sendable {
                 // Their repository writes are fenced already; a task stuck in a report on a
                 // cut link ends when the link returns.
                 _ = try? await within(settings.leaseSeconds) { [running] in await running.cancelAllAndWait() }
+                previous = instance
                 continue
             } catch {
                 let stopping = Task.isCancelled || error is CancellationError
@@ -180,10 +200,13 @@ public final class ProxyAgent: Sendable {
                 // failed: on a cut link the query waits in the kernel, not for us.
                 let left = settings.leaseSeconds - (clock.now - lastBeat).seconds
                 let mailbox = self.mailbox, count = running.count
+                // The lease the database grants runs from when it took the heartbeat, which is
+                // after it was sent: counting from the send keeps this side's view the shorter.
+                let sent = clock.now
                 guard try await within(left, { try await mailbox.heartbeat(instance: instance, running: count) }) else {
                     throw ProxyAgentError(.leaseLost, "the database no longer counts process \(instance) as live")
                 }
-                lastBeat = clock.now
+                lastBeat = sent
             } catch let error as ProxyAgentError {
                 throw error
             } catch is CancellationError {
@@ -205,6 +228,11 @@ public final class ProxyAgent: Sendable {
         // A stopping process takes no task: what it takes, it would only hand back.
         guard running.beginLooking() else { return }
         defer { running.endLooking() }
+        // Before taking more: a task the database says this process runs but it does not
+        // (an answer lost on the way) is handed back.
+        if try await mailbox.handBackOrphans(instance: instance, running: running.keys) > 0 {
+            logger.warning("handed back tasks this process had lost track of")
+        }
         let revoked = try await mailbox.revoked(instance: instance, among: running.all)
         if !revoked.isEmpty {
             logger.notice("tasks taken back", metadata: ["tasks": "\(revoked.sorted())"])
@@ -224,10 +252,25 @@ public final class ProxyAgent: Sendable {
     /// proxy is embedded again until a process runs it.
     private func stop(instance: String, proxyID: String, reason: String) async {
         let work = Task.detached { [self] in
+            // Still alive while the tasks wind down, so their hand-back reports are taken.
+            let beating = Task {
+                while !Task.isCancelled {
+                    _ = try? await within(settings.leaseSeconds) { [mailbox, running] in
+                        try await mailbox.heartbeat(instance: instance, running: running.count)
+                    }
+                    try? await Task.sleep(for: settings.heartbeatInterval)
+                }
+            }
             await running.close(waitingUpTo: settings.leaseSeconds)
-            await running.cancelAllAndWait()
+            // A task stuck (a cut link, a hung read) does not hold the stop for ever: its
+            // assignment is handed back with the process's end below.
+            _ = try? await within(settings.leaseSeconds * 3) { [running] in await running.cancelAllAndWait() }
+            beating.cancel()
             do {
-                try await mailbox.end(instance: instance)
+                guard try await mailbox.end(instance: instance) else {
+                    logger.warning("the process had already been declared lost; its tasks moved on")
+                    return
+                }
                 try await record(
                     .stopped, instance: instance,
                     ProxyProcessEvent.Ended(instanceId: instance, proxyId: proxyID, proxyName: name, reason: reason))

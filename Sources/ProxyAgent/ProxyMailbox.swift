@@ -56,8 +56,9 @@ struct ProxyMailbox: Sendable {
         try await pool.query("SELECT tidemark.proxy_heartbeat($1::uuid, $2)", [instance, Int32(running)]).decode(0, 0)
     }
 
-    func end(instance: String) async throws {
-        _ = try await pool.query("SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance])
+    /// Ends the process as stopped; false when it had ended already (declared lost).
+    func end(instance: String) async throws -> Bool {
+        try await pool.query("SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance]).decode(0, 0)
     }
 
     /// The tasks waiting for this process, now marked running.
@@ -66,14 +67,44 @@ struct ProxyMailbox: Sendable {
             "SELECT session_id, task_id, token, assignment::text, sealed_credentials FROM tidemark.take_assignments($1::uuid)", [instance])
         var taken: [Assignment] = []
         for row in 0..<result.rowCount {
+            let session: String = try result.decode(row, 0), task: String = try result.decode(row, 1)
+            let token: Int64 = try result.decode(row, 2)
             let text: String = try result.decode(row, 3)
-            let order = try SessionEvent.decoder().decode(TransferOrder.self, from: Data(text.utf8))
+            guard let order = try? SessionEvent.decoder().decode(TransferOrder.self, from: Data(text.utf8)) else {
+                // An order this version cannot read (a Job Manager of another version): the
+                // task fails with the reason rather than wait for a holder that never starts it.
+                _ = try? await pool.query(
+                    "SELECT tidemark.report_assignment($1, $2, $3, 'failed', NULL, NULL, $4)",
+                    [session, task, token, "proxy process cannot read the task's order (another Tidemark version?)"])
+                continue
+            }
             taken.append(
                 Assignment(
-                    session: try result.decode(row, 0), task: try result.decode(row, 1), token: try result.decode(row, 2), order: order,
+                    session: session, task: task, token: token, order: order,
                     sealed: try result.decodeIfPresent(row, 4, as: Data.self).map { [UInt8]($0) }))
         }
         return taken
+    }
+
+    /// Tasks the database counts as running on this process that it does not run (taken
+    /// by a look whose answer was lost): handed back, so they move at once.
+    func handBackOrphans(instance: String, running: Set<String>) async throws -> Int {
+        let result = try await pool.query(
+            """
+            SELECT session_id, task_id, token FROM tidemark.proxy_assignments
+             WHERE instance_id = $1::uuid AND state = 'running'
+            """, [instance])
+        var handed = 0
+        for row in 0..<result.rowCount {
+            let session: String = try result.decode(row, 0), task: String = try result.decode(row, 1)
+            let token: Int64 = try result.decode(row, 2)
+            guard !running.contains("\(session)/\(task)/\(token)") else { continue }
+            _ = try await pool.query(
+                "SELECT tidemark.report_assignment($1, $2, $3, 'abandoned', NULL, NULL, $4)",
+                [session, task, token, "the proxy process lost track of the task"])
+            handed += 1
+        }
+        return handed
     }
 
     /// Tasks of this process that were taken back (or removed) since: to be stopped.

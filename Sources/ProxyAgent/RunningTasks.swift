@@ -12,6 +12,8 @@ final class RunningTasks: Sendable {
     }
 
     private let entries = Mutex([String: Entry]())
+    /// Tasks that ended before they were added (a fast one): not added then.
+    private let ended = Mutex(Set<String>())
     /// Closed once the process stops: no task is taken after that. Looks in flight count, so
     /// that stopping waits for one that may still bring tasks.
     private let gate = Mutex((closed: false, looking: 0))
@@ -46,12 +48,18 @@ final class RunningTasks: Sendable {
 
     func contains(_ key: String) -> Bool { entries.withLock { $0[key] != nil } }
 
+    /// The keys of the tasks running now.
+    var keys: Set<String> { entries.withLock { Set($0.keys) } }
+
     func add(_ entry: Entry) {
-        entries.withLock { $0[Self.key(entry.session, entry.task, entry.token)] = entry }
+        let key = Self.key(entry.session, entry.task, entry.token)
+        guard ended.withLock({ $0.remove(key) == nil }) else { return }
+        entries.withLock { $0[key] = entry }
     }
 
     func remove(_ key: String) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+        let removed = entries.withLock { $0.removeValue(forKey: key) }
+        if removed == nil { ended.withLock { _ = $0.insert(key) } }
     }
 
     /// Stops the named tasks (taken back from this process).

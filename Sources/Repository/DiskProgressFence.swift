@@ -52,8 +52,21 @@ extension BackupRepository {
         }
     }
 
+    /// Forgets a disk's saved progress once its transfer's end is recorded, and closes its
+    /// fence for good (a tombstone token no holder can outrank): a holder that lost the task
+    /// long ago and wakes now cannot claim the disk afresh and write over the finished one.
+    /// The session's end removes the folder with the tombstone (`dropProgress`).
+    public func finishProgress(restorePoint: String, disk: String) {
+        unlink("\(inProgressPath)/\(restorePoint)/\(disk).json")
+        let closed = DiskProgressFence(restorePoint: restorePoint, disk: disk, token: .max)
+        try? withLockedFence(closed, creating: true) { _ in .max }
+    }
+
     private func refusal(_ fence: DiskProgressFence, current: Int64?) -> RepositoryError {
-        let holder = current.map { "token \($0) holds it now" } ?? "its progress was cleared (the transfer ended or its session did)"
+        let holder =
+            current == .max
+            ? "its transfer finished"
+            : current.map { "token \($0) holds it now" } ?? "its progress was cleared (the transfer ended or its session did)"
         return RepositoryError(
             .fenced,
             "the transfer of \(fence.restorePoint)/\(fence.disk) under token \(fence.token) was taken over: \(holder); this holder stops")

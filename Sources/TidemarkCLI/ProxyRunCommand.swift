@@ -38,7 +38,7 @@ struct ProxyRunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "tidemark.proxy")
-        let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 4)
+        let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 8)
         let agent = ProxyAgent(
             name: name, store: store, adapters: PlatformAdapters.standard,
             settings: ProxyAgentSettings(

@@ -80,9 +80,14 @@ struct ProxyFencingTests {
         #expect(throws: RepositoryError.self) { try repository.save(manifest, fence: old) }
         #expect((try? repository.manifest(restorePoint: "vm-1-abc", disk: "disk-2000")) == nil, "the stale manifest was not written")
         try repository.save(manifest, fence: new)
-        // Cleared once its end is recorded: even the last holder is refused from then on.
-        repository.clearProgress(restorePoint: "vm-1-abc", disk: "disk-2000")
+        // Finished once its end is recorded: even the last holder is refused from then on, and
+        // a holder that lost the task long ago cannot claim the disk afresh.
+        repository.finishProgress(restorePoint: "vm-1-abc", disk: "disk-2000")
         #expect(throws: RepositoryError.self) { try repository.saveProgress(progress, fence: new) }
+        #expect(throws: RepositoryError.self) { try repository.claim(old) }
+        #expect(throws: RepositoryError.self) {
+            try repository.claim(DiskProgressFence(restorePoint: "vm-1-abc", disk: "disk-2000", token: 99))
+        }
     }
 
     @Test("a login sealed to one process's key opens with it only, for the task it was sealed for")
