@@ -192,6 +192,8 @@ public final class ProxyAgent: Sendable {
     /// The heartbeat loop. The lease is measured from the last heartbeat the database took:
     /// past it, the process stops its tasks itself (another proxy may have them by now).
     private func heartbeat(instance: String) async throws {
+        let line = HeartbeatLine(settings: store.pool.configuration.settings)
+        defer { line.drop() }
         let clock = ContinuousClock()
         var lastBeat = clock.now
         while true {
@@ -199,11 +201,18 @@ public final class ProxyAgent: Sendable {
                 // A heartbeat that does not answer before the lease would lapse counts as
                 // failed: on a cut link the query waits in the kernel, not for us.
                 let left = settings.leaseSeconds - (clock.now - lastBeat).seconds
-                let mailbox = self.mailbox, count = running.count
+                let count = running.count
                 // The lease the database grants runs from when it took the heartbeat, which is
                 // after it was sent: counting from the send keeps this side's view the shorter.
                 let sent = clock.now
-                guard try await within(left, { try await mailbox.heartbeat(instance: instance, running: count) }) else {
+                let alive: Bool
+                do {
+                    alive = try await within(left) { try await line.beat(instance: instance, running: count) }
+                } catch let deadline as DeadlinePassed {
+                    line.drop()
+                    throw deadline
+                }
+                guard alive else {
                     throw ProxyAgentError(.leaseLost, "the database no longer counts process \(instance) as live")
                 }
                 lastBeat = sent
