@@ -237,12 +237,9 @@ public final class ProxyAgent: Sendable {
         // A stopping process takes no task: what it takes, it would only hand back.
         guard running.beginLooking() else { return }
         defer { running.endLooking() }
-        // Before taking more: a task the database says this process runs but it does not
-        // (an answer lost on the way) is handed back.
-        if try await mailbox.handBackOrphans(instance: instance, running: running.keys) > 0 {
-            logger.warning("handed back tasks this process had lost track of")
-        }
-        let revoked = try await mailbox.revoked(instance: instance, among: running.all)
+        // Before taking more: tasks taken back are stopped, tasks lost track of handed back.
+        let (revoked, handedBack) = try await mailbox.reconcile(instance: instance, running: running.keys)
+        if handedBack > 0 { logger.warning("handed back tasks this process had lost track of", metadata: ["tasks": "\(handedBack)"]) }
         if !revoked.isEmpty {
             logger.notice("tasks taken back", metadata: ["tasks": "\(revoked.sorted())"])
             running.cancel(revoked)
@@ -262,10 +259,11 @@ public final class ProxyAgent: Sendable {
     private func stop(instance: String, proxyID: String, reason: String) async {
         let work = Task.detached { [self] in
             // Still alive while the tasks wind down, so their hand-back reports are taken.
+            let line = HeartbeatLine(settings: store.pool.configuration.settings)
             let beating = Task {
                 while !Task.isCancelled {
-                    _ = try? await within(settings.leaseSeconds) { [mailbox, running] in
-                        try await mailbox.heartbeat(instance: instance, running: running.count)
+                    _ = try? await within(settings.leaseSeconds) { [running] in
+                        try await line.beat(instance: instance, running: running.count)
                     }
                     try? await Task.sleep(for: settings.heartbeatInterval)
                 }
@@ -275,6 +273,7 @@ public final class ProxyAgent: Sendable {
             // assignment is handed back with the process's end below.
             _ = try? await within(settings.leaseSeconds * 3) { [running] in await running.cancelAllAndWait() }
             beating.cancel()
+            line.drop()
             do {
                 guard try await mailbox.end(instance: instance) else {
                     logger.warning("the process had already been declared lost; its tasks moved on")

@@ -51,11 +51,6 @@ struct ProxyMailbox: Sendable {
         }
     }
 
-    /// False once the lease lapsed or the process was ended: its tasks are no longer its own.
-    func heartbeat(instance: String, running: Int) async throws -> Bool {
-        try await pool.query("SELECT tidemark.proxy_heartbeat($1::uuid, $2)", [instance, Int32(running)]).decode(0, 0)
-    }
-
     /// Ends the process as stopped; false when it had ended already (declared lost).
     func end(instance: String) async throws -> Bool {
         try await pool.query("SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance]).decode(0, 0)
@@ -86,38 +81,30 @@ struct ProxyMailbox: Sendable {
         return taken
     }
 
-    /// Tasks the database counts as running on this process that it does not run (taken
-    /// by a look whose answer was lost): handed back, so they move at once.
-    func handBackOrphans(instance: String, running: Set<String>) async throws -> Int {
+    /// Squares what the database says this process holds with what it runs, in one query
+    /// per look: a task it runs that is no longer open there was taken back (returned, to be
+    /// stopped); a task the database counts as running here that it does not run (taken by a
+    /// look whose answer was lost) is handed back, so it moves at once.
+    func reconcile(instance: String, running: Set<String>) async throws -> (revoked: Set<String>, handedBack: Int) {
         let result = try await pool.query(
             """
-            SELECT session_id, task_id, token FROM tidemark.proxy_assignments
-             WHERE instance_id = $1::uuid AND state = 'running'
-            """, [instance])
-        var handed = 0
-        for row in 0..<result.rowCount {
-            let session: String = try result.decode(row, 0), task: String = try result.decode(row, 1)
-            let token: Int64 = try result.decode(row, 2)
-            guard !running.contains("\(session)/\(task)/\(token)") else { continue }
-            _ = try await pool.query(
-                "SELECT tidemark.report_assignment($1, $2, $3, 'abandoned', NULL, NULL, $4)",
-                [session, task, token, "the proxy process lost track of the task"])
-            handed += 1
-        }
-        return handed
-    }
-
-    /// Tasks of this process that were taken back (or removed) since: to be stopped.
-    func revoked(instance: String, among running: [(session: String, task: String, token: Int64)]) async throws -> Set<String> {
-        guard !running.isEmpty else { return [] }
-        let result = try await pool.query(
-            """
-            SELECT session_id || '/' || task_id || '/' || token FROM tidemark.proxy_assignments
+            SELECT session_id, task_id, token, state FROM tidemark.proxy_assignments
              WHERE instance_id = $1::uuid AND state IN ('assigned', 'running')
             """, [instance])
         var open = Set<String>()
-        for row in 0..<result.rowCount { open.insert(try result.decode(row, 0)) }
-        return Set(running.map { "\($0.session)/\($0.task)/\($0.token)" }).subtracting(open)
+        var handedBack = 0
+        for row in 0..<result.rowCount {
+            let session: String = try result.decode(row, 0), task: String = try result.decode(row, 1)
+            let token: Int64 = try result.decode(row, 2)
+            let key = RunningTasks.key(session, task, token)
+            open.insert(key)
+            guard try result.decode(row, 3, as: String.self) == "running", !running.contains(key) else { continue }
+            _ = try await pool.query(
+                "SELECT tidemark.report_assignment($1, $2, $3, 'abandoned', NULL, NULL, $4)",
+                [session, task, token, "the proxy process lost track of the task"])
+            handedBack += 1
+        }
+        return (running.subtracting(open), handedBack)
     }
 
     /// Reports progress (`running`) or the end; false when refused (the task moved on).

@@ -42,12 +42,6 @@ final class RunningTasks: Sendable {
 
     var count: Int { entries.withLock { $0.count } }
 
-    var all: [(session: String, task: String, token: Int64)] {
-        entries.withLock { $0.values.map { ($0.session, $0.task, $0.token) } }
-    }
-
-    func contains(_ key: String) -> Bool { entries.withLock { $0[key] != nil } }
-
     /// The keys of the tasks running now.
     var keys: Set<String> { entries.withLock { Set($0.keys) } }
 
