@@ -178,6 +178,8 @@ let package = Package(
                 "PrivateCluster",
                 "Projections",
                 "Repository",
+                "Secrets",
+                "BlockingIO",
                 "SyntheticHistory",
                 "VSphere",
                 "WorkflowEvents",
@@ -189,6 +191,7 @@ let package = Package(
             name: "TidemarkCLI",
             dependencies: [
                 "Benchmarks",
+                "BlockingIO",
                 "CodedErrors",
                 "CommandLineSupport",
                 "PlatformAdapters",
@@ -227,7 +230,7 @@ let package = Package(
             name: "JobManagerTests",
             dependencies: [
                 "JobManager", "Catalog", "CatalogStore", "EventStore", "Infrastructure", "Repository", "Postgres", "TestSupport",
-                "Projections", "Server", "WorkflowEvents",
+                "Projections", "Server", "WorkflowEvents", "Secrets",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

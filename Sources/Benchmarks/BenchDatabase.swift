@@ -14,6 +14,8 @@ struct BenchDatabase {
     let administrator: PostgresConnectionSettings
     /// The role the event store runs as (tidemark_app on the private cluster).
     let service: PostgresConnectionSettings
+    /// The login proxy processes connect as (tidemark_proxy on the private cluster).
+    let proxyLogin: PostgresConnectionSettings
 
     static func create(catalog: CatalogDatabase, logger: Logger) async throws -> BenchDatabase {
         let serverAdministrator = try await catalog.administratorSettings()
@@ -28,13 +30,15 @@ struct BenchDatabase {
         }
         let administrator = serverAdministrator.with("dbname", name)
         try await Migrator.bundled(logger: logger).migrate(administrator)
-        let service: PostgresConnectionSettings
+        let service: PostgresConnectionSettings, proxyLogin: PostgresConnectionSettings
         if let cluster = catalog.privateCluster {
             service = cluster.settings(database: name)
+            proxyLogin = cluster.settings(database: name, user: "tidemark_proxy")
         } else {
             service = administrator
+            proxyLogin = administrator
         }
-        let bench = BenchDatabase(administrator: administrator, service: service)
+        let bench = BenchDatabase(administrator: administrator, service: service, proxyLogin: proxyLogin)
         try await bench.createBareTable(logger: logger)
         return bench
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlockingIO
 import Catalog
 import CatalogStore
 import CommandLineSupport
@@ -8,6 +9,7 @@ import Infrastructure
 import JobManager
 import Logging
 import Postgres
+import Secrets
 import Synchronization
 import WorkflowEvents
 
@@ -106,12 +108,19 @@ struct BenchProxiesCommand: AsyncParsableCommand {
         let lab = try LabAdapter.create(
             at: world.folder.appendingPathComponent("lab-\(name)").path, vms: vms, disksPerVM: 1, diskSize: diskSize)
         let names = try await lab.inventory().virtualMachines.map(\.name).sorted()
+        var made: [ProxyIdentity] = []
+        for proxy in ["\(name)-proxy-1", "\(name)-proxy-2"] {
+            let path = keyFile(proxy, world)
+            made.append(try await BlockingIOPool.shared.run { () throws(SecretError) in try ProxyIdentity.load(orCreateAt: path).identity })
+        }
+        let keys = made
         try await CatalogStore(events: world.store).execute(metadata: EventMetadata(actor: "bench")) { start throws(CatalogError) in
             var plan = CatalogPlan(start)
             try plan.add(ManagedServer(name: "lab-\(name)", platform: .lab, folder: lab.root))
             try plan.add(ProxyDefinition(name: "\(name)-embedded", maxConcurrentTasks: slots))
-            try plan.add(ProxyDefinition(name: "\(name)-proxy-1", maxConcurrentTasks: slots))
-            try plan.add(ProxyDefinition(name: "\(name)-proxy-2", maxConcurrentTasks: slots))
+            // The processes' hosts are enrolled, as an administrator would.
+            try plan.add(ProxyDefinition(name: "\(name)-proxy-1", maxConcurrentTasks: slots, enrolledKey: keys[0].publicKeyText))
+            try plan.add(ProxyDefinition(name: "\(name)-proxy-2", maxConcurrentTasks: slots, enrolledKey: keys[1].publicKeyText))
             // The large lab's second proxy runs only for the failover job: its throughput job
             // names one proxy, so one process moves all of it.
             var jobs = [("embedded", ["\(name)-embedded"]), ("proxied", ["\(name)-proxy-1", "\(name)-proxy-2"])]
@@ -150,12 +159,16 @@ struct BenchProxiesCommand: AsyncParsableCommand {
         return ((clock.now - start).seconds, report)
     }
 
+    private func keyFile(_ proxy: String, _ world: World) -> String {
+        world.folder.appendingPathComponent("keys/\(proxy).key").path
+    }
+
     private func startProxy(_ name: String, _ world: World) throws -> Process {
         let process = Process()
         process.executableURL = RunningProgram.url
         process.arguments = [
-            "proxy", "run", name, "--database-url", world.bench.service.keywordConnectionString, "--lease-seconds", "\(lease)",
-            "--heartbeat-seconds", "\(lease / 5)",
+            "proxy", "run", name, "--database-url", world.bench.proxyLogin.keywordConnectionString, "--key-file", keyFile(name, world),
+            "--lease-seconds", "\(lease)", "--heartbeat-seconds", "\(lease / 5)",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -165,8 +178,11 @@ struct BenchProxiesCommand: AsyncParsableCommand {
 
     private func waitForLive(_ count: Int, _ world: World) async throws {
         let fleet = ProxyFleet(store: world.store)
+        let enrolled = try await CatalogStore(events: world.store).load().proxies.compactMapValues(\.definition.enrolledKey)
         for _ in 0..<600 {
-            let live = try await fleet.presence().values.filter { if case .live = $0 { return true } else { return false } }
+            let live = try await fleet.presence(enrolledKeys: enrolled).values.filter {
+                if case .live = $0 { return true } else { return false }
+            }
             if live.count >= count { return }
             try await Task.sleep(for: .milliseconds(50))
         }

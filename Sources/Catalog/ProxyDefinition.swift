@@ -1,3 +1,5 @@
+import Foundation
+
 /// A backup proxy: the data mover that reads VM disks and writes to a repository.
 public struct ProxyDefinition: CatalogDefinition {
     public static let kind = ObjectKind.proxy
@@ -39,10 +41,15 @@ public struct ProxyDefinition: CatalogDefinition {
     /// The host the proxy VM runs on (hot-add needs the same host or cluster).
     public var host: String?
     public var cluster: String?
+    /// The public half (base64, Ed25519) of the identity key of the host enrolled to run this
+    /// proxy (`tidemark proxy enrol`): the Job Manager gives tasks and logins only to a process
+    /// that proves it holds the private half. Nil: no host is enrolled, and the Job Manager
+    /// moves this proxy's bytes itself.
+    public var enrolledKey: String?
 
     public init(
         name: String, site: String = "default", transportModes: [TransportMode] = [.network], maxConcurrentTasks: Int = 2,
-        datastores: [String] = [], host: String? = nil, cluster: String? = nil
+        datastores: [String] = [], host: String? = nil, cluster: String? = nil, enrolledKey: String? = nil
     ) {
         self.name = name
         self.site = site
@@ -51,6 +58,7 @@ public struct ProxyDefinition: CatalogDefinition {
         self.datastores = datastores
         self.host = host
         self.cluster = cluster
+        self.enrolledKey = enrolledKey
     }
 
     public func validate(in catalog: CatalogState) throws(CatalogError) {
@@ -65,6 +73,12 @@ public struct ProxyDefinition: CatalogDefinition {
         try Limits.site(site, subject: subject)
         if transportModes.contains(.directStorage) && datastores.isEmpty {
             throw .invalid("\(subject) transport modes", "direct-storage needs the datastores the proxy reaches: add --datastores")
+        }
+        if let enrolledKey, Data(base64Encoded: enrolledKey)?.count != 32 {
+            throw .invalid(
+                "\(subject) enrolled key",
+                "'\(enrolledKey.prefix(60))' is not a proxy public key (base64 of 32 bytes): copy the key 'tidemark proxy key \(name)' prints on the proxy's host"
+            )
         }
         if transportModes.contains(.hotAdd) && host == nil && cluster == nil {
             throw .invalid("\(subject) transport modes", "hot-add needs the host or cluster the proxy VM runs on: add --host or --cluster")

@@ -76,14 +76,15 @@ public struct CatalogDatabase {
 
     /// Settings for everything else: the configured role, or `tidemark_app` on the private
     /// cluster, which is started and migrated on first use.
-    public func serviceSettings() async throws -> PostgresConnectionSettings {
+    /// `role`: the login on the private cluster (a proxy process connects as `tidemark_proxy`).
+    public func serviceSettings(role: String = PrivateCluster.serviceRole) async throws -> PostgresConnectionSettings {
         switch location {
         case .external(let settings):
             return settings
         case .privateCluster(let cluster):
             let administrator = try await cluster.prepare(logger: logger, started: Self.announceStart)
             try await Migrator.bundled(logger: logger).migrate(administrator)
-            return cluster.settings()
+            return cluster.settings(user: role)
         }
     }
 
@@ -96,10 +97,10 @@ public struct CatalogDatabase {
                     .utf8))
     }
 
-    /// An event store on the service settings, its schema checked.
-    public func openEventStore(maximumConnections: Int = 4) async throws -> EventStore {
+    /// An event store on the service settings (`role` on the private cluster), its schema checked.
+    public func openEventStore(maximumConnections: Int = 4, role: String = PrivateCluster.serviceRole) async throws -> EventStore {
         let pool = PostgresPool(
-            PostgresPool.Configuration(settings: try await serviceSettings(), maximumConnections: maximumConnections),
+            PostgresPool.Configuration(settings: try await serviceSettings(role: role), maximumConnections: maximumConnections),
             logger: logger)
         let store = EventStore(pool: pool, logger: logger)
         do {

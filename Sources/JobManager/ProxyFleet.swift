@@ -23,6 +23,12 @@ public struct ProxyProcess: Sendable {
     public let live: Bool
     /// `stopped` or `lost` once it ended.
     public let endReason: String?
+    /// The identity key it registered with and its signature of the registration
+    /// (`RegistrationProof`); nil for a process of a version before enrolment.
+    public let identityKey: [UInt8]?
+    public let signature: [UInt8]?
+    /// The database login that registered it.
+    public let login: String
 }
 
 /// Where a catalog proxy's bytes move now.
@@ -34,26 +40,32 @@ public enum ProxyPresence: Sendable {
     case live(ProxyProcess)
     /// Its process stopped heartbeating: no task goes to it until one runs again.
     case offline(ProxyProcess)
+    /// A process heartbeats under its name, but its registration does not verify against the
+    /// key enrolled for the proxy (why says how): no task and no login go to it, and the Job
+    /// Manager moves the proxy's bytes itself, as for an embedded proxy.
+    case unverified(ProxyProcess, why: String)
 
     public var name: String {
         switch self {
         case .embedded: return "embedded"
         case .live: return "live"
         case .offline: return "offline"
+        case .unverified: return "unverified"
         }
     }
 
     public var process: ProxyProcess? {
         switch self {
         case .embedded: return nil
-        case .live(let process), .offline(let process): return process
+        case .live(let process), .offline(let process), .unverified(let process, _): return process
         }
     }
 }
 
 /// The proxy processes, read from `tidemark.proxy_processes` (the newest process of each
-/// proxy decides its presence), and the Job Manager's one write there: declaring a process
-/// whose lease ran out lost.
+/// proxy decides its presence, a live one only once its registration verifies against the
+/// proxy's enrolled key), and the Job Manager's one write there: declaring a process whose
+/// lease ran out lost.
 public struct ProxyFleet: Sendable {
     let store: EventStore
 
@@ -62,13 +74,15 @@ public struct ProxyFleet: Sendable {
     static let newestProcesses = """
         SELECT DISTINCT ON (p.proxy_id) p.instance_id::text, p.proxy_id, p.proxy_name, p.host, p.pid, p.version, p.max_tasks,
                p.reach::text, p.public_key, p.lease_seconds, p.started_at,
-               extract(epoch FROM clock_timestamp() - p.heartbeat_at)::float8, p.running_tasks, tidemark.proxy_live(p), p.end_reason
+               extract(epoch FROM clock_timestamp() - p.heartbeat_at)::float8, p.running_tasks, tidemark.proxy_live(p), p.end_reason,
+               p.identity_key, p.signature, p.login_role
           FROM tidemark.proxy_processes p
          ORDER BY p.proxy_id, p.started_at DESC
         """
 
     /// Every proxy that ever had a process, by proxy id; a proxy absent here is embedded.
-    public func presence() async throws -> [UUIDString: ProxyPresence] {
+    /// `enrolledKeys`: each proxy's enrolled key from the catalog (`ProxyDefinition.enrolledKey`).
+    public func presence(enrolledKeys: [UUIDString: String]) async throws -> [UUIDString: ProxyPresence] {
         let result = try await store.pool.query(Self.newestProcesses)
         var presence: [UUIDString: ProxyPresence] = [:]
         for row in 0..<result.rowCount {
@@ -81,9 +95,14 @@ public struct ProxyFleet: Sendable {
                 publicKey: [UInt8](try result.decode(row, 8, as: Data.self)), leaseSeconds: try result.decode(row, 9),
                 startedAt: try result.decode(row, 10), heartbeatAge: try result.decode(row, 11),
                 runningTasks: Int(try result.decode(row, 12, as: Int32.self)), live: try result.decode(row, 13),
-                endReason: try result.decodeIfPresent(row, 14))
+                endReason: try result.decodeIfPresent(row, 14),
+                identityKey: try result.decodeIfPresent(row, 15, as: Data.self).map { [UInt8]($0) },
+                signature: try result.decodeIfPresent(row, 16, as: Data.self).map { [UInt8]($0) }, login: try result.decode(row, 17))
             if process.endReason == "stopped" {
                 presence[process.proxyID] = .embedded
+            } else if let why = RegistrationProof.refusal(of: process, enrolledKey: enrolledKeys[process.proxyID]) {
+                // Never the proxy's: nothing waits for it, live or gone.
+                presence[process.proxyID] = process.live ? .unverified(process, why: why) : .embedded
             } else {
                 presence[process.proxyID] = process.live ? .live(process) : .offline(process)
             }

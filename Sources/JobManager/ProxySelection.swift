@@ -44,8 +44,8 @@ enum ProxySelection {
 
     /// The usable proxies, best first. `load` is each proxy's share of slots in use (0-1).
     /// `presence`: proxies served by a process (absent: embedded); an offline one is left out,
-    /// and a live one only serves disks on datastores its process reported it reaches on
-    /// `server`.
+    /// a live one only serves disks on datastores its process reported it reaches on `server`,
+    /// and one whose process does not verify is moved by the Job Manager itself.
     static func rank(
         _ proxies: [(UUIDString, ProxyDefinition)], placement: Placement, server: UUIDString, repositorySite: String,
         load: [UUIDString: Double], presence: [UUIDString: ProxyPresence] = [:]
@@ -54,8 +54,11 @@ enum ProxySelection {
         let candidates: [Candidate] = proxies.compactMap { id, proxy in
             guard let mode = mode(of: proxy, at: placement) else { return nil }
             var process: ProxyProcess?
+            var impostor: String?
             switch presence[id] ?? .embedded {
             case .embedded: break
+            case .unverified(let unverified, let why):
+                impostor = "; not its process on \(unverified.host): \(why)"
             case .offline(let lost):
                 offline.append(lost)
                 return nil
@@ -69,7 +72,8 @@ enum ProxySelection {
             let place = remote ? "site \(proxy.site), repository at \(repositorySite)" : "same site as the repository"
             let limit = process?.maxTasks ?? proxy.maxConcurrentTasks
             let mover = process.map { "process on \($0.host)" } ?? "embedded"
-            let reason = "\(mode.rawValue); \(place); \(mover); \(Int((share * 100).rounded()))% of its \(limit) slots in use"
+            let reason =
+                "\(mode.rawValue); \(place); \(mover)\(impostor ?? ""); \(Int((share * 100).rounded()))% of its \(limit) slots in use"
             return Candidate(id: id, proxy: proxy, mode: mode, score: score, reason: reason, process: process)
         }
         return Ranking(candidates: candidates.sorted { ($0.score, $0.proxy.name) < ($1.score, $1.proxy.name) }, offline: offline)

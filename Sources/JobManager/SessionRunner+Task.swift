@@ -86,7 +86,7 @@ extension SessionRunner {
             if let repositorySlot = try await slots.take(.repository, repositoryID, limit: repositoryDefinition.maxConcurrentTasks) {
                 var presence: [UUIDString: ProxyPresence]
                 do {
-                    presence = try await fleet.presence()
+                    presence = try await fleet.presence(enrolledKeys: enrolledKeys)
                 } catch {
                     try? await slots.give(.repository, repositoryID, slot: repositorySlot)
                     throw error

@@ -47,6 +47,11 @@ final class SessionRunner: Sendable {
     var repositoryDefinition: RepositoryDefinition { plan.repository }
     var settings: JobManagerSettings { context.settings }
     var proxies: [(UUIDString, ProxyDefinition)] { plan.proxies }
+    /// The job's proxies' enrolled keys as the session planned: an enrolment made while it
+    /// runs applies from the next session.
+    var enrolledKeys: [UUIDString: String] {
+        Dictionary(plan.proxies.compactMap { id, proxy in proxy.enrolledKey.map { (id, $0) } }, uniquingKeysWith: { first, _ in first })
+    }
     var throttlingRules: [(UUIDString, ThrottlingRule)] { plan.throttlingRules }
 
     /// Everything it works with is handed in (`JobManager.runner(for:state:startedAt:slots:)`

@@ -4,10 +4,15 @@ import EventStore
 import Foundation
 import JobManager
 import Logging
+import Secrets
 import WorkflowEvents
 
 /// How a proxy process behaves.
 public struct ProxyAgentSettings: Sendable {
+    /// The host's identity key for the proxy, which the catalog must have enrolled.
+    public var identity: ProxyIdentity
+    /// Where it is kept, for messages.
+    public var keyFile: String
     /// Tasks at once; nil takes the proxy's catalog limit.
     public var maxTasks: Int?
     /// How often the process says it is alive. Defaults to 2 s.
@@ -21,9 +26,11 @@ public struct ProxyAgentSettings: Sendable {
     public var version: String
 
     public init(
-        maxTasks: Int? = nil, heartbeatInterval: Duration = .seconds(2), leaseSeconds: Double = 10,
-        pollInterval: Duration = .milliseconds(250), version: String
+        identity: ProxyIdentity, keyFile: String, maxTasks: Int? = nil, heartbeatInterval: Duration = .seconds(2),
+        leaseSeconds: Double = 10, pollInterval: Duration = .milliseconds(250), version: String
     ) {
+        self.identity = identity
+        self.keyFile = keyFile
         self.maxTasks = maxTasks
         self.heartbeatInterval = heartbeatInterval
         self.leaseSeconds = leaseSeconds
@@ -79,14 +86,8 @@ public final class ProxyAgent: Sendable {
     /// called each time it registers (once, and again after a lost lease).
     public func run(registered: @escaping @Sendable (Registered) -> Void = { _ in }) async throws {
         let catalog = try await CatalogStore(events: store, logger: logger).load()
-        guard let proxyID = catalog.id(of: ProxyDefinition.self, named: name), let definition = catalog.proxies[proxyID]?.definition
-        else {
-            let known = catalog.proxies.values.map(\.definition.name).sorted()
-            throw ProxyAgentError(
-                .unknownProxy,
-                "the catalog has no proxy '\(name)'"
-                    + (known.isEmpty ? "; add one with 'tidemark proxy add \(name)'" : "; its proxies: \(known.joined(separator: ", "))"))
-        }
+        let (proxyID, definition) = try Self.proxy(named: name, in: catalog)
+        try checkEnrolled(definition)
         let maxTasks = settings.maxTasks ?? definition.maxConcurrentTasks
         let host = ProcessInfo.processInfo.hostName
         // The instance that lost its lease, while a new one registers.
@@ -98,7 +99,12 @@ public final class ProxyAgent: Sendable {
             let instance = UUID().uuidString.lowercased()
             let reach: ProxyProcessEvent.Reach
             do {
-                reach = await ProxyReach.check(try await CatalogStore(events: store, logger: logger).load())
+                let catalog = try await CatalogStore(events: store, logger: logger).load()
+                // Enrolled again for another host (or revoked) while this one ran: stop here.
+                if let now = catalog.proxies[proxyID]?.definition { try checkEnrolled(now) }
+                reach = await ProxyReach.check(catalog)
+            } catch let error as ProxyAgentError {
+                throw error
             } catch is CancellationError {
                 return
             } catch {
@@ -110,7 +116,8 @@ public final class ProxyAgent: Sendable {
             let registration = ProxyMailbox.Registration(
                 instance: instance, proxyID: proxyID, proxyName: definition.name, host: host, pid: Int(getpid()), version: settings.version,
                 transportModes: definition.transportModes.map(\.rawValue), reach: reach, maxTasks: maxTasks,
-                publicKey: key.publicKey, leaseSeconds: settings.leaseSeconds)
+                publicKey: key.publicKey, leaseSeconds: settings.leaseSeconds, identityKey: settings.identity.publicKey,
+                signature: RegistrationProof.sign(settings.identity, instance: instance, proxyID: proxyID, agreementKey: key.publicKey))
             do {
                 try await mailbox.register(registration)
             } catch let error as ProxyAgentError where error.code == .alreadyRunning && previous != nil {
@@ -134,7 +141,7 @@ public final class ProxyAgent: Sendable {
                 ProxyProcessEvent.Started(
                     instanceId: instance, proxyId: proxyID, proxyName: definition.name, host: host, pid: registration.pid,
                     version: settings.version, transportModes: registration.transportModes, reach: reach, maxTasks: maxTasks,
-                    leaseSeconds: settings.leaseSeconds))
+                    leaseSeconds: settings.leaseSeconds, identityFingerprint: settings.identity.fingerprint))
             logger.notice(
                 "proxy process registered", metadata: ["instance": "\(instance)", "host": "\(host)", "max_tasks": "\(maxTasks)"])
             registered(Registered(instance: instance, proxyName: definition.name, host: host, maxTasks: maxTasks, reach: reach))
@@ -153,6 +160,39 @@ public final class ProxyAgent: Sendable {
                 if stopping { return }
                 throw error
             }
+        }
+    }
+
+    /// The catalog's proxy of that name, or why there is none (with the names there are).
+    public static func proxy(named name: String, in catalog: CatalogState) throws -> (UUIDString, ProxyDefinition) {
+        guard let proxyID = catalog.id(of: ProxyDefinition.self, named: name), let definition = catalog.proxies[proxyID]?.definition
+        else {
+            let known = catalog.proxies.values.map(\.definition.name).sorted()
+            throw ProxyAgentError(
+                .unknownProxy,
+                "the catalog has no proxy '\(name)'"
+                    + (known.isEmpty ? "; add one with 'tidemark proxy add \(name)'" : "; its proxies: \(known.joined(separator: ", "))"))
+        }
+        return (proxyID, definition)
+    }
+
+    /// Refuses to run a proxy whose enrolled key is not this host's: the Job Manager would give
+    /// such a process no task (what to run where is in the message).
+    private func checkEnrolled(_ definition: ProxyDefinition) throws {
+        let mine = settings.identity
+        let enrol = "on the backup server run: tidemark proxy enrol \(definition.name) --public-key \(mine.publicKeyText)"
+        guard let enrolled = definition.enrolledKey else {
+            throw ProxyAgentError(
+                .notEnrolled,
+                "proxy '\(definition.name)' has no enrolled host; to enrol this one (key \(mine.fingerprint), in \(settings.keyFile)), \(enrol)"
+            )
+        }
+        guard ProxyIdentity.publicKey(from: enrolled) == mine.publicKey else {
+            let theirs = ProxyIdentity.publicKey(from: enrolled).map(ProxyIdentity.fingerprint(of:)) ?? "unreadable"
+            throw ProxyAgentError(
+                .notEnrolled,
+                "proxy '\(definition.name)' is enrolled for another host's key (\(theirs)), not this host's (\(mine.fingerprint), in \(settings.keyFile)): run it on that host, or to move it here \(enrol)"
+            )
         }
     }
 

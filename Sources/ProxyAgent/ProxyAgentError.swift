@@ -5,6 +5,8 @@ public struct ProxyAgentError: CodedError {
     public enum Code: String, Sendable {
         /// The catalog has no proxy of that name.
         case unknownProxy = "unknown proxy"
+        /// This host's identity key is not the one enrolled for the proxy.
+        case notEnrolled = "not enrolled"
         /// Another process of the same proxy heartbeats.
         case alreadyRunning = "already running"
         /// This process's lease ran out (it could not heartbeat in time): its tasks are stopped.

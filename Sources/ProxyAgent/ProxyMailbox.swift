@@ -23,6 +23,9 @@ struct ProxyMailbox: Sendable {
         let maxTasks: Int
         let publicKey: [UInt8]
         let leaseSeconds: Double
+        /// The host's identity key and its signature of the registration (`RegistrationProof`).
+        let identityKey: [UInt8]
+        let signature: [UInt8]
     }
 
     /// A task handed to this process.
@@ -40,11 +43,11 @@ struct ProxyMailbox: Sendable {
         let reach = String(decoding: try SessionEvent.encoder().encode(registration.reach), as: UTF8.self)
         do {
             _ = try await pool.query(
-                "SELECT tidemark.proxy_register($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)",
+                "SELECT tidemark.proxy_register($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)",
                 [
                     registration.instance, registration.proxyID, registration.proxyName, registration.host, Int32(registration.pid),
                     registration.version, registration.transportModes, reach, Int32(registration.maxTasks), Data(registration.publicKey),
-                    registration.leaseSeconds,
+                    registration.leaseSeconds, Data(registration.identityKey), Data(registration.signature),
                 ])
         } catch let error as PostgresError where error.code?.rawValue == "TM020" {
             throw ProxyAgentError(.alreadyRunning, "\(error.message): \(error.hint ?? "stop it first")")
@@ -87,10 +90,7 @@ struct ProxyMailbox: Sendable {
     /// look whose answer was lost) is handed back, so it moves at once.
     func reconcile(instance: String, running: Set<String>) async throws -> (revoked: Set<String>, handedBack: Int) {
         let result = try await pool.query(
-            """
-            SELECT session_id, task_id, token, state FROM tidemark.proxy_assignments
-             WHERE instance_id = $1::uuid AND state IN ('assigned', 'running')
-            """, [instance])
+            "SELECT session_id, task_id, token, state FROM tidemark.open_assignments($1::uuid)", [instance])
         var open = Set<String>()
         var handedBack = 0
         for row in 0..<result.rowCount {

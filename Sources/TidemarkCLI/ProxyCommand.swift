@@ -8,7 +8,7 @@ struct ProxyCommand: AsyncParsableCommand {
         abstract: "Define backup proxies (site, transport modes, task limit, placement) and run them on other hosts.",
         subcommands: [
             AddObject<ProxyOptions>.self, UpdateObject<ProxyOptions>.self, RemoveObject<ProxyDefinition>.self,
-            ProxyListCommand.self, ShowObject<ProxyDefinition>.self, ProxyRunCommand.self,
+            ProxyListCommand.self, ShowObject<ProxyDefinition>.self, ProxyKeyCommand.self, ProxyEnrolCommand.self, ProxyRunCommand.self,
         ])
 }
 

@@ -1,9 +1,11 @@
 import ArgumentParser
+import CatalogStore
 import CommandLineSupport
 import Foundation
 import JobManager
 import PlatformAdapters
 import ProxyAgent
+import Secrets
 import ServiceLifecycle
 
 /// `tidemark proxy run NAME`: this host becomes the data mover of a catalog proxy until
@@ -13,10 +15,11 @@ struct ProxyRunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a proxy on this host: take the tasks the Job Managers assign to it and move their data.",
         discussion:
-            "This host needs the catalog database and the job's repository folder (the same path as on the backup server), and the lab folder or the vCenter the proxy reads from. vCenter logins are handed over per task, sealed to this process's key; nothing is stored here."
+            "This host needs the catalog database (as a login in the tidemark_proxy role), the job's repository folder (the same path as on the backup server), and the lab folder or the vCenter the proxy reads from. Its identity key must be enrolled first: 'tidemark proxy key NAME' here prints it, 'tidemark proxy enrol NAME --public-key KEY' on the backup server pins it. vCenter logins are handed over per task, sealed to this process's key; nothing is stored here."
     )
 
     @OptionGroup var options: GlobalOptions
+    @OptionGroup var key: ProxyKeyFileOption
     @Argument(help: "The proxy's name in the catalog ('tidemark proxy add NAME' first).") var name: String
     @Option(name: .customLong("max-tasks"), help: "Tasks at once (default: the proxy's limit in the catalog).") var maxTasks: Int?
     @Option(name: .customLong("heartbeat-seconds"), help: "How often it says it is alive.") var heartbeatSeconds = 2.0
@@ -38,12 +41,22 @@ struct ProxyRunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "tidemark.proxy")
-        let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 8)
+        let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(
+            maximumConnections: 8, role: "tidemark_proxy")
+        let identity: ProxyIdentity, keyPath: String
+        do {
+            // A name the catalog does not have makes no key file.
+            _ = try ProxyAgent.proxy(named: name, in: try await CatalogStore(events: store, logger: logger).load())
+            (identity, keyPath, _) = try await key.identity(for: name, options)
+        } catch {
+            await store.pool.close()
+            throw error
+        }
         let agent = ProxyAgent(
             name: name, store: store, adapters: PlatformAdapters.standard,
             settings: ProxyAgentSettings(
-                maxTasks: maxTasks, heartbeatInterval: .milliseconds(Int64(heartbeatSeconds * 1000)), leaseSeconds: leaseSeconds,
-                version: TidemarkVersion.current),
+                identity: identity, keyFile: keyPath, maxTasks: maxTasks, heartbeatInterval: .milliseconds(Int64(heartbeatSeconds * 1000)),
+                leaseSeconds: leaseSeconds, version: TidemarkVersion.current),
             logger: logger)
         let group = ServiceGroup(
             services: [ProxyAgentService(agent: agent)], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],

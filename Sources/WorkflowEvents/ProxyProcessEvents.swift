@@ -33,6 +33,7 @@ public enum ProxyProcessEvent {
         enum CodingKeys: String, CodingKey {
             case instanceId = "instance_id", proxyId = "proxy_id", proxyName = "proxy_name", host, pid, version
             case transportModes = "transport_modes", reach, maxTasks = "max_tasks", leaseSeconds = "lease_seconds"
+            case identityFingerprint = "identity_fingerprint"
         }
 
         public var instanceId: String
@@ -45,9 +46,12 @@ public enum ProxyProcessEvent {
         public var reach: Reach
         public var maxTasks: Int
         public var leaseSeconds: Double
+        /// The fingerprint of the host's identity key it signed its registration with (absent
+        /// in events of versions before enrolment).
+        public var identityFingerprint: String?
         public init(
             instanceId: String, proxyId: String, proxyName: String, host: String, pid: Int, version: String, transportModes: [String],
-            reach: Reach, maxTasks: Int, leaseSeconds: Double
+            reach: Reach, maxTasks: Int, leaseSeconds: Double, identityFingerprint: String?
         ) {
             self.instanceId = instanceId
             self.proxyId = proxyId
@@ -59,6 +63,7 @@ public enum ProxyProcessEvent {
             self.reach = reach
             self.maxTasks = maxTasks
             self.leaseSeconds = leaseSeconds
+            self.identityFingerprint = identityFingerprint
         }
     }
 

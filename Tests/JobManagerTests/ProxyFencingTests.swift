@@ -10,10 +10,15 @@ import WorkflowEvents
 /// whatever a process (or someone with the service role) does.
 @Suite("Proxy leases and fencing")
 struct ProxyFencingTests {
+    /// Registers a process (as `pool`'s login) with placeholder keys: the database stores the
+    /// proof, the Job Manager checks it (`RegistrationProof`).
     static func register(_ pool: PostgresPool, _ instance: String, proxy: String = "p-1", lease: Double) async throws {
         _ = try await pool.query(
-            "SELECT tidemark.proxy_register($1::uuid, $2, 'p', 'h', 1, 'v', ARRAY['network'], '{\"servers\":{}}'::jsonb, 2, '\\x00'::bytea, $3)",
-            [instance, proxy, lease])
+            """
+            SELECT tidemark.proxy_register($1::uuid, $2, 'p', 'h', 1, 'v', ARRAY['network'], '{"servers":{}}'::jsonb, 2,
+                                           $4, $3, $4, $5)
+            """,
+            [instance, proxy, lease, Data(repeating: 7, count: 32), Data(repeating: 9, count: 64)])
     }
 
     static func bool(_ pool: PostgresPool, _ sql: String, _ parameters: [any PostgresEncodable]) async throws -> Bool {
@@ -23,33 +28,35 @@ struct ProxyFencingTests {
     @Test("one live process per proxy; a lapsed lease cannot be renewed; a later token outranks, and a stale holder's reports are refused")
     func leasesAndTokens() async throws {
         let database = try await TestDatabase.create()
+        // The Job Manager's side as the service role, the process's side as the proxy login.
         let pool = database.servicePool()
+        let proxy = database.proxyPool()
         let a = UUID().uuidString.lowercased(), b = UUID().uuidString.lowercased()
-        try await Self.register(pool, a, lease: 600)
-        await #expect(throws: PostgresError.self) { try await Self.register(pool, b, lease: 600) }
-        #expect(try await Self.bool(pool, "SELECT tidemark.proxy_heartbeat($1::uuid, 0)", [a]))
+        try await Self.register(proxy, a, lease: 600)
+        await #expect(throws: PostgresError.self) { try await Self.register(proxy, b, lease: 600) }
+        #expect(try await Self.bool(proxy, "SELECT tidemark.proxy_heartbeat($1::uuid, 0)", [a]))
         let first: Int64 = try await pool.query("SELECT tidemark.next_assignment_token()").decode(0, 0)
         #expect(try await Self.bool(pool, "SELECT tidemark.assign_task('s', 't', $1, $2::uuid, '{}'::jsonb, NULL)", [first, a]))
-        #expect(try await pool.query("SELECT count(*) FROM tidemark.take_assignments($1::uuid)", [a]).decode(0, 0, as: Int64.self) == 1)
+        #expect(try await proxy.query("SELECT count(*) FROM tidemark.take_assignments($1::uuid)", [a]).decode(0, 0, as: Int64.self) == 1)
         let report = "SELECT tidemark.report_assignment('s', 't', $1, 'running', '{\"offset\":1}'::jsonb, NULL, NULL)"
-        #expect(try await Self.bool(pool, report, [first]))
+        #expect(try await Self.bool(proxy, report, [first]))
         // Its lease runs out (the heartbeat dated back, as if the process had frozen for an hour).
         try await database.administratorQuery(
             "UPDATE tidemark.proxy_processes SET heartbeat_at = heartbeat_at - interval '1 hour' WHERE instance_id = $1::uuid", [a])
         // The lease lapsed: no heartbeat revives it, no report is taken, and it can be declared lost once.
-        #expect(try await !Self.bool(pool, "SELECT tidemark.proxy_heartbeat($1::uuid, 0)", [a]))
-        #expect(try await !Self.bool(pool, report, [first]))
+        #expect(try await !Self.bool(proxy, "SELECT tidemark.proxy_heartbeat($1::uuid, 0)", [a]))
+        #expect(try await !Self.bool(proxy, report, [first]))
         #expect(try await Self.bool(pool, "SELECT tidemark.proxy_end($1::uuid, 'lost')", [a]))
         #expect(try await !Self.bool(pool, "SELECT tidemark.proxy_end($1::uuid, 'lost')", [a]))
         // Another process of the proxy may register now, and takes the task under a larger token.
-        try await Self.register(pool, b, lease: 30)
+        try await Self.register(proxy, b, lease: 30)
         let second: Int64 = try await pool.query("SELECT tidemark.next_assignment_token()").decode(0, 0)
         #expect(second > first)
         #expect(try await Self.bool(pool, "SELECT tidemark.assign_task('s', 't', $1, $2::uuid, '{}'::jsonb, NULL)", [second, b]))
         #expect(try await !Self.bool(pool, "SELECT tidemark.assign_task('s', 't', $1, $2::uuid, '{}'::jsonb, NULL)", [first, b]))
-        _ = try await pool.query("SELECT * FROM tidemark.take_assignments($1::uuid)", [b])
-        #expect(try await !Self.bool(pool, report, [first]))
-        #expect(try await Self.bool(pool, report, [second]))
+        _ = try await proxy.query("SELECT * FROM tidemark.take_assignments($1::uuid)", [b])
+        #expect(try await !Self.bool(proxy, report, [first]))
+        #expect(try await Self.bool(proxy, report, [second]))
         // The service role cannot write the tables directly, nor read the sealed logins.
         await #expect(throws: PostgresError.self) {
             try await pool.query("UPDATE tidemark.proxy_assignments SET token = 999")
@@ -58,6 +65,7 @@ struct ProxyFencingTests {
             try await pool.query("SELECT sealed_credentials FROM tidemark.proxy_assignments")
         }
         await pool.close()
+        await proxy.close()
     }
 
     @Test("the repository refuses a disk's progress and manifest writes from a holder a later token took over")

@@ -25,7 +25,7 @@ struct ProxyHostsTests {
     {
         try await world.startProxy(
             name, lease: lease, maxTasks: maxTasks, wrapper: hosts.wrapper(for: host),
-            databaseURL: cluster.serviceURL(database: world.environment.database.name, address: host.gateway))
+            databaseURL: cluster.serviceURL(database: world.environment.database.name, address: host.gateway, user: "tidemark_proxy"))
     }
 
     @Test("8 VMs over two proxies on two hosts, within their task limits; every disk restores byte-identical")

@@ -245,12 +245,13 @@ struct ProxyProcessTests {
     func badInput() async throws {
         let world = try await ProxyWorld.make(vms: 1, diskSize: 1 << 20)
         defer { world.environment.remove() }
-        let unknown = try world.environment.tidemark(["proxy", "run", "nope"])
+        let unknown = try world.proxyCommand(["proxy", "run", "nope", "--key-file", world.keyFile("nope")])
         #expect(unknown.status != 0 && unknown.output.contains("no proxy 'nope'") && unknown.output.contains("proxy-1, proxy-2"))
+        #expect(!FileManager.default.fileExists(atPath: world.keyFile("nope")), "an unknown proxy made a key file")
         let running = try await world.startProxy("proxy-1", lease: 30)
-        let twice = try world.environment.tidemark(["proxy", "run", "proxy-1"])
+        let twice = try world.proxyCommand(["proxy", "run", "proxy-1", "--key-file", world.keyFile("proxy-1")])
         #expect(twice.status != 0 && twice.output.contains("already runs on host"), "\(twice.output)")
-        let lease = try world.environment.tidemark(["proxy", "run", "proxy-1", "--heartbeat-seconds", "2", "--lease-seconds", "3"])
+        let lease = try world.proxyCommand(["proxy", "run", "proxy-1", "--heartbeat-seconds", "2", "--lease-seconds", "3"])
         #expect(lease.status != 0 && lease.output.contains("at least twice"), "\(lease.output)")
         let list = try world.environment.tidemark(["proxy", "list"])
         #expect(list.output.contains("live") && list.output.contains("embedded"), "\(list.output)")

@@ -6,6 +6,7 @@ import Foundation
 import Infrastructure
 import JobManager
 import Postgres
+import Secrets
 import TestSupport
 import WorkflowEvents
 
@@ -14,8 +15,11 @@ import WorkflowEvents
 struct ProxyWorld {
     let environment: JobEnvironment
 
+    /// `enrolled`: the hosts of proxy-1 and proxy-2 (this machine, a key file each) are enrolled
+    /// before any session plans, as an administrator sets proxies up before running them.
     static func make(
-        vms: Int, diskSize: Int64, disksPerVM: Int = 1, throttle bytesPerSecond: Int64? = nil, cluster: PostgresConnectionSettings? = nil
+        vms: Int, diskSize: Int64, disksPerVM: Int = 1, throttle bytesPerSecond: Int64? = nil, cluster: PostgresConnectionSettings? = nil,
+        enrolled: Bool = true
     ) async throws -> ProxyWorld {
         let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize, disksPerVM: disksPerVM, cluster: cluster)
         if let bytesPerSecond {
@@ -26,17 +30,53 @@ struct ProxyWorld {
                 return plan.changes
             }
         }
-        return ProxyWorld(environment: environment)
+        let world = ProxyWorld(environment: environment)
+        if enrolled {
+            try await world.enrol("proxy-1")
+            try await world.enrol("proxy-2")
+        }
+        return world
     }
 
-    /// Starts `tidemark proxy run NAME` with a short heartbeat and lease, and waits until it
-    /// registered.
+    /// The key file of proxy `name`'s host in this world.
+    func keyFile(_ name: String) -> String {
+        environment.folder.appendingPathComponent("keys/\(name).key").path
+    }
+
+    /// Enrols the key in `keyFile(name)` (made if missing) for proxy `name`, as an
+    /// administrator does with `tidemark proxy enrol`.
+    func enrol(_ name: String) async throws {
+        let key = try ProxyIdentity.load(orCreateAt: keyFile(name)).identity.publicKeyText
+        try await CatalogStore(events: environment.database.eventStore()).execute(metadata: EventMetadata(actor: "test")) {
+            state throws(CatalogError) in
+            let id = try state.require(ProxyDefinition.self, named: name)
+            guard state.proxies[id]?.definition.enrolledKey != key else { return [] }
+            return try CatalogDecider.update(id: id, basedOn: nil, in: state) { (proxy: inout ProxyDefinition) throws(CatalogError) in
+                proxy.enrolledKey = key
+            }
+        }
+    }
+
+    /// The proxy login's connection string (`tidemark_proxy`), for `tidemark proxy run`.
+    var proxyDatabaseURL: String {
+        environment.database.service.with("user", "tidemark_proxy").keywordConnectionString
+    }
+
+    /// Runs a `tidemark proxy ...` command as a proxy host would: the proxy login.
+    func proxyCommand(_ arguments: [String]) throws -> (status: Int32, killed: Bool, output: String) {
+        try TidemarkProcess.run(arguments + ["--database-url", proxyDatabaseURL], in: environment.folder)
+    }
+
+    /// Starts `tidemark proxy run NAME` (enrolling it if the world did not) with a short
+    /// heartbeat and lease, as the proxy login, and waits until it registered. An enrolment
+    /// applies from the next session: a session planned before it moves the data itself.
     func startProxy(
         _ name: String, lease: Double = 1.5, maxTasks: Int? = nil, wrapper: [String] = [], databaseURL: String? = nil
     ) async throws -> RunningTidemark {
+        try await enrol(name)
         var arguments = [
-            "proxy", "run", name, "--database-url", databaseURL ?? environment.databaseURL, "--heartbeat-seconds", "\(lease / 5)",
-            "--lease-seconds", "\(lease)", "-v",
+            "proxy", "run", name, "--database-url", databaseURL ?? proxyDatabaseURL, "--key-file", keyFile(name),
+            "--heartbeat-seconds", "\(lease / 5)", "--lease-seconds", "\(lease)", "-v",
         ]
         if let maxTasks { arguments += ["--max-tasks", "\(maxTasks)"] }
         let proxy = try RunningTidemark(arguments, in: environment.folder, wrapper: wrapper)

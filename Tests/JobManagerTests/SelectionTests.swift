@@ -82,7 +82,7 @@ struct SelectionTests {
             instanceID: "i-\(proxy)", proxyID: proxy, proxyName: "p\(proxy)", host: "host-\(proxy)", pid: 1, version: "0",
             maxTasks: maxTasks,
             reach: .init(servers: [server: datastores]), publicKey: [], leaseSeconds: 10, startedAt: Date(), heartbeatAge: live ? 1 : 60,
-            runningTasks: 0, live: live, endReason: nil)
+            runningTasks: 0, live: live, endReason: nil, identityKey: nil, signature: nil, login: "tidemark_proxy")
     }
 
     @Test(
@@ -116,5 +116,12 @@ struct SelectionTests {
                 "3": .live(Self.process("3", reaches: ["*"])), "4": .live(Self.process("4", reaches: [])),
             ])
         #expect(wide.candidates.map(\.id) == ["1", "3"])
+        // A process that does not verify is never the mover: its proxy stays a candidate, embedded, with why.
+        let impostor = ProxySelection.rank(
+            proxies, placement: placement, server: "vc", repositorySite: "hq", load: [:],
+            presence: ["1": .unverified(Self.process("1", reaches: ["*"], maxTasks: 9), why: "its key is not the one enrolled")])
+        let one = try #require(impostor.candidates.first { $0.id == "1" })
+        #expect(one.process == nil && one.taskLimit == 2)
+        #expect(one.reason.contains("embedded; not its process on host-1: its key is not the one enrolled"), "\(one.reason)")
     }
 }

@@ -143,7 +143,7 @@ public final class NamespaceCluster: @unchecked Sendable {
 
     /// The service role's key/value connection string over TCP to `address`, for a process
     /// on another host.
-    public func serviceURL(database: String, address: String) -> String {
-        "host=\(address) port=\(port) dbname=\(database) user=tidemark_app"
+    public func serviceURL(database: String, address: String, user: String = "tidemark_app") -> String {
+        "host=\(address) port=\(port) dbname=\(database) user=\(user)"
     }
 }

@@ -51,6 +51,11 @@ public struct TestDatabase: Sendable {
         PostgresPool(.init(settings: service, maximumConnections: maximumConnections), logger: quietLogger)
     }
 
+    /// A pool on `tidemark_proxy`, the login a proxy host connects as.
+    public func proxyPool(maximumConnections: Int = 2) -> PostgresPool {
+        PostgresPool(.init(settings: service.with("user", "tidemark_proxy"), maximumConnections: maximumConnections), logger: quietLogger)
+    }
+
     /// A pool on the superuser.
     public func administratorPool(maximumConnections: Int = 2) -> PostgresPool {
         PostgresPool(.init(settings: administrator, maximumConnections: maximumConnections), logger: quietLogger)
