@@ -11,6 +11,8 @@ struct SessionPlan: Sendable {
     let jobID: UUIDString
     let job: JobDefinition
     let server: ManagedServer
+    /// The server's catalog version: proxy processes read the same definition.
+    let serverVersion: Int64
     let repositoryID: UUIDString
     let repository: RepositoryDefinition
     /// The job's proxies with their ids (all of the catalog's when it names none), by name.
@@ -32,7 +34,7 @@ struct SessionPlan: Sendable {
         guard let job = asDefined.jobs[jobID]?.definition ?? catalog.jobs[jobID]?.definition else {
             throw JobManagerError(.invalidJob, "the job of session \(session) (\(started.jobName ?? jobID)) no longer exists")
         }
-        guard let server = catalog.servers[job.server]?.definition else {
+        guard let serverEntry = catalog.servers[job.server] else {
             throw JobManagerError(
                 .invalidJob, "job '\(job.name)': its managed server \(catalog.label(.server, job.server)) no longer exists")
         }
@@ -42,7 +44,8 @@ struct SessionPlan: Sendable {
         }
         let chosen = job.proxies.isEmpty ? Array(catalog.proxies.keys) : job.proxies
         return SessionPlan(
-            session: session, jobID: jobID, job: job, server: server, repositoryID: job.repository, repository: repository,
+            session: session, jobID: jobID, job: job, server: serverEntry.definition, serverVersion: serverEntry.version,
+            repositoryID: job.repository, repository: repository,
             proxies: chosen.compactMap { id in catalog.proxies[id].map { (id, $0.definition) } }.sorted { $0.1.name < $1.1.name },
             throttlingRules: catalog.throttlingRules.map { ($0.key, $0.value.definition) }.sorted { $0.1.name < $1.1.name })
     }

@@ -349,7 +349,7 @@ extension SessionRunner {
             snapshotId: snapshot.snapshotId, restorePointId: plan.restorePointId, disk: diskName, blockSizeBytes: job.blockSizeBytes,
             compressionLevel: job.compressionLevel, repositoryId: repositoryID, repositoryPath: repositoryDefinition.path, base: base,
             throttleBytesPerSecond: throttle.map { Int64($0.bytesPerSecond) }, checkpointBytes: settings.checkpointBytes,
-            checkpointSeconds: settings.checkpointInterval.seconds)
+            checkpointSeconds: settings.checkpointInterval.seconds, serverVersion: self.plan.serverVersion)
     }
 
     /// A restore point's manifest of a disk, read off the cooperative pool; nil if it is

@@ -24,12 +24,16 @@ extension ProxyAgent {
         logger[metadataKey: "token"] = "\(assignment.token)"
         var scrubber = SecretScrubber()
         logger.info("task started", metadata: ["vm": "\(order.vmName)", "disk": "\(order.disk)"])
+        let clock = ContinuousClock(), began = clock.now
+        func milliseconds(since start: ContinuousClock.Instant) -> String {
+            let elapsed = clock.now - start
+            return "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)"
+        }
         do {
             let binding = CredentialSeal.Binding(session: assignment.session, task: assignment.task, token: assignment.token)
             let login = try assignment.sealed.map { try CredentialSeal.open($0, with: key, for: binding) }
             if let login { scrubber.add(login.secret) }
-            let catalog = try await CatalogStore(events: store, logger: logger).load()
-            guard let server = catalog.servers[order.serverId]?.definition else {
+            guard let server = try await servers.server(order.serverId, version: order.serverVersion) else {
                 throw ProxyAgentError(
                     .invalidTask, "task \(assignment.task): its managed server \(order.serverId) is no longer in the catalog")
             }
@@ -37,6 +41,7 @@ extension ProxyAgent {
                 server, for: "proxy '\(name)', task \(assignment.task)", secrets: nil, handedOver: login, logger: logger)
             let mailbox = self.mailbox
             let report: TransferReport
+            let opening = milliseconds(since: began), moving = clock.now
             do {
                 report = try await transfer(assignment, adapter: opened.adapter)
             } catch {
@@ -44,12 +49,16 @@ extension ProxyAgent {
                 throw error
             }
             await opened.adapter.disconnect()
+            let transferring = milliseconds(since: moving), reporting = clock.now
             let accepted = try await uncancelled { [lease = settings.leaseSeconds] in
                 try await within(lease) { try await mailbox.report(assignment, state: "finished", outcome: report) }
             }
             logger.info(
                 accepted ? "task finished" : "task finished, but it had moved on meanwhile: the report was refused",
-                metadata: ["read_bytes": "\(report.bytesRead)", "written_bytes": "\(report.bytesTransferred)"])
+                metadata: [
+                    "read_bytes": "\(report.bytesRead)", "written_bytes": "\(report.bytesTransferred)", "open_ms": "\(opening)",
+                    "transfer_ms": "\(transferring)", "report_ms": "\(milliseconds(since: reporting))",
+                ])
         } catch let error as ProxyAgentError where error.code == .taskMoved {
             logger.notice("task stopped: it moved to another holder")
         } catch let error as RepositoryError where error.code == .fenced {

@@ -58,6 +58,7 @@ public final class ProxyAgent: Sendable {
     let mailbox: ProxyMailbox
     let running = RunningTasks()
     let throttles = SessionThrottles()
+    let servers: ServerDefinitions
     /// Rings with this process's instance id when a task is assigned to it or taken back.
     let doorbell: Doorbell
 
@@ -70,6 +71,7 @@ public final class ProxyAgent: Sendable {
         logger[metadataKey: "proxy"] = "\(name)"
         self.logger = logger
         self.mailbox = ProxyMailbox(pool: store.pool)
+        self.servers = ServerDefinitions(store: store, logger: logger)
         self.doorbell = Doorbell(settings: store.pool.configuration.settings, channel: "tidemark_proxy_tasks", logger: logger)
     }
 

@@ -13,7 +13,7 @@ public struct TransferOrder: Codable, Sendable, Equatable {
         case diskKey = "disk_key", snapshotId = "snapshot_id", restorePointId = "restore_point_id", disk
         case blockSizeBytes = "block_size_bytes", compressionLevel = "compression_level", repositoryId = "repository_id"
         case repositoryPath = "repository_path", base, throttleBytesPerSecond = "throttle_bytes_per_second"
-        case checkpointBytes = "checkpoint_bytes", checkpointSeconds = "checkpoint_seconds"
+        case checkpointBytes = "checkpoint_bytes", checkpointSeconds = "checkpoint_seconds", serverVersion = "server_version"
     }
 
     /// The incremental base: the previous restore point's manifest of the disk, and the
@@ -49,11 +49,15 @@ public struct TransferOrder: Codable, Sendable, Equatable {
     public var throttleBytesPerSecond: Int64?
     public var checkpointBytes: Int64
     public var checkpointSeconds: Double
+    /// The managed server's catalog version the session planned with: a mover that keeps the
+    /// catalog in memory reads it again only when its copy is of another version. Absent in
+    /// orders of earlier versions.
+    public var serverVersion: Int64?
 
     public init(
         sessionId: String, taskId: String, serverId: String, vmId: String, vmName: String, diskKey: Int, snapshotId: String,
         restorePointId: String, disk: String, blockSizeBytes: Int, compressionLevel: Int, repositoryId: String, repositoryPath: String,
-        base: Base?, throttleBytesPerSecond: Int64?, checkpointBytes: Int64, checkpointSeconds: Double
+        base: Base?, throttleBytesPerSecond: Int64?, checkpointBytes: Int64, checkpointSeconds: Double, serverVersion: Int64? = nil
     ) {
         self.sessionId = sessionId
         self.taskId = taskId
@@ -72,6 +76,7 @@ public struct TransferOrder: Codable, Sendable, Equatable {
         self.throttleBytesPerSecond = throttleBytesPerSecond
         self.checkpointBytes = checkpointBytes
         self.checkpointSeconds = checkpointSeconds
+        self.serverVersion = serverVersion
     }
 }
 
