@@ -110,3 +110,50 @@ struct RetentionCrashTests {
         }
     }
 }
+
+@Suite("Crash resume with proxy processes", .serialized, .tags(.crash), .timeLimit(.minutes(20)))
+struct ProxyCrashResumeTests {
+    /// A world whose two proxies run as processes on this machine for the whole test.
+    static func world(vms: Int, diskSize: Int64) async throws -> (ProxyWorld, [RunningTidemark]) {
+        let world = try await ProxyWorld.make(vms: vms, diskSize: diskSize)
+        let proxies = [try await world.startProxy("proxy-1", lease: 3), try await world.startProxy("proxy-2", lease: 3)]
+        return (world, proxies)
+    }
+
+    @Test(
+        "the Job Manager killed after every event of a two-VM job whose disks move on two proxy processes: each resumed session ends as the uninterrupted one, every transfer finished once"
+    )
+    func everyBoundaryWhileProxiesWork() async throws {
+        let (baseline, baselineProxies) = try await Self.world(vms: 2, diskSize: 2 << 20)
+        try baseline.environment.runJob()
+        let expected = try await baseline.environment.outcome()
+        let events = try await baseline.environment.sessionEvents()
+        let assigned = try await baseline.environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE event_type = 'TaskAssigned'")
+        #expect(try assigned.decode(0, 0, as: Int64.self) == 2, "the baseline's disks did not move on the proxies")
+        #expect(expected.result == "success" && expected.restorePointsCreated == 2 && expected.snapshotsLeft == 0)
+        _ = baselineProxies
+        baseline.environment.remove()
+
+        var killedCount = 0
+        for boundary in 1..<events {
+            let (world, proxies) = try await Self.world(vms: 2, diskSize: 2 << 20)
+            defer { world.environment.remove() }
+            // How many progress reports become events depends on timing: the last boundaries
+            // may lie past the end of this run, which then simply finishes.
+            let killed = try world.environment.runJob(crashAfter: boundary)
+            if killed { killedCount += 1 }
+            try world.environment.runJob()
+            var outcome = try await world.environment.outcome()
+            outcome.transferred = expected.transferred
+            #expect(outcome == expected, "boundary \(boundary): \(outcome) ≠ \(expected)")
+            let session = try await world.environment.database.administratorQuery(
+                "SELECT substr(stream_id, 9) FROM tidemark.events WHERE event_type = 'SessionStarted' LIMIT 1"
+            ).decode(0, 0, as: String.self)
+            // Each disk's transfer finished once in the log, and restores byte-identical to the lab.
+            _ = try await world.checkDone(session, tasks: 2)
+            _ = proxies
+        }
+        #expect(killedCount >= (events - 1) * 3 / 4, "the Job Manager died at only \(killedCount) of \(events - 1) boundaries")
+    }
+}
