@@ -36,6 +36,43 @@ struct LabTests {
         #expect(throws: InfrastructureError.self) { try LabAdapter.create(at: folder.path + "-x", vms: 1, disksPerVM: 1, diskSize: 1000) }
     }
 
+    @Test(
+        "a snapshot rewrites lab.json only, not the inventory; a lab of the first format (inventory inside lab.json) is read and converted")
+    func stateFiles() async throws {
+        let folder = try Self.folder("lab-files")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let lab = try LabAdapter.create(at: folder.path, vms: 3, disksPerVM: 1, diskSize: 1 << 20)
+        let inventoryFile = folder.appendingPathComponent("inventory.json").path
+        let stateFile = folder.appendingPathComponent("lab.json").path
+        let before = try FileManager.default.attributesOfItem(atPath: inventoryFile)[.systemFileNumber] as? Int
+        let snapshot = try await lab.createSnapshot(vm: "vm-1", name: "s", description: "", quiesce: false)
+        #expect(try FileManager.default.attributesOfItem(atPath: inventoryFile)[.systemFileNumber] as? Int == before)
+        let state = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stateFile))) as? [String: Any])
+        #expect(state["inventory"] == nil && state["format"] as? Int == 2)
+        // The first format: the inventory inside lab.json, no inventory.json.
+        var old = state
+        old["format"] = 1
+        old["inventory"] = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: inventoryFile)))
+        try JSONSerialization.data(withJSONObject: old).write(to: URL(fileURLWithPath: stateFile))
+        try FileManager.default.removeItem(atPath: inventoryFile)
+        let reopened = try LabAdapter(root: folder.path)
+        #expect(try await reopened.inventory().virtualMachines.count == 3)
+        try await reopened.removeSnapshot(vm: "vm-1", snapshot: snapshot.id)
+        #expect(FileManager.default.fileExists(atPath: inventoryFile))
+        let converted = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stateFile))) as? [String: Any])
+        #expect(converted["inventory"] == nil && converted["format"] as? Int == 2)
+        #expect(try await LabAdapter(root: folder.path).inventory().virtualMachines.count == 3)
+        // A lab.json of a format this version does not know is refused with the file named.
+        var future = converted
+        future["format"] = 99
+        try JSONSerialization.data(withJSONObject: future).write(to: URL(fileURLWithPath: stateFile))
+        await #expect { try await LabAdapter(root: folder.path).inventory() } throws: {
+            ($0 as? InfrastructureError)?.message.contains("of another format") == true
+        }
+    }
+
     @Test("a snapshot keeps reading what the disk held when it was taken, whatever is written later")
     func pointInTime() async throws {
         let folder = try Self.folder("lab-snapshot")
