@@ -69,7 +69,7 @@ struct BenchProxiesCommand: AsyncParsableCommand {
             let proxiedLarge = try await timed(manager, job: large.proxiedJob)
             let failover = try await measureFailover(world, manager: manager, doomed: processes[2])
 
-            let overhead = { (run: (wall: Double, report: SessionReport), slots: Int) in
+            let overhead = { (run: (wall: Double, report: SessionReport, cpu: Double), slots: Int) in
                 max(0, run.wall - run.report.transferSeconds / Double(slots)) / Double(vms) * 1_000
             }
             let bytes = Double(4 * (Int64(diskMib) << 20))
@@ -82,6 +82,9 @@ struct BenchProxiesCommand: AsyncParsableCommand {
                         name: "session time per VM, 2 proxy processes", value: proxiedSmall.wall / Double(vms) * 1_000, unit: "ms",
                         reference: embeddedSmall.wall / Double(vms) * 1_000),
                     BenchCase(
+                        name: "Job Manager CPU per VM, 2 proxy processes", value: proxiedSmall.cpu / Double(vms) * 1_000, unit: "ms",
+                        reference: embeddedSmall.cpu / Double(vms) * 1_000),
+                    BenchCase(
                         name: "throughput, one proxy process", value: bytes / proxiedLarge.wall / 1e6, unit: "MB/s",
                         reference: bytes / embeddedLarge.wall / 1e6),
                     BenchCase(name: "proxy killed → its task assigned elsewhere", value: failover, unit: "s", reference: lease),
@@ -90,6 +93,7 @@ struct BenchProxiesCommand: AsyncParsableCommand {
                 notes: [
                     "overhead case: \(vms) VMs × one 1 MiB disk, 4 repository slots; reference: the same job with the embedded data mover (no proxy process), same run",
                     "overhead = (session wall − data mover time / slots) / VMs, as in bench jobs",
+                    "Job Manager CPU: user + system time of this process (the Job Manager; with the embedded mover, also the data's hashing, compression and writes) per VM; PostgreSQL's and the proxy processes' CPU are not in it",
                     "throughput case: 4 VMs × \(diskMib) MiB, full backups into fresh repositories, 2 slots; reference: the embedded mover on the same data",
                     "the processes run on this machine and reach the repository and the lab through the file system, as a proxy on NFS would; the database carries only orders and reports",
                     "failover: a proxy SIGKILLed once its task checkpointed; value: kill → the task's next TaskAssigned; reference: the lease (target: < 2× it)",
@@ -148,15 +152,24 @@ struct BenchProxiesCommand: AsyncParsableCommand {
         return Jobs(embeddedJob: "\(name)-embedded", proxiedJob: "\(name)-proxied")
     }
 
-    private func timed(_ manager: JobManager, job: String) async throws -> (wall: Double, report: SessionReport) {
+    /// A session of `job`: its wall time, its report, and the CPU time this process (the Job
+    /// Manager, and the embedded data mover when no process runs the job's proxies) spent on it.
+    private func timed(_ manager: JobManager, job: String) async throws -> (wall: Double, report: SessionReport, cpu: Double) {
         let clock = ContinuousClock()
         let session = try await manager.begin(job: job, trigger: .manual)
-        let start = clock.now
+        let start = clock.now, cpuBefore = Self.processCPUSeconds()
         let report = try await manager.run(session: session)
         guard report.finished.result == .success else {
             throw ValidationError("the bench session of \(job) ended \(report.finished.result): \(report.finished.reason ?? "")")
         }
-        return ((clock.now - start).seconds, report)
+        return ((clock.now - start).seconds, report, Self.processCPUSeconds() - cpuBefore)
+    }
+
+    /// User and system CPU seconds of this process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     private func keyFile(_ proxy: String, _ world: World) -> String {
