@@ -41,7 +41,10 @@ GRANT EXECUTE ON FUNCTION tidemark.append_event(text, bigint, uuid, text, intege
 -- Who may write each category: a login that is a member of one of these roles. The append
 -- functions (SECURITY DEFINER) check the session's login, not the function's owner.
 ALTER TABLE tidemark.stream_categories ADD COLUMN writer_roles text[] NOT NULL DEFAULT ARRAY['tidemark_app'];
-UPDATE tidemark.stream_categories SET writer_roles = ARRAY['tidemark_app', 'tidemark_proxy'] WHERE category = 'proxyprocess';
+-- A process stream may also start with ProxyProcessLost: a registration evicted (or found
+-- lost) before it recorded that it started.
+UPDATE tidemark.stream_categories SET writer_roles = ARRAY['tidemark_app', 'tidemark_proxy'], first_event_type = NULL
+ WHERE category = 'proxyprocess';
 
 CREATE OR REPLACE FUNCTION tidemark.stream_refusal(
     p_rule tidemark.stream_categories, p_stream text, p_types text[], p_current bigint
@@ -56,10 +59,16 @@ BEGIN
             split_part(p_stream, '-', 1),
             (SELECT string_agg(c.category, ', ' ORDER BY c.category) FROM tidemark.stream_categories AS c));
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM unnest(p_rule.writer_roles) AS r(role)
-                    WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.role) AND pg_has_role(session_user, r.role, 'USAGE')) THEN
+    IF NOT EXISTS (SELECT 1 FROM unnest(p_rule.writer_roles) AS r(role) JOIN pg_roles AS g ON g.rolname = r.role
+                    WHERE pg_has_role(session_user, g.oid, 'USAGE')) THEN
         RETURN format('the login %I may not write %s streams (they are written by %s, as %s)',
             session_user, p_rule.category, p_rule.writer, array_to_string(p_rule.writer_roles, ' or '));
+    END IF;
+    -- A proxy login writes only the streams of processes it registered itself.
+    IF p_rule.category = 'proxyprocess' AND NOT pg_has_role(session_user, 'tidemark_app', 'USAGE')
+       AND NOT EXISTS (SELECT 1 FROM tidemark.proxy_processes AS p
+                        WHERE p.instance_id::text = substr(p_stream, 14) AND p.login_role = session_user) THEN
+        RETURN format('the login %I writes only the streams of proxy processes it registered', session_user);
     END IF;
     IF p_rule.stream_pattern IS NOT NULL AND p_stream !~ p_rule.stream_pattern THEN
         RETURN format('%s streams are named %s-<uuid>, written by %s', p_rule.category, p_rule.category, p_rule.writer);
@@ -110,11 +119,25 @@ DECLARE
 BEGIN
     IF octet_length(p_identity_key) IS DISTINCT FROM 32 OR octet_length(p_signature) IS DISTINCT FROM 64
        OR octet_length(p_public_key) IS DISTINCT FROM 32 THEN
-        RAISE EXCEPTION 'proxy ''%'': a registration needs a 32-byte identity key, a 64-byte signature and a 32-byte public key', p_proxy_name
+        RAISE EXCEPTION 'a proxy registration needs a 32-byte identity key, a 64-byte signature and a 32-byte public key'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Registrations serialise: two processes of one proxy starting at once, one wins.
-    LOCK TABLE tidemark.proxy_processes IN SHARE ROW EXCLUSIVE MODE;
+    -- What a registration says ends up in the Job Manager's events and reports: bounded here,
+    -- so a login that registers under a proxy's name cannot bloat them (or push an event over
+    -- its size limit) with what it claims.
+    IF char_length(p_proxy_name) NOT BETWEEN 1 AND 200 OR char_length(p_host) NOT BETWEEN 1 AND 255
+       OR char_length(p_version) NOT BETWEEN 1 AND 100 OR cardinality(p_modes) NOT BETWEEN 1 AND 3
+       OR octet_length(p_reach::text) > 65536 OR p_max_tasks NOT BETWEEN 1 AND 256
+       OR p_lease_seconds IS NULL OR p_lease_seconds < 1 OR p_lease_seconds > 3600 THEN
+        RAISE EXCEPTION 'a proxy registration is out of bounds: name 1-200 characters, host 1-255, version 1-100, 1-3 transport modes, reach at most 64 KiB, 1-256 tasks, a lease of 1 to 3600 seconds'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM tidemark.events WHERE stream_id = 'proxy-' || p_proxy_id) THEN
+        RAISE EXCEPTION 'the catalog has no proxy with id %', p_proxy_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Registrations of one proxy serialise (two processes starting at once: one wins),
+    -- without holding up other proxies' heartbeats.
+    PERFORM pg_advisory_xact_lock(hashtext('tidemark.proxy_register'), hashtext(p_proxy_id));
     SELECT * INTO v_live FROM tidemark.proxy_processes p
      WHERE p.proxy_id = p_proxy_id AND tidemark.proxy_live(p) ORDER BY started_at DESC LIMIT 1;
     IF FOUND THEN
@@ -225,6 +248,42 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION tidemark.report_assignment(text, text, bigint, text, jsonb, jsonb, text) FROM tidemark_app;
 GRANT EXECUTE ON FUNCTION tidemark.report_assignment(text, text, bigint, text, jsonb, jsonb, text) TO tidemark_proxy;
+
+-- Ends every live process of a proxy whose identity key is not `p_key` (the one just enrolled):
+-- what `tidemark proxy enrol` does, so a registration squatting a proxy's name, or a host
+-- whose key was replaced, is cleared at once. Their open assignments are handed back. Returns
+-- the instances ended, for the caller to record `ProxyProcessLost`.
+CREATE FUNCTION tidemark.proxy_evict(p_proxy_id text, p_key bytea) RETURNS SETOF uuid
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_instance uuid;
+    v_session  text;
+    v_task     text;
+BEGIN
+    FOR v_instance IN
+        UPDATE tidemark.proxy_processes p SET ended_at = clock_timestamp(), end_reason = 'lost'
+         WHERE p.proxy_id = p_proxy_id AND p.ended_at IS NULL AND p.identity_key IS DISTINCT FROM p_key
+        RETURNING p.instance_id
+    LOOP
+        FOR v_session, v_task IN
+            UPDATE tidemark.proxy_assignments SET state = 'revoked', sealed_credentials = NULL, updated_at = clock_timestamp(),
+                   message = 'its process was evicted: its key is not the enrolled one'
+             WHERE instance_id = v_instance AND state IN ('assigned', 'running')
+            RETURNING session_id, task_id
+        LOOP
+            PERFORM pg_notify('tidemark_assignment_reports', v_session || '/' || v_task);
+        END LOOP;
+        PERFORM pg_notify('tidemark_proxy_tasks', v_instance::text);
+        RETURN NEXT v_instance;
+    END LOOP;
+END
+$$;
+ALTER FUNCTION tidemark.proxy_evict(text, bytea) OWNER TO tidemark_owner;
+REVOKE ALL ON FUNCTION tidemark.proxy_evict(text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tidemark.proxy_evict(text, bytea) TO tidemark_app;
 
 -- What a process holds now (assigned or running), for its look that squares the database
 -- with what it runs: the mailbox table itself stays closed to proxy logins.

@@ -54,10 +54,20 @@ public enum ProxyPresence: Sendable {
         }
     }
 
+    /// The process registered under the proxy's name, verified or not (for display).
     public var process: ProxyProcess? {
         switch self {
         case .embedded: return nil
         case .live(let process), .offline(let process), .unverified(let process, _): return process
+        }
+    }
+
+    /// The process that moves (or moved) the proxy's bytes: never an unverified one, whose
+    /// claims (its task limit among them) count for nothing.
+    public var mover: ProxyProcess? {
+        switch self {
+        case .embedded, .unverified: return nil
+        case .live(let process), .offline(let process): return process
         }
     }
 }
@@ -75,13 +85,17 @@ public struct ProxyFleet: Sendable {
         SELECT DISTINCT ON (p.proxy_id) p.instance_id::text, p.proxy_id, p.proxy_name, p.host, p.pid, p.version, p.max_tasks,
                p.reach::text, p.public_key, p.lease_seconds, p.started_at,
                extract(epoch FROM clock_timestamp() - p.heartbeat_at)::float8, p.running_tasks, tidemark.proxy_live(p), p.end_reason,
-               p.identity_key, p.signature, p.login_role
+               p.identity_key, p.signature, p.login_role, r.enrolled_key, r.proxy_id IS NOT NULL
           FROM tidemark.proxy_processes p
+          LEFT JOIN reporting.proxies r ON r.proxy_id::text = p.proxy_id
          ORDER BY p.proxy_id, p.started_at DESC
         """
 
     /// Every proxy that ever had a process, by proxy id; a proxy absent here is embedded.
-    /// `enrolledKeys`: each proxy's enrolled key from the catalog (`ProxyDefinition.enrolledKey`).
+    /// `enrolledKeys`: each proxy's enrolled key from the catalog (`ProxyDefinition.enrolledKey`)
+    /// as the caller planned with. A process verifies against that key, and only while the
+    /// catalog's projection (when it has the proxy) still enrols the same key: a key revoked or
+    /// replaced stops the process's tasks as soon as the projection has the change.
     public func presence(enrolledKeys: [UUIDString: String]) async throws -> [UUIDString: ProxyPresence] {
         let result = try await store.pool.query(Self.newestProcesses)
         var presence: [UUIDString: ProxyPresence] = [:]
@@ -98,9 +112,14 @@ public struct ProxyFleet: Sendable {
                 endReason: try result.decodeIfPresent(row, 14),
                 identityKey: try result.decodeIfPresent(row, 15, as: Data.self).map { [UInt8]($0) },
                 signature: try result.decodeIfPresent(row, 16, as: Data.self).map { [UInt8]($0) }, login: try result.decode(row, 17))
+            let projected: String? = try result.decodeIfPresent(row, 18)
+            let changed = try result.decode(row, 19, as: Bool.self) && projected != enrolledKeys[process.proxyID]
             if process.endReason == "stopped" {
                 presence[process.proxyID] = .embedded
-            } else if let why = RegistrationProof.refusal(of: process, enrolledKey: enrolledKeys[process.proxyID]) {
+            } else if let why = changed
+                ? "the proxy's enrolled key changed since this was planned"
+                : RegistrationProof.refusal(of: process, enrolledKey: enrolledKeys[process.proxyID])
+            {
                 // Never the proxy's: nothing waits for it, live or gone.
                 presence[process.proxyID] = process.live ? .unverified(process, why: why) : .embedded
             } else {
@@ -108,6 +127,31 @@ public struct ProxyFleet: Sendable {
             }
         }
         return presence
+    }
+
+    /// Ends every live process of a proxy whose identity key is not `key` (the one just
+    /// enrolled; nil: none is), handing their tasks back, with a `ProxyProcessLost` event each.
+    /// Returns the instances ended.
+    @discardableResult
+    public func evict(proxyID: UUIDString, proxyName: String, keeping key: [UInt8]?, actor: String) async throws -> [String] {
+        let ended = try await store.pool.query(
+            "SELECT tidemark.proxy_evict($1, $2)::text", [proxyID, key.map { Data($0) }])
+        var instances: [String] = []
+        for row in 0..<ended.rowCount {
+            let instance: String = try ended.decode(row, 0)
+            instances.append(instance)
+            let payload = ProxyProcessEvent.Ended(
+                instanceId: instance, proxyId: proxyID, proxyName: proxyName,
+                reason: "evicted: its key is not the one enrolled for proxy '\(proxyName)'")
+            try await store.append(
+                to: try StreamName(ProxyProcessEvent.stream(of: instance)),
+                events: [
+                    try NewEvent(
+                        type: ProxyProcessEvent.Kind.lost.rawValue, payload: payload,
+                        metadata: EventMetadata(actor: actor, host: ProcessInfo.processInfo.hostName))
+                ])
+        }
+        return instances
     }
 
     /// Declares a process whose lease ran out lost, with a `ProxyProcessLost` event in its

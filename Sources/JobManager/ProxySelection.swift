@@ -58,7 +58,7 @@ enum ProxySelection {
             switch presence[id] ?? .embedded {
             case .embedded: break
             case .unverified(let unverified, let why):
-                impostor = "; not its process on \(unverified.host): \(why)"
+                impostor = "; not its process on \(unverified.host.prefix(64)): \(why)"
             case .offline(let lost):
                 offline.append(lost)
                 return nil

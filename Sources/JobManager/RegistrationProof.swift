@@ -21,19 +21,20 @@ public enum RegistrationProof {
     /// Why a process is not verified, or nil when it is: the proxy has an enrolled key, the
     /// process registered that key, and its signature holds.
     public static func refusal(of process: ProxyProcess, enrolledKey: String?) -> String? {
+        // Only fingerprints: what a registration claims (its names) is not repeated into events.
         guard let enrolledKey, let enrolled = ProxyIdentity.publicKey(from: enrolledKey) else {
-            return "proxy '\(process.proxyName)' has no enrolled key ('tidemark proxy enrol \(process.proxyName)')"
+            return "no host is enrolled for this proxy ('tidemark proxy enrol')"
         }
         guard let identity = process.identityKey, identity == enrolled else {
             let shown = process.identityKey.map { ProxyIdentity.fingerprint(of: $0) } ?? "none"
-            return "its key \(shown) is not the one enrolled for proxy '\(process.proxyName)' (\(ProxyIdentity.fingerprint(of: enrolled)))"
+            return "its key \(shown) is not the enrolled one (\(ProxyIdentity.fingerprint(of: enrolled)))"
         }
         guard let signature = process.signature,
             ProxyIdentity.verify(
                 signature, of: statement(instance: process.instanceID, proxyID: process.proxyID, agreementKey: process.publicKey),
                 by: enrolled)
         else {
-            return "its registration is not signed by proxy '\(process.proxyName)''s enrolled key"
+            return "its registration is not signed by the enrolled key"
         }
         return nil
     }

@@ -11,7 +11,7 @@ struct SessionPlan: Sendable {
     let jobID: UUIDString
     let job: JobDefinition
     let server: ManagedServer
-    /// The server's catalog version: proxy processes read the same definition.
+    /// The server's catalog version: a proxy process reads the catalog again when its copy is older.
     let serverVersion: Int64
     let repositoryID: UUIDString
     let repository: RepositoryDefinition

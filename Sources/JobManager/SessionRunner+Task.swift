@@ -99,7 +99,7 @@ extension SessionRunner {
                 }
                 var load: [UUIDString: Double] = [:]
                 for (id, proxy) in proxies {
-                    let limit = presence[id]?.process?.maxTasks ?? proxy.maxConcurrentTasks
+                    let limit = presence[id]?.mover?.maxTasks ?? proxy.maxConcurrentTasks
                     load[id] = Double(try await slots.inUse(.proxy, id)) / Double(max(1, limit))
                 }
                 let ranking = ProxySelection.rank(

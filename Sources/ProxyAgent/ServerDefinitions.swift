@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// Folding the catalog for every task cost a small disk's transfer as much again (about
 /// 20 ms of 35 on the bench's 1 MiB disks): the order says which version of the server its
-/// session planned with, and the catalog is read again only when the copy held here is of
-/// another version (or the order predates versions).
+/// session planned with, and the catalog is read again only when the copy held here is older
+/// (or the order predates versions).
 final class ServerDefinitions: Sendable {
     private let store: EventStore
     private let logger: Logger
@@ -20,10 +20,12 @@ final class ServerDefinitions: Sendable {
         self.logger = logger
     }
 
-    /// The server's definition at `version` (or the newest when nil), or nil when the
-    /// catalog no longer has it.
+    /// The server's definition, at least of `version` (the catalog is read again only when
+    /// the copy held here is older, or the order names no version), or nil when the catalog
+    /// no longer has it. A server changed since the session planned is opened as it is now,
+    /// as the Job Manager's own adapter would be on its next session.
     func server(_ id: UUIDString, version: Int64?) async throws -> ManagedServer? {
-        if let version, let held = catalog.withLock({ $0?.servers[id] }), held.version == version {
+        if let version, let held = catalog.withLock({ $0?.servers[id] }), held.version >= version {
             return held.definition
         }
         let fresh = try await CatalogStore(events: store, logger: logger).load()

@@ -72,8 +72,15 @@ public struct ProxyIdentity: Sendable {
                     atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             let identity = generate()
-            try PrivateFile.write(Data("\(header)\n\(Data(identity.privateKey).base64EncodedString())\n".utf8), to: path)
-            return (identity, true)
+            // Written aside, then linked into place: of two commands making the key at once,
+            // one links and the other finds its key and reads it below.
+            let aside = path + ".new-\(getpid())"
+            try PrivateFile.write(Data("\(header)\n\(Data(identity.privateKey).base64EncodedString())\n".utf8), to: aside)
+            defer { unlink(aside) }
+            if link(aside, path) == 0 { return (identity, true) }
+            guard errno == EEXIST else {
+                throw SecretError(.io, "cannot make the proxy key file \(path): \(String(cString: strerror(errno)))")
+            }
         }
         let text = String(decoding: try PrivateFile.read(path, what: "the proxy key file"), as: UTF8.self)
         let lines = text.split(whereSeparator: \.isNewline).map(String.init)

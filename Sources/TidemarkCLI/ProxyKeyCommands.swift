@@ -3,6 +3,7 @@ import BlockingIO
 import Catalog
 import CommandLineSupport
 import Foundation
+import JobManager
 import Secrets
 
 /// Where a proxy host keeps its identity key: `--key-file`, or `proxy-NAME.key` in the data
@@ -56,7 +57,7 @@ struct ProxyEnrolCommand: AsyncParsableCommand {
         commandName: "enrol",
         abstract: "Pin the host that may run a proxy by its public key ('tidemark proxy key NAME' on that host prints it).",
         discussion:
-            "The Job Manager gives tasks and vCenter logins only to a proxy process whose registration is signed by the enrolled key. Enrolling another key replaces the host (its running process gets no more tasks); --revoke leaves none, and the Job Manager moves the proxy's data itself. Applies from the next session.",
+            "The Job Manager gives tasks and vCenter logins only to a proxy process whose registration is signed by the enrolled key. Enrolling a key ends any process registered under another (a squatter, or the host the proxy moves from) and its tasks move; --revoke ends them all, and the Job Manager moves the proxy's data itself. A session that began before takes up a new key at its next session, and stops giving tasks to a replaced one at once.",
         aliases: ["enroll"])
 
     @OptionGroup var options: CatalogOptions
@@ -82,14 +83,34 @@ struct ProxyEnrolCommand: AsyncParsableCommand {
 
     func run() async throws {
         let key = publicKey.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        try await CatalogCommandRunner.update(ProxyDefinition.self, named: name, basedOn: nil, options) {
-            (proxy: inout ProxyDefinition, _) throws(CatalogError) in
-            proxy.enrolledKey = key
+        let name = self.name
+        let current = try await options.withCatalog { catalog in
+            let state = try await catalog.load()
+            return state.id(of: ProxyDefinition.self, named: name).flatMap { state.proxies[$0]?.definition.enrolledKey }
         }
-        if let key, let raw = ProxyIdentity.publicKey(from: key) {
+        // Enrolling the key already enrolled changes nothing in the catalog, and still ends
+        // processes registered under another key: how a squatter is cleared.
+        if current != key {
+            try await CatalogCommandRunner.update(ProxyDefinition.self, named: name, basedOn: nil, options) {
+                (proxy: inout ProxyDefinition, _) throws(CatalogError) in
+                proxy.enrolledKey = key
+            }
+        }
+        // Any process registered under another key is ended now (a squatter, or the host the
+        // key was taken from); its tasks move.
+        let raw = key.flatMap(ProxyIdentity.publicKey(from:))
+        let actor = options.metadata.actor ?? "tidemark"
+        let evicted = try await options.withCatalog(appending: true) { catalog in
+            guard let id = try await catalog.load().id(of: ProxyDefinition.self, named: name) else { return [String]() }
+            return try await ProxyFleet(store: catalog.events).evict(proxyID: id, proxyName: name, keeping: raw, actor: actor)
+        }
+        if let raw {
             print("proxy '\(name)' may now run on the host whose key is \(ProxyIdentity.fingerprint(of: raw))")
         } else {
             print("proxy '\(name)' has no enrolled host: the Job Manager moves its data itself")
+        }
+        if !evicted.isEmpty {
+            print("ended \(evicted.count) process(es) registered under another key: \(evicted.joined(separator: ", "))")
         }
     }
 }

@@ -53,7 +53,7 @@ struct ProxyListCommand: AsyncParsableCommand {
             let process = state.process
             rows.append(
                 [
-                    proxy.name, proxy.summary[0], proxy.summary[1], process.map { "\($0.maxTasks)" } ?? proxy.summary[2],
+                    proxy.name, proxy.summary[0], proxy.summary[1], state.mover.map { "\($0.maxTasks)" } ?? proxy.summary[2],
                     enrolled[proxy.id].flatMap(ProxyIdentity.publicKey(from:)).map { String(ProxyIdentity.fingerprint(of: $0).prefix(19)) }
                         ?? "no",
                     state.name,

@@ -150,8 +150,10 @@ struct ProxyCrashResumeTests {
             let session = try await world.environment.database.administratorQuery(
                 "SELECT substr(stream_id, 9) FROM tidemark.events WHERE event_type = 'SessionStarted' LIMIT 1"
             ).decode(0, 0, as: String.self)
-            // Each disk's transfer finished once in the log, and restores byte-identical to the lab.
-            _ = try await world.checkDone(session, tasks: 2)
+            // Each disk's transfer finished once in the log, and restores byte-identical to the lab;
+            // the disks moved on the processes (not the Job Manager's own mover).
+            let done = try await world.checkDone(session, tasks: 2)
+            #expect(done.contains { $0.type == "TaskAssigned" }, "boundary \(boundary): no task was assigned to a proxy process")
             _ = proxies
         }
         #expect(killedCount >= (events - 1) * 3 / 4, "the Job Manager died at only \(killedCount) of \(events - 1) boundaries")

@@ -46,13 +46,13 @@ struct ProxyEnrolmentTests {
         // No enrolment, another host's key, the right key claimed but signed by another.
         #expect(
             RegistrationProof.refusal(of: process(identity: host.publicKey, signature: signed), enrolledKey: nil)?.contains(
-                "no enrolled key")
+                "no host is enrolled")
                 == true)
         let forged = RegistrationProof.sign(
             other, instance: "0b6c1f55-8a65-4a3c-9f0e-6f1f0a3c2d11", proxyID: "p-1", agreementKey: agreement)
         #expect(
             RegistrationProof.refusal(of: process(identity: other.publicKey, signature: forged), enrolledKey: host.publicKeyText)?
-                .contains("is not the one enrolled") == true)
+                .contains("is not the enrolled one") == true)
         #expect(
             RegistrationProof.refusal(of: process(identity: host.publicKey, signature: forged), enrolledKey: host.publicKeyText)?
                 .contains("not signed") == true)
@@ -174,6 +174,18 @@ struct ProxyEnrolmentTests {
             let taken = try await pool.query("SELECT count(*) FROM tidemark.take_assignments($1::uuid)", [instance])
             #expect(try taken.decode(0, 0, as: Int64.self) == 0)
         }
+        // Enrolling the key again ends the squatter under another key (and only it), so the
+        // real host can register; it is recorded as lost.
+        let key = try #require(catalog.proxies[one]?.definition.enrolledKey)
+        let again = try world.environment.tidemark(["proxy", "enrol", "proxy-1", "--public-key", key])
+        #expect(again.status == 0 && again.output.contains("ended 1 process(es)") && again.output.contains(a), "\(again.output)")
+        #expect(try await !ProxyFencingTests.bool(pool, "SELECT tidemark.proxy_heartbeat($1::uuid, 0)", [a]))
+        #expect(try await ProxyFencingTests.bool(pool, "SELECT tidemark.proxy_heartbeat($1::uuid, 0)", [b]))
+        let lost = try await world.processEvents("ProxyProcessLost")
+        #expect(lost.compactMap { $0["instance_id"] as? String } == [a], "\(lost)")
+        let real = try await world.startProxy("proxy-1", lease: 30)
+        real.signal(SIGTERM)
+        #expect(try await real.waitForExit() == 0)
         await pool.close()
     }
 
@@ -181,14 +193,27 @@ struct ProxyEnrolmentTests {
     func proxyLogin() async throws {
         let database = try await TestDatabase.create()
         let proxy = database.proxyPool(), service = database.servicePool()
-        // It reads the log (the catalog, the chain head) and writes a process stream.
+        // It reads the log (the catalog, the chain head), registers, and writes its process's stream.
         _ = try await proxy.query("SELECT count(*) FROM tidemark.events")
         let store = EventStore(pool: proxy, logger: quietLogger)
         let instance = UUID().uuidString.lowercased()
-        let started = ProxyProcessEvent.Ended(instanceId: instance, proxyId: "p", proxyName: "p", reason: "test")
+        try await ProxyFencingTests.register(proxy, instance, lease: 600, in: database)
+        let started = ProxyProcessEvent.Ended(instanceId: instance, proxyId: "p-1", proxyName: "p", reason: "test")
         try await store.append(
             to: try StreamName(ProxyProcessEvent.stream(of: instance)),
             events: [try NewEvent(type: ProxyProcessEvent.Kind.started.rawValue, payload: started, metadata: EventMetadata(actor: "t"))])
+        // A registration out of bounds (what it claims ends up in events), for a proxy the
+        // catalog does not have, or with a lease that would never lapse, is refused.
+        let claims = [
+            "SELECT tidemark.proxy_register(gen_random_uuid(), 'p-1', 'p', repeat('h', 300), 1, 'v', ARRAY['network'], '{}'::jsonb, 2, $1, 10, $1, $2)",
+            "SELECT tidemark.proxy_register(gen_random_uuid(), 'p-1', 'p', 'h', 1, 'v', ARRAY['network'], '{}'::jsonb, 2, $1, 1e9, $1, $2)",
+            "SELECT tidemark.proxy_register(gen_random_uuid(), 'nope', 'p', 'h', 1, 'v', ARRAY['network'], '{}'::jsonb, 2, $1, 10, $1, $2)",
+        ]
+        for sql in claims {
+            await #expect(throws: PostgresError.self, "\(sql)") {
+                try await proxy.query(sql, [Data(repeating: 1, count: 32), Data(repeating: 2, count: 64)])
+            }
+        }
         // It writes no catalog, session or note stream.
         for (stream, type) in [
             ("proxy-" + UUID().uuidString.lowercased(), "ProxyAdded"), ("session-" + instance, "SessionStarted"),
@@ -216,7 +241,6 @@ struct ProxyEnrolmentTests {
             await #expect(throws: PostgresError.self, "\(sql)") { try await service.query(sql) }
         }
         // Another proxy host's login cannot act for this login's process.
-        try await ProxyFencingTests.register(proxy, instance, lease: 600)
         let token: Int64 = try await service.query("SELECT tidemark.next_assignment_token()").decode(0, 0)
         #expect(
             try await ProxyFencingTests.bool(
@@ -230,6 +254,11 @@ struct ProxyEnrolmentTests {
         #expect(
             try await other.query("SELECT count(*) FROM tidemark.take_assignments($1::uuid)", [instance]).decode(0, 0, as: Int64.self) == 0)
         #expect(try await !ProxyFencingTests.bool(other, "SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance]))
+        await #expect {
+            try await EventStore(pool: other, logger: quietLogger).append(
+                to: try StreamName(ProxyProcessEvent.stream(of: instance)),
+                events: [try NewEvent(type: ProxyProcessEvent.Kind.lost.rawValue, payload: started, metadata: EventMetadata(actor: "t"))])
+        } throws: { "\($0)".contains("writes only the streams of proxy processes it registered") }
         await other.close()
         try await database.administratorQuery("DROP ROLE \(role)")
         // Its own login still holds it.
@@ -237,6 +266,13 @@ struct ProxyEnrolmentTests {
             try await proxy.query("SELECT count(*) FROM tidemark.open_assignments($1::uuid)", [instance]).decode(0, 0, as: Int64.self) == 1)
         #expect(
             try await proxy.query("SELECT count(*) FROM tidemark.take_assignments($1::uuid)", [instance]).decode(0, 0, as: Int64.self) == 1)
+        let report = "SELECT tidemark.report_assignment('s', 't', $1, 'running', '{\"offset\":1}'::jsonb, NULL, NULL)"
+        try await database.administratorQuery("CREATE ROLE \(role) LOGIN IN ROLE tidemark_proxy")
+        let third = PostgresPool(.init(settings: database.service.with("user", role), maximumConnections: 1), logger: quietLogger)
+        #expect(try await !ProxyFencingTests.bool(third, report, [token]), "another login reported on this login's task")
+        await third.close()
+        try await database.administratorQuery("DROP ROLE \(role)")
+        #expect(try await ProxyFencingTests.bool(proxy, report, [token]))
         #expect(try await ProxyFencingTests.bool(proxy, "SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance]))
         await proxy.close()
         await service.close()

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import JobManager
 import Postgres
@@ -11,8 +12,18 @@ import WorkflowEvents
 @Suite("Proxy leases and fencing")
 struct ProxyFencingTests {
     /// Registers a process (as `pool`'s login) with placeholder keys: the database stores the
-    /// proof, the Job Manager checks it (`RegistrationProof`).
-    static func register(_ pool: PostgresPool, _ instance: String, proxy: String = "p-1", lease: Double) async throws {
+    /// proof, the Job Manager checks it (`RegistrationProof`). The proxy's catalog stream is
+    /// made first (a registration names a proxy the catalog has).
+    static func register(
+        _ pool: PostgresPool, _ instance: String, proxy: String = "p-1", lease: Double, in database: TestDatabase
+    ) async throws {
+        let catalog = database.eventStore()
+        let stream = try StreamName("proxy-" + proxy)
+        if try await catalog.readStream(stream, limit: 1).isEmpty {
+            try await catalog.append(
+                to: stream, events: [try NewEvent(type: "ProxyAdded", payload: ["id": proxy], metadata: EventMetadata(actor: "test"))])
+        }
+        await catalog.pool.close()
         _ = try await pool.query(
             """
             SELECT tidemark.proxy_register($1::uuid, $2, 'p', 'h', 1, 'v', ARRAY['network'], '{"servers":{}}'::jsonb, 2,
@@ -32,8 +43,8 @@ struct ProxyFencingTests {
         let pool = database.servicePool()
         let proxy = database.proxyPool()
         let a = UUID().uuidString.lowercased(), b = UUID().uuidString.lowercased()
-        try await Self.register(proxy, a, lease: 600)
-        await #expect(throws: PostgresError.self) { try await Self.register(proxy, b, lease: 600) }
+        try await Self.register(proxy, a, lease: 600, in: database)
+        await #expect(throws: PostgresError.self) { try await Self.register(proxy, b, lease: 600, in: database) }
         #expect(try await Self.bool(proxy, "SELECT tidemark.proxy_heartbeat($1::uuid, 0)", [a]))
         let first: Int64 = try await pool.query("SELECT tidemark.next_assignment_token()").decode(0, 0)
         #expect(try await Self.bool(pool, "SELECT tidemark.assign_task('s', 't', $1, $2::uuid, '{}'::jsonb, NULL)", [first, a]))
@@ -49,7 +60,7 @@ struct ProxyFencingTests {
         #expect(try await Self.bool(pool, "SELECT tidemark.proxy_end($1::uuid, 'lost')", [a]))
         #expect(try await !Self.bool(pool, "SELECT tidemark.proxy_end($1::uuid, 'lost')", [a]))
         // Another process of the proxy may register now, and takes the task under a larger token.
-        try await Self.register(proxy, b, lease: 30)
+        try await Self.register(proxy, b, lease: 30, in: database)
         let second: Int64 = try await pool.query("SELECT tidemark.next_assignment_token()").decode(0, 0)
         #expect(second > first)
         #expect(try await Self.bool(pool, "SELECT tidemark.assign_task('s', 't', $1, $2::uuid, '{}'::jsonb, NULL)", [second, b]))
