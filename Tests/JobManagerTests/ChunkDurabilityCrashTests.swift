@@ -22,7 +22,7 @@ struct ChunkDurabilityCrashTests {
         var progressChecked = 0
         // Killed a few events further each time (a resumed run records its proxy choices again first) (right after a checkpoint's event is a moment
         // when chunks beyond the saved progress are being written), until the job completes.
-        while try environment.runJob(crashAfter: try await environment.sessionEvents() + 6) {
+        while try await environment.runJob(crashAfter: try await environment.sessionEvents() + 6) {
             kills += 1
             try #require(kills < 60, "the job should complete within 60 kills")
             let repository = try BackupRepository.open(at: URL(fileURLWithPath: repositoryPath))

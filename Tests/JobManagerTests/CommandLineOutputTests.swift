@@ -70,7 +70,7 @@ struct CommandLineOutputTests {
     func json() async throws {
         let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
         defer { environment.remove() }
-        try environment.runJob()
+        try await environment.runJob()
         func parsed(_ arguments: [String], database: Bool = true) throws -> Any {
             let run = database ? try environment.tidemark(arguments) : try TidemarkProcess.run(arguments, in: environment.folder)
             #expect(run.status == 0, "\(arguments): \(run.output)")

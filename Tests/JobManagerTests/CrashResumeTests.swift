@@ -13,7 +13,7 @@ struct CrashResumeTests {
     static func baseline(vms: Int, diskSize: Int64, disksPerVM: Int = 1) async throws -> (JobEnvironment.Outcome, Int) {
         let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize, disksPerVM: disksPerVM)
         defer { environment.remove() }
-        try environment.runJob()
+        try await environment.runJob()
         return (try await environment.outcome(), try await environment.sessionEvents())
     }
 
@@ -23,9 +23,9 @@ struct CrashResumeTests {
     ) async throws {
         let environment = try await JobEnvironment.make(vms: vms, diskSize: diskSize, disksPerVM: disksPerVM)
         defer { environment.remove() }
-        let killed = try environment.runJob(crashAfter: boundary)
+        let killed = try await environment.runJob(crashAfter: boundary)
         #expect(killed, "the job was expected to die after event \(boundary) \(context)")
-        try environment.runJob()
+        try await environment.runJob()
         var outcome = try await environment.outcome()
         // The transferred figure depends on timing even without a crash: two parallel tasks
         // meeting the same new block both write it. What was stored is compared instead: the
@@ -83,9 +83,9 @@ struct RetentionCrashTests {
         }
         let before = try await environment.sessionEvents()
         if let boundary {
-            #expect(try environment.runJob(crashAfter: boundary))
+            #expect(try await environment.runJob(crashAfter: boundary))
         }
-        try environment.runJob()
+        try await environment.runJob()
         let events = try await environment.sessionEvents() - before
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
         let removed = try await environment.database.administratorQuery(
@@ -125,7 +125,7 @@ struct ProxyCrashResumeTests {
     )
     func everyBoundaryWhileProxiesWork() async throws {
         let (baseline, baselineProxies) = try await Self.world(vms: 2, diskSize: 2 << 20)
-        try baseline.environment.runJob()
+        try await baseline.environment.runJob()
         let expected = try await baseline.environment.outcome()
         let events = try await baseline.environment.sessionEvents()
         let assigned = try await baseline.environment.database.administratorQuery(
@@ -141,9 +141,9 @@ struct ProxyCrashResumeTests {
             defer { world.environment.remove() }
             // How many progress reports become events depends on timing: the last boundaries
             // may lie past the end of this run, which then simply finishes.
-            let killed = try world.environment.runJob(crashAfter: boundary)
+            let killed = try await world.environment.runJob(crashAfter: boundary)
             if killed { killedCount += 1 }
-            try world.environment.runJob()
+            try await world.environment.runJob()
             var outcome = try await world.environment.outcome()
             outcome.transferred = expected.transferred
             #expect(outcome == expected, "boundary \(boundary): \(outcome) ≠ \(expected)")

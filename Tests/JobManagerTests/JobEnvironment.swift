@@ -76,10 +76,10 @@ struct JobEnvironment {
 
     /// Runs `tidemark job start` in a child process; with `crashAfter`, the child kills itself
     /// (SIGKILL) right after the append that brings the session to that many events.
-    /// Returns whether it was killed.
+    /// Returns whether it was killed. The child is waited for on a thread of its own.
     @discardableResult
-    func runJob(crashAfter: Int? = nil) throws -> Bool {
-        let run = try tidemark(["job", "start", jobName, "--quiet"], crashAfter: crashAfter)
+    func runJob(crashAfter: Int? = nil) async throws -> Bool {
+        let run = try await offThePool { [self] in try tidemark(["job", "start", jobName, "--quiet"], crashAfter: crashAfter) }
         if run.killed { return true }
         guard run.status == 0 else { throw TestSetupError("tidemark job start exited with \(run.status):\n\(run.output)") }
         return false

@@ -36,7 +36,7 @@ struct LogIntegrityTests {
     func headsRecorded() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
         defer { environment.remove() }
-        try environment.runJob()
+        try await environment.runJob()
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
         let points = try repository.restorePoints()
         #expect(!points.isEmpty)
@@ -57,7 +57,7 @@ struct LogIntegrityTests {
         for attack in ["edit", "delete", "insert"] {
             let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
             defer { environment.remove() }
-            try environment.runJob()
+            try await environment.runJob()
             let forgery = LogForgery(environment.database)
             let expected: Int64
             switch attack {
@@ -87,7 +87,7 @@ struct LogIntegrityTests {
     func recomputedChain() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
         defer { environment.remove() }
-        try environment.runJob()
+        try await environment.runJob()
         try await LogForgery(environment.database).editAndRecomputeChain(position: 3)
         let inside = try environment.tidemark(["events", "verify"])
         #expect(inside.status == 0, "\(inside.output)")

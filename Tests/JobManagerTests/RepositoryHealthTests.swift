@@ -39,7 +39,7 @@ struct RepositoryHealthTests {
     func corruptChunkHealed() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 4 << 20)
         defer { environment.remove() }
-        try environment.runJob()
+        try await environment.runJob()
         let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
         let first = try #require(try repository.restorePoints().first)
         let manifest = try repository.manifest(restorePoint: first, disk: try #require(try repository.disks(of: first).first))
@@ -67,7 +67,7 @@ struct RepositoryHealthTests {
             "SELECT damaged, last_verified_at IS NOT NULL FROM reporting.restore_points WHERE restore_point_id = $1", [first])
         #expect(try flagged.decode(0, 0, as: Bool.self) && flagged.decode(0, 1, as: Bool.self))
 
-        try environment.runJob()
+        try await environment.runJob()
         let second = try #require(try repository.restorePoints().first { $0 != first })
         let secondManifest = try repository.manifest(restorePoint: second, disk: manifest.disk)
         #expect(secondManifest.blocks.contains(chunk))
@@ -90,7 +90,7 @@ struct RepositoryHealthTests {
     func scheduledWithBudget() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 2 << 20, parallel: false)
         defer { environment.remove() }
-        for _ in 0..<3 { try environment.runJob() }
+        for _ in 0..<3 { try await environment.runJob() }
         let update = try environment.tidemark(["repository", "update", "repo", "--verify-every", "7d", "--verify-budget", "1MiB"])
         #expect(update.status == 0, "\(update.output)")
         let bad = try environment.tidemark(["repository", "update", "repo", "--verify-every", "fortnightly"])
@@ -173,7 +173,7 @@ struct RepositoryHealthTests {
         // Each resumed run records a few events (proxy choices) before its transfers go on, so
         // each run is let go a few events further than the log already holds.
         for _ in 0..<30 {
-            guard try environment.runJob(crashAfter: try await environment.sessionEvents() + 5) else { break }
+            guard try await environment.runJob(crashAfter: try await environment.sessionEvents() + 5) else { break }
             let saved = (try? FileManager.default.contentsOfDirectory(atPath: repositoryPath + "/in-progress")) ?? []
             if !saved.isEmpty {
                 killedMidTransfer = true
@@ -193,7 +193,7 @@ struct RepositoryHealthTests {
 
         // Guest writes change most blocks, so the next backup cannot reuse most of that garbage.
         _ = try LabAdapter(root: environment.labPath).mutate(percent: 90)
-        try environment.runJob()
+        try await environment.runJob()
         var referenced = Set<String>()
         for point in try repository.restorePoints() {
             for disk in try repository.disks(of: point) {

@@ -153,7 +153,7 @@ struct SessionOutcomeTests {
     func reportingStaysFresh() async throws {
         let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
         defer { environment.remove() }
-        for _ in 0..<3 { try environment.runJob() }
+        for _ in 0..<3 { try await environment.runJob() }
         let points = try await environment.database.administratorQuery("SELECT count(*) FROM reporting.restore_points")
         #expect(try points.decode(0, 0, as: Int64.self) == 6)
         let lag = try await environment.database.administratorQuery(
