@@ -174,6 +174,30 @@ $$;
 REVOKE EXECUTE ON FUNCTION tidemark.proxy_heartbeat(uuid, integer) FROM tidemark_app;
 GRANT EXECUTE ON FUNCTION tidemark.proxy_heartbeat(uuid, integer) TO tidemark_proxy;
 
+-- Takes back every open assignment of a process that ended ('abandoned': it handed them
+-- back; 'revoked': it was evicted), erasing their sealed logins, and wakes the Job Managers
+-- following them: shared by `proxy_end` and `proxy_evict`.
+CREATE FUNCTION tidemark.release_assignments(p_instance uuid, p_state text, p_message text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_session text;
+    v_task    text;
+BEGIN
+    FOR v_session, v_task IN
+        UPDATE tidemark.proxy_assignments SET state = p_state, sealed_credentials = NULL, updated_at = clock_timestamp(),
+               message = p_message
+         WHERE instance_id = p_instance AND state IN ('assigned', 'running')
+        RETURNING session_id, task_id
+    LOOP
+        PERFORM pg_notify('tidemark_assignment_reports', v_session || '/' || v_task);
+    END LOOP;
+END
+$$;
+ALTER FUNCTION tidemark.release_assignments(uuid, text, text) OWNER TO tidemark_owner;
+REVOKE ALL ON FUNCTION tidemark.release_assignments(uuid, text, text) FROM PUBLIC;
+
 -- 'stopped' only by the login that registered the process; 'lost' by anyone who sees its
 -- lease ran out (the Job Manager, as tidemark_app).
 CREATE OR REPLACE FUNCTION tidemark.proxy_end(p_instance uuid, p_reason text) RETURNS boolean
@@ -181,9 +205,6 @@ LANGUAGE plpgsql VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_session text;
-    v_task    text;
 BEGIN
     UPDATE tidemark.proxy_processes p SET ended_at = clock_timestamp(), end_reason = p_reason
      WHERE p.instance_id = p_instance AND p.ended_at IS NULL
@@ -192,14 +213,7 @@ BEGIN
         RETURN false;
     END IF;
     IF p_reason = 'stopped' THEN
-        FOR v_session, v_task IN
-            UPDATE tidemark.proxy_assignments SET state = 'abandoned', sealed_credentials = NULL, updated_at = clock_timestamp(),
-                   message = 'the proxy process stopped before it took the task'
-             WHERE instance_id = p_instance AND state IN ('assigned', 'running')
-            RETURNING session_id, task_id
-        LOOP
-            PERFORM pg_notify('tidemark_assignment_reports', v_session || '/' || v_task);
-        END LOOP;
+        PERFORM tidemark.release_assignments(p_instance, 'abandoned', 'the proxy process stopped before it took the task');
     END IF;
     RETURN true;
 END
@@ -260,22 +274,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_instance uuid;
-    v_session  text;
-    v_task     text;
 BEGIN
     FOR v_instance IN
         UPDATE tidemark.proxy_processes p SET ended_at = clock_timestamp(), end_reason = 'lost'
          WHERE p.proxy_id = p_proxy_id AND p.ended_at IS NULL AND p.identity_key IS DISTINCT FROM p_key
         RETURNING p.instance_id
     LOOP
-        FOR v_session, v_task IN
-            UPDATE tidemark.proxy_assignments SET state = 'revoked', sealed_credentials = NULL, updated_at = clock_timestamp(),
-                   message = 'its process was evicted: its key is not the enrolled one'
-             WHERE instance_id = v_instance AND state IN ('assigned', 'running')
-            RETURNING session_id, task_id
-        LOOP
-            PERFORM pg_notify('tidemark_assignment_reports', v_session || '/' || v_task);
-        END LOOP;
+        PERFORM tidemark.release_assignments(v_instance, 'revoked', 'its process was evicted: its key is not the enrolled one');
         PERFORM pg_notify('tidemark_proxy_tasks', v_instance::text);
         RETURN NEXT v_instance;
     END LOOP;
