@@ -20,7 +20,9 @@ struct ReadOnlyRepositoryTests {
         let mountPoint = folder.appendingPathComponent("mnt")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
         #expect(Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint.path]))
-        defer { Self.run("/bin/umount", [mountPoint.path]) }
+        // Lazily: a file of the repository still open when the test ends must not keep the
+        // mount (and the run's scratch folder) behind.
+        defer { Self.run("/bin/umount", ["-l", mountPoint.path]) }
         let repository = try BackupRepository.create(at: mountPoint.appendingPathComponent("repo"))
         let manifest = try await backup(image, to: repository, restorePoint: "rp-1", disk: "d0").manifest
         #expect(Self.run("/bin/mount", ["-o", "remount,ro", mountPoint.path]))
