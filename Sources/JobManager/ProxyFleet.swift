@@ -140,16 +140,9 @@ public struct ProxyFleet: Sendable {
         for row in 0..<ended.rowCount {
             let instance: String = try ended.decode(row, 0)
             instances.append(instance)
-            let payload = ProxyProcessEvent.Ended(
-                instanceId: instance, proxyId: proxyID, proxyName: proxyName,
-                reason: "evicted: its key is not the one enrolled for proxy '\(proxyName)'")
-            try await store.append(
-                to: try StreamName(ProxyProcessEvent.stream(of: instance)),
-                events: [
-                    try NewEvent(
-                        type: ProxyProcessEvent.Kind.lost.rawValue, payload: payload,
-                        metadata: EventMetadata(actor: actor, host: ProcessInfo.processInfo.hostName))
-                ])
+            try await recordLost(
+                instanceID: instance, proxyID: proxyID, proxyName: proxyName,
+                reason: "evicted: its key is not the one enrolled for proxy '\(proxyName)'", actor: actor)
         }
         return instances
     }
@@ -162,6 +155,12 @@ public struct ProxyFleet: Sendable {
     ) async throws -> Bool {
         let ended = try await store.pool.query("SELECT tidemark.proxy_end($1::uuid, 'lost')", [instanceID])
         guard try ended.decode(0, 0, as: Bool.self) else { return false }
+        try await recordLost(instanceID: instanceID, proxyID: proxyID, proxyName: proxyName, reason: reason, actor: actor)
+        return true
+    }
+
+    /// `ProxyProcessLost` in the process's stream, for one whose end this caller made.
+    private func recordLost(instanceID: String, proxyID: UUIDString, proxyName: String, reason: String, actor: String) async throws {
         let payload = ProxyProcessEvent.Ended(instanceId: instanceID, proxyId: proxyID, proxyName: proxyName, reason: reason)
         try await store.append(
             to: try StreamName(ProxyProcessEvent.stream(of: instanceID.lowercased())),
@@ -170,6 +169,5 @@ public struct ProxyFleet: Sendable {
                     type: ProxyProcessEvent.Kind.lost.rawValue, payload: payload,
                     metadata: EventMetadata(actor: actor, host: ProcessInfo.processInfo.hostName))
             ])
-        return true
     }
 }

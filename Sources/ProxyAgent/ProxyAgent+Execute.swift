@@ -25,10 +25,7 @@ extension ProxyAgent {
         var scrubber = SecretScrubber()
         logger.info("task started", metadata: ["vm": "\(order.vmName)", "disk": "\(order.disk)"])
         let clock = ContinuousClock(), began = clock.now
-        func milliseconds(since start: ContinuousClock.Instant) -> String {
-            let elapsed = clock.now - start
-            return "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)"
-        }
+        func milliseconds(since start: ContinuousClock.Instant) -> Int { Int(((clock.now - start).seconds * 1000).rounded()) }
         do {
             let binding = CredentialSeal.Binding(session: assignment.session, task: assignment.task, token: assignment.token)
             let login = try assignment.sealed.map { try CredentialSeal.open($0, with: key, for: binding) }
