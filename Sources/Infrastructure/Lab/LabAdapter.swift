@@ -18,7 +18,7 @@ public struct LabAdapter: InfrastructureAdapter {
     }
 
     public func inventory() async throws -> Inventory {
-        try store.read { $0.inventory }
+        try await store.readOffPool { $0.inventory }
     }
 
     /// The lab's datastores by id, read now (blocking: a file read); empty if unreadable.
@@ -37,8 +37,8 @@ public struct LabAdapter: InfrastructureAdapter {
     public func createSnapshot(vm: String, name: String, description: String, quiesce: Bool) async throws -> SnapshotInfo {
         let layout = store.layout
         // A passing failure is spent (and saved) even though no snapshot is made.
-        if try store.read({ ($0.faults.passingSnapshotFailures?[vm] ?? 0) > 0 }) {
-            let more = try store.update { state -> Int in
+        if try await store.readOffPool({ ($0.faults.passingSnapshotFailures?[vm] ?? 0) > 0 }) {
+            let more = try await store.updateOffPool { state -> Int in
                 let left = max(0, (state.faults.passingSnapshotFailures?[vm] ?? 0) - 1)
                 state.faults.passingSnapshotFailures?[vm] = left
                 return left
@@ -47,7 +47,7 @@ public struct LabAdapter: InfrastructureAdapter {
                 .snapshotFailed, "the lab refused to snapshot \(vm) (an injected passing failure, \(more) more to come)",
                 fault: "SnapshotFault")
         }
-        return try store.update { state in
+        return try await store.updateOffPool { state in
             let machine = try Self.machine(vm, in: state)
             if state.faults.snapshotFailure.contains(vm) {
                 throw InfrastructureError(
@@ -84,7 +84,7 @@ public struct LabAdapter: InfrastructureAdapter {
 
     public func removeSnapshot(vm: String, snapshot: String) async throws {
         let layout = store.layout
-        try store.update { state in
+        try await store.updateOffPool { state in
             _ = try Self.machine(vm, in: state)
             guard let index = state.snapshots[vm]?.firstIndex(where: { $0.info.id == snapshot }) else {
                 throw InfrastructureError(.unknownObject, "VM \(vm) has no snapshot \(snapshot)")
@@ -95,21 +95,21 @@ public struct LabAdapter: InfrastructureAdapter {
     }
 
     public func snapshots(of vm: String) async throws -> [SnapshotInfo] {
-        try store.read { state in
+        try await store.readOffPool { state in
             _ = try Self.machine(vm, in: state)
             return (state.snapshots[vm] ?? []).map(\.info)
         }
     }
 
     public func openDisk(vm: String, snapshot: String, diskKey: Int) async throws -> any BlockSource {
-        let (disk, _) = try store.read { state in try Self.snapshotDisk(vm, snapshot, diskKey, in: state) }
+        let (disk, _) = try await store.readOffPool { state in try Self.snapshotDisk(vm, snapshot, diskKey, in: state) }
         return try LabSnapshotSource(
             store: store, snapshot: snapshot, disk: LabLayout.diskName(vm: vm, key: diskKey), size: disk.capacity)
     }
 
     public func changedAreas(vm: String, snapshot: String, diskKey: Int, since changeID: String) async throws -> [DiskArea]? {
         guard let since = Int(changeID) else { return nil }
-        return try store.read { state in
+        return try await store.readOffPool { state in
             let (disk, taken) = try Self.snapshotDisk(vm, snapshot, diskKey, in: state)
             guard since < taken.epoch else { return [] }
             var blocks = Set<Int>()

@@ -1,3 +1,4 @@
+import BlockingIO
 import Foundation
 import Repository
 import Synchronization
@@ -115,6 +116,17 @@ struct LabStore: Sendable {
 
     func read<T>(_ body: (LabState) throws -> T) throws -> T {
         try withLock(.shared) { try body(try load()) }
+    }
+
+    /// `update` on a blocking-I/O thread: the lock may wait for another process, and the
+    /// state is a file read and written, neither of which may hold a cooperative thread.
+    func updateOffPool<T: Sendable>(_ body: @escaping @Sendable (inout LabState) throws -> T) async throws -> T {
+        try await BlockingIOPool.shared.run { () throws -> T in try update(body) }
+    }
+
+    /// `read` on a blocking-I/O thread.
+    func readOffPool<T: Sendable>(_ body: @escaping @Sendable (LabState) throws -> T) async throws -> T {
+        try await BlockingIOPool.shared.run { () throws -> T in try read(body) }
     }
 }
 
