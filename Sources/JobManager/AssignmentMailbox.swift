@@ -58,6 +58,14 @@ struct AssignmentMailbox: Sendable {
             processEnd: try result.decodeIfPresent(0, 6))
     }
 
+    /// Sets the throttle share of the session's tasks under a rule that processes run (the
+    /// rule's other tasks have none), and rings their processes, which set their buckets to
+    /// the sum of their tasks' shares.
+    func shareThrottle(session: String, rule: String, tasks: [String], bytesPerSecond: Int64) async throws {
+        _ = try await pool.query(
+            "SELECT tidemark.share_session_throttle($1, $2, $3, $4)", [session, rule, tasks, max(1, bytesPerSecond)])
+    }
+
     /// Takes the task back: the holder's later reports are refused.
     func revoke(session: String, task: String, token: Int64) async throws {
         _ = try await pool.query("SELECT tidemark.revoke_assignment($1, $2, $3)", [session, task, token])
@@ -71,5 +79,6 @@ struct AssignmentMailbox: Sendable {
     /// Removes every assignment of a session that ended (one a crash left behind).
     func closeAll(session: String) async throws {
         _ = try await pool.query("SELECT tidemark.close_session_assignments($1)", [session])
+        _ = try await pool.query("SELECT tidemark.end_session_throttles($1)", [session])
     }
 }

@@ -17,9 +17,11 @@ enum VMOutcome: Sendable, Equatable {
 
 extension SessionRunner {
     /// Steps 4 to 6 for one VM: snapshot, its disks (each a task, retried per the job),
-    /// snapshot removal, restore point.
+    /// snapshot removal, restore point. `transfersEnded` is called once its disks' transfers
+    /// ended, before the snapshot's removal.
     func process(
-        _ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?
+        _ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?,
+        transfersEnded: @Sendable () -> Void
     ) async throws
         -> VMOutcome
     {
@@ -32,7 +34,7 @@ extension SessionRunner {
         let begun = await recorder.state.snapshots[machine.id]?.requested != nil
         if stop.requested != nil && !begun { return .stopped }
         do {
-            return try await backUp(vm, inventory: inventory, previous: previous)
+            return try await backUp(vm, inventory: inventory, previous: previous, transfersEnded: transfersEnded)
         } catch is CancellationError {
             // Cancelled by an immediate stop: the snapshot goes, no restore point. Cancelled by
             // a shutdown: everything stays as it is for the resume.
@@ -43,7 +45,8 @@ extension SessionRunner {
     }
 
     private func backUp(
-        _ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?
+        _ vm: ObjectExpansion.Selected, inventory: Inventory, previous: SessionEvent.RestorePointCreated?,
+        transfersEnded: @Sendable () -> Void
     ) async throws
         -> VMOutcome
     {
@@ -69,6 +72,7 @@ extension SessionRunner {
                     machine, disk, snapshot: snapshot, inventory: inventory, previous: previous)
             }
         }
+        transfersEnded()
         guard results.values.allSatisfy({ $0.succeeded }) else {
             try await removeSnapshot(machine)
             return stop.requested == nil ? .failed : .stopped

@@ -16,23 +16,23 @@ struct RemoteTransferFailed: Error, CustomStringConvertible {
 }
 
 extension SessionRunner {
-    /// Hands the order to a live proxy process (steps 5 and 6 on another host): a fencing
-    /// token, `TaskAssigned` recorded, then the assignment with the login sealed to the process.
+    /// Hands the order to a live proxy process (steps 5 and 6 on another host) under its
+    /// fencing token: `TaskAssigned` recorded (with `pending`, the task's start and plan, in one
+    /// append), then the assignment with the login sealed to the process.
     func moveRemotely(
-        _ order: TransferOrder, proxy: ProxySelection.Candidate, process: ProxyProcess
-    ) async throws -> (TransferReport, Int64) {
-        let token = try await mailbox.nextToken()
+        _ order: TransferOrder, proxy: ProxySelection.Candidate, process: ProxyProcess, token: Int64, pending: [SessionRecorder.Entry]
+    ) async throws -> TransferReport {
         let sealed = try handover.map {
             try CredentialSeal.seal($0, to: process.publicKey, for: .init(session: session, task: order.taskId, token: token))
         }
         let assigned = SessionEvent.TaskAssigned(
             taskId: order.taskId, proxyId: proxy.id, proxyName: proxy.proxy.name, instanceId: process.instanceID, host: process.host,
             token: token)
-        try await recorder.record(.taskAssigned, assigned)
+        try await recorder.record(pending + [try SessionRecorder.Entry(.taskAssigned, assigned)])
         guard try await mailbox.assign(order, token: token, to: process.instanceID, sealed: sealed) else {
             try await taskMoved(assigned, reason: "proxy '\(proxy.proxy.name)' on \(process.host) ended before the task reached it")
         }
-        return (try await follow(assigned), token)
+        return try await follow(assigned)
     }
 
     /// A resumed session's task still assigned to a process: waits for that process again
@@ -47,9 +47,19 @@ extension SessionRunner {
         // with it); over the limit if others took them meanwhile: the work is under way.
         let repositorySlot = try await slots.take(.repository, repositoryID, limit: repositoryDefinition.maxConcurrentTasks)
         let proxySlot = try await slots.take(.proxy, assigned.proxyId, limit: 10_000)
+        func releaseSlots() async {
+            let held: [(owner: TaskSlots.Owner, id: String, slot: Int)] = [
+                repositorySlot.map { (.repository, repositoryID, $0) }, proxySlot.map { (.proxy, assigned.proxyId, $0) },
+            ].compactMap { $0 }
+            try? await slots.give(held)
+        }
+        // Under a throttling rule, it counts among the tasks sharing the rate again.
+        let site = proxies.first { $0.0 == assigned.proxyId }?.1.site ?? ""
+        let throttle = try? await self.throttle(task: task, proxyID: assigned.proxyId, site: site)
+        if let throttle { _ = await throttleShares.join(rule: throttle.rule, bucket: throttle.bucket, task: task, remote: true) }
         func release() async {
-            if let repositorySlot { try? await slots.give(.repository, repositoryID, slot: repositorySlot) }
-            if let proxySlot { try? await slots.give(.proxy, assigned.proxyId, slot: proxySlot) }
+            if let throttle { await throttleShares.leave(rule: throttle.rule, task: task) }
+            await releaseSlots()
         }
         do {
             let report = try await follow(assigned)

@@ -44,8 +44,9 @@ extension SessionRunner {
             }
             let attempt = resuming ? record.attempt : record.attempt + 1
             let proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int)
+            var chosen: [SessionRecorder.Entry]
             do {
-                (proxy, slot) = try await acquireSlots(
+                (proxy, slot, chosen) = try await acquireSlots(
                     task: task, machine: machine, disk: disk, inventory: inventory, attempt: attempt, resuming: resuming)
             } catch let error as JobManagerError {
                 // No proxy can reach the disk: the task fails with the reason; retrying would not help.
@@ -53,9 +54,14 @@ extension SessionRunner {
                 return TaskResult(succeeded: false, retried: false, progress: nil)
             }
             do {
+                if throttlingRule(proxyID: proxy.id, site: proxy.proxy.site) != nil {
+                    // The rule's ThrottleApplied follows the task's start in the log.
+                    try await recorder.record(chosen)
+                    chosen = []
+                }
                 let progress = try await transfer(
                     task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, proxy: proxy,
-                    throttle: try await throttle(task: task, proxy: proxy))
+                    throttle: try await throttle(task: task, proxyID: proxy.id, site: proxy.proxy.site), chosen: chosen)
                 try? await release(proxy: proxy.id, slot: slot)
                 return TaskResult(succeeded: true, retried: await (recorder.state.tasks[task]?.failures ?? 0) > 0, progress: progress)
             } catch is TaskMoved {
@@ -73,20 +79,24 @@ extension SessionRunner {
     }
 
     /// A repository slot and the best proxy with a free slot, waiting (and saying why, once)
-    /// while there is none; records the choice with every candidate's score.
+    /// while there is none. Returns the choice with every candidate's score (`ProxySelected`,
+    /// and `TaskStarted` for a new attempt) to be recorded with the transfer's plan and its
+    /// assignment in one append: starting a task costs the session one round trip, not three.
     func acquireSlots(
         task: String, machine: VirtualMachine, disk: VirtualDisk, inventory: Inventory, attempt: Int, resuming: Bool
-    ) async throws -> (proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int)) {
+    ) async throws -> (proxy: ProxySelection.Candidate, slot: (repository: Int, proxy: Int), entries: [SessionRecorder.Entry]) {
         let placement = ProxySelection.Placement(machine, disk, in: inventory)
         var waited: String?
         // Since when every proxy that could take the task has had an offline process.
         var allOfflineSince: ContinuousClock.Instant?
         while true {
             try Task.checkCancellation()
+            // The proxies' presence is read while the slot is claimed (two connections, one wait).
+            async let seen = fleet.presence(enrolledKeys: enrolledKeys)
             if let repositorySlot = try await slots.take(.repository, repositoryID, limit: repositoryDefinition.maxConcurrentTasks) {
                 var presence: [UUIDString: ProxyPresence]
                 do {
-                    presence = try await fleet.presence(enrolledKeys: enrolledKeys)
+                    presence = try await seen
                 } catch {
                     try? await slots.give(.repository, repositoryID, slot: repositorySlot)
                     throw error
@@ -98,9 +108,16 @@ extension SessionRunner {
                     presence = presence.filter { if case .offline = $0.value { return false } else { return true } }
                 }
                 var load: [UUIDString: Double] = [:]
+                let inUse: [UUIDString: Int]
+                do {
+                    inUse = try await slots.inUse(.proxy, proxies.map(\.0))
+                } catch {
+                    try? await slots.give(.repository, repositoryID, slot: repositorySlot)
+                    throw error
+                }
                 for (id, proxy) in proxies {
                     let limit = presence[id]?.mover?.maxTasks ?? proxy.maxConcurrentTasks
-                    load[id] = Double(try await slots.inUse(.proxy, id)) / Double(max(1, limit))
+                    load[id] = Double(inUse[id] ?? 0) / Double(max(1, limit))
                 }
                 let ranking = ProxySelection.rank(
                     proxies, placement: placement, server: job.server, repositorySite: repositoryDefinition.site, load: load,
@@ -137,33 +154,16 @@ extension SessionRunner {
                         try? await slots.give(.repository, repositoryID, slot: repositorySlot)
                         throw error
                     }
-                    var entries = [
-                        try SessionRecorder.Entry(
-                            .proxySelected,
-                            SessionEvent.ProxySelected(
-                                taskId: task, proxyId: candidate.id, proxyName: candidate.proxy.name,
-                                transportMode: candidate.mode.rawValue,
-                                candidates: ranked.map {
-                                    .init(
-                                        proxyId: $0.id, proxyName: $0.proxy.name, transportMode: $0.mode.rawValue, score: $0.score,
-                                        reason: $0.reason)
-                                }))
-                    ]
-                    if !resuming {
-                        entries.append(
-                            try SessionRecorder.Entry(
-                                .taskStarted,
-                                SessionEvent.TaskStarted(
-                                    taskId: task, vmId: machine.id, vmName: machine.name, diskKey: disk.key, sizeBytes: disk.capacity,
-                                    attempt: attempt)))
-                    }
+                    let entries: [SessionRecorder.Entry]
                     do {
-                        try await recorder.record(entries)
+                        entries = try startEntries(
+                            task: task, machine: machine, disk: disk, attempt: attempt, resuming: resuming, candidate: candidate,
+                            ranked: ranked)
                     } catch {
                         try? await release(proxy: candidate.id, slot: (repositorySlot, proxySlot))
                         throw error
                     }
-                    return (candidate, (repositorySlot, proxySlot))
+                    return (candidate, (repositorySlot, proxySlot), entries)
                 }
                 try await slots.give(.repository, repositoryID, slot: repositorySlot)
                 if waited != "proxy" {
@@ -185,30 +185,37 @@ extension SessionRunner {
         }
     }
 
+    /// `ProxySelected` with every candidate's score, and `TaskStarted` unless the task resumes.
+    private func startEntries(
+        task: String, machine: VirtualMachine, disk: VirtualDisk, attempt: Int, resuming: Bool, candidate: ProxySelection.Candidate,
+        ranked: [ProxySelection.Candidate]
+    ) throws -> [SessionRecorder.Entry] {
+        let selected = SessionEvent.ProxySelected(
+            taskId: task, proxyId: candidate.id, proxyName: candidate.proxy.name, transportMode: candidate.mode.rawValue,
+            candidates: ranked.map {
+                .init(proxyId: $0.id, proxyName: $0.proxy.name, transportMode: $0.mode.rawValue, score: $0.score, reason: $0.reason)
+            })
+        var entries = [try SessionRecorder.Entry(.proxySelected, selected)]
+        if !resuming {
+            let started = SessionEvent.TaskStarted(
+                taskId: task, vmId: machine.id, vmName: machine.name, diskKey: disk.key, sizeBytes: disk.capacity, attempt: attempt)
+            entries.append(try SessionRecorder.Entry(.taskStarted, started))
+        }
+        return entries
+    }
+
     func release(proxy: UUIDString, slot: (repository: Int, proxy: Int)) async throws {
-        try await slots.give(.proxy, proxy, slot: slot.proxy)
-        try await slots.give(.repository, repositoryID, slot: slot.repository)
+        try await slots.give([(.proxy, proxy, slot.proxy), (.repository, repositoryID, slot.repository)])
     }
 
     /// The data transfer of one disk, its base fixed by `TransferStarted` before the first byte.
     /// The throttling rule this task's transfer runs under, if one matches its proxy and the
     /// repository now (within its window, in the job's time zone): its rate split equally
     /// among the sessions under it, counted by advisory-lock slots.
-    func throttle(task: String, proxy: ProxySelection.Candidate) async throws -> TokenBucket? {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: job.timeZone) ?? .gmt
-        let parts = calendar.dateComponents([.hour, .minute], from: Date())
-        let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
-        guard
-            let (id, rule) = throttlingRules.first(where: { _, rule in
-                let anySource = rule.sourceSites.isEmpty && rule.sourceProxies.isEmpty
-                let source = anySource || rule.sourceSites.contains(proxy.proxy.site) || rule.sourceProxies.contains(proxy.id)
-                let target = rule.targetRepositories.isEmpty || rule.targetRepositories.contains(repositoryID)
-                return source && target && (rule.window?.contains(minuteOfDay: minute) ?? true)
-            })
-        else { return nil }
+    func throttle(task: String, proxyID: UUIDString, site: String) async throws -> SessionThrottle? {
+        guard let (id, rule) = throttlingRule(proxyID: proxyID, site: site) else { return nil }
         let slots = self.slots, recorder = self.recorder
-        return try await buckets.bucket(for: id) {
+        let bucket = try await buckets.bucket(for: id) {
             // Held until the session ends: it counts this session under the rule.
             _ = try await slots.take(.throttle, id, limit: 10_000)
             let sharing = max(1, try await slots.inUse(.throttle, id))
@@ -218,21 +225,57 @@ extension SessionRunner {
                 SessionEvent.ThrottleApplied(taskId: task, ruleId: id, ruleName: rule.name, bytesPerSecond: rate, sessionsSharing: sharing))
             return TokenBucket(bytesPerSecond: Double(rate))
         }
+        return SessionThrottle(rule: id, bucket: bucket)
     }
 
+    /// The throttling rule that matches a transfer by this proxy into the repository now.
+    func throttlingRule(proxyID: UUIDString, site: String) -> (UUIDString, ThrottlingRule)? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: job.timeZone) ?? .gmt
+        let parts = calendar.dateComponents([.hour, .minute], from: Date())
+        let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
+        return throttlingRules.first(where: { _, rule in
+            let anySource = rule.sourceSites.isEmpty && rule.sourceProxies.isEmpty
+            let source = anySource || rule.sourceSites.contains(site) || rule.sourceProxies.contains(proxyID)
+            let target = rule.targetRepositories.isEmpty || rule.targetRepositories.contains(repositoryID)
+            return source && target && (rule.window?.contains(minuteOfDay: minute) ?? true)
+        })
+    }
+
+    /// `chosen` (the task's start, not yet recorded) goes into the log with the transfer's plan
+    /// and, for a proxy process, its assignment.
     func transfer(
         task: String, machine: VirtualMachine, disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated,
-        previous: SessionEvent.RestorePointCreated?, proxy: ProxySelection.Candidate, throttle: TokenBucket?
+        previous: SessionEvent.RestorePointCreated?, proxy: ProxySelection.Candidate, throttle: SessionThrottle?,
+        chosen: [SessionRecorder.Entry]
     ) async throws -> SessionEvent.TransferProgress {
-        let order = try await order(task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, throttle: throttle)
+        var pending = chosen
+        // The fencing token is drawn while the plan is made.
+        async let drawn = mailbox.nextToken()
+        var order = try await order(
+            task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, throttle: throttle?.bucket,
+            pending: &pending)
+        let token = try await drawn
         let report: TransferReport
-        var token: Int64?
-        if let process = proxy.process {
-            (report, token) = try await moveRemotely(order, proxy: proxy, process: process)
-        } else {
-            report = try await moveEmbedded(order, throttle: throttle)
+        // Under a rule, the task takes its share of the session's rate for as long as it moves.
+        if let throttle {
+            order.throttleBytesPerSecond = await throttleShares.join(
+                rule: throttle.rule, bucket: throttle.bucket, task: task, remote: proxy.process != nil)
         }
-        return try await recordEnd(task: task, restorePoint: order.restorePointId, disk: order.disk, report: report, token: token)
+        do {
+            if let process = proxy.process {
+                report = try await moveRemotely(order, proxy: proxy, process: process, token: token, pending: pending)
+            } else {
+                try await recorder.record(pending)
+                report = try await moveEmbedded(order, token: token, throttle: throttle?.bucket)
+            }
+        } catch {
+            if let throttle { await throttleShares.leave(rule: throttle.rule, task: task) }
+            throw error
+        }
+        if let throttle { await throttleShares.leave(rule: throttle.rule, task: task) }
+        return try await recordEnd(
+            task: task, restorePoint: order.restorePointId, disk: order.disk, report: report, token: proxy.process == nil ? nil : token)
     }
 
     /// Records a transfer's end (`TransferFinished`, `TaskFinished`) with the mover's figures,
@@ -246,15 +289,18 @@ extension SessionRunner {
             try SessionRecorder.Entry(.transferFinished, done),
             try SessionRecorder.Entry(.taskFinished, SessionEvent.TaskFinished(taskId: task, result: .success)),
         ])
-        await BlockingIOPool.shared.run { [repository] in repository.finishProgress(restorePoint: restorePoint, disk: disk) }
+        // The saved progress and the assignment go at once: neither waits for the other.
+        async let cleared: Void = BlockingIOPool.shared.run { [repository] in
+            repository.finishProgress(restorePoint: restorePoint, disk: disk)
+        }
         if let token { try? await mailbox.close(session: session, task: task, token: token) }
+        await cleared
         return done
     }
 
     /// The embedded data mover: the order carried out in this process, under a fresh token
     /// (a process that held the task before is fenced off the disk's progress).
-    func moveEmbedded(_ order: TransferOrder, throttle: TokenBucket?) async throws -> TransferReport {
-        let token = try await mailbox.nextToken()
+    func moveEmbedded(_ order: TransferOrder, token: Int64, throttle: TokenBucket?) async throws -> TransferReport {
         let recorder = self.recorder, task = order.taskId
         return try await TransferExecution.run(
             order, adapter: adapter, repository: repository, fenceToken: token, throttle: throttle,
@@ -266,11 +312,12 @@ extension SessionRunner {
     }
 
     /// What the task's mover is to do: the transfer's plan fixed by `TransferStarted` before
-    /// the first byte (recorded again when the snapshot changed or changed block tracking
-    /// refuses a resumed incremental), with the changed areas of an incremental.
+    /// the first byte (planned again when the snapshot changed or changed block tracking
+    /// refuses a resumed incremental), with the changed areas of an incremental. The plans go
+    /// into `pending`, which the caller records before the mover starts.
     func order(
         task: String, machine: VirtualMachine, disk: VirtualDisk, snapshot: SessionEvent.SnapshotCreated,
-        previous: SessionEvent.RestorePointCreated?, throttle: TokenBucket?
+        previous: SessionEvent.RestorePointCreated?, throttle: TokenBucket?, pending: inout [SessionRecorder.Entry]
     ) async throws -> TransferOrder {
         let diskName = "disk-\(disk.key)"
         var started = await recorder.state.tasks[task]?.transfer
@@ -282,7 +329,7 @@ extension SessionRunner {
                 taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: plan.mode,
                 baseRestorePointId: plan.baseRestorePointId,
                 baseChangeId: plan.baseChangeId, snapshotId: snapshot.snapshotId, warning: plan.warning)
-            try await recorder.record(.transferStarted, again)
+            pending.append(try SessionRecorder.Entry(.transferStarted, again))
             started = again
         }
         /// The areas changed since a restore point's change id, or why changed block tracking
@@ -322,7 +369,7 @@ extension SessionRunner {
                 taskId: task, restorePointId: "\(machine.id)-\(shortSession)", disk: diskName, mode: base == nil ? .full : .incremental,
                 baseRestorePointId: base?.id, baseChangeId: base?.change, snapshotId: snapshot.snapshotId, warning: warning)
             if let warning { logger.warning("changed block tracking unavailable", metadata: ["task": "\(task)", "reason": "\(warning)"]) }
-            try await recorder.record(.transferStarted, fixed)
+            pending.append(try SessionRecorder.Entry(.transferStarted, fixed))
             started = fixed
         }
         var plan = started!
@@ -339,7 +386,7 @@ extension SessionRunner {
                         taskId: task, restorePointId: plan.restorePointId, disk: diskName, mode: .full, baseRestorePointId: nil,
                         baseChangeId: nil,
                         snapshotId: snapshot.snapshotId, warning: warning)
-                    try await recorder.record(.transferStarted, plan)
+                    pending.append(try SessionRecorder.Entry(.transferStarted, plan))
                 }
             }
             if let areas { base = TransferOrder.Base(restorePointId: baseID, changedAreas: areas.map { [$0.offset, $0.length] }) }

@@ -26,6 +26,8 @@ final class SessionRunner: Sendable {
     let slots: TaskSlots
     /// One bucket per rule, shared by this session's transfers under it.
     let buckets = ThrottleBuckets()
+    /// Each rule's rate divided among the movers running the session's tasks under it.
+    let throttleShares: ThrottleShares
     let adapter: any InfrastructureAdapter
     let repository: BackupRepository
     let logger: Logger
@@ -69,7 +71,11 @@ final class SessionRunner: Sendable {
         self.adapter = opened.adapter
         self.handover = opened.handover
         self.fleet = ProxyFleet(store: context.store)
-        self.mailbox = AssignmentMailbox(pool: context.store.pool)
+        let mailbox = AssignmentMailbox(pool: context.store.pool), session = plan.session
+        self.mailbox = mailbox
+        self.throttleShares = ThrottleShares { rule, tasks, rate in
+            try await mailbox.shareThrottle(session: session, rule: rule, tasks: tasks, bytesPerSecond: rate)
+        }
         self.repository = repository
         self.recorder = try SessionRecorder(
             store: context.store, session: plan.session, state: state, crashAfter: context.settings.crashAfterEvents)
@@ -159,23 +165,35 @@ final class SessionRunner: Sendable {
     ) async throws -> [String: VMOutcome] {
         var outcomes: [String: VMOutcome] = [:]
         if job.parallelProcessing {
-            // At most as many VMs in progress (snapshotted) as the repository takes tasks: the
-            // rest wait before their snapshot, and a graceful stop starts none of them.
-            let window = max(1, repositoryDefinition.maxConcurrentTasks)
+            // At most as many VMs transferring as the repository takes tasks: the rest wait
+            // before their snapshot, and a graceful stop starts none of them. A VM leaves the
+            // window when its transfers end, so the next one's snapshot is taken while this
+            // one's is removed and its restore point recorded (as Veeam frees a task slot
+            // before the snapshot's removal), not after.
+            let window = VMWindow(size: max(1, repositoryDefinition.maxConcurrentTasks))
             try await withThrowingTaskGroup(of: (String, VMOutcome).self) { group in
-                var inFlight = 0
                 for vm in selected {
-                    if inFlight >= window, let (id, outcome) = try await group.next() {
-                        outcomes[id] = outcome
-                        inFlight -= 1
+                    try await window.enter()
+                    group.addTask {
+                        let place = window.place()
+                        defer { place.leave() }
+                        do {
+                            let outcome = try await self.process(
+                                vm, inventory: inventory, previous: previous[vm.machine.id], transfersEnded: { place.leave() })
+                            return (vm.machine.id, outcome)
+                        } catch {
+                            // The VMs not started yet wait no more: the session ends with it.
+                            window.fail(error)
+                            throw error
+                        }
                     }
-                    group.addTask { (vm.machine.id, try await self.process(vm, inventory: inventory, previous: previous[vm.machine.id])) }
-                    inFlight += 1
                 }
                 for try await (id, outcome) in group { outcomes[id] = outcome }
             }
         } else {
-            for vm in selected { outcomes[vm.machine.id] = try await process(vm, inventory: inventory, previous: previous[vm.machine.id]) }
+            for vm in selected {
+                outcomes[vm.machine.id] = try await process(vm, inventory: inventory, previous: previous[vm.machine.id], transfersEnded: {})
+            }
         }
         return outcomes
     }
@@ -288,6 +306,12 @@ final class StopSignal: Sendable {
     }
 
     var requested: StopRequest? { state.withLock { $0 } }
+}
+
+/// The throttling rule a task's transfer runs under, and the session's bucket for it.
+struct SessionThrottle: Sendable {
+    let rule: UUIDString
+    let bucket: TokenBucket
 }
 
 /// The token buckets of the throttling rules this session's transfers run under: made once

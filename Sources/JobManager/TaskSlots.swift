@@ -48,30 +48,44 @@ public actor TaskSlots {
         try await tryLock(Self.lockClass(.session, session), 0)
     }
 
-    /// A free slot of the object among its `limit`, or nil when all are taken.
+    /// A free slot of the object among its `limit`, or nil when all are taken: one round trip,
+    /// the lowest free number.
     public func take(_ owner: Owner, _ id: String, limit: Int) async throws -> Int? {
         let lockClass = Self.lockClass(owner, id)
-        for slot in 0..<max(0, limit) {
-            let key = SlotKey(lockClass: lockClass, slot: Int32(slot))
-            guard !held.contains(key) else { continue }
-            // Claimed before the round trip: a reentrant call must not pick the same slot.
-            held.insert(key)
-            if try await tryLock(lockClass, Int32(slot)) { return slot }
-            held.remove(key)
-        }
-        return nil
+        let mine = held.filter { $0.lockClass == lockClass }.map(\.slot)
+        let result = try await connection.query(
+            "SELECT tidemark.claim_free_slot($1, $2, $3)", [lockClass, Int32(clamping: max(0, limit)), mine])
+        guard let slot = try result.decodeIfPresent(0, 0, as: Int32.self) else { return nil }
+        held.insert(SlotKey(lockClass: lockClass, slot: slot))
+        return Int(slot)
     }
 
     public func give(_ owner: Owner, _ id: String, slot: Int) async throws {
-        let key = SlotKey(lockClass: Self.lockClass(owner, id), slot: Int32(slot))
-        guard held.remove(key) != nil else { return }
-        _ = try await connection.query("SELECT tidemark.release_slot($1, $2)", [key.lockClass, key.slot])
+        try await give([(owner, id, slot)])
+    }
+
+    /// Frees several slots in one round trip (those this connection holds).
+    public func give(_ slots: [(owner: Owner, id: String, slot: Int)]) async throws {
+        let keys = slots.map { SlotKey(lockClass: Self.lockClass($0.owner, $0.id), slot: Int32($0.slot)) }.filter { held.remove($0) != nil }
+        guard !keys.isEmpty else { return }
+        _ = try await connection.query("SELECT tidemark.release_slots($1, $2)", [keys.map(\.lockClass), keys.map(\.slot)])
     }
 
     /// Slots of the object taken right now, by any session.
     public func inUse(_ owner: Owner, _ id: String) async throws -> Int {
-        let result = try await connection.query("SELECT tidemark.slots_in_use($1)", [Self.lockClass(owner, id)])
-        return Int(try result.decode(0, 0, as: Int32.self))
+        try await inUse(owner, [id])[id] ?? 0
+    }
+
+    /// Slots taken right now of each object, by any session, in one round trip.
+    public func inUse(_ owner: Owner, _ ids: [String]) async throws -> [String: Int] {
+        guard !ids.isEmpty else { return [:] }
+        let classes = ids.map { Self.lockClass(owner, $0) }
+        let result = try await connection.query("SELECT lock_class, in_use FROM tidemark.slots_in_use_of($1)", [classes])
+        var counts: [Int32: Int] = [:]
+        for row in 0..<result.rowCount {
+            counts[try result.decode(row, 0, as: Int32.self)] = Int(try result.decode(row, 1, as: Int32.self))
+        }
+        return Dictionary(zip(ids, classes.map { counts[$0] ?? 0 }), uniquingKeysWith: { first, _ in first })
     }
 
     public func close() async {

@@ -110,21 +110,40 @@ extension ProxyAgent {
     }
 }
 
-/// One token bucket per session on this process, at the rate the session's orders carry:
-/// the session's tasks here share it, as the embedded mover's tasks share theirs.
+/// One token bucket per session on this process, shared by the session's tasks here. Its
+/// rate is the sum of their throttle shares (`apply`, at each look at what the process
+/// holds): the Job Manager divides the session's rate among every mover of its tasks, so the
+/// session stays under its rule across processes. A new task's bucket starts at the share its
+/// order carries, until the next look.
 final class SessionThrottles: Sendable {
     private let buckets = Mutex([String: TokenBucket]())
 
     func bucket(session: String, bytesPerSecond: Int64?) -> TokenBucket? {
         guard let bytesPerSecond, bytesPerSecond > 0 else { return nil }
         return buckets.withLock { all in
-            if let known = all[session] {
-                known.setRate(bytesPerSecond: Double(bytesPerSecond))
-                return known
-            }
+            if let known = all[session] { return known }
             let made = TokenBucket(bytesPerSecond: Double(bytesPerSecond))
             all[session] = made
             return made
+        }
+    }
+
+    /// The sessions' rates on this process now; a session no longer named holds no task here.
+    /// Returns the rates that changed.
+    func apply(_ rates: [String: Int64]) -> [String: Int64] {
+        buckets.withLock { all in
+            var changed: [String: Int64] = [:]
+            for (session, bucket) in all {
+                guard let rate = rates[session], rate > 0 else {
+                    all[session] = nil
+                    continue
+                }
+                if bucket.bytesPerSecond != Double(rate) {
+                    bucket.setRate(bytesPerSecond: Double(rate))
+                    changed[session] = rate
+                }
+            }
+            return changed
         }
     }
 }

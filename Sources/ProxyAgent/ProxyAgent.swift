@@ -279,13 +279,8 @@ public final class ProxyAgent: Sendable {
         // A stopping process takes no task: what it takes, it would only hand back.
         guard running.beginLooking() else { return }
         defer { running.endLooking() }
-        // Before taking more: tasks taken back are stopped, tasks lost track of handed back.
-        let (revoked, handedBack) = try await mailbox.reconcile(instance: instance, running: running.keys)
-        if handedBack > 0 { logger.warning("handed back tasks this process had lost track of", metadata: ["tasks": "\(handedBack)"]) }
-        if !revoked.isEmpty {
-            logger.notice("tasks taken back", metadata: ["tasks": "\(revoked.sorted())"])
-            running.cancel(revoked)
-        }
+        // New tasks start first (the Job Manager waits for them); then the tasks taken back
+        // are stopped and those lost track of handed back, the new ones counted as running.
         for assignment in try await mailbox.take(instance: instance) {
             let entryKey = RunningTasks.key(assignment.session, assignment.task, assignment.token)
             let handle = Task {
@@ -293,6 +288,16 @@ public final class ProxyAgent: Sendable {
                 self.running.remove(entryKey)
             }
             running.add(.init(session: assignment.session, task: assignment.task, token: assignment.token, handle: handle))
+        }
+        let (revoked, handedBack, rates) = try await mailbox.reconcile(instance: instance, running: running.keys)
+        // A session's rate here: the shares the Job Manager gave the tasks this process holds.
+        for (session, rate) in throttles.apply(rates).sorted(by: { $0.key < $1.key }) {
+            logger.info("session throttle changed", metadata: ["session": "\(session)", "bytes_per_second": "\(rate)"])
+        }
+        if handedBack > 0 { logger.warning("handed back tasks this process had lost track of", metadata: ["tasks": "\(handedBack)"]) }
+        if !revoked.isEmpty {
+            logger.notice("tasks taken back", metadata: ["tasks": "\(revoked.sorted())"])
+            running.cancel(revoked)
         }
     }
 

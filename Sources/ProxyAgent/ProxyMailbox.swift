@@ -87,24 +87,30 @@ struct ProxyMailbox: Sendable {
     /// Squares what the database says this process holds with what it runs, in one query
     /// per look: a task it runs that is no longer open there was taken back (returned, to be
     /// stopped); a task the database counts as running here that it does not run (taken by a
-    /// look whose answer was lost) is handed back, so it moves at once.
-    func reconcile(instance: String, running: Set<String>) async throws -> (revoked: Set<String>, handedBack: Int) {
+    /// look whose answer was lost) is handed back, so it moves at once. Also returns, per
+    /// session, the sum of the throttle shares of the tasks it holds (the session's rate on
+    /// this process; a session without one is not throttled here).
+    func reconcile(
+        instance: String, running: Set<String>
+    ) async throws -> (revoked: Set<String>, handedBack: Int, rates: [String: Int64]) {
         let result = try await pool.query(
-            "SELECT session_id, task_id, token, state FROM tidemark.open_assignments($1::uuid)", [instance])
+            "SELECT session_id, task_id, token, state, throttle_bytes_per_second FROM tidemark.open_assignments($1::uuid)", [instance])
         var open = Set<String>()
         var handedBack = 0
+        var rates: [String: Int64] = [:]
         for row in 0..<result.rowCount {
             let session: String = try result.decode(row, 0), task: String = try result.decode(row, 1)
             let token: Int64 = try result.decode(row, 2)
             let key = RunningTasks.key(session, task, token)
             open.insert(key)
+            if let share = try result.decodeIfPresent(row, 4, as: Int64.self) { rates[session, default: 0] += share }
             guard try result.decode(row, 3, as: String.self) == "running", !running.contains(key) else { continue }
             _ = try await pool.query(
                 "SELECT tidemark.report_assignment($1, $2, $3, 'abandoned', NULL, NULL, $4)",
                 [session, task, token, "the proxy process lost track of the task"])
             handedBack += 1
         }
-        return (running.subtracting(open), handedBack)
+        return (running.subtracting(open), handedBack, rates)
     }
 
     /// Reports progress (`running`) or the end; false when refused (the task moved on).

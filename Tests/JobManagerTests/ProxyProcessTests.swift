@@ -33,16 +33,50 @@ struct ProxyProcessTests {
         return peak
     }
 
-    @Test("a job of 8 VMs is spread over two proxy processes within their task limits; every disk restores byte-identical")
+    @Test(
+        "a job of 8 VMs is spread over two proxy processes within their task limits, sharing the session's throttle; every disk restores byte-identical"
+    )
     func spreadOverProxies() async throws {
-        let world = try await ProxyWorld.make(vms: 8, diskSize: 4 << 20, throttle: 8 << 20)
+        let rate: Int64 = 8 << 20
+        let world = try await ProxyWorld.make(vms: 8, diskSize: 4 << 20, throttle: rate)
         defer { world.environment.remove() }
         let first = try await world.startProxy("proxy-1")
         let second = try await world.startProxy("proxy-2")
         let manager = world.manager()
         let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
+        // The shares the Job Manager gives the tasks in flight, sampled while they run.
+        let database = world.environment.database
+        let sampling = Task { () -> (most: Int64, divided: Bool, seen: String) in
+            var most: Int64 = 0, divided = false, seen = ""
+            while !Task.isCancelled {
+                if let shares = try? await database.administratorQuery(
+                    """
+                    WITH open AS (
+                        SELECT a.task_id, a.state, coalesce(t.bytes_per_second, (a.assignment ->> 'throttle_bytes_per_second')::bigint) AS share
+                          FROM tidemark.proxy_assignments a
+                          LEFT JOIN tidemark.throttle_shares t ON t.session_id = a.session_id AND t.task_id = a.task_id
+                         WHERE a.session_id = $1 AND a.state IN ('assigned', 'running'))
+                    SELECT count(*), coalesce(sum(share), 0)::bigint, coalesce(min(share), 0)::bigint,
+                           coalesce(string_agg(task_id || ':' || state || ':' || share, ' '), '') FROM open
+                    """, [session])
+                {
+                    let open = (try? shares.decode(0, 0, as: Int64.self)) ?? 0
+                    let sum = (try? shares.decode(0, 1, as: Int64.self)) ?? 0
+                    if sum > most { (most, seen) = (sum, (try? shares.decode(0, 3, as: String.self)) ?? "") }
+                    if open >= 2, let least = try? shares.decode(0, 2, as: Int64.self), least <= rate / open { divided = true }
+                }
+                try? await Task.sleep(for: .milliseconds(30))
+            }
+            return (most, divided, seen)
+        }
         let report = try await manager.run(session: session)
+        sampling.cancel()
+        let shares = await sampling.value
         #expect(report.finished.result == .success, "\(report.finished)")
+        // Two processes at once stay under the rule together: each task has its share.
+        #expect(shares.most > 0 && shares.most <= rate, "the open tasks' shares added up to \(shares.most) B/s at most: \(shares.seen)")
+        #expect(shares.divided, "tasks running at once each had a share of the rate")
+        #expect(first.output.contains("session throttle changed") || second.output.contains("session throttle changed"))
         let events = try await world.checkDone(session, tasks: 8)
         let assigned = events.filter { $0.type == "TaskAssigned" }
         #expect(assigned.count == 8, "every task went to a process")
@@ -52,8 +86,10 @@ struct ProxyProcessTests {
         // The processes did the work (their logs), and the tasks table knows where.
         #expect(first.output.contains("task finished") && second.output.contains("task finished"))
         let hosts = try await world.environment.database.administratorQuery(
-            "SELECT count(*) FROM tidemark.proxy_assignments WHERE session_id = $1", [session])
+            "SELECT count(*), (SELECT count(*) FROM tidemark.throttle_shares WHERE session_id = $1) FROM tidemark.proxy_assignments WHERE session_id = $1",
+            [session])
         #expect(try hosts.decode(0, 0, as: Int64.self) == 0, "assignments are closed once recorded")
+        #expect(try hosts.decode(0, 1, as: Int64.self) == 0, "the session's throttle shares end with it")
     }
 
     @Test("a proxy killed mid-transfer: its tasks resume on the other from their checkpoints; no transfer finishes twice")
@@ -114,7 +150,9 @@ struct ProxyProcessTests {
     func frozenProxy() async throws {
         let world = try await ProxyWorld.make(vms: 2, diskSize: 12 << 20, throttle: 4 << 20)
         defer { world.environment.remove() }
-        let frozen = try await world.startProxy("proxy-1", maxTasks: 2)
+        // A lease long enough for the rescuer, started once this one froze, to register before
+        // the task moves (else it would move to proxy-2 as an embedded proxy).
+        let frozen = try await world.startProxy("proxy-1", lease: 4, maxTasks: 2)
         let manager = world.manager()
         let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
         let run = Task { try await manager.run(session: session) }
@@ -139,7 +177,9 @@ struct ProxyProcessTests {
         let events = try await world.checkDone(session, tasks: 2)
         #expect(try await frozen.waitFor("lease lost", seconds: 20), "\(frozen.output)")
         #expect(try await frozen.waitFor("running on", seconds: 20))
-        #expect(rescuer.output.contains("task finished"))
+        #expect(
+            rescuer.output.contains("task finished"),
+            "\(events.map { "\($0.type) \($0.data["task_id"] ?? "") \($0.data["proxy_name"] ?? "") \($0.data["reason"] ?? "")" })")
         // Whatever the woken process still finished under a token taken back from it was
         // refused (by the database or by the fence); once registered again as a new process
         // it may take tasks of its own, under new tokens.

@@ -136,6 +136,29 @@ struct TaskSlotTests {
         await second.close()
     }
 
+    @Test("slots of several objects are counted in one call and given back together; another connection's claims stay")
+    func batches() async throws {
+        let database = try await TestDatabase.create()
+        let first = try await TaskSlots(settings: database.service)
+        let second = try await TaskSlots(settings: database.service)
+        #expect(try await first.take(.repository, "r", limit: 3) == 0)
+        #expect(try await second.take(.repository, "r", limit: 3) == 1)
+        #expect(try await first.take(.proxy, "a", limit: 1) == 0)
+        #expect(try await first.take(.proxy, "a", limit: 0) == nil)
+        #expect(try await first.inUse(.proxy, ["a", "b", "a"]) == ["a": 1, "b": 0])
+        #expect(try await second.inUse(.repository, "r") == 2)
+        // The lowest free number, skipping this connection's own claims.
+        #expect(try await first.take(.repository, "r", limit: 3) == 2)
+        #expect(try await first.take(.repository, "r", limit: 3) == nil)
+        try await first.give([(.repository, "r", 0), (.proxy, "a", 0), (.repository, "r", 1)])
+        // Slot 1 is the second connection's: giving it back from the first changes nothing.
+        #expect(try await second.inUse(.repository, "r") == 2)
+        #expect(try await second.inUse(.proxy, ["a"]) == ["a": 0])
+        #expect(try await second.take(.repository, "r", limit: 3) == 0)
+        await first.close()
+        await second.close()
+    }
+
     @Test("parallel tasks of one session respect the repository's and the proxies' limits; every disk of two-disk VMs restores")
     func limitsWithinASession() async throws {
         // Six VMs of two disks and three repository slots, checkpoints every 256 KiB: the

@@ -1,0 +1,79 @@
+import DataMover
+import Foundation
+
+/// A session's throttles shared across the movers of its tasks.
+///
+/// A throttling rule gives the session a rate (`ThrottleApplied`); its tasks may run on the
+/// embedded mover and on several proxy processes at once, each with a bucket of its own. The
+/// rate holds for the session as a whole: every running task under the rule gets an equal
+/// share, the embedded bucket the shares of the embedded tasks, and each proxy process the
+/// shares of the tasks it holds (written to `tidemark.throttle_shares` before a new task is
+/// assigned, which the process reads at each look; `tidemark.share_session_throttle`). Shares are recomputed whenever a
+/// task under the rule starts or ends, and written in the order of the changes.
+actor ThrottleShares {
+    /// The tasks of one rule running now.
+    private struct Rule {
+        /// The session's rate under the rule, before any division among movers.
+        let full: Double
+        let bucket: TokenBucket
+        var embedded: Set<String> = []
+        var remote: Set<String> = []
+        /// Shares of remote tasks were written: the last one's end is written too.
+        var told = false
+
+        var running: Int { embedded.count + remote.count }
+        var perTask: Int64 { Int64(max(1, (full / Double(max(1, running))).rounded(.down))) }
+    }
+
+    private var rules: [String: Rule] = [:]
+    /// The last write to the database: each change's write follows the one before.
+    private var lastTell: Task<Void, Never>?
+    private let tell: @Sendable (_ rule: String, _ tasks: [String], _ bytesPerSecond: Int64) async throws -> Void
+
+    /// `tell` writes the rule's share of the remote tasks named (the rule's other tasks have none).
+    init(tell: @escaping @Sendable (_ rule: String, _ tasks: [String], _ bytesPerSecond: Int64) async throws -> Void) {
+        self.tell = tell
+    }
+
+    /// A task starts under the rule whose session bucket is `bucket`; returns its share.
+    func join(rule: String, bucket: TokenBucket, task: String, remote: Bool) async -> Int64 {
+        var entry = rules[rule] ?? Rule(full: bucket.bytesPerSecond, bucket: bucket)
+        if remote { entry.remote.insert(task) } else { entry.embedded.insert(task) }
+        rules[rule] = entry
+        await changed(rule)
+        return entry.perTask
+    }
+
+    /// The task ended (or moved): the others' shares grow.
+    func leave(rule: String, task: String) async {
+        guard var entry = rules[rule] else { return }
+        entry.embedded.remove(task)
+        entry.remote.remove(task)
+        rules[rule] = entry
+        await changed(rule)
+    }
+
+    /// The share of a task of the rule now (for tests and messages).
+    func share(rule: String) -> Int64? { rules[rule]?.perTask }
+
+    /// Applies a change: the embedded bucket at once; the processes' shares through the
+    /// database, in the order of the changes, before the caller goes on (a task's order is
+    /// assigned only once the others' shares were lowered for it: the shares of the open
+    /// tasks never add up to more than the rate).
+    private func changed(_ rule: String) async {
+        guard var entry = rules[rule] else { return }
+        if !entry.embedded.isEmpty { entry.bucket.setRate(bytesPerSecond: Double(entry.perTask) * Double(entry.embedded.count)) }
+        guard !entry.remote.isEmpty || entry.told else { return }
+        entry.told = !entry.remote.isEmpty
+        rules[rule] = entry
+        let tasks = entry.remote.sorted(), share = entry.perTask, previous = lastTell, tell = self.tell
+        let write = Task {
+            await previous?.value
+            // Not told (the database out of reach): the next change tells again; until then
+            // a process keeps the share it had.
+            try? await tell(rule, tasks, share)
+        }
+        lastTell = write
+        await write.value
+    }
+}
