@@ -40,6 +40,7 @@ let package = Package(
         ),
         .target(name: "CFileSystem"),
         .target(name: "BlockingIO"),
+        .target(name: "NetworkHosts"),
         .target(name: "CodedErrors"),
         .target(
             name: "Secrets",
@@ -174,6 +175,7 @@ let package = Package(
                 "EventStore",
                 "Infrastructure",
                 "JobManager",
+                "NetworkHosts",
                 "Postgres",
                 "PrivateCluster",
                 "Projections",
@@ -230,7 +232,7 @@ let package = Package(
             name: "JobManagerTests",
             dependencies: [
                 "JobManager", "Catalog", "CatalogStore", "EventStore", "Infrastructure", "Repository", "Postgres", "TestSupport",
-                "Projections", "Server", "WorkflowEvents", "Secrets",
+                "Projections", "Server", "WorkflowEvents", "Secrets", "NetworkHosts",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -281,7 +283,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "EventStore"],
+            dependencies: ["Postgres", "EventStore", "NetworkHosts"],
             path: "Tests/TestSupport"
         ),
     ],

@@ -8,6 +8,7 @@ import Foundation
 import Infrastructure
 import JobManager
 import Logging
+import NetworkHosts
 import Postgres
 import Secrets
 import Synchronization
@@ -26,6 +27,14 @@ struct BenchProxiesCommand: AsyncParsableCommand {
     @Option(help: "Small lab VMs (one 1 MiB disk each) of the overhead case.") var vms: Int = 200
     @Option(help: "Size of each of the 4 disks of the throughput case, in MiB.") var diskMib: Int = 256
     @Option(help: "The proxies' lease, in seconds (their heartbeat is a fifth of it).") var lease: Double = 3
+    @Option(
+        help:
+            "Where the proxy processes run: 'local' (this host) or 'namespace' (a network namespace of their own that reaches the database over a veth link, as another host would; needs root and ip)."
+    ) var proxyHost: ProxyHost = .local
+
+    enum ProxyHost: String, ExpressibleByArgument, CaseIterable {
+        case local, namespace
+    }
     @Flag(help: "Print {\"cases\":[...]} instead of a table.") var json = false
 
     func validate() throws {
@@ -40,6 +49,16 @@ struct BenchProxiesCommand: AsyncParsableCommand {
         let store: EventStore
         let bench: BenchDatabase
         let folder: URL
+        /// How the proxy processes are started and reach the database.
+        let placement: ProxyPlacement
+    }
+
+    /// On this host (the database through its Unix socket), or in a network namespace (the
+    /// database through a relay on this side of the veth link).
+    struct ProxyPlacement {
+        var wrapper: [String] = []
+        var databaseURL: String
+        var note: String
     }
 
     func run() async throws {
@@ -48,11 +67,40 @@ struct BenchProxiesCommand: AsyncParsableCommand {
         let catalogDatabase = try CatalogDatabase(options: options, logger: logger)
         let bench = try await BenchDatabase.create(catalog: catalogDatabase, logger: logger)
         let store = EventStore(pool: PostgresPool(.init(settings: bench.service, maximumConnections: 8), logger: logger), logger: logger)
+        var placement = ProxyPlacement(
+            databaseURL: bench.proxyLogin.keywordConnectionString,
+            note:
+                "the processes run on this machine and reach the repository and the lab through the file system, as a proxy on NFS would; the database carries only orders and reports"
+        )
+        var hosts: NetworkNamespaces?, relay: SocketRelay?
+        if proxyHost == .namespace {
+            guard NetworkNamespaces.available else {
+                throw ValidationError("--proxy-host namespace makes a network namespace: run it as root on a machine with 'ip' (iproute2)")
+            }
+            guard let cluster = catalogDatabase.privateCluster else {
+                throw ValidationError("--proxy-host namespace relays to the private cluster's socket: run it without --database-url")
+            }
+            let made = try NetworkNamespaces(count: 1)
+            let host = made.hosts[0]
+            let relaying = try SocketRelay(listenOn: host.gateway, to: cluster.socketDirectory.appendingPathComponent(".s.PGSQL.5432").path)
+            hosts = made
+            relay = relaying
+            placement = ProxyPlacement(
+                wrapper: made.wrapper(for: host),
+                databaseURL: "host=\(host.gateway) port=\(relaying.port) dbname=\(BenchDatabase.name) user=tidemark_proxy",
+                note:
+                    "the processes run in network namespace \(host.namespace) and reach the database over its veth link (\(host.address) → \(host.gateway)), the repository and the lab through the shared file system, as a proxy on NFS would"
+            )
+        }
+        defer {
+            relay?.stop()
+            withExtendedLifetime(hosts) {}
+        }
         return try await withClosing(store) { _ in
             let folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
                 "tidemark-bench-proxies-\(UUID().uuidString.prefix(8))")
             defer { try? FileManager.default.removeItem(at: folder) }
-            let world = World(store: store, bench: bench, folder: folder)
+            let world = World(store: store, bench: bench, folder: folder, placement: placement)
             let small = try await setUp(world, name: "small", vms: vms, diskSize: 1 << 20, slots: 4)
             let large = try await setUp(world, name: "large", vms: 4, diskSize: Int64(diskMib) << 20, slots: 2)
             // Checkpoints every 8 MiB, the same for the embedded mover and the processes.
@@ -95,7 +143,7 @@ struct BenchProxiesCommand: AsyncParsableCommand {
                     "overhead = (session wall − data mover time / slots) / VMs, as in bench jobs",
                     "Job Manager CPU: user + system time of this process (the Job Manager; with the embedded mover, also the data's hashing, compression and writes) per VM; PostgreSQL's and the proxy processes' CPU are not in it",
                     "throughput case: 4 VMs × \(diskMib) MiB, full backups into fresh repositories, 2 slots; reference: the embedded mover on the same data",
-                    "the processes run on this machine and reach the repository and the lab through the file system, as a proxy on NFS would; the database carries only orders and reports",
+                    placement.note,
                     "failover: a proxy SIGKILLed once its task checkpointed; value: kill → the task's next TaskAssigned; reference: the lease (target: < 2× it)",
                 ])
         }
@@ -178,11 +226,17 @@ struct BenchProxiesCommand: AsyncParsableCommand {
 
     private func startProxy(_ name: String, _ world: World) throws -> Process {
         let process = Process()
-        process.executableURL = RunningProgram.url
-        process.arguments = [
-            "proxy", "run", name, "--database-url", world.bench.proxyLogin.keywordConnectionString, "--key-file", keyFile(name, world),
+        let command = [
+            "proxy", "run", name, "--database-url", world.placement.databaseURL, "--key-file", keyFile(name, world),
             "--lease-seconds", "\(lease)", "--heartbeat-seconds", "\(lease / 5)",
         ]
+        if let launcher = world.placement.wrapper.first {
+            process.executableURL = URL(fileURLWithPath: launcher)
+            process.arguments = Array(world.placement.wrapper.dropFirst()) + [RunningProgram.url.path] + command
+        } else {
+            process.executableURL = RunningProgram.url
+            process.arguments = command
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

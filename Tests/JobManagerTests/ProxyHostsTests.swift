@@ -1,5 +1,6 @@
 import Foundation
 import JobManager
+import NetworkHosts
 import TestSupport
 import Testing
 
