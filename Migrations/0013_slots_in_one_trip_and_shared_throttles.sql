@@ -1,5 +1,5 @@
--- 0013 — task slots in one round trip each, and a session's throttle shared across the
--- processes that move its data.
+-- 0013 — task slots in one round trip each, a session's throttle shared across the processes
+-- that move its data, and a running process's reach kept up to date.
 --
 -- Task slots:
 --
@@ -71,8 +71,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_started timestamptz := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) AS a);
-    v_slot    integer;
+    v_slot integer;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 THEN
         RETURN NULL;
@@ -85,12 +84,7 @@ BEGIN
                             WHERE c.lock_class = p_class AND c.slot = s AND tidemark.backend_alive(c.holder_pid, c.holder_started))
          ORDER BY s
     LOOP
-        INSERT INTO tidemark.slot_claims AS c (lock_class, slot, holder_pid, holder_started)
-        VALUES (p_class, v_slot, pg_backend_pid(), v_started)
-        ON CONFLICT (lock_class, slot) DO UPDATE
-           SET holder_pid = EXCLUDED.holder_pid, holder_started = EXCLUDED.holder_started, claimed_at = clock_timestamp()
-         WHERE NOT tidemark.backend_alive(c.holder_pid, c.holder_started);
-        IF FOUND THEN
+        IF tidemark.claim_slot(p_class, v_slot) THEN
             RETURN v_slot;
         END IF;
         -- Taken by another backend since the look: try the next one.
@@ -229,3 +223,29 @@ $$;
 ALTER FUNCTION tidemark.open_assignments(uuid) OWNER TO tidemark_owner;
 REVOKE ALL ON FUNCTION tidemark.open_assignments(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tidemark.open_assignments(uuid) TO tidemark_proxy;
+
+-- A running process checks what it reaches again every so often (a server added to the
+-- catalog, a share mounted on its host) and says so: its row's reach, which the Job Manager
+-- chooses by, and a ProxyProcessReachChanged event in its stream. Bounded like a
+-- registration's reach; only the login that registered the process, only while it is live.
+UPDATE tidemark.stream_categories SET event_types = event_types || ARRAY['ProxyProcessReachChanged']
+ WHERE category = 'proxyprocess' AND NOT ('ProxyProcessReachChanged' = ANY (event_types));
+
+CREATE FUNCTION tidemark.proxy_update_reach(p_instance uuid, p_reach jsonb) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_reach IS NULL OR jsonb_typeof(p_reach) <> 'object' OR octet_length(p_reach::text) > 65536 THEN
+        RAISE EXCEPTION 'proxy_update_reach: the reach must be a JSON object of at most 64 KiB'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE tidemark.proxy_processes AS p SET reach = p_reach
+     WHERE p.instance_id = p_instance AND tidemark.proxy_caller(p) AND tidemark.proxy_live(p);
+    RETURN FOUND;
+END
+$$;
+ALTER FUNCTION tidemark.proxy_update_reach(uuid, jsonb) OWNER TO tidemark_owner;
+REVOKE ALL ON FUNCTION tidemark.proxy_update_reach(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tidemark.proxy_update_reach(uuid, jsonb) TO tidemark_proxy;

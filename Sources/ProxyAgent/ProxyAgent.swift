@@ -22,12 +22,15 @@ public struct ProxyAgentSettings: Sendable {
     public var leaseSeconds: Double
     /// How often it looks for tasks and for tasks taken back. Defaults to 250 ms.
     public var pollInterval: Duration
+    /// How often it checks again what it reaches (servers added to the catalog, shares
+    /// mounted or gone). Defaults to 60 s.
+    public var reachInterval: Duration
     /// The version it reports.
     public var version: String
 
     public init(
         identity: ProxyIdentity, keyFile: String, maxTasks: Int? = nil, heartbeatInterval: Duration = .seconds(2),
-        leaseSeconds: Double = 10, pollInterval: Duration = .milliseconds(250), version: String
+        leaseSeconds: Double = 10, pollInterval: Duration = .milliseconds(250), reachInterval: Duration = .seconds(60), version: String
     ) {
         self.identity = identity
         self.keyFile = keyFile
@@ -35,6 +38,7 @@ public struct ProxyAgentSettings: Sendable {
         self.heartbeatInterval = heartbeatInterval
         self.leaseSeconds = leaseSeconds
         self.pollInterval = pollInterval
+        self.reachInterval = reachInterval
         self.version = version
     }
 }
@@ -148,7 +152,7 @@ public final class ProxyAgent: Sendable {
                 "proxy process registered", metadata: ["instance": "\(instance)", "host": "\(host)", "max_tasks": "\(maxTasks)"])
             registered(Registered(instance: instance, proxyName: definition.name, host: host, maxTasks: maxTasks, reach: reach))
             do {
-                try await serve(instance: instance, key: key)
+                try await serve(instance: instance, proxyID: proxyID, key: key, reach: reach)
             } catch let error as ProxyAgentError where error.code == .leaseLost {
                 logger.warning("lease lost: tasks stopped, registering again", metadata: ["instance": "\(instance)", "reason": "\(error)"])
                 // Their repository writes are fenced already; a task stuck in a report on a
@@ -200,9 +204,12 @@ public final class ProxyAgent: Sendable {
 
     /// Heartbeats and takes tasks until the lease is lost (throws `leaseLost`) or the caller
     /// is cancelled.
-    private func serve(instance: String, key: CredentialSeal.KeyPair) async throws {
+    private func serve(
+        instance: String, proxyID: String, key: CredentialSeal.KeyPair, reach: ProxyProcessEvent.Reach
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.heartbeat(instance: instance) }
+            group.addTask { try await self.watchReach(instance: instance, proxyID: proxyID, registered: reach) }
             group.addTask {
                 try await self.doorbell.listening { try await self.pollLoop(instance: instance, key: key) }
             }
@@ -228,6 +235,32 @@ public final class ProxyAgent: Sendable {
             }
             await doorbell.wait(for: instance, after: seen, upTo: settings.pollInterval)
             try Task.checkCancellation()
+        }
+    }
+
+    /// Checks what the process reaches every `reachInterval` and, when it changed, updates its
+    /// row (the Job Manager chooses by it) and records `ProxyProcessReachChanged`. Ends only by
+    /// cancellation; a failed check is tried again at the next interval.
+    private func watchReach(instance: String, proxyID: String, registered: ProxyProcessEvent.Reach) async throws {
+        var current = registered
+        while true {
+            try await Task.sleep(for: settings.reachInterval)
+            do {
+                let now = await ProxyReach.check(try await CatalogStore(events: store, logger: logger).load())
+                guard now != current else { continue }
+                guard try await mailbox.updateReach(instance: instance, reach: now) else { continue }
+                try await record(
+                    .reachChanged, instance: instance,
+                    ProxyProcessEvent.ReachChanged(instanceId: instance, proxyId: proxyID, proxyName: name, reach: now))
+                logger.notice(
+                    "what the process reaches changed",
+                    metadata: ["servers": "\(now.servers.keys.sorted())", "before": "\(current.servers.keys.sorted())"])
+                current = now
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.warning("could not check what the process reaches; trying again later", metadata: ["error": "\(error)"])
+            }
         }
     }
 

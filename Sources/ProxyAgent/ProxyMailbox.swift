@@ -54,6 +54,12 @@ struct ProxyMailbox: Sendable {
         }
     }
 
+    /// Sets what the live process reaches now; false when it is no longer live.
+    func updateReach(instance: String, reach: ProxyProcessEvent.Reach) async throws -> Bool {
+        let json = String(decoding: try SessionEvent.encoder().encode(reach), as: UTF8.self)
+        return try await pool.query("SELECT tidemark.proxy_update_reach($1::uuid, $2::jsonb)", [instance, json]).decode(0, 0)
+    }
+
     /// Ends the process as stopped; false when it had ended already (declared lost).
     func end(instance: String) async throws -> Bool {
         try await pool.query("SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance]).decode(0, 0)

@@ -27,10 +27,17 @@ struct ProxyRunCommand: AsyncParsableCommand {
         name: .customLong("lease-seconds"),
         help: "How long without a heartbeat before its tasks move to another proxy (and it stops them itself).")
     var leaseSeconds = 10.0
+    @Option(
+        name: .customLong("reach-check-seconds"),
+        help: "How often it checks again which servers and datastores it reaches (a server added to the catalog, a share mounted).")
+    var reachCheckSeconds = 60.0
 
     func validate() throws {
         if let maxTasks, !(1...256).contains(maxTasks) {
             throw ValidationError("--max-tasks \(maxTasks) is out of range: give 1 to 256")
+        }
+        guard (1...86_400).contains(reachCheckSeconds) else {
+            throw ValidationError("--reach-check-seconds \(reachCheckSeconds) is out of range: give 1 to 86400 (a day)")
         }
         guard heartbeatSeconds > 0, leaseSeconds >= heartbeatSeconds * 2 else {
             throw ValidationError(
@@ -56,7 +63,8 @@ struct ProxyRunCommand: AsyncParsableCommand {
             name: name, store: store, adapters: PlatformAdapters.standard,
             settings: ProxyAgentSettings(
                 identity: identity, keyFile: keyPath, maxTasks: maxTasks, heartbeatInterval: .milliseconds(Int64(heartbeatSeconds * 1000)),
-                leaseSeconds: leaseSeconds, version: TidemarkVersion.current),
+                leaseSeconds: leaseSeconds, reachInterval: .milliseconds(Int64(reachCheckSeconds * 1000)),
+                version: TidemarkVersion.current),
             logger: logger)
         let group = ServiceGroup(
             services: [ProxyAgentService(agent: agent)], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],

@@ -13,6 +13,7 @@ public enum ProxyProcessEvent {
         case started = "ProxyProcessStarted"
         case stopped = "ProxyProcessStopped"
         case lost = "ProxyProcessLost"
+        case reachChanged = "ProxyProcessReachChanged"
     }
 
     /// What a process reaches, checked on its own host when it starts: per managed server,
@@ -64,6 +65,25 @@ public enum ProxyProcessEvent {
             self.maxTasks = maxTasks
             self.leaseSeconds = leaseSeconds
             self.identityFingerprint = identityFingerprint
+        }
+    }
+
+    /// What a running process reaches changed (a server added to the catalog, a share mounted
+    /// or gone on its host): it checks again every so often and records the new reach here.
+    public struct ReachChanged: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case instanceId = "instance_id", proxyId = "proxy_id", proxyName = "proxy_name", reach
+        }
+
+        public var instanceId: String
+        public var proxyId: String
+        public var proxyName: String
+        public var reach: Reach
+        public init(instanceId: String, proxyId: String, proxyName: String, reach: Reach) {
+            self.instanceId = instanceId
+            self.proxyId = proxyId
+            self.proxyName = proxyName
+            self.reach = reach
         }
     }
 

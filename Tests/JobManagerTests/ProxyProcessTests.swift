@@ -2,6 +2,7 @@ import Catalog
 import CatalogStore
 import EventStore
 import Foundation
+import Infrastructure
 import JobManager
 import Postgres
 import TestSupport
@@ -189,6 +190,34 @@ struct ProxyProcessTests {
             let token = line.split(separator: " ").first { $0.hasPrefix("token=") }.flatMap { Int64($0.dropFirst("token=".count)) }
             #expect(!takenBack.contains(token ?? -1) || line.contains("report was refused"), "\(frozen.output)")
         }
+    }
+
+    @Test("a running proxy sees a server added to the catalog: its reach is updated and recorded, without a restart")
+    func reachRefreshed() async throws {
+        let world = try await ProxyWorld.make(vms: 1, diskSize: 1 << 20)
+        defer { world.environment.remove() }
+        let proxy = try await world.startProxy("proxy-1", extra: ["--reach-check-seconds", "1"])
+        let second = try LabAdapter.create(
+            at: world.environment.folder.appendingPathComponent("lab-2").path, vms: 1, disksPerVM: 1, diskSize: 1 << 20)
+        let catalog = CatalogStore(events: world.environment.database.eventStore())
+        try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
+            var plan = CatalogPlan(start)
+            try plan.add(ManagedServer(name: "lab-2", platform: .lab, folder: second.root))
+            return plan.changes
+        }
+        let added = try #require(try await catalog.load().id(of: ManagedServer.self, named: "lab-2"))
+        var reached = false
+        for _ in 0..<300 where !reached {
+            let rows = try await world.environment.database.administratorQuery(
+                "SELECT reach::text FROM tidemark.proxy_processes WHERE proxy_name = 'proxy-1' AND ended_at IS NULL")
+            reached = try rows.rowCount == 1 && rows.decode(0, 0, as: String.self).contains(added)
+            if !reached { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(reached, "the process's reach names the server added")
+        let changed = try await world.processEvents("ProxyProcessReachChanged")
+        #expect(changed.count == 1, "\(changed)")
+        #expect(((changed.first?["reach"] as? [String: Any])?["servers"] as? [String: Any])?[added] != nil)
+        #expect(try await proxy.waitFor("what the process reaches changed"), "\(proxy.output)")
     }
 
     @Test("SIGTERM hands the tasks back at once; the proxy is embedded again and the session finishes")

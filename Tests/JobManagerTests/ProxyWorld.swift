@@ -71,7 +71,8 @@ struct ProxyWorld {
     /// heartbeat and lease, as the proxy login, and waits until it registered. An enrolment
     /// applies from the next session: a session planned before it moves the data itself.
     func startProxy(
-        _ name: String, lease: Double = 1.5, maxTasks: Int? = nil, wrapper: [String] = [], databaseURL: String? = nil
+        _ name: String, lease: Double = 1.5, maxTasks: Int? = nil, wrapper: [String] = [], databaseURL: String? = nil,
+        extra: [String] = []
     ) async throws -> RunningTidemark {
         try await enrol(name)
         var arguments = [
@@ -79,6 +80,7 @@ struct ProxyWorld {
             "--heartbeat-seconds", "\(lease / 5)", "--lease-seconds", "\(lease)", "-v",
         ]
         if let maxTasks { arguments += ["--max-tasks", "\(maxTasks)"] }
+        arguments += extra
         let proxy = try RunningTidemark(arguments, in: environment.folder, wrapper: wrapper)
         guard try await proxy.waitFor("running on") else {
             throw TestSetupError("tidemark proxy run \(name) did not register:\n\(proxy.output)")
