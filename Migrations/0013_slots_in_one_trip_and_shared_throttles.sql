@@ -135,10 +135,10 @@ GRANT EXECUTE ON FUNCTION tidemark.release_slots(integer[], integer[]) TO tidema
 -- several movers (proxy processes, the Job Manager's embedded mover) must stay under the rule's
 -- rate in total, not per process. The Job Manager gives each running task an equal share (the
 -- rate divided by the session's tasks under the rule) and writes the shares of the tasks that
--- processes run here whenever the count changes, before it assigns a new task (so a task's
--- row finds its share already there, and the shares of the open tasks never add up to more
--- than the rate); a process sets its bucket for the session to the sum of its tasks' shares at
--- each look at what it holds.
+-- processes run whenever the count changes, before it assigns a new task (so a task's row
+-- finds its share already there, and a new task does not raise the shares' sum above the
+-- rate); a process sets its bucket for the session to the sum of its tasks' shares at each
+-- look at what it holds.
 CREATE TABLE tidemark.throttle_shares (
     session_id        text   NOT NULL,
     rule_id           text   NOT NULL,
@@ -166,8 +166,12 @@ BEGIN
         RAISE EXCEPTION 'share_session_throttle: a share of % bytes per second is not a rate', p_bytes_per_second
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The rule's other tasks lose their share once their assignment is no longer open (one
+    -- still open is a task a resumed session has not counted again yet).
     DELETE FROM tidemark.throttle_shares AS t
-     WHERE t.session_id = p_session AND t.rule_id = p_rule AND t.task_id <> ALL (coalesce(p_tasks, '{}'));
+     WHERE t.session_id = p_session AND t.rule_id = p_rule AND t.task_id <> ALL (coalesce(p_tasks, '{}'))
+       AND NOT EXISTS (SELECT 1 FROM tidemark.proxy_assignments a
+                        WHERE a.session_id = t.session_id AND a.task_id = t.task_id AND a.state IN ('assigned', 'running'));
     INSERT INTO tidemark.throttle_shares AS t (session_id, rule_id, task_id, bytes_per_second)
     SELECT p_session, p_rule, u.task, p_bytes_per_second FROM unnest(coalesce(p_tasks, '{}')) AS u(task)
     ON CONFLICT (session_id, task_id) DO UPDATE SET rule_id = EXCLUDED.rule_id, bytes_per_second = EXCLUDED.bytes_per_second;

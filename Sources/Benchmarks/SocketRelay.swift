@@ -13,6 +13,7 @@ final class SocketRelay: @unchecked Sendable {
     private let target: String
     private let connections = NSLock()
     private var open: [Int32] = []
+    private var stopped = false
 
     struct RelayError: Error, CustomStringConvertible {
         let description: String
@@ -52,22 +53,30 @@ final class SocketRelay: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops accepting and cuts every relayed connection.
+    /// Stops accepting and cuts every relayed connection (each is closed by its own threads;
+    /// the listener by the accept loop, once it has left `accept`).
     func stop() {
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
         connections.lock()
-        let all = open
-        open = []
-        connections.unlock()
-        for descriptor in all { shutdown(descriptor, Int32(SHUT_RDWR)) }
+        defer { connections.unlock() }
+        stopped = true
+        shutdown(listener, Int32(SHUT_RDWR))
+        for descriptor in open { shutdown(descriptor, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {
-                if errno == EINTR { continue }
+                connections.lock()
+                let done = stopped
+                connections.unlock()
+                // A connection that went away before it was taken, or a moment without
+                // descriptors, is no reason to stop relaying.
+                if !done && [EINTR, ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) {
+                    if errno != EINTR && errno != ECONNABORTED { usleep(10_000) }
+                    continue
+                }
                 return
             }
             guard let server = connectTarget() else {
@@ -77,6 +86,12 @@ final class SocketRelay: @unchecked Sendable {
             var noDelay: Int32 = 1
             setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
             connections.lock()
+            if stopped {
+                connections.unlock()
+                close(client)
+                close(server)
+                return
+            }
             open += [client, server]
             connections.unlock()
             // One thread per direction; the second to finish closes both ends.
@@ -117,8 +132,8 @@ final class SocketRelay: @unchecked Sendable {
 
     private func forget(_ client: Int32, _ server: Int32) {
         connections.lock()
+        defer { connections.unlock() }
         open.removeAll { $0 == client || $0 == server }
-        connections.unlock()
         close(client)
         close(server)
     }
@@ -132,7 +147,9 @@ final class SocketRelay: @unchecked Sendable {
             guard count > 0 else { break }
             var sent = 0
             while sent < count {
-                let written = buffer.withUnsafeBytes { write(to, $0.baseAddress! + sent, count - sent) }
+                // MSG_NOSIGNAL: a peer gone (a proxy killed) is an error here, not a SIGPIPE
+                // that would end the bench.
+                let written = buffer.withUnsafeBytes { send(to, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL)) }
                 if written < 0 && errno == EINTR { continue }
                 guard written > 0 else { break outer }
                 sent += written

@@ -46,7 +46,13 @@ extension SessionRunner {
         // Its slots count again while it runs (the claims of the Job Manager that stopped died
         // with it); over the limit if others took them meanwhile: the work is under way.
         let repositorySlot = try await slots.take(.repository, repositoryID, limit: repositoryDefinition.maxConcurrentTasks)
-        let proxySlot = try await slots.take(.proxy, assigned.proxyId, limit: 10_000)
+        let proxySlot: Int?
+        do {
+            proxySlot = try await slots.take(.proxy, assigned.proxyId, limit: 10_000)
+        } catch {
+            if let repositorySlot { try? await slots.give(.repository, repositoryID, slot: repositorySlot) }
+            throw error
+        }
         func releaseSlots() async {
             let held: [(owner: TaskSlots.Owner, id: String, slot: Int)] = [
                 repositorySlot.map { (.repository, repositoryID, $0) }, proxySlot.map { (.proxy, assigned.proxyId, $0) },
@@ -55,8 +61,8 @@ extension SessionRunner {
         }
         // Under a throttling rule, it counts among the tasks sharing the rate again.
         let site = proxies.first { $0.0 == assigned.proxyId }?.1.site ?? ""
-        let throttle = try? await self.throttle(task: task, proxyID: assigned.proxyId, site: site)
-        if let throttle { _ = await throttleShares.join(rule: throttle.rule, bucket: throttle.bucket, task: task, remote: true) }
+        let throttle = try? await self.throttle(task: task, rule: throttlingRule(proxyID: assigned.proxyId, site: site))
+        if let throttle { _ = try? await throttleShares.join(rule: throttle.rule, bucket: throttle.bucket, task: task, remote: true) }
         func release() async {
             if let throttle { await throttleShares.leave(rule: throttle.rule, task: task) }
             await releaseSlots()

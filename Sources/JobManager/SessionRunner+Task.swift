@@ -54,14 +54,15 @@ extension SessionRunner {
                 return TaskResult(succeeded: false, retried: false, progress: nil)
             }
             do {
-                if throttlingRule(proxyID: proxy.id, site: proxy.proxy.site) != nil {
+                let rule = throttlingRule(proxyID: proxy.id, site: proxy.proxy.site)
+                if rule != nil {
                     // The rule's ThrottleApplied follows the task's start in the log.
                     try await recorder.record(chosen)
                     chosen = []
                 }
                 let progress = try await transfer(
                     task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, proxy: proxy,
-                    throttle: try await throttle(task: task, proxyID: proxy.id, site: proxy.proxy.site), chosen: chosen)
+                    throttle: try await throttle(task: task, rule: rule), chosen: chosen)
                 try? await release(proxy: proxy.id, slot: slot)
                 return TaskResult(succeeded: true, retried: await (recorder.state.tasks[task]?.failures ?? 0) > 0, progress: progress)
             } catch is TaskMoved {
@@ -212,8 +213,8 @@ extension SessionRunner {
     /// The throttling rule this task's transfer runs under, if one matches its proxy and the
     /// repository now (within its window, in the job's time zone): its rate split equally
     /// among the sessions under it, counted by advisory-lock slots.
-    func throttle(task: String, proxyID: UUIDString, site: String) async throws -> SessionThrottle? {
-        guard let (id, rule) = throttlingRule(proxyID: proxyID, site: site) else { return nil }
+    func throttle(task: String, rule matched: (UUIDString, ThrottlingRule)?) async throws -> SessionThrottle? {
+        guard let (id, rule) = matched else { return nil }
         let slots = self.slots, recorder = self.recorder
         let bucket = try await buckets.bucket(for: id) {
             // Held until the session ends: it counts this session under the rule.
@@ -250,18 +251,26 @@ extension SessionRunner {
         chosen: [SessionRecorder.Entry]
     ) async throws -> SessionEvent.TransferProgress {
         var pending = chosen
-        // The fencing token is drawn while the plan is made.
-        async let drawn = mailbox.nextToken()
-        var order = try await order(
-            task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, throttle: throttle?.bucket,
-            pending: &pending)
-        let token = try await drawn
-        let report: TransferReport
-        // Under a rule, the task takes its share of the session's rate for as long as it moves.
-        if let throttle {
-            order.throttleBytesPerSecond = await throttleShares.join(
-                rule: throttle.rule, bucket: throttle.bucket, task: task, remote: proxy.process != nil)
+        var order: TransferOrder, token: Int64
+        do {
+            // The fencing token is drawn while the plan is made.
+            async let drawn = mailbox.nextToken()
+            order = try await self.order(
+                task: task, machine: machine, disk: disk, snapshot: snapshot, previous: previous, throttle: throttle?.bucket,
+                pending: &pending)
+            token = try await drawn
+            // Under a rule, the task takes its share of the session's rate while it moves.
+            if let throttle {
+                order.throttleBytesPerSecond = try await throttleShares.join(
+                    rule: throttle.rule, bucket: throttle.bucket, task: task, remote: proxy.process != nil)
+            }
+        } catch {
+            // The task started (and is about to be failed with the reason): its start is in
+            // the log before its end, so its attempt counts and its retry waits.
+            try? await recorder.record(pending)
+            throw error
         }
+        let report: TransferReport
         do {
             if let process = proxy.process {
                 report = try await moveRemotely(order, proxy: proxy, process: process, token: token, pending: pending)

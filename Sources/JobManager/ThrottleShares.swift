@@ -27,7 +27,7 @@ actor ThrottleShares {
 
     private var rules: [String: Rule] = [:]
     /// The last write to the database: each change's write follows the one before.
-    private var lastTell: Task<Void, Never>?
+    private var lastTell: Task<Result<Void, any Error>, Never>?
     private let tell: @Sendable (_ rule: String, _ tasks: [String], _ bytesPerSecond: Int64) async throws -> Void
 
     /// `tell` writes the rule's share of the remote tasks named (the rule's other tasks have none).
@@ -35,12 +35,18 @@ actor ThrottleShares {
         self.tell = tell
     }
 
-    /// A task starts under the rule whose session bucket is `bucket`; returns its share.
-    func join(rule: String, bucket: TokenBucket, task: String, remote: Bool) async -> Int64 {
+    /// A task starts under the rule whose session bucket is `bucket`; returns its share. Throws
+    /// (and the task does not count) when the others' shares could not be lowered for it.
+    func join(rule: String, bucket: TokenBucket, task: String, remote: Bool) async throws -> Int64 {
         var entry = rules[rule] ?? Rule(full: bucket.bytesPerSecond, bucket: bucket)
         if remote { entry.remote.insert(task) } else { entry.embedded.insert(task) }
         rules[rule] = entry
-        await changed(rule)
+        do {
+            try await changed(rule)
+        } catch {
+            await leave(rule: rule, task: task)
+            throw error
+        }
         return entry.perTask
     }
 
@@ -50,30 +56,35 @@ actor ThrottleShares {
         entry.embedded.remove(task)
         entry.remote.remove(task)
         rules[rule] = entry
-        await changed(rule)
+        // Not told (the database out of reach): the next change tells again; meanwhile the
+        // others keep the smaller shares they had.
+        try? await changed(rule)
     }
 
     /// The share of a task of the rule now (for tests and messages).
     func share(rule: String) -> Int64? { rules[rule]?.perTask }
 
     /// Applies a change: the embedded bucket at once; the processes' shares through the
-    /// database, in the order of the changes, before the caller goes on (a task's order is
-    /// assigned only once the others' shares were lowered for it: the shares of the open
-    /// tasks never add up to more than the rate).
-    private func changed(_ rule: String) async {
+    /// database, in the order of the changes, before the caller goes on (a task is assigned
+    /// only once the others' shares were lowered for it, so the shares in the database do not
+    /// add up to more than the rate; each process applies its shares at its next look).
+    private func changed(_ rule: String) async throws {
         guard var entry = rules[rule] else { return }
         if !entry.embedded.isEmpty { entry.bucket.setRate(bytesPerSecond: Double(entry.perTask) * Double(entry.embedded.count)) }
         guard !entry.remote.isEmpty || entry.told else { return }
         entry.told = !entry.remote.isEmpty
         rules[rule] = entry
         let tasks = entry.remote.sorted(), share = entry.perTask, previous = lastTell, tell = self.tell
-        let write = Task {
-            await previous?.value
-            // Not told (the database out of reach): the next change tells again; until then
-            // a process keeps the share it had.
-            try? await tell(rule, tasks, share)
+        let write = Task { () -> Result<Void, any Error> in
+            _ = await previous?.value
+            do {
+                try await tell(rule, tasks, share)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
         }
         lastTell = write
-        await write.value
+        try await write.value.get()
     }
 }

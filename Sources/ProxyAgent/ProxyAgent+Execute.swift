@@ -116,14 +116,21 @@ extension ProxyAgent {
 /// session stays under its rule across processes. A new task's bucket starts at the share its
 /// order carries, until the next look.
 final class SessionThrottles: Sendable {
-    private let buckets = Mutex([String: TokenBucket]())
+    private struct State {
+        var buckets: [String: TokenBucket] = [:]
+        /// Each session's rate here at the last look (its tasks' shares added up).
+        var rates: [String: Int64] = [:]
+    }
 
+    private let state = Mutex(State())
+
+    /// The session's bucket here, made at the rate of the last look (else the order's share).
     func bucket(session: String, bytesPerSecond: Int64?) -> TokenBucket? {
         guard let bytesPerSecond, bytesPerSecond > 0 else { return nil }
-        return buckets.withLock { all in
-            if let known = all[session] { return known }
-            let made = TokenBucket(bytesPerSecond: Double(bytesPerSecond))
-            all[session] = made
+        return state.withLock { state in
+            if let known = state.buckets[session] { return known }
+            let made = TokenBucket(bytesPerSecond: Double(state.rates[session] ?? bytesPerSecond))
+            state.buckets[session] = made
             return made
         }
     }
@@ -131,11 +138,12 @@ final class SessionThrottles: Sendable {
     /// The sessions' rates on this process now; a session no longer named holds no task here.
     /// Returns the rates that changed.
     func apply(_ rates: [String: Int64]) -> [String: Int64] {
-        buckets.withLock { all in
+        state.withLock { state in
+            state.rates = rates
             var changed: [String: Int64] = [:]
-            for (session, bucket) in all {
+            for (session, bucket) in state.buckets {
                 guard let rate = rates[session], rate > 0 else {
-                    all[session] = nil
+                    state.buckets[session] = nil
                     continue
                 }
                 if bucket.bytesPerSecond != Double(rate) {

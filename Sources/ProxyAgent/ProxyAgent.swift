@@ -243,11 +243,22 @@ public final class ProxyAgent: Sendable {
     /// cancellation; a failed check is tried again at the next interval.
     private func watchReach(instance: String, proxyID: String, registered: ProxyProcessEvent.Reach) async throws {
         var current = registered
+        // A change counts once two checks in a row agree on it: one probe that timed out does
+        // not take a vCenter away from the process for a whole interval.
+        var seen: ProxyProcessEvent.Reach?
         while true {
-            try await Task.sleep(for: settings.reachInterval)
+            try await Task.sleep(for: seen == nil ? settings.reachInterval : min(settings.reachInterval, .seconds(5)))
             do {
                 let now = await ProxyReach.check(try await CatalogStore(events: store, logger: logger).load())
-                guard now != current else { continue }
+                guard now != current else {
+                    seen = nil
+                    continue
+                }
+                guard now == seen else {
+                    seen = now
+                    continue
+                }
+                seen = nil
                 guard try await mailbox.updateReach(instance: instance, reach: now) else { continue }
                 try await record(
                     .reachChanged, instance: instance,
