@@ -10,7 +10,7 @@ extension JobManager {
         guard !sessions.isEmpty else { return [] }
         let classes = sessions.map { TaskSlots.lockClass(.session, $0) }
         let result = try await store.pool.query(
-            "SELECT c FROM unnest($1::integer[]) AS c WHERE tidemark.slots_in_use(c) > 0", [classes])
+            "SELECT lock_class FROM tidemark.slots_in_use_of($1) WHERE in_use > 0", [classes])
         let owned = Set(try (0..<result.rowCount).map { try result.decode($0, 0, as: Int32.self) })
         return Set(sessions.filter { owned.contains(TaskSlots.lockClass(.session, $0)) })
     }

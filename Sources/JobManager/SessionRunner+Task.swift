@@ -55,8 +55,8 @@ extension SessionRunner {
             }
             do {
                 let rule = throttlingRule(proxyID: proxy.id, site: proxy.proxy.site)
-                if rule != nil {
-                    // The rule's ThrottleApplied follows the task's start in the log.
+                if let (id, _) = rule, !buckets.has(id) {
+                    // The rule's first task records ThrottleApplied: it follows the task's start.
                     try await recorder.record(chosen)
                     chosen = []
                 }
@@ -209,10 +209,8 @@ extension SessionRunner {
         try await slots.give([(.proxy, proxy, slot.proxy), (.repository, repositoryID, slot.repository)])
     }
 
-    /// The data transfer of one disk, its base fixed by `TransferStarted` before the first byte.
-    /// The throttling rule this task's transfer runs under, if one matches its proxy and the
-    /// repository now (within its window, in the job's time zone): its rate split equally
-    /// among the sessions under it, counted by advisory-lock slots.
+    /// The session's bucket for the rule a task's transfer runs under: the rule's rate split
+    /// equally among the sessions under it, counted by slot claims (`ThrottleApplied`, once).
     func throttle(task: String, rule matched: (UUIDString, ThrottlingRule)?) async throws -> SessionThrottle? {
         guard let (id, rule) = matched else { return nil }
         let slots = self.slots, recorder = self.recorder
@@ -229,7 +227,8 @@ extension SessionRunner {
         return SessionThrottle(rule: id, bucket: bucket)
     }
 
-    /// The throttling rule that matches a transfer by this proxy into the repository now.
+    /// The throttling rule that matches a transfer by this proxy into the repository now
+    /// (within its window, in the job's time zone), if one does.
     func throttlingRule(proxyID: UUIDString, site: String) -> (UUIDString, ThrottlingRule)? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: job.timeZone) ?? .gmt
@@ -243,6 +242,7 @@ extension SessionRunner {
         })
     }
 
+    /// The data transfer of one disk, its base fixed by `TransferStarted` before the first byte.
     /// `chosen` (the task's start, not yet recorded) goes into the log with the transfer's plan
     /// and, for a proxy process, its assignment.
     func transfer(

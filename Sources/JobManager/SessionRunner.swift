@@ -319,6 +319,9 @@ struct SessionThrottle: Sendable {
 final class ThrottleBuckets: Sendable {
     private let buckets = Mutex([String: Task<TokenBucket, any Error>]())
 
+    /// Whether the session's bucket for the rule is made (or being made) already.
+    func has(_ rule: String) -> Bool { buckets.withLock { $0[rule] != nil } }
+
     func bucket(for rule: String, make: @escaping @Sendable () async throws -> TokenBucket) async throws -> TokenBucket {
         let task = buckets.withLock { all -> Task<TokenBucket, any Error> in
             if let known = all[rule] { return known }

@@ -61,9 +61,6 @@ actor ThrottleShares {
         try? await changed(rule)
     }
 
-    /// The share of a task of the rule now (for tests and messages).
-    func share(rule: String) -> Int64? { rules[rule]?.perTask }
-
     /// Applies a change: the embedded bucket at once; the processes' shares through the
     /// database, in the order of the changes, before the caller goes on (a task is assigned
     /// only once the others' shares were lowered for it, so the shares in the database do not

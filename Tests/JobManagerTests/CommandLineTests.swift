@@ -38,6 +38,7 @@ struct CommandLineTests {
             ),
             (["server", "add", "vc", "--vcenter", "https://vc", "--credential", "nope"], "no credential is named 'nope'"),
             (["throttle", "add", "t", "--rate", "100Mb/s"], "unambiguously"),
+            (["proxy", "run", "any", "--reach-check-seconds", "0"], "--reach-check-seconds 0.0 is out of range: give 1 to 86400"),
             (["repository", "remove", "repo"], "still used by job 'crash-test'"),
             (["repository", "add", "second", "--path", "/etc/passwd"], "is a file, not a folder"),
             (["job", "update", "crash-test", "--expected-version", "0", "--description", "x"], "changed since version 0 (now 1)"),

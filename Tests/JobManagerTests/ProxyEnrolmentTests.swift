@@ -229,6 +229,7 @@ struct ProxyEnrolmentTests {
             "SELECT count(*) FROM tidemark.proxy_assignments", "SELECT count(*) FROM tidemark.proxy_processes",
             "SELECT tidemark.next_assignment_token()", "SELECT tidemark.assign_task('s', 't', 1, gen_random_uuid(), '{}'::jsonb, NULL)",
             "SELECT tidemark.revoke_assignment('s', 't', 1)", "SELECT count(*) FROM reporting.proxies",
+            "SELECT tidemark.share_session_throttle('s', 'r', ARRAY['t'], 1)", "SELECT count(*) FROM tidemark.throttle_shares",
         ] {
             await #expect(throws: PostgresError.self, "\(sql)") { try await proxy.query(sql) }
         }
@@ -254,6 +255,9 @@ struct ProxyEnrolmentTests {
         #expect(
             try await other.query("SELECT count(*) FROM tidemark.take_assignments($1::uuid)", [instance]).decode(0, 0, as: Int64.self) == 0)
         #expect(try await !ProxyFencingTests.bool(other, "SELECT tidemark.proxy_end($1::uuid, 'stopped')", [instance]))
+        #expect(
+            try await !ProxyFencingTests.bool(
+                other, "SELECT tidemark.proxy_update_reach($1::uuid, '{\"servers\": {}}'::jsonb)", [instance]))
         await #expect {
             try await EventStore(pool: other, logger: quietLogger).append(
                 to: try StreamName(ProxyProcessEvent.stream(of: instance)),
