@@ -60,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "Infrastructure",
-            dependencies: ["CodedErrors", "Repository", "BlockingIO"]
+            dependencies: ["CodedErrors", "Repository", "BlockingIO", "CFileSystem"]
         ),
         .target(
             name: "DataMover",

@@ -8,8 +8,37 @@ public struct Inventory: Codable, Sendable, Equatable {
     public var datastores: [Datastore] = []
     public var tags: [Tag] = []
     public var virtualMachines: [VirtualMachine] = []
+    /// The networks VMs' NICs connect to (port groups). Absent in labs made before restores
+    /// existed, which read as none.
+    public var networks: [Network] = []
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case datacenters, clusters, hosts, folders, datastores, tags, virtualMachines, networks
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        datacenters = try container.decode([Datacenter].self, forKey: .datacenters)
+        clusters = try container.decode([Cluster].self, forKey: .clusters)
+        hosts = try container.decode([Host].self, forKey: .hosts)
+        folders = try container.decode([Folder].self, forKey: .folders)
+        datastores = try container.decode([Datastore].self, forKey: .datastores)
+        tags = try container.decode([Tag].self, forKey: .tags)
+        virtualMachines = try container.decode([VirtualMachine].self, forKey: .virtualMachines)
+        networks = try container.decodeIfPresent([Network].self, forKey: .networks) ?? []
+    }
+
+    public struct Network: Codable, Sendable, Equatable {
+        public let id: String
+        public let name: String
+
+        public init(id: String, name: String) {
+            self.id = id
+            self.name = name
+        }
+    }
 
     public func virtualMachine(_ id: String) -> VirtualMachine? {
         virtualMachines.first { $0.id == id }
@@ -100,10 +129,16 @@ public struct VirtualMachine: Codable, Sendable, Equatable {
     public var tags: [String]
     public var poweredOn: Bool
     public let disks: [VirtualDisk]
+    /// CPUs, memory, firmware, guest and NICs: what a restore needs to build the VM again.
+    /// Nil where the manager did not say (older lab inventories).
+    public var hardware: VMHardware?
+    /// The VM's notes. A restore marks the VMs it creates here (`tidemark-restore:<id>`), so
+    /// a resumed restore adopts its VM instead of creating a second one.
+    public var annotation: String?
 
     public init(
         id: String, name: String, instanceUUID: String, folder: String, host: String, cluster: String, datastore: String,
-        tags: [String], poweredOn: Bool, disks: [VirtualDisk]
+        tags: [String], poweredOn: Bool, disks: [VirtualDisk], hardware: VMHardware? = nil, annotation: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -115,6 +150,8 @@ public struct VirtualMachine: Codable, Sendable, Equatable {
         self.tags = tags
         self.poweredOn = poweredOn
         self.disks = disks
+        self.hardware = hardware
+        self.annotation = annotation
     }
 }
 
@@ -126,13 +163,25 @@ public struct VirtualDisk: Codable, Sendable, Equatable {
     public let datastore: String
     /// The backing file as the manager names it (`[datastore1] vm-12/vm-12_0.vmdk`).
     public let file: String
+    /// Where it is attached: the controller's key (SCSI controller 0 is 1000) and the unit
+    /// number on it. Nil where the manager did not say.
+    public var controllerKey: Int?
+    public var unitNumber: Int?
+    /// Thin provisioned (allocated as written) or thick. Nil where unknown.
+    public var thinProvisioned: Bool?
 
-    public init(key: Int, label: String, capacity: Int64, datastore: String, file: String) {
+    public init(
+        key: Int, label: String, capacity: Int64, datastore: String, file: String, controllerKey: Int? = nil, unitNumber: Int? = nil,
+        thinProvisioned: Bool? = nil
+    ) {
         self.key = key
         self.label = label
         self.capacity = capacity
         self.datastore = datastore
         self.file = file
+        self.controllerKey = controllerKey
+        self.unitNumber = unitNumber
+        self.thinProvisioned = thinProvisioned
     }
 }
 

@@ -78,19 +78,5 @@ enum ObjectExpansion {
     }
 
     /// `/Datacenter/folder/subfolder` for every folder.
-    static func paths(of inventory: Inventory) -> [String: String] {
-        var result: [String: String] = [:]
-        var visiting = Set<String>()
-        func path(_ id: String) -> String {
-            if let known = result[id] { return known }
-            guard let folder = inventory.folders.first(where: { $0.id == id }), visiting.insert(id).inserted else { return "" }
-            let prefix =
-                folder.parent.map(path) ?? "/" + (inventory.datacenters.first { $0.id == folder.datacenter }?.name ?? folder.datacenter)
-            let full = prefix + "/" + folder.name
-            result[id] = full
-            return full
-        }
-        for folder in inventory.folders { _ = path(folder.id) }
-        return result
-    }
+    static func paths(of inventory: Inventory) -> [String: String] { inventory.folderPaths() }
 }

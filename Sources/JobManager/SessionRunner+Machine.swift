@@ -90,7 +90,9 @@ extension SessionRunner {
                     .restorePointCreated,
                     SessionEvent.RestorePointCreated(
                         restorePointId: restorePoint, jobId: jobID, vmId: machine.id, vmName: machine.name, disks: disks,
-                        sizeBytes: vm.disks.reduce(0) { $0 + $1.capacity }, changeId: snapshot.changeId))
+                        sizeBytes: vm.disks.reduce(0) { $0 + $1.capacity }, changeId: snapshot.changeId,
+                        repositoryId: plan.repositoryID,
+                        configuration: RecordedConfiguration.of(machine, disks: machine.disks, in: inventory)))
             ])
         // A disk read whole because changed block tracking could not say what changed is a
         // warning too (Veeam's "CBT data is invalid, failing over to legacy incremental").

@@ -253,7 +253,7 @@ public enum SessionEvent {
     public struct RestorePointCreated: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case restorePointId = "restore_point_id", jobId = "job_id", vmId = "vm_id", vmName = "vm_name", disks
-            case sizeBytes = "size_bytes", changeId = "change_id"
+            case sizeBytes = "size_bytes", changeId = "change_id", repositoryId = "repository_id", configuration
         }
 
         public var restorePointId: String
@@ -264,10 +264,17 @@ public enum SessionEvent {
         public var sizeBytes: Int64?
         /// The snapshot's change id: the base of the next incremental's changed blocks.
         public var changeId: String?
+        /// The repository the point was written to (absent in points recorded before
+        /// restores: the job's repository then).
+        public var repositoryId: String?
+        /// The VM as it was configured when it was backed up (absent in older points).
+        public var configuration: VMConfiguration?
         public init(
             restorePointId: String, jobId: String?, vmId: String, vmName: String?, disks: [String], sizeBytes: Int64?,
-            changeId: String? = nil
+            changeId: String? = nil, repositoryId: String? = nil, configuration: VMConfiguration? = nil
         ) {
+            self.repositoryId = repositoryId
+            self.configuration = configuration
             self.restorePointId = restorePointId
             self.jobId = jobId
             self.vmId = vmId

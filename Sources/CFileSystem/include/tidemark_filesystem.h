@@ -5,4 +5,8 @@
 /// call. Glibc declares it only under _GNU_SOURCE, which Swift's Glibc module does not set.
 int tidemark_syncfs(int descriptor);
 
+/// fallocate(2) with FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: the range reads as zeros
+/// and takes no space, the file's size unchanged (a restore's zero blocks over old data).
+int tidemark_punch_hole(int descriptor, long long offset, long long length);
+
 #endif

@@ -39,6 +39,7 @@ extension LabAdapter {
             .init(id: "group-v3", name: "Test", parent: "group-v1", datacenter: "datacenter-1"),
         ]
         inventory.datastores = [.init(id: "datastore-1", name: "lab-datastore")]
+        inventory.networks = [.init(id: "network-1", name: "VM Network"), .init(id: "network-2", name: "Isolated")]
         inventory.tags = [
             .init(id: "tag-1", name: "gold", category: "tier"),
             .init(id: "tag-2", name: "silver", category: "tier"),
@@ -52,7 +53,9 @@ extension LabAdapter {
                 disks.append(
                     VirtualDisk(
                         key: key, label: "Hard disk \(index + 1)", capacity: diskSize, datastore: "datastore-1",
-                        file: "[lab-datastore] \(name)/\(name)_\(index).vmdk"))
+                        file: "[lab-datastore] \(name)/\(name)_\(index).vmdk", controllerKey: 1000,
+                        unitNumber: index < 7 ? index : index + 1,
+                        thinProvisioned: true))
                 try DiskImageGenerator.generate(
                     at: layout.disk(LabLayout.diskName(vm: id, key: key)), size: diskSize,
                     seed: seed &* 1_000_003 &+ UInt64(number * 31 + index))
@@ -62,7 +65,16 @@ extension LabAdapter {
                     id: id, name: name, instanceUUID: UUID().uuidString.lowercased(),
                     folder: number % 3 == 0 ? "group-v3" : "group-v2", host: number % 2 == 0 ? "host-2" : "host-1",
                     cluster: "domain-c1", datastore: "datastore-1", tags: [number % 2 == 0 ? "tag-2" : "tag-1"],
-                    poweredOn: true, disks: disks))
+                    poweredOn: true, disks: disks,
+                    hardware: VMHardware(
+                        cpus: 2 + number % 3 * 2, memoryMiB: 2048 << (number % 3), firmware: number % 2 == 0 ? "efi" : "bios",
+                        guestID: "otherLinux64Guest",
+                        nics: [
+                            VirtualNIC(
+                                key: 4000, label: "Network adapter 1", adapterType: "vmxnet3", network: "network-1",
+                                macAddress: String(
+                                    format: "00:50:56:%02x:%02x:%02x", (number >> 16) & 0x3f, (number >> 8) & 0xff, number & 0xff))
+                        ])))
         }
         let store = LabStore(layout: layout)
         try store.withLock(.exclusive) { try store.save(LabState(inventory: inventory)) }

@@ -1,0 +1,106 @@
+import BlockingIO
+import CFileSystem
+import Foundation
+import Synchronization
+
+/// A lab disk opened for a restore to write: writes go in place, and at each flush the blocks
+/// written are recorded in the disk's change history (as a guest's writes would be), so the
+/// next backup's changed-block answer includes them.
+final class LabDiskSink: BlockSink {
+    let size: Int64
+    private let store: LabStore
+    private let path: String
+    private let name: String
+    private let descriptor: Int32
+    /// Lab blocks written since the last flush.
+    private let written = Mutex(Set<Int>())
+
+    init(store: LabStore, path: String, vm: String, disk: VirtualDisk) throws {
+        self.store = store
+        self.path = path
+        self.size = disk.capacity
+        self.name = LabLayout.diskName(vm: vm, key: disk.key)
+        descriptor = open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw InfrastructureError(.io, "cannot open \(path) for writing: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    func write(at offset: Int64, _ bytes: [UInt8]) async throws {
+        try check(offset, Int64(bytes.count))
+        try await BlockingIOPool.shared.run { [descriptor, path] () throws(InfrastructureError) in
+            var done = 0
+            while done < bytes.count {
+                let result = bytes.withUnsafeBytes {
+                    pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                }
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw InfrastructureError(.io, "writing \(path) at offset \(offset) failed: \(String(cString: strerror(errno)))")
+                }
+                done += result
+            }
+        }
+        mark(offset, Int64(bytes.count))
+    }
+
+    func zeros(at offset: Int64, length: Int64) async throws {
+        try check(offset, length)
+        try await BlockingIOPool.shared.run { [descriptor, path] () throws(InfrastructureError) in
+            guard tidemark_punch_hole(descriptor, offset, length) == 0 else {
+                throw InfrastructureError(
+                    .io, "cannot clear \(length) bytes of \(path) at offset \(offset): \(String(cString: strerror(errno)))")
+            }
+        }
+        mark(offset, length)
+    }
+
+    func read(at offset: Int64, count: Int) async throws -> [UInt8]? {
+        try check(offset, Int64(count))
+        return try await BlockingIOPool.shared.run { [descriptor, path, size] () throws -> [UInt8] in
+            var bytes = [UInt8](repeating: 0, count: count)
+            try bytes.withUnsafeMutableBytes { buffer throws in try readFully(descriptor, path: path, size: size, at: offset, into: buffer)
+            }
+            return bytes
+        }
+    }
+
+    func flush() async throws {
+        let blocks = written.withLock { blocks in
+            defer { blocks.removeAll() }
+            return blocks.sorted()
+        }
+        let name = name
+        try await BlockingIOPool.shared.run { [descriptor, path] () throws(InfrastructureError) in
+            guard fsync(descriptor) == 0 else {
+                throw InfrastructureError(.io, "cannot flush \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard !blocks.isEmpty else { return }
+        try await store.updateOffPool { state in
+            var history = state.history(name)
+            history.writes.append(LabWrite(epoch: history.epoch, blocks: blocks))
+            state.disks[name] = history
+        }
+    }
+
+    func finish() async throws {
+        try await flush()
+    }
+
+    private func check(_ offset: Int64, _ length: Int64) throws {
+        guard offset >= 0, length >= 0, offset + length <= size else {
+            throw InfrastructureError(.invalidInput, "a write of \(length) bytes at \(offset) is outside the \(size)-byte disk \(path)")
+        }
+    }
+
+    private func mark(_ offset: Int64, _ length: Int64) {
+        let block = Int64(LabState.blockSize)
+        guard length > 0 else { return }
+        let first = Int(offset / block)
+        let last = Int((offset + length - 1) / block)
+        written.withLock { $0.formUnion(first...last) }
+    }
+}

@@ -1,0 +1,70 @@
+/// A virtualization manager a restore can write into: create a VM from a recorded
+/// configuration, write its disks, switch it on and off.
+///
+/// Apart from `InfrastructureAdapter` because backing up needs none of it; the restore
+/// workflow asks an opened adapter whether it is one (`as? any VMRestoring`).
+public protocol VMRestoring: InfrastructureAdapter {
+    /// Creates a VM, powered off, with empty disks of the sizes given. `spec.annotation`
+    /// marks it as the restore's own: a resumed restore finds it by that mark (`inventory`)
+    /// instead of creating a second one.
+    func createVM(_ spec: NewVirtualMachine) async throws -> VirtualMachine
+
+    /// A disk of a VM, opened for writing at any offset.
+    func openDiskForWriting(vm: String, diskKey: Int) async throws -> any BlockSink
+
+    func powerOn(vm: String) async throws
+    func powerOff(vm: String) async throws
+
+    /// Bytes free on a datastore, for the check before anything is created; nil when the
+    /// manager does not say.
+    func freeSpace(datastore: String) async throws -> Int64?
+}
+
+/// What a restore asks a manager to create: the recorded configuration mapped to the target.
+public struct NewVirtualMachine: Sendable, Equatable {
+    public var name: String
+    /// Ids in the target's inventory.
+    public var folder: String
+    public var host: String
+    public var cluster: String
+    public var datastore: String
+    public var hardware: VMHardware
+    /// Keys, sizes, controllers and units as recorded; the files are the manager's choice.
+    public var disks: [VirtualDisk]
+    /// Nil: the manager makes a new one (Veeam's default for a restore to a new location).
+    public var instanceUUID: String?
+    public var annotation: String
+
+    public init(
+        name: String, folder: String, host: String, cluster: String, datastore: String, hardware: VMHardware, disks: [VirtualDisk],
+        instanceUUID: String?, annotation: String
+    ) {
+        self.name = name
+        self.folder = folder
+        self.host = host
+        self.cluster = cluster
+        self.datastore = datastore
+        self.hardware = hardware
+        self.disks = disks
+        self.instanceUUID = instanceUUID
+        self.annotation = annotation
+    }
+}
+
+/// Where a restore writes a disk's bytes: a file, a lab disk, a datastore upload.
+public protocol BlockSink: Sendable {
+    var size: Int64 { get }
+    /// Writes `bytes` at `offset`. A restore writes in increasing offsets (an upload is a
+    /// stream), starting again from its last checkpoint after a crash.
+    func write(at offset: Int64, _ bytes: [UInt8]) async throws
+    /// The range holds zeros: nothing to do for a new sparse disk, written (or punched) for a
+    /// disk that held data before.
+    func zeros(at offset: Int64, length: Int64) async throws
+    /// Reads what the target holds now (quick rollback compares before writing); nil when the
+    /// target cannot be read back.
+    func read(at offset: Int64, count: Int) async throws -> [UInt8]?
+    /// Everything written so far is durable: called before a checkpoint is recorded.
+    func flush() async throws
+    /// The last call: the disk is whole (a file is moved into place, an upload completed).
+    func finish() async throws
+}
