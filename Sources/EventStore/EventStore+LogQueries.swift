@@ -40,6 +40,13 @@ extension EventStore {
         return try Self.rows(try await pool.query(LogQuery.statement(sql), [value, outside ?? ""]))
     }
 
+    /// Every event of `kind`, oldest first, except those a `cancelledBy` event names by `key`:
+    /// every live restore point.
+    public func live(_ kind: LogQuery.Kind, cancelledBy: String, key: String) async throws -> [LogQuery.Row] {
+        let sql = try LogQuery.liveAll(kind, cancelledBy: cancelledBy, key: key)
+        return try Self.rows(try await pool.query(LogQuery.statement(sql)))
+    }
+
     /// Streams of `category` whose name starts with `prefix` (taken literally, `%` and `_`
     /// included), at most `limit`.
     public func streams(category: String, prefix: String, limit: Int) async throws -> [String] {

@@ -78,6 +78,20 @@ public enum LogQuery {
             """
     }
 
+    /// Every event of `kind`, oldest first, but for those a `cancelledBy` event of the same
+    /// category names by the same `key`. No parameters.
+    static func liveAll(_ kind: Kind, cancelledBy: String, key: String) throws -> String {
+        let keyField = try self.field(key)
+        return """
+            SELECT c.stream_id, c.data::text, c.recorded_at FROM tidemark.events AS c
+             WHERE c.category = \(try category(kind.category)) AND c.event_type = \(try type(kind.type))
+               AND NOT EXISTS (SELECT 1 FROM tidemark.events AS r
+                                WHERE r.category = \(try category(kind.category)) AND r.event_type = \(try type(cancelledBy))
+                                  AND r.data ->> \(keyField) = c.data ->> \(keyField))
+             ORDER BY c.position
+            """
+    }
+
     /// Streams of a category whose id is LIKE $1, at most $2.
     static func streams(category name: String) throws -> String {
         """

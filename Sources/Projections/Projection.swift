@@ -29,7 +29,9 @@ public enum ProjectionSchema: String, Sendable {
 
 /// The projections Tidemark keeps, in the order they are caught up.
 public enum StandardProjections {
-    public static let all: [any Projection] = [CatalogProjection(), SessionsProjection(), StatisticsProjection(), HealthProjection()]
+    public static let all: [any Projection] = [
+        CatalogProjection(), SessionsProjection(), StatisticsProjection(), HealthProjection(), RestoresProjection(),
+    ]
 
     public static func named(_ name: String) throws(ProjectionError) -> any Projection {
         guard let projection = all.first(where: { $0.name == name }) else {

@@ -119,6 +119,17 @@ public enum DiskRestore {
         }
     }
 
+    /// Block `index` of a manifest, loaded and checked (nil for a zero block); a missing or
+    /// corrupt chunk is an error naming the restore point, disk and offset.
+    public static func block(
+        _ index: Int, of manifest: DiskManifest, from repository: BackupRepository
+    ) throws(RepositoryError)
+        -> [UInt8]?
+    {
+        guard let chunk = manifest.blocks[index] else { return nil }
+        return try load(chunk, of: manifest, index: index, from: repository)
+    }
+
     private static func load(
         _ chunk: ChunkID, of manifest: DiskManifest, index: Int, from repository: BackupRepository
     )

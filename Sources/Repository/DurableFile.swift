@@ -59,7 +59,7 @@ public enum DurableFile {
     }
 
     /// Makes a folder's entries (a rename, a new file) durable.
-    static func syncDirectory(_ directory: String) throws(RepositoryError) {
+    public static func syncDirectory(_ directory: String) throws(RepositoryError) {
         let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure("could not open the folder \(directory)") }
         defer { close(descriptor) }

@@ -186,44 +186,6 @@ extension RepositoryCommand {
     }
 }
 
-struct RestoreCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "restore",
-        abstract: "Write a disk of a restore point back to a file, checking every block's hash.",
-        discussion:
-            "A destination inside any Tidemark repository (a repository.json above it, links resolved, or a repository the catalog names when a database is configured) is refused."
-    )
-    @Option(help: "The repository's folder.") var repository: String
-    @Option(name: .customLong("restore-point"), help: "The restore point's id.") var restorePoint: String
-    @Option(help: "The disk's name within the restore point.") var disk: String
-    @Option(help: "The file to write.") var to: String?
-    @Flag(help: "Replace the file if it exists.") var force = false
-    @Flag(name: .customLong("verify-only"), help: "Read and check every block without writing.") var verifyOnly = false
-    @OptionGroup var key: KeyOption
-    @OptionGroup var global: GlobalOptions
-
-    func validate() throws {
-        if verifyOnly == (to != nil) {
-            throw ValidationError("give either --to FILE or --verify-only")
-        }
-    }
-
-    func run() async throws {
-        let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), key: try key.load())
-        if let to { try RestoreTarget.checkOutside(to, knownRepositories: await CatalogRepositories.paths(global)) }
-        let manifest = try store.manifest(restorePoint: restorePoint, disk: disk)
-        if verifyOnly {
-            let result = try DiskRestore.verifyOnly(manifest, from: store)
-            print("restore point \(restorePoint), disk \(disk): all \(result.blocksChecked) blocks check out")
-        } else if let to {
-            let result = try DiskRestore.restore(manifest, from: store, to: to, overwrite: force)
-            print(
-                "restored \(megabytes(manifest.diskSize)) MB to \(to) (\(megabytes(result.bytesWritten)) MB written, the rest zeros); every block checked"
-            )
-        }
-    }
-}
-
 func megabytes(_ bytes: Int64) -> String {
     String(format: "%.1f", Double(bytes) / 1e6)
 }

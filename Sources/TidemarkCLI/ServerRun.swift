@@ -34,11 +34,14 @@ struct ServerRun: AsyncParsableCommand {
             services: [
                 SchedulerService(scheduler: scheduler, settings: store.pool.configuration.settings, logger: logger),
                 SessionRunnerService(manager: manager, scheduler: scheduler, maximumSessions: maxSessions, logger: logger),
+                RestoreRunnerService(
+                    manager: RestoreManager(store: store, settings: manager.settings, adapters: manager.adapters, logger: logger),
+                    logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
                 HealthCheckService(store: store, logger: logger),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        print("tidemark server running (scheduler, Job Managers, projector) until SIGTERM or Ctrl-C; -v logs what it does")
+        print("tidemark server running (scheduler, Job Managers, restores, projector) until SIGTERM or Ctrl-C; -v logs what it does")
         fflush(nil)  // seen at once even when standard output is a pipe or a journal
         try await group.run()
         await store.pool.close()

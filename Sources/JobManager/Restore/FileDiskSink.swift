@@ -1,0 +1,114 @@
+import BlockingIO
+import Foundation
+import Infrastructure
+import Repository
+
+/// A disk restored to a file: written into a hidden file beside the destination whose name
+/// the restore fixes (`.<name>.tidemark-restore-<restore8>`), so a resumed restore continues
+/// in it, and moved over the destination only when every block is in (`finish`). Owner-only:
+/// a disk restored from an encrypted repository is plaintext now.
+final class FileDiskSink: BlockSink {
+    let size: Int64
+    let destination: String
+    let temporary: String
+    /// Zeros are written (a raw image) rather than left as holes (a sparse one).
+    private let sparse: Bool
+    private let replace: Bool
+    private let descriptor: Int32
+
+    /// Opens (or makes) the hidden file. `size` is the disk's.
+    init(destination: String, restore: String, size: Int64, sparse: Bool, replace: Bool) throws {
+        self.destination = destination
+        self.size = size
+        self.sparse = sparse
+        self.replace = replace
+        let folder = (destination as NSString).deletingLastPathComponent
+        temporary = folder + "/." + (destination as NSString).lastPathComponent + ".tidemark-restore-" + restore.prefix(8)
+        descriptor = open(temporary, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw RestoreError(.io, "cannot create a file in \(folder): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw RestoreError(.invalidRequest, "\(temporary) is not a regular file: remove it and run the restore again")
+        }
+        if Int64(info.st_size) != size, ftruncate(descriptor, off_t(size)) != 0 {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw RestoreError(.insufficientSpace, "cannot size \(temporary) to \(size) bytes: \(reason)")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Whether a finished copy is at the destination and its hidden file gone: a restore that
+    /// crashed after moving the file and before recording it.
+    static func movedAlready(destination: String, restore: String) -> Bool {
+        let folder = (destination as NSString).deletingLastPathComponent
+        let temporary = folder + "/." + (destination as NSString).lastPathComponent + ".tidemark-restore-" + restore.prefix(8)
+        return !FileManager.default.fileExists(atPath: temporary) && FileManager.default.fileExists(atPath: destination)
+    }
+
+    func write(at offset: Int64, _ bytes: [UInt8]) async throws {
+        try await BlockingIOPool.shared.run { [descriptor, temporary] () throws(RestoreError) in
+            try Self.writeAll(descriptor, bytes, at: offset, path: temporary)
+        }
+    }
+
+    func zeros(at offset: Int64, length: Int64) async throws {
+        // A sparse file made for this restore holds zeros there already (a crashed run of the
+        // same restore wrote only the same restore point's data).
+        guard !sparse else { return }
+        try await BlockingIOPool.shared.run { [descriptor, temporary] () throws(RestoreError) in
+            let chunk = [UInt8](repeating: 0, count: Int(min(length, 1 << 20)))
+            var done: Int64 = 0
+            while done < length {
+                let count = Int(min(Int64(chunk.count), length - done))
+                try Self.writeAll(descriptor, Array(chunk[0..<count]), at: offset + done, path: temporary)
+                done += Int64(count)
+            }
+        }
+    }
+
+    func read(at offset: Int64, count: Int) async throws -> [UInt8]? { nil }
+
+    func flush() async throws {
+        try await BlockingIOPool.shared.run { [descriptor, temporary] () throws(RestoreError) in
+            guard fsync(descriptor) == 0 else {
+                throw RestoreError(.io, "cannot flush \(temporary): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Flushes, then moves the file over the destination (refused if one appeared meanwhile
+    /// and the restore may not replace it) and flushes the folder.
+    func finish() async throws {
+        try await flush()
+        try await BlockingIOPool.shared.run { [temporary, destination, replace] () throws in
+            var info = stat()
+            if !replace && lstat(destination, &info) == 0 {
+                throw RestoreError(
+                    .targetExists, "\(destination) appeared while the restore ran: the restored disk is kept in \(temporary)")
+            }
+            guard rename(temporary, destination) == 0 else {
+                throw RestoreError(.io, "cannot move the restored disk to \(destination): \(String(cString: strerror(errno)))")
+            }
+            try DurableFile.syncDirectory((destination as NSString).deletingLastPathComponent)
+        }
+    }
+
+    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int64, path: String) throws(RestoreError) {
+        var done = 0
+        while done < bytes.count {
+            let result = bytes.withUnsafeBytes {
+                pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw RestoreError(.io, "writing \(path) at offset \(offset) failed: \(String(cString: strerror(errno)))")
+            }
+            done += result
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import BlockingIO
+import Foundation
+import Infrastructure
+import Repository
+import Synchronization
+import WorkflowEvents
+
+/// One disk of a restore point copied into a `BlockSink`, in windows of blocks: a window's
+/// blocks are loaded (read, decrypted, decompressed, re-hashed) on all cores off the
+/// cooperative pool while the window before is written in order, and after a window, at most
+/// every checkpoint interval or bytes, the sink is flushed and the progress recorded, so a
+/// resumed restore continues from there.
+struct RestoreDiskCopy: Sendable {
+    let manifest: DiskManifest
+    let repository: BackupRepository
+    let sink: any BlockSink
+    let taskID: String
+    let checkpointInterval: Duration
+    let checkpointBytes: Int64
+    /// Read the target first and write only blocks that differ (quick rollback).
+    let compare: Bool
+
+    /// Busy seconds of each side in this run, for the bottleneck.
+    struct Busy: Sendable {
+        var source: Double = 0
+        var target: Double = 0
+    }
+
+    /// Copies from `from`'s offset (nil: the start) to the end; `checkpoint` records progress.
+    func run(
+        from: RestoreEvent.DiskProgress?, checkpoint: @Sendable (RestoreEvent.DiskProgress) async throws -> Void
+    ) async throws -> (RestoreEvent.DiskProgress, Busy) {
+        let blockBytes = Int64(manifest.blockSize.bytes)
+        // 64 MiB windows, smaller when checkpoints are asked more often than that.
+        let windowBlocks = max(1, Int(min(64 << 20, checkpointBytes) / blockBytes))
+        var progress =
+            from ?? RestoreEvent.DiskProgress(taskId: taskID, offset: 0, readBytes: 0, writtenBytes: 0, skippedBytes: 0)
+        var busy = Busy()
+        var first = Int(progress.offset / blockBytes)
+        let count = manifest.blocks.count
+        var lastCheckpoint = ContinuousClock.now
+        var sinceCheckpoint: Int64 = 0
+        var next: Task<([[UInt8]?], Double), any Error>? = first < count ? load(first..<min(count, first + windowBlocks)) : nil
+        while let loading = next {
+            let range = first..<min(count, first + windowBlocks)
+            let (blocks, loadSeconds) = try await loading.value
+            busy.source += loadSeconds
+            let following = range.upperBound
+            next = following < count ? load(following..<min(count, following + windowBlocks)) : nil
+            let started = ContinuousClock.now
+            do {
+                try await write(blocks, startingAt: range.lowerBound, into: &progress)
+            } catch {
+                next?.cancel()
+                throw error
+            }
+            busy.target += Self.seconds(ContinuousClock.now - started)
+            progress.offset = min(manifest.diskSize, Int64(range.upperBound) * blockBytes)
+            sinceCheckpoint += Int64(range.count) * blockBytes
+            first = following
+            if following < count && (ContinuousClock.now - lastCheckpoint >= checkpointInterval || sinceCheckpoint >= checkpointBytes) {
+                try await sink.flush()
+                try await checkpoint(progress)
+                lastCheckpoint = ContinuousClock.now
+                sinceCheckpoint = 0
+            }
+        }
+        try await sink.finish()
+        progress.offset = manifest.diskSize
+        return (progress, busy)
+    }
+
+    /// Writes a window in order: data blocks (or, comparing, only those that differ), runs of
+    /// zero blocks as one range.
+    private func write(_ blocks: [[UInt8]?], startingAt first: Int, into progress: inout RestoreEvent.DiskProgress) async throws {
+        let blockBytes = Int64(manifest.blockSize.bytes)
+        var zeroStart: Int64?
+        var zeroLength: Int64 = 0
+        func flushZeros() async throws {
+            if let start = zeroStart, zeroLength > 0 { try await sink.zeros(at: start, length: zeroLength) }
+            zeroStart = nil
+            zeroLength = 0
+        }
+        for (position, block) in blocks.enumerated() {
+            let index = first + position
+            let offset = Int64(index) * blockBytes
+            let length = Int64(manifest.length(ofBlock: index))
+            if compare, let current = try await sink.read(at: offset, count: Int(length)) {
+                let same =
+                    try current.withUnsafeBytes { bytes throws(RepositoryError) in try repository.chunks.identify(bytes) }
+                    == manifest.blocks[index]
+                if same {
+                    try await flushZeros()
+                    progress.skippedBytes += length
+                    continue
+                }
+            }
+            guard let block else {
+                if zeroStart == nil { zeroStart = offset }
+                zeroLength += length
+                if !compare { progress.skippedBytes += length } else { progress.writtenBytes += length }
+                continue
+            }
+            try await flushZeros()
+            try await sink.write(at: offset, block)
+            progress.readBytes += length
+            progress.writtenBytes += length
+        }
+        try await flushZeros()
+    }
+
+    /// Loads a window's blocks off the cooperative pool, all cores at once.
+    private func load(_ range: Range<Int>) -> Task<([[UInt8]?], Double), any Error> {
+        let manifest = manifest
+        let repository = repository
+        return Task {
+            try await BlockingIOPool.shared.run { () throws(RepositoryError) -> ([[UInt8]?], Double) in
+                let started = ContinuousClock.now
+                let results = Mutex<[Int: Result<[UInt8]?, RepositoryError>]>([:])
+                DispatchQueue.concurrentPerform(iterations: range.count) { position in
+                    let index = range.lowerBound + position
+                    let result: Result<[UInt8]?, RepositoryError>
+                    do throws(RepositoryError) {
+                        result = .success(try DiskRestore.block(index, of: manifest, from: repository))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    results.withLock { $0[index] = result }
+                }
+                let loaded = results.withLock { $0 }
+                var blocks: [[UInt8]?] = []
+                blocks.reserveCapacity(range.count)
+                for index in range {
+                    switch loaded[index] {
+                    case .success(let block)?: blocks.append(block)
+                    case .failure(let error)?: throw error
+                    case nil: throw RepositoryError(.io, "block \(index) of \(manifest.disk) was not loaded")
+                    }
+                }
+                return (blocks, Self.seconds(ContinuousClock.now - started))
+            }
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

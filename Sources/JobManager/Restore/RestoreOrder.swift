@@ -1,0 +1,62 @@
+import Foundation
+
+/// A restore as someone asks for it, in names (the command line's words): which VMs, which
+/// point, where to. `RestorePlanner` checks it against the log, the catalog, the repository
+/// and the target, and turns it into the `RestoreRequested` event, or refuses it.
+public struct RestoreOrder: Sendable {
+    /// A VM restore's target, in the target's names.
+    public struct VMTarget: Sendable {
+        public var server: String
+        /// The new VM's name; only with one VM (several get `<name>-restored`).
+        public var name: String?
+        public var datacenter: String?
+        /// A folder's path (`/Lab/vm/Test`) or its name when that is unique.
+        public var folder: String?
+        public var host: String?
+        public var cluster: String?
+        public var datastore: String?
+        /// Source network name → target network name.
+        public var networkMap: [String: String]
+        public var powerOn: Bool
+        public var keepMac: Bool
+        public var overwrite: Bool
+
+        public init(
+            server: String, name: String? = nil, datacenter: String? = nil, folder: String? = nil, host: String? = nil,
+            cluster: String? = nil, datastore: String? = nil, networkMap: [String: String] = [:], powerOn: Bool = false,
+            keepMac: Bool = false, overwrite: Bool = false
+        ) {
+            self.server = server
+            self.name = name
+            self.datacenter = datacenter
+            self.folder = folder
+            self.host = host
+            self.cluster = cluster
+            self.datastore = datastore
+            self.networkMap = networkMap
+            self.powerOn = powerOn
+            self.keepMac = keepMac
+            self.overwrite = overwrite
+        }
+    }
+
+    public enum Destination: Sendable {
+        case vm(VMTarget)
+        /// One disk (`2000` or `disk-2000`) to a file.
+        case diskFile(disk: String, path: String, replace: Bool)
+        /// Every disk of each VM to `<folder>/<vm name>-disk-<key>.img`.
+        case export(folder: String, replace: Bool)
+    }
+
+    public var vms: [String]
+    public var point: RestorePointChoice
+    public var destination: Destination
+    public var reason: String?
+
+    public init(vms: [String], point: RestorePointChoice, destination: Destination, reason: String?) {
+        self.vms = vms
+        self.point = point
+        self.destination = destination
+        self.reason = reason
+    }
+}

@@ -1,0 +1,178 @@
+import Catalog
+import Foundation
+import Infrastructure
+import WorkflowEvents
+
+extension RestorePlanner {
+    /// The VM restore's target in the target server's ids: the folder, host, datastore and
+    /// networks named (or, unnamed, the original ones where the target has them), each
+    /// refused with the choices when it does not exist; a VM of the new name refused; the
+    /// datastore's free space checked against the disks.
+    func resolve(
+        _ target: RestoreOrder.VMTarget, for machines: [RestoreEvent.Machine], in catalog: CatalogState
+    ) async throws
+        -> RestoreEvent.Target
+    {
+        guard let serverID = catalog.id(of: ManagedServer.self, named: target.server), let server = catalog.servers[serverID] else {
+            let names = catalog.servers.values.map(\.definition.name).sorted()
+            throw RestoreError(
+                .invalidRequest,
+                "there is no managed server named \(target.server) (known: \(names.isEmpty ? "none" : names.joined(separator: ", "))): see 'tidemark server list'"
+            )
+        }
+        let opened = try await manager.adapters.open(
+            server.definition, for: "restore to '\(server.definition.name)'", secrets: manager.settings.secrets, logger: manager.logger)
+        defer { Task { await opened.adapter.disconnect() } }
+        guard let restoring = opened.adapter as? any VMRestoring else {
+            throw RestoreError(
+                .invalidRequest,
+                "'\(server.definition.name)' (\(server.definition.platform.rawValue)) cannot have VMs created by Tidemark yet")
+        }
+        let inventory = try await restoring.inventory()
+        let original = machines.count == 1 ? machines[0].configuration : nil
+        let paths = inventory.folderPaths()
+
+        let datacenter = try pick(
+            "datacenter", target.datacenter, in: inventory.datacenters.map { ($0.id, $0.name) },
+            fallback: original?.datacenterId.flatMap { id in inventory.datacenters.first { $0.id == id }?.id }
+                ?? (inventory.datacenters.count == 1 ? inventory.datacenters[0].id : nil), server: server.definition.name)
+        let folders = inventory.folders.filter { $0.datacenter == datacenter }
+        let folder: String
+        if let wanted = target.folder {
+            let byPath = folders.filter { paths[$0.id] == wanted }
+            let byName = folders.filter { $0.name == wanted }
+            guard let found = byPath.first ?? (byName.count == 1 ? byName.first : nil) else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(server.definition.name) has no folder \(wanted)\(byName.count > 1 ? " (several have that name: give the path)" : ""): its folders are \(folders.compactMap { paths[$0.id] }.sorted().joined(separator: ", "))"
+                )
+            }
+            folder = found.id
+        } else if let id = original?.folderId, folders.contains(where: { $0.id == id }) {
+            folder = id
+        } else if let top = folders.first(where: { $0.parent == nil }) {
+            folder = top.id
+        } else {
+            throw RestoreError(.invalidRequest, "\(server.definition.name) has no VM folder in that datacenter: name one with --folder")
+        }
+
+        let clusters = inventory.clusters.filter { $0.datacenter == datacenter }
+        let hosts = inventory.hosts.filter { host in host.cluster.isEmpty || clusters.contains { $0.id == host.cluster } }
+        let host: Inventory.Host
+        if let wanted = target.host {
+            guard let found = hosts.first(where: { $0.name == wanted || $0.id == wanted }) else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(server.definition.name) has no host \(wanted) in that datacenter: its hosts are \(hosts.map(\.name).sorted().joined(separator: ", "))"
+                )
+            }
+            host = found
+        } else if let wanted = target.cluster {
+            guard let cluster = clusters.first(where: { $0.name == wanted || $0.id == wanted }),
+                let found = hosts.first(where: { $0.cluster == cluster.id })
+            else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(server.definition.name) has no cluster \(wanted) with a host: its clusters are \(clusters.map(\.name).sorted().joined(separator: ", "))"
+                )
+            }
+            host = found
+        } else if let id = original?.hostId, let found = hosts.first(where: { $0.id == id }) {
+            host = found
+        } else if let first = hosts.first {
+            host = first
+        } else {
+            throw RestoreError(.invalidRequest, "\(server.definition.name) has no host in that datacenter to run the VM")
+        }
+
+        let datastore = try pick(
+            "datastore", target.datastore, in: inventory.datastores.map { ($0.id, $0.name) },
+            fallback: original?.datastoreId.flatMap { id in inventory.datastores.first { $0.id == id }?.id }
+                ?? original?.datastoreName.flatMap { name in inventory.datastores.first { $0.name == name }?.id }
+                ?? (inventory.datastores.count == 1 ? inventory.datastores[0].id : nil), server: server.definition.name)
+
+        let networkMap = try networks(target.networkMap, for: machines, on: inventory, server: server.definition.name)
+
+        for machine in machines {
+            let name = machine.targetName ?? machine.vmName
+            if let existing = inventory.virtualMachines.first(where: { $0.name == name }) {
+                throw RestoreError(
+                    .targetExists,
+                    target.overwrite
+                        ? "restoring over the existing VM \(name) (\(existing.id)) is not available yet: restore under a new name with --name"
+                        : "\(server.definition.name) already has a VM named \(name) (\(existing.id)): choose another with --name (restoring over it needs --overwrite)"
+                )
+            }
+        }
+        let needed = machines.flatMap(\.disks).reduce(Int64(0)) { $0 + $1.sizeBytes }
+        if let free = try await restoring.freeSpace(datastore: datastore), free < needed {
+            throw RestoreError(
+                .insufficientSpace,
+                "datastore \(inventory.datastores.first { $0.id == datastore }?.name ?? datastore) has \(free) bytes free, the disks need \(needed): choose another with --datastore"
+            )
+        }
+        return RestoreEvent.Target(
+            serverId: serverID, serverName: server.definition.name, folderId: folder, folderPath: paths[folder] ?? folder,
+            hostId: host.id, hostName: host.name, clusterId: host.cluster, datastoreId: datastore,
+            datastoreName: inventory.datastores.first { $0.id == datastore }?.name ?? datastore, networkMap: networkMap,
+            powerOn: target.powerOn, keepMac: target.keepMac, overwrite: target.overwrite)
+    }
+
+    /// One of the target's objects by name (or id); unnamed, the fallback; else refused with the choices.
+    private func pick(
+        _ what: String, _ wanted: String?, in objects: [(id: String, name: String)], fallback: String?, server: String
+    )
+        throws -> String
+    {
+        if let wanted {
+            if let found = objects.first(where: { $0.name == wanted || $0.id == wanted }) { return found.id }
+            throw RestoreError(
+                .invalidRequest,
+                "\(server) has no \(what) \(wanted): its \(what)s are \(objects.map(\.name).sorted().joined(separator: ", "))")
+        }
+        if let fallback { return fallback }
+        throw RestoreError(
+            .invalidRequest,
+            "name the \(what) on \(server) with --\(what) (its \(what)s are \(objects.map(\.name).sorted().joined(separator: ", ")))")
+    }
+
+    /// Every source network the VMs' NICs use, mapped to a target network id: by `--network-map`
+    /// (names), else to the network of the same name. A map entry whose source no NIC uses, or
+    /// whose target does not exist, is refused.
+    private func networks(
+        _ map: [String: String], for machines: [RestoreEvent.Machine], on inventory: Inventory, server: String
+    )
+        throws -> [String: String]
+    {
+        let nics = machines.flatMap { $0.configuration?.nics ?? [] }
+        let used = Set(nics.compactMap { $0.networkName ?? $0.networkId })
+        let available = inventory.networks.map(\.name).sorted().joined(separator: ", ")
+        for (source, destination) in map {
+            guard used.contains(source) else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "--network-map \(source)=\(destination): no NIC of the VMs restored is on \(source) (they use \(used.sorted().joined(separator: ", ")))"
+                )
+            }
+            guard inventory.networks.contains(where: { $0.name == destination }) else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "--network-map \(source)=\(destination): \(server) has no network \(destination) (its networks: \(available))")
+            }
+        }
+        var result: [String: String] = [:]
+        for nic in nics {
+            let source = nic.networkName ?? nic.networkId ?? ""
+            let key = nic.networkId ?? source
+            let name = map[source] ?? source
+            guard let network = inventory.networks.first(where: { $0.name == name }) else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "network \(source) of the VMs restored does not exist on \(server): map it with --network-map '\(source)=NEW' (its networks: \(available))"
+                )
+            }
+            result[key] = network.id
+        }
+        return result
+    }
+}

@@ -1,0 +1,103 @@
+import BlockingIO
+import Foundation
+import Infrastructure
+import Repository
+import WorkflowEvents
+
+extension RestoreRunner {
+    /// One disk: `RestoreDiskStarted`, the copy with its checkpoints, `RestoreDiskFinished`
+    /// (success, or failed with the reason). Returns the busy time it spent.
+    func restoreDisk(
+        _ disk: RestoreEvent.Disk, task: String, machine: RestoreEvent.Machine, requested: RestoreEvent.Requested,
+        repository: BackupRepository, target: (any VMRestoring)?, prepared: RestoreEvent.TargetPrepared?
+    ) async throws -> RestoreDiskCopy.Busy {
+        let known = await recorder.state.disks[task]
+        let description = disk.path ?? "\(prepared?.targetVmName ?? "?") (\(prepared?.targetVmId ?? "?")) disk \(disk.key)"
+        if known?.started == nil {
+            try await recorder.record(
+                .diskStarted,
+                RestoreEvent.DiskStarted(taskId: task, vmId: machine.vmId, disk: disk.disk, sizeBytes: disk.sizeBytes, target: description))
+        }
+        var last = known?.progress ?? RestoreEvent.DiskProgress(taskId: task, offset: 0, readBytes: 0, writtenBytes: 0, skippedBytes: 0)
+        do {
+            let manifest = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+                try repository.manifest(restorePoint: machine.restorePointId, disk: disk.disk)
+            }
+            if let path = disk.path, known?.started != nil, FileDiskSink.movedAlready(destination: path, restore: restore) {
+                // A crashed run moved the file into place before it could record the end.
+                let whole = try await Self.fileMatches(path, manifest: manifest, repository: repository)
+                guard whole else {
+                    throw RestoreError(.targetExists, "\(path) exists and is not this restore's copy of \(disk.disk)")
+                }
+                let done = Self.figures(of: manifest, task: task)
+                try await recorder.record(.diskFinished, done)
+                return RestoreDiskCopy.Busy()
+            }
+            let sink: any BlockSink
+            if let path = disk.path {
+                sink = try FileDiskSink(
+                    destination: path, restore: restore, size: manifest.diskSize, sparse: true, replace: requested.replace ?? false)
+            } else if let target, let prepared {
+                sink = try await target.openDiskForWriting(vm: prepared.targetVmId, diskKey: disk.key)
+            } else {
+                throw RestoreError(.invalidRequest, "disk \(disk.disk) of \(machine.vmName) has nowhere to go")
+            }
+            let copy = RestoreDiskCopy(
+                manifest: manifest, repository: repository, sink: sink, taskID: task,
+                checkpointInterval: manager.settings.checkpointInterval, checkpointBytes: manager.settings.checkpointBytes, compare: false)
+            let recorder = recorder
+            let (progress, busy) = try await copy.run(from: known?.progress) { progress in
+                try await recorder.record(.diskCheckpointed, progress)
+            }
+            last = progress
+            last.result = .success
+            try await recorder.record(.diskFinished, last)
+            logger.info(
+                "disk restored",
+                metadata: [
+                    "vm": "\(machine.vmName)", "disk": "\(disk.disk)", "to": "\(description)", "written": "\(progress.writtenBytes)",
+                ])
+            return busy
+        } catch let error where Self.isFinal(error) {
+            if let checkpointed = await recorder.state.disks[task]?.progress { last = checkpointed }
+            last.result = .failed
+            last.message = "\(error)"
+            try await recorder.record(.diskFinished, last)
+            logger.error("disk not restored", metadata: ["vm": "\(machine.vmName)", "disk": "\(disk.disk)", "error": "\(error)"])
+            return RestoreDiskCopy.Busy()
+        }
+    }
+
+    /// The figures of a whole copy of `manifest`: every stored block read and written, zeros skipped.
+    static func figures(of manifest: DiskManifest, task: String) -> RestoreEvent.DiskProgress {
+        var stored: Int64 = 0
+        for index in manifest.blocks.indices where manifest.blocks[index] != nil { stored += Int64(manifest.length(ofBlock: index)) }
+        return RestoreEvent.DiskProgress(
+            taskId: task, offset: manifest.diskSize, readBytes: stored, writtenBytes: stored, skippedBytes: manifest.diskSize - stored,
+            result: .success)
+    }
+
+    /// Whether the file holds exactly the restore point's disk (every block's name compared).
+    static func fileMatches(_ path: String, manifest: DiskManifest, repository: BackupRepository) async throws -> Bool {
+        try await BlockingIOPool.shared.run { () throws -> Bool in
+            let source = try ImageFileSource(path: path)
+            guard source.size == manifest.diskSize else { return false }
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { return false }
+            defer { close(descriptor) }
+            var buffer = [UInt8](repeating: 0, count: manifest.blockSize.bytes)
+            for index in manifest.blocks.indices {
+                let length = manifest.length(ofBlock: index)
+                let read = buffer.withUnsafeMutableBytes {
+                    pread(descriptor, $0.baseAddress, length, off_t(index) * off_t(manifest.blockSize.bytes))
+                }
+                guard read == length else { return false }
+                let name = try buffer.withUnsafeBytes { bytes throws(RepositoryError) in
+                    try repository.chunks.identify(UnsafeRawBufferPointer(rebasing: bytes[0..<length]))
+                }
+                guard name == manifest.blocks[index] else { return false }
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import BlockingIO
+import Foundation
+import Infrastructure
+import Logging
+import Postgres
+import Repository
+import WorkflowEvents
+
+/// The steps of one restore, each decided from the folded stream: the VM created (or adopted
+/// by its mark), each disk copied from its last checkpoint, the VM switched on once every disk
+/// is in, the end with its statistics. An error a rerun would meet again (a missing or corrupt
+/// chunk, a target that refuses) fails the disk or the VM with the reason, and the restore ends
+/// failed; database trouble and cancellation leave it unfinished, to be resumed.
+struct RestoreRunner {
+    let manager: RestoreManager
+    let restore: String
+    let recorder: RestoreRecorder
+
+    var logger: Logger {
+        var logger = manager.logger
+        logger[metadataKey: "restore"] = "\(restore)"
+        return logger
+    }
+
+    func run() async throws -> RestoreReport {
+        let state = await recorder.state
+        guard let requested = state.requested else { throw RestoreError(.noSuchRestore, "there is no restore \(restore)") }
+        if state.finished != nil { return await report(requested) }
+        let started = ContinuousClock.now
+        var busy = RestoreDiskCopy.Busy()
+        var failures: [String] = []
+        do {
+            let repository = try await openRepository(requested)
+            let target = try await openTarget(requested)
+            defer { if let target { Task { await target.disconnect() } } }
+            for machine in requested.vms {
+                do {
+                    try await restoreMachine(machine, requested: requested, repository: repository, target: target, busy: &busy)
+                } catch let error where Self.isFinal(error) {
+                    failures.append("\(machine.vmName): \(error)")
+                    logger.error("VM not restored", metadata: ["vm": "\(machine.vmName)", "error": "\(error)"])
+                }
+            }
+        } catch let error where Self.isFinal(error) {
+            failures.append("\(error)")
+        }
+        let disks = await recorder.state.disks
+        for (task, disk) in disks.sorted(by: { $0.key < $1.key }) where disk.progress?.result == .failed {
+            if !failures.contains(where: { $0.contains(disk.progress?.message ?? "\u{0}") }) {
+                failures.append("\(task): \(disk.progress?.message ?? "failed")")
+            }
+        }
+        return try await finish(requested, failures: failures, busy: busy, seconds: RestoreDiskCopy.seconds(ContinuousClock.now - started))
+    }
+
+    /// Errors that end a VM's restore for good: anything but database trouble and cancellation.
+    static func isFinal(_ error: any Error) -> Bool {
+        !(error is PostgresError || error is CancellationError)
+    }
+
+    private func openRepository(_ requested: RestoreEvent.Requested) async throws -> BackupRepository {
+        let catalog = try await manager.catalog.load()
+        guard let definition = catalog.repositories[requested.repositoryId]?.definition else {
+            throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
+        }
+        return try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+            try BackupRepository.open(at: URL(fileURLWithPath: definition.path))
+        }
+    }
+
+    /// The target server's adapter, for VM restores.
+    private func openTarget(_ requested: RestoreEvent.Requested) async throws -> (any VMRestoring)? {
+        guard let target = requested.target else { return nil }
+        let catalog = try await manager.catalog.load()
+        guard let server = catalog.servers[target.serverId]?.definition else {
+            throw RestoreError(.invalidRequest, "the target server '\(target.serverName)' is no longer in the catalog")
+        }
+        let opened = try await manager.adapters.open(
+            server, for: "restore to '\(server.name)'", secrets: manager.settings.secrets, logger: manager.logger)
+        guard let restoring = opened.adapter as? any VMRestoring else {
+            await opened.adapter.disconnect()
+            throw RestoreError(.invalidRequest, "'\(server.name)' cannot have VMs created by Tidemark")
+        }
+        return restoring
+    }
+
+    private func restoreMachine(
+        _ machine: RestoreEvent.Machine, requested: RestoreEvent.Requested, repository: BackupRepository, target: (any VMRestoring)?,
+        busy: inout RestoreDiskCopy.Busy
+    ) async throws {
+        let prepared: RestoreEvent.TargetPrepared? =
+            if let target, let destination = requested.target {
+                try await prepareTarget(machine, destination: destination, on: target)
+            } else { nil }
+        let tasks = machine.disks.map { disk in (disk, RestoreState.taskID(vm: machine.vmId, key: disk.key)) }
+        try await withThrowingTaskGroup(of: RestoreDiskCopy.Busy.self) { group in
+            for (disk, task) in tasks where await recorder.state.disks[task]?.finished != true {
+                group.addTask {
+                    try await restoreDisk(
+                        disk, task: task, machine: machine, requested: requested, repository: repository,
+                        target: target, prepared: prepared)
+                }
+            }
+            for try await taken in group {
+                busy.source += taken.source
+                busy.target += taken.target
+            }
+        }
+        let disks = await recorder.state.disks
+        guard tasks.allSatisfy({ disks[$0.1]?.progress?.result == .success }) else { return }
+        if let target, let destination = requested.target, let prepared, destination.powerOn,
+            await !recorder.state.poweredOn.contains(machine.vmId)
+        {
+            let power = RestoreEvent.Power(vmId: machine.vmId, targetVmId: prepared.targetVmId)
+            if await !recorder.state.powerOnRequested.contains(machine.vmId) { try await recorder.record(.powerOnRequested, power) }
+            let current = try await target.inventory().virtualMachine(prepared.targetVmId)
+            if current?.poweredOn != true { try await target.powerOn(vm: prepared.targetVmId) }
+            try await recorder.record(.poweredOn, power)
+        }
+    }
+
+    /// The VM the restore creates: recorded as an intent first, then created, or adopted by
+    /// its mark when a crashed run created it already. A VM of that name without the mark is
+    /// someone else's: refused.
+    private func prepareTarget(
+        _ machine: RestoreEvent.Machine, destination: RestoreEvent.Target, on target: any VMRestoring
+    )
+        async throws -> RestoreEvent.TargetPrepared
+    {
+        if let prepared = await recorder.state.targets[machine.vmId] { return prepared }
+        let name = machine.targetName ?? machine.vmName + "-restored"
+        let annotation = "tidemark-restore:\(restore)/\(machine.vmId)"
+        let intended = await recorder.state.targetsRequested[machine.vmId]
+        if intended == nil {
+            try await recorder.record(
+                .targetRequested, RestoreEvent.TargetRequested(vmId: machine.vmId, name: name, annotation: annotation))
+        }
+        let inventory = try await target.inventory()
+        if let mine = inventory.virtualMachines.first(where: { $0.annotation == annotation }) {
+            let prepared = RestoreEvent.TargetPrepared(vmId: machine.vmId, targetVmId: mine.id, targetVmName: mine.name, adopted: true)
+            try await recorder.record(.targetPrepared, prepared)
+            return prepared
+        }
+        let created = try await target.createVM(Self.specification(machine, name: name, annotation: annotation, destination: destination))
+        logger.info("VM created", metadata: ["vm": "\(created.name)", "id": "\(created.id)"])
+        let prepared = RestoreEvent.TargetPrepared(vmId: machine.vmId, targetVmId: created.id, targetVmName: created.name, adopted: false)
+        try await recorder.record(.targetPrepared, prepared)
+        return prepared
+    }
+
+    /// The recorded configuration mapped to the target: its folder, host, datastore and
+    /// networks; a new instance UUID; new MAC addresses unless they are kept.
+    static func specification(
+        _ machine: RestoreEvent.Machine, name: String, annotation: String, destination: RestoreEvent.Target
+    ) -> NewVirtualMachine {
+        let configuration = machine.configuration
+        let recordedDisks = configuration?.disks ?? []
+        let disks = machine.disks.enumerated().map { index, disk in
+            let recorded = recordedDisks.first { $0.key == disk.key }
+            return VirtualDisk(
+                key: disk.key, label: recorded?.label ?? "Hard disk \(index + 1)", capacity: disk.sizeBytes,
+                datastore: destination.datastoreId, file: "", controllerKey: recorded?.controllerKey ?? 1000,
+                unitNumber: recorded?.unitNumber ?? (index < 7 ? index : index + 1), thinProvisioned: recorded?.thinProvisioned ?? true)
+        }
+        let nics = (configuration?.nics ?? []).map { nic in
+            VirtualNIC(
+                key: nic.key, label: nic.label ?? "Network adapter", adapterType: nic.adapterType ?? "vmxnet3",
+                network: destination.networkMap[nic.networkId ?? nic.networkName ?? ""] ?? "",
+                macAddress: destination.keepMac ? nic.macAddress ?? "" : "")
+        }
+        return NewVirtualMachine(
+            name: name, folder: destination.folderId, host: destination.hostId, cluster: destination.clusterId,
+            datastore: destination.datastoreId,
+            hardware: VMHardware(
+                cpus: configuration?.cpus ?? 1, memoryMiB: configuration?.memoryMiB ?? 1024, firmware: configuration?.firmware ?? "bios",
+                guestID: configuration?.guestId ?? "otherGuest64", nics: nics),
+            disks: disks, instanceUUID: nil, annotation: annotation)
+    }
+}

@@ -1,0 +1,372 @@
+import EventStore
+import Foundation
+
+/// The events of a restore session, on the stream `restore-<uuid>`: the restore workflow's
+/// contract with the projections, the replay and the auditors, built like a backup session's.
+/// Every side effect sits between an intent and its outcome (`RestoreTargetRequested` before
+/// a VM is created, `RestorePowerOnRequested` before it is switched on), so a restore run
+/// again after a crash finds out what happened. All schema version 1; byte counts of
+/// checkpoints are cumulative.
+///
+/// A task is one disk of one VM of the restore (`<source vm id>/<disk key>`).
+public enum RestoreEvent {
+    public static let category = "restore"
+
+    public static func stream(of restore: String) -> String { "\(category)-\(restore)" }
+
+    public static func restore(inStream stream: String) -> String? {
+        stream.hasPrefix(category + "-") ? String(stream.dropFirst(category.count + 1)) : nil
+    }
+
+    public enum Kind: String, Sendable, CaseIterable {
+        case requested = "RestoreRequested"
+        case targetRequested = "RestoreTargetRequested"
+        case targetPrepared = "RestoreTargetPrepared"
+        case diskStarted = "RestoreDiskStarted"
+        case diskCheckpointed = "RestoreDiskCheckpointed"
+        case diskFinished = "RestoreDiskFinished"
+        case powerOnRequested = "RestorePowerOnRequested"
+        case poweredOn = "RestorePoweredOn"
+        case finished = "RestoreFinished"
+    }
+
+    /// What is restored, and to what.
+    public enum What: EventEnumeration {
+        /// Whole VMs, created on a managed server.
+        case vm
+        /// One disk, to a file.
+        case disk
+        /// A VM's disks as files in a folder.
+        case export
+        case other(String)
+
+        public init(rawValue: String) {
+            switch rawValue {
+            case "vm": self = .vm
+            case "disk": self = .disk
+            case "export": self = .export
+            default: self = .other(rawValue)
+            }
+        }
+
+        public var rawValue: String {
+            switch self {
+            case .vm: "vm"
+            case .disk: "disk"
+            case .export: "export"
+            case .other(let word): word
+            }
+        }
+    }
+
+    /// A disk of the restore point to restore.
+    public struct Disk: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case disk, key, sizeBytes = "size_bytes", path
+        }
+
+        /// The manifest's name in the restore point (`disk-2000`).
+        public var disk: String
+        public var key: Int
+        public var sizeBytes: Int64
+        /// The file it is written to (disk restores and exports); absent for a VM's disks.
+        public var path: String?
+
+        public init(disk: String, key: Int, sizeBytes: Int64, path: String? = nil) {
+            self.disk = disk
+            self.key = key
+            self.sizeBytes = sizeBytes
+            self.path = path
+        }
+    }
+
+    /// One VM of the restore: which restore point, which disks, what it is called at the target.
+    public struct Machine: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", vmName = "vm_name", restorePointId = "restore_point_id", pointCreatedAt = "point_created_at"
+            case jobId = "job_id", sessionId = "session_id", targetName = "target_name", configuration, disks
+        }
+
+        public var vmId: String
+        public var vmName: String
+        public var restorePointId: String
+        public var pointCreatedAt: Date
+        public var jobId: String?
+        public var sessionId: String?
+        /// The new VM's name (VM restores).
+        public var targetName: String?
+        public var configuration: SessionEvent.VMConfiguration?
+        public var disks: [Disk]
+
+        public init(
+            vmId: String, vmName: String, restorePointId: String, pointCreatedAt: Date, jobId: String?, sessionId: String?,
+            targetName: String?, configuration: SessionEvent.VMConfiguration?, disks: [Disk]
+        ) {
+            self.vmId = vmId
+            self.vmName = vmName
+            self.restorePointId = restorePointId
+            self.pointCreatedAt = pointCreatedAt
+            self.jobId = jobId
+            self.sessionId = sessionId
+            self.targetName = targetName
+            self.configuration = configuration
+            self.disks = disks
+        }
+    }
+
+    /// Where a VM restore creates its VMs: ids in the target's inventory, resolved from the
+    /// names given when the restore was requested, and the names for people.
+    public struct Target: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case serverId = "server_id", serverName = "server_name", folderId = "folder_id", folderPath = "folder_path"
+            case hostId = "host_id", hostName = "host_name", clusterId = "cluster_id", datastoreId = "datastore_id"
+            case datastoreName = "datastore_name", networkMap = "network_map", powerOn = "power_on", keepMac = "keep_mac"
+            case overwrite
+        }
+
+        public var serverId: String
+        public var serverName: String
+        public var folderId: String
+        public var folderPath: String
+        public var hostId: String
+        public var hostName: String
+        public var clusterId: String
+        public var datastoreId: String
+        public var datastoreName: String
+        /// Source network id → target network id, for every network the VMs' NICs use.
+        public var networkMap: [String: String]
+        public var powerOn: Bool
+        public var keepMac: Bool
+        public var overwrite: Bool
+
+        public init(
+            serverId: String, serverName: String, folderId: String, folderPath: String, hostId: String, hostName: String,
+            clusterId: String, datastoreId: String, datastoreName: String, networkMap: [String: String], powerOn: Bool, keepMac: Bool,
+            overwrite: Bool
+        ) {
+            self.serverId = serverId
+            self.serverName = serverName
+            self.folderId = folderId
+            self.folderPath = folderPath
+            self.hostId = hostId
+            self.hostName = hostName
+            self.clusterId = clusterId
+            self.datastoreId = datastoreId
+            self.datastoreName = datastoreName
+            self.networkMap = networkMap
+            self.powerOn = powerOn
+            self.keepMac = keepMac
+            self.overwrite = overwrite
+        }
+    }
+
+    /// The intent, recorded once every input was checked: nothing is created before it.
+    public struct Requested: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case restoreId = "restore_id", what, reason, repositoryId = "repository_id", repositoryName = "repository_name"
+            case vms, target, replace
+        }
+
+        public var restoreId: String
+        public var what: What
+        /// Why, as the person who asked said it (`--reason`); the actor is in the metadata.
+        public var reason: String?
+        public var repositoryId: String
+        public var repositoryName: String
+        public var vms: [Machine]
+        /// VM restores only.
+        public var target: Target?
+        /// Disk restores and exports: whether an existing file may be replaced.
+        public var replace: Bool?
+
+        public init(
+            restoreId: String, what: What, reason: String?, repositoryId: String, repositoryName: String, vms: [Machine],
+            target: Target?, replace: Bool?
+        ) {
+            self.restoreId = restoreId
+            self.what = what
+            self.reason = reason
+            self.repositoryId = repositoryId
+            self.repositoryName = repositoryName
+            self.vms = vms
+            self.target = target
+            self.replace = replace
+        }
+    }
+
+    /// Before a VM is created: its name and the mark it carries, by which a resumed restore
+    /// adopts it instead of creating another.
+    public struct TargetRequested: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", name, annotation
+        }
+
+        public var vmId: String
+        public var name: String
+        public var annotation: String
+
+        public init(vmId: String, name: String, annotation: String) {
+            self.vmId = vmId
+            self.name = name
+            self.annotation = annotation
+        }
+    }
+
+    public struct TargetPrepared: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", targetVmId = "target_vm_id", targetVmName = "target_vm_name", adopted
+        }
+
+        public var vmId: String
+        public var targetVmId: String
+        public var targetVmName: String
+        /// Found by its mark on resume, not created by this run.
+        public var adopted: Bool
+
+        public init(vmId: String, targetVmId: String, targetVmName: String, adopted: Bool) {
+            self.vmId = vmId
+            self.targetVmId = targetVmId
+            self.targetVmName = targetVmName
+            self.adopted = adopted
+        }
+    }
+
+    public struct DiskStarted: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", vmId = "vm_id", disk, sizeBytes = "size_bytes", target
+        }
+
+        public var taskId: String
+        public var vmId: String
+        public var disk: String
+        public var sizeBytes: Int64
+        /// The file, or `<vm id> disk <key>` on the target server.
+        public var target: String
+
+        public init(taskId: String, vmId: String, disk: String, sizeBytes: Int64, target: String) {
+            self.taskId = taskId
+            self.vmId = vmId
+            self.disk = disk
+            self.sizeBytes = sizeBytes
+            self.target = target
+        }
+    }
+
+    /// A disk's progress (cumulative), recorded after the target flushed what it counts; a
+    /// resumed restore continues from `offset`. The finish carries the same figures.
+    public struct DiskProgress: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", offset, readBytes = "read_bytes", writtenBytes = "written_bytes", skippedBytes = "skipped_bytes"
+            case result, message
+        }
+
+        public var taskId: String
+        public var offset: Int64
+        /// Non-zero blocks loaded from the repository.
+        public var readBytes: Int64
+        public var writtenBytes: Int64
+        /// Blocks the target already held as the restore point has them (quick rollback), or zeros.
+        public var skippedBytes: Int64
+        /// Finish only: success or failed.
+        public var result: SessionEvent.Outcome?
+        /// Why it failed: the restore point, disk and offset of a missing or corrupt chunk.
+        public var message: String?
+
+        public init(
+            taskId: String, offset: Int64, readBytes: Int64, writtenBytes: Int64, skippedBytes: Int64,
+            result: SessionEvent.Outcome? = nil, message: String? = nil
+        ) {
+            self.taskId = taskId
+            self.offset = offset
+            self.readBytes = readBytes
+            self.writtenBytes = writtenBytes
+            self.skippedBytes = skippedBytes
+            self.result = result
+            self.message = message
+        }
+    }
+
+    public struct Power: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", targetVmId = "target_vm_id"
+        }
+
+        public var vmId: String
+        public var targetVmId: String
+
+        public init(vmId: String, targetVmId: String) {
+            self.vmId = vmId
+            self.targetVmId = targetVmId
+        }
+    }
+
+    public struct Finished: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case result, readBytes = "read_bytes", writtenBytes = "written_bytes", skippedBytes = "skipped_bytes"
+            case durationSeconds = "duration_seconds", bytesPerSecond = "bytes_per_second", busy, bottleneck, reason
+        }
+
+        public var result: SessionEvent.Outcome
+        public var readBytes: Int64
+        public var writtenBytes: Int64
+        public var skippedBytes: Int64
+        /// From `RestoreRequested` to now, however often it resumed.
+        public var durationSeconds: Double
+        /// Restored bytes (written and skipped) per second of that.
+        public var bytesPerSecond: Int64
+        /// Busy share (0-100) of reading the repository (`source`) and writing the target
+        /// (`target`) in the last run.
+        public var busy: [String: Double]?
+        public var bottleneck: String?
+        public var reason: String?
+
+        public init(
+            result: SessionEvent.Outcome, readBytes: Int64, writtenBytes: Int64, skippedBytes: Int64, durationSeconds: Double,
+            bytesPerSecond: Int64, busy: [String: Double]?, bottleneck: String?, reason: String?
+        ) {
+            self.result = result
+            self.readBytes = readBytes
+            self.writtenBytes = writtenBytes
+            self.skippedBytes = skippedBytes
+            self.durationSeconds = durationSeconds
+            self.bytesPerSecond = bytesPerSecond
+            self.busy = busy
+            self.bottleneck = bottleneck
+            self.reason = reason
+        }
+    }
+
+    /// The data fields the projections and log queries look up, spelled once.
+    public enum Field {
+        public static let restoreId = Requested.CodingKeys.restoreId.rawValue
+        public static let what = Requested.CodingKeys.what.rawValue
+        public static let reason = Requested.CodingKeys.reason.rawValue
+        public static let repositoryId = Requested.CodingKeys.repositoryId.rawValue
+        public static let taskId = DiskStarted.CodingKeys.taskId.rawValue
+        public static let result = Finished.CodingKeys.result.rawValue
+        public static let readBytes = Finished.CodingKeys.readBytes.rawValue
+        public static let writtenBytes = Finished.CodingKeys.writtenBytes.rawValue
+        public static let skippedBytes = Finished.CodingKeys.skippedBytes.rawValue
+        public static let durationSeconds = Finished.CodingKeys.durationSeconds.rawValue
+        public static let bytesPerSecond = Finished.CodingKeys.bytesPerSecond.rawValue
+        public static let bottleneck = Finished.CodingKeys.bottleneck.rawValue
+        public static let vmId = TargetPrepared.CodingKeys.vmId.rawValue
+        public static let targetVmId = TargetPrepared.CodingKeys.targetVmId.rawValue
+        public static let targetVmName = TargetPrepared.CodingKeys.targetVmName.rawValue
+    }
+
+    public static func logKind(_ kind: Kind) -> LogQuery.Kind { LogQuery.Kind(category: category, type: kind.rawValue) }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Infrastructure
+import JobManager
+import Repository
+import TestSupport
+import Testing
+
+/// Restores as sessions: a VM created in the lab from its restore point, a disk to a file,
+/// exports, every refusal with nothing created, a damaged chunk failing the restore, and the
+/// reporting row that says who restored what to where.
+@Suite("Restore sessions", .timeLimit(.minutes(10)))
+struct RestoreTests {
+    /// A world with one backup session of `vms` VMs with two 4 MiB disks each.
+    static func backedUp(vms: Int = 2) async throws -> JobEnvironment {
+        let environment = try await JobEnvironment.make(vms: vms, diskSize: 4 << 20, disksPerVM: 2)
+        try await environment.runJob()
+        return environment
+    }
+
+    static func restoreEvents(_ environment: JobEnvironment) async throws -> Int64 {
+        try await environment.database.administratorQuery("SELECT count(*) FROM tidemark.events WHERE category = 'restore'").decode(
+            0, 0, as: Int64.self)
+    }
+
+    static func machine(named name: String, in environment: JobEnvironment) async throws -> VirtualMachine? {
+        try await LabAdapter(root: environment.labPath).inventory().virtualMachines.first { $0.name == name }
+    }
+
+    static func diskFile(_ vm: VirtualMachine, _ key: Int, in environment: JobEnvironment) -> String {
+        environment.labPath + "/disks/\(vm.id)-\(key).img"
+    }
+
+    @Test("a VM restored into the lab under a new name: its configuration, new identity, mapped network, equal disks, powered on, audited")
+    func vmIntoTheLab() async throws {
+        let environment = try await Self.backedUp()
+        defer { environment.remove() }
+        let run = try environment.tidemark([
+            "restore", "vm", "lab-vm-01", "--to-server", "lab", "--name", "copy-01", "--folder", "/Lab/vm/Test",
+            "--network-map", "VM Network=Isolated", "--power-on", "--reason", "restore drill", "--actor", "alice",
+        ])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("→ VM copy-01"), "\(run.output)")
+        let original = try #require(try await Self.machine(named: "lab-vm-01", in: environment))
+        let copy = try #require(try await Self.machine(named: "copy-01", in: environment))
+        #expect(copy.folder == "group-v3" && copy.poweredOn && copy.id != original.id)
+        #expect(copy.instanceUUID != original.instanceUUID)
+        #expect(copy.hardware?.cpus == original.hardware?.cpus && copy.hardware?.memoryMiB == original.hardware?.memoryMiB)
+        #expect(copy.hardware?.firmware == original.hardware?.firmware)
+        #expect(copy.hardware?.nics.map(\.network) == ["network-2"])
+        #expect(copy.hardware?.nics.first?.macAddress != original.hardware?.nics.first?.macAddress)
+        #expect(copy.disks.map(\.key) == original.disks.map(\.key) && copy.disks.map(\.capacity) == original.disks.map(\.capacity))
+        for disk in original.disks {
+            #expect(
+                try JobEnvironment.sha256(file: Self.diskFile(copy, disk.key, in: environment))
+                    == JobEnvironment.sha256(file: Self.diskFile(original, disk.key, in: environment)), "disk \(disk.key)")
+        }
+        let types = try await environment.database.administratorQuery(
+            "SELECT string_agg(event_type, ',' ORDER BY stream_version) FROM tidemark.events WHERE category = 'restore'")
+        let sequence: String = try types.decode(0, 0)
+        #expect(sequence.hasPrefix("RestoreRequested,RestoreTargetRequested,RestoreTargetPrepared,RestoreDiskStarted"))
+        #expect(sequence.hasSuffix("RestorePowerOnRequested,RestorePoweredOn,RestoreFinished"))
+        let row = try await environment.database.administratorQuery(
+            """
+            SELECT requested_by, reason_given, result, array_to_string(vm_names, ','), array_to_string(target_vms, ','),
+                   target_server, target_folder, vms_powered_on, written_bytes + skipped_bytes
+              FROM reporting.restores
+            """)
+        #expect(row.rowCount == 1)
+        #expect((try row.decode(0, 0, as: String.self)).hasPrefix("alice (cli:"))
+        #expect(try row.decode(0, 1, as: String.self) == "restore drill")
+        #expect(try row.decode(0, 2, as: String.self) == "success")
+        #expect(try row.decode(0, 3, as: String.self) == "lab-vm-01" && row.decode(0, 4, as: String.self) == "copy-01")
+        #expect(try row.decode(0, 5, as: String.self) == "lab" && row.decode(0, 6, as: String.self) == "/Lab/vm/Test")
+        #expect(try row.decode(0, 7, as: Int64.self) == 1 && row.decode(0, 8, as: Int64.self) == 8 << 20)
+        // The restored VM is a VM like any other: a job can back it up.
+        #expect(try environment.tidemark(["restore-point", "list", "--vm", "lab-vm-01"]).output.contains("2000 (4.2 MB), 2001 (4.2 MB)"))
+    }
+
+    @Test("a disk to a file and an export equal the backed-up disks; an existing file is kept without --force")
+    func diskAndExport() async throws {
+        let environment = try await Self.backedUp()
+        defer { environment.remove() }
+        let original = try #require(try await Self.machine(named: "lab-vm-02", in: environment))
+        let file = environment.folder.appendingPathComponent("restored.img").path
+        let run = try environment.tidemark(["restore", "disk", "--vm", "lab-vm-02", "--disk", "disk-2001", "--to", file])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(try JobEnvironment.sha256(file: file) == JobEnvironment.sha256(file: Self.diskFile(original, 2001, in: environment)))
+        let again = try environment.tidemark(["restore", "disk", "--vm", "lab-vm-02", "--disk", "2001", "--to", file])
+        #expect(again.status != 0 && again.output.contains("exists: choose another file, or pass --force"), "\(again.output)")
+        #expect(try environment.tidemark(["restore", "disk", "--vm", "vm-2", "--disk", "2001", "--to", file, "--force"]).status == 0)
+
+        let exports = environment.folder.appendingPathComponent("exports")
+        try FileManager.default.createDirectory(at: exports, withIntermediateDirectories: true)
+        let export = try environment.tidemark(["restore", "export", "lab-vm-01", "lab-vm-02", "--to-folder", exports.path])
+        #expect(export.status == 0, "\(export.output)")
+        for name in ["lab-vm-01", "lab-vm-02"] {
+            let machine = try #require(try await Self.machine(named: name, in: environment))
+            for disk in machine.disks {
+                #expect(
+                    try JobEnvironment.sha256(file: exports.appendingPathComponent("\(name)-disk-\(disk.key).img").path)
+                        == JobEnvironment.sha256(file: Self.diskFile(machine, disk.key, in: environment)))
+            }
+        }
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: exports.path).filter { $0.hasPrefix(".") }
+        #expect(hidden.isEmpty)
+        #expect(try await Self.restoreEvents(environment) > 0)
+    }
+
+    @Test("bad requests are refused with the choices, and record and create nothing")
+    func badRequests() async throws {
+        let environment = try await Self.backedUp()
+        defer { environment.remove() }
+        let vmsBefore = try await LabAdapter(root: environment.labPath).inventory().virtualMachines.count
+        let file = environment.folder.appendingPathComponent("out.img").path
+        let cases: [([String], String)] = [
+            (
+                ["restore", "vm", "web-99", "--to-server", "lab"],
+                "no restore point of a VM named web-99: VMs with restore points are lab-vm-01, lab-vm-02"
+            ),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--point", "vm-1-nothere"],
+                "lab-vm-01 has no restore point vm-1-nothere: lab-vm-01 has restore points at"
+            ),
+            (
+                ["restore", "disk", "--vm", "lab-vm-01", "--disk", "2009", "--to", file],
+                "has no disk 2009: its disks are disk-2000, disk-2001"
+            ),
+            (
+                ["restore", "disk", "--vm", "lab-vm-01", "--disk", "2000", "--at", "2001-01-01", "--to", file],
+                "has no restore point at or before 2001-01-01"
+            ),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--name", "lab-vm-02"],
+                "lab already has a VM named lab-vm-02 (vm-2): choose another with --name"
+            ),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--network-map", "VM Network=Nowhere"],
+                "lab has no network Nowhere (its networks: Isolated, VM Network)"
+            ),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--network-map", "Other=Isolated"],
+                "no NIC of the VMs restored is on Other (they use VM Network)"
+            ),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--folder", "Nope"],
+                "lab has no folder Nope: its folders are /Lab/vm, /Lab/vm/Production, /Lab/vm/Test"
+            ),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--datastore", "fast"],
+                "lab has no datastore fast: its datastores are lab-datastore"
+            ),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--host", "esx-9"],
+                "lab has no host esx-9 in that datacenter: its hosts are esx-01.lab, esx-02.lab"
+            ),
+            (["restore", "vm", "lab-vm-01", "--to-server", "vc9"], "there is no managed server named vc9 (known: lab)"),
+            (["restore", "vm", "lab-vm-01", "lab-vm-02", "--to-server", "lab", "--name", "x"], "--name names one VM"),
+            (
+                ["restore", "vm", "lab-vm-01", "--to-server", "lab", "--network-map", "VM Network"],
+                "--network-map 'VM Network' is not OLD=NEW"
+            ),
+            (
+                ["restore", "disk", "--vm", "lab-vm-01", "--disk", "2000", "--to", environment.repositoryPath + "/x.img"],
+                "is inside the Tidemark repository"
+            ),
+            (
+                ["restore", "disk", "--vm", "lab-vm-01", "--disk", "2000", "--to", "/nonexistent-folder/x.img"],
+                "the folder /nonexistent-folder does not exist"
+            ),
+            (["restore", "export", "lab-vm-01", "--to-folder", "/nonexistent-folder"], "/nonexistent-folder is not a folder"),
+            (
+                ["restore", "disk", "--vm", "lab-vm-01", "--disk", "2000", "--to", file, "--at", "yesterday"],
+                "--at 'yesterday' is not a time"
+            ),
+            (["restore", "resume", "4b3f0a6e-0000-4000-8000-000000000000"], "there is no restore 4b3f0a6e-0000-4000-8000-000000000000"),
+        ]
+        for (arguments, expected) in cases {
+            let run = try environment.tidemark(arguments)
+            #expect(run.status != 0, "\(arguments) succeeded")
+            #expect(run.output.contains(expected), "\(arguments): \(run.output)")
+        }
+        #expect(try await Self.restoreEvents(environment) == 0)
+        #expect(try await LabAdapter(root: environment.labPath).inventory().virtualMachines.count == vmsBefore)
+        #expect(!FileManager.default.fileExists(atPath: file))
+    }
+
+    @Test(
+        "a restore point gone from the repository is refused by name; a corrupt chunk fails the disk with point, disk and offset, and nothing is powered on"
+    )
+    func damage() async throws {
+        let environment = try await Self.backedUp()
+        defer { environment.remove() }
+        let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
+        let points = try repository.restorePoints().sorted()
+        // vm-1's manifest of disk-2001 removed behind the catalog's back (a retention that crashed midway).
+        try FileManager.default.removeItem(atPath: environment.repositoryPath + "/restore-points/\(points[0])/disk-2001.json")
+        let gone = try environment.tidemark(["restore", "vm", "vm-1", "--to-server", "lab"])
+        #expect(
+            gone.output.contains("restore point \(points[0]) of lab-vm-01, disk disk-2001, cannot be read from repository 'repo'"),
+            "\(gone.output)")
+        #expect(try await Self.restoreEvents(environment) == 0)
+
+        // Every chunk of vm-2's first disk truncated: its restore fails, the VM stays off.
+        let manifest = try repository.manifest(restorePoint: points[1], disk: "disk-2000")
+        let chunk = try #require(manifest.blocks.compactMap { $0 }.first)
+        let path = repository.chunks.path(of: chunk)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 30)
+        try handle.close()
+        let failed = try environment.tidemark(["restore", "vm", "vm-2", "--to-server", "lab", "--power-on"])
+        #expect(failed.status == 2, "\(failed.output)")
+        #expect(failed.output.contains("restore point \(points[1]), disk disk-2000, offset"), "\(failed.output)")
+        let copy = try #require(try await Self.machine(named: "lab-vm-02-restored", in: environment))
+        #expect(!copy.poweredOn)
+        let result = try await environment.database.administratorQuery("SELECT result, reason FROM reporting.restores")
+        #expect(try result.decode(0, 0, as: String.self) == "failed")
+        #expect((try result.decode(0, 1, as: String.self)).contains("1 of 1 VM not restored"))
+    }
+}
