@@ -15,7 +15,10 @@ struct SessionCommand: AsyncParsableCommand {
         let logger = try options.makeLogger()
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 2)
         do {
-            try await Projector(store: store, projections: [SessionsProjection(), CatalogProjection()], logger: logger).catchUp()
+            try await Projector(
+                store: store, projections: [SessionsProjection(), CatalogProjection(), RestoresProjection()], logger: logger
+            )
+            .catchUp()
             let value = try await body(store.pool)
             await store.pool.close()
             return value
@@ -28,7 +31,7 @@ struct SessionCommand: AsyncParsableCommand {
     static func megabytes(_ bytes: Int64?) -> String { bytes.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "-" }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The latest sessions, newest first.")
+        static let configuration = CommandConfiguration(abstract: "The latest sessions, backups and restores, newest first.")
         @OptionGroup var options: GlobalOptions
         @Option(help: "Only this job's sessions.") var job: String?
         @Option(help: "How many.") var limit: Int = 20
@@ -36,7 +39,7 @@ struct SessionCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (job, limit, json) = (self.job, self.limit, self.json)
-            let (rows, text) = try await withCaughtUpPool(options) { pool -> (PostgresResult, String?) in
+            let (rows, text, restores) = try await withCaughtUpPool(options) { pool -> (PostgresResult, String?, [(Date?, [String])]) in
                 let rows = try await pool.query(
                     """
                     SELECT session_id, coalesce(job_name, '-'), coalesce(result, state, '-'), started_at, duration_seconds,
@@ -48,27 +51,40 @@ struct SessionCommand: AsyncParsableCommand {
                     let known = try await pool.query("SELECT 1 FROM projection.jobs WHERE lower(name) = lower($1)", [job])
                     if known.rowCount == 0 { throw try await unknownJob(job, pool: pool) }
                 }
-                return (rows, json ? try await listJSON(job: job, limit: limit, pool: pool) : nil)
+                return (
+                    rows, json ? try await listJSON(job: job, limit: limit, pool: pool) : nil,
+                    job == nil && !json ? try await restoreRows(limit: limit, pool: pool) : []
+                )
             }
             if let text {
                 print(text)
                 return
             }
-            guard rows.rowCount > 0 else {
+            guard rows.rowCount > 0 || !restores.isEmpty else {
                 print("no sessions yet: run one with 'tidemark job start NAME'")
                 return
             }
             let formatter = ISO8601DateFormatter()
-            var table = [["SESSION", "JOB", "RESULT", "STARTED", "DURATION", "PROCESSED", "TRANSFERRED", "BOTTLENECK"]]
+            var entries: [(Date?, [String])] = restores
             for row in 0..<rows.rowCount {
                 let started: Date? = try rows.decodeIfPresent(row, 3)
                 let duration: Double? = try rows.decodeIfPresent(row, 4)
-                table.append([
-                    try rows.decode(row, 0), try rows.decode(row, 1), try rows.decode(row, 2), started.map(formatter.string(from:)) ?? "-",
-                    duration.map { String(format: "%.1f s", $0) } ?? "-", megabytes(try rows.decodeIfPresent(row, 5)),
-                    megabytes(try rows.decodeIfPresent(row, 6)), try rows.decode(row, 7),
-                ])
+                entries.append(
+                    (
+                        started,
+                        [
+                            try rows.decode(row, 0), try rows.decode(row, 1), try rows.decode(row, 2),
+                            started.map(formatter.string(from:)) ?? "-",
+                            duration.map { String(format: "%.1f s", $0) } ?? "-", megabytes(try rows.decodeIfPresent(row, 5)),
+                            megabytes(try rows.decodeIfPresent(row, 6)), try rows.decode(row, 7),
+                        ]
+                    ))
             }
+            // Backups and restores by start, newest first, the limit over both.
+            entries.sort { ($0.0 ?? .distantPast) > ($1.0 ?? .distantPast) }
+            let table =
+                [["SESSION", "JOB", "RESULT", "STARTED", "DURATION", "PROCESSED", "TRANSFERRED", "BOTTLENECK"]]
+                + entries.prefix(limit).map(\.1)
             print(TextTable.render(table, rightAligned: [4, 5, 6]), terminator: "")
         }
     }
@@ -88,7 +104,7 @@ struct SessionCommand: AsyncParsableCommand {
                 return
             }
             let prefix = id.lowercased()
-            let (session, tasks) = try await withCaughtUpPool(options) { pool -> (PostgresResult, PostgresResult) in
+            let (found, restore) = try await withCaughtUpPool(options) { pool -> ((PostgresResult, PostgresResult)?, String?) in
                 let session = try await pool.query(
                     """
                     SELECT session_id, job_name, trigger, coalesce(result, state), started_at, finished_at, vm_count, processed_bytes,
@@ -96,14 +112,21 @@ struct SessionCommand: AsyncParsableCommand {
                            busy_source_percent, busy_proxy_percent, busy_network_percent, busy_target_percent, reason
                       FROM reporting.sessions WHERE session_id LIKE $1 || '%' ORDER BY started_at DESC LIMIT 2
                     """, [prefix])
-                guard session.rowCount == 1 else { throw try await noSingleSession(prefix, matches: session.rowCount, pool: pool) }
+                guard session.rowCount == 1 else {
+                    if session.rowCount == 0, let restore = try await showRestore(prefix, pool: pool) { return (nil, restore) }
+                    throw try await noSingleSession(prefix, matches: session.rowCount, pool: pool)
+                }
                 let tasks = try await pool.query(
                     """
                     SELECT task_id, coalesce(vm_name, vm_id, '-'), coalesce(proxy_name, '-'), coalesce(transport_mode, '-'), coalesce(result, state, '-'),
                            attempts, read_bytes, transferred_bytes, coalesce(message, '')
                       FROM reporting.tasks WHERE session_id = $1 ORDER BY task_id
                     """, [try session.decode(0, 0, as: String.self)])
-                return (session, tasks)
+                return ((session, tasks), nil)
+            }
+            guard let (session, tasks) = found else {
+                print(restore ?? "")
+                return
             }
             let formatter = ISO8601DateFormatter()
             func text(_ column: Int) throws -> String { try session.decodeIfPresent(0, column, as: String.self) ?? "-" }

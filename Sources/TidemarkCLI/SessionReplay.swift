@@ -6,7 +6,7 @@ import Foundation
 import Postgres
 import WorkflowEvents
 
-/// `tidemark session replay ID`: the session told again from its events — every step and
+/// `tidemark session replay ID`: the session (a backup or a restore) told again from its events — every step and
 /// decision at its time from the start, one lane per task — paced with `--speed`, or frozen
 /// at one instant with `--at`.
 struct SessionReplay: AsyncParsableCommand {
@@ -28,8 +28,12 @@ struct SessionReplay: AsyncParsableCommand {
         let logger = try options.makeLogger()
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 1)
         return try await withClosing(store) { _ in
-            let matches = try await store.streams(
+            var matches = try await store.streams(
                 category: SessionEvent.category, prefix: SessionEvent.stream(of: id.lowercased()), limit: 2)
+            if matches.isEmpty {
+                matches = try await store.streams(
+                    category: RestoreEvent.category, prefix: RestoreEvent.stream(of: id.lowercased()), limit: 2)
+            }
             guard matches.count == 1 else {
                 throw ValidationError(
                     matches.isEmpty

@@ -15,6 +15,7 @@ enum SessionTimeline {
     /// One line for the event.
     static func describe(_ event: RecordedEvent, task: String?) -> String {
         let subject = task.map { "[\($0)] " } ?? ""
+        if let line = RestoreTimeline.describe(event, subject: subject) { return line }
         switch SessionEvent.Kind(rawValue: event.type) {
         case .sessionStarted?:
             if let started = decode(SessionEvent.Started.self, event) {
@@ -73,7 +74,7 @@ enum SessionTimeline {
         var order: [String] = []
         var session = "running"
         for event in events {
-            if event.type == SessionEvent.Kind.sessionFinished.rawValue {
+            if event.type == SessionEvent.Kind.sessionFinished.rawValue || event.type == RestoreEvent.Kind.finished.rawValue {
                 session = decode(SessionEvent.Finished.self, event)?.result.rawValue ?? "finished"
             }
             guard let task = fields(event)[SessionEvent.Field.taskId] as? String else { continue }
@@ -84,7 +85,7 @@ enum SessionTimeline {
             case .transferFinished?: tasks[task] = "transfer done"
             case .taskFinished?: tasks[task] = decode(SessionEvent.TaskFinished.self, event)?.result.rawValue ?? "?"
             case .taskWaited?: tasks[task] = "waiting: \(decode(SessionEvent.TaskWaited.self, event)?.reason ?? "")"
-            default: tasks[task] = tasks[task] ?? event.type
+            default: tasks[task] = RestoreTimeline.state(of: event) ?? tasks[task] ?? event.type
             }
         }
         let lines = order.map { "  \($0): \(tasks[$0]!)" }

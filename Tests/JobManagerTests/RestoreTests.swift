@@ -72,7 +72,9 @@ struct RestoreTests {
         #expect(try row.decode(0, 3, as: String.self) == "lab-vm-01" && row.decode(0, 4, as: String.self) == "copy-01")
         #expect(try row.decode(0, 5, as: String.self) == "lab" && row.decode(0, 6, as: String.self) == "/Lab/vm/Test")
         #expect(try row.decode(0, 7, as: Int64.self) == 1 && row.decode(0, 8, as: Int64.self) == 8 << 20)
-        // The restored VM is a VM like any other: a job can back it up.
+        // The restores projection rebuilt from the log equals the live one.
+        let verify = try environment.tidemark(["projections", "verify"])
+        #expect(verify.status == 0, "\(verify.output)")
         #expect(try environment.tidemark(["restore-point", "list", "--vm", "lab-vm-01"]).output.contains("2000 (4.2 MB), 2001 (4.2 MB)"))
     }
 

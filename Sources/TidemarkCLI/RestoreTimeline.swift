@@ -1,0 +1,57 @@
+import EventStore
+import Foundation
+import WorkflowEvents
+
+/// A restore's events as replay lines, decoded with the restore contract's types; nil for an
+/// event that is not a restore's (or does not decode: the replay then lists its fields).
+enum RestoreTimeline {
+    static func describe(_ event: RecordedEvent, subject: String) -> String? {
+        guard let kind = RestoreEvent.Kind(rawValue: event.type) else { return nil }
+        let decoder = RestoreEvent.decoder()
+        let data = Data(event.data.utf8)
+        switch kind {
+        case .requested:
+            guard let requested = try? decoder.decode(RestoreEvent.Requested.self, from: data) else { return nil }
+            let what = requested.vms.map { "\($0.vmName) (\($0.restorePointId))" }.joined(separator: ", ")
+            let to =
+                requested.target.map { "\($0.serverName) \($0.folderPath) on \($0.datastoreName)" }
+                ?? requested.vms.flatMap { $0.disks.compactMap(\.path) }.joined(separator: ", ")
+            let actor = (try? event.metadata())?.actor ?? "?"
+            return "restore (\(requested.what)) of \(what) to \(to), asked by \(actor)\(requested.reason.map { ": \($0)" } ?? "")"
+        case .targetRequested:
+            guard let intent = try? decoder.decode(RestoreEvent.TargetRequested.self, from: data) else { return nil }
+            return "\(subject)create VM \(intent.name) (marked \(intent.annotation))"
+        case .targetPrepared:
+            guard let prepared = try? decoder.decode(RestoreEvent.TargetPrepared.self, from: data) else { return nil }
+            return "\(subject)VM \(prepared.targetVmName) (\(prepared.targetVmId)) \(prepared.adopted ? "adopted" : "created")"
+        case .diskStarted:
+            guard let started = try? decoder.decode(RestoreEvent.DiskStarted.self, from: data) else { return nil }
+            return "\(subject)\(started.disk) (\(started.sizeBytes) bytes) to \(started.target)"
+        case .diskCheckpointed, .diskFinished:
+            guard let progress = try? decoder.decode(RestoreEvent.DiskProgress.self, from: data) else { return nil }
+            let what = kind == .diskFinished ? "\(progress.result?.rawValue ?? "done")" : "checkpoint"
+            return
+                "\(subject)\(what) at \(progress.offset), read \(progress.readBytes), wrote \(progress.writtenBytes), skipped \(progress.skippedBytes)\(progress.message.map { ": \($0)" } ?? "")"
+        case .powerOnRequested, .poweredOn:
+            guard let power = try? decoder.decode(RestoreEvent.Power.self, from: data) else { return nil }
+            return "\(subject)\(kind == .poweredOn ? "powered on" : "power on") \(power.targetVmId)"
+        case .finished:
+            guard let finished = try? decoder.decode(RestoreEvent.Finished.self, from: data) else { return nil }
+            return "restore \(finished.result): bottleneck \(finished.bottleneck ?? "-")\(finished.reason.map { " (\($0))" } ?? "")"
+        }
+    }
+
+    /// A restore task's state after the event, for `replay --at`.
+    static func state(of event: RecordedEvent) -> String? {
+        switch RestoreEvent.Kind(rawValue: event.type) {
+        case .diskStarted?: return "started"
+        case .diskCheckpointed?:
+            return
+                "writing, at \((try? RestoreEvent.decoder().decode(RestoreEvent.DiskProgress.self, from: Data(event.data.utf8)))?.offset ?? 0)"
+        case .diskFinished?:
+            return (try? RestoreEvent.decoder().decode(RestoreEvent.DiskProgress.self, from: Data(event.data.utf8)))?.result?.rawValue
+                ?? "done"
+        default: return nil
+        }
+    }
+}
