@@ -54,6 +54,9 @@ public struct NewVirtualMachine: Sendable, Equatable {
 /// Where a restore writes a disk's bytes: a file, a lab disk, a datastore upload.
 public protocol BlockSink: Sendable {
     var size: Int64 { get }
+    /// Whether what was flushed survives a crash, so a resumed restore continues from its last
+    /// checkpoint; false for an upload, which a resumed restore sends again from the start.
+    var resumable: Bool { get }
     /// Writes `bytes` at `offset`. A restore writes in increasing offsets (an upload is a
     /// stream), starting again from its last checkpoint after a crash.
     func write(at offset: Int64, _ bytes: [UInt8]) async throws
@@ -67,4 +70,8 @@ public protocol BlockSink: Sendable {
     func flush() async throws
     /// The last call: the disk is whole (a file is moved into place, an upload completed).
     func finish() async throws
+}
+
+extension BlockSink {
+    public var resumable: Bool { true }
 }

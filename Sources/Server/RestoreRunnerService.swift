@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 
 /// Runs restores left unfinished: a `tidemark restore` killed halfway, a server that crashed
-/// while restoring. Each resumes from its last checkpoint, taken by whichever server (or
+/// while restoring. Disk restores and exports only on the host that asked (their files were
+/// checked there). Each resumes from its last checkpoint, taken by whichever server (or
 /// command) owns its lock first; a failed run is tried again after a wait that doubles.
 public struct RestoreRunnerService: Service {
     let manager: RestoreManager
@@ -26,6 +27,8 @@ public struct RestoreRunnerService: Service {
                 while !Task.isCancelled {
                     do {
                         for restore in try await manager.unfinished() where !running.isRunning(restore) {
+                            // Files are written where they were asked for and checked.
+                            guard try await manager.mayRun(restore: restore) else { continue }
                             guard running.claim(restore, limit: maximumRestores, now: ContinuousClock.now) else { continue }
                             group.addTask {
                                 await self.run(restore, running: running)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlockingIO
 import CommandLineSupport
 import Foundation
 import Repository
@@ -30,14 +31,22 @@ struct RestoreFileCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), key: try key.load())
-        if let to { try RestoreTarget.checkOutside(to, knownRepositories: await CatalogRepositories.paths(global)) }
-        let manifest = try store.manifest(restorePoint: restorePoint, disk: disk)
+        let known = to == nil ? [] : await CatalogRepositories.paths(global)
+        let (repository, restorePoint, disk, to, force, key) = (
+            self.repository, self.restorePoint, self.disk, self.to, self.force, self.key
+        )
+        let verifyOnly = self.verifyOnly
+        // Reading, hashing and writing a disk block the thread: not on the cooperative pool.
+        let (manifest, result) = try await BlockingIOPool.shared.run { () throws -> (DiskManifest, DiskRestore.Result) in
+            let store = try BackupRepository.open(at: URL(fileURLWithPath: repository), key: try key.load())
+            if let to { try RestoreTarget.checkOutside(to, knownRepositories: known) }
+            let manifest = try store.manifest(restorePoint: restorePoint, disk: disk)
+            if verifyOnly { return (manifest, try DiskRestore.verifyOnly(manifest, from: store)) }
+            return (manifest, try DiskRestore.restore(manifest, from: store, to: to ?? "", overwrite: force))
+        }
         if verifyOnly {
-            let result = try DiskRestore.verifyOnly(manifest, from: store)
             print("restore point \(restorePoint), disk \(disk): all \(result.blocksChecked) blocks check out")
         } else if let to {
-            let result = try DiskRestore.restore(manifest, from: store, to: to, overwrite: force)
             print(
                 "restored \(megabytes(manifest.diskSize)) MB to \(to) (\(megabytes(result.bytesWritten)) MB written, the rest zeros); every block checked"
             )

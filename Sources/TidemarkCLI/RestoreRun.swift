@@ -24,13 +24,19 @@ enum RestoreRun {
         }
     }
 
-    /// Runs the restore here, or, when a server took it up first, waits for its end.
+    /// Runs the restore here, or, while another process runs it (a server took it up first),
+    /// waits and tries again: it reports once the restore ends, wherever it ran, and takes it
+    /// over if that process dies.
     private static func runOrFollow(_ id: String, _ manager: RestoreManager) async throws -> RestoreReport {
-        do {
-            return try await manager.run(restore: id)
-        } catch let error as RestoreError where error.code == .busy {
-            print("restore \(id) is running in another process (a 'tidemark server'): waiting for it to end")
-            return try await manager.waitUntilFinished(restore: id)
+        var told = false
+        while true {
+            do {
+                return try await manager.run(restore: id)
+            } catch let error as RestoreError where error.code == .busy {
+                if !told { print("restore \(id) is running in another process: waiting for it to end") }
+                told = true
+                try await Task.sleep(for: .milliseconds(500))
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import BlockingIO
 import Foundation
 
 /// The lab as a restore target: VMs created from a recorded configuration, disks written in
@@ -72,7 +73,10 @@ extension LabAdapter: VMRestoring {
             }
             return disk
         }
-        return try LabDiskSink(store: store, path: layout.disk(LabLayout.diskName(vm: vm, key: diskKey)), vm: vm, disk: disk)
+        let store = store
+        return try await BlockingIOPool.shared.run { () throws -> LabDiskSink in
+            try LabDiskSink(store: store, path: layout.disk(LabLayout.diskName(vm: vm, key: diskKey)), vm: vm, disk: disk)
+        }
     }
 
     public func powerOn(vm: String) async throws {
@@ -94,9 +98,12 @@ extension LabAdapter: VMRestoring {
 
     /// The lab's datastore is its folder's file system.
     public func freeSpace(datastore: String) async throws -> Int64? {
-        var info = statvfs()
-        guard statvfs(store.layout.disksFolder, &info) == 0 else { return nil }
-        return Int64(info.f_bavail) * Int64(info.f_frsize)
+        let folder = store.layout.disksFolder
+        return await BlockingIOPool.shared.run { () -> Int64? in
+            var info = statvfs()
+            guard statvfs(folder, &info) == 0 else { return nil }
+            return Int64(info.f_bavail) * Int64(info.f_frsize)
+        }
     }
 
     /// A locally administered unicast address in VMware's generated range (00:50:56).

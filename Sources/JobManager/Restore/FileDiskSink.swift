@@ -11,32 +11,77 @@ final class FileDiskSink: BlockSink {
     let size: Int64
     let destination: String
     let temporary: String
+    /// False when a restore that continues found its hidden file gone and made a new one: the
+    /// copy then starts over.
+    let resumable: Bool
     /// Zeros are written (a raw image) rather than left as holes (a sparse one).
     private let sparse: Bool
     private let replace: Bool
     private let descriptor: Int32
 
-    /// Opens (or makes) the hidden file. `size` is the disk's.
-    init(destination: String, restore: String, size: Int64, sparse: Bool, replace: Bool) throws {
+    private init(
+        destination: String, temporary: String, descriptor: Int32, size: Int64, sparse: Bool, replace: Bool, resumable: Bool
+    ) {
         self.destination = destination
+        self.temporary = temporary
+        self.descriptor = descriptor
         self.size = size
         self.sparse = sparse
         self.replace = replace
+        self.resumable = resumable
+    }
+
+    static func temporaryPath(destination: String, restore: String) -> String {
         let folder = (destination as NSString).deletingLastPathComponent
-        temporary = folder + "/." + (destination as NSString).lastPathComponent + ".tidemark-restore-" + restore.prefix(8)
-        descriptor = open(temporary, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else {
-            throw RestoreError(.io, "cannot create a file in \(folder): \(String(cString: strerror(errno)))")
-        }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(descriptor)
-            throw RestoreError(.invalidRequest, "\(temporary) is not a regular file: remove it and run the restore again")
-        }
-        if Int64(info.st_size) != size, ftruncate(descriptor, off_t(size)) != 0 {
-            let reason = String(cString: strerror(errno))
-            close(descriptor)
-            throw RestoreError(.insufficientSpace, "cannot size \(temporary) to \(size) bytes: \(reason)")
+        return folder + "/." + (destination as NSString).lastPathComponent + ".tidemark-restore-" + restore.prefix(8)
+    }
+
+    /// Opens the hidden file off the cooperative pool: made afresh (emptied) for a disk that
+    /// starts, kept for one that `continuing` (made again, and the copy started over, if it is
+    /// gone); owner-only, this account's, sized to the disk, its folder flushed when it is new.
+    static func open(
+        destination: String, restore: String, size: Int64, sparse: Bool, replace: Bool, continuing: Bool
+    ) async throws -> FileDiskSink {
+        let temporary = temporaryPath(destination: destination, restore: restore)
+        let folder = (destination as NSString).deletingLastPathComponent
+        return try await BlockingIOPool.shared.run { () throws(RestoreError) -> FileDiskSink in
+            var descriptor: Int32 = -1
+            var created = false
+            if continuing { descriptor = Glibc.open(temporary, O_RDWR | O_CLOEXEC | O_NOFOLLOW) }
+            if descriptor < 0 {
+                guard !continuing || errno == ENOENT else {
+                    throw RestoreError(.io, "cannot open \(temporary): \(String(cString: strerror(errno)))")
+                }
+                descriptor = Glibc.open(temporary, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
+                created = true
+            }
+            guard descriptor >= 0 else {
+                throw RestoreError(.io, "cannot create a file in \(folder): \(String(cString: strerror(errno)))")
+            }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(),
+                fchmod(descriptor, 0o600) == 0
+            else {
+                close(descriptor)
+                throw RestoreError(
+                    .invalidRequest, "\(temporary) is not a regular file of this account: remove it and run the restore again")
+            }
+            if Int64(info.st_size) != size, ftruncate(descriptor, off_t(size)) != 0 {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                throw RestoreError(.insufficientSpace, "cannot size \(temporary) to \(size) bytes: \(reason)")
+            }
+            if created {
+                do throws(RepositoryError) {
+                    try DurableFile.syncDirectory(folder.isEmpty ? "." : folder)
+                } catch {
+                    close(descriptor)
+                    throw RestoreError(.io, error.message)
+                }
+            }
+            return FileDiskSink(
+                destination: destination, temporary: temporary, descriptor: descriptor, size: size, sparse: sparse, replace: replace,
+                resumable: !(continuing && created))
         }
     }
 
@@ -45,8 +90,7 @@ final class FileDiskSink: BlockSink {
     /// Whether a finished copy is at the destination and its hidden file gone: a restore that
     /// crashed after moving the file and before recording it.
     static func movedAlready(destination: String, restore: String) -> Bool {
-        let folder = (destination as NSString).deletingLastPathComponent
-        let temporary = folder + "/." + (destination as NSString).lastPathComponent + ".tidemark-restore-" + restore.prefix(8)
+        let temporary = temporaryPath(destination: destination, restore: restore)
         return !FileManager.default.fileExists(atPath: temporary) && FileManager.default.fileExists(atPath: destination)
     }
 

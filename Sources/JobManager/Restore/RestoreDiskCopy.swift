@@ -24,6 +24,8 @@ struct RestoreDiskCopy: Sendable {
     struct Busy: Sendable {
         var source: Double = 0
         var target: Double = 0
+        /// Wall seconds times the disks copied at once: what the busy seconds are a share of.
+        var parallelSeconds: Double = 0
     }
 
     /// Copies from `from`'s offset (nil: the start) to the end; `checkpoint` records progress.
@@ -33,8 +35,10 @@ struct RestoreDiskCopy: Sendable {
         let blockBytes = Int64(manifest.blockSize.bytes)
         // 64 MiB windows, smaller when checkpoints are asked more often than that.
         let windowBlocks = max(1, Int(min(64 << 20, checkpointBytes) / blockBytes))
+        // A sink that cannot continue (an upload) starts over, its figures with it.
         var progress =
-            from ?? RestoreEvent.DiskProgress(taskId: taskID, offset: 0, readBytes: 0, writtenBytes: 0, skippedBytes: 0)
+            (sink.resumable ? from : nil)
+            ?? RestoreEvent.DiskProgress(taskId: taskID, offset: 0, readBytes: 0, writtenBytes: 0, skippedBytes: 0)
         var busy = Busy()
         var first = Int(progress.offset / blockBytes)
         let count = manifest.blocks.count
@@ -42,6 +46,10 @@ struct RestoreDiskCopy: Sendable {
         var sinceCheckpoint: Int64 = 0
         var next: Task<([[UInt8]?], Double), any Error>? = first < count ? load(first..<min(count, first + windowBlocks)) : nil
         while let loading = next {
+            if Task.isCancelled {
+                loading.cancel()
+                throw CancellationError()
+            }
             let range = first..<min(count, first + windowBlocks)
             let (blocks, loadSeconds) = try await loading.value
             busy.source += loadSeconds

@@ -67,21 +67,13 @@ public struct RestoreManager: Sendable {
         ).compactMap { RestoreEvent.restore(inStream: $0.stream) }
     }
 
-    /// Waits for a restore another process runs (a server took it up first) and reports it.
-    public func waitUntilFinished(restore: String, poll: Duration = .milliseconds(250)) async throws -> RestoreReport {
-        let stream = try StreamName(RestoreEvent.stream(of: restore))
-        while true {
-            let state = RestoreState(events: try await store.readStream(stream, limit: 1_000_000))
-            guard let requested = state.requested else {
-                throw RestoreError(.noSuchRestore, "there is no restore \(restore): see 'tidemark session list'")
-            }
-            if state.finished != nil {
-                let recorder = try RestoreRecorder(
-                    store: store, restore: restore, state: state, metadata: EventMetadata(), crashAfter: nil)
-                return await RestoreRunner(manager: self, restore: restore, recorder: recorder).report(requested)
-            }
-            try await Task.sleep(for: poll)
-        }
+    /// Whether this host may take the restore up: a VM restore anywhere; a disk restore or an
+    /// export only on the host that asked, since its files were checked there.
+    public func mayRun(restore: String, host: String = ProcessInfo.processInfo.hostName) async throws -> Bool {
+        let events = try await store.readStream(try StreamName(RestoreEvent.stream(of: restore)), limit: 1)
+        guard let first = events.first, let requested = RestoreState(events: [first]).requested else { return false }
+        if requested.what == .vm { return true }
+        return (try? first.metadata())?.host == host
     }
 
     /// Runs a requested restore to its end, or resumes one that was interrupted. Throws

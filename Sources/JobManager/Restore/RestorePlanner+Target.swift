@@ -57,7 +57,14 @@ extension RestorePlanner {
         }
 
         let clusters = inventory.clusters.filter { $0.datacenter == datacenter }
-        let hosts = inventory.hosts.filter { host in host.cluster.isEmpty || clusters.contains { $0.id == host.cluster } }
+        // A host is in the datacenter through its cluster; a standalone one through no cluster,
+        // so those are offered only when the inventory has a single datacenter.
+        let hosts = inventory.hosts.filter { host in
+            host.cluster.isEmpty ? inventory.datacenters.count == 1 : clusters.contains { $0.id == host.cluster }
+        }
+        if target.host != nil && target.cluster != nil {
+            throw RestoreError(.invalidRequest, "give --host or --cluster, not both")
+        }
         let host: Inventory.Host
         if let wanted = target.host {
             guard let found = hosts.first(where: { $0.name == wanted || $0.id == wanted }) else {

@@ -23,7 +23,13 @@ struct RestorePlanner {
         let catalog = try await manager.catalog.load()
         let points = RestorePointCatalog(store: manager.store)
         var chosen: [RestorePointRecord] = []
-        for vm in order.vms { chosen.append(try await points.choose(vm: vm, order.point)) }
+        for vm in order.vms {
+            let record = try await points.choose(vm: vm, order.point)
+            if chosen.contains(where: { $0.point.vmId == record.point.vmId }) {
+                throw RestoreError(.invalidRequest, "\(vm) names a VM already in this restore (\(record.point.vmId)): restore each VM once")
+            }
+            chosen.append(record)
+        }
         let (repositoryID, repository) = try repository(of: chosen, in: catalog)
         let opened = try await open(repository)
         var machines: [RestoreEvent.Machine] = []
@@ -35,6 +41,10 @@ struct RestorePlanner {
                 throw RestoreError(.invalidRequest, "--name names one VM: restore several VMs without it (each becomes <name>-restored)")
             }
             for index in machines.indices { machines[index].targetName = target.name ?? machines[index].vmName + "-restored" }
+            let names = machines.compactMap(\.targetName)
+            if let twice = Dictionary(grouping: names, by: { $0.lowercased() }).first(where: { $0.value.count > 1 })?.value.first {
+                throw RestoreError(.invalidRequest, "two of the VMs would be restored as \(twice): restore them one at a time with --name")
+            }
             let resolved = try await resolve(target, for: machines, in: catalog)
             return RestoreEvent.Requested(
                 restoreId: restoreID, what: .vm, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
@@ -55,15 +65,18 @@ struct RestorePlanner {
                 restoreId: restoreID, what: .disk, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
                 vms: machines, target: nil, replace: replace)
         case .export(let folder, let replace):
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            let usable = await BlockingIOPool.shared.run { () -> Bool in
+                var isFolder: ObjCBool = false
+                return FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue
+            }
+            guard usable else {
                 throw RestoreError(.invalidRequest, "\(folder) is not a folder: make it first, or name an existing one with --to-folder")
             }
             var seen = Set<String>()
             for index in machines.indices {
                 for diskIndex in machines[index].disks.indices {
                     let disk = machines[index].disks[diskIndex]
-                    let path = (folder as NSString).appendingPathComponent("\(machines[index].vmName)-\(disk.disk).img")
+                    let path = (folder as NSString).appendingPathComponent("\(Self.fileName(machines[index].vmName))-\(disk.disk).img")
                     guard seen.insert(path).inserted else { throw RestoreError(.invalidRequest, "two disks would be exported to \(path)") }
                     machines[index].disks[diskIndex].path = try await checkedFile(path, replace: replace, catalog: catalog)
                 }
@@ -142,8 +155,18 @@ struct RestorePlanner {
     /// A file a disk is written to: its folder exists, it is outside every repository, and
     /// it does not exist unless it may be replaced (and then it is a regular file).
     private func checkedFile(_ path: String, replace: Bool, catalog: CatalogState) async throws -> String {
-        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let known = catalog.repositories.values.map(\.definition.path)
+        return try await BlockingIOPool.shared.run { () throws -> String in try Self.checkedFile(path, replace: replace, known: known) }
+    }
+
+    /// A VM's name as a file name: no folder separators, no leading dot.
+    static func fileName(_ name: String) -> String {
+        let cleaned = String(name.map { $0 == "/" || $0 == "\\" || $0.isNewline ? "_" : $0 })
+        return cleaned.hasPrefix(".") ? "_" + cleaned.dropFirst() : cleaned
+    }
+
+    private static func checkedFile(_ path: String, replace: Bool, known: [String]) throws -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         do {
             try RestoreTarget.checkOutside(absolute, knownRepositories: known)
         } catch {
@@ -153,6 +176,10 @@ struct RestorePlanner {
         let folder = (absolute as NSString).deletingLastPathComponent
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw RestoreError(.invalidRequest, "the folder \(folder) does not exist: make it first, or write the disk elsewhere")
+        }
+        guard access(folder, W_OK) == 0 else {
+            throw RestoreError(
+                .invalidRequest, "the folder \(folder) is not writable by this account: choose another, or fix its permissions")
         }
         var info = stat()
         if lstat(absolute, &info) == 0 {

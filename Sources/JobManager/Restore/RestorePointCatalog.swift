@@ -64,7 +64,18 @@ public struct RestorePointCatalog: Sendable {
 
     /// The point chosen, or an error that lists the real choices.
     public func choose(vm: String, _ choice: RestorePointChoice) async throws -> RestorePointRecord {
-        let points = try await points(ofVM: vm)
+        var points = try await points(ofVM: vm)
+        // A name several VMs had (one deleted, another made with its name) is ambiguous: by id then.
+        let ids = Set(points.map(\.point.vmId))
+        if ids.count > 1 {
+            if ids.contains(vm) {
+                points = points.filter { $0.point.vmId == vm }
+            } else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "several VMs were named \(vm) (\(ids.sorted().joined(separator: ", "))): name the one to restore by its id")
+            }
+        }
         guard let newest = points.last else {
             let names = Set(try await all().compactMap { $0.point.vmName }).sorted()
             throw RestoreError(

@@ -23,20 +23,16 @@ extension RestoreRunner {
             let manifest = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
                 try repository.manifest(restorePoint: machine.restorePointId, disk: disk.disk)
             }
-            if let path = disk.path, known?.started != nil, FileDiskSink.movedAlready(destination: path, restore: restore) {
-                // A crashed run moved the file into place before it could record the end.
-                let whole = try await Self.fileMatches(path, manifest: manifest, repository: repository)
-                guard whole else {
-                    throw RestoreError(.targetExists, "\(path) exists and is not this restore's copy of \(disk.disk)")
-                }
-                let done = Self.figures(of: manifest, task: task)
-                try await recorder.record(.diskFinished, done)
+            if let path = disk.path, known?.started != nil,
+                try await adoptMovedFile(path, manifest: manifest, repository: repository, task: task, replace: requested.replace ?? false)
+            {
                 return RestoreDiskCopy.Busy()
             }
             let sink: any BlockSink
             if let path = disk.path {
-                sink = try FileDiskSink(
-                    destination: path, restore: restore, size: manifest.diskSize, sparse: true, replace: requested.replace ?? false)
+                sink = try await FileDiskSink.open(
+                    destination: path, restore: restore, size: manifest.diskSize, sparse: true, replace: requested.replace ?? false,
+                    continuing: known?.started != nil)
             } else if let target, let prepared {
                 sink = try await target.openDiskForWriting(vm: prepared.targetVmId, diskKey: disk.key)
             } else {
@@ -61,11 +57,32 @@ extension RestoreRunner {
         } catch let error where Self.isFinal(error) {
             if let checkpointed = await recorder.state.disks[task]?.progress { last = checkpointed }
             last.result = .failed
-            last.message = "\(error)"
+            last.message = await recorder.clean("\(error)")
             try await recorder.record(.diskFinished, last)
-            logger.error("disk not restored", metadata: ["vm": "\(machine.vmName)", "disk": "\(disk.disk)", "error": "\(error)"])
+            logger.error(
+                "disk not restored", metadata: ["vm": "\(machine.vmName)", "disk": "\(disk.disk)", "error": "\(last.message ?? "")"])
             return RestoreDiskCopy.Busy()
         }
+    }
+
+    /// A crashed run may have moved the file into place before it could record the end: then
+    /// the hidden file is gone and the destination holds the restore point's disk (every
+    /// block compared). Recorded as finished; false when there is nothing to adopt. A
+    /// destination that is not this copy is refused, unless the restore may replace it (then
+    /// the copy is made again).
+    private func adoptMovedFile(
+        _ path: String, manifest: DiskManifest, repository: BackupRepository, task: String, replace: Bool
+    )
+        async throws -> Bool
+    {
+        let restore = restore
+        guard await BlockingIOPool.shared.run({ FileDiskSink.movedAlready(destination: path, restore: restore) }) else { return false }
+        if try await Self.fileMatches(path, manifest: manifest, repository: repository) {
+            try await recorder.record(.diskFinished, Self.figures(of: manifest, task: task))
+            return true
+        }
+        guard replace else { throw RestoreError(.targetExists, "\(path) exists and is not this restore's copy of \(manifest.disk)") }
+        return false
     }
 
     /// The figures of a whole copy of `manifest`: every stored block read and written, zeros skipped.
@@ -80,11 +97,13 @@ extension RestoreRunner {
     /// Whether the file holds exactly the restore point's disk (every block's name compared).
     static func fileMatches(_ path: String, manifest: DiskManifest, repository: BackupRepository) async throws -> Bool {
         try await BlockingIOPool.shared.run { () throws -> Bool in
-            let source = try ImageFileSource(path: path)
-            guard source.size == manifest.diskSize else { return false }
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard descriptor >= 0 else { return false }
             defer { close(descriptor) }
+            var info = stat()
+            guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int64(info.st_size) == manifest.diskSize else {
+                return false
+            }
             var buffer = [UInt8](repeating: 0, count: manifest.blockSize.bytes)
             for index in manifest.blocks.indices {
                 let length = manifest.length(ofBlock: index)

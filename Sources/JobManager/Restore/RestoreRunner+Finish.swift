@@ -16,25 +16,36 @@ extension RestoreRunner {
         let written = ends.reduce(Int64(0)) { $0 + $1.writtenBytes }
         let skipped = ends.reduce(Int64(0)) { $0 + $1.skippedBytes }
         let duration = max(0.001, Date().timeIntervalSince(state.requestedAt ?? Date()))
-        let wall = max(seconds, 0.001)
+        let wall = max(busy.parallelSeconds, seconds, 0.001)
         let shares = ["source": min(100, busy.source / wall * 100), "target": min(100, busy.target / wall * 100)].mapValues {
             ($0 * 10).rounded() / 10
         }
-        let failedVMs = requested.vms.filter { machine in
-            machine.disks.contains { state.disks[RestoreState.taskID(vm: machine.vmId, key: $0.key)]?.progress?.result != .success }
+        // A VM is restored when every disk is in and, if asked, it was switched on.
+        var notes = failures
+        var failedVMs = Set<String>()
+        for machine in requested.vms {
+            for disk in machine.disks {
+                let progress = state.disks[RestoreState.taskID(vm: machine.vmId, key: disk.key)]?.progress
+                guard progress?.result != .success else { continue }
+                failedVMs.insert(machine.vmId)
+                if let message = progress?.message { notes.append("\(machine.vmName) \(disk.disk): \(message)") }
+            }
+            if requested.target?.powerOn == true && !state.poweredOn.contains(machine.vmId) { failedVMs.insert(machine.vmId) }
+            if notes.contains(where: { $0.hasPrefix(machine.vmName + ":") }) { failedVMs.insert(machine.vmId) }
         }
         let reason: String? =
-            failures.isEmpty && failedVMs.isEmpty
+            failedVMs.isEmpty && notes.isEmpty
             ? nil
             : "\(failedVMs.count) of \(requested.vms.count) VM\(requested.vms.count == 1 ? "" : "s") not restored: "
-                + (failures.isEmpty ? failedVMs.map(\.vmName) : failures).joined(separator: "; ")
+                + (notes.isEmpty ? requested.vms.filter { failedVMs.contains($0.vmId) }.map(\.vmName) : notes).joined(separator: "; ")
+        let shortReason = reason.map { $0.count > 4_000 ? String($0.prefix(4_000)) + "…" : $0 }
         let finished = RestoreEvent.Finished(
             result: reason == nil ? .success : .failed, readBytes: read, writtenBytes: written, skippedBytes: skipped,
             durationSeconds: (duration * 1000).rounded() / 1000, bytesPerSecond: Int64(Double(written + skipped) / duration),
             busy: busy.source + busy.target > 0 ? shares : nil,
-            bottleneck: busy.source + busy.target > 0 ? (busy.source >= busy.target ? "source" : "target") : nil, reason: reason)
+            bottleneck: busy.source + busy.target > 0 ? (busy.source >= busy.target ? "source" : "target") : nil, reason: shortReason)
         try await recorder.record(.finished, finished)
-        logger.info("restore finished", metadata: ["result": "\(finished.result)", "reason": "\(reason ?? "")"])
+        logger.info("restore finished", metadata: ["result": "\(finished.result)", "reason": "\(shortReason ?? "")"])
         return await report(requested)
     }
 

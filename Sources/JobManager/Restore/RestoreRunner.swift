@@ -1,4 +1,5 @@
 import BlockingIO
+import EventStore
 import Foundation
 import Infrastructure
 import Logging
@@ -10,7 +11,8 @@ import WorkflowEvents
 /// by its mark), each disk copied from its last checkpoint, the VM switched on once every disk
 /// is in, the end with its statistics. An error a rerun would meet again (a missing or corrupt
 /// chunk, a target that refuses) fails the disk or the VM with the reason, and the restore ends
-/// failed; database trouble and cancellation leave it unfinished, to be resumed.
+/// failed; database trouble, an unreachable server or repository, a busy repository and
+/// cancellation leave it unfinished, to be resumed.
 struct RestoreRunner {
     let manager: RestoreManager
     let restore: String
@@ -30,45 +32,57 @@ struct RestoreRunner {
         var busy = RestoreDiskCopy.Busy()
         var failures: [String] = []
         do {
-            let repository = try await openRepository(requested)
+            // Held to the end: retention and collection wait rather than delete what is read.
+            let (repository, lock) = try await openRepository(requested)
+            defer { withExtendedLifetime(lock) {} }
             let target = try await openTarget(requested)
-            defer { if let target { Task { await target.disconnect() } } }
-            for machine in requested.vms {
-                do {
-                    try await restoreMachine(machine, requested: requested, repository: repository, target: target, busy: &busy)
-                } catch let error where Self.isFinal(error) {
-                    failures.append("\(machine.vmName): \(error)")
-                    logger.error("VM not restored", metadata: ["vm": "\(machine.vmName)", "error": "\(error)"])
+            do {
+                for machine in requested.vms {
+                    do {
+                        try await restoreMachine(machine, requested: requested, repository: repository, target: target, busy: &busy)
+                    } catch let error where Self.isFinal(error) {
+                        let reason = await recorder.clean("\(error)")
+                        failures.append("\(machine.vmName): \(reason)")
+                        logger.error("VM not restored", metadata: ["vm": "\(machine.vmName)", "error": "\(reason)"])
+                    }
                 }
+            } catch {
+                await target?.disconnect()
+                throw error
             }
+            await target?.disconnect()
         } catch let error where Self.isFinal(error) {
-            failures.append("\(error)")
-        }
-        let disks = await recorder.state.disks
-        for (task, disk) in disks.sorted(by: { $0.key < $1.key }) where disk.progress?.result == .failed {
-            if !failures.contains(where: { $0.contains(disk.progress?.message ?? "\u{0}") }) {
-                failures.append("\(task): \(disk.progress?.message ?? "failed")")
-            }
+            failures.append(await recorder.clean("\(error)"))
         }
         return try await finish(requested, failures: failures, busy: busy, seconds: RestoreDiskCopy.seconds(ContinuousClock.now - started))
     }
 
-    /// Errors that end a VM's restore for good: anything but database trouble and cancellation.
+    /// Errors that end a VM's restore for good. Not: database trouble, cancellation, a server
+    /// or repository that cannot be reached right now, a repository busy with retention —
+    /// those leave the restore to be resumed.
     static func isFinal(_ error: any Error) -> Bool {
-        !(error is PostgresError || error is CancellationError)
+        if Task.isCancelled { return false }
+        switch error {
+        case is PostgresError, is CancellationError, is EventStoreError: return false
+        case let error as InfrastructureError: return error.code != .unreachable
+        case let error as RepositoryError: return ![.busy, .notARepository].contains(error.code)
+        default: return true
+        }
     }
 
-    private func openRepository(_ requested: RestoreEvent.Requested) async throws -> BackupRepository {
+    /// The repository, and its shared lock for the whole run.
+    private func openRepository(_ requested: RestoreEvent.Requested) async throws -> (BackupRepository, RepositoryLock) {
         let catalog = try await manager.catalog.load()
         guard let definition = catalog.repositories[requested.repositoryId]?.definition else {
             throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
         }
         return try await BlockingIOPool.shared.run { () throws(RepositoryError) in
-            try BackupRepository.open(at: URL(fileURLWithPath: definition.path))
+            let repository = try BackupRepository.open(at: URL(fileURLWithPath: definition.path))
+            return (repository, try repository.lock(.shared, wait: false))
         }
     }
 
-    /// The target server's adapter, for VM restores.
+    /// The target server's adapter, for VM restores; its secrets go to the recorder's scrubber.
     private func openTarget(_ requested: RestoreEvent.Requested) async throws -> (any VMRestoring)? {
         guard let target = requested.target else { return nil }
         let catalog = try await manager.catalog.load()
@@ -77,6 +91,7 @@ struct RestoreRunner {
         }
         let opened = try await manager.adapters.open(
             server, for: "restore to '\(server.name)'", secrets: manager.settings.secrets, logger: manager.logger)
+        await recorder.redact(opened.secrets)
         guard let restoring = opened.adapter as? any VMRestoring else {
             await opened.adapter.disconnect()
             throw RestoreError(.invalidRequest, "'\(server.name)' cannot have VMs created by Tidemark")
@@ -93,12 +108,15 @@ struct RestoreRunner {
                 try await prepareTarget(machine, destination: destination, on: target)
             } else { nil }
         let tasks = machine.disks.map { disk in (disk, RestoreState.taskID(vm: machine.vmId, key: disk.key)) }
+        let started = ContinuousClock.now
+        var running = 0
         try await withThrowingTaskGroup(of: RestoreDiskCopy.Busy.self) { group in
             for (disk, task) in tasks where await recorder.state.disks[task]?.finished != true {
+                running += 1
                 group.addTask {
                     try await restoreDisk(
-                        disk, task: task, machine: machine, requested: requested, repository: repository,
-                        target: target, prepared: prepared)
+                        disk, task: task, machine: machine, requested: requested, repository: repository, target: target,
+                        prepared: prepared)
                 }
             }
             for try await taken in group {
@@ -106,6 +124,7 @@ struct RestoreRunner {
                 busy.target += taken.target
             }
         }
+        busy.parallelSeconds += RestoreDiskCopy.seconds(ContinuousClock.now - started) * Double(max(running, 1))
         let disks = await recorder.state.disks
         guard tasks.allSatisfy({ disks[$0.1]?.progress?.result == .success }) else { return }
         if let target, let destination = requested.target, let prepared, destination.powerOn,
@@ -120,18 +139,35 @@ struct RestoreRunner {
     }
 
     /// The VM the restore creates: recorded as an intent first, then created, or adopted by
-    /// its mark when a crashed run created it already. A VM of that name without the mark is
-    /// someone else's: refused.
+    /// its mark when a crashed run created it already. A VM recorded before is checked again:
+    /// still there, still marked as this restore's, and off unless this restore switched it
+    /// on — a restore never writes into a VM it did not make, nor into a running one.
     private func prepareTarget(
         _ machine: RestoreEvent.Machine, destination: RestoreEvent.Target, on target: any VMRestoring
     )
         async throws -> RestoreEvent.TargetPrepared
     {
-        if let prepared = await recorder.state.targets[machine.vmId] { return prepared }
-        let name = machine.targetName ?? machine.vmName + "-restored"
         let annotation = "tidemark-restore:\(restore)/\(machine.vmId)"
-        let intended = await recorder.state.targetsRequested[machine.vmId]
-        if intended == nil {
+        if let prepared = await recorder.state.targets[machine.vmId] {
+            let current = try await target.inventory().virtualMachine(prepared.targetVmId)
+            guard let current, current.annotation == annotation else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "the VM \(prepared.targetVmName) (\(prepared.targetVmId)) this restore created is gone or no longer carries its mark: nothing more is written"
+                )
+            }
+            if current.poweredOn, await !recorder.state.poweredOn.contains(machine.vmId),
+                await !recorder.state.powerOnRequested.contains(machine.vmId)
+            {
+                throw RestoreError(
+                    .invalidRequest,
+                    "the VM \(prepared.targetVmName) (\(prepared.targetVmId)) was switched on before its disks were restored: nothing more is written into it"
+                )
+            }
+            return prepared
+        }
+        let name = machine.targetName ?? machine.vmName + "-restored"
+        if await recorder.state.targetsRequested[machine.vmId] == nil {
             try await recorder.record(
                 .targetRequested, RestoreEvent.TargetRequested(vmId: machine.vmId, name: name, annotation: annotation))
         }
