@@ -16,6 +16,11 @@ CURLcode tm_curl_set_write(CURL *curl, tm_data_callback callback, void *context)
     return code != CURLE_OK ? code : curl_easy_setopt(curl, CURLOPT_WRITEDATA, context);
 }
 
+CURLcode tm_curl_set_read(CURL *curl, tm_data_callback callback, void *context) {
+    CURLcode code = curl_easy_setopt(curl, CURLOPT_READFUNCTION, callback);
+    return code != CURLE_OK ? code : curl_easy_setopt(curl, CURLOPT_READDATA, context);
+}
+
 CURLcode tm_curl_set_header_callback(CURL *curl, tm_data_callback callback, void *context) {
     CURLcode code = curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, callback);
     return code != CURLE_OK ? code : curl_easy_setopt(curl, CURLOPT_HEADERDATA, context);

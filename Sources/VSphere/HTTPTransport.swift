@@ -13,6 +13,9 @@ struct HTTPRequest: Sendable {
     var body: [UInt8]? = nil
     /// Inclusive byte range for a partial read (`Range: bytes=a-b`).
     var range: ClosedRange<Int64>? = nil
+    /// A body streamed as it is made (an upload of `uploadSize` bytes), instead of `body`.
+    var upload: UploadStream? = nil
+    var uploadSize: Int64 = 0
 }
 
 struct HTTPResponse: Sendable {
@@ -153,6 +156,16 @@ private final class CurlHandle: @unchecked Sendable {
                 _ = tm_curl_set_pointer(curl, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bodyBytes.baseAddress))
                 _ = tm_curl_set_string(curl, CURLOPT_CUSTOMREQUEST, request.method)
             }
+            if let upload = request.upload {
+                _ = tm_curl_set_long(curl, CURLOPT_UPLOAD, 1)
+                _ = tm_curl_set_offset(curl, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.uploadSize))
+                _ = tm_curl_set_read(
+                    curl,
+                    { data, size, count, context in
+                        Unmanaged<UploadStream>.fromOpaque(context!).takeUnretainedValue().read(into: data!, count: size * count)
+                    }, Unmanaged.passUnretained(upload).toOpaque())
+                _ = tm_curl_set_string(curl, CURLOPT_CUSTOMREQUEST, request.method)
+            }
             let context = Unmanaged.passUnretained(sink).toOpaque()
             _ = tm_curl_set_write(
                 curl,
@@ -164,11 +177,15 @@ private final class CurlHandle: @unchecked Sendable {
                 { data, size, count, context in
                     Unmanaged<ResponseSink>.fromOpaque(context!).takeUnretainedValue().header(data!, size * count)
                 }, context)
-            defer { withExtendedLifetime(sink) {} }
+            defer { withExtendedLifetime((sink, request.upload)) {} }
             return curl_easy_perform(curl)
         }
         _ = tm_curl_set_pointer(curl, CURLOPT_POSTFIELDS, nil)
         _ = tm_curl_set_long(curl, CURLOPT_POST, 0)
+        if request.upload != nil {
+            _ = tm_curl_set_long(curl, CURLOPT_UPLOAD, 0)
+            _ = tm_curl_set_read(curl, nil, nil)
+        }
         guard code == CURLE_OK else { throw failure(code, url: url, sink: sink) }
         return HTTPResponse(status: tm_curl_response_code(curl), headers: sink.headers, body: sink.bytes, received: sink.filled)
     }

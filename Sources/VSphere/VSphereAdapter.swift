@@ -164,7 +164,7 @@ public final class VSphereAdapter: InfrastructureAdapter {
     }
 
     /// The datacenter of a VM, from the last inventory or by walking its parents.
-    private func datacenterName(of vm: String) async throws(InfrastructureError) -> String {
+    func datacenterName(of vm: String) async throws(InfrastructureError) -> String {
         if let known = datacenterOfMachine.withLock({ $0[vm] }) { return known }
         var current = Self.machine(vm)
         for _ in 0..<64 {

@@ -4,7 +4,7 @@ extension VSphereClient {
     /// The VM properties the Job Manager needs, in one paged retrieval.
     static let machineProperties = [
         "name", "parent", "runtime.host", "runtime.powerState", "config.instanceUuid", "config.template", "config.hardware.device",
-        "datastore",
+        "datastore", "config.hardware.numCPU", "config.hardware.memoryMB", "config.firmware", "config.guestId", "config.annotation",
     ]
 
     /// Reads the whole inventory: containers and hosts in one retrieval, VMs in pages, tags from
@@ -16,6 +16,7 @@ extension VSphereClient {
             ("ComputeResource", ["name", "parent"]),
             ("HostSystem", ["name", "parent"]),
             ("Datastore", ["name"]),
+            ("Network", ["name"]),
         ])
         let machines = try await retrieveAll(types: [("VirtualMachine", Self.machineProperties)])
         let tags = try await tagsAndAssignments()
@@ -52,26 +53,50 @@ extension VSphereClient {
                     Inventory.Host(id: id, name: name, cluster: parent?.type == "ClusterComputeResource" ? parent!.value : ""))
             case "Datastore":
                 inventory.datastores.append(Inventory.Datastore(id: id, name: name))
+            case "Network", "DistributedVirtualPortgroup", "OpaqueNetwork":
+                inventory.networks.append(Inventory.Network(id: id, name: name))
             default:
                 continue
             }
         }
         inventory.tags = tags.tags
         let clusterOfHost = Dictionary(inventory.hosts.map { ($0.id, $0.cluster) }, uniquingKeysWith: { a, _ in a })
+        // A NIC's backing names its network by reference, or (standard port groups) by name.
+        var networkIDs: [String: String] = [:]
+        for network in inventory.networks {
+            networkIDs[network.id] = network.id
+            if networkIDs[network.name] == nil { networkIDs[network.name] = network.id }
+        }
         inventory.virtualMachines = machines.compactMap { object -> VirtualMachine? in
             guard object.text("config.template") != "true", let folder = object.reference("parent"), folder.type == "Folder" else {
                 return nil
             }
             let host = object.reference("runtime.host")?.value ?? ""
-            let disks = VirtualDiskDevice.disks(in: object.properties["config.hardware.device"]).map {
-                VirtualDisk(key: $0.key, label: $0.label, capacity: $0.capacity, datastore: $0.datastore?.value ?? "", file: $0.file)
+            let devices = object.properties["config.hardware.device"]
+            let disks = VirtualDiskDevice.disks(in: devices).map {
+                VirtualDisk(
+                    key: $0.key, label: $0.label, capacity: $0.capacity, datastore: $0.datastore?.value ?? "", file: $0.file,
+                    controllerKey: $0.controllerKey, unitNumber: $0.unitNumber, thinProvisioned: $0.thinProvisioned)
+            }
+            let nics = VirtualNICDevice.nics(in: devices).map { nic in
+                VirtualNIC(
+                    key: nic.key, label: nic.label, adapterType: nic.adapterType,
+                    network: networkIDs[nic.network] ?? nic.networkName.flatMap { networkIDs[$0] } ?? nic.network,
+                    macAddress: nic.macAddress)
+            }
+            let hardware = object.text("config.hardware.numCPU").flatMap(Int.init).map { cpus in
+                VMHardware(
+                    cpus: cpus, memoryMiB: object.text("config.hardware.memoryMB").flatMap(Int.init) ?? 0,
+                    firmware: object.text("config.firmware") ?? "bios", guestID: object.text("config.guestId") ?? "otherGuest64", nics: nics
+                )
             }
             let datastore = object.properties["datastore"]?.children.first?.text ?? disks.first?.datastore ?? ""
             return VirtualMachine(
                 id: object.object.value, name: object.text("name") ?? object.object.value,
                 instanceUUID: object.text("config.instanceUuid") ?? "", folder: folder.value, host: host,
                 cluster: clusterOfHost[host] ?? "", datastore: datastore, tags: tags.byObject[object.object.value] ?? [],
-                poweredOn: object.text("runtime.powerState") == "poweredOn", disks: disks)
+                poweredOn: object.text("runtime.powerState") == "poweredOn", disks: disks, hardware: hardware,
+                annotation: object.text("config.annotation"))
         }
         return inventory
     }

@@ -9,6 +9,9 @@ struct VirtualDiskDevice: Sendable {
     let datastore: ManagedObjectReference?
     /// The changed block tracking id, when CBT is on for the disk.
     let changeID: String?
+    var controllerKey: Int? = nil
+    var unitNumber: Int? = nil
+    var thinProvisioned: Bool? = nil
 
     static func disks(in devices: XMLElement?) -> [VirtualDiskDevice] {
         guard let devices else { return [] }
@@ -21,8 +24,51 @@ struct VirtualDiskDevice: Sendable {
                 ?? (device.value("capacityInKB").flatMap(Int64.init) ?? 0) * 1024
             return VirtualDiskDevice(
                 key: key, label: device.value("deviceInfo", "label") ?? "disk \(key)", capacity: capacity, file: file,
-                datastore: ManagedObjectReference(backing["datastore"]), changeID: backing.value("changeId"))
+                datastore: ManagedObjectReference(backing["datastore"]), changeID: backing.value("changeId"),
+                controllerKey: device.value("controllerKey").flatMap(Int.init), unitNumber: device.value("unitNumber").flatMap(Int.init),
+                thinProvisioned: backing.value("thinProvisioned").map { $0 == "true" })
         }
+    }
+}
+
+/// A VM's network adapters out of `config.hardware.device`: every device whose backing names
+/// a network (`VirtualVmxnet3`, `VirtualE1000e`...), with its MAC address.
+struct VirtualNICDevice: Sendable {
+    let key: Int
+    let label: String
+    /// `vmxnet3`, `e1000e`: the device type without `Virtual`, lower-cased.
+    let adapterType: String
+    /// The network's id, or its name when the backing gives only that.
+    let network: String
+    let networkName: String?
+    let macAddress: String
+
+    static func nics(in devices: XMLElement?) -> [VirtualNICDevice] {
+        guard let devices else { return [] }
+        return devices.children.compactMap { device -> VirtualNICDevice? in
+            guard let type = device.type, let key = device.value("key").flatMap(Int.init), let backing = device["backing"],
+                backing.type?.hasPrefix("VirtualEthernetCard") == true
+            else { return nil }
+            let name = backing.value("deviceName")
+            let network = ManagedObjectReference(backing["network"])?.value ?? backing.value("port", "portgroupKey") ?? name ?? ""
+            return VirtualNICDevice(
+                key: key, label: device.value("deviceInfo", "label") ?? "Network adapter", adapterType: Self.adapterType(type),
+                network: network, networkName: name, macAddress: device.value("macAddress") ?? "")
+        }
+    }
+
+    /// `VirtualVmxnet3` → `vmxnet3`.
+    static func adapterType(_ type: String) -> String {
+        (type.hasPrefix("Virtual") ? String(type.dropFirst("Virtual".count)) : type).lowercased()
+    }
+
+    /// `vmxnet3` → `VirtualVmxnet3`, for a device to create; unknown names become vmxnet3.
+    static func deviceType(_ adapter: String) -> String {
+        let known = [
+            "vmxnet3": "VirtualVmxnet3", "vmxnet2": "VirtualVmxnet2", "vmxnet": "VirtualVmxnet", "e1000": "VirtualE1000",
+            "e1000e": "VirtualE1000e", "pcnet32": "VirtualPCNet32",
+        ]
+        return known[adapter.lowercased()] ?? "VirtualVmxnet3"
     }
 }
 

@@ -49,6 +49,7 @@ type options struct {
 	hostsPerCluster int
 	standalone      int
 	vmsPerPool      int
+	datastores      int
 	folders         int
 	disks           int
 	diskKiB         int64
@@ -101,6 +102,7 @@ func main() {
 	flag.IntVar(&o.hostsPerCluster, "host", 2, "hosts per cluster")
 	flag.IntVar(&o.standalone, "standalone-host", 0, "standalone hosts per datacenter")
 	flag.IntVar(&o.vmsPerPool, "vm", 2, "VMs per cluster and per standalone host (govmomi places them on the resource pool)")
+	flag.IntVar(&o.datastores, "datastores", 1, "datastores (LocalDS_0, LocalDS_1, ...), each on every host")
 	flag.IntVar(&o.folders, "folder", 0, "VM folders per datacenter (Folder0, Folder1/Sub, ...); VMs are spread over them in turn")
 	flag.IntVar(&o.disks, "disks", 1, "virtual disks per VM")
 	flag.Int64Var(&o.diskKiB, "disk-kib", 1024, "capacity of each disk in KiB")
@@ -127,6 +129,7 @@ func run(o options) error {
 	model.ClusterHost = o.hostsPerCluster
 	model.Host = o.standalone
 	model.Machine = o.vmsPerPool
+	model.Datastore = o.datastores
 	model.Portgroup = 0
 	model.Autostart = true
 	defer model.Remove()

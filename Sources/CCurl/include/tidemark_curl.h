@@ -19,6 +19,8 @@ CURLcode tm_curl_set_string(CURL *curl, CURLoption option, const char *value);
 CURLcode tm_curl_set_pointer(CURL *curl, CURLoption option, void *value);
 CURLcode tm_curl_set_offset(CURL *curl, CURLoption option, curl_off_t value);
 CURLcode tm_curl_set_write(CURL *curl, tm_data_callback callback, void *context);
+/// The request body comes from `callback` (an upload of unknown length streamed as it is made).
+CURLcode tm_curl_set_read(CURL *curl, tm_data_callback callback, void *context);
 CURLcode tm_curl_set_header_callback(CURL *curl, tm_data_callback callback, void *context);
 long tm_curl_response_code(CURL *curl);
 
