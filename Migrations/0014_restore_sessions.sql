@@ -14,7 +14,8 @@ INSERT INTO tidemark.stream_categories (category, writer, stream_pattern, event_
     ('restore', 'the restore workflow (RestoreManager.request, RestoreRecorder)',
      '^restore-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
      ARRAY['RestoreRequested', 'RestoreTargetRequested', 'RestoreTargetPrepared', 'RestoreDiskStarted', 'RestoreDiskCheckpointed',
-           'RestoreDiskFinished', 'RestorePowerOnRequested', 'RestorePoweredOn', 'RestoreFinished'],
+           'RestoreDiskFinished', 'RestorePowerOnRequested', 'RestorePoweredOn', 'RestorePowerOffRequested', 'RestorePoweredOff',
+           'RestoreFinished'],
      'RestoreRequested');
 
 CREATE INDEX events_restore_point_vm_name_idx ON tidemark.events ((data ->> 'vm_name'), position)

@@ -18,6 +18,11 @@ public protocol VMRestoring: InfrastructureAdapter {
     /// Bytes free on a datastore, for the check before anything is created; nil when the
     /// manager does not say.
     func freeSpace(datastore: String) async throws -> Int64?
+
+    /// The areas of a VM's disk written since the point whose change id is given, up to now
+    /// (changed block tracking): what a rollback to that point must rewrite. Nil when the
+    /// manager cannot tell (every block is compared then).
+    func writtenSince(vm: String, diskKey: Int, changeID: String) async throws -> [DiskArea]?
 }
 
 /// What a restore asks a manager to create: the recorded configuration mapped to the target.

@@ -104,7 +104,7 @@ public struct RestoresProjection: Projection {
                 row.duration = finished.durationSeconds
                 row.rate = finished.bytesPerSecond
                 row.bottleneck = finished.bottleneck
-            case .targetRequested, .diskStarted, .powerOnRequested:
+            case .targetRequested, .diskStarted, .powerOnRequested, .powerOffRequested, .poweredOff:
                 continue
             }
             restores[id] = row

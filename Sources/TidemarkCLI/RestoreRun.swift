@@ -98,11 +98,15 @@ struct RestoreVMCommand: AsyncParsableCommand {
     var networkMap: [String] = []
     @Flag(name: .customLong("power-on"), help: "Switch the VM on once every disk is restored.") var powerOn = false
     @Flag(name: .customLong("keep-mac"), help: "Keep the recorded MAC addresses (default: new ones).") var keepMac = false
-    @Flag(help: "Restore over an existing VM of that name.") var overwrite = false
+    @Flag(help: "Restore over the VM of that name (the original, when no --name is given): only the blocks that differ are written.")
+    var overwrite = false
+    @Flag(name: .customLong("power-off"), help: "With --overwrite: switch the VM off first if it runs (otherwise it must be off).")
+    var powerOff = false
     @OptionGroup var pointOptions: RestorePointOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
+        if powerOff && !overwrite { throw ValidationError("--power-off goes with --overwrite: a new VM is created off") }
         for entry in networkMap
         where entry.split(separator: "=", omittingEmptySubsequences: false).count != 2 || entry.hasPrefix("=") || entry.hasSuffix("=") {
             throw ValidationError("--network-map '\(entry)' is not OLD=NEW: name the backup's network, '=', and the target's")
@@ -117,7 +121,7 @@ struct RestoreVMCommand: AsyncParsableCommand {
         }
         let target = RestoreOrder.VMTarget(
             server: server, name: name, datacenter: datacenter, folder: folder, host: host, cluster: cluster, datastore: datastore,
-            networkMap: map, powerOn: powerOn, keepMac: keepMac, overwrite: overwrite)
+            networkMap: map, powerOn: powerOn, keepMac: keepMac, overwrite: overwrite, powerOff: powerOff)
         try await RestoreRun.request(
             RestoreOrder(vms: vms, point: pointOptions.choice, destination: .vm(target), reason: pointOptions.reason),
             metadata: pointOptions.metadata, global: global)

@@ -26,15 +26,19 @@ enum RestoreTimeline {
             return "\(subject)VM \(prepared.targetVmName) (\(prepared.targetVmId)) \(prepared.adopted ? "adopted" : "created")"
         case .diskStarted:
             guard let started = try? decoder.decode(RestoreEvent.DiskStarted.self, from: data) else { return nil }
-            return "\(subject)\(started.disk) (\(started.sizeBytes) bytes) to \(started.target)"
+            let mode = started.mode.map { " (\($0)\(started.areaBytes.map { ", \($0) bytes changed" } ?? ""))" } ?? ""
+            return "\(subject)\(started.disk) (\(started.sizeBytes) bytes) to \(started.target)\(mode)"
         case .diskCheckpointed, .diskFinished:
             guard let progress = try? decoder.decode(RestoreEvent.DiskProgress.self, from: data) else { return nil }
             let what = kind == .diskFinished ? "\(progress.result?.rawValue ?? "done")" : "checkpoint"
             return
                 "\(subject)\(what) at \(progress.offset), read \(progress.readBytes), wrote \(progress.writtenBytes), skipped \(progress.skippedBytes)\(progress.message.map { ": \($0)" } ?? "")"
-        case .powerOnRequested, .poweredOn:
+        case .powerOnRequested, .poweredOn, .powerOffRequested, .poweredOff:
             guard let power = try? decoder.decode(RestoreEvent.Power.self, from: data) else { return nil }
-            return "\(subject)\(kind == .poweredOn ? "powered on" : "power on") \(power.targetVmId)"
+            let words: [RestoreEvent.Kind: String] = [
+                .powerOnRequested: "power on", .poweredOn: "powered on", .powerOffRequested: "power off", .poweredOff: "powered off",
+            ]
+            return "\(subject)\(words[kind] ?? kind.rawValue) \(power.targetVmId)"
         case .finished:
             guard let finished = try? decoder.decode(RestoreEvent.Finished.self, from: data) else { return nil }
             return "restore \(finished.result): bottleneck \(finished.bottleneck ?? "-")\(finished.reason.map { " (\($0))" } ?? "")"

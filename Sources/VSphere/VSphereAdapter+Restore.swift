@@ -71,6 +71,10 @@ extension VSphereAdapter: VMRestoring {
         _ = try await client.waitForTask(task, doing: what)
     }
 
+    /// Nil: over datastore HTTP access a disk is uploaded whole, so what changed does not
+    /// shorten the restore (quick rollback needs a transport that writes ranges, VDDK's).
+    public func writtenSince(vm: String, diskKey: Int, changeID: String) async throws -> [DiskArea]? { nil }
+
     public func freeSpace(datastore: String) async throws -> Int64? {
         try await connect()
         let summary = try await client.retrieve(

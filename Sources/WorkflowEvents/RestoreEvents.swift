@@ -27,6 +27,8 @@ public enum RestoreEvent {
         case diskFinished = "RestoreDiskFinished"
         case powerOnRequested = "RestorePowerOnRequested"
         case poweredOn = "RestorePoweredOn"
+        case powerOffRequested = "RestorePowerOffRequested"
+        case poweredOff = "RestorePoweredOff"
         case finished = "RestoreFinished"
     }
 
@@ -85,6 +87,7 @@ public enum RestoreEvent {
         enum CodingKeys: String, CodingKey {
             case vmId = "vm_id", vmName = "vm_name", restorePointId = "restore_point_id", pointCreatedAt = "point_created_at"
             case jobId = "job_id", sessionId = "session_id", targetName = "target_name", configuration, disks
+            case overwriteVmId = "overwrite_vm_id", changeId = "change_id"
         }
 
         public var vmId: String
@@ -97,11 +100,19 @@ public enum RestoreEvent {
         public var targetName: String?
         public var configuration: SessionEvent.VMConfiguration?
         public var disks: [Disk]
+        /// The existing VM written over (`--overwrite`): no VM is created, only the blocks that
+        /// differ from the restore point are written where the target can tell.
+        public var overwriteVmId: String?
+        /// The restore point's change id: what changed on the VM since is what a rollback rewrites.
+        public var changeId: String?
 
         public init(
             vmId: String, vmName: String, restorePointId: String, pointCreatedAt: Date, jobId: String?, sessionId: String?,
-            targetName: String?, configuration: SessionEvent.VMConfiguration?, disks: [Disk]
+            targetName: String?, configuration: SessionEvent.VMConfiguration?, disks: [Disk], overwriteVmId: String? = nil,
+            changeId: String? = nil
         ) {
+            self.overwriteVmId = overwriteVmId
+            self.changeId = changeId
             self.vmId = vmId
             self.vmName = vmName
             self.restorePointId = restorePointId
@@ -121,7 +132,7 @@ public enum RestoreEvent {
             case serverId = "server_id", serverName = "server_name", folderId = "folder_id", folderPath = "folder_path"
             case hostId = "host_id", hostName = "host_name", clusterId = "cluster_id", datastoreId = "datastore_id"
             case datastoreName = "datastore_name", networkMap = "network_map", powerOn = "power_on", keepMac = "keep_mac"
-            case overwrite
+            case overwrite, powerOff = "power_off"
         }
 
         public var serverId: String
@@ -138,12 +149,15 @@ public enum RestoreEvent {
         public var powerOn: Bool
         public var keepMac: Bool
         public var overwrite: Bool
+        /// A VM written over may be switched off first (`--power-off`); otherwise it must be off.
+        public var powerOff: Bool?
 
         public init(
             serverId: String, serverName: String, folderId: String, folderPath: String, hostId: String, hostName: String,
             clusterId: String, datastoreId: String, datastoreName: String, networkMap: [String: String], powerOn: Bool, keepMac: Bool,
-            overwrite: Bool
+            overwrite: Bool, powerOff: Bool? = nil
         ) {
+            self.powerOff = powerOff
             self.serverId = serverId
             self.serverName = serverName
             self.folderId = folderId
@@ -233,7 +247,7 @@ public enum RestoreEvent {
 
     public struct DiskStarted: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
-            case taskId = "task_id", vmId = "vm_id", disk, sizeBytes = "size_bytes", target
+            case taskId = "task_id", vmId = "vm_id", disk, sizeBytes = "size_bytes", target, mode, areaBytes = "area_bytes"
         }
 
         public var taskId: String
@@ -242,8 +256,17 @@ public enum RestoreEvent {
         public var sizeBytes: Int64
         /// The file, or `<vm id> disk <key>` on the target server.
         public var target: String
+        /// `full` (every block written), `changed` (a rollback: only what changed since the
+        /// restore point, compared first) or `compare` (every block compared, written if it differs).
+        public var mode: String?
+        /// For `changed`: the bytes of the areas changed since the restore point.
+        public var areaBytes: Int64?
 
-        public init(taskId: String, vmId: String, disk: String, sizeBytes: Int64, target: String) {
+        public init(
+            taskId: String, vmId: String, disk: String, sizeBytes: Int64, target: String, mode: String? = nil, areaBytes: Int64? = nil
+        ) {
+            self.mode = mode
+            self.areaBytes = areaBytes
             self.taskId = taskId
             self.vmId = vmId
             self.disk = disk

@@ -174,6 +174,9 @@ struct RestoreTests {
                 ["restore", "disk", "--vm", "lab-vm-01", "--disk", "2000", "--to", file, "--at", "yesterday"],
                 "--at 'yesterday' is not a time"
             ),
+            (["restore", "vm", "lab-vm-01", "--to-server", "lab", "--power-off"], "--power-off goes with --overwrite"),
+            (["restore", "vm", "lab-vm-01", "lab-vm-01", "--to-server", "lab"], "lab-vm-01 is named twice"),
+            (["restore", "vm", "lab-vm-01", "vm-1", "--to-server", "lab"], "vm-1 names a VM already in this restore"),
             (["restore", "resume", "4b3f0a6e-0000-4000-8000-000000000000"], "there is no restore 4b3f0a6e-0000-4000-8000-000000000000"),
         ]
         for (arguments, expected) in cases {
@@ -217,5 +220,68 @@ struct RestoreTests {
         let result = try await environment.database.administratorQuery("SELECT result, reason FROM reporting.restores")
         #expect(try result.decode(0, 0, as: String.self) == "failed")
         #expect((try result.decode(0, 1, as: String.self)).contains("1 of 1 VM not restored"))
+    }
+
+    @Test("quick rollback over the original VM: only what changed since the point is written, a running VM needs --power-off")
+    func quickRollback() async throws {
+        let environment = try await Self.backedUp()
+        defer { environment.remove() }
+        let lab = try LabAdapter(root: environment.labPath)
+        let original = try #require(try await Self.machine(named: "lab-vm-01", in: environment))
+        var atBackup: [Int: String] = [:]
+        for disk in original.disks {
+            atBackup[disk.key] = try JobEnvironment.sha256(file: Self.diskFile(original, disk.key, in: environment))
+        }
+        try lab.mutate(percent: 1)  // one 64 KiB block of every disk
+        let vmsBefore = try await lab.inventory().virtualMachines.count
+
+        let running = try environment.tidemark(["restore", "vm", "lab-vm-01", "--to-server", "lab", "--overwrite"])
+        #expect(
+            running.status != 0 && running.output.contains("is powered on: switch it off first, or pass --power-off"), "\(running.output)")
+        let plain = try environment.tidemark(["restore", "vm", "lab-vm-01", "--to-server", "lab"])
+        #expect(plain.output.contains("already has a VM named lab-vm-01-restored") == false && plain.status == 0, "\(plain.output)")
+
+        let rollback = try environment.tidemark([
+            "restore", "vm", "lab-vm-01", "--to-server", "lab", "--overwrite", "--power-off", "--power-on", "--reason",
+            "undo the bad patch",
+        ])
+        #expect(rollback.status == 0, "\(rollback.output)")
+        let after = try #require(try await Self.machine(named: "lab-vm-01", in: environment))
+        #expect(after.id == original.id && after.poweredOn)
+        #expect(try await lab.inventory().virtualMachines.count == vmsBefore + 1)  // the plain restore's copy only
+        for disk in original.disks {
+            #expect(
+                try JobEnvironment.sha256(file: Self.diskFile(after, disk.key, in: environment)) == atBackup[disk.key], "disk \(disk.key)")
+        }
+        let figures = try await environment.database.administratorQuery(
+            "SELECT written_bytes, skipped_bytes FROM reporting.restores WHERE reason_given = 'undo the bad patch'")
+        let written: Int64 = try figures.decode(0, 0), skipped: Int64 = try figures.decode(0, 1)
+        #expect(written > 0 && written <= 2 << 20, "written \(written)")
+        #expect(written + skipped == 8 << 20)
+        let modes = try await environment.database.administratorQuery(
+            "SELECT DISTINCT data->>'mode' FROM tidemark.events WHERE event_type = 'RestoreDiskStarted' AND data->>'mode' <> 'full'")
+        #expect(try modes.rowCount == 1 && modes.decode(0, 0, as: String.self) == "changed")
+        let types = try await environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE event_type IN ('RestorePowerOffRequested', 'RestorePoweredOff')")
+        #expect(try types.decode(0, 0, as: Int64.self) == 2)
+
+        // Nothing changed since: a second rollback writes nothing.
+        let again = try environment.tidemark([
+            "restore", "vm", "lab-vm-01", "--to-server", "lab", "--overwrite", "--power-off", "--reason", "again",
+        ])
+        #expect(again.status == 0, "\(again.output)")
+        let second = try await environment.database.administratorQuery(
+            "SELECT written_bytes FROM reporting.restores WHERE reason_given = 'again'")
+        #expect(try second.decode(0, 0, as: Int64.self) == 0)
+
+        // Over another VM of the same shape: every block compared, the disks then equal the point.
+        let other = try environment.tidemark([
+            "restore", "vm", "lab-vm-01", "--to-server", "lab", "--name", "lab-vm-02", "--overwrite", "--power-off",
+        ])
+        #expect(other.status == 0, "\(other.output)")
+        let second02 = try #require(try await Self.machine(named: "lab-vm-02", in: environment))
+        for disk in original.disks {
+            #expect(try JobEnvironment.sha256(file: Self.diskFile(second02, disk.key, in: environment)) == atBackup[disk.key])
+        }
     }
 }

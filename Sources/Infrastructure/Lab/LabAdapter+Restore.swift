@@ -106,6 +106,22 @@ extension LabAdapter: VMRestoring {
         }
     }
 
+    /// Every block written with a change epoch after `changeID` (the restore point's snapshot).
+    public func writtenSince(vm: String, diskKey: Int, changeID: String) async throws -> [DiskArea]? {
+        guard let since = Int(changeID) else { return nil }
+        return try await store.readOffPool { state in
+            let machine = try Self.machine(vm, in: state)
+            guard let disk = machine.disks.first(where: { $0.key == diskKey }) else {
+                throw InfrastructureError(.unknownObject, "VM \(machine.name) has no disk \(diskKey)")
+            }
+            var blocks = Set<Int>()
+            for write in state.history(LabLayout.diskName(vm: vm, key: diskKey)).writes where write.epoch > since {
+                blocks.formUnion(write.blocks)
+            }
+            return Self.areas(blocks.sorted(), capacity: disk.capacity)
+        }
+    }
+
     /// A locally administered unicast address in VMware's generated range (00:50:56).
     static func newMACAddress() -> String {
         let tail = (0..<3).map { index in UInt8.random(in: 0...(index == 0 ? 0x3f : 0xff)) }

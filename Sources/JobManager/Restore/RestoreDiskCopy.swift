@@ -19,6 +19,9 @@ struct RestoreDiskCopy: Sendable {
     let checkpointBytes: Int64
     /// Read the target first and write only blocks that differ (quick rollback).
     let compare: Bool
+    /// With `compare`: only blocks in these areas can differ (written since the restore point,
+    /// by changed block tracking); the rest are identical without being read. Nil: all may.
+    var areas: [DiskArea]? = nil
 
     /// Busy seconds of each side in this run, for the bottleneck.
     struct Busy: Sendable {
@@ -32,6 +35,7 @@ struct RestoreDiskCopy: Sendable {
     func run(
         from: RestoreEvent.DiskProgress?, checkpoint: @Sendable (RestoreEvent.DiskProgress) async throws -> Void
     ) async throws -> (RestoreEvent.DiskProgress, Busy) {
+        if compare { return try await rollback(from: from, checkpoint: checkpoint) }
         let blockBytes = Int64(manifest.blockSize.bytes)
         // 64 MiB windows, smaller when checkpoints are asked more often than that.
         let windowBlocks = max(1, Int(min(64 << 20, checkpointBytes) / blockBytes))
@@ -78,8 +82,7 @@ struct RestoreDiskCopy: Sendable {
         return (progress, busy)
     }
 
-    /// Writes a window in order: data blocks (or, comparing, only those that differ), runs of
-    /// zero blocks as one range.
+    /// Writes a window in order: data blocks, runs of zero blocks as one range.
     private func write(_ blocks: [[UInt8]?], startingAt first: Int, into progress: inout RestoreEvent.DiskProgress) async throws {
         let blockBytes = Int64(manifest.blockSize.bytes)
         var zeroStart: Int64?
@@ -119,14 +122,25 @@ struct RestoreDiskCopy: Sendable {
 
     /// Loads a window's blocks off the cooperative pool, all cores at once.
     private func load(_ range: Range<Int>) -> Task<([[UInt8]?], Double), any Error> {
+        load(Array(range))
+    }
+
+    /// The blocks `indexes`, loaded now.
+    func loadBlocks(_ indexes: [Int]) async throws -> ([[UInt8]?], Double) {
+        guard !indexes.isEmpty else { return ([], 0) }
+        return try await load(indexes).value
+    }
+
+    /// Loads the blocks `indexes` (in that order) off the cooperative pool, all cores at once.
+    private func load(_ indexes: [Int]) -> Task<([[UInt8]?], Double), any Error> {
         let manifest = manifest
         let repository = repository
         return Task {
             try await BlockingIOPool.shared.run { () throws(RepositoryError) -> ([[UInt8]?], Double) in
                 let started = ContinuousClock.now
                 let results = Mutex<[Int: Result<[UInt8]?, RepositoryError>]>([:])
-                DispatchQueue.concurrentPerform(iterations: range.count) { position in
-                    let index = range.lowerBound + position
+                DispatchQueue.concurrentPerform(iterations: indexes.count) { position in
+                    let index = indexes[position]
                     let result: Result<[UInt8]?, RepositoryError>
                     do throws(RepositoryError) {
                         result = .success(try DiskRestore.block(index, of: manifest, from: repository))
@@ -137,8 +151,8 @@ struct RestoreDiskCopy: Sendable {
                 }
                 let loaded = results.withLock { $0 }
                 var blocks: [[UInt8]?] = []
-                blocks.reserveCapacity(range.count)
-                for index in range {
+                blocks.reserveCapacity(indexes.count)
+                for index in indexes {
                     switch loaded[index] {
                     case .success(let block)?: blocks.append(block)
                     case .failure(let error)?: throw error

@@ -20,12 +20,15 @@ public struct RestoreOrder: Sendable {
         public var powerOn: Bool
         public var keepMac: Bool
         public var overwrite: Bool
+        /// A VM written over may be switched off by the restore.
+        public var powerOff: Bool
 
         public init(
             server: String, name: String? = nil, datacenter: String? = nil, folder: String? = nil, host: String? = nil,
             cluster: String? = nil, datastore: String? = nil, networkMap: [String: String] = [:], powerOn: Bool = false,
-            keepMac: Bool = false, overwrite: Bool = false
+            keepMac: Bool = false, overwrite: Bool = false, powerOff: Bool = false
         ) {
+            self.powerOff = powerOff
             self.server = server
             self.name = name
             self.datacenter = datacenter

@@ -9,7 +9,7 @@ extension RestorePlanner {
     /// refused with the choices when it does not exist; a VM of the new name refused; the
     /// datastore's free space checked against the disks.
     func resolve(
-        _ target: RestoreOrder.VMTarget, for machines: [RestoreEvent.Machine], in catalog: CatalogState
+        _ target: RestoreOrder.VMTarget, for machines: inout [RestoreEvent.Machine], in catalog: CatalogState
     ) async throws
         -> RestoreEvent.Target
     {
@@ -22,12 +22,27 @@ extension RestorePlanner {
         }
         let opened = try await manager.adapters.open(
             server.definition, for: "restore to '\(server.definition.name)'", secrets: manager.settings.secrets, logger: manager.logger)
-        defer { Task { await opened.adapter.disconnect() } }
-        guard let restoring = opened.adapter as? any VMRestoring else {
-            throw RestoreError(
-                .invalidRequest,
-                "'\(server.definition.name)' (\(server.definition.platform.rawValue)) cannot have VMs created by Tidemark yet")
+        do {
+            guard let restoring = opened.adapter as? any VMRestoring else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "'\(server.definition.name)' (\(server.definition.platform.rawValue)) cannot have VMs created by Tidemark yet")
+            }
+            let resolved = try await resolve(
+                target, for: &machines, server: (definition: server.definition, id: serverID), on: restoring, catalog: catalog)
+            await opened.adapter.disconnect()
+            return resolved
+        } catch {
+            await opened.adapter.disconnect()
+            throw error
         }
+    }
+
+    /// `resolve` against the target's adapter, opened.
+    private func resolve(
+        _ target: RestoreOrder.VMTarget, for machines: inout [RestoreEvent.Machine], server: (definition: ManagedServer, id: String),
+        on restoring: any VMRestoring, catalog: CatalogState
+    ) async throws -> RestoreEvent.Target {
         let inventory = try await restoring.inventory()
         let original = machines.count == 1 ? machines[0].configuration : nil
         let paths = inventory.folderPaths()
@@ -100,29 +115,66 @@ extension RestorePlanner {
 
         let networkMap = try networks(target.networkMap, for: machines, on: inventory, server: server.definition.name)
 
-        for machine in machines {
+        var overwritten = Set<String>()
+        for index in machines.indices {
+            let machine = machines[index]
             let name = machine.targetName ?? machine.vmName
-            if let existing = inventory.virtualMachines.first(where: { $0.name == name }) {
+            guard let existing = inventory.virtualMachines.first(where: { $0.name == name }) else { continue }
+            guard target.overwrite else {
                 throw RestoreError(
                     .targetExists,
-                    target.overwrite
-                        ? "restoring over the existing VM \(name) (\(existing.id)) is not available yet: restore under a new name with --name"
-                        : "\(server.definition.name) already has a VM named \(name) (\(existing.id)): choose another with --name (restoring over it needs --overwrite)"
+                    "\(server.definition.name) already has a VM named \(name) (\(existing.id)): choose another with --name (restoring over it needs --overwrite)"
                 )
             }
+            try Self.checkOverwrite(existing, with: machine, powerOff: target.powerOff, server: server.definition.name)
+            machines[index].overwriteVmId = existing.id
+            // What changed since the point can be asked only of the very VM it was taken of.
+            let pointServer = machine.jobId.flatMap { catalog.jobs[$0]?.definition.server }
+            if existing.id == machine.vmId && pointServer == server.id {
+                machines[index].changeId = machine.changeId
+            } else {
+                machines[index].changeId = nil
+            }
+            overwritten.insert(machine.vmId)
         }
-        let needed = machines.flatMap(\.disks).reduce(Int64(0)) { $0 + $1.sizeBytes }
-        if let free = try await restoring.freeSpace(datastore: datastore), free < needed {
+        let needed = machines.filter { !overwritten.contains($0.vmId) }.flatMap(\.disks).reduce(Int64(0)) { $0 + $1.sizeBytes }
+        if needed > 0, let free = try await restoring.freeSpace(datastore: datastore), free < needed {
             throw RestoreError(
                 .insufficientSpace,
                 "datastore \(inventory.datastores.first { $0.id == datastore }?.name ?? datastore) has \(free) bytes free, the disks need \(needed): choose another with --datastore"
             )
         }
         return RestoreEvent.Target(
-            serverId: serverID, serverName: server.definition.name, folderId: folder, folderPath: paths[folder] ?? folder,
+            serverId: server.id, serverName: server.definition.name, folderId: folder, folderPath: paths[folder] ?? folder,
             hostId: host.id, hostName: host.name, clusterId: host.cluster, datastoreId: datastore,
             datastoreName: inventory.datastores.first { $0.id == datastore }?.name ?? datastore, networkMap: networkMap,
-            powerOn: target.powerOn, keepMac: target.keepMac, overwrite: target.overwrite)
+            powerOn: target.powerOn, keepMac: target.keepMac, overwrite: target.overwrite, powerOff: target.powerOff)
+    }
+
+    /// A VM may be written over when it has every disk of the restore point at its size and is
+    /// off (or may be switched off).
+    static func checkOverwrite(_ existing: VirtualMachine, with machine: RestoreEvent.Machine, powerOff: Bool, server: String) throws {
+        var differences: [String] = []
+        for disk in machine.disks {
+            guard let present = existing.disks.first(where: { $0.key == disk.key }) else {
+                differences.append("\(disk.disk) is not on the VM")
+                continue
+            }
+            if present.capacity != disk.sizeBytes {
+                differences.append("\(disk.disk) holds \(present.capacity) bytes on the VM, \(disk.sizeBytes) in the restore point")
+            }
+        }
+        guard differences.isEmpty else {
+            throw RestoreError(
+                .invalidRequest,
+                "\(existing.name) (\(existing.id)) on \(server) cannot take the restore point's disks (\(differences.joined(separator: "; "))): restore under a new name with --name"
+            )
+        }
+        if existing.poweredOn && !powerOff {
+            throw RestoreError(
+                .invalidRequest,
+                "\(existing.name) (\(existing.id)) is powered on: switch it off first, or pass --power-off to let the restore do it")
+        }
     }
 
     /// One of the target's objects by name (or id); unnamed, the fallback; else refused with the choices.

@@ -40,12 +40,15 @@ struct RestorePlanner {
             if target.name != nil && machines.count > 1 {
                 throw RestoreError(.invalidRequest, "--name names one VM: restore several VMs without it (each becomes <name>-restored)")
             }
-            for index in machines.indices { machines[index].targetName = target.name ?? machines[index].vmName + "-restored" }
+            // Over the original (--overwrite) the VM keeps its name; a new VM gets <name>-restored.
+            for index in machines.indices {
+                machines[index].targetName = target.name ?? machines[index].vmName + (target.overwrite ? "" : "-restored")
+            }
             let names = machines.compactMap(\.targetName)
             if let twice = Dictionary(grouping: names, by: { $0.lowercased() }).first(where: { $0.value.count > 1 })?.value.first {
                 throw RestoreError(.invalidRequest, "two of the VMs would be restored as \(twice): restore them one at a time with --name")
             }
-            let resolved = try await resolve(target, for: machines, in: catalog)
+            let resolved = try await resolve(target, for: &machines, in: catalog)
             return RestoreEvent.Requested(
                 restoreId: restoreID, what: .vm, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
                 vms: machines, target: resolved, replace: nil)
@@ -149,7 +152,8 @@ struct RestorePlanner {
         }
         return RestoreEvent.Machine(
             vmId: point.vmId, vmName: point.vmName ?? point.vmId, restorePointId: point.restorePointId, pointCreatedAt: record.createdAt,
-            jobId: point.jobId, sessionId: record.session, targetName: nil, configuration: point.configuration, disks: disks)
+            jobId: point.jobId, sessionId: record.session, targetName: nil, configuration: point.configuration, disks: disks,
+            changeId: point.changeId)
     }
 
     /// A file a disk is written to: its folder exists, it is outside every repository, and

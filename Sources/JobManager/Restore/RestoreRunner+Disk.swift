@@ -13,10 +13,19 @@ extension RestoreRunner {
     ) async throws -> RestoreDiskCopy.Busy {
         let known = await recorder.state.disks[task]
         let description = disk.path ?? "\(prepared?.targetVmName ?? "?") (\(prepared?.targetVmId ?? "?")) disk \(disk.key)"
+        // Over an existing VM only what differs is written: what changed since the point when
+        // the target can tell (asked once, recorded), else every block compared.
+        var areas: [DiskArea]?
+        if let target, let existing = machine.overwriteVmId, let changeID = machine.changeId {
+            areas = try await target.writtenSince(vm: existing, diskKey: disk.key, changeID: changeID)
+        }
+        let mode = machine.overwriteVmId == nil ? "full" : areas == nil ? "compare" : "changed"
         if known?.started == nil {
             try await recorder.record(
                 .diskStarted,
-                RestoreEvent.DiskStarted(taskId: task, vmId: machine.vmId, disk: disk.disk, sizeBytes: disk.sizeBytes, target: description))
+                RestoreEvent.DiskStarted(
+                    taskId: task, vmId: machine.vmId, disk: disk.disk, sizeBytes: disk.sizeBytes, target: description, mode: mode,
+                    areaBytes: areas.map { $0.reduce(Int64(0)) { $0 + $1.length } }))
         }
         var last = known?.progress ?? RestoreEvent.DiskProgress(taskId: task, offset: 0, readBytes: 0, writtenBytes: 0, skippedBytes: 0)
         do {
@@ -40,7 +49,8 @@ extension RestoreRunner {
             }
             let copy = RestoreDiskCopy(
                 manifest: manifest, repository: repository, sink: sink, taskID: task,
-                checkpointInterval: manager.settings.checkpointInterval, checkpointBytes: manager.settings.checkpointBytes, compare: false)
+                checkpointInterval: manager.settings.checkpointInterval, checkpointBytes: manager.settings.checkpointBytes,
+                compare: machine.overwriteVmId != nil, areas: areas)
             let recorder = recorder
             let (progress, busy) = try await copy.run(from: known?.progress) { progress in
                 try await recorder.record(.diskCheckpointed, progress)

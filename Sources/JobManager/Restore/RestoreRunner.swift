@@ -147,6 +147,9 @@ struct RestoreRunner {
     )
         async throws -> RestoreEvent.TargetPrepared
     {
+        if let existing = machine.overwriteVmId {
+            return try await prepareOverwrite(machine, existing: existing, destination: destination, on: target)
+        }
         let annotation = "tidemark-restore:\(restore)/\(machine.vmId)"
         if let prepared = await recorder.state.targets[machine.vmId] {
             let current = try await target.inventory().virtualMachine(prepared.targetVmId)
@@ -181,6 +184,33 @@ struct RestoreRunner {
         logger.info("VM created", metadata: ["vm": "\(created.name)", "id": "\(created.id)"])
         let prepared = RestoreEvent.TargetPrepared(vmId: machine.vmId, targetVmId: created.id, targetVmName: created.name, adopted: false)
         try await recorder.record(.targetPrepared, prepared)
+        return prepared
+    }
+
+    /// The VM written over (`--overwrite`): still there, and off — switched off by the restore
+    /// when that was allowed (`--power-off`, intent and outcome recorded), else refused.
+    private func prepareOverwrite(
+        _ machine: RestoreEvent.Machine, existing: String, destination: RestoreEvent.Target, on target: any VMRestoring
+    ) async throws -> RestoreEvent.TargetPrepared {
+        guard let current = try await target.inventory().virtualMachine(existing) else {
+            throw RestoreError(.invalidRequest, "the VM \(machine.targetName ?? machine.vmName) (\(existing)) to restore over is gone")
+        }
+        let prepared =
+            await recorder.state.targets[machine.vmId]
+            ?? RestoreEvent.TargetPrepared(vmId: machine.vmId, targetVmId: existing, targetVmName: current.name, adopted: false)
+        let restoredOn = await recorder.state.powerOnRequested.contains(machine.vmId)
+        if current.poweredOn && !restoredOn {
+            guard destination.powerOff == true else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(current.name) (\(existing)) is powered on: nothing is written into a running VM; switch it off and resume")
+            }
+            let power = RestoreEvent.Power(vmId: machine.vmId, targetVmId: existing)
+            if await !recorder.state.powerOffRequested.contains(machine.vmId) { try await recorder.record(.powerOffRequested, power) }
+            try await target.powerOff(vm: existing)
+            try await recorder.record(.poweredOff, power)
+        }
+        if await recorder.state.targets[machine.vmId] == nil { try await recorder.record(.targetPrepared, prepared) }
         return prepared
     }
 

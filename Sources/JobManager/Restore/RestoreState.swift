@@ -23,6 +23,8 @@ struct RestoreState: Sendable {
     private(set) var disks: [String: Disk] = [:]
     private(set) var powerOnRequested: Set<String> = []
     private(set) var poweredOn: Set<String> = []
+    private(set) var powerOffRequested: Set<String> = []
+    private(set) var poweredOff: Set<String> = []
     private(set) var finished: RestoreEvent.Finished?
 
     init() {}
@@ -58,6 +60,10 @@ struct RestoreState: Sendable {
             if let event = decode(RestoreEvent.Power.self) { powerOnRequested.insert(event.vmId) }
         case .poweredOn:
             if let event = decode(RestoreEvent.Power.self) { poweredOn.insert(event.vmId) }
+        case .powerOffRequested:
+            if let event = decode(RestoreEvent.Power.self) { powerOffRequested.insert(event.vmId) }
+        case .poweredOff:
+            if let event = decode(RestoreEvent.Power.self) { poweredOff.insert(event.vmId) }
         case .finished:
             finished = decode(RestoreEvent.Finished.self)
         }
