@@ -176,6 +176,7 @@ let package = Package(
                 "Infrastructure",
                 "JobManager",
                 "NetworkHosts",
+                "PlatformAdapters",
                 "Postgres",
                 "PrivateCluster",
                 "Projections",

@@ -10,7 +10,7 @@ public struct BenchCommand: AsyncParsableCommand {
         discussion: "Each bench works in a scratch database (tidemark_bench) that it drops and creates again.",
         subcommands: [
             BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self, BenchProjectionsCommand.self, BenchJobsCommand.self,
-            BenchVSphereCommand.self, BenchProxiesCommand.self,
+            BenchVSphereCommand.self, BenchProxiesCommand.self, BenchRestoreCommand.self,
         ]
     )
 

@@ -80,3 +80,12 @@ public protocol BlockSink: Sendable {
 extension BlockSink {
     public var resumable: Bool { true }
 }
+
+/// A sink whose writes are file writes that may land in any order, made on the calling
+/// thread: a restore then writes each block on the blocking thread that loaded it, all cores
+/// at once, instead of handing every block back to be written in order. Only called from
+/// threads outside Swift's cooperative pool.
+public protocol DirectBlockSink: BlockSink {
+    func writeBlocking(at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws
+    func zerosBlocking(at offset: Int64, length: Int64) throws
+}

@@ -158,6 +158,8 @@ private final class CurlHandle: @unchecked Sendable {
             }
             if let upload = request.upload {
                 _ = tm_curl_set_long(curl, CURLOPT_UPLOAD, 1)
+                // Larger send chunks: fewer read callbacks and TLS records per megabyte of disk.
+                _ = tm_curl_set_long(curl, CURLOPT_UPLOAD_BUFFERSIZE, 2 << 20)
                 _ = tm_curl_set_offset(curl, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.uploadSize))
                 _ = tm_curl_set_read(
                     curl,

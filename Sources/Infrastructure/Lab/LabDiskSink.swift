@@ -6,7 +6,7 @@ import Synchronization
 /// A lab disk opened for a restore to write: writes go in place, and at each flush the blocks
 /// written are recorded in the disk's change history (as a guest's writes would be), so the
 /// next backup's changed-block answer includes them.
-final class LabDiskSink: BlockSink {
+final class LabDiskSink: DirectBlockSink {
     let size: Int64
     private let store: LabStore
     private let path: String
@@ -53,6 +53,29 @@ final class LabDiskSink: BlockSink {
                 throw InfrastructureError(
                     .io, "cannot clear \(length) bytes of \(path) at offset \(offset): \(String(cString: strerror(errno)))")
             }
+        }
+        mark(offset, length)
+    }
+
+    func writeBlocking(at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws {
+        try check(offset, Int64(bytes.count))
+        var done = 0
+        while done < bytes.count {
+            let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw InfrastructureError(.io, "writing \(path) at offset \(offset) failed: \(String(cString: strerror(errno)))")
+            }
+            done += result
+        }
+        mark(offset, Int64(bytes.count))
+    }
+
+    func zerosBlocking(at offset: Int64, length: Int64) throws {
+        try check(offset, length)
+        guard tidemark_punch_hole(descriptor, offset, length) == 0 else {
+            throw InfrastructureError(
+                .io, "cannot clear \(length) bytes of \(path) at offset \(offset): \(String(cString: strerror(errno)))")
         }
         mark(offset, length)
     }

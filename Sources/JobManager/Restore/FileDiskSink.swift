@@ -7,7 +7,7 @@ import Repository
 /// the restore fixes (`.<name>.tidemark-restore-<restore8>`), so a resumed restore continues
 /// in it, and moved over the destination only when every block is in (`finish`). Owner-only:
 /// a disk restored from an encrypted repository is plaintext now.
-final class FileDiskSink: BlockSink {
+final class FileDiskSink: DirectBlockSink {
     let size: Int64
     let destination: String
     let temporary: String
@@ -112,6 +112,29 @@ final class FileDiskSink: BlockSink {
                 try Self.writeAll(descriptor, Array(chunk[0..<count]), at: offset + done, path: temporary)
                 done += Int64(count)
             }
+        }
+    }
+
+    func writeBlocking(at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw RestoreError(.io, "writing \(temporary) at offset \(offset) failed: \(String(cString: strerror(errno)))")
+            }
+            done += result
+        }
+    }
+
+    func zerosBlocking(at offset: Int64, length: Int64) throws {
+        guard !sparse else { return }
+        let chunk = [UInt8](repeating: 0, count: Int(min(length, 1 << 20)))
+        var done: Int64 = 0
+        while done < length {
+            let count = Int(min(Int64(chunk.count), length - done))
+            try chunk.withUnsafeBytes { try writeBlocking(at: offset + done, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            done += Int64(count)
         }
     }
 

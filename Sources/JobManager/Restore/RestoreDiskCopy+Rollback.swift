@@ -4,10 +4,11 @@ import Repository
 import WorkflowEvents
 
 extension RestoreDiskCopy {
-    /// Quick rollback over a disk that holds data: in each window, the blocks that may differ
-    /// (those in `areas`, or all) are read from the target and named as the repository names
-    /// blocks; only those whose name is not the restore point's are loaded and written (a zero
-    /// block as zeros). Identical blocks count as skipped: the figures say how little was written.
+    /// Quick rollback over a disk that holds data. With `areas` (what changed since the point),
+    /// the blocks they touch are loaded and only their changed ranges written back; without,
+    /// every block is read from the target and named as the repository names blocks, and only
+    /// those whose name is not the restore point's are loaded and written (a zero block as
+    /// zeros). The rest count as skipped: the figures say how little was written.
     func rollback(
         from: RestoreEvent.DiskProgress?, checkpoint: @Sendable (RestoreEvent.DiskProgress) async throws -> Void
     ) async throws -> (RestoreEvent.DiskProgress, Busy) {
@@ -33,7 +34,9 @@ extension RestoreDiskCopy {
                     progress.skippedBytes += length
                     continue
                 }
-                if let current = try await sink.read(at: offset, count: Int(length)),
+                // Blocks in the areas changed since the point differ: rewritten without reading them
+                // first. Without areas every block is read and compared.
+                if areas == nil, let current = try await sink.read(at: offset, count: Int(length)),
                     try current.withUnsafeBytes({ bytes throws(RepositoryError) in try repository.chunks.identify(bytes) })
                         == manifest.blocks[index]
                 {
@@ -49,19 +52,36 @@ extension RestoreDiskCopy {
             for (index, block) in zip(differing, blocks) {
                 let offset = Int64(index) * blockBytes
                 let length = Int64(manifest.length(ofBlock: index))
-                if let block {
-                    try await sink.write(at: offset, block)
-                    progress.readBytes += length
-                } else {
-                    try await sink.zeros(at: offset, length: length)
+                if block != nil { progress.readBytes += length }
+                // Outside the areas written since the point the target still holds the point's
+                // bytes: only the changed ranges of the block are written back.
+                // A range that holds the point's bytes already (written back by an earlier
+                // rollback, or changed and changed back) is compared and left alone.
+                for (start, end) in Self.ranges(offset..<(offset + length), within: areas) {
+                    let wanted =
+                        block.map { Array($0[Int(start - offset)..<Int(end - offset)]) } ?? [UInt8](repeating: 0, count: Int(end - start))
+                    if areas != nil, let current = try await sink.read(at: start, count: Int(end - start)), current == wanted {
+                        progress.skippedBytes += end - start
+                        continue
+                    }
+                    if block != nil {
+                        try await sink.write(at: start, wanted)
+                    } else {
+                        try await sink.zeros(at: start, length: end - start)
+                    }
+                    progress.writtenBytes += end - start
                 }
-                progress.writtenBytes += length
+                progress.skippedBytes += length - Self.ranges(offset..<(offset + length), within: areas).reduce(0) { $0 + $1.1 - $1.0 }
             }
             busy.target += Self.seconds(ContinuousClock.now - writing)
             progress.offset = min(manifest.diskSize, Int64(range.upperBound) * blockBytes)
-            sinceCheckpoint += Int64(range.count) * blockBytes
+            // Counted in bytes read and written, not scanned: a rollback that skips most of the
+            // disk goes through it without a checkpoint per window (a resume scans it again).
+            sinceCheckpoint += Int64(differing.count) * blockBytes
             first = range.upperBound
-            if first < count && (ContinuousClock.now - lastCheckpoint >= checkpointInterval || sinceCheckpoint >= checkpointBytes) {
+            if first < count && sinceCheckpoint > 0
+                && (ContinuousClock.now - lastCheckpoint >= checkpointInterval || sinceCheckpoint >= checkpointBytes)
+            {
                 try await sink.flush()
                 try await checkpoint(progress)
                 lastCheckpoint = ContinuousClock.now
@@ -71,5 +91,17 @@ extension RestoreDiskCopy {
         try await sink.finish()
         progress.offset = manifest.diskSize
         return (progress, busy)
+    }
+
+    /// The parts of `block` inside `areas` (all of it when there are none), in order.
+    static func ranges(_ block: Range<Int64>, within areas: [DiskArea]?) -> [(Int64, Int64)] {
+        guard let areas else { return [(block.lowerBound, block.upperBound)] }
+        var parts: [(Int64, Int64)] = []
+        for area in areas {
+            let start = max(block.lowerBound, area.offset)
+            let end = min(block.upperBound, area.offset + area.length)
+            if start < end { parts.append((start, end)) }
+        }
+        return parts.sorted { $0.0 < $1.0 }
     }
 }

@@ -60,11 +60,24 @@ struct RestoreDiskCopy: Sendable {
             let following = range.upperBound
             next = following < count ? load(following..<min(count, following + windowBlocks)) : nil
             let started = ContinuousClock.now
-            do {
-                try await write(blocks, startingAt: range.lowerBound, into: &progress)
-            } catch {
-                next?.cancel()
-                throw error
+            if sink is any DirectBlockSink {
+                // Written where they were loaded: only the figures are left to count.
+                for (position, block) in blocks.enumerated() {
+                    let length = Int64(manifest.length(ofBlock: range.lowerBound + position))
+                    if block == nil {
+                        progress.skippedBytes += length
+                    } else {
+                        progress.readBytes += length
+                        progress.writtenBytes += length
+                    }
+                }
+            } else {
+                do {
+                    try await write(blocks, startingAt: range.lowerBound, into: &progress)
+                } catch {
+                    next?.cancel()
+                    throw error
+                }
             }
             busy.target += Self.seconds(ContinuousClock.now - started)
             progress.offset = min(manifest.diskSize, Int64(range.upperBound) * blockBytes)
@@ -120,19 +133,21 @@ struct RestoreDiskCopy: Sendable {
         try await flushZeros()
     }
 
-    /// Loads a window's blocks off the cooperative pool, all cores at once.
+    /// Loads a window's blocks off the cooperative pool, all cores at once; into a direct sink,
+    /// each is written by the thread that loaded it (then only empty stand-ins come back: an
+    /// empty array for a block written, nil for zeros).
     private func load(_ range: Range<Int>) -> Task<([[UInt8]?], Double), any Error> {
-        load(Array(range))
+        load(Array(range), writingTo: sink as? any DirectBlockSink)
     }
 
     /// The blocks `indexes`, loaded now.
     func loadBlocks(_ indexes: [Int]) async throws -> ([[UInt8]?], Double) {
         guard !indexes.isEmpty else { return ([], 0) }
-        return try await load(indexes).value
+        return try await load(indexes, writingTo: nil).value
     }
 
     /// Loads the blocks `indexes` (in that order) off the cooperative pool, all cores at once.
-    private func load(_ indexes: [Int]) -> Task<([[UInt8]?], Double), any Error> {
+    private func load(_ indexes: [Int], writingTo direct: (any DirectBlockSink)?) -> Task<([[UInt8]?], Double), any Error> {
         let manifest = manifest
         let repository = repository
         return Task {
@@ -143,7 +158,24 @@ struct RestoreDiskCopy: Sendable {
                     let index = indexes[position]
                     let result: Result<[UInt8]?, RepositoryError>
                     do throws(RepositoryError) {
-                        result = .success(try DiskRestore.block(index, of: manifest, from: repository))
+                        let block = try DiskRestore.block(index, of: manifest, from: repository)
+                        if let direct {
+                            let offset = Int64(index) * Int64(manifest.blockSize.bytes)
+                            do {
+                                if let block {
+                                    try block.withUnsafeBytes { try direct.writeBlocking(at: offset, $0) }
+                                } else {
+                                    try direct.zerosBlocking(at: offset, length: Int64(manifest.length(ofBlock: index)))
+                                }
+                            } catch let error as RepositoryError {
+                                throw error
+                            } catch {
+                                throw RepositoryError(.io, "\(error)")
+                            }
+                            result = .success(block == nil ? nil : [])
+                        } else {
+                            result = .success(block)
+                        }
                     } catch {
                         result = .failure(error)
                     }
