@@ -131,36 +131,66 @@ struct RestoreVMCommand: AsyncParsableCommand {
 struct RestoreDiskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "disk",
-        abstract: "Restore one disk of a VM's restore point to a file (a sparse raw image), every block checked.")
-    @Option(help: "The VM (name or id).") var vm: String
+        abstract: "Restore one disk of a VM's restore point to a file (a raw image, sparse by default) or over a disk of an existing VM.",
+        discussion: """
+            With --to-vm the disk is written over the VM's disk of the same key (or --target-disk), which must be as large; the VM \
+            must be off, or --power-off lets the restore switch it off. Naming the VM is the consent to write into it.
+            """)
+    @Option(help: "The VM backed up (name or id).") var vm: String
     @Option(help: "The disk: its key (2000) or name (disk-2000).") var disk: String
-    @Option(help: "The file to write.") var to: String
+    @Option(help: "The file to write.") var to: String?
+    @Option(name: .customLong("to-vm"), help: "An existing VM to write the disk into (name or id).") var toVM: String?
+    @Option(name: .customLong("to-server"), help: "The server of --to-vm (default: the one the point was backed up from).")
+    var server: String?
+    @Option(name: .customLong("target-disk"), help: "The key of the --to-vm disk to write over (default: the same key).") var targetDisk:
+        Int?
+    @Flag(name: .customLong("power-off"), help: "With --to-vm: switch the VM off first if it runs.") var powerOff = false
+    @Flag(name: .customLong("power-on"), help: "With --to-vm: switch the VM on once the disk is in.") var powerOn = false
     @Flag(help: "Replace the file if it exists.") var force = false
+    @Option(help: "sparse (zeros left as holes, the default) or raw (every byte written).") var format: ImageFormat = .sparse
     @OptionGroup var pointOptions: RestorePointOptions
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        guard (to == nil) != (toVM == nil) else { throw ValidationError("give --to FILE or --to-vm VM (one of them)") }
+        if toVM == nil && (server != nil || targetDisk != nil || powerOff || powerOn) {
+            throw ValidationError("--to-server, --target-disk, --power-off and --power-on go with --to-vm")
+        }
+        if toVM != nil && (force || format != .sparse) { throw ValidationError("--force and --format go with --to FILE") }
+    }
+
     func run() async throws {
+        let destination: RestoreOrder.Destination
+        if let toVM {
+            destination = .diskToVM(
+                disk: disk,
+                target: RestoreOrder.VMTarget(server: server ?? "", name: toVM, powerOn: powerOn, overwrite: true, powerOff: powerOff),
+                targetDisk: targetDisk)
+        } else {
+            destination = .diskFile(disk: disk, path: to ?? "", replace: force)
+        }
         try await RestoreRun.request(
-            RestoreOrder(
-                vms: [vm], point: pointOptions.choice, destination: .diskFile(disk: disk, path: to, replace: force),
-                reason: pointOptions.reason), metadata: pointOptions.metadata, global: global)
+            RestoreOrder(vms: [vm], point: pointOptions.choice, destination: destination, reason: pointOptions.reason, raw: format == .raw),
+            metadata: pointOptions.metadata, global: global)
     }
 }
 
 struct RestoreExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export VMs' disks as sparse raw images (<folder>/<vm name>-disk-<key>.img).")
+        abstract: "Export VMs' disks as raw images, sparse by default (<folder>/<vm name>-disk-<key>.img).")
     @Argument(help: "The VMs (names or ids).") var vms: [String]
     @Option(name: .customLong("to-folder"), help: "The folder to write to (it must exist).") var folder: String
     @Flag(help: "Replace files that exist.") var force = false
+    @Option(help: "sparse (zeros left as holes, the default) or raw (every byte written).") var format: ImageFormat = .sparse
     @OptionGroup var pointOptions: RestorePointOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await RestoreRun.request(
             RestoreOrder(
-                vms: vms, point: pointOptions.choice, destination: .export(folder: folder, replace: force), reason: pointOptions.reason),
+                vms: vms, point: pointOptions.choice, destination: .export(folder: folder, replace: force), reason: pointOptions.reason,
+                raw: format == .raw),
             metadata: pointOptions.metadata, global: global)
     }
 }
@@ -175,4 +205,9 @@ struct RestoreResumeCommand: AsyncParsableCommand {
     func run() async throws {
         try await RestoreRun.resume(id.lowercased(), global: global)
     }
+}
+
+/// How a disk is written to a file.
+enum ImageFormat: String, ExpressibleByArgument, CaseIterable {
+    case sparse, raw
 }

@@ -62,13 +62,22 @@ final class DatastoreUploadSink: BlockSink {
     }
 
     private func send(at offset: Int64, _ bytes: [UInt8]) async throws {
-        let due = next.withLock { $0 }
+        let due = next.withLock { next -> Int64 in
+            defer { if next == offset { next = offset + Int64(bytes.count) } }
+            return next
+        }
         guard due == offset else {
             throw InfrastructureError(.invalidInput, "an upload to \(what) is written in order: \(offset) came where \(due) was due")
         }
         let stream = stream
-        try await BlockingIOPool.shared.run { () throws(InfrastructureError) in try stream.append(bytes) }
-        next.withLock { $0 = offset + Int64(bytes.count) }
+        do {
+            try await BlockingIOPool.shared.run { () throws(InfrastructureError) in try stream.append(bytes) }
+        } catch {
+            // The upload ended early: its own error says why (a dropped connection stays
+            // `unreachable`, so the restore is left to resume and sends the disk again).
+            let response = try await upload.value
+            throw InfrastructureError(.io, "uploading \(what) was refused: HTTP \(response.status)")
+        }
     }
 
     func read(at offset: Int64, count: Int) async throws -> [UInt8]? { nil }

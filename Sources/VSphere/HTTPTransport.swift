@@ -186,6 +186,8 @@ private final class CurlHandle: @unchecked Sendable {
         _ = tm_curl_set_long(curl, CURLOPT_POST, 0)
         if request.upload != nil {
             _ = tm_curl_set_long(curl, CURLOPT_UPLOAD, 0)
+            _ = tm_curl_set_offset(curl, CURLOPT_INFILESIZE_LARGE, -1)
+            _ = tm_curl_set_long(curl, CURLOPT_UPLOAD_BUFFERSIZE, 64 * 1024)
             _ = tm_curl_set_read(curl, nil, nil)
         }
         guard code == CURLE_OK else { throw failure(code, url: url, sink: sink) }

@@ -64,7 +64,7 @@ public enum RestoreEvent {
     /// A disk of the restore point to restore.
     public struct Disk: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
-            case disk, key, sizeBytes = "size_bytes", path
+            case disk, key, sizeBytes = "size_bytes", path, targetKey = "target_key"
         }
 
         /// The manifest's name in the restore point (`disk-2000`).
@@ -73,8 +73,11 @@ public enum RestoreEvent {
         public var sizeBytes: Int64
         /// The file it is written to (disk restores and exports); absent for a VM's disks.
         public var path: String?
+        /// The disk of the target VM it is written over, when not the same key (`--target-disk`).
+        public var targetKey: Int?
 
-        public init(disk: String, key: Int, sizeBytes: Int64, path: String? = nil) {
+        public init(disk: String, key: Int, sizeBytes: Int64, path: String? = nil, targetKey: Int? = nil) {
+            self.targetKey = targetKey
             self.disk = disk
             self.key = key
             self.sizeBytes = sizeBytes
@@ -178,7 +181,7 @@ public enum RestoreEvent {
     public struct Requested: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case restoreId = "restore_id", what, reason, repositoryId = "repository_id", repositoryName = "repository_name"
-            case vms, target, replace
+            case vms, target, replace, raw
         }
 
         public var restoreId: String
@@ -192,11 +195,14 @@ public enum RestoreEvent {
         public var target: Target?
         /// Disk restores and exports: whether an existing file may be replaced.
         public var replace: Bool?
+        /// Disk restores and exports: zeros written (a raw image) rather than left as holes.
+        public var raw: Bool?
 
         public init(
             restoreId: String, what: What, reason: String?, repositoryId: String, repositoryName: String, vms: [Machine],
-            target: Target?, replace: Bool?
+            target: Target?, replace: Bool?, raw: Bool? = nil
         ) {
+            self.raw = raw
             self.restoreId = restoreId
             self.what = what
             self.reason = reason

@@ -119,6 +119,31 @@ struct RestoreCrashTests {
         }
     }
 
+    @Test("a restore killed halfway is finished by a running tidemark server, as the uninterrupted one")
+    func serverResumes() async throws {
+        let arguments = ["restore", "vm", "lab-vm-01", "lab-vm-02", "--to-server", "lab", "--power-on"]
+        let baseline = try await Self.fresh { environment, pristine in
+            try await Self.run(arguments, crashAfter: nil, environment: environment, pristine: pristine, exports: nil)
+        }
+        let outcome = try await Self.fresh { environment, pristine in
+            let killed = try environment.tidemark(arguments, crashAfter: 7)
+            #expect(killed.killed, "\(killed.output)")
+            let server = try RunningTidemark(["server", "run", "--database-url", environment.databaseURL], in: environment.folder)
+            var finished = false
+            for _ in 0..<600 where !finished {
+                let rows = try await environment.database.administratorQuery(
+                    "SELECT count(*) FROM tidemark.events WHERE event_type = 'RestoreFinished'")
+                finished = try rows.decode(0, 0, as: Int64.self) == 1
+                if !finished { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            server.signal(SIGTERM)
+            _ = try await server.waitForExit()
+            #expect(finished, "the server did not finish the restore: \(server.output)")
+            return try await Self.outcome(environment, pristine: pristine, exports: nil)
+        }
+        #expect(outcome == baseline, "\(outcome) ≠ \(baseline)")
+    }
+
     /// A world of its own with one backup of two VMs of two 4 MiB disks each (run in this
     /// process), and the ids of the VMs it had before any restore.
     static func fresh<T>(_ body: (JobEnvironment, Set<String>) async throws -> T) async throws -> T {

@@ -105,6 +105,18 @@ struct RestoreTests {
         }
         let hidden = try FileManager.default.contentsOfDirectory(atPath: exports.path).filter { $0.hasPrefix(".") }
         #expect(hidden.isEmpty)
+        // Raw: every byte allocated; sparse (the default): the zero blocks are holes.
+        let raw = environment.folder.appendingPathComponent("raw")
+        try FileManager.default.createDirectory(at: raw, withIntermediateDirectories: true)
+        #expect(try environment.tidemark(["restore", "export", "lab-vm-01", "--to-folder", raw.path, "--format", "raw"]).status == 0)
+        func allocated(_ path: String) -> Int64 {
+            var info = stat()
+            return stat(path, &info) == 0 ? Int64(info.st_blocks) * 512 : -1
+        }
+        let rawFile = raw.appendingPathComponent("lab-vm-01-disk-2000.img").path
+        let sparseFile = exports.appendingPathComponent("lab-vm-01-disk-2000.img").path
+        #expect(allocated(rawFile) >= 4 << 20 && allocated(sparseFile) < allocated(rawFile))
+        #expect(try JobEnvironment.sha256(file: rawFile) == JobEnvironment.sha256(file: sparseFile))
         #expect(try await Self.restoreEvents(environment) > 0)
     }
 
@@ -283,5 +295,37 @@ struct RestoreTests {
         for disk in original.disks {
             #expect(try JobEnvironment.sha256(file: Self.diskFile(second02, disk.key, in: environment)) == atBackup[disk.key])
         }
+    }
+
+    @Test("a disk written over a disk of another VM: equal to the point's disk, the VM switched off first, refusals named")
+    func diskIntoAnotherVM() async throws {
+        let environment = try await Self.backedUp()
+        defer { environment.remove() }
+        let source = try #require(try await Self.machine(named: "lab-vm-01", in: environment))
+        let expected = try JobEnvironment.sha256(file: Self.diskFile(source, 2001, in: environment))
+        for (arguments, message) in [
+            (["--to-vm", "lab-vm-02"], "lab-vm-02 (vm-2) is powered on: switch it off first, or pass --power-off"),
+            (["--to-vm", "nope"], "lab has no VM named nope (its VMs: lab-vm-01, lab-vm-02)"),
+            (
+                ["--to-vm", "lab-vm-02", "--target-disk", "2009", "--power-off"],
+                "cannot take the restore point's disks (disk-2009 is not on the VM)"
+            ),
+            (["--to-vm", "lab-vm-02", "--to", "/tmp/x.img"], "give --to FILE or --to-vm VM (one of them)"),
+            (["--to-vm", "lab-vm-02", "--to-server", "vc9", "--power-off"], "there is no managed server named vc9"),
+        ] {
+            let refused = try environment.tidemark(["restore", "disk", "--vm", "lab-vm-01", "--disk", "2001"] + arguments)
+            #expect(refused.status != 0 && refused.output.contains(message), "\(arguments): \(refused.output)")
+        }
+        #expect(try await Self.restoreEvents(environment) == 0)
+        let run = try environment.tidemark([
+            "restore", "disk", "--vm", "lab-vm-01", "--disk", "2001", "--to-vm", "lab-vm-02", "--power-off",
+        ])
+        #expect(run.status == 0, "\(run.output)")
+        let target = try #require(try await Self.machine(named: "lab-vm-02", in: environment))
+        #expect(try JobEnvironment.sha256(file: Self.diskFile(target, 2001, in: environment)) == expected)
+        #expect(!target.poweredOn)
+        let mode = try await environment.database.administratorQuery(
+            "SELECT data->>'mode' FROM tidemark.events WHERE event_type = 'RestoreDiskStarted'")
+        #expect(try mode.decode(0, 0, as: String.self) == "compare")
     }
 }

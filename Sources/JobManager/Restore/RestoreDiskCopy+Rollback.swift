@@ -37,8 +37,10 @@ extension RestoreDiskCopy {
                 // Blocks in the areas changed since the point differ: rewritten without reading them
                 // first. Without areas every block is read and compared.
                 if areas == nil, let current = try await sink.read(at: offset, count: Int(length)),
-                    try current.withUnsafeBytes({ bytes throws(RepositoryError) in try repository.chunks.identify(bytes) })
-                        == manifest.blocks[index]
+                    manifest.blocks[index] == nil
+                        ? current.allSatisfy({ $0 == 0 })
+                        : try current.withUnsafeBytes({ bytes throws(RepositoryError) in try repository.chunks.identify(bytes) })
+                            == manifest.blocks[index]
                 {
                     progress.skippedBytes += length
                     continue
@@ -79,7 +81,7 @@ extension RestoreDiskCopy {
             // disk goes through it without a checkpoint per window (a resume scans it again).
             sinceCheckpoint += Int64(differing.count) * blockBytes
             first = range.upperBound
-            if first < count && sinceCheckpoint > 0
+            if sink.resumable && first < count && sinceCheckpoint > 0
                 && (ContinuousClock.now - lastCheckpoint >= checkpointInterval || sinceCheckpoint >= checkpointBytes)
             {
                 try await sink.flush()

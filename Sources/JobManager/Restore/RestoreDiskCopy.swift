@@ -83,7 +83,11 @@ struct RestoreDiskCopy: Sendable {
             progress.offset = min(manifest.diskSize, Int64(range.upperBound) * blockBytes)
             sinceCheckpoint += Int64(range.count) * blockBytes
             first = following
-            if following < count && (ContinuousClock.now - lastCheckpoint >= checkpointInterval || sinceCheckpoint >= checkpointBytes) {
+            // A sink that cannot continue (an upload) holds nothing until its end: no checkpoint
+            // may claim otherwise.
+            if sink.resumable && following < count
+                && (ContinuousClock.now - lastCheckpoint >= checkpointInterval || sinceCheckpoint >= checkpointBytes)
+            {
                 try await sink.flush()
                 try await checkpoint(progress)
                 lastCheckpoint = ContinuousClock.now

@@ -47,6 +47,9 @@ public struct RestoreOrder: Sendable {
         case vm(VMTarget)
         /// One disk (`2000` or `disk-2000`) to a file.
         case diskFile(disk: String, path: String, replace: Bool)
+        /// One disk over a disk of an existing VM (`target.name`; `targetDisk`, else the same
+        /// key), which must be off or be switched off (`target.powerOff`).
+        case diskToVM(disk: String, target: VMTarget, targetDisk: Int?)
         /// Every disk of each VM to `<folder>/<vm name>-disk-<key>.img`.
         case export(folder: String, replace: Bool)
     }
@@ -55,11 +58,14 @@ public struct RestoreOrder: Sendable {
     public var point: RestorePointChoice
     public var destination: Destination
     public var reason: String?
+    /// Files: every byte written, zeros included (a raw image), instead of holes (sparse).
+    public var raw: Bool
 
-    public init(vms: [String], point: RestorePointChoice, destination: Destination, reason: String?) {
+    public init(vms: [String], point: RestorePointChoice, destination: Destination, reason: String?, raw: Bool = false) {
         self.vms = vms
         self.point = point
         self.destination = destination
         self.reason = reason
+        self.raw = raw
     }
 }

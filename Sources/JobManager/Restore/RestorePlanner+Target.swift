@@ -13,13 +13,7 @@ extension RestorePlanner {
     ) async throws
         -> RestoreEvent.Target
     {
-        guard let serverID = catalog.id(of: ManagedServer.self, named: target.server), let server = catalog.servers[serverID] else {
-            let names = catalog.servers.values.map(\.definition.name).sorted()
-            throw RestoreError(
-                .invalidRequest,
-                "there is no managed server named \(target.server) (known: \(names.isEmpty ? "none" : names.joined(separator: ", "))): see 'tidemark server list'"
-            )
-        }
+        let (serverID, server) = try Self.server(named: target.server, in: catalog)
         let opened = try await manager.adapters.open(
             server.definition, for: "restore to '\(server.definition.name)'", secrets: manager.settings.secrets, logger: manager.logger)
         do {
@@ -113,20 +107,39 @@ extension RestorePlanner {
                 ?? original?.datastoreName.flatMap { name in inventory.datastores.first { $0.name == name }?.id }
                 ?? (inventory.datastores.count == 1 ? inventory.datastores[0].id : nil), server: server.definition.name)
 
-        let networkMap = try networks(target.networkMap, for: machines, on: inventory, server: server.definition.name)
-
         var overwritten = Set<String>()
         for index in machines.indices {
             let machine = machines[index]
             let name = machine.targetName ?? machine.vmName
-            guard let existing = inventory.virtualMachines.first(where: { $0.name == name }) else { continue }
+            let named = inventory.virtualMachines.filter { $0.name == name }
+            guard let existing = named.first else { continue }
             guard target.overwrite else {
                 throw RestoreError(
                     .targetExists,
                     "\(server.definition.name) already has a VM named \(name) (\(existing.id)): choose another with --name (restoring over it needs --overwrite)"
                 )
             }
+            guard named.count == 1 else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(server.definition.name) has several VMs named \(name) (\(named.map(\.id).joined(separator: ", "))): nothing is written over an ambiguous name"
+                )
+            }
+            // Over the original (no --name) only the very VM backed up: another that took its
+            // name since is not it.
+            if target.name == nil && existing.id != machine.vmId {
+                throw RestoreError(
+                    .invalidRequest,
+                    "the VM named \(name) on \(server.definition.name) is \(existing.id), not the \(machine.vmId) that was backed up: to write over it anyway, name it with --name \(name) --overwrite"
+                )
+            }
             try Self.checkOverwrite(existing, with: machine, powerOff: target.powerOff, server: server.definition.name)
+            if !(try await restoring.snapshots(of: existing.id)).isEmpty {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(existing.name) (\(existing.id)) has snapshots: writing its disks would break them; remove them first (a backup running now holds one)"
+                )
+            }
             machines[index].overwriteVmId = existing.id
             // What changed since the point can be asked only of the very VM it was taken of.
             let pointServer = machine.jobId.flatMap { catalog.jobs[$0]?.definition.server }
@@ -137,6 +150,9 @@ extension RestorePlanner {
             }
             overwritten.insert(machine.vmId)
         }
+        // NICs are made only for new VMs: a VM written over keeps its own.
+        let networkMap = try networks(
+            target.networkMap, for: machines.filter { !overwritten.contains($0.vmId) }, on: inventory, server: server.definition.name)
         let needed = machines.filter { !overwritten.contains($0.vmId) }.flatMap(\.disks).reduce(Int64(0)) { $0 + $1.sizeBytes }
         if needed > 0, let free = try await restoring.freeSpace(datastore: datastore), free < needed {
             throw RestoreError(
@@ -233,5 +249,78 @@ extension RestorePlanner {
             result[key] = network.id
         }
         return result
+    }
+
+    /// A managed server by name, or the error that lists them.
+    static func server(named name: String, in catalog: CatalogState) throws -> (UUIDString, CatalogEntry<ManagedServer>) {
+        guard let id = catalog.id(of: ManagedServer.self, named: name), let server = catalog.servers[id] else {
+            let names = catalog.servers.values.map(\.definition.name).sorted()
+            throw RestoreError(
+                .invalidRequest,
+                "there is no managed server named \(name) (known: \(names.isEmpty ? "none" : names.joined(separator: ", "))): see 'tidemark server list'"
+            )
+        }
+        return (id, server)
+    }
+
+    /// One disk written over a disk of an existing VM (`restore disk --to-vm`): the VM by name
+    /// or id, its disk of the target key at the point's size, off or allowed to be switched off.
+    func resolveDiskTarget(
+        _ target: RestoreOrder.VMTarget, for machine: inout RestoreEvent.Machine, in catalog: CatalogState
+    )
+        async throws -> RestoreEvent.Target
+    {
+        guard let name = target.name else { throw RestoreError(.invalidRequest, "name the VM to write the disk into with --to-vm") }
+        // Without --to-server: the server the point was backed up from.
+        let serverName =
+            target.server.isEmpty
+            ? machine.jobId.flatMap { catalog.jobs[$0]?.definition.server }.map { catalog.name(of: $0) } ?? "" : target.server
+        let (serverID, server) = try Self.server(named: serverName, in: catalog)
+        let opened = try await manager.adapters.open(
+            server.definition, for: "restore to '\(server.definition.name)'", secrets: manager.settings.secrets, logger: manager.logger)
+        do {
+            guard let restoring = opened.adapter as? any VMRestoring else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "'\(server.definition.name)' (\(server.definition.platform.rawValue)) cannot have disks written by Tidemark yet")
+            }
+            let inventory = try await restoring.inventory()
+            guard let existing = inventory.virtualMachines.first(where: { $0.name == name }) ?? inventory.virtualMachine(name) else {
+                let names = inventory.virtualMachines.map(\.name).sorted()
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(server.definition.name) has no VM named \(name) (its VMs: \(RestorePointCatalog.listed(names)))")
+            }
+            var check = machine
+            check.disks = machine.disks.map { disk in
+                var renamed = disk
+                renamed.key = disk.targetKey ?? disk.key
+                renamed.disk = "disk-\(renamed.key)"
+                return renamed
+            }
+            try Self.checkOverwrite(existing, with: check, powerOff: target.powerOff, server: server.definition.name)
+            if !(try await restoring.snapshots(of: existing.id)).isEmpty {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(existing.name) (\(existing.id)) has snapshots: writing its disk would break them; remove them first (a backup running now holds one)"
+                )
+            }
+            machine.overwriteVmId = existing.id
+            let pointServer = machine.jobId.flatMap { catalog.jobs[$0]?.definition.server }
+            let sameDisk = machine.disks.allSatisfy { ($0.targetKey ?? $0.key) == $0.key }
+            if !(existing.id == machine.vmId && pointServer == serverID && sameDisk) { machine.changeId = nil }
+            let resolved = RestoreEvent.Target(
+                serverId: serverID, serverName: server.definition.name, folderId: existing.folder,
+                folderPath: inventory.folderPaths()[existing.folder] ?? existing.folder, hostId: existing.host,
+                hostName: inventory.hosts.first { $0.id == existing.host }?.name ?? existing.host, clusterId: existing.cluster,
+                datastoreId: existing.datastore,
+                datastoreName: inventory.datastores.first { $0.id == existing.datastore }?.name ?? existing.datastore,
+                networkMap: [:], powerOn: target.powerOn, keepMac: false, overwrite: true, powerOff: target.powerOff)
+            await opened.adapter.disconnect()
+            return resolved
+        } catch {
+            await opened.adapter.disconnect()
+            throw error
+        }
     }
 }

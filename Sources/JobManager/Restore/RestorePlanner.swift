@@ -54,19 +54,22 @@ struct RestorePlanner {
                 vms: machines, target: resolved, replace: nil)
         case .diskFile(let disk, let path, let replace):
             guard machines.count == 1 else { throw RestoreError(.invalidRequest, "a disk restore takes one VM") }
-            let key = Int(disk.hasPrefix("disk-") ? String(disk.dropFirst(5)) : disk)
-            guard let chosenDisk = machines[0].disks.first(where: { $0.key == key }) else {
-                throw RestoreError(
-                    .invalidRequest,
-                    "\(machines[0].vmName)'s restore point \(machines[0].restorePointId) has no disk \(disk): its disks are \(machines[0].disks.map(\.disk).joined(separator: ", "))"
-                )
-            }
-            var file = chosenDisk
+            var file = try Self.disk(disk, of: machines[0])
             file.path = try await checkedFile(path, replace: replace, catalog: catalog)
             machines[0].disks = [file]
             return RestoreEvent.Requested(
                 restoreId: restoreID, what: .disk, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
-                vms: machines, target: nil, replace: replace)
+                vms: machines, target: nil, replace: replace, raw: order.raw ? true : nil)
+        case .diskToVM(let disk, let target, let targetDisk):
+            guard machines.count == 1 else { throw RestoreError(.invalidRequest, "a disk restore takes one VM") }
+            var chosen = try Self.disk(disk, of: machines[0])
+            chosen.targetKey = targetDisk ?? chosen.key
+            machines[0].disks = [chosen]
+            machines[0].targetName = target.name
+            let resolved = try await resolveDiskTarget(target, for: &machines[0], in: catalog)
+            return RestoreEvent.Requested(
+                restoreId: restoreID, what: .disk, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
+                vms: machines, target: resolved, replace: nil)
         case .export(let folder, let replace):
             let usable = await BlockingIOPool.shared.run { () -> Bool in
                 var isFolder: ObjCBool = false
@@ -86,8 +89,20 @@ struct RestorePlanner {
             }
             return RestoreEvent.Requested(
                 restoreId: restoreID, what: .export, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
-                vms: machines, target: nil, replace: replace)
+                vms: machines, target: nil, replace: replace, raw: order.raw ? true : nil)
         }
+    }
+
+    /// A disk of the point by key (`2000`) or name (`disk-2000`), or the error that lists them.
+    static func disk(_ disk: String, of machine: RestoreEvent.Machine) throws -> RestoreEvent.Disk {
+        let key = Int(disk.hasPrefix("disk-") ? String(disk.dropFirst(5)) : disk)
+        guard let chosen = machine.disks.first(where: { $0.key == key }) else {
+            throw RestoreError(
+                .invalidRequest,
+                "\(machine.vmName)'s restore point \(machine.restorePointId) has no disk \(disk): its disks are \(machine.disks.map(\.disk).joined(separator: ", "))"
+            )
+        }
+        return chosen
     }
 
     /// The repository the points were written to (recorded in the point; for older points,

@@ -12,12 +12,13 @@ extension RestoreRunner {
         repository: BackupRepository, target: (any VMRestoring)?, prepared: RestoreEvent.TargetPrepared?
     ) async throws -> RestoreDiskCopy.Busy {
         let known = await recorder.state.disks[task]
-        let description = disk.path ?? "\(prepared?.targetVmName ?? "?") (\(prepared?.targetVmId ?? "?")) disk \(disk.key)"
+        let targetKey = disk.targetKey ?? disk.key
+        let description = disk.path ?? "\(prepared?.targetVmName ?? "?") (\(prepared?.targetVmId ?? "?")) disk \(targetKey)"
         // Over an existing VM only what differs is written: what changed since the point when
         // the target can tell (asked once, recorded), else every block compared.
         var areas: [DiskArea]?
         if let target, let existing = machine.overwriteVmId, let changeID = machine.changeId {
-            areas = try await target.writtenSince(vm: existing, diskKey: disk.key, changeID: changeID)
+            areas = try await target.writtenSince(vm: existing, diskKey: targetKey, changeID: changeID)
         }
         let mode = machine.overwriteVmId == nil ? "full" : areas == nil ? "compare" : "changed"
         if known?.started == nil {
@@ -40,12 +41,18 @@ extension RestoreRunner {
             let sink: any BlockSink
             if let path = disk.path {
                 sink = try await FileDiskSink.open(
-                    destination: path, restore: restore, size: manifest.diskSize, sparse: true, replace: requested.replace ?? false,
+                    destination: path, restore: restore, size: manifest.diskSize, sparse: requested.raw != true,
+                    replace: requested.replace ?? false,
                     continuing: known?.started != nil)
             } else if let target, let prepared {
-                sink = try await target.openDiskForWriting(vm: prepared.targetVmId, diskKey: disk.key)
+                sink = try await target.openDiskForWriting(vm: prepared.targetVmId, diskKey: targetKey)
             } else {
                 throw RestoreError(.invalidRequest, "disk \(disk.disk) of \(machine.vmName) has nowhere to go")
+            }
+            guard sink.size == manifest.diskSize else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(description) holds \(sink.size) bytes, the restore point's \(disk.disk) \(manifest.diskSize): nothing written")
             }
             let copy = RestoreDiskCopy(
                 manifest: manifest, repository: repository, sink: sink, taskID: task,
