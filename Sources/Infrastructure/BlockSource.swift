@@ -82,3 +82,16 @@ func readFully(
         done += result
     }
 }
+
+/// `pwrite` until all of `bytes` is written at `offset`; an error names the file and offset.
+public func writeFully(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws(InfrastructureError) {
+    var done = 0
+    while done < bytes.count {
+        let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+        if result < 0 {
+            if errno == EINTR { continue }
+            throw InfrastructureError(.io, "writing \(path) at offset \(offset + Int64(done)) failed: \(String(cString: strerror(errno)))")
+        }
+        done += result
+    }
+}

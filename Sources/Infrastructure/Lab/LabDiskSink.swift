@@ -29,48 +29,22 @@ final class LabDiskSink: DirectBlockSink {
     deinit { close(descriptor) }
 
     func write(at offset: Int64, _ bytes: [UInt8]) async throws {
-        try check(offset, Int64(bytes.count))
-        try await BlockingIOPool.shared.run { [descriptor, path] () throws(InfrastructureError) in
-            var done = 0
-            while done < bytes.count {
-                let result = bytes.withUnsafeBytes {
-                    pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-                }
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw InfrastructureError(.io, "writing \(path) at offset \(offset) failed: \(String(cString: strerror(errno)))")
-                }
-                done += result
-            }
+        try await BlockingIOPool.shared.run { [self] () throws in
+            try bytes.withUnsafeBytes { buffer throws in try writeBlocking(at: offset, buffer) }
         }
-        mark(offset, Int64(bytes.count))
     }
 
     func zeros(at offset: Int64, length: Int64) async throws {
-        try check(offset, length)
-        try await BlockingIOPool.shared.run { [descriptor, path] () throws(InfrastructureError) in
-            guard tidemark_punch_hole(descriptor, offset, length) == 0 else {
-                throw InfrastructureError(
-                    .io, "cannot clear \(length) bytes of \(path) at offset \(offset): \(String(cString: strerror(errno)))")
-            }
-        }
-        mark(offset, length)
+        try await BlockingIOPool.shared.run { [self] () throws in try zerosBlocking(at: offset, length: length) }
     }
 
     func writeBlocking(at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws {
         try check(offset, Int64(bytes.count))
-        var done = 0
-        while done < bytes.count {
-            let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw InfrastructureError(.io, "writing \(path) at offset \(offset) failed: \(String(cString: strerror(errno)))")
-            }
-            done += result
-        }
+        try writeFully(descriptor, bytes, at: offset, path: path)
         mark(offset, Int64(bytes.count))
     }
 
+    /// Zeros as a hole punched (the blocks read as zeros and take no space).
     func zerosBlocking(at offset: Int64, length: Int64) throws {
         try check(offset, length)
         guard tidemark_punch_hole(descriptor, offset, length) == 0 else {
@@ -96,16 +70,22 @@ final class LabDiskSink: DirectBlockSink {
             return blocks.sorted()
         }
         let name = name
-        try await BlockingIOPool.shared.run { [descriptor, path] () throws(InfrastructureError) in
-            guard fsync(descriptor) == 0 else {
-                throw InfrastructureError(.io, "cannot flush \(path): \(String(cString: strerror(errno)))")
+        do {
+            try await BlockingIOPool.shared.run { [descriptor, path] () throws(InfrastructureError) in
+                guard fsync(descriptor) == 0 else {
+                    throw InfrastructureError(.io, "cannot flush \(path): \(String(cString: strerror(errno)))")
+                }
             }
-        }
-        guard !blocks.isEmpty else { return }
-        try await store.updateOffPool { state in
-            var history = state.history(name)
-            history.writes.append(LabWrite(epoch: history.epoch, blocks: blocks))
-            state.disks[name] = history
+            guard !blocks.isEmpty else { return }
+            try await store.updateOffPool { state in
+                var history = state.history(name)
+                history.writes.append(LabWrite(epoch: history.epoch, blocks: blocks))
+                state.disks[name] = history
+            }
+        } catch {
+            // Still to be recorded: the next flush tries again.
+            written.withLock { $0.formUnion(blocks) }
+            throw error
         }
     }
 

@@ -95,8 +95,8 @@ final class FileDiskSink: DirectBlockSink {
     }
 
     func write(at offset: Int64, _ bytes: [UInt8]) async throws {
-        try await BlockingIOPool.shared.run { [descriptor, temporary] () throws(RestoreError) in
-            try Self.writeAll(descriptor, bytes, at: offset, path: temporary)
+        try await BlockingIOPool.shared.run { [self] () throws in
+            try bytes.withUnsafeBytes { buffer throws in try writeBlocking(at: offset, buffer) }
         }
     }
 
@@ -104,27 +104,11 @@ final class FileDiskSink: DirectBlockSink {
         // A sparse file made for this restore holds zeros there already (a crashed run of the
         // same restore wrote only the same restore point's data).
         guard !sparse else { return }
-        try await BlockingIOPool.shared.run { [descriptor, temporary] () throws(RestoreError) in
-            let chunk = [UInt8](repeating: 0, count: Int(min(length, 1 << 20)))
-            var done: Int64 = 0
-            while done < length {
-                let count = Int(min(Int64(chunk.count), length - done))
-                try Self.writeAll(descriptor, Array(chunk[0..<count]), at: offset + done, path: temporary)
-                done += Int64(count)
-            }
-        }
+        try await BlockingIOPool.shared.run { [self] () throws in try zerosBlocking(at: offset, length: length) }
     }
 
     func writeBlocking(at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let result = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw RestoreError(.io, "writing \(temporary) at offset \(offset) failed: \(String(cString: strerror(errno)))")
-            }
-            done += result
-        }
+        try writeFully(descriptor, bytes, at: offset, path: temporary)
     }
 
     func zerosBlocking(at offset: Int64, length: Int64) throws {
@@ -153,29 +137,29 @@ final class FileDiskSink: DirectBlockSink {
     func finish() async throws {
         try await flush()
         try await BlockingIOPool.shared.run { [temporary, destination, replace] () throws in
-            var info = stat()
-            if !replace && lstat(destination, &info) == 0 {
-                throw RestoreError(
-                    .targetExists, "\(destination) appeared while the restore ran: the restored disk is kept in \(temporary)")
+            if replace {
+                guard rename(temporary, destination) == 0 else {
+                    throw RestoreError(.io, "cannot move the restored disk to \(destination): \(String(cString: strerror(errno)))")
+                }
+            } else {
+                // A link fails if the name exists: a file that appeared meanwhile is never replaced.
+                guard link(temporary, destination) == 0 || Self.sameFile(temporary, destination) else {
+                    if errno == EEXIST {
+                        throw RestoreError(
+                            .targetExists, "\(destination) appeared while the restore ran: the restored disk is kept in \(temporary)")
+                    }
+                    throw RestoreError(.io, "cannot move the restored disk to \(destination): \(String(cString: strerror(errno)))")
+                }
+                unlink(temporary)
             }
-            guard rename(temporary, destination) == 0 else {
-                throw RestoreError(.io, "cannot move the restored disk to \(destination): \(String(cString: strerror(errno)))")
-            }
-            try DurableFile.syncDirectory((destination as NSString).deletingLastPathComponent)
+            let folder = (destination as NSString).deletingLastPathComponent
+            try DurableFile.syncDirectory(folder.isEmpty ? "." : folder)
         }
     }
 
-    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int64, path: String) throws(RestoreError) {
-        var done = 0
-        while done < bytes.count {
-            let result = bytes.withUnsafeBytes {
-                pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw RestoreError(.io, "writing \(path) at offset \(offset) failed: \(String(cString: strerror(errno)))")
-            }
-            done += result
-        }
+    /// Whether two names are one file (a crash after the link and before the unlink).
+    private static func sameFile(_ first: String, _ second: String) -> Bool {
+        var a = stat(), b = stat()
+        return lstat(first, &a) == 0 && lstat(second, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 }

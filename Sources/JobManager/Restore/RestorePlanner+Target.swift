@@ -14,21 +14,9 @@ extension RestorePlanner {
         -> RestoreEvent.Target
     {
         let (serverID, server) = try Self.server(named: target.server, in: catalog)
-        let opened = try await manager.adapters.open(
-            server.definition, for: "restore to '\(server.definition.name)'", secrets: manager.settings.secrets, logger: manager.logger)
-        do {
-            guard let restoring = opened.adapter as? any VMRestoring else {
-                throw RestoreError(
-                    .invalidRequest,
-                    "'\(server.definition.name)' (\(server.definition.platform.rawValue)) cannot have VMs created by Tidemark yet")
-            }
-            let resolved = try await resolve(
+        return try await withTarget(server) { restoring in
+            try await resolve(
                 target, for: &machines, server: (definition: server.definition, id: serverID), on: restoring, catalog: catalog)
-            await opened.adapter.disconnect()
-            return resolved
-        } catch {
-            await opened.adapter.disconnect()
-            throw error
         }
     }
 
@@ -276,14 +264,7 @@ extension RestorePlanner {
             target.server.isEmpty
             ? machine.jobId.flatMap { catalog.jobs[$0]?.definition.server }.map { catalog.name(of: $0) } ?? "" : target.server
         let (serverID, server) = try Self.server(named: serverName, in: catalog)
-        let opened = try await manager.adapters.open(
-            server.definition, for: "restore to '\(server.definition.name)'", secrets: manager.settings.secrets, logger: manager.logger)
-        do {
-            guard let restoring = opened.adapter as? any VMRestoring else {
-                throw RestoreError(
-                    .invalidRequest,
-                    "'\(server.definition.name)' (\(server.definition.platform.rawValue)) cannot have disks written by Tidemark yet")
-            }
+        return try await withTarget(server) { restoring in
             let inventory = try await restoring.inventory()
             guard let existing = inventory.virtualMachines.first(where: { $0.name == name }) ?? inventory.virtualMachine(name) else {
                 let names = inventory.virtualMachines.map(\.name).sorted()
@@ -291,14 +272,7 @@ extension RestorePlanner {
                     .invalidRequest,
                     "\(server.definition.name) has no VM named \(name) (its VMs: \(RestorePointCatalog.listed(names)))")
             }
-            var check = machine
-            check.disks = machine.disks.map { disk in
-                var renamed = disk
-                renamed.key = disk.targetKey ?? disk.key
-                renamed.disk = "disk-\(renamed.key)"
-                return renamed
-            }
-            try Self.checkOverwrite(existing, with: check, powerOff: target.powerOff, server: server.definition.name)
+            try Self.checkOverwrite(existing, with: Self.onTargetKeys(machine), powerOff: target.powerOff, server: server.definition.name)
             if !(try await restoring.snapshots(of: existing.id)).isEmpty {
                 throw RestoreError(
                     .invalidRequest,
@@ -316,11 +290,39 @@ extension RestorePlanner {
                 datastoreId: existing.datastore,
                 datastoreName: inventory.datastores.first { $0.id == existing.datastore }?.name ?? existing.datastore,
                 networkMap: [:], powerOn: target.powerOn, keepMac: false, overwrite: true, powerOff: target.powerOff)
-            await opened.adapter.disconnect()
             return resolved
+        }
+    }
+
+    /// Runs `body` with the server's adapter as a restore target, disconnected after on every path.
+    func withTarget<T>(_ server: CatalogEntry<ManagedServer>, _ body: (any VMRestoring) async throws -> T) async throws -> T {
+        let opened = try await manager.adapters.open(
+            server.definition, for: "restore to '\(server.definition.name)'", secrets: manager.settings.secrets, logger: manager.logger)
+        do {
+            guard let restoring = opened.adapter as? any VMRestoring else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "'\(server.definition.name)' (\(server.definition.platform.rawValue)) cannot have VMs created or written by Tidemark yet"
+                )
+            }
+            let value = try await body(restoring)
+            await opened.adapter.disconnect()
+            return value
         } catch {
             await opened.adapter.disconnect()
             throw error
         }
+    }
+
+    /// The machine as the VM written over sees it: each disk under the key it is written over.
+    static func onTargetKeys(_ machine: RestoreEvent.Machine) -> RestoreEvent.Machine {
+        var view = machine
+        view.disks = machine.disks.map { disk in
+            var renamed = disk
+            renamed.key = disk.targetKey ?? disk.key
+            renamed.disk = "disk-\(renamed.key)"
+            return renamed
+        }
+        return view
     }
 }

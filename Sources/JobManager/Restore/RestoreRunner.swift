@@ -198,12 +198,20 @@ struct RestoreRunner {
         let prepared =
             await recorder.state.targets[machine.vmId]
             ?? RestoreEvent.TargetPrepared(vmId: machine.vmId, targetVmId: existing, targetVmName: current.name, adopted: false)
+        // Checked again on every run, before anything is switched off: the VM may have
+        // changed since the request (a disk resized, a snapshot taken).
+        try RestorePlanner.checkOverwrite(
+            current, with: RestorePlanner.onTargetKeys(machine), powerOff: true, server: destination.serverName)
+        if !(try await target.snapshots(of: existing)).isEmpty {
+            throw RestoreError(.invalidRequest, "\(current.name) (\(existing)) has snapshots now: writing its disks would break them")
+        }
         let restoredOn = await recorder.state.powerOnRequested.contains(machine.vmId)
         if current.poweredOn && !restoredOn {
             guard destination.powerOff == true else {
                 throw RestoreError(
                     .invalidRequest,
-                    "\(current.name) (\(existing)) is powered on: nothing is written into a running VM; switch it off and resume")
+                    "\(current.name) (\(existing)) was switched on since the request: nothing is written into a running VM; switch it off and restore again"
+                )
             }
             let power = RestoreEvent.Power(vmId: machine.vmId, targetVmId: existing)
             if await !recorder.state.powerOffRequested.contains(machine.vmId) { try await recorder.record(.powerOffRequested, power) }
