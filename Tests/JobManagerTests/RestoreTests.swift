@@ -328,4 +328,59 @@ struct RestoreTests {
             "SELECT data->>'mode' FROM tidemark.events WHERE event_type = 'RestoreDiskStarted'")
         #expect(try mode.decode(0, 0, as: String.self) == "compare")
     }
+
+    @Test(
+        "refused with nothing recorded: a point retention removed, an encrypted repository the catalog has no key for, a datastore without room"
+    )
+    func refusalsOfCircumstance() async throws {
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 4 << 20, disksPerVM: 2, retention: "3 restore points")
+        defer { environment.remove() }
+        for _ in 0..<4 { try await environment.runJob() }
+        let first = try await environment.database.administratorQuery(
+            "SELECT data->>'restore_point_id' FROM tidemark.events WHERE event_type = 'RestorePointRemoved'")
+        let removed: String = try first.decode(0, 0)
+        let file = environment.folder.appendingPathComponent("out.img").path
+        let gone = try environment.tidemark(["restore", "disk", "--vm", "lab-vm-01", "--disk", "2000", "--to", file, "--point", removed])
+        #expect(
+            gone.status != 0 && gone.output.contains("lab-vm-01 has no restore point \(removed): lab-vm-01 has restore points at"),
+            "\(gone.output)")
+
+        // A lab on a 1 MiB file system: the 8 MiB of disks do not fit.
+        let tiny = environment.folder.appendingPathComponent("tiny")
+        try FileManager.default.createDirectory(at: tiny, withIntermediateDirectories: true)
+        let mounted = try await Self.tool("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", tiny.path])
+        try #require(mounted == 0, "these tests run as root: mount a tmpfs for the datastore without room")
+        defer { _ = try? Self.toolNow("/bin/umount", [tiny.path]) }
+        try LabAdapter.create(at: tiny.appendingPathComponent("lab").path, vms: 1, disksPerVM: 1, diskSize: 64 << 10)
+        #expect(try environment.tidemark(["server", "add", "tiny", "--lab", tiny.appendingPathComponent("lab").path]).status == 0)
+        let full = try environment.tidemark(["restore", "vm", "lab-vm-01", "--to-server", "tiny", "--name", "copy"])
+        #expect(full.status != 0 && full.output.contains("datastore lab-datastore has"), "\(full.output)")
+        #expect(full.output.contains("bytes free, the disks need 8388608: choose another with --datastore"), "\(full.output)")
+
+        // The repository replaced by an encrypted one: the catalog holds no key for it.
+        let sealed = environment.folder.appendingPathComponent("sealed")
+        _ = try BackupRepository.create(
+            at: sealed, key: RepositoryKey.generate(at: environment.folder.appendingPathComponent("sealed.key").path))
+        #expect(try environment.tidemark(["repository", "update", "repo", "--path", sealed.path]).status == 0)
+        let encrypted = try environment.tidemark(["restore", "disk", "--vm", "lab-vm-01", "--disk", "2000", "--to", file])
+        #expect(
+            encrypted.status != 0 && encrypted.output.contains("repository 'repo' is encrypted and the catalog holds no key for it"),
+            "\(encrypted.output)")
+        #expect(try await Self.restoreEvents(environment) == 0)
+        #expect(!FileManager.default.fileExists(atPath: file))
+    }
+
+    /// A system tool's exit status, waited for off the cooperative pool.
+    static func tool(_ path: String, _ arguments: [String]) async throws -> Int32 {
+        try await offThePool { try toolNow(path, arguments) }
+    }
+
+    static func toolNow(_ path: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
 }

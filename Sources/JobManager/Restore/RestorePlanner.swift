@@ -132,10 +132,13 @@ struct RestorePlanner {
     }
 
     private func open(_ repository: RepositoryDefinition) async throws -> BackupRepository {
-        do {
-            return try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+        do throws(RepositoryError) {
+            let opened = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
                 try BackupRepository.open(at: URL(fileURLWithPath: repository.path))
             }
+            // Opened without a key, an encrypted repository can be pruned but not read.
+            guard !opened.isEncrypted else { throw RepositoryError(.keyRequired, "encrypted") }
+            return opened
         } catch  where error.code == .keyRequired {
             throw RestoreError(
                 .invalidRequest,
