@@ -20,7 +20,7 @@ enum RecordedConfiguration {
                     key: $0.key, label: $0.label, adapterType: $0.adapterType, networkId: $0.network, networkName: networks[$0.network],
                     macAddress: $0.macAddress)
             },
-            datacenterId: folder?.datacenter, folderId: machine.folder, folderPath: inventory.folderPaths()[machine.folder],
+            datacenterId: folder?.datacenter, folderId: machine.folder, folderPath: inventory.folderPath(of: machine.folder),
             hostId: machine.host, clusterId: machine.cluster, datastoreId: machine.datastore,
             datastoreName: inventory.datastores.first { $0.id == machine.datastore }?.name)
     }
