@@ -1,3 +1,5 @@
+import Foundation
+
 /// A bandwidth limit between a set of sources and a set of target repositories.
 ///
 /// Sessions under one rule share its rate equally; a rule with a window applies only then.
@@ -38,6 +40,25 @@ public struct ThrottlingRule: CatalogDefinition {
         for repository in targetRepositories where catalog.repositories[repository] == nil {
             throw CatalogError(.notFound, "\(subject): the target repository \(catalog.label(.repository, repository)) does not exist")
         }
+    }
+
+    /// Whether the rule covers traffic between a source (a proxy's site and id; a restore has
+    /// the repository's site and no proxy) and a repository, at this minute of the day.
+    /// Restores are covered by the same rules as backups: the link between a site and a
+    /// repository is throttled whichever way the data goes.
+    public func covers(site: String, proxy: UUIDString?, repository: UUIDString, minuteOfDay minute: Int) -> Bool {
+        let anySource = sourceSites.isEmpty && sourceProxies.isEmpty
+        let source = anySource || sourceSites.contains(site) || proxy.map(sourceProxies.contains) == true
+        let target = targetRepositories.isEmpty || targetRepositories.contains(repository)
+        return source && target && (window?.contains(minuteOfDay: minute) ?? true)
+    }
+
+    /// The minute of the day `date` is in `timeZone`, as rule windows are written.
+    public static func minuteOfDay(_ date: Date, in timeZone: TimeZone) -> Int {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let parts = calendar.dateComponents([.hour, .minute], from: date)
+        return (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
     }
 
     public var references: [(kind: ObjectKind, id: UUIDString)] {

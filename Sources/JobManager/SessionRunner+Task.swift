@@ -230,16 +230,10 @@ extension SessionRunner {
     /// The throttling rule that matches a transfer by this proxy into the repository now
     /// (within its window, in the job's time zone), if one does.
     func throttlingRule(proxyID: UUIDString, site: String) -> (UUIDString, ThrottlingRule)? {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: job.timeZone) ?? .gmt
-        let parts = calendar.dateComponents([.hour, .minute], from: Date())
-        let minute = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
-        return throttlingRules.first(where: { _, rule in
-            let anySource = rule.sourceSites.isEmpty && rule.sourceProxies.isEmpty
-            let source = anySource || rule.sourceSites.contains(site) || rule.sourceProxies.contains(proxyID)
-            let target = rule.targetRepositories.isEmpty || rule.targetRepositories.contains(repositoryID)
-            return source && target && (rule.window?.contains(minuteOfDay: minute) ?? true)
-        })
+        let minute = ThrottlingRule.minuteOfDay(Date(), in: TimeZone(identifier: job.timeZone) ?? .gmt)
+        return throttlingRules.first { _, rule in
+            rule.covers(site: site, proxy: proxyID, repository: repositoryID, minuteOfDay: minute)
+        }
     }
 
     /// The data transfer of one disk, its base fixed by `TransferStarted` before the first byte.

@@ -19,9 +19,9 @@ public struct RestoresProjection: Projection {
 
     struct RestoreRow {
         var what, actor, reasonGiven, repositoryID, repositoryName, serverID, server, folder, datastore, state, result, reason,
-            bottleneck: String?
+            bottleneck, throttleRule: String?
         var requestedAt, finishedAt: Date?
-        var read, written, skipped, rate: Int64?
+        var read, written, skipped, rate, throttleRate: Int64?
         var duration: Double?
     }
 
@@ -38,7 +38,7 @@ public struct RestoresProjection: Projection {
         updated: [
             "what", "actor", "reason_given", "repository_id", "repository_name", "target_server_id", "target_server", "target_folder",
             "target_datastore", "state", "result", "reason", "requested_at", "finished_at", "read_bytes", "written_bytes",
-            "skipped_bytes", "duration_seconds", "bytes_per_second", "bottleneck",
+            "skipped_bytes", "duration_seconds", "bytes_per_second", "bottleneck", "throttle_rule", "throttle_bytes_per_second",
         ], conflict: .merge)
     static let machinesUpsert = Upsert(
         table: "restore_vms", key: ["restore_id", "vm_id"],
@@ -104,6 +104,10 @@ public struct RestoresProjection: Projection {
                 row.duration = finished.durationSeconds
                 row.rate = finished.bytesPerSecond
                 row.bottleneck = finished.bottleneck
+            case .throttleApplied:
+                guard let throttle = try? decoder.decode(RestoreEvent.ThrottleApplied.self, from: data) else { continue }
+                row.throttleRule = throttle.ruleName
+                row.throttleRate = throttle.bytesPerSecond
             case .targetRequested, .diskStarted, .powerOnRequested, .powerOffRequested, .poweredOff:
                 continue
             }
@@ -120,6 +124,7 @@ public struct RestoresProjection: Projection {
                 "reason": .text(row.reason), "requested_at": .time(row.requestedAt), "finished_at": .time(row.finishedAt),
                 "read_bytes": .integer(row.read), "written_bytes": .integer(row.written), "skipped_bytes": .integer(row.skipped),
                 "duration_seconds": .double(row.duration), "bytes_per_second": .integer(row.rate), "bottleneck": .text(row.bottleneck),
+                "throttle_rule": .text(row.throttleRule), "throttle_bytes_per_second": .integer(row.throttleRate),
             ])
         }
         try Self.restoresUpsert.write(restoreRows, in: schema, on: connection)

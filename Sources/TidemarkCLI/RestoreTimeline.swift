@@ -1,3 +1,4 @@
+import Catalog
 import EventStore
 import Foundation
 import WorkflowEvents
@@ -39,6 +40,10 @@ enum RestoreTimeline {
                 .powerOnRequested: "power on", .poweredOn: "powered on", .powerOffRequested: "power off", .poweredOff: "powered off",
             ]
             return "\(subject)\(words[kind] ?? kind.rawValue) \(power.targetVmId)"
+        case .throttleApplied:
+            guard let throttle = try? decoder.decode(RestoreEvent.ThrottleApplied.self, from: data) else { return nil }
+            return
+                "throttled by rule '\(throttle.ruleName)' to \(Rate.describe(throttle.bytesPerSecond)) (\(throttle.sessionsSharing) session\(throttle.sessionsSharing == 1 ? "" : "s") under it)"
         case .finished:
             guard let finished = try? decoder.decode(RestoreEvent.Finished.self, from: data) else { return nil }
             return "restore \(finished.result): bottleneck \(finished.bottleneck ?? "-")\(finished.reason.map { " (\($0))" } ?? "")"

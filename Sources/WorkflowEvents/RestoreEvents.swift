@@ -29,6 +29,7 @@ public enum RestoreEvent {
         case poweredOn = "RestorePoweredOn"
         case powerOffRequested = "RestorePowerOffRequested"
         case poweredOff = "RestorePoweredOff"
+        case throttleApplied = "RestoreThrottleApplied"
         case finished = "RestoreFinished"
     }
 
@@ -326,6 +327,28 @@ public enum RestoreEvent {
         public init(vmId: String, targetVmId: String) {
             self.vmId = vmId
             self.targetVmId = targetVmId
+        }
+    }
+
+    /// `RestoreThrottleApplied`: the throttling rule this run's copies go under (the link
+    /// between the repository's site and the repository), and this restore's share of its rate
+    /// (the rule's rate divided among the sessions, backups and restores, under it now).
+    /// Recorded by each run that finds a rule; absent, nothing is throttled.
+    public struct ThrottleApplied: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case ruleId = "rule_id", ruleName = "rule_name", bytesPerSecond = "bytes_per_second", sessionsSharing = "sessions_sharing"
+        }
+
+        public var ruleId: String
+        public var ruleName: String
+        public var bytesPerSecond: Int64
+        public var sessionsSharing: Int
+
+        public init(ruleId: String, ruleName: String, bytesPerSecond: Int64, sessionsSharing: Int) {
+            self.ruleId = ruleId
+            self.ruleName = ruleName
+            self.bytesPerSecond = bytesPerSecond
+            self.sessionsSharing = sessionsSharing
         }
     }
 

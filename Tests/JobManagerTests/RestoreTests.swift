@@ -120,6 +120,35 @@ struct RestoreTests {
         #expect(try await Self.restoreEvents(environment) > 0)
     }
 
+    @Test("an export of a VM whose name has a path in it, a backslash and a line break stays in its folder under a cleaned name")
+    func oddNamesInExports() async throws {
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20, disksPerVM: 2)
+        defer { environment.remove() }
+        let odd = "../db\\01\n(prod)"
+        let inventory = environment.labPath + "/inventory.json"
+        let text = try String(contentsOfFile: inventory, encoding: .utf8)
+        #expect(text.contains("\"lab-vm-01\""))
+        let encodedName = String(decoding: try JSONEncoder().encode(odd), as: UTF8.self)
+        try text.replacingOccurrences(of: "\"lab-vm-01\"", with: encodedName).write(toFile: inventory, atomically: true, encoding: .utf8)
+        let update = try environment.tidemark(["job", "update", environment.jobName, "--object", "folder:/Lab/vm/Production"])
+        #expect(update.status == 0, "\(update.output)")
+        try await environment.runJob()
+        let exports = environment.folder.appendingPathComponent("exports/inner")
+        try FileManager.default.createDirectory(at: exports, withIntermediateDirectories: true)
+        let run = try environment.tidemark(["restore", "export", odd, "--to-folder", exports.path])
+        #expect(run.status == 0, "\(run.output)")
+        let machine = try #require(try await Self.machine(named: odd, in: environment))
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: exports.path).sorted()
+                == machine.disks.map { "_._db_01_(prod)-disk-\($0.key).img" })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: exports.deletingLastPathComponent().path) == ["inner"])
+        for disk in machine.disks {
+            #expect(
+                try JobEnvironment.sha256(file: exports.appendingPathComponent("_._db_01_(prod)-disk-\(disk.key).img").path)
+                    == JobEnvironment.sha256(file: Self.diskFile(machine, disk.key, in: environment)))
+        }
+    }
+
     @Test("bad requests are refused with the choices, and record and create nothing")
     func badRequests() async throws {
         let environment = try await Self.backedUp()

@@ -13,7 +13,7 @@ extension RestoreDiskCopy {
         from: RestoreEvent.DiskProgress?, checkpoint: @Sendable (RestoreEvent.DiskProgress) async throws -> Void
     ) async throws -> (RestoreEvent.DiskProgress, Busy) {
         let blockBytes = Int64(manifest.blockSize.bytes)
-        let windowBlocks = max(1, Int(min(64 << 20, checkpointBytes) / blockBytes))
+        let windowBlocks = self.windowBlocks
         var progress =
             (sink.resumable ? from : nil)
             ?? RestoreEvent.DiskProgress(taskId: taskID, offset: 0, readBytes: 0, writtenBytes: 0, skippedBytes: 0)

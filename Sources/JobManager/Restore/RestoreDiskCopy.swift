@@ -1,4 +1,5 @@
 import BlockingIO
+import DataMover
 import Foundation
 import Infrastructure
 import Repository
@@ -22,6 +23,9 @@ struct RestoreDiskCopy: Sendable {
     /// With `compare`: only blocks in these areas can differ (written since the restore point,
     /// by changed block tracking); the rest are identical without being read. Nil: all may.
     var areas: [DiskArea]? = nil
+    /// The throttling rule's bucket this restore's share is taken from: every block read from
+    /// the repository waits for its bytes (zeros, which are not stored, do not).
+    var throttle: TokenBucket? = nil
 
     /// Busy seconds of each side in this run, for the bottleneck.
     struct Busy: Sendable {
@@ -37,8 +41,7 @@ struct RestoreDiskCopy: Sendable {
     ) async throws -> (RestoreEvent.DiskProgress, Busy) {
         if compare { return try await rollback(from: from, checkpoint: checkpoint) }
         let blockBytes = Int64(manifest.blockSize.bytes)
-        // 64 MiB windows, smaller when checkpoints are asked more often than that.
-        let windowBlocks = max(1, Int(min(64 << 20, checkpointBytes) / blockBytes))
+        let windowBlocks = self.windowBlocks
         // A sink that cannot continue (an upload) starts over, its figures with it.
         var progress =
             (sink.resumable ? from : nil)
@@ -99,6 +102,15 @@ struct RestoreDiskCopy: Sendable {
         return (progress, busy)
     }
 
+    /// Blocks per window: 64 MiB, fewer when checkpoints are asked more often than that, and
+    /// under a throttle a quarter of a second's worth, so the rate holds smoothly.
+    var windowBlocks: Int {
+        let blockBytes = Int64(manifest.blockSize.bytes)
+        var bytes = min(64 << 20, checkpointBytes)
+        if let throttle { bytes = min(bytes, max(blockBytes, Int64(throttle.bytesPerSecond / 4))) }
+        return max(1, Int(bytes / blockBytes))
+    }
+
     /// Writes a window in order: data blocks, runs of zero blocks as one range.
     private func write(_ blocks: [[UInt8]?], startingAt first: Int, into progress: inout RestoreEvent.DiskProgress) async throws {
         let blockBytes = Int64(manifest.blockSize.bytes)
@@ -154,8 +166,14 @@ struct RestoreDiskCopy: Sendable {
     private func load(_ indexes: [Int], writingTo direct: (any DirectBlockSink)?) -> Task<([[UInt8]?], Double), any Error> {
         let manifest = manifest
         let repository = repository
+        let throttle = throttle
         return Task {
-            try await BlockingIOPool.shared.run { () throws(RepositoryError) -> ([[UInt8]?], Double) in
+            if let throttle {
+                var stored = 0
+                for index in indexes where manifest.blocks[index] != nil { stored += manifest.length(ofBlock: index) }
+                try await throttle.take(stored)
+            }
+            return try await BlockingIOPool.shared.run { () throws(RepositoryError) -> ([[UInt8]?], Double) in
                 let started = ContinuousClock.now
                 let results = Mutex<[Int: Result<[UInt8]?, RepositoryError>]>([:])
                 DispatchQueue.concurrentPerform(iterations: indexes.count) { position in

@@ -95,7 +95,7 @@ public struct RestoreManager: Sendable {
                 metadata: EventMetadata(
                     correlationID: UUID(uuidString: restore), actor: "job-manager", host: ProcessInfo.processInfo.hostName),
                 crashAfter: settings.crashAfterEvents)
-            return try await RestoreRunner(manager: self, restore: restore, recorder: recorder).run()
+            return try await RestoreRunner(manager: self, restore: restore, recorder: recorder, slots: slots).run()
         }
     }
 }

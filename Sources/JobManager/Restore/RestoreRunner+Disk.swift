@@ -1,4 +1,5 @@
 import BlockingIO
+import DataMover
 import Foundation
 import Infrastructure
 import Repository
@@ -9,7 +10,8 @@ extension RestoreRunner {
     /// (success, or failed with the reason). Returns the busy time it spent.
     func restoreDisk(
         _ disk: RestoreEvent.Disk, task: String, machine: RestoreEvent.Machine, requested: RestoreEvent.Requested,
-        repository: BackupRepository, target: (any VMRestoring)?, prepared: RestoreEvent.TargetPrepared?
+        repository: BackupRepository, target: (any VMRestoring)?, prepared: RestoreEvent.TargetPrepared?,
+        throttle: TokenBucket?
     ) async throws -> RestoreDiskCopy.Busy {
         let known = await recorder.state.disks[task]
         let targetKey = disk.targetKey ?? disk.key
@@ -57,7 +59,7 @@ extension RestoreRunner {
             let copy = RestoreDiskCopy(
                 manifest: manifest, repository: repository, sink: sink, taskID: task,
                 checkpointInterval: manager.settings.checkpointInterval, checkpointBytes: manager.settings.checkpointBytes,
-                compare: machine.overwriteVmId != nil, areas: areas)
+                compare: machine.overwriteVmId != nil, areas: areas, throttle: throttle)
             let recorder = recorder
             let (progress, busy) = try await copy.run(from: known?.progress) { progress in
                 try await recorder.record(.diskCheckpointed, progress)

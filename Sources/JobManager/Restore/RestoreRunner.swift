@@ -1,4 +1,5 @@
 import BlockingIO
+import DataMover
 import EventStore
 import Foundation
 import Infrastructure
@@ -17,6 +18,8 @@ struct RestoreRunner {
     let manager: RestoreManager
     let restore: String
     let recorder: RestoreRecorder
+    /// The connection whose claims hold this restore (and its throttle slot) while it runs.
+    let slots: TaskSlots
 
     var logger: Logger {
         var logger = manager.logger
@@ -35,11 +38,13 @@ struct RestoreRunner {
             // Held to the end: retention and collection wait rather than delete what is read.
             let (repository, lock) = try await openRepository(requested)
             defer { withExtendedLifetime(lock) {} }
+            let throttle = try await throttle(requested)
             let target = try await openTarget(requested)
             do {
                 for machine in requested.vms {
                     do {
-                        try await restoreMachine(machine, requested: requested, repository: repository, target: target, busy: &busy)
+                        try await restoreMachine(
+                            machine, requested: requested, repository: repository, target: target, throttle: throttle, busy: &busy)
                     } catch let error where Self.isFinal(error) {
                         let reason = await recorder.clean("\(error)")
                         failures.append("\(machine.vmName): \(reason)")
@@ -101,7 +106,7 @@ struct RestoreRunner {
 
     private func restoreMachine(
         _ machine: RestoreEvent.Machine, requested: RestoreEvent.Requested, repository: BackupRepository, target: (any VMRestoring)?,
-        busy: inout RestoreDiskCopy.Busy
+        throttle: TokenBucket?, busy: inout RestoreDiskCopy.Busy
     ) async throws {
         let prepared: RestoreEvent.TargetPrepared? =
             if let target, let destination = requested.target {
@@ -116,7 +121,7 @@ struct RestoreRunner {
                 group.addTask {
                     try await restoreDisk(
                         disk, task: task, machine: machine, requested: requested, repository: repository, target: target,
-                        prepared: prepared)
+                        prepared: prepared, throttle: throttle)
                 }
             }
             for try await taken in group {

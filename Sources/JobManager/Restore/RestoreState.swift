@@ -25,6 +25,8 @@ struct RestoreState: Sendable {
     private(set) var poweredOn: Set<String> = []
     private(set) var powerOffRequested: Set<String> = []
     private(set) var poweredOff: Set<String> = []
+    /// The last run's throttle, if a rule applied.
+    private(set) var throttle: RestoreEvent.ThrottleApplied?
     private(set) var finished: RestoreEvent.Finished?
 
     init() {}
@@ -64,6 +66,8 @@ struct RestoreState: Sendable {
             if let event = decode(RestoreEvent.Power.self) { powerOffRequested.insert(event.vmId) }
         case .poweredOff:
             if let event = decode(RestoreEvent.Power.self) { poweredOff.insert(event.vmId) }
+        case .throttleApplied:
+            throttle = decode(RestoreEvent.ThrottleApplied.self)
         case .finished:
             finished = decode(RestoreEvent.Finished.self)
         }

@@ -1,0 +1,30 @@
+-- 0015 — throttling rules apply to restores (issue 15).
+--
+-- A restore under a throttling rule records RestoreThrottleApplied (the rule and this
+-- restore's share of its rate); the restores projection keeps the rule and the rate, and
+-- reporting.restores gains them as its last two columns (columns are only ever added).
+
+UPDATE tidemark.stream_categories
+   SET event_types = event_types || ARRAY['RestoreThrottleApplied']
+ WHERE category = 'restore' AND NOT ('RestoreThrottleApplied' = ANY (event_types));
+
+ALTER TABLE projection.restores ADD COLUMN throttle_rule text, ADD COLUMN throttle_bytes_per_second bigint;
+ALTER TABLE projection_shadow.restores ADD COLUMN throttle_rule text, ADD COLUMN throttle_bytes_per_second bigint;
+
+CREATE OR REPLACE VIEW reporting.restores AS
+SELECT r.restore_id, r.what, r.actor AS requested_by, r.reason_given, r.requested_at, r.finished_at, r.state, r.result,
+       r.reason, r.repository_name,
+       coalesce(v.vm_names, '{}') AS vm_names, coalesce(v.restore_points, '{}') AS restore_points,
+       r.target_server, r.target_folder, r.target_datastore,
+       coalesce(v.target_vms, '{}') AS target_vms, coalesce(v.files, '{}') AS files,
+       r.read_bytes, r.written_bytes, r.skipped_bytes, r.duration_seconds, r.bytes_per_second, r.bottleneck,
+       coalesce(v.powered_on, 0) AS vms_powered_on,
+       r.throttle_rule, r.throttle_bytes_per_second
+  FROM projection.restores r
+  LEFT JOIN LATERAL (
+        SELECT array_agg(x.vm_name ORDER BY x.vm_name) AS vm_names,
+               array_agg(x.restore_point_id ORDER BY x.vm_name) AS restore_points,
+               array_agg(x.target_vm_name ORDER BY x.vm_name) FILTER (WHERE x.target_vm_name IS NOT NULL) AS target_vms,
+               (SELECT array_agg(f ORDER BY f) FROM projection.restore_vms y, unnest(y.files) AS f WHERE y.restore_id = r.restore_id) AS files,
+               count(*) FILTER (WHERE x.powered_on)::integer AS powered_on
+          FROM projection.restore_vms x WHERE x.restore_id = r.restore_id) v ON true;
