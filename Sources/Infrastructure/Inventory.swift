@@ -33,10 +33,14 @@ public struct Inventory: Codable, Sendable, Equatable {
     public struct Network: Codable, Sendable, Equatable {
         public let id: String
         public let name: String
+        /// A distributed port group's switch (its UUID): a NIC on it names the switch and the
+        /// port group's key (its id). Nil for a standard port group, named by its name alone.
+        public var switchUUID: String?
 
-        public init(id: String, name: String) {
+        public init(id: String, name: String, switchUUID: String? = nil) {
             self.id = id
             self.name = name
+            self.switchUUID = switchUUID
         }
     }
 

@@ -9,13 +9,38 @@ public struct VMHardware: Codable, Sendable, Equatable {
     /// The guest operating system's id as vSphere names it (`otherLinux64Guest`).
     public var guestID: String
     public var nics: [VirtualNIC]
+    /// The disk controllers, by key; nil where they were not read (a lab made before they were
+    /// recorded): a restore then gives every disk a paravirtual SCSI controller.
+    public var controllers: [VirtualController]?
 
-    public init(cpus: Int, memoryMiB: Int, firmware: String, guestID: String, nics: [VirtualNIC]) {
+    public init(
+        cpus: Int, memoryMiB: Int, firmware: String, guestID: String, nics: [VirtualNIC], controllers: [VirtualController]? = nil
+    ) {
         self.cpus = cpus
         self.memoryMiB = memoryMiB
         self.firmware = firmware
         self.guestID = guestID
         self.nics = nics
+        self.controllers = controllers
+    }
+}
+
+/// A disk controller, which a guest needs a driver for: restored as the type it was, or the
+/// guest may not find its boot disk.
+public struct VirtualController: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case pvscsi, lsilogic, lsilogicSAS = "lsilogic-sas", buslogic, nvme, sata, ide
+    }
+
+    /// The key disks name as their `controllerKey` (SCSI controller 0 is 1000).
+    public let key: Int
+    public let kind: Kind
+    public let busNumber: Int
+
+    public init(key: Int, kind: Kind, busNumber: Int) {
+        self.key = key
+        self.kind = kind
+        self.busNumber = busNumber
     }
 }
 

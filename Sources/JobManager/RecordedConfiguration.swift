@@ -22,6 +22,9 @@ enum RecordedConfiguration {
             },
             datacenterId: folder?.datacenter, folderId: machine.folder, folderPath: inventory.folderPath(of: machine.folder),
             hostId: machine.host, clusterId: machine.cluster, datastoreId: machine.datastore,
-            datastoreName: inventory.datastores.first { $0.id == machine.datastore }?.name)
+            datastoreName: inventory.datastores.first { $0.id == machine.datastore }?.name,
+            controllers: machine.hardware?.controllers?.map {
+                SessionEvent.VMConfiguration.Controller(key: $0.key, type: $0.kind.rawValue, busNumber: $0.busNumber)
+            })
     }
 }

@@ -2,18 +2,48 @@ import Infrastructure
 
 /// The `VirtualMachineConfigSpec` of a VM a restore creates, as SOAP XML in the schema's
 /// element order: name, guest, annotation (the restore's mark), files on the datastore, CPUs,
-/// memory, the devices (a paravirtual SCSI controller per recorded controller key, the disks
+/// memory, the devices (a controller of its recorded type per controller key, the disks
 /// created thin or thick on it at their recorded units and keys, the NICs on their mapped
-/// networks with a generated or kept MAC), then the firmware.
+/// networks — standard or distributed port groups — with a generated or kept MAC), then the
+/// firmware.
 enum VMConfigSpec {
-    static func xml(_ spec: NewVirtualMachine, datastoreName: String, networkNames: [String: String]) -> String {
-        var devices: [String] = []
-        let controllers = Array(Set(spec.disks.map { $0.controllerKey ?? 1000 })).sorted()
-        for (bus, key) in controllers.enumerated() {
-            devices.append(
-                "<deviceChange><operation>add</operation><device xsi:type=\"ParaVirtualSCSIController\"><key>\(key)</key>"
-                    + "<busNumber>\(bus)</busNumber><sharedBus>noSharing</sharedBus></device></deviceChange>")
+    /// A NIC's backing: a distributed port group by its switch's UUID and its key (its id), a
+    /// standard port group by its name.
+    static func backing(_ nic: VirtualNIC, on network: Inventory.Network?) -> String {
+        if let network, let switchUUID = network.switchUUID {
+            return "<backing xsi:type=\"VirtualEthernetCardDistributedVirtualPortBackingInfo\"><port>"
+                + "<switchUuid>\(xmlEscaped(switchUUID))</switchUuid><portgroupKey>\(xmlEscaped(network.id))</portgroupKey></port></backing>"
         }
+        return "<backing xsi:type=\"VirtualEthernetCardNetworkBackingInfo\">"
+            + "<deviceName>\(xmlEscaped(network?.name ?? nic.network))</deviceName></backing>"
+    }
+
+    /// One controller per key the disks name, of its recorded type (paravirtual SCSI when none
+    /// was recorded). IDE controllers are not added: every new VM has its two (keys 200, 201).
+    /// Bus numbers as recorded, unless two controllers of one class (SCSI, SATA, NVMe) would
+    /// share one: then the next free.
+    static func controllerDevices(_ spec: NewVirtualMachine) -> [String] {
+        let recorded = Dictionary((spec.hardware.controllers ?? []).map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var used: [String: Set<Int>] = [:]
+        var devices: [String] = []
+        for key in Set(spec.disks.map { $0.controllerKey ?? 1000 }).sorted() {
+            let kind = recorded[key]?.kind ?? .pvscsi
+            guard kind != .ide else { continue }
+            let busClass = VirtualControllerDevice.busClass(kind)
+            var bus = recorded[key]?.busNumber ?? 0
+            while used[busClass, default: []].contains(bus) { bus += 1 }
+            used[busClass, default: []].insert(bus)
+            let scsi = busClass == "scsi" ? "<sharedBus>noSharing</sharedBus>" : ""
+            devices.append(
+                "<deviceChange><operation>add</operation><device xsi:type=\"\(VirtualControllerDevice.deviceType(kind))\"><key>\(key)</key>"
+                    + "<busNumber>\(bus)</busNumber>\(scsi)</device></deviceChange>")
+        }
+        return devices
+    }
+
+    static func xml(_ spec: NewVirtualMachine, datastoreName: String, networks: [String: Inventory.Network]) -> String {
+        var devices: [String] = []
+        devices.append(contentsOf: controllerDevices(spec))
         for (index, disk) in spec.disks.enumerated() {
             let thin = disk.thinProvisioned ?? true
             devices.append(
@@ -33,8 +63,7 @@ enum VMConfigSpec {
                 : "<addressType>manual</addressType><macAddress>\(xmlEscaped(nic.macAddress))</macAddress>"
             devices.append(
                 "<deviceChange><operation>add</operation><device xsi:type=\"\(VirtualNICDevice.deviceType(nic.adapterType))\">"
-                    + "<key>\(nic.key)</key><backing xsi:type=\"VirtualEthernetCardNetworkBackingInfo\">"
-                    + "<deviceName>\(xmlEscaped(networkNames[nic.network] ?? nic.network))</deviceName></backing>"
+                    + "<key>\(nic.key)</key>" + backing(nic, on: networks[nic.network])
                     + "<connectable><startConnected>true</startConnected><allowGuestControl>true</allowGuestControl><connected>false</connected></connectable>"
                     + address + "</device></deviceChange>")
         }

@@ -19,10 +19,8 @@ extension VSphereAdapter: VMRestoring {
         else {
             throw InfrastructureError(.unknownObject, "host \(spec.host) has no resource pool to run a VM in")
         }
-        let inventory = try await client.inventory()
-        let networkNames = Dictionary(inventory.networks.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
-        let arguments =
-            VMConfigSpec.xml(spec, datastoreName: datastoreName, networkNames: networkNames) + pool.xml("pool") + host.xml("host")
+        let networks = Dictionary(try await client.networks().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let arguments = VMConfigSpec.xml(spec, datastoreName: datastoreName, networks: networks) + pool.xml("pool") + host.xml("host")
         let response: XMLElement
         do {
             response = try await client.call("CreateVM_Task", this: ManagedObjectReference(type: "Folder", value: spec.folder), arguments)

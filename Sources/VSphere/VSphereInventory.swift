@@ -17,10 +17,18 @@ extension VSphereClient {
             ("HostSystem", ["name", "parent"]),
             ("Datastore", ["name"]),
             ("Network", ["name"]),
+            ("DistributedVirtualSwitch", ["uuid", "portgroup"]),
         ])
         let machines = try await retrieveAll(types: [("VirtualMachine", Self.machineProperties)])
         let tags = try await tagsAndAssignments()
         return Self.inventory(containers: containers, machines: machines, tags: tags)
+    }
+
+    /// The networks alone, distributed port groups with their switches: what a new VM's NICs
+    /// are created on, without reading every VM.
+    func networks() async throws(InfrastructureError) -> [Inventory.Network] {
+        let containers = try await retrieveAll(types: [("Network", ["name"]), ("DistributedVirtualSwitch", ["uuid", "portgroup"])])
+        return Self.inventory(containers: containers, machines: [], tags: TagAssignments()).networks
     }
 
     static func inventory(containers: [ObjectContent], machines: [ObjectContent], tags: TagAssignments) -> Inventory {
@@ -34,6 +42,8 @@ extension VSphereClient {
             ancestor(of: folder, parents: parents) { topFolders[$0] != nil }.flatMap { topFolders[$0] }
         }
         var inventory = Inventory()
+        /// Distributed port groups' switches, by port group id.
+        var switchOfPortgroup: [String: String] = [:]
         inventory.datacenters = datacenters.map { Inventory.Datacenter(id: $0.object.value, name: $0.text("name") ?? $0.object.value) }
         for object in containers {
             let id = object.object.value
@@ -55,9 +65,15 @@ extension VSphereClient {
                 inventory.datastores.append(Inventory.Datastore(id: id, name: name))
             case "Network", "DistributedVirtualPortgroup", "OpaqueNetwork":
                 inventory.networks.append(Inventory.Network(id: id, name: name))
+            case "VmwareDistributedVirtualSwitch", "DistributedVirtualSwitch":
+                guard let uuid = object.text("uuid") else { continue }
+                for portgroup in object.properties["portgroup"]?.children ?? [] { switchOfPortgroup[portgroup.text] = uuid }
             default:
                 continue
             }
+        }
+        for index in inventory.networks.indices {
+            inventory.networks[index].switchUUID = switchOfPortgroup[inventory.networks[index].id]
         }
         inventory.tags = tags.tags
         let clusterOfHost = Dictionary(inventory.hosts.map { ($0.id, $0.cluster) }, uniquingKeysWith: { a, _ in a })
@@ -87,8 +103,9 @@ extension VSphereClient {
             let hardware = object.text("config.hardware.numCPU").flatMap(Int.init).map { cpus in
                 VMHardware(
                     cpus: cpus, memoryMiB: object.text("config.hardware.memoryMB").flatMap(Int.init) ?? 0,
-                    firmware: object.text("config.firmware") ?? "bios", guestID: object.text("config.guestId") ?? "otherGuest64", nics: nics
-                )
+                    firmware: object.text("config.firmware") ?? "bios", guestID: object.text("config.guestId") ?? "otherGuest64",
+                    nics: nics,
+                    controllers: VirtualControllerDevice.controllers(in: devices))
             }
             let datastore = object.properties["datastore"]?.children.first?.text ?? disks.first?.datastore ?? ""
             return VirtualMachine(

@@ -31,6 +31,38 @@ struct VirtualDiskDevice: Sendable {
     }
 }
 
+/// A VM's disk controllers out of `config.hardware.device`, by their device types.
+enum VirtualControllerDevice {
+    static let kinds: [String: VirtualController.Kind] = [
+        "ParaVirtualSCSIController": .pvscsi, "VirtualLsiLogicController": .lsilogic, "VirtualLsiLogicSASController": .lsilogicSAS,
+        "VirtualBusLogicController": .buslogic, "VirtualNVMEController": .nvme, "VirtualAHCIController": .sata,
+        "VirtualIDEController": .ide,
+    ]
+
+    static func controllers(in devices: XMLElement?) -> [VirtualController] {
+        guard let devices else { return [] }
+        return devices.children.compactMap { device in
+            guard let type = device.type, let kind = kinds[type], let key = device.value("key").flatMap(Int.init) else { return nil }
+            return VirtualController(key: key, kind: kind, busNumber: device.value("busNumber").flatMap(Int.init) ?? 0)
+        }
+    }
+
+    /// `pvscsi` → `ParaVirtualSCSIController`, for a device to create.
+    static func deviceType(_ kind: VirtualController.Kind) -> String {
+        kinds.first { $0.value == kind }?.key ?? "ParaVirtualSCSIController"
+    }
+
+    /// Controllers whose bus numbers are counted together (SCSI buses 0–3 whatever the type).
+    static func busClass(_ kind: VirtualController.Kind) -> String {
+        switch kind {
+        case .pvscsi, .lsilogic, .lsilogicSAS, .buslogic: "scsi"
+        case .nvme: "nvme"
+        case .sata: "sata"
+        case .ide: "ide"
+        }
+    }
+}
+
 /// A VM's network adapters out of `config.hardware.device`: every device whose backing names
 /// a network (`VirtualVmxnet3`, `VirtualE1000e`...), with its MAC address.
 struct VirtualNICDevice: Sendable {

@@ -6,7 +6,7 @@ extension SessionEvent {
     /// recorded before restores existed (a restore then needs the VM's disks only).
     public struct VMConfiguration: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
-            case cpus, memoryMiB = "memory_mib", firmware, guestId = "guest_id", instanceUuid = "instance_uuid", disks, nics
+            case cpus, memoryMiB = "memory_mib", firmware, guestId = "guest_id", instanceUuid = "instance_uuid", disks, nics, controllers
             case datacenterId = "datacenter_id", folderId = "folder_id", folderPath = "folder_path", hostId = "host_id"
             case clusterId = "cluster_id", datastoreId = "datastore_id", datastoreName = "datastore_name"
         }
@@ -18,6 +18,8 @@ extension SessionEvent {
         public var instanceUuid: String?
         public var disks: [Disk]
         public var nics: [NIC]
+        /// Disk controllers (absent in points recorded before they were read).
+        public var controllers: [Controller]?
         public var datacenterId: String?
         public var folderId: String?
         /// `/Lab/vm/Production`: the original location, readable without the inventory.
@@ -30,8 +32,9 @@ extension SessionEvent {
         public init(
             cpus: Int?, memoryMiB: Int?, firmware: String?, guestId: String?, instanceUuid: String?, disks: [Disk], nics: [NIC],
             datacenterId: String?, folderId: String?, folderPath: String?, hostId: String?, clusterId: String?, datastoreId: String?,
-            datastoreName: String?
+            datastoreName: String?, controllers: [Controller]? = nil
         ) {
+            self.controllers = controllers
             self.cpus = cpus
             self.memoryMiB = memoryMiB
             self.firmware = firmware
@@ -75,6 +78,24 @@ extension SessionEvent {
                 self.thinProvisioned = thinProvisioned
                 self.datastoreId = datastoreId
                 self.file = file
+            }
+        }
+
+        /// A disk controller: `key` as the disks' `controller_key`, `type` (pvscsi, lsilogic,
+        /// lsilogic-sas, buslogic, nvme, sata, ide), `bus_number`.
+        public struct Controller: Codable, Sendable, Equatable {
+            enum CodingKeys: String, CodingKey {
+                case key, type, busNumber = "bus_number"
+            }
+
+            public var key: Int
+            public var type: String
+            public var busNumber: Int?
+
+            public init(key: Int, type: String, busNumber: Int?) {
+                self.key = key
+                self.type = type
+                self.busNumber = busNumber
             }
         }
 

@@ -46,6 +46,7 @@ struct RestoreTests {
         #expect(copy.instanceUUID != original.instanceUUID)
         #expect(copy.hardware?.cpus == original.hardware?.cpus && copy.hardware?.memoryMiB == original.hardware?.memoryMiB)
         #expect(copy.hardware?.firmware == original.hardware?.firmware)
+        #expect(copy.hardware?.controllers == original.hardware?.controllers && original.hardware?.controllers?.isEmpty == false)
         #expect(copy.hardware?.nics.map(\.network) == ["network-2"])
         #expect(copy.hardware?.nics.first?.macAddress != original.hardware?.nics.first?.macAddress)
         #expect(copy.disks.map(\.key) == original.disks.map(\.key) && copy.disks.map(\.capacity) == original.disks.map(\.capacity))

@@ -20,6 +20,7 @@ struct RestoreToVCenterTests {
     func newLocation() async throws {
         let simulator = try Simulator.start([
             "-dc", "1", "-cluster", "1", "-host", "2", "-vm", "2", "-disks", "2", "-disk-kib", "3072", "-folder", "2", "-datastores", "2",
+            "-data-controller", "lsilogic-sas", "-dvportgroups", "2",
         ])
         defer { simulator.stop() }
         let world = try await VCenterWorld.make(simulator: simulator, objects: ["datacenter:DC0"])
@@ -35,7 +36,7 @@ struct RestoreToVCenterTests {
         let run = try world.tidemark(
             [
                 "restore", "vm", source.name, "--to-server", "vc", "--name", "restored-01", "--folder", otherFolder, "--datastore",
-                otherDatastore.name, "--power-on", "--reason", "vCenter drill",
+                otherDatastore.name, "--network-map", "DC0_DVPG0=DC0_DVPG1", "--power-on", "--reason", "vCenter drill",
             ], environment: Self.environment)
         #expect(run.status == 0, "\(run.output)")
 
@@ -47,6 +48,19 @@ struct RestoreToVCenterTests {
         #expect(restored.annotation?.hasPrefix("tidemark-restore:") == true)
         #expect(restored.hardware?.cpus == source.hardware?.cpus && restored.hardware?.memoryMiB == source.hardware?.memoryMiB)
         #expect(restored.disks.count == source.disks.count)
+        // Each disk on a controller of the type it was on (one paravirtual, one LSI Logic SAS): a guest boots from the controller it has drivers for.
+        func controllerKinds(_ vm: VirtualMachine) -> [VirtualController.Kind?] {
+            vm.disks.sorted { $0.key < $1.key }.map { disk in vm.hardware?.controllers?.first { $0.key == disk.controllerKey }?.kind }
+        }
+        #expect(Set(controllerKinds(source)) == [.pvscsi, .lsilogicSAS])
+        #expect(controllerKinds(restored) == controllerKinds(source))
+        // The NIC on a distributed port group, mapped to the other one: created by its switch's
+        // UUID and the port group's key.
+        let portgroups = Dictionary(after.networks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let first = try #require(portgroups["DC0_DVPG0"]), second = try #require(portgroups["DC0_DVPG1"])
+        #expect(first.switchUUID != nil && first.switchUUID == second.switchUUID)
+        #expect(source.hardware?.nics.map(\.network) == [first.id])
+        #expect(restored.hardware?.nics.map(\.network) == [second.id])
         for (original, copy) in zip(source.disks.sorted { $0.key < $1.key }, restored.disks.sorted { $0.key < $1.key }) {
             #expect(copy.file.hasPrefix("[\(otherDatastore.name)]"), "\(copy.file)")
             #expect(copy.capacity == original.capacity)

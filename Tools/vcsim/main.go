@@ -52,6 +52,8 @@ type options struct {
 	datastores      int
 	folders         int
 	disks           int
+	dataController  string
+	portgroups      int
 	diskKiB         int64
 	fill            bool
 	tagCount        int
@@ -102,9 +104,11 @@ func main() {
 	flag.IntVar(&o.hostsPerCluster, "host", 2, "hosts per cluster")
 	flag.IntVar(&o.standalone, "standalone-host", 0, "standalone hosts per datacenter")
 	flag.IntVar(&o.vmsPerPool, "vm", 2, "VMs per cluster and per standalone host (govmomi places them on the resource pool)")
+	flag.IntVar(&o.portgroups, "dvportgroups", 0, "distributed port groups (DC0_DVPG0, ...) on one distributed switch (DVS0) per datacenter")
 	flag.IntVar(&o.datastores, "datastores", 1, "datastores (LocalDS_0, LocalDS_1, ...), each on every host")
 	flag.IntVar(&o.folders, "folder", 0, "VM folders per datacenter (Folder0, Folder1/Sub, ...); VMs are spread over them in turn")
 	flag.IntVar(&o.disks, "disks", 1, "virtual disks per VM")
+	flag.StringVar(&o.dataController, "data-controller", "", "put the disks after the first on a second controller of this type (pvscsi, lsilogic, lsilogic-sas, buslogic), as VMs with data disks often are; empty: all on the first")
 	flag.Int64Var(&o.diskKiB, "disk-kib", 1024, "capacity of each disk in KiB")
 	flag.BoolVar(&o.fill, "fill", true, "fill every disk with known bytes (zeros, text and pseudo-random blocks)")
 	flag.IntVar(&o.tagCount, "tags", 0, "tags in the category 'tidemark-test' (tag-0 ...); VM number i carries tag-(i mod N)")
@@ -130,7 +134,7 @@ func run(o options) error {
 	model.Host = o.standalone
 	model.Machine = o.vmsPerPool
 	model.Datastore = o.datastores
-	model.Portgroup = 0
+	model.Portgroup = o.portgroups
 	model.Autostart = true
 	defer model.Remove()
 	if err := model.Create(); err != nil {
@@ -299,9 +303,19 @@ func shapeDisks(ctx context.Context, vm *object.VirtualMachine, o options) error
 		first.CapacityInKB = o.diskKiB
 		first.CapacityInBytes = o.diskKiB * 1024
 		changes = append(changes, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: first})
-		controller, err := devices.FindSCSIController("")
+		scsi0, err := devices.FindSCSIController("")
 		if err != nil {
 			return err
+		}
+		var controller types.BaseVirtualController = scsi0
+		if o.dataController != "" && o.disks > 1 {
+			second, err := devices.CreateSCSIController(o.dataController)
+			if err != nil {
+				return fmt.Errorf("-data-controller %q: %w", o.dataController, err)
+			}
+			devices = append(devices, second)
+			changes = append(changes, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: second})
+			controller = second.(types.BaseVirtualController)
 		}
 		datastore := strings.SplitN(first.Backing.(*types.VirtualDiskFlatVer2BackingInfo).FileName, "]", 2)[0] + "]"
 		for i := 1; i < o.disks; i++ {

@@ -74,7 +74,9 @@ extension LabAdapter {
                                 key: 4000, label: "Network adapter 1", adapterType: "vmxnet3", network: "network-1",
                                 macAddress: String(
                                     format: "00:50:56:%02x:%02x:%02x", (number >> 16) & 0x3f, (number >> 8) & 0xff, number & 0xff))
-                        ])))
+                        ],
+                        // Both kinds a restore must keep apart: a guest boots from the one it has drivers for.
+                        controllers: [VirtualController(key: 1000, kind: number % 2 == 0 ? .lsilogicSAS : .pvscsi, busNumber: 0)])))
         }
         let store = LabStore(layout: layout)
         try store.withLock(.exclusive) { try store.save(LabState(inventory: inventory)) }

@@ -22,6 +22,11 @@ extension RestoreDiskCopy {
         let count = manifest.blocks.count
         var lastCheckpoint = ContinuousClock.now
         var sinceCheckpoint: Int64 = 0
+        let changed = areas.map(ChangedAreas.init)
+        /// The parts of a block that may differ: the whole block without change tracking.
+        func parts(_ block: Range<Int64>) -> [(start: Int64, end: Int64)] {
+            changed?.parts(of: block) ?? [(block.lowerBound, block.upperBound)]
+        }
         while first < count {
             try Task.checkCancellation()
             let range = first..<min(count, first + windowBlocks)
@@ -30,13 +35,13 @@ extension RestoreDiskCopy {
             for index in range {
                 let offset = Int64(index) * blockBytes
                 let length = Int64(manifest.length(ofBlock: index))
-                if let areas, !areas.contains(where: { $0.offset < offset + length && offset < $0.offset + $0.length }) {
+                if changed != nil, parts(offset..<(offset + length)).isEmpty {
                     progress.skippedBytes += length
                     continue
                 }
                 // Blocks in the areas changed since the point differ: rewritten without reading them
                 // first. Without areas every block is read and compared.
-                if areas == nil, let current = try await sink.read(at: offset, count: Int(length)),
+                if changed == nil, let current = try await sink.read(at: offset, count: Int(length)),
                     manifest.blocks[index] == nil
                         ? current.allSatisfy({ $0 == 0 })
                         : try current.withUnsafeBytes({ bytes throws(RepositoryError) in try repository.chunks.identify(bytes) })
@@ -59,10 +64,11 @@ extension RestoreDiskCopy {
                 // bytes: only the changed ranges of the block are written back.
                 // A range that holds the point's bytes already (written back by an earlier
                 // rollback, or changed and changed back) is compared and left alone.
-                for (start, end) in Self.ranges(offset..<(offset + length), within: areas) {
+                let blockParts = parts(offset..<(offset + length))
+                for (start, end) in blockParts {
                     let wanted =
                         block.map { Array($0[Int(start - offset)..<Int(end - offset)]) } ?? [UInt8](repeating: 0, count: Int(end - start))
-                    if areas != nil, let current = try await sink.read(at: start, count: Int(end - start)), current == wanted {
+                    if changed != nil, let current = try await sink.read(at: start, count: Int(end - start)), current == wanted {
                         progress.skippedBytes += end - start
                         continue
                     }
@@ -73,7 +79,7 @@ extension RestoreDiskCopy {
                     }
                     progress.writtenBytes += end - start
                 }
-                progress.skippedBytes += length - Self.ranges(offset..<(offset + length), within: areas).reduce(0) { $0 + $1.1 - $1.0 }
+                progress.skippedBytes += length - blockParts.reduce(0) { $0 + $1.end - $1.start }
             }
             busy.target += Self.seconds(ContinuousClock.now - writing)
             progress.offset = min(manifest.diskSize, Int64(range.upperBound) * blockBytes)
@@ -93,17 +99,5 @@ extension RestoreDiskCopy {
         try await sink.finish()
         progress.offset = manifest.diskSize
         return (progress, busy)
-    }
-
-    /// The parts of `block` inside `areas` (all of it when there are none), in order.
-    static func ranges(_ block: Range<Int64>, within areas: [DiskArea]?) -> [(Int64, Int64)] {
-        guard let areas else { return [(block.lowerBound, block.upperBound)] }
-        var parts: [(Int64, Int64)] = []
-        for area in areas {
-            let start = max(block.lowerBound, area.offset)
-            let end = min(block.upperBound, area.offset + area.length)
-            if start < end { parts.append((start, end)) }
-        }
-        return parts.sorted { $0.0 < $1.0 }
     }
 }

@@ -28,7 +28,7 @@ extension RestoreRunner {
                 .diskStarted,
                 RestoreEvent.DiskStarted(
                     taskId: task, vmId: machine.vmId, disk: disk.disk, sizeBytes: disk.sizeBytes, target: description, mode: mode,
-                    areaBytes: areas.map { $0.reduce(Int64(0)) { $0 + $1.length } }))
+                    areaBytes: areas.map { ChangedAreas($0).bytes }))
         }
         var last = known?.progress ?? RestoreEvent.DiskProgress(taskId: task, offset: 0, readBytes: 0, writtenBytes: 0, skippedBytes: 0)
         do {

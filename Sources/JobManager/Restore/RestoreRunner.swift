@@ -252,7 +252,12 @@ struct RestoreRunner {
             datastore: destination.datastoreId,
             hardware: VMHardware(
                 cpus: configuration?.cpus ?? 1, memoryMiB: configuration?.memoryMiB ?? 1024, firmware: configuration?.firmware ?? "bios",
-                guestID: configuration?.guestId ?? "otherGuest64", nics: nics),
+                guestID: configuration?.guestId ?? "otherGuest64", nics: nics,
+                controllers: configuration?.controllers?.compactMap { recorded in
+                    VirtualController.Kind(rawValue: recorded.type).map {
+                        VirtualController(key: recorded.key, kind: $0, busNumber: recorded.busNumber ?? 0)
+                    }
+                }),
             disks: disks, instanceUUID: nil, annotation: annotation)
     }
 }
