@@ -75,10 +75,16 @@ public protocol BlockSink: Sendable {
     func flush() async throws
     /// The last call: the disk is whole (a file is moved into place, an upload completed).
     func finish() async throws
+    /// Told before writes land in `areas`: a target that tracks changes for incremental
+    /// backups (the lab's change history, as a hypervisor's would) records them now, so a
+    /// restore that dies before its next flush cannot leave writes the next backup misses.
+    /// Recording more than is then written is harmless; less is not.
+    func willWrite(_ areas: [DiskArea]) async throws
 }
 
 extension BlockSink {
     public var resumable: Bool { true }
+    public func willWrite(_ areas: [DiskArea]) async throws {}
 }
 
 /// A sink whose writes are file writes that may land in any order, made on the calling

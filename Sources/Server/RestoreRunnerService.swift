@@ -24,11 +24,17 @@ public struct RestoreRunnerService: Service {
         let running = RunningSessions()
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
+                // Whether this host may take a restore up never changes (its request says where
+                // its files were checked): asked once per restore, not at every look.
+                var mayRun: [String: Bool] = [:]
                 while !Task.isCancelled {
                     do {
-                        for restore in try await manager.unfinished() where !running.isRunning(restore) {
+                        let unfinished = try await manager.unfinished()
+                        mayRun = mayRun.filter { unfinished.contains($0.key) }
+                        for restore in unfinished where !running.isRunning(restore) {
                             // Files are written where they were asked for and checked.
-                            guard try await manager.mayRun(restore: restore) else { continue }
+                            if mayRun[restore] == nil { mayRun[restore] = try await manager.mayRun(restore: restore) }
+                            guard mayRun[restore] == true else { continue }
                             guard running.claim(restore, limit: maximumRestores, now: ContinuousClock.now) else { continue }
                             group.addTask {
                                 await self.run(restore, running: running)

@@ -3,17 +3,22 @@ import CFileSystem
 import Foundation
 import Synchronization
 
-/// A lab disk opened for a restore to write: writes go in place, and at each flush the blocks
-/// written are recorded in the disk's change history (as a guest's writes would be), so the
-/// next backup's changed-block answer includes them.
+/// A lab disk opened for a restore to write: writes go in place, and the blocks written are
+/// recorded in the disk's change history (as a guest's writes would be), so the next backup's
+/// changed-block answer includes them — before they are written when the restore announces
+/// them (`willWrite`), so a restore killed between flushes leaves none unrecorded; blocks
+/// written without an announcement are recorded at the next flush.
 final class LabDiskSink: DirectBlockSink {
     let size: Int64
     private let store: LabStore
     private let path: String
     private let name: String
     private let descriptor: Int32
-    /// Lab blocks written since the last flush.
+    /// Lab blocks written since the last flush and not announced.
     private let written = Mutex(Set<Int>())
+    /// Lab blocks announced (recorded before they were written): writing them again records
+    /// nothing more.
+    private let announced = Mutex(Set<Int>())
 
     init(store: LabStore, path: String, vm: String, disk: VirtualDisk) throws {
         self.store = store
@@ -93,6 +98,21 @@ final class LabDiskSink: DirectBlockSink {
         try await flush()
     }
 
+    func willWrite(_ areas: [DiskArea]) async throws {
+        var blocks = Set<Int>()
+        for area in areas { try check(area.offset, area.length) }
+        for area in areas where area.length > 0 { blocks.formUnion(Self.blocks(area.offset, area.length)) }
+        let new = announced.withLock { blocks.subtracting($0) }.sorted()
+        guard !new.isEmpty else { return }
+        let name = name
+        try await store.updateOffPool { state in
+            var history = state.history(name)
+            history.writes.append(LabWrite(epoch: history.epoch, blocks: new))
+            state.disks[name] = history
+        }
+        announced.withLock { $0.formUnion(new) }
+    }
+
     private func check(_ offset: Int64, _ length: Int64) throws {
         guard offset >= 0, length >= 0, offset + length <= size else {
             throw InfrastructureError(.invalidInput, "a write of \(length) bytes at \(offset) is outside the \(size)-byte disk \(path)")
@@ -100,10 +120,15 @@ final class LabDiskSink: DirectBlockSink {
     }
 
     private func mark(_ offset: Int64, _ length: Int64) {
-        let block = Int64(LabState.blockSize)
         guard length > 0 else { return }
-        let first = Int(offset / block)
-        let last = Int((offset + length - 1) / block)
-        written.withLock { $0.formUnion(first...last) }
+        let blocks = Self.blocks(offset, length)
+        if announced.withLock({ blocks.allSatisfy($0.contains) }) { return }
+        written.withLock { $0.formUnion(blocks) }
+    }
+
+    /// The lab blocks (change tracking's unit) a range touches.
+    private static func blocks(_ offset: Int64, _ length: Int64) -> ClosedRange<Int> {
+        let block = Int64(LabState.blockSize)
+        return Int(offset / block)...Int((offset + length - 1) / block)
     }
 }

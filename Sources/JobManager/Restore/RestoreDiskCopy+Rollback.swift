@@ -56,6 +56,14 @@ extension RestoreDiskCopy {
             let (blocks, loadSeconds) = try await loadBlocks(differing)
             busy.source += loadSeconds
             let writing = ContinuousClock.now
+            // Told before anything lands, so a target that tracks changes records them all.
+            try await sink.willWrite(
+                differing.flatMap { index in
+                    let offset = Int64(index) * blockBytes
+                    return parts(offset..<(offset + Int64(manifest.length(ofBlock: index)))).map {
+                        DiskArea(offset: $0.start, length: $0.end - $0.start)
+                    }
+                })
             for (index, block) in zip(differing, blocks) {
                 let offset = Int64(index) * blockBytes
                 let length = Int64(manifest.length(ofBlock: index))

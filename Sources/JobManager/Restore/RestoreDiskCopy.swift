@@ -125,20 +125,10 @@ struct RestoreDiskCopy: Sendable {
             let index = first + position
             let offset = Int64(index) * blockBytes
             let length = Int64(manifest.length(ofBlock: index))
-            if compare, let current = try await sink.read(at: offset, count: Int(length)) {
-                let same =
-                    try current.withUnsafeBytes { bytes throws(RepositoryError) in try repository.chunks.identify(bytes) }
-                    == manifest.blocks[index]
-                if same {
-                    try await flushZeros()
-                    progress.skippedBytes += length
-                    continue
-                }
-            }
             guard let block else {
                 if zeroStart == nil { zeroStart = offset }
                 zeroLength += length
-                if !compare { progress.skippedBytes += length } else { progress.writtenBytes += length }
+                progress.skippedBytes += length
                 continue
             }
             try await flushZeros()
@@ -153,7 +143,10 @@ struct RestoreDiskCopy: Sendable {
     /// each is written by the thread that loaded it (then only empty stand-ins come back: an
     /// empty array for a block written, nil for zeros).
     private func load(_ range: Range<Int>) -> Task<([[UInt8]?], Double), any Error> {
-        load(Array(range), writingTo: sink as? any DirectBlockSink)
+        let blockBytes = Int64(manifest.blockSize.bytes)
+        let start = Int64(range.lowerBound) * blockBytes
+        let window = DiskArea(offset: start, length: min(manifest.diskSize, Int64(range.upperBound) * blockBytes) - start)
+        return load(Array(range), writingTo: sink as? any DirectBlockSink, announcing: [window])
     }
 
     /// The blocks `indexes`, loaded now.
@@ -163,11 +156,16 @@ struct RestoreDiskCopy: Sendable {
     }
 
     /// Loads the blocks `indexes` (in that order) off the cooperative pool, all cores at once.
-    private func load(_ indexes: [Int], writingTo direct: (any DirectBlockSink)?) -> Task<([[UInt8]?], Double), any Error> {
+    /// `announcing`: the areas the sink is told of before anything is written (`willWrite`).
+    private func load(
+        _ indexes: [Int], writingTo direct: (any DirectBlockSink)?, announcing areas: [DiskArea] = []
+    ) -> Task<([[UInt8]?], Double), any Error> {
         let manifest = manifest
         let repository = repository
         let throttle = throttle
+        let sink = sink
         return Task {
+            if !areas.isEmpty { try await sink.willWrite(areas) }
             if let throttle {
                 var stored = 0
                 for index in indexes where manifest.blocks[index] != nil { stored += manifest.length(ofBlock: index) }
