@@ -94,4 +94,11 @@ extension BlockSink {
 public protocol DirectBlockSink: BlockSink {
     func writeBlocking(at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws
     func zerosBlocking(at offset: Int64, length: Int64) throws
+    /// Fills `buffer` with what the target holds at `offset` (a rollback compares before it
+    /// writes); false when the target cannot be read back (then everything is written).
+    func readBlocking(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool
+}
+
+extension DirectBlockSink {
+    public func readBlocking(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool { false }
 }

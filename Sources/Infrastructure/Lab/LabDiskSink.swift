@@ -59,6 +59,12 @@ final class LabDiskSink: DirectBlockSink {
         mark(offset, length)
     }
 
+    func readBlocking(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Bool {
+        try check(offset, Int64(buffer.count))
+        try readFully(descriptor, path: path, size: size, at: offset, into: buffer)
+        return true
+    }
+
     func read(at offset: Int64, count: Int) async throws -> [UInt8]? {
         try check(offset, Int64(count))
         return try await BlockingIOPool.shared.run { [descriptor, path, size] () throws -> [UInt8] in
