@@ -214,7 +214,12 @@ struct ProxyProcessTests {
             if !reached { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(reached, "the process's reach names the server added")
-        let changed = try await world.processEvents("ProxyProcessReachChanged")
+        // The row is updated first, the event recorded right after: wait for it.
+        var changed = try await world.processEvents("ProxyProcessReachChanged")
+        for _ in 0..<100 where changed.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            changed = try await world.processEvents("ProxyProcessReachChanged")
+        }
         #expect(changed.count == 1, "\(changed)")
         #expect(((changed.first?["reach"] as? [String: Any])?["servers"] as? [String: Any])?[added] != nil)
         #expect(try await proxy.waitFor("what the process reaches changed"), "\(proxy.output)")
