@@ -40,6 +40,7 @@ let package = Package(
         ),
         .target(name: "CFileSystem"),
         .target(name: "BlockingIO"),
+        .target(name: "NBD", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "NetworkHosts"),
         .target(name: "CodedErrors"),
         .target(
@@ -116,7 +117,7 @@ let package = Package(
             name: "JobManager",
             dependencies: [
                 "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover",
-                "Secrets", "WorkflowEvents", "BlockingIO",
+                "Secrets", "WorkflowEvents", "BlockingIO", "NBD",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]

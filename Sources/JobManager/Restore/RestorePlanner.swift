@@ -107,7 +107,7 @@ struct RestorePlanner {
 
     /// The repository the points were written to (recorded in the point; for older points,
     /// their job's), which must still be in the catalog, and one for all of them.
-    private func repository(of points: [RestorePointRecord], in catalog: CatalogState) throws -> (String, RepositoryDefinition) {
+    func repository(of points: [RestorePointRecord], in catalog: CatalogState) throws -> (String, RepositoryDefinition) {
         var ids = Set<String>()
         for record in points {
             guard let id = record.point.repositoryId ?? record.point.jobId.flatMap({ catalog.jobs[$0]?.definition.repository }) else {
@@ -131,7 +131,7 @@ struct RestorePlanner {
         return (id, definition)
     }
 
-    private func open(_ repository: RepositoryDefinition) async throws -> BackupRepository {
+    func open(_ repository: RepositoryDefinition) async throws -> BackupRepository {
         do throws(RepositoryError) {
             let opened = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
                 try BackupRepository.open(at: URL(fileURLWithPath: repository.path))

@@ -1,0 +1,158 @@
+import BlockingIO
+import CatalogStore
+import EventStore
+import Foundation
+import Logging
+import NBD
+import Postgres
+import Repository
+import WorkflowEvents
+
+/// Instant access: a restore point's disks served over NBD, each publish a session of its own
+/// (`publish-<uuid>`). The address is bound before anything is recorded, so a refused publish
+/// (an unknown VM or disk, an address in use) records nothing; then the request and the start
+/// go into the log together, each client as it connects, and the stop with what was served.
+/// While it serves, the repository is held with a shared lock: retention and garbage
+/// collection wait rather than delete what is read.
+public struct PublishManager: Sendable {
+    public let store: EventStore
+    let logger: Logger
+
+    public init(store: EventStore, logger: Logger = Logger(label: "tidemark.publish")) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// What was opened for a publish: the exports and the lock that holds their repository.
+    struct Opened: Sendable {
+        let requested: PublishEvent.Requested
+        let exports: [NBDExport]
+        let lock: RepositoryLock
+    }
+
+    /// Checks the order and opens the point's disks; nothing is recorded.
+    func open(_ order: PublishOrder, publish: String) async throws -> Opened {
+        let address = try Self.address(order.listen)
+        let restores = RestoreManager(store: store, logger: logger)
+        let catalog = try await restores.catalog.load()
+        let record = try await RestorePointCatalog(store: store).choose(vm: order.vm, order.point)
+        let planner = RestorePlanner(manager: restores)
+        let (repositoryID, definition) = try planner.repository(of: [record], in: catalog)
+        let repository = try await planner.open(definition)
+        var chosen = record.disks.map(\.name)
+        if let disk = order.disk {
+            let wanted = disk.hasPrefix("disk-") ? disk : "disk-\(disk)"
+            guard chosen.contains(wanted) else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(record.point.vmName ?? order.vm)'s restore point \(record.point.restorePointId) has no disk \(disk): its disks are \(chosen.joined(separator: ", "))"
+                )
+            }
+            chosen = [wanted]
+        }
+        let names = chosen
+        let point = record.point.restorePointId
+        let (manifests, lock) = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+            let lock = try repository.lock(.shared, wait: false)
+            return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, lock)
+        }
+        let requested = PublishEvent.Requested(
+            publishId: publish, vmId: record.point.vmId, vmName: record.point.vmName ?? order.vm, restorePointId: point,
+            pointCreatedAt: record.createdAt, repositoryId: repositoryID, repositoryName: definition.name,
+            disks: manifests.map {
+                PublishEvent.Disk(disk: $0.disk, key: Int($0.disk.dropFirst("disk-".count)) ?? -1, sizeBytes: $0.diskSize)
+            },
+            listen: address.description, writable: false, reason: order.reason)
+        let exports = manifests.map { manifest in
+            NBDExport(
+                name: manifest.disk, description: "\(requested.vmName) \(manifest.disk) from restore point \(point)",
+                backend: RestorePointExport(manifest: manifest, repository: repository))
+        }
+        return Opened(requested: requested, exports: exports, lock: lock)
+    }
+
+    static func address(_ text: String) throws -> NBDServer.Address {
+        do {
+            return try NBDServer.Address.parse(text)
+        } catch let error as NBDError {
+            throw RestoreError(.invalidRequest, "--listen: \(error.description)")
+        }
+    }
+
+    /// Publishes and serves until a stop is recorded (`stop`) or the task is cancelled (the
+    /// command's Ctrl-C, a server's shutdown); `started` is told the publish and the address
+    /// bound once clients may connect. Returns the figures recorded at the stop.
+    public func publish(
+        _ order: PublishOrder, metadata: EventMetadata, started: @Sendable (String, String) -> Void
+    ) async throws -> PublishEvent.Stopped {
+        let publish = UUID().uuidString.lowercased()
+        let opened = try await open(order, publish: publish)
+        let slots = try await TaskSlots(settings: store.pool.configuration.settings)
+        return try await withClosing(slots) { slots in
+            guard try await slots.own(session: publish) else { throw RestoreError(.busy, "publish \(publish) is held by another process") }
+            var metadata = metadata
+            metadata.correlationID = UUID(uuidString: publish)
+            let recorder = try PublishRecorder(store: store, publish: publish, metadata: metadata)
+            let clients = AsyncStream<String>.makeStream()
+            let server = NBDServer(exports: opened.exports, logger: logger) { clients.continuation.yield($0) }
+            let address = try await BlockingIOPool.shared.run { () throws -> NBDServer.Address in
+                do {
+                    return try server.start(try NBDServer.Address.parse(opened.requested.listen))
+                } catch let error as NBDError {
+                    throw RestoreError(.invalidRequest, error.description)
+                }
+            }
+            defer { server.stop() }
+            try await recorder.record([
+                try .init(.requested, opened.requested),
+                try .init(
+                    .started,
+                    PublishEvent.Started(
+                        address: address.description, host: ProcessInfo.processInfo.hostName,
+                        processId: Int(ProcessInfo.processInfo.processIdentifier))),
+            ])
+            logger.notice("publish serving", metadata: ["publish": "\(publish)", "address": "\(address)"])
+            started(publish, address.description)
+            let reason = await serve(publish, recorder: recorder, clients: clients.stream)
+            clients.continuation.finish()
+            server.stop()
+            let figures = server.figures
+            let stopped = PublishEvent.Stopped(
+                clients: figures.clients, reads: figures.reads, bytesRead: figures.bytesRead, writes: figures.writes,
+                bytesWritten: figures.bytesWritten, errors: figures.errors, reason: reason)
+            // Recorded even when this task was cancelled (Ctrl-C, a server's shutdown): an
+            // unstructured task does not inherit the cancellation.
+            try await Task { try await recorder.record([try .init(.stopped, stopped)]) }.value
+            withExtendedLifetime(opened.lock) {}
+            return stopped
+        }
+    }
+
+    /// Records each client as it connects and looks for a stop every second; returns why it ended.
+    private func serve(_ publish: String, recorder: PublishRecorder, clients: AsyncStream<String>) async -> String {
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await client in clients {
+                    try? await recorder.record([try .init(.clientConnected, PublishEvent.ClientConnected(client: client))])
+                }
+                return nil
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    if let stop = try? await recorder.stopRequest() { return stop }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                return "interrupted (the serving process was asked to end)"
+            }
+            var reason = "interrupted"
+            for await result in group {
+                if let result {
+                    reason = result
+                    group.cancelAll()
+                    break
+                }
+            }
+            return reason
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Infrastructure
+import TestSupport
+import Testing
+
+/// Instant access: a restore point served over NBD and read by real clients (libnbd's
+/// `nbdinfo` and `nbdcopy`, `qemu-img`), each publish a session with its clients and figures.
+@Suite("Publish: restore points over NBD", .timeLimit(.minutes(10)))
+struct PublishTests {
+    /// A program's exit status and what it printed (standard output and error).
+    static func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await offThePool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// `tidemark publish ...` left serving; its address once it printed it.
+    static func publish(_ arguments: [String], in environment: JobEnvironment) async throws -> (RunningTidemark, String) {
+        let running = try RunningTidemark(
+            ["publish"] + arguments + ["--database-url", environment.databaseURL], in: environment.folder)
+        guard try await running.waitFor(" serving ") else { throw TestSetupError("tidemark publish did not start:\n\(running.output)") }
+        let line = try #require(running.output.split(separator: "\n").first { $0.contains(" serving ") })
+        let address = try #require(line.split(separator: " ").firstIndex(of: "on").map { line.split(separator: " ")[$0 + 1] })
+        return (running, String(address))
+    }
+
+    static func events(_ environment: JobEnvironment) async throws -> [String] {
+        let rows = try await environment.database.administratorQuery(
+            "SELECT event_type FROM tidemark.events WHERE category = 'publish' ORDER BY position")
+        return try (0..<rows.rowCount).map { try rows.decode($0, 0, as: String.self) }
+    }
+
+    @Test(
+        "a published point reads back as the disks at backup time (nbdcopy, qemu-img compare); refusals are answered and serving goes on; the stop is recorded with what was served"
+    )
+    func publishAndRead() async throws {
+        let environment = try await RestoreTests.backedUp(vms: 1)
+        defer { environment.remove() }
+        let machine = try #require(try await RestoreTests.machine(named: "lab-vm-01", in: environment))
+        let (running, address) = try await Self.publish(
+            ["--vm", "lab-vm-01", "--listen", "127.0.0.1:0", "--reason", "instant access drill", "--actor", "alice"], in: environment)
+
+        let list = try await Self.run("/usr/bin/nbdinfo", ["--list", "nbd://\(address)"])
+        #expect(list.status == 0 && list.output.contains("disk-2000") && list.output.contains("disk-2001"), "\(list.output)")
+        for disk in machine.disks {
+            let copy = environment.folder.appendingPathComponent("copy-\(disk.key).img").path
+            let copied = try await Self.run("/usr/bin/nbdcopy", ["nbd://\(address)/disk-\(disk.key)", copy])
+            #expect(copied.status == 0, "\(copied.output)")
+            #expect(
+                try JobEnvironment.sha256(file: copy)
+                    == JobEnvironment.sha256(file: RestoreTests.diskFile(machine, disk.key, in: environment)))
+            let compared = try await Self.run(
+                "/usr/bin/qemu-img",
+                [
+                    "compare", "-f", "raw", "-F", "raw", "nbd://\(address)/disk-\(disk.key)",
+                    RestoreTests.diskFile(machine, disk.key, in: environment),
+                ])
+            #expect(compared.status == 0 && compared.output.contains("Images are identical"), "\(compared.output)")
+        }
+        // An export that does not exist, a write to a read-only export: refused; the server serves on.
+        let unknown = try await Self.run("/usr/bin/nbdinfo", ["nbd://\(address)/disk-9"])
+        #expect(unknown.status != 0, "\(unknown.output)")
+        let write = try await Self.run("/usr/bin/qemu-io", ["-f", "raw", "-c", "write -P 7 0 4k", "nbd://\(address)/disk-2000"])
+        #expect(write.status != 0 || write.output.lowercased().contains("read-only") || write.output.contains("denied"), "\(write.output)")
+        let again = try await Self.run("/usr/bin/nbdinfo", ["--size", "nbd://\(address)/disk-2000"])
+        #expect(again.status == 0 && again.output.trimmingCharacters(in: .whitespacesAndNewlines) == "\(4 << 20)", "\(again.output)")
+
+        let listed = try environment.tidemark(["publish", "list"])
+        #expect(listed.output.contains("lab-vm-01") && listed.output.contains("serving"), "\(listed.output)")
+        // Two publishes on one address: the second is refused, nothing recorded for it.
+        let before = try await Self.events(environment).count
+        let second = try environment.tidemark(["publish", "--vm", "lab-vm-01", "--listen", address])
+        #expect(second.status != 0 && second.output.contains("cannot listen on \(address)"), "\(second.output)")
+        #expect(try await Self.events(environment).count == before)
+
+        let publish = try await environment.database.administratorQuery(
+            "SELECT data->>'publish_id' FROM tidemark.events WHERE event_type = 'PublishRequested'"
+        ).decode(0, 0, as: String.self)
+        let stop = try environment.tidemark(["publish", "stop", String(publish.prefix(8)), "--reason", "drill over"])
+        #expect(stop.status == 0 && stop.output.contains("stopped by"), "\(stop.output)")
+        #expect(try await running.waitForExit() == 0, "\(running.output)")
+        let types = try await Self.events(environment)
+        #expect(
+            types.first == "PublishRequested" && types.dropFirst().first == "PublishStarted" && types.last == "PublishStopped", "\(types)")
+        #expect(types.contains("PublishClientConnected") && types.contains("PublishStopRequested"))
+        let stopped = try await environment.database.administratorQuery(
+            "SELECT (data->>'bytes_read')::bigint, data->>'reason', metadata->>'actor' FROM tidemark.events WHERE event_type = 'PublishStopped'"
+        )
+        #expect(try stopped.decode(0, 0, as: Int64.self) >= 2 * (4 << 20))
+        #expect(try stopped.decode(0, 1, as: String.self).contains("drill over"))
+        let requestedBy = try await environment.database.administratorQuery(
+            "SELECT metadata->>'actor', data->>'reason' FROM tidemark.events WHERE event_type = 'PublishRequested'")
+        #expect(
+            try requestedBy.decode(0, 0, as: String.self).hasPrefix("alice (cli:")
+                && requestedBy.decode(0, 1, as: String.self) == "instant access drill")
+        #expect(try environment.tidemark(["publish", "list"]).output.contains("no publish is being served"))
+    }
+
+    @Test("bad publishes are refused with the choices and record nothing; a killed publish is recorded stopped by 'publish stop'")
+    func refusalsAndKilled() async throws {
+        let environment = try await RestoreTests.backedUp(vms: 1)
+        defer { environment.remove() }
+        for (arguments, expected) in [
+            (["--vm", "nope"], "nope"),
+            (["--vm", "lab-vm-01", "--disk", "2009"], "has no disk 2009: its disks are disk-2000, disk-2001"),
+            (["--vm", "lab-vm-01", "--listen", "localhost"], "is not an address to listen on"),
+            (["--vm", "lab-vm-01", "--listen", "example.invalid:10809"], "is not an IP address to listen on"),
+        ] {
+            let refused = try environment.tidemark(["publish"] + arguments)
+            #expect(refused.status != 0 && refused.output.contains(expected), "\(arguments): \(refused.output)")
+        }
+        #expect(try await Self.events(environment).isEmpty)
+
+        let socket = environment.folder.appendingPathComponent("nbd.sock").path
+        let (running, address) = try await Self.publish(["--vm", "lab-vm-01", "--disk", "2001", "--socket", socket], in: environment)
+        #expect(address == socket)
+        let size = try await Self.run("/usr/bin/nbdinfo", ["--size", "nbd+unix:///disk-2001?socket=\(socket)"])
+        #expect(size.status == 0 && size.output.contains("\(4 << 20)"), "\(size.output)")
+        running.signal(SIGKILL)
+        _ = try await running.waitForExit()
+        let listed = try environment.tidemark(["publish", "list"])
+        #expect(listed.output.contains("not served"), "\(listed.output)")
+        let publish = try await environment.database.administratorQuery(
+            "SELECT data->>'publish_id' FROM tidemark.events WHERE event_type = 'PublishRequested'"
+        ).decode(0, 0, as: String.self)
+        let stop = try environment.tidemark(["publish", "stop", publish, "--actor", "bob"])
+        #expect(stop.status == 0 && stop.output.contains("no process was serving it"), "\(stop.output)")
+        let stopped = try await environment.database.administratorQuery(
+            "SELECT metadata->>'actor' FROM tidemark.events WHERE event_type = 'PublishStopped'")
+        #expect(try stopped.decode(0, 0, as: String.self).hasPrefix("bob (cli:"))
+        let unknown = try environment.tidemark(["publish", "stop", "ffff"])
+        #expect(
+            unknown.status != 0 && unknown.output.contains("no publish being served has an id starting with 'ffff'"), "\(unknown.output)")
+    }
+}
