@@ -25,12 +25,18 @@ struct PublishServeCommand: AsyncParsableCommand {
     @Option(help: "Only this disk (2000 or disk-2000; default: every disk of the point).") var disk: String?
     @Option(help: "Listen on HOST:PORT (port 0: any free one).") var listen: String?
     @Option(help: "Listen on a Unix socket at this absolute path instead.") var socket: String?
+    @Flag(help: "Accept writes, kept in a copy-on-write overlay (never in the repository), discarded at the stop.") var writable = false
+    @Option(help: "Where writable publishes keep their overlays (default: <data folder>/publish-overlays).") var overlayFolder: String?
+    @Flag(help: "Keep the overlay at the stop (for a later migrate).") var keepOverlay = false
     @OptionGroup var pointOptions: RestorePointOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         if listen != nil && socket != nil { throw ValidationError("give --listen or --socket, not both") }
         if let socket, !socket.hasPrefix("/") { throw ValidationError("--socket '\(socket)' is not an absolute path") }
+        if !writable && (overlayFolder != nil || keepOverlay) {
+            throw ValidationError("--overlay-folder and --keep-overlay go with --writable")
+        }
     }
 
     func run() async throws {
@@ -38,7 +44,10 @@ struct PublishServeCommand: AsyncParsableCommand {
         let database = try CatalogDatabase(options: global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 4)
         let order = PublishOrder(
-            vm: vm, point: pointOptions.choice, disk: disk, listen: socket ?? listen ?? "127.0.0.1:10809", reason: pointOptions.reason)
+            vm: vm, point: pointOptions.choice, disk: disk, listen: socket ?? listen ?? "127.0.0.1:10809", reason: pointOptions.reason,
+            writable: writable,
+            overlayFolder: overlayFolder ?? database.dataDirectory.appendingPathComponent("publish-overlays").path,
+            keepOverlay: keepOverlay)
         let service = PublishService(manager: PublishManager(store: store, logger: logger), order: order, metadata: pointOptions.metadata)
         // The publish ends by itself at a recorded stop: that ends the group as success.
         var configuration = ServiceGroupConfiguration(

@@ -45,7 +45,7 @@ public enum PublishEvent {
         enum CodingKeys: String, CodingKey {
             case publishId = "publish_id", vmId = "vm_id", vmName = "vm_name", restorePointId = "restore_point_id"
             case pointCreatedAt = "point_created_at", repositoryId = "repository_id", repositoryName = "repository_name", disks
-            case listen, writable, reason
+            case listen, writable, reason, overlayFolder = "overlay_folder", keepOverlay = "keep_overlay"
         }
 
         public var publishId: String
@@ -60,11 +60,18 @@ public enum PublishEvent {
         public var listen: String
         public var writable: Bool
         public var reason: String?
+        /// Writable: the folder of this publish's copy-on-write overlays (never the repository).
+        public var overlayFolder: String?
+        /// Writable: the overlays are kept at the stop (for a later migrate), not discarded.
+        public var keepOverlay: Bool?
 
         public init(
             publishId: String, vmId: String, vmName: String, restorePointId: String, pointCreatedAt: Date?, repositoryId: String,
-            repositoryName: String, disks: [Disk], listen: String, writable: Bool, reason: String?
+            repositoryName: String, disks: [Disk], listen: String, writable: Bool, reason: String?, overlayFolder: String? = nil,
+            keepOverlay: Bool? = nil
         ) {
+            self.overlayFolder = overlayFolder
+            self.keepOverlay = keepOverlay
             self.publishId = publishId
             self.vmId = vmId
             self.vmName = vmName
@@ -118,6 +125,7 @@ public enum PublishEvent {
     public struct Stopped: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case clients, reads, bytesRead = "bytes_read", writes, bytesWritten = "bytes_written", errors, reason
+            case overlayKept = "overlay_kept"
         }
 
         public var clients: Int
@@ -127,8 +135,14 @@ public enum PublishEvent {
         public var bytesWritten: Int64
         public var errors: Int
         public var reason: String
+        /// The overlay folder left for a later migrate (`--keep-overlay`); nil: none, or discarded.
+        public var overlayKept: String?
 
-        public init(clients: Int, reads: Int, bytesRead: Int64, writes: Int, bytesWritten: Int64, errors: Int, reason: String) {
+        public init(
+            clients: Int, reads: Int, bytesRead: Int64, writes: Int, bytesWritten: Int64, errors: Int, reason: String,
+            overlayKept: String? = nil
+        ) {
+            self.overlayKept = overlayKept
             self.clients = clients
             self.reads = reads
             self.bytesRead = bytesRead

@@ -141,4 +141,64 @@ struct PublishTests {
         #expect(
             unknown.status != 0 && unknown.output.contains("no publish being served has an id starting with 'ffff'"), "\(unknown.output)")
     }
+
+    /// Every file of a folder and its SHA-256: what "unchanged" means for a repository.
+    static func digest(_ folder: String) throws -> [String: String] {
+        var files: [String: String] = [:]
+        let enumerator = FileManager.default.enumerator(atPath: folder)
+        while let path = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            let full = (folder as NSString).appendingPathComponent(path)
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files[path] = try JobEnvironment.sha256(file: full)
+            }
+        }
+        return files
+    }
+
+    @Test(
+        "a writable publish takes writes into its overlay (read back, partial sectors kept whole), never into the repository; the overlay is discarded or kept at the stop"
+    )
+    func writable() async throws {
+        let environment = try await RestoreTests.backedUp(vms: 1)
+        defer { environment.remove() }
+        let machine = try #require(try await RestoreTests.machine(named: "lab-vm-01", in: environment))
+        let source = try Data(contentsOf: URL(fileURLWithPath: RestoreTests.diskFile(machine, 2000, in: environment)))
+        let repositoryBefore = try Self.digest(environment.repositoryPath)
+        let overlays = environment.folder.appendingPathComponent("overlays").path
+        let inside = try environment.tidemark([
+            "publish", "--vm", "lab-vm-01", "--writable", "--overlay-folder", environment.repositoryPath + "/scratch",
+        ])
+        #expect(inside.status != 0 && inside.output.contains("is inside the repository"), "\(inside.output)")
+
+        for keep in [false, true] {
+            let (running, address) = try await Self.publish(
+                ["--vm", "lab-vm-01", "--listen", "127.0.0.1:0", "--writable", "--overlay-folder", overlays]
+                    + (keep ? ["--keep-overlay"] : []),
+                in: environment)
+            let url = "nbd://\(address)/disk-2000"
+            let write = try await Self.run("/usr/bin/qemu-io", ["-f", "raw", "-c", "write -P 7 512 4k", url])
+            #expect(write.status == 0 && !write.output.contains("failed"), "\(write.output)")
+            let copy = environment.folder.appendingPathComponent("written.img").path
+            try? FileManager.default.removeItem(atPath: copy)
+            let copied = try await Self.run("/usr/bin/nbdcopy", [url, copy])
+            #expect(copied.status == 0, "\(copied.output)")
+            var expected = source
+            expected.replaceSubrange(512..<(512 + 4_096), with: [UInt8](repeating: 7, count: 4_096))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == expected)
+            let publish = try await environment.database.administratorQuery(
+                "SELECT data->>'publish_id' FROM tidemark.events WHERE event_type = 'PublishRequested' ORDER BY position DESC LIMIT 1"
+            ).decode(0, 0, as: String.self)
+            #expect(try environment.tidemark(["publish", "stop", publish]).status == 0)
+            #expect(try await running.waitForExit() == 0, "\(running.output)")
+            let folder = (overlays as NSString).appendingPathComponent(publish)
+            #expect(FileManager.default.fileExists(atPath: folder) == keep)
+            let kept = try await environment.database.administratorQuery(
+                "SELECT data->>'overlay_kept', (data->>'bytes_written')::bigint FROM tidemark.events WHERE event_type = 'PublishStopped' AND stream_id = (SELECT stream_id FROM tidemark.events WHERE data->>'publish_id' = $1 LIMIT 1)",
+                [publish])
+            #expect(try kept.decodeIfPresent(0, 0, as: String.self) == (keep ? folder : nil))
+            #expect(try kept.decode(0, 1, as: Int64.self) == 4_096)
+        }
+        #expect(try Self.digest(environment.repositoryPath) == repositoryBefore)
+    }
 }

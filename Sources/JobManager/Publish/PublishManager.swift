@@ -62,13 +62,41 @@ public struct PublishManager: Sendable {
             disks: manifests.map {
                 PublishEvent.Disk(disk: $0.disk, key: Int($0.disk.dropFirst("disk-".count)) ?? -1, sizeBytes: $0.diskSize)
             },
-            listen: address.description, writable: false, reason: order.reason)
-        let exports = manifests.map { manifest in
-            NBDExport(
-                name: manifest.disk, description: "\(requested.vmName) \(manifest.disk) from restore point \(point)",
-                backend: RestorePointExport(manifest: manifest, repository: repository))
+            listen: address.description, writable: order.writable, reason: order.reason,
+            overlayFolder: try order.writable ? Self.overlayFolder(order, publish: publish, repository: definition.path) : nil,
+            keepOverlay: order.writable ? order.keepOverlay : nil)
+        let overlayFolder = requested.overlayFolder
+        let exports = try await BlockingIOPool.shared.run { () throws -> [NBDExport] in
+            if let overlayFolder {
+                try FileManager.default.createDirectory(
+                    atPath: overlayFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            return try manifests.map { manifest in
+                let base = RestorePointExport(manifest: manifest, repository: repository)
+                return NBDExport(
+                    name: manifest.disk,
+                    description:
+                        "\(requested.vmName) \(manifest.disk) from restore point \(point)\(overlayFolder == nil ? "" : ", writable")",
+                    backend: try overlayFolder.map { try OverlayExport(base: base, folder: $0, name: manifest.disk) } ?? base)
+            }
         }
         return Opened(requested: requested, exports: exports, lock: lock)
+    }
+
+    /// This publish's overlay folder: `<folder>/<publish>`, never inside the repository.
+    static func overlayFolder(_ order: PublishOrder, publish: String, repository: String) throws -> String {
+        guard let folder = order.overlayFolder, folder.hasPrefix("/") else {
+            throw RestoreError(.invalidRequest, "--writable needs an absolute --overlay-folder for the copy-on-write overlays")
+        }
+        let standardized = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path
+        let repositoryPath = URL(fileURLWithPath: repository).standardizedFileURL.resolvingSymlinksInPath().path
+        guard standardized != repositoryPath, !standardized.hasPrefix(repositoryPath + "/") else {
+            throw RestoreError(
+                .invalidRequest,
+                "the overlay folder \(folder) is inside the repository \(repository): a publish never writes into a repository; choose another"
+            )
+        }
+        return (standardized as NSString).appendingPathComponent(publish)
     }
 
     static func address(_ text: String) throws -> NBDServer.Address {
@@ -117,14 +145,30 @@ public struct PublishManager: Sendable {
             clients.continuation.finish()
             server.stop()
             let figures = server.figures
+            let overlayKept = try await Self.endOverlays(opened)
             let stopped = PublishEvent.Stopped(
                 clients: figures.clients, reads: figures.reads, bytesRead: figures.bytesRead, writes: figures.writes,
-                bytesWritten: figures.bytesWritten, errors: figures.errors, reason: reason)
+                bytesWritten: figures.bytesWritten, errors: figures.errors, reason: reason, overlayKept: overlayKept)
             // Recorded even when this task was cancelled (Ctrl-C, a server's shutdown): an
             // unstructured task does not inherit the cancellation.
             try await Task { try await recorder.record([try .init(.stopped, stopped)]) }.value
             withExtendedLifetime(opened.lock) {}
             return stopped
+        }
+    }
+
+    /// The overlays at the stop: flushed and kept (their folder returned), or discarded.
+    static func endOverlays(_ opened: Opened) async throws -> String? {
+        guard let folder = opened.requested.overlayFolder else { return nil }
+        let keep = opened.requested.keepOverlay == true
+        let overlays = opened.exports.compactMap { $0.backend as? OverlayExport }
+        return try await BlockingIOPool.shared.run { () throws -> String? in
+            if keep {
+                for overlay in overlays { try overlay.flush() }
+                return folder
+            }
+            try? FileManager.default.removeItem(atPath: folder)
+            return nil
         }
     }
 

@@ -9,8 +9,19 @@ public struct PublishOrder: Sendable {
     /// `HOST:PORT` (port 0: any free one) or a Unix socket's absolute path.
     public var listen: String
     public var reason: String?
+    /// Writes go to a copy-on-write overlay in `overlayFolder` (a folder per publish is made in
+    /// it), never to the repository; kept at the stop with `keepOverlay`.
+    public var writable: Bool
+    public var overlayFolder: String?
+    public var keepOverlay: Bool
 
-    public init(vm: String, point: RestorePointChoice = .latest, disk: String? = nil, listen: String, reason: String? = nil) {
+    public init(
+        vm: String, point: RestorePointChoice = .latest, disk: String? = nil, listen: String, reason: String? = nil, writable: Bool = false,
+        overlayFolder: String? = nil, keepOverlay: Bool = false
+    ) {
+        self.writable = writable
+        self.overlayFolder = overlayFolder
+        self.keepOverlay = keepOverlay
         self.vm = vm
         self.point = point
         self.disk = disk
