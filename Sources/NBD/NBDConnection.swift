@@ -40,8 +40,13 @@ struct NBDConnection {
         greeting.append(NBDProtocol.flagFixedNewstyle | NBDProtocol.flagNoZeroes)
         try socket.write(greeting.bytes)
         let clientFlags = try socket.readUInt32()
-        guard clientFlags & NBDProtocol.clientFixedNewstyle != 0 else {
-            logger.info("NBD client without fixed newstyle negotiation refused")
+        guard clientFlags & NBDProtocol.clientFixedNewstyle != 0,
+            clientFlags & ~(NBDProtocol.clientFixedNewstyle | NBDProtocol.clientNoZeroes) == 0
+        else {
+            // The protocol: a client without fixed newstyle, or with a flag the server does not
+            // know, is dropped.
+            logger.info(
+                "NBD client refused: it does not negotiate fixed newstyle, or sets unknown flags", metadata: ["flags": "\(clientFlags)"])
             return nil
         }
         let noZeroes = clientFlags & NBDProtocol.clientNoZeroes != 0
@@ -226,12 +231,15 @@ struct NBDConnection {
                 }
                 try simpleReply(handle, error: nil)
             case .flush:
+                var failed = false
                 do {
                     try backend.flush()
-                    try simpleReply(handle, error: nil)
                 } catch {
-                    try simpleReply(handle, error: .io)
+                    logger.error("NBD flush failed", metadata: ["export": "\(export.name)", "error": "\(error)"])
+                    count { $0.errors += 1 }
+                    failed = true
                 }
+                try simpleReply(handle, error: failed ? .io : nil)
             case .cache:
                 try simpleReply(handle, error: inside ? nil : .invalid)
             case .trim, .writeZeroes, .blockStatus, nil:

@@ -43,16 +43,32 @@ public final class NBDServer: Sendable {
 
     let exports: [NBDExport]
     let logger: Logger
-    private let listener = Mutex<Int32>(-1)
-    private let connections = Mutex<Set<Int32>>([])
+    /// The most clients served at once: each holds a thread and a buffer of up to 32 MiB.
+    let maximumClients: Int
+
+    /// Everything `stop()` and the threads share, under one lock: a client accepted while the
+    /// server stops is closed at once, and no descriptor is shut down after its owner closed it.
+    private struct State {
+        var stopped = false
+        var listener: Int32 = -1
+        /// The Unix socket's file (its path, device and inode), removed at the stop if still ours.
+        var socketFile: (path: String, device: UInt64, inode: UInt64)?
+        var connections: Set<Int32> = []
+        /// Client threads still running (a stop waits for them).
+        var running = 0
+    }
+
+    private let state = Mutex(State())
     private let counters = Mutex(Figures())
-    private let stopped = Mutex(false)
     private let onConnect: @Sendable (String) -> Void
 
     /// `onConnect` is told each client's address as it connects.
-    public init(exports: [NBDExport], logger: Logger, onConnect: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        exports: [NBDExport], logger: Logger, maximumClients: Int = 64, onConnect: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.exports = exports
         self.logger = logger
+        self.maximumClients = max(1, maximumClients)
         self.onConnect = onConnect
     }
 
@@ -62,50 +78,93 @@ public final class NBDServer: Sendable {
     /// thread of its own. Returns the address bound (a TCP port 0 becomes the port chosen).
     public func start(_ address: Address) throws -> Address {
         let (descriptor, bound) = try Self.listen(address)
-        listener.withLock { $0 = descriptor }
+        var socketFile: (String, UInt64, UInt64)?
+        if case .unix(let path) = address {
+            var info = stat()
+            if stat(path, &info) == 0 { socketFile = (path, UInt64(info.st_dev), UInt64(info.st_ino)) }
+        }
+        state.withLock {
+            $0.listener = descriptor
+            $0.socketFile = socketFile.map { (path: $0.0, device: $0.1, inode: $0.2) }
+        }
         Thread.detachNewThread { [self] in acceptLoop(descriptor) }
         return bound
     }
 
-    /// Stops listening and drops every client (their threads end at their next read).
-    public func stop() {
-        let descriptor = stopped.withLock { stopped -> Int32 in
-            stopped = true
-            return listener.withLock { current in
-                defer { current = -1 }
-                return current
+    /// Stops listening, drops every client, and waits (at most `wait`) for their threads to
+    /// end, so nothing is read or written through an export once this returns. Blocking: call
+    /// it off the cooperative pool. The accept thread closes the listener itself.
+    public func stop(wait: Duration = .seconds(10)) {
+        let socketFile = state.withLock { state -> (path: String, device: UInt64, inode: UInt64)? in
+            guard !state.stopped else { return nil }
+            state.stopped = true
+            if state.listener >= 0 { shutdown(state.listener, Int32(SHUT_RDWR)) }
+            for connection in state.connections { shutdown(connection, Int32(SHUT_RDWR)) }
+            defer { state.socketFile = nil }
+            return state.socketFile
+        }
+        if let socketFile {
+            // Removed only if it is still the file this server made (not one another made since).
+            var info = stat()
+            if stat(socketFile.path, &info) == 0, UInt64(info.st_dev) == socketFile.device, UInt64(info.st_ino) == socketFile.inode {
+                unlink(socketFile.path)
             }
         }
-        if descriptor >= 0 {
-            shutdown(descriptor, Int32(SHUT_RDWR))
-            close(descriptor)
+        let deadline = ContinuousClock.now + wait
+        while state.withLock({ $0.running > 0 }) && ContinuousClock.now < deadline { usleep(5_000) }
+        if state.withLock({ $0.running > 0 }) {
+            logger.warning("NBD clients still running after the stop", metadata: ["clients": "\(state.withLock { $0.running })"])
         }
-        for connection in connections.withLock({ $0 }) { shutdown(connection, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop(_ descriptor: Int32) {
-        while !stopped.withLock({ $0 }) {
+        defer { close(descriptor) }
+        while !state.withLock({ $0.stopped }) {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(descriptor, $0, &length) }
             }
             if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                return
+                let code = errno
+                if state.withLock({ $0.stopped }) { return }
+                if code == EINTR || code == ECONNABORTED { continue }
+                // Out of descriptors or memory for a moment: say so and go on accepting.
+                logger.error("NBD server cannot accept a client; trying again", metadata: ["error": "\(String(cString: strerror(code)))"])
+                usleep(100_000)
+                continue
             }
+            // Not inherited by a program the process starts (Glibc's module has no accept4).
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             var one: Int32 = 1
             setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            // A client that connects and says nothing does not hold its thread for ever.
+            var timeout = timeval(tv_sec: 300, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let admitted = state.withLock { state -> Bool in
+                guard !state.stopped, state.running < maximumClients else { return false }
+                state.connections.insert(client)
+                state.running += 1
+                return true
+            }
+            guard admitted else {
+                logger.warning(
+                    "NBD client refused: the server is stopping or serves its most clients", metadata: ["limit": "\(maximumClients)"])
+                close(client)
+                continue
+            }
             let peer = Self.describe(storage)
-            connections.withLock { _ = $0.insert(client) }
             counters.withLock { $0.clients += 1 }
             onConnect(peer)
             Thread.detachNewThread { [self] in
                 var connectionLogger = logger
                 connectionLogger[metadataKey: "client"] = "\(peer)"
                 NBDConnection(socket: NBDSocket(descriptor: client), exports: exports, logger: connectionLogger, count: count).serve()
-                connections.withLock { _ = $0.remove(client) }
-                close(client)
+                state.withLock { state in
+                    state.connections.remove(client)
+                    close(client)
+                    state.running -= 1
+                }
             }
         }
     }
@@ -131,9 +190,16 @@ public final class NBDServer: Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
             guard result == 0, Glibc.listen(descriptor, 16) == 0 else {
-                let reason = String(cString: strerror(errno))
+                let code = errno
                 close(descriptor)
-                throw NBDError("cannot listen on \(path): \(reason) (is another publish serving there? remove a stale socket file first)")
+                if code == EADDRINUSE, Self.isStale(path) {
+                    // A socket file no process listens on (a publish that was killed): replaced.
+                    unlink(path)
+                    return try listen(address)
+                }
+                throw NBDError(
+                    "cannot listen on \(path): \(String(cString: strerror(code)))\(code == EADDRINUSE ? " (another publish serves there: choose another path)" : "")"
+                )
             }
             return (descriptor, address)
         case .tcp(let host, let port):
@@ -150,10 +216,10 @@ public final class NBDServer: Sendable {
             var one: Int32 = 1
             setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             guard bind(descriptor, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, Glibc.listen(descriptor, 16) == 0 else {
-                let reason = String(cString: strerror(errno))
+                let code = errno
                 close(descriptor)
                 throw NBDError(
-                    "cannot listen on \(address): \(reason)\(errno == EADDRINUSE ? " (another publish or program serves there: choose another port)" : "")"
+                    "cannot listen on \(address): \(String(cString: strerror(code)))\(code == EADDRINUSE ? " (another publish or program serves there: choose another port)" : "")"
                 )
             }
             var storage = sockaddr_storage()
@@ -164,6 +230,24 @@ public final class NBDServer: Sendable {
             let chosen = Self.port(storage) ?? port
             return (descriptor, .tcp(host: host, port: chosen))
         }
+    }
+
+    /// A socket file nothing listens on: connecting to it is refused.
+    private static func isStale(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return false }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { return false }
+        defer { close(probe) }
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() where index < raw.count - 1 { raw[index] = byte }
+        }
+        let result = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return result != 0 && errno == ECONNREFUSED
     }
 
     private static func port(_ storage: sockaddr_storage) -> UInt16? {

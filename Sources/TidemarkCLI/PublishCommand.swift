@@ -20,7 +20,9 @@ struct PublishCommand: AsyncParsableCommand {
 struct PublishServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve a VM's restore point over NBD until Ctrl-C, SIGTERM or 'tidemark publish stop' (read-only: exports disk-<key>).")
+        abstract:
+            "Serve a VM's restore point over NBD until Ctrl-C, SIGTERM or 'tidemark publish stop' (exports disk-<key>; read-only unless --writable)."
+    )
     @Option(help: "The VM (its name or id).") var vm: String
     @Option(help: "Only this disk (2000 or disk-2000; default: every disk of the point).") var disk: String?
     @Option(help: "Listen on HOST:PORT (port 0: any free one).") var listen: String?

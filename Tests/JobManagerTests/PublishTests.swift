@@ -137,6 +137,17 @@ struct PublishTests {
         let stopped = try await environment.database.administratorQuery(
             "SELECT metadata->>'actor' FROM tidemark.events WHERE event_type = 'PublishStopped'")
         #expect(try stopped.decode(0, 0, as: String.self).hasPrefix("bob (cli:"))
+        // The killed publish left its socket file: a new publish on the path replaces it, and
+        // a clean stop removes it.
+        let (again, _) = try await Self.publish(["--vm", "lab-vm-01", "--socket", socket], in: environment)
+        let sized = try await Self.run("/usr/bin/nbdinfo", ["--size", "nbd+unix:///disk-2000?socket=\(socket)"])
+        #expect(sized.status == 0, "\(sized.output)")
+        again.signal(SIGTERM)
+        #expect(try await again.waitForExit() == 0, "\(again.output)")
+        #expect(!FileManager.default.fileExists(atPath: socket))
+        let interrupted = try await environment.database.administratorQuery(
+            "SELECT data->>'reason' FROM tidemark.events WHERE event_type = 'PublishStopped' ORDER BY position DESC LIMIT 1")
+        #expect(try interrupted.decode(0, 0, as: String.self).hasPrefix("interrupted"))
         let unknown = try environment.tidemark(["publish", "stop", "ffff"])
         #expect(
             unknown.status != 0 && unknown.output.contains("no publish being served has an id starting with 'ffff'"), "\(unknown.output)")

@@ -17,6 +17,9 @@ final class OverlayExport: NBDBackend {
     private let descriptor: Int32
     /// Sectors held by the overlay; one lock for the read-modify-write of partial sectors.
     private let sectors: Mutex<Set<Int64>>
+    /// One flush at a time: clients on several connections may flush at once, and the map is
+    /// written through one temporary file.
+    private let flushing = Mutex(())
 
     /// Opens (or makes) the overlay `<folder>/<name>.overlay` and its map `<name>.map`.
     init(base: any NBDBackend, folder: String, name: String) throws {
@@ -51,7 +54,10 @@ final class OverlayExport: NBDBackend {
     var sectorsWritten: Int { sectors.withLock { $0.count } }
 
     func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        let held = sectors.withLock { $0 }
+        let first = offset / Int64(Self.sector)
+        let last = (offset + Int64(max(buffer.count, 1)) - 1) / Int64(Self.sector)
+        // Only the sectors this read touches are looked up (the set is not copied).
+        let held = sectors.withLock { all in Set((first...last).filter { all.contains($0) }) }
         var done = 0
         while done < buffer.count {
             let position = offset + Int64(done)
@@ -90,8 +96,14 @@ final class OverlayExport: NBDBackend {
     }
 
     func flush() throws {
-        guard fsync(descriptor) == 0 else { throw NBDError("cannot flush the overlay \(file): \(String(cString: strerror(errno)))") }
+        try flushing.withLock { _ in try flushNow() }
+    }
+
+    /// The map as it is before the overlay's data is forced to disk: every sector it names
+    /// was written before the `fsync`, so a kept overlay never claims a sector it lost.
+    private func flushNow() throws {
         let held = sectors.withLock { $0 }.sorted()
+        guard fsync(descriptor) == 0 else { throw NBDError("cannot flush the overlay \(file): \(String(cString: strerror(errno)))") }
         var data = Data(capacity: held.count * 8)
         for sector in held { withUnsafeBytes(of: sector.littleEndian) { data.append(contentsOf: $0) } }
         let temporary = mapFile + ".tmp"
@@ -99,12 +111,19 @@ final class OverlayExport: NBDBackend {
             throw NBDError("cannot write the overlay's map \(temporary)")
         }
         let written = open(temporary, O_RDONLY | O_CLOEXEC)
-        if written >= 0 {
-            fsync(written)
-            close(written)
+        guard written >= 0, fsync(written) == 0 else {
+            if written >= 0 { close(written) }
+            throw NBDError("cannot flush the overlay's map \(temporary): \(String(cString: strerror(errno)))")
         }
+        close(written)
         guard rename(temporary, mapFile) == 0 else {
             throw NBDError("cannot move the overlay's map into place at \(mapFile): \(String(cString: strerror(errno)))")
+        }
+        // The rename itself made durable.
+        let folder = open((mapFile as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
         }
     }
 

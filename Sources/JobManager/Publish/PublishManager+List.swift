@@ -61,7 +61,12 @@ extension PublishManager {
             let end = try NewEvent(
                 type: PublishEvent.Kind.stopped.rawValue,
                 jsonData: String(decoding: try PublishEvent.encoder().encode(stopped), as: UTF8.self), metadata: metadata)
-            try await store.append(to: stream, expectedVersion: .streamExists, events: [request, end])
+            // At the version read, after checking nothing ended it meanwhile: one end, never two.
+            let events = try await store.readStream(stream, limit: 1_000_000)
+            if let end = events.last(where: { $0.type == PublishEvent.Kind.stopped.rawValue }) {
+                return (chosen.publish, try? PublishEvent.decoder().decode(PublishEvent.Stopped.self, from: Data(end.data.utf8)))
+            }
+            try await store.append(to: stream, expectedVersion: .exact(events.last?.streamVersion ?? 0), events: [request, end])
             return (chosen.publish, stopped)
         }
         try await store.append(to: stream, expectedVersion: .streamExists, events: [request])

@@ -115,37 +115,61 @@ public struct PublishManager: Sendable {
     ) async throws -> PublishEvent.Stopped {
         let publish = UUID().uuidString.lowercased()
         let opened = try await open(order, publish: publish)
+        let clients = AsyncStream<String>.makeStream()
+        let server = NBDServer(exports: opened.exports, logger: logger) { clients.continuation.yield($0) }
+        let recorder: PublishRecorder
+        let address: NBDServer.Address
         let slots = try await TaskSlots(settings: store.pool.configuration.settings)
-        return try await withClosing(slots) { slots in
+        do {
             guard try await slots.own(session: publish) else { throw RestoreError(.busy, "publish \(publish) is held by another process") }
             var metadata = metadata
             metadata.correlationID = UUID(uuidString: publish)
-            let recorder = try PublishRecorder(store: store, publish: publish, metadata: metadata)
-            let clients = AsyncStream<String>.makeStream()
-            let server = NBDServer(exports: opened.exports, logger: logger) { clients.continuation.yield($0) }
-            let address = try await BlockingIOPool.shared.run { () throws -> NBDServer.Address in
+            recorder = try PublishRecorder(store: store, publish: publish, metadata: metadata)
+            let listen = try NBDServer.Address.parse(opened.requested.listen)
+            address = try await BlockingIOPool.shared.run { () throws -> NBDServer.Address in
                 do {
-                    return try server.start(try NBDServer.Address.parse(opened.requested.listen))
+                    return try server.start(listen)
                 } catch let error as NBDError {
                     throw RestoreError(.invalidRequest, error.description)
                 }
             }
-            defer { server.stop() }
-            try await recorder.record([
-                try .init(.requested, opened.requested),
-                try .init(
-                    .started,
-                    PublishEvent.Started(
-                        address: address.description, host: ProcessInfo.processInfo.hostName,
-                        processId: Int(ProcessInfo.processInfo.processIdentifier))),
-            ])
+            do {
+                try await recorder.record([
+                    try .init(.requested, opened.requested),
+                    try .init(
+                        .started,
+                        PublishEvent.Started(
+                            address: address.description, host: ProcessInfo.processInfo.hostName,
+                            processId: Int(ProcessInfo.processInfo.processIdentifier))),
+                ])
+            } catch {
+                await BlockingIOPool.shared.run { server.stop() }
+                throw error
+            }
+        } catch {
+            // Nothing recorded: nothing of this publish stays (its overlays, its claim).
+            await slots.close()
+            if let folder = opened.requested.overlayFolder {
+                await BlockingIOPool.shared.run { try? FileManager.default.removeItem(atPath: folder) }
+            }
+            throw error
+        }
+        return try await withClosing(slots) { _ in
             logger.notice("publish serving", metadata: ["publish": "\(publish)", "address": "\(address)"])
             started(publish, address.description)
-            let reason = await serve(publish, recorder: recorder, clients: clients.stream)
+            var reason = await serve(publish, recorder: recorder, clients: clients.stream)
             clients.continuation.finish()
-            server.stop()
+            // Every client thread ended before the overlays are closed and the lock let go.
+            await BlockingIOPool.shared.run { server.stop() }
             let figures = server.figures
-            let overlayKept = try await Self.endOverlays(opened)
+            var overlayKept: String?
+            var overlayError: (any Error)?
+            do {
+                overlayKept = try await Self.endOverlays(opened)
+            } catch {
+                overlayError = error
+                reason += "; the overlay could not be kept: \(error)"
+            }
             let stopped = PublishEvent.Stopped(
                 clients: figures.clients, reads: figures.reads, bytesRead: figures.bytesRead, writes: figures.writes,
                 bytesWritten: figures.bytesWritten, errors: figures.errors, reason: reason, overlayKept: overlayKept)
@@ -153,6 +177,7 @@ public struct PublishManager: Sendable {
             // unstructured task does not inherit the cancellation.
             try await Task { try await recorder.record([try .init(.stopped, stopped)]) }.value
             withExtendedLifetime(opened.lock) {}
+            if let overlayError { throw overlayError }
             return stopped
         }
     }

@@ -9,6 +9,8 @@ actor PublishRecorder {
     let stream: StreamName
     let metadata: EventMetadata
     private var version: Int64 = 0
+    /// The stream version the last look for a stop read up to.
+    private var lookedAt: Int64 = 0
 
     struct Entry: Sendable {
         let kind: PublishEvent.Kind
@@ -28,20 +30,21 @@ actor PublishRecorder {
 
     func record(_ entries: [Entry]) async throws {
         let events = try entries.map { try NewEvent(type: $0.kind.rawValue, jsonData: $0.data, metadata: metadata) }
-        do {
-            try await store.append(to: stream, expectedVersion: version == 0 ? .noStream : .exact(version), events: events)
-            version += Int64(events.count)
-        } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
-            // A stop recorded by another process moved the stream on: append after it.
-            let current = try await store.readStream(stream, limit: 1_000_000).last?.streamVersion ?? 0
-            try await store.append(to: stream, expectedVersion: .exact(current), events: events)
-            version = current + Int64(events.count)
+        if version == 0 {
+            try await store.append(to: stream, expectedVersion: .noStream, events: events)
+            version = Int64(events.count)
+            return
         }
+        // Others append to the stream too (a stop asked for from anywhere): after whatever is there.
+        try await store.append(to: stream, expectedVersion: .streamExists, events: events)
+        version += Int64(events.count)
     }
 
     /// Who asked to stop, if someone did: "stopped by <actor>[: reason]".
     func stopRequest() async throws -> String? {
-        let events = try await store.readStream(stream, limit: 1_000_000)
+        // Only what came after the last look: the stream grows with every client.
+        let events = try await store.readStream(stream, from: lookedAt + 1, limit: 10_000)
+        lookedAt = events.last?.streamVersion ?? lookedAt
         guard let stop = events.last(where: { $0.type == PublishEvent.Kind.stopRequested.rawValue }) else { return nil }
         let request = try? PublishEvent.decoder().decode(PublishEvent.StopRequested.self, from: Data(stop.data.utf8))
         let actor = (try? stop.metadata())?.actor ?? "?"
