@@ -45,7 +45,14 @@ extension SessionRunner {
         }
         let repository = self.repository
         let existing = Set(try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.restorePoints() })
+        let held = doomed.isEmpty ? [:] : try await heldRestorePoints()
         for (id, reason) in doomed.sorted(by: { $0.0 < $1.0 }) {
+            if let use = held[id] {
+                // In use right now: kept, and removed by a later retention once free.
+                try await recorder.record(
+                    .retentionDeferred, SessionEvent.RetentionDeferred(restorePointId: id, reason: "\(reason); kept while \(use)"))
+                continue
+            }
             if existing.contains(id) {
                 try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.deleteRestorePoint(id) }
             }
@@ -66,6 +73,20 @@ extension SessionRunner {
             guard error.code == .busy else { throw error }
             logger.notice("garbage collection postponed: the repository is in use", metadata: ["removed": "\(doomed.count)"])
         }
+    }
+
+    /// Restore points in use now, with how: published over NBD by a process that still holds
+    /// its publish (a publish whose process was killed holds nothing).
+    func heldRestorePoints() async throws -> [String: String] {
+        var held: [String: String] = [:]
+        let open = try await context.store.openStreams(
+            opened: PublishEvent.logKind(.requested), closedBy: PublishEvent.Kind.stopped.rawValue, field: PublishEvent.Field.restorePointId
+        )
+        for (stream, point) in open {
+            guard let point, let publish = PublishEvent.publish(inStream: stream) else { continue }
+            if try await slots.inUse(.session, publish) > 0 { held[point] = "published (publish \(publish.prefix(8)))" }
+        }
+        return held
     }
 
     /// Step 7: the statistics, from the recorded ends of the tasks (so each byte counts once,

@@ -106,7 +106,7 @@ public struct SessionState: Sendable {
         case .restorePointRemoved:
             if let removed = decode(SessionEvent.RestorePointRemoved.self) { removedRestorePoints.insert(removed.restorePointId) }
         case .sessionFinished: finished = decode(SessionEvent.Finished.self)
-        case .taskWaited, .applicationProcessed, .throttleApplied, .transferCheckpointed, .proxySelected:
+        case .taskWaited, .applicationProcessed, .throttleApplied, .transferCheckpointed, .proxySelected, .retentionDeferred:
             break
         }
     }

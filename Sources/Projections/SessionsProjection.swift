@@ -191,7 +191,7 @@ public struct SessionsProjection: Projection {
                 Self.set(&row.bottleneck, json.string(SessionEvent.Field.bottleneck) ?? row.busy?.bottleneck)
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
-            case .repositoryChecked, .taskWaited, .applicationProcessed, .snapshotRequested, .snapshotCreated,
+            case .repositoryChecked, .retentionDeferred, .taskWaited, .applicationProcessed, .snapshotRequested, .snapshotCreated,
                 .throttleApplied, .transferStarted, .snapshotRemoved, .taskReassigned:
                 break
             }

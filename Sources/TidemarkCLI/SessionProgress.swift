@@ -99,6 +99,9 @@ struct SessionProgress {
         case .restorePointRemoved:
             guard let removal = decode(SessionEvent.RestorePointRemoved.self) else { break }
             steps.append("\(removal.reason) removed restore point \(removal.restorePointId)")
+        case .retentionDeferred:
+            guard let deferred = decode(SessionEvent.RetentionDeferred.self) else { break }
+            steps.append("retention kept restore point \(deferred.restorePointId) for now: \(deferred.reason)")
         default:
             break
         }

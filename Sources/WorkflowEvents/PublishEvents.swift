@@ -155,6 +155,7 @@ public enum PublishEvent {
 
     public enum Field {
         public static let publishId = Requested.CodingKeys.publishId.rawValue
+        public static let restorePointId = Requested.CodingKeys.restorePointId.rawValue
     }
 
     public static func logKind(_ kind: Kind) -> LogQuery.Kind { LogQuery.Kind(category: category, type: kind.rawValue) }

@@ -48,6 +48,7 @@ public enum SessionEvent {
         case taskFinished = "TaskFinished"
         case restorePointCreated = "RestorePointCreated"
         case restorePointRemoved = "RestorePointRemoved"
+        case retentionDeferred = "RetentionDeferred"
         case sessionFinished = "SessionFinished"
     }
 
@@ -282,6 +283,22 @@ public enum SessionEvent {
             self.disks = disks
             self.sizeBytes = sizeBytes
             self.changeId = changeId
+        }
+    }
+
+    /// `RetentionDeferred`: a restore point retention would remove is in use (published over
+    /// NBD right now): kept, and removed by a later retention once it is free.
+    public struct RetentionDeferred: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case restorePointId = "restore_point_id", reason
+        }
+
+        public var restorePointId: String
+        public var reason: String
+
+        public init(restorePointId: String, reason: String) {
+            self.restorePointId = restorePointId
+            self.reason = reason
         }
     }
 

@@ -212,4 +212,33 @@ struct PublishTests {
         }
         #expect(try Self.digest(environment.repositoryPath) == repositoryBefore)
     }
+
+    @Test("retention keeps a published restore point, recording that it waited, and removes it once the publish stopped")
+    func retentionWaits() async throws {
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20, retention: "3 restore points")
+        defer { environment.remove() }
+        for _ in 0..<3 { try await environment.runJob() }
+        let first = try await environment.database.administratorQuery(
+            "SELECT data->>'restore_point_id' FROM tidemark.events WHERE event_type = 'RestorePointCreated' ORDER BY position LIMIT 1"
+        ).decode(0, 0, as: String.self)
+        let (running, address) = try await Self.publish(
+            ["--vm", "lab-vm-01", "--point", first, "--listen", "127.0.0.1:0"], in: environment)
+        try await environment.runJob()
+        let deferred = try await environment.database.administratorQuery(
+            "SELECT data->>'reason' FROM tidemark.events WHERE event_type = 'RetentionDeferred' AND data->>'restore_point_id' = $1", [first]
+        )
+        #expect(deferred.rowCount == 1)
+        #expect(try deferred.decode(0, 0, as: String.self).contains("kept while published"))
+        let removedEarly = try await environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE event_type = 'RestorePointRemoved' AND data->>'restore_point_id' = $1", [first])
+        #expect(try removedEarly.decode(0, 0, as: Int64.self) == 0)
+        let copy = environment.folder.appendingPathComponent("still.img").path
+        #expect(try await Self.run("/usr/bin/nbdcopy", ["nbd://\(address)/disk-2000", copy]).status == 0)
+        running.signal(SIGINT)
+        #expect(try await running.waitForExit() == 0)
+        try await environment.runJob()
+        let removed = try await environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE event_type = 'RestorePointRemoved' AND data->>'restore_point_id' = $1", [first])
+        #expect(try removed.decode(0, 0, as: Int64.self) == 1)
+    }
 }
