@@ -31,6 +31,7 @@ public enum ProjectionSchema: String, Sendable {
 public enum StandardProjections {
     public static let all: [any Projection] = [
         CatalogProjection(), SessionsProjection(), StatisticsProjection(), HealthProjection(), RestoresProjection(),
+        PublishesProjection(),
     ]
 
     public static func named(_ name: String) throws(ProjectionError) -> any Projection {

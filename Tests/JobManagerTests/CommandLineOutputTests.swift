@@ -37,7 +37,7 @@ struct CommandLineOutputTests {
             (["session", "show", "zzzz"], "no session has an id starting with 'zzzz' (there are none): see 'tidemark session list'"),
             (
                 ["projections", "rebuild", "catalgo"],
-                "no projection is named 'catalgo' (known: catalog, health, restores, sessions, statistics): see 'tidemark projections status'"
+                "no projection is named 'catalgo' (known: catalog, health, publishes, restores, sessions, statistics): see 'tidemark projections status'"
             ),
         ] as [([String], String)])
     func unknownName(arguments: [String], message: String) async throws {
@@ -106,7 +106,10 @@ struct CommandLineOutputTests {
         #expect((shown["session"] as? [String: Any])?["session_id"] as? String == id)
         #expect((shown["tasks"] as? [[String: Any]])?.map { $0["result"] as? String } == ["success", "success"])
         let projections = try #require(try parsed(["projections", "status", "--json"]) as? [[String: Any]])
-        #expect(Set(projections.compactMap { $0["name"] as? String }) == ["catalog", "sessions", "statistics", "health", "restores"])
+        #expect(
+            Set(projections.compactMap { $0["name"] as? String }) == [
+                "catalog", "sessions", "statistics", "health", "restores", "publishes",
+            ])
         #expect((try parsed(["job", "history", "crash-test", "--json"]) as? [Any])?.count == 1)
         let lab = try #require(try parsed(["lab", "show", environment.labPath, "--json"], database: false) as? [String: Any])
         let vms = try #require(lab["vms"] as? [[String: Any]])

@@ -103,6 +103,17 @@ struct PublishTests {
             try requestedBy.decode(0, 0, as: String.self).hasPrefix("alice (cli:")
                 && requestedBy.decode(0, 1, as: String.self) == "instant access drill")
         #expect(try environment.tidemark(["publish", "list"]).output.contains("no publish is being served"))
+        let verify = try environment.tidemark(["projections", "verify"])
+        #expect(verify.status == 0, "\(verify.output)")
+        let row = try await environment.database.administratorQuery(
+            "SELECT requested_by, reason_given, state, bytes_read, stopped_by, vm_name, array_to_string(disks, ',') FROM reporting.publishes"
+        )
+        #expect(row.rowCount == 1)
+        #expect(
+            try row.decode(0, 0, as: String.self).hasPrefix("alice (cli:") && row.decode(0, 1, as: String.self) == "instant access drill")
+        #expect(try row.decode(0, 2, as: String.self) == "stopped" && row.decode(0, 3, as: Int64.self) >= 2 * (4 << 20))
+        #expect(try row.decode(0, 4, as: String.self).hasPrefix("cli:") && row.decode(0, 5, as: String.self) == "lab-vm-01")
+        #expect(try row.decode(0, 6, as: String.self) == "disk-2000,disk-2001")
     }
 
     @Test("bad publishes are refused with the choices and record nothing; a killed publish is recorded stopped by 'publish stop'")

@@ -109,7 +109,7 @@ struct ProjectionRebuildTests {
         #expect(try await fixture.count("SELECT sum(sessions) FROM projection.daily_statistics") == 30)
         #expect(try await first.verify(StandardProjections.all).isEmpty)
         let statuses = try await first.status()
-        #expect(statuses.map(\.name) == ["catalog", "sessions", "statistics", "health", "restores"])
+        #expect(statuses.map(\.name) == ["catalog", "sessions", "statistics", "health", "restores", "publishes"])
         #expect(statuses.allSatisfy { $0.eventsBehind == 0 && $0.lagSeconds == 0 })
     }
 
