@@ -37,6 +37,7 @@ struct ServerRun: AsyncParsableCommand {
                 RestoreRunnerService(
                     manager: RestoreManager(store: store, settings: manager.settings, adapters: manager.adapters, logger: logger),
                     logger: logger),
+                PublishRunnerService(manager: PublishManager(store: store, logger: logger), logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
                 HealthCheckService(store: store, logger: logger),
             ],

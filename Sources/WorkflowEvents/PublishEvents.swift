@@ -89,17 +89,20 @@ public enum PublishEvent {
     /// `PublishStarted`: listening; the address bound (a port 0 asked for becomes the one chosen).
     public struct Started: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
-            case address, host, processId = "process_id"
+            case address, host, processId = "process_id", resumed
         }
 
         public var address: String
         public var host: String
         public var processId: Int
+        /// Served again by `tidemark server` after the process serving it died.
+        public var resumed: Bool?
 
-        public init(address: String, host: String, processId: Int) {
+        public init(address: String, host: String, processId: Int, resumed: Bool? = nil) {
             self.address = address
             self.host = host
             self.processId = processId
+            self.resumed = resumed
         }
     }
 

@@ -252,4 +252,41 @@ struct PublishTests {
             "SELECT count(*) FROM tidemark.events WHERE event_type = 'RestorePointRemoved' AND data->>'restore_point_id' = $1", [first])
         #expect(try removed.decode(0, 0, as: Int64.self) == 1)
     }
+
+    @Test(
+        "a running server serves again, on the same address, a writable publish whose process was killed, its overlay intact; a stop then ends it"
+    )
+    func serverResumes() async throws {
+        let environment = try await RestoreTests.backedUp(vms: 1)
+        defer { environment.remove() }
+        let overlays = environment.folder.appendingPathComponent("overlays").path
+        let (killed, address) = try await Self.publish(
+            ["--vm", "lab-vm-01", "--listen", "127.0.0.1:0", "--writable", "--overlay-folder", overlays], in: environment)
+        let url = "nbd://\(address)/disk-2001"
+        // Written and flushed (qemu-io flushes when it closes): it must survive the crash.
+        let write = try await Self.run("/usr/bin/qemu-io", ["-f", "raw", "-c", "write -P 9 8k 4k", url])
+        #expect(write.status == 0, "\(write.output)")
+        killed.signal(SIGKILL)
+        _ = try await killed.waitForExit()
+        let server = try RunningTidemark(["server", "run", "--database-url", environment.databaseURL, "-v"], in: environment.folder)
+        var served = false
+        for _ in 0..<100 where !served {
+            served = try await Self.run("/usr/bin/nbdinfo", ["--size", url]).status == 0
+            if !served { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(served, "\(server.output)")
+        let read = try await Self.run("/usr/bin/qemu-io", ["-f", "raw", "-c", "read -P 9 8k 4k", url])
+        #expect(read.status == 0 && !read.output.contains("Pattern verification failed"), "\(read.output)")
+        let resumed = try await environment.database.administratorQuery(
+            "SELECT count(*) FROM tidemark.events WHERE event_type = 'PublishStarted' AND (data->>'resumed')::boolean")
+        #expect(try resumed.decode(0, 0, as: Int64.self) == 1)
+        let publish = try await environment.database.administratorQuery(
+            "SELECT data->>'publish_id' FROM tidemark.events WHERE event_type = 'PublishRequested'"
+        ).decode(0, 0, as: String.self)
+        let stop = try environment.tidemark(["publish", "stop", publish])
+        #expect(stop.status == 0 && stop.output.contains("stopped by"), "\(stop.output)")
+        server.signal(SIGTERM)
+        _ = try await server.waitForExit()
+        #expect(!FileManager.default.fileExists(atPath: (overlays as NSString).appendingPathComponent(publish)))
+    }
 }

@@ -17,12 +17,13 @@ extension PublishManager {
                 guard let first = events.first,
                     let requested = try? PublishEvent.decoder().decode(PublishEvent.Requested.self, from: Data(first.data.utf8))
                 else { continue }
-                let started = events.first { $0.type == PublishEvent.Kind.started.rawValue }.flatMap {
+                let started = events.last { $0.type == PublishEvent.Kind.started.rawValue }.flatMap {
                     try? PublishEvent.decoder().decode(PublishEvent.Started.self, from: Data($0.data.utf8))
                 }
                 summaries.append(
                     PublishSummary(
-                        publish: publish, requested: requested, address: started?.address, actor: (try? first.metadata())?.actor,
+                        publish: publish, requested: requested, address: started?.address, host: started?.host,
+                        actor: (try? first.metadata())?.actor,
                         serving: try await slots.inUse(TaskSlots.Owner.session, publish) > 0))
             }
             return summaries

@@ -30,6 +30,49 @@ public struct PublishManager: Sendable {
         let lock: RepositoryLock
     }
 
+    /// Opens again what a recorded publish serves: its point's disks, its overlays (kept in
+    /// their folder across the crash), the repository's lock.
+    func reopen(_ requested: PublishEvent.Requested) async throws -> Opened {
+        let restores = RestoreManager(store: store, logger: logger)
+        let catalog = try await restores.catalog.load()
+        guard let definition = catalog.repositories[requested.repositoryId]?.definition else {
+            throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
+        }
+        let repository = try await RestorePlanner(manager: restores).open(definition)
+        let point = requested.restorePointId
+        let names = requested.disks.map(\.disk)
+        let (manifests, lock) = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+            let lock = try repository.lock(.shared, wait: false)
+            return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, lock)
+        }
+        return Opened(
+            requested: requested, exports: try await Self.exports(manifests, repository: repository, requested: requested), lock: lock)
+    }
+
+    /// The exports of a publish: each disk from the point, under its overlay when writable.
+    static func exports(
+        _ manifests: [DiskManifest], repository: BackupRepository, requested: PublishEvent.Requested
+    ) async throws
+        -> [NBDExport]
+    {
+        let overlayFolder = requested.overlayFolder
+        let point = requested.restorePointId
+        return try await BlockingIOPool.shared.run { () throws -> [NBDExport] in
+            if let overlayFolder {
+                try FileManager.default.createDirectory(
+                    atPath: overlayFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            return try manifests.map { manifest in
+                let base = RestorePointExport(manifest: manifest, repository: repository)
+                return NBDExport(
+                    name: manifest.disk,
+                    description:
+                        "\(requested.vmName) \(manifest.disk) from restore point \(point)\(overlayFolder == nil ? "" : ", writable")",
+                    backend: try overlayFolder.map { try OverlayExport(base: base, folder: $0, name: manifest.disk) } ?? base)
+            }
+        }
+    }
+
     /// Checks the order and opens the point's disks; nothing is recorded.
     func open(_ order: PublishOrder, publish: String) async throws -> Opened {
         let address = try Self.address(order.listen)
@@ -65,22 +108,8 @@ public struct PublishManager: Sendable {
             listen: address.description, writable: order.writable, reason: order.reason,
             overlayFolder: try order.writable ? Self.overlayFolder(order, publish: publish, repository: definition.path) : nil,
             keepOverlay: order.writable ? order.keepOverlay : nil)
-        let overlayFolder = requested.overlayFolder
-        let exports = try await BlockingIOPool.shared.run { () throws -> [NBDExport] in
-            if let overlayFolder {
-                try FileManager.default.createDirectory(
-                    atPath: overlayFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            }
-            return try manifests.map { manifest in
-                let base = RestorePointExport(manifest: manifest, repository: repository)
-                return NBDExport(
-                    name: manifest.disk,
-                    description:
-                        "\(requested.vmName) \(manifest.disk) from restore point \(point)\(overlayFolder == nil ? "" : ", writable")",
-                    backend: try overlayFolder.map { try OverlayExport(base: base, folder: $0, name: manifest.disk) } ?? base)
-            }
-        }
-        return Opened(requested: requested, exports: exports, lock: lock)
+        return Opened(
+            requested: requested, exports: try await Self.exports(manifests, repository: repository, requested: requested), lock: lock)
     }
 
     /// This publish's overlay folder: `<folder>/<publish>`, never inside the repository.
@@ -154,7 +183,75 @@ public struct PublishManager: Sendable {
             }
             throw error
         }
-        return try await withClosing(slots) { _ in
+        return try await serveUntilStopped(
+            publish, opened: opened, server: server, clients: clients, recorder: recorder, slots: slots, address: address,
+            started: started)
+    }
+
+    /// Serves again a publish whose process died without recording its stop (`tidemark server`
+    /// on the host that served it): the same point, overlays and address, `PublishStarted`
+    /// recorded again with `resumed`. A stop asked for meanwhile ends it at once.
+    public func resume(_ publish: String, started: @Sendable (String, String) -> Void) async throws -> PublishEvent.Stopped {
+        let stream = try StreamName(PublishEvent.stream(of: publish))
+        let events = try await store.readStream(stream, limit: 1_000_000)
+        let decoder = PublishEvent.decoder()
+        guard let first = events.first, let requested = try? decoder.decode(PublishEvent.Requested.self, from: Data(first.data.utf8)),
+            let lastStart = events.last(where: { $0.type == PublishEvent.Kind.started.rawValue }),
+            let previous = try? decoder.decode(PublishEvent.Started.self, from: Data(lastStart.data.utf8)),
+            !events.contains(where: { $0.type == PublishEvent.Kind.stopped.rawValue })
+        else { throw RestoreError(.noSuchRestore, "there is no unstopped publish \(publish) to resume") }
+        let opened = try await reopen(requested)
+        let clients = AsyncStream<String>.makeStream()
+        let server = NBDServer(exports: opened.exports, logger: logger) { clients.continuation.yield($0) }
+        let slots = try await TaskSlots(settings: store.pool.configuration.settings)
+        let recorder: PublishRecorder
+        let address: NBDServer.Address
+        do {
+            guard try await slots.own(session: publish) else {
+                throw RestoreError(.busy, "publish \(publish) is served by another process")
+            }
+            recorder = try PublishRecorder(
+                store: store, publish: publish,
+                metadata: EventMetadata(
+                    correlationID: UUID(uuidString: publish), actor: "publish-runner", host: ProcessInfo.processInfo.hostName),
+                version: events.last?.streamVersion ?? 0)
+            let listen = try NBDServer.Address.parse(previous.address)
+            address = try await BlockingIOPool.shared.run { () throws -> NBDServer.Address in
+                do {
+                    return try server.start(listen)
+                } catch let error as NBDError {
+                    throw RestoreError(.invalidRequest, error.description)
+                }
+            }
+            do {
+                try await recorder.record([
+                    try .init(
+                        .started,
+                        PublishEvent.Started(
+                            address: address.description, host: ProcessInfo.processInfo.hostName,
+                            processId: Int(ProcessInfo.processInfo.processIdentifier), resumed: true))
+                ])
+            } catch {
+                await BlockingIOPool.shared.run { server.stop() }
+                throw error
+            }
+        } catch {
+            await slots.close()
+            throw error
+        }
+        return try await serveUntilStopped(
+            publish, opened: opened, server: server, clients: clients, recorder: recorder, slots: slots, address: address,
+            started: started)
+    }
+
+    /// Serves until a stop is recorded or the task is cancelled, then stops the server (every
+    /// client thread ended), ends the overlays and records `PublishStopped`.
+    private func serveUntilStopped(
+        _ publish: String, opened: Opened, server: NBDServer,
+        clients: (stream: AsyncStream<String>, continuation: AsyncStream<String>.Continuation),
+        recorder: PublishRecorder, slots: TaskSlots, address: NBDServer.Address, started: @Sendable (String, String) -> Void
+    ) async throws -> PublishEvent.Stopped {
+        try await withClosing(slots) { _ in
             logger.notice("publish serving", metadata: ["publish": "\(publish)", "address": "\(address)"])
             started(publish, address.description)
             var reason = await serve(publish, recorder: recorder, clients: clients.stream)

@@ -35,6 +35,8 @@ public struct PublishSummary: Sendable {
     public let publish: String
     public let requested: PublishEvent.Requested
     public let address: String?
+    /// The host that served it last.
+    public let host: String?
     public let actor: String?
     /// A process serves it now (its claim is live); false: the process that served it ended
     /// without recording the stop (killed), and `publish stop` records it.

@@ -22,10 +22,12 @@ actor PublishRecorder {
         }
     }
 
-    init(store: EventStore, publish: String, metadata: EventMetadata) throws {
+    /// `version`: the events the stream holds already (a resumed publish).
+    init(store: EventStore, publish: String, metadata: EventMetadata, version: Int64 = 0) throws {
         self.store = store
         self.stream = try StreamName(PublishEvent.stream(of: publish))
         self.metadata = metadata
+        self.version = version
     }
 
     func record(_ entries: [Entry]) async throws {
