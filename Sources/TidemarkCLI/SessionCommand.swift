@@ -8,7 +8,7 @@ import Projections
 struct SessionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "session",
-        abstract: "Backup sessions: their results, statistics and tasks (from the projections, caught up first).",
+        abstract: "Backup sessions, restores and publishes: their results, statistics and tasks (from the projections, caught up first).",
         subcommands: [List.self, Show.self, SessionReplay.self])
 
     static func withCaughtUpPool<T>(_ options: GlobalOptions, _ body: (PostgresPool) async throws -> T) async throws -> T {
@@ -16,7 +16,8 @@ struct SessionCommand: AsyncParsableCommand {
         let store = try await CatalogDatabase(options: options, logger: logger).openEventStore(maximumConnections: 2)
         do {
             try await Projector(
-                store: store, projections: [SessionsProjection(), CatalogProjection(), RestoresProjection()], logger: logger
+                store: store, projections: [SessionsProjection(), CatalogProjection(), RestoresProjection(), PublishesProjection()],
+                logger: logger
             )
             .catchUp()
             let value = try await body(store.pool)
@@ -53,7 +54,8 @@ struct SessionCommand: AsyncParsableCommand {
                 }
                 return (
                     rows, json ? try await listJSON(job: job, limit: limit, pool: pool) : nil,
-                    job == nil && !json ? try await restoreRows(limit: limit, pool: pool) : []
+                    job == nil && !json
+                        ? try await restoreRows(limit: limit, pool: pool) + publishRows(limit: limit, pool: pool) : []
                 )
             }
             if let text {
@@ -114,6 +116,7 @@ struct SessionCommand: AsyncParsableCommand {
                     """, [prefix])
                 guard session.rowCount == 1 else {
                     if session.rowCount == 0, let restore = try await showRestore(prefix, pool: pool) { return (nil, restore) }
+                    if session.rowCount == 0, let publish = try await showPublish(prefix, pool: pool) { return (nil, publish) }
                     throw try await noSingleSession(prefix, matches: session.rowCount, pool: pool)
                 }
                 let tasks = try await pool.query(

@@ -114,6 +114,10 @@ struct PublishTests {
         #expect(try row.decode(0, 2, as: String.self) == "stopped" && row.decode(0, 3, as: Int64.self) >= 2 * (4 << 20))
         #expect(try row.decode(0, 4, as: String.self).hasPrefix("cli:") && row.decode(0, 5, as: String.self) == "lab-vm-01")
         #expect(try row.decode(0, 6, as: String.self) == "disk-2000,disk-2001")
+        let sessions = try environment.tidemark(["session", "list"])
+        #expect(sessions.output.contains("publish: lab-vm-01 ") && sessions.output.contains("stopped"), "\(sessions.output)")
+        let shown = try environment.tidemark(["session", "show", String(publish.prefix(8))])
+        #expect(shown.output.contains("publish \(publish) (read-only)") && shown.output.contains("drill over"), "\(shown.output)")
     }
 
     @Test("bad publishes are refused with the choices and record nothing; a killed publish is recorded stopped by 'publish stop'")

@@ -154,14 +154,7 @@ public struct PublishManager: Sendable {
             var metadata = metadata
             metadata.correlationID = UUID(uuidString: publish)
             recorder = try PublishRecorder(store: store, publish: publish, metadata: metadata)
-            let listen = try NBDServer.Address.parse(opened.requested.listen)
-            address = try await BlockingIOPool.shared.run { () throws -> NBDServer.Address in
-                do {
-                    return try server.start(listen)
-                } catch let error as NBDError {
-                    throw RestoreError(.invalidRequest, error.description)
-                }
-            }
+            address = try await Self.start(server, on: opened.requested.listen)
             do {
                 try await recorder.record([
                     try .init(.requested, opened.requested),
@@ -215,14 +208,7 @@ public struct PublishManager: Sendable {
                 metadata: EventMetadata(
                     correlationID: UUID(uuidString: publish), actor: "publish-runner", host: ProcessInfo.processInfo.hostName),
                 version: events.last?.streamVersion ?? 0)
-            let listen = try NBDServer.Address.parse(previous.address)
-            address = try await BlockingIOPool.shared.run { () throws -> NBDServer.Address in
-                do {
-                    return try server.start(listen)
-                } catch let error as NBDError {
-                    throw RestoreError(.invalidRequest, error.description)
-                }
-            }
+            address = try await Self.start(server, on: previous.address)
             do {
                 try await recorder.record([
                     try .init(
@@ -276,6 +262,19 @@ public struct PublishManager: Sendable {
             withExtendedLifetime(opened.lock) {}
             if let overlayError { throw overlayError }
             return stopped
+        }
+    }
+
+    /// Binds the server off the cooperative pool; a refusal (an address in use) is the
+    /// publish's error, with the reason.
+    static func start(_ server: NBDServer, on text: String) async throws -> NBDServer.Address {
+        let listen = try address(text)
+        return try await BlockingIOPool.shared.run { () throws -> NBDServer.Address in
+            do {
+                return try server.start(listen)
+            } catch let error as NBDError {
+                throw RestoreError(.invalidRequest, error.description)
+            }
         }
     }
 
