@@ -18,6 +18,8 @@ struct LabCommand: AsyncParsableCommand {
         @Option(help: "How many VMs.") var vms: Int = 3
         @Option(name: .customLong("disks-per-vm"), help: "Disks per VM.") var disksPerVM: Int = 1
         @Option(name: .customLong("disk-size"), help: "Each disk's size: 64M, 1G...") var diskSize: String = "64M"
+        @Flag(help: "Give each VM's first disk a partition table and an ext4 file system with files (needs e2fsprogs' mke2fs).")
+        var guestFiles = false
 
         func validate() throws { _ = try size() }
 
@@ -25,7 +27,7 @@ struct LabCommand: AsyncParsableCommand {
 
         func run() throws {
             let size = try size()
-            let lab = try LabAdapter.create(at: directory, vms: vms, disksPerVM: disksPerVM, diskSize: size)
+            let lab = try LabAdapter.create(at: directory, vms: vms, disksPerVM: disksPerVM, diskSize: size, guestFileSystems: guestFiles)
             print("made a lab of \(vms) VM(s) with \(disksPerVM) disk(s) of \(diskSize) each in \(lab.root)")
         }
     }

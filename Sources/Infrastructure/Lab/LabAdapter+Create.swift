@@ -4,10 +4,11 @@ extension LabAdapter {
     /// Makes a lab in a new or empty folder: one datacenter with a cluster of two hosts, a
     /// "Production" and a "Test" folder, tags `gold` and `silver`, and `vms` VMs of
     /// `disksPerVM` disks of `diskSize` bytes with generated content (all VMs share template
-    /// blocks, as clones of one template would).
+    /// blocks, as clones of one template would). With `guestFileSystems`, each VM's first disk
+    /// holds a partition table and an ext4 file system with files (`GuestFileSystemImage`).
     @discardableResult
     public static func create(
-        at root: String, vms: Int, disksPerVM: Int, diskSize: Int64, seed: UInt64 = 1
+        at root: String, vms: Int, disksPerVM: Int, diskSize: Int64, seed: UInt64 = 1, guestFileSystems: Bool = false
     ) throws
         -> LabAdapter
     {
@@ -17,6 +18,9 @@ extension LabAdapter {
         }
         guard diskSize >= Int64(LabState.blockSize), diskSize % Int64(LabState.blockSize) == 0 else {
             throw InfrastructureError(.invalidInput, "--disk-size must be a multiple of 64 KiB, at least 64K (for example 64M or 1G)")
+        }
+        if guestFileSystems && diskSize < GuestFileSystemImage.minimumDiskSize {
+            throw InfrastructureError(.invalidInput, "--disk-size must be at least 8M for disks with a guest file system")
         }
         let path = URL(fileURLWithPath: root).standardizedFileURL.path
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: path), !entries.isEmpty {
@@ -56,9 +60,14 @@ extension LabAdapter {
                         file: "[lab-datastore] \(name)/\(name)_\(index).vmdk", controllerKey: 1000,
                         unitNumber: index < 7 ? index : index + 1,
                         thinProvisioned: true))
-                try DiskImageGenerator.generate(
-                    at: layout.disk(LabLayout.diskName(vm: id, key: key)), size: diskSize,
-                    seed: seed &* 1_000_003 &+ UInt64(number * 31 + index))
+                let diskSeed = seed &* 1_000_003 &+ UInt64(number * 31 + index)
+                if guestFileSystems && index == 0 {
+                    try GuestFileSystemImage.make(
+                        at: layout.disk(LabLayout.diskName(vm: id, key: key)), size: diskSize, seed: diskSeed,
+                        scratch: layout.snapshotsFolder)
+                } else {
+                    try DiskImageGenerator.generate(at: layout.disk(LabLayout.diskName(vm: id, key: key)), size: diskSize, seed: diskSeed)
+                }
             }
             inventory.virtualMachines.append(
                 VirtualMachine(
