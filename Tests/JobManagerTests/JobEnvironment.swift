@@ -20,14 +20,15 @@ struct JobEnvironment {
 
     static func make(
         vms: Int, diskSize: Int64, disksPerVM: Int = 1, parallel: Bool = true, retention: String = "7 restore points",
-        cluster: PostgresConnectionSettings? = nil
+        cluster: PostgresConnectionSettings? = nil, guestFiles: Bool = false
     ) async throws -> JobEnvironment {
         let database = try await TestDatabase.create(cluster: cluster)
         let scratch = ProcessInfo.processInfo.environment["TIDEMARK_TEST_SCRATCH"] ?? NSTemporaryDirectory()
         let folder = URL(fileURLWithPath: scratch).appendingPathComponent("job-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let environment = JobEnvironment(database: database, folder: folder)
-        let lab = try LabAdapter.create(at: environment.labPath, vms: vms, disksPerVM: disksPerVM, diskSize: diskSize, seed: 7)
+        let lab = try LabAdapter.create(
+            at: environment.labPath, vms: vms, disksPerVM: disksPerVM, diskSize: diskSize, seed: 7, guestFileSystems: guestFiles)
         let names = try await lab.inventory().virtualMachines.map(\.name).sorted()
         let catalog = CatalogStore(events: database.eventStore())
         try await catalog.execute(metadata: EventMetadata(actor: "test")) { start throws(CatalogError) in
