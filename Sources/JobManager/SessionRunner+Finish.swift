@@ -75,8 +75,8 @@ extension SessionRunner {
         }
     }
 
-    /// Restore points in use now, with how: published over NBD by a process that still holds
-    /// its publish (a publish whose process was killed holds nothing).
+    /// Restore points in use, with how: published over NBD and not stopped — served now, or
+    /// to be served again by a server after its process died (`publish stop` releases it).
     func heldRestorePoints() async throws -> [String: String] {
         var held: [String: String] = [:]
         let open = try await context.store.openStreams(
@@ -84,7 +84,10 @@ extension SessionRunner {
         )
         for (stream, point) in open {
             guard let point, let publish = PublishEvent.publish(inStream: stream) else { continue }
-            if try await slots.inUse(.session, publish) > 0 { held[point] = "published (publish \(publish.prefix(8)))" }
+            held[point] =
+                try await slots.inUse(.session, publish) > 0
+                ? "published (publish \(publish.prefix(8)))"
+                : "published and not stopped (publish \(publish.prefix(8)), not served now: 'tidemark publish stop \(publish.prefix(8))' releases it)"
         }
         return held
     }

@@ -54,6 +54,10 @@ public struct PublishRunnerService: Service {
             running.succeeded(publish)
         } catch is CancellationError {
             logger.notice("publish interrupted by shutdown; it is served again at the next start")
+        } catch let error as RestoreError where error.code == .busy || error.code == .noSuchRestore {
+            // Another server serves it, or it was stopped meanwhile: nothing to do here.
+            logger.notice("publish not served again here", metadata: ["why": "\(error.message)"])
+            running.succeeded(publish)
         } catch {
             let attempt = running.failed(publish, now: ContinuousClock.now, base: .seconds(5), cap: .seconds(300))
             logger.error("publish cannot be served again; trying later", metadata: ["error": "\(error)", "attempt": "\(attempt)"])

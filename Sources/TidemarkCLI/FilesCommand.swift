@@ -32,6 +32,10 @@ struct FilesPartitionsCommand: AsyncParsableCommand {
             "\(record.point.vmName ?? vm) restore point \(record.point.restorePointId) (\(ISO8601DateFormatter().string(from: record.createdAt)))"
         )
         for disk in disks {
+            if let problem = disk.problem {
+                print("  \(disk.disk) (\(Self.size(disk.size))): not read: \(problem)")
+                continue
+            }
             guard let table = disk.table else {
                 let found =
                     disk.wholeDisk?.type.map { "a whole-disk \($0) file system" } ?? "no partition table and no file system Tidemark knows"

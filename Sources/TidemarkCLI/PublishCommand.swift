@@ -54,7 +54,8 @@ struct PublishServeCommand: AsyncParsableCommand {
         // The publish ends by itself at a recorded stop: that ends the group as success.
         var configuration = ServiceGroupConfiguration(
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger)
-        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        // A hang-up (the terminal closed) ends it too, recorded: not left to be served again.
+        configuration.gracefulShutdownSignals = [.sigterm, .sigint, .sighup]
         let group = ServiceGroup(configuration: configuration)
         do {
             try await group.run()

@@ -67,5 +67,23 @@ struct GuestDisksTests {
             try PartitionTable.read(size: Int64(broken.count)) { offset, count in Array(broken[Int(offset)..<(Int(offset) + count)]) }
         }
         #expect(try PartitionTable.read(size: 1_024) { _, count in [UInt8](repeating: 0, count: count) } == nil)
+        // Hostile numbers (a guest writes them): refused, never a trap.
+        for (offset, value) in [(512 + 72, UInt64.max), (1024 + 40, UInt64.max), (1024 + 32, UInt64(1) << 62)] {
+            var hostile = disk
+            for byte in 0..<8 { hostile[offset + byte] = UInt8((value >> (8 * UInt64(byte))) & 0xff) }
+            #expect(throws: PartitionError.self) {
+                try PartitionTable.read(size: Int64(hostile.count)) { at, count in
+                    Array(hostile[Int(at)..<min(hostile.count, Int(at) + count)])
+                }
+            }
+        }
+        // A whole-disk NTFS volume ends its boot sector in 0x55AA too: no partition table.
+        var ntfs = [UInt8](repeating: 0, count: 4_096)
+        ntfs.replaceSubrange(3..<11, with: Array("NTFS    ".utf8))
+        ntfs[446] = 0x33
+        ntfs[510] = 0x55
+        ntfs[511] = 0xaa
+        #expect(try PartitionTable.read(size: 4_096) { at, count in Array(ntfs[Int(at)..<(Int(at) + count)]) } == nil)
+        #expect(FileSystemProbe.probe(ntfs + [UInt8](repeating: 0, count: 70_000)).type == "ntfs")
     }
 }

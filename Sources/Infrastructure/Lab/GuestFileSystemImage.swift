@@ -18,10 +18,14 @@ enum GuestFileSystemImage {
         guard let mke2fs = ["/usr/sbin/mke2fs", "/sbin/mke2fs"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw InfrastructureError(.invalidInput, "mke2fs is not installed: apt-get install e2fsprogs (Tools/install-dependencies does)")
         }
+        guard size - partitionOffset <= Int64(UInt32.max) * 512 else {
+            throw InfrastructureError(
+                .invalidInput, "a disk with a guest file system holds at most 2 TiB (an MBR's limit), not \(size) bytes")
+        }
         let tree = (scratch as NSString).appendingPathComponent("tree-\(seed)")
         try? FileManager.default.removeItem(atPath: tree)
-        try makeTree(at: tree, budget: (size - partitionOffset) / 4, seed: seed)
         defer { try? FileManager.default.removeItem(atPath: tree) }
+        try makeTree(at: tree, budget: (size - partitionOffset) / 4, seed: seed)
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw InfrastructureError(.io, "cannot create the lab disk \(path)")
         }

@@ -19,8 +19,16 @@ public enum FileSystemProbe {
         }
         if bytes.count >= 1024 + 1024, bytes[1080] == 0x53, bytes[1081] == 0xef {
             let compatible = PartitionTable.uint32(bytes, 1024 + 92), incompatible = PartitionTable.uint32(bytes, 1024 + 96)
-            let type = incompatible & 0x40 != 0 || incompatible & 0x200 != 0 ? "ext4" : compatible & 0x4 != 0 ? "ext3" : "ext2"
+            let readOnly = PartitionTable.uint32(bytes, 1024 + 100)
             let label = String(decoding: bytes[1144..<1160].prefix { $0 != 0 }, as: UTF8.self)
+            // As blkid tells them: a journal device (incompat JOURNAL_DEV) holds no files; any
+            // feature beyond ext3's (incompat FILETYPE, RECOVER, META_BG; ro_compat
+            // SPARSE_SUPER, LARGE_FILE, BTREE_DIR) makes it ext4; a journal alone, ext3.
+            let type =
+                incompatible & 0x8 != 0
+                ? "jbd"
+                : incompatible & ~UInt32(0x2 | 0x4 | 0x10) != 0 || readOnly & ~UInt32(0x1 | 0x2 | 0x4) != 0
+                    ? "ext4" : compatible & 0x4 != 0 ? "ext3" : "ext2"
             return Found(type: type, label: label.isEmpty ? nil : label)
         }
         if has("XFSB", at: 0) { return Found(type: "xfs", label: nil) }

@@ -16,6 +16,9 @@ public struct GuestDisks: Sendable {
         public let partitions: [(partition: PartitionTable.Partition, found: FileSystemProbe.Found)]
         /// What the whole disk holds when it has no table.
         public let wholeDisk: FileSystemProbe.Found?
+        /// Why the disk could not be read (a damaged table, a corrupt chunk): the other disks
+        /// are still shown.
+        public var problem: String? = nil
     }
 
     public let store: EventStore
@@ -59,13 +62,22 @@ public struct GuestDisks: Sendable {
                     try bytes.withUnsafeMutableBytes { try export.read(at: offset, into: $0) }
                     return bytes
                 }
-                let table = try PartitionTable.read(size: manifest.diskSize, read)
-                let partitions = try (table?.partitions ?? []).map { partition in
-                    (partition, FileSystemProbe.probe(try read(partition.offset, Int(min(partition.length, 68 << 10)))))
+                do {
+                    let table = try PartitionTable.read(size: manifest.diskSize, read)
+                    let partitions = try (table?.partitions ?? []).map { partition in
+                        (partition, FileSystemProbe.probe(try read(partition.offset, Int(min(partition.length, 68 << 10)))))
+                    }
+                    return Disk(
+                        disk: name, size: manifest.diskSize, table: table, partitions: partitions,
+                        wholeDisk: table == nil ? FileSystemProbe.probe(try read(0, 68 << 10)) : nil)
+                } catch let error as PartitionError {
+                    return Disk(
+                        disk: name, size: manifest.diskSize, table: nil, partitions: [], wholeDisk: nil, problem: "\(name): \(error)")
+                } catch let error as RepositoryError {
+                    return Disk(
+                        disk: name, size: manifest.diskSize, table: nil, partitions: [], wholeDisk: nil,
+                        problem: "\(name): \(error.message)")
                 }
-                return Disk(
-                    disk: name, size: manifest.diskSize, table: table, partitions: partitions,
-                    wholeDisk: table == nil ? FileSystemProbe.probe(try read(0, 68 << 10)) : nil)
             }
         }
         return (record, disks)

@@ -28,6 +28,13 @@ public struct PartitionTable: Sendable, Equatable {
     public static func read(size: Int64, _ read: (Int64, Int) throws -> [UInt8]) throws -> PartitionTable? {
         let first = try read(0, 512)
         guard first.count == 512, first[510] == 0x55, first[511] == 0xaa else { return nil }
+        // A FAT or NTFS boot sector ends in 0x55AA too: its code is no table when a boot flag
+        // is neither 0x00 nor 0x80, or it carries a file system's signature.
+        let bootFlags = (0..<4).map { first[446 + $0 * 16] }
+        let fileSystem =
+            Array(first[3..<11]) == Array("NTFS    ".utf8) || Array(first[82..<87]) == Array("FAT32".utf8)
+            || Array(first[54..<57]) == Array("FAT".utf8)
+        guard bootFlags.allSatisfy({ $0 == 0 || $0 == 0x80 }), !fileSystem else { return nil }
         var entries: [Partition] = []
         for index in 0..<4 {
             let entry = Array(first[(446 + index * 16)..<(446 + index * 16 + 16)])
@@ -51,21 +58,31 @@ public struct PartitionTable: Sendable, Equatable {
         guard header.count == 92, Array(header[0..<8]) == Array("EFI PART".utf8) else {
             throw PartitionError("the MBR says GPT but sector 1 holds no GPT header: the table is damaged")
         }
-        let entriesAt = Int64(uint64(header, 72)) * sector
+        // Every LBA checked against the disk before it is multiplied: a guest writes these
+        // numbers, and an overflow must be a refusal, not a crash.
+        let sectors = UInt64(size / sector)
+        let entriesLBA = uint64(header, 72)
         let count = Int(uint32(header, 80))
         let entrySize = Int(uint32(header, 84))
-        guard (1...1024).contains(count), (128...4096).contains(entrySize), entriesAt + Int64(count * entrySize) <= size else {
-            throw PartitionError("the GPT header names \(count) entries of \(entrySize) bytes at byte \(entriesAt): the table is damaged")
+        guard entriesLBA < sectors, (1...1024).contains(count), (128...4096).contains(entrySize),
+            Int64(entriesLBA) * sector + Int64(count * entrySize) <= size
+        else {
+            throw PartitionError(
+                "the GPT header names \(count) entries of \(entrySize) bytes at sector \(entriesLBA) of a \(sectors)-sector disk: the table is damaged"
+            )
         }
+        let entriesAt = Int64(entriesLBA) * sector
         let bytes = try read(entriesAt, count * entrySize)
         var partitions: [Partition] = []
         for index in 0..<count {
             let entry = Array(bytes[(index * entrySize)..<(index * entrySize + 128)])
             guard entry[0..<16].contains(where: { $0 != 0 }) else { continue }
-            let firstLBA = Int64(uint64(entry, 32)), lastLBA = Int64(uint64(entry, 40))
-            guard lastLBA >= firstLBA, (lastLBA + 1) * sector <= size else {
-                throw PartitionError("GPT partition \(index + 1) spans sectors \(firstLBA)-\(lastLBA), past the disk: the table is damaged")
+            let rawFirst = uint64(entry, 32), rawLast = uint64(entry, 40)
+            guard rawFirst <= rawLast, rawLast < sectors else {
+                throw PartitionError(
+                    "GPT partition \(index + 1) spans sectors \(rawFirst)-\(rawLast), past the disk's \(sectors): the table is damaged")
             }
+            let firstLBA = Int64(rawFirst), lastLBA = Int64(rawLast)
             let units = stride(from: 56, to: 128, by: 2).map { UInt16(entry[$0]) | UInt16(entry[$0 + 1]) << 8 }.prefix { $0 != 0 }
             partitions.append(
                 Partition(

@@ -210,15 +210,22 @@ public struct PublishManager: Sendable {
                 version: events.last?.streamVersion ?? 0)
             address = try await Self.start(server, on: previous.address)
             do {
-                try await recorder.record([
-                    try .init(
-                        .started,
-                        PublishEvent.Started(
-                            address: address.description, host: ProcessInfo.processInfo.hostName,
-                            processId: Int(ProcessInfo.processInfo.processIdentifier), resumed: true))
-                ])
+                // At the version read before the claim: a stop recorded meanwhile (another
+                // server finished it, `publish stop`) refuses the append, and this run ends.
+                try await recorder.record(
+                    [
+                        try .init(
+                            .started,
+                            PublishEvent.Started(
+                                address: address.description, host: ProcessInfo.processInfo.hostName,
+                                processId: Int(ProcessInfo.processInfo.processIdentifier), resumed: true))
+                    ], at: events.last?.streamVersion ?? 0)
             } catch {
                 await BlockingIOPool.shared.run { server.stop() }
+                if let error = error as? EventStoreError, error.code == .wrongExpectedVersion {
+                    throw RestoreError(
+                        .busy, "publish \(publish) changed while it was being served again (stopped, or taken by another server)")
+                }
                 throw error
             }
         } catch {
@@ -227,15 +234,18 @@ public struct PublishManager: Sendable {
         }
         return try await serveUntilStopped(
             publish, opened: opened, server: server, clients: clients, recorder: recorder, slots: slots, address: address,
-            started: started)
+            started: started, endWhenInterrupted: false)
     }
 
     /// Serves until a stop is recorded or the task is cancelled, then stops the server (every
-    /// client thread ended), ends the overlays and records `PublishStopped`.
+    /// client thread ended), ends the overlays and records `PublishStopped`. A server's
+    /// shutdown (`endWhenInterrupted` false) is no stop: the overlays are flushed and kept, the
+    /// claim let go, nothing recorded, and the next start serves the publish again.
     private func serveUntilStopped(
         _ publish: String, opened: Opened, server: NBDServer,
         clients: (stream: AsyncStream<String>, continuation: AsyncStream<String>.Continuation),
-        recorder: PublishRecorder, slots: TaskSlots, address: NBDServer.Address, started: @Sendable (String, String) -> Void
+        recorder: PublishRecorder, slots: TaskSlots, address: NBDServer.Address, started: @Sendable (String, String) -> Void,
+        endWhenInterrupted: Bool = true
     ) async throws -> PublishEvent.Stopped {
         try await withClosing(slots) { _ in
             logger.notice("publish serving", metadata: ["publish": "\(publish)", "address": "\(address)"])
@@ -244,6 +254,12 @@ public struct PublishManager: Sendable {
             clients.continuation.finish()
             // Every client thread ended before the overlays are closed and the lock let go.
             await BlockingIOPool.shared.run { server.stop() }
+            if !endWhenInterrupted && Task.isCancelled && reason.hasPrefix("interrupted") {
+                let overlays = opened.exports.compactMap { $0.backend as? OverlayExport }
+                try? await BlockingIOPool.shared.run { () throws in for overlay in overlays { try overlay.flush() } }
+                withExtendedLifetime(opened.lock) {}
+                throw CancellationError()
+            }
             let figures = server.figures
             var overlayKept: String?
             var overlayError: (any Error)?

@@ -30,6 +30,13 @@ actor PublishRecorder {
         self.version = version
     }
 
+    /// Appends at exactly `version` (the stream must not have moved since it was read).
+    func record(_ entries: [Entry], at version: Int64) async throws {
+        let events = try entries.map { try NewEvent(type: $0.kind.rawValue, jsonData: $0.data, metadata: metadata) }
+        try await store.append(to: stream, expectedVersion: .exact(version), events: events)
+        self.version = version + Int64(events.count)
+    }
+
     func record(_ entries: [Entry]) async throws {
         let events = try entries.map { try NewEvent(type: $0.kind.rawValue, jsonData: $0.data, metadata: metadata) }
         if version == 0 {
