@@ -31,30 +31,14 @@ public struct GuestDisks: Sendable {
 
     /// The point chosen, and its disks (or the one asked for) as the guest sees them.
     public func disks(vm: String, point choice: RestorePointChoice, disk wanted: String?) async throws -> (RestorePointRecord, [Disk]) {
-        let restores = RestoreManager(store: store, logger: logger)
-        let catalog = try await restores.catalog.load()
-        let record = try await RestorePointCatalog(store: store).choose(vm: vm, choice)
-        let planner = RestorePlanner(manager: restores)
-        let (_, definition) = try planner.repository(of: [record], in: catalog)
-        let repository = try await planner.open(definition)
-        var names = record.disks.map(\.name)
-        if let wanted {
-            let name = wanted.hasPrefix("disk-") ? wanted : "disk-\(wanted)"
-            guard names.contains(name) else {
-                throw RestoreError(
-                    .invalidRequest,
-                    "\(record.point.vmName ?? vm)'s restore point \(record.point.restorePointId) has no disk \(wanted): its disks are \(names.joined(separator: ", "))"
-                )
-            }
-            names = [name]
-        }
+        let chosenDisks = try await PointDisks.choose(vm: vm, point: choice, disk: wanted, store: store, logger: logger)
+        let (record, repository) = (chosenDisks.record, chosenDisks.repository)
         let point = record.point.restorePointId
-        let chosen = names
+        let (manifests, lock) = try await PointDisks.manifests(chosenDisks.names, of: point, in: repository)
         let disks = try await BlockingIOPool.shared.run { () throws -> [Disk] in
-            let lock = try repository.lock(.shared, wait: false)
             defer { withExtendedLifetime(lock) {} }
-            return try chosen.map { name in
-                let manifest = try repository.manifest(restorePoint: point, disk: name)
+            return try manifests.map { manifest in
+                let name = manifest.disk
                 let export = RestorePointExport(manifest: manifest, repository: repository, cacheBytes: 8 << 20)
                 func read(_ offset: Int64, _ count: Int) throws -> [UInt8] {
                     let length = max(0, min(Int64(count), manifest.diskSize - offset))

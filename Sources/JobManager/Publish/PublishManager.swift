@@ -39,12 +39,8 @@ public struct PublishManager: Sendable {
             throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
         }
         let repository = try await RestorePlanner(manager: restores).open(definition)
-        let point = requested.restorePointId
-        let names = requested.disks.map(\.disk)
-        let (manifests, lock) = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
-            let lock = try repository.lock(.shared, wait: false)
-            return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, lock)
-        }
+        let (manifests, lock) = try await PointDisks.manifests(
+            requested.disks.map(\.disk), of: requested.restorePointId, in: repository)
         return Opened(
             requested: requested, exports: try await Self.exports(manifests, repository: repository, requested: requested), lock: lock)
     }
@@ -76,29 +72,10 @@ public struct PublishManager: Sendable {
     /// Checks the order and opens the point's disks; nothing is recorded.
     func open(_ order: PublishOrder, publish: String) async throws -> Opened {
         let address = try Self.address(order.listen)
-        let restores = RestoreManager(store: store, logger: logger)
-        let catalog = try await restores.catalog.load()
-        let record = try await RestorePointCatalog(store: store).choose(vm: order.vm, order.point)
-        let planner = RestorePlanner(manager: restores)
-        let (repositoryID, definition) = try planner.repository(of: [record], in: catalog)
-        let repository = try await planner.open(definition)
-        var chosen = record.disks.map(\.name)
-        if let disk = order.disk {
-            let wanted = disk.hasPrefix("disk-") ? disk : "disk-\(disk)"
-            guard chosen.contains(wanted) else {
-                throw RestoreError(
-                    .invalidRequest,
-                    "\(record.point.vmName ?? order.vm)'s restore point \(record.point.restorePointId) has no disk \(disk): its disks are \(chosen.joined(separator: ", "))"
-                )
-            }
-            chosen = [wanted]
-        }
-        let names = chosen
+        let chosen = try await PointDisks.choose(vm: order.vm, point: order.point, disk: order.disk, store: store, logger: logger)
+        let (record, repositoryID, definition, repository) = (chosen.record, chosen.repositoryID, chosen.definition, chosen.repository)
         let point = record.point.restorePointId
-        let (manifests, lock) = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
-            let lock = try repository.lock(.shared, wait: false)
-            return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, lock)
-        }
+        let (manifests, lock) = try await PointDisks.manifests(chosen.names, of: point, in: repository)
         let requested = PublishEvent.Requested(
             publishId: publish, vmId: record.point.vmId, vmName: record.point.vmName ?? order.vm, restorePointId: point,
             pointCreatedAt: record.createdAt, repositoryId: repositoryID, repositoryName: definition.name,

@@ -1,0 +1,52 @@
+import BlockingIO
+import Catalog
+import EventStore
+import Logging
+import Repository
+
+/// A restore point chosen by VM and point, its repository opened from the catalog, and the
+/// disks asked for (one, by key or name, or every disk of the point): what a publish and
+/// `tidemark files` read. A disk the point does not have is refused with the ones it has.
+struct PointDisks: Sendable {
+    let record: RestorePointRecord
+    let repositoryID: String
+    let definition: RepositoryDefinition
+    let repository: BackupRepository
+    /// Manifest names (`disk-2000`).
+    let names: [String]
+
+    static func choose(vm: String, point: RestorePointChoice, disk: String?, store: EventStore, logger: Logger) async throws -> PointDisks {
+        let restores = RestoreManager(store: store, logger: logger)
+        let catalog = try await restores.catalog.load()
+        let record = try await RestorePointCatalog(store: store).choose(vm: vm, point)
+        let planner = RestorePlanner(manager: restores)
+        let (repositoryID, definition) = try planner.repository(of: [record], in: catalog)
+        let repository = try await planner.open(definition)
+        let all = record.disks.map(\.name)
+        var names = all
+        if let disk {
+            let wanted = disk.hasPrefix("disk-") ? disk : "disk-\(disk)"
+            guard all.contains(wanted) else {
+                throw RestoreError(
+                    .invalidRequest,
+                    "\(record.point.vmName ?? vm)'s restore point \(record.point.restorePointId) has no disk \(disk): its disks are \(all.joined(separator: ", "))"
+                )
+            }
+            names = [wanted]
+        }
+        return PointDisks(record: record, repositoryID: repositoryID, definition: definition, repository: repository, names: names)
+    }
+
+    /// The manifests of `names` in `point`, read after the repository's shared lock is taken:
+    /// the caller holds the lock while it reads their chunks, so collection waits.
+    static func manifests(
+        _ names: [String], of point: String, in repository: BackupRepository
+    ) async throws -> (
+        [DiskManifest], RepositoryLock
+    ) {
+        try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+            let lock = try repository.lock(.shared, wait: false)
+            return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, lock)
+        }
+    }
+}
