@@ -39,6 +39,13 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
         .target(name: "CFileSystem"),
+        // libext2fs (Debian libext2fs-dev) behind a narrow read-only API whose I/O manager
+        // reads through a callback: guest files straight from a restore point's chunks.
+        .target(
+            name: "CExt2fs",
+            linkerSettings: [.linkedLibrary("ext2fs"), .linkedLibrary("com_err")]
+        ),
+        .target(name: "Ext4", dependencies: ["CExt2fs", "CodedErrors"]),
         .target(name: "BlockingIO"),
         .target(name: "NBD", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(name: "NetworkHosts"),
@@ -117,7 +124,7 @@ let package = Package(
             name: "JobManager",
             dependencies: [
                 "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover",
-                "Secrets", "WorkflowEvents", "BlockingIO", "NBD",
+                "Secrets", "WorkflowEvents", "BlockingIO", "NBD", "Ext4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -244,6 +251,10 @@ let package = Package(
                 "Server", "JobManager", "Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "TestSupport", "WorkflowEvents",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "Ext4Tests",
+            dependencies: ["Ext4"]
         ),
         .testTarget(
             name: "PostgresTests",
