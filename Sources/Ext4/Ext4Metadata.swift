@@ -55,7 +55,10 @@ public struct Ext4Metadata: Sendable, Equatable {
     }
 
     /// `-rw-r--r--` as `ls -l` writes it.
-    public var modeString: String {
+    public var modeString: String { Self.describe(kind: kind, permissions: permissions) }
+
+    /// A kind and permission bits as `ls -l` writes them.
+    public static func describe(kind: Kind, permissions: UInt16) -> String {
         let bits = Array("rwxrwxrwx")
         var text = String(kind.letter)
         for index in 0..<9 {

@@ -21,7 +21,7 @@ public struct RestoresProjection: Projection {
         var what, actor, reasonGiven, repositoryID, repositoryName, serverID, server, folder, datastore, state, result, reason,
             bottleneck, throttleRule: String?
         var requestedAt, finishedAt: Date?
-        var read, written, skipped, rate, throttleRate: Int64?
+        var read, written, skipped, rate, throttleRate, filesRestored: Int64?
         var duration: Double?
     }
 
@@ -39,6 +39,7 @@ public struct RestoresProjection: Projection {
             "what", "actor", "reason_given", "repository_id", "repository_name", "target_server_id", "target_server", "target_folder",
             "target_datastore", "state", "result", "reason", "requested_at", "finished_at", "read_bytes", "written_bytes",
             "skipped_bytes", "duration_seconds", "bytes_per_second", "bottleneck", "throttle_rule", "throttle_bytes_per_second",
+            "files_restored",
         ], conflict: .merge)
     static let machinesUpsert = Upsert(
         table: "restore_vms", key: ["restore_id", "vm_id"],
@@ -67,7 +68,7 @@ public struct RestoresProjection: Projection {
                 row.repositoryName = requested.repositoryName
                 row.serverID = requested.target?.serverId
                 row.server = requested.target?.serverName
-                row.folder = requested.target?.folderPath
+                row.folder = requested.target?.folderPath ?? requested.guestFiles?.folder
                 row.datastore = requested.target?.datastoreName
                 row.state = "running"
                 row.requestedAt = event.recordedAt
@@ -75,7 +76,7 @@ public struct RestoresProjection: Projection {
                     machines[id, default: [:]][machine.vmId] = MachineRow(
                         name: machine.vmName, point: machine.restorePointId, targetName: machine.targetName,
                         pointCreatedAt: machine.pointCreatedAt,
-                        files: machine.disks.compactMap(\.path), disks: Int64(machine.disks.count))
+                        files: requested.guestFiles?.paths ?? machine.disks.compactMap(\.path), disks: Int64(machine.disks.count))
                 }
             case .targetPrepared:
                 guard let prepared = try? decoder.decode(RestoreEvent.TargetPrepared.self, from: data) else { continue }
@@ -108,6 +109,9 @@ public struct RestoresProjection: Projection {
                 guard let throttle = try? decoder.decode(RestoreEvent.ThrottleApplied.self, from: data) else { continue }
                 row.throttleRule = throttle.ruleName
                 row.throttleRate = throttle.bytesPerSecond
+            case .filesCopied:
+                guard let copied = try? decoder.decode(RestoreEvent.FilesCopied.self, from: data) else { continue }
+                row.filesRestored = Int64(copied.files)
             case .targetRequested, .diskStarted, .powerOnRequested, .powerOffRequested, .poweredOff:
                 continue
             }
@@ -125,6 +129,7 @@ public struct RestoresProjection: Projection {
                 "read_bytes": .integer(row.read), "written_bytes": .integer(row.written), "skipped_bytes": .integer(row.skipped),
                 "duration_seconds": .double(row.duration), "bytes_per_second": .integer(row.rate), "bottleneck": .text(row.bottleneck),
                 "throttle_rule": .text(row.throttleRule), "throttle_bytes_per_second": .integer(row.throttleRate),
+                "files_restored": .integer(row.filesRestored),
             ])
         }
         try Self.restoresUpsert.write(restoreRows, in: schema, on: connection)

@@ -9,7 +9,7 @@ struct FilesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "files",
         abstract: "A restore point as the guest sees it, read straight from the chunks (nothing restored or mounted).",
-        subcommands: [FilesPartitionsCommand.self])
+        subcommands: [FilesPartitionsCommand.self, FilesListCommand.self, FilesRestoreCommand.self, FilesDiffCommand.self])
 }
 
 struct FilesPartitionsCommand: AsyncParsableCommand {

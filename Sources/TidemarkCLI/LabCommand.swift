@@ -71,10 +71,27 @@ struct LabCommand: AsyncParsableCommand {
             abstract: "Rewrite a share of every disk's blocks, as guests' writes would (snapshots keep their view).")
         @Argument(help: "The lab's folder.") var directory: String
         @Option(help: "Percent of each disk's 64 KiB blocks to rewrite.") var percent: Double = 2
+        @Flag(
+            help: "Change, add and delete files in each VM's guest file system (lab create --guest-files) instead of rewriting blocks.")
+        var files = false
 
         func run() throws {
-            let written = try LabAdapter(root: directory).mutate(percent: percent)
-            print("rewrote \(written.values.map(\.count).reduce(0, +)) blocks of 64 KiB over \(written.count) disk(s)")
+            let lab = try LabAdapter(root: directory)
+            guard files else {
+                let written = try lab.mutate(percent: percent)
+                print("rewrote \(written.values.map(\.count).reduce(0, +)) blocks of 64 KiB over \(written.count) disk(s)")
+                return
+            }
+            let changes = try lab.mutateFiles()
+            guard !changes.isEmpty else {
+                throw CommandFailure("no VM of the lab \(directory) has a guest file system: make the lab with 'lab create --guest-files'")
+            }
+            for (vm, change) in changes.sorted(by: { $0.key < $1.key }) {
+                print(vm)
+                for path in change.changed { print("  ~ \(path)") }
+                for path in change.added { print("  + \(path)") }
+                for path in change.removed { print("  - \(path)") }
+            }
         }
     }
 

@@ -16,6 +16,7 @@ enum RestoreTimeline {
             let what = requested.vms.map { "\($0.vmName) (\($0.restorePointId))" }.joined(separator: ", ")
             let to =
                 requested.target.map { "\($0.serverName) \($0.folderPath) on \($0.datastoreName)" }
+                ?? requested.guestFiles.map { "\($0.folder) (\($0.paths.joined(separator: ", ")) from \($0.disk))" }
                 ?? requested.vms.flatMap { $0.disks.compactMap(\.path) }.joined(separator: ", ")
             let actor = (try? event.metadata())?.actor ?? "?"
             return "restore (\(requested.what)) of \(what) to \(to), asked by \(actor)\(requested.reason.map { ": \($0)" } ?? "")"
@@ -44,6 +45,10 @@ enum RestoreTimeline {
             guard let throttle = try? decoder.decode(RestoreEvent.ThrottleApplied.self, from: data) else { return nil }
             return
                 "throttled by rule '\(throttle.ruleName)' to \(Rate.describe(throttle.bytesPerSecond)) (\(throttle.sessionsSharing) session\(throttle.sessionsSharing == 1 ? "" : "s") under it)"
+        case .filesCopied:
+            guard let copied = try? decoder.decode(RestoreEvent.FilesCopied.self, from: data) else { return nil }
+            return
+                "copied \(copied.files) files, \(copied.directories) folders, \(copied.links) links (\(copied.bytes) bytes; \(copied.storedBytes) bytes of chunks read)\(copied.skipped.isEmpty ? "" : ", \(copied.skipped.count) left out")"
         case .finished:
             guard let finished = try? decoder.decode(RestoreEvent.Finished.self, from: data) else { return nil }
             return "restore \(finished.result): bottleneck \(finished.bottleneck ?? "-")\(finished.reason.map { " (\($0))" } ?? "")"

@@ -30,6 +30,7 @@ public enum RestoreEvent {
         case powerOffRequested = "RestorePowerOffRequested"
         case poweredOff = "RestorePoweredOff"
         case throttleApplied = "RestoreThrottleApplied"
+        case filesCopied = "RestoreFilesCopied"
         case finished = "RestoreFinished"
     }
 
@@ -41,6 +42,8 @@ public enum RestoreEvent {
         case disk
         /// A VM's disks as files in a folder.
         case export
+        /// Guest files, read from a disk's file system, to a folder.
+        case files
         case other(String)
 
         public init(rawValue: String) {
@@ -48,6 +51,7 @@ public enum RestoreEvent {
             case "vm": self = .vm
             case "disk": self = .disk
             case "export": self = .export
+            case "files": self = .files
             default: self = .other(rawValue)
             }
         }
@@ -57,6 +61,7 @@ public enum RestoreEvent {
             case .vm: "vm"
             case .disk: "disk"
             case .export: "export"
+            case .files: "files"
             case .other(let word): word
             }
         }
@@ -182,7 +187,7 @@ public enum RestoreEvent {
     public struct Requested: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case restoreId = "restore_id", what, reason, repositoryId = "repository_id", repositoryName = "repository_name"
-            case vms, target, replace, raw
+            case vms, target, replace, raw, guestFiles = "guest_files"
         }
 
         public var restoreId: String
@@ -198,11 +203,14 @@ public enum RestoreEvent {
         public var replace: Bool?
         /// Disk restores and exports: zeros written (a raw image) rather than left as holes.
         public var raw: Bool?
+        /// File restores: which files, from which file system, to which folder.
+        public var guestFiles: GuestFiles?
 
         public init(
             restoreId: String, what: What, reason: String?, repositoryId: String, repositoryName: String, vms: [Machine],
-            target: Target?, replace: Bool?, raw: Bool? = nil
+            target: Target?, replace: Bool?, raw: Bool? = nil, guestFiles: GuestFiles? = nil
         ) {
+            self.guestFiles = guestFiles
             self.raw = raw
             self.restoreId = restoreId
             self.what = what
@@ -212,6 +220,71 @@ public enum RestoreEvent {
             self.vms = vms
             self.target = target
             self.replace = replace
+        }
+    }
+
+    /// A file restore's selection: guest paths from one file system (a disk, a partition on it
+    /// or the whole disk) into a folder on the machine that runs the restore.
+    public struct GuestFiles: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case disk, partition, paths, folder, overwrite, host
+        }
+
+        /// The manifest's name (`disk-2000`).
+        public var disk: String
+        /// Nil: a file system on the whole disk.
+        public var partition: Int?
+        /// Absolute guest paths, as asked for.
+        public var paths: [String]
+        public var folder: String
+        /// What is already in the folder may be replaced.
+        public var overwrite: Bool
+        /// The machine whose folder it is (a file restore resumes only there).
+        public var host: String
+
+        public init(disk: String, partition: Int?, paths: [String], folder: String, overwrite: Bool, host: String) {
+            self.disk = disk
+            self.partition = partition
+            self.paths = paths
+            self.folder = folder
+            self.overwrite = overwrite
+            self.host = host
+        }
+    }
+
+    /// A file restore's copy, done: what was written (a resumed restore copies again, over
+    /// what its first run wrote).
+    public struct FilesCopied: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case files, directories, links, bytes, skipped, ownersKept = "owners_kept", blockBytes = "block_bytes"
+            case storedBytes = "stored_bytes"
+        }
+
+        public var files: Int
+        public var directories: Int
+        public var links: Int
+        /// File bytes written.
+        public var bytes: Int64
+        /// Entries left out, each with why (devices, sockets, FIFOs).
+        public var skipped: [String]
+        /// The guest's owners set on what was written (false unless run as root).
+        public var ownersKept: Bool
+        /// The disk's blocks loaded to read them, and their chunks' bytes as stored.
+        public var blockBytes: Int64
+        public var storedBytes: Int64
+
+        public init(
+            files: Int, directories: Int, links: Int, bytes: Int64, skipped: [String], ownersKept: Bool, blockBytes: Int64,
+            storedBytes: Int64
+        ) {
+            self.files = files
+            self.directories = directories
+            self.links = links
+            self.bytes = bytes
+            self.skipped = skipped
+            self.ownersKept = ownersKept
+            self.blockBytes = blockBytes
+            self.storedBytes = storedBytes
         }
     }
 

@@ -22,7 +22,11 @@ extension LabAdapter {
                     let target = max(1, Int((Double(count) * percent / 100).rounded()))
                     while chosen.count < min(target, count) { chosen.insert(Int(generator.next() % UInt64(count))) }
                     let blocks = chosen.sorted()
-                    try write(blocks, to: name, preservingFor: live, layout: layout, generator: &generator)
+                    var fresh = [UInt8](repeating: 0, count: LabState.blockSize)
+                    try write(blocks, to: name, preservingFor: live, layout: layout) { _ in
+                        DiskImageGenerator.fillRandom(&fresh, &generator)
+                        return fresh
+                    }
                     var history = state.history(name)
                     history.writes.append(LabWrite(epoch: history.epoch, blocks: blocks))
                     state.disks[name] = history
@@ -33,16 +37,16 @@ extension LabAdapter {
         }
     }
 
-    private func write(
-        _ blocks: [Int], to disk: String, preservingFor snapshots: [String], layout: LabLayout,
-        generator: inout DiskImageGenerator.Generator
+    /// Writes `blocks` of `disk` with the contents `data` gives for each, after saving their
+    /// old contents for every live snapshot that has not saved them yet (copy-on-write).
+    func write(
+        _ blocks: [Int], to disk: String, preservingFor snapshots: [String], layout: LabLayout, data: (Int) throws -> [UInt8]
     ) throws {
         let size = LabState.blockSize
         let descriptor = open(layout.disk(disk), O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { throw InfrastructureError(.io, "cannot open \(layout.disk(disk)) for writing") }
         defer { close(descriptor) }
         var original = [UInt8](repeating: 0, count: size)
-        var fresh = [UInt8](repeating: 0, count: size)
         for snapshot in snapshots {
             let saved = savedBlocks(layout.copyOnWriteMap(snapshot, disk))
             let copy = open(layout.copyOnWrite(snapshot, disk), O_WRONLY | O_APPEND | O_CLOEXEC)
@@ -62,7 +66,7 @@ extension LabAdapter {
             }
         }
         for block in blocks {
-            DiskImageGenerator.fillRandom(&fresh, &generator)
+            let fresh = try data(block)
             let result = fresh.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, size, off_t(block) * off_t(size)) }
             guard result == size else { throw InfrastructureError(.io, "cannot write block \(block) of \(disk)") }
         }

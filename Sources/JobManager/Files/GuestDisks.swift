@@ -29,6 +29,33 @@ public struct GuestDisks: Sendable {
         self.logger = logger
     }
 
+    /// What one disk holds: its table and each partition's file system, or why it cannot be
+    /// read (a damaged table, a chunk that cannot be loaded). Blocking: run off the pool.
+    static func describe(_ export: RestorePointExport) throws -> Disk {
+        let manifest = export.manifest
+        let name = manifest.disk
+        func read(_ offset: Int64, _ count: Int) throws -> [UInt8] {
+            let length = max(0, min(Int64(count), manifest.diskSize - offset))
+            var bytes = [UInt8](repeating: 0, count: Int(length))
+            try bytes.withUnsafeMutableBytes { try export.read(at: offset, into: $0) }
+            return bytes
+        }
+        do {
+            let table = try PartitionTable.read(size: manifest.diskSize, read)
+            let partitions = try (table?.partitions ?? []).map { partition in
+                (partition, FileSystemProbe.probe(try read(partition.offset, Int(min(partition.length, 68 << 10)))))
+            }
+            return Disk(
+                disk: name, size: manifest.diskSize, table: table, partitions: partitions,
+                wholeDisk: table == nil ? FileSystemProbe.probe(try read(0, 68 << 10)) : nil)
+        } catch let error as PartitionError {
+            return Disk(disk: name, size: manifest.diskSize, table: nil, partitions: [], wholeDisk: nil, problem: "\(name): \(error)")
+        } catch let error as RepositoryError {
+            return Disk(
+                disk: name, size: manifest.diskSize, table: nil, partitions: [], wholeDisk: nil, problem: "\(name): \(error.message)")
+        }
+    }
+
     /// The point chosen, and its disks (or the one asked for) as the guest sees them.
     public func disks(vm: String, point choice: RestorePointChoice, disk wanted: String?) async throws -> (RestorePointRecord, [Disk]) {
         let chosenDisks = try await PointDisks.choose(vm: vm, point: choice, disk: wanted, store: store, logger: logger)
@@ -38,30 +65,7 @@ public struct GuestDisks: Sendable {
         let disks = try await BlockingIOPool.shared.run { () throws -> [Disk] in
             defer { withExtendedLifetime(lock) {} }
             return try manifests.map { manifest in
-                let name = manifest.disk
-                let export = RestorePointExport(manifest: manifest, repository: repository, cacheBytes: 8 << 20)
-                func read(_ offset: Int64, _ count: Int) throws -> [UInt8] {
-                    let length = max(0, min(Int64(count), manifest.diskSize - offset))
-                    var bytes = [UInt8](repeating: 0, count: Int(length))
-                    try bytes.withUnsafeMutableBytes { try export.read(at: offset, into: $0) }
-                    return bytes
-                }
-                do {
-                    let table = try PartitionTable.read(size: manifest.diskSize, read)
-                    let partitions = try (table?.partitions ?? []).map { partition in
-                        (partition, FileSystemProbe.probe(try read(partition.offset, Int(min(partition.length, 68 << 10)))))
-                    }
-                    return Disk(
-                        disk: name, size: manifest.diskSize, table: table, partitions: partitions,
-                        wholeDisk: table == nil ? FileSystemProbe.probe(try read(0, 68 << 10)) : nil)
-                } catch let error as PartitionError {
-                    return Disk(
-                        disk: name, size: manifest.diskSize, table: nil, partitions: [], wholeDisk: nil, problem: "\(name): \(error)")
-                } catch let error as RepositoryError {
-                    return Disk(
-                        disk: name, size: manifest.diskSize, table: nil, partitions: [], wholeDisk: nil,
-                        problem: "\(name): \(error.message)")
-                }
+                try Self.describe(RestorePointExport(manifest: manifest, repository: repository, cacheBytes: 8 << 20))
             }
         }
         return (record, disks)

@@ -11,6 +11,8 @@ final class RestorePointExport: NBDBackend {
     let manifest: DiskManifest
     let repository: BackupRepository
     private let cache: BlockCache
+    private let loadedBytes = Atomic<Int64>(0)
+    private let storedBytes = Atomic<Int64>(0)
 
     init(manifest: DiskManifest, repository: BackupRepository, cacheBytes: Int = 64 << 20) {
         self.manifest = manifest
@@ -51,8 +53,19 @@ final class RestorePointExport: NBDBackend {
         guard manifest.blocks[index] != nil else { return nil }
         if let cached = cache.get(index) { return cached }
         let loaded = try DiskRestore.block(index, of: manifest, from: repository)
-        if let loaded { cache.put(index, loaded) }
+        if let loaded, let chunk = manifest.blocks[index] {
+            cache.put(index, loaded)
+            loadedBytes.add(Int64(loaded.count), ordering: .relaxed)
+            var status = stat()
+            if stat(repository.chunks.path(of: chunk), &status) == 0 { storedBytes.add(Int64(status.st_size), ordering: .relaxed) }
+        }
         return loaded
+    }
+
+    /// What reading through this export has cost: the blocks loaded (as the guest sees
+    /// them) and their chunks' bytes in the repository (compressed, as stored).
+    var bytesLoaded: (blocks: Int64, stored: Int64) {
+        (loadedBytes.load(ordering: .relaxed), storedBytes.load(ordering: .relaxed))
     }
 }
 

@@ -52,6 +52,9 @@ public struct RestoreOrder: Sendable {
         case diskToVM(disk: String, target: VMTarget, targetDisk: Int?)
         /// Every disk of each VM to `<folder>/<vm name>-disk-<key>.img`.
         case export(folder: String, replace: Bool)
+        /// Guest files and folders (absolute guest paths) from one file system of the point
+        /// into a folder on this machine, which must be empty or new unless `overwrite`.
+        case guestFiles(paths: [String], volume: GuestVolumeChoice, folder: String, overwrite: Bool)
     }
 
     public var vms: [String]

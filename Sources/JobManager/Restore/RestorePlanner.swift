@@ -90,6 +90,14 @@ struct RestorePlanner {
             return RestoreEvent.Requested(
                 restoreId: restoreID, what: .export, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
                 vms: machines, target: nil, replace: replace, raw: order.raw ? true : nil)
+        case .guestFiles(let paths, let volume, let folder, let overwrite):
+            guard machines.count == 1 else { throw RestoreError(.invalidRequest, "a file restore takes one VM") }
+            let selection = try await guestFiles(
+                paths, volume: volume, folder: folder, overwrite: overwrite, machine: machines[0], catalog: catalog)
+            machines[0].disks = machines[0].disks.filter { $0.disk == selection.disk }
+            return RestoreEvent.Requested(
+                restoreId: restoreID, what: .files, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
+                vms: machines, target: nil, replace: overwrite, guestFiles: selection)
         }
     }
 

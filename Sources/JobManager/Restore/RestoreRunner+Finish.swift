@@ -12,8 +12,8 @@ extension RestoreRunner {
     {
         let state = await recorder.state
         let ends = state.disks.values.compactMap(\.progress)
-        let read = ends.reduce(Int64(0)) { $0 + $1.readBytes }
-        let written = ends.reduce(Int64(0)) { $0 + $1.writtenBytes }
+        let read = ends.reduce(Int64(0)) { $0 + $1.readBytes } + (state.filesCopied?.blockBytes ?? 0)
+        let written = ends.reduce(Int64(0)) { $0 + $1.writtenBytes } + (state.filesCopied?.bytes ?? 0)
         let skipped = ends.reduce(Int64(0)) { $0 + $1.skippedBytes }
         let duration = max(0.001, Date().timeIntervalSince(state.requestedAt ?? Date()))
         let wall = max(busy.parallelSeconds, seconds, 0.001)
@@ -24,6 +24,10 @@ extension RestoreRunner {
         var notes = failures
         var failedVMs = Set<String>()
         for machine in requested.vms {
+            if requested.what == .files {
+                if state.filesCopied == nil { failedVMs.insert(machine.vmId) }
+                continue
+            }
             for disk in machine.disks {
                 let progress = state.disks[RestoreState.taskID(vm: machine.vmId, key: disk.key)]?.progress
                 guard progress?.result != .success else { continue }
@@ -36,8 +40,10 @@ extension RestoreRunner {
         let reason: String? =
             failedVMs.isEmpty && notes.isEmpty
             ? nil
-            : "\(failedVMs.count) of \(requested.vms.count) VM\(requested.vms.count == 1 ? "" : "s") not restored: "
-                + (notes.isEmpty ? requested.vms.filter { failedVMs.contains($0.vmId) }.map(\.vmName) : notes).joined(separator: "; ")
+            : requested.what == .files
+                ? "files not restored: " + notes.joined(separator: "; ")
+                : "\(failedVMs.count) of \(requested.vms.count) VM\(requested.vms.count == 1 ? "" : "s") not restored: "
+                    + (notes.isEmpty ? requested.vms.filter { failedVMs.contains($0.vmId) }.map(\.vmName) : notes).joined(separator: "; ")
         let shortReason = reason.map { $0.count > 4_000 ? String($0.prefix(4_000)) + "…" : $0 }
         let finished = RestoreEvent.Finished(
             result: reason == nil ? .success : .failed, readBytes: read, writtenBytes: written, skippedBytes: skipped,
@@ -61,7 +67,8 @@ extension RestoreRunner {
                 RestoreReport.Machine(
                     vmName: machine.vmName, restorePointId: machine.restorePointId,
                     target: state.targets[machine.vmId].map { "\($0.targetVmName) (\($0.targetVmId))" },
-                    files: machine.disks.compactMap(\.path), poweredOn: state.poweredOn.contains(machine.vmId))
+                    files: requested.guestFiles?.paths ?? machine.disks.compactMap(\.path),
+                    poweredOn: state.poweredOn.contains(machine.vmId))
             }, events: state.version)
     }
 }

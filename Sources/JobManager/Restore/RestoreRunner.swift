@@ -38,10 +38,18 @@ struct RestoreRunner {
             // Held to the end: retention and collection wait rather than delete what is read.
             let (repository, lock) = try await openRepository(requested)
             defer { withExtendedLifetime(lock) {} }
-            let throttle = try await throttle(requested)
+            let throttle = requested.what == .files ? nil : try await throttle(requested)
             let target = try await openTarget(requested)
             do {
-                for machine in requested.vms {
+                if requested.what == .files {
+                    do {
+                        try await restoreGuestFiles(requested, busy: &busy)
+                    } catch let error where Self.isFinal(error) {
+                        failures.append(await recorder.clean("\(error)"))
+                        logger.error("files not restored", metadata: ["error": "\(failures.last ?? "")"])
+                    }
+                }
+                for machine in requested.vms where requested.what != .files {
                     do {
                         try await restoreMachine(
                             machine, requested: requested, repository: repository, target: target, throttle: throttle, busy: &busy)

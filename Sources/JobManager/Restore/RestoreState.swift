@@ -27,6 +27,7 @@ struct RestoreState: Sendable {
     private(set) var poweredOff: Set<String> = []
     /// The last run's throttle, if a rule applied.
     private(set) var throttle: RestoreEvent.ThrottleApplied?
+    private(set) var filesCopied: RestoreEvent.FilesCopied?
     private(set) var finished: RestoreEvent.Finished?
 
     init() {}
@@ -68,6 +69,8 @@ struct RestoreState: Sendable {
             if let event = decode(RestoreEvent.Power.self) { poweredOff.insert(event.vmId) }
         case .throttleApplied:
             throttle = decode(RestoreEvent.ThrottleApplied.self)
+        case .filesCopied:
+            filesCopied = decode(RestoreEvent.FilesCopied.self)
         case .finished:
             finished = decode(RestoreEvent.Finished.self)
         }
