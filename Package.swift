@@ -191,6 +191,7 @@ let package = Package(
                 "Repository",
                 "Secrets",
                 "BlockingIO",
+                "Ext4",
                 "SyntheticHistory",
                 "VSphere",
                 "WorkflowEvents",

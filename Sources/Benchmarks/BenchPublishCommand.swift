@@ -48,30 +48,9 @@ struct BenchPublishCommand: AsyncParsableCommand {
         let reads = self.reads
         try await withClosing(store) { store in
             let size = Int64(diskMib) << 20
-            let lab = try LabAdapter.create(at: folder.appendingPathComponent("lab").path, vms: 1, disksPerVM: 1, diskSize: size)
-            try await CatalogStore(events: store).execute(metadata: EventMetadata(actor: "bench")) { start throws(CatalogError) in
-                var plan = CatalogPlan(start)
-                try plan.add(ManagedServer(name: "lab", platform: .lab, folder: lab.root))
-                try plan.add(ProxyDefinition(name: "proxy", maxConcurrentTasks: 2))
-                try plan.add(
-                    RepositoryDefinition(
-                        name: "repo", path: folder.appendingPathComponent("repository").path, maxConcurrentTasks: 2,
-                        freeSpaceThresholdPercent: 0))
-                var settings = JobSettings()
-                settings.name = "bench"
-                settings.server = "lab"
-                settings.repository = "repo"
-                settings.objects = ["vm:lab-vm-01"]
-                settings.timeZone = "UTC"
-                try plan.add(try settings.definition(base: nil, in: plan.state, defaultTimeZone: "UTC"))
-                return plan.changes
-            }
+            _ = try await BenchLabJob.make(in: folder, diskSize: size, store: store)
             let settings = JobManagerSettings(checkpointBytes: 256 << 20)
-            let jobs = JobManager(store: store, settings: settings, logger: logger)
-            let backup = try await jobs.run(session: try await jobs.begin(job: "bench", trigger: .manual))
-            guard backup.finished.result == .success else {
-                throw CommandFailure("the bench backup failed: \(backup.finished.reason ?? "")")
-            }
+            try await BenchLabJob.backUp(JobManager(store: store, settings: settings, logger: logger))
             let metadata = EventMetadata(actor: "bench")
 
             // Reference: the same disk restored to a file, as a restore session.

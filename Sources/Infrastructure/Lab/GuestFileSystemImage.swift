@@ -15,9 +15,6 @@ enum GuestFileSystemImage {
         guard size >= minimumDiskSize else {
             throw InfrastructureError(.invalidInput, "a disk with a guest file system needs at least 8 MiB, not \(size) bytes")
         }
-        guard let mke2fs = ["/usr/sbin/mke2fs", "/sbin/mke2fs"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw InfrastructureError(.invalidInput, "mke2fs is not installed: apt-get install e2fsprogs (Tools/install-dependencies does)")
-        }
         guard size - partitionOffset <= Int64(UInt32.max) * 512 else {
             throw InfrastructureError(
                 .invalidInput, "a disk with a guest file system holds at most 2 TiB (an MBR's limit), not \(size) bytes")
@@ -26,6 +23,14 @@ enum GuestFileSystemImage {
         try? FileManager.default.removeItem(atPath: tree)
         defer { try? FileManager.default.removeItem(atPath: tree) }
         try makeTree(at: tree, budget: (size - partitionOffset) / 4, seed: seed)
+        try format(path, size: size, tree: tree, seed: seed)
+    }
+
+    /// Makes `path` a disk of `size` whose ext4 partition holds a copy of the folder `tree`.
+    static func format(_ path: String, size: Int64, tree: String, seed: UInt64) throws {
+        guard let mke2fs = ["/usr/sbin/mke2fs", "/sbin/mke2fs"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw InfrastructureError(.invalidInput, "mke2fs is not installed: apt-get install e2fsprogs (Tools/install-dependencies does)")
+        }
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw InfrastructureError(.io, "cannot create the lab disk \(path)")
         }

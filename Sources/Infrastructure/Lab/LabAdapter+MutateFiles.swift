@@ -59,6 +59,21 @@ extension LabAdapter {
         }
     }
 
+    /// Replaces a VM's disk with one whose ext4 partition holds a copy of the folder `tree`
+    /// (benches and drills that need a guest tree of their own: many files, one big file).
+    public func replaceDisk(vm: String, key: Int, withFileSystemOf tree: String) throws {
+        try store.update { state in
+            guard let machine = state.inventory.virtualMachines.first(where: { $0.id == vm || $0.name == vm }),
+                let disk = machine.disks.first(where: { $0.key == key })
+            else {
+                throw InfrastructureError(.invalidInput, "the lab has no disk \(key) on a VM \(vm)")
+            }
+            let path = store.layout.disk(LabLayout.diskName(vm: machine.id, key: key))
+            try? FileManager.default.removeItem(atPath: path)
+            try GuestFileSystemImage.format(path, size: disk.capacity, tree: tree, seed: UInt64(key))
+        }
+    }
+
     /// An MBR whose first partition starts where the lab puts it and holds an ext2/3/4
     /// superblock.
     static func holdsGuestFileSystem(_ path: String) throws -> Bool {
