@@ -31,6 +31,11 @@ public struct JobDefinition: CatalogDefinition {
     /// zstd level; 0 stores blocks uncompressed.
     public var compressionLevel: Int
     public var enabled: Bool
+    /// After each backup, index the guest files of the new restore points (ext2/3/4 file
+    /// systems read from the chunks) for `files find` and `reporting.guest_files`. Absent in
+    /// definitions recorded before the setting existed, and when off: nil (never false, so
+    /// one job has one definition).
+    public var indexGuestFiles: Bool?
 
     public init(
         name: String, description: String = "", server: UUIDString, objects: [ObjectSelector], exclusions: [Exclusion] = [],

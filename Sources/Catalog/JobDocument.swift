@@ -8,7 +8,7 @@ public enum JobDocument {
     public static let keys = [
         "name", "description", "server", "objects", "exclusions", "repository", "proxies", "parallel_processing",
         "schedule", "time_zone", "backup_window", "retention", "retry", "application_aware", "block_size",
-        "compression_level", "enabled",
+        "compression_level", "enabled", "index_guest_files",
     ]
 
     /// Reads every job of a file; `file` names it in errors (`jobs.yaml line 7: ...`).
@@ -95,6 +95,7 @@ public enum JobDocument {
             case "application_aware": settings.applicationAware = try text()
             case "block_size": settings.blockSize = try text()
             case "compression_level": settings.compressionLevel = try number(value, key)
+            case "index_guest_files": settings.indexGuestFiles = try flag()
             case "enabled": settings.enabled = try flag()
             case "retry":
                 guard let retry = value.mapping else {

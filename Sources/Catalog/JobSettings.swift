@@ -24,6 +24,7 @@ public struct JobSettings: Sendable, Equatable {
     public var blockSize: String?
     public var compressionLevel: Int?
     public var enabled: Bool?
+    public var indexGuestFiles: Bool?
 
     public init() {}
 
@@ -87,6 +88,8 @@ public struct JobSettings: Sendable, Equatable {
         if let blockSize { job.blockSizeBytes = try Self.parseBlockSize(blockSize) }
         if let compressionLevel { job.compressionLevel = compressionLevel }
         if let enabled { job.enabled = enabled }
+        // Off is stored as absent, as definitions recorded before the setting have it.
+        if let indexGuestFiles { job.indexGuestFiles = indexGuestFiles ? true : nil }
         return job
     }
 
@@ -110,6 +113,7 @@ public struct JobSettings: Sendable, Equatable {
         blockSize = Self.describeBlockSize(job.blockSizeBytes)
         compressionLevel = job.compressionLevel
         enabled = job.enabled
+        indexGuestFiles = job.indexGuestFiles ?? false
     }
 
     /// A field's value as documents and histories show it.
@@ -151,6 +155,7 @@ public struct JobSettings: Sendable, Equatable {
         add("block_size", blockSize.map(FieldValue.text))
         add("compression_level", compressionLevel.map { .literal(String($0)) })
         add("enabled", enabled.map { .literal(String($0)) })
+        add("index_guest_files", indexGuestFiles.map { .literal(String($0)) })
         return result
     }
 

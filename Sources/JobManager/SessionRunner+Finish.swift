@@ -106,13 +106,18 @@ extension SessionRunner {
             result = .stopped
         } else if failedReason != nil || outcomes.values.contains(.failed) || (outcomes.isEmpty && !(state.vms ?? []).isEmpty) {
             result = .failed
-        } else if outcomes.values.contains(.warning) || !state.unmatchedSelectors.isEmpty || state.repositoryChecked?.warning != nil {
+        } else if outcomes.values.contains(.warning) || !state.unmatchedSelectors.isEmpty || state.repositoryChecked?.warning != nil
+            || state.guestIndexes.values.contains(where: { $0.result == .warning })
+        {
             result = .warning
         } else {
             result = .success
         }
         let machines = Self.machines(in: state, result: result, job: job)
-        let reasons = [Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors), state.repositoryChecked?.warning]
+        let indexWarnings = state.guestIndexes.values.compactMap(\.message).sorted()
+        let reasons =
+            [Self.sessionReason(machines: machines, unmatched: state.unmatchedSelectors), state.repositoryChecked?.warning]
+            + indexWarnings.map { Optional($0) }
         let reason = stopped ?? failedReason ?? reasons.compactMap { $0 }.joined(separator: "; ")
         // No task of the session runs any more: a proxy process still holding one (the session
         // was stopped, or abandoned) is refused at its next report.

@@ -117,6 +117,7 @@ final class SessionRunner: Sendable {
         if let request = stop.requested {
             return try await finish(outcomes: outcomes, failedReason: nil, stopped: "stopped by \(request.by) (\(request.mode.rawValue))")
         }
+        if plan.job.indexGuestFiles == true { try await indexGuestFiles() }
         if !outcomes.values.contains(.failed) { try await applyRetention() }
         return try await finish(outcomes: outcomes, failedReason: nil)
     }

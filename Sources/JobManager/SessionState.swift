@@ -36,6 +36,9 @@ public struct SessionState: Sendable {
     public private(set) var tasks: [String: TaskRecord] = [:]
     /// Restore points created, by VM id.
     public private(set) var restorePoints: [String: String] = [:]
+    /// Restore points whose guest files this session began to index, and what each indexing found.
+    public private(set) var guestIndexStarted: Set<String> = []
+    public private(set) var guestIndexes: [String: SessionEvent.GuestIndexFinished] = [:]
     public private(set) var removedRestorePoints: Set<String> = []
     public private(set) var finished: SessionEvent.Finished?
     /// The stream's version: events folded.
@@ -106,6 +109,10 @@ public struct SessionState: Sendable {
         case .restorePointRemoved:
             if let removed = decode(SessionEvent.RestorePointRemoved.self) { removedRestorePoints.insert(removed.restorePointId) }
         case .sessionFinished: finished = decode(SessionEvent.Finished.self)
+        case .guestIndexStarted:
+            if let started = decode(SessionEvent.GuestIndexStarted.self) { guestIndexStarted.insert(started.restorePointId) }
+        case .guestIndexFinished:
+            if let finished = decode(SessionEvent.GuestIndexFinished.self) { guestIndexes[finished.restorePointId] = finished }
         case .taskWaited, .applicationProcessed, .throttleApplied, .transferCheckpointed, .proxySelected, .retentionDeferred:
             break
         }

@@ -191,7 +191,8 @@ public struct SessionsProjection: Projection {
                 Self.set(&row.bottleneck, json.string(SessionEvent.Field.bottleneck) ?? row.busy?.bottleneck)
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
-            case .repositoryChecked, .retentionDeferred, .taskWaited, .applicationProcessed, .snapshotRequested, .snapshotCreated,
+            case .repositoryChecked, .retentionDeferred, .guestIndexStarted, .guestIndexFinished, .taskWaited, .applicationProcessed,
+                .snapshotRequested, .snapshotCreated,
                 .throttleApplied, .transferStarted, .snapshotRemoved, .taskReassigned:
                 break
             }

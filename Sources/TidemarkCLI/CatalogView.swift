@@ -112,6 +112,7 @@ enum CatalogView {
                 ("retry", "\(job.retry.count) times, \(job.retry.waitMinutes) minutes apart"),
                 ("application-aware processing", job.applicationAware.rawValue),
                 ("block size", JobSettings.describeBlockSize(job.blockSizeBytes)), ("compression level", "\(job.compressionLevel)"),
+                ("index guest files", job.indexGuestFiles == true ? "yes" : "no"),
             ]
             summary = [job.enabled ? "yes" : "no", schedule, name(job.repository), "\(job.objects.count)"]
         default:

@@ -9,7 +9,9 @@ struct FilesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "files",
         abstract: "A restore point as the guest sees it, read straight from the chunks (nothing restored or mounted).",
-        subcommands: [FilesPartitionsCommand.self, FilesListCommand.self, FilesRestoreCommand.self, FilesDiffCommand.self])
+        subcommands: [
+            FilesPartitionsCommand.self, FilesListCommand.self, FilesRestoreCommand.self, FilesDiffCommand.self, FilesFindCommand.self,
+        ])
 }
 
 struct FilesPartitionsCommand: AsyncParsableCommand {

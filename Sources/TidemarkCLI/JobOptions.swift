@@ -20,6 +20,12 @@ struct JobOptions: DefinitionOptions {
         help: ArgumentHelp("Process VMs and disks in parallel within the task limits: yes or no (default yes).", valueName: "yes|no"))
     var parallel: String?
     @Option(
+        name: .customLong("index-guest-files"),
+        help: ArgumentHelp(
+            "After each backup, index the guest files of the new restore points (ext2/3/4) for 'files find' and reporting.guest_files: yes or no (default no).",
+            valueName: "yes|no"))
+    var indexGuestFiles: String?
+    @Option(
         help: ArgumentHelp(
             "manual | daily at HH:MM[,HH:MM] [on mon-fri] | weekly on sun[,wed] at HH:MM | monthly on day N|last at HH:MM | monthly on the first..fourth|last DAY at HH:MM | every N minutes|hours | continuously | after JOB (times as 22:00 or 10pm)",
             valueName: "schedule"))
@@ -68,6 +74,7 @@ struct JobOptions: DefinitionOptions {
         settings.repository = repository
         settings.proxies = proxies.isEmpty ? nil : proxies
         if let parallel { settings.parallelProcessing = try Self.yesNo(parallel, option: "parallel") }
+        if let indexGuestFiles { settings.indexGuestFiles = try Self.yesNo(indexGuestFiles, option: "index-guest-files") }
         if let enabled { settings.enabled = try Self.yesNo(enabled, option: "enabled") }
         settings.schedule = schedule
         settings.timeZone = timeZone

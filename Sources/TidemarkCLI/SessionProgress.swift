@@ -102,6 +102,11 @@ struct SessionProgress {
         case .retentionDeferred:
             guard let deferred = decode(SessionEvent.RetentionDeferred.self) else { break }
             steps.append("retention kept restore point \(deferred.restorePointId) for now: \(deferred.reason)")
+        case .guestIndexFinished:
+            guard let index = decode(SessionEvent.GuestIndexFinished.self) else { break }
+            steps.append(
+                "indexed the guest files of \(index.restorePointId): \(index.files) files in \(index.fileSystems) file system(s), \(index.added) added, \(index.changed) changed, \(index.removed) removed\(index.message.map { " (\($0))" } ?? "")"
+            )
         default:
             break
         }

@@ -49,6 +49,8 @@ public enum SessionEvent {
         case restorePointCreated = "RestorePointCreated"
         case restorePointRemoved = "RestorePointRemoved"
         case retentionDeferred = "RetentionDeferred"
+        case guestIndexStarted = "GuestIndexStarted"
+        case guestIndexFinished = "GuestIndexFinished"
         case sessionFinished = "SessionFinished"
     }
 

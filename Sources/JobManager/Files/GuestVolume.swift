@@ -132,3 +132,39 @@ extension GuestDisks {
         return (readable[0].index, readable[0].partition, readable[0].found)
     }
 }
+
+extension GuestDisks {
+    /// Every readable (ext2/3/4) file system of the point, opened; with why each disk or file
+    /// system that should have been readable was not (a damaged table, a file system libext2fs
+    /// refuses). Disks that hold no file system (data disks) are neither.
+    public func openAll(vm: String, point: RestorePointChoice) async throws -> (volumes: [GuestVolume], problems: [String]) {
+        let chosen = try await PointDisks.choose(vm: vm, point: point, disk: nil, store: store, logger: logger)
+        let record = chosen.record
+        let (manifests, lock) = try await PointDisks.manifests(chosen.names, of: record.point.restorePointId, in: chosen.repository)
+        return try await BlockingIOPool.shared.run { () throws -> ([GuestVolume], [String]) in
+            var volumes: [GuestVolume] = [], problems: [String] = []
+            for manifest in manifests {
+                let export = RestorePointExport(manifest: manifest, repository: chosen.repository, cacheBytes: 16 << 20)
+                let disk = try Self.describe(export)
+                if let problem = disk.problem { problems.append(problem) }
+                var candidates = disk.partitions.map { (partition: Optional($0.partition), found: $0.found) }
+                if let whole = disk.wholeDisk { candidates.append((nil, whole)) }
+                for (partition, found) in candidates where found.readable {
+                    let offset = partition?.offset ?? 0
+                    do {
+                        let fileSystem = try Ext4FileSystem(size: partition?.length ?? manifest.diskSize) { at, buffer in
+                            try export.read(at: offset + at, into: buffer)
+                        }
+                        volumes.append(
+                            GuestVolume(
+                                record: record, chosen: chosen, export: export, partition: partition?.number, type: found.type ?? "ext4",
+                                fileSystem: fileSystem, lock: lock))
+                    } catch let error as Ext4Error {
+                        problems.append("\(manifest.disk)\(partition.map { " partition \($0.number)" } ?? ""): \(error.message)")
+                    }
+                }
+            }
+            return (volumes, problems)
+        }
+    }
+}
