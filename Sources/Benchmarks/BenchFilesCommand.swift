@@ -41,7 +41,7 @@ struct BenchFilesCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: folder) }
         let (count, size) = (files, Int64(diskMib) << 20)
         try await withClosing(store) { store in
-            let lab = try await BenchLabJob.make(in: folder, diskSize: size, blockSize: blockSize, store: store)
+            let lab = try await BenchLabJob.make(in: folder, diskSize: size, blockSize: blockSize, indexGuestFiles: true, store: store)
             let tree = folder.appendingPathComponent("tree")
             var started = ContinuousClock.now
             try await BlockingIOPool.shared.run { () throws in try Self.makeTree(at: tree, files: count) }
@@ -51,7 +51,12 @@ struct BenchFilesCommand: AsyncParsableCommand {
             }
             let prepared = (ContinuousClock.now - started).seconds
             let settings = JobManagerSettings(checkpointBytes: 256 << 20)
-            try await BenchLabJob.backUp(JobManager(store: store, settings: settings, logger: logger))
+            let jobs = JobManager(store: store, settings: settings, logger: logger)
+            let full = try await Self.indexed(try await BenchLabJob.backUp(jobs), store)
+            // A second backup of the unchanged tree: its index compares and stores nothing.
+            let unchanged = try await Self.indexed(try await BenchLabJob.backUp(jobs), store)
+            let indexBytes: Int64 = try await store.pool.query("SELECT pg_total_relation_size('guest_index.files')").decode(0, 0)
+            let indexRows: Int64 = try await store.pool.query("SELECT count(*) FROM guest_index.files").decode(0, 0)
 
             // files list -R: every entry with its metadata, from the chunks.
             let volume = try await GuestDisks(store: store, logger: logger).open(
@@ -104,6 +109,7 @@ struct BenchFilesCommand: AsyncParsableCommand {
             }
             let copied = try RestoreEvent.decoder().decode(RestoreEvent.FilesCopied.self, from: Data(event.data.utf8))
             let mib = 1_048_576.0
+            let pathBytes = listed.reduce(0) { $0 + $1.path.utf8.count + 1 }
             BenchReport.print(
                 [
                     BenchCase(name: "files list -R, \(listed.count) entries", value: listSeconds, unit: "s", reference: walkSeconds),
@@ -114,13 +120,35 @@ struct BenchFilesCommand: AsyncParsableCommand {
                         name: "one 1 MiB file restored: disk blocks loaded", value: Double(copied.blockBytes) / mib, unit: "MiB",
                         reference: Double(copied.bytes) / mib),
                     BenchCase(name: "one 1 MiB file restored: time (a restore session)", value: restoreSeconds, unit: "s", reference: 0),
+                    BenchCase(
+                        name: "guest file index, first point: files per second", value: Double(full.files) / full.seconds, unit: "files/s",
+                        reference: Double(walked) / walkSeconds),
+                    BenchCase(
+                        name: "guest file index, unchanged point: files per second", value: Double(unchanged.files) / unchanged.seconds,
+                        unit: "files/s", reference: Double(walked) / walkSeconds),
+                    BenchCase(
+                        name: "guest file index size per million files", value: Double(indexBytes) / Double(max(indexRows, 1)) * 1e6 / 1e6,
+                        unit: "MB", reference: Double(pathBytes) / Double(max(listed.count, 1)) * 1e6 / 1e6),
                 ], json: json,
                 notes: [
                     "guest tree: \(count) files of 0-200 bytes in folders of 1000, and /data/one-mib.bin (1 MiB of random bytes); ext4 by mke2fs -d on a \(diskMib) MiB disk (MBR, partition at 1 MiB), made in \(String(format: "%.1f", prepared)) s",
                     "job block size \(blockSize); listing: every entry with its metadata (and link targets) from the chunks; reference: the same walk by libext2fs over the lab's disk image in the page cache",
                     "restore: tidemark's restore session (plan, events, copy); reference: the file's own size",
+                    "index: the session step (walk from the chunks, compare with the previous point's rows, COPY into guest_index), as GuestIndexFinished times it; reference: the plain walk's rate; size: guest_index.files with its indexes per row, beside the paths alone as text (one per line)",
+                    "unchanged point: \(unchanged.added + unchanged.changed + unchanged.removed) rows written; \(indexRows) rows hold \(full.files + unchanged.files) indexed files",
                 ])
         }
+    }
+
+    /// The session's `GuestIndexFinished`: files, seconds and what it wrote.
+    static func indexed(_ session: String, _ store: EventStore) async throws -> SessionEvent.GuestIndexFinished {
+        let events = try await store.readStream(try StreamName(SessionEvent.stream(of: session)), limit: 10_000)
+        guard let event = events.last(where: { $0.type == SessionEvent.Kind.guestIndexFinished.rawValue }) else {
+            throw CommandFailure("the bench session \(session) recorded no guest file index")
+        }
+        let finished = try JSONDecoder().decode(SessionEvent.GuestIndexFinished.self, from: Data(event.data.utf8))
+        guard finished.result == .success else { throw CommandFailure("the guest file index warned: \(finished.message ?? "")") }
+        return finished
     }
 
     /// `files` small files in folders of 1000, and one 1 MiB file of random bytes.

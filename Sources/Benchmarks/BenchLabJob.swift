@@ -10,7 +10,9 @@ import Logging
 /// A one-VM lab, its server, a proxy, a repository and a job named `bench` that backs the VM
 /// up: what the publish and files benches back up before they measure.
 enum BenchLabJob {
-    static func make(in folder: URL, diskSize: Int64, blockSize: String? = nil, store: EventStore) async throws -> LabAdapter {
+    static func make(
+        in folder: URL, diskSize: Int64, blockSize: String? = nil, indexGuestFiles: Bool = false, store: EventStore
+    ) async throws -> LabAdapter {
         let lab = try LabAdapter.create(at: folder.appendingPathComponent("lab").path, vms: 1, disksPerVM: 1, diskSize: diskSize)
         try await CatalogStore(events: store).execute(metadata: EventMetadata(actor: "bench")) { start throws(CatalogError) in
             var plan = CatalogPlan(start)
@@ -27,17 +29,21 @@ enum BenchLabJob {
             settings.objects = ["vm:lab-vm-01"]
             settings.timeZone = "UTC"
             settings.blockSize = blockSize
+            settings.indexGuestFiles = indexGuestFiles
             try plan.add(try settings.definition(base: nil, in: plan.state, defaultTimeZone: "UTC"))
             return plan.changes
         }
         return lab
     }
 
-    /// Runs the `bench` job once; refused unless it succeeds.
-    static func backUp(_ jobs: JobManager) async throws {
-        let backup = try await jobs.run(session: try await jobs.begin(job: "bench", trigger: .manual))
+    /// Runs the `bench` job once; refused unless it succeeds. Returns the session's id.
+    @discardableResult
+    static func backUp(_ jobs: JobManager) async throws -> String {
+        let session = try await jobs.begin(job: "bench", trigger: .manual)
+        let backup = try await jobs.run(session: session)
         guard backup.finished.result == .success else {
             throw CommandFailure("the bench backup failed: \(backup.finished.reason ?? "")")
         }
+        return session
     }
 }
