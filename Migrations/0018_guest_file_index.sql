@@ -62,7 +62,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON guest_index.volumes, guest_index.files T
 -- file, its size, mode, owner and time. point_available is false once retention removed the
 -- point (its rows stay until the file system's index is pruned).
 CREATE VIEW reporting.guest_files AS
-SELECT rp.vm_name, v.vm_id, v.restore_point_id, rp.created_at AS point_created_at, rp.removed_at IS NULL AS point_available,
+SELECT rp.vm_name, v.vm_id, v.restore_point_id, rp.created_at AS point_created_at, (rp.restore_point_id IS NOT NULL AND rp.removed_at IS NULL) AS point_available,
        v.disk, v.partition, f.path, f.name, f.kind, f.size_bytes, f.mode, f.uid, f.gid, f.modified_at, f.link_target
   FROM guest_index.volumes v
   JOIN guest_index.files f ON f.vm_id = v.vm_id AND f.disk = v.disk AND f.partition = v.partition
@@ -73,7 +73,7 @@ SELECT rp.vm_name, v.vm_id, v.restore_point_id, rp.created_at AS point_created_a
 CREATE VIEW reporting.guest_file_indexes AS
 SELECT v.restore_point_id, rp.vm_name, v.vm_id, rp.created_at AS point_created_at, v.session_id, v.disk, v.partition,
        v.file_system, v.indexed_at,
-       v.files, v.added, v.changed, v.removed, v.seconds, rp.removed_at IS NULL AS point_available
+       v.files, v.added, v.changed, v.removed, v.seconds, (rp.restore_point_id IS NOT NULL AND rp.removed_at IS NULL) AS point_available
   FROM guest_index.volumes v
   LEFT JOIN projection.restore_points rp ON rp.restore_point_id = v.restore_point_id;
 

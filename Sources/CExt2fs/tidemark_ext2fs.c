@@ -155,6 +155,8 @@ void tm_ext_close(tm_ext_fs *fs) {
 
 uint32_t tm_ext_root(void) { return EXT2_ROOT_INO; }
 
+int tm_ext_needs_recovery(tm_ext_fs *fs) { return ext2fs_has_feature_journal_needs_recovery(fs->fs->super) ? 1 : 0; }
+
 void tm_ext_geometry(tm_ext_fs *fs, uint32_t *block_size, uint64_t *blocks, uint32_t *inodes, const char **label_out) {
     *block_size = fs->fs->blocksize;
     *blocks = ext2fs_blocks_count(fs->fs->super);

@@ -65,13 +65,21 @@ extension Ext4FileSystem {
     }
 
     /// Everything under `top` (not `top` itself), depth first, each directory's entries by
-    /// name; `visit` returns false to leave a directory's contents out. Symbolic links are
-    /// not followed, so the walk stays inside the tree and ends.
+    /// name; `visit` returns false to leave a directory's contents out. Symbolic links are not
+    /// followed, and a directory met twice (a damaged or hostile file system whose entries
+    /// lead back to a folder above) is listed but not entered again, so the walk ends; it keeps
+    /// its own stack, so a deep tree cannot exhaust the thread's.
     public func walk(_ top: Ext4Located, _ visit: (Ext4Located) throws -> Bool) throws {
         guard top.metadata.kind == .directory else { return }
-        for child in try children(of: top) {
-            if try visit(child), child.metadata.kind == .directory {
-                try walk(child, visit)
+        var entered: Set<UInt32> = [top.metadata.inode]
+        var pending: [[Ext4Located]] = [try children(of: top).reversed()]
+        while !pending.isEmpty {
+            guard let next = pending[pending.count - 1].popLast() else {
+                pending.removeLast()
+                continue
+            }
+            if try visit(next), next.metadata.kind == .directory, entered.insert(next.metadata.inode).inserted {
+                pending.append(try children(of: next).reversed())
             }
         }
     }

@@ -28,7 +28,7 @@ public final class Ext4FileSystem: Sendable {
 
         func read(_ offset: UInt64, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int32 {
             guard let buffer else { return EINVAL }
-            guard offset <= UInt64(Int64.max), Int64(offset) + Int64(count) <= size else {
+            guard count >= 0, Int64(count) <= size, offset <= UInt64(size - Int64(count)) else {
                 failure = Ext4Error(
                     .damaged, "the file system asks for \(count) bytes at byte \(offset), past its partition's \(size) bytes")
                 return ERANGE
@@ -52,6 +52,10 @@ public final class Ext4FileSystem: Sendable {
     public let blockCount: UInt64
     public let inodeCount: UInt32
     public let label: String?
+    /// The journal holds writes not yet in place (the guest was running at the snapshot): a
+    /// listing or a restore shows the file system without them, as a mount without
+    /// recovery would.
+    public let needsRecovery: Bool
 
     /// Opens the file system `size` bytes long that `reader` reads; refused with
     /// `.notExt4` when there is no ext2/3/4 superblock, `.damaged` when libext2fs refuses it.
@@ -75,6 +79,7 @@ public final class Ext4FileSystem: Sendable {
             String(decoding: UnsafeRawBufferPointer(start: pointer, count: 16).prefix { $0 != 0 }, as: UTF8.self)
         }
         self.label = name?.isEmpty == false ? name : nil
+        self.needsRecovery = tm_ext_needs_recovery(handle) != 0
         self.handle = handle
         self.source = source
     }
@@ -85,7 +90,11 @@ public final class Ext4FileSystem: Sendable {
 
     /// Runs `body` with the handle, holding the lock.
     private func locked<Value>(_ body: (OpaquePointer, Source) throws -> Value) throws -> Value {
-        try lock.withLock { _ in try body(handle, source) }
+        try lock.withLock { _ in
+            // A read error libext2fs got past belongs to the call that met it, not to this one.
+            source.failure = nil
+            return try body(handle, source)
+        }
     }
 
     /// What libext2fs says when the superblock is not there.
@@ -188,7 +197,8 @@ extension Ext4Metadata {
     init(inode: UInt32, _ raw: tm_ext_inode) {
         self.init(
             inode: inode, kind: Kind(mode: raw.mode), permissions: raw.mode & 0o7777, uid: raw.uid, gid: raw.gid, size: raw.size,
-            links: raw.links, modified: (raw.mtime, raw.mtime_nsec), accessed: (raw.atime, raw.atime_nsec))
+            links: raw.links, modified: (raw.mtime, min(raw.mtime_nsec, 999_999_999)),
+            accessed: (raw.atime, min(raw.atime_nsec, 999_999_999)))
     }
 }
 
@@ -197,16 +207,24 @@ private let readThrough: tm_ext_read_fn = { context, offset, buffer, count in
     Unmanaged<Ext4FileSystem.Source>.fromOpaque(context!).takeUnretainedValue().read(offset, buffer, count)
 }
 
-/// A listing's entries, filled by `collectEntry` on the listing's own thread.
+/// A listing's entries, filled by `collectEntry` on the listing's own thread; names no
+/// sound ext4 holds (empty, `.`, `..` past the first two, with `/` or NUL) are left out and
+/// counted: a path built from them could climb out of wherever it is used.
 private final class CollectedEntries {
     var entries: [(name: String, inode: UInt32)] = []
+    var refused = 0
 }
 
 /// The C listing callback: appends to the collector the context points to. A name is the
 /// guest's bytes; one that is not UTF-8 is shown with replacement characters.
 private let collectEntry: tm_ext_entry_fn = { context, name, length, inode in
     let collected = Unmanaged<CollectedEntries>.fromOpaque(context!).takeUnretainedValue()
-    let bytes = UnsafeRawBufferPointer(start: name, count: Int(length))
-    collected.entries.append((String(decoding: bytes, as: UTF8.self), inode))
+    let bytes = UnsafeRawBufferPointer(start: name, count: Int(max(length, 0)))
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard !bytes.isEmpty, !bytes.contains(0x2f), !bytes.contains(0), text != ".", text != ".." else {
+        collected.refused += 1
+        return 0
+    }
+    collected.entries.append((text, inode))
     return 0
 }

@@ -3,6 +3,7 @@ import DataMover
 import EventStore
 import Foundation
 import Postgres
+import Repository
 import WorkflowEvents
 
 extension SessionRunner {
@@ -63,6 +64,14 @@ extension SessionRunner {
     /// Errors that make an index a warning; not database trouble or cancellation, which
     /// leave the session to be resumed (and the point to be indexed then).
     static func indexProblem(_ error: any Error) -> Bool {
-        !(error is PostgresError || error is CancellationError || error is EventStoreError || Task.isCancelled)
+        if Task.isCancelled || error is CancellationError || error is EventStoreError { return false }
+        // PostgreSQL refusing the guest's data (a data exception, class 22, or a constraint,
+        // class 23) would refuse it again on every resume: a warning, like any other damage.
+        if let error = error as? PostgresError {
+            guard let code = error.code?.rawValue else { return false }
+            return code.hasPrefix("22") || code.hasPrefix("23")
+        }
+        if let error = error as? RepositoryError { return error.code != .busy }
+        return true
     }
 }

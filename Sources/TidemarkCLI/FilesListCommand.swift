@@ -29,7 +29,11 @@ struct FilesListCommand: AsyncParsableCommand {
                 output += "\n"
             }
             FileHandle.standardOutput.write(Data(output.utf8))
-            return ("\(volume.record.point.vmName ?? "") \(volume.record.point.restorePointId) \(volume.name)", entries.count)
+            let note =
+                volume.fileSystem.needsRecovery
+                ? " (its journal holds writes not yet in place: the guest was running; what is shown is the file system without them)"
+                : ""
+            return ("\(volume.record.point.vmName ?? "") \(volume.record.point.restorePointId) \(volume.name)\(note)", entries.count)
         }
         if !json { FileHandle.standardError.write(Data("\(count) entries in \(name)\n".utf8)) }
     }

@@ -123,6 +123,8 @@ struct GuestFilesTests {
             (["--path", "/etc/hosts", "--disk", "2001", "--to", target.path + "-new"], "no ext2/3/4 file system Tidemark can read"),
             (["--path", "/etc/hosts", "--partition", "3", "--to", target.path + "-new"], "has no partition 3"),
             (["--path", "/etc/hosts/x", "--to", target.path + "-new"], "is a file, not a directory"),
+            (["--path", "/etc", "--path", "/etc/nginx/nginx.conf", "--to", target.path + "-new"], "overlap"),
+            (["--path", "/etc/hosts", "--path", "/var/hosts", "--to", target.path + "-new"], "have the same name"),
         ]
         for (arguments, message) in cases {
             let run = try environment.tidemark(["files", "restore", "--vm", "lab-vm-01"] + arguments)

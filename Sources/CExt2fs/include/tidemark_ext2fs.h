@@ -40,6 +40,9 @@ void tm_ext_close(tm_ext_fs *fs);
 uint32_t tm_ext_root(void);
 /// The file system's block size and counts (for `files` summaries).
 void tm_ext_geometry(tm_ext_fs *fs, uint32_t *block_size, uint64_t *blocks, uint32_t *inodes, const char **label_out);
+/// Whether the journal holds transactions not yet written to their places (a file system
+/// snapshotted while mounted): what is read may miss the guest's last writes.
+int tm_ext_needs_recovery(tm_ext_fs *fs);
 /// One name in one directory (no path walking: the caller walks, so symbolic links resolve
 /// inside the guest's tree).
 long tm_ext_lookup(tm_ext_fs *fs, uint32_t directory, const char *name, int length, uint32_t *inode);

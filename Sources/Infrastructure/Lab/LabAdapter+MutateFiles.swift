@@ -161,13 +161,20 @@ extension LabAdapter {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
+        // Errors to a file, output through a pipe: reading one pipe to its end while the
+        // program blocks on a full other one would never end.
+        let errorsFile = FileManager.default.temporaryDirectory.appendingPathComponent("tidemark-debugfs-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: errorsFile.path, contents: nil) else {
+            throw InfrastructureError(.io, "cannot write \(errorsFile.path)")
+        }
+        defer { try? FileManager.default.removeItem(at: errorsFile) }
+        let output = Pipe()
         process.standardOutput = output
-        process.standardError = errors
+        process.standardError = try FileHandle(forWritingTo: errorsFile)
         try process.run()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let errorData = (try? Data(contentsOf: errorsFile)) ?? Data()
         return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
     }
 }

@@ -29,8 +29,11 @@ struct GuestFileIndex: Sendable {
 
     /// Stores `entries` as the volume's index, against its previous indexed point; a volume
     /// indexed before (a resumed session) is left as it is and its counts returned.
-    func store(_ entries: [GuestFileEntry], for volume: Volume, seconds: Double) async throws -> Counts {
-        try await pool.withTransaction { connection throws -> Counts in
+    func store(_ given: [GuestFileEntry], for volume: Volume, seconds: Double) async throws -> Counts {
+        // A path met twice (names that differ only in bytes that are not UTF-8) is stored once.
+        var unique = Set<String>()
+        let entries = given.filter { unique.insert($0.path).inserted }
+        return try await pool.withTransaction { connection throws -> Counts in
             let key: [any PostgresEncodable] = [volume.vm, volume.disk, Int64(volume.partition)]
             // One indexer per file system at a time: the lock ends with the transaction.
             try connection.query(
@@ -118,20 +121,24 @@ struct GuestFileIndex: Sendable {
     /// What tells one version of a file from another, as the stored row gives it back.
     static func signature(_ entry: GuestFileEntry) -> String {
         [
-            entry.kind.rawValue, String(entry.size), String(entry.permissions, radix: 8), String(entry.uid), String(entry.gid),
-            String(microseconds(entry)), entry.linkTarget ?? "",
+            entry.kind.rawValue, String(min(entry.size, UInt64(Int64.max))), String(entry.permissions, radix: 8), String(entry.uid),
+            String(entry.gid), String(microseconds(entry)), entry.linkTarget?.replacingOccurrences(of: "\u{0}", with: "") ?? "",
         ].joined(separator: "\u{1}")
     }
 
+    /// The modification time in microseconds, within the years PostgreSQL takes (1 to 9999),
+    /// so the stored row and the walk agree on it.
     static func microseconds(_ entry: GuestFileEntry) -> Int64 {
-        entry.modifiedSeconds * 1_000_000 + Int64(entry.modifiedNanoseconds / 1_000)
+        let seconds = min(max(entry.modifiedSeconds, -62_135_596_800), 253_402_300_799)
+        return seconds * 1_000_000 + Int64(entry.modifiedNanoseconds / 1_000)
     }
 
     static func row(_ entry: GuestFileEntry, volume: Volume, seq: Int64) -> [String?] {
         [
             volume.vm, volume.disk, String(volume.partition), entry.path, String(entry.path.split(separator: "/").last ?? ""),
-            entry.kind.rawValue, String(entry.size), String(entry.permissions, radix: 8), String(entry.uid), String(entry.gid),
-            timestamp(microseconds(entry)), entry.linkTarget, String(seq),
+            entry.kind.rawValue, String(min(entry.size, UInt64(Int64.max))), String(entry.permissions, radix: 8), String(entry.uid),
+            String(entry.gid), timestamp(microseconds(entry)), entry.linkTarget.map { $0.replacingOccurrences(of: "\u{0}", with: "") },
+            String(seq),
         ]
     }
 

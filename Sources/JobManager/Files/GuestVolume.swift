@@ -140,7 +140,8 @@ extension GuestDisks {
     public func openAll(vm: String, point: RestorePointChoice) async throws -> (volumes: [GuestVolume], problems: [String]) {
         let chosen = try await PointDisks.choose(vm: vm, point: point, disk: nil, store: store, logger: logger)
         let record = chosen.record
-        let (manifests, lock) = try await PointDisks.manifests(chosen.names, of: record.point.restorePointId, in: chosen.repository)
+        let (manifests, lock) = try await PointDisks.manifests(
+            chosen.names, of: record.point.restorePointId, in: chosen.repository, waitForLock: true)
         return try await BlockingIOPool.shared.run { () throws -> ([GuestVolume], [String]) in
             var volumes: [GuestVolume] = [], problems: [String] = []
             for manifest in manifests {
@@ -159,8 +160,8 @@ extension GuestDisks {
                             GuestVolume(
                                 record: record, chosen: chosen, export: export, partition: partition?.number, type: found.type ?? "ext4",
                                 fileSystem: fileSystem, lock: lock))
-                    } catch let error as Ext4Error {
-                        problems.append("\(manifest.disk)\(partition.map { " partition \($0.number)" } ?? ""): \(error.message)")
+                    } catch let error where !(error is CancellationError) {
+                        problems.append("\(manifest.disk)\(partition.map { " partition \($0.number)" } ?? ""): \(error)")
                     }
                 }
             }

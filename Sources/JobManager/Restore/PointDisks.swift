@@ -38,14 +38,16 @@ struct PointDisks: Sendable {
     }
 
     /// The manifests of `names` in `point`, read after the repository's shared lock is taken:
-    /// the caller holds the lock while it reads their chunks, so collection waits.
+    /// the caller holds the lock while it reads their chunks, so collection waits. With
+    /// `waitForLock`, a collection holding the lock is waited for instead of refused (the
+    /// session's index step, which must not give a point up for a collection's minutes).
     static func manifests(
-        _ names: [String], of point: String, in repository: BackupRepository
+        _ names: [String], of point: String, in repository: BackupRepository, waitForLock: Bool = false
     ) async throws -> (
         [DiskManifest], RepositoryLock
     ) {
         try await BlockingIOPool.shared.run { () throws(RepositoryError) in
-            let lock = try repository.lock(.shared, wait: false)
+            let lock = try repository.lock(.shared, wait: waitForLock)
             return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, lock)
         }
     }

@@ -26,6 +26,24 @@ extension RestorePlanner {
                     .invalidRequest, "--path \(path) climbs with '..': name the file by its own path, which cannot leave the target folder")
             }
         }
+        // Each path lands in the folder under its last name: two with one name, or one inside
+        // another, would write over each other.
+        let cleaned = paths.map { "/" + $0.split(separator: "/").joined(separator: "/") }
+        for (index, path) in cleaned.enumerated() {
+            for other in cleaned[(index + 1)...] {
+                if path == "/" || other == "/" || path == other || other.hasPrefix(path + "/") || path.hasPrefix(other + "/") {
+                    throw RestoreError(
+                        .invalidRequest, "--path \(path) and --path \(other) overlap: name each file or folder once, not one inside another"
+                    )
+                }
+                if path.split(separator: "/").last == other.split(separator: "/").last {
+                    throw RestoreError(
+                        .invalidRequest,
+                        "--path \(path) and --path \(other) have the same name and would be written over each other: restore them in two runs, to two folders"
+                    )
+                }
+            }
+        }
         let known = catalog.repositories.values.map(\.definition.path)
         let absolute = try await BlockingIOPool.shared.run { () throws -> String in
             try Self.checkedFolder(folder, overwrite: overwrite, known: known)
