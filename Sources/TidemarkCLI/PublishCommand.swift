@@ -94,6 +94,7 @@ struct PublishService: Service {
 
 struct PublishListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "The publishes not stopped yet.")
+    @Flag(help: "A JSON array, one object per publish.") var json = false
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -101,6 +102,18 @@ struct PublishListCommand: AsyncParsableCommand {
         let database = try CatalogDatabase(options: global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 2)
         let publishes = try await withClosing(store) { store in try await PublishManager(store: store, logger: logger).unstopped() }
+        if json {
+            let objects: [[String: Any]] = publishes.map { publish in
+                [
+                    "publish_id": publish.publish, "vm_name": publish.requested.vmName,
+                    "restore_point_id": publish.requested.restorePointId,
+                    "disks": publish.requested.disks.map(\.disk), "address": publish.address ?? publish.requested.listen,
+                    "requested_by": publish.actor ?? NSNull(), "serving": publish.serving, "writable": publish.requested.writable,
+                ]
+            }
+            print(String(decoding: try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
         guard !publishes.isEmpty else {
             print("no publish is being served")
             return

@@ -25,7 +25,7 @@ extension SessionCommand {
                     "publish: \(try rows.decodeIfPresent(row, 1, as: String.self) ?? "-") \(try rows.decodeIfPresent(row, 2, as: String.self) ?? "-") → \(try rows.decode(row, 3, as: String.self))",
                     try rows.decodeIfPresent(row, 4) ?? "-", started.map(formatter.string(from:)) ?? "-",
                     duration.map { String(format: "%.1f s", $0) } ?? "-", megabytes(try rows.decodeIfPresent(row, 7)),
-                    megabytes(try rows.decodeIfPresent(row, 8)), "-",
+                    megabytes(try rows.decodeIfPresent(row, 8)), "-", "-",
                 ]
             )
         }

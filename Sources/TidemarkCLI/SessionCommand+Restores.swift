@@ -13,7 +13,7 @@ extension SessionCommand {
             """
             SELECT restore_id, what, array_to_string(vm_names, ', '), coalesce(target_server, array_to_string(files, ', ')),
                    coalesce(result, state, '-'), requested_at, duration_seconds, written_bytes + skipped_bytes, written_bytes,
-                   coalesce(bottleneck, '-')
+                   coalesce(bottleneck, '-'), reason
               FROM reporting.restores ORDER BY requested_at DESC NULLS LAST LIMIT $1
             """, [limit])
         let formatter = ISO8601DateFormatter()
@@ -29,6 +29,7 @@ extension SessionCommand {
                     try rows.decode(row, 4),
                     started.map(formatter.string(from:)) ?? "-", duration.map { String(format: "%.1f s", $0) } ?? "-",
                     megabytes(try rows.decodeIfPresent(row, 7)), megabytes(try rows.decodeIfPresent(row, 8)), try rows.decode(row, 9),
+                    SessionCommand.shortReason(try rows.decodeIfPresent(row, 10)),
                 ]
             )
         }

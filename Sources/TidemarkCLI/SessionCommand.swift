@@ -44,7 +44,7 @@ struct SessionCommand: AsyncParsableCommand {
                 let rows = try await pool.query(
                     """
                     SELECT session_id, coalesce(job_name, '-'), coalesce(result, state, '-'), started_at, duration_seconds,
-                           processed_bytes, transferred_bytes, coalesce(bottleneck, '-')
+                           processed_bytes, transferred_bytes, coalesce(bottleneck, '-'), reason
                       FROM reporting.sessions WHERE ($1::text IS NULL OR lower(job_name) = lower($1))
                      ORDER BY started_at DESC NULLS LAST LIMIT $2
                     """, [job, limit])
@@ -79,16 +79,24 @@ struct SessionCommand: AsyncParsableCommand {
                             started.map(formatter.string(from:)) ?? "-",
                             duration.map { String(format: "%.1f s", $0) } ?? "-", megabytes(try rows.decodeIfPresent(row, 5)),
                             megabytes(try rows.decodeIfPresent(row, 6)), try rows.decode(row, 7),
+                            SessionCommand.shortReason(try rows.decodeIfPresent(row, 8)),
                         ]
                     ))
             }
             // Backups and restores by start, newest first, the limit over both.
             entries.sort { ($0.0 ?? .distantPast) > ($1.0 ?? .distantPast) }
             let table =
-                [["SESSION", "JOB", "RESULT", "STARTED", "DURATION", "PROCESSED", "TRANSFERRED", "BOTTLENECK"]]
+                [["SESSION", "JOB", "RESULT", "STARTED", "DURATION", "PROCESSED", "TRANSFERRED", "BOTTLENECK", "REASON"]]
                 + entries.prefix(limit).map(\.1)
             print(TextTable.render(table, rightAligned: [4, 5, 6]), terminator: "")
         }
+    }
+
+    /// Why a session did not succeed, cut to fit a table row (`session show` has it whole).
+    static func shortReason(_ reason: String?) -> String {
+        guard let reason, !reason.isEmpty else { return "-" }
+        let line = reason.replacingOccurrences(of: "\n", with: " ")
+        return line.count > 60 ? String(line.prefix(59)) + "…" : line
     }
 
     struct Show: AsyncParsableCommand {
