@@ -1,4 +1,4 @@
--- 0017 — file-level restores (issue 16).
+-- 0017 — file-level restores, and disk restores that take a kept publish overlay (issue 16).
 --
 -- A file restore is a restore session like the others: RestoreRequested with what = 'files'
 -- and the guest paths, the folder and the file system read (guest_files), then
@@ -9,6 +9,12 @@
 UPDATE tidemark.stream_categories
    SET event_types = event_types || ARRAY['RestoreFilesCopied']
  WHERE category = 'restore' AND NOT ('RestoreFilesCopied' = ANY (event_types));
+
+-- A disk restore can take a kept publish overlay's sectors over the restored disk (migrate
+-- after instant access): RestoreOverlayApplied once they are written.
+UPDATE tidemark.stream_categories
+   SET event_types = event_types || ARRAY['RestoreOverlayApplied']
+ WHERE category = 'restore' AND NOT ('RestoreOverlayApplied' = ANY (event_types));
 
 ALTER TABLE projection.restores ADD COLUMN files_restored integer;
 ALTER TABLE projection_shadow.restores ADD COLUMN files_restored integer;

@@ -112,7 +112,7 @@ public struct RestoresProjection: Projection {
             case .filesCopied:
                 guard let copied = try? decoder.decode(RestoreEvent.FilesCopied.self, from: data) else { continue }
                 row.filesRestored = Int64(copied.files)
-            case .targetRequested, .diskStarted, .powerOnRequested, .powerOffRequested, .poweredOff:
+            case .targetRequested, .diskStarted, .overlayApplied, .powerOnRequested, .powerOffRequested, .poweredOff:
                 continue
             }
             restores[id] = row

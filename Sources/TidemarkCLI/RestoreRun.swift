@@ -17,6 +17,14 @@ enum RestoreRun {
         }
     }
 
+    /// A stopped publish's VM, point and kept overlay folder.
+    static func keptOverlay(_ publish: String, global: GlobalOptions) async throws -> (vm: String, point: String, folder: String) {
+        let logger = try global.makeLogger()
+        let database = try CatalogDatabase(options: global, logger: logger)
+        let store = try await database.openEventStore(maximumConnections: 2)
+        return try await withClosing(store) { store in try await PublishManager(store: store, logger: logger).keptOverlay(publish) }
+    }
+
     static func resume(_ id: String, global: GlobalOptions) async throws {
         try await withManager(global) { manager in
             print("resuming restore \(id)")
@@ -136,9 +144,15 @@ struct RestoreDiskCommand: AsyncParsableCommand {
             With --to-vm the disk is written over the VM's disk of the same key (or --target-disk), which must be as large; the VM \
             must be off, or --power-off lets the restore switch it off. Naming the VM is the consent to write into it.
             """)
-    @Option(help: "The VM backed up (name or id).") var vm: String
+    @Option(help: "The VM backed up (name or id).") var vm: String?
     @Option(help: "The disk: its key (2000) or name (disk-2000).") var disk: String
     @Option(help: "The file to write.") var to: String?
+    @Option(
+        name: .customLong("from-publish"),
+        help: ArgumentHelp(
+            "Migrate after instant access: the VM and restore point of this stopped publish, with the writes its kept overlay holds written over the disk (--to FILE).",
+            valueName: "publish id"))
+    var fromPublish: String?
     @Option(name: .customLong("to-vm"), help: "An existing VM to write the disk into (name or id).") var toVM: String?
     @Option(name: .customLong("to-server"), help: "The server of --to-vm (default: the one the point was backed up from).")
     var server: String?
@@ -153,6 +167,14 @@ struct RestoreDiskCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (to == nil) != (toVM == nil) else { throw ValidationError("give --to FILE or --to-vm VM (one of them)") }
+        if fromPublish != nil {
+            guard vm == nil, pointOptions.point == "latest", pointOptions.at == nil else {
+                throw ValidationError("--from-publish names the VM and the restore point: leave out --vm, --point and --at")
+            }
+            guard to != nil else { throw ValidationError("--from-publish restores to a file: give --to FILE") }
+        } else if vm == nil {
+            throw ValidationError("name the VM with --vm (or a stopped publish with --from-publish)")
+        }
         if toVM == nil && (server != nil || targetDisk != nil || powerOff || powerOn) {
             throw ValidationError("--to-server, --target-disk, --power-off and --power-on go with --to-vm")
         }
@@ -169,9 +191,15 @@ struct RestoreDiskCommand: AsyncParsableCommand {
         } else {
             destination = .diskFile(disk: disk, path: to ?? "", replace: force)
         }
-        try await RestoreRun.request(
-            RestoreOrder(vms: [vm], point: pointOptions.choice, destination: destination, reason: pointOptions.reason, raw: format == .raw),
-            metadata: pointOptions.metadata, global: global)
+        var order = RestoreOrder(
+            vms: [vm ?? ""], point: pointOptions.choice, destination: destination, reason: pointOptions.reason, raw: format == .raw)
+        if let fromPublish {
+            let kept = try await RestoreRun.keptOverlay(fromPublish, global: global)
+            order.vms = [kept.vm]
+            order.point = .id(kept.point)
+            order.overlay = kept.folder
+        }
+        try await RestoreRun.request(order, metadata: pointOptions.metadata, global: global)
     }
 }
 

@@ -45,6 +45,10 @@ enum RestoreTimeline {
             guard let throttle = try? decoder.decode(RestoreEvent.ThrottleApplied.self, from: data) else { return nil }
             return
                 "throttled by rule '\(throttle.ruleName)' to \(Rate.describe(throttle.bytesPerSecond)) (\(throttle.sessionsSharing) session\(throttle.sessionsSharing == 1 ? "" : "s") under it)"
+        case .overlayApplied:
+            guard let applied = try? decoder.decode(RestoreEvent.OverlayApplied.self, from: data) else { return nil }
+            return
+                "\(subject)wrote the publish overlay's \(applied.sectors) sectors (\(applied.bytes) bytes) from \(applied.overlay) over it"
         case .filesCopied:
             guard let copied = try? decoder.decode(RestoreEvent.FilesCopied.self, from: data) else { return nil }
             return

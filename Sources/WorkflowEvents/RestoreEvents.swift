@@ -31,6 +31,7 @@ public enum RestoreEvent {
         case poweredOff = "RestorePoweredOff"
         case throttleApplied = "RestoreThrottleApplied"
         case filesCopied = "RestoreFilesCopied"
+        case overlayApplied = "RestoreOverlayApplied"
         case finished = "RestoreFinished"
     }
 
@@ -70,7 +71,7 @@ public enum RestoreEvent {
     /// A disk of the restore point to restore.
     public struct Disk: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
-            case disk, key, sizeBytes = "size_bytes", path, targetKey = "target_key"
+            case disk, key, sizeBytes = "size_bytes", path, targetKey = "target_key", overlay
         }
 
         /// The manifest's name in the restore point (`disk-2000`).
@@ -81,6 +82,9 @@ public enum RestoreEvent {
         public var path: String?
         /// The disk of the target VM it is written over, when not the same key (`--target-disk`).
         public var targetKey: Int?
+        /// A kept publish overlay (its folder) whose sectors are written over the restored
+        /// disk: the writes made while the point was published (migrate).
+        public var overlay: String?
 
         public init(disk: String, key: Int, sizeBytes: Int64, path: String? = nil, targetKey: Int? = nil) {
             self.targetKey = targetKey
@@ -249,6 +253,25 @@ public enum RestoreEvent {
             self.folder = folder
             self.overwrite = overwrite
             self.host = host
+        }
+    }
+
+    /// A kept publish overlay written over a restored disk (migrate): how many 4 KiB sectors.
+    public struct OverlayApplied: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case taskId = "task_id", overlay, sectors, bytes
+        }
+
+        public var taskId: String
+        public var overlay: String
+        public var sectors: Int
+        public var bytes: Int64
+
+        public init(taskId: String, overlay: String, sectors: Int, bytes: Int64) {
+            self.taskId = taskId
+            self.overlay = overlay
+            self.sectors = sectors
+            self.bytes = bytes
         }
     }
 

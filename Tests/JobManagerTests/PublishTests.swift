@@ -224,6 +224,20 @@ struct PublishTests {
                 [publish])
             #expect(try kept.decodeIfPresent(0, 0, as: String.self) == (keep ? folder : nil))
             #expect(try kept.decode(0, 1, as: Int64.self) == 4_096)
+            // Migrate: the disk restored to a file with the overlay's writes over it equals what
+            // the client saw; without a kept overlay the restore is refused, nothing recorded.
+            let migrated = environment.folder.appendingPathComponent("migrated-\(keep).img").path
+            let restoresBefore = try await RestoreTests.restoreEvents(environment)
+            let migrate = try environment.tidemark([
+                "restore", "disk", "--from-publish", String(publish.prefix(8)), "--disk", "2000", "--to", migrated,
+            ])
+            if keep {
+                #expect(migrate.status == 0, "\(migrate.output)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: migrated)) == expected)
+            } else {
+                #expect(migrate.status != 0 && migrate.output.contains("kept no overlay"), "\(migrate.output)")
+                #expect(try await RestoreTests.restoreEvents(environment) == restoresBefore)
+            }
         }
         #expect(try Self.digest(environment.repositoryPath) == repositoryBefore)
     }

@@ -82,3 +82,40 @@ extension PublishManager {
         return (chosen.publish, nil)
     }
 }
+
+extension PublishManager {
+    /// A stopped publish that kept its overlay (its id or the start of it): the VM, the
+    /// restore point and the overlay's folder, for a disk restore that takes the overlay's
+    /// writes (the migrate after instant access). Refused with why otherwise.
+    public func keptOverlay(_ prefix: String) async throws -> (vm: String, point: String, folder: String) {
+        let wanted = prefix.lowercased()
+        guard !wanted.isEmpty, wanted.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw RestoreError(.invalidRequest, "'\(prefix)' is not a publish's id: see 'tidemark session list' for publishes")
+        }
+        let streams = try await store.streams(category: PublishEvent.category, prefix: "publish-" + wanted, limit: 3)
+        guard streams.count == 1, let stream = streams.first else {
+            throw RestoreError(
+                .invalidRequest,
+                streams.isEmpty
+                    ? "no publish has an id starting with '\(prefix)': see 'tidemark session list'"
+                    : "'\(prefix)' starts several publishes' ids: give more of it")
+        }
+        let events = try await store.readStream(try StreamName(stream), limit: 10_000)
+        let decoder = PublishEvent.decoder()
+        guard let first = events.first, let requested = try? decoder.decode(PublishEvent.Requested.self, from: Data(first.data.utf8))
+        else {
+            throw RestoreError(.invalidRequest, "the publish \(prefix) has no request recorded")
+        }
+        guard let last = events.last(where: { $0.type == PublishEvent.Kind.stopped.rawValue }),
+            let stopped = try? decoder.decode(PublishEvent.Stopped.self, from: Data(last.data.utf8))
+        else {
+            throw RestoreError(
+                .invalidRequest, "the publish \(prefix) is still being served: stop it first ('tidemark publish stop \(prefix)')")
+        }
+        guard let folder = stopped.overlayKept else {
+            throw RestoreError(
+                .invalidRequest, "the publish \(prefix) kept no overlay (it was read-only, or its overlay was discarded at its stop)")
+        }
+        return (requested.vmId, requested.restorePointId, folder)
+    }
+}

@@ -63,8 +63,14 @@ public struct RestoreOrder: Sendable {
     public var reason: String?
     /// Files: every byte written, zeros included (a raw image), instead of holes (sparse).
     public var raw: Bool
+    /// A disk to a file: the folder of a kept publish overlay whose sectors go over the
+    /// restored disk (the writes made while it was published).
+    public var overlay: String?
 
-    public init(vms: [String], point: RestorePointChoice, destination: Destination, reason: String?, raw: Bool = false) {
+    public init(
+        vms: [String], point: RestorePointChoice, destination: Destination, reason: String?, raw: Bool = false, overlay: String? = nil
+    ) {
+        self.overlay = overlay
         self.vms = vms
         self.point = point
         self.destination = destination

@@ -56,11 +56,20 @@ struct RestorePlanner {
             guard machines.count == 1 else { throw RestoreError(.invalidRequest, "a disk restore takes one VM") }
             var file = try Self.disk(disk, of: machines[0])
             file.path = try await checkedFile(path, replace: replace, catalog: catalog)
+            if let overlay = order.overlay {
+                let (name, size) = (file.disk, file.sizeBytes)
+                file.overlay = try await BlockingIOPool.shared.run { () throws in
+                    try RestoreOverlay.check(folder: overlay, disk: name, size: size)
+                }
+            }
             machines[0].disks = [file]
             return RestoreEvent.Requested(
                 restoreId: restoreID, what: .disk, reason: order.reason, repositoryId: repositoryID, repositoryName: repository.name,
                 vms: machines, target: nil, replace: replace, raw: order.raw ? true : nil)
         case .diskToVM(let disk, let target, let targetDisk):
+            guard order.overlay == nil else {
+                throw RestoreError(.invalidRequest, "a publish's overlay goes with a disk restored to a file (--to FILE)")
+            }
             guard machines.count == 1 else { throw RestoreError(.invalidRequest, "a disk restore takes one VM") }
             var chosen = try Self.disk(disk, of: machines[0])
             chosen.targetKey = targetDisk ?? chosen.key

@@ -140,6 +140,15 @@ struct RestoreRunner {
         busy.parallelSeconds += RestoreDiskCopy.seconds(ContinuousClock.now - started) * Double(max(running, 1))
         let disks = await recorder.state.disks
         guard tasks.allSatisfy({ disks[$0.1]?.progress?.result == .success }) else { return }
+        // A kept publish overlay goes over its restored disk once the disk is in place.
+        for (disk, task) in tasks {
+            guard let overlay = disk.overlay, let path = disk.path, await !recorder.state.overlaysApplied.contains(task) else { continue }
+            let (sectors, bytes) = try await BlockingIOPool.shared.run { () throws in
+                try RestoreOverlay.apply(folder: overlay, disk: disk.disk, to: path)
+            }
+            try await recorder.record(
+                .overlayApplied, RestoreEvent.OverlayApplied(taskId: task, overlay: overlay, sectors: sectors, bytes: bytes))
+        }
         if let target, let destination = requested.target, let prepared, destination.powerOn,
             await !recorder.state.poweredOn.contains(machine.vmId)
         {

@@ -28,6 +28,7 @@ struct RestoreState: Sendable {
     /// The last run's throttle, if a rule applied.
     private(set) var throttle: RestoreEvent.ThrottleApplied?
     private(set) var filesCopied: RestoreEvent.FilesCopied?
+    private(set) var overlaysApplied: Set<String> = []
     private(set) var finished: RestoreEvent.Finished?
 
     init() {}
@@ -71,6 +72,8 @@ struct RestoreState: Sendable {
             throttle = decode(RestoreEvent.ThrottleApplied.self)
         case .filesCopied:
             filesCopied = decode(RestoreEvent.FilesCopied.self)
+        case .overlayApplied:
+            if let event = decode(RestoreEvent.OverlayApplied.self) { overlaysApplied.insert(event.taskId) }
         case .finished:
             finished = decode(RestoreEvent.Finished.self)
         }
