@@ -57,7 +57,9 @@ extension PublishManager {
             let stopped = PublishEvent.Stopped(
                 clients: 0, reads: 0, bytesRead: 0, writes: 0, bytesWritten: 0, errors: 0,
                 reason:
-                    "stopped by \(metadata.actor ?? "?"): no process was serving it any more (it ended without recording its stop; its figures are lost)"
+                    "stopped by \(metadata.actor ?? "?"): no process was serving it any more (it ended without recording its stop; its figures are lost)",
+                // Its overlay is where it was, as flushed last: kept if it was to be kept.
+                overlayKept: chosen.requested.keepOverlay == true ? chosen.requested.overlayFolder : nil
             )
             let end = try NewEvent(
                 type: PublishEvent.Kind.stopped.rawValue,
@@ -100,7 +102,7 @@ extension PublishManager {
                     ? "no publish has an id starting with '\(prefix)': see 'tidemark session list'"
                     : "'\(prefix)' starts several publishes' ids: give more of it")
         }
-        let events = try await store.readStream(try StreamName(stream), limit: 10_000)
+        let events = try await store.readStream(try StreamName(stream), limit: 1_000_000)
         let decoder = PublishEvent.decoder()
         guard let first = events.first, let requested = try? decoder.decode(PublishEvent.Requested.self, from: Data(first.data.utf8))
         else {

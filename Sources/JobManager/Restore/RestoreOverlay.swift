@@ -14,7 +14,7 @@ enum RestoreOverlay {
         let absolute = URL(fileURLWithPath: folder).standardizedFileURL.path
         let overlay = absolute + "/\(disk).overlay", map = absolute + "/\(disk).map"
         var info = stat()
-        guard stat(overlay, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+        guard lstat(overlay, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
             throw RestoreError(
                 .invalidRequest,
                 "\(overlay) is not there: the publish kept no overlay of \(disk) (was it published --writable --keep-overlay?)")
@@ -23,31 +23,33 @@ enum RestoreOverlay {
             throw RestoreError(
                 .invalidRequest, "\(overlay) holds \(info.st_size) bytes, not the disk's \(size): it is another disk's overlay")
         }
-        let sectors = try self.sectors(map)
-        if let size, let beyond = sectors.first(where: { $0 < 0 || $0 * Int64(sector) >= size }) {
-            throw RestoreError(.invalidRequest, "\(map) names sector \(beyond), outside the disk: the map is damaged")
-        }
+        _ = try sectors(map, diskSize: size ?? Int64(info.st_size))
         return absolute
     }
 
-    /// The sectors the map names (no map: none were written).
-    static func sectors(_ map: String) throws -> [Int64] {
+    /// The sectors the map names (no map: none were written), each checked to lie inside the
+    /// disk (a damaged map is refused, never multiplied past the end).
+    static func sectors(_ map: String, diskSize: Int64) throws -> [Int64] {
         guard FileManager.default.fileExists(atPath: map) else { return [] }
         guard let data = FileManager.default.contents(atPath: map) else { throw RestoreError(.io, "cannot read \(map)") }
         guard data.count % 8 == 0 else {
             throw RestoreError(.invalidRequest, "\(map) is not whole (\(data.count) bytes): the map is damaged")
         }
-        return data.withUnsafeBytes { raw in
+        let sectors = data.withUnsafeBytes { raw in
             (0..<(raw.count / 8)).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
         }.sorted()
+        let count = (diskSize + Int64(sector) - 1) / Int64(sector)
+        if let beyond = sectors.first(where: { $0 < 0 || $0 >= count }) {
+            throw RestoreError(.invalidRequest, "\(map) names sector \(beyond), outside the disk's \(count): the map is damaged")
+        }
+        return sectors
     }
 
     /// Writes the overlay's sectors of `disk` into the restored file at `path` and flushes it;
     /// returns how many sectors and bytes. Blocking.
     static func apply(folder: String, disk: String, to path: String) throws -> (sectors: Int, bytes: Int64) {
         let overlay = folder + "/\(disk).overlay"
-        let sectors = try self.sectors(folder + "/\(disk).map")
-        let source = open(overlay, O_RDONLY | O_CLOEXEC)
+        let source = open(overlay, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard source >= 0 else { throw RestoreError(.io, "cannot open \(overlay): \(String(cString: strerror(errno)))") }
         defer { close(source) }
         let target = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
@@ -55,6 +57,7 @@ enum RestoreOverlay {
         defer { close(target) }
         var size = stat()
         guard fstat(target, &size) == 0 else { throw RestoreError(.io, "cannot look at \(path)") }
+        let sectors = try self.sectors(folder + "/\(disk).map", diskSize: Int64(size.st_size))
         var buffer = [UInt8](repeating: 0, count: sector)
         var bytes: Int64 = 0
         for index in sectors {

@@ -58,9 +58,13 @@ struct RestorePlanner {
             file.path = try await checkedFile(path, replace: replace, catalog: catalog)
             if let overlay = order.overlay {
                 let (name, size) = (file.disk, file.sizeBytes)
-                file.overlay = try await BlockingIOPool.shared.run { () throws in
+                let checked = try await BlockingIOPool.shared.run { () throws in
                     try RestoreOverlay.check(folder: overlay, disk: name, size: size)
                 }
+                if let path = file.path, path.hasPrefix(checked + "/") {
+                    throw RestoreError(.invalidRequest, "\(path) is inside the overlay's folder \(checked): write the disk elsewhere")
+                }
+                file.overlay = checked
             }
             machines[0].disks = [file]
             return RestoreEvent.Requested(
