@@ -155,6 +155,7 @@ let package = Package(
             name: "PrivateCluster",
             dependencies: [
                 "CodedErrors",
+                "CFileSystem",
                 "Postgres",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -255,7 +256,7 @@ let package = Package(
         ),
         .testTarget(
             name: "Ext4Tests",
-            dependencies: ["Ext4"]
+            dependencies: ["Ext4", "TestSupport"]
         ),
         .testTarget(
             name: "PostgresTests",
@@ -271,7 +272,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InfrastructureTests",
-            dependencies: ["Infrastructure", "DataMover", "Repository"]
+            dependencies: ["Infrastructure", "DataMover", "Repository", "TestSupport"]
         ),
         .testTarget(
             name: "VSphereTests",

@@ -1,3 +1,4 @@
+import CFileSystem
 import Foundation
 
 /// Runs a PostgreSQL program and waits for it; server programs run as the unprivileged
@@ -27,7 +28,8 @@ public struct ToolRunner: Sendable {
     ///
     /// `posix_spawn` and `waitpid` rather than Foundation's `Process`: the server that
     /// `pg_ctl start` leaves running must not keep the caller waiting, and `waitpid` on the
-    /// one child is exact.
+    /// one child is exact. The child gets only standard input, output and error: every other
+    /// descriptor of this process is closed in it.
     public func run(_ program: String, _ arguments: [String]) throws(ClusterError) -> Output {
         let argv =
             runAsServerAccount
@@ -42,6 +44,9 @@ public struct ToolRunner: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else this process holds open reaches the tool, nor the server it leaves
+        // running: a pipe of ours held by postgres would never see its end.
+        tidemark_spawn_close_from(&actions, 3)
         var pid: pid_t = 0
         let spawned = withCStringArray(argv) { arguments in
             posix_spawn(&pid, argv[0], &actions, nil, arguments, environ)

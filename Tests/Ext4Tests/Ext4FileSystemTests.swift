@@ -1,5 +1,6 @@
 import Ext4
 import Foundation
+import TestSupport
 import Testing
 
 /// libext2fs read through Tidemark's I/O manager, against file systems mke2fs builds from a
@@ -42,16 +43,8 @@ import Testing
     }
 
     static func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let result = try Program.run(program, arguments)
+        return (result.status, result.output)
     }
 
     static func write(_ bytes: [UInt8], to url: URL, mode: Int = 0o644, modified: Date? = nil) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Infrastructure
+import TestSupport
 import Testing
 
 /// Lab disks that hold real guest file systems: a partition table and an ext4 partition with
@@ -7,16 +8,8 @@ import Testing
 @Suite("The lab: disks with guest file systems")
 struct LabGuestFilesTests {
     static func debugfs(_ request: String, _ image: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/debugfs")
-        process.arguments = ["-R", request, "\(image)?offset=\(1 << 20)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Program.run("/usr/sbin/debugfs", ["-R", request, "\(image)?offset=\(1 << 20)"])
+        return (result.status, result.output)
     }
 
     @Test("each VM's first disk holds an MBR and an ext4 partition with the generated files; the other disks hold generated data")

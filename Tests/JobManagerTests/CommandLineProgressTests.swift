@@ -37,21 +37,17 @@ struct CommandLineProgressTests {
         let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
         defer { environment.remove() }
         // script(1) runs the command on a pseudo-terminal and copies what it writes.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qfec", "\(TidemarkProcess.binary) job start \(environment.jobName)", "/dev/null"]
-        process.currentDirectoryURL = environment.folder
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "TIDEMARK_DATABASE_URL": environment.databaseURL, "TIDEMARK_CHECKPOINT_BYTES": "262144", "TIDEMARK_RETRY_WAIT_SECONDS": "0",
-        ]) { _, new in new }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let run = try await offThePool {
+            try Program.run(
+                "/usr/bin/script", ["-qfec", "\(TidemarkProcess.binary) job start \(environment.jobName)", "/dev/null"],
+                in: environment.folder,
+                environment: [
+                    "TIDEMARK_DATABASE_URL": environment.databaseURL, "TIDEMARK_CHECKPOINT_BYTES": "262144",
+                    "TIDEMARK_RETRY_WAIT_SECONDS": "0",
+                ])
+        }
+        let text = run.output
+        #expect(run.status == 0, "\(text)")
         #expect(text.contains(Self.clearLine + "  progress: "), "\(text.debugDescription)")
         #expect(text.contains(Self.clearLine + "  progress: 2 of 2 disks done, 100% of "), "\(text.debugDescription)")
         // Steps are whole lines even while the progress line is drawn.

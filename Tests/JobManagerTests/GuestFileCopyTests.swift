@@ -31,13 +31,13 @@ struct GuestFileCopyTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o6755], ofItemAtPath: program.path)
         // 64 MiB with 4 KiB of data at its end: a sparse file.
         let sparse = tree.appendingPathComponent("sparse.img")
-        FileManager.default.createFile(atPath: sparse.path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: sparse.path, contents: nil))
         let handle = try FileHandle(forWritingTo: sparse)
         try handle.seek(toOffset: (64 << 20) - 4_096)
         try handle.write(contentsOf: Data(repeating: 0x5a, count: 4_096))
         try handle.close()
         let image = folder.appendingPathComponent("disk.img").path
-        FileManager.default.createFile(atPath: image, contents: nil)
+        #expect(FileManager.default.createFile(atPath: image, contents: nil))
         try FileHandle(forWritingAtPath: image)!.truncate(atOffset: 32 << 20)
         try Self.run("/usr/sbin/mke2fs", ["-q", "-F", "-t", "ext4", "-d", tree.path, image])
         // A second name for /etc inside /etc/nginx: the tree now leads back into itself.

@@ -10,16 +10,8 @@ struct PublishTests {
     /// A program's exit status and what it printed (standard output and error).
     static func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await offThePool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let result = try Program.run(program, arguments)
+            return (result.status, result.output)
         }
     }
 

@@ -9,4 +9,12 @@ int tidemark_syncfs(int descriptor);
 /// and takes no space, the file's size unchanged (a restore's zero blocks over old data).
 int tidemark_punch_hole(int descriptor, long long offset, long long length);
 
+#include <spawn.h>
+
+/// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor from `from`
+/// up. A server a tool leaves running (pg_ctl's postgres) must not hold the caller's pipes
+/// and files open for its whole life: a reader waiting for the end of such a pipe would
+/// wait until the server stops.
+int tidemark_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
+
 #endif
