@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -151,6 +155,32 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Users, roles and API tokens as events (pure decisions, the store, the token check).
+        .target(
+            name: "Identity",
+            dependencies: [
+                "Catalog", "CodedErrors", "EventStore", "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The HTTPS API of `tidemark server` (Hummingbird 2), its OpenAPI contract and TLS identity.
+        .target(
+            name: "API",
+            dependencies: [
+                "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres", "WorkflowEvents",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")]
+        ),
         .target(
             name: "PrivateCluster",
             dependencies: [
@@ -203,8 +233,10 @@ let package = Package(
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
+                "API",
                 "Benchmarks",
                 "BlockingIO",
+                "Identity",
                 "CodedErrors",
                 "CommandLineSupport",
                 "PlatformAdapters",
@@ -253,6 +285,10 @@ let package = Package(
                 "Server", "JobManager", "Catalog", "CatalogStore", "EventStore", "Postgres", "Projections", "TestSupport", "WorkflowEvents",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: ["Identity"]
         ),
         .testTarget(
             name: "Ext4Tests",

@@ -13,12 +13,17 @@ public struct EventMetadata: Codable, Sendable, Equatable {
     public var actor: String?
     /// The host the writer ran on.
     public var host: String?
+    /// The address of the API client whose request this event records (`api:` actors only).
+    public var clientAddress: String?
 
-    public init(correlationID: UUID? = nil, causationID: UUID? = nil, actor: String? = nil, host: String? = nil) {
+    public init(
+        correlationID: UUID? = nil, causationID: UUID? = nil, actor: String? = nil, host: String? = nil, clientAddress: String? = nil
+    ) {
         self.correlationID = correlationID
         self.causationID = causationID
         self.actor = actor
         self.host = host
+        self.clientAddress = clientAddress
     }
 
     enum CodingKeys: String, CodingKey {
@@ -26,6 +31,7 @@ public struct EventMetadata: Codable, Sendable, Equatable {
         case causationID = "causation_id"
         case actor
         case host
+        case clientAddress = "client_address"
     }
 
     /// The JSON object stored in the log, keys sorted so equal metadata is byte-equal.
@@ -35,6 +41,7 @@ public struct EventMetadata: Codable, Sendable, Equatable {
         var fields: [String] = []
         if let actor { fields.append("\"actor\":\(JSONString.quoted(actor))") }
         if let causationID { fields.append("\"causation_id\":\"\(causationID.uuidString.lowercased())\"") }
+        if let clientAddress { fields.append("\"client_address\":\(JSONString.quoted(clientAddress))") }
         if let correlationID { fields.append("\"correlation_id\":\"\(correlationID.uuidString.lowercased())\"") }
         if let host { fields.append("\"host\":\(JSONString.quoted(host))") }
         return "{" + fields.joined(separator: ",") + "}"

@@ -122,18 +122,23 @@ public struct JobManager: Sendable {
     /// Begins a session of the job (records `SessionStarted` with the job's current version)
     /// and returns its id; `run` does the rest. With `session` given (the scheduler derives
     /// it from the job and the scheduled time), beginning twice begins once.
-    public func begin(job name: String, trigger: SessionEvent.Trigger, session given: String? = nil) async throws -> String {
+    /// `requester`: who asked (an API user and its address); its `SessionStarted` records them.
+    public func begin(
+        job name: String, trigger: SessionEvent.Trigger, session given: String? = nil, requester: EventMetadata? = nil
+    ) async throws -> String {
         let state = try await catalog.load()
         let id = try state.require(JobDefinition.self, named: name)
-        return try await begin(jobID: id, in: state, trigger: trigger, session: given)
+        return try await begin(jobID: id, in: state, trigger: trigger, session: given, requester: requester)
     }
 
     public func begin(
-        jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session given: String? = nil
+        jobID id: UUIDString, in state: CatalogState, trigger: SessionEvent.Trigger, session given: String? = nil,
+        requester: EventMetadata? = nil
     ) async throws -> String {
         let session = given ?? UUID().uuidString.lowercased()
         let started = try Self.started(jobID: id, in: state, trigger: trigger, session: session)
-        let recorder = try SessionRecorder(store: store, session: session, state: SessionState(), crashAfter: settings.crashAfterEvents)
+        let recorder = try SessionRecorder(
+            store: store, session: session, state: SessionState(), crashAfter: settings.crashAfterEvents, requester: requester)
         do {
             try await recorder.record(.sessionStarted, started)
         } catch let error as EventStoreError where error.code == .wrongExpectedVersion && given != nil {

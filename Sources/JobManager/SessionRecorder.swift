@@ -21,11 +21,14 @@ actor SessionRecorder {
     private(set) var scrubber = SecretScrubber()
     private let crashAfter: Int64?
 
-    init(store: EventStore, session: String, state: SessionState, crashAfter: Int64? = nil) throws {
+    /// `requester`: who asked for the session (an API user and its address), recorded as the
+    /// actor of what this recorder appends instead of `job-manager`.
+    init(store: EventStore, session: String, state: SessionState, crashAfter: Int64? = nil, requester: EventMetadata? = nil) throws {
         self.store = store
         self.stream = try StreamName(SessionEvent.stream(of: session))
         self.metadata = EventMetadata(
-            correlationID: UUID(uuidString: session), actor: "job-manager", host: ProcessInfo.processInfo.hostName)
+            correlationID: UUID(uuidString: session), actor: requester?.actor ?? "job-manager", host: ProcessInfo.processInfo.hostName,
+            clientAddress: requester?.clientAddress)
         self.state = state
         self.crashAfter = crashAfter
     }

@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import CommandLineSupport
 import Foundation
@@ -21,6 +22,31 @@ struct ServerRun: AsyncParsableCommand {
     )
     @OptionGroup var options: GlobalOptions
     @Option(name: .customLong("max-sessions"), help: "Sessions this server runs at once.") var maxSessions = 4
+    @Option(
+        help: ArgumentHelp(
+            "Where the HTTPS API listens (HOST:PORT; port 0 takes a free one), or 'none' for no API.", valueName: "address"))
+    var listen = "127.0.0.1:9419"
+    @Option(
+        name: .customLong("tls-certificate"),
+        help: ArgumentHelp(
+            "The API's certificate chain (PEM); default: a self-signed one made in the data folder's tls/.", valueName: "file"))
+    var tlsCertificate: String?
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The private key of --tls-certificate (PEM).", valueName: "file"))
+    var tlsKey: String?
+    @Option(
+        name: .customLong("refused-tokens-per-minute"),
+        help: "Refused API tokens from one address within a minute before it gets 429 for the rest of the minute.")
+    var refusedTokensPerMinute = 10
+
+    func validate() throws {
+        if listen != "none" {
+            do { _ = try APIServer.Address(listen) } catch { throw ValidationError("\(error)") }
+        }
+        guard refusedTokensPerMinute >= 1 else { throw ValidationError("--refused-tokens-per-minute is at least 1") }
+        if (tlsCertificate == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-certificate and --tls-key go together: give both, or neither for a self-signed pair")
+        }
+    }
 
     func run() async throws {
         let logger = try options.makeLogger(label: "tidemark.server")
@@ -30,8 +56,23 @@ struct ServerRun: AsyncParsableCommand {
             store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory),
             adapters: PlatformAdapters.standard, logger: logger)
         let scheduler = Scheduler(store: store, manager: manager, logger: logger)
+        var api: [any Service] = []
+        if listen != "none" {
+            let tls = try TLSIdentity.load(
+                certificate: tlsCertificate, key: tlsKey, folder: database.dataDirectory.appendingPathComponent("tls"))
+            if tls.generated { print("made a self-signed TLS certificate: \(tls.certificatePath)") }
+            let thumbprint = tls.thumbprint
+            api.append(
+                try APIServer.make(
+                    store: store, manager: manager, address: try APIServer.Address(listen), tls: tls,
+                    refusalsPerMinute: refusedTokensPerMinute, logger: logger,
+                    onListening: { url in
+                        print("API listening on \(url) (certificate SHA-256 thumbprint \(thumbprint))")
+                        fflush(nil)
+                    }))
+        }
         let group = ServiceGroup(
-            services: [
+            services: api + [
                 SchedulerService(scheduler: scheduler, settings: store.pool.configuration.settings, logger: logger),
                 SessionRunnerService(manager: manager, scheduler: scheduler, maximumSessions: maxSessions, logger: logger),
                 RestoreRunnerService(

@@ -19,7 +19,8 @@ struct Tidemark: AsyncParsableCommand {
             DemoCommand.self, JobCommand.self, RepositoryCommand.self, ProxyCommand.self, ServerCommand.self, ThrottleCommand.self,
             CredentialsCommand.self, SessionCommand.self, ProjectionsCommand.self, DatabaseCommand.self, EventsCommand.self,
             LabCommand.self,
-            RestoreCommand.self, RestorePointCommand.self, PublishCommand.self, FilesCommand.self, BenchCommand.self,
+            RestoreCommand.self, RestorePointCommand.self, PublishCommand.self, FilesCommand.self, UserCommand.self,
+            TokenCommand.self, BenchCommand.self,
         ]
     )
 

@@ -150,10 +150,10 @@ struct CommandLineOutputTests {
     func serverLogLevels() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
         defer { environment.remove() }
-        let plain = try await Self.runServer(environment, ["server"])
+        let plain = try await Self.runServer(environment, ["server", "--listen", "none"])
         #expect(plain.contains("tidemark server running") && plain.contains("tidemark server stopped"), "\(plain)")
         #expect(!plain.contains(" notice ") && !plain.contains(" info "), "\(plain)")
-        let verbose = try await Self.runServer(environment, ["server", "-v"])
+        let verbose = try await Self.runServer(environment, ["server", "-v", "--listen", "none"])
         #expect(verbose.contains("this server now schedules the jobs"), "\(verbose)")
     }
 

@@ -278,7 +278,8 @@ struct PublishTests {
         #expect(write.status == 0, "\(write.output)")
         killed.signal(SIGKILL)
         _ = try await killed.waitForExit()
-        let server = try RunningTidemark(["server", "run", "--database-url", environment.databaseURL, "-v"], in: environment.folder)
+        let server = try RunningTidemark(
+            ["server", "run", "--listen", "none", "--database-url", environment.databaseURL, "-v"], in: environment.folder)
         var served = false
         for _ in 0..<100 where !served {
             served = try await Self.run("/usr/bin/nbdinfo", ["--size", url]).status == 0

@@ -128,7 +128,8 @@ struct RestoreCrashTests {
         let outcome = try await Self.fresh { environment, pristine in
             let killed = try environment.tidemark(arguments, crashAfter: 7)
             #expect(killed.killed, "\(killed.output)")
-            let server = try RunningTidemark(["server", "run", "--database-url", environment.databaseURL], in: environment.folder)
+            let server = try RunningTidemark(
+                ["server", "run", "--listen", "none", "--database-url", environment.databaseURL], in: environment.folder)
             var finished = false
             for _ in 0..<600 where !finished {
                 let rows = try await environment.database.administratorQuery(

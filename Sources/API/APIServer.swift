@@ -1,0 +1,111 @@
+import EventStore
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Identity
+import JobManager
+import Logging
+import NIOCore
+import Postgres
+import ServiceLifecycle
+
+/// The HTTPS API of `tidemark server`: Hummingbird 2 over TLS, the routes under `/api/v1`
+/// behind bearer tokens, health probes and the contract open. A ServiceLifecycle service, so
+/// SIGTERM stops it with the server's other services.
+public enum APIServer {
+    /// Where it listens: `127.0.0.1:9419` by default; port 0 takes a free port (printed).
+    public struct Address: Sendable, Equatable {
+        public let host: String
+        public let port: Int
+
+        /// `HOST:PORT` (`[::1]:9419` for IPv6).
+        public init(_ text: String) throws {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+                throw APIServerError("'\(text)' is not an address to listen on: HOST:PORT, such as 127.0.0.1:9419 or 0.0.0.0:9419")
+            }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw APIServerError("'\(text)' names no host: 127.0.0.1:\(port) listens on loopback only") }
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// The service; `onListening` gets the URL it listens on once the socket is bound.
+    public static func make(
+        store: EventStore, manager: JobManager, address: Address, tls: TLSIdentity, refusalsPerMinute: Int = 10, logger: Logger,
+        onListening: @escaping @Sendable (String) async -> Void
+    ) throws -> any Service {
+        let router = Router(context: APIContext.self)
+        router.middlewares.add(RequestLogging(logger: logger))
+        HealthRoutes(store: store).add(to: router)
+        let contract = try OpenAPIDocument.json()
+        let identity = IdentityStore(events: store, logger: logger)
+        let access = try AccessRecorder(store: store, refusalsPerMinute: refusalsPerMinute, logger: logger)
+        let api = router.group("api/v1").add(
+            middleware: BearerAuthentication(authenticator: Authenticator(store: identity), access: access, logger: logger))
+        api.get("openapi.json") { _, _ in JSONResponse.text(contract) }
+        api.get("whoami") { _, context in
+            let user = try context.require(.readSessions)
+            return try JSONResponse.object([
+                "name": user.name, "role": user.role.rawValue, "permissions": user.role.permissions.map(\.rawValue).sorted(),
+                "token_prefix": context.tokenPrefix ?? "",
+            ])
+        }
+        JobRoutes(store: store, manager: manager).add(to: api)
+        let hub = SessionEventHub(store: store, logger: logger)
+        SessionRoutes(store: store, hub: hub).add(to: api)
+        CatalogRoutes(store: store).add(to: api)
+        return Application(
+            router: router,
+            server: try .tls(.http1(), tlsConfiguration: tls.configuration()),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tidemark"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? address.port
+                let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+                await onListening("https://\(host):\(port)")
+            },
+            logger: logger)
+    }
+}
+
+/// Each request at debug level (`-vv`), with its route and status; refusals at info. An error
+/// no route expected is logged whole (here, never in the reply) and answered with a problem
+/// that says where to look: 503 when the database is unreachable, else 500.
+struct RequestLogging: RouterMiddleware {
+    typealias Context = APIContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await next(request, context)
+            logger.debug(
+                "api request",
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
+                    "client": "\(context.clientAddress)",
+                ])
+            return response
+        } catch let error as HTTPResponseError {
+            logger.info(
+                "api request refused",
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(error.status.code)",
+                    "client": "\(context.clientAddress)",
+                ])
+            throw error
+        } catch {
+            let unavailable = (error as? PostgresError).map { $0.kind == .connectionFailed || $0.isRetryable } ?? false
+            logger.error(
+                "api request failed",
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)", "client": "\(context.clientAddress)",
+                ])
+            throw APIProblem(
+                unavailable ? .serviceUnavailable : .internalServerError,
+                unavailable
+                    ? "the catalog database is unreachable: try again shortly; the server's log says why"
+                    : "the server met an error it did not expect; its log has the details")
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Hummingbird
+import Identity
+import Logging
+
+/// Every `/api/v1` route but the contract itself needs `Authorization: Bearer TOKEN`. A
+/// missing, unknown, revoked or expired token is 401 with no detail; a presented token that
+/// is refused is recorded (`SignInFailed`, with its visible prefix and the client's address)
+/// unless the address has been refused too often lately: then 429, and nothing more is
+/// written, so guessing can neither succeed by volume nor flood the log.
+struct BearerAuthentication: RouterMiddleware {
+    typealias Context = APIContext
+
+    let authenticator: Authenticator
+    let access: AccessRecorder
+    let logger: Logger
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        if request.uri.path == "/api/v1/openapi.json" { return try await next(request, context) }
+        if await access.isThrottled(address: context.clientAddress) {
+            var problem = APIProblem(.tooManyRequests, "too many refused sign-ins from \(context.clientAddress): wait a minute")
+            problem.headers[.retryAfter] = "60"
+            throw problem
+        }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIProblem.unauthorized }
+        switch try await authenticator.authenticate(token: String(header.dropFirst("Bearer ".count))) {
+        case .refused(let reason, let prefix):
+            await access.refused(reason: reason, tokenPrefix: prefix, address: context.clientAddress)
+            throw APIProblem.unauthorized
+        case .user(let user, let prefix):
+            var context = context
+            context.user = user
+            context.tokenPrefix = prefix
+            return try await next(request, context)
+        }
+    }
+}
+
+extension APIContext {
+    /// The user, when it holds `permission`; else 403 naming what is missing.
+    func require(_ permission: Permission) throws -> IdentityState.User {
+        guard let user else { throw APIProblem.unauthorized }
+        guard user.role.allows(permission) else {
+            throw APIProblem(
+                .forbidden, "the role \(user.role.rawValue) of '\(user.name)' lacks the permission \(permission.rawValue)")
+        }
+        return user
+    }
+}

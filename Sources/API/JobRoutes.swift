@@ -1,0 +1,107 @@
+import Catalog
+import EventStore
+import Foundation
+import Hummingbird
+import Identity
+import JobManager
+import Postgres
+import WorkflowEvents
+
+/// `/api/v1/jobs`: the jobs as `reporting.jobs` shows them, and starting and stopping one.
+struct JobRoutes {
+    let store: EventStore
+    let manager: JobManager
+
+    func add(to group: RouterGroup<APIContext>) {
+        group.get("jobs", use: list)
+        group.get("jobs/:name", use: show)
+        group.post("jobs/:name/start", use: start)
+        group.post("jobs/:name/stop", use: stop)
+    }
+
+    /// Jobs by name, `limit` at a time; `after=NAME` continues after that name.
+    @Sendable func list(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.readCatalog)
+        let limit = try APIRequest.limit(request)
+        let after = request.uri.queryParameters.get("after").map { String($0) } ?? ""
+        let result = try await store.pool.query(
+            """
+            SELECT coalesce(json_agg(row_to_json(j) ORDER BY j.job_name), '[]')::text, count(*)
+              FROM (SELECT * FROM reporting.jobs WHERE job_name > $1 ORDER BY job_name LIMIT $2) j
+            """, [after, limit])
+        let items: String = try result.decode(0, 0)
+        let count: Int64 = try result.decode(0, 1)
+        let next = try count == Int64(limit) ? lastName(items).map { "/api/v1/jobs?limit=\(limit)&after=\(percentEncoded($0))" } : nil
+        return JSONResponse.text(#"{"items":\#(items),"next":\#(next.map { "\"\($0)\"" } ?? "null")}"#)
+    }
+
+    @Sendable func show(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.readCatalog)
+        let name = try APIRequest.name(context)
+        let result = try await store.pool.query(
+            "SELECT row_to_json(j)::text FROM reporting.jobs j WHERE lower(j.job_name) = lower($1)", [name])
+        guard result.rowCount == 1 else { throw try await unknownJob(name) }
+        return JSONResponse.text(try result.decode(0, 0))
+    }
+
+    /// Begins a session and answers 202 at once with its URL, as Proxmox Backup Server answers
+    /// with a task id: a running server's Job Managers take it up within a second. A session of
+    /// the job that is still unfinished is answered with 409 and its URL instead.
+    @Sendable func start(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.runJobs)
+        let name = try APIRequest.name(context)
+        let catalog = try await manager.catalog.load()
+        guard catalog.id(of: JobDefinition.self, named: name) != nil else { throw try await unknownJob(name) }
+        if let running = try await manager.unfinishedSessions(job: name).first {
+            var problem = APIProblem(
+                .conflict, "job '\(name)' has an unfinished session \(running): follow it at /api/v1/sessions/\(running)")
+            problem.headers[.location] = "/api/v1/sessions/\(running)"
+            throw problem
+        }
+        let session: String
+        do {
+            session = try await manager.begin(job: name, trigger: .manual, requester: APIRequest.metadata(context))
+        } catch let error as CatalogError {
+            throw APIProblem(.conflict, error.message)
+        }
+        return try JSONResponse.object(
+            ["session_id": session, "url": "/api/v1/sessions/\(session)", "events": "/api/v1/sessions/\(session)/events"],
+            status: .accepted, headers: [.location: "/api/v1/sessions/\(session)"])
+    }
+
+    /// Asks the job's running session to stop (`?mode=immediate` to cancel its transfers).
+    @Sendable func stop(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.runJobs)
+        let name = try APIRequest.name(context)
+        let mode: ControlEvent.StopRequested.Mode
+        switch request.uri.queryParameters.get("mode") ?? "graceful" {
+        case "graceful": mode = .graceful
+        case "immediate": mode = .immediate
+        case let other: throw APIProblem.badRequest("mode is graceful or immediate, not '\(other)'")
+        }
+        let catalog = try await manager.catalog.load()
+        guard catalog.id(of: JobDefinition.self, named: name) != nil else { throw try await unknownJob(name) }
+        guard let session = try await manager.unfinishedSessions(job: name).first else {
+            throw APIProblem(.conflict, "job '\(name)' has no running session")
+        }
+        try await manager.requestStop(session: session, mode: mode, metadata: APIRequest.metadata(context))
+        return try JSONResponse.object(
+            ["session_id": session, "url": "/api/v1/sessions/\(session)", "mode": mode.rawValue], status: .accepted,
+            headers: [.location: "/api/v1/sessions/\(session)"])
+    }
+
+    func unknownJob(_ name: String) async throws -> APIProblem {
+        let jobs = try await store.pool.query("SELECT job_name FROM reporting.jobs ORDER BY job_name LIMIT 20")
+        let names = try (0..<jobs.rowCount).map { try jobs.decode($0, 0, as: String.self) }
+        return .notFound(UnknownName.message("job", name, known: names, listCommand: "GET /api/v1/jobs"))
+    }
+
+    private func lastName(_ items: String) throws -> String? {
+        let rows = try JSONSerialization.jsonObject(with: Data(items.utf8)) as? [[String: Any]]
+        return rows?.last?["job_name"] as? String
+    }
+}
+
+func percentEncoded(_ text: String) -> String {
+    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+}

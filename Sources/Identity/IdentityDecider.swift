@@ -1,0 +1,93 @@
+import Catalog
+import Foundation
+
+/// Identity commands decided on the current state: the events to append, or why not. Pure:
+/// `IdentityStore.execute` runs a decision under the catalog lock.
+public enum IdentityDecider {
+    /// User names: 1–64 of a–z, 0–9, `.`, `_`, `@`, `-`, starting with a letter or digit. They
+    /// appear in every event's actor (`api:NAME`), so nothing there needs escaping.
+    public static func validateName(_ name: String) throws(IdentityError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789._@-")
+        guard (1...64).contains(name.count), name.allSatisfy({ allowed.contains($0) }),
+            name.first.map({ $0.isLetter || $0.isNumber }) == true
+        else {
+            throw IdentityError(
+                .invalid,
+                "'\(EscapedText.escaped(name))' is not a user name: 1 to 64 of a-z, 0-9, '.', '_', '@', '-', starting with a letter or digit"
+            )
+        }
+    }
+
+    public static func addUser(_ name: String, role: Role, id: String, in state: IdentityState) throws(IdentityError) -> [IdentityChange] {
+        try validateName(name)
+        if state.user(named: name) != nil {
+            throw IdentityError(.duplicate, "a user named '\(name)' exists: see 'tidemark user list'")
+        }
+        return [
+            IdentityChange(
+                stream: IdentityEvent.userStream(id), expectedVersion: 0, IdentityEvent.UserAdded(id: id, name: name, role: role))
+        ]
+    }
+
+    public static func grant(_ role: Role, to name: String, in state: IdentityState) throws(IdentityError) -> [IdentityChange] {
+        let user = try require(name, in: state)
+        guard user.role != role else { return [] }
+        if user.role == .administrator && state.administrators.count == 1 {
+            throw IdentityError(
+                .lastAdministrator, "'\(name)' is the only administrator: make another user administrator first")
+        }
+        return [
+            IdentityChange(
+                stream: IdentityEvent.userStream(user.id), expectedVersion: user.version,
+                IdentityEvent.RoleGranted(id: user.id, role: role, previous: user.role))
+        ]
+    }
+
+    /// Removes a user and, with it, the use of every token it holds.
+    public static func removeUser(_ name: String, in state: IdentityState) throws(IdentityError) -> [IdentityChange] {
+        let user = try require(name, in: state)
+        if user.role == .administrator && state.administrators.count == 1 {
+            throw IdentityError(.lastAdministrator, "'\(name)' is the only administrator: add another administrator first")
+        }
+        return [
+            IdentityChange(
+                stream: IdentityEvent.userStream(user.id), expectedVersion: user.version,
+                IdentityEvent.UserRemoved(id: user.id, name: user.name))
+        ]
+    }
+
+    /// A new token for `name`, living `lifetime` seconds from `now`.
+    public static func issueToken(
+        _ token: APIToken, id: String, for name: String, lifetime: TimeInterval, label: String?, now: Date, in state: IdentityState
+    ) throws(IdentityError) -> [IdentityChange] {
+        let user = try require(name, in: state)
+        if let label, label.count > 200 || label.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+            throw IdentityError(.invalid, "a token's label is one line of at most 200 characters")
+        }
+        let issued = IdentityEvent.TokenIssued(
+            id: id, userID: user.id, userName: user.name, prefix: token.prefix, sha256: APIToken.sha256(token.text),
+            expiresAt: now.addingTimeInterval(lifetime), label: label)
+        return [IdentityChange(stream: IdentityEvent.tokenStream(id), expectedVersion: 0, issued)]
+    }
+
+    public static func revokeToken(prefix: String, in state: IdentityState) throws(IdentityError) -> [IdentityChange] {
+        guard let token = state.token(prefix: prefix) else {
+            throw IdentityError(.notFound, "no token starts with '\(prefix)': see 'tidemark token list'")
+        }
+        guard !token.revoked else { return [] }
+        return [
+            IdentityChange(
+                stream: IdentityEvent.tokenStream(token.id), expectedVersion: token.version,
+                IdentityEvent.TokenRevoked(id: token.id, prefix: token.prefix))
+        ]
+    }
+
+    static func require(_ name: String, in state: IdentityState) throws(IdentityError) -> IdentityState.User {
+        guard let user = state.user(named: name) else {
+            let known = state.users.values.map(\.name).sorted().prefix(10).joined(separator: ", ")
+            throw IdentityError(
+                .notFound, "no user is named '\(name)' (known: \(known.isEmpty ? "none" : known)): see 'tidemark user list'")
+        }
+        return user
+    }
+}

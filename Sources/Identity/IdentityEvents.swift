@@ -1,0 +1,87 @@
+import Foundation
+
+/// The identity events: users and their roles in `user-<uuid>` streams, API tokens in
+/// `token-<uuid>` streams (migration 0019 lists both categories and their event types). Who
+/// could do what, and when, is a fold of these; the secrets themselves are never in them
+/// (a token's SHA-256, never the token).
+public enum IdentityEvent {
+    public static let userCategory = "user"
+    public static let tokenCategory = "token"
+
+    public static func userStream(_ id: String) -> String { "\(userCategory)-\(id)" }
+    public static func tokenStream(_ id: String) -> String { "\(tokenCategory)-\(id)" }
+
+    public struct UserAdded: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var role: Role
+    }
+
+    public struct RoleGranted: Codable, Sendable, Equatable {
+        public var id: String
+        public var role: Role
+        /// The role it replaces.
+        public var previous: Role
+    }
+
+    public struct UserRemoved: Codable, Sendable, Equatable {
+        public var id: String
+        /// The name it had, so the log reads on its own.
+        public var name: String
+    }
+
+    public struct TokenIssued: Codable, Sendable, Equatable {
+        public var id: String
+        public var userID: String
+        public var userName: String
+        /// The token's visible start (`tm_1a2b3c4d`), shown in lists and logs to tell tokens apart.
+        public var prefix: String
+        /// SHA-256 of the whole token, hex: a token is 256 random bits, so a fast hash is as
+        /// strong as a slow one and checking a request costs microseconds.
+        public var sha256: String
+        public var expiresAt: Date
+        public var label: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, prefix, sha256, label
+            case userID = "user_id"
+            case userName = "user_name"
+            case expiresAt = "expires_at"
+        }
+    }
+
+    public struct TokenRevoked: Codable, Sendable, Equatable {
+        public var id: String
+        public var prefix: String
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}
+
+/// One event an identity command decided to append.
+public struct IdentityChange: Sendable, Equatable {
+    public let stream: String
+    /// The stream's version before this event (0: the stream is new).
+    public let expectedVersion: Int64
+    public let eventType: String
+    public let data: String
+
+    init<Payload: Encodable>(stream: String, expectedVersion: Int64, _ payload: Payload) {
+        self.stream = stream
+        self.expectedVersion = expectedVersion
+        self.eventType = String(describing: Payload.self)
+        // Encoding these plain structs cannot fail.
+        self.data = String(decoding: (try? IdentityEvent.encoder.encode(payload)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Identity
+import Testing
+
+/// Users, roles and tokens decided on the folded state: what is refused and why, and that a
+/// token is never in an event.
+@Suite("Identity: users, roles and tokens")
+struct IdentityDeciderTests {
+    /// The state after applying `changes` as a store would have appended them.
+    static func applying(_ changes: [IdentityChange], to state: IdentityState = IdentityState(), at now: Date = Date()) -> IdentityState {
+        var state = state
+        for change in changes {
+            state.apply(
+                stream: change.stream, version: change.expectedVersion + 1, type: change.eventType, data: Data(change.data.utf8),
+                recordedAt: now)
+        }
+        return state
+    }
+
+    static func uuid() -> String { UUID().uuidString.lowercased() }
+
+    @Test("a user is added once; names are checked; the role list is in the refusal")
+    func users() throws {
+        var state = Self.applying(try IdentityDecider.addUser("alice", role: .administrator, id: Self.uuid(), in: IdentityState()))
+        #expect(state.user(named: "ALICE")?.role == .administrator)
+        #expect(throws: IdentityError.self) { try IdentityDecider.addUser("Alice", role: .viewer, id: Self.uuid(), in: state) }
+        for bad in ["", "-lead", "with space", "ünï", "a/b", String(repeating: "a", count: 65), "x\u{202E}y"] {
+            #expect(throws: IdentityError.self, "\(bad)") { try IdentityDecider.addUser(bad, role: .viewer, id: Self.uuid(), in: state) }
+        }
+        let error = try #require(throws: IdentityError.self) { try Role.named("boss") }
+        #expect(error.message.contains("administrator, operator, restore-operator, auditor, viewer"))
+        state = Self.applying(try IdentityDecider.addUser("bob", role: .viewer, id: Self.uuid(), in: state), to: state)
+        #expect(state.users.count == 2)
+    }
+
+    @Test("the last administrator can be neither removed nor demoted; with a second one, both can")
+    func lastAdministrator() throws {
+        var state = Self.applying(try IdentityDecider.addUser("alice", role: .administrator, id: Self.uuid(), in: IdentityState()))
+        let removal = try #require(throws: IdentityError.self) { try IdentityDecider.removeUser("alice", in: state) }
+        #expect(removal.code == .lastAdministrator)
+        #expect(throws: IdentityError.self) { try IdentityDecider.grant(.viewer, to: "alice", in: state) }
+        state = Self.applying(try IdentityDecider.addUser("carol", role: .operator, id: Self.uuid(), in: state), to: state)
+        state = Self.applying(try IdentityDecider.grant(.administrator, to: "carol", in: state), to: state)
+        state = Self.applying(try IdentityDecider.grant(.viewer, to: "alice", in: state), to: state)
+        #expect(state.user(named: "alice")?.role == .viewer)
+        #expect(try IdentityDecider.grant(.viewer, to: "alice", in: state).isEmpty)
+    }
+
+    @Test("a token's event holds its SHA-256 and prefix, never the token; revoked, expired and unknown tokens are told apart")
+    func tokens() throws {
+        let now = Date()
+        var state = Self.applying(try IdentityDecider.addUser("alice", role: .operator, id: Self.uuid(), in: IdentityState()))
+        let token = APIToken.generate()
+        let issued = try IdentityDecider.issueToken(token, id: Self.uuid(), for: "alice", lifetime: 3_600, label: "ci", now: now, in: state)
+        #expect(issued.count == 1 && !issued[0].data.contains(token.text) && issued[0].data.contains(token.prefix))
+        #expect(issued[0].data.contains(APIToken.sha256(token.text)))
+        state = Self.applying(issued, to: state, at: now)
+        let stored = try #require(state.token(prefix: token.prefix))
+        // Stored to the second (ISO 8601 in the event).
+        #expect(APIToken.same(stored.sha256, APIToken.sha256(token.text)) && abs(stored.expiresAt.timeIntervalSince(now) - 3_600) < 1)
+        #expect(APIToken.prefix(of: token.text) == token.prefix)
+        for bad in [
+            "", "tm_", "Bearer x", "tm_ABCDEFGH_" + String(repeating: "a", count: 43), token.text + "x", String(token.text.dropLast()),
+        ] {
+            #expect(APIToken.prefix(of: bad) == nil, "\(bad)")
+        }
+        #expect(throws: IdentityError.self) {
+            try IdentityDecider.issueToken(token, id: Self.uuid(), for: "nobody", lifetime: 60, label: nil, now: now, in: state)
+        }
+        state = Self.applying(try IdentityDecider.revokeToken(prefix: token.prefix, in: state), to: state)
+        #expect(state.token(prefix: token.prefix)?.revoked == true)
+        #expect(try IdentityDecider.revokeToken(prefix: token.prefix, in: state).isEmpty)
+        #expect(throws: IdentityError.self) { try IdentityDecider.revokeToken(prefix: "tm_00000000", in: state) }
+    }
+
+    @Test("lifetimes read 30m, 12h, 90d; none is for ever or malformed")
+    func lifetimes() throws {
+        #expect(try APIToken.lifetime("30m") == 1_800)
+        #expect(try APIToken.lifetime("12h") == 43_200)
+        #expect(try APIToken.lifetime("90d") == 90 * 86_400)
+        for bad in ["", "d", "0d", "-1d", "90", "90w", "5000d", "1.5d"] {
+            #expect(throws: IdentityError.self, "\(bad)") { try APIToken.lifetime(bad) }
+        }
+    }
+
+    @Test("each role holds exactly the permissions the issue's table gives it")
+    func roles() {
+        #expect(Role.administrator.permissions == Set(Permission.allCases))
+        #expect(Role.operator.allows(.runJobs) && !Role.operator.allows(.editCatalog) && !Role.operator.allows(.restore))
+        #expect(Role.restoreOperator.allows(.restore) && !Role.restoreOperator.allows(.runJobs))
+        #expect(Role.auditor.allows(.readAudit) && !Role.auditor.allows(.runJobs) && !Role.auditor.allows(.manageUsers))
+        #expect(Role.viewer.permissions == [.readCatalog, .readSessions])
+    }
+}
