@@ -5,8 +5,10 @@ import HummingbirdTLS
 import Identity
 import JobManager
 import Logging
+import Metrics
 import NIOCore
 import Postgres
+import Prometheus
 import ServiceLifecycle
 
 /// The HTTPS API of `tidemark server`: Hummingbird 2 over TLS, the routes under `/api/v1`
@@ -31,10 +33,24 @@ public enum APIServer {
         }
     }
 
+    /// Makes swift-metrics record into a Prometheus registry for this process (once, before
+    /// anything records: `tidemark server` calls it first) and returns the registry `/metrics`
+    /// writes out.
+    public static func bootstrapMetrics() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }
+
     /// The service; `onListening` gets the URL it listens on once the socket is bound.
     public static func make(
-        store: EventStore, manager: JobManager, address: Address, tls: TLSIdentity, refusalsPerMinute: Int = 10, logger: Logger,
-        onListening: @escaping @Sendable (String) async -> Void
+        store: EventStore, manager: JobManager, address: Address, tls: TLSIdentity, refusalsPerMinute: Int = 10,
+        metrics: PrometheusCollectorRegistry, logger: Logger, onListening: @escaping @Sendable (String) async -> Void
     ) throws -> any Service {
         let router = Router(context: APIContext.self)
         router.middlewares.add(RequestLogging(logger: logger))
@@ -42,8 +58,17 @@ public enum APIServer {
         let contract = try OpenAPIDocument.json()
         let identity = IdentityStore(events: store, logger: logger)
         let access = try AccessRecorder(store: store, refusalsPerMinute: refusalsPerMinute, logger: logger)
-        let api = router.group("api/v1").add(
-            middleware: BearerAuthentication(authenticator: Authenticator(store: identity), access: access, logger: logger))
+        let authentication = BearerAuthentication(authenticator: Authenticator(store: identity), access: access, logger: logger)
+        let api = router.group("api/v1").add(middleware: authentication)
+        let catalogMetrics = CatalogMetrics(store: store)
+        // Prometheus authenticates with a token too (`authorization` in its scrape config).
+        router.group().add(middleware: authentication).get("metrics") { _, context in
+            _ = try context.require(.readSessions)
+            let text = try await catalogMetrics.text() + metrics.emitToString()
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
         api.get("openapi.json") { _, _ in JSONResponse.text(contract) }
         api.get("whoami") { _, context in
             let user = try context.require(.readSessions)
@@ -77,8 +102,22 @@ struct RequestLogging: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        var status = 500
+        defer {
+            // The route's pattern, not the path: a label per job name would grow without end.
+            let route = context.endpointPath ?? "unmatched"
+            Counter(
+                label: "tidemark_api_requests_total",
+                dimensions: [("route", route), ("method", request.method.rawValue), ("status", "\(status)")]
+            ).increment()
+            let elapsed = (ContinuousClock.now - started).components
+            Metrics.Timer(label: "tidemark_api_request_duration_seconds", dimensions: [("route", route)])
+                .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        }
         do {
             let response = try await next(request, context)
+            status = response.status.code
             logger.debug(
                 "api request",
                 metadata: [
@@ -87,6 +126,7 @@ struct RequestLogging: RouterMiddleware {
                 ])
             return response
         } catch let error as HTTPResponseError {
+            status = error.status.code
             logger.info(
                 "api request refused",
                 metadata: [
@@ -96,6 +136,7 @@ struct RequestLogging: RouterMiddleware {
             throw error
         } catch {
             let unavailable = (error as? PostgresError).map { $0.kind == .connectionFailed || $0.isRetryable } ?? false
+            status = unavailable ? 503 : 500
             logger.error(
                 "api request failed",
                 metadata: [

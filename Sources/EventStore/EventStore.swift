@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Postgres
 
 /// Tidemark's memory: an append-only log of events in PostgreSQL.
@@ -71,8 +72,17 @@ public final class EventStore: Sendable {
                 "event id \(event.id) appears twice in one append to '\(stream)': give each event its own id",
                 stream: stream.rawValue)
         }
+        let started = ContinuousClock.now
+        defer {
+            let elapsed = (ContinuousClock.now - started).components
+            Self.appendDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        }
         return try await batcher.append(AppendRequest(stream: stream, expected: expectedVersion, events: events))
     }
+
+    /// How long appends wait, group commit included: a histogram in `tidemark server`'s
+    /// `/metrics` (swift-metrics; a no-op where no metrics backend is bootstrapped).
+    static let appendDuration = Metrics.Timer(label: "tidemark_event_append_duration_seconds")
 
     /// The position of the last committed event in the log (0 for an empty log).
     public func headPosition() async throws -> Int64 {

@@ -33,7 +33,8 @@ public actor TaskSlots {
         case throttle
     }
 
-    static func lockClass(_ owner: Owner, _ id: String) -> Int32 {
+    /// The claims class of an owner's slots in `tidemark.slot_claims` (also how `/metrics` counts them).
+    public static func lockClass(_ owner: Owner, _ id: String) -> Int32 {
         // FNV-1a, 32 bits: stable across processes and builds (unlike Hasher).
         var hash: UInt32 = 2_166_136_261
         for byte in "\(owner.rawValue):\(id)".utf8 {

@@ -50,6 +50,8 @@ struct ServerRun: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "tidemark.server")
+        // Before anything records a metric (the event store's appends do).
+        let metrics = APIServer.bootstrapMetrics()
         let database = try CatalogDatabase(options: options, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 12)
         let manager = JobManager(
@@ -65,7 +67,7 @@ struct ServerRun: AsyncParsableCommand {
             api.append(
                 try APIServer.make(
                     store: store, manager: manager, address: try APIServer.Address(listen), tls: tls,
-                    refusalsPerMinute: refusedTokensPerMinute, logger: logger,
+                    refusalsPerMinute: refusedTokensPerMinute, metrics: metrics, logger: logger,
                     onListening: { url in
                         print("API listening on \(url) (certificate SHA-256 thumbprint \(thumbprint))")
                         fflush(nil)
