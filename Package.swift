@@ -167,6 +167,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Notifications of finished sessions by e-mail (SMTP through libcurl) and signed webhooks.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "Catalog", "CCurl", "CodedErrors", "EventStore", "JobManager", "Postgres",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The HTTPS API of `tidemark server` (Hummingbird 2), its OpenAPI contract and TLS identity.
         .target(
             name: "API",
@@ -242,6 +252,7 @@ let package = Package(
                 "Benchmarks",
                 "BlockingIO",
                 "Identity",
+                "Notifications",
                 "CodedErrors",
                 "CommandLineSupport",
                 "PlatformAdapters",

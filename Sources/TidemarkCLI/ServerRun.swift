@@ -4,6 +4,7 @@ import CommandLineSupport
 import Foundation
 import JobManager
 import Logging
+import Notifications
 import PlatformAdapters
 import Projections
 import Server
@@ -37,6 +38,14 @@ struct ServerRun: AsyncParsableCommand {
         name: .customLong("refused-tokens-per-minute"),
         help: "Refused API tokens from one address within a minute before it gets 429 for the rest of the minute.")
     var refusedTokensPerMinute = 10
+
+    /// Waits between delivery attempts; `TIDEMARK_NOTIFY_BACKOFF_SECONDS` (tests) shortens them.
+    var notificationBackoff: [Duration] {
+        guard let seconds = ProcessInfo.processInfo.environment["TIDEMARK_NOTIFY_BACKOFF_SECONDS"].flatMap(Double.init), seconds >= 0 else {
+            return [.seconds(1), .seconds(4), .seconds(15)]
+        }
+        return Array(repeating: .milliseconds(Int(seconds * 1_000)), count: 3)
+    }
 
     func validate() throws {
         if listen != "none" {
@@ -83,6 +92,7 @@ struct ServerRun: AsyncParsableCommand {
                 PublishRunnerService(manager: PublishManager(store: store, logger: logger), logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
                 HealthCheckService(store: store, logger: logger),
+                NotificationService(store: store, secrets: manager.settings.secrets, logger: logger, backoff: notificationBackoff),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         print("tidemark server running (scheduler, Job Managers, restores, projector) until SIGTERM or Ctrl-C; -v logs what it does")

@@ -14,7 +14,9 @@ struct APIServerHarness {
 
     static let roles = ["administrator", "operator", "restore-operator", "auditor", "viewer"]
 
-    static func start(vms: Int = 1, refusedTokensPerMinute: Int = 10) async throws -> APIServerHarness {
+    static func start(
+        vms: Int = 1, refusedTokensPerMinute: Int = 10, serverEnvironment: [String: String] = [:]
+    ) async throws -> APIServerHarness {
         let environment = try await JobEnvironment.make(vms: vms, diskSize: 1 << 20)
         var tokens: [String: String] = [:]
         for role in roles {
@@ -30,7 +32,10 @@ struct APIServerHarness {
                 data.path,
                 "--database-url", environment.databaseURL,
             ],
-            in: environment.folder, environment: ["TIDEMARK_CHECKPOINT_BYTES": "262144", "TIDEMARK_RETRY_WAIT_SECONDS": "0"])
+            in: environment.folder,
+            environment: ["TIDEMARK_CHECKPOINT_BYTES": "262144", "TIDEMARK_RETRY_WAIT_SECONDS": "0"].merging(serverEnvironment) { _, new in
+                new
+            })
         guard try await server.waitFor("API listening on ") else { throw TestSetupError("the API did not start:\n\(server.output)") }
         guard let line = server.output.split(separator: "\n").first(where: { $0.contains("API listening on ") }) else {
             throw TestSetupError("no address in:\n\(server.output)")
