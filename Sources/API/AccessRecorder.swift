@@ -3,40 +3,76 @@ import Foundation
 import Logging
 
 /// The sign-in records of one running API server (stream `access-<uuid>`), and the throttle
-/// on refused tokens per client address: `refusalsPerMinute` (10 by default) within a minute
-/// and the address gets 429 until the minute has passed, with one record saying so instead of
-/// one per guess.
+/// on refused tokens: `refusalsPerMinute` (10 by default) from one address within a minute and
+/// the address gets 429 until the minute has passed. Bounded both ways: at most
+/// `recordsPerMinute` records a minute server-wide (a guesser rotating addresses cannot fill the
+/// log; one record says when the rest of a minute goes unrecorded), and at most
+/// `trackedAddresses` addresses in memory (past that, a new address is throttled until old
+/// ones age out).
 actor AccessRecorder {
     let refusalsPerMinute: Int
+    /// The throttle's window: a minute (tests on a loaded machine lengthen it).
+    let window: TimeInterval
+    let recordsPerMinute: Int
+    let trackedAddresses: Int
     let store: EventStore
     let stream: StreamName
     let logger: Logger
     var refusals: [String: [Date]] = [:]
+    var lastSweep = Date()
+    var minuteStarted = Date()
+    var recordedThisMinute = 0
 
-    init(store: EventStore, refusalsPerMinute: Int, logger: Logger) throws {
+    init(
+        store: EventStore, refusalsPerMinute: Int, window: TimeInterval = 60, recordsPerMinute: Int = 60,
+        trackedAddresses: Int = 50_000, logger: Logger
+    ) throws {
         self.store = store
         self.refusalsPerMinute = refusalsPerMinute
+        self.window = window
+        self.recordsPerMinute = recordsPerMinute
+        self.trackedAddresses = trackedAddresses
         self.stream = try StreamName("access-\(UUID().uuidString.lowercased())")
         self.logger = logger
     }
 
     func isThrottled(address: String, now: Date = Date()) -> Bool {
-        let recent = (refusals[address] ?? []).filter { now.timeIntervalSince($0) < 60 }
+        sweep(now: now)
+        let recent = (refusals[address] ?? []).filter { now.timeIntervalSince($0) < window }
         refusals[address] = recent.isEmpty ? nil : recent
+        if recent.isEmpty && refusals.count >= trackedAddresses { return true }
         return recent.count >= refusalsPerMinute
     }
 
-    /// Counts a refused token and records it (`SignInFailed`) while the address is not
-    /// throttled. A request with no token at all is neither: it guesses nothing, and counting
-    /// or recording it would let anyone lock an address out or fill the log.
+    /// Drops every refusal older than a minute, at most once a minute.
+    private func sweep(now: Date) {
+        guard now.timeIntervalSince(lastSweep) >= window else { return }
+        lastSweep = now
+        refusals = refusals.compactMapValues { times in
+            let recent = times.filter { now.timeIntervalSince($0) < window }
+            return recent.isEmpty ? nil : recent
+        }
+    }
+
+    /// Counts a refused token and records it (`SignInFailed`) while neither the address nor
+    /// the server's minute is over its limit. A request with no token at all is neither: it
+    /// guesses nothing, and counting or recording it would let anyone lock an address out or
+    /// fill the log.
     func refused(reason: String, tokenPrefix: String?, address: String, now: Date = Date()) async {
         refusals[address, default: []].append(now)
         let count = refusals[address]?.count ?? 0
         guard count <= refusalsPerMinute else { return }
-        let throttled = count == refusalsPerMinute
+        if now.timeIntervalSince(minuteStarted) >= 60 {
+            minuteStarted = now
+            recordedThisMinute = 0
+        }
+        guard recordedThisMinute < recordsPerMinute else { return }
+        recordedThisMinute += 1
+        var notes: [String] = []
+        if count == refusalsPerMinute { notes.append("further refusals from this address for a minute are not recorded") }
+        if recordedThisMinute == recordsPerMinute { notes.append("further refusals from any address this minute are not recorded") }
         var data: [String: String] = [
-            "reason": throttled ? "\(reason); further refusals from this address for a minute are not recorded" : reason,
-            "method": "token", "client_address": address,
+            "reason": ([reason] + notes).joined(separator: "; "), "method": "token", "client_address": address,
         ]
         if let tokenPrefix { data["token_prefix"] = tokenPrefix }
         await append("SignInFailed", data, address: address)

@@ -26,12 +26,14 @@ struct CatalogMetrics {
     func jobs(_ out: inout PrometheusText, now: Date) async throws {
         let result = try await store.pool.query(
             """
-            SELECT j.name, coalesce(j.last_result, ''), extract(epoch FROM j.last_finished_at)::double precision,
+            SELECT j.name, coalesce(s.last_result, ''), extract(epoch FROM s.last_finished)::double precision,
                    extract(epoch FROM s.last_success)::double precision,
                    coalesce(s.processed, 0)::double precision, coalesce(s.read, 0)::double precision,
                    coalesce(s.transferred, 0)::double precision
               FROM projection.jobs j
               LEFT JOIN (SELECT job_id,
+                                (array_agg(result ORDER BY finished_at DESC) FILTER (WHERE state = 'finished'))[1] AS last_result,
+                                max(finished_at) FILTER (WHERE state = 'finished') AS last_finished,
                                 max(finished_at) FILTER (WHERE result IN ('success', 'warning')) AS last_success,
                                 sum(processed_bytes) AS processed, sum(read_bytes) AS read, sum(transferred_bytes) AS transferred
                            FROM projection.sessions GROUP BY job_id) s ON s.job_id::text = j.job_id::text
@@ -47,6 +49,7 @@ struct CatalogMetrics {
             // Not "job": Prometheus gives every scraped series a "job" label of its own (the scrape job).
             let job = [("job_name", try result.decode(row, 0, as: String.self))]
             let last = try result.decode(row, 1, as: String.self)
+            // The last finished session's, not `running`: alerts on failure must not flap while a job runs.
             if !last.isEmpty { out.sample("tidemark_job_last_result", job + [("result", last)], 1) }
             if let finished = try result.decodeIfPresent(row, 2, as: Double.self) {
                 out.sample("tidemark_job_last_finished_timestamp_seconds", job, finished)

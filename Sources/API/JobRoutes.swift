@@ -11,6 +11,7 @@ import WorkflowEvents
 struct JobRoutes {
     let store: EventStore
     let manager: JobManager
+    let starts = StartsUnderWay()
 
     func add(to group: RouterGroup<APIContext>) {
         group.get("jobs", use: list)
@@ -51,7 +52,23 @@ struct JobRoutes {
         _ = try context.require(.runJobs)
         let name = try APIRequest.name(context)
         let catalog = try await manager.catalog.load()
-        guard catalog.id(of: JobDefinition.self, named: name) != nil else { throw try await unknownJob(name) }
+        guard let jobID = catalog.id(of: JobDefinition.self, named: name) else { throw try await unknownJob(name) }
+        // Two starts of one job at once (a double click, a client's retry) would both find no
+        // session running: one at a time per job in this server.
+        guard await starts.enter(jobID) else {
+            throw APIProblem(.conflict, "a start of job '\(name)' is under way: follow GET /api/v1/sessions?job=\(percentEncoded(name))")
+        }
+        do {
+            let response = try await begin(name, context: context)
+            await starts.leave(jobID)
+            return response
+        } catch {
+            await starts.leave(jobID)
+            throw error
+        }
+    }
+
+    func begin(_ name: String, context: APIContext) async throws -> Response {
         if let running = try await manager.unfinishedSessions(job: name).first {
             var problem = APIProblem(
                 .conflict, "job '\(name)' has an unfinished session \(running): follow it at /api/v1/sessions/\(running)")
@@ -104,4 +121,12 @@ struct JobRoutes {
 
 func percentEncoded(_ text: String) -> String {
     text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+}
+
+/// The jobs whose start this server is deciding now.
+actor StartsUnderWay {
+    private var jobs: Set<String> = []
+
+    func enter(_ job: String) -> Bool { jobs.insert(job).inserted }
+    func leave(_ job: String) { jobs.remove(job) }
 }

@@ -1,40 +1,56 @@
 import EventStore
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// One subscription to the log's session events for every live-progress client: the
 /// database sees one listening connection however many clients follow sessions. Each client
-/// gets a bounded buffer; one that falls 1,000 events behind is dropped (its stream ends with
-/// a note to reconnect with `Last-Event-ID`), so a slow client never holds up the others.
+/// gets a bounded buffer of signals; one that falls 1,000 behind is dropped (its stream ends
+/// and it reconnects with `Last-Event-ID`), so a slow client never holds up the others. A ping
+/// every 15 seconds reaches every client, so a client that went away is noticed when the
+/// write fails, and graceful shutdown ends every stream.
 actor SessionEventHub {
     static let bufferLimit = 1_000
+    static let pingInterval: Duration = .seconds(15)
+
+    /// What a client is told: an event of its stream was committed (at this position), or
+    /// nothing happened lately.
+    enum Signal: Sendable {
+        case event(position: Int64, type: String)
+        case ping
+    }
 
     struct Subscriber {
         let stream: String
-        let continuation: AsyncStream<RecordedEvent>.Continuation
+        let continuation: AsyncStream<Signal>.Continuation
     }
 
     let store: EventStore
     let logger: Logger
     var subscribers: [UUID: Subscriber] = [:]
     var follower: Task<Void, Never>?
+    var stopped = false
 
     init(store: EventStore, logger: Logger) {
         self.store = store
         self.logger = logger
     }
 
-    /// Events of `stream` appended from now on. It ends early when the client fell behind
-    /// (or the feed stopped): the client reconnects from the last event it saw.
-    func subscribe(stream: String) async -> (id: UUID, events: AsyncStream<RecordedEvent>) {
-        await startIfNeeded()
+    /// Signals for `stream` from now on. The sequence ends early when the client fell behind or
+    /// the server is stopping: the client reconnects from the last event it saw.
+    func subscribe(stream: String) -> AsyncStream<Signal> {
+        let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingOldest(Self.bufferLimit))
+        guard !stopped else {
+            continuation.finish()
+            return signals
+        }
+        startIfNeeded()
         let id = UUID()
-        let (events, continuation) = AsyncStream<RecordedEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.bufferLimit))
         subscribers[id] = Subscriber(stream: stream, continuation: continuation)
         continuation.onTermination = { [weak self] _ in
             Task { await self?.unsubscribe(id) }
         }
-        return (id, events)
+        return signals
     }
 
     func unsubscribe(_ id: UUID) {
@@ -43,27 +59,42 @@ actor SessionEventHub {
 
     var subscriberCount: Int { subscribers.count }
 
-    func startIfNeeded() async {
+    /// The one follower of the log, made before any suspension so two first subscribers
+    /// cannot both make one.
+    private func startIfNeeded() {
         guard follower == nil else { return }
-        let head = (try? await store.headPosition()) ?? 0
-        let subscription = store.subscribe(after: head, category: "session")
+        let store = self.store
         follower = Task { [weak self] in
-            do {
-                for try await event in subscription {
-                    await self?.deliver(event)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        let head = try await store.headPosition()
+                        for try await event in store.subscribe(after: head, category: "session") {
+                            await self?.deliver(.event(position: event.position, type: event.type), to: event.stream)
+                        }
+                    } catch {
+                        await self?.failed(error)
+                    }
                 }
-            } catch {
-                await self?.failed(error)
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: Self.pingInterval)
+                        await self?.deliver(.ping, to: nil)
+                    }
+                }
+                await group.next()
+                group.cancelAll()
             }
         }
     }
 
-    func deliver(_ event: RecordedEvent) {
-        for (id, subscriber) in subscribers where subscriber.stream == event.stream {
-            if case .dropped = subscriber.continuation.yield(event) {
+    /// To the subscribers of `stream` (every subscriber when nil).
+    func deliver(_ signal: Signal, to stream: String?) {
+        for (id, subscriber) in subscribers where stream == nil || subscriber.stream == stream {
+            if case .dropped = subscriber.continuation.yield(signal) {
                 subscriber.continuation.finish()
                 subscribers[id] = nil
-                logger.notice("a live-progress client fell behind and was dropped", metadata: ["stream": "\(event.stream)"])
+                logger.notice("a live-progress client fell behind and was dropped", metadata: ["stream": "\(subscriber.stream)"])
             }
         }
     }
@@ -75,9 +106,23 @@ actor SessionEventHub {
         follower = nil
     }
 
+    /// Ends every stream and the follower: the server is stopping.
     func stop() {
+        stopped = true
         follower?.cancel()
+        follower = nil
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
+    }
+}
+
+/// Stops the hub on graceful shutdown, so open event streams end and the HTTP server can
+/// finish its responses instead of waiting on them for ever.
+struct SessionEventHubService: Service {
+    let hub: SessionEventHub
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await hub.stop()
     }
 }

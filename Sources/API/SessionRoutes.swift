@@ -25,7 +25,7 @@ struct SessionRoutes {
         let query = request.uri.queryParameters
         let job = query.get("job").map { String($0) }
         let state = try query.get("state").map { try closed(String($0), "state", ["running", "finished"]) }
-        let outcome = try query.get("result").map { try closed(String($0), "result", ["success", "warning", "failed"]) }
+        let outcome = try query.get("result").map { try closed(String($0), "result", ["success", "warning", "failed", "stopped"]) }
         var before: String?
         if let cursor = query.get("before") {
             guard UUID(uuidString: String(cursor)) != nil else { throw APIProblem.badRequest("before is a session id (a uuid)") }
@@ -59,10 +59,22 @@ struct SessionRoutes {
         return JSONResponse.text(#"{"items":\#(items),"next":\#(next)}"#)
     }
 
-    /// `{"session": {...}, "tasks": [...]}`, as `session show --json` prints it.
+    /// `{"session": {...}, "tasks": [...]}`, as `session show --json` prints it. A session
+    /// begun a moment ago and not projected yet is shown from the log (`running`, no tasks), so
+    /// the URL a 202 gives answers at once.
     @Sendable func show(_ request: Request, context: APIContext) async throws -> Response {
         _ = try context.require(.readSessions)
         let id = try APIRequest.sessionID(context)
+        let begun = try await store.pool.query(
+            """
+            SELECT json_build_object('session', json_build_object(
+                     'session_id', $1::text, 'job_id', data ->> 'job_id', 'job_name', data ->> 'job_name', 'trigger', data ->> 'trigger',
+                     'state', 'running', 'started_at', recorded_at), 'tasks', '[]'::json)::text
+              FROM tidemark.events
+             WHERE stream_id = 'session-' || $1 AND stream_version = 1
+               AND NOT EXISTS (SELECT 1 FROM reporting.sessions WHERE session_id = $1)
+            """, [id])
+        if begun.rowCount == 1 { return JSONResponse.text(try begun.decode(0, 0)) }
         let result = try await store.pool.query(
             """
             SELECT json_build_object(
@@ -91,7 +103,9 @@ struct SessionRoutes {
             }
             after = value
         }
-        guard try await exists(stream) else { throw APIProblem.notFound("no session has the id \(id): see GET /api/v1/sessions") }
+        guard let finishedAt = try await finishPosition(stream) else {
+            throw APIProblem.notFound("no session has the id \(id): see GET /api/v1/sessions")
+        }
         let live = request.headers[.accept]?.contains("text/event-stream") == true
         if !live {
             let limit = try APIRequest.limit(request)
@@ -100,54 +114,67 @@ struct SessionRoutes {
             let last = page.last?.position ?? after
             return JSONResponse.text(#"{"items":[\#(items)],"next_after":\#(last)}"#)
         }
-        return try await liveEvents(stream, after: after)
+        // A client that saw the end already (an EventSource reconnecting after it): 204 tells
+        // it to stop reconnecting.
+        if let end = finishedAt, after >= end { return Response(status: .noContent) }
+        return await liveEvents(stream, after: after)
     }
 
-    func liveEvents(_ stream: String, after start: Int64) async throws -> Response {
-        // Subscribe first, then catch up: an event committed in between arrives on both and is
-        // sent once (positions only grow).
-        let (subscriberID, live) = await hub.subscribe(stream: stream)
-        let hub = self.hub
+    /// The catch-up from the log, then each event as it commits, until `SessionFinished`.
+    /// Events are always read from the log (the hub only says one was committed), so live and
+    /// paged events are the same JSON.
+    func liveEvents(_ stream: String, after start: Int64) async -> Response {
+        // Subscribe first, then catch up: an event committed in between is signalled and read
+        // once (positions only grow).
+        let signals = await hub.subscribe(stream: stream)
         let store = self.store
         let body = ResponseBody { writer in
             var last = start
             var finished = false
-            do {
-                while !finished {
+            /// Writes what the log holds after `last`; true at the session's end.
+            func catchUp() async throws -> Bool {
+                while true {
                     let page = try await Self.read(stream, after: last, limit: APIRequest.maximumLimit, store: store)
                     for event in page {
                         try await writer.write(ByteBuffer(string: event.serverSent))
                         last = event.position
-                        finished = finished || event.type == "SessionFinished"
+                        if event.type == "SessionFinished" { return true }
                     }
-                    if page.count < APIRequest.maximumLimit { break }
+                    if page.count < APIRequest.maximumLimit { return false }
                 }
-                if !finished {
-                    for await event in live where event.position > last {
-                        try await writer.write(ByteBuffer(string: SessionEventJSON(event).serverSent))
-                        last = event.position
-                        if event.type == "SessionFinished" {
-                            finished = true
-                            break
-                        }
-                    }
-                }
-                if !finished {
-                    try await writer.write(ByteBuffer(string: ": the feed ended early; reconnect with Last-Event-ID: \(last)\n\n"))
-                }
-            } catch {
-                await hub.unsubscribe(subscriberID)
-                throw error
             }
-            await hub.unsubscribe(subscriberID)
+            finished = try await catchUp()
+            if !finished {
+                for await signal in signals {
+                    switch signal {
+                    case .ping:
+                        try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                    case .event(let position, _) where position > last:
+                        finished = try await catchUp()
+                    case .event:
+                        continue
+                    }
+                    if finished { break }
+                }
+            }
+            if !finished {
+                try await writer.write(ByteBuffer(string: ": the feed ended early; reconnect with Last-Event-ID: \(last)\n\n"))
+            }
             try await writer.finish(nil)
         }
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 
-    func exists(_ stream: String) async throws -> Bool {
-        try await store.pool.query("SELECT EXISTS (SELECT 1 FROM tidemark.events WHERE stream_id = $1)", [stream]).decode(0, 0)
+    /// nil: no such session; .some(nil): running; .some(position): finished at that position.
+    func finishPosition(_ stream: String) async throws -> Int64?? {
+        let result = try await store.pool.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM tidemark.events WHERE stream_id = $1),
+                   (SELECT position FROM tidemark.events WHERE stream_id = $1 AND event_type = 'SessionFinished')
+            """, [stream])
+        guard try result.decode(0, 0, as: Bool.self) else { return nil }
+        return .some(try result.decodeIfPresent(0, 1, as: Int64.self))
     }
 
     func read(_ stream: String, after: Int64, limit: Int) async throws -> [SessionEventJSON] {
@@ -190,20 +217,6 @@ struct SessionEventJSON: Sendable {
         self.position = position
         self.type = type
         self.json = json
-    }
-
-    init(_ event: RecordedEvent) {
-        let object: [String: Any] = [
-            "position": event.position, "type": event.type, "stream_version": event.streamVersion,
-            "recorded_at": ISO8601DateFormatter().string(from: event.recordedAt),
-            "actor": ((try? event.metadata())?.actor).map { $0 as Any } ?? NSNull(),
-            "data": (try? JSONSerialization.jsonObject(with: Data(event.data.utf8))) ?? NSNull(),
-        ]
-        self.position = event.position
-        self.type = event.type
-        self.json =
-            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
-            ?? "{}"
     }
 
     /// The header a Server-Sent Events client resumes with.

@@ -95,6 +95,12 @@ public struct NotificationChannel: Codable, Sendable, Equatable {
                 throw NotificationError(
                     .invalid, "'\(email.smtpURL)' is not an SMTP server: smtp://host:587 (STARTTLS) or smtps://host:465")
             }
+            guard url.user == nil && url.password == nil else {
+                throw NotificationError(
+                    .invalid,
+                    "the SMTP URL carries a user or password, which the log would keep: give --smtp-user and --smtp-password env:VAR instead"
+                )
+            }
             for address in [email.from] + email.to where !Self.isAddress(address) {
                 throw NotificationError(.invalid, "'\(EscapedText.escaped(address))' is not an e-mail address (name@domain)")
             }
@@ -105,6 +111,10 @@ public struct NotificationChannel: Codable, Sendable, Equatable {
         case (nil, let webhook?):
             guard let url = URL(string: webhook.url), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false else {
                 throw NotificationError(.invalid, "'\(webhook.url)' is not a webhook URL: https://host/path")
+            }
+            guard url.user == nil && url.password == nil else {
+                throw NotificationError(
+                    .invalid, "the webhook URL carries a user or password, which the log would keep: sign with --secret instead")
             }
         default:
             throw NotificationError(.invalid, "a channel is either --email or --webhook, not both nor neither")

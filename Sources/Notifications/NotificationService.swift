@@ -8,9 +8,11 @@ import ServiceLifecycle
 /// Tells the channels about finished sessions, in `tidemark server`: follows the log's
 /// `SessionFinished` events, and for each session a channel wants appends `NotificationsDue`
 /// as a new stream (so of several servers exactly one delivers), then delivers to each channel
-/// with retries and backoff, every attempt an event. On start it takes up what a stopped
-/// server left: sessions finished in the last day with no notification stream, and streams
-/// whose channels have no final outcome yet.
+/// with retries and backoff, every attempt an event. It takes up what a stopped server left:
+/// on start, sessions that finished in the last day before it started and have no
+/// notification stream; on start and every minute after, streams with a channel lacking a
+/// final outcome whose last event is older than `idleBeforeResume` (longer than any attempt
+/// and backoff take, so a delivery under way elsewhere is not doubled).
 public struct NotificationService: Service {
     let store: EventStore
     let secrets: SecretsLocation?
@@ -27,10 +29,21 @@ public struct NotificationService: Service {
         self.backoff = backoff
     }
 
+    /// A delivery stream idle this long has no server working on it.
+    static let idleBeforeResume = "2 minutes"
+
     public func run() async throws {
         let head = try await store.headPosition()
         await withDiscardingTaskGroup { group in
-            group.addTask { await resumeLeftWork() }
+            group.addTask { await resumeLeftWork(finishedBy: head) }
+            group.addTask {
+                try? await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(60))
+                        await resumeLeftWork(finishedBy: nil)
+                    }
+                }
+            }
             do {
                 for try await event in store.subscribe(after: head, category: "session").cancelOnGracefulShutdown()
                 where event.type == "SessionFinished" {
@@ -43,17 +56,21 @@ public struct NotificationService: Service {
         }
     }
 
-    func resumeLeftWork() async {
+    /// `finishedBy`: also sessions finished up to that position with no notification stream
+    /// (at start: those the live feed will not bring).
+    func resumeLeftWork(finishedBy head: Int64?) async {
         do {
             let left = try await store.pool.query(
                 """
                 SELECT substr(f.stream_id, 9) FROM tidemark.events f
-                 WHERE f.category = 'session' AND f.event_type = 'SessionFinished' AND f.recorded_at > now() - interval '1 day'
+                 WHERE $1::bigint IS NOT NULL AND f.position <= $1
+                   AND f.category = 'session' AND f.event_type = 'SessionFinished' AND f.recorded_at > now() - interval '1 day'
                    AND NOT EXISTS (SELECT 1 FROM tidemark.events n WHERE n.stream_id = 'notification-' || substr(f.stream_id, 9))
                 UNION
-                SELECT substr(stream_id, 14) FROM tidemark.events
-                 WHERE category = 'notification' AND event_type = 'NotificationsDue' AND recorded_at > now() - interval '1 day'
-                """)
+                SELECT substr(d.stream_id, 14) FROM tidemark.events d
+                 WHERE d.category = 'notification' AND d.event_type = 'NotificationsDue' AND d.recorded_at > now() - interval '1 day'
+                   AND (SELECT max(l.recorded_at) FROM tidemark.events l WHERE l.stream_id = d.stream_id) < now() - interval '\(Self.idleBeforeResume)'
+                """, [head])
             for row in 0..<left.rowCount {
                 await notify(session: try left.decode(row, 0, as: String.self), resuming: true)
             }

@@ -156,6 +156,8 @@ struct NotificationTests {
                 ], "either --email or --webhook"
             ),
             (["--email", "a@b.example", "--smtp", "smtp://h:25", "--from", "a@b.example", "--smtp-user", "u"], "go together"),
+            (["--email", "a@b.example", "--smtp", "smtp://u:secret@h:25", "--from", "a@b.example"], "carries a user or password"),
+            (["--webhook", "https://u:secret@h.example/x", "--secret", "env:X"], "carries a user or password"),
         ]
         for (arguments, message) in cases {
             let run = try environment.tidemark(["notify", "add", "bad"] + arguments)
