@@ -20,20 +20,11 @@ struct JobRoutes {
         group.post("jobs/:name/stop", use: stop)
     }
 
-    /// Jobs by name, `limit` at a time; `after=NAME` continues after that name.
+    /// Jobs by name, `limit` at a time; `after=NAME` continues after that name (the keyset page
+    /// every catalog list uses).
     @Sendable func list(_ request: Request, context: APIContext) async throws -> Response {
         _ = try context.require(.readCatalog)
-        let limit = try APIRequest.limit(request)
-        let after = request.uri.queryParameters.get("after").map { String($0) } ?? ""
-        let result = try await store.pool.query(
-            """
-            SELECT coalesce(json_agg(row_to_json(j) ORDER BY j.job_name), '[]')::text, count(*)
-              FROM (SELECT * FROM reporting.jobs WHERE job_name > $1 ORDER BY job_name LIMIT $2) j
-            """, [after, limit])
-        let items: String = try result.decode(0, 0)
-        let count: Int64 = try result.decode(0, 1)
-        let next = try count == Int64(limit) ? lastName(items).map { "/api/v1/jobs?limit=\(limit)&after=\(percentEncoded($0))" } : nil
-        return JSONResponse.text(#"{"items":\#(items),"next":\#(next.map { "\"\($0)\"" } ?? "null")}"#)
+        return try await CatalogRoutes(store: store).page(request, view: "reporting.jobs", key: "job_name", path: "jobs")
     }
 
     @Sendable func show(_ request: Request, context: APIContext) async throws -> Response {
@@ -111,11 +102,6 @@ struct JobRoutes {
         let jobs = try await store.pool.query("SELECT job_name FROM reporting.jobs ORDER BY job_name LIMIT 20")
         let names = try (0..<jobs.rowCount).map { try jobs.decode($0, 0, as: String.self) }
         return .notFound(UnknownName.message("job", name, known: names, listCommand: "GET /api/v1/jobs"))
-    }
-
-    private func lastName(_ items: String) throws -> String? {
-        let rows = try JSONSerialization.jsonObject(with: Data(items.utf8)) as? [[String: Any]]
-        return rows?.last?["job_name"] as? String
     }
 }
 

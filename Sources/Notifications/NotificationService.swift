@@ -111,13 +111,13 @@ public struct NotificationService: Service {
             guard let report = try await report(session: session) else { return }
             let stream = try StreamName(NotificationEvent.deliveryStream(session: session))
             var (due, attempts, version) = try await progress(stream)
+            let channels = try await NotificationChannels(events: store).load().map(\.channel)
             if due == nil {
-                let channels = try await NotificationChannels(events: store).load().map(\.channel)
-                    .filter { $0.wants(job: report.job, result: report.result) }
-                guard !channels.isEmpty else { return }
+                let wanted = channels.filter { $0.wants(job: report.job, result: report.result) }
+                guard !wanted.isEmpty else { return }
                 let event = NotificationEvent.Due(
                     sessionID: session, jobName: report.job, result: report.result,
-                    channels: channels.map { .init(id: $0.id, name: $0.name) })
+                    channels: wanted.map { .init(id: $0.id, name: $0.name) })
                 do {
                     try await store.append(
                         to: stream, expectedVersion: .noStream,
@@ -131,9 +131,9 @@ public struct NotificationService: Service {
             } else if !resuming {
                 return
             }
-            let channels = try await NotificationChannels(events: store).load().map(\.channel)
             for target in due?.channels ?? [] {
-                guard let state = attempts[target.id] ?? .some((count: 0, final: false)), !state.final else { continue }
+                let state = attempts[target.id] ?? (count: 0, final: false)
+                guard !state.final else { continue }
                 guard let channel = channels.first(where: { $0.id == target.id }) else {
                     version = try await record(
                         stream, version: version, session: session, "NotificationFailed",
