@@ -82,7 +82,7 @@ public enum APIServer {
         JobRoutes(store: store, manager: manager).add(to: api)
         let hub = SessionEventHub(store: store, logger: logger)
         SessionRoutes(store: store, hub: hub).add(to: api)
-        CatalogRoutes(store: store).add(to: api)
+        CatalogRoutes(store: store, catalog: manager.catalog).add(to: api)
         return Application(
             router: router,
             server: try .tls(.http1(), tlsConfiguration: tls.configuration()),

@@ -1,32 +1,63 @@
+import Catalog
+import CatalogStore
 import EventStore
 import Foundation
 import Hummingbird
 import Postgres
 
-/// Read-only lists of the catalog's other objects, as their `reporting` views show them:
-/// `/api/v1/servers`, `/repositories`, `/proxies`, `/throttling-rules`.
+/// The catalog's objects under `/api/v1`: for every kind a keyset-paged list, one object with
+/// its version as `ETag`, and its removal (`DELETE`, `If-Match` optional) through the same
+/// decider as `tidemark <kind> remove`. Rows are the kinds' `reporting` views.
 struct CatalogRoutes {
     let store: EventStore
+    let catalog: CatalogStore
 
-    /// Path → (view, the column it is ordered and paged by).
-    static let lists: [(path: String, view: String, key: String)] = [
-        ("servers", "reporting.managed_servers", "server_name"),
-        ("repositories", "reporting.repositories", "repository_name"),
-        ("proxies", "reporting.proxies", "proxy_name"),
-        ("throttling-rules", "reporting.throttling_rules", "rule_name"),
-    ]
+    /// One kind as the API names it: its path, its view, and the view's name column.
+    struct Kind: Sendable {
+        let path: String
+        let view: String
+        let key: String
+        let kind: ObjectKind
+    }
+
+    static let servers = Kind(path: "servers", view: "reporting.managed_servers", key: "server_name", kind: .server)
+    static let repositories = Kind(path: "repositories", view: "reporting.repositories", key: "repository_name", kind: .repository)
+    static let proxies = Kind(path: "proxies", view: "reporting.proxies", key: "proxy_name", kind: .proxy)
+    static let throttlingRules = Kind(path: "throttling-rules", view: "reporting.throttling_rules", key: "rule_name", kind: .throttle)
+    static let jobs = Kind(path: "jobs", view: "reporting.jobs", key: "job_name", kind: .job)
 
     func add(to group: RouterGroup<APIContext>) {
-        for list in Self.lists {
-            group.get(RouterPath(list.path)) { request, context in
-                _ = try context.require(.readCatalog)
-                return try await page(request, view: list.view, key: list.key, path: list.path)
-            }
+        add(ManagedServer.self, Self.servers, to: group)
+        add(RepositoryDefinition.self, Self.repositories, to: group)
+        add(ProxyDefinition.self, Self.proxies, to: group)
+        add(ThrottlingRule.self, Self.throttlingRules, to: group)
+    }
+
+    /// The list, show and remove routes of one kind (jobs add their own start, stop, create
+    /// and replace in ``JobRoutes``). `document`, when given, answers a show whose client
+    /// asks for `application/yaml`.
+    func add<Definition: CatalogDefinition>(
+        _ type: Definition.Type, _ kind: Kind, to group: RouterGroup<APIContext>,
+        document: (@Sendable (String) async throws -> Response)? = nil
+    ) {
+        group.get(RouterPath(kind.path)) { request, context in
+            _ = try context.require(.readCatalog)
+            return try await Self.page(request, store: store, path: kind.path, view: kind.view, key: kind.key)
+        }
+        group.get(RouterPath("\(kind.path)/:name")) { request, context in
+            _ = try context.require(.readCatalog)
+            let name = try APIRequest.name(context)
+            if let document, request.headers[.accept]?.contains("yaml") == true { return try await document(name) }
+            return try await show(name, kind)
+        }
+        group.delete(RouterPath("\(kind.path)/:name")) { request, context in
+            _ = try context.require(.editCatalog)
+            return try await remove(type, try APIRequest.name(context), kind, request: request, context: context)
         }
     }
 
-    /// `limit` rows ordered by `key`, after `after`; `next` links the following page.
-    func page(_ request: Request, view: String, key: String, path: String) async throws -> Response {
+    /// `limit` rows of `view` ordered by `key`, after `after`; `next` links the following page.
+    static func page(_ request: Request, store: EventStore, path: String, view: String, key: String) async throws -> Response {
         let limit = try APIRequest.limit(request)
         let after = request.uri.queryParameters.get("after").map { String($0) } ?? ""
         let result = try await store.pool.query(
@@ -39,5 +70,80 @@ struct CatalogRoutes {
         let last = try result.decodeIfPresent(0, 2, as: String.self)
         let next = count == Int64(limit) ? last.map { "\"/api/v1/\(path)?limit=\(limit)&after=\(percentEncoded($0))\"" } ?? "null" : "null"
         return JSONResponse.text(#"{"items":\#(items),"next":\#(next)}"#)
+    }
+
+    /// One object's row, its version as the `ETag` a change sends back in `If-Match`.
+    func show(_ name: String, _ kind: Kind) async throws -> Response {
+        let result = try await store.pool.query(
+            "SELECT row_to_json(v)::text, v.definition_version FROM \(kind.view) v WHERE lower(v.\(kind.key)) = lower($1)", [name])
+        guard result.rowCount == 1 else { throw try await unknown(name, kind) }
+        let version: Int64 = try result.decode(0, 1)
+        return JSONResponse.text(try result.decode(0, 0), headers: [.eTag: DefinitionBody.entityTag(version)])
+    }
+
+    /// Removes an object nothing uses any more; `If-Match` refuses it (412) if the object
+    /// changed since the client read it. `?dry_run=true` only says what would be removed.
+    func remove<Definition: CatalogDefinition>(
+        _ type: Definition.Type, _ name: String, _ kind: Kind, request: Request, context: APIContext
+    ) async throws -> Response {
+        let expected = try DefinitionBody.expectedVersion(request)
+        let dryRun = try DefinitionBody.dryRun(request)
+        guard try await catalog.load().id(of: type, named: name) != nil else { throw try await unknown(name, kind) }
+        let changes = try await decide(dryRun: dryRun, context: context) { state throws(CatalogError) in
+            let id = try state.require(type, named: name)
+            if let expected, let current = state.entries(type)[id]?.version, expected != current {
+                throw CatalogError(
+                    .staleVersion,
+                    "the \(kind.kind.displayName) '\(name)' is at version \(current), not \(expected): GET /api/v1/\(kind.path)/\(percentEncoded(name)) and look at it again before removing it"
+                )
+            }
+            return try CatalogDecider.remove(type, id: id, in: state)
+        }
+        return try ChangeReply.response(changes, kind: kind, name: name, dryRun: dryRun)
+    }
+
+    /// Decides on the log's catalog: appended under the catalog lock with the caller as actor,
+    /// or, for a dry run, decided on the current state and appended nowhere.
+    func decide(
+        dryRun: Bool, context: APIContext, _ decide: @escaping @Sendable (CatalogState) throws(CatalogError) -> [CatalogChange]
+    ) async throws -> [CatalogChange] {
+        do {
+            if dryRun { return try decide(try await catalog.load()) }
+            return try await catalog.execute(metadata: APIRequest.metadata(context), decide)
+        } catch let error as CatalogError where error.code == .noChange {
+            // Already as asked: a repeated PUT changes nothing and is not an error.
+            return []
+        } catch let error as CatalogError {
+            throw APIProblem(error)
+        }
+    }
+
+    /// 404 naming the objects of the kind there are.
+    func unknown(_ name: String, _ kind: Kind) async throws -> APIProblem {
+        let rows = try await store.pool.query("SELECT \(kind.key) FROM \(kind.view) ORDER BY \(kind.key) LIMIT 20")
+        let names = try (0..<rows.rowCount).map { try rows.decode($0, 0, as: String.self) }
+        return .notFound(UnknownName.message(kind.kind.displayName, name, known: names, listCommand: "GET /api/v1/\(kind.path)"))
+    }
+}
+
+/// What a change through the API answers: the object, its version after the change (also as
+/// `ETag`), and each event appended, or that would be with `dry_run`.
+enum ChangeReply {
+    static func response(
+        _ changes: [CatalogChange], kind: CatalogRoutes.Kind, name: String, dryRun: Bool, status: HTTPResponse.Status = .ok,
+        id: UUIDString? = nil, unchangedVersion: Int64? = nil
+    ) throws -> Response {
+        let version = changes.last.map { $0.expectedVersion + 1 } ?? unchangedVersion
+        var object: [String: Any] = [
+            kind.key: name, "dry_run": dryRun,
+            "changes": changes.map { ["event_type": $0.eventType, "changed_fields": $0.changedFields] },
+        ]
+        if let identifier = changes.first?.id ?? id { object["id"] = identifier }
+        if let version { object["definition_version"] = version }
+        var headers: HTTPFields = [:]
+        let removed = changes.last?.eventType.hasSuffix("Removed") == true
+        if let version, !dryRun, !removed { headers[.eTag] = DefinitionBody.entityTag(version) }
+        if status == .created { headers[.location] = "/api/v1/\(kind.path)/\(percentEncoded(name))" }
+        return try JSONResponse.object(object, status: status, headers: headers)
     }
 }

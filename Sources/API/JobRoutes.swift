@@ -7,33 +7,19 @@ import JobManager
 import Postgres
 import WorkflowEvents
 
-/// `/api/v1/jobs`: the jobs as `reporting.jobs` shows them, and starting and stopping one.
+/// `/api/v1/jobs`: the jobs as `reporting.jobs` shows them, their definitions (``JobDefinitionRoutes``),
+/// and starting and stopping one.
 struct JobRoutes {
     let store: EventStore
     let manager: JobManager
     let starts = StartsUnderWay()
 
+    var catalogRoutes: CatalogRoutes { CatalogRoutes(store: store, catalog: manager.catalog) }
+
     func add(to group: RouterGroup<APIContext>) {
-        group.get("jobs", use: list)
-        group.get("jobs/:name", use: show)
+        JobDefinitionRoutes(routes: catalogRoutes).add(to: group)
         group.post("jobs/:name/start", use: start)
         group.post("jobs/:name/stop", use: stop)
-    }
-
-    /// Jobs by name, `limit` at a time; `after=NAME` continues after that name (the keyset page
-    /// every catalog list uses).
-    @Sendable func list(_ request: Request, context: APIContext) async throws -> Response {
-        _ = try context.require(.readCatalog)
-        return try await CatalogRoutes(store: store).page(request, view: "reporting.jobs", key: "job_name", path: "jobs")
-    }
-
-    @Sendable func show(_ request: Request, context: APIContext) async throws -> Response {
-        _ = try context.require(.readCatalog)
-        let name = try APIRequest.name(context)
-        let result = try await store.pool.query(
-            "SELECT row_to_json(j)::text FROM reporting.jobs j WHERE lower(j.job_name) = lower($1)", [name])
-        guard result.rowCount == 1 else { throw try await unknownJob(name) }
-        return JSONResponse.text(try result.decode(0, 0))
     }
 
     /// Begins a session and answers 202 at once with its URL, as Proxmox Backup Server answers
@@ -99,9 +85,7 @@ struct JobRoutes {
     }
 
     func unknownJob(_ name: String) async throws -> APIProblem {
-        let jobs = try await store.pool.query("SELECT job_name FROM reporting.jobs ORDER BY job_name LIMIT 20")
-        let names = try (0..<jobs.rowCount).map { try jobs.decode($0, 0, as: String.self) }
-        return .notFound(UnknownName.message("job", name, known: names, listCommand: "GET /api/v1/jobs"))
+        try await catalogRoutes.unknown(name, CatalogRoutes.jobs)
     }
 }
 

@@ -69,7 +69,7 @@ public enum CatalogDecider {
                 )
             }
             guard basedOn == entry.version else {
-                let since = entry.fieldVersions.filter { $0.value > basedOn }.keys.sorted()
+                let since = entry.fieldsChanged(since: basedOn)
                 let fields = since.isEmpty ? "" : " in \(since.joined(separator: ", "))"
                 throw CatalogError(
                     .staleVersion,

@@ -11,6 +11,11 @@ public struct CatalogEntry<Definition: CatalogDefinition>: Sendable {
     public internal(set) var updatedBy: String?
     /// For each top-level field, the version that last changed it (conflict checks).
     var fieldVersions: [String: Int64]
+
+    /// The top-level fields changed after `version`: what a stale change would overwrite.
+    public func fieldsChanged(since version: Int64) -> [String] {
+        fieldVersions.filter { $0.value > version }.keys.sorted()
+    }
 }
 
 /// The catalog folded from its events: what exists now (or at the position folded to).

@@ -98,6 +98,45 @@ struct JobDocumentTests {
         } throws: { "\($0)".contains("defines job 'FIRST' twice") }
     }
 
+    @Test("a JSON body reads as the same job as its YAML (compact JSON included); JSON errors name the line")
+    func json() throws {
+        let compact =
+            #"{"name":"web","server":"lab","objects":["vm:a","vm:b"],"repository":"main","retry":{"count":2,"wait_minutes":5},"enabled":false,"compression_level":3}"#
+        let parsed = try #require(try JobDocument.parse(compact, file: "the body").first)
+        #expect(parsed.name == "web" && parsed.objects == ["vm:a", "vm:b"] && parsed.retryCount == 2 && parsed.retryWaitMinutes == 5)
+        #expect(parsed.enabled == false && parsed.compressionLevel == 3)
+        #expect {
+            _ = try JobDocument.parse("{\n\"name\": \"web\",\n\"bogus\": 1\n}", file: "the body")
+        } throws: { "\($0)".contains("the body line 3: unknown key 'bogus'") }
+    }
+
+    @Test("text nested deeper than a job could be is refused before the YAML reader recurses into it")
+    func nesting() throws {
+        let hostile = [
+            String(repeating: "[", count: 200_000),
+            "name: " + String(repeating: "{a: ", count: 50_000),
+            String(repeating: "- ", count: 200_000) + "x",
+            "name: a\nobjects:\n" + (0..<60).map { String(repeating: " ", count: $0 + 2) + "- x" }.joined(separator: "\n"),
+        ]
+        for text in hostile {
+            #expect(throws: CatalogError.self) { _ = try JobDocument.parse(text, file: "the body") }
+        }
+        // Ordinary text with brackets, dashes and quotes is not nesting.
+        let ordinary = """
+            name: web # [[[[[[[[[[[[[[[[[[[[ a comment
+            description: "a - b - c - d - e - f [[[[[[[[[[[[[[[[[[[[ \\" ]"
+            server: lab
+            objects:
+              - vm:web-01
+              - 'vm:it''s [[[[[[[[[[[[[[[[[[[['
+            repository: main
+            retry:
+              count: 3
+            """
+        let job = try #require(try JobDocument.parse(ordinary, file: "web.yaml").first)
+        #expect(job.objects == ["vm:web-01", "vm:it's [[[[[[[[[[[[[[[[[[[["] && job.retryCount == 3)
+    }
+
     @Test("several documents in one file are several jobs")
     func multipleDocuments() throws {
         let jobs = try JobDocument.parse("name: a\n---\nname: b\n", file: "jobs.yaml")

@@ -63,7 +63,8 @@ struct APIServerHarness {
 
     /// `curl` against the server, trusting its certificate (the pinned file, not `-k`).
     func curl(
-        _ method: String, _ path: String, token: String? = nil, headers: [String] = [], body: String? = nil, timeLimit: TimeInterval = 60
+        _ method: String, _ path: String, token: String? = nil, headers: [String] = [], body: String? = nil,
+        contentType: String = "application/json", timeLimit: TimeInterval = 60
     ) async throws -> Reply {
         let headerFile = environment.folder.appendingPathComponent("headers-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: headerFile) }
@@ -76,7 +77,7 @@ struct APIServerHarness {
         defer { try? FileManager.default.removeItem(at: bodyFile) }
         if let body {
             try Data(body.utf8).write(to: bodyFile)
-            arguments += ["--data-binary", "@\(bodyFile.path)", "-H", "Content-Type: application/json"]
+            arguments += ["--data-binary", "@\(bodyFile.path)", "-H", "Content-Type: \(contentType)"]
         }
         arguments.append(url + path)
         let command = arguments
