@@ -234,8 +234,14 @@ struct ProxyProcessTests {
         let manager = world.manager()
         let session = try await manager.begin(job: world.environment.jobName, trigger: "manual")
         let run = Task { try await manager.run(session: session) }
+        // Both tasks taken and moving before the signal: a task assigned but not yet taken
+        // would be moved for another reason ("ended before the task reached it").
         for _ in 0..<600 {
-            if try await world.events(of: session).contains(where: { $0.type == "TransferCheckpointed" }) { break }
+            let moving = Set(
+                try await world.events(of: session).filter { $0.type == "TransferCheckpointed" }.compactMap {
+                    $0.data["task_id"] as? String
+                })
+            if moving.count == 2 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         leaving.signal(SIGTERM)
