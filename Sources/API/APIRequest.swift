@@ -19,7 +19,16 @@ enum APIRequest {
     /// A name from the path: 1–400 bytes without control characters. Names are only ever
     /// looked up, never joined into a file path, so `..` or `/` simply match nothing.
     static func name(_ context: APIContext, _ parameter: String = "name") throws -> String {
-        let value = try context.parameters.require(parameter)
+        try text(try context.parameters.require(parameter), parameter)
+    }
+
+    /// A name given as a query parameter (a filter, a page's `after`), checked as path names
+    /// are; absent is nil. A NUL byte would otherwise reach PostgreSQL, which refuses it in text.
+    static func query(_ request: Request, _ parameter: String) throws -> String? {
+        try request.uri.queryParameters.get(parameter).map { try text(String($0), parameter) }
+    }
+
+    static func text(_ value: String, _ parameter: String) throws -> String {
         guard !value.isEmpty, value.utf8.count <= 400, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
         else { throw APIProblem.badRequest("'\(parameter)' must be 1 to 400 bytes without control characters") }
         return value

@@ -82,6 +82,9 @@ public enum APIServer {
         JobRoutes(store: store, manager: manager).add(to: api)
         let hub = SessionEventHub(store: store, logger: logger)
         SessionRoutes(store: store, hub: hub).add(to: api)
+        EventFeedRoutes(store: store, hub: hub).add(to: api)
+        ReportRoutes(store: store).add(to: api)
+        AuditRoutes(store: store).add(to: api)
         CatalogRoutes(store: store, catalog: manager.catalog).add(to: api)
         return Application(
             router: router,

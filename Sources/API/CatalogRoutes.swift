@@ -59,12 +59,8 @@ struct CatalogRoutes {
     /// `limit` rows of `view` ordered by `key`, after `after`; `next` links the following page.
     static func page(_ request: Request, store: EventStore, path: String, view: String, key: String) async throws -> Response {
         let limit = try APIRequest.limit(request)
-        let after = request.uri.queryParameters.get("after").map { String($0) } ?? ""
-        let result = try await store.pool.query(
-            """
-            SELECT coalesce(json_agg(row_to_json(v) ORDER BY v.\(key)), '[]')::text, count(*), max(v.\(key))
-              FROM (SELECT * FROM \(view) WHERE \(key) > $1 ORDER BY \(key) LIMIT $2) v
-            """, [after, limit])
+        let after = try APIRequest.query(request, "after") ?? ""
+        let result = try await store.pool.query(ListQueries.page(view: view, key: key), [after, limit])
         let items: String = try result.decode(0, 0)
         let count: Int64 = try result.decode(0, 1)
         let last = try result.decodeIfPresent(0, 2, as: String.self)

@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// One subscription to the log's session events for every live-progress client: the
-/// database sees one listening connection however many clients follow sessions. Each client
+/// One subscription to the log for every live client (a session's progress, a category's
+/// feed): the database sees one listening connection however many clients follow. Each client
 /// gets a bounded buffer of signals; one that falls 1,000 behind is dropped (its stream ends
 /// and it reconnects with `Last-Event-ID`), so a slow client never holds up the others. A ping
 /// every 15 seconds reaches every client, so a client that went away is noticed when the
@@ -20,8 +20,28 @@ actor SessionEventHub {
         case ping
     }
 
+    /// What a client follows: one stream, or every stream of a category.
+    enum Interest: Sendable, CustomStringConvertible {
+        case stream(String)
+        case category(String)
+
+        func covers(_ stream: String) -> Bool {
+            switch self {
+            case .stream(let name): name == stream
+            case .category(let category): stream.hasPrefix(category + "-")
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .stream(let name): name
+            case .category(let category): "category \(category)"
+            }
+        }
+    }
+
     struct Subscriber {
-        let stream: String
+        let interest: Interest
         let continuation: AsyncStream<Signal>.Continuation
     }
 
@@ -36,9 +56,9 @@ actor SessionEventHub {
         self.logger = logger
     }
 
-    /// Signals for `stream` from now on. The sequence ends early when the client fell behind or
+    /// Signals for what `interest` covers from now on. The sequence ends early when the client fell behind or
     /// the server is stopping: the client reconnects from the last event it saw.
-    func subscribe(stream: String) -> AsyncStream<Signal> {
+    func subscribe(_ interest: Interest) -> AsyncStream<Signal> {
         let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingOldest(Self.bufferLimit))
         guard !stopped else {
             continuation.finish()
@@ -46,7 +66,7 @@ actor SessionEventHub {
         }
         startIfNeeded()
         let id = UUID()
-        subscribers[id] = Subscriber(stream: stream, continuation: continuation)
+        subscribers[id] = Subscriber(interest: interest, continuation: continuation)
         continuation.onTermination = { [weak self] _ in
             Task { await self?.unsubscribe(id) }
         }
@@ -69,7 +89,7 @@ actor SessionEventHub {
                 group.addTask {
                     do {
                         let head = try await store.headPosition()
-                        for try await event in store.subscribe(after: head, category: "session") {
+                        for try await event in store.subscribe(after: head) {
                             await self?.deliver(.event(position: event.position, type: event.type), to: event.stream)
                         }
                     } catch {
@@ -88,13 +108,13 @@ actor SessionEventHub {
         }
     }
 
-    /// To the subscribers of `stream` (every subscriber when nil).
+    /// To the subscribers whose interest covers `stream` (every subscriber when nil).
     func deliver(_ signal: Signal, to stream: String?) {
-        for (id, subscriber) in subscribers where stream == nil || subscriber.stream == stream {
+        for (id, subscriber) in subscribers where stream.map(subscriber.interest.covers) ?? true {
             if case .dropped = subscriber.continuation.yield(signal) {
                 subscriber.continuation.finish()
                 subscribers[id] = nil
-                logger.notice("a live-progress client fell behind and was dropped", metadata: ["stream": "\(subscriber.stream)"])
+                logger.notice("a live client fell behind and was dropped", metadata: ["following": "\(subscriber.interest)"])
             }
         }
     }

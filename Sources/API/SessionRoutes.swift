@@ -23,7 +23,7 @@ struct SessionRoutes {
         _ = try context.require(.readSessions)
         let limit = try APIRequest.limit(request)
         let query = request.uri.queryParameters
-        let job = query.get("job").map { String($0) }
+        let job = try APIRequest.query(request, "job")
         let state = try query.get("state").map { try closed(String($0), "state", ["running", "finished"]) }
         let outcome = try query.get("result").map { try closed(String($0), "result", ["success", "warning", "failed", "stopped"]) }
         var before: String?
@@ -31,18 +31,7 @@ struct SessionRoutes {
             guard UUID(uuidString: String(cursor)) != nil else { throw APIProblem.badRequest("before is a session id (a uuid)") }
             before = cursor.lowercased()
         }
-        let result = try await store.pool.query(
-            """
-            WITH cursor AS (SELECT coalesce(started_at, '-infinity') AS started_at, session_id FROM reporting.sessions WHERE session_id = $5)
-            SELECT coalesce(json_agg(row_to_json(s) ORDER BY coalesce(s.started_at, '-infinity') DESC, s.session_id DESC), '[]')::text, count(*),
-                   (SELECT count(*) FROM cursor)
-              FROM (SELECT r.* FROM reporting.sessions r
-                     WHERE ($1::text IS NULL OR lower(r.job_name) = lower($1))
-                       AND ($2::text IS NULL OR r.state = $2)
-                       AND ($3::text IS NULL OR r.result = $3)
-                       AND ($5::text IS NULL OR (coalesce(r.started_at, '-infinity'), r.session_id) < (SELECT started_at, session_id FROM cursor))
-                     ORDER BY coalesce(r.started_at, '-infinity') DESC, r.session_id DESC LIMIT $4) s
-            """, [job, state, outcome, limit, before])
+        let result = try await store.pool.query(ListQueries.sessions, [job, state, outcome, limit, before])
         if before != nil, try result.decode(0, 2, as: Int64.self) == 0 {
             throw APIProblem.badRequest("before names no session: use the 'next' link of the previous page")
         }
@@ -97,7 +86,7 @@ struct SessionRoutes {
         let id = try APIRequest.sessionID(context)
         let stream = "session-\(id)"
         var after: Int64 = 0
-        if let text = request.headers[SessionEventJSON.lastEventID] ?? request.uri.queryParameters.get("after").map({ String($0) }) {
+        if let text = request.headers[LogEventJSON.lastEventID] ?? request.uri.queryParameters.get("after").map({ String($0) }) {
             guard let value = Int64(text), value >= 0 else {
                 throw APIProblem.badRequest("after (or Last-Event-ID) is a log position, a whole number; '\(text)' is not")
             }
@@ -121,49 +110,15 @@ struct SessionRoutes {
     }
 
     /// The catch-up from the log, then each event as it commits, until `SessionFinished`.
-    /// Events are always read from the log (the hub only says one was committed), so live and
-    /// paged events are the same JSON.
     func liveEvents(_ stream: String, after start: Int64) async -> Response {
         // Subscribe first, then catch up: an event committed in between is signalled and read
         // once (positions only grow).
-        let signals = await hub.subscribe(stream: stream)
+        let signals = await hub.subscribe(.stream(stream))
         let store = self.store
-        let body = ResponseBody { writer in
-            var last = start
-            var finished = false
-            /// Writes what the log holds after `last`; true at the session's end.
-            func catchUp() async throws -> Bool {
-                while true {
-                    let page = try await Self.read(stream, after: last, limit: APIRequest.maximumLimit, store: store)
-                    for event in page {
-                        try await writer.write(ByteBuffer(string: event.serverSent))
-                        last = event.position
-                        if event.type == "SessionFinished" { return true }
-                    }
-                    if page.count < APIRequest.maximumLimit { return false }
-                }
-            }
-            finished = try await catchUp()
-            if !finished {
-                for await signal in signals {
-                    switch signal {
-                    case .ping:
-                        try await writer.write(ByteBuffer(string: ": ping\n\n"))
-                    case .event(let position, _) where position > last:
-                        finished = try await catchUp()
-                    case .event:
-                        continue
-                    }
-                    if finished { break }
-                }
-            }
-            if !finished {
-                try await writer.write(ByteBuffer(string: ": the feed ended early; reconnect with Last-Event-ID: \(last)\n\n"))
-            }
-            try await writer.finish(nil)
-        }
-        return Response(
-            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        return LiveEvents.response(
+            signals: signals, after: start,
+            read: { after in try await Self.read(stream, after: after, limit: APIRequest.maximumLimit, store: store) },
+            isLast: { $0.type == "SessionFinished" })
     }
 
     /// nil: no such session; .some(nil): running; .some(position): finished at that position.
@@ -177,11 +132,11 @@ struct SessionRoutes {
         return .some(try result.decodeIfPresent(0, 1, as: Int64.self))
     }
 
-    func read(_ stream: String, after: Int64, limit: Int) async throws -> [SessionEventJSON] {
+    func read(_ stream: String, after: Int64, limit: Int) async throws -> [LogEventJSON] {
         try await Self.read(stream, after: after, limit: limit, store: store)
     }
 
-    static func read(_ stream: String, after: Int64, limit: Int, store: EventStore) async throws -> [SessionEventJSON] {
+    static func read(_ stream: String, after: Int64, limit: Int, store: EventStore) async throws -> [LogEventJSON] {
         let result = try await store.pool.query(
             """
             SELECT position, event_type,
@@ -190,7 +145,7 @@ struct SessionRoutes {
               FROM tidemark.events WHERE stream_id = $1 AND position > $2 ORDER BY position LIMIT $3
             """, [stream, after, limit])
         return try (0..<result.rowCount).map { row in
-            SessionEventJSON(position: try result.decode(row, 0), type: try result.decode(row, 1), json: try result.decode(row, 2))
+            LogEventJSON(position: try result.decode(row, 0), type: try result.decode(row, 1), json: try result.decode(row, 2))
         }
     }
 
@@ -205,23 +160,4 @@ struct SessionRoutes {
         let rows = try JSONSerialization.jsonObject(with: Data(items.utf8)) as? [[String: Any]]
         return rows?.last?["session_id"] as? String
     }
-}
-
-/// One session event as the API shows it.
-struct SessionEventJSON: Sendable {
-    let position: Int64
-    let type: String
-    let json: String
-
-    init(position: Int64, type: String, json: String) {
-        self.position = position
-        self.type = type
-        self.json = json
-    }
-
-    /// The header a Server-Sent Events client resumes with.
-    static let lastEventID = HTTPFields.Element.Name("Last-Event-ID")!
-
-    /// `id: POSITION`, `event: TYPE`, `data: JSON` and a blank line.
-    var serverSent: String { "id: \(position)\nevent: \(type)\ndata: \(json)\n\n" }
 }
