@@ -222,6 +222,9 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
+                "API",
+                "CCurl",
+                "Identity",
                 "Catalog",
                 "CatalogStore",
                 "CommandLineSupport",
