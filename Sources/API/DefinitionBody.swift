@@ -15,7 +15,10 @@ struct DefinitionBody {
 
     /// The body, read whole up to the context's limit (1 MiB: a job file is a few KB).
     static func text(_ request: inout Request, context: APIContext) async throws -> String {
-        let type = request.headers[.contentType].map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
+        // `;` alone or an empty header splits into nothing: no type.
+        let type = request.headers[.contentType].flatMap { $0.split(separator: ";").first }.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
         guard let type, jsonTypes.contains(type) || yamlTypes.contains(type) else {
             throw APIProblem(
                 .unsupportedMediaType,

@@ -49,6 +49,8 @@ actor SessionEventHub {
     let logger: Logger
     var subscribers: [UUID: Subscriber] = [:]
     var follower: Task<Void, Never>?
+    /// Done once the follower has read the log's head it follows from.
+    var following: Task<Void, Never>?
     var stopped = false
 
     init(store: EventStore, logger: Logger) {
@@ -57,19 +59,21 @@ actor SessionEventHub {
     }
 
     /// Signals for what `interest` covers from now on. The sequence ends early when the client fell behind or
-    /// the server is stopping: the client reconnects from the last event it saw.
-    func subscribe(_ interest: Interest) -> AsyncStream<Signal> {
+    /// the server is stopping: the client reconnects from the last event it saw. Returns once
+    /// the follower knows where it follows from, so the client's catch-up read comes after
+    /// that point and no event falls between the two.
+    func subscribe(_ interest: Interest) async -> AsyncStream<Signal> {
         let (signals, continuation) = AsyncStream<Signal>.makeStream(bufferingPolicy: .bufferingOldest(Self.bufferLimit))
         guard !stopped else {
             continuation.finish()
             return signals
         }
-        startIfNeeded()
         let id = UUID()
         subscribers[id] = Subscriber(interest: interest, continuation: continuation)
         continuation.onTermination = { [weak self] _ in
             Task { await self?.unsubscribe(id) }
         }
+        await startIfNeeded().value
         return signals
     }
 
@@ -80,19 +84,22 @@ actor SessionEventHub {
     var subscriberCount: Int { subscribers.count }
 
     /// The one follower of the log, made before any suspension so two first subscribers
-    /// cannot both make one.
-    private func startIfNeeded() {
-        guard follower == nil else { return }
+    /// cannot both make one; the task returned is done once it has read the head.
+    private func startIfNeeded() -> Task<Void, Never> {
+        if let following, follower != nil { return following }
         let store = self.store
+        let (headRead, headKnown) = AsyncStream<Void>.makeStream()
         follower = Task { [weak self] in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     do {
                         let head = try await store.headPosition()
+                        headKnown.finish()
                         for try await event in store.subscribe(after: head) {
                             await self?.deliver(.event(position: event.position, type: event.type), to: event.stream)
                         }
                     } catch {
+                        headKnown.finish()
                         await self?.failed(error)
                     }
                 }
@@ -106,6 +113,9 @@ actor SessionEventHub {
                 group.cancelAll()
             }
         }
+        let following = Task { for await _ in headRead {} }
+        self.following = following
+        return following
     }
 
     /// To the subscribers whose interest covers `stream` (every subscriber when nil).
@@ -124,6 +134,7 @@ actor SessionEventHub {
         for subscriber in subscribers.values { subscriber.continuation.finish() }
         subscribers = [:]
         follower = nil
+        following = nil
     }
 
     /// Ends every stream and the follower: the server is stopping.

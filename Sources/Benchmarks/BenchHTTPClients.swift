@@ -146,6 +146,7 @@ final class BenchSubscribers: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
+    private var sharedHeaders: UnsafeMutablePointer<curl_slist>?
 
     init(count: Int, url: String, caFile: String, token: String, lastEventID: Int64) {
         clients = (0..<count).map { _ in
@@ -154,13 +155,16 @@ final class BenchSubscribers: @unchecked Sendable {
             return client
         }
         multi = curl_multi_init()!
+        sharedHeaders = Self.headers(token: token, lastEventID: lastEventID)
         for client in clients {
-            _ = tm_curl_set_pointer(client.handle, CURLOPT_HTTPHEADER, Self.headers(token: token, lastEventID: lastEventID))
+            _ = tm_curl_set_pointer(client.handle, CURLOPT_HTTPHEADER, sharedHeaders)
             curl_multi_add_handle(multi, client.handle)
         }
     }
 
-    /// The headers every subscriber sends (one list, shared, alive as long as the process).
+    deinit { curl_slist_free_all(sharedHeaders) }
+
+    /// The headers every subscriber sends (one list, shared by all, freed with them).
     private static func headers(token: String, lastEventID: Int64) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>?
         list = curl_slist_append(list, "Authorization: Bearer \(token)")
@@ -177,8 +181,6 @@ final class BenchSubscribers: @unchecked Sendable {
                 curl_multi_perform(multi, &running)
                 curl_multi_poll(multi, nil, 0, 50, nil)
             }
-            for client in clients { curl_multi_remove_handle(multi, client.handle) }
-            curl_multi_cleanup(multi)
             done.signal()
         }
         self.thread = thread
@@ -188,6 +190,8 @@ final class BenchSubscribers: @unchecked Sendable {
     /// How many have had their 200.
     var connected: Int { clients.count(where: { $0.connected.load(ordering: .acquiring) }) }
 
+    /// Ends the transfers: the flag, a wake-up for the poll, the thread's end, and only then
+    /// the handles freed (the wake-up must not meet a freed multi handle).
     func stop() async {
         stopping.store(true, ordering: .releasing)
         curl_multi_wakeup(multi)
@@ -197,6 +201,8 @@ final class BenchSubscribers: @unchecked Sendable {
                 continuation.resume()
             }
         }
+        for client in clients { curl_multi_remove_handle(multi, client.handle) }
+        curl_multi_cleanup(multi)
     }
 
     /// Each arrival's delay after its event was appended (`sent`: position → when the append began).

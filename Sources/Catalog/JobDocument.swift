@@ -13,7 +13,7 @@ public enum JobDocument {
 
     /// Reads every job of a file; `file` names it in errors (`jobs.yaml line 7: ...`).
     public static func parse(_ text: String, file: String) throws(CatalogError) -> [JobSettings] {
-        try checkNesting(text, file: file)
+        try JobDocumentShape.check(text, file: file)
         var documents: [Node] = []
         do {
             // The sequence keeps a parse error to itself and just ends: ask for it.
@@ -29,86 +29,6 @@ public enum JobDocument {
         var jobs: [JobSettings] = []
         for document in documents { jobs.append(try settings(of: document, file: file)) }
         return jobs
-    }
-
-    /// How deep a document may nest: flow brackets open at once, the columns a line is
-    /// indented, block indicators (`- `) opening one line. A job is three levels deep.
-    static let maximumFlowDepth = 16
-    static let maximumIndentation = 48
-    static let maximumIndicatorsPerLine = 4
-
-    /// Refuses text nested deeper than a job could be before it reaches the YAML reader,
-    /// which builds its tree by recursion: a request body of half a million `[` (or `- - -`)
-    /// would exhaust the server's stack. Errs towards refusing odd text with a clear reason.
-    static func checkNesting(_ text: String, file: String) throws(CatalogError) {
-        func refuse(_ line: Int, _ what: String) -> CatalogError {
-            CatalogError(.invalidDocument, "\(file) line \(line): \(what); a job document is a mapping of a few levels")
-        }
-        var line = 1, flowDepth = 0, column = 0, indentation = 0, indicators = 0
-        // `leading`: only block indicators so far on this line (`- - x` nests; `a - b` does not).
-        var inIndentation = true, inComment = false, leading = true
-        var quote: UInt8? = nil, escaped = false, reopened = false
-        var previous: UInt8 = 10
-        for byte in text.utf8 {
-            defer { previous = byte }
-            if byte == 10 {
-                line += 1
-                (column, indentation, indicators, inIndentation, inComment, leading) = (0, 0, 0, true, false, true)
-                continue
-            }
-            column += 1
-            if inComment { continue }
-            if reopened {
-                // `''` inside single quotes is a quote, not the string's end.
-                reopened = false
-                if byte == UInt8(ascii: "'") {
-                    quote = byte
-                    continue
-                }
-            }
-            if let open = quote {
-                if escaped {
-                    escaped = false
-                } else if open == UInt8(ascii: "\"") && byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == open {
-                    quote = nil
-                    reopened = open == UInt8(ascii: "'")
-                }
-                continue
-            }
-            if inIndentation {
-                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
-                    indentation += 1
-                    if indentation > maximumIndentation { throw refuse(line, "indented more than \(maximumIndentation) columns") }
-                    continue
-                }
-                inIndentation = false
-            }
-            // Tokens start after a blank, a flow indicator or the line's start.
-            let tokenStart =
-                [UInt8(ascii: " "), UInt8(ascii: "\t"), 10, UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ",")]
-                .contains(previous) || column == indentation + 1
-            let quoteStart = tokenStart || previous == UInt8(ascii: ":")
-            if byte == UInt8(ascii: "#") && tokenStart {
-                inComment = true
-            } else if (byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")) && quoteStart {
-                quote = byte
-            } else if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
-                flowDepth += 1
-                if flowDepth > maximumFlowDepth { throw refuse(line, "more than \(maximumFlowDepth) brackets open at once") }
-            } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
-                flowDepth = max(0, flowDepth - 1)
-            } else if (byte == UInt8(ascii: "-") || byte == UInt8(ascii: "?")) && leading && tokenStart && flowDepth == 0 {
-                indicators += 1
-                if indicators > maximumIndicatorsPerLine {
-                    throw refuse(line, "more than \(maximumIndicatorsPerLine) nested items begin on one line")
-                }
-            }
-            if byte != UInt8(ascii: "-") && byte != UInt8(ascii: "?") && byte != UInt8(ascii: " ") && byte != UInt8(ascii: "\t") {
-                leading = false
-            }
-        }
     }
 
     private static func settings(of node: Node, file: String) throws(CatalogError) -> JobSettings {
@@ -130,18 +50,27 @@ public enum JobDocument {
                 guard case .scalar(let scalar) = value else {
                     throw CatalogError(.invalidDocument, "\(at(value)): '\(key)' takes a single value")
                 }
-                return scalar.string
+                return try printable(scalar.string, at: at(value))
+            }
+            /// NUL cannot be stored in the log's JSON (PostgreSQL's jsonb refuses it), nor
+            /// other control characters but tab and line breaks be shown safely.
+            func printable(_ text: String, at place: String) throws(CatalogError) -> String {
+                guard
+                    !text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t" && $0 != "\n" && $0 != "\r") || $0.value == 0x7f }
+                    )
+                else { throw CatalogError(.invalidDocument, "\(place): '\(key)' holds a control character") }
+                return text
             }
             func list() throws(CatalogError) -> [String] {
                 switch value {
-                case .scalar(let scalar): return scalar.string.isEmpty ? [] : [scalar.string]
+                case .scalar(let scalar): return scalar.string.isEmpty ? [] : [try printable(scalar.string, at: at(value))]
                 case .sequence(let sequence):
                     var items: [String] = []
                     for item in sequence {
                         guard case .scalar(let scalar) = item else {
                             throw CatalogError(.invalidDocument, "\(at(item)): each item of '\(key)' is a single value")
                         }
-                        items.append(scalar.string)
+                        items.append(try printable(scalar.string, at: at(item)))
                     }
                     return items
                 default:

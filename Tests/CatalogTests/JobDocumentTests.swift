@@ -116,7 +116,16 @@ struct JobDocumentTests {
             String(repeating: "[", count: 200_000),
             "name: " + String(repeating: "{a: ", count: 50_000),
             String(repeating: "- ", count: 200_000) + "x",
-            "name: a\nobjects:\n" + (0..<60).map { String(repeating: " ", count: $0 + 2) + "- x" }.joined(separator: "\n"),
+            // A quote inside a plain value does not hide what follows.
+            "name: a \"b\nobjects: " + String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
+            // Nested aliases: a few hundred bytes that Yams would hash a billion times.
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                + (1..<9).map { level in
+                    let name = String(UnicodeScalar(UInt8(97 + level)))
+                    let previous = String(UnicodeScalar(UInt8(96 + level)))
+                    return "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 10).joined(separator: ", ") + "]"
+                }.joined(separator: "\n") + "\n? *i\n: 1\n",
+            "name: &n web\nserver: *n\n",
         ]
         for text in hostile {
             #expect(throws: CatalogError.self) { _ = try JobDocument.parse(text, file: "the body") }
