@@ -2,10 +2,12 @@
 -- SQL tools read the same rows).
 
 -- Who did what, when, from where: every event a person's intent put in the log. The catalog's
--- and identity's commands, sign-in records and notification channels whole; of the workflows,
+-- and identity's commands, sign-in records, notification channels, two-person approvals and the
+-- settings (migration 0022) whole; of the workflows,
 -- the requests only (a manual start, a stop, a restore, a publish and its stop), not the
 -- progress that followed. `actor` and `client_address` are the metadata the writer recorded
--- (an API request's authenticated user and address, a command's `cli:<login>`).
+-- (an API request's authenticated user and address, a command's `cli:<login>`). A token's
+-- SHA-256 is left out, as reporting.api_tokens leaves it out.
 CREATE VIEW reporting.audit_trail AS
 SELECT e.position,
        e.recorded_at                      AS at,
@@ -15,9 +17,10 @@ SELECT e.position,
        e.metadata ->> 'actor'             AS actor,
        e.metadata ->> 'client_address'    AS client_address,
        e.metadata ->> 'host'              AS host,
-       e.data                             AS details
+       e.data - 'sha256'                  AS details
   FROM tidemark.events e
- WHERE e.category IN ('server', 'repository', 'proxy', 'throttle', 'job', 'user', 'token', 'access', 'notify', 'control')
+ WHERE e.category IN ('server', 'repository', 'proxy', 'throttle', 'job', 'user', 'token', 'access', 'notify', 'control',
+                      'approval', 'setting')
     OR (e.category = 'session' AND e.event_type = 'SessionStarted' AND e.data ->> 'trigger' = 'manual')
     OR (e.category = 'restore' AND e.event_type IN ('RestoreRequested', 'RestorePowerOnRequested', 'RestorePowerOffRequested'))
     OR (e.category = 'publish' AND e.event_type IN ('PublishRequested', 'PublishStopRequested'));
@@ -62,6 +65,10 @@ SELECT j.job_id,
          WHERE s.job_id = j.job_id::text) st;
 
 GRANT SELECT ON reporting.job_statistics TO tidemark_app, tidemark_reader;
+
+-- Pages of jobs by name (the API's lists, job_statistics): without it each page scans and
+-- sorts every job, and job_statistics aggregates every job's sessions before the limit.
+CREATE INDEX jobs_name_idx ON projection.jobs (name);
 
 -- The API's sessions list is newest first over every session (GET /api/v1/sessions): without
 -- this index each page sorts the whole table.

@@ -1,3 +1,4 @@
+import CatalogStore
 import EventStore
 import Foundation
 import Hummingbird
@@ -85,6 +86,7 @@ public enum APIServer {
         EventFeedRoutes(store: store, hub: hub).add(to: api)
         ReportRoutes(store: store).add(to: api)
         AuditRoutes(store: store).add(to: api)
+        ApprovalRoutes(store: store, approvals: ApprovalStore(catalog: manager.catalog)).add(to: api)
         CatalogRoutes(store: store, catalog: manager.catalog).add(to: api)
         return Application(
             router: router,

@@ -11,6 +11,11 @@ import Postgres
 struct CatalogRoutes {
     let store: EventStore
     let catalog: CatalogStore
+    var approvals: ApprovalStore { ApprovalStore(catalog: catalog) }
+
+    /// Kinds whose removal waits for a second administrator under two-person approval: what
+    /// holds the backups and what makes them.
+    static let guardedRemovals: Set<ObjectKind> = [.job, .repository]
 
     /// One kind as the API names it: its path, its view, and the view's name column.
     struct Kind: Sendable {
@@ -84,7 +89,28 @@ struct CatalogRoutes {
     ) async throws -> Response {
         let expected = try DefinitionBody.expectedVersion(request)
         let dryRun = try DefinitionBody.dryRun(request)
-        guard try await catalog.load().id(of: type, named: name) != nil else { throw try await unknown(name, kind) }
+        let state = try await catalog.load()
+        guard let id = state.id(of: type, named: name), let entry = state.entries(type)[id] else { throw try await unknown(name, kind) }
+        if !dryRun, Self.guardedRemovals.contains(kind.kind), try await approvals.isRequired() {
+            // Refused now what would be refused then (stale, still in use), so a request is
+            // only made for a removal that can happen.
+            if let expected, expected != entry.version {
+                throw APIProblem(
+                    .preconditionFailed,
+                    "the \(kind.kind.displayName) '\(name)' is at version \(entry.version), not \(expected): GET /api/v1/\(kind.path)/\(percentEncoded(name)) and look at it again before removing it"
+                )
+            }
+            do { _ = try CatalogDecider.remove(type, id: id, in: state) } catch { throw APIProblem(error) }
+            let metadata = APIRequest.metadata(context)
+            let action = Approval.Action(
+                kind: .remove, objectKind: kind.kind, objectID: id, objectName: entry.definition.name, version: entry.version)
+            do {
+                return try ApprovalRoutes.pending(
+                    try await approvals.request(action, requestedBy: metadata.actor ?? "api", metadata: metadata))
+            } catch let error as CatalogError {
+                throw ApprovalRoutes.problem(error)
+            }
+        }
         let changes = try await decide(dryRun: dryRun, context: context) { state throws(CatalogError) in
             let id = try state.require(type, named: name)
             if let expected, let current = state.entries(type)[id]?.version, expected != current {
@@ -111,6 +137,9 @@ struct CatalogRoutes {
             return []
         } catch let error as CatalogError {
             throw APIProblem(error)
+        } catch let error as EventStoreError where error.code == .invalidInput {
+            // What the decider let through and the log refused (a value jsonb cannot hold).
+            throw APIProblem.badRequest(error.message)
         }
     }
 

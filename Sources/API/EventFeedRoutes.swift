@@ -14,7 +14,7 @@ struct EventFeedRoutes {
     let hub: SessionEventHub
 
     /// Categories whose events only auditors and administrators read.
-    static let auditCategories: Set<String> = ["user", "token", "access", "notify"]
+    static let auditCategories: Set<String> = ["user", "token", "access", "notify", "approval", "setting"]
     static let catalogCategories: Set<String> = ["server", "repository", "proxy", "throttle", "job"]
 
     static func permission(for category: String) -> Permission {
@@ -63,7 +63,7 @@ struct EventFeedRoutes {
             """
             SELECT position, event_type,
                    json_build_object('position', position, 'stream', stream_id, 'type', event_type, 'stream_version', stream_version,
-                                     'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data)::text
+                                     'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data - 'sha256')::text
               FROM tidemark.events WHERE category = $1 AND position > $2 ORDER BY position LIMIT $3
             """, [category, after, limit])
         return try (0..<result.rowCount).map { row in

@@ -79,6 +79,9 @@ struct JobDefinitionRoutes {
         else { throw try await routes.unknown(name, kind) }
         if settings.name == nil { settings.name = entry.definition.name }
         let wanted = settings, timeZone = Self.defaultTimeZone
+        if !dryRun, let response = try await requestApprovalIfShortening(wanted, entry: entry, expected: expected, context: context) {
+            return response
+        }
         let changes = try await routes.decide(dryRun: dryRun, context: context) { state throws(CatalogError) in
             let id = try state.require(JobDefinition.self, named: name)
             if let current = state.jobs[id], current.version != expected {
@@ -95,6 +98,45 @@ struct JobDefinitionRoutes {
         }
         return try ChangeReply.response(
             changes, kind: kind, name: wanted.name ?? name, dryRun: dryRun, id: entry.id, unchangedVersion: expected)
+    }
+
+    /// A replacement that keeps fewer restore points (or switches between points and days)
+    /// waits for a second administrator under two-person approval: 202 and the request. The
+    /// change is checked first, so only one that could be applied is requested; the request
+    /// carries the whole resolved document, so the approval applies exactly what was asked.
+    func requestApprovalIfShortening(
+        _ wanted: JobSettings, entry: CatalogEntry<JobDefinition>, expected: Int64, context: APIContext
+    ) async throws -> Response? {
+        let state = try await routes.catalog.load()
+        let definition: JobDefinition
+        do {
+            definition = try wanted.definition(base: nil, in: state, defaultTimeZone: Self.defaultTimeZone)
+        } catch {
+            throw APIProblem(error)
+        }
+        guard Approval.shortens(definition.retention, comparedTo: entry.definition.retention), try await routes.approvals.isRequired()
+        else { return nil }
+        guard let current = state.jobs[entry.id], current.version == expected else {
+            throw APIProblem(
+                .preconditionFailed,
+                "job '\(entry.definition.name)' is no longer at version \(expected) (If-Match): GET /api/v1/jobs/\(percentEncoded(entry.definition.name)) for its definition and ETag, and send the change again"
+            )
+        }
+        do {
+            _ = try CatalogDecider.update(id: entry.id, basedOn: expected, in: state) { (job: inout JobDefinition) in job = definition }
+        } catch {
+            throw APIProblem(error)
+        }
+        let metadata = APIRequest.metadata(context)
+        let action = Approval.Action(
+            kind: .shortenRetention, objectKind: .job, objectID: entry.id, objectName: entry.definition.name, version: expected,
+            document: JobDocument.export(JobSettings(definition, in: state)))
+        do {
+            return try ApprovalRoutes.pending(
+                try await routes.approvals.request(action, requestedBy: metadata.actor ?? "api", metadata: metadata))
+        } catch let error as CatalogError {
+            throw ApprovalRoutes.problem(error)
+        }
     }
 
     /// The body as one job document; anything else is 400 saying where it went wrong.

@@ -65,27 +65,30 @@ public final class CatalogStore: Sendable {
             // service role may lock (an advisory lock could be held for ever by any login).
             _ = try connection.query("LOCK TABLE tidemark.catalog_lock IN EXCLUSIVE MODE")
             let changes = try decide(try Self.fold(on: connection))
-            // One append per stream, in the order decided: a job's rename and update land together.
-            var order: [String] = []
-            var byStream: [String: [CatalogChange]] = [:]
-            for change in changes {
-                if byStream[change.stream] == nil { order.append(change.stream) }
-                byStream[change.stream, default: []].append(change)
-            }
-            let appends = try order.map { stream -> StreamAppend in
-                let group = byStream[stream]!
-                let expected: ExpectedVersion = group[0].expectedVersion == 0 ? .noStream : .exact(group[0].expectedVersion)
-                return StreamAppend(
-                    stream: try StreamName(stream), expectedVersion: expected,
-                    events: try group.map { try NewEvent(type: $0.eventType, jsonData: $0.data, metadata: metadata) })
-            }
-            _ = try EventStore.append(appends, on: connection)
+            _ = try EventStore.append(try Self.appends(changes, metadata: metadata), on: connection)
             return changes
         }
         for change in changes {
             logger.info("catalog changed", metadata: ["stream": "\(change.stream)", "event": "\(change.eventType)"])
         }
         return changes
+    }
+
+    /// One append per stream, in the order decided: a job's rename and update land together.
+    static func appends(_ changes: [CatalogChange], metadata: EventMetadata) throws -> [StreamAppend] {
+        var order: [String] = []
+        var byStream: [String: [CatalogChange]] = [:]
+        for change in changes {
+            if byStream[change.stream] == nil { order.append(change.stream) }
+            byStream[change.stream, default: []].append(change)
+        }
+        return try order.map { stream -> StreamAppend in
+            let group = byStream[stream]!
+            let expected: ExpectedVersion = group[0].expectedVersion == 0 ? .noStream : .exact(group[0].expectedVersion)
+            return StreamAppend(
+                stream: try StreamName(stream), expectedVersion: expected,
+                events: try group.map { try NewEvent(type: $0.eventType, jsonData: $0.data, metadata: metadata) })
+        }
     }
 }
 

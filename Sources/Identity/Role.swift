@@ -54,4 +54,6 @@ public enum Permission: String, Codable, Sendable, CaseIterable {
     case readUsers = "users:read"
     /// Add and remove users, change roles, issue and revoke others' tokens.
     case manageUsers = "users:write"
+    /// Approve or deny another administrator's request under two-person approval.
+    case decideApprovals = "approvals:decide"
 }

@@ -20,7 +20,7 @@ struct Tidemark: AsyncParsableCommand {
             CredentialsCommand.self, SessionCommand.self, ProjectionsCommand.self, DatabaseCommand.self, EventsCommand.self,
             LabCommand.self,
             RestoreCommand.self, RestorePointCommand.self, PublishCommand.self, FilesCommand.self, UserCommand.self,
-            TokenCommand.self, NotifyCommand.self, BenchCommand.self,
+            TokenCommand.self, NotifyCommand.self, SettingsCommand.self, BenchCommand.self,
         ]
     )
 

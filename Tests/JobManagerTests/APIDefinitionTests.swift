@@ -12,6 +12,9 @@ struct APIDefinitionTests {
         let api = try await APIServerHarness.start()
         defer { Task { try? await api.stop() } }
         let admin = try #require(api.tokens["administrator"])
+        // Removals here are immediate: two-person approval has its own suite.
+        #expect(
+            try api.environment.tidemark(["settings", "two-person-approval", "off", "--reason", "definitions tested alone"]).status == 0)
         let document =
             #"{"name": "web-nightly", "server": "lab", "repository": "repo", "objects": ["vm:lab-vm-000"], "schedule": "daily at 22:00"}"#
 
@@ -118,7 +121,19 @@ struct APIDefinitionTests {
         #expect(huge.status == 413, "\(huge.status) \(huge.body)")
         let deep = try await api.curl(
             "POST", "/api/v1/jobs", token: admin, body: String(repeating: "- ", count: 400_000) + "x", contentType: "application/yaml")
-        #expect(deep.status == 400 && (deep.json["detail"] as? String)?.contains("nested items") == true, "\(deep.body)")
+        #expect(deep.status == 400 && (deep.json["detail"] as? String)?.contains("nested more than") == true, "\(deep.body)")
+        let aliases = try await api.curl(
+            "POST", "/api/v1/jobs", token: admin, body: "name: &n web\nserver: *n\nrepository: repo\nobjects: [vm:a]\n",
+            contentType: "application/yaml")
+        #expect(aliases.status == 400 && (aliases.json["detail"] as? String)?.contains("anchors and aliases") == true, "\(aliases.body)")
+        let nul = try await api.curl(
+            "POST", "/api/v1/jobs", token: admin,
+            body: #"{"name": "x", "description": "a\u0000b", "server": "lab", "repository": "repo", "objects": ["vm:a"]}"#)
+        #expect(nul.status == 400 && (nul.json["detail"] as? String)?.contains("control character") == true, "\(nul.body)")
+        for type in [";", " ", "; charset=utf-8"] {
+            let odd = try await api.curl("POST", "/api/v1/jobs", token: admin, body: "{}", contentType: type)
+            #expect(odd.status == 415, "Content-Type '\(type)': \(odd.status) \(odd.body)")
+        }
         let badVersion = try await api.curl(
             "PUT", "/api/v1/jobs/\(job)", token: admin, headers: ["If-Match: banana"], body: #"{"name": "\#(job)"}"#)
         #expect(badVersion.status == 400 && (badVersion.json["detail"] as? String)?.contains("If-Match") == true, "\(badVersion.body)")
