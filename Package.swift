@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -164,6 +165,7 @@ let package = Package(
             dependencies: [
                 "Catalog", "CodedErrors", "EventStore", "Postgres",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -181,7 +183,8 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres", "WorkflowEvents",
+                "BlockingIO", "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres", "Secrets",
+                "WorkflowEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -7,7 +7,8 @@
 -- the requests only (a manual start, a stop, a restore, a publish and its stop), not the
 -- progress that followed. `actor` and `client_address` are the metadata the writer recorded
 -- (an API request's authenticated user and address, a command's `cli:<login>`). A token's
--- SHA-256 is left out, as reporting.api_tokens leaves it out.
+-- SHA-256 and a password's bcrypt hash are left out, as reporting.api_tokens and
+-- reporting.users leave them out.
 CREATE VIEW reporting.audit_trail AS
 SELECT e.position,
        e.recorded_at                      AS at,
@@ -17,7 +18,7 @@ SELECT e.position,
        e.metadata ->> 'actor'             AS actor,
        e.metadata ->> 'client_address'    AS client_address,
        e.metadata ->> 'host'              AS host,
-       e.data - 'sha256'                  AS details
+       e.data - 'sha256' - 'password_hash' AS details
   FROM tidemark.events e
  WHERE e.category IN ('server', 'repository', 'proxy', 'throttle', 'job', 'user', 'token', 'access', 'notify', 'control',
                       'approval', 'setting')

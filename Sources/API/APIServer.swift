@@ -10,6 +10,7 @@ import Metrics
 import NIOCore
 import Postgres
 import Prometheus
+import Secrets
 import ServiceLifecycle
 
 /// The HTTPS API of `tidemark server`: Hummingbird 2 over TLS, the routes under `/api/v1`
@@ -51,6 +52,7 @@ public enum APIServer {
     /// The service; `onListening` gets the URL it listens on once the socket is bound.
     public static func make(
         store: EventStore, manager: JobManager, address: Address, tls: TLSIdentity, refusalsPerMinute: Int = 10,
+        credentials: CredentialStore? = nil,
         metrics: PrometheusCollectorRegistry, logger: Logger, onListening: @escaping @Sendable (String) async -> Void
     ) throws -> any Service {
         let router = Router(context: APIContext.self)
@@ -62,6 +64,8 @@ public enum APIServer {
         let window = ProcessInfo.processInfo.environment["TIDEMARK_REFUSAL_WINDOW_SECONDS"].flatMap(TimeInterval.init) ?? 60
         let access = try AccessRecorder(store: store, refusalsPerMinute: refusalsPerMinute, window: max(1, window), logger: logger)
         let authentication = BearerAuthentication(authenticator: Authenticator(store: identity), access: access, logger: logger)
+        SignInRoutes(identity: identity, access: access, throttle: SignInThrottle(), credentials: credentials, logger: logger)
+            .add(to: router)
         let api = router.group("api/v1").add(middleware: authentication)
         let catalogMetrics = CatalogMetrics(store: store)
         // Prometheus authenticates with a token too (`authorization` in its scrape config).

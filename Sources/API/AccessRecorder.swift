@@ -58,7 +58,9 @@ actor AccessRecorder {
     /// the server's minute is over its limit. A request with no token at all is neither: it
     /// guesses nothing, and counting or recording it would let anyone lock an address out or
     /// fill the log.
-    func refused(reason: String, tokenPrefix: String?, address: String, now: Date = Date()) async {
+    func refused(
+        reason: String, tokenPrefix: String?, address: String, method: String = "token", user: String? = nil, now: Date = Date()
+    ) async {
         refusals[address, default: []].append(now)
         let count = refusals[address]?.count ?? 0
         guard count <= refusalsPerMinute else { return }
@@ -72,9 +74,10 @@ actor AccessRecorder {
         if count == refusalsPerMinute { notes.append("further refusals from this address for a minute are not recorded") }
         if recordedThisMinute == recordsPerMinute { notes.append("further refusals from any address this minute are not recorded") }
         var data: [String: String] = [
-            "reason": ([reason] + notes).joined(separator: "; "), "method": "token", "client_address": address,
+            "reason": ([reason] + notes).joined(separator: "; "), "method": method, "client_address": address,
         ]
         if let tokenPrefix { data["token_prefix"] = tokenPrefix }
+        if let user { data["user_name"] = user }
         await append("SignInFailed", data, address: address)
     }
 

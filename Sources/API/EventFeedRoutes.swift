@@ -63,7 +63,7 @@ struct EventFeedRoutes {
             """
             SELECT position, event_type,
                    json_build_object('position', position, 'stream', stream_id, 'type', event_type, 'stream_version', stream_version,
-                                     'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data - 'sha256')::text
+                                     'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data - 'sha256' - 'password_hash')::text
               FROM tidemark.events WHERE category = $1 AND position > $2 ORDER BY position LIMIT $3
             """, [category, after, limit])
         return try (0..<result.rowCount).map { row in

@@ -56,6 +56,35 @@ public enum IdentityDecider {
         ]
     }
 
+    /// A password's hash for `name` (hashed by the caller, off the cooperative pool).
+    public static func setPassword(hash: String, for name: String, in state: IdentityState) throws(IdentityError) -> [IdentityChange] {
+        let user = try require(name, in: state)
+        guard hash.hasPrefix("$2") else { throw IdentityError(.invalid, "a password hash is bcrypt's") }
+        return [
+            IdentityChange(
+                stream: IdentityEvent.userStream(user.id), expectedVersion: user.version,
+                IdentityEvent.PasswordSet(id: user.id, passwordHash: hash))
+        ]
+    }
+
+    /// Asks (or, with nil, stops asking) `name` for a TOTP code after the password.
+    public static func setSecondFactor(
+        credential: String?, for name: String, in state: IdentityState
+    ) throws(IdentityError)
+        -> [IdentityChange]
+    {
+        let user = try require(name, in: state)
+        guard user.secondFactor != credential else { return [] }
+        return [
+            IdentityChange(
+                stream: IdentityEvent.userStream(user.id), expectedVersion: user.version,
+                IdentityEvent.SecondFactorSet(id: user.id, method: "totp", credential: credential))
+        ]
+    }
+
+    /// The credential store's name for a user's TOTP secret.
+    public static func secondFactorCredential(of user: IdentityState.User) -> String { "totp.\(user.id)" }
+
     /// A new token for `name`, living `lifetime` seconds from `now`.
     public static func issueToken(
         _ token: APIToken, id: String, for name: String, lifetime: TimeInterval, label: String?, now: Date, in state: IdentityState

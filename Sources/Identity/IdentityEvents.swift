@@ -30,6 +30,26 @@ public enum IdentityEvent {
         public var name: String
     }
 
+    /// A password for signing in: its bcrypt hash only.
+    public struct PasswordSet: Codable, Sendable, Equatable {
+        public var id: String
+        public var passwordHash: String
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case passwordHash = "password_hash"
+        }
+    }
+
+    /// A second factor for password sign-ins: a TOTP secret, kept sealed in the credential
+    /// store of the server's host under `credential`, never here.
+    public struct SecondFactorSet: Codable, Sendable, Equatable {
+        public var id: String
+        public var method: String
+        /// The credential store's name for the secret; nil when the second factor was removed.
+        public var credential: String?
+    }
+
     public struct TokenIssued: Codable, Sendable, Equatable {
         public var id: String
         public var userID: String

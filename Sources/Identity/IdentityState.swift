@@ -7,6 +7,10 @@ public struct IdentityState: Sendable {
         public var name: String
         public var role: Role
         public var version: Int64
+        /// bcrypt, when the user may sign in with a password.
+        public var passwordHash: String?
+        /// Where the TOTP secret is kept (the credential store's name), when it is asked for.
+        public var secondFactor: String?
     }
 
     public struct Token: Sendable, Equatable {
@@ -52,6 +56,14 @@ public struct IdentityState: Sendable {
             case "RoleGranted":
                 let event = try decoder.decode(IdentityEvent.RoleGranted.self, from: data)
                 users[event.id]?.role = event.role
+                users[event.id]?.version = version
+            case "PasswordSet":
+                let event = try decoder.decode(IdentityEvent.PasswordSet.self, from: data)
+                users[event.id]?.passwordHash = event.passwordHash
+                users[event.id]?.version = version
+            case "SecondFactorSet":
+                let event = try decoder.decode(IdentityEvent.SecondFactorSet.self, from: data)
+                users[event.id]?.secondFactor = event.credential
                 users[event.id]?.version = version
             case "UserRemoved":
                 let event = try decoder.decode(IdentityEvent.UserRemoved.self, from: data)

@@ -76,7 +76,8 @@ struct ServerRun: AsyncParsableCommand {
             api.append(
                 try APIServer.make(
                     store: store, manager: manager, address: try APIServer.Address(listen), tls: tls,
-                    refusalsPerMinute: refusedTokensPerMinute, metrics: metrics, logger: logger,
+                    refusalsPerMinute: refusedTokensPerMinute, credentials: manager.settings.secrets?.credentials, metrics: metrics,
+                    logger: logger,
                     onListening: { url in
                         print("API listening on \(url) (certificate SHA-256 thumbprint \(thumbprint))")
                         fflush(nil)

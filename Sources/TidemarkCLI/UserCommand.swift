@@ -9,7 +9,7 @@ struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Add, change and list the users of the API (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", "))).",
-        subcommands: [UserAdd.self, UserGrant.self, UserRemove.self, UserList.self]
+        subcommands: [UserAdd.self, UserGrant.self, UserRemove.self, UserList.self, UserPassword.self, UserSecondFactor.self]
     )
 }
 

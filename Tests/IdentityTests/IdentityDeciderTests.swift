@@ -92,3 +92,37 @@ struct IdentityDeciderTests {
         #expect(Role.viewer.permissions == [.readCatalog, .readSessions])
     }
 }
+
+@Suite("Sign-in: passwords and TOTP codes")
+struct SignInSecretsTests {
+    /// RFC 6238's SHA-1 vectors (the secret "12345678901234567890"), cut to 6 digits.
+    @Test("TOTP codes match RFC 6238's vectors; a neighbouring step is accepted, others and malformed codes are not")
+    func totp() throws {
+        let totp = TOTP(secret: Array("12345678901234567890".utf8))
+        #expect(totp.base32 == "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")
+        #expect(TOTP(base32: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ")?.secret == totp.secret)
+        #expect(TOTP(base32: "not base32!") == nil)
+        for (seconds, code) in [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")] {
+            #expect(totp.code(counter: TOTP.counter(at: Date(timeIntervalSince1970: TimeInterval(seconds)))) == code, "\(seconds)")
+        }
+        let moment = Date(timeIntervalSince1970: 1_111_111_109)
+        let step = TOTP.counter(at: moment)
+        #expect(totp.matchingStep("081804", at: moment) == step)
+        #expect(totp.matchingStep(totp.code(counter: step + 1), at: moment) == step + 1)
+        #expect(totp.matchingStep(totp.code(counter: step + 2), at: moment) == nil)
+        for bad in ["", "08180", "0818045", "08180a", "٠٨١٨٠٤"] { #expect(totp.matchingStep(bad, at: moment) == nil, "\(bad)") }
+        #expect(totp.provisioningURL(user: "alice").hasPrefix("otpauth://totp/Tidemark:alice?secret=GEZDGNBVGY3TQOJQ"))
+    }
+
+    @Test("passwords: bcrypt verifies the right one only; too short, too long or with control characters refused")
+    func passwords() throws {
+        let hash = Password.hash("correct horse battery")
+        #expect(hash.hasPrefix("$2") && !hash.contains("correct"))
+        #expect(Password.verify("correct horse battery", hash: hash))
+        #expect(!Password.verify("correct horse battery!", hash: hash))
+        for bad in ["short", String(repeating: "x", count: 73), "twelve chars\u{0}x"] {
+            #expect(throws: IdentityError.self) { try Password.check(bad) }
+        }
+        try Password.check("twelve chars")
+    }
+}
