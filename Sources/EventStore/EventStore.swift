@@ -211,12 +211,18 @@ enum Statements {
                AND ($3::timestamptz IS NULL OR recorded_at <= $3::timestamptz)
              ORDER BY position LIMIT $4
             """)
+    /// One index range per category (`events_category_position_idx`), merged: with
+    /// `category = ANY(...)` PostgreSQL walks the position index and filters, which on a log
+    /// of millions reads it all to find a small category's few events.
     static let categoriesForward = PostgresStatement(
         name: "tidemark_categories_forward",
         sql: """
-            SELECT \(RecordedEvent.columns) FROM tidemark.events
-             WHERE category = ANY($3::text[]) AND position > $1 AND position <= $2
-               AND ($4::timestamptz IS NULL OR recorded_at <= $4::timestamptz)
+            SELECT \(RecordedEvent.columns) FROM unnest($3::text[]) AS wanted(name)
+             CROSS JOIN LATERAL (
+                   SELECT \(RecordedEvent.columns) FROM tidemark.events
+                    WHERE category = wanted.name AND position > $1 AND position <= $2
+                      AND ($4::timestamptz IS NULL OR recorded_at <= $4::timestamptz)
+                    ORDER BY position LIMIT $5) e
              ORDER BY position LIMIT $5
             """)
     static let appendOne = PostgresStatement(

@@ -60,6 +60,10 @@ public struct NotificationService: Service {
     /// (at start: those the live feed will not bring).
     func resumeLeftWork(finishedBy head: Int64?) async {
         do {
+            // Read once for the whole pass. Without a channel no finished session wants
+            // anything: only deliveries already due are looked at (to record a removed
+            // channel's failure), not every session of the last day.
+            let channels = try await NotificationChannels(events: store).load().map(\.channel)
             let left = try await store.pool.query(
                 """
                 SELECT substr(f.stream_id, 9) FROM tidemark.events f
@@ -70,9 +74,9 @@ public struct NotificationService: Service {
                 SELECT substr(d.stream_id, 14) FROM tidemark.events d
                  WHERE d.category = 'notification' AND d.event_type = 'NotificationsDue' AND d.recorded_at > now() - interval '1 day'
                    AND (SELECT max(l.recorded_at) FROM tidemark.events l WHERE l.stream_id = d.stream_id) < now() - interval '\(Self.idleBeforeResume)'
-                """, [head])
+                """, [channels.isEmpty ? nil : head])
             for row in 0..<left.rowCount {
-                await notify(session: try left.decode(row, 0, as: String.self), resuming: true)
+                await notify(session: try left.decode(row, 0, as: String.self), resuming: true, channels: channels)
             }
         } catch {
             logger.warning("could not look for notifications left undelivered", metadata: ["error": "\(error)"])
@@ -106,12 +110,14 @@ public struct NotificationService: Service {
             finishedJSON: try result.decode(0, 2), finishedAt: try result.decode(0, 3))
     }
 
-    func notify(session: String, resuming: Bool) async {
+    /// `channels`: read by the caller for many sessions at once; read here when nil.
+    func notify(session: String, resuming: Bool, channels known: [NotificationChannel]? = nil) async {
         do {
             guard let report = try await report(session: session) else { return }
             let stream = try StreamName(NotificationEvent.deliveryStream(session: session))
             var (due, attempts, version) = try await progress(stream)
-            let channels = try await NotificationChannels(events: store).load().map(\.channel)
+            let channels: [NotificationChannel]
+            if let known { channels = known } else { channels = try await NotificationChannels(events: store).load().map(\.channel) }
             if due == nil {
                 let wanted = channels.filter { $0.wants(job: report.job, result: report.result) }
                 guard !wanted.isEmpty else { return }
