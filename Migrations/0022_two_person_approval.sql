@@ -29,7 +29,10 @@ SELECT r.data ->> 'id'                                  AS approval_id,
             ELSE 'pending' END                          AS state,
        d.data ->> 'decided_by'                          AS decided_by,
        d.recorded_at                                    AS decided_at,
-       d.data ->> 'reason'                              AS reason
+       d.data ->> 'reason'                              AS reason,
+       r.data -> 'action' ->> 'retention_from'          AS retention_from,
+       r.data -> 'action' ->> 'retention_to'            AS retention_to,
+       r.data -> 'action' ->> 'document'                AS document
   FROM tidemark.events r
   LEFT JOIN tidemark.events d ON d.stream_id = r.stream_id AND d.stream_version = 2
  WHERE r.category = 'approval' AND r.event_type = 'ApprovalRequested';

@@ -63,9 +63,13 @@ public enum APIServer {
         // TIDEMARK_REFUSAL_WINDOW_SECONDS: tests on a loaded machine, whose guesses can take longer than a minute.
         let window = ProcessInfo.processInfo.environment["TIDEMARK_REFUSAL_WINDOW_SECONDS"].flatMap(TimeInterval.init) ?? 60
         let access = try AccessRecorder(store: store, refusalsPerMinute: refusalsPerMinute, window: max(1, window), logger: logger)
-        let authentication = BearerAuthentication(authenticator: Authenticator(store: identity), access: access, logger: logger)
-        SignInRoutes(identity: identity, access: access, throttle: SignInThrottle(), credentials: credentials, logger: logger)
-            .add(to: router)
+        let authenticator = Authenticator(store: identity)
+        let authentication = BearerAuthentication(authenticator: authenticator, access: access, logger: logger)
+        SignInRoutes(
+            identity: identity, authenticator: authenticator, access: access, throttle: SignInThrottle(), credentials: credentials,
+            logger: logger
+        )
+        .add(to: router)
         let api = router.group("api/v1").add(middleware: authentication)
         let catalogMetrics = CatalogMetrics(store: store)
         // Prometheus authenticates with a token too (`authorization` in its scrape config).

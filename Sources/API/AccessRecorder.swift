@@ -58,10 +58,20 @@ actor AccessRecorder {
     /// the server's minute is over its limit. A request with no token at all is neither: it
     /// guesses nothing, and counting or recording it would let anyone lock an address out or
     /// fill the log.
-    func refused(
-        reason: String, tokenPrefix: String?, address: String, method: String = "token", user: String? = nil, now: Date = Date()
-    ) async {
+    /// Counts a sign-in attempt against the address before it is checked (a password's check
+    /// is slow: counted after it, concurrent attempts would all pass); false when throttled.
+    func admit(address: String, now: Date = Date()) -> Bool {
+        guard !isThrottled(address: address, now: now) else { return false }
         refusals[address, default: []].append(now)
+        return true
+    }
+
+    /// `counted`: the attempt was counted already by ``admit(address:now:)``.
+    func refused(
+        reason: String, tokenPrefix: String?, address: String, method: String = "token", user: String? = nil, counted: Bool = false,
+        now: Date = Date()
+    ) async {
+        if !counted { refusals[address, default: []].append(now) }
         let count = refusals[address]?.count ?? 0
         guard count <= refusalsPerMinute else { return }
         if now.timeIntervalSince(minuteStarted) >= 60 {

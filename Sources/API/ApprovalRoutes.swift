@@ -66,7 +66,7 @@ struct ApprovalRoutes {
     static func problem(_ error: CatalogError) -> APIProblem {
         switch error.code {
         case .notFound where error.message.hasPrefix("no approval request"): .notFound(error.message + ": see GET /api/v1/approvals")
-        case .invalidValue: APIProblem(.forbidden, error.message)
+        case .notPermitted: APIProblem(.forbidden, error.message)
         case .inUse, .staleVersion, .notFound: APIProblem(.conflict, error.message)
         default: APIProblem(error)
         }

@@ -107,6 +107,7 @@ extension APIProblem {
             case .invalidValue, .invalidDocument, .scheduleCycle, .noChange, .notFound: .badRequest
             case .duplicateName, .inUse: .conflict
             case .staleVersion: .preconditionFailed
+            case .notPermitted: .forbidden
             }
         self.init(status, error.message)
     }

@@ -108,20 +108,25 @@ struct JobDefinitionRoutes {
         _ wanted: JobSettings, entry: CatalogEntry<JobDefinition>, expected: Int64, context: APIContext
     ) async throws -> Response? {
         let state = try await routes.catalog.load()
+        // Compared with the definition at the version the client names, which never changes:
+        // the decider checks that version again under the lock.
+        guard let current = state.jobs[entry.id] else { throw try await routes.unknown(entry.definition.name, kind) }
+        guard current.version == expected else {
+            let since = current.fieldsChanged(since: expected)
+            throw APIProblem(
+                .preconditionFailed,
+                "job '\(entry.definition.name)' is at version \(current.version), not \(expected) (If-Match)"
+                    + (since.isEmpty ? "" : ", changed since in \(since.joined(separator: ", "))")
+                    + ": GET /api/v1/jobs/\(percentEncoded(entry.definition.name)) for its definition and ETag, and send the change again")
+        }
         let definition: JobDefinition
         do {
             definition = try wanted.definition(base: nil, in: state, defaultTimeZone: Self.defaultTimeZone)
         } catch {
             throw APIProblem(error)
         }
-        guard Approval.shortens(definition.retention, comparedTo: entry.definition.retention), try await routes.approvals.isRequired()
+        guard Approval.shortens(definition.retention, comparedTo: current.definition.retention), try await routes.approvals.isRequired()
         else { return nil }
-        guard let current = state.jobs[entry.id], current.version == expected else {
-            throw APIProblem(
-                .preconditionFailed,
-                "job '\(entry.definition.name)' is no longer at version \(expected) (If-Match): GET /api/v1/jobs/\(percentEncoded(entry.definition.name)) for its definition and ETag, and send the change again"
-            )
-        }
         do {
             _ = try CatalogDecider.update(id: entry.id, basedOn: expected, in: state) { (job: inout JobDefinition) in job = definition }
         } catch {
@@ -130,7 +135,8 @@ struct JobDefinitionRoutes {
         let metadata = APIRequest.metadata(context)
         let action = Approval.Action(
             kind: .shortenRetention, objectKind: .job, objectID: entry.id, objectName: entry.definition.name, version: expected,
-            document: JobDocument.export(JobSettings(definition, in: state)))
+            document: JobDocument.export(JobSettings(definition, in: state)), definition: CatalogCoding.json(definition),
+            retentionFrom: current.definition.retention.description, retentionTo: definition.retention.description)
         do {
             return try ApprovalRoutes.pending(
                 try await routes.approvals.request(action, requestedBy: metadata.actor ?? "api", metadata: metadata))

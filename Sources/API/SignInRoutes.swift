@@ -15,14 +15,20 @@ import Secrets
 /// refusal says nothing about which part was wrong.
 struct SignInRoutes {
     let identity: IdentityStore
+    let authenticator: Authenticator
     let access: AccessRecorder
     let throttle: SignInThrottle
     let credentials: CredentialStore?
     let logger: Logger
+    let verifiers = SignInSlots(limit: 16)
 
     static let tokenLifetime: TimeInterval = 12 * 3_600
     /// bcrypt of a password nobody has: an unknown user costs the same time as a known one.
+    /// Made on first use, on the sign-in pool (the closure that reads it runs there).
     static let decoy = Password.hash("decoy password that matches nothing")
+    /// bcrypt's own threads: a flood of sign-ins waits here, never in front of the backups'
+    /// file work on the shared pool.
+    static let pool = BlockingIOPool(name: "tidemark-sign-in", threads: 2)
 
     func add(to router: Router<APIContext>) {
         router.post("api/v1/sign-in", use: signIn)
@@ -36,7 +42,8 @@ struct SignInRoutes {
 
     @Sendable func signIn(_ request: Request, context: APIContext) async throws -> Response {
         let address = context.clientAddress
-        if await access.isThrottled(address: address) { throw Self.throttled }
+        // Counted before the slow checks, so concurrent attempts cannot all pass the limit.
+        guard await access.admit(address: address) else { throw Self.throttled }
         var request = request
         let body: ByteBuffer
         do {
@@ -48,32 +55,53 @@ struct SignInRoutes {
             throw APIProblem.badRequest(#"send {"user": NAME, "password": PASSWORD} as JSON, with "code" when a second factor is set"#)
         }
         let name = attempt.user.lowercased()
-        guard (1...64).contains(name.count), attempt.password.utf8.count <= 1_024 else {
-            throw APIProblem.badRequest("user is 1 to 64 characters and password at most 1,024 bytes")
+        // The name's rules are public: checking them first reveals nothing, and keeps what the
+        // throttle and the records hold small.
+        guard (try? IdentityDecider.validateName(name)) != nil, attempt.password.utf8.count <= 1_024,
+            (attempt.code?.utf8.count ?? 0) <= 16
+        else {
+            throw APIProblem.badRequest("user is a user name (1 to 64 of a-z, 0-9, '.', '_', '@', '-'), password at most 1,024 bytes")
         }
-        if await throttle.isLocked(name) { throw Self.throttled }
+        guard await throttle.begin(name) else { throw Self.throttled }
+        guard let slot = await verifiers.enter() else {
+            await throttle.abandon(name)
+            throw APIProblem(.serviceUnavailable, "too many sign-ins are being checked at once: try again in a moment")
+        }
+        defer { Task { await verifiers.leave(slot) } }
 
-        let state = try await identity.load().state
+        let state = try await authenticator.current()
         let user = state.user(named: name)
         let password = attempt.password
-        let hash = user?.passwordHash ?? Self.decoy
-        let passwordMatches = await BlockingIOPool.shared.run { Password.verify(password, hash: hash) }
+        let hash = user?.passwordHash
+        // The decoy is made and checked on the sign-in pool too: an unknown name costs what a
+        // known one does.
+        let passwordMatches = await Self.pool.run { Password.verify(password, hash: hash ?? Self.decoy) }
+        // A second factor's secret is read whether the password matched or not, so the time
+        // of a refusal does not tell a right password from a wrong one.
+        var codeMatched: UInt64?
+        var secondFactorReadable = true
+        if let user, let credential = user.secondFactor {
+            let secret = try? await Self.pool.run { try credentials?.read(credential) }
+            if let totp = secret.flatMap({ TOTP(base32: $0.secret) }) {
+                codeMatched = attempt.code.flatMap { totp.matchingStep($0, at: Date()) }
+            } else {
+                secondFactorReadable = false
+            }
+        }
         guard let user, user.passwordHash != nil, passwordMatches else {
             return try await refuse(
                 user == nil ? "unknown user" : user?.passwordHash == nil ? "no password set" : "wrong password", name: name,
                 address: address)
         }
         var method = "password"
-        if let credential = user.secondFactor {
+        if user.secondFactor != nil {
             method = "password+totp"
-            guard let code = attempt.code else { return try await refuse("second factor missing", name: name, address: address) }
-            guard let credentials else { return try await refuse("second factor unavailable on this host", name: name, address: address) }
-            let secret = try? await BlockingIOPool.shared.run { try credentials.read(credential) }
-            guard let totp = secret.flatMap({ TOTP(base32: $0.secret) }) else {
+            guard secondFactorReadable else {
                 logger.error("a user's TOTP secret is not in this host's credential store", metadata: ["user": "\(user.name)"])
                 return try await refuse("second factor unavailable on this host", name: name, address: address)
             }
-            guard let step = totp.matchingStep(code, at: Date()), await throttle.use(step: step, by: user.id) else {
+            guard attempt.code != nil else { return try await refuse("second factor missing", name: name, address: address) }
+            guard let step = codeMatched, await throttle.use(step: step, by: user.id) else {
                 return try await refuse("wrong or reused code", name: name, address: address)
             }
         }
@@ -99,8 +127,7 @@ struct SignInRoutes {
 
     /// 401 without detail, recorded with the reason, counted against the address and the user.
     func refuse(_ reason: String, name: String, address: String) async throws -> Response {
-        await throttle.failed(name)
-        await access.refused(reason: reason, tokenPrefix: nil, address: address, method: "password", user: name)
+        await access.refused(reason: reason, tokenPrefix: nil, address: address, method: "password", user: name, counted: true)
         throw APIProblem.unauthorized
     }
 
@@ -111,7 +138,25 @@ struct SignInRoutes {
     }
 }
 
-/// Failed sign-ins per user (from any address), and the TOTP steps already used.
+/// At most `limit` sign-ins checked at once; more are refused (503) rather than queued.
+actor SignInSlots {
+    let limit: Int
+    private var inUse = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    func enter() -> Int? {
+        guard inUse < limit else { return nil }
+        inUse += 1
+        return inUse
+    }
+
+    func leave(_ slot: Int) { inUse -= 1 }
+}
+
+/// Sign-in attempts per user (from any address), and the TOTP steps already used. An
+/// attempt counts as a failure from its start and is forgiven only by its success, so
+/// concurrent attempts cannot all pass the limit before any is refused.
 actor SignInThrottle {
     static let failuresAllowed = 5
     static let window: TimeInterval = 15 * 60
@@ -124,15 +169,27 @@ actor SignInThrottle {
         return recent.count >= Self.failuresAllowed
     }
 
-    func failed(_ name: String, now: Date = Date()) {
+    /// Counts an attempt before it is checked; false when the user is locked.
+    func begin(_ name: String, now: Date = Date()) -> Bool {
+        guard !isLocked(name, now: now) else { return false }
         failures[name, default: []].append(now)
         // Bounded: names nobody has are counted too, so forget the oldest past a limit.
         if failures.count > 50_000, let oldest = failures.min(by: { ($0.value.last ?? now) < ($1.value.last ?? now) })?.key {
             failures[oldest] = nil
         }
+        return true
     }
 
+    /// Forgets the user's failures: the password and code were right.
     func succeeded(_ name: String) { failures[name] = nil }
+
+    /// An attempt that was never checked (the server was busy) does not count.
+    func abandon(_ name: String) {
+        if var times = failures[name], !times.isEmpty {
+            times.removeLast()
+            failures[name] = times.isEmpty ? nil : times
+        }
+    }
 
     /// A code's step is good once per user: a code seen on the wire cannot be replayed.
     func use(step: UInt64, by user: String) -> Bool {

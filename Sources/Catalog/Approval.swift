@@ -27,11 +27,19 @@ public enum Approval {
         public var objectID: UUIDString
         public var objectName: String
         public var version: Int64
-        /// `shorten-retention`: the job document to apply (as `job export` writes it).
+        /// `shorten-retention`: the job document the requester asked for (as `job export`
+        /// writes it), for the approver to read.
         public var document: String?
+        /// `shorten-retention`: the definition itself, with ids, as decided at the request: the
+        /// approval applies exactly this, never the document's names looked up again.
+        public var definition: String?
+        /// `shorten-retention`: the retention before and after, as the approver sees them.
+        public var retentionFrom: String?
+        public var retentionTo: String?
 
         public init(
-            kind: Kind, objectKind: ObjectKind, objectID: UUIDString, objectName: String, version: Int64, document: String? = nil
+            kind: Kind, objectKind: ObjectKind, objectID: UUIDString, objectName: String, version: Int64, document: String? = nil,
+            definition: String? = nil, retentionFrom: String? = nil, retentionTo: String? = nil
         ) {
             self.kind = kind
             self.objectKind = objectKind
@@ -39,19 +47,26 @@ public enum Approval {
             self.objectName = objectName
             self.version = version
             self.document = document
+            self.definition = definition
+            self.retentionFrom = retentionFrom
+            self.retentionTo = retentionTo
         }
 
         enum CodingKeys: String, CodingKey {
-            case kind, version, document
+            case kind, version, document, definition
             case objectKind = "object_kind"
             case objectID = "object_id"
             case objectName = "object_name"
+            case retentionFrom = "retention_from"
+            case retentionTo = "retention_to"
         }
 
         public var summary: String {
             switch kind {
             case .remove: "remove the \(objectKind.displayName) '\(objectName)'"
-            case .shortenRetention: "shorten the retention of job '\(objectName)'"
+            case .shortenRetention:
+                "shorten the retention of job '\(objectName)'"
+                    + (retentionFrom.flatMap { from in retentionTo.map { " from \(from) to \($0)" } } ?? "")
             }
         }
     }
@@ -163,7 +178,7 @@ public enum Approval {
         }
         if approving && actor == request.requested.requestedBy {
             throw CatalogError(
-                .invalidValue, "\(actor) asked to \(request.requested.action.summary): another administrator must approve it")
+                .notPermitted, "\(actor) asked to \(request.requested.action.summary): another administrator must approve it")
         }
     }
 

@@ -23,6 +23,8 @@ public struct CatalogError: CodedError, Equatable {
         case noChange = "no change"
         /// A definition file could not be read (syntax, unknown key, wrong type).
         case invalidDocument = "invalid document"
+        /// The one asking may not do this (approve their own request).
+        case notPermitted = "not permitted"
     }
 
     public let code: Code

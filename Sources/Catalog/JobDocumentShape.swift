@@ -12,18 +12,23 @@ enum JobDocumentShape {
     static let maximumDepth = 8
 
     static func check(_ text: String, file: String) throws(CatalogError) {
-        var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { return }
-        defer { yaml_parser_delete(&parser) }
+        // On the heap: libyaml keeps a pointer to the parser in the parser, so its address
+        // must not move between calls.
+        let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        defer { parser.deallocate() }
+        guard yaml_parser_initialize(parser) == 1 else {
+            throw CatalogError(.invalidDocument, "\(file): the YAML reader could not start (out of memory?)")
+        }
+        defer { yaml_parser_delete(parser) }
         var bytes = Array(text.utf8)
         var failure: CatalogError?
         bytes.withUnsafeMutableBufferPointer { buffer in
-            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
             var depth = 0
             while true {
                 var event = yaml_event_t()
                 // A syntax error is left to the reader, which says it with its position.
-                guard yaml_parser_parse(&parser, &event) == 1 else { return }
+                guard yaml_parser_parse(parser, &event) == 1 else { return }
                 defer { yaml_event_delete(&event) }
                 let line = Int(event.start_mark.line) + 1
                 switch event.type {

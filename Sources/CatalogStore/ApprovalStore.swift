@@ -148,13 +148,12 @@ public final class ApprovalStore: Sendable {
         case (.remove, .proxy): return try CatalogDecider.remove(ProxyDefinition.self, id: action.objectID, in: state)
         case (.remove, .throttle): return try CatalogDecider.remove(ThrottlingRule.self, id: action.objectID, in: state)
         case (.shortenRetention, .job):
-            guard let text = action.document, let settings = try JobDocument.parse(text, file: "the approved document").first else {
-                throw CatalogError(.invalidDocument, "the request carries no job document")
-            }
-            let zone = state.jobs[action.objectID]?.definition.timeZone ?? "UTC"
-            return try CatalogDecider.update(id: action.objectID, basedOn: action.version, in: state) {
-                (job: inout JobDefinition) throws(CatalogError) in
-                job = try settings.definition(base: nil, in: state, defaultTimeZone: zone)
+            guard let text = action.definition, let wanted = try? CatalogCoding.decoder().decode(JobDefinition.self, from: Data(text.utf8))
+            else { throw CatalogError(.invalidDocument, "the request carries no job definition") }
+            // The definition decided at the request, ids and all; the decider checks again that
+            // what it refers to exists.
+            return try CatalogDecider.update(id: action.objectID, basedOn: action.version, in: state) { (job: inout JobDefinition) in
+                job = wanted
             }
         case (.shortenRetention, _):
             throw CatalogError(.invalidValue, "only a job has a retention")

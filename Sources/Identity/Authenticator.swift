@@ -29,7 +29,8 @@ public actor Authenticator {
         return .user(user, tokenPrefix: prefix)
     }
 
-    func current() async throws -> IdentityState {
+    /// The identity fold, refolded only when an identity event was appended since.
+    public func current() async throws -> IdentityState {
         let latest = try await store.latestPosition()
         if let cached, cached.position == latest { return cached.state }
         let loaded = try await store.load()

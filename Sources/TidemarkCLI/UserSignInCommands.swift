@@ -59,14 +59,26 @@ struct UserSecondFactor: AsyncParsableCommand {
             guard let user = current.user(named: name) else {
                 throw IdentityError(.notFound, "no user is named '\(name)': see 'tidemark user list'")
             }
-            let credential = IdentityDecider.secondFactorCredential(of: user)
-            // The secret is sealed before the event says it exists, so a sign-in never finds
-            // the event without the secret.
-            if turnOn { try credentials.add(credential, CredentialStore.Credential(user: user.name, secret: secret.base32)) }
-            let changes = try await store.execute(metadata: options.metadata) { [name] state throws(IdentityError) in
-                try IdentityDecider.setSecondFactor(credential: turnOn ? credential : nil, for: name, in: state)
+            let previous = user.secondFactor
+            // Each enrolment seals its secret under a name of its own before its event says so,
+            // and the old secret goes only after the event: a failure between leaves the log
+            // naming a secret that exists.
+            let credential =
+                turnOn ? IdentityDecider.secondFactorCredential(of: user) + "." + UUID().uuidString.prefix(8).lowercased() : nil
+            if let credential { try credentials.add(credential, CredentialStore.Credential(user: user.name, secret: secret.base32)) }
+            let changes: [IdentityChange]
+            do {
+                changes = try await store.execute(metadata: options.metadata) { [name] state throws(IdentityError) in
+                    try IdentityDecider.setSecondFactor(credential: credential, for: name, in: state)
+                }
+            } catch {
+                if let credential { _ = try? credentials.remove(credential) }
+                throw error
             }
-            if !turnOn { _ = try credentials.remove(credential) }
+            if let previous, previous != credential, !(try credentials.remove(previous)) {
+                FileHandle.standardError.write(
+                    Data("note: the previous secret '\(previous)' was not in this host's credential store\n".utf8))
+            }
             return changes
         }
         if turnOn {
