@@ -85,12 +85,7 @@ struct JobDefinitionRoutes {
         let changes = try await routes.decide(dryRun: dryRun, context: context) { state throws(CatalogError) in
             let id = try state.require(JobDefinition.self, named: name)
             if let current = state.jobs[id], current.version != expected {
-                let since = current.fieldsChanged(since: expected)
-                throw CatalogError(
-                    .staleVersion,
-                    "job '\(name)' is at version \(current.version), not \(expected) (If-Match)"
-                        + (since.isEmpty ? "" : ", changed since in \(since.joined(separator: ", "))")
-                        + ": GET /api/v1/jobs/\(percentEncoded(name)) for its definition and ETag, and send the change again")
+                throw CatalogError(.staleVersion, Self.stale(name, current, expected: expected))
             }
             return try CatalogDecider.update(id: id, basedOn: expected, in: state) { (job: inout JobDefinition) throws(CatalogError) in
                 job = try wanted.definition(base: nil, in: state, defaultTimeZone: timeZone)
@@ -112,12 +107,7 @@ struct JobDefinitionRoutes {
         // the decider checks that version again under the lock.
         guard let current = state.jobs[entry.id] else { throw try await routes.unknown(entry.definition.name, kind) }
         guard current.version == expected else {
-            let since = current.fieldsChanged(since: expected)
-            throw APIProblem(
-                .preconditionFailed,
-                "job '\(entry.definition.name)' is at version \(current.version), not \(expected) (If-Match)"
-                    + (since.isEmpty ? "" : ", changed since in \(since.joined(separator: ", "))")
-                    + ": GET /api/v1/jobs/\(percentEncoded(entry.definition.name)) for its definition and ETag, and send the change again")
+            throw APIProblem(.preconditionFailed, Self.stale(entry.definition.name, current, expected: expected))
         }
         let definition: JobDefinition
         do {
@@ -143,6 +133,14 @@ struct JobDefinitionRoutes {
         } catch let error as CatalogError {
             throw ApprovalRoutes.problem(error)
         }
+    }
+
+    /// A stale `If-Match`: where the job is now and which fields changed since the client read it.
+    static func stale(_ name: String, _ current: CatalogEntry<JobDefinition>, expected: Int64) -> String {
+        let since = current.fieldsChanged(since: expected)
+        return "job '\(name)' is at version \(current.version), not \(expected) (If-Match)"
+            + (since.isEmpty ? "" : ", changed since in \(since.joined(separator: ", "))")
+            + ": GET /api/v1/jobs/\(percentEncoded(name)) for its definition and ETag, and send the change again"
     }
 
     /// The body as one job document; anything else is 400 saying where it went wrong.
