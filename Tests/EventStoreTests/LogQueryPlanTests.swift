@@ -70,6 +70,28 @@ struct LogQueryPlanTests {
         return try (0..<result.rowCount).map { try result.decode($0, 0, as: String.self) }.joined(separator: "\n")
     }
 
+    @Test("the categories read forward (the projector's catch-up): the (category, position) index per category, in the generic plan too")
+    func categoriesForwardPlan() async throws {
+        let (database, store) = try await Self.shared.value
+        let events = try await store.read(after: 0, categories: ["session", "job"], limit: 45)
+        #expect(events.count == 45 && events.map(\.position) == events.map(\.position).sorted())
+        // The pool prepares the statement; after five runs PostgreSQL may plan it once for any
+        // values, not knowing a lateral category's rarity: that plan must not walk the log.
+        let connection = try await PostgresConnection.connect(database.administrator)
+        do {
+            _ = try await connection.query("SET plan_cache_mode = force_generic_plan")
+            _ = try await connection.query(
+                "PREPARE forward(bigint, bigint, text[], timestamptz, integer) AS " + Statements.categoriesForward.sql)
+            let result = try await connection.query("EXPLAIN EXECUTE forward(0, 1000000, ARRAY['job', 'session'], NULL, 100)")
+            let plan = try (0..<result.rowCount).map { try result.decode($0, 0, as: String.self) }.joined(separator: "\n")
+            #expect(plan.contains("events_category_position_idx") && !plan.contains("events_pkey"), "\(plan)")
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+    }
+
     @Test("unfinished sessions: the answer, from the started and finished indexes")
     func openStreams() async throws {
         let (database, store) = try await Self.shared.value
