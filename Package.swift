@@ -115,6 +115,10 @@ let package = Package(
             dependencies: ["EventStore"]
         ),
         .target(
+            name: "Replay",
+            dependencies: ["Catalog", "EventStore", "WorkflowEvents"]
+        ),
+        .target(
             name: "CatalogStore",
             dependencies: ["Catalog", "EventStore", "Postgres", .product(name: "Logging", package: "swift-log")]
         ),
@@ -183,8 +187,8 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "BlockingIO", "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres", "Secrets",
-                "WorkflowEvents",
+                "BlockingIO", "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres", "Replay",
+                "Secrets", "WorkflowEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -255,6 +259,7 @@ let package = Package(
             name: "TidemarkCLI",
             dependencies: [
                 "API",
+                "Replay",
                 "Benchmarks",
                 "BlockingIO",
                 "Identity",

@@ -50,9 +50,11 @@ public enum APIServer {
     }
 
     /// The service; `onListening` gets the URL it listens on once the socket is bound.
+    /// `dataDirectory` holds what API requests write on this host: `restores/` (files a restore
+    /// writes) and `publish-overlays/` (a writable publish's overlays).
     public static func make(
-        store: EventStore, manager: JobManager, address: Address, tls: TLSIdentity, refusalsPerMinute: Int = 10,
-        credentials: CredentialStore? = nil,
+        store: EventStore, manager: JobManager, restores: RestoreManager, dataDirectory: String, address: Address, tls: TLSIdentity,
+        refusalsPerMinute: Int = 10, credentials: CredentialStore? = nil,
         metrics: PrometheusCollectorRegistry, logger: Logger, onListening: @escaping @Sendable (String) async -> Void
     ) throws -> any Service {
         let router = Router(context: APIContext.self)
@@ -90,17 +92,34 @@ public enum APIServer {
         }
         JobRoutes(store: store, manager: manager).add(to: api)
         let hub = SessionEventHub(store: store, logger: logger)
-        SessionRoutes(store: store, hub: hub).add(to: api)
+        let sessions = SessionRoutes(store: store, hub: hub)
+        sessions.add(to: api)
+        TimelineRoutes(store: store).add(to: api)
+        RestoreRoutes(
+            restores: restores, sessions: sessions,
+            body: RestoreRequestBody(folder: (dataDirectory as NSString).appendingPathComponent("restores"))
+        ).add(to: api)
+        let publishes = PublishHost(manager: PublishManager(store: store, logger: logger))
+        PublishRoutes(
+            store: store, host: publishes, sessions: sessions,
+            overlayFolder: (dataDirectory as NSString).appendingPathComponent("publish-overlays")
+        ).add(to: api)
         EventFeedRoutes(store: store, hub: hub).add(to: api)
         ReportRoutes(store: store).add(to: api)
         AuditRoutes(store: store).add(to: api)
         ApprovalRoutes(store: store, approvals: ApprovalStore(catalog: manager.catalog)).add(to: api)
-        CatalogRoutes(store: store, catalog: manager.catalog).add(to: api)
+        let catalogRoutes = CatalogRoutes(store: store, catalog: manager.catalog)
+        catalogRoutes.add(to: api)
+        let host = HostChecks(secrets: manager.settings.secrets)
+        DefinitionFieldRoutes<ServerFields>(routes: catalogRoutes, host: host).add(to: api)
+        DefinitionFieldRoutes<RepositoryFields>(routes: catalogRoutes, host: host).add(to: api)
+        DefinitionFieldRoutes<ProxyFields>(routes: catalogRoutes, host: host).add(to: api)
+        DefinitionFieldRoutes<ThrottleFields>(routes: catalogRoutes, host: host).add(to: api)
         return Application(
             router: router,
             server: try .tls(.http1(), tlsConfiguration: tls.configuration()),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "tidemark"),
-            services: [SessionEventHubService(hub: hub)],
+            services: [SessionEventHubService(hub: hub), PublishHostService(host: publishes)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? address.port
                 let host = address.host.contains(":") ? "[\(address.host)]" : address.host

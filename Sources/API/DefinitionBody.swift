@@ -15,16 +15,38 @@ struct DefinitionBody {
 
     /// The body, read whole up to the context's limit (1 MiB: a job file is a few KB).
     static func text(_ request: inout Request, context: APIContext) async throws -> String {
-        // `;` alone or an empty header splits into nothing: no type.
-        let type = request.headers[.contentType].flatMap { $0.split(separator: ";").first }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        }
+        let type = mediaType(request)
         guard let type, jsonTypes.contains(type) || yamlTypes.contains(type) else {
             throw APIProblem(
                 .unsupportedMediaType,
                 "send the definition as application/json or application/yaml (Content-Type), not \(type.map { "'\($0)'" } ?? "without a type")"
             )
         }
+        let text = try await collect(&request, context: context)
+        if jsonTypes.contains(type) { try checkJSON(text) }
+        return text
+    }
+
+    /// A request body that is JSON only (a restore, a publish), read as a definition's is.
+    static func json(_ request: inout Request, context: APIContext) async throws -> JSONFields {
+        let type = mediaType(request)
+        guard let type, jsonTypes.contains(type) else {
+            throw APIProblem(
+                .unsupportedMediaType,
+                "send the request as application/json (Content-Type), not \(type.map { "'\($0)'" } ?? "without a type")")
+        }
+        return try JSONFields(body: try await collect(&request, context: context))
+    }
+
+    /// `Content-Type` without its parameters, in lower case; `;` alone or an empty header is no type.
+    static func mediaType(_ request: Request) -> String? {
+        request.headers[.contentType].flatMap { $0.split(separator: ";").first }.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+    }
+
+    /// The body as UTF-8 text, up to the context's limit (413 past it).
+    static func collect(_ request: inout Request, context: APIContext) async throws -> String {
         let limit = context.maxUploadSize
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge(limit) }
         let buffer: ByteBuffer
@@ -35,7 +57,6 @@ struct DefinitionBody {
         }
         guard let text = buffer.getString(at: buffer.readerIndex, length: buffer.readableBytes), text.utf8.count == buffer.readableBytes
         else { throw APIProblem.badRequest("the body is not UTF-8 text") }
-        if jsonTypes.contains(type) { try checkJSON(text) }
         return text
     }
 
@@ -44,11 +65,11 @@ struct DefinitionBody {
     }
 
     /// Malformed JSON is refused with where it broke (Foundation says line and column).
-    static func checkJSON(_ text: String) throws {
+    static func checkJSON(_ text: String, example: String = #"a definition is {"name": ..., ...}"#) throws {
         do {
             let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
             guard object is [String: Any] else {
-                throw APIProblem.badRequest("the body is JSON but not an object: a definition is {\"name\": ..., ...}")
+                throw APIProblem.badRequest("the body is JSON but not an object: \(example)")
             }
         } catch let problem as APIProblem {
             throw problem
@@ -60,9 +81,16 @@ struct DefinitionBody {
 
     /// " at line L, column C" from Foundation's "around character N" (N counts bytes from 0).
     static func position(of detail: String, in text: String) -> String {
-        guard let range = detail.range(of: #"character \d+"#, options: .regularExpression),
-            let offset = Int(detail[range].dropFirst("character ".count))
-        else { return "" }
+        let offset: Int
+        if let range = detail.range(of: #"character \d+"#, options: .regularExpression),
+            let found = Int(detail[range].dropFirst("character ".count))
+        {
+            offset = found
+        } else if detail.lowercased().contains("end of file") {
+            offset = text.utf8.count  // it ended early: where it ended
+        } else {
+            return ""
+        }
         let before = text.utf8.prefix(offset)
         let line = before.count(where: { $0 == 10 }) + 1
         let column = before.count - (before.lastIndex(of: 10).map { before.distance(from: before.startIndex, to: $0) + 1 } ?? 0) + 1

@@ -84,7 +84,14 @@ struct SessionRoutes {
     @Sendable func events(_ request: Request, context: APIContext) async throws -> Response {
         _ = try context.require(.readSessions)
         let id = try APIRequest.sessionID(context)
-        let stream = "session-\(id)"
+        return try await events(
+            request, stream: "session-\(id)", finishedBy: "SessionFinished",
+            missing: "no session has the id \(id): see GET /api/v1/sessions")
+    }
+
+    /// A workflow stream's events (a session's, a restore's) as pages or live, until the event
+    /// `finishedBy`; `missing` is the 404's detail.
+    func events(_ request: Request, stream: String, finishedBy: String, missing: String) async throws -> Response {
         var after: Int64 = 0
         if let text = request.headers[LogEventJSON.lastEventID] ?? request.uri.queryParameters.get("after").map({ String($0) }) {
             guard let value = Int64(text), value >= 0 else {
@@ -92,9 +99,7 @@ struct SessionRoutes {
             }
             after = value
         }
-        guard let finishedAt = try await finishPosition(stream) else {
-            throw APIProblem.notFound("no session has the id \(id): see GET /api/v1/sessions")
-        }
+        guard let finishedAt = try await finishPosition(stream, finishedBy: finishedBy) else { throw APIProblem.notFound(missing) }
         let live = request.headers[.accept]?.contains("text/event-stream") == true
         if !live {
             let limit = try APIRequest.limit(request)
@@ -106,11 +111,11 @@ struct SessionRoutes {
         // A client that saw the end already (an EventSource reconnecting after it): 204 tells
         // it to stop reconnecting.
         if let end = finishedAt, after >= end { return Response(status: .noContent) }
-        return await liveEvents(stream, after: after)
+        return await liveEvents(stream, after: after, finishedBy: finishedBy)
     }
 
-    /// The catch-up from the log, then each event as it commits, until `SessionFinished`.
-    func liveEvents(_ stream: String, after start: Int64) async -> Response {
+    /// The catch-up from the log, then each event as it commits, until `finishedBy`.
+    func liveEvents(_ stream: String, after start: Int64, finishedBy: String) async -> Response {
         // Subscribe first, then catch up: an event committed in between is signalled and read
         // once (positions only grow).
         let signals = await hub.subscribe(.stream(stream))
@@ -118,16 +123,16 @@ struct SessionRoutes {
         return LiveEvents.response(
             signals: signals, after: start,
             read: { after in try await Self.read(stream, after: after, limit: APIRequest.maximumLimit, store: store) },
-            isLast: { $0.type == "SessionFinished" })
+            isLast: { $0.type == finishedBy })
     }
 
     /// nil: no such session; .some(nil): running; .some(position): finished at that position.
-    func finishPosition(_ stream: String) async throws -> Int64?? {
+    func finishPosition(_ stream: String, finishedBy: String) async throws -> Int64?? {
         let result = try await store.pool.query(
             """
             SELECT EXISTS (SELECT 1 FROM tidemark.events WHERE stream_id = $1),
-                   (SELECT position FROM tidemark.events WHERE stream_id = $1 AND event_type = 'SessionFinished')
-            """, [stream])
+                   (SELECT position FROM tidemark.events WHERE stream_id = $1 AND event_type = $2)
+            """, [stream, finishedBy])
         guard try result.decode(0, 0, as: Bool.self) else { return nil }
         return .some(try result.decodeIfPresent(0, 1, as: Int64.self))
     }

@@ -94,6 +94,7 @@ struct SignInRoutes {
                 address: address)
         }
         var method = "password"
+        var usedStep: UInt64?
         if user.secondFactor != nil {
             method = "password+totp"
             guard secondFactorReadable else {
@@ -101,9 +102,10 @@ struct SignInRoutes {
                 return try await refuse("second factor unavailable on this host", name: name, address: address)
             }
             guard attempt.code != nil else { return try await refuse("second factor missing", name: name, address: address) }
-            guard let step = codeMatched, await throttle.use(step: step, by: user.id) else {
+            guard let step = codeMatched, await throttle.use(step: step, by: user.id, recorded: try await recordedStep(user.name)) else {
                 return try await refuse("wrong or reused code", name: name, address: address)
             }
+            usedStep = step
         }
         let token = APIToken.generate()
         let id = UUID().uuidString.lowercased()
@@ -115,14 +117,27 @@ struct SignInRoutes {
             try IdentityDecider.issueToken(
                 token, id: id, for: userName, lifetime: Self.tokenLifetime, label: "sign-in from \(address)", now: now, in: state)
         }
-        await access.append(
-            "SignedIn", ["user_name": user.name, "method": method, "token_prefix": token.prefix, "client_address": address],
-            address: address)
+        var signedIn = ["user_name": user.name, "method": method, "token_prefix": token.prefix, "client_address": address]
+        if let usedStep { signedIn["totp_step"] = "\(usedStep)" }
+        await access.append("SignedIn", signedIn, address: address)
         await throttle.succeeded(name)
         return try JSONResponse.object([
             "token": token.text, "token_prefix": token.prefix, "user": user.name, "role": user.role.rawValue,
             "expires_at": ISO8601DateFormatter().string(from: now.addingTimeInterval(Self.tokenLifetime)),
         ])
+    }
+
+    /// The newest TOTP step a sign-in of `name` used, from the log (`SignedIn`'s `totp_step`, any
+    /// server): a code used just before this server started is not good again after it. Codes
+    /// live 90 seconds, so the access streams' last few thousand events are enough to read.
+    func recordedStep(_ name: String) async throws -> UInt64? {
+        let result = try await identity.events.pool.query(
+            """
+            SELECT max((data ->> 'totp_step')::bigint) FROM (
+                SELECT data, recorded_at FROM tidemark.events WHERE category = 'access' ORDER BY position DESC LIMIT 5000) recent
+             WHERE recent.data ->> 'user_name' = $1 AND recent.data ? 'totp_step' AND recent.recorded_at > now() - interval '10 minutes'
+            """, [name])
+        return try result.decodeIfPresent(0, 0, as: Int64.self).map { UInt64($0) }
     }
 
     /// 401 without detail, recorded with the reason, counted against the address and the user.
@@ -191,9 +206,11 @@ actor SignInThrottle {
         }
     }
 
-    /// A code's step is good once per user: a code seen on the wire cannot be replayed.
-    func use(step: UInt64, by user: String) -> Bool {
-        if let last = usedSteps[user], step <= last { return false }
+    /// A code's step is good once per user: a code seen on the wire cannot be replayed, here or
+    /// (with `recorded`, the log's newest) after a restart or on another server.
+    func use(step: UInt64, by user: String, recorded: UInt64? = nil) -> Bool {
+        let last = max(usedSteps[user] ?? 0, recorded ?? 0)
+        if last > 0 && step <= last { return false }
         usedSteps[user] = step
         return true
     }

@@ -35,6 +35,13 @@ public struct RepositoryDefinition: CatalogDefinition {
         guard path.hasPrefix("/") else {
             throw .invalid("\(subject) path", "'\(path)' is not absolute: give the full path, such as /srv/backups")
         }
+        let top = path.split(separator: "/").first { $0 != "." }.map(String.init)
+        if top == nil || Self.systemFolders.contains(top ?? "") {
+            throw .invalid(
+                "\(subject) path",
+                "'\(path)' is the root or a system folder: a repository writes thousands of files, so give a folder of its own, such as /srv/backups"
+            )
+        }
         try Limits.tasks(maxConcurrentTasks, subject: subject)
         guard (0...99).contains(freeSpaceThresholdPercent) else {
             throw .invalid("\(subject) free-space threshold", "\(freeSpaceThresholdPercent)% is outside 0-99%: a typical value is 10%")
@@ -49,6 +56,9 @@ public struct RepositoryDefinition: CatalogDefinition {
     }
 
     public var references: [(kind: ObjectKind, id: UUIDString)] { [] }
+
+    /// Top-level folders a repository never lives in (or under): the operating system's own.
+    static let systemFolders: Set<String> = ["bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "proc", "run", "sbin", "sys", "usr"]
 }
 
 /// Bounds shared by several kinds of definition.

@@ -18,28 +18,36 @@ public enum IdentityDecider {
         }
     }
 
-    public static func addUser(_ name: String, role: Role, id: String, in state: IdentityState) throws(IdentityError) -> [IdentityChange] {
+    public static func addUser(
+        _ name: String, role: Role, scope: RestoreScope? = nil, id: String, in state: IdentityState
+    ) throws(IdentityError) -> [IdentityChange] {
         try validateName(name)
+        try RestoreScope.validate(scope, role: role)
         if state.user(named: name) != nil {
             throw IdentityError(.duplicate, "a user named '\(name)' exists: see 'tidemark user list'")
         }
         return [
             IdentityChange(
-                stream: IdentityEvent.userStream(id), expectedVersion: 0, IdentityEvent.UserAdded(id: id, name: name, role: role))
+                stream: IdentityEvent.userStream(id), expectedVersion: 0,
+                IdentityEvent.UserAdded(id: id, name: name, role: role, scope: scope))
         ]
     }
 
-    public static func grant(_ role: Role, to name: String, in state: IdentityState) throws(IdentityError) -> [IdentityChange] {
+    /// A new role, or the same with another limit (`scope`, a restore operator's only).
+    public static func grant(
+        _ role: Role, scope: RestoreScope? = nil, to name: String, in state: IdentityState
+    ) throws(IdentityError) -> [IdentityChange] {
         let user = try require(name, in: state)
-        guard user.role != role else { return [] }
-        if user.role == .administrator && state.administrators.count == 1 {
+        try RestoreScope.validate(scope, role: role)
+        guard user.role != role || user.scope != scope else { return [] }
+        if user.role == .administrator && role != .administrator && state.administrators.count == 1 {
             throw IdentityError(
                 .lastAdministrator, "'\(name)' is the only administrator: make another user administrator first")
         }
         return [
             IdentityChange(
                 stream: IdentityEvent.userStream(user.id), expectedVersion: user.version,
-                IdentityEvent.RoleGranted(id: user.id, role: role, previous: user.role))
+                IdentityEvent.RoleGranted(id: user.id, role: role, previous: user.role, scope: scope))
         ]
     }
 

@@ -15,6 +15,15 @@ public enum IdentityEvent {
         public var id: String
         public var name: String
         public var role: Role
+        /// A restore operator's limit to some VMs or jobs; absent: no limit.
+        public var scope: RestoreScope?
+
+        public init(id: String, name: String, role: Role, scope: RestoreScope? = nil) {
+            self.id = id
+            self.name = name
+            self.role = role
+            self.scope = scope
+        }
     }
 
     public struct RoleGranted: Codable, Sendable, Equatable {
@@ -22,6 +31,15 @@ public enum IdentityEvent {
         public var role: Role
         /// The role it replaces.
         public var previous: Role
+        /// The new role's limit (a restore operator's VMs or jobs); absent: no limit.
+        public var scope: RestoreScope?
+
+        public init(id: String, role: Role, previous: Role, scope: RestoreScope? = nil) {
+            self.id = id
+            self.role = role
+            self.previous = previous
+            self.scope = scope
+        }
     }
 
     public struct UserRemoved: Codable, Sendable, Equatable {

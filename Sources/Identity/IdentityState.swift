@@ -7,6 +7,8 @@ public struct IdentityState: Sendable {
         public var name: String
         public var role: Role
         public var version: Int64
+        /// A restore operator's limit; nil: every VM.
+        public var scope: RestoreScope?
         /// bcrypt, when the user may sign in with a password.
         public var passwordHash: String?
         /// Where the TOTP secret is kept (the credential store's name), when it is asked for.
@@ -52,10 +54,11 @@ public struct IdentityState: Sendable {
             switch type {
             case "UserAdded":
                 let event = try decoder.decode(IdentityEvent.UserAdded.self, from: data)
-                users[event.id] = User(id: event.id, name: event.name, role: event.role, version: version)
+                users[event.id] = User(id: event.id, name: event.name, role: event.role, version: version, scope: event.scope)
             case "RoleGranted":
                 let event = try decoder.decode(IdentityEvent.RoleGranted.self, from: data)
                 users[event.id]?.role = event.role
+                users[event.id]?.scope = event.scope
                 users[event.id]?.version = version
             case "PasswordSet":
                 let event = try decoder.decode(IdentityEvent.PasswordSet.self, from: data)

@@ -5,9 +5,11 @@ import Foundation
 /// Where and when to tell people about sessions: an e-mail address list over SMTP, or a
 /// webhook. Defined with `tidemark notify add`, kept as events (`notify-<uuid>` streams).
 public struct NotificationChannel: Codable, Sendable, Equatable {
-    /// What a session's end can be; a channel names the ones it wants.
+    /// What a session's end can be, or the daily summary; a channel names the ones it wants.
     public enum Trigger: String, Codable, Sendable, CaseIterable {
         case failure, warning, success
+        /// Once a day at `summaryAt`: the sessions and restores of the 24 hours before.
+        case summary
     }
 
     public struct Email: Codable, Sendable, Equatable {
@@ -61,14 +63,46 @@ public struct NotificationChannel: Codable, Sendable, Equatable {
     public var jobs: [String]
     public var email: Email?
     public var webhook: Webhook?
+    /// With `summary`: when the daily summary goes out, `HH:MM` in `timeZone`.
+    public var summaryAt: String?
+    /// The time zone of `summaryAt` (an IANA name); the adding shell's by default.
+    public var timeZone: String?
 
-    public init(id: String, name: String, on: [Trigger], jobs: [String], email: Email?, webhook: Webhook?) {
+    enum CodingKeys: String, CodingKey {
+        case id, name, on, jobs, email, webhook
+        case summaryAt = "summary_at"
+        case timeZone = "time_zone"
+    }
+
+    public init(
+        id: String, name: String, on: [Trigger], jobs: [String], email: Email?, webhook: Webhook?, summaryAt: String? = nil,
+        timeZone: String? = nil
+    ) {
         self.id = id
         self.name = name
         self.on = on
         self.jobs = jobs
         self.email = email
         self.webhook = webhook
+        self.summaryAt = summaryAt
+        self.timeZone = timeZone
+    }
+
+    /// The newest summary time at or before `now` (today's, or yesterday's before it comes),
+    /// when the channel wants summaries.
+    public func summaryDue(atOrBefore now: Date) -> Date? {
+        guard on.contains(.summary), let text = summaryAt, let time = try? TimeOfDay(parsing: text),
+            let zone = TimeZone(identifier: timeZone ?? "UTC")
+        else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        for daysBack in 0...2 {
+            guard let day = calendar.date(byAdding: .day, value: -daysBack, to: now),
+                let due = calendar.date(bySettingHour: time.hour, minute: time.minute, second: 0, of: day), due <= now
+            else { continue }
+            return due
+        }
+        return nil
     }
 
     public var kind: String { email != nil ? "email" : "webhook" }
@@ -88,7 +122,20 @@ public struct NotificationChannel: Codable, Sendable, Equatable {
                 .invalid,
                 "'\(EscapedText.escaped(name))' is not a channel name: \(error.message.replacingOccurrences(of: "job", with: "channel"))")
         }
-        guard !on.isEmpty else { throw NotificationError(.invalid, "--on names no trigger: give failure, warning and/or success") }
+        guard !on.isEmpty else {
+            throw NotificationError(.invalid, "--on names no trigger: give failure, warning, success and/or summary")
+        }
+        if on.contains(.summary) {
+            do { _ = try TimeOfDay(parsing: summaryAt ?? "") } catch {
+                throw NotificationError(.invalid, "--summary-at: \(error.message)")
+            }
+            guard let zone = timeZone, TimeZone(identifier: zone) != nil else {
+                throw NotificationError(
+                    .invalid, "--time-zone '\(timeZone ?? "")' is not a time zone: an IANA name such as Europe/Berlin or UTC")
+            }
+        } else if summaryAt != nil {
+            throw NotificationError(.invalid, "--summary-at goes with --on summary")
+        }
         switch (email, webhook) {
         case (let email?, nil):
             guard let url = URL(string: email.smtpURL), ["smtp", "smtps"].contains(url.scheme ?? ""), url.host?.isEmpty == false else {

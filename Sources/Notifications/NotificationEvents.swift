@@ -5,13 +5,16 @@ import Foundation
 /// Deliveries: one `notification-<session uuid>` stream per finished session that a channel
 /// wanted — `NotificationsDue` first (appended as a new stream, so of several servers exactly
 /// one delivers), then per channel and attempt `NotificationSent` or `NotificationFailed`. A
-/// missing mail is explained by reading that stream.
+/// missing mail is explained by reading that stream. A daily summary has a stream of its own
+/// per channel and due time, `notification-summary-<channel uuid>-<YYYYMMDDHHMM, UTC>`, with
+/// the same events (`NotificationsDue` with `result` summary and the `summary` window).
 public enum NotificationEvent {
     public static let channelCategory = "notify"
     public static let deliveryCategory = "notification"
 
     public static func channelStream(_ id: String) -> String { "\(channelCategory)-\(id)" }
     public static func deliveryStream(session: String) -> String { "\(deliveryCategory)-\(session)" }
+    public static func summaryStream(channel: String, due: String) -> String { "\(deliveryCategory)-summary-\(channel)-\(due)" }
 
     public struct ChannelAdded: Codable, Sendable {
         public var channel: NotificationChannel
@@ -28,13 +31,22 @@ public enum NotificationEvent {
             public var name: String
         }
 
-        public var sessionID: String
-        public var jobName: String
+        /// The 24 hours a daily summary covers.
+        public struct Window: Codable, Sendable, Equatable {
+            public var from: Date
+            public var to: Date
+        }
+
+        /// The session told about; nil for a daily summary.
+        public var sessionID: String?
+        public var jobName: String?
+        /// The session's result, or `summary`.
         public var result: String
         public var channels: [Target]
+        public var summary: Window?
 
         enum CodingKeys: String, CodingKey {
-            case result, channels
+            case result, channels, summary
             case sessionID = "session_id"
             case jobName = "job_name"
         }
@@ -71,7 +83,14 @@ public enum NotificationEvent {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
         return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }()
 
     static func json<T: Encodable>(_ value: T) throws -> String {

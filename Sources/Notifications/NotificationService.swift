@@ -12,21 +12,26 @@ import ServiceLifecycle
 /// on start, sessions that finished in the last day before it started and have no
 /// notification stream; on start and every minute after, streams with a channel lacking a
 /// final outcome whose last event is older than `idleBeforeResume` (longer than any attempt
-/// and backoff take, so a delivery under way elsewhere is not doubled).
+/// and backoff take, so a delivery under way elsewhere is not doubled). Every
+/// `summaryInterval` it also sends the daily summaries due (`sendSummaries`).
 public struct NotificationService: Service {
     let store: EventStore
     let secrets: SecretsLocation?
     let logger: Logger
     /// Waits before the 2nd, 3rd and 4th attempts.
     let backoff: [Duration]
+    /// How often due daily summaries are looked for.
+    let summaryInterval: Duration
 
     public init(
-        store: EventStore, secrets: SecretsLocation?, logger: Logger, backoff: [Duration] = [.seconds(1), .seconds(4), .seconds(15)]
+        store: EventStore, secrets: SecretsLocation?, logger: Logger, backoff: [Duration] = [.seconds(1), .seconds(4), .seconds(15)],
+        summaryInterval: Duration = .seconds(60)
     ) {
         self.store = store
         self.secrets = secrets
         self.logger = logger
         self.backoff = backoff
+        self.summaryInterval = summaryInterval
     }
 
     /// A delivery stream idle this long has no server working on it.
@@ -41,6 +46,19 @@ public struct NotificationService: Service {
                     while !Task.isCancelled {
                         try await Task.sleep(for: .seconds(60))
                         await resumeLeftWork(finishedBy: nil)
+                    }
+                }
+            }
+            group.addTask {
+                try? await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        do {
+                            let channels = try await NotificationChannels(events: store).load().map(\.channel)
+                            await sendSummaries(channels: channels)
+                        } catch {
+                            logger.warning("could not read the notification channels", metadata: ["error": "\(error)"])
+                        }
+                        try await Task.sleep(for: summaryInterval)
                     }
                 }
             }
@@ -73,6 +91,7 @@ public struct NotificationService: Service {
                 UNION
                 SELECT substr(d.stream_id, 14) FROM tidemark.events d
                  WHERE d.category = 'notification' AND d.event_type = 'NotificationsDue' AND d.recorded_at > now() - interval '1 day'
+                   AND d.stream_id NOT LIKE 'notification-summary-%'
                    AND (SELECT max(l.recorded_at) FROM tidemark.events l WHERE l.stream_id = d.stream_id) < now() - interval '\(Self.idleBeforeResume)'
                 """, [channels.isEmpty ? nil : head])
             for row in 0..<left.rowCount {
@@ -148,7 +167,8 @@ public struct NotificationService: Service {
                             willRetry: false))
                     continue
                 }
-                version = try await deliver(report, to: channel, stream: stream, version: version, after: state.count)
+                version = try await deliver(
+                    NotificationText.message(report), to: channel, stream: stream, version: version, after: state.count)
             }
         } catch let error as EventStoreError where error.code == .wrongExpectedVersion {
             logger.info("another server is delivering these notifications", metadata: ["session": "\(session)"])
@@ -157,24 +177,34 @@ public struct NotificationService: Service {
         }
     }
 
+    /// What a channel is sent: a mail's subject and text, or a webhook's JSON body. `id`
+    /// names the delivery (the mail's Message-ID, the webhook's `X-Tidemark-Delivery`, with
+    /// the channel's id) and correlates its events.
+    struct Message: Sendable {
+        let id: String
+        let subject: String
+        let text: String
+        let json: [UInt8]
+    }
+
     /// Tries until delivered or out of attempts; each attempt is an event. Returns the stream's version.
     func deliver(
-        _ report: Report, to channel: NotificationChannel, stream: StreamName, version start: Int64, after done: Int
+        _ message: Message, to channel: NotificationChannel, stream: StreamName, version start: Int64, after done: Int
     ) async throws -> Int64 {
         var version = start
         let attempts = backoff.count + 1
         for attempt in (done + 1)...max(done + 1, attempts) {
             if attempt > 1 { try await Task.sleep(for: backoff[min(attempt - 2, backoff.count - 1)]) }
-            let outcome = await send(report, to: channel)
+            let outcome = await send(message, to: channel)
             switch outcome {
             case .success(let detail):
                 return try await record(
-                    stream, version: version, session: report.session, "NotificationSent",
+                    stream, version: version, session: message.id, "NotificationSent",
                     NotificationEvent.Sent(channelID: channel.id, channel: channel.name, attempt: attempt, detail: detail))
             case .failure(let error):
                 let again = attempt < attempts
                 version = try await record(
-                    stream, version: version, session: report.session, "NotificationFailed",
+                    stream, version: version, session: message.id, "NotificationFailed",
                     NotificationEvent.Failed(
                         channelID: channel.id, channel: channel.name, attempt: attempt, error: error.message, willRetry: again))
                 logger.warning(
@@ -186,20 +216,18 @@ public struct NotificationService: Service {
         return version
     }
 
-    func send(_ report: Report, to channel: NotificationChannel) async -> Result<String, NotificationError> {
+    func send(_ message: Message, to channel: NotificationChannel) async -> Result<String, NotificationError> {
         do {
             if let email = channel.email {
                 let password = try email.password.map {
                     try $0.resolve(for: "notification channel '\(channel.name)'", secrets: secrets).secret
                 }
                 return await Mailer.send(
-                    email, password: password, subject: NotificationText.subject(report), text: NotificationText.body(report),
-                    messageID: "\(report.session).\(channel.id)")
+                    email, password: password, subject: message.subject, text: message.text, messageID: "\(message.id).\(channel.id)")
             }
             if let webhook = channel.webhook {
                 let secret = try webhook.secret.resolve(for: "notification channel '\(channel.name)'", secrets: secrets).secret
-                return await WebhookSender.send(
-                    webhook, secret: secret, body: NotificationText.json(report), delivery: "\(report.session).\(channel.id)")
+                return await WebhookSender.send(webhook, secret: secret, body: message.json, delivery: "\(message.id).\(channel.id)")
             }
             return .failure(NotificationError(.invalid, "the channel has neither an e-mail nor a webhook"))
         } catch let error as JobManagerError {
@@ -215,7 +243,7 @@ public struct NotificationService: Service {
         let events = try await store.readStream(stream)
         var due: NotificationEvent.Due?
         var attempts: [String: (count: Int, final: Bool)] = [:]
-        let decoder = JSONDecoder()
+        let decoder = NotificationEvent.decoder
         for event in events {
             let data = Data(event.data.utf8)
             switch event.type {

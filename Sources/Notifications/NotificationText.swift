@@ -2,6 +2,10 @@ import Foundation
 
 /// What a notification says: a mail's subject and text, a webhook's JSON.
 enum NotificationText {
+    static func message(_ report: NotificationService.Report) -> NotificationService.Message {
+        NotificationService.Message(id: report.session, subject: subject(report), text: body(report), json: json(report))
+    }
+
     static func subject(_ report: NotificationService.Report) -> String {
         "[Tidemark] \(report.result): job \(report.job)"
     }

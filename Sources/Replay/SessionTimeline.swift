@@ -5,15 +5,15 @@ import WorkflowEvents
 /// A session's events told as lines for people (`tidemark session replay`), each decoded with
 /// the session contract's own types: what happened, with the decision's reasons. An event this
 /// build does not describe, or cannot decode, is listed with its fields as recorded.
-enum SessionTimeline {
+public enum SessionTimeline {
     /// The lane an event belongs to: its task, or all of a VM's tasks (`vm-1/*`), or none.
-    static func task(of event: RecordedEvent) -> String? {
+    public static func task(of event: RecordedEvent) -> String? {
         let fields = Self.fields(event)
         return fields[SessionEvent.Field.taskId] as? String ?? (fields[SessionEvent.Field.vmId] as? String).map { "\($0)/*" }
     }
 
     /// One line for the event.
-    static func describe(_ event: RecordedEvent, task: String?) -> String {
+    public static func describe(_ event: RecordedEvent, task: String?) -> String {
         let subject = task.map { "[\($0)] " } ?? ""
         if let line = RestoreTimeline.describe(event, subject: subject) { return line }
         switch SessionEvent.Kind(rawValue: event.type) {
@@ -69,7 +69,7 @@ enum SessionTimeline {
     }
 
     /// Where every task stood at an instant, from the events up to it.
-    static func state(of events: [RecordedEvent], at seconds: Double) -> String {
+    public static func state(of events: [RecordedEvent], at seconds: Double) -> String {
         var tasks: [String: String] = [:]
         var order: [String] = []
         var session = "running"

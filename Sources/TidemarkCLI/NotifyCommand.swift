@@ -33,14 +33,17 @@ struct NotifyAdd: AsyncParsableCommand {
     @Option(help: "Where the webhook's signing secret is: env:VAR, file:/path or credential:NAME.") var secret: String?
     @Option(name: .customLong("ca-file"), help: "Certificates (PEM) to trust for the SMTP server or webhook, instead of the system's.")
     var caFile: String?
-    @Option(help: "When: failure, warning, success (comma-separated).") var on = "failure,warning"
+    @Option(help: "When: failure, warning, success, summary (comma-separated).") var on = "failure,warning"
+    @Option(name: .customLong("summary-at"), help: "With --on summary: when the daily summary goes out (HH:MM; default 08:00).")
+    var summaryAt: String?
+    @Option(name: .customLong("time-zone"), help: "The time zone of --summary-at (default: this shell's).") var timeZone: String?
     @Option(help: "Only these jobs (comma-separated names); default: every job.") var jobs: String?
 
     func channel() throws -> NotificationChannel {
         let triggers = try on.split(separator: ",").map { text -> NotificationChannel.Trigger in
             let word = text.trimmingCharacters(in: .whitespaces)
             guard let trigger = NotificationChannel.Trigger(rawValue: word) else {
-                throw ValidationError("--on: '\(word)' is not failure, warning or success")
+                throw ValidationError("--on: '\(word)' is not failure, warning, success or summary")
             }
             return trigger
         }
@@ -61,8 +64,10 @@ struct NotifyAdd: AsyncParsableCommand {
             }
             webhookTarget = NotificationChannel.Webhook(url: webhook, secret: try SecretReference(parsing: secret), caFile: caFile)
         }
+        let summary = triggers.contains(.summary)
         let channel = NotificationChannel(
-            id: UUID().uuidString.lowercased(), name: name, on: triggers, jobs: list(jobs), email: emailTarget, webhook: webhookTarget)
+            id: UUID().uuidString.lowercased(), name: name, on: triggers, jobs: list(jobs), email: emailTarget, webhook: webhookTarget,
+            summaryAt: summary ? summaryAt ?? "08:00" : summaryAt, timeZone: summary ? timeZone ?? TimeZone.current.identifier : nil)
         try channel.validate()
         return channel
     }
@@ -80,7 +85,7 @@ struct NotifyAdd: AsyncParsableCommand {
             try await NotificationChannels(events: catalog.events).add(channel, metadata: options.metadata)
         }
         print(
-            "channel '\(name)' added (\(channel.kind), on \(channel.on.map(\.rawValue).joined(separator: ", "))); a running 'tidemark server' delivers"
+            "channel '\(name)' added (\(channel.kind), on \(channel.on.map(\.rawValue).joined(separator: ", "))\(NotifyList.summary(channel))); a running 'tidemark server' delivers"
         )
     }
 }
@@ -112,10 +117,16 @@ struct NotifyList: AsyncParsableCommand {
             let channel = entry.channel
             let target = channel.email.map { "\($0.to.joined(separator: ", ")) via \($0.smtpURL)" } ?? channel.webhook?.url ?? ""
             return [
-                channel.name, channel.kind, target, channel.on.map(\.rawValue).joined(separator: ","),
+                channel.name, channel.kind, target, channel.on.map(\.rawValue).joined(separator: ",") + Self.summary(channel),
                 channel.jobs.isEmpty ? "all" : channel.jobs.joined(separator: ", "),
             ]
         }
         print(TextTable.render([["NAME", "KIND", "TO", "ON", "JOBS"]] + rows), terminator: "")
+    }
+
+    /// " at 08:00 Europe/Berlin" for a channel sent the daily summary.
+    static func summary(_ channel: NotificationChannel) -> String {
+        guard channel.on.contains(.summary), let at = channel.summaryAt else { return "" }
+        return " at \(at) \(channel.timeZone ?? "UTC")"
     }
 }

@@ -47,6 +47,13 @@ struct ServerRun: AsyncParsableCommand {
         return Array(repeating: .milliseconds(Int(seconds * 1_000)), count: 3)
     }
 
+    /// How often due daily summaries are looked for (TIDEMARK_NOTIFY_SUMMARY_SECONDS: tests).
+    var summaryInterval: Duration {
+        guard let seconds = ProcessInfo.processInfo.environment["TIDEMARK_NOTIFY_SUMMARY_SECONDS"].flatMap(Double.init), seconds >= 0.1
+        else { return .seconds(60) }
+        return .milliseconds(Int(seconds * 1_000))
+    }
+
     func validate() throws {
         if listen != "none" {
             do { _ = try APIServer.Address(listen) } catch { throw ValidationError("\(error)") }
@@ -67,6 +74,7 @@ struct ServerRun: AsyncParsableCommand {
             store: store, settings: JobManagerSettings.fromEnvironment(dataDirectory: database.dataDirectory),
             adapters: PlatformAdapters.standard, logger: logger)
         let scheduler = Scheduler(store: store, manager: manager, logger: logger)
+        let restores = RestoreManager(store: store, settings: manager.settings, adapters: manager.adapters, logger: logger)
         var api: [any Service] = []
         if listen != "none" {
             let tls = try TLSIdentity.load(
@@ -75,7 +83,8 @@ struct ServerRun: AsyncParsableCommand {
             let thumbprint = tls.thumbprint
             api.append(
                 try APIServer.make(
-                    store: store, manager: manager, address: try APIServer.Address(listen), tls: tls,
+                    store: store, manager: manager, restores: restores, dataDirectory: database.dataDirectory.path,
+                    address: try APIServer.Address(listen), tls: tls,
                     refusalsPerMinute: refusedTokensPerMinute, credentials: manager.settings.secrets?.credentials, metrics: metrics,
                     logger: logger,
                     onListening: { url in
@@ -87,13 +96,13 @@ struct ServerRun: AsyncParsableCommand {
             services: api + [
                 SchedulerService(scheduler: scheduler, settings: store.pool.configuration.settings, logger: logger),
                 SessionRunnerService(manager: manager, scheduler: scheduler, maximumSessions: maxSessions, logger: logger),
-                RestoreRunnerService(
-                    manager: RestoreManager(store: store, settings: manager.settings, adapters: manager.adapters, logger: logger),
-                    logger: logger),
+                RestoreRunnerService(manager: restores, logger: logger),
                 PublishRunnerService(manager: PublishManager(store: store, logger: logger), logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
                 HealthCheckService(store: store, logger: logger),
-                NotificationService(store: store, secrets: manager.settings.secrets, logger: logger, backoff: notificationBackoff),
+                NotificationService(
+                    store: store, secrets: manager.settings.secrets, logger: logger, backoff: notificationBackoff,
+                    summaryInterval: summaryInterval),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         print("tidemark server running (scheduler, Job Managers, restores, projector) until SIGTERM or Ctrl-C; -v logs what it does")

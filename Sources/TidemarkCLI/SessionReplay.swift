@@ -4,6 +4,7 @@ import CommandLineSupport
 import EventStore
 import Foundation
 import Postgres
+import Replay
 import WorkflowEvents
 
 /// `tidemark session replay ID`: the session (a backup or a restore) told again from its events — every step and

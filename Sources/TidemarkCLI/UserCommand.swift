@@ -18,6 +18,7 @@ struct UserAdd: AsyncParsableCommand {
     @OptionGroup var options: CatalogOptions
     @Argument(help: "The user's name: a-z, 0-9, '.', '_', '@', '-'.") var name: String
     @Option(help: "administrator, operator, restore-operator, auditor or viewer.") var role: String
+    @OptionGroup var limit: RestoreScopeOptions
 
     func validate() throws {
         _ = try Role.named(role)
@@ -27,12 +28,15 @@ struct UserAdd: AsyncParsableCommand {
     func run() async throws {
         let role = try Role.named(role)
         let id = UUID().uuidString.lowercased()
-        _ = try await options.withIdentity { store in
-            try await store.execute(metadata: options.metadata) { [name] state throws(IdentityError) in
-                try IdentityDecider.addUser(name, role: role, id: id, in: state)
+        let scope = try await options.withCatalog { catalog in
+            let scope = try await limit.scope(catalog)
+            _ = try await IdentityStore(events: catalog.events).execute(metadata: options.metadata) { [name] state throws(IdentityError) in
+                try IdentityDecider.addUser(name, role: role, scope: scope, id: id, in: state)
             }
+            return scope
         }
-        print("user '\(name)' added as \(role.rawValue); give it a token with 'tidemark token create --user \(name)'")
+        let limited = scope.map { " limited to \($0.description)" } ?? ""
+        print("user '\(name)' added as \(role.rawValue)\(limited); give it a token with 'tidemark token create --user \(name)'")
     }
 }
 
@@ -41,17 +45,24 @@ struct UserGrant: AsyncParsableCommand {
     @OptionGroup var options: CatalogOptions
     @Argument(help: "The user's name.") var name: String
     @Option(help: "administrator, operator, restore-operator, auditor or viewer.") var role: String
+    @OptionGroup var limit: RestoreScopeOptions
 
     func validate() throws { _ = try Role.named(role) }
 
     func run() async throws {
         let role = try Role.named(role)
-        let changes = try await options.withIdentity { store in
-            try await store.execute(metadata: options.metadata) { [name] state throws(IdentityError) in
-                try IdentityDecider.grant(role, to: name, in: state)
+        let (changes, scope) = try await options.withCatalog { catalog in
+            let scope = try await limit.scope(catalog)
+            let changes = try await IdentityStore(events: catalog.events).execute(metadata: options.metadata) {
+                [name] state throws(IdentityError) in
+                try IdentityDecider.grant(role, scope: scope, to: name, in: state)
             }
+            return (changes, scope)
         }
-        print(changes.isEmpty ? "'\(name)' is \(role.rawValue) already: nothing changed" : "'\(name)' is now \(role.rawValue)")
+        let limited = scope.map { " limited to \($0.description)" } ?? ""
+        print(
+            changes.isEmpty
+                ? "'\(name)' is \(role.rawValue)\(limited) already: nothing changed" : "'\(name)' is now \(role.rawValue)\(limited)")
     }
 }
 
@@ -87,7 +98,7 @@ struct UserList: AsyncParsableCommand {
             let state = try await store.load().state
             let tokens = Dictionary(grouping: state.tokens.values.filter { !$0.revoked && $0.expiresAt > Date() }, by: \.userID)
             let rows = state.users.values.sorted { $0.name < $1.name }.map { user in
-                [user.name, user.role.rawValue, "\(tokens[user.id]?.count ?? 0)"]
+                [user.name, user.role.rawValue + (user.scope.map { " (\($0.description))" } ?? ""), "\(tokens[user.id]?.count ?? 0)"]
             }
             if rows.isEmpty {
                 print("no users: add one with 'tidemark user add NAME --role administrator'")

@@ -33,6 +33,41 @@ struct IdentityDeciderTests {
         #expect(state.users.count == 2)
     }
 
+    @Test("a restore operator limited to VMs or jobs: the limit is folded, changed by a grant, refused for other roles")
+    func restoreScope() throws {
+        let job = RestoreScope.Job(id: Self.uuid(), name: "nightly")
+        let scope = RestoreScope(vms: ["Web-01"], jobs: [job])
+        var state = Self.applying(
+            try IdentityDecider.addUser("helpdesk", role: .restoreOperator, scope: scope, id: Self.uuid(), in: IdentityState()))
+        let limited = try #require(state.user(named: "helpdesk")?.scope)
+        #expect(limited.permits(vmName: "web-01", jobID: nil))
+        #expect(limited.permits(vmName: "db-01", jobID: job.id))
+        #expect(!limited.permits(vmName: "db-01", jobID: Self.uuid()))
+        #expect(!limited.permits(vmName: "db-01", jobID: nil))
+        #expect(limited.description == "VMs Web-01; jobs nightly")
+
+        let operatorScope = try #require(throws: IdentityError.self) {
+            try IdentityDecider.addUser("ops", role: .operator, scope: scope, id: Self.uuid(), in: state)
+        }
+        #expect(operatorScope.message.contains("limit a restore-operator"))
+        #expect(throws: IdentityError.self) {
+            try IdentityDecider.addUser("empty", role: .restoreOperator, scope: RestoreScope(vms: [], jobs: []), id: Self.uuid(), in: state)
+        }
+        #expect(throws: IdentityError.self) {
+            try IdentityDecider.addUser(
+                "nul", role: .restoreOperator, scope: RestoreScope(vms: ["a\u{0}"], jobs: []), id: Self.uuid(), in: state)
+        }
+        // The same role with another limit is a change; the same limit again is none; no limit lifts it.
+        let wider = RestoreScope(vms: ["web-01", "db-01"], jobs: [])
+        let changes = try IdentityDecider.grant(.restoreOperator, scope: wider, to: "helpdesk", in: state)
+        #expect(changes.count == 1)
+        state = Self.applying(changes, to: state)
+        #expect(state.user(named: "helpdesk")?.scope == wider)
+        #expect(try IdentityDecider.grant(.restoreOperator, scope: wider, to: "helpdesk", in: state).isEmpty)
+        state = Self.applying(try IdentityDecider.grant(.restoreOperator, to: "helpdesk", in: state), to: state)
+        #expect(state.user(named: "helpdesk")?.scope == nil)
+    }
+
     @Test("the last administrator can be neither removed nor demoted; with a second one, both can")
     func lastAdministrator() throws {
         var state = Self.applying(try IdentityDecider.addUser("alice", role: .administrator, id: Self.uuid(), in: IdentityState()))

@@ -26,6 +26,24 @@ struct APIServerHarness {
             tokens[role] = try environment.token(for: name)
         }
         let data = environment.folder.appendingPathComponent("data")
+        let (server, url) = try await launch(
+            environment, refusedTokensPerMinute: refusedTokensPerMinute, serverEnvironment: serverEnvironment)
+        return APIServerHarness(
+            environment: environment, server: server, url: url, certificate: data.appendingPathComponent("tls/api.crt").path,
+            tokens: tokens)
+    }
+
+    /// Another `tidemark server` on the same database and data folder (a second server, or this
+    /// one after a restart), on a port of its own; the caller stops it.
+    func another() async throws -> APIServerHarness {
+        let (server, url) = try await Self.launch(environment, refusedTokensPerMinute: 10, serverEnvironment: [:])
+        return APIServerHarness(environment: environment, server: server, url: url, certificate: certificate, tokens: tokens)
+    }
+
+    static func launch(
+        _ environment: JobEnvironment, refusedTokensPerMinute: Int, serverEnvironment: [String: String]
+    ) async throws -> (RunningTidemark, String) {
+        let data = environment.folder.appendingPathComponent("data")
         let server = try RunningTidemark(
             [
                 "server", "run", "--listen", "127.0.0.1:0", "--refused-tokens-per-minute", "\(refusedTokensPerMinute)", "--data-dir",
@@ -40,10 +58,7 @@ struct APIServerHarness {
         guard let line = server.output.split(separator: "\n").first(where: { $0.contains("API listening on ") }) else {
             throw TestSetupError("no address in:\n\(server.output)")
         }
-        let url = String(line.split(separator: " ")[3])
-        return APIServerHarness(
-            environment: environment, server: server, url: url, certificate: data.appendingPathComponent("tls/api.crt").path,
-            tokens: tokens)
+        return (server, String(line.split(separator: " ")[3]))
     }
 
     func stop() async throws {

@@ -51,13 +51,19 @@ struct APISignInTests {
         let withCode = try await signIn(api, "user-operator", password, code: code)
         #expect(withCode.status == 200, "\(withCode.body)")
         #expect(try await signIn(api, "user-operator", password, code: code).status == 401, "a code is good once")
+        // Once on any server, or before a restart: another server on the same log refuses it too.
+        let other = try await api.another()
+        let elsewhere = try await signIn(other, "user-operator", password, code: code)
+        other.server.signal(SIGTERM)
+        _ = try await other.server.waitForExit(seconds: 30)
+        #expect(elsewhere.status == 401, "a code used on one server is not good on another: \(elsewhere.body)")
 
         let records = try await api.environment.scalar(
             "SELECT string_agg(CASE WHEN succeeded THEN 'ok ' || method ELSE 'refused ' || reason END, ', ' ORDER BY position) FROM reporting.sign_ins WHERE method <> 'token'"
         )
         #expect(
             records
-                == "ok password, refused wrong password, refused unknown user, refused second factor missing, refused wrong or reused code, ok password+totp, refused wrong or reused code",
+                == "ok password, refused wrong password, refused unknown user, refused second factor missing, refused wrong or reused code, ok password+totp, refused wrong or reused code, refused wrong or reused code",
             "\(records ?? "")")
         // Neither the password, its hash nor the TOTP secret is readable through the API or in the log's text.
         let trail = try await api.curl("GET", "/api/v1/audit?category=user", token: api.tokens["auditor"])

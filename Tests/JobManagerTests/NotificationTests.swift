@@ -55,6 +55,7 @@ struct NotificationTests {
         let secret = "webhook-secret-\(UUID().uuidString.prefix(8))"
         let api = try await APIServerHarness.start(serverEnvironment: [
             "TM_SMTP_PASSWORD": "mail-password", "TM_WEBHOOK_SECRET": secret, "TIDEMARK_NOTIFY_BACKOFF_SECONDS": "0.2",
+            "TIDEMARK_NOTIFY_SUMMARY_SECONDS": "1",
         ])
         defer { Task { try? await api.stop() } }
         let environment = api.environment
@@ -131,6 +132,39 @@ struct NotificationTests {
         #expect(
             log.contains("ops-hook 1 failed true, ") && log.contains("ops-hook 2 failed true, ") && log.contains("ops-hook 3 sent -"),
             "\(log)")
+
+        // A daily summary: due at the minute after the failure, sent once, with the failed session in it.
+        let clock = Calendar(identifier: .gregorian)
+        let seconds = 60 - clock.component(.second, from: Date()) + 1
+        try await Task.sleep(for: .seconds(seconds))
+        var utc = clock
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let now = utc.dateComponents([.hour, .minute], from: Date())
+        let at = String(format: "%02d:%02d", now.hour ?? 0, now.minute ?? 0)
+        let summaryChannel = try environment.tidemark([
+            "notify", "add", "daily", "--webhook", "http://127.0.0.1:\(hookPort)/summary", "--secret", "env:TM_WEBHOOK_SECRET", "--on",
+            "summary", "--summary-at", at, "--time-zone", "UTC",
+        ])
+        #expect(summaryChannel.status == 0 && summaryChannel.output.contains("summary at \(at) UTC"), "\(summaryChannel.output)")
+        let summaryDeadline = Date().addingTimeInterval(60)
+        while Date() < summaryDeadline && Self.files(in: hooks, ending: ".json").count < 4 { try await Task.sleep(for: .milliseconds(200)) }
+        try await Task.sleep(for: .seconds(3))  // a few more passes: still sent once
+        let all = try Self.files(in: hooks, ending: ".json").map {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: $0)) as? [String: Any] ?? [:]
+        }
+        #expect(all.count == 4, "\(all)\n\(api.server.output.suffix(3_000))")
+        if all.count == 4, let body = all[3]["body"] as? String {
+            let summary = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+            #expect(summary?["event"] as? String == "summary.daily", "\(body)")
+            #expect((summary?["sessions"] as? [String: Any])?["failed"] as? Int == 1, "\(body)")
+            let problems = summary?["problems"] as? [[String: Any]] ?? []
+            #expect(problems.first?["session_id"] as? String == session, "\(body)")
+        }
+        let summaryLog = try await environment.scalar(
+            "SELECT string_agg(channel || ' ' || session_result || ' ' || outcome, ', ') FROM reporting.notifications WHERE session_id LIKE 'summary-%'"
+        )
+        #expect(summaryLog == "daily summary sent", "\(summaryLog ?? "nil")")
+
         // No secret in the log.
         let leaked = try await environment.scalar(
             "SELECT count(*)::text FROM tidemark.events WHERE data::text LIKE '%mail-password%' OR data::text LIKE '%\(secret)%'")
@@ -148,7 +182,16 @@ struct NotificationTests {
             (["--email", "a@b.example", "--smtp", "http://x", "--from", "a@b.example"], "is not an SMTP server"),
             (["--webhook", "https://hooks.example/x"], "--webhook needs --secret"),
             (["--webhook", "ftp://hooks.example/x", "--secret", "env:X"], "is not a webhook URL"),
-            (["--webhook", "https://hooks.example/x", "--secret", "env:X", "--on", "sometimes"], "is not failure, warning or success"),
+            (
+                ["--webhook", "https://hooks.example/x", "--secret", "env:X", "--on", "sometimes"],
+                "is not failure, warning, success or summary"
+            ),
+            (["--webhook", "https://hooks.example/x", "--secret", "env:X", "--on", "summary", "--summary-at", "25:00"], "--summary-at: "),
+            (["--webhook", "https://hooks.example/x", "--secret", "env:X", "--summary-at", "08:00"], "goes with --on summary"),
+            (
+                ["--webhook", "https://hooks.example/x", "--secret", "env:X", "--on", "summary", "--time-zone", "Mars/Olympus"],
+                "is not a time zone"
+            ),
             (
                 [
                     "--email", "a@b.example", "--smtp", "smtp://h:25", "--from", "a@b.example", "--webhook", "https://h/x", "--secret",

@@ -15,6 +15,10 @@ import WorkflowEvents
 /// While it serves, the repository is held with a shared lock: retention and garbage
 /// collection wait rather than delete what is read.
 public struct PublishManager: Sendable {
+    /// Told the VM's name and the point's job (nil when not recorded) before anything is
+    /// recorded; throws to refuse.
+    public typealias Admission = @Sendable (_ vmName: String, _ jobID: String?) throws -> Void
+
     public let store: EventStore
     let logger: Logger
 
@@ -69,11 +73,13 @@ public struct PublishManager: Sendable {
         }
     }
 
-    /// Checks the order and opens the point's disks; nothing is recorded.
-    func open(_ order: PublishOrder, publish: String) async throws -> Opened {
+    /// Checks the order and opens the point's disks; nothing is recorded. `admit` sees the VM
+    /// and the point's job first and may refuse (the API's check of a restore operator's limit).
+    func open(_ order: PublishOrder, publish: String, admit: Admission) async throws -> Opened {
         let address = try Self.address(order.listen)
         let chosen = try await PointDisks.choose(vm: order.vm, point: order.point, disk: order.disk, store: store, logger: logger)
         let (record, repositoryID, definition, repository) = (chosen.record, chosen.repositoryID, chosen.definition, chosen.repository)
+        try admit(record.point.vmName ?? order.vm, record.point.jobId)
         let point = record.point.restorePointId
         let (manifests, lock) = try await PointDisks.manifests(chosen.names, of: point, in: repository)
         let requested = PublishEvent.Requested(
@@ -117,10 +123,11 @@ public struct PublishManager: Sendable {
     /// command's Ctrl-C, a server's shutdown); `started` is told the publish and the address
     /// bound once clients may connect. Returns the figures recorded at the stop.
     public func publish(
-        _ order: PublishOrder, metadata: EventMetadata, started: @Sendable (String, String) -> Void
+        _ order: PublishOrder, metadata: EventMetadata, admit: Admission = { _, _ in }, keepAcrossRestarts: Bool = false,
+        started: @Sendable (String, String) -> Void
     ) async throws -> PublishEvent.Stopped {
         let publish = UUID().uuidString.lowercased()
-        let opened = try await open(order, publish: publish)
+        let opened = try await open(order, publish: publish, admit: admit)
         let clients = AsyncStream<String>.makeStream()
         let server = NBDServer(exports: opened.exports, logger: logger) { clients.continuation.yield($0) }
         let recorder: PublishRecorder
@@ -155,7 +162,7 @@ public struct PublishManager: Sendable {
         }
         return try await serveUntilStopped(
             publish, opened: opened, server: server, clients: clients, recorder: recorder, slots: slots, address: address,
-            started: started)
+            started: started, endWhenInterrupted: !keepAcrossRestarts)
     }
 
     /// Serves again a publish whose process died without recording its stop (`tidemark server`

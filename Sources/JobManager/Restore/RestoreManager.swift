@@ -47,10 +47,15 @@ public struct RestoreManager: Sendable {
     }
 
     /// Checks the order and records `RestoreRequested` (the actor in `metadata`); returns the
-    /// restore's id. A refused order records nothing.
-    public func request(_ order: RestoreOrder, metadata: EventMetadata) async throws -> String {
+    /// restore's id. A refused order records nothing. `admit` sees the planned request (the
+    /// VMs and the points' jobs, resolved) before anything is recorded and may refuse it: the
+    /// API's check of a restore operator's limit.
+    public func request(
+        _ order: RestoreOrder, metadata: EventMetadata, admit: @Sendable (RestoreEvent.Requested) throws -> Void = { _ in }
+    ) async throws -> String {
         let id = UUID().uuidString.lowercased()
         let requested = try await RestorePlanner(manager: self).plan(order, restoreID: id)
+        try admit(requested)
         var metadata = metadata
         metadata.correlationID = UUID(uuidString: id)
         let recorder = try RestoreRecorder(
