@@ -97,7 +97,7 @@ public enum APIServer {
         TimelineRoutes(store: store).add(to: api)
         RestoreRoutes(
             restores: restores, sessions: sessions,
-            body: RestoreRequestBody(folder: (dataDirectory as NSString).appendingPathComponent("restores"))
+            body: RestoreRequestBody(root: (dataDirectory as NSString).appendingPathComponent("restores"))
         ).add(to: api)
         let publishes = PublishHost(manager: PublishManager(store: store, logger: logger))
         PublishRoutes(

@@ -65,7 +65,7 @@ struct CatalogRoutes {
     static func page(_ request: Request, store: EventStore, path: String, view: String, key: String) async throws -> Response {
         let limit = try APIRequest.limit(request)
         let after = try APIRequest.query(request, "after") ?? ""
-        let result = try await store.pool.query(ListQueries.page(view: view, key: key), [after, limit])
+        let result = try await store.pool.query(ListQueries.pageStatement(view: view, key: key), [after, limit])
         let items: String = try result.decode(0, 0)
         let count: Int64 = try result.decode(0, 1)
         let last = try result.decodeIfPresent(0, 2, as: String.self)

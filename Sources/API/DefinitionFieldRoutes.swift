@@ -83,7 +83,15 @@ struct DefinitionFieldRoutes<Fields: DefinitionFields>: Sendable {
         let state = try await routes.catalog.load()
         guard let id = state.id(of: Fields.Definition.self, named: name) else { throw try await routes.unknown(name, Fields.kind) }
         let changes = try await routes.decide(dryRun: dryRun, context: context) { state throws(CatalogError) in
-            try CatalogDecider.update(id: id, basedOn: expected, in: state) { (definition: inout Fields.Definition) throws(CatalogError) in
+            // Before the decider, which answers "no change" without looking at the version.
+            if let current = state.entries(Fields.Definition.self)[id], current.version != expected {
+                throw CatalogError(
+                    .staleVersion,
+                    "\(Fields.Definition.kind.displayName) '\(name)' is at version \(current.version), not \(expected) (If-Match): GET \(path) and send the change again"
+                )
+            }
+            return try CatalogDecider.update(id: id, basedOn: expected, in: state) {
+                (definition: inout Fields.Definition) throws(CatalogError) in
                 try fields.apply(to: &definition, in: state)
                 if let newName { definition.name = newName }
             }

@@ -123,14 +123,15 @@ struct ThrottleFields: DefinitionFields {
 }
 
 /// `server add|update`'s settings: `vcenter` (https://HOST[:PORT]) or `lab` (a folder),
-/// `user`, the password as a reference the server resolves (`password_env`, `password_file`
-/// in its secrets folder, or `credential`; never the password), `thumbprint`.
+/// `user`, the password as a reference the server resolves (`password_file` in its secrets
+/// folder, or `credential`; never the password), `thumbprint`. `--password-env` is the command
+/// line's only: through the API it would let a caller send any variable of the server's
+/// environment (its database password among them) to a vCenter address of their choosing.
 struct ServerFields: DefinitionFields {
     static var kind: CatalogRoutes.Kind { CatalogRoutes.servers }
     var vcenter: String?
     var lab: String?
     var user: String?
-    var passwordEnvironment: String?
     var passwordFile: String?
     var credential: String?
     var thumbprint: String?
@@ -139,14 +140,16 @@ struct ServerFields: DefinitionFields {
         vcenter = try fields.string("vcenter")
         lab = try fields.string("lab")
         user = try fields.string("user")
-        passwordEnvironment = try fields.string("password_env")
+        if try fields.string("password_env") != nil {
+            throw APIProblem.badRequest(
+                "'password_env' is for 'tidemark server add' on the server's host: through the API name a 'credential' (tidemark credentials add) or a 'password_file' in the secrets folder"
+            )
+        }
         passwordFile = try fields.string("password_file")
         credential = try fields.string("credential")
         thumbprint = try fields.string("thumbprint")
         if vcenter != nil && lab != nil { throw APIProblem.badRequest("give 'vcenter' or 'lab', not both") }
-        if [passwordEnvironment, passwordFile, credential].compactMap({ $0 }).count > 1 {
-            throw APIProblem.badRequest("give one of 'credential', 'password_env' and 'password_file'")
-        }
+        if passwordFile != nil && credential != nil { throw APIProblem.badRequest("give 'credential' or 'password_file', not both") }
     }
 
     static func blank(named name: String) -> ManagedServer { ManagedServer(name: name, platform: .vcenter) }
@@ -162,20 +165,13 @@ struct ServerFields: DefinitionFields {
         }
         if let lab { server = ManagedServer(name: server.name, platform: .lab, folder: lab) }
         if let user { server.user = user }
-        if let passwordEnvironment { server.passwordReference = try SecretReference(source: .environment, name: passwordEnvironment) }
         if let passwordFile { server.passwordReference = try SecretReference(source: .file, name: passwordFile) }
         if let credential { server.passwordReference = try SecretReference(source: .credential, name: credential) }
         if let thumbprint { server.thumbprint = ManagedServer.normalizedThumbprint(thumbprint) }
     }
 
-    /// The reference must name something this server can use, never the secret itself: the
-    /// variable set in the server's environment, the file or credential readable here.
+    /// The reference must name something this server can use: a file or credential readable here.
     func checkOnHost(_ host: HostChecks) throws {
-        if let passwordEnvironment, ProcessInfo.processInfo.environment[passwordEnvironment] == nil {
-            throw APIProblem.badRequest(
-                "the environment variable \(EscapedText.escaped(passwordEnvironment)) is not set for the server: 'password_env' takes the NAME of a variable that holds the password (the name is kept in the log for ever; never the password itself)"
-            )
-        }
         guard passwordFile != nil || credential != nil else { return }
         guard let secrets = host.secrets else {
             throw APIProblem.badRequest("this server has no secrets folder to read 'password_file' or 'credential' from")

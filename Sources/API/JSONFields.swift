@@ -49,7 +49,9 @@ struct JSONFields {
     mutating func requiredString(_ key: String, _ hint: String) throws -> String {
         guard let text = try string(key) else {
             // A misspelling of it says so, rather than that it is missing.
-            if let typo = object.keys.sorted().first(where: { !read.contains($0) && Spelling.nearest(to: $0, among: [key]) == key }) {
+            if let typo = object.keys.sorted().first(where: {
+                !read.contains($0) && $0.utf8.count <= 64 && Spelling.nearest(to: $0, among: [key]) == key
+            }) {
                 throw APIProblem.badRequest("'\(name(String(typo.prefix(64))))' is not a field here (did you mean '\(key)'?)")
             }
             throw APIProblem.badRequest("'\(name(key))' is missing: \(hint)")
@@ -68,8 +70,9 @@ struct JSONFields {
 
     mutating func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let value = value(key) else { return nil }
-        guard let number = value as? NSNumber, !Self.isBoolean(number),
-            let integer = Int(exactly: number.doubleValue), range.contains(integer)
+        // int64Value with a check it is exact: a double's 53 bits would round larger numbers.
+        guard let number = value as? NSNumber, !Self.isBoolean(number), Double(number.int64Value) == number.doubleValue,
+            let integer = Int(exactly: number.int64Value), range.contains(integer)
         else { throw APIProblem.badRequest("'\(name(key))' is a whole number from \(range.lowerBound) to \(range.upperBound)") }
         return integer
     }
@@ -115,7 +118,9 @@ struct JSONFields {
     /// Refuses keys nobody read, naming the closest known one.
     func finish() throws {
         for key in object.keys.sorted() where !read.contains(key) {
-            let suggestion = Spelling.nearest(to: key, among: Array(read)).map { " (did you mean '\($0)'?)" } ?? ""
+            // A long key is nobody's misspelling, and comparing it costs its length squared.
+            let suggestion =
+                key.utf8.count > 64 ? "" : Spelling.nearest(to: key, among: Array(read)).map { " (did you mean '\($0)'?)" } ?? ""
             throw APIProblem.badRequest(
                 "'\(name(String(key.prefix(64))))' is not a field here\(suggestion): the fields are \(read.sorted().joined(separator: ", "))"
             )

@@ -11,6 +11,9 @@ import Synchronization
 final class PublishHost: Sendable {
     let manager: PublishManager
     private let running = Mutex<[UUID: Task<Void, Never>]>([:])
+    /// Publishes served at once for the API: each holds its repository's shared lock (retention
+    /// and collection wait) and an NBD listener.
+    static let limit = 32
 
     init(manager: PublishManager) {
         self.manager = manager
@@ -24,18 +27,25 @@ final class PublishHost: Sendable {
         let (results, continuation) = AsyncStream<Result<(String, String), any Error>>.makeStream()
         let key = UUID()
         let manager = self.manager
-        let task = Task {
-            do {
-                _ = try await manager.publish(order, metadata: metadata, admit: admit, keepAcrossRestarts: true) { publish, address in
-                    continuation.yield(.success((publish, address)))
+        // Made and entered under the lock, so its removal (at its end) always comes after.
+        let started = running.withLock { running -> Bool in
+            guard running.count < Self.limit else { return false }
+            running[key] = Task {
+                do {
+                    _ = try await manager.publish(order, metadata: metadata, admit: admit, keepAcrossRestarts: true) { publish, address in
+                        continuation.yield(.success((publish, address)))
+                    }
+                } catch {
+                    continuation.yield(.failure(error))
                 }
-            } catch {
-                continuation.yield(.failure(error))
+                continuation.finish()
+                _ = self.running.withLock { $0.removeValue(forKey: key) }
             }
-            continuation.finish()
-            _ = self.running.withLock { $0.removeValue(forKey: key) }
+            return true
         }
-        running.withLock { $0[key] = task }
+        guard started else {
+            throw APIProblem(.conflict, "this server serves \(Self.limit) publishes already: stop one (POST /api/v1/publishes/{id}/stop)")
+        }
         for await result in results { return try result.get() }
         throw CancellationError()
     }

@@ -43,6 +43,12 @@ struct PublishRoutes {
             throw APIProblem.badRequest(
                 "'listen' is HOST:PORT (port 0: any free one); a Unix socket is for 'tidemark publish serve' on the host")
         }
+        // Unauthenticated NBD on other interfaces is an administrator's decision.
+        if user.role != .administrator, !Self.isLoopback(listen) {
+            throw APIProblem(
+                .forbidden, "'listen' \(listen) is not a loopback address: only an administrator may serve a restore point beyond this host"
+            )
+        }
         let writable = try fields.bool("writable")
         let keepOverlay = try fields.bool("keep_overlay")
         let reason = try fields.string("reason")
@@ -53,6 +59,12 @@ struct PublishRoutes {
             overlayFolder: writable ? overlayFolder : nil, keepOverlay: keepOverlay)
         let scope = user.scope
         let name = user.name
+        if let scope {
+            // Before the publish opens anything, whose refusals would describe VMs outside the limit.
+            try await ScopeCheck.points(
+                of: RestoreOrder(vms: [vm], point: point, destination: .export(folder: "", replace: false), reason: nil), scope: scope,
+                user: name, catalog: RestorePointCatalog(store: store))
+        }
         let started: (publish: String, address: String)
         do {
             started = try await host.start(order, metadata: APIRequest.metadata(context)) { vmName, jobID in
@@ -67,6 +79,13 @@ struct PublishRoutes {
                 "publish_id": started.publish, "url": url, "address": started.address, "nbd_uri": "nbd://\(started.address)/disk-<key>",
                 "events": "\(url)/events",
             ], status: .created, headers: [.location: url])
+    }
+
+    /// `127.0.0.1:PORT`, `[::1]:PORT`, `localhost:PORT`.
+    static func isLoopback(_ listen: String) -> Bool {
+        guard let colon = listen.lastIndex(of: ":") else { return false }
+        let host = listen[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// Stops a publish being served; `{"reason": "..."}` is optional.
@@ -90,7 +109,12 @@ struct PublishRoutes {
             let jobID = job.rowCount == 1 ? try job.decodeIfPresent(0, 0, as: String.self) : nil
             try ScopeCheck.admit(vmName: publish.requested.vmName, jobID: jobID, scope: scope, user: user.name)
         }
-        let (_, stopped) = try await manager.stop(id, metadata: APIRequest.metadata(context), reason: reason)
+        let stopped: PublishEvent.Stopped?
+        do {
+            (_, stopped) = try await manager.stop(id, metadata: APIRequest.metadata(context), reason: reason)
+        } catch let error as RestoreError {
+            throw APIProblem(error)
+        }
         var reply: [String: Any] = ["publish_id": id, "url": "/api/v1/publishes/\(id)", "stopped": stopped != nil]
         if let stopped {
             reply["clients"] = stopped.clients

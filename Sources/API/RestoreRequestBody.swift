@@ -9,13 +9,14 @@ import JobManager
 ///
 /// `destination.kind` is `vm`, `disk-file`, `disk-to-vm`, `export` or `guest-files`, with the
 /// fields of `restore vm`, `restore disk`, `restore export` and `files restore`. Files are
-/// written only inside the server's restore folder: a path in a request is relative to it, so
-/// an API user cannot write over the server's own files.
+/// written only inside a new folder of the request's own in the server's restore folder: a path
+/// in a request is relative to it, so an API user cannot write over the server's own files.
 struct RestoreRequestBody {
     /// `<data folder>/restores`; made on the first restore that writes files.
-    let folder: String
+    let root: String
 
-    func order(_ body: inout JSONFields) throws -> RestoreOrder {
+    /// `folder`: this request's own folder, which file paths are relative to.
+    func order(_ body: inout JSONFields, folder: String) throws -> RestoreOrder {
         let vms = try body.strings("vms", maximum: 100) ?? []
         guard !vms.isEmpty else { throw APIProblem.badRequest("'vms' is missing: the VMs to restore, by name or id, such as [\"web-01\"]") }
         let point = try Self.point(&body)
@@ -33,7 +34,8 @@ struct RestoreRequestBody {
         case "disk-file":
             try Self.one(vms, kind)
             let disk = try destination.requiredString("disk", "the disk's key (2000) or name (disk-2000)")
-            let file = try path(try destination.requiredString("file", "a file name in the server's restore folder"), "destination.file")
+            let file = try path(
+                try destination.requiredString("file", "a file name in the server's restore folder"), "destination.file", in: folder)
             target = .diskFile(disk: disk, path: file, replace: try destination.bool("replace"))
             raw = try destination.bool("raw")
         case "disk-to-vm":
@@ -46,9 +48,9 @@ struct RestoreRequestBody {
                 powerOff: try destination.bool("power_off"))
             target = .diskToVM(disk: disk, target: into, targetDisk: try destination.integer("target_disk", in: 0...1_000_000))
         case "export":
-            let folder = try path(
-                try destination.requiredString("folder", "a new folder in the server's restore folder"), "destination.folder")
-            target = .export(folder: folder, replace: try destination.bool("replace"))
+            let into = try path(
+                try destination.requiredString("folder", "a new folder in the server's restore folder"), "destination.folder", in: folder)
+            target = .export(folder: into, replace: try destination.bool("replace"))
             raw = try destination.bool("raw")
         case "guest-files":
             try Self.one(vms, kind)
@@ -58,9 +60,9 @@ struct RestoreRequestBody {
             }
             let volume = GuestVolumeChoice(
                 disk: try destination.string("disk"), partition: try destination.integer("partition", in: 1...128))
-            let folder = try path(
-                try destination.requiredString("folder", "a new folder in the server's restore folder"), "destination.folder")
-            target = .guestFiles(paths: paths, volume: volume, folder: folder, overwrite: try destination.bool("overwrite"))
+            let into = try path(
+                try destination.requiredString("folder", "a new folder in the server's restore folder"), "destination.folder", in: folder)
+            target = .guestFiles(paths: paths, volume: volume, folder: into, overwrite: try destination.bool("overwrite"))
         default:
             throw APIProblem.badRequest(
                 "'destination.kind' is vm, disk-file, disk-to-vm, export or guest-files, not '\(String(kind.prefix(40)))'")
@@ -101,9 +103,9 @@ struct RestoreRequestBody {
             overwrite: try fields.bool("overwrite"), powerOff: try fields.bool("power_off"))
     }
 
-    /// A path relative to the restore folder, joined to it: no `..`, `.` or empty parts, at most
-    /// 16 deep. The folder itself is made here (0700); the parts under it must exist.
-    func path(_ relative: String, _ key: String) throws -> String {
+    /// A path relative to the request's folder, joined to it: no `..`, `.` or empty parts, at
+    /// most 16 deep.
+    func path(_ relative: String, _ key: String, in folder: String) throws -> String {
         let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
         guard !relative.hasPrefix("/"), parts.count <= 16, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
             throw APIProblem.badRequest(

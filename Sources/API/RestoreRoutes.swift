@@ -1,4 +1,5 @@
 import BlockingIO
+import Catalog
 import EventStore
 import Foundation
 import Hummingbird
@@ -30,41 +31,63 @@ struct RestoreRoutes {
         let user = try context.require(.restore)
         var request = request
         var fields = try await DefinitionBody.json(&request, context: context)
-        let order = try body.order(&fields)
-        try await body.prepareFolder(for: order)
+        // Files go into a folder of this request's own, made new: no earlier restore's output
+        // (a guest's symbolic links among it) lies on the way, and two requests never share one.
+        let folder = (body.root as NSString).appendingPathComponent(UUID().uuidString.lowercased())
+        let order = try body.order(&fields, folder: folder)
         let scope = user.scope
+        var jobServers: [String: String] = [:]
+        if let scope {
+            // Before the planner, which would describe VMs and targets outside the limit.
+            try await ScopeCheck.points(of: order, scope: scope, user: user.name, catalog: RestorePointCatalog(store: restores.store))
+            jobServers = try await restores.catalog.load().jobs.mapValues(\.definition.server)
+        }
+        let writesFiles = try await body.prepare(folder, for: order)
         let id: String
         do {
-            id = try await restores.request(order, metadata: APIRequest.metadata(context)) { requested in
-                try ScopeCheck.admit(requested, order: order, scope: scope, user: user.name)
+            id = try await restores.request(order, metadata: APIRequest.metadata(context)) { [jobServers] requested in
+                try ScopeCheck.admit(requested, order: order, scope: scope, jobServers: jobServers, user: user.name)
             }
-        } catch let error as RestoreError {
-            throw APIProblem(error)
+        } catch {
+            // Nothing of a refused request stays: not even its empty folder.
+            if writesFiles { await body.discard(folder) }
+            if let error = error as? RestoreError { throw APIProblem(error) }
+            throw error
         }
         let url = "/api/v1/restores/\(id)"
-        return try JSONResponse.object(
-            ["restore_id": id, "url": url, "events": "\(url)/events"], status: .accepted, headers: [.location: url])
+        var reply: [String: Any] = ["restore_id": id, "url": url, "events": "\(url)/events"]
+        if writesFiles { reply["folder"] = folder }
+        return try JSONResponse.object(reply, status: .accepted, headers: [.location: url])
     }
 }
 
 extension RestoreRequestBody {
-    /// Makes the restore folder (0700) when the order writes files, and refuses a path whose
-    /// folder leads out of it through a symbolic link.
-    func prepareFolder(for order: RestoreOrder) async throws {
+    /// Makes the restore folder (0700) and this request's folder in it, with the folders the
+    /// request's path names under it, when the order writes files; true when it did.
+    func prepare(_ folder: String, for order: RestoreOrder) async throws -> Bool {
         let path: String
         switch order.destination {
         case .diskFile(_, let file, _): path = file
-        case .export(let folder, _), .guestFiles(_, _, let folder, _): path = folder
-        case .vm, .diskToVM: return
+        case .export(let target, _), .guestFiles(_, _, let target, _): path = target
+        case .vm, .diskToVM: return false
         }
-        let root = folder
-        let escapes = try await BlockingIOPool.shared.run { () throws -> Bool in
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let resolvedRoot = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
-            let parent = URL(fileURLWithPath: (path as NSString).deletingLastPathComponent).resolvingSymlinksInPath().path
-            return parent != resolvedRoot && !parent.hasPrefix(resolvedRoot + "/")
+        let root = self.root
+        try await BlockingIOPool.shared.run { () throws in
+            let files = FileManager.default
+            try files.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // New, so nothing in it is anyone's link; its own parts are made here too.
+            try files.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            let parent = (path as NSString).deletingLastPathComponent
+            if parent != folder {
+                try files.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
         }
-        if escapes { throw APIProblem.badRequest("the path leads out of the server's restore folder through a symbolic link") }
+        return true
+    }
+
+    /// Removes a refused request's folder (empty: nothing was written).
+    func discard(_ folder: String) async {
+        await BlockingIOPool.shared.run { try? FileManager.default.removeItem(atPath: folder) }
     }
 }
 

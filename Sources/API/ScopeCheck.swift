@@ -3,24 +3,48 @@ import JobManager
 import WorkflowEvents
 
 /// A restore operator limited to some VMs or jobs (``RestoreScope``): every VM a restore reads,
-/// and any existing VM it writes over, must be within, checked on the planned request (names
-/// and jobs resolved from the log) before anything is recorded.
+/// and any existing VM it writes over, must be within. Checked twice: on the restore points
+/// alone before the planner runs (whose refusals would describe VMs, disks and targets outside
+/// the limit), and on the planned request before anything is recorded.
 enum ScopeCheck {
-    static func admit(_ requested: RestoreEvent.Requested, order: RestoreOrder, scope: RestoreScope?, user: String) throws {
+    /// Each VM's chosen point: its VM name or its job must be within. A VM without points is
+    /// told without listing the VMs that have some.
+    static func points(of order: RestoreOrder, scope: RestoreScope, user: String, catalog: RestorePointCatalog) async throws {
+        for vm in order.vms {
+            let record: RestorePointRecord
+            do {
+                record = try await catalog.choose(vm: vm, order.point)
+            } catch is RestoreError {
+                throw APIProblem.notFound("no restore point of '\(vm)' that '\(user)' may restore (\(scope.description))")
+            }
+            try admit(vmName: record.point.vmName ?? vm, jobID: record.point.jobId, scope: scope, user: user)
+        }
+    }
+
+    /// The planned request: every VM read, and every VM written over. Writing over the very VM
+    /// backed up (the same id on the server its job backs up from) is within when that VM is;
+    /// any other VM written over must be named in the limit.
+    static func admit(
+        _ requested: RestoreEvent.Requested, order: RestoreOrder, scope: RestoreScope?, jobServers: [String: String], user: String
+    ) throws {
         guard let scope else { return }
-        for machine in requested.vms where !scope.permits(vmName: machine.vmName, jobID: machine.jobId) {
-            throw refusal(machine.vmName, scope: scope, user: user)
+        for machine in requested.vms {
+            try admit(vmName: machine.vmName, jobID: machine.jobId, scope: scope, user: user)
+            guard let overwritten = machine.overwriteVmId else { continue }
+            let sameVM =
+                overwritten == machine.vmId && machine.jobId.flatMap { jobServers[$0] } != nil
+                && machine.jobId.flatMap { jobServers[$0] } == requested.target?.serverId
+            let name = machine.targetName ?? overwrittenName(order) ?? overwritten
+            if !sameVM && !scope.permits(vmName: name, jobID: nil) { throw refusal(name, scope: scope, user: user) }
         }
-        // Writing over a VM (the original or another) touches that VM too.
-        let sources = Set(requested.vms.map { $0.vmName.lowercased() })
-        var overwritten: String?
+    }
+
+    /// The name the order gives the VM written over.
+    static func overwrittenName(_ order: RestoreOrder) -> String? {
         switch order.destination {
-        case .vm(let target) where target.overwrite: overwritten = target.name ?? requested.vms.first?.vmName
-        case .diskToVM(_, let target, _): overwritten = target.name
-        default: break
-        }
-        if let overwritten, !sources.contains(overwritten.lowercased()), !scope.permits(vmName: overwritten, jobID: nil) {
-            throw refusal(overwritten, scope: scope, user: user)
+        case .vm(let target) where target.overwrite: target.name ?? order.vms.first
+        case .diskToVM(_, let target, _): target.name
+        default: nil
         }
     }
 

@@ -35,8 +35,11 @@ public struct RepositoryDefinition: CatalogDefinition {
         guard path.hasPrefix("/") else {
             throw .invalid("\(subject) path", "'\(path)' is not absolute: give the full path, such as /srv/backups")
         }
-        let top = path.split(separator: "/").first { $0 != "." }.map(String.init)
-        if top == nil || Self.systemFolders.contains(top ?? "") {
+        let parts = path.split(separator: "/")
+        if parts.contains(where: { $0 == "." || $0 == ".." }) {
+            throw .invalid("\(subject) path", "'\(path)' has '.' or '..' parts: give the folder's own path, such as /srv/backups")
+        }
+        if parts.isEmpty || Self.systemFolders.contains(String(parts[0])) {
             throw .invalid(
                 "\(subject) path",
                 "'\(path)' is the root or a system folder: a repository writes thousands of files, so give a folder of its own, such as /srv/backups"

@@ -20,12 +20,17 @@ extension NotificationService {
     }
 
     func summarize(_ channel: NotificationChannel, due: Date, now: Date) async throws {
+        // The stream's name must be the same on every server, whatever its locale and calendar.
         let stamp = DateFormatter()
+        stamp.locale = Locale(identifier: "en_US_POSIX")
+        stamp.calendar = Calendar(identifier: .gregorian)
         stamp.timeZone = TimeZone(identifier: "UTC")
         stamp.dateFormat = "yyyyMMddHHmm"
         let stream = try StreamName(NotificationEvent.summaryStream(channel: channel.id, due: stamp.string(from: due)))
         var (recorded, attempts, version) = try await progress(stream)
-        let window = NotificationEvent.Due.Window(from: due.addingTimeInterval(-86_400), to: due)
+        // Since the previous due time: 23 or 25 hours on the days clocks change.
+        let previous = channel.summaryDue(atOrBefore: due.addingTimeInterval(-1)) ?? due.addingTimeInterval(-86_400)
+        let window = NotificationEvent.Due.Window(from: previous, to: due)
         let id = "summary-\(channel.id)-\(stamp.string(from: due))"
         if recorded == nil {
             let event = NotificationEvent.Due(

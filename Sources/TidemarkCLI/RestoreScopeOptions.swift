@@ -4,9 +4,13 @@ import CatalogStore
 import Identity
 
 /// `--vm` and `--job` of `user add` and `user grant`: a restore operator limited to some VMs,
-/// or to the VMs some jobs back up. Job names are looked up once, here, and kept by id.
+/// or to the VMs some jobs back up. Job names are looked up once, here, and kept by id. A
+/// grant states the whole role: without them, the user is no longer limited.
 struct RestoreScopeOptions: ParsableArguments {
-    @Option(name: .customLong("vm"), help: ArgumentHelp("A restore-operator: limit to this VM (repeatable).", valueName: "name"))
+    @Option(
+        name: .customLong("vm"),
+        help: ArgumentHelp(
+            "A restore-operator: limit to this VM (repeatable; a grant without --vm or --job lifts the limit).", valueName: "name"))
     var vms: [String] = []
     @Option(
         name: .customLong("job"),

@@ -30,9 +30,14 @@ struct APICatalogFieldsTests {
             ("POST", "/api/v1/throttling-rules", #"{"name": "t", "rate": "fast"}"#, 400, "fast"),
             ("POST", "/api/v1/throttling-rules", #"{"name": "t", "rate": "100MB/s", "target_repositories": ["nowhere"]}"#, 404, "nowhere"),
             (
-                "POST", "/api/v1/servers", #"{"name": "vc", "vcenter": "https://127.0.0.1:1", "password_env": "TM_NOT_SET_ANYWHERE"}"#, 400,
-                "is not set for the server"
+                "POST", "/api/v1/servers", #"{"name": "vc", "vcenter": "https://127.0.0.1:1", "password_env": "PGPASSWORD"}"#, 400,
+                "'password_env' is for 'tidemark server add'"
             ),
+            (
+                "POST", "/api/v1/servers", #"{"name": "vc", "vcenter": "https://127.0.0.1:1", "credential": "nothing-sealed"}"#, 400,
+                "nothing-sealed"
+            ),
+            ("POST", "/api/v1/repositories", #"{"name": "x", "path": "/srv/../etc"}"#, 400, "'..' parts"),
             ("POST", "/api/v1/servers", #"{"name": "vc", "vcenter": "https://h", "lab": "/l"}"#, 400, "not both"),
             ("PATCH", "/api/v1/repositories/repo", #"{"max_tasks": 6}"#, 428, "If-Match"),
         ]
@@ -65,6 +70,9 @@ struct APICatalogFieldsTests {
         let stale = try await api.curl(
             "PATCH", "/api/v1/repositories/offsite", token: admin, headers: [#"If-Match: "1""#], body: #"{"max_tasks": 3}"#)
         #expect(stale.status == 412, "\(stale.body)")
+        let staleSame = try await api.curl(
+            "PATCH", "/api/v1/repositories/offsite", token: admin, headers: [#"If-Match: "1""#], body: #"{"max_tasks": 6}"#)
+        #expect(staleSame.status == 412, "a stale version is refused even when nothing would change: \(staleSame.body)")
         let shown = try await api.curl("GET", "/api/v1/repositories/offsite", token: admin)
         #expect("\(shown.json["max_concurrent_tasks"] ?? "")" == "6", "\(shown.body)")
         let actor = try await api.environment.scalar(

@@ -59,6 +59,9 @@ struct APIRestoreTests {
         let yaml = try await api.curl("POST", "/api/v1/restores", token: operatorToken, body: "vms: [a]", contentType: "application/yaml")
         #expect(yaml.status == 415, "\(yaml.body)")
         #expect(try await Self.restoreCount(api) == "0")
+        // Refused after the request's folder was made (the planner found no disk 2009): removed again.
+        let restores = api.environment.folder.appendingPathComponent("data/restores").path
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: restores)) == [], "a refused request leaves no folder")
 
         let requested = try await api.curl("POST", "/api/v1/restores", token: operatorToken, body: body)
         #expect(requested.status == 202, "\(requested.body)")
@@ -68,16 +71,18 @@ struct APIRestoreTests {
             "GET", "/api/v1/restores/\(restore)/events", token: operatorToken, headers: ["Accept: text/event-stream"], timeLimit: 120)
         #expect(live.body.contains("event: RestoreRequested") && live.body.contains("event: RestoreFinished"), "\(live.body)")
         #expect(live.body.contains(#""result": "success""#), "\(live.body.suffix(2_000))")
-        let file = api.environment.folder.appendingPathComponent("data/restores/web.img").path
+        let folder = try #require(requested.json["folder"] as? String, "\(requested.body)")
+        #expect(folder.hasPrefix(restores + "/"), "\(folder)")
+        let file = folder + "/web.img"
         let original = api.environment.labPath + "/disks/vm-1-2000.img"
         #expect(try JobEnvironment.sha256(file: file) == JobEnvironment.sha256(file: original))
         let actor = try await api.environment.scalar(
             "SELECT metadata ->> 'actor' FROM tidemark.events WHERE stream_id = 'restore-\(restore)' AND stream_version = 1")
         #expect(actor == "api:user-restore-operator")
 
-        // The same file again without replace: the planner's refusal, as 409.
+        // The same request again: a folder of its own, never the first one's.
         let again = try await api.curl("POST", "/api/v1/restores", token: operatorToken, body: body)
-        #expect(again.status == 409 || again.status == 400, "\(again.body)")
+        #expect(again.status == 202 && again.json["folder"] as? String != folder, "\(again.body)")
 
         let timeline = try await api.curl("GET", "/api/v1/sessions/\(restore)/timeline", token: api.tokens["viewer"])
         let lines = (timeline.json["items"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
@@ -123,6 +128,12 @@ struct APIRestoreTests {
             "\(refused.body)")
         let publishRefused = try await api.curl("POST", "/api/v1/publishes", token: narrow, body: #"{"vm": "lab-vm-01"}"#)
         #expect(publishRefused.status == 403, "\(publishRefused.body)")
+        // A VM without points is told without naming the VMs that have some.
+        let unknown = try await api.curl(
+            "POST", "/api/v1/restores", token: narrow, body: body.replacingOccurrences(of: "lab-vm-01", with: "db-9"))
+        #expect(unknown.status == 404 && !unknown.body.contains("lab-vm-01"), "\(unknown.body)")
+        let wide = try await api.curl("POST", "/api/v1/publishes", token: byJob, body: #"{"vm": "lab-vm-01", "listen": "0.0.0.0:0"}"#)
+        #expect(wide.status == 403 && (wide.json["detail"] as? String)?.contains("only an administrator") == true, "\(wide.body)")
         #expect(try await Self.restoreCount(api) == "0")
 
         // Limited to the job that backs the VM up: the publish is served, read, and stopped.
