@@ -28,15 +28,13 @@ struct ProxyOptions: DefaultedDefinitionOptions {
     var missingForAdd: String? { nil }
 
     func apply(to proxy: inout ProxyDefinition, in state: CatalogState) throws(CatalogError) {
-        if let site { proxy.site = site }
-        if let transport {
-            proxy.transportModes = []
-            for mode in transport.split(separator: ",") { proxy.transportModes.append(try .parse(String(mode))) }
-            proxy.transportModes.sort()
-        }
-        if let maxTasks { proxy.maxConcurrentTasks = maxTasks }
-        if let datastores { proxy.datastores = datastores.split(separator: ",").map(String.init) }
-        if let host { proxy.host = host.isEmpty ? nil : host }
-        if let cluster { proxy.cluster = cluster.isEmpty ? nil : cluster }
+        var changes = ProxyChanges()
+        changes.site = site
+        changes.transportModes = transport.map { $0.split(separator: ",").map(String.init) }
+        changes.maxTasks = maxTasks
+        changes.datastores = datastores.map { $0.split(separator: ",").map(String.init) }
+        changes.host = host.map { $0.isEmpty ? nil : $0 }
+        changes.cluster = cluster.map { $0.isEmpty ? nil : $0 }
+        try changes.apply(to: &proxy)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import CommandLineSupport
 import Foundation
 
 /// The options of `repository add|update`: a repository in the catalog.
@@ -28,37 +29,40 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
     var missingForAdd: String? { path == nil ? "a repository needs --path /absolute/folder" : nil }
 
     func apply(to repository: inout RepositoryDefinition, in state: CatalogState) throws(CatalogError) {
-        if let path {
-            // A folder that does not exist yet is made on first use; anything else there is refused now,
-            // not at the first session.
-            var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
-                throw CatalogError(
-                    .invalidValue,
-                    "--path \(path) is a file, not a folder: give the folder the repository lives in (it is made on first use if it does not exist)"
-                )
-            }
-            repository.path = path
-        }
-        if let maxTasks { repository.maxConcurrentTasks = maxTasks }
+        var changes = RepositoryChanges()
+        changes.path = path
+        changes.maxTasks = maxTasks
         if let freeSpaceThreshold {
             guard let percent = Int(freeSpaceThreshold.hasSuffix("%") ? String(freeSpaceThreshold.dropLast()) : freeSpaceThreshold) else {
                 throw CatalogError(.invalidValue, "--free-space-threshold '\(freeSpaceThreshold)' is not a percentage: write 10%")
             }
-            repository.freeSpaceThresholdPercent = percent
+            changes.freeSpaceThresholdPercent = percent
         }
-        if let site { repository.site = site }
+        changes.site = site
         if let verifyEvery {
             guard let days = Self.days(verifyEvery) else {
                 throw CatalogError(.invalidValue, "--verify-every '\(verifyEvery)' is not a number of days: write 7d, '14 days' or off")
             }
-            repository.verifyEveryDays = days
+            changes.verifyEveryDays = days
         }
         if let verifyBudget {
             guard let bytes = Self.bytes(verifyBudget) else {
                 throw CatalogError(.invalidValue, "--verify-budget '\(verifyBudget)' is not a size: write 500MiB, 10GiB or 1TiB")
             }
-            repository.verifyBudgetBytes = bytes
+            changes.verifyBudgetBytes = bytes
+        }
+        changes.apply(to: &repository)
+    }
+
+    /// A folder that does not exist yet is made on first use; anything else there is refused
+    /// now, not at the first session.
+    func checkOnHost(_ global: GlobalOptions) throws {
+        var isFolder: ObjCBool = false
+        if let path, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+            throw CatalogError(
+                .invalidValue,
+                "--path \(path) is a file, not a folder: give the folder the repository lives in (it is made on first use if it does not exist)"
+            )
         }
     }
 

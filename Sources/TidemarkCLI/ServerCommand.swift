@@ -70,16 +70,14 @@ struct ServerOptions: DefaultedDefinitionOptions {
     }
 
     func apply(to server: inout ManagedServer, in state: CatalogState) throws(CatalogError) {
-        if let vcenter {
-            server.platform = .vcenter
-            server.url = vcenter
-            server.folder = nil
-        }
-        if let lab { server = ManagedServer(name: server.name, platform: .lab, folder: lab) }
-        if let user { server.user = user }
-        if let passwordEnvironment { server.passwordReference = try SecretReference(source: .environment, name: passwordEnvironment) }
-        if let passwordFile { server.passwordReference = try SecretReference(source: .file, name: passwordFile) }
-        if let credential { server.passwordReference = try SecretReference(source: .credential, name: credential) }
-        if let thumbprint { server.thumbprint = ManagedServer.normalizedThumbprint(thumbprint) }
+        var changes = ServerChanges()
+        changes.vcenter = vcenter
+        changes.lab = lab
+        changes.user = user
+        if let passwordEnvironment { changes.password = try SecretReference(source: .environment, name: passwordEnvironment) }
+        if let passwordFile { changes.password = try SecretReference(source: .file, name: passwordFile) }
+        if let credential { changes.password = try SecretReference(source: .credential, name: credential) }
+        changes.thumbprint = thumbprint
+        changes.apply(to: &server)
     }
 }

@@ -26,18 +26,12 @@ struct ThrottleOptions: DefaultedDefinitionOptions {
     var missingForAdd: String? { rate == nil ? "a throttling rule needs --rate, such as 100MB/s" : nil }
 
     func apply(to rule: inout ThrottlingRule, in state: CatalogState) throws(CatalogError) {
-        if !fromSites.isEmpty { rule.sourceSites = fromSites }
-        if !fromProxies.isEmpty {
-            rule.sourceProxies = []
-            for proxy in fromProxies { rule.sourceProxies.append(try state.require(ProxyDefinition.self, named: proxy)) }
-        }
-        if !toRepositories.isEmpty {
-            rule.targetRepositories = []
-            for repository in toRepositories {
-                rule.targetRepositories.append(try state.require(RepositoryDefinition.self, named: repository))
-            }
-        }
-        if let rate { rule.bytesPerSecond = try Rate.parse(rate) }
-        if let window { rule.window = window.lowercased() == "none" ? nil : try TimeWindow(parsing: window) }
+        var changes = ThrottleChanges()
+        changes.sourceSites = fromSites.isEmpty ? nil : fromSites
+        changes.sourceProxies = fromProxies.isEmpty ? nil : fromProxies
+        changes.targetRepositories = toRepositories.isEmpty ? nil : toRepositories
+        changes.rate = rate
+        changes.window = window
+        try changes.apply(to: &rule, in: state)
     }
 }
