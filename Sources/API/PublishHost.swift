@@ -27,9 +27,12 @@ final class PublishHost: Sendable {
         let (results, continuation) = AsyncStream<Result<(String, String), any Error>>.makeStream()
         let key = UUID()
         let manager = self.manager
+        // Those the publish runner serves again after a restart count too.
+        let host = ProcessInfo.processInfo.hostName
+        let resumed = try await manager.unstopped().filter { $0.host == host }.count
         // Made and entered under the lock, so its removal (at its end) always comes after.
         let started = running.withLock { running -> Bool in
-            guard running.count < Self.limit else { return false }
+            guard max(running.count, resumed) < Self.limit else { return false }
             running[key] = Task {
                 do {
                     _ = try await manager.publish(order, metadata: metadata, admit: admit, keepAcrossRestarts: true) { publish, address in

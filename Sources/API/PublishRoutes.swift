@@ -81,11 +81,11 @@ struct PublishRoutes {
             ], status: .created, headers: [.location: url])
     }
 
-    /// `127.0.0.1:PORT`, `[::1]:PORT`, `localhost:PORT`.
+    /// `127.0.0.1:PORT`, `[::1]:PORT` (the NBD server binds numeric addresses only).
     static func isLoopback(_ listen: String) -> Bool {
         guard let colon = listen.lastIndex(of: ":") else { return false }
         let host = listen[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        return host == "::1" || host.hasPrefix("127.")
     }
 
     /// Stops a publish being served; `{"reason": "..."}` is optional.

@@ -107,9 +107,11 @@ struct RestoreRequestBody {
     /// most 16 deep.
     func path(_ relative: String, _ key: String, in folder: String) throws -> String {
         let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
-        guard !relative.hasPrefix("/"), parts.count <= 16, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
+        guard !relative.hasPrefix("/"), parts.count <= 16,
+            parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && $0.utf8.count <= 255 })
+        else {
             throw APIProblem.badRequest(
-                "'\(key)' is a path inside the server's restore folder, such as web-01.img or exports/web-01: no leading '/', no '.' or '..' parts, at most 16 deep"
+                "'\(key)' is a path inside the server's restore folder, such as web-01.img or exports/web-01: no leading '/', no '.' or '..' parts, at most 16 deep, parts of at most 255 bytes"
             )
         }
         return (folder as NSString).appendingPathComponent(relative)

@@ -63,25 +63,35 @@ struct RestoreRoutes {
 
 extension RestoreRequestBody {
     /// Makes the restore folder (0700) and this request's folder in it, with the folders the
-    /// request's path names under it, when the order writes files; true when it did.
+    /// request's path names under it, when the order writes files; true when it did. An export
+    /// writes into its folder, which must exist: it is made too; a disk's file and a guest
+    /// files' folder (which must be new or empty) get their parent. Nothing stays when a part
+    /// cannot be made.
     func prepare(_ folder: String, for order: RestoreOrder) async throws -> Bool {
-        let path: String
+        let made: String
         switch order.destination {
-        case .diskFile(_, let file, _): path = file
-        case .export(let target, _), .guestFiles(_, _, let target, _): path = target
+        case .diskFile(_, let file, _): made = (file as NSString).deletingLastPathComponent
+        case .guestFiles(_, _, let target, _): made = (target as NSString).deletingLastPathComponent
+        case .export(let target, _): made = target
         case .vm, .diskToVM: return false
         }
         let root = self.root
-        try await BlockingIOPool.shared.run { () throws in
+        let failure = await BlockingIOPool.shared.run { () -> String? in
             let files = FileManager.default
-            try files.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            // New, so nothing in it is anyone's link; its own parts are made here too.
-            try files.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-            let parent = (path as NSString).deletingLastPathComponent
-            if parent != folder {
-                try files.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            do {
+                try files.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                // New, so nothing in it is anyone's link; its own parts are made here too.
+                try files.createDirectory(atPath: folder, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+                if made != folder {
+                    try files.createDirectory(atPath: made, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                }
+                return nil
+            } catch {
+                try? files.removeItem(atPath: folder)
+                return (error as NSError).localizedDescription
             }
         }
+        if let failure { throw APIProblem.badRequest("the restore's folder could not be made in the server's restore folder: \(failure)") }
         return true
     }
 

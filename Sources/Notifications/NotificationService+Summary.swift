@@ -28,9 +28,10 @@ extension NotificationService {
         stamp.dateFormat = "yyyyMMddHHmm"
         let stream = try StreamName(NotificationEvent.summaryStream(channel: channel.id, due: stamp.string(from: due)))
         var (recorded, attempts, version) = try await progress(stream)
-        // Since the previous due time: 23 or 25 hours on the days clocks change.
+        // Since the previous due time: 23 or 25 hours on the days clocks change. Taken up again,
+        // the window recorded at the start (the channel's time may have changed since).
         let previous = channel.summaryDue(atOrBefore: due.addingTimeInterval(-1)) ?? due.addingTimeInterval(-86_400)
-        let window = NotificationEvent.Due.Window(from: previous, to: due)
+        let window = recorded?.summary ?? NotificationEvent.Due.Window(from: previous, to: due)
         let id = "summary-\(channel.id)-\(stamp.string(from: due))"
         if recorded == nil {
             let event = NotificationEvent.Due(

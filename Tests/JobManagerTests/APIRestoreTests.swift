@@ -80,6 +80,24 @@ struct APIRestoreTests {
             "SELECT metadata ->> 'actor' FROM tidemark.events WHERE stream_id = 'restore-\(restore)' AND stream_version = 1")
         #expect(actor == "api:user-restore-operator")
 
+        // An export writes into a folder it names, made for it in the request's own.
+        let export = try await api.curl(
+            "POST", "/api/v1/restores", token: operatorToken,
+            body: #"{"vms": ["lab-vm-01"], "destination": {"kind": "export", "folder": "exports/web"}}"#)
+        #expect(export.status == 202, "\(export.body)")
+        if let exportID = export.json["restore_id"] as? String, let exportFolder = export.json["folder"] as? String {
+            let followed = try await api.curl(
+                "GET", "/api/v1/restores/\(exportID)/events", token: operatorToken, headers: ["Accept: text/event-stream"], timeLimit: 120)
+            #expect(followed.body.contains(#""result": "success""#), "\(followed.body.suffix(2_000))")
+            #expect(
+                try JobEnvironment.sha256(file: exportFolder + "/exports/web/lab-vm-01-disk-2000.img")
+                    == JobEnvironment.sha256(file: original))
+        }
+        let long = try await api.curl(
+            "POST", "/api/v1/restores", token: operatorToken,
+            body: body.replacingOccurrences(of: "web.img", with: String(repeating: "x", count: 300)))
+        #expect(long.status == 400 && (long.json["detail"] as? String)?.contains("at most 255 bytes") == true, "\(long.body)")
+
         // The same request again: a folder of its own, never the first one's.
         let again = try await api.curl("POST", "/api/v1/restores", token: operatorToken, body: body)
         #expect(again.status == 202 && again.json["folder"] as? String != folder, "\(again.body)")
