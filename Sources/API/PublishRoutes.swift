@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import Identity
 import JobManager
-import Postgres
 import WorkflowEvents
 
 /// `POST /api/v1/publishes`: instant access asked for over HTTP, served by this server's
@@ -61,9 +60,7 @@ struct PublishRoutes {
         let name = user.name
         if let scope {
             // Before the publish opens anything, whose refusals would describe VMs outside the limit.
-            try await ScopeCheck.points(
-                of: RestoreOrder(vms: [vm], point: point, destination: .export(folder: "", replace: false), reason: nil), scope: scope,
-                user: name, catalog: RestorePointCatalog(store: store))
+            try await ScopeCheck.points(vms: [vm], point: point, scope: scope, user: name, catalog: RestorePointCatalog(store: store))
         }
         let started: (publish: String, address: String)
         do {
@@ -104,10 +101,10 @@ struct PublishRoutes {
             throw APIProblem.notFound("no publish being served has the id \(id): see GET /api/v1/publishes?state=serving")
         }
         if let scope = user.scope {
-            let job = try await store.pool.query(
-                "SELECT job_id FROM projection.restore_points WHERE restore_point_id = $1", [publish.requested.restorePointId])
-            let jobID = job.rowCount == 1 ? try job.decodeIfPresent(0, 0, as: String.self) : nil
-            try ScopeCheck.admit(vmName: publish.requested.vmName, jobID: jobID, scope: scope, user: user.name)
+            // The point served, from the log, as a publish's request is checked.
+            try await ScopeCheck.points(
+                vms: [publish.requested.vmId], point: .id(publish.requested.restorePointId), scope: scope, user: user.name,
+                catalog: RestorePointCatalog(store: store))
         }
         let stopped: PublishEvent.Stopped?
         do {

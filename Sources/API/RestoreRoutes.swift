@@ -39,7 +39,8 @@ struct RestoreRoutes {
         var jobServers: [String: String] = [:]
         if let scope {
             // Before the planner, which would describe VMs and targets outside the limit.
-            try await ScopeCheck.points(of: order, scope: scope, user: user.name, catalog: RestorePointCatalog(store: restores.store))
+            try await ScopeCheck.points(
+                vms: order.vms, point: order.point, scope: scope, user: user.name, catalog: RestorePointCatalog(store: restores.store))
             jobServers = try await restores.catalog.load().jobs.mapValues(\.definition.server)
         }
         let writesFiles = try await body.prepare(folder, for: order)

@@ -7,13 +7,15 @@ import WorkflowEvents
 /// alone before the planner runs (whose refusals would describe VMs, disks and targets outside
 /// the limit), and on the planned request before anything is recorded.
 enum ScopeCheck {
-    /// Each VM's chosen point: its VM name or its job must be within. A VM without points is
-    /// told without listing the VMs that have some.
-    static func points(of order: RestoreOrder, scope: RestoreScope, user: String, catalog: RestorePointCatalog) async throws {
-        for vm in order.vms {
+    /// Each VM's chosen point (read from the log): its VM name or its job must be within. A VM
+    /// without points is told without listing the VMs that have some.
+    static func points(
+        vms: [String], point: RestorePointChoice, scope: RestoreScope, user: String, catalog: RestorePointCatalog
+    ) async throws {
+        for vm in vms {
             let record: RestorePointRecord
             do {
-                record = try await catalog.choose(vm: vm, order.point)
+                record = try await catalog.choose(vm: vm, point)
             } catch is RestoreError {
                 throw APIProblem.notFound("no restore point of '\(vm)' that '\(user)' may restore (\(scope.description))")
             }
@@ -31,9 +33,8 @@ enum ScopeCheck {
         for machine in requested.vms {
             try admit(vmName: machine.vmName, jobID: machine.jobId, scope: scope, user: user)
             guard let overwritten = machine.overwriteVmId else { continue }
-            let sameVM =
-                overwritten == machine.vmId && machine.jobId.flatMap { jobServers[$0] } != nil
-                && machine.jobId.flatMap { jobServers[$0] } == requested.target?.serverId
+            let jobServer = machine.jobId.flatMap { jobServers[$0] }
+            let sameVM = overwritten == machine.vmId && jobServer != nil && jobServer == requested.target?.serverId
             let name = machine.targetName ?? overwrittenName(order) ?? overwritten
             if !sameVM && !scope.permits(vmName: name, jobID: nil) { throw refusal(name, scope: scope, user: user) }
         }

@@ -2,7 +2,7 @@ import EventStore
 import Foundation
 import Postgres
 
-/// What a daily summary says: the sessions and restores that ended in its 24 hours (of the
+/// What a daily summary says: the sessions and restores that ended since the previous one (of the
 /// channel's jobs, when it names some), by result, and each failed or warning session with its
 /// reason, read from the `reporting` views, as `tidemark session list` would show them.
 struct DailySummary: Sendable {
@@ -77,7 +77,7 @@ struct DailySummary: Sendable {
         let subject =
             "[Tidemark] daily summary: \(total) session\(total == 1 ? "" : "s"), \(failed) failed, \(warnings) warning\(warnings == 1 ? "" : "s")"
         var lines = [
-            "The 24 hours to \(formatter.string(from: to)) (\(timeZone.identifier)):", "",
+            "From \(formatter.string(from: from)) to \(formatter.string(from: to)) (\(timeZone.identifier)):", "",
             "Sessions: \(Self.describe(sessions))", "Restores: \(Self.describe(restores))",
         ]
         if !problems.isEmpty {

@@ -48,7 +48,7 @@ extension NotificationService {
             let state = attempts[channel.id] ?? (count: 0, final: false)
             // Delivered or given up; or another server may be at it still.
             guard !state.final, let last = try await store.readStream(stream, direction: .backward, limit: 1).first,
-                now.timeIntervalSince(last.recordedAt) > Self.idleSecondsBeforeResume
+                now.timeIntervalSince(last.recordedAt) > Self.idleBeforeResume
             else { return }
         }
         let summary = try await DailySummary.read(
@@ -59,6 +59,4 @@ extension NotificationService {
             summary.message(id: id), to: channel, stream: stream, version: version, after: attempts[channel.id]?.count ?? 0)
     }
 
-    /// `idleBeforeResume` (2 minutes) in seconds.
-    static var idleSecondsBeforeResume: TimeInterval { 120 }
 }

@@ -35,7 +35,7 @@ public struct NotificationService: Service {
     }
 
     /// A delivery stream idle this long has no server working on it.
-    static let idleBeforeResume = "2 minutes"
+    static let idleBeforeResume: TimeInterval = 120
 
     public func run() async throws {
         let head = try await store.headPosition()
@@ -92,7 +92,7 @@ public struct NotificationService: Service {
                 SELECT substr(d.stream_id, 14) FROM tidemark.events d
                  WHERE d.category = 'notification' AND d.event_type = 'NotificationsDue' AND d.recorded_at > now() - interval '1 day'
                    AND d.stream_id NOT LIKE 'notification-summary-%'
-                   AND (SELECT max(l.recorded_at) FROM tidemark.events l WHERE l.stream_id = d.stream_id) < now() - interval '\(Self.idleBeforeResume)'
+                   AND (SELECT max(l.recorded_at) FROM tidemark.events l WHERE l.stream_id = d.stream_id) < now() - interval '\(Int(Self.idleBeforeResume)) seconds'
                 """, [channels.isEmpty ? nil : head])
             for row in 0..<left.rowCount {
                 await notify(session: try left.decode(row, 0, as: String.self), resuming: true, channels: channels)
