@@ -90,7 +90,7 @@ struct CatalogRoutes {
         let expected = try DefinitionBody.expectedVersion(request)
         let dryRun = try DefinitionBody.dryRun(request)
         let state = try await catalog.load()
-        guard let id = state.id(of: type, named: name), let entry = state.entries(type)[id] else { throw try await unknown(name, kind) }
+        guard let id = state.id(of: type, named: name), let entry = state.entry(type, id: id) else { throw try await unknown(name, kind) }
         if !dryRun, Self.guardedRemovals.contains(kind.kind), try await approvals.isRequired() {
             // Refused now what would be refused then (stale, still in use), so a request is
             // only made for a removal that can happen.
@@ -113,7 +113,7 @@ struct CatalogRoutes {
         }
         let changes = try await decide(dryRun: dryRun, context: context) { state throws(CatalogError) in
             let id = try state.require(type, named: name)
-            if let expected, let current = state.entries(type)[id]?.version, expected != current {
+            if let expected, let current = state.entry(type, id: id)?.version, expected != current {
                 throw CatalogError(
                     .staleVersion,
                     "the \(kind.kind.displayName) '\(name)' is at version \(current), not \(expected): GET /api/v1/\(kind.path)/\(percentEncoded(name)) and look at it again before removing it"

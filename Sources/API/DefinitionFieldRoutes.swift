@@ -84,7 +84,7 @@ struct DefinitionFieldRoutes<Fields: DefinitionFields>: Sendable {
         guard let id = state.id(of: Fields.Definition.self, named: name) else { throw try await routes.unknown(name, Fields.kind) }
         let changes = try await routes.decide(dryRun: dryRun, context: context) { state throws(CatalogError) in
             // Before the decider, which answers "no change" without looking at the version.
-            if let current = state.entries(Fields.Definition.self)[id], current.version != expected {
+            if let current = state.entry(Fields.Definition.self, id: id), current.version != expected {
                 throw CatalogError(
                     .staleVersion,
                     "\(Fields.Definition.kind.displayName) '\(name)' is at version \(current.version), not \(expected) (If-Match): GET \(path) and send the change again"

@@ -51,7 +51,7 @@ public enum CatalogDecider {
         id: UUIDString, basedOn: Int64?, in state: CatalogState, change: (inout Definition) throws(CatalogError) -> Void
     ) throws(CatalogError) -> [CatalogChange] {
         let kind = Definition.kind
-        guard let entry = state.entries(Definition.self)[id] else {
+        guard let entry = state.entry(Definition.self, id: id) else {
             throw CatalogError(.notFound, "the \(kind.displayName) \(state.label(kind, id)) does not exist")
         }
         var definition = entry.definition
@@ -123,7 +123,7 @@ public enum CatalogDecider {
         throws(CatalogError) -> [CatalogChange]
     {
         let kind = Definition.kind
-        guard let entry = state.entries(type)[id] else {
+        guard let entry = state.entry(type, id: id) else {
             throw CatalogError(.notFound, "the \(kind.displayName) \(state.label(kind, id)) does not exist")
         }
         let referrers = state.referrers(of: id)
@@ -145,7 +145,7 @@ public enum CatalogDecider {
         _ name: String, kind type: Definition.Type, except id: UUIDString?, in state: CatalogState
     ) throws(CatalogError) {
         if let existing = state.id(of: type, named: name), existing != id {
-            let holder = state.entries(type)[existing]?.definition.name ?? name
+            let holder = state.entry(type, id: existing)?.definition.name ?? name
             throw CatalogError(
                 .duplicateName,
                 "a \(Definition.kind.displayName) named '\(holder)' already exists (names are compared without case): choose another name, or change it with 'tidemark \(Definition.kind.category) update'"

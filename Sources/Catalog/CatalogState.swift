@@ -56,6 +56,19 @@ public struct CatalogState: Sendable {
         }
     }
 
+    /// One entry of a kind by id. Casts the one entry, not the dictionary: a fold looks up
+    /// the entry of every event, and casting a whole dictionary copies it (a fold of n
+    /// objects' events would take n² steps).
+    public func entry<Definition: CatalogDefinition>(_ type: Definition.Type, id: UUIDString) -> CatalogEntry<Definition>? {
+        switch Definition.kind {
+        case .server: return servers[id] as! CatalogEntry<Definition>?
+        case .repository: return repositories[id] as! CatalogEntry<Definition>?
+        case .proxy: return proxies[id] as! CatalogEntry<Definition>?
+        case .throttle: return throttlingRules[id] as! CatalogEntry<Definition>?
+        case .job: return jobs[id] as! CatalogEntry<Definition>?
+        }
+    }
+
     mutating func setEntry<Definition: CatalogDefinition>(_ entry: CatalogEntry<Definition>?, id: UUIDString) {
         switch Definition.kind {
         case .server: servers[id] = entry as! CatalogEntry<ManagedServer>?
@@ -140,7 +153,7 @@ public struct CatalogState: Sendable {
         case .added, .updated:
             guard let payload = try? decoder.decode(DefinitionPayload<Definition>.self, from: data) else { return false }
             var entry =
-                entries(type)[id]
+                entry(type, id: id)
                 ?? CatalogEntry(
                     id: id, definition: payload.definition, version: 0, createdAt: record.recordedAt,
                     updatedAt: record.recordedAt, updatedBy: record.actor, fieldVersions: [:])
@@ -154,7 +167,7 @@ public struct CatalogState: Sendable {
             setEntry(nil as CatalogEntry<Definition>?, id: id)
         case .renamed:
             guard let payload = try? decoder.decode(RenamedPayload.self, from: data) else { return false }
-            guard var entry = entries(type)[id] else { return true }
+            guard var entry = entry(type, id: id) else { return true }
             entry.definition.name = payload.to
             entry.fieldVersions["name"] = record.streamVersion
             touch(&entry, record)

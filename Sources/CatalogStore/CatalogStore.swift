@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import Logging
 import Postgres
+import Synchronization
 
 /// The catalog on the event log: loads the folded state and runs commands against it.
 ///
@@ -15,6 +16,12 @@ import Postgres
 public final class CatalogStore: Sendable {
     public let events: EventStore
     let logger: Logger
+    /// The last fold of the current catalog. The log is append-only and its positions
+    /// increase in commit order, so the catalog now is this state with the catalog events
+    /// after its position applied: a load reads only what is new (the scheduler, the health
+    /// checks and the API's routes load it every tick or request; a full fold of a thousand
+    /// jobs costs milliseconds of decoding each time).
+    private let latestFold = Mutex<CatalogState?>(nil)
 
     static let categories = ObjectKind.allCases.map(\.category)
 
@@ -25,14 +32,28 @@ public final class CatalogStore: Sendable {
 
     /// The catalog now, or as it was at `asOf` (folded from the log, not the projections).
     public func load(asOf: Date? = nil) async throws -> CatalogState {
-        try await events.pool.withTransaction { connection in
-            try Self.fold(asOf: asOf, on: connection)
+        if let asOf {
+            return try await events.pool.withTransaction { connection in try Self.fold(asOf: asOf, on: connection) }
+        }
+        let start = latestFold.withLock { $0 } ?? CatalogState()
+        let state = try await events.pool.withTransaction { connection in try Self.fold(from: start, on: connection) }
+        remember(state)
+        return state
+    }
+
+    /// Keeps `state` as the latest fold unless a later one is kept already.
+    private func remember(_ state: CatalogState) {
+        latestFold.withLock { latest in
+            if (latest?.position ?? -1) < state.position { latest = state }
         }
     }
 
-    static func fold(asOf: Date? = nil, on connection: isolated PostgresConnection) throws -> CatalogState {
-        var state = CatalogState()
-        var position: Int64 = 0
+    /// `start` with the catalog events after its position applied (recorded by `asOf`, if given).
+    static func fold(
+        from start: CatalogState = CatalogState(), asOf: Date? = nil, on connection: isolated PostgresConnection
+    ) throws -> CatalogState {
+        var state = start
+        var position = start.position
         while true {
             let batch = try EventStore.read(after: position, categories: categories, recordedBy: asOf, limit: 5_000, on: connection)
             for event in batch { state.apply(CatalogEventRecord(event)) }
@@ -64,7 +85,9 @@ public final class CatalogStore: Sendable {
             // Commands one at a time, so two never both see a name as free: a table only the
             // service role may lock (an advisory lock could be held for ever by any login).
             _ = try connection.query("LOCK TABLE tidemark.catalog_lock IN EXCLUSIVE MODE")
-            let changes = try decide(try Self.fold(on: connection))
+            let state = try Self.fold(from: self.latestFold.withLock { $0 } ?? CatalogState(), on: connection)
+            self.remember(state)
+            let changes = try decide(state)
             _ = try EventStore.append(try Self.appends(changes, metadata: metadata), on: connection)
             return changes
         }

@@ -65,7 +65,7 @@ struct RemoveObject<Definition: CatalogDefinition>: AsyncParsableCommand {
         let changes = try await options.withCatalog(appending: true) { catalog in
             try await catalog.execute(metadata: options.metadata) { state throws(CatalogError) in
                 let id = try state.require(Definition.self, named: name)
-                if let expected, let current = state.entries(Definition.self)[id]?.version, expected != current {
+                if let expected, let current = state.entry(Definition.self, id: id)?.version, expected != current {
                     throw CatalogError(
                         .staleVersion,
                         "the \(Definition.kind.displayName) '\(name)' is at version \(current), not \(expected): look at it again before removing it"

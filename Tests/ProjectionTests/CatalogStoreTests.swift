@@ -39,6 +39,38 @@ struct CatalogStoreTests {
         #expect(try await database.eventCount() == 1)
     }
 
+    @Test("a catalog kept in memory takes up what another process appended, and agrees with a fresh fold")
+    func keptFoldFollowsTheLog() async throws {
+        let database = try await TestDatabase.create()
+        let mine = CatalogStore(events: database.eventStore())
+        let theirs = CatalogStore(events: database.eventStore())
+        let main = try await addRepository(mine, "main")
+        #expect(try await mine.load().repositories[main]?.definition.name == "main")
+        // Another process adds, changes and removes behind this one's back.
+        let second = try await addRepository(theirs, "second")
+        let third = try await addRepository(theirs, "third")
+        try await theirs.execute(metadata: actor) { state throws(CatalogError) in
+            try CatalogDecider.update(id: main, basedOn: nil, in: state) { (repository: inout RepositoryDefinition) in
+                repository.path = "/srv/moved"
+            }
+        }
+        try await theirs.execute(metadata: actor) { state throws(CatalogError) in
+            try CatalogDecider.remove(RepositoryDefinition.self, id: third, in: state)
+        }
+        let kept = try await mine.load()
+        let fresh = try await CatalogStore(events: database.eventStore()).load()
+        #expect(kept.position == fresh.position)
+        #expect(kept.repositories.keys.sorted() == [main, second].sorted())
+        #expect(kept.repositories[main]?.definition.path == "/srv/moved")
+        #expect(kept.repositories.mapValues(\.version) == fresh.repositories.mapValues(\.version))
+        #expect(kept.lastNames == fresh.lastNames)
+        // A command decided on the kept fold sees the other process's names.
+        await #expect(throws: CatalogError.self) { _ = try await addRepository(mine, "second") }
+        // The past is still folded from the start.
+        let before = try await mine.load(asOf: Date(timeIntervalSince1970: 0))
+        #expect(before.repositories.isEmpty)
+    }
+
     @Test("a refused command appends nothing")
     func refusedAppendsNothing() async throws {
         let database = try await TestDatabase.create()
