@@ -48,7 +48,7 @@ struct EventFeedRoutes {
         if request.headers[.accept]?.contains("text/event-stream") == true {
             let signals = await hub.subscribe(.category(category))
             return LiveEvents.response(
-                signals: signals, after: after,
+                signals: signals, after: after, form: \.feed,
                 read: { last in try await Self.read(category, after: last, limit: APIRequest.maximumLimit, store: store) },
                 isLast: { _ in false })
         }
@@ -61,9 +61,7 @@ struct EventFeedRoutes {
     static func read(_ category: String, after: Int64, limit: Int, store: EventStore) async throws -> [LogEventJSON] {
         let result = try await store.pool.query(
             """
-            SELECT position, event_type,
-                   json_build_object('position', position, 'stream', stream_id, 'type', event_type, 'stream_version', stream_version,
-                                     'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data - 'sha256' - 'password_hash')::text
+            SELECT position, event_type, \(LogEventJSON.feedColumn)
               FROM tidemark.events WHERE category = $1 AND position > $2 ORDER BY position LIMIT $3
             """, [category, after, limit])
         return try (0..<result.rowCount).map { row in

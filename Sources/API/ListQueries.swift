@@ -21,11 +21,13 @@ public enum ListQueries {
 
     /// Sessions newest first: `$1` job name, `$2` state, `$3` result (each NULL for any), `$4`
     /// the limit, `$5` the session to continue after (NULL from the newest). Answers the page
-    /// as JSON, its row count, and whether the cursor session exists.
+    /// as JSON, its row count, whether the cursor session exists, and the page's last session
+    /// (the next page's cursor, so the server need not parse the page to find it).
     public static let sessions = """
         WITH cursor AS (SELECT coalesce(started_at, '-infinity') AS started_at, session_id FROM reporting.sessions WHERE session_id = $5)
         SELECT coalesce(json_agg(row_to_json(s) ORDER BY coalesce(s.started_at, '-infinity') DESC, s.session_id DESC), '[]')::text, count(*),
-               (SELECT count(*) FROM cursor)
+               (SELECT count(*) FROM cursor),
+               (array_agg(s.session_id ORDER BY coalesce(s.started_at, '-infinity'), s.session_id))[1]::text
           FROM (SELECT r.* FROM reporting.sessions r
                  WHERE ($1::text IS NULL OR lower(r.job_name) = lower($1))
                    AND ($2::text IS NULL OR r.state = $2)

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import Hummingbird
 import NIOCore
@@ -20,15 +21,48 @@ struct LogEventJSON: Sendable {
 
     /// `id: POSITION`, `event: TYPE`, `data: JSON` and a blank line.
     var serverSent: String { "id: \(position)\nevent: \(type)\ndata: \(json)\n\n" }
+
+    /// An event's JSON as a workflow stream's events show it (a session's, a restore's).
+    static let streamColumn = """
+        json_build_object('position', position, 'type', event_type, 'stream_version', stream_version,
+                          'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data)::text
+        """
+    /// An event's JSON as a category's feed shows it: with its stream, and without the
+    /// digests a token or a password leaves in identity events.
+    static let feedColumn = """
+        json_build_object('position', position, 'stream', stream_id, 'type', event_type, 'stream_version', stream_version,
+                          'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data - 'sha256' - 'password_hash')::text
+        """
+
+    /// Both forms of one event, as the live hub hands them to its clients.
+    struct Forms: Sendable {
+        let stream: String
+        let feed: String
+    }
+
+    /// Both forms of the event at `position`, by the same SQL the pages use, so live and
+    /// paged events are the same JSON.
+    static func forms(at position: Int64, store: EventStore) async throws -> Forms? {
+        let result = try await store.pool.query(
+            "SELECT \(streamColumn), \(feedColumn) FROM tidemark.events WHERE position = $1", [position])
+        guard result.rowCount == 1 else { return nil }
+        return Forms(stream: try result.decode(0, 0), feed: try result.decode(0, 1))
+    }
 }
 
 /// Server-Sent Events from the log: what it holds after the client's position, then each new
 /// event as the hub signals it, until `isLast` says the feed is complete (a session's
-/// `SessionFinished`; a category's feed never is). Events are always read from the log (the
-/// hub only says one was committed), so live and paged events are the same JSON.
+/// `SessionFinished`; a category's feed never is). A signalled event comes with its JSON
+/// (`form` picks the stream's or the feed's), read by the hub with the pages' own SQL; one
+/// without is read from the log here.
+///
+/// The hub's signals follow the log in position order with no gap (a client that falls
+/// behind is dropped, never skipped over), and the catch-up read comes after the
+/// subscription: so the first signal after `last` is the next event, and each later one the
+/// one after.
 enum LiveEvents {
     static func response(
-        signals: AsyncStream<SessionEventHub.Signal>, after start: Int64,
+        signals: AsyncStream<SessionEventHub.Signal>, after start: Int64, form: @escaping @Sendable (LogEventJSON.Forms) -> String,
         read: @escaping @Sendable (Int64) async throws -> [LogEventJSON], isLast: @escaping @Sendable (LogEventJSON) -> Bool
     ) -> Response {
         let body = ResponseBody { writer in
@@ -52,7 +86,12 @@ enum LiveEvents {
                     switch signal {
                     case .ping:
                         try await writer.write(ByteBuffer(string: ": ping\n\n"))
-                    case .event(let position, _) where position > last:
+                    case .event(let position, let type, .some(let forms)) where position > last:
+                        let event = LogEventJSON(position: position, type: type, json: form(forms))
+                        try await writer.write(ByteBuffer(string: event.serverSent))
+                        last = position
+                        finished = isLast(event)
+                    case .event(let position, _, nil) where position > last:
                         finished = try await catchUp()
                     case .event:
                         continue

@@ -13,10 +13,10 @@ actor SessionEventHub {
     static let bufferLimit = 1_000
     static let pingInterval: Duration = .seconds(15)
 
-    /// What a client is told: an event of its stream was committed (at this position), or
-    /// nothing happened lately.
+    /// What a client is told: an event of its stream was committed (at this position, with
+    /// its JSON when the hub could read it), or nothing happened lately.
     enum Signal: Sendable {
-        case event(position: Int64, type: String)
+        case event(position: Int64, type: String, json: LogEventJSON.Forms?)
         case ping
     }
 
@@ -96,7 +96,13 @@ actor SessionEventHub {
                         let head = try await store.headPosition()
                         headKnown.finish()
                         for try await event in store.subscribe(after: head) {
-                            await self?.deliver(.event(position: event.position, type: event.type), to: event.stream)
+                            guard let hub = self else { return }
+                            guard await hub.anyoneFollows(event.stream) else { continue }
+                            // Read once here for every client, not once per client: with
+                            // hundreds following, a read each was hundreds of queries per event.
+                            // A client given none reads the log itself.
+                            let json = try? await LogEventJSON.forms(at: event.position, store: store)
+                            await hub.deliver(.event(position: event.position, type: event.type, json: json), to: event.stream)
                         }
                     } catch {
                         headKnown.finish()
@@ -116,6 +122,10 @@ actor SessionEventHub {
         let following = Task { for await _ in headRead {} }
         self.following = following
         return following
+    }
+
+    func anyoneFollows(_ stream: String) -> Bool {
+        subscribers.values.contains { $0.interest.covers(stream) }
     }
 
     /// To the subscribers whose interest covers `stream` (every subscriber when nil).

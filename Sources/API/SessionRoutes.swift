@@ -38,7 +38,7 @@ struct SessionRoutes {
         let items: String = try result.decode(0, 0)
         let count: Int64 = try result.decode(0, 1)
         var next = "null"
-        if count == Int64(limit), let last = try lastSession(items) {
+        if count == Int64(limit), let last = try result.decodeIfPresent(0, 3, as: String.self) {
             var link = "/api/v1/sessions?limit=\(limit)&before=\(last)"
             if let job { link += "&job=\(percentEncoded(job))" }
             if let state { link += "&state=\(state)" }
@@ -121,7 +121,7 @@ struct SessionRoutes {
         let signals = await hub.subscribe(.stream(stream))
         let store = self.store
         return LiveEvents.response(
-            signals: signals, after: start,
+            signals: signals, after: start, form: \.stream,
             read: { after in try await Self.read(stream, after: after, limit: APIRequest.maximumLimit, store: store) },
             isLast: { $0.type == finishedBy })
     }
@@ -144,9 +144,7 @@ struct SessionRoutes {
     static func read(_ stream: String, after: Int64, limit: Int, store: EventStore) async throws -> [LogEventJSON] {
         let result = try await store.pool.query(
             """
-            SELECT position, event_type,
-                   json_build_object('position', position, 'type', event_type, 'stream_version', stream_version,
-                                     'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data)::text
+            SELECT position, event_type, \(LogEventJSON.streamColumn)
               FROM tidemark.events WHERE stream_id = $1 AND position > $2 ORDER BY position LIMIT $3
             """, [stream, after, limit])
         return try (0..<result.rowCount).map { row in
@@ -159,10 +157,5 @@ struct SessionRoutes {
             throw APIProblem.badRequest("\(name) is one of \(allowed.joined(separator: ", ")), not '\(value)'")
         }
         return value
-    }
-
-    private func lastSession(_ items: String) throws -> String? {
-        let rows = try JSONSerialization.jsonObject(with: Data(items.utf8)) as? [[String: Any]]
-        return rows?.last?["session_id"] as? String
     }
 }

@@ -30,6 +30,14 @@ struct APIServerTests {
         #expect(live.body.contains("event: SessionStarted") && live.body.contains("event: SessionFinished"), "\(live.body)")
         let positions = live.body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Int64($0.dropFirst(4)) }
         #expect(positions == positions.sorted() && Set(positions).count == positions.count && !positions.isEmpty)
+        // Events that arrived live (their JSON read once by the hub for every client) are the
+        // events a page gives, field for field.
+        let liveEvents = live.body.split(separator: "\n").filter { $0.hasPrefix("data: ") }.compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as? NSDictionary
+        }
+        let paged = try await api.curl("GET", "/api/v1/sessions/\(session)/events?limit=500", token: admin)
+        let pagedEvents = (paged.json["items"] as? [[String: Any]] ?? []).map { $0 as NSDictionary }
+        #expect(liveEvents.count == positions.count && liveEvents == pagedEvents, "\(live.body)\n\(paged.body)")
 
         // Resumed from the middle: only what came after, and the same events.
         let middle = positions[positions.count / 2]
