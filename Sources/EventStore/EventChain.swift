@@ -97,12 +97,13 @@ struct RawField: PostgresDecodable {
     }
 }
 
-extension Array where Element == UInt8 {
-    /// Lower-case hex, as `encode(..., 'hex')` writes it.
-    var hexString: String {
+extension Sequence where Element == UInt8 {
+    /// Lower-case hex, as `encode(..., 'hex')` writes it. By table, not `String(format:)`,
+    /// which costs microseconds a byte (a token's digest on every API request).
+    public var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8]()
-        text.reserveCapacity(count * 2)
+        text.reserveCapacity(underestimatedCount * 2)
         for byte in self {
             text.append(digits[Int(byte >> 4)])
             text.append(digits[Int(byte & 0x0F)])

@@ -102,7 +102,7 @@ public enum LogQuery {
 
     /// A statement named after its text: each shape is prepared once per connection.
     static func statement(_ sql: String) -> PostgresStatement {
-        let digest = SHA256.hash(data: Array(sql.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Array(sql.utf8)).prefix(8).hexString
         return PostgresStatement(name: "tidemark_log_\(digest)", sql: sql)
     }
 

@@ -1,4 +1,5 @@
 import Crypto
+import EventStore
 import Foundation
 
 /// An API token: `tm_` + 8 hex characters (the prefix, visible in lists, logs and the audit
@@ -13,7 +14,7 @@ public struct APIToken: Sendable {
         var generator = SystemRandomNumberGenerator()
         let prefixBytes = (0..<4).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let prefix = "tm_" + prefixBytes.map { String(format: "%02x", $0) }.joined()
+        let prefix = "tm_" + prefixBytes.hexString
         let encoded = Data(secret).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
@@ -32,7 +33,7 @@ public struct APIToken: Sendable {
 
     /// SHA-256 of a token, hex.
     public static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(text.utf8)).hexString
     }
 
     /// Compares two digests in time that does not depend on where they differ.

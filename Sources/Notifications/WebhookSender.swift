@@ -1,5 +1,6 @@
 import CCurl
 import Crypto
+import EventStore
 import Foundation
 
 /// One webhook delivery: a JSON POST signed with HMAC-SHA256 of the body under the channel's
@@ -9,7 +10,7 @@ import Foundation
 enum WebhookSender {
     static func signature(_ body: [UInt8], secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "sha256=" + mac.hexString
     }
 
     static func send(

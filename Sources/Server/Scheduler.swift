@@ -33,6 +33,7 @@ public struct Scheduler: Sendable {
 
     /// The scheduled times recorded per job, read incrementally from the schedule streams.
     let tracked = TrackedSlots()
+    let nextRuns = NextRunMemo()
 
     final class TrackedSlots: Sendable {
         let state = Mutex<(position: Int64, slots: ScheduleSlots)>((0, ScheduleSlots()))
@@ -124,7 +125,11 @@ public struct Scheduler: Sendable {
                 // From the last scheduled time handled, or the job's last change if later: a
                 // schedule set months after the job was made does not owe its past.
                 let from = max(handledSlot(handled, job: id, job, at: now) ?? entry.createdAt, entry.updatedAt)
-                guard let due = job.schedule.nextRun(after: from, timeZone: job.timeZone), due <= now else { continue }
+                guard
+                    let due = nextRuns.nextRun(
+                        job: id, version: entry.version, after: from, { job.schedule.nextRun(after: from, timeZone: job.timeZone) }),
+                    due <= now
+                else { continue }
                 // Every scheduled time up to now; all but the last were missed while no scheduler ran.
                 var slots = [due]
                 while let following = job.schedule.nextRun(after: slots.last!, timeZone: job.timeZone), following <= now,
@@ -232,7 +237,7 @@ public struct Scheduler: Sendable {
         var bytes = Array(digest.prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50  // version 5 layout: name-based
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let hex = bytes.hexString
         let chars = Array(hex)
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(chars[$0]) }.joined(separator: "-")
     }
