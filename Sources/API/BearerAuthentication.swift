@@ -3,7 +3,8 @@ import Hummingbird
 import Identity
 import Logging
 
-/// Every `/api/v1` route but the contract itself needs `Authorization: Bearer TOKEN`. A
+/// Every `/api/v1` route but the contract itself needs `Authorization: Bearer TOKEN`, or the
+/// web console's session cookie (see ``ConsoleSession``: a change then needs its CSRF value). A
 /// missing, unknown, revoked or expired token is 401 with no detail; a presented token that
 /// is refused is recorded (`SignInFailed`, with its visible prefix and the client's address)
 /// unless the address has been refused too often lately: then 429, and nothing more is
@@ -13,6 +14,7 @@ struct BearerAuthentication: RouterMiddleware {
 
     let authenticator: Authenticator
     let access: AccessRecorder
+    let idle: ConsoleIdleClock
     let logger: Logger
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
@@ -22,12 +24,34 @@ struct BearerAuthentication: RouterMiddleware {
             problem.headers[.retryAfter] = "60"
             throw problem
         }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIProblem.unauthorized }
-        switch try await authenticator.authenticate(token: String(header.dropFirst("Bearer ".count))) {
+        let presented: String
+        var fromCookie = false
+        if let header = request.headers[.authorization] {
+            guard header.hasPrefix("Bearer ") else { throw APIProblem.unauthorized }
+            presented = String(header.dropFirst("Bearer ".count))
+        } else if let cookie = request.cookies[ConsoleSession.cookie]?.value, !cookie.isEmpty {
+            presented = cookie
+            fromCookie = true
+        } else {
+            throw APIProblem.unauthorized
+        }
+        // Checked before the token: a forged cross-site change is refused without a lookup.
+        if fromCookie, !ConsoleSession.isSafe(request.method),
+            request.headers[ConsoleSession.csrfHeader].map({ APIToken.same($0, ConsoleSession.csrf(for: presented)) }) != true
+        {
+            throw APIProblem(.forbidden, "a change made with the console's cookie needs its X-CSRF-Token header: reload the console")
+        }
+        switch try await authenticator.authenticate(token: presented) {
         case .refused(let reason, let prefix):
             await access.refused(reason: reason, tokenPrefix: prefix, address: context.clientAddress)
             throw APIProblem.unauthorized
-        case .user(let user, let prefix):
+        case .user(let user, let prefix, let label):
+            if label?.hasPrefix(ConsoleSession.labelPrefix) == true,
+                await !idle.admit(prefix, background: request.headers[ConsoleSession.backgroundHeader] != nil)
+            {
+                await access.refused(reason: "idle console session", tokenPrefix: prefix, address: context.clientAddress, counted: true)
+                throw APIProblem.unauthorized
+            }
             var context = context
             context.user = user
             context.tokenPrefix = prefix

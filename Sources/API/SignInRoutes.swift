@@ -38,6 +38,8 @@ struct SignInRoutes {
         let user: String
         let password: String
         let code: String?
+        /// The web console's sign-in: the token goes into an HttpOnly cookie, not the reply.
+        let console: Bool?
     }
 
     @Sendable func signIn(_ request: Request, context: APIContext) async throws -> Response {
@@ -113,18 +115,28 @@ struct SignInRoutes {
         let metadata = EventMetadata(
             correlationID: UUID(), actor: "api:\(user.name)", host: ProcessInfo.processInfo.hostName, clientAddress: address)
         let userName = user.name
+        let console = attempt.console == true
+        let label = (console ? ConsoleSession.labelPrefix : "sign-in from ") + address
         try await identity.execute(metadata: metadata) { state throws(IdentityError) in
-            try IdentityDecider.issueToken(
-                token, id: id, for: userName, lifetime: Self.tokenLifetime, label: "sign-in from \(address)", now: now, in: state)
+            try IdentityDecider.issueToken(token, id: id, for: userName, lifetime: Self.tokenLifetime, label: label, now: now, in: state)
         }
         var signedIn = ["user_name": user.name, "method": method, "token_prefix": token.prefix, "client_address": address]
         if let usedStep { signedIn["totp_step"] = "\(usedStep)" }
         await access.append("SignedIn", signedIn, address: address)
         await throttle.succeeded(name)
-        return try JSONResponse.object([
-            "token": token.text, "token_prefix": token.prefix, "user": user.name, "role": user.role.rawValue,
+        var reply: [String: Any] = [
+            "token_prefix": token.prefix, "user": user.name, "role": user.role.rawValue,
+            "permissions": user.role.permissions.map(\.rawValue).sorted(),
             "expires_at": ISO8601DateFormatter().string(from: now.addingTimeInterval(Self.tokenLifetime)),
-        ])
+        ]
+        guard console else {
+            reply["token"] = token.text
+            return try JSONResponse.object(reply)
+        }
+        reply["csrf_token"] = ConsoleSession.csrf(for: token.text)
+        var response = try JSONResponse.object(reply)
+        for cookie in ConsoleSession.cookies(token: token.text, lifetime: Self.tokenLifetime) { response.setCookie(cookie) }
+        return response
     }
 
     /// The newest TOTP step a sign-in of `name` used, from the log (`SignedIn`'s `totp_step`, any

@@ -5,7 +5,8 @@ import Foundation
 /// request), so a revoked token stops working at the next request.
 public actor Authenticator {
     public enum Outcome: Sendable, Equatable {
-        case user(IdentityState.User, tokenPrefix: String)
+        /// `label`: the token's, which says how it was issued (a console sign-in's has an idle limit).
+        case user(IdentityState.User, tokenPrefix: String, label: String?)
         /// Why, for the audit record; the client is told only 401.
         case refused(reason: String, tokenPrefix: String?)
     }
@@ -26,7 +27,7 @@ public actor Authenticator {
         if token.revoked { return .refused(reason: "revoked token", tokenPrefix: prefix) }
         if token.expiresAt <= now { return .refused(reason: "expired token", tokenPrefix: prefix) }
         guard let user = state.users[token.userID] else { return .refused(reason: "its user was removed", tokenPrefix: prefix) }
-        return .user(user, tokenPrefix: prefix)
+        return .user(user, tokenPrefix: prefix, label: token.label)
     }
 
     /// The identity fold, refolded only when an identity event was appended since.
