@@ -1,0 +1,5 @@
+-- 0026 — the running sessions without reading every session (issue 18).
+--
+-- The console's dashboard lists the sessions running now; with 100,000 sessions finished,
+-- `state = 'running'` read them all. Few run at once, so a partial index stays tiny.
+CREATE INDEX sessions_running_idx ON projection.sessions (started_at) WHERE state = 'running';
