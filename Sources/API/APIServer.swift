@@ -60,13 +60,14 @@ public enum APIServer {
         let router = Router(context: APIContext.self)
         router.middlewares.add(RequestLogging(logger: logger))
         HealthRoutes(store: store).add(to: router)
+        try ConsoleRoutes.load().add(to: router)
         let contract = try OpenAPIDocument.json()
         let identity = IdentityStore(events: store, logger: logger)
         // TIDEMARK_REFUSAL_WINDOW_SECONDS: tests on a loaded machine, whose guesses can take longer than a minute.
         let window = ProcessInfo.processInfo.environment["TIDEMARK_REFUSAL_WINDOW_SECONDS"].flatMap(TimeInterval.init) ?? 60
         let access = try AccessRecorder(store: store, refusalsPerMinute: refusalsPerMinute, window: max(1, window), logger: logger)
         let authenticator = Authenticator(store: identity)
-        let authentication = BearerAuthentication(authenticator: authenticator, access: access, logger: logger)
+        let authentication = BearerAuthentication(authenticator: authenticator, access: access, idle: ConsoleIdleClock(), logger: logger)
         SignInRoutes(
             identity: identity, authenticator: authenticator, access: access, throttle: SignInThrottle(), credentials: credentials,
             logger: logger
@@ -83,6 +84,17 @@ public enum APIServer {
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         api.get("openapi.json") { _, _ in JSONResponse.text(contract) }
+        // Ends the session the request came with: its token revoked (`TokenRevoked`, by its
+        // user), the console's cookies cleared.
+        api.post("sign-out") { _, context in
+            guard context.user != nil, let prefix = context.tokenPrefix else { throw APIProblem.unauthorized }
+            try await identity.execute(metadata: APIRequest.metadata(context)) { state throws(IdentityError) in
+                try IdentityDecider.revokeToken(prefix: prefix, in: state)
+            }
+            var response = Response(status: .noContent)
+            for cookie in ConsoleSession.cleared { response.setCookie(cookie) }
+            return response
+        }
         api.get("whoami") { _, context in
             let user = try context.require(.readSessions)
             return try JSONResponse.object([
@@ -106,6 +118,7 @@ public enum APIServer {
         ).add(to: api)
         EventFeedRoutes(store: store, hub: hub).add(to: api)
         ReportRoutes(store: store).add(to: api)
+        DashboardRoutes(store: store).add(to: api)
         AuditRoutes(store: store).add(to: api)
         ApprovalRoutes(store: store, approvals: ApprovalStore(catalog: manager.catalog)).add(to: api)
         let catalogRoutes = CatalogRoutes(store: store, catalog: manager.catalog)

@@ -1,0 +1,84 @@
+// The dashboard: the last 24 hours and 7 days at a glance, what needs attention first, what
+// runs now, data per day, and the projections' lag when it is high. Refreshed every 15 s
+// in the background (a refresh does not count as the user being active).
+import { api, h, bytes, when, result, table, duration } from "./dom.js";
+
+const outcomes = ["success", "warning", "failed", "stopped", "running"];
+
+export async function dashboardPage(target, { onLeave }) {
+  const body = h("div", { id: "dashboard" });
+  target.append(h("h1", {}, "Dashboard"), body);
+  async function refresh(background) {
+    const data = await api("/dashboard", { background });
+    body.replaceChildren(...render(data));
+  }
+  await refresh(false);
+  const timer = setInterval(() => refresh(true).catch(() => {}), 15000);
+  onLeave(() => clearInterval(timer));
+}
+
+function counts(title, byOutcome) {
+  const total = Object.values(byOutcome).reduce((sum, n) => sum + n, 0);
+  return h("section", { class: "card", "aria-label": title },
+    h("h2", {}, title),
+    h("div", { class: "big" }, `${total} ${total === 1 ? "session" : "sessions"}`),
+    h("ul", {}, outcomes.filter((o) => byOutcome[o]).map((o) => h("li", {}, result(o), ` ${byOutcome[o]}`))));
+}
+
+function render(data) {
+  const parts = [h("div", { class: "cards" }, counts("Last 24 hours", data.last_24_hours), counts("Last 7 days", data.last_7_days))];
+  parts.push(h("h2", {}, "Needs attention"));
+  parts.push(table(["Job", "Why", "Last result", "Last finished", "Last success"],
+    data.attention.map((job) => h("tr", {},
+      h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(job.job_name)}` }, job.job_name)),
+      h("td", {}, job.why, job.last_reason ? h("div", { class: "muted" }, job.last_reason) : null),
+      h("td", {}, result(job.last_result)),
+      h("td", {}, when(job.last_finished_at)),
+      h("td", {}, when(job.last_success_at))))));
+  parts.push(h("h2", {}, "Running now"));
+  parts.push(table(["Job", "Started", "VMs", "Processed", "Rate"],
+    data.running.map((session) => h("tr", {},
+      h("td", {}, h("a", { href: `#/sessions/${session.session_id}` }, session.job_name)),
+      h("td", {}, when(session.started_at)),
+      h("td", {}, session.vm_count ?? "–"),
+      h("td", {}, bytes(session.processed_bytes)),
+      h("td", {}, session.rate_bytes_per_second ? `${bytes(session.rate_bytes_per_second)}/s` : "–")))));
+  parts.push(h("h2", {}, "Data per day"));
+  parts.push(chart(data.daily));
+  const lagging = data.projections.filter((p) => p.events_behind > 1000 || p.seconds_behind > 60);
+  if (lagging.length) {
+    parts.push(h("h2", {}, "Projections behind the log"));
+    parts.push(table(["Projection", "Events behind", "Behind by"],
+      lagging.map((p) => h("tr", {}, h("td", {}, p.projection), h("td", {}, p.events_behind), h("td", {}, duration(p.seconds_behind))))));
+  }
+  return parts;
+}
+
+/** Processed and transferred bytes per day as bars, drawn as SVG (no library). */
+function chart(days) {
+  const svg = "http://www.w3.org/2000/svg";
+  const make = (tag, attributes, text) => {
+    const node = document.createElementNS(svg, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const width = 700, height = 180, bottom = 150, slot = width / Math.max(days.length, 1);
+  const top = Math.max(1, ...days.map((d) => Number(d.processed_bytes) || 0));
+  const picture = make("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": "Bytes processed and transferred per day" });
+  days.forEach((day, index) => {
+    const x = index * slot + 4;
+    const processed = ((Number(day.processed_bytes) || 0) / top) * (bottom - 10);
+    const transferred = ((Number(day.transferred_bytes) || 0) / top) * (bottom - 10);
+    const bar = make("rect", { class: "processed", x, y: bottom - processed, width: slot / 2 - 4, height: processed });
+    bar.append(make("title", {}, `${day.day}: ${bytes(day.processed_bytes)} processed`));
+    picture.append(bar);
+    const sent = make("rect", { class: "transferred", x: x + slot / 2 - 4, y: bottom - transferred, width: slot / 2 - 4, height: transferred });
+    sent.append(make("title", {}, `${day.day}: ${bytes(day.transferred_bytes)} transferred`));
+    picture.append(sent);
+    picture.append(make("text", { x, y: height - 12 }, String(day.day).slice(5)));
+  });
+  const legend = h("p", { class: "muted" }, "Bars: processed (blue) and transferred (green) per day.");
+  return h("div", { class: "card" }, days.length ? picture : h("p", { class: "muted" }, "No sessions in the last two weeks."), legend);
+}

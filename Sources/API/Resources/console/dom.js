@@ -1,0 +1,101 @@
+// What every page uses: elements built from data (text is always a text node, never parsed
+// as markup), the API with the session cookie and the CSRF header, and formatters.
+
+/** An element: attributes from an object, children from strings (as text) or nodes. */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export class APIError extends Error {
+  constructor(status, detail) {
+    super(detail || `the server answered ${status}`);
+    this.status = status;
+  }
+}
+
+function csrfToken() {
+  const found = document.cookie.split("; ").find((part) => part.startsWith("tidemark_csrf="));
+  return found ? found.slice("tidemark_csrf=".length) : "";
+}
+
+/** A call to /api/v1: JSON in and out; a refusal throws APIError with the server's detail. */
+export async function api(path, { method = "GET", body, background = false, headers = {} } = {}) {
+  const sent = { Accept: "application/json", ...headers };
+  if (method !== "GET") sent["X-CSRF-Token"] = csrfToken();
+  if (background) sent["X-Tidemark-Background"] = "1";
+  if (body !== undefined && typeof body !== "string") sent["Content-Type"] = "application/json";
+  const response = await fetch(`/api/v1${path}`, {
+    method, headers: sent, credentials: "same-origin",
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!response.ok) {
+    if (response.status === 401) window.dispatchEvent(new CustomEvent("tidemark:signed-out"));
+    throw new APIError(response.status, data?.detail ?? "");
+  }
+  return data;
+}
+
+export function bytes(value) {
+  if (value === null || value === undefined) return "–";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let number = Number(value);
+  let unit = 0;
+  while (number >= 1024 && unit < units.length - 1) { number /= 1024; unit += 1; }
+  return `${number.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function when(value) {
+  if (!value) return "–";
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  const total = Math.round(Number(seconds));
+  const hours = Math.floor(total / 3600), minutes = Math.floor((total % 3600) / 60), rest = total % 60;
+  return hours ? `${hours} h ${minutes} min` : minutes ? `${minutes} min ${rest} s` : `${rest} s`;
+}
+
+/** A session's or job's result as a coloured label (the word is always there, not only the colour). */
+export function result(value) {
+  const word = value || "none";
+  return h("span", { class: `result result-${word}` }, word);
+}
+
+export function table(headings, rows, { caption } = {}) {
+  return h("div", { class: "table-wrap" },
+    h("table", {}, caption ? h("caption", { class: "muted" }, caption) : null,
+      h("thead", {}, h("tr", {}, headings.map((heading) =>
+        typeof heading === "string" ? h("th", { scope: "col" }, heading) : h("th", { scope: "col", class: heading.class }, heading.text)))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: headings.length, class: "muted" }, "Nothing to show")))));
+}
+
+let sayTimer = null;
+/** Says something in the status line (read out by screen readers) for a few seconds. */
+export function say(text) {
+  const status = document.getElementById("status");
+  if (!status) return;
+  status.textContent = text;
+  clearTimeout(sayTimer);
+  sayTimer = setTimeout(() => { status.textContent = ""; }, 8000);
+}
+
+/** Whether the signed-in user holds a permission (the server checks again on every request). */
+export function can(user, permission) {
+  return Boolean(user?.permissions?.includes(permission));
+}

@@ -1,0 +1,87 @@
+// Jobs: the table (paged by the server, 50 at a time) with each job's last result, last and
+// next run and schedule, start and stop for those who may run jobs; a job's page with its
+// settings and its sessions.
+import { api, h, when, result, table, say, can, APIError } from "./dom.js";
+
+export async function jobsPage(target, { user }) {
+  const holder = h("div");
+  const pager = h("div", { class: "pager" });
+  target.append(h("h1", {}, "Jobs"), holder, pager);
+  let pages = [""];
+  async function load(after) {
+    const query = new URLSearchParams({ limit: "50" });
+    if (after) query.set("after", after);
+    const page = await api(`/jobs?${query}`);
+    const items = page.items;
+    holder.replaceChildren(table(
+      ["Job", "Last result", { text: "Last run", class: "hide-narrow" }, "Next run", { text: "Schedule", class: "hide-narrow" }, "Actions"],
+      items.map((job) => row(job, user))));
+    const nextAfter = page.next ? new URL(page.next, location.origin).searchParams.get("after") : null;
+    pager.replaceChildren(
+      h("button", { type: "button", disabled: pages.length < 2, onclick: () => { pages.pop(); load(pages[pages.length - 1]); } }, "Previous"),
+      h("button", { type: "button", disabled: !nextAfter, onclick: () => { pages.push(nextAfter); load(nextAfter); } }, "Next"));
+  }
+  await load("");
+}
+
+function row(job, user) {
+  return h("tr", {},
+    h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(job.job_name)}` }, job.job_name),
+      job.enabled ? null : h("span", { class: "muted" }, " (disabled)"),
+      job.description ? h("div", { class: "muted" }, job.description) : null),
+    h("td", {}, result(job.last_result)),
+    h("td", { class: "hide-narrow" }, when(job.last_started_at)),
+    h("td", {}, when(job.next_run_at)),
+    h("td", { class: "hide-narrow" }, job.schedule ?? "manual"),
+    h("td", {}, can(user, "jobs:run") ? controls(job.job_name) : h("span", { class: "muted" }, "–")));
+}
+
+/** Start, stop (graceful) and stop now (immediate): only for roles that run jobs. */
+function controls(name) {
+  const start = async () => {
+    try {
+      const started = await api(`/jobs/${encodeURIComponent(name)}/start`, { method: "POST" });
+      say(`Job ${name} started.`);
+      location.hash = `#/sessions/${started.session_id}`;
+    } catch (error) { say(`Job ${name} did not start: ${error.message}`); }
+  };
+  const stop = (mode) => async () => {
+    try {
+      await api(`/jobs/${encodeURIComponent(name)}/stop?mode=${mode}`, { method: "POST" });
+      say(`Asked job ${name} to stop (${mode}).`);
+    } catch (error) { say(`Job ${name} was not stopped: ${error.message}`); }
+  };
+  return h("div", { class: "actions" },
+    h("button", { type: "button", class: "primary", "data-action": "start", "aria-label": `Start ${name}`, onclick: start }, "Start"),
+    h("button", { type: "button", "data-action": "stop", "aria-label": `Stop ${name}`, onclick: stop("graceful") }, "Stop"),
+    h("button", { type: "button", class: "danger", "data-action": "stop-now", "aria-label": `Stop ${name} now`, onclick: stop("immediate") }, "Stop now"));
+}
+
+export async function jobPage(target, { user, parameters: [name] }) {
+  let job;
+  try {
+    job = await api(`/jobs/${encodeURIComponent(name)}`);
+  } catch (error) {
+    if (error instanceof APIError && error.status === 404) {
+      target.append(h("h1", {}, "No such job"), h("p", {}, error.message));
+      return;
+    }
+    throw error;
+  }
+  const settings = [
+    ["Description", job.description], ["Enabled", job.enabled ? "yes" : "no"], ["Server", job.server_name],
+    ["Repository", job.repository_name], ["Proxies", job.proxies], ["Schedule", job.schedule ?? "manual"],
+    ["Time zone", job.time_zone], ["Retention", typeof job.retention === "object" ? JSON.stringify(job.retention) : job.retention],
+    ["Changed", `${when(job.updated_at)} by ${job.updated_by ?? "–"} (version ${job.definition_version})`],
+  ];
+  target.append(
+    h("h1", {}, `Job ${job.job_name}`),
+    can(user, "jobs:run") ? controls(job.job_name) : null,
+    h("h2", {}, "Settings"),
+    table(["Setting", "Value"], settings.map(([key, value]) => h("tr", {}, h("th", { scope: "row" }, key), h("td", {}, value ?? "–")))));
+  const sessions = await api(`/sessions?limit=20&job=${encodeURIComponent(job.job_name)}`);
+  target.append(h("h2", {}, "Sessions"), table(["Started", "Result", "Trigger", "Processed"],
+    sessions.items.map((s) => h("tr", {},
+      h("td", {}, h("a", { href: `#/sessions/${s.session_id}` }, when(s.started_at))),
+      h("td", {}, result(s.result ?? s.state)), h("td", {}, s.trigger ?? "–"), h("td", {}, s.processed_bytes ?? "–")))));
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The web console in a real browser: Debian's Chromium driven by Selenium (chromium-driver).
+
+Run by ConsoleBrowserTests against a live `tidemark server`; prints one line per step and
+exits non-zero at the first failure, with what was on the page. Arguments:
+  URL CERTIFICATE OPERATOR_PASSWORD TOTP_SECRET OTHERS_PASSWORD JOB SCREENSHOTS_DIR
+The server's self-signed certificate is trusted by its public key's hash alone
+(--ignore-certificate-errors-spki-list), so no other certificate error is ignored.
+"""
+import base64
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+url, certificate, operator_password, totp_secret, others_password, job, shots = sys.argv[1:8]
+
+
+def spki_hash(path):
+    der = subprocess.run(
+        "openssl x509 -pubkey -noout -in '%s' | openssl pkey -pubin -outform der" % path,
+        shell=True, check=True, capture_output=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def browser(width, height):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={width},{height}",
+                     f"--ignore-certificate-errors-spki-list={spki_hash(certificate)}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def step(text):
+    print(f"step: {text}", flush=True)
+
+
+def fail(driver, text):
+    print(f"FAILED: {text}", flush=True)
+    try:
+        print("page text:\n" + driver.find_element(By.TAG_NAME, "body").text[:4000], flush=True)
+        for entry in driver.get_log("browser")[-20:]:
+            print("console:", entry, flush=True)
+    finally:
+        driver.quit()
+    sys.exit(1)
+
+
+def wait_for(driver, condition, text, seconds=60):
+    try:
+        return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
+    except Exception:
+        fail(driver, text)
+
+
+def sign_in(driver, user, password, code=None):
+    driver.get(url + "/")
+    wait_for(driver, EC.presence_of_element_located((By.ID, "sign-in")), "no sign-in form")
+    driver.find_element(By.ID, "user").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    if code:
+        driver.find_element(By.ID, "code").send_keys(code)
+    driver.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+    wait_for(driver, lambda d: user in d.find_element(By.ID, "who").text, f"{user} is not signed in")
+
+
+def totp():
+    return subprocess.run(["oathtool", "--totp", "-b", totp_secret], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def shoot(driver, name, size):
+    os.makedirs(shots, exist_ok=True)
+    driver.save_screenshot(os.path.join(shots, f"{name}-{size}.png"))
+
+
+sizes = {"desktop": (1280, 800), "phone": (390, 844)}
+driver = browser(*sizes["desktop"])
+try:
+    step("an operator signs in with a password and a TOTP code")
+    sign_in(driver, "user-operator", operator_password, totp())
+    wait_for(driver, EC.presence_of_element_located((By.ID, "dashboard")), "no dashboard after sign-in")
+    cookies = {c["name"]: c for c in driver.get_cookies()}
+    session = cookies.get("tidemark_session")
+    if not session or not session.get("httpOnly") or not session.get("secure") or session.get("sameSite") != "Strict":
+        fail(driver, f"the session cookie is not HttpOnly, Secure and SameSite=Strict: {session}")
+    if driver.execute_script("return document.cookie.includes('tidemark_session')"):
+        fail(driver, "the page's scripts can read the session cookie")
+
+    step("the jobs page: a description with markup is shown as text")
+    driver.get(url + "/#/jobs")
+    wait_for(driver, EC.presence_of_element_located((By.CSS_SELECTOR, f"button[aria-label='Start {job}']")), "no start button")
+    cell = driver.find_element(By.CSS_SELECTOR, "main table tbody tr td")
+    if "<img" not in cell.text or cell.find_elements(By.TAG_NAME, "img"):
+        fail(driver, f"the description was not shown as text: {cell.get_attribute('innerHTML')}")
+    if driver.execute_script("return window.tidemarkProbe === true"):
+        fail(driver, "markup in a description ran script")
+
+    step("start the job and watch its session reach success live, without reloading")
+    driver.execute_script("window.notReloaded = true")
+    driver.find_element(By.CSS_SELECTOR, f"button[aria-label='Start {job}']").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "session-state")), "no session page after start")
+    wait_for(driver, lambda d: "success" in d.find_element(By.ID, "session-state").text, "the session did not reach success", 180)
+    if not driver.execute_script("return window.notReloaded === true"):
+        fail(driver, "the page reloaded while following the session")
+    bars = driver.find_elements(By.CSS_SELECTOR, "#main progress")
+    if not bars or any(bar.get_attribute("value") != "100" for bar in bars):
+        fail(driver, "the tasks' progress bars did not reach 100%")
+    if "Processed" not in driver.find_element(By.ID, "session-summary").text:
+        fail(driver, "no statistics once the session finished")
+    session_url = driver.current_url
+
+    step("screenshots of each page at both sizes")
+    pages = {"dashboard": "#/dashboard", "jobs": "#/jobs", "job": f"#/jobs/{job}", "sessions": "#/sessions",
+             "session": session_url[session_url.index("#"):]}
+    for size, (width, height) in sizes.items():
+        driver.set_window_size(width, height)
+        for name, fragment in pages.items():
+            driver.get(url + "/" + fragment)
+            wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text != "", f"{name} did not render")
+            time.sleep(0.5)
+            shoot(driver, name, size)
+    driver.set_window_size(*sizes["desktop"])
+
+    step("sign out: the sign-in form again, and the old cookie no longer works")
+    driver.get(url + "/#/dashboard")
+    wait_for(driver, EC.element_to_be_clickable((By.ID, "sign-out")), "no sign-out button")
+    driver.find_element(By.ID, "sign-out").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "sign-in")), "no sign-in form after signing out")
+    shoot(driver, "sign-in", "desktop")
+finally:
+    driver.quit()
+
+driver = browser(*sizes["desktop"])
+try:
+    step("a restore operator sees no job controls")
+    sign_in(driver, "user-restore-operator", others_password)
+    driver.get(url + "/#/jobs")
+    wait_for(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "main table tbody tr")), "no jobs table")
+    time.sleep(0.5)
+    if driver.find_elements(By.CSS_SELECTOR, "button[data-action]"):
+        fail(driver, "a restore operator was shown job controls")
+    if driver.find_element(By.CSS_SELECTOR, "nav a[href='#/audit']").is_displayed():
+        fail(driver, "a restore operator was shown the audit page's link")
+finally:
+    driver.quit()
+
+driver = browser(*sizes["desktop"])
+try:
+    step("the audit page lists the operator's start under the operator, with the address")
+    sign_in(driver, "user-auditor", others_password)
+    driver.get(url + "/#/audit")
+    wait_for(driver, lambda d: "api:user-operator" in d.find_element(By.ID, "main").text, "the operator's start is not in the audit page")
+    shoot(driver, "audit", "desktop")
+finally:
+    driver.quit()
+print("console: every step passed", flush=True)
