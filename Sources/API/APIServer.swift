@@ -67,7 +67,8 @@ public enum APIServer {
         let window = ProcessInfo.processInfo.environment["TIDEMARK_REFUSAL_WINDOW_SECONDS"].flatMap(TimeInterval.init) ?? 60
         let access = try AccessRecorder(store: store, refusalsPerMinute: refusalsPerMinute, window: max(1, window), logger: logger)
         let authenticator = Authenticator(store: identity)
-        let authentication = BearerAuthentication(authenticator: authenticator, access: access, idle: ConsoleIdleClock(), logger: logger)
+        let authentication = BearerAuthentication(
+            authenticator: authenticator, access: access, idle: ConsoleIdleClock(), identity: identity, logger: logger)
         SignInRoutes(
             identity: identity, authenticator: authenticator, access: access, throttle: SignInThrottle(), credentials: credentials,
             logger: logger

@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import Hummingbird
 import Identity
@@ -15,7 +16,22 @@ struct BearerAuthentication: RouterMiddleware {
     let authenticator: Authenticator
     let access: AccessRecorder
     let idle: ConsoleIdleClock
+    let identity: IdentityStore
     let logger: Logger
+
+    /// Revokes a console session that went idle (`TokenRevoked` by `server:idle-expiry`). A
+    /// failure is logged; the session is refused here either way.
+    func expire(_ prefix: String, user: String, address: String) async {
+        do {
+            try await identity.execute(
+                metadata: EventMetadata(
+                    correlationID: UUID(), actor: "server:idle-expiry", host: ProcessInfo.processInfo.hostName, clientAddress: address)
+            ) { state throws(IdentityError) in try IdentityDecider.revokeToken(prefix: prefix, in: state) }
+            logger.info("an idle console session was revoked", metadata: ["user": "\(user)", "token_prefix": "\(prefix)"])
+        } catch {
+            logger.error("an idle console session could not be revoked", metadata: ["token_prefix": "\(prefix)", "error": "\(error)"])
+        }
+    }
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         if request.uri.path == "/api/v1/openapi.json" { return try await next(request, context) }
@@ -50,7 +66,11 @@ struct BearerAuthentication: RouterMiddleware {
                 await !idle.admit(prefix, background: request.headers[ConsoleSession.backgroundHeader] != nil)
             {
                 await access.refused(reason: "idle console session", tokenPrefix: prefix, address: context.clientAddress, counted: true)
-                throw APIProblem.unauthorized
+                // Revoked in the log, so no restart and no other server takes it up again.
+                await expire(prefix, user: user.name, address: context.clientAddress)
+                var problem = APIProblem.unauthorized
+                for cookie in ConsoleSession.cleared { problem.headers[values: .setCookie].append(cookie.description) }
+                throw problem
             }
             var context = context
             context.user = user

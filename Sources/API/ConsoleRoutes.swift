@@ -11,6 +11,8 @@ import NIOCore
 /// Names are looked up in the table of files bundled, never joined into a path, so no request
 /// can reach another file. Every answer carries a Content-Security-Policy that allows this
 /// origin's scripts and styles only (no inline script, no other host), and forbids framing.
+/// No Strict-Transport-Security: with the self-signed certificate a server makes for itself, a
+/// browser that had pinned HSTS would refuse the server for a year after the pair is remade.
 struct ConsoleRoutes {
     struct Asset: Sendable {
         let body: ByteBuffer
@@ -26,7 +28,6 @@ struct ConsoleRoutes {
         .xContentTypeOptions: "nosniff",
         HTTPFields.Element.Name("Referrer-Policy")!: "no-referrer",
         HTTPFields.Element.Name("X-Frame-Options")!: "DENY",
-        .strictTransportSecurity: "max-age=31536000",
     ]
 
     /// The console's files from the build's resources (`Sources/API/Resources/console`).

@@ -52,8 +52,9 @@ enum ConsoleSession {
 }
 
 /// When each console session was last used by its user, in this process: a session idle past
-/// the limit is refused from then on. After a restart a session's clock starts again (at most
-/// one more idle period; the token's 12 hours still bound it).
+/// the limit is refused and its token revoked in the log, so no server takes it up again. A
+/// restart forgets the clocks: a session idle when the server stopped gets one more idle period
+/// from its next request (the token's 12 hours still bound it).
 actor ConsoleIdleClock {
     private var lastUse: [String: Date] = [:]
     private var expired: Set<String> = []
@@ -68,6 +69,7 @@ actor ConsoleIdleClock {
         }
         if !background || lastUse[prefix] == nil { lastUse[prefix] = now }
         if lastUse.count > 10_000 { forgetOld(now) }
+        if expired.count > 10_000 { expired.removeAll() }  // revoked in the log: the authenticator refuses them
         return true
     }
 

@@ -6,8 +6,9 @@ import Identity
 /// `GET /api/v1/dashboard`: the console's first page in one answer, computed here from the
 /// `reporting` views (the console computes nothing): sessions by result over the last 24 hours
 /// and 7 days, the jobs that need attention first (their last session failed or warned, or no
-/// success for longer than twice their schedule's interval), running sessions, data per day,
-/// and the projections' lag. Every part is bounded (50 rows at most) and read by index, so it
+/// success for longer than twice their schedule's interval, or due and never run; failed ones
+/// first), running sessions, data per day, and the projections' lag (`lagging` past 1,000
+/// events or a minute). Every part is bounded (50 rows at most) and read by index, so it
 /// stays fast with 100,000 sessions.
 struct DashboardRoutes {
     let store: EventStore
@@ -22,7 +23,7 @@ struct DashboardRoutes {
 
     static let sql = """
         WITH recent AS (
-            SELECT coalesce(result, state) AS outcome, started_at FROM reporting.sessions
+            SELECT coalesce(result, state, 'unknown') AS outcome, started_at FROM reporting.sessions
              WHERE coalesce(started_at, '-infinity'::timestamptz) > now() - interval '7 days'),
         last_success AS (
             SELECT j.job_id, j.job_name, j.last_result, j.last_started_at, j.last_finished_at, j.last_reason, j.next_run_at,
@@ -33,6 +34,7 @@ struct DashboardRoutes {
         attention AS (
             SELECT job_name, last_result, last_finished_at, last_success_at, last_reason, last_session_id,
                    CASE WHEN last_result IN ('failed', 'warning') THEN 'last session ' || last_result
+                        WHEN last_started_at IS NULL AND next_run_at < now() - interval '1 hour' THEN 'due and never ran'
                         WHEN next_run_at IS NOT NULL AND last_started_at IS NOT NULL
                              AND coalesce(last_success_at, '-infinity') < now() - 2 * greatest(next_run_at - last_started_at, interval '1 hour')
                         THEN 'no success for longer than twice its schedule''s interval'
@@ -43,8 +45,9 @@ struct DashboardRoutes {
             'last_24_hours', (SELECT coalesce(json_object_agg(outcome, n), '{}') FROM (
                 SELECT outcome, count(*) AS n FROM recent WHERE started_at > now() - interval '24 hours' GROUP BY outcome) c),
             'last_7_days', (SELECT coalesce(json_object_agg(outcome, n), '{}') FROM (SELECT outcome, count(*) AS n FROM recent GROUP BY outcome) c),
-            'attention', (SELECT coalesce(json_agg(row_to_json(a) ORDER BY a.last_result = 'failed' DESC, a.last_finished_at DESC NULLS LAST), '[]')
-                            FROM (SELECT * FROM attention WHERE why IS NOT NULL ORDER BY last_finished_at DESC NULLS LAST LIMIT 50) a),
+            'attention', (SELECT coalesce(json_agg(row_to_json(a) ORDER BY a.failed DESC, a.last_finished_at DESC NULLS LAST), '[]')
+                            FROM (SELECT *, coalesce(last_result = 'failed', false) AS failed FROM attention WHERE why IS NOT NULL
+                                   ORDER BY coalesce(last_result = 'failed', false) DESC, last_finished_at DESC NULLS LAST LIMIT 50) a),
             'running', (SELECT coalesce(json_agg(row_to_json(r) ORDER BY r.started_at), '[]') FROM (
                 SELECT session_id, job_name, trigger, started_at, vm_count, processed_bytes, transferred_bytes, rate_bytes_per_second
                   FROM reporting.sessions WHERE state = 'running' ORDER BY started_at LIMIT 50) r),
@@ -52,7 +55,8 @@ struct DashboardRoutes {
                 SELECT day, sessions, succeeded, warnings, failed, processed_bytes, transferred_bytes
                   FROM reporting.daily_statistics WHERE day > current_date - 14 ORDER BY day) d),
             'projections', (SELECT coalesce(json_agg(row_to_json(p) ORDER BY p.projection), '[]') FROM (
-                SELECT projection, events_behind, seconds_behind FROM reporting.projection_status) p)
+                SELECT projection, events_behind, seconds_behind, (events_behind > 1000 OR seconds_behind > 60) AS lagging
+                  FROM reporting.projection_status) p)
         )::text
         """
 }

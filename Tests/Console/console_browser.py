@@ -151,15 +151,33 @@ try:
         fail(driver, "a restore operator was shown job controls")
     if driver.find_element(By.CSS_SELECTOR, "nav a[href='#/audit']").is_displayed():
         fail(driver, "a restore operator was shown the audit page's link")
+
+    step("the restore operator restores a disk from the restore point the session made, and follows it to its end")
+    driver.get(url + "/#/restore-points")
+    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-point] button")), "no restore point to restore from")
+    shoot(driver, "restore-points", "desktop")
+    driver.find_element(By.CSS_SELECTOR, "tr[data-point] button").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-form")), "no restore wizard")
+    driver.find_element(By.ID, "restore-reason").send_keys("console test")
+    shoot(driver, "restore-wizard", "desktop")
+    driver.find_element(By.CSS_SELECTOR, "#restore-form button[type=submit]").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-state")), "no restore page after asking for the restore")
+    wait_for(driver, lambda d: "success" in d.find_element(By.ID, "restore-state").text, "the restore did not reach success", 180)
+    if "RestoreFinished" not in driver.find_element(By.ID, "restore-log").text:
+        fail(driver, "the restore's events were not shown")
+    shoot(driver, "restore", "desktop")
 finally:
     driver.quit()
 
 driver = browser(*sizes["desktop"])
 try:
-    step("the audit page lists the operator's start under the operator, with the address")
+    step("the audit page lists the operator's start and the restore operator's restore, each under its user")
     sign_in(driver, "user-auditor", others_password)
     driver.get(url + "/#/audit")
     wait_for(driver, lambda d: "api:user-operator" in d.find_element(By.ID, "main").text, "the operator's start is not in the audit page")
+    rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "main tbody tr")]
+    if not any("api:user-restore-operator" in row and "RestoreRequested" in row for row in rows):
+        fail(driver, "the restore is not in the audit page under the restore operator")
     shoot(driver, "audit", "desktop")
 finally:
     driver.quit()

@@ -122,6 +122,15 @@ struct ConsoleBrowserTests {
         try await Task.sleep(until: signedInAt + .seconds(6.5))
         #expect(try await api.curl("GET", "/api/v1/dashboard", headers: [cookie]).status == 401, "idle past the limit, refreshes or not")
         #expect(try await api.curl("GET", "/api/v1/dashboard", headers: [cookie]).status == 401, "and refused from then on")
+        // Revoked in the log: a restarted or another server refuses it too.
+        let revoked = try await api.environment.scalar(
+            "SELECT count(*) FROM tidemark.events WHERE event_type = 'TokenRevoked' AND metadata ->> 'actor' = 'server:idle-expiry'")
+        #expect(revoked == "1")
+        let other = try await api.another()
+        let elsewhere = try await other.curl("GET", "/api/v1/dashboard", headers: [cookie])
+        other.server.signal(SIGTERM)
+        _ = try await other.server.waitForExit(seconds: 30)
+        #expect(elsewhere.status == 401, "another server refuses the expired session")
         // An API token is not a console session: no idle limit.
         #expect(try await api.curl("GET", "/api/v1/dashboard", token: api.tokens["viewer"]).status == 200)
     }

@@ -7,6 +7,7 @@ import { dashboardPage } from "./dashboard.js";
 import { jobsPage, jobPage } from "./jobs.js";
 import { sessionsPage, sessionPage } from "./session.js";
 import { auditPage } from "./audit.js";
+import { restorePointsPage, restorePage } from "./restore.js";
 
 const main = () => document.getElementById("main");
 let user = null;
@@ -20,6 +21,8 @@ const routes = [
   [/^#\/sessions$/, () => sessionsPage],
   [/^#\/sessions\/([0-9a-f-]{36})$/, () => sessionPage],
   [/^#\/audit$/, () => auditPage],
+  [/^#\/restore-points$/, () => restorePointsPage],
+  [/^#\/restores\/([0-9a-f-]{36})$/, () => restorePage],
 ];
 
 async function show() {
@@ -41,11 +44,15 @@ async function show() {
     target.append(h("h1", {}, "Not found"), h("p", {}, "This page does not exist. ", h("a", { href: "#/dashboard" }, "Go to the dashboard")));
     return;
   }
-  const parameters = hash.match(route[0]).slice(1).map(decodeURIComponent);
   try {
+    const parameters = hash.match(route[0]).slice(1).map(decodeURIComponent);
     await route[1]()(target, { user, parameters, onLeave: (end) => leaving.push(end) });
   } catch (error) {
     if (error.status === 401) return;
+    if (error instanceof URIError) {
+      target.append(h("h1", {}, "Not found"), h("p", {}, "This address is not one the console makes."));
+      return;
+    }
     target.append(h("p", { class: "error", role: "alert" }, error.message));
   }
   target.focus({ preventScroll: true });

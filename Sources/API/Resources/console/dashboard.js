@@ -45,7 +45,7 @@ function render(data) {
       h("td", {}, session.rate_bytes_per_second ? `${bytes(session.rate_bytes_per_second)}/s` : "–")))));
   parts.push(h("h2", {}, "Data per day"));
   parts.push(chart(data.daily));
-  const lagging = data.projections.filter((p) => p.events_behind > 1000 || p.seconds_behind > 60);
+  const lagging = data.projections.filter((p) => p.lagging);
   if (lagging.length) {
     parts.push(h("h2", {}, "Projections behind the log"));
     parts.push(table(["Projection", "Events behind", "Behind by"],

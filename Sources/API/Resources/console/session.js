@@ -116,7 +116,12 @@ export async function sessionPage(target, { parameters: [id], onLeave }) {
     if (message.type === "SessionFinished") source.close();
   };
   for (const type of eventTypes) source.addEventListener(type, handle);
-  source.onerror = () => { if (view.state === "finished") source.close(); };
+  // The stream ended: finished, or refused (a session that went idle): ask who we are, which
+  // signs the page out if the session is gone; the browser reconnects otherwise.
+  source.onerror = () => {
+    if (view.state === "finished") source.close();
+    else api("/whoami", { background: true }).catch(() => source.close());
+  };
   onLeave(() => source.close());
 }
 
