@@ -15,6 +15,11 @@ struct TimelineRoutes {
         group.get("sessions/:id/timeline", use: timeline)
     }
 
+    /// Seconds from the first event, to the millisecond.
+    static func offset(_ event: RecordedEvent, from start: RecordedEvent) -> Double {
+        (event.recordedAt.timeIntervalSince(start.recordedAt) * 1000).rounded() / 1000
+    }
+
     @Sendable func timeline(_ request: Request, context: APIContext) async throws -> Response {
         _ = try context.require(.readSessions)
         let id = try APIRequest.sessionID(context)
@@ -33,7 +38,8 @@ struct TimelineRoutes {
                 throw APIProblem.badRequest("at counts seconds from the session's start: a number from 0, not '\(text)'")
             }
             let events = try await store.readStream(stream, limit: 1_000_000)
-            let state = SessionTimeline.state(of: events.filter { $0.recordedAt.timeIntervalSince(start.recordedAt) <= at }, at: at)
+            // Compared at the millisecond the entries show, so the last entry's offset includes it.
+            let state = SessionTimeline.state(of: events.filter { Self.offset($0, from: start) <= at }, at: at)
             return try JSONResponse.object(["session_id": id, "at": at, "state": state])
         }
         let limit = try APIRequest.limit(request)
@@ -53,7 +59,7 @@ struct TimelineRoutes {
             return [
                 "version": event.streamVersion, "position": event.position, "type": event.type,
                 "recorded_at": formatter.string(from: event.recordedAt),
-                "offset_seconds": (event.recordedAt.timeIntervalSince(start.recordedAt) * 1000).rounded() / 1000,
+                "offset_seconds": Self.offset(event, from: start),
                 "lane": lane ?? NSNull(), "text": SessionTimeline.describe(event, task: lane),
             ]
         }

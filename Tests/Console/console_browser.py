@@ -119,6 +119,17 @@ try:
         fail(driver, "no statistics once the session finished")
     session_url = driver.current_url
 
+    step("the replay: a lane per task, the decisions marked, and the scrubber asks where everything stood")
+    driver.find_element(By.ID, "replay-link").click()
+    wait_for(driver, lambda d: "session success" in d.find_element(By.ID, "replay-state").text, "the replay's state at the end")
+    if not driver.find_elements(By.CSS_SELECTOR, "svg.timeline rect.decision"):
+        fail(driver, "no decision marked on the timeline")
+    driver.execute_script(
+        "const s = document.getElementById('replay-at'); s.value = '0'; s.dispatchEvent(new Event('input'))")
+    wait_for(driver, lambda d: "session running" in d.find_element(By.ID, "replay-state").text, "the scrubber did not go back")
+    shoot(driver, "replay", "desktop")
+    driver.back()
+
     step("screenshots of each page at both sizes")
     pages = {"dashboard": "#/dashboard", "jobs": "#/jobs", "job": f"#/jobs/{job}", "sessions": "#/sessions",
              "session": session_url[session_url.index("#"):]}

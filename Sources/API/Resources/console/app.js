@@ -8,6 +8,7 @@ import { jobsPage, jobPage } from "./jobs.js";
 import { sessionsPage, sessionPage } from "./session.js";
 import { auditPage } from "./audit.js";
 import { restorePointsPage, restorePage } from "./restore.js";
+import { replayPage } from "./replay.js";
 
 const main = () => document.getElementById("main");
 let user = null;
@@ -20,6 +21,7 @@ const routes = [
   [/^#\/jobs\/([^/]+)$/, () => jobPage],
   [/^#\/sessions$/, () => sessionsPage],
   [/^#\/sessions\/([0-9a-f-]{36})$/, () => sessionPage],
+  [/^#\/sessions\/([0-9a-f-]{36})\/replay$/, () => replayPage],
   [/^#\/audit$/, () => auditPage],
   [/^#\/restore-points$/, () => restorePointsPage],
   [/^#\/restores\/([0-9a-f-]{36})$/, () => restorePage],

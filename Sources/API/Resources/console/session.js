@@ -37,7 +37,8 @@ export async function sessionPage(target, { parameters: [id], onLeave }) {
   const tasksBody = h("tbody");
   const summary = h("div", { id: "session-summary" });
   const log = h("ol", { class: "log", id: "session-log", "aria-label": "Events" });
-  target.append(heading, state, h("h2", {}, "Tasks"),
+  target.append(heading, state, h("p", {}, h("a", { href: `#/sessions/${id}/replay`, id: "replay-link" }, "Replay this session")),
+    h("h2", {}, "Tasks"),
     h("div", { class: "table-wrap" }, h("table", {},
       h("thead", {}, h("tr", {}, ["VM", "Disk", "Proxy", "Progress", "Result"].map((t) => h("th", { scope: "col" }, t)))), tasksBody)),
     summary, h("h2", {}, "Events"), log);
