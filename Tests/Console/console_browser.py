@@ -182,6 +182,29 @@ finally:
 
 driver = browser(*sizes["desktop"])
 try:
+    step("an administrator edits the job as YAML: the preview says what would change, then it changes")
+    sign_in(driver, "user-administrator", others_password)
+    driver.get(url + f"/#/jobs/{job}")
+    wait_for(driver, EC.presence_of_element_located((By.ID, "job-yaml")), "no YAML editor for an administrator")
+    edited = driver.execute_script(
+        "const t = document.getElementById('job-yaml');"
+        "const before = t.value; t.value = t.value.replace(/^description:.*$/m, 'description: edited in the console');"
+        "return t.value !== before")
+    if not edited:
+        fail(driver, "the YAML has no description line to edit")
+    driver.find_element(By.ID, "job-yaml-preview").click()
+    wait_for(driver, lambda d: "Would change" in d.find_element(By.ID, "job-yaml-outcome").text
+             and "description" in d.find_element(By.ID, "job-yaml-outcome").text, "the preview did not say what would change")
+    shoot(driver, "job-edit", "desktop")
+    driver.find_element(By.ID, "job-yaml-apply").click()
+    wait_for(driver, lambda d: "Changed" in d.find_element(By.ID, "job-yaml-outcome").text, "the change was not applied")
+    driver.get(url + "/#/jobs")
+    wait_for(driver, lambda d: "edited in the console" in d.find_element(By.ID, "main").text, "the jobs page does not show the change")
+finally:
+    driver.quit()
+
+driver = browser(*sizes["desktop"])
+try:
     step("the audit page lists the operator's start and the restore operator's restore, each under its user")
     sign_in(driver, "user-auditor", others_password)
     driver.get(url + "/#/audit")

@@ -25,7 +25,7 @@ struct ConsoleBrowserTests {
         let password = "correct horse battery staple"
         let others = "another long pass phrase"
         #expect(try environment.tidemark(["user", "password", "user-operator"], input: password + "\n").status == 0)
-        for user in ["user-restore-operator", "user-auditor"] {
+        for user in ["user-restore-operator", "user-auditor", "user-administrator"] {
             #expect(try environment.tidemark(["user", "password", user], input: others + "\n").status == 0)
         }
         let enabled = try environment.tidemark(["user", "second-factor", "user-operator", "on", "--data-dir", data])

@@ -49,6 +49,21 @@ export async function api(path, { method = "GET", body, background = false, head
   return data;
 }
 
+/** A call whose body is text (a job's YAML): the text and the ETag, or APIError. */
+export async function apiText(path, { method = "GET", body, headers = {} } = {}) {
+  const sent = { ...headers };
+  if (method !== "GET") sent["X-CSRF-Token"] = csrfToken();
+  const response = await fetch(`/api/v1${path}`, { method, headers: sent, credentials: "same-origin", body });
+  const text = await response.text();
+  if (!response.ok && response.status !== 202) {
+    if (response.status === 401) window.dispatchEvent(new CustomEvent("tidemark:signed-out"));
+    let detail = "";
+    try { detail = JSON.parse(text).detail ?? ""; } catch { detail = ""; }
+    throw new APIError(response.status, detail);
+  }
+  return { status: response.status, text, etag: response.headers.get("ETag") };
+}
+
 export function bytes(value) {
   if (value === null || value === undefined) return "–";
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

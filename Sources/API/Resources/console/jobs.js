@@ -1,7 +1,7 @@
 // Jobs: the table (paged by the server, 50 at a time) with each job's last result, last and
 // next run and schedule, start and stop for those who may run jobs; a job's page with its
 // settings and its sessions.
-import { api, h, when, result, table, say, can, APIError } from "./dom.js";
+import { api, apiText, h, when, result, table, say, can, APIError } from "./dom.js";
 
 export async function jobsPage(target, { user }) {
   const holder = h("div");
@@ -79,9 +79,45 @@ export async function jobPage(target, { user, parameters: [name] }) {
     can(user, "jobs:run") ? controls(job.job_name) : null,
     h("h2", {}, "Settings"),
     table(["Setting", "Value"], settings.map(([key, value]) => h("tr", {}, h("th", { scope: "row" }, key), h("td", {}, value ?? "–")))));
+  if (can(user, "catalog:write")) target.append(await yamlEditor(job.job_name));
   const sessions = await api(`/sessions?limit=20&job=${encodeURIComponent(job.job_name)}`);
   target.append(h("h2", {}, "Sessions"), table(["Started", "Result", "Trigger", "Processed"],
     sessions.items.map((s) => h("tr", {},
       h("td", {}, h("a", { href: `#/sessions/${s.session_id}` }, when(s.started_at))),
       h("td", {}, result(s.result ?? s.state)), h("td", {}, s.trigger ?? "–"), h("td", {}, s.processed_bytes ?? "–")))));
+}
+
+/** The job as YAML, changed in place: a preview (the server's dry run: what would change),
+ * then the change itself, both against the version read (If-Match), so nobody's change is
+ * overwritten unseen. Shortening retention waits for a second administrator. */
+async function yamlEditor(name) {
+  const path = `/jobs/${encodeURIComponent(name)}`;
+  const read = await apiText(path, { headers: { Accept: "application/yaml" } });
+  let version = read.etag;
+  const text = h("textarea", { id: "job-yaml", rows: "14", spellcheck: "false", "aria-label": `The definition of ${name} as YAML` }, read.text);
+  const outcome = h("div", { id: "job-yaml-outcome", role: "status" });
+  const send = async (dryRun) => {
+    outcome.replaceChildren();
+    try {
+      const reply = await apiText(`${path}${dryRun ? "?dry_run=true" : ""}`, {
+        method: "PUT", body: text.value, headers: { "Content-Type": "application/yaml", "If-Match": version, Accept: "application/json" },
+      });
+      const data = JSON.parse(reply.text || "{}");
+      if (reply.status === 202) {
+        outcome.append(h("p", {}, "This change shortens retention: it waits for a second administrator's approval."));
+        return;
+      }
+      const changes = data.changes ?? [];
+      outcome.append(h("p", {}, dryRun ? (changes.length ? "Would change:" : "Nothing would change.") : (changes.length ? "Changed:" : "Nothing changed.")),
+        h("ul", {}, changes.map((c) => h("li", {}, `${c.event_type}${c.changed_fields?.length ? `: ${c.changed_fields.join(", ")}` : ""}`))));
+      if (!dryRun && reply.etag) { version = reply.etag; say(`Job ${name} changed.`); }
+    } catch (error) {
+      outcome.append(h("p", { class: "error", role: "alert" }, error.message));
+    }
+  };
+  return h("section", { "aria-label": "Edit as YAML" }, h("h2", {}, "Edit as YAML"), text,
+    h("div", { class: "actions" },
+      h("button", { type: "button", id: "job-yaml-preview", onclick: () => send(true) }, "Preview the change"),
+      h("button", { type: "button", class: "primary", id: "job-yaml-apply", onclick: () => send(false) }, "Apply")),
+    outcome);
 }
