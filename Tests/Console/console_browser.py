@@ -132,15 +132,21 @@ try:
 
     step("screenshots of each page at both sizes")
     pages = {"dashboard": "#/dashboard", "jobs": "#/jobs", "job": f"#/jobs/{job}", "sessions": "#/sessions",
-             "session": session_url[session_url.index("#"):]}
+             "session": session_url[session_url.index("#"):], "infrastructure": "#/infrastructure"}
     for size, (width, height) in sizes.items():
         driver.set_window_size(width, height)
         for name, fragment in pages.items():
             driver.get(url + "/" + fragment)
             wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text != "", f"{name} did not render")
             time.sleep(0.5)
+            words = driver.find_element(By.ID, "main").text.split()
+            if "null" in words or "undefined" in words or "NaN" in words:
+                fail(driver, f"the {name} page shows a missing value as text")
             shoot(driver, name, size)
     driver.set_window_size(*sizes["desktop"])
+    driver.get(url + "/#/infrastructure")
+    wait_for(driver, lambda d: "proxy-1" in d.find_element(By.ID, "main").text
+             and "Certificate thumbprint" in d.find_element(By.ID, "main").text, "the infrastructure page lacks the proxies or servers")
 
     step("sign out: the sign-in form again, and the old cookie no longer works")
     driver.get(url + "/#/dashboard")

@@ -46,7 +46,7 @@ struct ConsoleBrowserTests {
         }
         #expect(run.status == 0, "the browser test:\n\(run.output.suffix(8_000))")
         #expect(run.output.contains("console: every step passed"), "\(run.output.suffix(2_000))")
-        for name in ["dashboard", "jobs", "job", "sessions", "session"] {
+        for name in ["dashboard", "jobs", "job", "sessions", "session", "infrastructure"] {
             for size in ["desktop", "phone"] {
                 #expect(FileManager.default.fileExists(atPath: "\(screenshots)/\(name)-\(size).png"), "no screenshot of \(name) (\(size))")
             }

@@ -9,6 +9,7 @@ import { sessionsPage, sessionPage } from "./session.js";
 import { auditPage } from "./audit.js";
 import { restorePointsPage, restorePage } from "./restore.js";
 import { replayPage } from "./replay.js";
+import { infrastructurePage } from "./infrastructure.js";
 
 const main = () => document.getElementById("main");
 let user = null;
@@ -23,6 +24,7 @@ const routes = [
   [/^#\/sessions\/([0-9a-f-]{36})$/, () => sessionPage],
   [/^#\/sessions\/([0-9a-f-]{36})\/replay$/, () => replayPage],
   [/^#\/audit$/, () => auditPage],
+  [/^#\/infrastructure$/, () => infrastructurePage],
   [/^#\/restore-points$/, () => restorePointsPage],
   [/^#\/restores\/([0-9a-f-]{36})$/, () => restorePage],
 ];

@@ -1,7 +1,7 @@
 // Jobs: the table (paged by the server, 50 at a time) with each job's last result, last and
 // next run and schedule, start and stop for those who may run jobs; a job's page with its
 // settings and its sessions.
-import { api, apiText, h, when, result, table, say, can, APIError } from "./dom.js";
+import { api, apiText, h, bytes, when, result, table, say, can, APIError } from "./dom.js";
 
 export async function jobsPage(target, { user }) {
   const holder = h("div");
@@ -76,7 +76,7 @@ export async function jobPage(target, { user, parameters: [name] }) {
   ];
   target.append(
     h("h1", {}, `Job ${job.job_name}`),
-    can(user, "jobs:run") ? controls(job.job_name) : null,
+    can(user, "jobs:run") ? controls(job.job_name) : h("span"),
     h("h2", {}, "Settings"),
     table(["Setting", "Value"], settings.map(([key, value]) => h("tr", {}, h("th", { scope: "row" }, key), h("td", {}, value ?? "–")))));
   if (can(user, "catalog:write")) target.append(await yamlEditor(job.job_name));
@@ -84,7 +84,7 @@ export async function jobPage(target, { user, parameters: [name] }) {
   target.append(h("h2", {}, "Sessions"), table(["Started", "Result", "Trigger", "Processed"],
     sessions.items.map((s) => h("tr", {},
       h("td", {}, h("a", { href: `#/sessions/${s.session_id}` }, when(s.started_at))),
-      h("td", {}, result(s.result ?? s.state)), h("td", {}, s.trigger ?? "–"), h("td", {}, s.processed_bytes ?? "–")))));
+      h("td", {}, result(s.result ?? s.state)), h("td", {}, s.trigger ?? "–"), h("td", {}, bytes(s.processed_bytes))))));
 }
 
 /** The job as YAML, changed in place: a preview (the server's dry run: what would change),
