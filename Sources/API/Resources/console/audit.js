@@ -1,6 +1,6 @@
 // The audit trail: catalog and identity changes, sign-ins, restores and the other requests,
 // newest first, each with who made it and from where; filtered by the server.
-import { api, h, when, table } from "./dom.js";
+import { api, h, when, table, keysetPages } from "./dom.js";
 
 export async function auditPage(target) {
   const actor = h("input", { id: "audit-actor", name: "actor", placeholder: "api:NAME or cli:LOGIN" });
@@ -10,10 +10,7 @@ export async function auditPage(target) {
   const form = h("form", { class: "actions", role: "search" }, h("label", {}, "Who", actor), h("label", {}, "What", category),
     h("button", { type: "submit" }, "Filter"));
   const holder = h("div");
-  const pager = h("div", { class: "pager" });
-  target.append(h("h1", {}, "Audit"), form, holder, pager);
-  const cursors = [null];
-  async function load(before) {
+  const pages = keysetPages("before", async (before) => {
     const query = new URLSearchParams({ limit: "50" });
     if (actor.value.trim()) query.set("actor", actor.value.trim());
     if (category.value) query.set("category", category.value);
@@ -23,13 +20,11 @@ export async function auditPage(target) {
       page.items.map((entry) => h("tr", {},
         h("td", {}, when(entry.at)), h("td", {}, entry.actor ?? "–"), h("td", {}, entry.event_type),
         h("td", {}, subject(entry)), h("td", { class: "hide-narrow" }, entry.client_address ?? "–")))));
-    const next = page.next ? new URL(page.next, location.origin).searchParams.get("before") : null;
-    pager.replaceChildren(
-      h("button", { type: "button", disabled: cursors.length < 2, onclick: () => { cursors.pop(); load(cursors[cursors.length - 1]); } }, "Newer"),
-      h("button", { type: "button", disabled: !next, onclick: () => { cursors.push(next); load(next); } }, "Older"));
-  }
-  form.addEventListener("submit", (event) => { event.preventDefault(); cursors.splice(1); load(null); });
-  await load(null);
+    return page;
+  });
+  target.append(h("h1", {}, "Audit"), form, holder, pages.element);
+  form.addEventListener("submit", (event) => { event.preventDefault(); pages.restart(); });
+  await pages.restart();
 }
 
 /** What an entry is about, in words: the object's name when the event names it, else its stream. */

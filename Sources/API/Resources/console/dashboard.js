@@ -1,7 +1,7 @@
 // The dashboard: the last 24 hours and 7 days at a glance, what needs attention first, what
 // runs now, data per day, and the projections' lag when it is high. Refreshed every 15 s
 // in the background (a refresh does not count as the user being active).
-import { api, h, bytes, when, result, table, duration } from "./dom.js";
+import { api, h, bytes, when, result, table, duration, svg } from "./dom.js";
 
 const outcomes = ["success", "warning", "failed", "stopped", "running"];
 
@@ -56,13 +56,7 @@ function render(data) {
 
 /** Processed and transferred bytes per day as bars, drawn as SVG (no library). */
 function chart(days) {
-  const svg = "http://www.w3.org/2000/svg";
-  const make = (tag, attributes, text) => {
-    const node = document.createElementNS(svg, tag);
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
+  const make = svg;
   const width = 700, height = 180, bottom = 150, slot = width / Math.max(days.length, 1);
   const top = Math.max(1, ...days.map((d) => Number(d.processed_bytes) || 0));
   const picture = make("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",

@@ -114,3 +114,27 @@ export function say(text) {
 export function can(user, permission) {
   return Boolean(user?.permissions?.includes(permission));
 }
+
+/** Keyset paging over a list whose pages carry a `next` link: `show(cursor)` draws the page
+ * after a cursor (null: the first) and returns it; the pager keeps the cursors seen, so the
+ * first button goes back a page and the second on, by the link's `parameter`. */
+export function keysetPages(parameter, show, labels = ["Newer", "Older"]) {
+  const element = h("div", { class: "pager" });
+  const cursors = [null];
+  async function load(cursor) {
+    const page = await show(cursor);
+    const next = page.next ? new URL(page.next, location.origin).searchParams.get(parameter) : null;
+    element.replaceChildren(
+      h("button", { type: "button", disabled: cursors.length < 2, onclick: () => { cursors.pop(); load(cursors[cursors.length - 1]); } }, labels[0]),
+      h("button", { type: "button", disabled: !next, onclick: () => { cursors.push(next); load(next); } }, labels[1]));
+  }
+  return { element, restart: () => { cursors.splice(1); return load(null); } };
+}
+
+/** An SVG element with its attributes and, if given, its text. */
+export function svg(tag, attributes = {}, text) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}

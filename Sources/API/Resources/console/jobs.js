@@ -1,27 +1,21 @@
 // Jobs: the table (paged by the server, 50 at a time) with each job's last result, last and
 // next run and schedule, start and stop for those who may run jobs; a job's page with its
 // settings and its sessions.
-import { api, apiText, h, bytes, when, result, table, say, can, APIError } from "./dom.js";
+import { api, apiText, h, bytes, when, result, table, say, can, APIError, keysetPages } from "./dom.js";
 
 export async function jobsPage(target, { user }) {
   const holder = h("div");
-  const pager = h("div", { class: "pager" });
-  target.append(h("h1", {}, "Jobs"), holder, pager);
-  let pages = [""];
-  async function load(after) {
+  const pages = keysetPages("after", async (after) => {
     const query = new URLSearchParams({ limit: "50" });
     if (after) query.set("after", after);
     const page = await api(`/jobs?${query}`);
-    const items = page.items;
     holder.replaceChildren(table(
       ["Job", "Last result", { text: "Last run", class: "hide-narrow" }, "Next run", { text: "Schedule", class: "hide-narrow" }, "Actions"],
-      items.map((job) => row(job, user))));
-    const nextAfter = page.next ? new URL(page.next, location.origin).searchParams.get("after") : null;
-    pager.replaceChildren(
-      h("button", { type: "button", disabled: pages.length < 2, onclick: () => { pages.pop(); load(pages[pages.length - 1]); } }, "Previous"),
-      h("button", { type: "button", disabled: !nextAfter, onclick: () => { pages.push(nextAfter); load(nextAfter); } }, "Next"));
-  }
-  await load("");
+      page.items.map((job) => row(job, user))));
+    return page;
+  }, ["Previous", "Next"]);
+  target.append(h("h1", {}, "Jobs"), holder, pages.element);
+  await pages.restart();
 }
 
 function row(job, user) {

@@ -1,7 +1,7 @@
 // A session's replay: its events on a timeline, one lane per task (the session's own events
 // on the first), the decisions marked, and a scrubber that asks the server where every task
 // stood at that instant (the same replay as `tidemark session replay`).
-import { api, h } from "./dom.js";
+import { api, h, svg as make } from "./dom.js";
 
 const decisions = new Set(["ProxySelected", "TaskWaited", "ThrottleApplied", "TaskReassigned", "RetentionDeferred", "RestoreThrottleApplied"]);
 
@@ -46,13 +46,6 @@ export async function replayPage(target, { parameters: [id] }) {
 
 /** The lanes as SVG: a dot per event, a diamond per decision, a line for the scrubber. */
 function drawing(items, lanes, duration) {
-  const ns = "http://www.w3.org/2000/svg";
-  const make = (tag, attributes, text) => {
-    const node = document.createElementNS(ns, tag);
-    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
   const left = 150, width = 900, row = 24;
   const height = lanes.length * row + 20;
   const svg = make("svg", { class: "timeline", viewBox: `0 0 ${left + width + 10} ${height}`, role: "img",

@@ -2,7 +2,7 @@
 // one of them (a disk into a file in the server's restore folder, or the whole VM to a
 // managed server), and a restore followed live to its end. Every restore is a session of its
 // own on the server, audited under the user who asked.
-import { api, h, bytes, when, result, table, say, can } from "./dom.js";
+import { api, h, bytes, when, result, table, say, can, keysetPages } from "./dom.js";
 
 export async function restorePointsPage(target, { user }) {
   const vm = h("input", { id: "point-vm", name: "vm", placeholder: "web-01" });
@@ -10,11 +10,8 @@ export async function restorePointsPage(target, { user }) {
   const form = h("form", { class: "actions", role: "search" }, h("label", {}, "VM", vm), h("label", {}, "Job", job),
     h("button", { type: "submit" }, "Filter"));
   const holder = h("div");
-  const pager = h("div", { class: "pager" });
   const wizard = h("div", { id: "restore-wizard" });
-  target.append(h("h1", {}, "Restore points"), form, holder, pager, wizard);
-  const cursors = [null];
-  async function load(before) {
+  const pages = keysetPages("before", async (before) => {
     const query = new URLSearchParams({ limit: "50", available: "true" });
     if (vm.value.trim()) query.set("vm", vm.value.trim());
     if (job.value.trim()) query.set("job", job.value.trim());
@@ -33,13 +30,11 @@ export async function restorePointsPage(target, { user }) {
                 wizard.querySelector("select").focus();
               } }, "Restore…")
             : "")))));
-    const next = page.next ? new URL(page.next, location.origin).searchParams.get("before") : null;
-    pager.replaceChildren(
-      h("button", { type: "button", disabled: cursors.length < 2, onclick: () => { cursors.pop(); load(cursors[cursors.length - 1]); } }, "Newer"),
-      h("button", { type: "button", disabled: !next, onclick: () => { cursors.push(next); load(next); } }, "Older"));
-  }
-  form.addEventListener("submit", (event) => { event.preventDefault(); cursors.splice(1); load(null); });
-  await load(null);
+    return page;
+  });
+  target.append(h("h1", {}, "Restore points"), form, holder, pages.element, wizard);
+  form.addEventListener("submit", (event) => { event.preventDefault(); pages.restart(); });
+  await pages.restart();
 }
 
 /** The restore wizard for one point: what to restore, where to, and why. */

@@ -1,16 +1,13 @@
 // Sessions: the list (newest first, filtered and paged by the server) and one session, live
 // while it runs: the server's Server-Sent Events move each task's progress bar as checkpoints
 // land, and the statistics appear when it finishes. Nothing is polled.
-import { api, h, bytes, when, result, table, duration } from "./dom.js";
+import { api, h, bytes, when, result, table, duration, keysetPages } from "./dom.js";
 
 export async function sessionsPage(target) {
   const state = h("select", { id: "session-result", "aria-label": "Result" },
     ["any", "success", "warning", "failed", "stopped"].map((value) => h("option", { value }, value)));
   const holder = h("div");
-  const pager = h("div", { class: "pager" });
-  target.append(h("h1", {}, "Sessions"), h("label", {}, "Result ", state), holder, pager);
-  const cursors = [null];
-  async function load(before) {
+  const pages = keysetPages("before", async (before) => {
     const query = new URLSearchParams({ limit: "50" });
     if (state.value !== "any") query.set("result", state.value);
     if (before) query.set("before", before);
@@ -20,13 +17,11 @@ export async function sessionsPage(target) {
         h("td", {}, h("a", { href: `#/sessions/${s.session_id}` }, s.job_name ?? s.session_id)),
         h("td", {}, when(s.started_at)), h("td", {}, result(s.result ?? s.state)),
         h("td", { class: "hide-narrow" }, duration(s.duration_seconds)), h("td", {}, bytes(s.processed_bytes))))));
-    const next = page.next ? new URL(page.next, location.origin).searchParams.get("before") : null;
-    pager.replaceChildren(
-      h("button", { type: "button", disabled: cursors.length < 2, onclick: () => { cursors.pop(); load(cursors[cursors.length - 1]); } }, "Newer"),
-      h("button", { type: "button", disabled: !next, onclick: () => { cursors.push(next); load(next); } }, "Older"));
-  }
-  state.addEventListener("change", () => { cursors.splice(1); load(null); });
-  await load(null);
+    return page;
+  });
+  target.append(h("h1", {}, "Sessions"), h("label", {}, "Result ", state), holder, pages.element);
+  state.addEventListener("change", () => pages.restart());
+  await pages.restart();
 }
 
 export async function sessionPage(target, { parameters: [id], onLeave }) {
