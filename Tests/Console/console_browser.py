@@ -204,8 +204,12 @@ try:
     shoot(driver, "job-edit", "desktop")
     driver.find_element(By.ID, "job-yaml-apply").click()
     wait_for(driver, lambda d: "Changed" in d.find_element(By.ID, "job-yaml-outcome").text, "the change was not applied")
-    driver.get(url + "/#/jobs")
-    wait_for(driver, lambda d: "edited in the console" in d.find_element(By.ID, "main").text, "the jobs page does not show the change")
+    # The list reads the projection, which can trail the log a moment on a busy machine: reload until it shows.
+    def shows_change(d):
+        d.get(url + "/#/jobs")
+        time.sleep(0.5)
+        return "edited in the console" in d.find_element(By.ID, "main").text
+    wait_for(driver, shows_change, "the jobs page does not show the change")
 finally:
     driver.quit()
 
