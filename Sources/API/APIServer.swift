@@ -119,6 +119,7 @@ public enum APIServer {
         ).add(to: api)
         EventFeedRoutes(store: store, hub: hub).add(to: api)
         ReportRoutes(store: store).add(to: api)
+        StatisticsRoutes(store: store, catalog: manager.catalog).add(to: api)
         DashboardRoutes(store: store).add(to: api)
         AuditRoutes(store: store).add(to: api)
         ApprovalRoutes(store: store, approvals: ApprovalStore(catalog: manager.catalog)).add(to: api)

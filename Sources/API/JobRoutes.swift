@@ -18,6 +18,7 @@ struct JobRoutes {
 
     func add(to group: RouterGroup<APIContext>) {
         JobDefinitionRoutes(routes: catalogRoutes).add(to: group)
+        JobHistoryRoutes(catalog: manager.catalog).add(to: group)
         group.post("jobs/:name/start", use: start)
         group.post("jobs/:name/stop", use: stop)
     }

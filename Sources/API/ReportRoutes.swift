@@ -6,7 +6,7 @@ import Postgres
 
 /// What the workflows left behind, as their `reporting` views show it: restore points,
 /// restores and publishes newest first (keyset paging by time and id), each one by its id;
-/// daily and per-job statistics; the projections' status.
+/// the projections' status (statistics are ``StatisticsRoutes``).
 struct ReportRoutes {
     let store: EventStore
 
@@ -67,12 +67,6 @@ struct ReportRoutes {
                 _ = try context.require(list.permission)
                 return try await one(try Self.identifier(try context.parameters.require("id"), of: list), list)
             }
-        }
-        group.get("statistics/daily", use: daily)
-        group.get("statistics/jobs") { request, context in
-            _ = try context.require(.readSessions)
-            return try await CatalogRoutes.page(
-                request, store: store, path: "statistics/jobs", view: "reporting.job_statistics", key: "job_name")
         }
         group.get("projections") { _, context in
             _ = try context.require(.readSessions)
@@ -161,43 +155,6 @@ struct ReportRoutes {
             throw APIProblem.badRequest("a \(list.noun) id is a uuid such as 0b3e5c1e-6f0a-4c47-9d2c-2f9a8d3e4b5a, not '\(text)'")
         }
         return text.lowercased()
-    }
-
-    /// One row per day from `from` to `to` (dates, `YYYY-MM-DD`; the last 30 days by default,
-    /// at most 366), oldest first; days without sessions are absent.
-    @Sendable func daily(_ request: Request, context: APIContext) async throws -> Response {
-        _ = try context.require(.readSessions)
-        let query = request.uri.queryParameters
-        let to = try query.get("to").map { try Self.day(String($0), "to") } ?? Calendar.utc.startOfDay(for: Date())
-        let from = try query.get("from").map { try Self.day(String($0), "from") } ?? to.addingTimeInterval(-29 * 86_400)
-        let days = Int(to.timeIntervalSince(from) / 86_400) + 1
-        guard days >= 1 else { throw APIProblem.badRequest("from must be on or before to") }
-        guard days <= 366 else { throw APIProblem.badRequest("from and to span \(days) days; ask for at most 366 at a time") }
-        let formatter = Self.dayFormatter()
-        let result = try await store.pool.query(
-            """
-            SELECT coalesce(json_agg(row_to_json(d) ORDER BY d.day), '[]')::text
-              FROM reporting.daily_statistics d WHERE d.day BETWEEN $1::date AND $2::date
-            """, [formatter.string(from: from), formatter.string(from: to)])
-        return JSONResponse.text(
-            #"{"from":"\#(formatter.string(from: from))","to":"\#(formatter.string(from: to))","items":\#(try result.decode(0, 0, as: String.self))}"#
-        )
-    }
-
-    static func day(_ text: String, _ name: String) throws -> Date {
-        guard text.utf8.count == 10, let date = dayFormatter().date(from: text) else {
-            throw APIProblem.badRequest("\(name) is a date such as 2026-12-01, not '\(text)'")
-        }
-        return date
-    }
-
-    static func dayFormatter() -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        formatter.isLenient = false
-        return formatter
     }
 }
 

@@ -80,6 +80,24 @@ struct APIDefinitionTests {
             "SELECT string_agg(event_type, ',' ORDER BY stream_version) FROM tidemark.events WHERE stream_id = 'job-\(id)'")
         #expect(types == "JobAdded,JobUpdated,JobRenamed,JobRemoved")
 
+        // Its history, field by field, newest first, found by the last name it had; paged.
+        let history = try await api.curl("GET", "/api/v1/jobs/web-weekly/history?limit=2", token: admin)
+        let newest = try #require(history.json["items"] as? [[String: Any]], "\(history.body)")
+        #expect(newest.map { $0["change"] as? String } == ["JobRemoved", "JobRenamed"], "\(history.body)")
+        let rename = (newest.last?["fields"] as? [[String: Any]])?.first
+        #expect(
+            rename?["field"] as? String == "name" && rename?["before"] as? String == "web-nightly"
+                && rename?["after"] as? String == "web-weekly")
+        let nextPage = try #require(history.json["next"] as? String, "\(history.body)")
+        #expect(nextPage == "/api/v1/jobs/web-weekly/history?limit=2&before=3")
+        let older = try await api.curl("GET", nextPage, token: admin)
+        let oldest = try #require(older.json["items"] as? [[String: Any]], "\(older.body)")
+        #expect(oldest.map { $0["change"] as? String } == ["JobUpdated", "JobAdded"] && older.json["next"] is NSNull, "\(older.body)")
+        let objects = (oldest.first?["fields"] as? [[String: Any]])?.map { $0["field"] as? String }
+        #expect(objects == ["objects"] && oldest.first?["actor"] as? String == "api:user-administrator", "\(older.body)")
+        #expect(try await api.curl("GET", "/api/v1/jobs/no-such-job/history", token: admin).status == 404)
+        #expect(try await api.curl("GET", "/api/v1/jobs/web-weekly/history?before=0", token: admin).status == 400)
+
         // The other kinds: one object with its version as ETag.
         let repository = try await api.curl("GET", "/api/v1/repositories/REPO", token: admin)
         #expect(repository.status == 200 && repository.json["repository_name"] as? String == "repo" && repository.headers.contains("\"1\""))

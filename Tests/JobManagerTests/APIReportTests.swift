@@ -57,6 +57,21 @@ struct APIReportTests {
         let row = (perJob.json["items"] as? [[String: Any]])?.first
         #expect(row?["job_name"] as? String == job && row?["sessions"] as? Int == 1 && row?["succeeded"] as? Int == 1, "\(perJob.body)")
         #expect(row?["last_success_at"] is String, "\(perJob.body)")
+        // The same as CSV for a spreadsheet: a header, then the rows; each session's statistics too.
+        let dailyCSV = try await api.curl("GET", "/api/v1/statistics/daily?format=csv", token: admin)
+        let dailyLines = dailyCSV.body.split(separator: "\r\n")
+        #expect(dailyCSV.headers.lowercased().contains("content-type: text/csv"), "\(dailyCSV.headers)")
+        #expect(dailyLines.first?.hasPrefix("day,sessions,") == true && dailyLines.count == days.count + 1, "\(dailyCSV.body)")
+        let jobsCSV = try await api.curl("GET", "/api/v1/statistics/jobs", token: admin, headers: ["Accept: text/csv"])
+        #expect(jobsCSV.body.split(separator: "\r\n").last?.contains(",\(job),1,1,") == true, "\(jobsCSV.body)")
+        let perSession = try await api.curl("GET", "/api/v1/statistics/sessions?job=\(job)", token: admin)
+        let sessionRow = (perSession.json["items"] as? [[String: Any]])?.first
+        #expect(sessionRow?["session_id"] as? String == session && sessionRow?["processed_bytes"] as? Int ?? 0 > 0, "\(perSession.body)")
+        let sessionsCSV = try await api.curl("GET", "/api/v1/statistics/sessions?format=csv", token: api.tokens["viewer"])
+        #expect(sessionsCSV.headers.contains("attachment; filename=\"tidemark-sessions-"), "\(sessionsCSV.headers)")
+        #expect(sessionsCSV.body.split(separator: "\r\n").count == 2 && sessionsCSV.body.contains(session), "\(sessionsCSV.body)")
+        #expect(try await api.curl("GET", "/api/v1/statistics/sessions?job=no-such-job", token: admin).status == 404)
+        #expect(try await api.curl("GET", "/api/v1/statistics/sessions?format=xlsx", token: admin).status == 400)
         let projections = try await api.curl("GET", "/api/v1/projections", token: admin)
         #expect((projections.json["items"] as? [[String: Any]])?.isEmpty == false, "\(projections.body)")
 

@@ -3,17 +3,18 @@ import EventStore
 import Foundation
 
 /// A job's history read from its stream: each change with its time, actor and the fields
-/// that changed, old value to new, as a person wrote them (names, not ids).
-enum JobHistory {
-    struct Entry {
-        let version: Int64
-        let recordedAt: Date
-        let actor: String
-        let change: String
+/// that changed, old value to new, as a person wrote them (names, not ids). One reading for
+/// `tidemark job history` and the API's `GET /api/v1/jobs/{name}/history`, so both say the same.
+public enum JobHistory {
+    public struct Entry: Sendable {
+        public let version: Int64
+        public let recordedAt: Date
+        public let actor: String
+        public let change: String
         /// Field, before, after.
-        let diff: [(String, String, String)]
+        public let diff: [(String, String, String)]
 
-        var text: String {
+        public var text: String {
             var lines = ["\(ISO8601DateFormatter().string(from: recordedAt))  v\(version)  \(change)  by \(actor)"]
             for (field, before, after) in diff {
                 lines.append(before.isEmpty ? "    \(field): \(after)" : "    \(field): \(before) → \(after)")
@@ -21,7 +22,7 @@ enum JobHistory {
             return lines.joined(separator: "\n")
         }
 
-        var json: String {
+        public var json: String {
             let changes = diff.map {
                 "{\"field\":\(JSONString.quoted($0.0)),\"before\":\(JSONString.quoted($0.1)),\"after\":\(JSONString.quoted($0.2))}"
             }
@@ -30,7 +31,7 @@ enum JobHistory {
         }
     }
 
-    static func entries(_ events: [RecordedEvent], names: CatalogState) throws -> [Entry] {
+    public static func entries(_ events: [RecordedEvent], names: CatalogState) throws -> [Entry] {
         var state = CatalogState()
         var entries: [Entry] = []
         var previous: [String: String] = [:]

@@ -1,0 +1,151 @@
+import Catalog
+import CatalogStore
+import EventStore
+import Foundation
+import Hummingbird
+import Postgres
+
+/// Statistics over time, as JSON or as CSV (`format=csv` or `Accept: text/csv`) for a
+/// spreadsheet: sessions and bytes per day, each job's sessions summed up, and one row per
+/// session (duration, bytes, dedupe and compression ratios, bottleneck) in a span, for one
+/// job or all. Rows come from the `reporting` views, so an export says what SQL tools say.
+struct StatisticsRoutes {
+    let store: EventStore
+    let catalog: CatalogStore
+
+    /// A CSV of sessions holds at most this many rows; a wider one is refused with what to
+    /// narrow, not cut short.
+    static let maximumSessionRows = 20_000
+
+    func add(to group: RouterGroup<APIContext>) {
+        group.get("statistics/daily", use: daily)
+        group.get("statistics/jobs", use: jobs)
+        group.get("statistics/sessions", use: sessions)
+    }
+
+    /// One row per day from `from` to `to`, oldest first; days without sessions are absent.
+    @Sendable func daily(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.readSessions)
+        let span = try DaySpan(request)
+        let csv = try CSVTable.wanted(request)
+        let rows = "SELECT * FROM reporting.daily_statistics d WHERE d.day BETWEEN $1::date AND $2::date ORDER BY d.day"
+        if csv {
+            let result = try await store.pool.query(rows, [span.fromText, span.toText])
+            return try CSVTable.response(result, fileName: "tidemark-daily-\(span.fromText)-\(span.toText).csv")
+        }
+        let result = try await store.pool.query(
+            "SELECT coalesce(json_agg(row_to_json(d) ORDER BY d.day), '[]')::text FROM (\(rows)) d", [span.fromText, span.toText])
+        return JSONResponse.text(
+            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#)
+    }
+
+    /// Each job's sessions summed up: a page by name as JSON; every job as CSV.
+    @Sendable func jobs(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.readSessions)
+        if try CSVTable.wanted(request) {
+            let result = try await store.pool.query("SELECT * FROM reporting.job_statistics ORDER BY job_name")
+            return try CSVTable.response(result, fileName: "tidemark-jobs.csv")
+        }
+        return try await CatalogRoutes.page(
+            request, store: store, path: "statistics/jobs", view: "reporting.job_statistics", key: "job_name")
+    }
+
+    /// The sessions started in the span, oldest first, with their statistics; `job` (its
+    /// current or a former name) keeps one job's.
+    @Sendable func sessions(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.readSessions)
+        let span = try DaySpan(request)
+        let csv = try CSVTable.wanted(request)
+        var jobID: String? = nil
+        if let job = try APIRequest.query(request, "job") {
+            let state = try await catalog.load()
+            guard let id = state.id(of: JobDefinition.self, named: job) ?? state.formerHolder(of: .job, named: job) else {
+                throw APIProblem.notFound(
+                    UnknownName.message(
+                        "job", job, relation: "is or was named", known: state.jobs.values.map(\.definition.name),
+                        listCommand: "GET /api/v1/jobs"))
+            }
+            jobID = id
+        }
+        // From `from`'s midnight UTC to the midnight after `to`.
+        let rows = """
+            SELECT s.session_id, s.job_name, s.trigger, s.started_at, s.finished_at, s.state, s.result, s.duration_seconds,
+                   s.vm_count, s.processed_bytes, s.read_bytes, s.transferred_bytes, s.dedupe_ratio, s.compression_ratio,
+                   s.rate_bytes_per_second, s.bottleneck, s.busy_source_percent, s.busy_proxy_percent,
+                   s.busy_network_percent, s.busy_target_percent
+              FROM reporting.sessions s
+             WHERE coalesce(s.started_at, '-infinity'::timestamptz) >= ($1::date)::timestamp AT TIME ZONE 'UTC'
+               AND coalesce(s.started_at, '-infinity'::timestamptz) < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'
+               AND ($3::text IS NULL OR s.job_id = $3::text)
+             ORDER BY coalesce(s.started_at, '-infinity'::timestamptz), s.session_id
+             LIMIT \(Self.maximumSessionRows + 1)
+            """
+        let parameters: [any PostgresEncodable] = [span.fromText, span.toText, jobID]
+        if csv {
+            let result = try await store.pool.query(rows, parameters)
+            try Self.refuseTooMany(result.rowCount)
+            let name = jobID == nil ? "" : "-" + Self.fileSafe(try APIRequest.query(request, "job") ?? "")
+            return try CSVTable.response(result, fileName: "tidemark-sessions\(name)-\(span.fromText)-\(span.toText).csv")
+        }
+        let result = try await store.pool.query(
+            """
+            SELECT coalesce(json_agg(row_to_json(r) ORDER BY coalesce(r.started_at, '-infinity'::timestamptz), r.session_id), '[]')::text,
+                   count(*)
+              FROM (\(rows)) r
+            """, parameters)
+        try Self.refuseTooMany(Int(try result.decode(0, 1, as: Int64.self)))
+        return JSONResponse.text(
+            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#)
+    }
+
+    static func refuseTooMany(_ rows: Int) throws {
+        guard rows <= maximumSessionRows else {
+            throw APIProblem.badRequest(
+                "more than \(maximumSessionRows) sessions started in this span: ask for fewer days (from, to) or one job (job=NAME)")
+        }
+    }
+
+    /// A name as part of a download's file name: letters, digits, `-`, `_` and `.` only.
+    static func fileSafe(_ name: String) -> String {
+        let kept = name.unicodeScalars.prefix(80).map { scalar -> Character in
+            let plain = scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "-_.".unicodeScalars.contains(scalar))
+            return plain ? Character(scalar) : "_"
+        }
+        return String(kept)
+    }
+}
+
+/// `from` and `to` as dates (`YYYY-MM-DD`, UTC), both included: the last 30 days unless
+/// given, at most 366 days.
+struct DaySpan {
+    let fromText: String
+    let toText: String
+
+    init(_ request: Request) throws {
+        let query = request.uri.queryParameters
+        let to = try query.get("to").map { try Self.day(String($0), "to") } ?? Calendar.utc.startOfDay(for: Date())
+        let from = try query.get("from").map { try Self.day(String($0), "from") } ?? to.addingTimeInterval(-29 * 86_400)
+        let days = Int(to.timeIntervalSince(from) / 86_400) + 1
+        guard days >= 1 else { throw APIProblem.badRequest("from must be on or before to") }
+        guard days <= 366 else { throw APIProblem.badRequest("from and to span \(days) days; ask for at most 366 at a time") }
+        let formatter = Self.formatter()
+        fromText = formatter.string(from: from)
+        toText = formatter.string(from: to)
+    }
+
+    static func day(_ text: String, _ name: String) throws -> Date {
+        guard text.utf8.count == 10, let date = formatter().date(from: text) else {
+            throw APIProblem.badRequest("\(name) is a date such as 2026-12-01, not '\(text)'")
+        }
+        return date
+    }
+
+    static func formatter() -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        formatter.isLenient = false
+        return formatter
+    }
+}
