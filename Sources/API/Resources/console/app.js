@@ -1,5 +1,5 @@
 // The console's shell: who is signed in, the navigation, and the pages by their address
-// (#/dashboard, #/jobs, #/jobs/NAME, #/sessions, #/sessions/ID, #/audit). Every page reads
+// (#/dashboard, #/jobs, #/jobs/NAME, #/sessions, #/sessions/ID, #/statistics, #/audit, ...). Every page reads
 // the API only; the server checks every permission again.
 import { api, h, say, can } from "./dom.js";
 import { signInPage } from "./signin.js";
@@ -10,6 +10,7 @@ import { auditPage } from "./audit.js";
 import { restorePointsPage, restorePage } from "./restore.js";
 import { replayPage } from "./replay.js";
 import { infrastructurePage } from "./infrastructure.js";
+import { statisticsPage } from "./statistics.js";
 
 const main = () => document.getElementById("main");
 let user = null;
@@ -25,6 +26,7 @@ const routes = [
   [/^#\/sessions\/([0-9a-f-]{36})\/replay$/, () => replayPage],
   [/^#\/audit$/, () => auditPage],
   [/^#\/infrastructure$/, () => infrastructurePage],
+  [/^#\/statistics$/, () => statisticsPage],
   [/^#\/restore-points$/, () => restorePointsPage],
   [/^#\/restores\/([0-9a-f-]{36})$/, () => restorePage],
 ];

@@ -1,7 +1,8 @@
 // The dashboard: the last 24 hours and 7 days at a glance, what needs attention first, what
 // runs now, data per day, and the projections' lag when it is high. Refreshed every 15 s
 // in the background (a refresh does not count as the user being active).
-import { api, h, bytes, when, result, table, duration, svg } from "./dom.js";
+import { api, h, bytes, when, result, table, duration } from "./dom.js";
+import { dailyChart } from "./chart.js";
 
 const outcomes = ["success", "warning", "failed", "stopped", "running"];
 
@@ -44,7 +45,7 @@ function render(data) {
       h("td", {}, bytes(session.processed_bytes)),
       h("td", {}, session.rate_bytes_per_second ? `${bytes(session.rate_bytes_per_second)}/s` : "–")))));
   parts.push(h("h2", {}, "Data per day"));
-  parts.push(chart(data.daily));
+  parts.push(dailyChart(data.daily, "No sessions in the last two weeks."));
   const lagging = data.projections.filter((p) => p.lagging);
   if (lagging.length) {
     parts.push(h("h2", {}, "Projections behind the log"));
@@ -52,27 +53,4 @@ function render(data) {
       lagging.map((p) => h("tr", {}, h("td", {}, p.projection), h("td", {}, p.events_behind), h("td", {}, duration(p.seconds_behind))))));
   }
   return parts;
-}
-
-/** Processed and transferred bytes per day as bars, drawn as SVG (no library). */
-function chart(days) {
-  const make = svg;
-  const width = 700, height = 180, bottom = 150, slot = width / Math.max(days.length, 1);
-  const top = Math.max(1, ...days.map((d) => Number(d.processed_bytes) || 0));
-  const picture = make("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": "Bytes processed and transferred per day" });
-  days.forEach((day, index) => {
-    const x = index * slot + 4;
-    const processed = ((Number(day.processed_bytes) || 0) / top) * (bottom - 10);
-    const transferred = ((Number(day.transferred_bytes) || 0) / top) * (bottom - 10);
-    const bar = make("rect", { class: "processed", x, y: bottom - processed, width: slot / 2 - 4, height: processed });
-    bar.append(make("title", {}, `${day.day}: ${bytes(day.processed_bytes)} processed`));
-    picture.append(bar);
-    const sent = make("rect", { class: "transferred", x: x + slot / 2 - 4, y: bottom - transferred, width: slot / 2 - 4, height: transferred });
-    sent.append(make("title", {}, `${day.day}: ${bytes(day.transferred_bytes)} transferred`));
-    picture.append(sent);
-    picture.append(make("text", { x, y: height - 12 }, String(day.day).slice(5)));
-  });
-  const legend = h("p", { class: "muted" }, "Bars: processed (blue) and transferred (green) per day.");
-  return h("div", { class: "card" }, days.length ? picture : h("p", { class: "muted" }, "No sessions in the last two weeks."), legend);
 }

@@ -92,8 +92,11 @@ export function result(value) {
   return h("span", { class: `result result-${word}` }, word);
 }
 
+/** A table in a frame that scrolls sideways on a narrow screen; the frame takes the keyboard's
+ * focus (and is named by the columns), so the hidden columns can be reached without a mouse. */
 export function table(headings, rows, { caption } = {}) {
-  return h("div", { class: "table-wrap" },
+  const names = headings.map((heading) => (typeof heading === "string" ? heading : heading.text));
+  return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption ?? `Table: ${names.join(", ")}` },
     h("table", {}, caption ? h("caption", { class: "muted" }, caption) : null,
       h("thead", {}, h("tr", {}, headings.map((heading) =>
         typeof heading === "string" ? h("th", { scope: "col" }, heading) : h("th", { scope: "col", class: heading.class }, heading.text)))),

@@ -1,6 +1,6 @@
 // Jobs: the table (paged by the server, 50 at a time) with each job's last result, last and
 // next run and schedule, start and stop for those who may run jobs; a job's page with its
-// settings and its sessions.
+// settings, its history of changes field by field, and its sessions.
 import { api, apiText, h, bytes, when, result, table, say, can, APIError, keysetPages } from "./dom.js";
 
 export async function jobsPage(target, { user }) {
@@ -73,7 +73,10 @@ export async function jobPage(target, { user, parameters: [name] }) {
     can(user, "jobs:run") ? controls(job.job_name) : h("span"),
     h("h2", {}, "Settings"),
     table(["Setting", "Value"], settings.map(([key, value]) => h("tr", {}, h("th", { scope: "row" }, key), h("td", {}, value ?? "–")))));
-  if (can(user, "catalog:write")) target.append(await yamlEditor(job.job_name));
+  const history = changeHistory(job.job_name);
+  if (can(user, "catalog:write")) target.append(await yamlEditor(job.job_name, history.refresh));
+  await history.refresh();
+  target.append(history.element);
   const sessions = await api(`/sessions?limit=20&job=${encodeURIComponent(job.job_name)}`);
   target.append(h("h2", {}, "Sessions"), table(["Started", "Result", "Trigger", "Processed"],
     sessions.items.map((s) => h("tr", {},
@@ -81,10 +84,31 @@ export async function jobPage(target, { user, parameters: [name] }) {
       h("td", {}, result(s.result ?? s.state)), h("td", {}, s.trigger ?? "–"), h("td", {}, bytes(s.processed_bytes))))));
 }
 
+/** Every change to the job, newest first, field by field (before → after), with who and
+ * when: the server reads it from the job's stream in the log, 20 changes a page. */
+function changeHistory(name) {
+  const holder = h("div", { id: "job-history" });
+  const pages = keysetPages("before", async (before) => {
+    const query = new URLSearchParams({ limit: "20" });
+    if (before) query.set("before", before);
+    const page = await api(`/jobs/${encodeURIComponent(name)}/history?${query}`);
+    holder.replaceChildren(table(["When", "Who", "Change", "Fields"], page.items.map((entry) => h("tr", {},
+      h("td", {}, when(entry.recorded_at), h("div", { class: "muted" }, `version ${entry.version}`)),
+      h("td", {}, entry.actor), h("td", {}, entry.change.replace(/^Job/, "")),
+      h("td", {}, entry.fields.length ? h("ul", { class: "changes" }, entry.fields.map((field) => h("li", {},
+        h("strong", {}, field.field), ": ", field.before ? `${field.before} → ${field.after}` : field.after))) : "–")))));
+    return page;
+  });
+  return {
+    element: h("section", { "aria-label": "History of changes" }, h("h2", {}, "History of changes"), holder, pages.element),
+    refresh: () => pages.restart(),
+  };
+}
+
 /** The job as YAML, changed in place: a preview (the server's dry run: what would change),
  * then the change itself, both against the version read (If-Match), so nobody's change is
  * overwritten unseen. Shortening retention waits for a second administrator. */
-async function yamlEditor(name) {
+async function yamlEditor(name, onChanged) {
   const path = `/jobs/${encodeURIComponent(name)}`;
   const read = await apiText(path, { headers: { Accept: "application/yaml" } });
   let version = read.etag;
@@ -104,7 +128,11 @@ async function yamlEditor(name) {
       const changes = data.changes ?? [];
       outcome.append(h("p", {}, dryRun ? (changes.length ? "Would change:" : "Nothing would change.") : (changes.length ? "Changed:" : "Nothing changed.")),
         h("ul", {}, changes.map((c) => h("li", {}, `${c.event_type}${c.changed_fields?.length ? `: ${c.changed_fields.join(", ")}` : ""}`))));
-      if (!dryRun && reply.etag) { version = reply.etag; say(`Job ${name} changed.`); }
+      if (!dryRun && reply.etag) {
+        version = reply.etag;
+        say(`Job ${name} changed.`);
+        await onChanged();
+      }
     } catch (error) {
       outcome.append(h("p", { class: "error", role: "alert" }, error.message));
     }
