@@ -3,7 +3,8 @@
 
 Run by ConsoleBrowserTests against a live `tidemark server`; prints one line per step and
 exits non-zero at the first failure, with what was on the page. Arguments:
-  URL CERTIFICATE OPERATOR_PASSWORD TOTP_SECRET OTHERS_PASSWORD JOB SCREENSHOTS_DIR
+  URL CERTIFICATE OPERATOR_PASSWORD TOTP_SECRET OTHERS_PASSWORD JOB SCREENSHOTS_DIR PENDING_JOB
+(PENDING_JOB: a job whose removal another administrator asked for, awaiting approval.)
 The server's self-signed certificate is trusted by its public key's hash alone
 (--ignore-certificate-errors-spki-list), so no other certificate error is ignored.
 """
@@ -22,7 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-url, certificate, operator_password, totp_secret, others_password, job, shots = sys.argv[1:8]
+url, certificate, operator_password, totp_secret, others_password, job, shots, pending_job = sys.argv[1:9]
 
 
 def spki_hash(path):
@@ -266,6 +267,25 @@ try:
         time.sleep(0.5)
         return "edited in the console" in d.find_element(By.ID, "main").text
     wait_for(driver, shows_change, "the jobs page does not show the change")
+
+    step("the administrator approves another administrator's request to remove a job, from the audit page")
+    approve = f"button[aria-label='Approve: remove job {pending_job}']"
+    def shows_request(d):
+        d.get(url + "/#/audit")
+        time.sleep(0.5)
+        return bool(d.find_elements(By.CSS_SELECTOR, approve))
+    wait_for(driver, shows_request, "the pending removal is not in the audit page with an Approve button")
+    if "api:second-admin" not in driver.find_element(By.ID, "approvals-pending").text:
+        fail(driver, "the pending request does not say who asked")
+    shoot(driver, "approvals", "desktop")
+    driver.find_element(By.CSS_SELECTOR, approve).click()
+    wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, approve)
+             and "Nothing to show" in d.find_element(By.ID, "approvals-pending").text, "the approved request is still pending")
+    gone = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/api/v1/jobs/' + arguments[0], {headers: {Accept: 'application/yaml'}}).then(r => done(r.status));", pending_job)
+    if gone != 404:
+        fail(driver, f"the job is still there after the approval (GET answered {gone})")
 finally:
     driver.quit()
 

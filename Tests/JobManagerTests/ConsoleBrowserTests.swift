@@ -34,6 +34,16 @@ struct ConsoleBrowserTests {
         // A description with markup, which must show as text.
         let probe = #"<img src=x onerror="window.tidemarkProbe=true"> nightly"#
         #expect(try environment.tidemark(["job", "update", environment.jobName, "--description", probe]).status == 0)
+        // A second administrator asks to remove a spare job: it waits in the audit page for the first.
+        let admin = try #require(api.tokens["administrator"])
+        #expect(try environment.tidemark(["user", "add", "second-admin", "--role", "administrator"]).status == 0)
+        let second = try environment.token(for: "second-admin")
+        let yaml = try await api.curl("GET", "/api/v1/jobs/\(environment.jobName)", token: admin, headers: ["Accept: application/yaml"])
+        let spare = yaml.body.replacingOccurrences(of: "name: \(environment.jobName)\n", with: "name: spare\n")
+        let added = try await api.curl("POST", "/api/v1/jobs", token: admin, body: spare, contentType: "application/yaml")
+        #expect(added.status == 201, "\(added.body)")
+        let asked = try await api.curl("DELETE", "/api/v1/jobs/spare", token: second)
+        #expect(asked.status == 202, "\(asked.body)")
 
         let screenshots =
             ProcessInfo.processInfo.environment["TIDEMARK_CONSOLE_SCREENSHOTS"]
@@ -41,7 +51,7 @@ struct ConsoleBrowserTests {
         let run = try await offThePool {
             try Program.run(
                 "/usr/bin/env",
-                ["python3", Self.script, api.url, api.certificate, password, secret, others, environment.jobName, screenshots],
+                ["python3", Self.script, api.url, api.certificate, password, secret, others, environment.jobName, screenshots, "spare"],
                 in: environment.folder, timeLimit: 420)
         }
         #expect(run.status == 0, "the browser test:\n\(run.output.suffix(8_000))")
