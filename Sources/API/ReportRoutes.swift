@@ -57,8 +57,14 @@ struct ReportRoutes {
             Filter(parameter: "state", column: "state", kind: .name), Filter(parameter: "vm", column: "vm_name", kind: .name),
         ], permission: .readSessions)
 
+    static let serverChecks = NewestFirst(
+        path: "server-checks", noun: "server check", view: "reporting.server_checks", time: "started_at", id: "check_id",
+        filters: [
+            Filter(parameter: "server", column: "server_name", kind: .name), Filter(parameter: "ok", column: "ok", kind: .boolean),
+        ], permission: .readCatalog)
+
     func add(to group: RouterGroup<APIContext>) {
-        for list in [Self.restorePoints, Self.restores, Self.publishes] {
+        for list in [Self.restorePoints, Self.restores, Self.publishes, Self.serverChecks] {
             group.get(RouterPath(list.path)) { request, context in
                 _ = try context.require(list.permission)
                 return try await page(request, list)

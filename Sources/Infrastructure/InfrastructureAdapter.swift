@@ -25,9 +25,16 @@ public protocol InfrastructureAdapter: Sendable {
     /// Ends the session with the manager (a vCenter login), once the work is done: a server
     /// running many sessions must not leave a login open per session.
     func disconnect() async
+
+    /// What the manager says it is and the certificate it showed (a server's "check"); nil
+    /// for a manager with neither, as the lab.
+    func identity() async throws -> ManagerIdentity?
 }
 
 extension InfrastructureAdapter {
     /// Nothing to end (the lab keeps no session).
     public func disconnect() async {}
+
+    /// No product or certificate to show (the lab).
+    public func identity() async throws -> ManagerIdentity? { nil }
 }

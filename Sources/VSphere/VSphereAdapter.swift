@@ -40,6 +40,14 @@ public final class VSphereAdapter: InfrastructureAdapter {
         connection.withLock { $0 = nil }
     }
 
+    public func identity() async throws -> ManagerIdentity? {
+        try await connect()
+        let about = try await client.about()
+        return ManagerIdentity(
+            product: about.fullName, api: "\(about.apiType.isEmpty ? "API" : about.apiType + ", API") \(about.apiVersion)",
+            certificateThumbprint: about.certificateThumbprint)
+    }
+
     public func inventory() async throws -> Inventory {
         try await connect()
         let inventory = try await client.inventory()
