@@ -286,6 +286,15 @@ try:
         "fetch('/api/v1/jobs/' + arguments[0], {headers: {Accept: 'application/yaml'}}).then(r => done(r.status));", pending_job)
     if gone != 404:
         fail(driver, f"the job is still there after the approval (GET answered {gone})")
+
+    step("the administrator checks the managed server from the infrastructure page")
+    driver.get(url + "/#/infrastructure")
+    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "button[data-action='check']")), "no Check button for an administrator")
+    driver.find_element(By.CSS_SELECTOR, "button[data-action='check']").click()
+    wait_for(driver, lambda d: "ok" in d.find_element(By.CSS_SELECTOR, ".check-outcome").text
+             and "VM" in d.find_element(By.CSS_SELECTOR, ".check-outcome").text
+             and "api:user-administrator" in d.find_element(By.CSS_SELECTOR, ".check-outcome").text, "the check's outcome did not show")
+    shoot(driver, "server-check", "desktop")
 finally:
     driver.quit()
 
