@@ -26,8 +26,10 @@ enum CSVTable {
         if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(value) == nil {
             value = "'" + value
         }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // Bytes, not Characters: a comma followed by a combining mark is one Character that
+        // is not ",", and "\r\n" is one Character too.
+        guard value.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"", options: .literal) + "\""
     }
 
     /// A download: `text/csv` with a file name, so a browser saves it rather than shows it.
@@ -36,15 +38,26 @@ enum CSVTable {
             status: .ok,
             headers: [
                 .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(fileName)\"",
+                .vary: "Accept",
             ],
             body: .init(byteBuffer: ByteBuffer(string: try text(result))))
+    }
+
+    /// `Accept` names `text/csv` with a weight above zero (`text/csv;q=0` refuses it).
+    static func accepts(_ accept: String) -> Bool {
+        accept.split(separator: ",").contains { range in
+            let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard parts.first == "text/csv" else { return false }
+            let weight = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return weight > 0
+        }
     }
 
     /// Whether the client asked for CSV: `format=csv`, or `Accept: text/csv` (a link in the
     /// console cannot set headers; a script can do either). Any other `format` is refused.
     static func wanted(_ request: Request) throws -> Bool {
         switch request.uri.queryParameters.get("format") {
-        case nil: return request.headers[.accept]?.contains("text/csv") == true
+        case nil: return Self.accepts(request.headers[.accept] ?? "")
         case "csv": return true
         case "json": return false
         case let other?: throw APIProblem.badRequest("format is csv or json, not '\(other)'")

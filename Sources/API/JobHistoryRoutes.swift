@@ -34,7 +34,7 @@ struct JobHistoryRoutes {
             } else {
                 "null"
             }
-        let jobName = state.jobs[id]?.definition.name ?? name
+        let jobName = state.jobs[id]?.definition.name ?? state.name(of: id)
         return JSONResponse.text(
             #"{"job_name":\#(JSONString.quoted(jobName)),"items":[\#(page.map(\.json).joined(separator: ","))],"next":\#(next)}"#)
     }

@@ -5,7 +5,8 @@ import Identity
 import Postgres
 
 /// What the workflows left behind, as their `reporting` views show it: restore points,
-/// restores and publishes newest first (keyset paging by time and id), each one by its id;
+/// restores, publishes and server checks newest first (keyset paging by time and id), each
+/// one by its id;
 /// the projections' status (statistics are ``StatisticsRoutes``).
 struct ReportRoutes {
     let store: EventStore

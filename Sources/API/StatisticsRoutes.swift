@@ -9,6 +9,8 @@ import Postgres
 /// spreadsheet: sessions and bytes per day, each job's sessions summed up, and one row per
 /// session (duration, bytes, dedupe and compression ratios, bottleneck) in a span, for one
 /// job or all. Rows come from the `reporting` views, so an export says what SQL tools say.
+/// Days differ on purpose: `reporting.daily_statistics` counts a session on the UTC day it
+/// finished (when its bytes are known), the sessions' rows by the day it started.
 struct StatisticsRoutes {
     let store: EventStore
     let catalog: CatalogStore
@@ -36,7 +38,8 @@ struct StatisticsRoutes {
         let result = try await store.pool.query(
             "SELECT coalesce(json_agg(row_to_json(d) ORDER BY d.day), '[]')::text FROM (\(rows)) d", [span.fromText, span.toText])
         return JSONResponse.text(
-            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#)
+            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#,
+            headers: Self.negotiated)
     }
 
     /// Each job's sessions summed up: a page by name as JSON; every job as CSV.
@@ -46,8 +49,10 @@ struct StatisticsRoutes {
             let result = try await store.pool.query("SELECT * FROM reporting.job_statistics ORDER BY job_name")
             return try CSVTable.response(result, fileName: "tidemark-jobs.csv")
         }
-        return try await CatalogRoutes.page(
+        var response = try await CatalogRoutes.page(
             request, store: store, path: "statistics/jobs", view: "reporting.job_statistics", key: "job_name")
+        response.headers[.vary] = "Accept"
+        return response
     }
 
     /// The sessions started in the span, oldest first, with their statistics; `job` (its
@@ -95,8 +100,12 @@ struct StatisticsRoutes {
             """, parameters)
         try Self.refuseTooMany(Int(try result.decode(0, 1, as: Int64.self)))
         return JSONResponse.text(
-            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#)
+            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#,
+            headers: Self.negotiated)
     }
+
+    /// The same URL answers JSON or CSV by `Accept`: caches must keep them apart.
+    static let negotiated: HTTPFields = [.vary: "Accept"]
 
     static func refuseTooMany(_ rows: Int) throws {
         guard rows <= maximumSessionRows else {

@@ -47,7 +47,8 @@ extension JobManager {
                 await opened.adapter.disconnect()
                 return ServerCheckEvent.Finished(
                     checkId: check, ok: true, certificateThumbprint: identity?.certificateThumbprint,
-                    certificatePinned: identity.map { _ in server.thumbprint != nil }, product: identity?.product ?? "Tidemark lab",
+                    certificatePinned: identity?.certificateThumbprint == nil ? nil : server.thumbprint != nil,
+                    product: identity?.product ?? "Tidemark lab",
                     api: identity?.api, datacenters: inventory.datacenters.count, hosts: inventory.hosts.count,
                     vms: inventory.virtualMachines.count, disks: inventory.virtualMachines.reduce(0) { $0 + $1.disks.count },
                     durationMilliseconds: 0)

@@ -38,6 +38,14 @@ struct APIServerCheckTests {
         #expect(try await api.curl("GET", "/api/v1/server-checks/\(goodID)", token: admin).json["vms"] as? Int == 2)
         #expect(try await api.curl("GET", "/api/v1/server-checks?ok=maybe", token: admin).status == 400)
 
+        // In the audit trail, as each request is, with where it came from.
+        let audit = try await api.curl("GET", "/api/v1/audit?category=check", token: api.tokens["auditor"])
+        let requests = try #require(audit.json["items"] as? [[String: Any]], "\(audit.body)")
+        #expect(requests.count == 2 && requests.allSatisfy { $0["event_type"] as? String == "ServerCheckStarted" }, "\(audit.body)")
+        #expect(
+            requests.first?["actor"] as? String == "api:user-administrator" && requests.first?["client_address"] as? String == "127.0.0.1")
+        #expect(checked.json["client_address"] == nil, "the address is the audit trail's, not every reader's")
+
         let before = try await api.environment.eventCount()
         let viewer = try await api.curl("POST", "/api/v1/servers/\(name)/check", token: api.tokens["viewer"])
         #expect(viewer.status == 403 && (viewer.json["detail"] as? String)?.contains("catalog:write") == true, "\(viewer.body)")

@@ -7,7 +7,7 @@ import { api, h, when, table, keysetPages, can, say } from "./dom.js";
 export async function auditPage(target, { user }) {
   const actor = h("input", { id: "audit-actor", name: "actor", placeholder: "api:NAME or cli:LOGIN" });
   const category = h("select", { id: "audit-category", name: "category" },
-    ["", "job", "repository", "server", "proxy", "throttle", "user", "token", "access", "restore", "publish", "session", "approval"]
+    ["", "job", "repository", "server", "proxy", "throttle", "user", "token", "access", "restore", "publish", "session", "approval", "check"]
       .map((value) => h("option", { value }, value || "any")));
   const form = h("form", { class: "actions", role: "search" }, h("label", {}, "Who", actor), h("label", {}, "What", category),
     h("button", { type: "submit" }, "Filter"));

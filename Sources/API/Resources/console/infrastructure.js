@@ -32,12 +32,17 @@ const sections = [
 
 export async function infrastructurePage(target, { user }) {
   target.append(h("h1", {}, "Infrastructure"));
-  const checks = await api("/server-checks?limit=100");
   const latest = new Map();
-  for (const check of checks.items) if (!latest.has(check.server_id)) latest.set(check.server_id, check);
   const context = { user, latest };
   for (const section of sections) {
     const page = await api(`${section.path}?limit=100`);
+    if (section.path === "/servers") {
+      // Each server's newest check, asked of the server by name (a busy server's many checks
+      // would push a quiet one's out of any one page).
+      const checks = await Promise.all(page.items.map((server) =>
+        api(`/server-checks?limit=1&server=${encodeURIComponent(server.server_name)}`).catch(() => ({ items: [] }))));
+      page.items.forEach((server, index) => { if (checks[index].items.length) latest.set(server.server_id, checks[index].items[0]); });
+    }
     target.append(h("h2", {}, section.title),
       table(section.columns, page.items.map((item) => h("tr", {},
         section.row(item, context).map((cell) => h("td", {}, cell instanceof Node ? cell : String(cell)))))));
@@ -68,7 +73,9 @@ function checkCell(server, { user, latest }) {
 
 function describeCheck(check) {
   if (!check) return h("span", { class: "muted" }, "never checked");
-  if (check.ok === null || check.ok === undefined) return h("span", { class: "muted" }, `cut short ${when(check.started_at)}`);
+  if (check.ok === null || check.ok === undefined) {
+    return h("span", { class: "muted" }, `started ${when(check.started_at)} by ${check.checked_by ?? "–"}: still running, or cut short`);
+  }
   const by = h("div", { class: "muted" }, `${when(check.finished_at)} by ${check.checked_by ?? "–"}`);
   if (!check.ok) return h("div", {}, h("span", { class: "result result-failed" }, "failed"), ` ${check.reason ?? ""}`, by);
   const plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;

@@ -14,19 +14,26 @@ export async function statisticsPage(target) {
     h("label", {}, "From", from), h("label", {}, "To", to), h("label", {}, "Job", job), h("button", { type: "submit" }, "Show"));
   const daily = h("section", { "aria-label": "Per day" });
   const sessions = h("section", { "aria-label": "Sessions over time" });
-  const jobs = jobTable((name) => { job.value = name; refresh(); });
+  const shown = (error) => sessions.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+  const jobs = jobTable((name) => { job.value = name; refresh().catch(shown); });
   target.append(h("h1", {}, "Statistics"), form, daily, jobs.element, sessions);
 
+  // Only the latest request draws: a slower earlier reply must not overwrite a newer one.
+  let latest = 0;
   async function refresh() {
+    const mine = ++latest;
     const span = new URLSearchParams({ from: from.value, to: to.value });
     const perDay = await api(`/statistics/daily?${span}`);
+    const rows = await sessionsOverTime(span, job.value.trim());
+    if (mine !== latest) return;
     daily.replaceChildren(h("h2", {}, "Per day"), dailyChart(perDay.items, "No sessions in this span."),
+      h("p", { class: "muted" }, "A session counts on the day it finished (UTC); the sessions below are listed by the day they started."),
       download(`/statistics/daily?${span}`, "Download per day as CSV"));
-    sessions.replaceChildren(...await sessionsOverTime(span, job.value.trim()));
+    sessions.replaceChildren(...rows);
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    refresh().catch((error) => sessions.replaceChildren(h("p", { class: "error", role: "alert" }, error.message)));
+    refresh().catch(shown);
   });
   await jobs.restart();
   await refresh();
