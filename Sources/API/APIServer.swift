@@ -120,6 +120,7 @@ public enum APIServer {
         EventFeedRoutes(store: store, hub: hub).add(to: api)
         let reports = ReportRoutes(store: store)
         reports.add(to: api)
+        GuestFileRoutes(store: store).add(to: api)
         StatisticsRoutes(store: store, catalog: manager.catalog).add(to: api)
         DashboardRoutes(store: store).add(to: api)
         AuditRoutes(store: store).add(to: api)

@@ -21,7 +21,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 url, certificate, operator_password, totp_secret, others_password, job, shots, pending_job = sys.argv[1:9]
 
@@ -235,6 +235,44 @@ try:
     if "RestoreFinished" not in driver.find_element(By.ID, "restore-log").text:
         fail(driver, "the restore's events were not shown")
     shoot(driver, "restore", "desktop")
+
+    step("the restore operator browses the point's guest files, finds fstab by name, and restores it")
+    driver.get(url + "/#/restore-points")
+    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-point] button")), "no restore point to restore files from")
+    driver.find_element(By.CSS_SELECTOR, "tr[data-point] button").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-form")), "no wizard for the files")
+    Select(driver.find_element(By.ID, "restore-kind")).select_by_value("guest-files")
+    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Open /etc']")), "the browser does not list /etc")
+    driver.find_element(By.CSS_SELECTOR, "button[aria-label='Open /etc']").click()
+    wait_for(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "input[aria-label='Select /etc/fstab']")), "/etc does not list fstab")
+    driver.find_element(By.ID, "files-search").send_keys("hostn")
+    driver.find_element(By.ID, "files-find").click()
+    wait_for(driver, lambda d: "/etc/hostname" in d.find_element(By.ID, "files-list").text, "finding by name did not list /etc/hostname")
+    driver.find_element(By.CSS_SELECTOR, "input[aria-label='Select /etc/hostname']").click()
+    if "1 selected" not in driver.find_element(By.ID, "files-selected").text:
+        fail(driver, "the selection is not shown")
+    shoot(driver, "guest-files", "desktop")
+    driver.find_element(By.CSS_SELECTOR, "#restore-form button[type=submit]").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-state")), "no restore page after asking for the files")
+    wait_for(driver, lambda d: "success" in d.find_element(By.ID, "restore-state").text, "the file restore did not reach success", 180)
+
+    step("the restore operator publishes the point over NBD from the wizard; qemu-img reads it; Stop ends it")
+    driver.get(url + "/#/restore-points")
+    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-point] button")), "no restore point to publish")
+    driver.find_element(By.CSS_SELECTOR, "tr[data-point] button").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-form")), "no wizard for the publish")
+    Select(driver.find_element(By.ID, "restore-kind")).select_by_value("publish")
+    driver.find_element(By.ID, "restore-reason").send_keys("console test")
+    driver.find_element(By.CSS_SELECTOR, "#restore-form button[type=submit]").click()
+    wait_for(driver, lambda d: d.find_elements(By.ID, "publish-state") and "serving" in d.find_element(By.ID, "publish-state").text
+             and "nbd://" in d.find_element(By.ID, "publish-address").text, "the publish did not start serving", 120)
+    uri = next(c.text for c in driver.find_elements(By.CSS_SELECTOR, "#publish-address code") if c.text.startswith("nbd://"))
+    info = subprocess.run(["qemu-img", "info", "--output=json", uri], capture_output=True, text=True, timeout=60)
+    if info.returncode != 0 or json.loads(info.stdout).get("virtual-size", 0) <= 0:
+        fail(driver, f"qemu-img could not read {uri}: {info.stderr or info.stdout}")
+    shoot(driver, "publish", "desktop")
+    driver.find_element(By.ID, "publish-stop").click()
+    wait_for(driver, lambda d: "stopped" in d.find_element(By.ID, "publish-state").text, "the publish did not stop", 60)
 finally:
     driver.quit()
 
@@ -291,8 +329,8 @@ try:
     driver.get(url + "/#/infrastructure")
     wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "button[data-action='check']")), "no Check button for an administrator")
     driver.find_element(By.CSS_SELECTOR, "button[data-action='check']").click()
-    wait_for(driver, lambda d: "ok" in d.find_element(By.CSS_SELECTOR, ".check-outcome").text
-             and "VM" in d.find_element(By.CSS_SELECTOR, ".check-outcome").text
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".check-outcome .result-success")
+             and " VM" in d.find_element(By.CSS_SELECTOR, ".check-outcome").text
              and "api:user-administrator" in d.find_element(By.CSS_SELECTOR, ".check-outcome").text, "the check's outcome did not show")
     shoot(driver, "server-check", "desktop")
 finally:

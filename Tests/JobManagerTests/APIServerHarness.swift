@@ -14,10 +14,12 @@ struct APIServerHarness {
 
     static let roles = ["administrator", "operator", "restore-operator", "auditor", "viewer"]
 
+    /// `guestFiles`: the lab's VMs carry an ext4 file system (16 MiB disks) and the job indexes it.
     static func start(
-        vms: Int = 1, refusedTokensPerMinute: Int = 10, serverEnvironment: [String: String] = [:]
+        vms: Int = 1, refusedTokensPerMinute: Int = 10, serverEnvironment: [String: String] = [:], guestFiles: Bool = false
     ) async throws -> APIServerHarness {
-        let environment = try await JobEnvironment.make(vms: vms, diskSize: 1 << 20)
+        let environment = try await JobEnvironment.make(vms: vms, diskSize: guestFiles ? 16 << 20 : 1 << 20, guestFiles: guestFiles)
+        if guestFiles { try await environment.updateJob { $0.indexGuestFiles = true } }
         var tokens: [String: String] = [:]
         for role in roles {
             let name = "user-\(role)"

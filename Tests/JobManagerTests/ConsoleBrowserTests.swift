@@ -18,7 +18,7 @@ struct ConsoleBrowserTests {
 
     @Test("sign in with TOTP, start a job and watch it succeed live, markup stays text, roles see their controls, audit lists the start")
     func browser() async throws {
-        let api = try await APIServerHarness.start()
+        let api = try await APIServerHarness.start(guestFiles: true)
         defer { Task { try? await api.stop() } }
         let environment = api.environment
         let data = environment.folder.appendingPathComponent("data").path

@@ -11,6 +11,7 @@ import { restorePointsPage, restorePage } from "./restore.js";
 import { replayPage } from "./replay.js";
 import { infrastructurePage } from "./infrastructure.js";
 import { statisticsPage } from "./statistics.js";
+import { publishPage } from "./publish.js";
 
 const main = () => document.getElementById("main");
 let user = null;
@@ -29,6 +30,7 @@ const routes = [
   [/^#\/statistics$/, () => statisticsPage],
   [/^#\/restore-points$/, () => restorePointsPage],
   [/^#\/restores\/([0-9a-f-]{36})$/, () => restorePage],
+  [/^#\/publishes\/([0-9a-f-]{36})$/, () => publishPage],
 ];
 
 async function show() {

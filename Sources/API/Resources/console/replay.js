@@ -17,12 +17,12 @@ export async function replayPage(target, { parameters: [id] }) {
   }
   const duration = Math.max(0.001, ...items.map((item) => item.offset_seconds));
   const lanes = ["session", ...new Set(items.map((item) => item.lane).filter(Boolean))];
-  const state = h("pre", { id: "replay-state", class: "log", "aria-live": "polite" });
+  const state = h("pre", { id: "replay-state", class: "log", "aria-live": "polite", "aria-label": "Where everything stood", tabindex: "0" });
   const scrubber = h("input", { type: "range", id: "replay-at", min: "0", max: String(duration), step: "any", value: String(duration),
     "aria-label": "Moment of the session, in seconds from its start" });
   const moment = h("output", { for: "replay-at" }, `+${duration.toFixed(3)} s`);
   const picture = drawing(items, lanes, duration);
-  const list = h("ol", { class: "log", id: "replay-events" },
+  const list = h("ol", { class: "log", id: "replay-events", "aria-label": "Events", tabindex: "0" },
     items.map((item) => h("li", { "data-offset": item.offset_seconds, class: decisions.has(item.type) ? "decision" : undefined },
       `+${item.offset_seconds.toFixed(3)} s  ${item.lane ?? "session"}  ${item.text}`)));
   target.append(h("h1", {}, "Replay"), h("p", {}, h("a", { href: `#/sessions/${id}` }, "Back to the session")),

@@ -1,8 +1,10 @@
 // Restore points by VM and job (paged and filtered by the server), a restore asked for from
 // one of them (a disk into a file in the server's restore folder, or the whole VM to a
-// managed server), and a restore followed live to its end. Every restore is a session of its
+// managed server, or guest files found by browsing or by name) or its disks published over
+// NBD, and a restore followed live to its end. Every restore is a session of its
 // own on the server, audited under the user who asked.
 import { api, h, bytes, when, result, table, say, can, keysetPages } from "./dom.js";
+import { guestFileBrowser } from "./files.js";
 
 export async function restorePointsPage(target, { user }) {
   const vm = h("input", { id: "point-vm", name: "vm", placeholder: "web-01" });
@@ -41,7 +43,9 @@ export async function restorePointsPage(target, { user }) {
 function restoreForm(point) {
   const kind = h("select", { id: "restore-kind", name: "kind" },
     h("option", { value: "disk-file" }, "One disk, into a file on the server"),
-    h("option", { value: "vm" }, "The whole VM, to a managed server"));
+    h("option", { value: "vm" }, "The whole VM, to a managed server"),
+    h("option", { value: "guest-files" }, "Files from the guest (browse or find by name)"),
+    h("option", { value: "publish" }, "Publish its disks over NBD now (instant access)"));
   const disk = h("select", { id: "restore-disk", name: "disk" }, (point.disks ?? []).map((key) => h("option", { value: key }, key)));
   const file = h("input", { id: "restore-file", name: "file", value: `${point.vm_name ?? "vm"}-${(point.disks ?? [""])[0]}.img` });
   const server = h("input", { id: "restore-server", name: "server", placeholder: "the managed server's name" });
@@ -50,17 +54,54 @@ function restoreForm(point) {
   const message = h("p", { class: "error", role: "alert" });
   const diskFields = h("div", { class: "stack" }, h("label", {}, "Disk", disk), h("label", {}, "File name (in the server's restore folder)", file));
   const vmFields = h("div", { class: "stack", hidden: true }, h("label", {}, "Server", server), h("label", {}, "New VM name", name));
-  kind.addEventListener("change", () => { diskFields.hidden = kind.value !== "disk-file"; vmFields.hidden = kind.value !== "vm"; });
+  const listen = h("input", { id: "publish-listen", name: "listen", value: "127.0.0.1:0" });
+  const writable = h("input", { id: "publish-writable", name: "writable", type: "checkbox" });
+  const publishFields = h("div", { class: "stack", hidden: true },
+    h("label", {}, "Listen on (HOST:PORT; port 0 for any free one)", listen),
+    h("label", { class: "inline" }, writable, " Writable (writes kept in an overlay, never in the repository)"));
+  const browser = guestFileBrowser(point);
+  const filesFolder = h("input", { id: "restore-files-folder", name: "files-folder", value: `${point.vm_name ?? "vm"}-files` });
+  const fileFields = h("div", { class: "stack wide", hidden: true }, browser.element,
+    h("label", {}, "Into the folder (new, in the server's restore folder)", filesFolder));
+  let browsing = false;
+  kind.addEventListener("change", () => {
+    fileFields.hidden = kind.value !== "guest-files";
+    form.classList.toggle("wide", !fileFields.hidden);
+    if (!fileFields.hidden && !browsing) { browsing = true; browser.start(); }
+    diskFields.hidden = kind.value !== "disk-file";
+    vmFields.hidden = kind.value !== "vm";
+    publishFields.hidden = kind.value !== "publish";
+  });
   const form = h("form", { class: "stack", id: "restore-form", "aria-label": "Restore" },
     h("h2", {}, `Restore ${point.vm_name ?? point.vm_id} from ${when(point.created_at)}`),
-    h("label", {}, "What", kind), diskFields, vmFields, h("label", {}, "Reason", reason),
+    h("label", {}, "What", kind), diskFields, vmFields, fileFields, publishFields, h("label", {}, "Reason", reason),
     h("button", { type: "submit", class: "primary" }, "Restore"), message);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     message.textContent = "";
-    const destination = kind.value === "disk-file"
-      ? { kind: "disk-file", disk: disk.value, file: file.value.trim() }
-      : { kind: "vm", server: server.value.trim(), ...(name.value.trim() ? { name: name.value.trim() } : {}) };
+    if (kind.value === "publish") {
+      const body = { vm: point.vm_name ?? point.vm_id, point: point.restore_point_id, listen: listen.value.trim(), writable: writable.checked };
+      if (reason.value.trim()) body.reason = reason.value.trim();
+      try {
+        const published = await api("/publishes", { method: "POST", body });
+        say(`Serving at ${published.address}.`);
+        location.hash = `#/publishes/${published.publish_id}`;
+      } catch (error) {
+        message.textContent = error.message;
+      }
+      return;
+    }
+    let destination;
+    if (kind.value === "disk-file") {
+      destination = { kind: "disk-file", disk: disk.value, file: file.value.trim() };
+    } else if (kind.value === "guest-files") {
+      const chosen = browser.selection();
+      if (!chosen.paths.length) { message.textContent = "Tick the files or folders to restore first."; return; }
+      destination = { kind: "guest-files", paths: chosen.paths, disk: chosen.disk, folder: filesFolder.value.trim(),
+        ...(chosen.partition ? { partition: chosen.partition } : {}) };
+    } else {
+      destination = { kind: "vm", server: server.value.trim(), ...(name.value.trim() ? { name: name.value.trim() } : {}) };
+    }
     const body = { vms: [point.vm_name ?? point.vm_id], point: point.restore_point_id, destination };
     if (reason.value.trim()) body.reason = reason.value.trim();
     try {
@@ -82,7 +123,7 @@ export async function restorePage(target, { parameters: [id], onLeave }) {
     throw error;
   });
   const state = h("p", { id: "restore-state" });
-  const log = h("ol", { class: "log", id: "restore-log", "aria-label": "Events" });
+  const log = h("ol", { class: "log", id: "restore-log", "aria-label": "Events", tabindex: "0" });
   target.append(h("h1", {}, `Restore ${(shown.vm_names ?? []).join(", ")}`), state,
     table(["Requested", "By", "What", "Reason"], [h("tr", {},
       h("td", {}, when(shown.requested_at)), h("td", {}, shown.requested_by ?? "–"), h("td", {}, shown.what ?? "–"),

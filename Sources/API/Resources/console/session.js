@@ -31,7 +31,7 @@ export async function sessionPage(target, { parameters: [id], onLeave }) {
   const state = h("p", { id: "session-state" });
   const tasksBody = h("tbody");
   const summary = h("div", { id: "session-summary" });
-  const log = h("ol", { class: "log", id: "session-log", "aria-label": "Events" });
+  const log = h("ol", { class: "log", id: "session-log", "aria-label": "Events", tabindex: "0" });
   target.append(heading, state, h("p", {}, h("a", { href: `#/sessions/${id}/replay`, id: "replay-link" }, "Replay this session")),
     h("h2", {}, "Tasks"),
     h("div", { class: "table-wrap" }, h("table", {},
