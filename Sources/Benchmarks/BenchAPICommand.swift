@@ -28,10 +28,7 @@ struct BenchAPICommand: AsyncParsableCommand {
     @Flag(help: "Print {\"cases\":[...]} instead of a table.") var json = false
 
     func validate() throws {
-        guard (10...100_000).contains(jobs) else { throw ValidationError("--jobs must be between 10 and 100000, not \(jobs)") }
-        guard (100...2_000_000).contains(sessions) else {
-            throw ValidationError("--sessions must be between 100 and 2000000, not \(sessions)")
-        }
+        try BenchHistory.validate(jobs: jobs, sessions: sessions)
         guard (1...5_000).contains(rate) else { throw ValidationError("--rate must be between 1 and 5000, not \(rate)") }
         guard (1...600).contains(seconds) else { throw ValidationError("--seconds must be between 1 and 600, not \(seconds)") }
         guard (1...2_000).contains(subscribers) else {
@@ -40,31 +37,10 @@ struct BenchAPICommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = try options.makeLogger()
-        let bench = try await BenchDatabase.create(catalog: try CatalogDatabase(options: options, logger: logger), logger: logger)
-        let store = EventStore(
-            pool: PostgresPool(.init(settings: bench.service, maximumConnections: 8), logger: logger),
-            configuration: .init(readBatchSize: 5_000), logger: logger)
-        try await withClosing(store) { store in
-            let clock = ContinuousClock()
-            let setupStart = clock.now
-            var history = SyntheticHistory(seed: 3, jobs: jobs, vmsPerJob: 1, checkpointsPerDisk: 1)
-            try await writeHistory(&history, into: store)
-            try await disableJobs(store)
-            let vacuum = try await PostgresConnection.connect(bench.administrator, logger: logger)
-            _ = try await Projector(store: store, batchSize: 5_000, logger: logger).rebuild(StandardProjections.all)
-            try await vacuum.execute("VACUUM (ANALYZE)")
-            // The history's dirty pages written out now, not by a checkpoint during the load.
-            try await vacuum.execute("CHECKPOINT")
-            await vacuum.close()
-            let token = try await issueToken(store)
-            let setupSeconds = (clock.now - setupStart).seconds
-
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tidemark-bench-api-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
-            let server = try await BenchAPIServer.start(database: bench.service.keywordConnectionString, folder: folder)
-            defer { server.stop() }
+        try await BenchHistory.withServer(options: options, jobs: jobs, sessions: sessions, name: "api") { world in
+            let (bench, store, server, token, folder, setupSeconds) = (
+                world.bench, world.store, world.server, world.token, world.folder, world.setupSeconds
+            )
 
             let jobsURL = "\(server.url)/api/v1/jobs?limit=50"
             let sessionsURL = "\(server.url)/api/v1/sessions?limit=50"
@@ -82,7 +58,7 @@ struct BenchAPICommand: AsyncParsableCommand {
                 ListQueries.sessions, types: "text, text, text, bigint, text", arguments: "NULL, NULL, NULL, 50, NULL", runs: 200)
 
             let idleMemory = try server.residentMebibytes()
-            let live = try await measureLive(&history, store: store, server: server, token: token.text)
+            let live = try await measureLive(&world.history, store: store, server: server, token: token.text)
 
             let jobsLatency = load.latencies["jobs"] ?? LatencySamples()
             let sessionsLatency = load.latencies["sessions"] ?? LatencySamples()
@@ -116,48 +92,6 @@ struct BenchAPICommand: AsyncParsableCommand {
                     "memory: the server's resident set with the subscribers connected; reference: the same server idle after the load",
                 ])
         }
-    }
-
-    /// The catalog, then `sessions` sessions, sixteen appends in flight.
-    private func writeHistory(_ history: inout SyntheticHistory, into store: EventStore) async throws {
-        for append in try history.catalogAppends() { try await store.append(to: append.stream, events: append.events) }
-        var written = 0
-        while written < sessions {
-            var round: [SyntheticHistory.Append] = []
-            for _ in 0..<min(16, sessions - written) { round.append(try history.sessionAppend()) }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for append in round { group.addTask { try await store.append(to: append.stream, events: append.events) } }
-                try await group.waitForAll()
-            }
-            written += round.count
-        }
-    }
-
-    /// Every job off, so the server's scheduler starts nothing while it is measured.
-    private func disableJobs(_ store: EventStore) async throws {
-        try await CatalogStore(events: store).execute(metadata: EventMetadata(actor: "bench:api")) { state throws(CatalogError) in
-            var plan = CatalogPlan(state)
-            for id in state.jobs.keys.sorted() where state.jobs[id]?.definition.enabled == true {
-                plan.include(
-                    try CatalogDecider.update(id: id, basedOn: nil, in: plan.state) { (job: inout JobDefinition) in job.enabled = false })
-            }
-            return plan.changes
-        }
-    }
-
-    private func issueToken(_ store: EventStore) async throws -> APIToken {
-        let identity = IdentityStore(events: store)
-        let token = APIToken.generate()
-        let now = Date()
-        try await identity.execute(metadata: EventMetadata(actor: "bench:api")) { state throws(IdentityError) in
-            let user = try IdentityDecider.addUser("bench", role: .viewer, id: UUID().uuidString.lowercased(), in: state)
-            return user
-        }
-        try await identity.execute(metadata: EventMetadata(actor: "bench:api")) { state throws(IdentityError) in
-            try IdentityDecider.issueToken(
-                token, id: UUID().uuidString.lowercased(), for: "bench", lifetime: 3_600, label: "bench", now: now, in: state)
-        }
-        return token
     }
 
     struct Live {

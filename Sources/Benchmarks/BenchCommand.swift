@@ -11,7 +11,7 @@ public struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self, BenchProjectionsCommand.self, BenchJobsCommand.self,
             BenchVSphereCommand.self, BenchProxiesCommand.self, BenchRestoreCommand.self,
-            BenchPublishCommand.self, BenchFilesCommand.self, BenchAPICommand.self,
+            BenchPublishCommand.self, BenchFilesCommand.self, BenchAPICommand.self, BenchConsoleCommand.self,
         ]
     )
 

@@ -39,6 +39,10 @@ enum BenchReport {
 struct LatencySamples {
     private(set) var milliseconds: [Double] = []
 
+    init(milliseconds: [Double] = []) {
+        self.milliseconds = milliseconds
+    }
+
     mutating func record(_ duration: Duration) {
         milliseconds.append(duration.seconds * 1_000)
     }

@@ -22,6 +22,7 @@ export async function sessionsPage(target) {
   target.append(h("h1", {}, "Sessions"), h("label", {}, "Result ", state), holder, pages.element);
   state.addEventListener("change", () => pages.restart());
   await pages.restart();
+  performance.mark("tidemark:sessions-rendered");
 }
 
 export async function sessionPage(target, { parameters: [id], onLeave }) {
