@@ -1,3 +1,4 @@
+import Catalog
 import EventStore
 import Foundation
 import Hummingbird
@@ -8,8 +9,8 @@ enum APIRequest {
     static let maximumLimit = 500
     static let defaultLimit = 50
 
-    static func limit(_ request: Request) throws -> Int {
-        guard let text = request.uri.queryParameters.get("limit") else { return defaultLimit }
+    static func limit(_ request: Request, default: Int = defaultLimit) throws -> Int {
+        guard let text = request.uri.queryParameters.get("limit") else { return `default` }
         guard let value = Int(text), (1...maximumLimit).contains(value) else {
             throw APIProblem.badRequest("limit must be a whole number from 1 to \(maximumLimit); '\(text)' is not")
         }
@@ -32,6 +33,18 @@ enum APIRequest {
         guard !value.isEmpty, value.utf8.count <= 400, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
         else { throw APIProblem.badRequest("'\(parameter)' must be 1 to 400 bytes without control characters") }
         return value
+    }
+
+    /// The job a person names: the one with the name now, or the one that last had it; 404
+    /// naming the jobs there are otherwise.
+    static func jobID(_ name: String, in state: CatalogState) throws -> UUIDString {
+        guard let id = state.jobID(nowOrFormerlyNamed: name) else {
+            throw APIProblem.notFound(
+                UnknownName.message(
+                    "job", name, relation: "is or was named", known: state.jobs.values.map(\.definition.name),
+                    listCommand: "GET /api/v1/jobs"))
+        }
+        return id
     }
 
     /// A session id from the path: a lower-case uuid.

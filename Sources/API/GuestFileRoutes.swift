@@ -13,8 +13,6 @@ import Postgres
 struct GuestFileRoutes {
     let store: EventStore
 
-    static let maximumLimit = 500
-
     func add(to group: RouterGroup<APIContext>) {
         group.get("restore-points/:id/files", use: files)
     }
@@ -22,6 +20,7 @@ struct GuestFileRoutes {
     @Sendable func files(_ request: Request, context: APIContext) async throws -> Response {
         let user = try context.require(.restore)
         let point = try APIRequest.text(try context.parameters.require("id"), "id")
+        let query = try Query(request)
         let owner = try await store.pool.query(
             "SELECT vm_name, job_id FROM reporting.restore_points WHERE restore_point_id = $1 AND available", [point])
         let vmName = owner.rowCount == 1 ? try owner.decodeIfPresent(0, 0, as: String.self) : nil
@@ -30,30 +29,30 @@ struct GuestFileRoutes {
             throw APIProblem.notFound(
                 "no available restore point \(point) whose files '\(user.name)' may see: see GET /api/v1/restore-points")
         }
-        let volumes = try await store.pool.query(
-            """
-            SELECT coalesce(json_agg(json_build_object('disk', v.disk, 'partition', v.partition, 'file_system', v.file_system,
-                                                       'files', v.files, 'indexed_at', v.indexed_at) ORDER BY v.disk, v.partition), '[]')::text
-              FROM guest_index.volumes v WHERE v.restore_point_id = $1
-            """, [point])
-        let volumeList: String = try volumes.decode(0, 0)
-        let query = try Query(request)
+        // The point's file systems, and the one asked for (the first by default), in one read.
         let volume = try await store.pool.query(
             """
-            SELECT v.vm_id, v.disk, v.partition, v.seq FROM guest_index.volumes v
-             WHERE v.restore_point_id = $1 AND ($2::text IS NULL OR v.disk = $2) AND ($3::integer IS NULL OR v.partition = $3)
-             ORDER BY v.disk, v.partition LIMIT 1
+            WITH v AS (SELECT * FROM guest_index.volumes WHERE restore_point_id = $1)
+            SELECT (SELECT coalesce(json_agg(json_build_object('disk', v.disk, 'partition', v.partition, 'file_system', v.file_system,
+                                                               'files', v.files, 'indexed_at', v.indexed_at)
+                                             ORDER BY v.disk, v.partition), '[]')::text FROM v),
+                   c.vm_id, c.disk, c.partition, c.seq
+              FROM (SELECT 1) one
+              LEFT JOIN LATERAL (SELECT v.vm_id, v.disk, v.partition, v.seq FROM v
+                                  WHERE ($2::text IS NULL OR v.disk = $2) AND ($3::integer IS NULL OR v.partition = $3)
+                                  ORDER BY v.disk, v.partition LIMIT 1) c ON true
             """, [point, query.disk, query.partition.map(Int64.init)])
-        guard volume.rowCount == 1 else {
+        let volumeList: String = try volume.decode(0, 0)
+        guard !volume.isNull(0, 1) else {
             if query.disk != nil || query.partition != nil {
                 throw APIProblem.notFound("the restore point \(point) has no indexed file system on that disk and partition: see 'volumes'")
             }
             return JSONResponse.text(#"{"volumes":[],"items":[],"next":null}"#)
         }
-        let vm: String = try volume.decode(0, 0)
-        let disk: String = try volume.decode(0, 1)
-        let partition: Int64 = try volume.decode(0, 2)
-        let seq: Int64 = try volume.decode(0, 3)
+        let vm: String = try volume.decode(0, 1)
+        let disk: String = try volume.decode(0, 2)
+        let partition: Int64 = try volume.decode(0, 3)
+        let seq: Int64 = try volume.decode(0, 4)
         let selection: String
         var values: [any PostgresEncodable] = [vm, disk, partition, seq, query.after ?? "", Int64(query.limit)]
         if let search = query.search {
@@ -105,7 +104,7 @@ struct GuestFileRoutes {
         var path = "/"
         var search: String?
         var after: String?
-        var limit = 200
+        var limit: Int
 
         init(_ request: Request) throws {
             let parameters = request.uri.queryParameters
@@ -127,12 +126,7 @@ struct GuestFileRoutes {
                 throw APIProblem.badRequest("search is part of a file's name (no '/'), not '\(search)'")
             }
             after = try APIRequest.query(request, "after")
-            if let text = parameters.get("limit") {
-                guard let value = Int(text), (1...GuestFileRoutes.maximumLimit).contains(value) else {
-                    throw APIProblem.badRequest("limit must be a whole number from 1 to \(GuestFileRoutes.maximumLimit); '\(text)' is not")
-                }
-                limit = value
-            }
+            limit = try APIRequest.limit(request, default: 200)
         }
     }
 }

@@ -21,11 +21,7 @@ struct JobHistoryRoutes {
         let limit = try APIRequest.limit(request)
         let before = try Self.before(request)
         let state = try await catalog.load()
-        guard let id = state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name) else {
-            let names = state.jobs.values.map(\.definition.name)
-            throw APIProblem.notFound(
-                UnknownName.message("job", name, relation: "is or was named", known: names, listCommand: "GET /api/v1/jobs"))
-        }
+        let id = try APIRequest.jobID(name, in: state)
         let entries = try JobHistory.entries(try await catalog.history(of: .job, id: id), names: state)
         let page = entries.reversed().filter { before == nil || $0.version < before! }.prefix(limit)
         let next: String =

@@ -6,8 +6,7 @@ import Postgres
 
 /// What the workflows left behind, as their `reporting` views show it: restore points,
 /// restores, publishes and server checks newest first (keyset paging by time and id), each
-/// one by its id;
-/// the projections' status (statistics are ``StatisticsRoutes``).
+/// one by its id; the projections' status (statistics are ``StatisticsRoutes``).
 struct ReportRoutes {
     let store: EventStore
 
@@ -162,13 +161,5 @@ struct ReportRoutes {
             throw APIProblem.badRequest("a \(list.noun) id is a uuid such as 0b3e5c1e-6f0a-4c47-9d2c-2f9a8d3e4b5a, not '\(text)'")
         }
         return text.lowercased()
-    }
-}
-
-extension Calendar {
-    static var utc: Calendar {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
     }
 }

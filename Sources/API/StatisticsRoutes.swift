@@ -61,17 +61,9 @@ struct StatisticsRoutes {
         _ = try context.require(.readSessions)
         let span = try DaySpan(request)
         let csv = try CSVTable.wanted(request)
+        let job = try APIRequest.query(request, "job")
         var jobID: String? = nil
-        if let job = try APIRequest.query(request, "job") {
-            let state = try await catalog.load()
-            guard let id = state.id(of: JobDefinition.self, named: job) ?? state.formerHolder(of: .job, named: job) else {
-                throw APIProblem.notFound(
-                    UnknownName.message(
-                        "job", job, relation: "is or was named", known: state.jobs.values.map(\.definition.name),
-                        listCommand: "GET /api/v1/jobs"))
-            }
-            jobID = id
-        }
+        if let job { jobID = try APIRequest.jobID(job, in: try await catalog.load()) }
         // From `from`'s midnight UTC to the midnight after `to`.
         let rows = """
             SELECT s.session_id, s.job_name, s.trigger, s.started_at, s.finished_at, s.state, s.result, s.duration_seconds,
@@ -89,7 +81,7 @@ struct StatisticsRoutes {
         if csv {
             let result = try await store.pool.query(rows, parameters)
             try Self.refuseTooMany(result.rowCount)
-            let name = jobID == nil ? "" : "-" + Self.fileSafe(try APIRequest.query(request, "job") ?? "")
+            let name = job.map { "-" + Self.fileSafe($0) } ?? ""
             return try CSVTable.response(result, fileName: "tidemark-sessions\(name)-\(span.fromText)-\(span.toText).csv")
         }
         let result = try await store.pool.query(
@@ -121,6 +113,14 @@ struct StatisticsRoutes {
             return plain ? Character(scalar) : "_"
         }
         return String(kept)
+    }
+}
+
+extension Calendar {
+    static var utc: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
     }
 }
 

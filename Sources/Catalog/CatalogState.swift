@@ -193,6 +193,13 @@ public struct CatalogState: Sendable {
         formerHolders["\(kind.category):\(ObjectName.key(name))"]
     }
 
+    /// The job named `name` now or, when none is, the one that last had the name (renamed or
+    /// removed since): how histories, statistics and restore points find a job by the name a
+    /// person remembers.
+    public func jobID(nowOrFormerlyNamed name: String) -> UUIDString? {
+        id(of: JobDefinition.self, named: name) ?? formerHolder(of: .job, named: name)
+    }
+
     private func touch<Definition>(_ entry: inout CatalogEntry<Definition>, _ record: CatalogEventRecord) {
         entry.version = record.streamVersion
         entry.updatedAt = record.recordedAt

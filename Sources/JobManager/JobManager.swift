@@ -204,8 +204,7 @@ public struct JobManager: Sendable {
     public func unfinishedSessions(job name: String) async throws -> [String] {
         let state = try await catalog.load()
         let id =
-            try state.id(of: JobDefinition.self, named: name) ?? state.formerHolder(of: .job, named: name)
-            ?? state.require(JobDefinition.self, named: name)
+            try state.jobID(nowOrFormerlyNamed: name) ?? state.require(JobDefinition.self, named: name)
         return try await unfinished().filter { $0.job == id }.map(\.session)
     }
 

@@ -109,10 +109,7 @@ struct JobCommand: AsyncParsableCommand {
             let name = self.name
             let (state, events) = try await options.withCatalog { catalog -> (CatalogState, [RecordedEvent]) in
                 let state = try await catalog.load()
-                let id =
-                    state.id(of: JobDefinition.self, named: name)
-                    ?? state.formerHolder(of: .job, named: name)
-                guard let id else { return (state, []) }
+                guard let id = state.jobID(nowOrFormerlyNamed: name) else { return (state, []) }
                 return (state, try await catalog.history(of: .job, id: id))
             }
             guard !events.isEmpty else {

@@ -54,7 +54,7 @@ struct RestorePointList: AsyncParsableCommand {
             let points = RestorePointCatalog(store: store)
             var records = if let vm { try await points.points(ofVM: vm) } else { try await points.all() }
             if let job {
-                guard let id = catalog.id(of: JobDefinition.self, named: job) ?? catalog.formerHolder(of: .job, named: job) else {
+                guard let id = catalog.jobID(nowOrFormerlyNamed: job) else {
                     let names = catalog.jobs.values.map(\.definition.name).sorted()
                     throw ValidationError("there is no job named \(job) (known: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
                 }

@@ -108,6 +108,23 @@ def shoot(driver, name, size):
     driver.save_screenshot(os.path.join(shots, f"{name}-{size}.png"))
 
 
+def open_wizard(driver, purpose, shot=None):
+    """The restore points page, then the wizard for its first point."""
+    driver.get(url + "/#/restore-points")
+    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-point] button")), f"no restore point to {purpose}")
+    if shot:
+        shoot(driver, shot, "desktop")
+    driver.find_element(By.CSS_SELECTOR, "tr[data-point] button").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-form")), f"no wizard to {purpose}")
+
+
+def submit_and_follow(driver, what):
+    """Sends the wizard's request and follows the restore's page to success."""
+    driver.find_element(By.CSS_SELECTOR, "#restore-form button[type=submit]").click()
+    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-state")), f"no restore page after asking for {what}")
+    wait_for(driver, lambda d: "success" in d.find_element(By.ID, "restore-state").text, f"{what} did not reach success", 180)
+
+
 sizes = {"desktop": (1280, 800), "phone": (390, 844)}
 driver = browser(*sizes["desktop"])
 try:
@@ -222,25 +239,16 @@ try:
         fail(driver, "a restore operator was shown the audit page's link")
 
     step("the restore operator restores a disk from the restore point the session made, and follows it to its end")
-    driver.get(url + "/#/restore-points")
-    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-point] button")), "no restore point to restore from")
-    shoot(driver, "restore-points", "desktop")
-    driver.find_element(By.CSS_SELECTOR, "tr[data-point] button").click()
-    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-form")), "no restore wizard")
+    open_wizard(driver, "restore a disk from", shot="restore-points")
     driver.find_element(By.ID, "restore-reason").send_keys("console test")
     shoot(driver, "restore-wizard", "desktop")
-    driver.find_element(By.CSS_SELECTOR, "#restore-form button[type=submit]").click()
-    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-state")), "no restore page after asking for the restore")
-    wait_for(driver, lambda d: "success" in d.find_element(By.ID, "restore-state").text, "the restore did not reach success", 180)
+    submit_and_follow(driver, "the disk's restore")
     if "RestoreFinished" not in driver.find_element(By.ID, "restore-log").text:
         fail(driver, "the restore's events were not shown")
     shoot(driver, "restore", "desktop")
 
     step("the restore operator browses the point's guest files, finds fstab by name, and restores it")
-    driver.get(url + "/#/restore-points")
-    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-point] button")), "no restore point to restore files from")
-    driver.find_element(By.CSS_SELECTOR, "tr[data-point] button").click()
-    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-form")), "no wizard for the files")
+    open_wizard(driver, "restore files from")
     Select(driver.find_element(By.ID, "restore-kind")).select_by_value("guest-files")
     wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='Open /etc']")), "the browser does not list /etc")
     driver.find_element(By.CSS_SELECTOR, "button[aria-label='Open /etc']").click()
@@ -252,15 +260,10 @@ try:
     if "1 selected" not in driver.find_element(By.ID, "files-selected").text:
         fail(driver, "the selection is not shown")
     shoot(driver, "guest-files", "desktop")
-    driver.find_element(By.CSS_SELECTOR, "#restore-form button[type=submit]").click()
-    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-state")), "no restore page after asking for the files")
-    wait_for(driver, lambda d: "success" in d.find_element(By.ID, "restore-state").text, "the file restore did not reach success", 180)
+    submit_and_follow(driver, "the files' restore")
 
     step("the restore operator publishes the point over NBD from the wizard; qemu-img reads it; Stop ends it")
-    driver.get(url + "/#/restore-points")
-    wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "tr[data-point] button")), "no restore point to publish")
-    driver.find_element(By.CSS_SELECTOR, "tr[data-point] button").click()
-    wait_for(driver, EC.presence_of_element_located((By.ID, "restore-form")), "no wizard for the publish")
+    open_wizard(driver, "publish")
     Select(driver.find_element(By.ID, "restore-kind")).select_by_value("publish")
     driver.find_element(By.ID, "restore-reason").send_keys("console test")
     driver.find_element(By.CSS_SELECTOR, "#restore-form button[type=submit]").click()

@@ -134,6 +134,22 @@ export function keysetPages(parameter, show, labels = ["Newer", "Older"]) {
   return { element, restart: () => { cursors.splice(1); return load(null); } };
 }
 
+/** A workflow's events followed live (Server-Sent Events: what it holds, then each event as it
+ * commits): each one listed in `log` with its time and handed to `onEvent`; the stream ends
+ * at the event `last` or when the page is left. A malformed event is skipped. */
+export function followEvents(path, types, { log, onEvent = () => {}, last, onLeave }) {
+  const source = new EventSource(`/api/v1${path}`);
+  const handle = (message) => {
+    let event;
+    try { event = JSON.parse(message.data); } catch { return; }
+    log.append(h("li", {}, `${new Date(event.recorded_at).toLocaleTimeString()} ${event.type}`));
+    onEvent(event);
+    if (event.type === last) source.close();
+  };
+  for (const type of types) source.addEventListener(type, handle);
+  onLeave(() => source.close());
+}
+
 /** An SVG element with its attributes and, if given, its text. */
 export function svg(tag, attributes = {}, text) {
   const node = document.createElementNS("http://www.w3.org/2000/svg", tag);

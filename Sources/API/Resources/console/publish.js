@@ -1,7 +1,7 @@
 // One publish (instant access): where NBD clients connect, what it serves, its clients and
 // reads as they happen, and a stop for those who may restore. The server serves it until a
 // stop is recorded, across its own restarts.
-import { api, h, bytes, when, result, table, say, can } from "./dom.js";
+import { api, h, bytes, when, result, table, say, can, followEvents } from "./dom.js";
 
 export async function publishPage(target, { user, parameters: [id], onLeave }) {
   // Just asked for, the publish may not be in the server's views yet: its events say the rest.
@@ -47,23 +47,19 @@ export async function publishPage(target, { user, parameters: [id], onLeave }) {
     h("h2", {}, "Where to connect"), where, figures,
     can(user, "restores:run") && shown.state !== "stopped" ? stop : null,
     h("h2", {}, "Events"), log);
-  const source = new EventSource(`/api/v1/publishes/${id}/events`);
-  const handle = (message) => {
-    let event;
-    try { event = JSON.parse(message.data); } catch { return; }
-    log.append(h("li", {}, `${new Date(event.recorded_at).toLocaleTimeString()} ${event.type}`));
-    if (event.type === "PublishRequested") disks = event.data?.disks ?? disks;
-    if (event.type === "PublishStarted") {
-      showState("serving");
-      showAddress(event.data?.address ?? shown.address, disks);
-    }
-    if (event.type === "PublishClientConnected") { clients += 1; showFigures(); }
-    if (event.type === "PublishStopped") { showState("stopped"); stop.remove(); source.close(); }
-  };
-  for (const type of ["PublishRequested", "PublishStarted", "PublishClientConnected", "PublishStopRequested", "PublishStopped"]) {
-    source.addEventListener(type, handle);
-  }
-  onLeave(() => source.close());
+  const types = ["PublishRequested", "PublishStarted", "PublishClientConnected", "PublishStopRequested", "PublishStopped"];
+  followEvents(`/publishes/${id}/events`, types, {
+    log, last: "PublishStopped", onLeave,
+    onEvent: (event) => {
+      if (event.type === "PublishRequested") disks = event.data?.disks ?? disks;
+      if (event.type === "PublishStarted") {
+        showState("serving");
+        showAddress(event.data?.address ?? shown.address, disks);
+      }
+      if (event.type === "PublishClientConnected") { clients += 1; showFigures(); }
+      if (event.type === "PublishStopped") { showState("stopped"); stop.remove(); }
+    },
+  });
 }
 
 /** A disk's NBD export name, from a disk as events ({key}), the view (disk-2000) or a key. */

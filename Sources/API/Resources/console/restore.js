@@ -3,7 +3,7 @@
 // managed server, or guest files found by browsing or by name) or its disks published over
 // NBD, and a restore followed live to its end. Every restore is a session of its
 // own on the server, audited under the user who asked.
-import { api, h, bytes, when, result, table, say, can, keysetPages } from "./dom.js";
+import { api, h, bytes, when, result, table, say, can, keysetPages, followEvents } from "./dom.js";
 import { guestFileBrowser } from "./files.js";
 
 export async function restorePointsPage(target, { user }) {
@@ -131,18 +131,10 @@ export async function restorePage(target, { parameters: [id], onLeave }) {
     h("h2", {}, "Events"), log);
   const show = (value) => state.replaceChildren("State: ", result(value));
   show(shown.result ?? shown.state);
-  const source = new EventSource(`/api/v1/restores/${id}/events`);
-  const handle = (message) => {
-    let event;
-    try { event = JSON.parse(message.data); } catch { return; }
-    log.append(h("li", {}, `${new Date(event.recorded_at).toLocaleTimeString()} ${event.type}`));
-    if (event.type === "RestoreFinished") {
-      show(event.data?.result ?? "finished");
-      source.close();
-    }
-  };
-  for (const type of restoreEvents) source.addEventListener(type, handle);
-  onLeave(() => source.close());
+  followEvents(`/restores/${id}/events`, restoreEvents, {
+    log, last: "RestoreFinished", onLeave,
+    onEvent: (event) => { if (event.type === "RestoreFinished") show(event.data?.result ?? "finished"); },
+  });
 }
 
 const restoreEvents = [
