@@ -205,6 +205,17 @@ final class BenchSubscribers: @unchecked Sendable {
         curl_multi_cleanup(multi)
     }
 
+    /// When each position first reached any subscriber (read after ``stop()``).
+    var firstArrivals: [Int64: ContinuousClock.Instant] {
+        var first: [Int64: ContinuousClock.Instant] = [:]
+        for client in clients {
+            for arrival in client.arrivals where first[arrival.position].map({ arrival.at < $0 }) ?? true {
+                first[arrival.position] = arrival.at
+            }
+        }
+        return first
+    }
+
     /// Each arrival's delay after its event was appended (`sent`: position → when the append began).
     func latencies(sent: [Int64: ContinuousClock.Instant]) -> (samples: LatencySamples, missing: Int) {
         var samples = LatencySamples()

@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
-"""The console's first paint, measured in Debian's Chromium (Selenium), for `tidemark bench console`.
+"""The console's first paint and live updates, measured in Debian's Chromium (Selenium), for `tidemark bench console`.
 
-Arguments: URL CERTIFICATE TOKEN LOADS. Signs in by setting the session cookie to a viewer's
-token, then loads the dashboard and the sessions page LOADS times each with the cache
-disabled (a first visit), reading the console's own User Timing marks (set when a page has
-drawn its data) and, as the reference, how long the page's API request took as the browser
-timed it. Prints one JSON object: milliseconds per load, and the page weight in bytes.
+Arguments: URL CERTIFICATE TOKEN LOADS [SESSION READY-FILE UPDATES]. Signs in by setting the
+session cookie to a viewer's token, then loads the dashboard and the sessions page LOADS times
+each with the cache disabled (a first visit), reading the console's own User Timing marks (set
+when a page has drawn its data) and, as the reference, how long the page's API request took as
+the browser timed it.
+
+With a SESSION (one the bench is running), it then opens that session's page, waits for its
+task's progress bar, notes the wall-clock time (Date.now()) of every change of the bar's value
+from then on, creates READY-FILE so the bench starts appending its UPDATES checkpoints, and
+waits for the session to show success.
+
+Prints one JSON object: milliseconds per load, the page weight in bytes, and the live
+changes as [percent, epoch milliseconds] pairs.
 """
 import base64
 import hashlib
@@ -14,9 +22,11 @@ import subprocess
 import sys
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 
 url, certificate, token, loads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+live = sys.argv[5:8] if len(sys.argv) >= 8 else None
 
 
 def spki_hash(path):
@@ -24,6 +34,33 @@ def spki_hash(path):
         "openssl x509 -pubkey -noout -in '%s' | openssl pkey -pubin -outform der" % path,
         shell=True, check=True, capture_output=True).stdout
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def follow_live_session(session, ready, updates):
+    """The progress bar's changes on SESSION's page while the bench appends its checkpoints."""
+    bar = "tr[data-task] progress"
+    for attempt in range(30):  # the server's projector may not have shown the session yet
+        driver.get(f"{url}/?load=live-{attempt}#/sessions/{session}")
+        try:
+            WebDriverWait(driver, 5).until(
+                lambda d: d.execute_script("return document.querySelector(arguments[0]) !== null", bar))
+            break
+        except TimeoutException:
+            continue
+    else:
+        raise SystemExit(f"the session page of {session} never showed its task")
+    # A change of the bar's value attribute is the page's update (the console sets the
+    # property, which reflects to the attribute); each is noted as the observer sees it,
+    # in the same task as the change.
+    driver.execute_script(
+        "window.tidemarkLive = [];"
+        "const bar = document.querySelector(arguments[0]);"
+        "new MutationObserver(() => window.tidemarkLive.push([Number(bar.value), Date.now()]))"
+        ".observe(bar, { attributes: true, attributeFilter: ['value'] });", bar)
+    open(ready, "w").close()
+    WebDriverWait(driver, 60 + int(updates)).until(lambda d: d.execute_script(
+        "return (document.getElementById('session-state')?.textContent ?? '').includes('success')"))
+    return driver.execute_script("return window.tidemarkLive")
 
 
 options = webdriver.ChromeOptions()
@@ -63,6 +100,8 @@ try:
                 figures[name + "_api"].append(api)
             figures["weight_bytes"] = max(figures["weight_bytes"], weight)
             figures["html_bytes"] = html
+    if live:
+        figures["live"] = follow_live_session(*live)
     print(json.dumps(figures), flush=True)
 finally:
     driver.quit()
