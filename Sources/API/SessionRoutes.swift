@@ -31,7 +31,10 @@ struct SessionRoutes {
             guard UUID(uuidString: String(cursor)) != nil else { throw APIProblem.badRequest("before is a session id (a uuid)") }
             before = cursor.lowercased()
         }
-        let result = try await store.pool.query(ListQueries.sessions, [job, state, outcome, limit, before])
+        let statement = ListQueries.sessions(job: job != nil, state: state != nil, result: outcome != nil, before: before != nil)
+        var parameters: [any PostgresEncodable] = [limit]
+        for value in [job, state, outcome, before] { if let value { parameters.append(value) } }
+        let result = try await store.pool.query(statement, parameters)
         if before != nil, try result.decode(0, 2, as: Int64.self) == 0 {
             throw APIProblem.badRequest("before names no session: use the 'next' link of the previous page")
         }

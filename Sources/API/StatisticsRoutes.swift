@@ -6,9 +6,10 @@ import Hummingbird
 import Postgres
 
 /// Statistics over time, as JSON or as CSV (`format=csv` or `Accept: text/csv`) for a
-/// spreadsheet: sessions and bytes per day, each job's sessions summed up, and one row per
-/// session (duration, bytes, dedupe and compression ratios, bottleneck) in a span, for one
-/// job or all. Rows come from the `reporting` views, so an export says what SQL tools say.
+/// spreadsheet: sessions and bytes per day, each repository's per day, each job's sessions
+/// summed up, and one row per session (duration, bytes, dedupe and compression ratios,
+/// bottleneck) in a span, for one job or all. Rows come from the `reporting` views, so an
+/// export says what SQL tools say.
 /// Days differ on purpose: `reporting.daily_statistics` counts a session on the UTC day it
 /// finished (when its bytes are known), the sessions' rows by the day it started.
 struct StatisticsRoutes {
@@ -21,6 +22,7 @@ struct StatisticsRoutes {
 
     func add(to group: RouterGroup<APIContext>) {
         group.get("statistics/daily", use: daily)
+        group.get("statistics/repositories", use: repositories)
         group.get("statistics/jobs", use: jobs)
         group.get("statistics/sessions", use: sessions)
     }
@@ -37,6 +39,43 @@ struct StatisticsRoutes {
         }
         let result = try await store.pool.query(
             "SELECT coalesce(json_agg(row_to_json(d) ORDER BY d.day), '[]')::text FROM (\(rows)) d", [span.fromText, span.toText])
+        return JSONResponse.text(
+            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#,
+            headers: Self.negotiated)
+    }
+
+    /// Each repository's sessions per day from `from` to `to` (`reporting.repository_daily_statistics`),
+    /// by day then repository name; `repository` (its name) keeps one repository's.
+    @Sendable func repositories(_ request: Request, context: APIContext) async throws -> Response {
+        _ = try context.require(.readSessions)
+        let span = try DaySpan(request)
+        let csv = try CSVTable.wanted(request)
+        let name = try APIRequest.query(request, "repository")
+        var repositoryID: String? = nil
+        if let name {
+            let state = try await catalog.load()
+            guard let id = state.id(of: RepositoryDefinition.self, named: name) else {
+                throw APIProblem.notFound(
+                    UnknownName.message(
+                        "repository", name, known: state.repositories.values.map(\.definition.name), listCommand: "GET /api/v1/repositories"
+                    ))
+            }
+            repositoryID = id
+        }
+        let rows = """
+            SELECT * FROM reporting.repository_daily_statistics r
+             WHERE r.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR r.repository_id = $3::text)
+             ORDER BY r.day, r.repository_name, r.repository_id
+            """
+        let parameters: [any PostgresEncodable] = [span.fromText, span.toText, repositoryID]
+        if csv {
+            let result = try await store.pool.query(rows, parameters)
+            let part = name.map { "-" + Self.fileSafe($0) } ?? ""
+            return try CSVTable.response(result, fileName: "tidemark-repositories\(part)-\(span.fromText)-\(span.toText).csv")
+        }
+        let result = try await store.pool.query(
+            "SELECT coalesce(json_agg(row_to_json(r) ORDER BY r.day, r.repository_name, r.repository_id), '[]')::text FROM (\(rows)) r",
+            parameters)
         return JSONResponse.text(
             #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#,
             headers: Self.negotiated)

@@ -55,7 +55,8 @@ struct BenchAPICommand: AsyncParsableCommand {
             let jobsSQL = try psql.time(
                 ListQueries.page(view: "reporting.jobs", key: "job_name"), types: "text, bigint", arguments: "'', 50", runs: 200)
             let sessionsSQL = try psql.time(
-                ListQueries.sessions, types: "text, text, text, bigint, text", arguments: "NULL, NULL, NULL, 50, NULL", runs: 200)
+                ListQueries.sessions(job: false, state: false, result: false, before: false).sql, types: "bigint", arguments: "50",
+                runs: 200)
 
             let idleMemory = try server.residentMebibytes()
             let live = try await measureLive(&world.history, store: store, server: server, token: token.text)

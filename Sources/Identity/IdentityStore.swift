@@ -26,15 +26,19 @@ public final class IdentityStore: Sendable {
 
     /// The position of the latest identity event (0: none): a cache of the state is current
     /// while this has not moved. One index probe per category.
+    /// Prepared once per connection: every API request asks it, and planning it cost as
+    /// much as running it.
     public func latestPosition() async throws -> Int64 {
-        let result = try await events.pool.query(
-            """
+        try await events.pool.query(Self.latestPositionStatement).decode(0, 0)
+    }
+
+    static let latestPositionStatement = PostgresStatement(
+        name: "tidemark_identity_latest_position",
+        sql: """
             SELECT greatest(
                      (SELECT coalesce(max(position), 0) FROM tidemark.events WHERE category = 'user'),
                      (SELECT coalesce(max(position), 0) FROM tidemark.events WHERE category = 'token'))
             """)
-        return try result.decode(0, 0)
-    }
 
     static func fold(on connection: isolated PostgresConnection) throws -> (state: IdentityState, position: Int64) {
         var state = IdentityState()

@@ -18,6 +18,8 @@ public struct SessionsProjection: Projection {
 
     struct SessionRow {
         var jobID, jobName, trigger, state, result, bottleneck, reason: String?
+        /// The repository its RepositoryChecked named (the last, for a resumed session).
+        var repositoryID: String?
         var jobVersion: Int64?
         var startedAt, finishedAt: Date?
         var vmCount: Int64?
@@ -55,7 +57,7 @@ public struct SessionsProjection: Projection {
             "job_id", "job_name", "job_version", "trigger", "state", "result", "started_at", "finished_at", "vm_count",
             "processed_bytes", "read_bytes", "transferred_bytes", "dedupe_ratio", "compression_ratio", "rate_bytes_per_second",
             "duration_seconds", "bottleneck", "busy_source_percent", "busy_proxy_percent", "busy_network_percent",
-            "busy_target_percent", "last_event_at", "reason",
+            "busy_target_percent", "last_event_at", "reason", "repository_id",
         ], conflict: .merge)
     static let tasksUpsert = Upsert(
         table: "tasks", key: ["session_id", "task_id"],
@@ -191,7 +193,9 @@ public struct SessionsProjection: Projection {
                 Self.set(&row.bottleneck, json.string(SessionEvent.Field.bottleneck) ?? row.busy?.bottleneck)
                 row.state = "finished"
                 row.finishedAt = event.recordedAt
-            case .repositoryChecked, .retentionDeferred, .guestIndexStarted, .guestIndexFinished, .taskWaited, .applicationProcessed,
+            case .repositoryChecked:
+                Self.set(&row.repositoryID, json.string(SessionEvent.Field.repositoryId))
+            case .retentionDeferred, .guestIndexStarted, .guestIndexFinished, .taskWaited, .applicationProcessed,
                 .snapshotRequested, .snapshotCreated,
                 .throttleApplied, .transferStarted, .snapshotRemoved, .taskReassigned:
                 break
@@ -211,7 +215,7 @@ public struct SessionsProjection: Projection {
                 "duration_seconds": .double(row.duration), "bottleneck": .text(row.bottleneck),
                 "busy_source_percent": .double(row.busy?.source), "busy_proxy_percent": .double(row.busy?.proxy),
                 "busy_network_percent": .double(row.busy?.network), "busy_target_percent": .double(row.busy?.target),
-                "last_event_at": .time(row.lastEventAt), "reason": .text(row.reason),
+                "last_event_at": .time(row.lastEventAt), "reason": .text(row.reason), "repository_id": .text(row.repositoryID),
             ])
         }
         try Self.sessionsUpsert.write(sessionRows, in: schema, on: connection)

@@ -201,10 +201,12 @@ try:
     wait_for(driver, lambda d: "proxy-1" in d.find_element(By.ID, "main").text
              and "Certificate thumbprint" in d.find_element(By.ID, "main").text, "the infrastructure page lacks the proxies or servers")
 
-    step("statistics: the job's sessions over time, and its CSV download answered with the session cookie")
+    step("statistics: the repository's day, the job's sessions over time, and its CSV download answered with the session cookie")
     driver.get(url + "/#/statistics")
     wait_for(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, f"button[aria-label='Sessions of {job} over time']")),
              "the job is not in the statistics per job")
+    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#statistics-repository-days tbody tr")) >= 1,
+             "the repository's days did not show")
     driver.find_element(By.CSS_SELECTOR, f"button[aria-label='Sessions of {job} over time']").click()
     wait_for(driver, lambda d: f"Sessions of {job}" in d.find_element(By.ID, "main").text
              and "success" in d.find_element(By.ID, "main").text, "the job's sessions did not show")

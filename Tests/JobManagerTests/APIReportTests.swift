@@ -71,6 +71,30 @@ struct APIReportTests {
         #expect(sessionsCSV.headers.contains("attachment; filename=\"tidemark-sessions-"), "\(sessionsCSV.headers)")
         #expect(sessionsCSV.body.split(separator: "\r\n").count == 2 && sessionsCSV.body.contains(session), "\(sessionsCSV.body)")
         #expect(try await api.curl("GET", "/api/v1/statistics/sessions?job=no-such-job", token: admin).status == 404)
+        // The sessions list by each set of filters (each its own prepared statement).
+        for (query, count) in [
+            ("job=\(job)&result=success", 1), ("job=\(job.uppercased())&state=finished", 1), ("result=failed", 0),
+            ("state=running", 0), ("job=\(job)&state=finished&result=success&before=\(session)", 0), ("before=\(session)", 0),
+        ] {
+            let listed = try await api.curl("GET", "/api/v1/sessions?\(query)", token: admin)
+            let ids = (listed.json["items"] as? [[String: Any]])?.compactMap { $0["session_id"] as? String }
+            #expect(listed.status == 200 && ids == Array(repeating: session, count: count), "\(query): \(listed.body)")
+        }
+        #expect(try await api.curl("GET", "/api/v1/sessions?result=success&before=\(UUID().uuidString)", token: admin).status == 400)
+        // Per repository per day: the session's repository (from its RepositoryChecked), its bytes.
+        let perRepository = try await api.curl("GET", "/api/v1/statistics/repositories?repository=repo", token: api.tokens["viewer"])
+        let repositoryDay = try #require((perRepository.json["items"] as? [[String: Any]])?.first, "\(perRepository.body)")
+        #expect(repositoryDay["repository_name"] as? String == "repo" && repositoryDay["sessions"] as? Int == 1, "\(perRepository.body)")
+        #expect(repositoryDay["succeeded"] as? Int == 1 && repositoryDay["day"] as? String == days.last?["day"] as? String)
+        #expect(repositoryDay["processed_bytes"] as? Int == sessionRow?["processed_bytes"] as? Int, "\(perRepository.body)")
+        let repositoriesCSV = try await api.curl("GET", "/api/v1/statistics/repositories?format=csv", token: admin)
+        let repositoryLines = repositoriesCSV.body.split(separator: "\r\n")
+        #expect(repositoryLines.first?.hasPrefix("day,repository_id,repository_name,sessions,") == true, "\(repositoriesCSV.body)")
+        #expect(repositoryLines.count == 2 && repositoryLines[1].contains(",repo,1,1,"), "\(repositoriesCSV.body)")
+        #expect(repositoriesCSV.headers.contains("filename=\"tidemark-repositories-"), "\(repositoriesCSV.headers)")
+        let unknownRepository = try await api.curl("GET", "/api/v1/statistics/repositories?repository=nowhere", token: admin)
+        #expect(unknownRepository.status == 404 && unknownRepository.body.contains("repo"), "\(unknownRepository.body)")
+        #expect(try await api.curl("GET", "/api/v1/statistics/repositories?to=yesterday", token: admin).status == 400)
         #expect(try await api.curl("GET", "/api/v1/statistics/sessions?format=xlsx", token: admin).status == 400)
         let projections = try await api.curl("GET", "/api/v1/projections", token: admin)
         #expect((projections.json["items"] as? [[String: Any]])?.isEmpty == false, "\(projections.body)")
