@@ -104,7 +104,9 @@ struct SignInRoutes {
                 return try await refuse("second factor unavailable on this host", name: name, address: address)
             }
             guard attempt.code != nil else { return try await refuse("second factor missing", name: name, address: address) }
-            guard let step = codeMatched, await throttle.use(step: step, by: user.id, recorded: try await recordedStep(user.name)) else {
+            // The fold at hand refuses a code seen before at once; the decider decides again
+            // under the catalog's lock, where a code given to two servers at once is used once.
+            guard let step = codeMatched, step > user.lastSecondFactorStep ?? 0 else {
                 return try await refuse("wrong or reused code", name: name, address: address)
             }
             usedStep = step
@@ -117,8 +119,14 @@ struct SignInRoutes {
         let userName = user.name
         let console = attempt.console == true
         let label = (console ? ConsoleSession.labelPrefix : "sign-in from ") + address
-        try await identity.execute(metadata: metadata) { state throws(IdentityError) in
-            try IdentityDecider.issueToken(token, id: id, for: userName, lifetime: Self.tokenLifetime, label: label, now: now, in: state)
+        do {
+            try await identity.execute(metadata: metadata) { [usedStep] state throws(IdentityError) in
+                try IdentityDecider.issueToken(
+                    token, id: id, for: userName, lifetime: Self.tokenLifetime, label: label, now: now, secondFactorStep: usedStep,
+                    in: state)
+            }
+        } catch let error as IdentityError where error.code == .reused {
+            return try await refuse("wrong or reused code", name: name, address: address)
         }
         var signedIn = ["user_name": user.name, "method": method, "token_prefix": token.prefix, "client_address": address]
         if let usedStep { signedIn["totp_step"] = "\(usedStep)" }
@@ -137,19 +145,6 @@ struct SignInRoutes {
         var response = try JSONResponse.object(reply)
         for cookie in ConsoleSession.cookies(token: token.text, lifetime: Self.tokenLifetime) { response.setCookie(cookie) }
         return response
-    }
-
-    /// The newest TOTP step a sign-in of `name` used, from the log (`SignedIn`'s `totp_step`, any
-    /// server): a code used just before this server started is not good again after it. Codes
-    /// live 90 seconds, so the access streams' last few thousand events are enough to read.
-    func recordedStep(_ name: String) async throws -> UInt64? {
-        let result = try await identity.events.pool.query(
-            """
-            SELECT max((data ->> 'totp_step')::bigint) FROM (
-                SELECT data, recorded_at FROM tidemark.events WHERE category = 'access' ORDER BY position DESC LIMIT 5000) recent
-             WHERE recent.data ->> 'user_name' = $1 AND recent.data ? 'totp_step' AND recent.recorded_at > now() - interval '10 minutes'
-            """, [name])
-        return try result.decodeIfPresent(0, 0, as: Int64.self).map { UInt64($0) }
     }
 
     /// 401 without detail, recorded with the reason, counted against the address and the user.
@@ -181,14 +176,13 @@ actor SignInSlots {
     func leave(_ slot: Int) { inUse -= 1 }
 }
 
-/// Sign-in attempts per user (from any address), and the TOTP steps already used. An
-/// attempt counts as a failure from its start and is forgiven only by its success, so
-/// concurrent attempts cannot all pass the limit before any is refused.
+/// Sign-in attempts per user (from any address). An attempt counts as a failure from its
+/// start and is forgiven only by its success, so concurrent attempts cannot all pass the limit
+/// before any is refused.
 actor SignInThrottle {
     static let failuresAllowed = 5
     static let window: TimeInterval = 15 * 60
     private var failures: [String: [Date]] = [:]
-    private var usedSteps: [String: UInt64] = [:]
 
     func isLocked(_ name: String, now: Date = Date()) -> Bool {
         let recent = (failures[name] ?? []).filter { now.timeIntervalSince($0) < Self.window }
@@ -216,14 +210,5 @@ actor SignInThrottle {
             times.removeLast()
             failures[name] = times.isEmpty ? nil : times
         }
-    }
-
-    /// A code's step is good once per user: a code seen on the wire cannot be replayed, here or
-    /// (with `recorded`, the log's newest) after a restart or on another server.
-    func use(step: UInt64, by user: String, recorded: UInt64? = nil) -> Bool {
-        let last = max(usedSteps[user] ?? 0, recorded ?? 0)
-        if last > 0 && step <= last { return false }
-        usedSteps[user] = step
-        return true
     }
 }

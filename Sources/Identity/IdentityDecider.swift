@@ -94,16 +94,25 @@ public enum IdentityDecider {
     public static func secondFactorCredential(of user: IdentityState.User) -> String { "totp.\(user.id)" }
 
     /// A new token for `name`, living `lifetime` seconds from `now`.
+    /// `secondFactorStep`: the TOTP step of the code a sign-in gave; refused unless newer than
+    /// every step the user's sign-ins used before (decided under the catalog's lock, so two
+    /// servers given the same code at once issue one token, not two).
     public static func issueToken(
-        _ token: APIToken, id: String, for name: String, lifetime: TimeInterval, label: String?, now: Date, in state: IdentityState
+        _ token: APIToken, id: String, for name: String, lifetime: TimeInterval, label: String?, now: Date,
+        secondFactorStep: UInt64? = nil, in state: IdentityState
     ) throws(IdentityError) -> [IdentityChange] {
         let user = try require(name, in: state)
         if let label, label.count > 200 || label.unicodeScalars.contains(where: { $0.value < 0x20 }) {
             throw IdentityError(.invalid, "a token's label is one line of at most 200 characters")
         }
-        let issued = IdentityEvent.TokenIssued(
+        if let step = secondFactorStep, let used = user.lastSecondFactorStep, step <= used {
+            throw IdentityError(
+                .reused, "this code (or a newer one) was used already for a sign-in of '\(user.name)': wait for the next code")
+        }
+        var issued = IdentityEvent.TokenIssued(
             id: id, userID: user.id, userName: user.name, prefix: token.prefix, sha256: APIToken.sha256(token.text),
             expiresAt: now.addingTimeInterval(lifetime), label: label)
+        issued.secondFactorStep = secondFactorStep
         return [IdentityChange(stream: IdentityEvent.tokenStream(id), expectedVersion: 0, issued)]
     }
 

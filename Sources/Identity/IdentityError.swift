@@ -11,6 +11,8 @@ public struct IdentityError: CodedError {
         case duplicate
         /// It would leave no administrator who can sign in.
         case lastAdministrator
+        /// A one-time code (a TOTP step) a sign-in used already.
+        case reused
     }
 
     public let code: Code

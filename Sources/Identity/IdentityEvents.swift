@@ -79,12 +79,17 @@ public enum IdentityEvent {
         public var sha256: String
         public var expiresAt: Date
         public var label: String?
+        /// The TOTP time step of the code a sign-in gave for it: each step is good for one
+        /// sign-in of a user, across every server, because tokens are issued under the
+        /// catalog's lock on the fold that holds the steps already used.
+        public var secondFactorStep: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case id, prefix, sha256, label
             case userID = "user_id"
             case userName = "user_name"
             case expiresAt = "expires_at"
+            case secondFactorStep = "second_factor_step"
         }
     }
 

@@ -13,6 +13,9 @@ public struct IdentityState: Sendable {
         public var passwordHash: String?
         /// Where the TOTP secret is kept (the credential store's name), when it is asked for.
         public var secondFactor: String?
+        /// The newest TOTP step a sign-in of this user used: a code of it or an older step is
+        /// refused, so a code seen on the wire cannot be replayed on any server.
+        public var lastSecondFactorStep: UInt64?
     }
 
     public struct Token: Sendable, Equatable {
@@ -77,6 +80,10 @@ public struct IdentityState: Sendable {
                 tokens[event.id] = Token(
                     id: event.id, userID: event.userID, userName: event.userName, prefix: event.prefix, sha256: event.sha256,
                     issuedAt: recordedAt, expiresAt: event.expiresAt, label: event.label, revoked: false, version: version)
+                if let step = event.secondFactorStep, var user = users[event.userID] {
+                    user.lastSecondFactorStep = max(step, user.lastSecondFactorStep ?? 0)
+                    users[event.userID] = user
+                }
             case "TokenRevoked":
                 let event = try decoder.decode(IdentityEvent.TokenRevoked.self, from: data)
                 tokens[event.id]?.revoked = true

@@ -33,6 +33,27 @@ struct IdentityDeciderTests {
         #expect(state.users.count == 2)
     }
 
+    @Test("a TOTP step issues one token per user: the same or an older step is refused, a newer one and another user's are not")
+    func secondFactorStepsOnce() throws {
+        var state = Self.applying(try IdentityDecider.addUser("alice", role: .operator, id: Self.uuid(), in: IdentityState()))
+        state = Self.applying(try IdentityDecider.addUser("bob", role: .operator, id: Self.uuid(), in: state), to: state)
+        func issue(_ name: String, step: UInt64?) throws -> [IdentityChange] {
+            try IdentityDecider.issueToken(
+                APIToken.generate(), id: Self.uuid(), for: name, lifetime: 3_600, label: nil, now: Date(), secondFactorStep: step, in: state
+            )
+        }
+        state = Self.applying(try issue("alice", step: 100), to: state)
+        #expect(state.user(named: "alice")?.lastSecondFactorStep == 100)
+        for step: UInt64 in [99, 100] {
+            let refused = try #require(throws: IdentityError.self) { try issue("alice", step: step) }
+            #expect(refused.code == .reused && refused.message.contains("next code"), "\(refused.message)")
+        }
+        #expect(try issue("bob", step: 100).count == 1)
+        #expect(try issue("alice", step: nil).count == 1, "a token without a code (a command's) is not a sign-in's")
+        state = Self.applying(try issue("alice", step: 101), to: state)
+        #expect(state.user(named: "alice")?.lastSecondFactorStep == 101)
+    }
+
     @Test("a restore operator limited to VMs or jobs: the limit is folded, changed by a grant, refused for other roles")
     func restoreScope() throws {
         let job = RestoreScope.Job(id: Self.uuid(), name: "nightly")

@@ -65,6 +65,21 @@ struct APISignInTests {
             records
                 == "ok password, refused wrong password, refused unknown user, refused second factor missing, refused wrong or reused code, ok password+totp, refused wrong or reused code, refused wrong or reused code",
             "\(records ?? "")")
+        // The next step's code given to two servers at the same instant: one sign-in, one refusal.
+        let next = try Program.run("/usr/bin/oathtool", ["--totp", "-b", secret, "-N", "now + 30 seconds"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let racing = try await api.another()
+        async let here = signIn(api, "user-operator", password, code: next)
+        async let there = signIn(racing, "user-operator", password, code: next)
+        let statuses = try await [here.status, there.status].sorted()
+        racing.server.signal(SIGTERM)
+        _ = try await racing.server.waitForExit(seconds: 30)
+        #expect(statuses == [200, 401], "one code, two servers at once: \(statuses)")
+        let raced = try await api.environment.scalar(
+            "SELECT count(*) FILTER (WHERE succeeded)::text || '/' || count(*)::text FROM (SELECT succeeded FROM reporting.sign_ins WHERE method <> 'token' ORDER BY position DESC LIMIT 2) r"
+        )
+        #expect(raced == "1/2", "\(raced ?? "")")
+
         // Neither the password, its hash nor the TOTP secret is readable through the API or in the log's text.
         let trail = try await api.curl("GET", "/api/v1/audit?category=user", token: api.tokens["auditor"])
         #expect(trail.status == 200 && !trail.body.contains("$2") && !trail.body.contains("password_hash"), "\(trail.body)")
