@@ -74,6 +74,26 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ServerTLS",
+            dependencies: [
+                "CodedErrors",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "RepositoryService",
+            dependencies: [
+                "CodedErrors", "Repository", "ServerTLS", "BlockingIO",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Infrastructure",
             dependencies: ["CodedErrors", "Repository", "BlockingIO", "CFileSystem"]
         ),
@@ -188,7 +208,7 @@ let package = Package(
             name: "API",
             dependencies: [
                 "BlockingIO", "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres", "Replay",
-                "Secrets", "WorkflowEvents",
+                "Secrets", "ServerTLS", "WorkflowEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -258,6 +278,7 @@ let package = Package(
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
+                "RepositoryService", "ServerTLS",
                 "API",
                 "Replay",
                 "Benchmarks",
@@ -328,6 +349,13 @@ let package = Package(
         .testTarget(
             name: "EventStoreTests",
             dependencies: ["EventStore", "Postgres", "PrivateCluster", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "RepositoryServiceTests",
+            dependencies: [
+                "RepositoryService", "Repository", "ServerTLS", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "RepositoryTests",

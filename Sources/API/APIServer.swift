@@ -11,6 +11,7 @@ import NIOCore
 import Postgres
 import Prometheus
 import Secrets
+import ServerTLS
 import ServiceLifecycle
 
 /// The HTTPS API of `tidemark server`: Hummingbird 2 over TLS, the routes under `/api/v1`

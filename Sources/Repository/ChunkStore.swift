@@ -134,6 +134,13 @@ public struct ChunkStore: Sendable {
             return .failure(.damaged(error.message))
         }
         guard let file else { return .failure(.missing) }
+        return check(file, as: id)
+    }
+
+    /// The block a chunk file holds, when the file is whole and the block's name is `id`: how
+    /// a chunk read from disk is checked, and how a repository service checks a chunk a client
+    /// sends before it keeps it.
+    public func check(_ file: [UInt8], as id: ChunkID) -> Result<[UInt8], ChunkProblem> {
         let parsed: (encoding: ChunkFile.Encoding, size: Int, payload: ArraySlice<UInt8>)
         switch ChunkFile.parse(file) {
         case .failure(let problem): return .failure(problem)

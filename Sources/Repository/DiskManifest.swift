@@ -59,7 +59,7 @@ public struct DiskManifest: Codable, Sendable, Equatable {
         return Int(min(Int64(blockSize.bytes), diskSize - start))
     }
 
-    func checkShape() throws(RepositoryError) {
+    public func checkShape() throws(RepositoryError) {
         guard formatVersion == Self.formatVersion else {
             throw RepositoryError(
                 .damagedManifest,
@@ -78,7 +78,7 @@ public struct DiskManifest: Codable, Sendable, Equatable {
     }
 
     /// Restore point ids and disk names become file names: letters, digits, '.', '_' and '-'.
-    static func checkName(_ name: String, what: String) throws(RepositoryError) {
+    public static func checkName(_ name: String, what: String) throws(RepositoryError) {
         let allowed = name.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)
         }

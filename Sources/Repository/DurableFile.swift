@@ -81,7 +81,7 @@ public enum DurableFile {
         }
     }
 
-    static func read(_ path: String) throws(RepositoryError) -> [UInt8]? {
+    public static func read(_ path: String) throws(RepositoryError) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             if errno == ENOENT { return nil }

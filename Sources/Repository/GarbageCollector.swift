@@ -27,9 +27,14 @@ public struct GarbageCollector: Sendable {
     /// `dropProgressOlderThan`: saved progress of interrupted transfers not touched for that
     /// long is dropped first (such a transfer starts over), so its chunks can go too. With the
     /// exclusive lock held no transfer runs, so every progress file belongs to one that stopped.
+    ///
+    /// `sparingChunksNewerThan`: unreferenced chunks written less than that long ago stay, for
+    /// a repository whose writers hold no lock between a chunk and its manifest (the
+    /// repository service, whose clients send them in separate requests).
     @discardableResult
     public func collect(
-        wait: Bool = false, dropProgressOlderThan age: TimeInterval? = nil, now: Date = Date()
+        wait: Bool = false, dropProgressOlderThan age: TimeInterval? = nil, sparingChunksNewerThan grace: TimeInterval? = nil,
+        now: Date = Date()
     )
         throws(RepositoryError) -> Report
     {
@@ -61,6 +66,7 @@ public struct GarbageCollector: Sendable {
                 guard let id = ChunkID(hex: name), !referenced.contains(id) else { continue }
                 var info = stat()
                 let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0
+                if let grace, now.timeIntervalSince1970 - Double(info.st_mtim.tv_sec) < grace { continue }
                 guard unlink(path) == 0 else {
                     throw RepositoryError(.io, "cannot delete the unreferenced chunk \(path): \(errnoText())")
                 }

@@ -14,7 +14,7 @@ struct RepositoryCommand: AsyncParsableCommand {
             AddObject<RepositoryOptions>.self, UpdateObject<RepositoryOptions>.self, RemoveObject<RepositoryDefinition>.self,
             ListObjects<RepositoryDefinition>.self,
             ShowObject<RepositoryDefinition>.self, Create.self, GenerateKey.self, BackupImage.self, Verify.self, Prune.self,
-            RepositoryCheckCommand.self,
+            RepositoryCheckCommand.self, RepositoryServeCommand.self,
         ]
     )
 

@@ -8,6 +8,7 @@ import Notifications
 import PlatformAdapters
 import Projections
 import Server
+import ServerTLS
 import ServiceLifecycle
 
 /// `tidemark server`: the scheduler (one leader among all servers), the Job Managers (every

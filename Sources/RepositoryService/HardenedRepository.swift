@@ -1,0 +1,382 @@
+import Foundation
+import Repository
+import Synchronization
+
+/// A repository as the repository service keeps it: a plain `BackupRepository` folder on the
+/// service's host, and beside it (`service/`) the settings, the tokens, one record per restore
+/// point and the journal. Every rule that protects the backups is decided here, on the host
+/// that holds them, whatever a request says:
+///
+/// - a chunk is kept only if its bytes are what its name says, and never replaced;
+/// - a manifest is kept only if the service holds every chunk it names, and never replaced
+///   by another; its restore point is immutable for the setting's days from its arrival;
+/// - deleting an immutable restore point is refused, and garbage collection keeps every chunk
+///   a manifest names (so every chunk of an immutable point) and every chunk younger than a
+///   day (a backup's chunks arrive before its manifest);
+/// - each write, deletion and refusal is in the journal before the answer.
+///
+/// Calls block (file I/O with fsync): callers run them off the cooperative pool.
+public final class HardenedRepository: Sendable {
+    public let repository: BackupRepository
+    public let journal: ServiceJournal
+    public let root: URL
+    let tokens: Mutex<ServiceTokens>
+    let settings: ImmutabilitySettings
+    /// The service's clock: the system's, or a test's.
+    let clock: @Sendable () -> Date
+    let nonces = NonceLedger()
+    let refusals = RefusalLimit()
+
+    /// Chunks younger than this are never collected: the manifest naming them may be on its way.
+    public static let chunkGracePeriod: TimeInterval = 24 * 3_600
+
+    var serviceFolder: String { root.appendingPathComponent("service").path }
+    var settingsPath: String { serviceFolder + "/settings.json" }
+    var tokensPath: String { serviceFolder + "/tokens.json" }
+    var pointsFolder: String { serviceFolder + "/points" }
+
+    /// Opens the repository at `root` (creating it in an empty or missing folder), and the
+    /// service's files beside it. `immutableDays`, given by the host's administrator, becomes
+    /// the setting (recorded in the journal when it changes); otherwise the saved one, or the
+    /// default for a new service.
+    public init(root: URL, immutableDays: Int? = nil, clock: @escaping @Sendable () -> Date = Date.init) throws(RepositoryServiceError) {
+        self.root = root.standardizedFileURL
+        self.clock = clock
+        do {
+            let marker = root.appendingPathComponent("repository.json").path
+            repository =
+                FileManager.default.fileExists(atPath: marker) ? try BackupRepository.open(at: root) : try BackupRepository.create(at: root)
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        guard !repository.isEncrypted else {
+            throw RepositoryServiceError(
+                .invalidInput,
+                "\(root.path) is an encrypted repository: the service keeps plain chunks it can check by their names; give it a folder of its own"
+            )
+        }
+        for folder in [root.appendingPathComponent("service").path, root.appendingPathComponent("service/points").path] {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw RepositoryServiceError(.io, "cannot create \(folder): \(error.localizedDescription)")
+            }
+        }
+        journal = try ServiceJournal(path: root.appendingPathComponent("service/journal.jsonl").path)
+        let settingsPath = root.appendingPathComponent("service/settings.json").path
+        let saved = try ImmutabilitySettings.load(settingsPath)
+        let now = clock()
+        if let immutableDays, immutableDays != saved?.immutableDays {
+            let changed = try ImmutabilitySettings(immutableDays: immutableDays, changedAt: now)
+            try changed.save(settingsPath)
+            try journal.record(
+                "settings", "immutable_days", outcome: "done",
+                reason: "from \(saved.map { String($0.immutableDays) } ?? "none") to \(immutableDays) days, for new restore points",
+                actor: "local", at: now)
+            settings = changed
+        } else if let saved {
+            settings = saved
+        } else {
+            settings = try ImmutabilitySettings(immutableDays: ImmutabilitySettings.defaultDays, changedAt: now)
+            try settings.save(settingsPath)
+            try journal.record(
+                "settings", "immutable_days", outcome: "done", reason: "\(settings.immutableDays) days", actor: "local", at: now)
+        }
+        tokens = Mutex(try ServiceTokens.load(root.appendingPathComponent("service/tokens.json").path))
+    }
+
+    public var immutableDays: Int { settings.immutableDays }
+
+    /// A token for a backup server, shown once; the service keeps its digest.
+    public func issueToken(label: String) throws(RepositoryServiceError) -> String {
+        let now = clock()
+        let token = try tokens.withLock { (tokens) throws(RepositoryServiceError) -> String in
+            try tokens.issue(label: label, at: now, saveTo: tokensPath)
+        }
+        try journal.record("token.issue", ServiceTokens.prefix(of: token) ?? "", outcome: "done", reason: label, actor: "local", at: now)
+        return token
+    }
+
+    /// Checks a request's `Authorization` header; the token prefix it was signed with.
+    /// A refusal is journaled with its reason and thrown as `unauthorized`. An address refused
+    /// more than ``RefusalLimit/perMinute`` times in a minute is refused without a look or an
+    /// entry of its own (one entry says it began), so nobody can fill the journal or its disk.
+    public func authenticate(
+        header: String?, method: String, path: String, body: some DataProtocol, client: String
+    ) throws(RepositoryServiceError) -> String {
+        let now = clock()
+        switch refusals.state(of: client, at: now) {
+        case .allowed: break
+        case .startsNow:
+            try refuse(
+                "request", client,
+                because:
+                    "more than \(RefusalLimit.perMinute) refused requests in a minute from \(client): refused without a look for a minute",
+                actor: "unknown", client: client, code: .unauthorized)
+        case .limited:
+            throw RepositoryServiceError(.unauthorized, "too many refused requests from \(client): wait a minute")
+        }
+        guard let header, let parts = RequestSignature.parse(header) else {
+            try refuse(
+                "request", "\(method) \(path)", because: "no signed Authorization header", actor: "unknown", client: client,
+                code: .unauthorized,
+                counted: true)
+        }
+        let key = tokens.withLock { $0.key(prefix: parts.token) }
+        if let reason = RequestSignature.check(parts, key: key, method: method, path: path, body: body, now: now, nonces: nonces) {
+            try refuse(
+                "request", "\(method) \(path)", because: reason, actor: parts.token, client: client, code: .unauthorized, counted: true)
+        }
+        return parts.token
+    }
+
+    /// Journals a refusal, then throws it; `counted`: against its client's limit (requests
+    /// that are not signed as they should be).
+    func refuse(
+        _ action: String, _ subject: String, because reason: String, actor: String, client: String?,
+        code: RepositoryServiceError.Code, counted: Bool = false
+    ) throws(RepositoryServiceError) -> Never {
+        let now = clock()
+        if counted, let client { refusals.count(client, at: now) }
+        try journal.record(action, subject, outcome: "refused", reason: reason, actor: actor, client: client, at: now)
+        throw RepositoryServiceError(code, reason)
+    }
+
+    // MARK: chunks
+
+    /// The names among `names` the service does not hold.
+    public func missing(_ names: [String]) throws(RepositoryServiceError) -> [String] {
+        var missing: [String] = []
+        for name in names {
+            guard let id = ChunkID(hex: name) else {
+                throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
+            }
+            if access(repository.chunks.path(of: id), F_OK) != 0 { missing.append(name) }
+        }
+        return missing
+    }
+
+    /// Keeps a chunk after checking its bytes against its name; true when it was new. A chunk
+    /// held already is left as it is (the one kept was checked when it came).
+    @discardableResult
+    public func putChunk(_ name: String, file: [UInt8], actor: String, client: String?) throws(RepositoryServiceError) -> Bool {
+        guard let id = ChunkID(hex: name) else {
+            throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
+        }
+        if case .success = repository.chunks.read(id) { return false }
+        if case .failure(let problem) = repository.chunks.check(file, as: id) {
+            try refuse(
+                "chunk.put", name, because: "the chunk's bytes are refused: \(problem)", actor: actor, client: client, code: .mismatch)
+        }
+        do {
+            let path = repository.chunks.path(of: id)
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try DurableFile.write(file, to: path, flushed: false)
+        } catch let error as RepositoryError {
+            throw RepositoryServiceError(error)
+        } catch {
+            throw RepositoryServiceError(.io, "cannot store chunk \(name): \(error.localizedDescription)")
+        }
+        try journal.record("chunk.put", name, outcome: "done", actor: actor, client: client, at: clock())
+        return true
+    }
+
+    /// A chunk's file as kept.
+    public func chunk(_ name: String) throws(RepositoryServiceError) -> [UInt8] {
+        guard let id = ChunkID(hex: name) else {
+            throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
+        }
+        let file: [UInt8]?
+        do {
+            file = try DurableFile.read(repository.chunks.path(of: id))
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        guard let file else { throw RepositoryServiceError(.notFound, "the service holds no chunk \(name)") }
+        return file
+    }
+
+    // MARK: restore points
+
+    func recordPath(_ point: String) -> String { "\(pointsFolder)/\(point).json" }
+
+    /// Keeps a disk's manifest: refused when it names a chunk the service does not hold, or
+    /// when another manifest is kept under its name already (the same one again is fine). The
+    /// restore point's record is written before its first manifest, so a point is never
+    /// without its immutability.
+    @discardableResult
+    public func putManifest(
+        point: String, disk: String, body: [UInt8], actor: String, client: String?
+    ) throws(RepositoryServiceError) -> PointRecord {
+        let subject = "\(point)/\(disk)"
+        let manifest: DiskManifest
+        do throws(RepositoryError) {
+            try DiskManifest.checkName(point, what: "restore point id")
+            try DiskManifest.checkName(disk, what: "disk name")
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            guard let decoded = try? decoder.decode(DiskManifest.self, from: Data(body)) else {
+                throw RepositoryError(.damagedManifest, "the body is not a disk manifest (JSON)")
+            }
+            try decoded.checkShape()
+            manifest = decoded
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        guard manifest.restorePoint == point, manifest.disk == disk else {
+            throw RepositoryServiceError(.invalidInput, "the manifest is of \(manifest.restorePoint)/\(manifest.disk), sent as \(subject)")
+        }
+        if let kept = try? repository.manifest(restorePoint: point, disk: disk) {
+            guard kept == manifest else {
+                try refuse(
+                    "manifest.put", subject, because: "a different manifest is kept as \(subject): restore points are never overwritten",
+                    actor: actor, client: client, code: .immutable)
+            }
+            if let record = try PointRecord.load(recordPath(point)) { return record }
+        }
+        let absent = Set(manifest.blocks.compactMap { $0 }).filter { access(repository.chunks.path(of: $0), F_OK) != 0 }
+        if let first = absent.first {
+            try refuse(
+                "manifest.put", subject,
+                because: "the manifest names \(absent.count) chunks the service does not hold (\(first.hex), ...): send them first",
+                actor: actor, client: client, code: .conflict)
+        }
+        // Whole seconds: the record keeps what it says when read back (ISO 8601).
+        let now = Date(timeIntervalSince1970: clock().timeIntervalSince1970.rounded(.down))
+        var record = try PointRecord.load(recordPath(point))
+        if record == nil {
+            let fresh = PointRecord(
+                restorePoint: point, createdAt: now, immutableUntil: now.addingTimeInterval(Double(settings.immutableDays) * 86_400))
+            try fresh.save(recordPath(point))
+            record = fresh
+        }
+        do {
+            try repository.save(manifest)
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        try journal.record("manifest.put", subject, outcome: "done", actor: actor, client: client, at: now)
+        return record!
+    }
+
+    /// A disk's manifest as kept.
+    public func manifest(point: String, disk: String) throws(RepositoryServiceError) -> DiskManifest {
+        do {
+            return try repository.manifest(restorePoint: point, disk: disk)
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+    }
+
+    /// One restore point as the service lists it.
+    public struct Point: Codable, Sendable, Equatable {
+        public var restorePoint: String
+        public var disks: [String]
+        public var createdAt: Date
+        public var immutableUntil: Date
+
+        enum CodingKeys: String, CodingKey {
+            case disks
+            case restorePoint = "restore_point"
+            case createdAt = "created_at"
+            case immutableUntil = "immutable_until"
+        }
+    }
+
+    /// Every restore point held, oldest first.
+    public func points() throws(RepositoryServiceError) -> [Point] {
+        do {
+            var points: [Point] = []
+            for id in try repository.restorePoints() {
+                let record = try self.record(of: id)
+                points.append(
+                    Point(
+                        restorePoint: id, disks: try repository.disks(of: id), createdAt: record.createdAt,
+                        immutableUntil: record.immutableUntil))
+            }
+            return points.sorted { ($0.createdAt, $0.restorePoint) < ($1.createdAt, $1.restorePoint) }
+        } catch let error as RepositoryServiceError {
+            throw error
+        } catch let error as RepositoryError {
+            throw RepositoryServiceError(error)
+        } catch {
+            throw RepositoryServiceError(.io, "\(error)")
+        }
+    }
+
+    /// A point's record; one made outside the service (no record) is immutable from its
+    /// manifests' time for the current setting.
+    func record(of point: String) throws -> PointRecord {
+        if let record = try PointRecord.load(recordPath(point)) { return record }
+        let created = try repository.createdAt(restorePoint: point)
+        return PointRecord(
+            restorePoint: point, createdAt: created, immutableUntil: created.addingTimeInterval(Double(settings.immutableDays) * 86_400))
+    }
+
+    /// Deletes a restore point once it is no longer immutable; refused (and journaled) before.
+    public func deletePoint(_ point: String, actor: String, client: String?) throws(RepositoryServiceError) {
+        let record: PointRecord
+        do {
+            try DiskManifest.checkName(point, what: "restore point id")
+            guard try !repository.disks(of: point).isEmpty else { throw RepositoryError(.missingManifest, "no restore point \(point)") }
+            record = try self.record(of: point)
+        } catch let error as RepositoryError {
+            throw RepositoryServiceError(
+                error.code == .missingManifest ? .notFound : .invalidInput, "the service holds no restore point '\(point)'")
+        } catch {
+            throw RepositoryServiceError(.io, "\(error)")
+        }
+        let now = clock()
+        if record.isImmutable(at: now) {
+            try refuse(
+                "point.delete", point,
+                because:
+                    "restore point \(point) is immutable until \(ISO8601DateFormatter().string(from: record.immutableUntil)): no token can delete it before",
+                actor: actor, client: client, code: .immutable)
+        }
+        do {
+            try repository.deleteRestorePoint(point)
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        unlink(recordPath(point))
+        try journal.record("point.delete", point, outcome: "done", actor: actor, client: client, at: now)
+    }
+
+    /// Re-hashes every chunk a restore point names; the chunks that are missing or damaged.
+    public func verify(point: String) throws(RepositoryServiceError) -> (chunks: Int, problems: [String]) {
+        var chunks = Set<ChunkID>()
+        do throws(RepositoryError) {
+            let disks = try repository.disks(of: point)
+            guard !disks.isEmpty else { throw RepositoryError(.missingManifest, "the service holds no restore point '\(point)'") }
+            for disk in disks {
+                for block in try repository.manifest(restorePoint: point, disk: disk).blocks { if let block { chunks.insert(block) } }
+            }
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        var problems: [String] = []
+        for chunk in chunks.sorted(by: { $0.hex < $1.hex }) {
+            if case .failure(let problem) = repository.chunks.read(chunk) { problems.append("chunk \(chunk.hex) is \(problem)") }
+        }
+        return (chunks.count, problems)
+    }
+
+    /// Collects the chunks no manifest names and that are older than a day, under the
+    /// repository's exclusive lock; journaled.
+    public func collectGarbage(actor: String, client: String?) throws(RepositoryServiceError) -> GarbageCollector.Report {
+        let report: GarbageCollector.Report
+        do {
+            report = try GarbageCollector(repository: repository).collect(sparingChunksNewerThan: Self.chunkGracePeriod, now: clock())
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        try journal.record(
+            "gc", "chunks", outcome: "done",
+            reason: "\(report.deletedChunks) unreferenced chunks deleted (\(report.freedBytes) bytes), \(report.referencedChunks) kept",
+            actor: actor, client: client, at: clock())
+        return report
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RepositoryService
+import ServerTLS
+import ServiceLifecycle
+
+/// `tidemark repository serve`: the hardened repository service, meant for a host of its own.
+/// The backup server reaches it over HTTPS with a token this command issues on the service's
+/// host; immutability is this host's setting, which no request can change.
+struct RepositoryServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the hardened repository service: an append-only repository over HTTPS whose restore points stay immutable.",
+        discussion: """
+            Run it on the host that holds the backups, as that host's administrator. --issue-token
+            prints a token for a backup server once (the service keeps only its digest) and exits;
+            --immutable-days changes the setting for new restore points (the journal records it).
+            Every write, deletion and refusal is in PATH/service/journal.jsonl, hash-chained.
+            """)
+
+    @Option(help: ArgumentHelp("The repository's folder (made when missing or empty).", valueName: "path")) var path: String
+    @Option(help: ArgumentHelp("Where to listen: HOST:PORT.", valueName: "address")) var listen = "127.0.0.1:9420"
+    @Option(help: "Days each new restore point stays immutable (0-3650); the saved setting, 14 for a new service, when left out.")
+    var immutableDays: Int?
+    @Option(
+        help: ArgumentHelp("Issue a token for a backup server with this label (its name), print it once, and exit.", valueName: "label"))
+    var issueToken: String?
+    @Option(
+        name: .customLong("tls-certificate"), help: ArgumentHelp("A certificate (PEM) instead of the self-signed one.", valueName: "file"))
+    var tlsCertificate: String?
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("The private key of --tls-certificate (PEM).", valueName: "file"))
+    var tlsKey: String?
+
+    func run() async throws {
+        let root = URL(fileURLWithPath: path)
+        let repository = try HardenedRepository(root: root, immutableDays: immutableDays)
+        if let label = issueToken {
+            let token = try repository.issueToken(label: label)
+            print(token)
+            fflush(nil)
+            FileHandle.standardError.write(
+                Data("a token for '\(label)': the backup server signs its requests with it; it is not shown again\n".utf8))
+            return
+        }
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port)
+        else {
+            throw ValidationError("--listen is HOST:PORT, such as 127.0.0.1:9420 or 10.0.0.2:9420, not '\(listen)'")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let address = host.split(separator: ".").compactMap { UInt8($0) }
+        let tls = try TLSIdentity.load(
+            certificate: tlsCertificate, key: tlsKey, folder: root.appendingPathComponent("service/tls"), name: "repository",
+            addresses: address.count == 4 ? [address] : [])
+        var logger = Logger(label: "tidemark.repository-service")
+        logger.logLevel = .info
+        let application = try RepositoryServer.make(
+            repository: repository, host: host, port: port, tls: tls, logger: logger,
+            onListening: { url in
+                print("repository service at \(url), certificate SHA-256 \(tls.thumbprint)")
+                print("restore points stay immutable \(repository.immutableDays) days; journal: \(repository.journal.path)")
+                fflush(nil)
+            })
+        let group = ServiceGroup(
+            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        try await group.run()
+    }
+}
