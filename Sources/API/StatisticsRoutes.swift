@@ -32,13 +32,24 @@ struct StatisticsRoutes {
         _ = try context.require(.readSessions)
         let span = try DaySpan(request)
         let csv = try CSVTable.wanted(request)
-        let rows = "SELECT * FROM reporting.daily_statistics d WHERE d.day BETWEEN $1::date AND $2::date ORDER BY d.day"
+        return try await spanRows(
+            "SELECT * FROM reporting.daily_statistics r WHERE r.day BETWEEN $1::date AND $2::date", order: "r.day", parameters: [],
+            span: span, csv: csv, fileName: "tidemark-daily")
+    }
+
+    /// A span's rows (`rows` takes the span as `$1` and `$2`, then `parameters`) as CSV, or as
+    /// `{"from", "to", "items"}` with the rows in `order` (of the alias `r`).
+    func spanRows(
+        _ rows: String, order: String, parameters: [any PostgresEncodable], span: DaySpan, csv: Bool, fileName: String
+    ) async throws -> Response {
+        let ordered = "\(rows) ORDER BY \(order)"
+        let all: [any PostgresEncodable] = [span.fromText, span.toText] + parameters
         if csv {
-            let result = try await store.pool.query(rows, [span.fromText, span.toText])
-            return try CSVTable.response(result, fileName: "tidemark-daily-\(span.fromText)-\(span.toText).csv")
+            let result = try await store.pool.query(ordered, all)
+            return try CSVTable.response(result, fileName: "\(fileName)-\(span.fromText)-\(span.toText).csv")
         }
         let result = try await store.pool.query(
-            "SELECT coalesce(json_agg(row_to_json(d) ORDER BY d.day), '[]')::text FROM (\(rows)) d", [span.fromText, span.toText])
+            "SELECT coalesce(json_agg(row_to_json(r) ORDER BY \(order)), '[]')::text FROM (\(ordered)) r", all)
         return JSONResponse.text(
             #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#,
             headers: Self.negotiated)
@@ -62,23 +73,11 @@ struct StatisticsRoutes {
             }
             repositoryID = id
         }
-        let rows = """
-            SELECT * FROM reporting.repository_daily_statistics r
-             WHERE r.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR r.repository_id = $3::text)
-             ORDER BY r.day, r.repository_name, r.repository_id
-            """
-        let parameters: [any PostgresEncodable] = [span.fromText, span.toText, repositoryID]
-        if csv {
-            let result = try await store.pool.query(rows, parameters)
-            let part = name.map { "-" + Self.fileSafe($0) } ?? ""
-            return try CSVTable.response(result, fileName: "tidemark-repositories\(part)-\(span.fromText)-\(span.toText).csv")
-        }
-        let result = try await store.pool.query(
-            "SELECT coalesce(json_agg(row_to_json(r) ORDER BY r.day, r.repository_name, r.repository_id), '[]')::text FROM (\(rows)) r",
-            parameters)
-        return JSONResponse.text(
-            #"{"from":"\#(span.fromText)","to":"\#(span.toText)","items":\#(try result.decode(0, 0, as: String.self))}"#,
-            headers: Self.negotiated)
+        let part = name.map { "-" + Self.fileSafe($0) } ?? ""
+        return try await spanRows(
+            "SELECT * FROM reporting.repository_daily_statistics r WHERE r.day BETWEEN $1::date AND $2::date AND ($3::text IS NULL OR r.repository_id = $3::text)",
+            order: "r.day, r.repository_name, r.repository_id", parameters: [repositoryID], span: span, csv: csv,
+            fileName: "tidemark-repositories\(part)")
     }
 
     /// Each job's sessions summed up: a page by name as JSON; every job as CSV.

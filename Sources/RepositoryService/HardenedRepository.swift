@@ -26,6 +26,9 @@ public final class HardenedRepository: Sendable {
     let clock: @Sendable () -> Date
     let nonces = NonceLedger()
     let refusals = RefusalLimit()
+    /// One manifest write or restore point deletion at a time: a deletion and a new manifest
+    /// of the same point must not interleave (the record of one, the folder of the other).
+    let pointOperations = Mutex(())
 
     /// Chunks younger than this are never collected: the manifest naming them may be on its way.
     public static let chunkGracePeriod: TimeInterval = 24 * 3_600
@@ -228,8 +231,30 @@ public final class HardenedRepository: Sendable {
         guard manifest.restorePoint == point, manifest.disk == disk else {
             throw RepositoryServiceError(.invalidInput, "the manifest is of \(manifest.restorePoint)/\(manifest.disk), sent as \(subject)")
         }
-        if let kept = try? repository.manifest(restorePoint: point, disk: disk) {
-            guard kept == manifest else {
+        // The repository's shared lock from the check of the chunks to the manifest's save:
+        // collection (exclusive) cannot delete a chunk this manifest is about to name.
+        let lock: RepositoryLock
+        do {
+            lock = try repository.lock(.shared, wait: true)
+        } catch {
+            throw RepositoryServiceError(error)
+        }
+        defer { withExtendedLifetime(lock) {} }
+        return try pointOperations.withLock { _ throws(RepositoryServiceError) -> PointRecord in
+            try keep(manifest, subject: subject, actor: actor, client: client)
+        }
+    }
+
+    /// `putManifest` under its locks.
+    private func keep(
+        _ manifest: DiskManifest, subject: String, actor: String, client: String?
+    ) throws(RepositoryServiceError) -> PointRecord {
+        let (point, disk) = (manifest.restorePoint, manifest.disk)
+        let held = (try? repository.disks(of: point)) ?? []
+        if held.contains(disk) {
+            // Kept already: the same one again is fine; another, or one that no longer reads,
+            // is never replaced.
+            guard let kept = try? repository.manifest(restorePoint: point, disk: disk), kept == manifest else {
                 try refuse(
                     "manifest.put", subject, because: "a different manifest is kept as \(subject): restore points are never overwritten",
                     actor: actor, client: client, code: .immutable)
@@ -246,7 +271,9 @@ public final class HardenedRepository: Sendable {
         // Whole seconds: the record keeps what it says when read back (ISO 8601).
         let now = Date(timeIntervalSince1970: clock().timeIntervalSince1970.rounded(.down))
         var record = try PointRecord.load(recordPath(point))
-        if record == nil {
+        // A record without manifests whose days are over is a deletion's that a crash left
+        // behind: a new point of that name gets its own days, not the old point's end.
+        if record == nil || (held.isEmpty && record?.isImmutable(at: now) == false) {
             let fresh = PointRecord(
                 restorePoint: point, createdAt: now, immutableUntil: now.addingTimeInterval(Double(settings.immutableDays) * 86_400))
             try fresh.save(recordPath(point))
@@ -317,6 +344,10 @@ public final class HardenedRepository: Sendable {
 
     /// Deletes a restore point once it is no longer immutable; refused (and journaled) before.
     public func deletePoint(_ point: String, actor: String, client: String?) throws(RepositoryServiceError) {
+        try pointOperations.withLock { _ throws(RepositoryServiceError) in try delete(point, actor: actor, client: client) }
+    }
+
+    private func delete(_ point: String, actor: String, client: String?) throws(RepositoryServiceError) {
         let record: PointRecord
         do {
             try DiskManifest.checkName(point, what: "restore point id")

@@ -30,24 +30,10 @@ public struct ImmutabilitySettings: Codable, Sendable, Equatable {
     }
 
     static func load(_ path: String) throws(RepositoryServiceError) -> ImmutabilitySettings? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        guard let settings = try? decoder.decode(ImmutabilitySettings.self, from: data) else {
-            throw RepositoryServiceError(.invalidInput, "\(path) is not the service's settings file; restore it from a copy")
-        }
-        return settings
+        try ServiceFile.read(ImmutabilitySettings.self, from: path, what: "the service's settings file")
     }
 
     func save(_ path: String) throws(RepositoryServiceError) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let data = try? encoder.encode(self) else { throw RepositoryServiceError(.io, "could not encode the settings") }
-        do {
-            try DurableFile.write(Array(data), to: path)
-        } catch {
-            throw RepositoryServiceError(error)
-        }
+        try ServiceFile.write(self, to: path, what: "the settings")
     }
 }

@@ -18,24 +18,10 @@ public struct PointRecord: Codable, Sendable, Equatable {
     public func isImmutable(at now: Date) -> Bool { now < immutableUntil }
 
     static func load(_ path: String) throws(RepositoryServiceError) -> PointRecord? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        guard let record = try? decoder.decode(PointRecord.self, from: data) else {
-            throw RepositoryServiceError(.io, "\(path) is not a restore point's record")
-        }
-        return record
+        try ServiceFile.read(PointRecord.self, from: path, what: "a restore point's record")
     }
 
     func save(_ path: String) throws(RepositoryServiceError) {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(self) else { throw RepositoryServiceError(.io, "could not encode \(restorePoint)'s record") }
-        do {
-            try DurableFile.write(Array(data), to: path)
-        } catch {
-            throw RepositoryServiceError(error)
-        }
+        try ServiceFile.write(self, to: path, what: "\(restorePoint)'s record")
     }
 }

@@ -38,6 +38,7 @@ public struct RepositoryServiceError: CodedError, Equatable {
         case .invalidInput, .damagedManifest, .keyRequired, .wrongKey: self.init(.invalidInput, error.message)
         case .missingChunk, .missingManifest: self.init(.notFound, error.message)
         case .corruptChunk: self.init(.mismatch, error.message)
+        case .busy: self.init(.conflict, error.message + ": try again in a moment")
         default: self.init(.io, error.message)
         }
     }

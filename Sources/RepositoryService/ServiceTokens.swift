@@ -48,13 +48,7 @@ public struct ServiceTokens: Sendable {
     }
 
     static func load(_ path: String) throws(RepositoryServiceError) -> ServiceTokens {
-        guard let data = FileManager.default.contents(atPath: path) else { return ServiceTokens(issued: []) }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        guard let issued = try? decoder.decode([Issued].self, from: data) else {
-            throw RepositoryServiceError(.invalidInput, "\(path) is not the service's token list; restore it from a copy")
-        }
-        return ServiceTokens(issued: issued)
+        ServiceTokens(issued: try ServiceFile.read([Issued].self, from: path, what: "the service's token list") ?? [])
     }
 
     /// Adds a token for `label` and saves the list (mode 600); the token, to show once.
@@ -66,16 +60,7 @@ public struct ServiceTokens: Sendable {
         let token = Self.generate()
         let digest = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
         issued.append(Issued(prefix: Self.prefix(of: token)!, sha256: digest, label: label, issuedAt: now))
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let data = try? encoder.encode(issued) else { throw RepositoryServiceError(.io, "could not encode the token list") }
-        do {
-            try DurableFile.write(Array(data), to: path)
-        } catch {
-            throw RepositoryServiceError(error)
-        }
-        chmod(path, 0o600)
+        try ServiceFile.write(issued, to: path, what: "the token list", mode: 0o600)
         return token
     }
 

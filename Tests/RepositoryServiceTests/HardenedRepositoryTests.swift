@@ -150,6 +150,25 @@ struct HardenedRepositoryTests {
         #expect(entries.filter { $0.action == "point.delete" }.map(\.outcome) == ["refused", "refused", "done", "refused", "done"])
     }
 
+    @Test("a record a crashed deletion left behind gives a new point of that name no head start on its days")
+    func staleRecord() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let service = try fixture.service(days: 7)
+        let formatter = ISO8601DateFormatter()
+        let now = fixture.clock.read()
+        let stale = """
+            {"created_at":"\(formatter.string(from: now.addingTimeInterval(-30 * 86_400)))","immutable_until":"\(formatter.string(from: now.addingTimeInterval(-23 * 86_400)))","restore_point":"vm-1-again"}
+            """
+        try stale.write(to: service.root.appendingPathComponent("service/points/vm-1-again.json"), atomically: true, encoding: .utf8)
+        let (a, aFile) = try fixture.chunk(9)
+        try service.putChunk(a, file: aFile, actor: "x", client: nil)
+        let record = try service.putManifest(
+            point: "vm-1-again", disk: "disk-2000", body: try fixture.manifest("vm-1-again", chunks: [a]), actor: "x", client: nil)
+        #expect(record.immutableUntil == now.addingTimeInterval(7 * 86_400), "\(record)")
+        #expect(throws: RepositoryServiceError.self) { try service.deletePoint("vm-1-again", actor: "x", client: nil) }
+    }
+
     @Test("an address refused 30 times in a minute is refused without a look or an entry until its minute has passed")
     func refusalFlood() throws {
         let fixture = try Fixture()
