@@ -29,6 +29,11 @@ public final class HardenedRepository: Sendable {
     /// One manifest write or restore point deletion at a time: a deletion and a new manifest
     /// of the same point must not interleave (the record of one, the folder of the other).
     let pointOperations = Mutex(())
+    /// One process at a time on a repository: the service, or its administrator's command.
+    private let hold: ServiceLock
+    /// How long after a restore point's arrival its disks may still come (one backup's
+    /// manifests); later, a new disk name is refused like any other change.
+    public static let sealingTime: TimeInterval = 24 * 3_600
 
     /// Chunks younger than this are never collected: the manifest naming them may be on its way.
     public static let chunkGracePeriod: TimeInterval = 24 * 3_600
@@ -52,6 +57,9 @@ public final class HardenedRepository: Sendable {
         } catch {
             throw RepositoryServiceError(error)
         }
+        // Before anything of the service's is read or written (after the repository exists:
+        // a new repository is made in an empty folder).
+        hold = try ServiceLock(folder: root.appendingPathComponent("service"))
         guard !repository.isEncrypted else {
             throw RepositoryServiceError(
                 .invalidInput,
@@ -102,36 +110,45 @@ public final class HardenedRepository: Sendable {
     }
 
     /// Checks a request's `Authorization` header; the token prefix it was signed with.
-    /// A refusal is journaled with its reason and thrown as `unauthorized`. An address refused
-    /// more than ``RefusalLimit/perMinute`` times in a minute is refused without a look or an
-    /// entry of its own (one entry says it began), so nobody can fill the journal or its disk.
+    /// A refusal is journaled with its reason and thrown as `unauthorized`. Past
+    /// ``RefusalLimit/perMinute`` refusals in a minute from one address, that address's
+    /// refusals are no longer journaled (one entry says so), so nobody can fill the journal or
+    /// its disk; a rightly signed request from it is still let through, so a flood from a
+    /// shared address cannot lock the backup server out.
     public func authenticate(
         header: String?, method: String, path: String, body: some DataProtocol, client: String
     ) throws(RepositoryServiceError) -> String {
         let now = clock()
+        var reason: String?
+        var actor = "unknown"
+        if let header, let parts = RequestSignature.parse(header) {
+            actor = parts.token
+            let key = tokens.withLock { $0.key(prefix: parts.token) }
+            reason = RequestSignature.check(parts, key: key, method: method, path: path, body: body, now: now, nonces: nonces)
+        } else {
+            reason = "no signed Authorization header"
+        }
+        guard let reason else { return actor }
         switch refusals.state(of: client, at: now) {
-        case .allowed: break
+        case .allowed:
+            try refuse("request", "\(method) \(path)", because: reason, actor: actor, client: client, code: .unauthorized, counted: true)
         case .startsNow:
             try refuse(
                 "request", client,
                 because:
-                    "more than \(RefusalLimit.perMinute) refused requests in a minute from \(client): refused without a look for a minute",
-                actor: "unknown", client: client, code: .unauthorized)
+                    "more than \(RefusalLimit.perMinute) refused requests in a minute from \(client): its refusals are not journaled for a minute",
+                actor: actor, client: client, code: .unauthorized, counted: true)
         case .limited:
-            throw RepositoryServiceError(.unauthorized, "too many refused requests from \(client): wait a minute")
+            refusals.count(client, at: now)
+            throw RepositoryServiceError(.unauthorized, reason)
         }
-        guard let header, let parts = RequestSignature.parse(header) else {
-            try refuse(
-                "request", "\(method) \(path)", because: "no signed Authorization header", actor: "unknown", client: client,
-                code: .unauthorized,
-                counted: true)
-        }
-        let key = tokens.withLock { $0.key(prefix: parts.token) }
-        if let reason = RequestSignature.check(parts, key: key, method: method, path: path, body: body, now: now, nonces: nonces) {
-            try refuse(
-                "request", "\(method) \(path)", because: reason, actor: parts.token, client: client, code: .unauthorized, counted: true)
-        }
-        return parts.token
+    }
+
+    /// Whether a request's header could be good, before its body is read: signed with a token
+    /// the service issued. A request that is not is refused without its body being taken in.
+    public func isPlausible(header: String?) -> Bool {
+        guard let header, let parts = RequestSignature.parse(header) else { return false }
+        return tokens.withLock { $0.key(prefix: parts.token) } != nil
     }
 
     /// Journals a refusal, then throws it; `counted`: against its client's limit (requests
@@ -155,7 +172,9 @@ public final class HardenedRepository: Sendable {
             guard let id = ChunkID(hex: name) else {
                 throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
             }
-            if access(repository.chunks.path(of: id), F_OK) != 0 { missing.append(name) }
+            // A chunk held is touched: its client is about to name it, so collection spares it
+            // for another grace period even if no manifest names it yet.
+            if utimensat(AT_FDCWD, repository.chunks.path(of: id), nil, 0) != 0 { missing.append(name) }
         }
         return missing
     }
@@ -167,7 +186,10 @@ public final class HardenedRepository: Sendable {
         guard let id = ChunkID(hex: name) else {
             throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
         }
-        if case .success = repository.chunks.read(id) { return false }
+        if case .success = repository.chunks.read(id) {
+            _ = utimensat(AT_FDCWD, repository.chunks.path(of: id), nil, 0)
+            return false
+        }
         if case .failure(let problem) = repository.chunks.check(file, as: id) {
             try refuse(
                 "chunk.put", name, because: "the chunk's bytes are refused: \(problem)", actor: actor, client: client, code: .mismatch)
@@ -250,7 +272,15 @@ public final class HardenedRepository: Sendable {
         _ manifest: DiskManifest, subject: String, actor: String, client: String?
     ) throws(RepositoryServiceError) -> PointRecord {
         let (point, disk) = (manifest.restorePoint, manifest.disk)
-        let held = (try? repository.disks(of: point)) ?? []
+        // Fail closed: a folder that exists but cannot be listed is an error, never "nothing kept".
+        var held: [String] = []
+        if FileManager.default.fileExists(atPath: root.appendingPathComponent("restore-points/\(point)").path) {
+            do {
+                held = try repository.disks(of: point)
+            } catch {
+                throw RepositoryServiceError(.io, "cannot list the disks of \(point): \(error.message)")
+            }
+        }
         if held.contains(disk) {
             // Kept already: the same one again is fine; another, or one that no longer reads,
             // is never replaced.
@@ -271,6 +301,13 @@ public final class HardenedRepository: Sendable {
         // Whole seconds: the record keeps what it says when read back (ISO 8601).
         let now = Date(timeIntervalSince1970: clock().timeIntervalSince1970.rounded(.down))
         var record = try PointRecord.load(recordPath(point))
+        if !held.isEmpty, let sealed = record?.createdAt.addingTimeInterval(Self.sealingTime), now >= sealed {
+            try refuse(
+                "manifest.put", subject,
+                because:
+                    "restore point \(point) is sealed (its disks came in its first \(Int(Self.sealingTime / 3_600)) hours): a disk added now would change it",
+                actor: actor, client: client, code: .immutable)
+        }
         // A record without manifests whose days are over is a deletion's that a crash left
         // behind: a new point of that name gets its own days, not the old point's end.
         if record == nil || (held.isEmpty && record?.isImmutable(at: now) == false) {

@@ -78,16 +78,31 @@ struct SignedRequests: RouterMiddleware {
         _ request: Request, context: RepositoryRequestContext, next: (Request, RepositoryRequestContext) async throws -> Response
     ) async throws -> Response {
         var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: context.maxUploadSize)
-        } catch {
-            return RepositoryServer.problem(RepositoryServiceError(.invalidInput, "the body is larger than \(context.maxUploadSize) bytes"))
-        }
         let header = request.headers[.authorization]
         let method = request.method.rawValue
         let path = request.uri.description
         let client = context.clientAddress
+        // A request no issued token signed is refused before its body is taken in.
+        let limit = repository.isPlausible(header: header) ? Self.bodyLimit(method: method, path: request.uri.path) : 0
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: limit)
+        } catch {
+            guard limit > 0 else {
+                // Refused as any unsigned request is (journaled, counted), without its body.
+                let refusal: RepositoryServiceError
+                do {
+                    _ = try await BlockingIOPool.shared.run { () throws(RepositoryServiceError) -> String in
+                        try repository.authenticate(header: header, method: method, path: path, body: [UInt8](), client: client)
+                    }
+                    refusal = RepositoryServiceError(.unauthorized, "the request is not signed with a token this service issued")
+                } catch {
+                    refusal = error
+                }
+                return RepositoryServer.problem(refusal)
+            }
+            return RepositoryServer.problem(RepositoryServiceError(.invalidInput, "the body is larger than \(limit) bytes"))
+        }
         let bytes = Array(body.readableBytesView)
         do {
             let actor = try await BlockingIOPool.shared.run { () throws(RepositoryServiceError) -> String in
@@ -99,6 +114,20 @@ struct SignedRequests: RouterMiddleware {
         } catch let error as RepositoryServiceError {
             if error.code != .unauthorized { logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error.message)"]) }
             return RepositoryServer.problem(error)
+        }
+    }
+}
+
+extension SignedRequests {
+    /// The largest body each route takes: a manifest of a large disk (64 MiB, a million
+    /// blocks), a chunk (the largest block, 8 MiB, and its header), a list of 100,000 names;
+    /// nothing else has a body.
+    static func bodyLimit(method: String, path: String) -> Int {
+        switch (method, path) {
+        case ("PUT", let path) where path.hasPrefix("/v1/restore-points/"): return RepositoryRequestContext.uploadLimit
+        case ("PUT", let path) where path.hasPrefix("/v1/chunks/"): return 9 << 20
+        case ("POST", "/v1/chunks/missing"): return 8 << 20
+        default: return 64 << 10
         }
     }
 }

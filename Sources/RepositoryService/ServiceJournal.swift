@@ -117,14 +117,25 @@ public final class ServiceJournal: Sendable {
         return entries
     }
 
-    /// `O_APPEND` and `fsync`: the line is on disk before the request is answered.
+    /// `O_APPEND` and `fsync`: the line is on disk before the request is answered. A line
+    /// that could not be written whole is cut off again, so the journal never holds half an
+    /// entry (which would stop the service at its next start).
     static func append(_ bytes: [UInt8], to path: String) throws(RepositoryServiceError) {
         let descriptor = open(path, O_CREAT | O_WRONLY | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw RepositoryServiceError(.io, "cannot open the service's journal \(path): \(errnoText())") }
         defer { close(descriptor) }
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        let start = lseek(descriptor, 0, SEEK_END)
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            written += count
+        }
         guard written == bytes.count, fsync(descriptor) == 0 else {
-            throw RepositoryServiceError(.io, "cannot append to the service's journal \(path): \(errnoText())")
+            let reason = errnoText()
+            if start >= 0 { _ = ftruncate(descriptor, start) }
+            throw RepositoryServiceError(.io, "cannot append to the service's journal \(path): \(reason); nothing was done")
         }
     }
 }

@@ -107,7 +107,7 @@ struct HardenedRepositoryTests {
     func immutability() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
-        var service = try fixture.service(days: 7)
+        var service: HardenedRepository! = try fixture.service(days: 7)
         let (a, aFile) = try fixture.chunk(3)
         let (loose, looseFile) = try fixture.chunk(4)
         try service.putChunk(a, file: aFile, actor: "tmr_test0000", client: nil)
@@ -131,6 +131,7 @@ struct HardenedRepositoryTests {
         #expect(throws: RepositoryServiceError.self) { try service.deletePoint("vm-1-old", actor: "tmr_test0000", client: nil) }
 
         // The host's administrator shortens the setting: new points only.
+        service = nil  // one process (here: one instance) at a time
         service = try fixture.service(days: 0)
         try service.putManifest(
             point: "vm-1-new", disk: "disk-2000", body: try fixture.manifest("vm-1-new", chunks: [a]), actor: "x", client: nil)
@@ -169,7 +170,32 @@ struct HardenedRepositoryTests {
         #expect(throws: RepositoryServiceError.self) { try service.deletePoint("vm-1-again", actor: "x", client: nil) }
     }
 
-    @Test("an address refused 30 times in a minute is refused without a look or an entry until its minute has passed")
+    @Test("a point's disks come within its first day; later a new disk is refused like any other change")
+    func sealing() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let service = try fixture.service(days: 30)
+        let (a, aFile) = try fixture.chunk(10)
+        try service.putChunk(a, file: aFile, actor: "x", client: nil)
+        try service.putManifest(
+            point: "vm-1-s", disk: "disk-2000", body: try fixture.manifest("vm-1-s", chunks: [a]), actor: "x", client: nil)
+        fixture.clock.advance(days: 0.5)
+        try service.putManifest(
+            point: "vm-1-s", disk: "disk-2001", body: try fixture.manifest("vm-1-s", chunks: [a], disk: "disk-2001"), actor: "x",
+            client: nil)
+        fixture.clock.advance(days: 1)
+        let late = try #require(throws: RepositoryServiceError.self) {
+            try service.putManifest(
+                point: "vm-1-s", disk: "disk-9999", body: try fixture.manifest("vm-1-s", chunks: [a], disk: "disk-9999"), actor: "x",
+                client: nil)
+        }
+        #expect(late.code == .immutable && late.message.contains("sealed"), "\(late.message)")
+        #expect(try service.points().first?.disks == ["disk-2000", "disk-2001"])
+    }
+
+    @Test(
+        "past 30 refusals in a minute an address's refusals are no longer journaled until its minute has passed; rightly signed requests pass"
+    )
     func refusalFlood() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -182,24 +208,38 @@ struct HardenedRepositoryTests {
         }
         let flood = try service.journal.entries().filter { $0.client == "10.9.9.9" }
         #expect(flood.count == 31 && flood.last?.reason?.contains("more than 30 refused requests") == true, "\(flood.count)")
-        // The right signature from that address waits its minute too; another address is not held up.
+        // A rightly signed request from that address still passes: a flood cannot lock the backup server out.
         let signed = { RequestSignature.header(token: token, method: "GET", path: "/v1/status", body: [UInt8](), date: Date()) }
+        #expect(
+            try service.authenticate(header: signed(), method: "GET", path: "/v1/status", body: [UInt8](), client: "10.9.9.9")
+                == ServiceTokens.prefix(of: token))
+        // Another address's refusals are journaled as before; a minute later, the flooding address's too.
         #expect(throws: RepositoryServiceError.self) {
-            try service.authenticate(header: signed(), method: "GET", path: "/v1/status", body: [UInt8](), client: "10.9.9.9")
+            try service.authenticate(header: nil, method: "GET", path: "/v1/status", body: [UInt8](), client: "10.9.9.8")
         }
-        #expect(
-            try service.authenticate(header: signed(), method: "GET", path: "/v1/status", body: [UInt8](), client: "10.9.9.8")
-                == ServiceTokens.prefix(of: token))
         fixture.clock.advance(days: 1.0 / 1_440 + 0.000_1)
-        #expect(
-            try service.authenticate(header: signed(), method: "GET", path: "/v1/status", body: [UInt8](), client: "10.9.9.9")
-                == ServiceTokens.prefix(of: token))
+        #expect(throws: RepositoryServiceError.self) {
+            try service.authenticate(header: nil, method: "GET", path: "/v1/status", body: [UInt8](), client: "10.9.9.9")
+        }
+        let clients = try service.journal.entries().compactMap(\.client)
+        #expect(clients.filter { $0 == "10.9.9.8" }.count == 1 && clients.filter { $0 == "10.9.9.9" }.count == 32)
     }
 
     @Test("verify re-hashes a point's chunks and names a damaged one; an edited journal is refused at start")
     func verifyAndJournal() throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
+        try checkVerifyAndLock(fixture)
+        // Its instance gone, the journal is edited: the next start refuses it.
+        let journal = fixture.folder.appendingPathComponent("service/service/journal.jsonl").path
+        var text = try String(contentsOfFile: journal, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"outcome\":\"done\"", with: "\"outcome\":\"refused\"")
+        try text.write(toFile: journal, atomically: true, encoding: .utf8)
+        let damaged = try #require(throws: RepositoryServiceError.self) { try fixture.service() }
+        #expect(damaged.code == .damagedJournal)
+    }
+
+    func checkVerifyAndLock(_ fixture: Fixture) throws {
         let service = try fixture.service()
         #expect(service.immutableDays == 14, "a new service's default")
         let (a, aFile) = try fixture.chunk(5)
@@ -217,10 +257,9 @@ struct HardenedRepositoryTests {
         #expect(throws: RepositoryServiceError.self) { try service.verify(point: "vm-9-none") }
 
         let journal = service.journal.path
-        var text = try String(contentsOfFile: journal, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"outcome\":\"done\"", with: "\"outcome\":\"refused\"")
-        try text.write(toFile: journal, atomically: true, encoding: .utf8)
-        let damaged = try #require(throws: RepositoryServiceError.self) { try fixture.service() }
-        #expect(damaged.code == .damagedJournal)
+        let second = try #require(throws: RepositoryServiceError.self) { try fixture.service() }
+        #expect(second.code == .conflict && second.message.contains("stop it first"), "\(second.message)")
+        #expect(journal.hasSuffix("service/journal.jsonl"))
+        withExtendedLifetime(service) {}
     }
 }

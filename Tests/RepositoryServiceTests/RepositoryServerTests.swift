@@ -81,8 +81,11 @@ struct RepositoryServerTests {
         let manifest = try fixture.manifest("vm-1-http", chunks: [a])
         let put = try call("PUT", "/v1/restore-points/vm-1-http/disks/disk-2000", body: manifest).0
         #expect(put.status == 200 && put.body.contains("immutable_until"), "\(put.body)")
-        let deletion = try call("DELETE", "/v1/restore-points/vm-1-http").0
+        let (deletion, deleteHeader) = try call("DELETE", "/v1/restore-points/vm-1-http")
         #expect(deletion.status == 403 && deletion.body.contains("immutable until"), "\(deletion.body)")
+        // A signature is for its path: the same header on another point's path is refused.
+        let elsewhere = try call("DELETE", "/v1/restore-points/vm-2-other", header: deleteHeader).0
+        #expect(elsewhere.status == 401 && elsewhere.body.contains("bad signature"), "\(elsewhere.body)")
         let points = try call("GET", "/v1/restore-points").0
         #expect(points.status == 200 && points.body.contains("\"restore_point\":\"vm-1-http\""), "\(points.body)")
         let fetched = try call("GET", "/v1/chunks/\(a)").0
@@ -94,7 +97,8 @@ struct RepositoryServerTests {
 
         let refused = try service.journal.entries().filter { $0.outcome == "refused" }
         #expect(
-            refused.map(\.action) == ["request", "request", "request", "request", "request", "chunk.put", "point.delete"], "\(refused)")
+            refused.map(\.action) == ["request", "request", "request", "request", "request", "chunk.put", "point.delete", "request"],
+            "\(refused)")
         #expect(refused.allSatisfy { $0.client == "127.0.0.1" })
         #expect(refused.first { $0.reason?.contains("replayed") == true }?.actor == ServiceTokens.prefix(of: token))
     }
