@@ -94,6 +94,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RemoteRepository",
+            dependencies: ["BlockingIO", "CCurl", "CodedErrors", "Repository", "RepositoryService"]
+        ),
+        .target(
             name: "Infrastructure",
             dependencies: ["CodedErrors", "Repository", "BlockingIO", "CFileSystem"]
         ),
@@ -353,7 +357,8 @@ let package = Package(
         .testTarget(
             name: "RepositoryServiceTests",
             dependencies: [
-                "RepositoryService", "Repository", "ServerTLS", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                "RepositoryService", "RemoteRepository", "Repository", "ServerTLS", "NetworkHosts", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
