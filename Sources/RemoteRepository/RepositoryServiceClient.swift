@@ -140,32 +140,15 @@ public final class RepositoryServiceClient: @unchecked Sendable {
 
     // MARK: the protocol
 
-    struct Missing: Decodable { let missing: [String] }
-    public struct Status: Decodable, Sendable, Equatable {
-        public let immutableDays: Int
-        public let restorePoints: Int
-        enum CodingKeys: String, CodingKey {
-            case immutableDays = "immutable_days"
-            case restorePoints = "restore_points"
-        }
-    }
-    struct Points: Decodable { let items: [HardenedRepository.Point] }
-    public struct Verified: Decodable, Sendable, Equatable {
-        public let chunks: Int
-        public let problems: [String]
-    }
-
     static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws(RemoteRepositoryError) -> T {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        guard let value = try? decoder.decode(type, from: Data(bytes)) else {
+        guard let value = try? RepositoryProtocol.decoder().decode(type, from: Data(bytes)) else {
             throw RemoteRepositoryError(.refused, "the repository service's answer to \(what) does not read")
         }
         return value
     }
 
-    public func status() throws(RemoteRepositoryError) -> Status {
-        try Self.decode(Status.self, try exchange("GET", "/v1/status"), what: "status")
+    public func status() throws(RemoteRepositoryError) -> RepositoryProtocol.Status {
+        try Self.decode(RepositoryProtocol.Status.self, try exchange("GET", "/v1/status"), what: "status")
     }
 
     /// The chunks of `names` the service does not hold, asked 50,000 at a time.
@@ -174,9 +157,12 @@ public final class RepositoryServiceClient: @unchecked Sendable {
         var start = 0
         while start < names.count {
             let batch = names[start..<min(names.count, start + 50_000)]
-            let body = Array(#"{"chunks":["\#(batch.map(\.hex).joined(separator: #"",""#))"]}"#.utf8)
-            missing += try Self.decode(Missing.self, try exchange("POST", "/v1/chunks/missing", body: body), what: "missing chunks").missing
-                .compactMap(ChunkID.init(hex:))
+            guard let body = try? RepositoryProtocol.encoder().encode(RepositoryProtocol.ChunkNames(chunks: batch.map(\.hex))) else {
+                throw RemoteRepositoryError(.refused, "could not encode the chunk names")
+            }
+            let answer = try exchange("POST", "/v1/chunks/missing", body: Array(body))
+            missing += try Self.decode(RepositoryProtocol.MissingChunks.self, answer, what: "missing chunks").missing.compactMap(
+                ChunkID.init(hex:))
             start += batch.count
         }
         return missing
@@ -193,20 +179,21 @@ public final class RepositoryServiceClient: @unchecked Sendable {
 
     /// Sends a disk's manifest; the service answers with when its point stops being immutable.
     public func putManifest(_ manifest: DiskManifest) throws(RemoteRepositoryError) -> PointRecord {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        guard let body = try? encoder.encode(manifest) else { throw RemoteRepositoryError(.refused, "could not encode the manifest") }
+        guard let body = try? RepositoryProtocol.encoder().encode(manifest) else {
+            throw RemoteRepositoryError(.refused, "could not encode the manifest")
+        }
         return try Self.decode(
             PointRecord.self, try exchange("PUT", "/v1/restore-points/\(manifest.restorePoint)/disks/\(manifest.disk)", body: Array(body)),
             what: "a manifest")
     }
 
     public func points() throws(RemoteRepositoryError) -> [HardenedRepository.Point] {
-        try Self.decode(Points.self, try exchange("GET", "/v1/restore-points"), what: "the restore points").items
+        try Self.decode(RepositoryProtocol.RestorePoints.self, try exchange("GET", "/v1/restore-points"), what: "the restore points").items
     }
 
-    public func verify(point: String) throws(RemoteRepositoryError) -> Verified {
-        try Self.decode(Verified.self, try exchange("POST", "/v1/restore-points/\(point)/verify"), what: "a verification")
+    public func verify(point: String) throws(RemoteRepositoryError) -> RepositoryProtocol.Verification {
+        try Self.decode(
+            RepositoryProtocol.Verification.self, try exchange("POST", "/v1/restore-points/\(point)/verify"), what: "a verification")
     }
 
     public func deletePoint(_ point: String) throws(RemoteRepositoryError) {

@@ -58,8 +58,9 @@ public struct ChunkID: Hashable, Sendable, CustomStringConvertible, Codable {
     }
 }
 
-/// Lowercase hexadecimal digits of bytes (chunk names, key files, fingerprints).
-func hexString(_ bytes: some Sequence<UInt8>) -> String {
+/// Lowercase hexadecimal digits of bytes (chunk names, key files, fingerprints, and the
+/// repository service's digests and signatures).
+public func hexString(_ bytes: some Sequence<UInt8>) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out = [UInt8]()
     out.reserveCapacity(bytes.underestimatedCount * 2)

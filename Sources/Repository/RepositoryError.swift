@@ -38,6 +38,6 @@ public struct RepositoryError: CodedError, Equatable {
 }
 
 /// The text of the current `errno`.
-func errnoText(_ code: Int32 = errno) -> String {
+public func errnoText(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
 }

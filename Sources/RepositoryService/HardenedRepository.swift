@@ -165,13 +165,19 @@ public final class HardenedRepository: Sendable {
 
     // MARK: chunks
 
+    /// A chunk's name from a request: 64 hex digits, nothing else (never a path).
+    static func chunkID(_ name: String) throws(RepositoryServiceError) -> ChunkID {
+        guard let id = ChunkID(hex: name) else {
+            throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
+        }
+        return id
+    }
+
     /// The names among `names` the service does not hold.
     public func missing(_ names: [String]) throws(RepositoryServiceError) -> [String] {
         var missing: [String] = []
         for name in names {
-            guard let id = ChunkID(hex: name) else {
-                throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
-            }
+            let id = try Self.chunkID(name)
             // A chunk held is touched: its client is about to name it, so collection spares it
             // for another grace period even if no manifest names it yet.
             if utimensat(AT_FDCWD, repository.chunks.path(of: id), nil, 0) != 0 { missing.append(name) }
@@ -183,9 +189,7 @@ public final class HardenedRepository: Sendable {
     /// held already is left as it is (the one kept was checked when it came).
     @discardableResult
     public func putChunk(_ name: String, file: [UInt8], actor: String, client: String?) throws(RepositoryServiceError) -> Bool {
-        guard let id = ChunkID(hex: name) else {
-            throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
-        }
+        let id = try Self.chunkID(name)
         if case .success = repository.chunks.read(id) {
             _ = utimensat(AT_FDCWD, repository.chunks.path(of: id), nil, 0)
             return false
@@ -210,9 +214,7 @@ public final class HardenedRepository: Sendable {
 
     /// A chunk's file as kept.
     public func chunk(_ name: String) throws(RepositoryServiceError) -> [UInt8] {
-        guard let id = ChunkID(hex: name) else {
-            throw RepositoryServiceError(.invalidInput, "'\(name.prefix(80))' is not a chunk name (64 hex digits)")
-        }
+        let id = try Self.chunkID(name)
         let file: [UInt8]?
         do {
             file = try DurableFile.read(repository.chunks.path(of: id))

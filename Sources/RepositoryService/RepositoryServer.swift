@@ -13,6 +13,8 @@ public struct RepositoryRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let clientAddress: String
     public var actor = "unknown"
+    /// The body, read once by ``SignedRequests`` (its signature covers it).
+    public var body: [UInt8] = []
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -110,6 +112,7 @@ struct SignedRequests: RouterMiddleware {
             }
             var context = context
             context.actor = actor
+            context.body = bytes
             return try await next(request, context)
         } catch let error as RepositoryServiceError {
             if error.code != .unauthorized { logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error.message)"]) }
@@ -159,10 +162,9 @@ struct Routes {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws(RepositoryServiceError) -> Response {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(value) else { throw RepositoryServiceError(.io, "could not encode the answer") }
+        guard let data = try? RepositoryProtocol.encoder().encode(value) else {
+            throw RepositoryServiceError(.io, "could not encode the answer")
+        }
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
@@ -170,44 +172,22 @@ struct Routes {
         Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    static func body(_ request: Request) async -> [UInt8] {
-        var request = request
-        guard let buffer = try? await request.collectBody(upTo: RepositoryRequestContext.uploadLimit) else { return [] }
-        return Array(buffer.readableBytesView)
-    }
-
-    struct Names: Codable { var chunks: [String] }
-    struct Missing: Codable { var missing: [String] }
-    struct Points: Codable { var items: [HardenedRepository.Point] }
-    struct Verified: Codable {
-        var chunks: Int
-        var problems: [String]
-    }
-    struct Status: Codable {
-        var immutableDays: Int
-        var restorePoints: Int
-        enum CodingKeys: String, CodingKey {
-            case immutableDays = "immutable_days"
-            case restorePoints = "restore_points"
-        }
-    }
-
     @Sendable func missing(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
-        let body = await Self.body(request)
+        let body = context.body
         return await answer { () throws(RepositoryServiceError) -> Response in
-            guard let names = try? JSONDecoder().decode(Names.self, from: Data(body)) else {
+            guard let names = try? JSONDecoder().decode(RepositoryProtocol.ChunkNames.self, from: Data(body)) else {
                 throw RepositoryServiceError(.invalidInput, "the body is {\"chunks\": [chunk names]}")
             }
             guard names.chunks.count <= 100_000 else {
                 throw RepositoryServiceError(.invalidInput, "ask about at most 100,000 chunks at a time, not \(names.chunks.count)")
             }
-            return try Self.json(Missing(missing: try repository.missing(names.chunks)))
+            return try Self.json(RepositoryProtocol.MissingChunks(missing: try repository.missing(names.chunks)))
         }
     }
 
     @Sendable func putChunk(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
         let name = context.parameters.get("name") ?? ""
-        let body = await Self.body(request)
+        let body = context.body
         let (actor, client) = (context.actor, context.clientAddress)
         return await answer { () throws(RepositoryServiceError) -> Response in
             let new = try repository.putChunk(name, file: body, actor: actor, client: client)
@@ -224,7 +204,7 @@ struct Routes {
 
     @Sendable func putManifest(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
         let (point, disk) = (context.parameters.get("id") ?? "", context.parameters.get("disk") ?? "")
-        let body = await Self.body(request)
+        let body = context.body
         let (actor, client) = (context.actor, context.clientAddress)
         return await answer { () throws(RepositoryServiceError) -> Response in
             try Self.json(try repository.putManifest(point: point, disk: disk, body: body, actor: actor, client: client))
@@ -239,14 +219,16 @@ struct Routes {
     }
 
     @Sendable func points(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
-        await answer { () throws(RepositoryServiceError) -> Response in try Self.json(Points(items: try repository.points())) }
+        await answer { () throws(RepositoryServiceError) -> Response in
+            try Self.json(RepositoryProtocol.RestorePoints(items: try repository.points()))
+        }
     }
 
     @Sendable func verify(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
         let point = context.parameters.get("id") ?? ""
         return await answer { () throws(RepositoryServiceError) -> Response in
             let (chunks, problems) = try repository.verify(point: point)
-            return try Self.json(Verified(chunks: chunks, problems: problems))
+            return try Self.json(RepositoryProtocol.Verification(chunks: chunks, problems: problems))
         }
     }
 
@@ -263,15 +245,15 @@ struct Routes {
         let (actor, client) = (context.actor, context.clientAddress)
         return await answer { () throws(RepositoryServiceError) -> Response in
             let report = try repository.collectGarbage(actor: actor, client: client)
-            return try Self.json([
-                "referenced_chunks": report.referencedChunks, "deleted_chunks": report.deletedChunks, "freed_bytes": Int(report.freedBytes),
-            ])
+            return try Self.json(
+                RepositoryProtocol.Collection(
+                    referencedChunks: report.referencedChunks, deletedChunks: report.deletedChunks, freedBytes: report.freedBytes))
         }
     }
 
     @Sendable func status(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
         await answer { () throws(RepositoryServiceError) -> Response in
-            try Self.json(Status(immutableDays: repository.immutableDays, restorePoints: try repository.points().count))
+            try Self.json(RepositoryProtocol.Status(immutableDays: repository.immutableDays, restorePoints: try repository.points().count))
         }
     }
 }

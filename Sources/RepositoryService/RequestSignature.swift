@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Repository
 import Synchronization
 
 /// How a backup server signs each request to the repository service, and how the service
@@ -21,9 +22,10 @@ public enum RequestSignature {
     public static func header(token: String, method: String, path: String, body: some DataProtocol, date: Date = Date()) -> String {
         let seconds = Int64(date.timeIntervalSince1970)
         var generator = SystemRandomNumberGenerator()
-        let nonce = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
-        let signature = sign(
-            key: ServiceTokens.signingKey(of: token), method: method, path: path, date: seconds, nonce: nonce, bodyDigest: digest(body))
+        let nonce = hexString((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        let code = HMAC<SHA256>.authenticationCode(
+            for: signed(method: method, path: path, date: seconds, nonce: nonce, body: body), using: ServiceTokens.signingKey(of: token))
+        let signature = hexString(code)
         return "\(scheme) token=\(ServiceTokens.prefix(of: token) ?? ""), date=\(seconds), nonce=\(nonce), signature=\(signature)"
     }
 
@@ -51,13 +53,9 @@ public enum RequestSignature {
         return Parts(token: token, date: date, nonce: nonce.lowercased(), signature: signature.lowercased())
     }
 
-    static func sign(key: SymmetricKey, method: String, path: String, date: Int64, nonce: String, bodyDigest: String) -> String {
-        let text = "\(method)\n\(path)\n\(date)\n\(nonce)\n\(bodyDigest)"
-        return Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func digest(_ body: some DataProtocol) -> String {
-        SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+    /// What the signature covers: method, path with query, date, nonce and the body's SHA-256, one per line.
+    static func signed(method: String, path: String, date: Int64, nonce: String, body: some DataProtocol) -> Data {
+        Data("\(method)\n\(path)\n\(date)\n\(nonce)\n\(hexString(SHA256.hash(data: body)))".utf8)
     }
 
     /// Checks a signed request: nil when it holds, else why not (for the journal; the client
@@ -69,18 +67,13 @@ public enum RequestSignature {
         guard abs(now.timeIntervalSince1970 - Double(parts.date)) <= allowedSkew else {
             return "the request's date is more than \(Int(allowedSkew)) s from the service's clock: check both hosts' time"
         }
-        let expected = sign(key: key, method: method, path: path, date: parts.date, nonce: parts.nonce, bodyDigest: digest(body))
-        guard constantTimeEqual(expected, parts.signature) else { return "bad signature (a wrong token, or a changed request)" }
+        // swift-crypto compares the codes in constant time.
+        guard let code = ServiceTokens.bytes(hex: parts.signature),
+            HMAC<SHA256>.isValidAuthenticationCode(
+                code, authenticating: signed(method: method, path: path, date: parts.date, nonce: parts.nonce, body: body), using: key)
+        else { return "bad signature (a wrong token, or a changed request)" }
         guard nonces.admit(parts.nonce, at: now) else { return "replayed request (its nonce was used already)" }
         return nil
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let left = Array(a.utf8), right = Array(b.utf8)
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for index in left.indices { difference |= left[index] ^ right[index] }
-        return difference == 0
     }
 }
 

@@ -90,7 +90,7 @@ public final class ServiceJournal: Sendable {
         var unhashed = entry
         unhashed.hash = ""
         let bytes = (try? encoder.encode(unhashed)) ?? Data()
-        return SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        return hexString(SHA256.hash(data: bytes))
     }
 
     static let encoder: JSONEncoder = {
@@ -139,5 +139,3 @@ public final class ServiceJournal: Sendable {
         }
     }
 }
-
-func errnoText() -> String { String(cString: strerror(errno)) }

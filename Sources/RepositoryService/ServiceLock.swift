@@ -1,4 +1,5 @@
 import Foundation
+import Repository
 
 /// An exclusive `flock` on `service/service.lock` for as long as a process has the repository
 /// open: the service, or its administrator's `--issue-token` or `--immutable-days` run. Two

@@ -27,7 +27,7 @@ public struct ServiceTokens: Sendable {
     /// A new token: `tmr_` and 64 hex digits (256 random bits).
     public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
-        return "tmr_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
+        return "tmr_" + hexString((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
     /// The visible start of a token: `tmr_` and its first 8 hex digits.
@@ -58,7 +58,7 @@ public struct ServiceTokens: Sendable {
                 .invalidInput, "a token's label is one line of 1 to 200 characters, such as the backup server's name")
         }
         let token = Self.generate()
-        let digest = SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = hexString(SHA256.hash(data: Data(token.utf8)))
         issued.append(Issued(prefix: Self.prefix(of: token)!, sha256: digest, label: label, issuedAt: now))
         try ServiceFile.write(issued, to: path, what: "the token list", mode: 0o600)
         return token

@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Foundation
 import Logging
@@ -43,12 +44,8 @@ struct RepositoryServeCommand: AsyncParsableCommand {
                 Data("a token for '\(label)': the backup server signs its requests with it; it is not shown again\n".utf8))
             return
         }
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port)
-        else {
-            throw ValidationError("--listen is HOST:PORT, such as 127.0.0.1:9420 or 10.0.0.2:9420, not '\(listen)'")
-        }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let listening = try APIServer.Address(listen)
+        let (host, port) = (listening.host, listening.port)
         let address = host.split(separator: ".").compactMap { UInt8($0) }
         let tls = try TLSIdentity.load(
             certificate: tlsCertificate, key: tlsKey, folder: root.appendingPathComponent("service/tls"), name: "repository",

@@ -68,7 +68,7 @@ struct RemoteRepositoryTests {
         let cut = try #require(throws: RemoteRepositoryError.self) { try client.status() }
         #expect(cut.code == .unreachable, "\(cut.message)")
         try hosts.setLink(of: host, up: true)
-        var back: RepositoryServiceClient.Status?
+        var back: RepositoryProtocol.Status?
         for _ in 0..<10 where back == nil {
             back = try? client.status()
             if back == nil { try await Task.sleep(for: .milliseconds(500)) }

@@ -1,0 +1,78 @@
+import Foundation
+
+/// The JSON bodies of the repository service's protocol (see ``RepositoryServer``), one
+/// definition for the service that writes them and the backup server's client that reads them.
+public enum RepositoryProtocol {
+    /// `POST chunks/missing`: the names asked about.
+    public struct ChunkNames: Codable, Sendable {
+        public var chunks: [String]
+        public init(chunks: [String]) { self.chunks = chunks }
+    }
+
+    /// Its answer: the names the service does not hold.
+    public struct MissingChunks: Codable, Sendable {
+        public var missing: [String]
+        public init(missing: [String]) { self.missing = missing }
+    }
+
+    /// `GET restore-points`.
+    public struct RestorePoints: Codable, Sendable {
+        public var items: [HardenedRepository.Point]
+        public init(items: [HardenedRepository.Point]) { self.items = items }
+    }
+
+    /// `POST restore-points/{id}/verify`: chunks re-hashed, and what was wrong with any.
+    public struct Verification: Codable, Sendable, Equatable {
+        public var chunks: Int
+        public var problems: [String]
+        public init(chunks: Int, problems: [String]) {
+            self.chunks = chunks
+            self.problems = problems
+        }
+    }
+
+    /// `POST garbage-collection`.
+    public struct Collection: Codable, Sendable, Equatable {
+        public var referencedChunks: Int
+        public var deletedChunks: Int
+        public var freedBytes: Int64
+        enum CodingKeys: String, CodingKey {
+            case referencedChunks = "referenced_chunks"
+            case deletedChunks = "deleted_chunks"
+            case freedBytes = "freed_bytes"
+        }
+        public init(referencedChunks: Int, deletedChunks: Int, freedBytes: Int64) {
+            self.referencedChunks = referencedChunks
+            self.deletedChunks = deletedChunks
+            self.freedBytes = freedBytes
+        }
+    }
+
+    /// `GET status`.
+    public struct Status: Codable, Sendable, Equatable {
+        public var immutableDays: Int
+        public var restorePoints: Int
+        enum CodingKeys: String, CodingKey {
+            case immutableDays = "immutable_days"
+            case restorePoints = "restore_points"
+        }
+        public init(immutableDays: Int, restorePoints: Int) {
+            self.immutableDays = immutableDays
+            self.restorePoints = restorePoints
+        }
+    }
+
+    /// ISO 8601 dates, sorted keys: how both sides write.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
