@@ -53,7 +53,7 @@ struct CatalogRoutes {
             _ = try context.require(.readCatalog)
             let name = try APIRequest.name(context)
             if let document, request.headers[.accept]?.contains("yaml") == true { return try await document(name) }
-            return try await show(name, kind)
+            return try await show(type, name, kind)
         }
         group.delete(RouterPath("\(kind.path)/:name")) { request, context in
             _ = try context.require(.editCatalog)
@@ -74,13 +74,37 @@ struct CatalogRoutes {
     }
 
     /// One object's row, its version as the `ETag` a change sends back in `If-Match`.
-    func show(_ name: String, _ kind: Kind) async throws -> Response {
-        let result = try await store.pool.query(
-            "SELECT row_to_json(v)::text, v.definition_version FROM \(kind.view) v WHERE lower(v.\(kind.key)) = lower($1)", [name])
-        guard result.rowCount == 1 else { throw try await unknown(name, kind) }
-        let version: Int64 = try result.decode(0, 1)
-        return JSONResponse.text(try result.decode(0, 0), headers: [.eTag: DefinitionBody.entityTag(version)])
+    ///
+    /// The row comes from the kind's `reporting` view, which the projector fills after the log:
+    /// a client that has just changed the object would otherwise read the version before its
+    /// own change and have its next `PUT` refused. So the log decides whether the object
+    /// exists and at which version, and the answer waits (up to ``projectionWait``) for the
+    /// view to reach that version; the body and its `ETag` always come from the same row.
+    func show<Definition: CatalogDefinition>(_ type: Definition.Type, _ name: String, _ kind: Kind) async throws -> Response {
+        let state = try await catalog.load()
+        guard let id = state.id(of: type, named: name), let entry = state.entry(type, id: id) else { throw try await unknown(name, kind) }
+        let deadline = ContinuousClock.now + Self.projectionWait
+        while true {
+            let result = try await store.pool.query(
+                "SELECT row_to_json(v)::text, v.definition_version FROM \(kind.view) v WHERE lower(v.\(kind.key)) = lower($1)", [name])
+            let version = result.rowCount == 1 ? try result.decode(0, 1, as: Int64.self) : nil
+            if let version, version >= entry.version {
+                return JSONResponse.text(try result.decode(0, 0), headers: [.eTag: DefinitionBody.entityTag(version)])
+            }
+            guard ContinuousClock.now < deadline else {
+                var problem = APIProblem(
+                    .serviceUnavailable,
+                    "the \(kind.kind.displayName) '\(name)' is in the log but not yet in the catalog's views (the projector is catching up, see GET /api/v1/projections): try again in a moment"
+                )
+                problem.headers[.retryAfter] = "1"
+                throw problem
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
+
+    /// How long a show waits for the projector to reach the log's version of the object.
+    static let projectionWait: Duration = .seconds(2)
 
     /// Removes an object nothing uses any more; `If-Match` refuses it (412) if the object
     /// changed since the client read it. `?dry_run=true` only says what would be removed.

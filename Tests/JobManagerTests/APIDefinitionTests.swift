@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import TestSupport
 import Testing
 
@@ -101,6 +102,40 @@ struct APIDefinitionTests {
         // The other kinds: one object with its version as ETag.
         let repository = try await api.curl("GET", "/api/v1/repositories/REPO", token: admin)
         #expect(repository.status == 200 && repository.json["repository_name"] as? String == "repo" && repository.headers.contains("\"1\""))
+    }
+
+    @Test("a show after a change waits for the views to reach the log's version; a view held back is 503, never a stale ETag")
+    func showFollowsTheLog() async throws {
+        let api = try await APIServerHarness.start()
+        defer { Task { try? await api.stop() } }
+        let admin = try #require(api.tokens["administrator"])
+        let document =
+            #"{"name": "read-back", "description": "first", "server": "lab", "repository": "repo", "objects": ["vm:lab-vm-000"]}"#
+        #expect(try await api.curl("POST", "/api/v1/jobs", token: admin, body: document).status == 201)
+        let shown = try await api.curl("GET", "/api/v1/jobs/read-back", token: admin)
+        #expect(shown.status == 200 && shown.headers.contains("\"1\"") && shown.json["definition_version"] as? Int == 1, "\(shown.body)")
+
+        // The projector cannot write the job's row while another transaction holds it.
+        let holder = try await PostgresConnection.connect(api.environment.database.administrator)
+        defer { Task { await holder.close() } }
+        try await holder.query("BEGIN")
+        try await holder.query("SELECT 1 FROM projection.jobs WHERE name = 'read-back' FOR UPDATE")
+        let changed = document.replacingOccurrences(of: "first", with: "second")
+        let replaced = try await api.curl("PUT", "/api/v1/jobs/read-back", token: admin, headers: ["If-Match: \"1\""], body: changed)
+        #expect(replaced.status == 200 && replaced.json["definition_version"] as? Int == 2, "\(replaced.body)")
+
+        let behind = try await api.curl("GET", "/api/v1/jobs/read-back", token: admin)
+        #expect(behind.status == 503 && behind.headers.lowercased().contains("retry-after: 1"), "\(behind.status) \(behind.body)")
+        #expect((behind.json["detail"] as? String)?.contains("projector is catching up") == true, "\(behind.body)")
+
+        // Released while a show waits: the show answers with the log's version.
+        let waiting = Task { try await api.curl("GET", "/api/v1/jobs/read-back", token: admin) }
+        try await Task.sleep(for: .milliseconds(500))
+        try await holder.query("ROLLBACK")
+        let caughtUp = try await waiting.value
+        #expect(caughtUp.status == 200 && caughtUp.headers.contains("\"2\""), "\(caughtUp.status) \(caughtUp.headers)")
+        #expect(caughtUp.json["definition_version"] as? Int == 2 && caughtUp.json["description"] as? String == "second", "\(caughtUp.body)")
+        #expect(try await api.curl("GET", "/api/v1/jobs/READ-back", token: admin).status == 200, "names are compared without case")
     }
 
     @Test("bad bodies: 400 with the line, unknown key, unknown reference; 413, 415, 403; nested too deep; nothing appended")

@@ -60,6 +60,13 @@ struct APIServerHarness {
         guard let line = server.output.split(separator: "\n").first(where: { $0.contains("API listening on ") }) else {
             throw TestSetupError("no address in:\n\(server.output)")
         }
+        // Lists read the projections: a test's first list waits for the projector to take up
+        // what the set-up appended, as an operator's would after a start.
+        for _ in 0..<300 {
+            let behind = try await environment.scalar("SELECT max(events_behind)::text FROM reporting.projection_status")
+            if behind == "0" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         return (server, String(line.split(separator: " ")[3]))
     }
 
