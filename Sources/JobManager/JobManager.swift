@@ -61,6 +61,8 @@ public struct SessionReport: Sendable {
 
     public let session: String
     public let jobID: String
+    /// Why the session began (nil in sessions recorded before triggers were).
+    public let trigger: SessionEvent.Trigger?
     public let finished: SessionEvent.Finished
     public let machines: [Machine]
     /// Events the session's stream holds.
@@ -187,7 +189,8 @@ public struct JobManager: Sendable {
             durationSeconds: 0, busy: nil, bottleneck: nil, reason: reason)
         try await recorder.record(.sessionFinished, finished)
         return SessionReport(
-            session: session, jobID: state.started?.jobId ?? "", finished: finished, machines: [], events: await recorder.state.version,
+            session: session, jobID: state.started?.jobId ?? "", trigger: state.started?.trigger, finished: finished, machines: [],
+            events: await recorder.state.version,
             transferSeconds: 0)
     }
 

@@ -12,3 +12,20 @@ extension EventStore {
             cancelledBy: SessionEvent.Kind.restorePointRemoved.rawValue, key: SessionEvent.Field.restorePointId)
     }
 }
+
+extension EventStore {
+    /// What began each of these session streams (`SessionStarted`'s trigger; absent when the
+    /// session was recorded before triggers were).
+    func sessionTriggers(streams: [String]) async throws -> [String: SessionEvent.Trigger] {
+        guard !streams.isEmpty else { return [:] }
+        let result = try await pool.query(
+            "SELECT stream_id, data ->> 'trigger' FROM tidemark.events WHERE stream_id = ANY($1::text[]) AND event_type = $2",
+            [streams, SessionEvent.Kind.sessionStarted.rawValue])
+        var triggers: [String: SessionEvent.Trigger] = [:]
+        for row in 0..<result.rowCount {
+            guard let trigger = try result.decodeIfPresent(row, 1, as: String.self) else { continue }
+            triggers[try result.decode(row, 0, as: String.self)] = SessionEvent.Trigger(rawValue: trigger)
+        }
+        return triggers
+    }
+}

@@ -1,5 +1,6 @@
 import BlockingIO
 import Catalog
+import CatalogStore
 import Foundation
 import Infrastructure
 import Repository
@@ -22,24 +23,37 @@ extension SessionRunner {
     }
 
     /// Retention after a session without failed VMs: per VM of the job, restore points
-    /// beyond the job's count (or older than its days) are deleted, each recorded once, then
-    /// unreferenced chunks are collected. Deleting first and recording after makes a crash in
-    /// between harmless: the next run finds the point gone and records it.
+    /// beyond the job's count (``CountRetention``: under two-person approval, points of
+    /// sessions started by hand do not push out the schedule's) or older than its days are
+    /// deleted, each recorded once, then unreferenced chunks are collected. Deleting first and
+    /// recording after makes a crash in between harmless: the next run finds the point gone
+    /// and records it.
     func applyRetention() async throws {
-        var perVM: [String: [(id: String, at: Date)]] = [:]
+        var perVM: [String: [(id: String, at: Date, stream: String)]] = [:]
         for row in try await context.store.liveRestorePoints(job: jobID) {
             guard let point = try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8)) else {
                 continue
             }
-            perVM[point.vmId, default: []].append((point.restorePointId, row.recordedAt))
+            perVM[point.vmId, default: []].append((point.restorePointId, row.recordedAt, row.stream))
         }
         var doomed: [(String, String)] = []
-        for points in perVM.values {
-            switch job.retention.unit {
-            case .restorePoints:
-                doomed += points.dropLast(job.retention.count).map { ($0.id, "retention: keep \(job.retention.count) restore points") }
-            case .days:
-                let limit = Date().addingTimeInterval(-Double(job.retention.count) * 86_400)
+        switch job.retention.unit {
+        case .restorePoints:
+            let rule = CountRetention(
+                keep: job.retention.count, guarded: try await ApprovalStore(catalog: CatalogStore(events: context.store)).isRequired(),
+                scheduled: job.schedule != .manual)
+            let triggers =
+                rule.guarded ? try await context.store.sessionTriggers(streams: Array(Set(perVM.values.joined().map(\.stream)))) : [:]
+            let now = Date()
+            for points in perVM.values {
+                let described = points.map {
+                    CountRetention.Point(id: $0.id, recordedAt: $0.at, byHand: triggers[$0.stream]?.isByHand == true)
+                }
+                doomed += rule.doomed(described, now: now).map { ($0, rule.reason) }
+            }
+        case .days:
+            let limit = Date().addingTimeInterval(-Double(job.retention.count) * 86_400)
+            for points in perVM.values {
                 doomed += points.dropLast().filter { $0.at < limit }.map { ($0.id, "retention: keep \(job.retention.count) days") }
             }
         }
@@ -157,7 +171,8 @@ extension SessionRunner {
     func report(_ finished: SessionEvent.Finished) async -> SessionReport {
         let state = await recorder.state
         return SessionReport(
-            session: session, jobID: jobID, finished: finished, machines: Self.machines(in: state, result: finished.result, job: job),
+            session: session, jobID: jobID, trigger: state.started?.trigger, finished: finished,
+            machines: Self.machines(in: state, result: finished.result, job: job),
             events: state.version, transferSeconds: stageTimes.transferSeconds)
     }
 

@@ -200,13 +200,15 @@ public struct Scheduler: Sendable {
     }
 
     /// Chained jobs: a session of each enabled job that follows `finishedJob`, unless running.
-    public func chain(after finishedJob: String) async throws -> [String] {
+    /// After a session a person began (`trigger`), the chained ones are `chainedByHand`.
+    public func chain(after finishedJob: String, trigger: SessionEvent.Trigger?) async throws -> [String] {
+        let chainedTrigger: SessionEvent.Trigger = trigger?.isByHand == true ? .chainedByHand : .chained
         let catalog = try await manager.catalog.load()
         let running = try await runningJobs()
         var begun: [String] = []
         for (id, entry) in catalog.jobs.sorted(by: { $0.key < $1.key })
         where entry.definition.schedule.predecessor == finishedJob && entry.definition.enabled && !running.contains(id) {
-            begun.append(try await manager.begin(jobID: id, in: catalog, trigger: .chained))
+            begun.append(try await manager.begin(jobID: id, in: catalog, trigger: chainedTrigger))
         }
         return begun
     }

@@ -65,7 +65,7 @@ public struct SessionRunnerService: Service {
         do {
             let report = try await manager.run(session: session)
             logger.notice("session finished", metadata: ["result": "\(report.finished.result)", "job": "\(report.jobID)"])
-            for chained in try await scheduler.chain(after: report.jobID) {
+            for chained in try await scheduler.chain(after: report.jobID, trigger: report.trigger) {
                 logger.info("chained session begun", metadata: ["chained": "\(chained)"])
             }
             running.succeeded(session)

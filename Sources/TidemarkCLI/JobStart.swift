@@ -46,7 +46,9 @@ struct JobStart: AsyncParsableCommand {
             await SessionProgressPrinter.finish(follower)
             SessionReportPrinter.print(report)
             // Jobs chained after this one begin now; a running `tidemark server` runs them.
-            for chained in try await Scheduler(store: store, manager: manager, logger: logger).chain(after: report.jobID) {
+            for chained in try await Scheduler(store: store, manager: manager, logger: logger).chain(
+                after: report.jobID, trigger: report.trigger)
+            {
                 print("chained: session \(chained) begun (a running 'tidemark server' runs it)")
             }
             await ProjectionCatchUp.afterAppending(store, logger: logger)

@@ -51,10 +51,20 @@ extension SessionEvent {
         }
     }
 
-    /// Why a session began.
+    /// Why a session began. `chainedByHand` is a chained job's session after a session a
+    /// person started (by hand, or itself chained by hand): retention under two-person
+    /// approval tells what a person began from what the schedule did.
     public enum Trigger: EventEnumeration {
-        case manual, scheduled, retry, chained, missed, continuous
+        case manual, scheduled, retry, chained, chainedByHand, missed, continuous
         case other(String)
+
+        /// Begun, directly or through a chain, by a person rather than by the schedule.
+        public var isByHand: Bool {
+            switch self {
+            case .manual, .chainedByHand: true
+            default: false
+            }
+        }
 
         public init(rawValue: String) {
             switch rawValue {
@@ -62,6 +72,7 @@ extension SessionEvent {
             case "scheduled": self = .scheduled
             case "retry": self = .retry
             case "chained": self = .chained
+            case "chained-by-hand": self = .chainedByHand
             case "missed": self = .missed
             case "continuous": self = .continuous
             default: self = .other(rawValue)
@@ -74,6 +85,7 @@ extension SessionEvent {
             case .scheduled: "scheduled"
             case .retry: "retry"
             case .chained: "chained"
+            case .chainedByHand: "chained-by-hand"
             case .missed: "missed"
             case .continuous: "continuous"
             case .other(let word): word

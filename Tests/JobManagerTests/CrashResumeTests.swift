@@ -74,7 +74,7 @@ struct RetentionCrashTests {
     static func fourthSession(
         crashAt boundary: Int?
     ) async throws -> (events: Int, kept: Int, removed: Int, garbage: Int, snapshots: Int, clean: Bool) {
-        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20, retention: "3 restore points")
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20, retention: "3 restore points", twoPersonApproval: false)
         defer { environment.remove() }
         let manager = JobManager(store: environment.database.eventStore(), settings: JobManagerSettings(retryWait: .zero))
         for _ in 0..<3 {

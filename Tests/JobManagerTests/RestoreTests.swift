@@ -363,7 +363,8 @@ struct RestoreTests {
         "refused with nothing recorded: a point retention removed, an encrypted repository the catalog has no key for, a datastore without room"
     )
     func refusalsOfCircumstance() async throws {
-        let environment = try await JobEnvironment.make(vms: 1, diskSize: 4 << 20, disksPerVM: 2, retention: "3 restore points")
+        let environment = try await JobEnvironment.make(
+            vms: 1, diskSize: 4 << 20, disksPerVM: 2, retention: "3 restore points", twoPersonApproval: false)
         defer { environment.remove() }
         for _ in 0..<4 { try await environment.runJob() }
         let first = try await environment.database.administratorQuery(

@@ -55,7 +55,7 @@ struct SessionBehaviourTests {
 
     @Test("retention after a successful session keeps the job's restore points per VM, each removal recorded once")
     func retention() async throws {
-        let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20, retention: "3 restore points")
+        let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20, retention: "3 restore points", twoPersonApproval: false)
         defer { environment.remove() }
         var points: [[String]] = []
         for _ in 0..<5 { points.append(try await run(environment).machines.compactMap(\.restorePoint)) }
@@ -67,6 +67,33 @@ struct SessionBehaviourTests {
         #expect(try removed.decode(0, 0, as: Int64.self) == 4)
         #expect(try removed.decode(0, 1, as: Int64.self) == 4)
         #expect(try RepositoryVerifier(repository: repository).verify().problems.isEmpty)
+    }
+
+    @Test(
+        "under two-person approval, sessions started by hand push out no restore point; the schedule's runs do, with the rule in the reason"
+    )
+    func retentionUnderApproval() async throws {
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20, retention: "3 restore points")
+        defer { environment.remove() }
+        for _ in 0..<5 { _ = try await environment.runInProcess(trigger: .manual) }
+        func removed() async throws -> [String] {
+            let rows = try await environment.database.administratorQuery(
+                "SELECT data->>'reason' FROM tidemark.events WHERE event_type = 'RestorePointRemoved' ORDER BY position")
+            return try (0..<rows.rowCount).map { try rows.decode($0, 0, as: String.self) }
+        }
+        #expect(try await removed().isEmpty, "five runs by hand within minutes remove nothing")
+
+        let time = try TimeOfDay(hour: 23, minute: 59)
+        try await environment.updateJob { job in job.schedule = .daily(times: [time], days: Set(Weekday.allCases)) }
+        for _ in 0..<3 { _ = try await environment.runInProcess(trigger: .scheduled) }
+        #expect(try await removed().isEmpty, "three scheduled points are within the three kept")
+        let fourth = try await environment.runInProcess(trigger: .scheduled)
+        // The oldest scheduled point goes, and the five hand-made extras older than it.
+        let reasons = try await removed()
+        #expect(reasons.count == 6 && reasons.allSatisfy { $0.contains("two-person approval") }, "\(reasons)")
+        let repository = try BackupRepository.open(at: URL(fileURLWithPath: environment.repositoryPath))
+        let kept = try repository.restorePoints()
+        #expect(kept.count == 3 && fourth.machines.first?.restorePoint.map(kept.contains) == true, "\(kept)")
     }
 
     @Test("a throttling rule from the proxies' site to the repository applies to the transfers, its rate recorded")

@@ -161,16 +161,22 @@ struct SchedulerTests {
         #expect(try await world.manager.unfinishedSessions().count == 1)
     }
 
-    @Test("chained jobs start when the job they follow ends; the jobs projection shows the next run")
+    @Test("chained jobs start when the job they follow ends, by hand after a session begun by hand; the jobs projection shows the next run")
     func chainsAndNextRun() async throws {
-        let world = try await Self.world(jobs: [("first", "daily at 23:59", nil), ("second", "after first", nil)])
+        let world = try await Self.world(jobs: [
+            ("first", "daily at 23:59", nil), ("second", "after first", nil), ("third", "after second", nil),
+        ])
         let state = try await world.catalog.load()
         let first = try state.require(JobDefinition.self, named: "first")
-        let chained = try await world.scheduler.chain(after: first)
+        let chained = try await world.scheduler.chain(after: first, trigger: .scheduled)
         #expect(chained.count == 1)
-        let trigger = try await world.database.administratorQuery(
-            "SELECT data->>'job_name', data->>'trigger' FROM tidemark.events WHERE event_type = 'SessionStarted'")
-        #expect(try trigger.decode(0, 0, as: String.self) == "second" && trigger.decode(0, 1, as: String.self) == "chained")
+        let second = try state.require(JobDefinition.self, named: "second")
+        #expect(try await world.scheduler.chain(after: second, trigger: .manual).count == 1)
+        let triggers = try await world.database.administratorQuery(
+            "SELECT data->>'job_name' || ' ' || (data->>'trigger') FROM tidemark.events WHERE event_type = 'SessionStarted' ORDER BY position"
+        )
+        let started = try (0..<triggers.rowCount).map { try triggers.decode($0, 0, as: String.self) }
+        #expect(started == ["second chained", "third chained-by-hand"])
         try await Projector(store: world.store).catchUp()
         let next = try await world.database.administratorQuery("SELECT next_run_at FROM projection.jobs WHERE name = 'first'")
         #expect(try next.decode(0, 0, as: Date.self) == Self.utc(days: 0, 23, 59, 0))
