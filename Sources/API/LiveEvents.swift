@@ -2,6 +2,7 @@ import EventStore
 import Foundation
 import Hummingbird
 import NIOCore
+import Postgres
 
 /// One event of the log as the API shows it: `{"position", "type", "stream_version",
 /// "recorded_at", "actor", "data"}` (a feed adds `stream`).
@@ -34,19 +35,35 @@ struct LogEventJSON: Sendable {
                           'recorded_at', recorded_at, 'actor', metadata ->> 'actor', 'data', data - 'sha256' - 'password_hash')::text
         """
 
+    /// One form of an event: its JSON, and its whole Server-Sent Events frame, built once by
+    /// the hub for every client that follows it (a `ByteBuffer` is shared, not copied, so two
+    /// hundred clients write the same bytes without two hundred strings built).
+    struct Form: Sendable {
+        let json: String
+        let frame: ByteBuffer
+    }
+
     /// Both forms of one event, as the live hub hands them to its clients.
     struct Forms: Sendable {
-        let stream: String
-        let feed: String
+        let stream: Form
+        let feed: Form
     }
+
+    /// The event at `position` as its query reads it.
+    static let formsStatement = PostgresStatement(
+        name: "tidemark_live_event_forms", sql: "SELECT event_type, \(streamColumn), \(feedColumn) FROM tidemark.events WHERE position = $1"
+    )
 
     /// Both forms of the event at `position`, by the same SQL the pages use, so live and
     /// paged events are the same JSON.
     static func forms(at position: Int64, store: EventStore) async throws -> Forms? {
-        let result = try await store.pool.query(
-            "SELECT \(streamColumn), \(feedColumn) FROM tidemark.events WHERE position = $1", [position])
+        let result = try await store.pool.query(formsStatement, [position])
         guard result.rowCount == 1 else { return nil }
-        return Forms(stream: try result.decode(0, 0), feed: try result.decode(0, 1))
+        let type: String = try result.decode(0, 0)
+        func form(_ json: String) -> Form {
+            Form(json: json, frame: ByteBuffer(string: LogEventJSON(position: position, type: type, json: json).serverSent))
+        }
+        return Forms(stream: form(try result.decode(0, 1)), feed: form(try result.decode(0, 2)))
     }
 }
 
@@ -62,7 +79,8 @@ struct LogEventJSON: Sendable {
 /// one after.
 enum LiveEvents {
     static func response(
-        signals: AsyncStream<SessionEventHub.Signal>, after start: Int64, form: @escaping @Sendable (LogEventJSON.Forms) -> String,
+        signals: AsyncStream<SessionEventHub.Signal>, after start: Int64,
+        form: @escaping @Sendable (LogEventJSON.Forms) -> LogEventJSON.Form,
         read: @escaping @Sendable (Int64) async throws -> [LogEventJSON], isLast: @escaping @Sendable (LogEventJSON) -> Bool
     ) -> Response {
         let body = ResponseBody { writer in
@@ -87,8 +105,9 @@ enum LiveEvents {
                     case .ping:
                         try await writer.write(ByteBuffer(string: ": ping\n\n"))
                     case .event(let position, let type, .some(let forms)) where position > last:
-                        let event = LogEventJSON(position: position, type: type, json: form(forms))
-                        try await writer.write(ByteBuffer(string: event.serverSent))
+                        let chosen = form(forms)
+                        let event = LogEventJSON(position: position, type: type, json: chosen.json)
+                        try await writer.write(chosen.frame)
                         last = position
                         finished = isLast(event)
                     case .event(let position, _, nil) where position > last:
