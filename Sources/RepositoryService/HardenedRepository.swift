@@ -13,7 +13,11 @@ import Synchronization
 /// - deleting an immutable restore point is refused, and garbage collection keeps every chunk
 ///   a manifest names (so every chunk of an immutable point) and every chunk younger than a
 ///   day (a backup's chunks arrive before its manifest);
-/// - each write, deletion and refusal is in the journal before the answer.
+/// - each write, deletion and refusal is in the journal before the answer; a manifest's
+///   save, a deletion and a collection are journaled as `started` before they act and `done`
+///   after, so an act a crash cut short shows in the journal as a `started` with no end (a
+///   chunk's put is journaled once it is kept: its name is its content, and one kept without
+///   its line is the same chunk a retry would bring).
 ///
 /// Calls block (file I/O with fsync): callers run them off the cooperative pool.
 public final class HardenedRepository: Sendable {
@@ -24,7 +28,7 @@ public final class HardenedRepository: Sendable {
     let settings: ImmutabilitySettings
     /// The service's clock: the system's, or a test's.
     let clock: @Sendable () -> Date
-    let nonces = NonceLedger()
+    let nonces: NonceLedger
     let refusals = RefusalLimit()
     /// One manifest write or restore point deletion at a time: a deletion and a new manifest
     /// of the same point must not interleave (the record of one, the folder of the other).
@@ -95,6 +99,7 @@ public final class HardenedRepository: Sendable {
                 "settings", "immutable_days", outcome: "done", reason: "\(settings.immutableDays) days", actor: "local", at: now)
         }
         tokens = Mutex(try ServiceTokens.load(root.appendingPathComponent("service/tokens.json").path))
+        nonces = try NonceLedger(folder: root.appendingPathComponent("service/nonces").path, now: now)
     }
 
     public var immutableDays: Int { settings.immutableDays }
@@ -318,9 +323,12 @@ public final class HardenedRepository: Sendable {
             try fresh.save(recordPath(point))
             record = fresh
         }
+        try journal.record("manifest.put", subject, outcome: "started", actor: actor, client: client, at: now)
         do {
             try repository.save(manifest)
         } catch {
+            _ = try? journal.record(
+                "manifest.put", subject, outcome: "failed", reason: error.message, actor: actor, client: client, at: clock())
             throw RepositoryServiceError(error)
         }
         try journal.record("manifest.put", subject, outcome: "done", actor: actor, client: client, at: now)
@@ -392,9 +400,12 @@ public final class HardenedRepository: Sendable {
             try DiskManifest.checkName(point, what: "restore point id")
             guard try !repository.disks(of: point).isEmpty else { throw RepositoryError(.missingManifest, "no restore point \(point)") }
             record = try self.record(of: point)
+        } catch let error as RepositoryError where error.code == .missingManifest {
+            throw RepositoryServiceError(.notFound, "the service holds no restore point '\(point)'")
+        } catch let error as RepositoryError where error.code == .invalidInput {
+            throw RepositoryServiceError(.invalidInput, error.message)
         } catch let error as RepositoryError {
-            throw RepositoryServiceError(
-                error.code == .missingManifest ? .notFound : .invalidInput, "the service holds no restore point '\(point)'")
+            throw RepositoryServiceError(.io, "cannot read restore point '\(point)': \(error.message)")
         } catch {
             throw RepositoryServiceError(.io, "\(error)")
         }
@@ -406,9 +417,12 @@ public final class HardenedRepository: Sendable {
                     "restore point \(point) is immutable until \(ISO8601DateFormatter().string(from: record.immutableUntil)): no token can delete it before",
                 actor: actor, client: client, code: .immutable)
         }
+        try journal.record("point.delete", point, outcome: "started", actor: actor, client: client, at: now)
         do {
             try repository.deleteRestorePoint(point)
         } catch {
+            _ = try? journal.record(
+                "point.delete", point, outcome: "failed", reason: error.message, actor: actor, client: client, at: clock())
             throw RepositoryServiceError(error)
         }
         unlink(recordPath(point))
@@ -438,9 +452,11 @@ public final class HardenedRepository: Sendable {
     /// repository's exclusive lock; journaled.
     public func collectGarbage(actor: String, client: String?) throws(RepositoryServiceError) -> GarbageCollector.Report {
         let report: GarbageCollector.Report
+        try journal.record("gc", "chunks", outcome: "started", actor: actor, client: client, at: clock())
         do {
             report = try GarbageCollector(repository: repository).collect(sparingChunksNewerThan: Self.chunkGracePeriod, now: clock())
         } catch {
+            _ = try? journal.record("gc", "chunks", outcome: "failed", reason: error.message, actor: actor, client: client, at: clock())
             throw RepositoryServiceError(error)
         }
         try journal.record(

@@ -76,18 +76,3 @@ public enum RequestSignature {
         return nil
     }
 }
-
-/// The nonces of the last ten minutes (twice the allowed skew): each is good once.
-final class NonceLedger: Sendable {
-    private let seen = Mutex<[String: Date]>([:])
-    static let memory: TimeInterval = 2 * RequestSignature.allowedSkew
-
-    func admit(_ nonce: String, at now: Date) -> Bool {
-        seen.withLock { seen in
-            if seen.count > 100_000 { seen = seen.filter { now.timeIntervalSince($0.value) < Self.memory } }
-            if let at = seen[nonce], now.timeIntervalSince(at) < Self.memory { return false }
-            seen[nonce] = now
-            return true
-        }
-    }
-}

@@ -18,7 +18,8 @@ public final class ServiceJournal: Sendable {
         public var action: String
         /// What it was about: a chunk name, `point/disk`, a restore point.
         public var subject: String
-        /// `done` or `refused`.
+        /// `refused`; or `started` before an act and `done` or `failed` after it (a manifest's
+        /// save, a deletion, a collection); or `done` alone (a chunk kept, a token, a setting).
         public var outcome: String
         public var reason: String?
         /// Who asked: the token's visible prefix, or `local` for the host's administrator.

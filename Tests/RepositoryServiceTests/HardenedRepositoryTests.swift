@@ -148,7 +148,51 @@ struct HardenedRepositoryTests {
             entries.filter { $0.action == "settings" }.map(\.reason) == [
                 "from none to 7 days, for new restore points", "from 7 to 0 days, for new restore points",
             ])
-        #expect(entries.filter { $0.action == "point.delete" }.map(\.outcome) == ["refused", "refused", "done", "refused", "done"])
+        #expect(
+            entries.filter { $0.action == "point.delete" }.map(\.outcome) == [
+                "refused", "refused", "started", "done", "refused", "started", "done",
+            ])
+        #expect(entries.filter { $0.action == "manifest.put" && $0.outcome != "refused" }.count.isMultiple(of: 2))
+    }
+
+    @Test("a signed request is good once, also after the service restarts; its nonce is forgotten only when its date is stale anyway")
+    func noncesOutliveARestart() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        let now = fixture.clock.read()
+        var token = ""
+        var header = ""
+        do {
+            let service = try fixture.service(days: 1)
+            token = try service.issueToken(label: "backup-1")
+            header = RequestSignature.header(token: token, method: "GET", path: "/v1/status", body: [UInt8](), date: now)
+            #expect(try service.authenticate(header: header, method: "GET", path: "/v1/status", body: [UInt8](), client: "10.0.0.1") != "")
+            #expect(throws: RepositoryServiceError.self) {
+                try service.authenticate(header: header, method: "GET", path: "/v1/status", body: [UInt8](), client: "10.0.0.1")
+            }
+        }
+        // A new process on the same folder (the first one's lock is gone with it).
+        do {
+            let restarted = try fixture.service()
+            do {
+                _ = try restarted.authenticate(header: header, method: "GET", path: "/v1/status", body: [UInt8](), client: "10.0.0.1")
+                Issue.record("a request replayed after a restart was let through")
+            } catch {
+                #expect(error.code == .unauthorized && error.message.contains("replayed"), "\(error)")
+            }
+            let fresh = RequestSignature.header(token: token, method: "GET", path: "/v1/status", body: [UInt8](), date: now)
+            #expect(try restarted.authenticate(header: fresh, method: "GET", path: "/v1/status", body: [UInt8](), client: "10.0.0.1") != "")
+        }
+        // Twenty minutes on, the first generation's file is gone and the old header is refused
+        // for its date, not its nonce.
+        fixture.clock.advance(days: 20.0 / 1_440)
+        let later = try fixture.service()
+        do {
+            _ = try later.authenticate(header: header, method: "GET", path: "/v1/status", body: [UInt8](), client: "10.0.0.1")
+            Issue.record("a stale request was let through")
+        } catch {
+            #expect(error.message.contains("date"), "\(error)")
+        }
     }
 
     @Test("a record a crashed deletion left behind gives a new point of that name no head start on its days")
