@@ -282,7 +282,7 @@ let package = Package(
         .executableTarget(
             name: "TidemarkCLI",
             dependencies: [
-                "RepositoryService", "ServerTLS",
+                "RepositoryService", "RemoteRepository", "ServerTLS",
                 "API",
                 "Replay",
                 "Benchmarks",

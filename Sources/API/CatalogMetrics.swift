@@ -111,7 +111,7 @@ struct CatalogMetrics {
     /// Free space of each repository's file system, as this server sees the path (statvfs on a
     /// blocking thread: a hung network mount must not hold the cooperative pool).
     func repositories(_ out: inout PrometheusText) async throws {
-        let result = try await store.pool.query("SELECT name, path FROM projection.repositories ORDER BY name")
+        let result = try await store.pool.query("SELECT name, path FROM projection.repositories WHERE path <> '' ORDER BY name")
         let paths = try (0..<result.rowCount).map { (try result.decode($0, 0, as: String.self), try result.decode($0, 1, as: String.self)) }
         let space = await withCheckedContinuation { (continuation: CheckedContinuation<[(String, Double, Double)], Never>) in
             DispatchQueue.global().async {

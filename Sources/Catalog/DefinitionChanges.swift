@@ -5,7 +5,13 @@
 
 /// A repository's settings.
 public struct RepositoryChanges: Sendable {
+    /// A folder: the repository is (or becomes) a folder, no longer a service.
     public var path: String?
+    /// A repository service's address, thumbprint and token file: each given replaces that
+    /// part (the others kept), and the repository is (or becomes) that service.
+    public var serviceURL: String?
+    public var serviceThumbprint: String?
+    public var serviceToken: SecretReference?
     public var maxTasks: Int?
     public var freeSpaceThresholdPercent: Int?
     public var site: String?
@@ -16,7 +22,17 @@ public struct RepositoryChanges: Sendable {
     public init() {}
 
     public func apply(to repository: inout RepositoryDefinition) {
-        if let path { repository.path = path }
+        if let path {
+            repository.path = path
+            repository.service = nil
+        }
+        if serviceURL != nil || serviceThumbprint != nil || serviceToken != nil {
+            let current = repository.service
+            repository.service = RepositoryEndpoint(
+                url: serviceURL ?? current?.url ?? "", thumbprint: serviceThumbprint ?? current?.thumbprint ?? "",
+                tokenReference: serviceToken ?? current?.tokenReference)
+            repository.path = ""
+        }
         if let maxTasks { repository.maxConcurrentTasks = maxTasks }
         if let freeSpaceThresholdPercent { repository.freeSpaceThresholdPercent = freeSpaceThresholdPercent }
         if let site { repository.site = site }

@@ -3,8 +3,13 @@ public struct RepositoryDefinition: CatalogDefinition {
     public static let kind = ObjectKind.repository
 
     public var name: String
-    /// An absolute folder on the backup server (or a mount it sees).
+    /// An absolute folder on the backup server (or a mount it sees); empty for a repository
+    /// service on another host (``service``).
     public var path: String
+    /// A repository service on another host (`tidemark repository serve`), in place of a
+    /// folder; nil for a folder (the default, and what definitions written before the field
+    /// existed decode to).
+    public var service: RepositoryEndpoint?
     /// Tasks (VM disks) written at once across all sessions.
     public var maxConcurrentTasks: Int
     /// Below this share of free space the repository takes no new task.
@@ -22,16 +27,51 @@ public struct RepositoryDefinition: CatalogDefinition {
     /// 10 GiB: a run that a repository on spinning disks finishes in minutes.
     public static let defaultVerifyBudgetBytes: Int64 = 10 << 30
 
-    public init(name: String, path: String, maxConcurrentTasks: Int = 4, freeSpaceThresholdPercent: Int = 10, site: String = "default") {
+    public init(
+        name: String, path: String, service: RepositoryEndpoint? = nil, maxConcurrentTasks: Int = 4, freeSpaceThresholdPercent: Int = 10,
+        site: String = "default"
+    ) {
         self.name = name
         self.path = path
+        self.service = service
         self.maxConcurrentTasks = maxConcurrentTasks
         self.freeSpaceThresholdPercent = freeSpaceThresholdPercent
         self.site = site
     }
 
+    /// Whether restore points go to a repository service on another host.
+    public var isRemote: Bool { service != nil }
+
     public func validate(in catalog: CatalogState) throws(CatalogError) {
         let subject = "repository '\(name)'"
+        if let service {
+            guard path.isEmpty else {
+                throw .invalid("\(subject)", "a repository is a folder (--path) or a repository service (--url), not both")
+            }
+            try service.validate(subject: subject)
+            guard verifyEveryDays == nil else {
+                throw .invalid(
+                    "\(subject) health-check interval",
+                    "scheduled health checks read a folder repository; a repository service re-hashes what it holds on its own host: remove --verify-every"
+                )
+            }
+        } else {
+            try validatePath(subject: subject)
+        }
+        try Limits.tasks(maxConcurrentTasks, subject: subject)
+        guard (0...99).contains(freeSpaceThresholdPercent) else {
+            throw .invalid("\(subject) free-space threshold", "\(freeSpaceThresholdPercent)% is outside 0-99%: a typical value is 10%")
+        }
+        try Limits.site(site, subject: subject)
+        if let verifyEveryDays, !(1...3_650).contains(verifyEveryDays) {
+            throw .invalid("\(subject) health-check interval", "\(verifyEveryDays) days is outside 1-3650 days: a typical value is 7d")
+        }
+        if let verifyBudgetBytes, !((1 << 20)...(1 << 50)).contains(verifyBudgetBytes) {
+            throw .invalid("\(subject) health-check budget", "\(verifyBudgetBytes) bytes is outside 1 MiB-1 PiB: a typical value is 10GiB")
+        }
+    }
+
+    private func validatePath(subject: String) throws(CatalogError) {
         guard path.hasPrefix("/") else {
             throw .invalid("\(subject) path", "'\(path)' is not absolute: give the full path, such as /srv/backups")
         }
@@ -44,17 +84,6 @@ public struct RepositoryDefinition: CatalogDefinition {
                 "\(subject) path",
                 "'\(path)' is the root or a system folder: a repository writes thousands of files, so give a folder of its own, such as /srv/backups"
             )
-        }
-        try Limits.tasks(maxConcurrentTasks, subject: subject)
-        guard (0...99).contains(freeSpaceThresholdPercent) else {
-            throw .invalid("\(subject) free-space threshold", "\(freeSpaceThresholdPercent)% is outside 0-99%: a typical value is 10%")
-        }
-        try Limits.site(site, subject: subject)
-        if let verifyEveryDays, !(1...3_650).contains(verifyEveryDays) {
-            throw .invalid("\(subject) health-check interval", "\(verifyEveryDays) days is outside 1-3650 days: a typical value is 7d")
-        }
-        if let verifyBudgetBytes, !((1 << 20)...(1 << 50)).contains(verifyBudgetBytes) {
-            throw .invalid("\(subject) health-check budget", "\(verifyBudgetBytes) bytes is outside 1 MiB-1 PiB: a typical value is 10GiB")
         }
     }
 

@@ -50,6 +50,7 @@ public struct HealthCheck: Sendable {
         repositoryID: String, definition: RepositoryDefinition, trigger: Trigger, actor: String, everyDays: Int? = nil,
         budgetBytes: Int64? = nil, now: Date = Date()
     ) async throws -> Report? {
+        guard definition.folderURL != nil else { throw RepositoryError(.notWritable, definition.remoteRefusal("a health check")) }
         let repository = try await Self.blocking { () throws(RepositoryError) in
             try BackupRepository.open(at: URL(fileURLWithPath: definition.path))
         }

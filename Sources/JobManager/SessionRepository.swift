@@ -9,7 +9,9 @@ extension SessionPlan {
     /// pool. A folder without repository.json that earlier sessions wrote to is a volume not
     /// mounted, not a place to start afresh: refused with that question.
     func openRepository(store: EventStore) async throws -> BackupRepository {
-        let folder = URL(fileURLWithPath: repository.path)
+        guard let folder = repository.folderURL else {
+            throw JobManagerError(.repositoryUnavailable, repository.remoteRefusal("a backup"))
+        }
         let level = Int32(max(job.compressionLevel, 1))
         let exists = await BlockingIOPool.shared.run {
             FileManager.default.fileExists(atPath: folder.appendingPathComponent("repository.json").path)

@@ -13,20 +13,21 @@ public struct SecretFileFolder: Sendable {
     }
 
     /// Reads the secret a `file:` reference names (one trailing newline dropped).
-    public func read(_ file: String) throws(SecretError) -> String {
+    /// `what` names the secret in errors ("password file", "token file").
+    public func read(_ file: String, what: String = "password file") throws(SecretError) -> String {
         let folder = PrivateFile.realPath(path) ?? (path as NSString).standardizingPath
         guard let real = PrivateFile.realPath(file) else {
-            throw SecretError(.notFound, "the password file \(file) does not exist or cannot be reached")
+            throw SecretError(.notFound, "the \(what) \(file) does not exist or cannot be reached")
         }
         guard real.hasPrefix(folder + "/") else {
             throw SecretError(
                 .outsideFolder,
-                "the password file \(file) is not in the secrets folder \(path): password files must be kept there (or use 'tidemark credentials add')"
+                "the \(what) \(file) is not in the secrets folder \(path): \(what)s must be kept there, owned by the service's account, mode 600"
             )
         }
-        var value = String(decoding: try PrivateFile.read(real, what: "the password file"), as: UTF8.self)
+        var value = String(decoding: try PrivateFile.read(real, what: "the \(what)"), as: UTF8.self)
         if value.hasSuffix("\r\n") { value.removeLast(2) } else if value.hasSuffix("\n") { value.removeLast() }
-        guard !value.isEmpty else { throw SecretError(.damaged, "the password file \(file) is empty") }
+        guard !value.isEmpty else { throw SecretError(.damaged, "the \(what) \(file) is empty") }
         return value
     }
 }

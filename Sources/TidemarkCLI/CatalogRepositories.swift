@@ -28,7 +28,7 @@ enum CatalogRepositories {
                 throw error
             }
             await store.pool.close()
-            return state.repositories.values.map(\.definition.path)
+            return state.repositories.values.compactMap(\.definition.folderURL?.path)
         } catch {
             FileHandle.standardError.write(
                 Data("warning: could not read the catalog's repositories (\(error)); only repository markers on disk were checked\n".utf8))

@@ -74,11 +74,19 @@ enum CatalogView {
             if let thumbprint = server.thumbprint { fields.append(("thumbprint", thumbprint)) }
             summary = [server.platform.rawValue, address, server.user ?? "-"]
         case let repository as RepositoryDefinition:
+            if let service = repository.service {
+                fields += [("url", service.url), ("thumbprint", service.thumbprint), ("token", service.tokenReference?.description ?? "-")]
+            } else {
+                fields.append(("path", repository.path))
+            }
             fields += [
-                ("path", repository.path), ("max concurrent tasks", "\(repository.maxConcurrentTasks)"),
+                ("max concurrent tasks", "\(repository.maxConcurrentTasks)"),
                 ("free-space threshold", "\(repository.freeSpaceThresholdPercent)%"), ("site", repository.site),
             ]
-            summary = [repository.path, "\(repository.maxConcurrentTasks)", "\(repository.freeSpaceThresholdPercent)%", repository.site]
+            summary = [
+                repository.service?.url ?? repository.path, "\(repository.maxConcurrentTasks)", "\(repository.freeSpaceThresholdPercent)%",
+                repository.site,
+            ]
         case let proxy as ProxyDefinition:
             let modes = proxy.transportModes.map(\.rawValue).joined(separator: ",")
             let placement = [proxy.host.map { "host \($0)" }, proxy.cluster.map { "cluster \($0)" }].compactMap { $0 }.joined(

@@ -14,7 +14,7 @@ protocol DefinitionOptions: ParsableArguments, Sendable {
     var missingForAdd: String? { get }
     /// Checks against this host before anything is appended (a secret's reference must name
     /// something the service can use); most kinds have none.
-    func checkOnHost(_ global: GlobalOptions) throws
+    func checkOnHost(_ global: GlobalOptions) async throws
 }
 
 extension DefinitionOptions {
@@ -37,7 +37,7 @@ struct AddObject<Options: DefinitionOptions>: AsyncParsableCommand {
 
     func run() async throws {
         let name = self.name, fields = self.fields
-        try fields.checkOnHost(options.global)
+        try await fields.checkOnHost(options.global)
         try await CatalogCommandRunner.add(options) { state throws(CatalogError) in
             try fields.makeNew(named: name, in: state)
         }
@@ -59,7 +59,7 @@ struct UpdateObject<Options: DefinitionOptions>: AsyncParsableCommand {
 
     func run() async throws {
         let newName = self.newName, fields = self.fields
-        try fields.checkOnHost(options.global)
+        try await fields.checkOnHost(options.global)
         try await CatalogCommandRunner.update(Options.Definition.self, named: name, basedOn: version.expectedVersion, options) {
             (definition: inout Options.Definition, state) throws(CatalogError) in
             try fields.apply(to: &definition, in: state)

@@ -2,10 +2,27 @@ import ArgumentParser
 import Catalog
 import CommandLineSupport
 import Foundation
+import Secrets
 
 /// The options of `repository add|update`: a repository in the catalog.
 struct RepositoryOptions: DefaultedDefinitionOptions {
     @Option(help: "The repository's folder (absolute).") var path: String?
+    @Option(
+        help: ArgumentHelp(
+            "A repository service on another host ('tidemark repository serve'), in place of a folder: https://HOST:PORT.", valueName: "url"
+        ))
+    var url: String?
+    @Option(
+        help: ArgumentHelp(
+            "The repository service's certificate's SHA-256 thumbprint, as 'tidemark repository serve' printed it (pinned).",
+            valueName: "hex"))
+    var thumbprint: String?
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp(
+            "A file holding the token the service issued ('--issue-token'), in the secrets folder (<data folder>/secrets), mode 600; the token never enters the catalog.",
+            valueName: "path"))
+    var tokenFile: String?
     @Option(name: .customLong("max-tasks"), help: "Tasks (VM disks) written at once across all sessions (default 4).") var maxTasks: Int?
     @Option(
         name: .customLong("free-space-threshold"),
@@ -26,11 +43,29 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
 
     static func blank(named name: String) -> RepositoryDefinition { RepositoryDefinition(name: name, path: "") }
 
-    var missingForAdd: String? { path == nil ? "a repository needs --path /absolute/folder" : nil }
+    var missingForAdd: String? {
+        if path == nil && url == nil {
+            return
+                "a repository needs --path /absolute/folder, or --url https://HOST:PORT with --thumbprint and --token-file for a repository service on another host"
+        }
+        if url != nil && (thumbprint == nil || tokenFile == nil) {
+            return "a repository service needs --thumbprint (as 'tidemark repository serve' printed it) and --token-file with --url"
+        }
+        return nil
+    }
+
+    func validate() throws {
+        if path != nil && (url != nil || thumbprint != nil || tokenFile != nil) {
+            throw ValidationError("a repository is a folder (--path) or a repository service (--url, --thumbprint, --token-file), not both")
+        }
+    }
 
     func apply(to repository: inout RepositoryDefinition, in state: CatalogState) throws(CatalogError) {
         var changes = RepositoryChanges()
         changes.path = path
+        changes.serviceURL = url
+        changes.serviceThumbprint = thumbprint.map(RepositoryEndpoint.normalized)
+        if let tokenFile { changes.serviceToken = try SecretReference(source: .file, name: tokenFile) }
         changes.maxTasks = maxTasks
         if let freeSpaceThreshold {
             guard let percent = Int(freeSpaceThreshold.hasSuffix("%") ? String(freeSpaceThreshold.dropLast()) : freeSpaceThreshold) else {
@@ -55,8 +90,21 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
     }
 
     /// A folder that does not exist yet is made on first use; anything else there is refused
-    /// now, not at the first session.
-    func checkOnHost(_ global: GlobalOptions) throws {
+    /// now, not at the first session. A repository service is asked for its status with the
+    /// token and the pinned thumbprint, so a wrong address, pin or token is refused before the
+    /// catalog changes.
+    func checkOnHost(_ global: GlobalOptions) async throws {
+        if let tokenFile {
+            let token: String
+            do {
+                token = try global.secretsLocation().files.read(tokenFile, what: "token file")
+            } catch let error as SecretError {
+                throw CommandFailure(error.message)
+            }
+            if let url, let thumbprint {
+                try await RemoteRepositoryCheck.status(url: url, thumbprint: thumbprint, token: token)
+            }
+        }
         var isFolder: ObjCBool = false
         if let path, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
             throw CatalogError(

@@ -96,6 +96,28 @@ struct SessionBehaviourTests {
         #expect(kept.count == 3 && fourth.machines.first?.restorePoint.map(kept.contains) == true, "\(kept)")
     }
 
+    @Test("a job whose repository is a repository service ends failed with the reason, and writes nothing")
+    func remoteRepositoryRefused() async throws {
+        let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
+        defer { environment.remove() }
+        let token = try SecretReference(source: .file, name: environment.folder.appendingPathComponent("data/secrets/offsite.token").path)
+        try await CatalogStore(events: environment.database.eventStore()).execute(metadata: EventMetadata(actor: "test")) {
+            state throws(CatalogError) in
+            try CatalogDecider.update(id: try state.require(RepositoryDefinition.self, named: "repo"), basedOn: nil, in: state) {
+                (repository: inout RepositoryDefinition) throws(CatalogError) in
+                var changes = RepositoryChanges()
+                changes.serviceURL = "https://10.0.0.2:9420"
+                changes.serviceThumbprint = String(repeating: "AB", count: 32)
+                changes.serviceToken = token
+                changes.apply(to: &repository)
+            }
+        }
+        let report = try await environment.runInProcess()
+        #expect(report.finished.result == .failed, "\(report.finished)")
+        #expect(report.finished.reason?.contains("is the repository service at https://10.0.0.2:9420") == true, "\(report.finished)")
+        #expect(!FileManager.default.fileExists(atPath: environment.repositoryPath), "no folder was made")
+    }
+
     @Test("a throttling rule from the proxies' site to the repository applies to the transfers, its rate recorded")
     func throttling() async throws {
         let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)

@@ -44,7 +44,7 @@ extension RestorePlanner {
                 }
             }
         }
-        let known = catalog.repositories.values.map(\.definition.path)
+        let known = catalog.repositories.values.compactMap(\.definition.folderURL?.path)
         let absolute = try await BlockingIOPool.shared.run { () throws -> String in
             try Self.checkedFolder(folder, overwrite: overwrite, known: known)
         }

@@ -153,6 +153,7 @@ struct RestorePlanner {
     }
 
     func open(_ repository: RepositoryDefinition) async throws -> BackupRepository {
+        guard repository.folderURL != nil else { throw RestoreError(.invalidRequest, repository.remoteRefusal("a restore")) }
         do throws(RepositoryError) {
             let opened = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
                 try BackupRepository.open(at: URL(fileURLWithPath: repository.path))
@@ -198,7 +199,7 @@ struct RestorePlanner {
     /// A file a disk is written to: its folder exists, it is outside every repository, and
     /// it does not exist unless it may be replaced (and then it is a regular file).
     private func checkedFile(_ path: String, replace: Bool, catalog: CatalogState) async throws -> String {
-        let known = catalog.repositories.values.map(\.definition.path)
+        let known = catalog.repositories.values.compactMap(\.definition.folderURL?.path)
         return try await BlockingIOPool.shared.run { () throws -> String in try Self.checkedFile(path, replace: replace, known: known) }
     }
 

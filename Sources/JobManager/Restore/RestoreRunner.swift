@@ -89,6 +89,7 @@ struct RestoreRunner {
         guard let definition = catalog.repositories[requested.repositoryId]?.definition else {
             throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
         }
+        guard definition.folderURL != nil else { throw RestoreError(.invalidRequest, definition.remoteRefusal("a restore")) }
         return try await BlockingIOPool.shared.run { () throws(RepositoryError) in
             let repository = try BackupRepository.open(at: URL(fileURLWithPath: definition.path))
             return (repository, try repository.lock(.shared, wait: false))
