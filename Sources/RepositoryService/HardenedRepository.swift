@@ -29,6 +29,7 @@ public final class HardenedRepository: Sendable {
     /// The service's clock: the system's, or a test's.
     let clock: @Sendable () -> Date
     let nonces: NonceLedger
+    let quota: ServiceQuota
     let refusals = RefusalLimit()
     /// One manifest write or restore point deletion at a time: a deletion and a new manifest
     /// of the same point must not interleave (the record of one, the folder of the other).
@@ -51,7 +52,11 @@ public final class HardenedRepository: Sendable {
     /// service's files beside it. `immutableDays`, given by the host's administrator, becomes
     /// the setting (recorded in the journal when it changes); otherwise the saved one, or the
     /// default for a new service.
-    public init(root: URL, immutableDays: Int? = nil, clock: @escaping @Sendable () -> Date = Date.init) throws(RepositoryServiceError) {
+    /// `quota`, also the host administrator's: bytes of chunks kept at most (`.some(nil)`: none),
+    /// or the saved setting when nil.
+    public init(
+        root: URL, immutableDays: Int? = nil, quota: Int64?? = nil, clock: @escaping @Sendable () -> Date = Date.init
+    ) throws(RepositoryServiceError) {
         self.root = root.standardizedFileURL
         self.clock = clock
         do {
@@ -100,7 +105,14 @@ public final class HardenedRepository: Sendable {
         }
         tokens = Mutex(try ServiceTokens.load(root.appendingPathComponent("service/tokens.json").path))
         nonces = try NonceLedger(folder: root.appendingPathComponent("service/nonces").path, now: now)
+        let limit = try ServiceQuota.setting(
+            given: quota, path: root.appendingPathComponent("service/quota.json").path, journal: journal, now: now)
+        self.quota = ServiceQuota(limit: limit, chunksFolder: root.appendingPathComponent("chunks").path)
     }
+
+    /// Bytes of chunks held, and the quota (nil: none).
+    public var usedBytes: Int64 { quota.usedBytes }
+    public var quotaBytes: Int64? { quota.limit }
 
     public var immutableDays: Int { settings.immutableDays }
 
@@ -203,14 +215,23 @@ public final class HardenedRepository: Sendable {
             try refuse(
                 "chunk.put", name, because: "the chunk's bytes are refused: \(problem)", actor: actor, client: client, code: .mismatch)
         }
+        guard quota.reserve(Int64(file.count)) else {
+            try refuse(
+                "chunk.put", name,
+                because:
+                    "the service's quota of \(quota.limit ?? 0) bytes is reached (\(quota.usedBytes) held): the host's administrator raises it, or collection frees what no restore point names",
+                actor: actor, client: client, code: .quotaExceeded)
+        }
         do {
             let path = repository.chunks.path(of: id)
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try DurableFile.write(file, to: path, flushed: false)
         } catch let error as RepositoryError {
+            quota.release(Int64(file.count))
             throw RepositoryServiceError(error)
         } catch {
+            quota.release(Int64(file.count))
             throw RepositoryServiceError(.io, "cannot store chunk \(name): \(error.localizedDescription)")
         }
         try journal.record("chunk.put", name, outcome: "done", actor: actor, client: client, at: clock())
@@ -455,6 +476,7 @@ public final class HardenedRepository: Sendable {
         try journal.record("gc", "chunks", outcome: "started", actor: actor, client: client, at: clock())
         do {
             report = try GarbageCollector(repository: repository).collect(sparingChunksNewerThan: Self.chunkGracePeriod, now: clock())
+            quota.release(report.freedBytes)
         } catch {
             _ = try? journal.record("gc", "chunks", outcome: "failed", reason: error.message, actor: actor, client: client, at: clock())
             throw RepositoryServiceError(error)

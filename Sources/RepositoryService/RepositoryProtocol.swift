@@ -52,13 +52,21 @@ public enum RepositoryProtocol {
     public struct Status: Codable, Sendable, Equatable {
         public var immutableDays: Int
         public var restorePoints: Int
+        /// Bytes of chunks held (absent from services before the quota).
+        public var usedBytes: Int64?
+        /// The host's quota of chunk bytes; nil: none.
+        public var quotaBytes: Int64?
         enum CodingKeys: String, CodingKey {
             case immutableDays = "immutable_days"
             case restorePoints = "restore_points"
+            case usedBytes = "used_bytes"
+            case quotaBytes = "quota_bytes"
         }
-        public init(immutableDays: Int, restorePoints: Int) {
+        public init(immutableDays: Int, restorePoints: Int, usedBytes: Int64? = nil, quotaBytes: Int64? = nil) {
             self.immutableDays = immutableDays
             self.restorePoints = restorePoints
+            self.usedBytes = usedBytes
+            self.quotaBytes = quotaBytes
         }
     }
 

@@ -253,7 +253,10 @@ struct Routes {
 
     @Sendable func status(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
         await answer { () throws(RepositoryServiceError) -> Response in
-            try Self.json(RepositoryProtocol.Status(immutableDays: repository.immutableDays, restorePoints: try repository.points().count))
+            try Self.json(
+                RepositoryProtocol.Status(
+                    immutableDays: repository.immutableDays, restorePoints: try repository.points().count, usedBytes: repository.usedBytes,
+                    quotaBytes: repository.quotaBytes))
         }
     }
 }

@@ -19,6 +19,8 @@ public struct RepositoryServiceError: CodedError, Equatable {
         /// A manifest naming chunks the service does not hold, or one that differs from the
         /// manifest already kept under its name.
         case conflict
+        /// The host's quota of chunk bytes is reached.
+        case quotaExceeded = "quota exceeded"
         /// The service's own journal does not verify.
         case damagedJournal = "damaged journal"
         case io = "input/output error"
@@ -53,6 +55,7 @@ public struct RepositoryServiceError: CodedError, Equatable {
         case .notFound: return 404
         case .conflict: return 409
         case .mismatch: return 422
+        case .quotaExceeded: return 507
         case .damagedJournal, .io: return 500
         }
     }

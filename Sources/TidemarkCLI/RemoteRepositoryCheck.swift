@@ -9,8 +9,9 @@ enum RemoteRepositoryCheck {
         do {
             let client = try RepositoryServiceClient(url: url, token: token, thumbprint: thumbprint, connectTimeout: 10, stallTimeout: 30)
             let status = try await client.run { client throws(RemoteRepositoryError) in try client.status() }
+            let quota = status.quotaBytes.map { "; \(status.usedBytes ?? 0) of its quota of \($0) bytes used" } ?? ""
             print(
-                "repository service at \(url): \(status.restorePoints) restore points held; new restore points are immutable for \(status.immutableDays) days"
+                "repository service at \(url): \(status.restorePoints) restore points held; new restore points are immutable for \(status.immutableDays) days\(quota)"
             )
         } catch {
             throw CommandFailure("nothing changed in the catalog: \(error)")

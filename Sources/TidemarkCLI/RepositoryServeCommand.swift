@@ -25,6 +25,11 @@ struct RepositoryServeCommand: AsyncParsableCommand {
     @Option(help: "Days each new restore point stays immutable (0-3650); the saved setting, 14 for a new service, when left out.")
     var immutableDays: Int?
     @Option(
+        help: ArgumentHelp(
+            "Bytes of chunks kept at most (500GiB, 2TiB; 'off' for none); the saved setting, none for a new service, when left out.",
+            valueName: "size"))
+    var quota: String?
+    @Option(
         help: ArgumentHelp("Issue a token for a backup server with this label (its name), print it once, and exit.", valueName: "label"))
     var issueToken: String?
     @Option(
@@ -35,7 +40,17 @@ struct RepositoryServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = URL(fileURLWithPath: path)
-        let repository = try HardenedRepository(root: root, immutableDays: immutableDays)
+        var limit: Int64??
+        if let quota {
+            if ["off", "none"].contains(quota.lowercased()) {
+                limit = .some(nil)
+            } else if let bytes = RepositoryOptions.bytes(quota) {
+                limit = bytes
+            } else {
+                throw ValidationError("--quota '\(quota)' is not a size: write 500GiB, 2TiB or off")
+            }
+        }
+        let repository = try HardenedRepository(root: root, immutableDays: immutableDays, quota: limit)
         if let label = issueToken {
             let token = try repository.issueToken(label: label)
             print(token)
@@ -57,6 +72,7 @@ struct RepositoryServeCommand: AsyncParsableCommand {
             onListening: { url in
                 print("repository service at \(url), certificate SHA-256 \(tls.thumbprint)")
                 print("restore points stay immutable \(repository.immutableDays) days; journal: \(repository.journal.path)")
+                if let quota = repository.quotaBytes { print("quota: \(repository.usedBytes) of \(quota) bytes of chunks used") }
                 fflush(nil)
             })
         let group = ServiceGroup(

@@ -195,6 +195,62 @@ struct HardenedRepositoryTests {
         }
     }
 
+    @Test("a quota refuses chunks past it (507, journaled), collection gives room back, and only the host changes it")
+    func quota() throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanUp() }
+        // Random blocks barely compress: each chunk file is a little over 1 MiB.
+        func randomChunk() throws -> (name: String, file: [UInt8]) {
+            let block = (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255) }
+            let write = try block.withUnsafeBytes { try fixture.source.chunks.store($0) }
+            guard let id = write.chunk, let file = try DurableFile.read(fixture.source.chunks.path(of: id)) else {
+                throw RepositoryError(.io, "the random block was not stored")
+            }
+            return (id.hex, file)
+        }
+        let chunks = try (0..<3).map { _ in try randomChunk() }
+        do {
+            let service = try fixture.service(days: 0)
+            #expect(service.quotaBytes == nil && service.usedBytes == 0)
+        }
+        var service: HardenedRepository! = try HardenedRepository(
+            root: fixture.folder.appendingPathComponent("service"), quota: .some(Int64(2 << 20) + 65_536), clock: fixture.clock.read)
+        try service.putChunk(chunks[0].name, file: chunks[0].file, actor: "tmr_test0000", client: "10.0.0.1")
+        try service.putChunk(chunks[1].name, file: chunks[1].file, actor: "tmr_test0000", client: "10.0.0.1")
+        let refused = try #require(throws: RepositoryServiceError.self) {
+            try service.putChunk(chunks[2].name, file: chunks[2].file, actor: "tmr_test0000", client: "10.0.0.1")
+        }
+        #expect(refused.code == .quotaExceeded && refused.httpStatus == 507 && refused.message.contains("quota"), "\(refused.message)")
+        #expect(try service.missing([chunks[2].name]) == [chunks[2].name], "nothing of the refused chunk is kept")
+        // A chunk held already is no new bytes: sending it again is fine at the limit.
+        #expect(try service.putChunk(chunks[0].name, file: chunks[0].file, actor: "tmr_test0000", client: nil) == false)
+
+        // Two days on, collection frees the two loose chunks (no manifest names them).
+        fixture.clock.advance(days: 2)
+        for chunk in chunks.prefix(2) {
+            let path = service.repository.chunks.path(of: try #require(ChunkID(hex: chunk.name)))
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3 * 86_400)], ofItemAtPath: path)
+        }
+        _ = try service.collectGarbage(actor: "tmr_test0000", client: nil)
+        #expect(service.usedBytes == 0)
+        try service.putChunk(chunks[2].name, file: chunks[2].file, actor: "tmr_test0000", client: nil)
+
+        // Restarted without --quota: the saved one holds, counted from the disk; off lifts it.
+        service = nil
+        service = try fixture.service()
+        #expect(service.quotaBytes == Int64(2 << 20) + 65_536 && service.usedBytes == Int64(chunks[2].file.count))
+        service = nil
+        service = try HardenedRepository(
+            root: fixture.folder.appendingPathComponent("service"), quota: .some(nil), clock: fixture.clock.read)
+        #expect(service.quotaBytes == nil)
+        let entries = try service.journal.entries()
+        #expect(entries.filter { $0.action == "chunk.put" && $0.outcome == "refused" }.count == 1)
+        #expect(entries.filter { $0.action == "settings" && $0.subject == "quota" }.map(\.reason).count == 2, "\(entries)")
+        #expect(throws: RepositoryServiceError.self) {
+            try HardenedRepository(root: fixture.folder.appendingPathComponent("elsewhere"), quota: .some(1_000), clock: fixture.clock.read)
+        }
+    }
+
     @Test("a record a crashed deletion left behind gives a new point of that name no head start on its days")
     func staleRecord() throws {
         let fixture = try Fixture()

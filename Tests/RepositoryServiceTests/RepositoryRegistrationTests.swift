@@ -44,38 +44,43 @@ struct RepositoryRegistrationTests {
         let tokenFile = try secret("offsite.token", token, in: secrets)
         let strangerFile = try secret("stranger.token", ServiceTokens.generate(), in: secrets)
         let outsideFile = try secret("outside.token", token, in: fixture.folder)
-        func tidemark(_ arguments: [String]) throws -> (status: Int32, output: String) {
-            let run = try TidemarkProcess.run(
-                arguments + ["--data-dir", data.path, "--database-url", database.service.keywordConnectionString], in: fixture.folder)
+        let (folder, databaseURL) = (fixture.folder, database.service.keywordConnectionString)
+        // Off the cooperative pool: the service in this process answers on it meanwhile.
+        func tidemark(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+            let run = try await offThePool {
+                try TidemarkProcess.run(arguments + ["--data-dir", data.path, "--database-url", databaseURL], in: folder)
+            }
             return (run.status, run.output)
         }
         let events = try await database.eventCount()
 
-        let wrongPin = try tidemark([
+        let wrongPin = try await tidemark([
             "repository", "add", "offsite", "--url", url, "--thumbprint", String(repeating: "AB", count: 32), "--token-file", tokenFile,
         ])
         #expect(wrongPin.status != 0 && wrongPin.output.contains("not the pinned one"), "\(wrongPin.output)")
-        let stranger = try tidemark([
+        let stranger = try await tidemark([
             "repository", "add", "offsite", "--url", url, "--thumbprint", tls.thumbprint, "--token-file", strangerFile,
         ])
         #expect(stranger.status != 0 && stranger.output.contains("(401)"), "\(stranger.output)")
-        let outside = try tidemark([
+        let outside = try await tidemark([
             "repository", "add", "offsite", "--url", url, "--thumbprint", tls.thumbprint, "--token-file", outsideFile,
         ])
         #expect(outside.status != 0 && outside.output.contains("not in the secrets folder"), "\(outside.output)")
-        let both = try tidemark([
+        let both = try await tidemark([
             "repository", "add", "offsite", "--path", "/srv/x", "--url", url, "--thumbprint", tls.thumbprint, "--token-file", tokenFile,
         ])
         #expect(both.status != 0 && both.output.contains("not both"), "\(both.output)")
-        let noPin = try tidemark(["repository", "add", "offsite", "--url", url, "--token-file", tokenFile])
+        let noPin = try await tidemark(["repository", "add", "offsite", "--url", url, "--token-file", tokenFile])
         #expect(noPin.status != 0 && noPin.output.contains("--thumbprint"), "\(noPin.output)")
         #expect(try await database.eventCount() == events, "nothing refused is appended")
 
-        let added = try tidemark(["repository", "add", "offsite", "--url", url, "--thumbprint", tls.thumbprint, "--token-file", tokenFile])
+        let added = try await tidemark([
+            "repository", "add", "offsite", "--url", url, "--thumbprint", tls.thumbprint, "--token-file", tokenFile,
+        ])
         #expect(
             added.status == 0 && added.output.contains("0 restore points held") && added.output.contains("immutable for 14 days"),
             "\(added.output)")
-        let shown = try tidemark(["repository", "show", "offsite"])
+        let shown = try await tidemark(["repository", "show", "offsite"])
         #expect(
             shown.output.contains(url) && shown.output.contains("file:\(tokenFile)") && !shown.output.contains(token), "\(shown.output)")
         let logged = try await database.administratorQuery(

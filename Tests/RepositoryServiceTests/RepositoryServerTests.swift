@@ -10,7 +10,7 @@ import Testing
 /// only, each signature good once and for one request, and the rules of the repository behind.
 @Suite("Repository service over HTTPS: signed requests")
 struct RepositoryServerTests {
-    struct Reply {
+    struct Reply: Sendable {
         let status: Int
         let body: String
     }
@@ -49,51 +49,52 @@ struct RepositoryServerTests {
         defer { running.cancel() }
         var next = listening.makeAsyncIterator()
         let url = try #require(await next.next())
+        let (certificate, folder) = (tls.certificatePath, fixture.folder)
+        // Off the cooperative pool: the service in this process answers on it meanwhile.
         func call(
             _ method: String, _ path: String, body: [UInt8] = [], token: String? = token, header: String? = nil, date: Date = Date()
-        )
-            throws -> (Reply, String?)
-        {
-            try Self.curl(
-                url, method, path, body: body, token: token, header: header, date: date, certificate: tls.certificatePath,
-                folder: fixture.folder)
+        ) async throws -> (Reply, String?) {
+            try await offThePool {
+                try Self.curl(
+                    url, method, path, body: body, token: token, header: header, date: date, certificate: certificate, folder: folder)
+            }
         }
 
         let (a, aFile) = try fixture.chunk(7)
-        #expect(try call("PUT", "/v1/chunks/\(a)", body: aFile, token: nil).0.status == 401)
-        #expect(try call("PUT", "/v1/chunks/\(a)", body: aFile, token: ServiceTokens.generate()).0.status == 401)
-        #expect(try call("PUT", "/v1/chunks/\(a)", body: aFile, date: Date(timeIntervalSinceNow: -900)).0.status == 401)
+        #expect(try await call("PUT", "/v1/chunks/\(a)", body: aFile, token: nil).0.status == 401)
+        #expect(try await call("PUT", "/v1/chunks/\(a)", body: aFile, token: ServiceTokens.generate()).0.status == 401)
+        #expect(try await call("PUT", "/v1/chunks/\(a)", body: aFile, date: Date(timeIntervalSinceNow: -900)).0.status == 401)
         // The signature covers the body: another body under a signed header is refused.
-        let (_, signed) = try call("GET", "/v1/status")
-        #expect(try call("PUT", "/v1/chunks/\(a)", body: aFile, header: signed).0.status == 401)
-        let (stored, header) = try call("PUT", "/v1/chunks/\(a)", body: aFile)
+        let (_, signed) = try await call("GET", "/v1/status")
+        #expect(try await call("PUT", "/v1/chunks/\(a)", body: aFile, header: signed).0.status == 401)
+        let (stored, header) = try await call("PUT", "/v1/chunks/\(a)", body: aFile)
         #expect(stored.status == 201, "\(stored.body)")
-        let replayed = try call("PUT", "/v1/chunks/\(a)", body: aFile, header: header).0
+        let replayed = try await call("PUT", "/v1/chunks/\(a)", body: aFile, header: header).0
         #expect(replayed.status == 401 && replayed.body.contains("replayed"), "\(replayed.body)")
-        #expect(try call("PUT", "/v1/chunks/\(a)", body: aFile).0.status == 200, "held already")
+        #expect(try await call("PUT", "/v1/chunks/\(a)", body: aFile).0.status == 200, "held already")
 
         let (b, _) = try fixture.chunk(8)
-        let mismatch = try call("PUT", "/v1/chunks/\(b)", body: aFile).0
+        let mismatch = try await call("PUT", "/v1/chunks/\(b)", body: aFile).0
         #expect(mismatch.status == 422 && mismatch.body.contains("does not match its name"), "\(mismatch.body)")
-        let missing = try call("POST", "/v1/chunks/missing", body: Array(#"{"chunks": ["\#(a)", "\#(b)"]}"#.utf8)).0
+        let missing = try await call("POST", "/v1/chunks/missing", body: Array(#"{"chunks": ["\#(a)", "\#(b)"]}"#.utf8)).0
         #expect(missing.status == 200 && missing.body == #"{"missing":["\#(b)"]}"#, "\(missing.body)")
 
         let manifest = try fixture.manifest("vm-1-http", chunks: [a])
-        let put = try call("PUT", "/v1/restore-points/vm-1-http/disks/disk-2000", body: manifest).0
+        let put = try await call("PUT", "/v1/restore-points/vm-1-http/disks/disk-2000", body: manifest).0
         #expect(put.status == 200 && put.body.contains("immutable_until"), "\(put.body)")
-        let (deletion, deleteHeader) = try call("DELETE", "/v1/restore-points/vm-1-http")
+        let (deletion, deleteHeader) = try await call("DELETE", "/v1/restore-points/vm-1-http")
         #expect(deletion.status == 403 && deletion.body.contains("immutable until"), "\(deletion.body)")
         // A signature is for its path: the same header on another point's path is refused.
-        let elsewhere = try call("DELETE", "/v1/restore-points/vm-2-other", header: deleteHeader).0
+        let elsewhere = try await call("DELETE", "/v1/restore-points/vm-2-other", header: deleteHeader).0
         #expect(elsewhere.status == 401 && elsewhere.body.contains("bad signature"), "\(elsewhere.body)")
-        let points = try call("GET", "/v1/restore-points").0
+        let points = try await call("GET", "/v1/restore-points").0
         #expect(points.status == 200 && points.body.contains("\"restore_point\":\"vm-1-http\""), "\(points.body)")
-        let fetched = try call("GET", "/v1/chunks/\(a)").0
+        let fetched = try await call("GET", "/v1/chunks/\(a)").0
         #expect(fetched.status == 200)
-        let verified = try call("POST", "/v1/restore-points/vm-1-http/verify").0
+        let verified = try await call("POST", "/v1/restore-points/vm-1-http/verify").0
         #expect(verified.body == #"{"chunks":1,"problems":[]}"#, "\(verified.body)")
-        let status = try call("GET", "/v1/status").0
-        #expect(status.body == #"{"immutable_days":14,"restore_points":1}"#, "\(status.body)")
+        let status = try await call("GET", "/v1/status").0
+        #expect(status.body == #"{"immutable_days":14,"restore_points":1,"used_bytes":\#(aFile.count)}"#, "\(status.body)")
 
         let refused = try service.journal.entries().filter { $0.outcome == "refused" }
         #expect(
