@@ -211,8 +211,8 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "BlockingIO", "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres", "Replay",
-                "Secrets", "ServerTLS", "WorkflowEvents",
+                "BlockingIO", "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Identity", "JobManager", "Postgres",
+                "RemoteRepository", "Replay", "Secrets", "ServerTLS", "WorkflowEvents",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -253,6 +253,7 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
+                "RepositoryService", "RemoteRepository", "ServerTLS",
                 "API",
                 "CCurl",
                 "Identity",

@@ -2,15 +2,33 @@ import Catalog
 import CodedErrors
 import Foundation
 import JobManager
+import RemoteRepository
 
-/// `repository add|update`'s settings: `path`, `max_tasks`, `free_space_threshold_percent`,
-/// `site`, `verify_every_days` (0: no scheduled health checks), `verify_budget_bytes`.
+/// `repository add|update`'s settings: `path`, or a repository service's `url`, `thumbprint`
+/// and `token_file` (in the server's secrets folder; never the token); `max_tasks`,
+/// `free_space_threshold_percent`, `site`, `verify_every_days` (0: no scheduled health
+/// checks), `verify_budget_bytes`.
 struct RepositoryFields: DefinitionFields {
     static var kind: CatalogRoutes.Kind { CatalogRoutes.repositories }
     var changes = RepositoryChanges()
+    var tokenFile: String?
 
     init(_ fields: inout JSONFields) throws {
         changes.path = try fields.string("path")
+        changes.serviceURL = try fields.string("url")
+        changes.serviceThumbprint = try fields.string("thumbprint").map(RepositoryEndpoint.normalized)
+        tokenFile = try fields.string("token_file")
+        if let tokenFile {
+            do {
+                changes.serviceToken = try SecretReference(source: .file, name: tokenFile)
+            } catch {
+                throw APIProblem.badRequest(error.message)
+            }
+        }
+        if changes.path != nil && (changes.serviceURL != nil || changes.serviceThumbprint != nil || tokenFile != nil) {
+            throw APIProblem.badRequest(
+                "a repository is a folder ('path') or a repository service ('url', 'thumbprint', 'token_file'), not both")
+        }
         changes.maxTasks = try fields.integer("max_tasks", in: 1...1_000_000)
         changes.freeSpaceThresholdPercent = try fields.integer("free_space_threshold_percent", in: 0...100)
         changes.site = try fields.string("site")
@@ -19,11 +37,37 @@ struct RepositoryFields: DefinitionFields {
     }
 
     static func blank(named name: String) -> RepositoryDefinition { RepositoryDefinition(name: name, path: "") }
-    var missingForAdd: String? { changes.path == nil ? "a repository needs 'path', its folder on the server (absolute)" : nil }
+    var missingForAdd: String? {
+        if changes.path == nil && changes.serviceURL == nil {
+            return
+                "a repository needs 'path', its folder on the server (absolute), or 'url', 'thumbprint' and 'token_file' for a repository service"
+        }
+        if changes.serviceURL != nil && (changes.serviceThumbprint == nil || tokenFile == nil) {
+            return "a repository service needs 'thumbprint' (as 'tidemark repository serve' printed it) and 'token_file' with 'url'"
+        }
+        return nil
+    }
     func apply(to repository: inout RepositoryDefinition, in state: CatalogState) { changes.apply(to: &repository) }
 
-    /// A folder that does not exist yet is made on first use; a file there is refused now.
+    /// A folder that does not exist yet is made on first use; a file there is refused now. A
+    /// repository service is asked for its status with the token through the pinned
+    /// certificate (a token file that is not a service's token is refused before any request).
     func checkOnHost(_ host: HostChecks) throws {
+        if let tokenFile {
+            guard let secrets = host.secrets else {
+                throw APIProblem.badRequest("this server has no secrets folder to read 'token_file' from")
+            }
+            var token = ""
+            try ServerFields.readable { token = try secrets.files.read(tokenFile, what: "token file") }
+            if let url = changes.serviceURL, let thumbprint = changes.serviceThumbprint {
+                do {
+                    _ = try RepositoryServiceClient(url: url, token: token, thumbprint: thumbprint, connectTimeout: 10, stallTimeout: 30)
+                        .status()
+                } catch {
+                    throw APIProblem.badRequest("nothing changed in the catalog: \(error.message)")
+                }
+            }
+        }
         var isFolder: ObjCBool = false
         if let path = changes.path, FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
             throw APIProblem.badRequest(

@@ -138,6 +138,59 @@ struct APIDefinitionTests {
         #expect(try await api.curl("GET", "/api/v1/jobs/READ-back", token: admin).status == 200, "names are compared without case")
     }
 
+    @Test(
+        "a repository service is registered through the API once it answered through the pinned certificate; a wrong pin or token file adds nothing"
+    )
+    func repositoryService() async throws {
+        let api = try await APIServerHarness.start()
+        defer { Task { try? await api.stop() } }
+        let admin = try #require(api.tokens["administrator"])
+        let folder = api.environment.folder
+        let servicePath = folder.appendingPathComponent("offsite").path
+        let issued = try await offThePool {
+            try TidemarkProcess.run(["repository", "serve", "--path", servicePath, "--issue-token", "backup-1"], in: folder)
+        }
+        let token = try #require(issued.output.split(separator: "\n").first { $0.hasPrefix("tmr_") }.map(String.init), "\(issued.output)")
+        let service = try RunningTidemark(["repository", "serve", "--path", servicePath, "--listen", "127.0.0.1:0"], in: folder)
+        defer {
+            service.signal(SIGTERM)
+            Task { _ = try? await service.waitForExit(seconds: 30) }
+        }
+        #expect(try await service.waitFor("certificate SHA-256"), "\(service.output)")
+        let line = try #require(service.output.split(separator: "\n").first { $0.contains("certificate SHA-256") })
+        let words = line.split(separator: " ")
+        let (url, thumbprint) = (String(words[3].dropLast()), String(words[words.count - 1]))
+        let secrets = folder.appendingPathComponent("data/secrets")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let tokenFile = secrets.appendingPathComponent("offsite.token").path
+        #expect(FileManager.default.createFile(atPath: tokenFile, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]))
+        let before = try await api.environment.eventCount()
+
+        let wrongPin = try await api.curl(
+            "POST", "/api/v1/repositories", token: admin,
+            body:
+                #"{"name": "offsite", "url": "\#(url)", "thumbprint": "\#(String(repeating: "AB", count: 32))", "token_file": "\#(tokenFile)"}"#
+        )
+        #expect(wrongPin.status == 400 && (wrongPin.json["detail"] as? String)?.contains("not the pinned one") == true, "\(wrongPin.body)")
+        let outside = try await api.curl(
+            "POST", "/api/v1/repositories", token: admin,
+            body: #"{"name": "offsite", "url": "\#(url)", "thumbprint": "\#(thumbprint)", "token_file": "/etc/hostname"}"#)
+        #expect(outside.status == 400 && (outside.json["detail"] as? String)?.contains("secrets folder") == true, "\(outside.body)")
+        let both = try await api.curl(
+            "POST", "/api/v1/repositories", token: admin,
+            body: #"{"name": "offsite", "path": "/srv/x", "url": "\#(url)", "thumbprint": "\#(thumbprint)", "token_file": "\#(tokenFile)"}"#
+        )
+        #expect(both.status == 400 && (both.json["detail"] as? String)?.contains("not both") == true, "\(both.body)")
+        #expect(try await api.environment.eventCount() == before, "nothing refused is appended")
+
+        let added = try await api.curl(
+            "POST", "/api/v1/repositories", token: admin,
+            body: #"{"name": "offsite", "url": "\#(url)", "thumbprint": "\#(thumbprint)", "token_file": "\#(tokenFile)"}"#)
+        #expect(added.status == 201, "\(added.body)")
+        let shown = try await api.curl("GET", "/api/v1/repositories/offsite", token: admin)
+        #expect(shown.status == 200 && shown.json["service_url"] as? String == url && !shown.body.contains(token), "\(shown.body)")
+    }
+
     @Test("bad bodies: 400 with the line, unknown key, unknown reference; 413, 415, 403; nested too deep; nothing appended")
     func badBodies() async throws {
         let api = try await APIServerHarness.start()
