@@ -91,6 +91,7 @@ struct BenchAPICommand: AsyncParsableCommand {
                     "list reference: the route's own SQL (ListQueries), prepared once and executed 200 times in psql with \\timing",
                     "SSE: \(live.events) events (a session's) appended 20 ms apart, followed live by \(subscribers) subscribers of their category's feed, timed from the append's start to each arrival; \(live.missing) arrivals missing; reference: a bare LISTEN subscription in this process",
                     "memory: the server's resident set with the subscribers connected; reference: the same server idle after the load",
+                    "SSE, the three events most clients got late: " + live.slowest.joined(separator: "; "),
                 ])
         }
     }
@@ -101,6 +102,7 @@ struct BenchAPICommand: AsyncParsableCommand {
         var memory: Double
         var events: Int
         var missing: Int
+        var slowest: [String]
     }
 
     /// A session's events appended 20 ms apart to a `bench-` stream while `subscribers`
@@ -153,6 +155,18 @@ struct BenchAPICommand: AsyncParsableCommand {
         var bare = LatencySamples()
         for (position, started) in sent { if let arrived = arrivals[position] { bare.record(arrived - started) } }
         let (delivered, missing) = subscribed.latencies(sent: sent)
-        return Live(delivered: delivered, bare: bare, memory: memory, events: sent.count, missing: missing)
+        // The three events most clients got late: when each was appended (from the first),
+        // its clients' median and slowest delay, and the bare LISTEN's, which tells a late
+        // commit or notification (both late) from a late fan-out (only the clients).
+        let firstSent = sent.values.min() ?? clock.now
+        let slowest = subscribed.perEvent(sent: sent).sorted { $0.value.percentile(0.5) > $1.value.percentile(0.5) }.prefix(3).map {
+            position, samples in
+            let listen = arrivals[position].flatMap { arrived in sent[position].map { (arrived - $0).seconds * 1_000 } }
+            return String(
+                format: "+%.2f s: clients' median %.1f ms, slowest %.1f ms, bare LISTEN %@",
+                (sent[position].map { $0 - firstSent } ?? .zero).seconds,
+                samples.percentile(0.5), samples.percentile(1), listen.map { String(format: "%.1f ms", $0) } ?? "-")
+        }
+        return Live(delivered: delivered, bare: bare, memory: memory, events: sent.count, missing: missing, slowest: slowest)
     }
 }

@@ -216,6 +216,18 @@ final class BenchSubscribers: @unchecked Sendable {
         return first
     }
 
+    /// Each event's arrivals' delays, across the clients (`sent`: position → when the append began).
+    func perEvent(sent: [Int64: ContinuousClock.Instant]) -> [Int64: LatencySamples] {
+        var events: [Int64: LatencySamples] = [:]
+        for client in clients {
+            let seen = Dictionary(client.arrivals.map { ($0.position, $0.at) }, uniquingKeysWith: { first, _ in first })
+            for (position, appended) in sent {
+                if let arrived = seen[position] { events[position, default: LatencySamples()].record(arrived - appended) }
+            }
+        }
+        return events
+    }
+
     /// Each arrival's delay after its event was appended (`sent`: position → when the append began).
     func latencies(sent: [Int64: ContinuousClock.Instant]) -> (samples: LatencySamples, missing: Int) {
         var samples = LatencySamples()

@@ -60,7 +60,6 @@ struct BenchRepositoryServiceCommand: AsyncParsableCommand {
         let application = try RepositoryServer.make(
             repository: service, host: "127.0.0.1", port: 0, tls: tls, logger: logger, onListening: { announce.yield($0) })
         let server = Task { try await application.runService() }
-        defer { server.cancel() }
         var next = listening.makeAsyncIterator()
         guard let url = await next.next() else { throw ValidationError("the repository service did not start") }
         let client = try RepositoryServiceClient(url: url, token: token, thumbprint: tls.thumbprint)
@@ -81,6 +80,8 @@ struct BenchRepositoryServiceCommand: AsyncParsableCommand {
             local.append(Double(all.count) / (clock.now - localStart).seconds)
             guard locallyMissing.count == all.count - held else { throw ValidationError("the local check disagrees") }
         }
+        server.cancel()
+        _ = await server.result
         BenchReport.print(
             [
                 BenchCase(
