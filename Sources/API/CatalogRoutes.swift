@@ -17,19 +17,22 @@ struct CatalogRoutes {
     /// holds the backups and what makes them.
     static let guardedRemovals: Set<ObjectKind> = [.job, .repository]
 
-    /// One kind as the API names it: its path, its view, and the view's name column.
+    /// One kind as the API names it: its path, its view, the view's name column and its id column.
     struct Kind: Sendable {
         let path: String
         let view: String
         let key: String
+        let id: String
         let kind: ObjectKind
     }
 
-    static let servers = Kind(path: "servers", view: "reporting.managed_servers", key: "server_name", kind: .server)
-    static let repositories = Kind(path: "repositories", view: "reporting.repositories", key: "repository_name", kind: .repository)
-    static let proxies = Kind(path: "proxies", view: "reporting.proxies", key: "proxy_name", kind: .proxy)
-    static let throttlingRules = Kind(path: "throttling-rules", view: "reporting.throttling_rules", key: "rule_name", kind: .throttle)
-    static let jobs = Kind(path: "jobs", view: "reporting.jobs", key: "job_name", kind: .job)
+    static let servers = Kind(path: "servers", view: "reporting.managed_servers", key: "server_name", id: "server_id", kind: .server)
+    static let repositories = Kind(
+        path: "repositories", view: "reporting.repositories", key: "repository_name", id: "repository_id", kind: .repository)
+    static let proxies = Kind(path: "proxies", view: "reporting.proxies", key: "proxy_name", id: "proxy_id", kind: .proxy)
+    static let throttlingRules = Kind(
+        path: "throttling-rules", view: "reporting.throttling_rules", key: "rule_name", id: "rule_id", kind: .throttle)
+    static let jobs = Kind(path: "jobs", view: "reporting.jobs", key: "job_name", id: "job_id", kind: .job)
 
     func add(to group: RouterGroup<APIContext>) {
         add(ManagedServer.self, Self.servers, to: group)
@@ -79,14 +82,16 @@ struct CatalogRoutes {
     /// a client that has just changed the object would otherwise read the version before its
     /// own change and have its next `PUT` refused. So the log decides whether the object
     /// exists and at which version, and the answer waits (up to ``projectionWait``) for the
-    /// view to reach that version; the body and its `ETag` always come from the same row.
+    /// view to reach that version; the body and its `ETag` always come from the same row, the
+    /// row of the object the log names, found by its id (a removed object of the same name
+    /// that the view still shows is another object).
     func show<Definition: CatalogDefinition>(_ type: Definition.Type, _ name: String, _ kind: Kind) async throws -> Response {
         let state = try await catalog.load()
         guard let id = state.id(of: type, named: name), let entry = state.entry(type, id: id) else { throw try await unknown(name, kind) }
         let deadline = ContinuousClock.now + Self.projectionWait
         while true {
             let result = try await store.pool.query(
-                "SELECT row_to_json(v)::text, v.definition_version FROM \(kind.view) v WHERE lower(v.\(kind.key)) = lower($1)", [name])
+                "SELECT row_to_json(v)::text, v.definition_version FROM \(kind.view) v WHERE v.\(kind.id)::text = $1", [id])
             let version = result.rowCount == 1 ? try result.decode(0, 1, as: Int64.self) : nil
             if let version, version >= entry.version {
                 return JSONResponse.text(try result.decode(0, 0), headers: [.eTag: DefinitionBody.entityTag(version)])
@@ -99,7 +104,7 @@ struct CatalogRoutes {
                 problem.headers[.retryAfter] = "1"
                 throw problem
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 

@@ -29,6 +29,14 @@ struct RepositoryFields: DefinitionFields {
             throw APIProblem.badRequest(
                 "a repository is a folder ('path') or a repository service ('url', 'thumbprint', 'token_file'), not both")
         }
+        // Together, so the service can be asked before the catalog changes: an address, a pin
+        // or a token changed alone would be appended unchecked.
+        let service = [changes.serviceURL, changes.serviceThumbprint, tokenFile].compactMap { $0 }.count
+        if service > 0 && service < 3 {
+            throw APIProblem.badRequest(
+                "a repository service is given or changed with all of 'url', 'thumbprint' (as 'tidemark repository serve' printed it) and 'token_file', so it can be asked before the catalog changes"
+            )
+        }
         changes.maxTasks = try fields.integer("max_tasks", in: 1...1_000_000)
         changes.freeSpaceThresholdPercent = try fields.integer("free_space_threshold_percent", in: 0...100)
         changes.site = try fields.string("site")
@@ -41,9 +49,6 @@ struct RepositoryFields: DefinitionFields {
         if changes.path == nil && changes.serviceURL == nil {
             return
                 "a repository needs 'path', its folder on the server (absolute), or 'url', 'thumbprint' and 'token_file' for a repository service"
-        }
-        if changes.serviceURL != nil && (changes.serviceThumbprint == nil || tokenFile == nil) {
-            return "a repository service needs 'thumbprint' (as 'tidemark repository serve' printed it) and 'token_file' with 'url'"
         }
         return nil
     }

@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import WorkflowEvents
 
@@ -9,9 +10,9 @@ import WorkflowEvents
 /// hour and push out the whole history. So under approval a restore point made by a session
 /// a person began (``SessionEvent/Trigger/isByHand``) does not count toward N:
 ///
-/// - in a job with a schedule (its times, or after another job), it never counts: it is an
-///   extra, kept until it is older than the oldest point kept, and only the schedule's own
-///   runs push points out;
+/// - in a job that starts on its own (a schedule of times, or after a job that does, however
+///   long the chain), it never counts: it is an extra, kept until it is older than the oldest
+///   point kept, and only the schedule's own runs push points out;
 /// - in a job started only by hand, it counts once it is ``maturity`` old: repeated starts
 ///   can push out at most what is older than a day, and only a day after they happened,
 ///   which leaves the administrators a day to see the sessions in the log.
@@ -31,6 +32,22 @@ struct CountRetention {
     let guarded: Bool
     /// The job starts on its own (a schedule of times, or after another job).
     let scheduled: Bool
+
+    /// Whether the job starts on its own: its schedule has times, or it follows a job that
+    /// starts on its own. A chain that ends at a job started only by hand (or at a job no
+    /// longer in the catalog) does not: all its sessions are begun by a person.
+    static func startsOnItsOwn(_ job: UUIDString, in catalog: CatalogState) -> Bool {
+        var current = job
+        for _ in 0...catalog.jobs.count {
+            guard let schedule = catalog.jobs[current]?.definition.schedule else { return false }
+            switch schedule {
+            case .manual: return false
+            case .after(let predecessor): current = predecessor
+            default: return true
+            }
+        }
+        return false
+    }
 
     /// The ids to remove, oldest first; `points` oldest first.
     func doomed(_ points: [Point], now: Date) -> [String] {

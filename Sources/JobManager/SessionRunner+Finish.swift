@@ -39,9 +39,11 @@ extension SessionRunner {
         var doomed: [(String, String)] = []
         switch job.retention.unit {
         case .restorePoints:
+            let catalog = CatalogStore(events: context.store)
+            let guarded = try await ApprovalStore(catalog: catalog).isRequired()
             let rule = CountRetention(
-                keep: job.retention.count, guarded: try await ApprovalStore(catalog: CatalogStore(events: context.store)).isRequired(),
-                scheduled: job.schedule != .manual)
+                keep: job.retention.count, guarded: guarded,
+                scheduled: guarded ? CountRetention.startsOnItsOwn(jobID, in: try await catalog.load()) : true)
             let triggers =
                 rule.guarded ? try await context.store.sessionTriggers(streams: Array(Set(perVM.values.joined().map(\.stream)))) : [:]
             let now = Date()

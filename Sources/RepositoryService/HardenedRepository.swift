@@ -222,6 +222,11 @@ public final class HardenedRepository: Sendable {
                     "the service's quota of \(quota.limit ?? 0) bytes is reached (\(quota.usedBytes) held): the host's administrator raises it, or collection frees what no restore point names",
                 actor: actor, client: client, code: .quotaExceeded)
         }
+        // Another put of the same chunk may have kept it meanwhile: its bytes are counted once.
+        if access(repository.chunks.path(of: id), F_OK) == 0 {
+            quota.release(Int64(file.count))
+            return false
+        }
         do {
             let path = repository.chunks.path(of: id)
             try FileManager.default.createDirectory(
@@ -476,7 +481,7 @@ public final class HardenedRepository: Sendable {
         try journal.record("gc", "chunks", outcome: "started", actor: actor, client: client, at: clock())
         do {
             report = try GarbageCollector(repository: repository).collect(sparingChunksNewerThan: Self.chunkGracePeriod, now: clock())
-            quota.release(report.freedBytes)
+            quota.recount(root.appendingPathComponent("chunks").path)
         } catch {
             _ = try? journal.record("gc", "chunks", outcome: "failed", reason: error.message, actor: actor, client: client, at: clock())
             throw RepositoryServiceError(error)

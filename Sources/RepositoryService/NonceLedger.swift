@@ -78,11 +78,13 @@ final class NonceLedger: Sendable {
     private func record(_ nonce: String, at now: Date, in state: inout State) {
         guard let folder else { return }
         let generation = Self.generation(of: now)
-        if generation != state.generation {
+        if generation != state.generation || state.descriptor < 0 {
+            // A file that could not be opened (no descriptor left, a full disk) is tried again
+            // at the next nonce, not only at the next generation.
             if state.descriptor >= 0 { close(state.descriptor) }
             state.descriptor = open("\(folder)/\(generation)", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            if generation != state.generation { unlink("\(folder)/\(generation - 2)") }
             state.generation = generation
-            unlink("\(folder)/\(generation - 2)")
         }
         guard state.descriptor >= 0 else { return }
         let line = Array("\(Int64(now.timeIntervalSince1970)) \(nonce)\n".utf8)

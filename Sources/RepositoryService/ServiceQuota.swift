@@ -47,6 +47,14 @@ final class ServiceQuota: Sendable {
         used.withLock { $0 = max(0, $0 - size) }
     }
 
+    /// Counts again from the disk: after a collection, which walked every chunk anyway, so
+    /// that what a count can miss (two puts of one new chunk at once, each reserving it;
+    /// temporary files a collection deleted) does not add up over the months.
+    func recount(_ folder: String) {
+        let bytes = Self.bytes(under: folder)
+        used.withLock { $0 = bytes }
+    }
+
     /// The bytes of the files under `folder`.
     static func bytes(under folder: String) -> Int64 {
         guard let walk = FileManager.default.enumerator(atPath: folder) else { return 0 }

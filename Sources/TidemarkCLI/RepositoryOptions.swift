@@ -44,17 +44,22 @@ struct RepositoryOptions: DefaultedDefinitionOptions {
     static func blank(named name: String) -> RepositoryDefinition { RepositoryDefinition(name: name, path: "") }
 
     var missingForAdd: String? {
-        if path == nil && url == nil {
+        if path == nil && url == nil && thumbprint == nil && tokenFile == nil {
             return
                 "a repository needs --path /absolute/folder, or --url https://HOST:PORT with --thumbprint and --token-file for a repository service on another host"
-        }
-        if url != nil && (thumbprint == nil || tokenFile == nil) {
-            return "a repository service needs --thumbprint (as 'tidemark repository serve' printed it) and --token-file with --url"
         }
         return nil
     }
 
     func validate() throws {
+        // Together, so the service can be asked before the catalog changes: an address, a pin
+        // or a token changed alone would be appended unchecked.
+        let service = [url, thumbprint, tokenFile].compactMap { $0 }.count
+        if service > 0 && service < 3 {
+            throw ValidationError(
+                "a repository service is given or changed with all of --url, --thumbprint (as 'tidemark repository serve' printed it) and --token-file, so it can be asked before the catalog changes"
+            )
+        }
         if path != nil && (url != nil || thumbprint != nil || tokenFile != nil) {
             throw ValidationError("a repository is a folder (--path) or a repository service (--url, --thumbprint, --token-file), not both")
         }

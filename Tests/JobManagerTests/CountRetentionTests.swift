@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import Testing
 
@@ -54,5 +55,31 @@ struct CountRetentionTests {
                 ? CountRetention.Point(id: point.id, recordedAt: point.recordedAt.addingTimeInterval(-3 * 86_400), byHand: true) : point
         }
         #expect(rule.doomed(mixed, now: Self.now) == ["p0"])
+    }
+
+    @Test("a job starts on its own when its schedule has times, or when the chain it follows starts at a job that does")
+    func startsOnItsOwn() throws {
+        var plan = CatalogPlan(CatalogState())
+        try plan.add(ManagedServer(name: "lab", platform: .lab, folder: "/srv/lab"))
+        try plan.add(RepositoryDefinition(name: "main", path: "/srv/backups"))
+        let server = try #require(plan.state.id(of: ManagedServer.self, named: "lab"))
+        let repository = try #require(plan.state.id(of: RepositoryDefinition.self, named: "main"))
+        func add(_ name: String, _ schedule: Schedule) throws -> UUIDString {
+            try plan.add(
+                JobDefinition(
+                    name: name, server: server, objects: [try ObjectSelector(parsing: "vm:web-01")], repository: repository,
+                    schedule: schedule))
+            return try #require(plan.state.id(of: JobDefinition.self, named: name))
+        }
+        let byHand = try add("by-hand", .manual)
+        let afterByHand = try add("after-by-hand", .after(job: byHand))
+        let thirdInChain = try add("third", .after(job: afterByHand))
+        let nightly = try add("nightly", .daily(times: [try TimeOfDay(hour: 22, minute: 0)], days: Set(Weekday.allCases)))
+        let afterNightly = try add("after-nightly", .after(job: nightly))
+        let state = plan.state
+        #expect(!CountRetention.startsOnItsOwn(byHand, in: state))
+        #expect(!CountRetention.startsOnItsOwn(afterByHand, in: state) && !CountRetention.startsOnItsOwn(thirdInChain, in: state))
+        #expect(CountRetention.startsOnItsOwn(nightly, in: state) && CountRetention.startsOnItsOwn(afterNightly, in: state))
+        #expect(!CountRetention.startsOnItsOwn("no-such-job", in: state))
     }
 }

@@ -80,6 +80,9 @@ struct RepositoryRegistrationTests {
         #expect(
             added.status == 0 && added.output.contains("0 restore points held") && added.output.contains("immutable for 14 days"),
             "\(added.output)")
+        // An address changed alone would be appended unchecked: all three, or none.
+        let moved = try await tidemark(["repository", "update", "offsite", "--url", "https://127.0.0.1:1"])
+        #expect(moved.status != 0 && moved.output.contains("all of --url, --thumbprint"), "\(moved.output)")
         let shown = try await tidemark(["repository", "show", "offsite"])
         #expect(
             shown.output.contains(url) && shown.output.contains("file:\(tokenFile)") && !shown.output.contains(token), "\(shown.output)")
