@@ -39,16 +39,9 @@ struct RepositoryServerTests {
         defer { fixture.cleanUp() }
         let service = try fixture.service(days: 14)
         let token = try service.issueToken(label: "backup-1")
-        let tls = try TLSIdentity.load(
-            certificate: nil, key: nil, folder: service.root.appendingPathComponent("service/tls"), name: "repository")
-        let (listening, announce) = AsyncStream<String>.makeStream()
-        let application = try RepositoryServer.make(
-            repository: service, host: "127.0.0.1", port: 0, tls: tls, logger: Logger(label: "test"),
-            onListening: { url in announce.yield(url) })
-        let running = Task { try await application.runService() }
-        defer { running.cancel() }
-        var next = listening.makeAsyncIterator()
-        let url = try #require(await next.next())
+        let served = try await ServedRepository.start(service)
+        defer { served.stop() }
+        let (url, tls) = (served.url, served.tls)
         let (certificate, folder) = (tls.certificatePath, fixture.folder)
         // Off the cooperative pool: the service in this process answers on it meanwhile.
         func call(
