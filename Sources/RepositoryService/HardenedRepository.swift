@@ -343,13 +343,20 @@ public final class HardenedRepository: Sendable {
         }
         // A record without manifests whose days are over is a deletion's that a crash left
         // behind: a new point of that name gets its own days, not the old point's end.
+        // Journaled before anything of the point is written, its record included.
+        try journal.record("manifest.put", subject, outcome: "started", actor: actor, client: client, at: now)
         if record == nil || (held.isEmpty && record?.isImmutable(at: now) == false) {
             let fresh = PointRecord(
                 restorePoint: point, createdAt: now, immutableUntil: now.addingTimeInterval(Double(settings.immutableDays) * 86_400))
-            try fresh.save(recordPath(point))
+            do {
+                try fresh.save(recordPath(point))
+            } catch {
+                _ = try? journal.record(
+                    "manifest.put", subject, outcome: "failed", reason: error.message, actor: actor, client: client, at: clock())
+                throw error
+            }
             record = fresh
         }
-        try journal.record("manifest.put", subject, outcome: "started", actor: actor, client: client, at: now)
         do {
             try repository.save(manifest)
         } catch {
