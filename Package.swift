@@ -160,7 +160,7 @@ let package = Package(
             name: "JobManager",
             dependencies: [
                 "Catalog", "CatalogStore", "CodedErrors", "EventStore", "Postgres", "Infrastructure", "Repository", "DataMover",
-                "Secrets", "WorkflowEvents", "BlockingIO", "NBD", "Ext4",
+                "RemoteRepository", "Secrets", "WorkflowEvents", "BlockingIO", "NBD", "Ext4",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]

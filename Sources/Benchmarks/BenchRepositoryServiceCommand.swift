@@ -1,5 +1,6 @@
 import ArgumentParser
 import BlockingIO
+import CommandLineSupport
 import Foundation
 import Logging
 import RemoteRepository
@@ -9,22 +10,31 @@ import ServerTLS
 
 /// `tidemark bench repository-service`: the hardened repository service's "which of these
 /// chunks do you hold" over HTTPS on loopback, the call every backup and copy to the service
-/// makes for each window of blocks (the issue's target: 50,000 names a second or more).
-/// Reference: the same check in process (the service's own `missing`, no TLS, signing or
-/// JSON), on the same chunks in the same run.
+/// makes (the issue's target: 50,000 names a second or more; reference: the same check in
+/// process, the service's own `missing`, no TLS, signing or JSON, on the same chunks in the
+/// same run); and a disk backed up to the service beside the same backup to a folder on this
+/// host (target: 0.8× or more; `BenchServiceBackup`).
 struct BenchRepositoryServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repository-service",
-        abstract: "Chunk names checked per second by a repository service over HTTPS, beside the same check in process.")
+        abstract:
+            "Chunk names checked per second by a repository service over HTTPS, and a backup to it, beside the same work in process and to a folder."
+    )
 
     @Option(help: "Chunk names asked about; half of them are held.") var names = 100_000
     @Option(help: "Times each side asks; the best run counts.") var runs = 3
+    @Option(help: "Size of the disk image backed up, such as 1G or 512M.") var diskSize: String = "1G"
     @Option(help: "A scratch folder (made, and removed after).") var folder: String?
     @Flag(help: "Print {\"cases\":[...]} instead of a table.") var json = false
 
     func validate() throws {
         guard (1_000...2_000_000).contains(names) else { throw ValidationError("--names must be between 1000 and 2000000, not \(names)") }
         guard (1...20).contains(runs) else { throw ValidationError("--runs must be between 1 and 20, not \(runs)") }
+        _ = try parsedDiskSize()
+    }
+
+    private func parsedDiskSize() throws -> Int64 {
+        try CommandLineSupport.parseSize(diskSize, option: "--disk-size", range: (Int64(64) << 20)...(Int64(64) << 30))
     }
 
     func run() async throws {
@@ -80,17 +90,25 @@ struct BenchRepositoryServiceCommand: AsyncParsableCommand {
             local.append(Double(all.count) / (clock.now - localStart).seconds)
             guard locallyMissing.count == all.count - held else { throw ValidationError("the local check disagrees") }
         }
+        let backup = try await BenchServiceBackup.measure(
+            size: try parsedDiskSize(), scratch: scratch, url: url, token: token, thumbprint: tls.thumbprint)
         server.cancel()
         _ = await server.result
         BenchReport.print(
             [
                 BenchCase(
                     name: "chunk names checked over HTTPS (best of \(runs))", value: remote.max() ?? 0, unit: "names/s",
-                    reference: local.max() ?? 0)
+                    reference: local.max() ?? 0),
+                BenchCase(
+                    name: "full backup of a \(diskSize) disk to the service", value: backup.remote, unit: "MB/s", reference: backup.local),
             ], json: json,
             notes: [
                 "\(all.count) names (\(held) held, 4 KiB chunks) asked in requests of 50,000 through the service's signed HTTPS protocol on loopback; target: 50,000 names/s or more",
                 "reference: the service's own check of the same names in this process (no TLS, signature or JSON)",
+                String(
+                    format:
+                        "backup: a generated image (40%% zeros, 30%% compressible, 30%% random) to the service in this process over HTTPS on loopback (%.1f MB sent), reference the same backup to a folder; ratio %.2f (target 0.8 or more)",
+                    Double(backup.sent) / 1e6, backup.remote / max(backup.local, 1e-9)),
             ])
     }
 }

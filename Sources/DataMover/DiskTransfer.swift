@@ -12,7 +12,7 @@ import Repository
 /// a transfer started again for the same restore point and disk continues after the saved
 /// blocks. The manifest is written last, after every chunk it names.
 public struct DiskTransfer: Sendable {
-    public let repository: BackupRepository
+    public let repository: any RepositoryStore
     public let restorePoint: String
     public let disk: String
     public let source: any BlockSource
@@ -46,7 +46,7 @@ public struct DiskTransfer: Sendable {
     public var io: BlockingIOPool = .shared
 
     public init(
-        repository: BackupRepository, restorePoint: String, disk: String, source: any BlockSource,
+        repository: any RepositoryStore, restorePoint: String, disk: String, source: any BlockSource,
         blockSize: BlockSize = .default
     ) {
         self.repository = repository
@@ -94,13 +94,8 @@ public struct DiskTransfer: Sendable {
         let repository = self.repository
         // Held to the end: garbage collection cannot remove a chunk this transfer relies on.
         let fence = fenceToken.map { DiskProgressFence(restorePoint: restorePoint, disk: disk, token: $0) }
-        let (lock, barrier) = try await io.run { () throws(RepositoryError) in
-            try repository.checkWritable()
-            let lock = try repository.lock(.shared, wait: false)
-            if let fence { try repository.claim(fence) }
-            return (lock, try repository.flushBarrier())
-        }
-        defer { withExtendedLifetime(lock) {} }
+        let hold = try await io.run { () throws(RepositoryError) in try repository.beginTransfer(fence: fence) }
+        defer { withExtendedLifetime(hold) {} }
         let clock = ContinuousClock()
         let started = clock.now
         let diskSize = source.size
@@ -156,7 +151,7 @@ public struct DiskTransfer: Sendable {
                     clock.now - lastCheckpoint >= checkpointInterval || readSinceCheckpoint >= checkpointBytes
                 {
                     let saved = progress
-                    try await io.run { () throws(RepositoryError) in try repository.saveProgress(saved, barrier: barrier, fence: fence) }
+                    try await io.run { () throws(RepositoryError) in try repository.saveProgress(saved, hold: hold) }
                     try await checkpoint(progress)
                     lastCheckpoint = clock.now
                     readSinceCheckpoint = 0
@@ -170,7 +165,7 @@ public struct DiskTransfer: Sendable {
             restorePoint: restorePoint, disk: disk, diskSize: diskSize, blockSize: blockSize, blocks: progress.blocks,
             logHead: head ?? nil)
         try await io.run { [keepsProgress, restorePoint, disk, progress] () throws(RepositoryError) in
-            try repository.save(manifest, keepingProgress: keepsProgress ? progress : nil, barrier: barrier, fence: fence)
+            try repository.save(manifest, keepingProgress: keepsProgress ? progress : nil, hold: hold)
             if !keepsProgress { repository.clearProgress(restorePoint: restorePoint, disk: disk) }
         }
         return Outcome(
@@ -199,9 +194,8 @@ public struct DiskTransfer: Sendable {
         guard let changedBlocks, changedBlocks.base.diskSize == diskSize, changedBlocks.base.blockSize == blockSize else {
             return nil
         }
-        for chunk in Set(changedBlocks.base.blocks.compactMap { $0 }) where access(repository.chunks.path(of: chunk), F_OK) != 0 {
-            return nil
-        }
+        let named = Set(changedBlocks.base.blocks.compactMap { $0 })
+        guard (try? repository.unsound(among: named))?.isEmpty == true else { return nil }
         return changedBlocks
     }
 
@@ -214,12 +208,8 @@ public struct DiskTransfer: Sendable {
     private func storeUnsoundAgain(_ progress: inout DiskProgress, diskSize: Int64, written: inout Set<ChunkID>) async throws -> Int {
         var rewritten = 0
         for _ in 0..<3 {
-            let unsound = await io.run { [repository, blocks = progress.blocks] in
-                var checked = Set<ChunkID>(), unsound = Set<ChunkID>()
-                for case let chunk? in blocks where checked.insert(chunk).inserted {
-                    if repository.chunks.soundness(of: chunk) != .sound { unsound.insert(chunk) }
-                }
-                return unsound
+            let unsound = try await io.run { [repository, blocks = progress.blocks] () throws(RepositoryError) in
+                try repository.unsound(among: Set(blocks.compactMap { $0 }))
             }
             if unsound.isEmpty { break }
             let indices = progress.blocks.indices.filter { progress.blocks[$0].map(unsound.contains) ?? false }
@@ -282,7 +272,7 @@ public struct DiskTransfer: Sendable {
         let prepared: ChunkStore.PreparedBlock
         if let id = try chunks.identify(block) {
             let length = block.count
-            let sound = await io.run { chunks.soundness(of: id, blockLength: length) == .sound }
+            let sound = try await io.run { () throws(RepositoryError) in try repository.holdsSoundly(id, blockLength: length) }
             prepared = sound ? chunks.alreadyStored(id) : try chunks.encode(block, as: id)
         } else {
             prepared = ChunkStore.PreparedBlock.zero
@@ -294,7 +284,7 @@ public struct DiskTransfer: Sendable {
             times.network = (clock.now - mark).seconds
         }
         mark = clock.now
-        let write = try await io.run { () throws(RepositoryError) in try chunks.commit(prepared) }
+        let write = try await io.run { () throws(RepositoryError) in try repository.commit(prepared) }
         times.target = (clock.now - mark).seconds
         return BlockOutcome(
             index: index, chunk: write.chunk, bytesRead: length, bytesWritten: write.storedBytes, unchanged: false,

@@ -30,6 +30,12 @@ public struct JobManagerSettings: Sendable {
     /// collection after retention, so the chunks of a session that never finished go too
     /// (resumed after that, its transfer starts over). Defaults to 7 days.
     public var staleProgressAge: TimeInterval = 7 * 86_400
+    /// Where the transfers to a repository service keep their progress and fences on this
+    /// host (a folder per repository); nil refuses repository services.
+    public var repositoryStaging: String?
+    /// How long a call to a repository service keeps trying one it cannot reach before the
+    /// task fails with the reason (its retry resumes from the saved progress). Defaults to 2 minutes.
+    public var repositoryRetryBudget: Duration = .seconds(120)
     /// Fault injection for the crash-resume tests: the process kills itself (SIGKILL) right
     /// after the append that brings a session's stream to this many events or more. Set by
     /// the command line from `TIDEMARK_CRASH_AFTER_EVENTS`; nil in every real run.
@@ -112,7 +118,7 @@ public struct JobManager: Sendable {
         let opened = try await adapters.open(
             plan.server, for: "job '\(plan.job.name)'", secrets: settings.secrets, logger: sessionLogger)
         do {
-            let repository = try await plan.openRepository(store: store)
+            let repository = try await plan.openRepository(store: store, settings: settings)
             return try await SessionRunner(
                 context: context, plan: plan, adapter: opened, repository: repository, state: state, startedAt: startedAt, slots: slots)
         } catch {

@@ -5,14 +5,15 @@ import Repository
 import WorkflowEvents
 
 extension SessionPlan {
-    /// The job's repository folder, opened (or made, on first use only) off the cooperative
-    /// pool. A folder without repository.json that earlier sessions wrote to is a volume not
-    /// mounted, not a place to start afresh: refused with that question.
-    func openRepository(store: EventStore) async throws -> BackupRepository {
-        guard let folder = repository.folderURL else {
-            throw JobManagerError(.repositoryUnavailable, repository.remoteRefusal("a backup"))
-        }
+    /// The job's repository: a repository service (`openService`), or its folder, opened (or
+    /// made, on first use only) off the cooperative pool. A folder without repository.json
+    /// that earlier sessions wrote to is a volume not mounted, not a place to start afresh:
+    /// refused with that question.
+    func openRepository(store: EventStore, settings: JobManagerSettings) async throws -> any RepositoryStore {
         let level = Int32(max(job.compressionLevel, 1))
+        guard let folder = repository.folderURL else {
+            return try await repository.openService(id: repositoryID, settings: settings, compressionLevel: level)
+        }
         let exists = await BlockingIOPool.shared.run {
             FileManager.default.fileExists(atPath: folder.appendingPathComponent("repository.json").path)
         }

@@ -60,7 +60,15 @@ extension SessionRunner {
             }
         }
         let repository = self.repository
-        let existing = Set(try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.restorePoints() })
+        let existing: Set<String>
+        do {
+            existing = Set(try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.restorePoints() })
+        } catch {
+            guard error.code == .unreachable else { throw error }
+            // Nothing is lost by waiting: the next session's retention finds the same points.
+            logger.warning("retention postponed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
+            return
+        }
         let held = doomed.isEmpty ? [:] : try await heldRestorePoints()
         for (id, reason) in doomed.sorted(by: { $0.0 < $1.0 }) {
             if let use = held[id] {
@@ -70,7 +78,18 @@ extension SessionRunner {
                 continue
             }
             if existing.contains(id) {
-                try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.deleteRestorePoint(id) }
+                let removal = try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.removeRestorePoint(id) }
+                if case .immutable(let until) = removal {
+                    // A hardened repository refuses until the point's immutability ends: kept,
+                    // with that date, and removed by the first retention after it.
+                    let date = ISO8601DateFormatter().string(from: until)
+                    try await recorder.record(
+                        .retentionDeferred,
+                        SessionEvent.RetentionDeferred(
+                            restorePointId: id, reason: "\(reason); kept: immutable on the repository service until \(date)",
+                            removableAt: date))
+                    continue
+                }
             }
             try await recorder.record(.restorePointRemoved, SessionEvent.RestorePointRemoved(restorePointId: id, reason: reason))
         }
@@ -81,13 +100,15 @@ extension SessionRunner {
         // on the repository's lock: if transfers hold it, the next retention collects instead.
         do {
             let staleAge = settings.staleProgressAge
-            let collected = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
-                try GarbageCollector(repository: repository).collect(wait: false, dropProgressOlderThan: staleAge)
+            let freed = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
+                try repository.collectGarbage(dropProgressOlderThan: staleAge)
             }
-            logger.info("retention applied", metadata: ["removed": "\(doomed.count)", "freed_bytes": "\(collected.freedBytes)"])
+            logger.info("retention applied", metadata: ["removed": "\(doomed.count)", "freed_bytes": "\(freed)"])
         } catch {
-            guard error.code == .busy else { throw error }
-            logger.notice("garbage collection postponed: the repository is in use", metadata: ["removed": "\(doomed.count)"])
+            guard error.code == .busy || error.code == .unreachable else { throw error }
+            logger.notice(
+                "garbage collection postponed: the repository is in use or out of reach",
+                metadata: ["removed": "\(doomed.count)", "reason": "\(error.message)"])
         }
     }
 

@@ -24,14 +24,31 @@ extension SessionRunner {
             let vm = String(task.prefix { $0 != "/" })
             if state.restorePoints[vm] == nil { unrecorded.insert(transfer.restorePointId) }
         }
-        let repository = self.repository
-        let removed = try await BlockingIOPool.shared.run { [progressFolders, unrecorded] () throws(RepositoryError) -> [String] in
-            for point in progressFolders.sorted() { try repository.dropProgress(restorePoint: point) }
-            let existing = Set(try repository.restorePoints())
-            let partial = unrecorded.sorted().filter(existing.contains)
-            for point in partial { try repository.deleteRestorePoint(point) }
-            return partial
+        guard !progressFolders.isEmpty else { return }
+        let removed: [String]
+        do {
+            removed = try await removeLeftovers(progressFolders: progressFolders, unrecorded: unrecorded)
+        } catch let error as RepositoryError where error.code == .unreachable {
+            // A repository service out of reach does not keep the session from ending: a partial
+            // point stays there (no restore offers it: nothing records it).
+            logger.warning("partial restore points not removed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
+            return
         }
         for point in removed { logger.info("partial restore point removed", metadata: ["restore_point": "\(point)"]) }
+    }
+
+    private func removeLeftovers(progressFolders: Set<String>, unrecorded: Set<String>) async throws -> [String] {
+        let repository = self.repository
+        return try await BlockingIOPool.shared.run { () throws(RepositoryError) -> [String] in
+            for point in progressFolders.sorted() { try repository.dropProgress(restorePoint: point) }
+            guard !unrecorded.isEmpty else { return [] }
+            let existing = Set(try repository.restorePoints())
+            let partial = unrecorded.sorted().filter(existing.contains)
+            // A hardened repository keeps an immutable partial point until it may go (its
+            // chunks with it); nothing records it, so no restore offers it.
+            var removed: [String] = []
+            for point in partial where try repository.removeRestorePoint(point) == .removed { removed.append(point) }
+            return removed
+        }
     }
 }

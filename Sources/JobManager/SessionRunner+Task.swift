@@ -266,7 +266,9 @@ extension SessionRunner {
         }
         let report: TransferReport
         do {
-            if let process = proxy.process {
+            // A proxy process writes to a folder it reaches; a repository service is written
+            // by this process's own mover, which holds the service's token.
+            if let process = proxy.process, !repositoryDefinition.isRemote {
                 report = try await moveRemotely(order, proxy: proxy, process: process, token: token, pending: pending)
             } else {
                 try await recorder.record(pending)

@@ -29,7 +29,7 @@ final class SessionRunner: Sendable {
     /// Each rule's rate divided among the movers running the session's tasks under it.
     let throttleShares: ThrottleShares
     let adapter: any InfrastructureAdapter
-    let repository: BackupRepository
+    let repository: any RepositoryStore
     let logger: Logger
     /// When the session began (its first event): durations count from there, resumes included.
     let startedAt: Date
@@ -60,7 +60,7 @@ final class SessionRunner: Sendable {
     /// resolves the plan, opens the adapter through the registered factory and the
     /// repository): a runner never reaches back into its Job Manager.
     init(
-        context: SessionContext, plan: SessionPlan, adapter opened: OpenedAdapter, repository: BackupRepository, state: SessionState,
+        context: SessionContext, plan: SessionPlan, adapter opened: OpenedAdapter, repository: any RepositoryStore, state: SessionState,
         startedAt: Date, slots: TaskSlots
     ) async throws {
         self.context = context
@@ -250,16 +250,13 @@ final class SessionRunner: Sendable {
     func checkRepository() async throws -> RepositorySpace.Verdict {
         if let checked = await recorder.state.repositoryChecked { return RepositorySpace.assess(checked, name: repositoryDefinition.name) }
         let repository = self.repository
-        let (online, free, capacity) = await BlockingIOPool.shared.run { () -> (Bool, Int64, Int64) in
-            let attributes = try? FileManager.default.attributesOfFileSystem(forPath: repository.root.path)
-            return (
-                (try? repository.checkWritable()) != nil, (attributes?[.systemFreeSize] as? NSNumber)?.int64Value ?? 0,
-                (attributes?[.systemSize] as? NSNumber)?.int64Value ?? 0
-            )
-        }
-        let percent = capacity > 0 ? (Double(free) / Double(capacity) * 1_000).rounded() / 10 : 0
+        let space = await BlockingIOPool.shared.run { repository.space() }
+        let (online, free, capacity) = (space.online, space.freeBytes, space.capacityBytes)
+        // A service that cannot say its room (no quota, an older service) is not refused for it.
+        let percent = capacity > 0 ? (Double(free) / Double(capacity) * 1_000).rounded() / 10 : (repository is BackupRepository ? 0 : 100)
+        if let problem = space.problem { logger.warning("repository offline", metadata: ["reason": "\(problem)"]) }
         var checked = SessionEvent.RepositoryChecked(
-            repositoryId: repositoryID, path: repository.root.path, online: online, freeBytes: free, capacityBytes: capacity,
+            repositoryId: repositoryID, path: repository.location, online: online, freeBytes: free, capacityBytes: capacity,
             freePercent: percent, thresholdPercent: repositoryDefinition.freeSpaceThresholdPercent,
             taskLimit: repositoryDefinition.maxConcurrentTasks, estimatedBytes: try await estimatedBytes())
         let verdict = RepositorySpace.assess(checked, name: repositoryDefinition.name)

@@ -14,7 +14,7 @@ public enum TransferExecution {
     /// manifest writes once a later holder claimed the disk). `checkpoint` is called after
     /// each saved checkpoint; a throw there stops the transfer (its progress stays).
     public static func run(
-        _ order: TransferOrder, adapter: any InfrastructureAdapter, repository: BackupRepository, fenceToken: Int64,
+        _ order: TransferOrder, adapter: any InfrastructureAdapter, repository: any RepositoryStore, fenceToken: Int64,
         throttle: TokenBucket?, logHead: (@Sendable () async throws -> DiskManifest.LogHead?)?,
         checkpoint: @escaping @Sendable (TransferReport) async throws -> Void
     ) async throws -> TransferReport {

@@ -187,6 +187,17 @@ public final class RepositoryServiceClient: @unchecked Sendable {
             what: "a manifest")
     }
 
+    /// A disk's manifest as the service holds it.
+    public func manifest(point: String, disk: String) throws(RemoteRepositoryError) -> DiskManifest {
+        try Self.decode(DiskManifest.self, try exchange("GET", "/v1/restore-points/\(point)/disks/\(disk)"), what: "a manifest")
+    }
+
+    /// Asks the service to collect garbage; it decides what goes (never what an immutable
+    /// point names, nor a chunk too young to be named yet).
+    public func collectGarbage() throws(RemoteRepositoryError) -> RepositoryProtocol.Collection {
+        try Self.decode(RepositoryProtocol.Collection.self, try exchange("POST", "/v1/garbage-collection"), what: "a collection")
+    }
+
     public func points() throws(RemoteRepositoryError) -> [HardenedRepository.Point] {
         try Self.decode(RepositoryProtocol.RestorePoints.self, try exchange("GET", "/v1/restore-points"), what: "the restore points").items
     }

@@ -42,6 +42,11 @@ public struct ChunkStore: Sendable {
         public let chunk: ChunkID?
         /// Bytes written to the repository: 0 for a zero block or a chunk that existed.
         public let storedBytes: Int
+
+        public init(chunk: ChunkID?, storedBytes: Int) {
+            self.chunk = chunk
+            self.storedBytes = storedBytes
+        }
     }
 
     public func path(of id: ChunkID) -> String {
@@ -55,7 +60,8 @@ public struct ChunkStore: Sendable {
     public struct PreparedBlock: Sendable {
         /// nil for an all-zero block.
         public let chunk: ChunkID?
-        let file: [UInt8]?
+        /// The chunk file to write (as a repository keeps it); nil when there is nothing to write.
+        public let file: [UInt8]?
         /// Bytes a commit will write: 0 for a zero block or a chunk already stored.
         public var bytesToWrite: Int { file?.count ?? 0 }
 

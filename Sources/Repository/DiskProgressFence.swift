@@ -43,7 +43,7 @@ extension BackupRepository {
 
     /// Runs `write` while the disk's progress is held under `fence.token` (the fence file
     /// stays locked meanwhile, so no takeover lands in between); refused otherwise.
-    func whileHolding(_ fence: DiskProgressFence?, _ write: () throws(RepositoryError) -> Void) throws(RepositoryError) {
+    public func whileHolding(_ fence: DiskProgressFence?, _ write: () throws(RepositoryError) -> Void) throws(RepositoryError) {
         guard let fence else { return try write() }
         try withLockedFence(fence, creating: false) { (current: Int64?) throws(RepositoryError) in
             guard current == fence.token else { throw refusal(fence, current: current) }

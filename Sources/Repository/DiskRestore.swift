@@ -16,12 +16,13 @@ public enum DiskRestore {
     /// `knownRepositories`) is refused before anything is written (`RestoreTarget`).
     @discardableResult
     public static func restore(
-        _ manifest: DiskManifest, from repository: BackupRepository, to path: String, overwrite: Bool,
+        _ manifest: DiskManifest, from repository: any RepositoryStore, to path: String, overwrite: Bool,
         knownRepositories: [String] = []
     ) throws(RepositoryError) -> Result {
-        try RestoreTarget.checkOutside(path, knownRepositories: knownRepositories + [repository.root.path])
-        let lock = try repository.lock(.shared, wait: false)
-        defer { withExtendedLifetime(lock) {} }
+        let ownFolder = (repository as? BackupRepository).map { [$0.root.path] } ?? []
+        try RestoreTarget.checkOutside(path, knownRepositories: knownRepositories + ownFolder)
+        let hold = try repository.readHold(wait: false)
+        defer { withExtendedLifetime(hold) {} }
         var existing = stat()
         if lstat(path, &existing) == 0 {
             guard (existing.st_mode & S_IFMT) == S_IFREG else {
@@ -81,12 +82,12 @@ public enum DiskRestore {
     /// Reads and re-hashes every block of a manifest without writing anything.
     @discardableResult
     public static func verifyOnly(
-        _ manifest: DiskManifest, from repository: BackupRepository
+        _ manifest: DiskManifest, from repository: any RepositoryStore
     ) throws(RepositoryError)
         -> Result
     {
-        let lock = try repository.lock(.shared, wait: false)
-        defer { withExtendedLifetime(lock) {} }
+        let hold = try repository.readHold(wait: false)
+        defer { withExtendedLifetime(hold) {} }
         try forEachStoredBlock(of: manifest, from: repository) { _, _ throws(RepositoryError) in }
         return Result(bytesWritten: 0, blocksChecked: manifest.blocks.count)
     }
@@ -97,7 +98,7 @@ public enum DiskRestore {
     /// is thrown. Returns the bytes handed over.
     @discardableResult
     private static func forEachStoredBlock(
-        of manifest: DiskManifest, from repository: BackupRepository,
+        of manifest: DiskManifest, from repository: any RepositoryStore,
         _ body: @Sendable (Int, [UInt8]) throws(RepositoryError) -> Void
     ) throws(RepositoryError) -> Int64 {
         let stored = manifest.blocks.enumerated().compactMap { index, chunk in chunk.map { (index, $0) } }
@@ -122,7 +123,7 @@ public enum DiskRestore {
     /// Block `index` of a manifest, loaded and checked (nil for a zero block); a missing or
     /// corrupt chunk is an error naming the restore point, disk and offset.
     public static func block(
-        _ index: Int, of manifest: DiskManifest, from repository: BackupRepository
+        _ index: Int, of manifest: DiskManifest, from repository: any RepositoryStore
     ) throws(RepositoryError)
         -> [UInt8]?
     {
@@ -131,14 +132,14 @@ public enum DiskRestore {
     }
 
     private static func load(
-        _ chunk: ChunkID, of manifest: DiskManifest, index: Int, from repository: BackupRepository
+        _ chunk: ChunkID, of manifest: DiskManifest, index: Int, from repository: any RepositoryStore
     )
         throws(RepositoryError) -> [UInt8]
     {
         let offset = Int64(index) * Int64(manifest.blockSize.bytes)
         let block: [UInt8]
         do {
-            block = try repository.chunks.load(chunk)
+            block = try repository.loadChunk(chunk)
         } catch {
             throw RepositoryError(
                 error.code,

@@ -23,6 +23,11 @@ public struct RepositoryError: CodedError, Equatable {
         /// A transfer's write refused because a later holder of its task took it over
         /// (`DiskProgressFence`).
         case fenced = "fenced"
+        /// A repository service that cannot be reached now (the link, the address, the service down).
+        case unreachable = "repository unreachable"
+        /// A repository service that refused a request (its certificate not the pinned one,
+        /// the token, an immutable restore point, a quota reached).
+        case refused = "refused by the repository service"
         case io = "input/output error"
     }
 

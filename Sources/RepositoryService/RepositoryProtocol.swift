@@ -56,17 +56,36 @@ public enum RepositoryProtocol {
         public var usedBytes: Int64?
         /// The host's quota of chunk bytes; nil: none.
         public var quotaBytes: Int64?
+        /// The service's file system: bytes free and its size (absent from older services).
+        public var diskFreeBytes: Int64?
+        public var diskCapacityBytes: Int64?
         enum CodingKeys: String, CodingKey {
             case immutableDays = "immutable_days"
             case restorePoints = "restore_points"
             case usedBytes = "used_bytes"
             case quotaBytes = "quota_bytes"
+            case diskFreeBytes = "disk_free_bytes"
+            case diskCapacityBytes = "disk_capacity_bytes"
         }
-        public init(immutableDays: Int, restorePoints: Int, usedBytes: Int64? = nil, quotaBytes: Int64? = nil) {
+        public init(
+            immutableDays: Int, restorePoints: Int, usedBytes: Int64? = nil, quotaBytes: Int64? = nil, diskFreeBytes: Int64? = nil,
+            diskCapacityBytes: Int64? = nil
+        ) {
             self.immutableDays = immutableDays
             self.restorePoints = restorePoints
             self.usedBytes = usedBytes
             self.quotaBytes = quotaBytes
+            self.diskFreeBytes = diskFreeBytes
+            self.diskCapacityBytes = diskCapacityBytes
+        }
+
+        /// Room for new chunks: the file system's free bytes, or the quota's room if less;
+        /// and the size they are a share of (the quota's, else the file system's).
+        public var room: (free: Int64, capacity: Int64) {
+            let disk = (diskFreeBytes ?? 0, diskCapacityBytes ?? 0)
+            guard let quotaBytes else { return disk }
+            let quotaRoom = max(0, quotaBytes - (usedBytes ?? 0))
+            return (diskFreeBytes.map { min($0, quotaRoom) } ?? quotaRoom, quotaBytes)
         }
     }
 

@@ -38,7 +38,8 @@ public struct RepositoryRequestContext: RequestContext {
 ///     POST   /v1/restore-points/{id}/verify          {"chunks": n, "problems": [...]}, every chunk re-hashed
 ///     DELETE /v1/restore-points/{id}                 204, or 403 while immutable
 ///     POST   /v1/garbage-collection                  what the service collected (it decides what)
-///     GET    /v1/status                              {"immutable_days": n, "restore_points": n}
+///     GET    /v1/status                              {"immutable_days", "restore_points", "used_bytes", "quota_bytes",
+///                                                     "disk_free_bytes", "disk_capacity_bytes"}
 ///
 /// Errors are `{"error": code, "message": text}` with ``RepositoryServiceError/httpStatus``.
 public enum RepositoryServer {
@@ -253,10 +254,12 @@ struct Routes {
 
     @Sendable func status(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
         await answer { () throws(RepositoryServiceError) -> Response in
-            try Self.json(
+            let disk = try? FileManager.default.attributesOfFileSystem(forPath: repository.root.path)
+            return try Self.json(
                 RepositoryProtocol.Status(
                     immutableDays: repository.immutableDays, restorePoints: try repository.points().count, usedBytes: repository.usedBytes,
-                    quotaBytes: repository.quotaBytes))
+                    quotaBytes: repository.quotaBytes, diskFreeBytes: (disk?[.systemFreeSize] as? NSNumber)?.int64Value,
+                    diskCapacityBytes: (disk?[.systemSize] as? NSNumber)?.int64Value))
         }
     }
 }

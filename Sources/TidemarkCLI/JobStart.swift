@@ -58,14 +58,19 @@ struct JobStart: AsyncParsableCommand {
 }
 
 extension JobManagerSettings {
-    /// Defaults, with `TIDEMARK_CHECKPOINT_BYTES` and `TIDEMARK_RETRY_WAIT_SECONDS` for tests
-    /// and small labs, `TIDEMARK_CRASH_AFTER_EVENTS` for the crash-resume tests; secrets under
-    /// the data folder (`credentials/`, `secrets/`).
+    /// Defaults, with `TIDEMARK_CHECKPOINT_BYTES`, `TIDEMARK_RETRY_WAIT_SECONDS` and
+    /// `TIDEMARK_REPOSITORY_RETRY_SECONDS` for tests and small labs, `TIDEMARK_CRASH_AFTER_EVENTS`
+    /// for the crash-resume tests; secrets (`credentials/`, `secrets/`) and the staging of
+    /// transfers to repository services (`repository-staging/`) under the data folder.
     static func fromEnvironment(
         dataDirectory: URL, _ environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> JobManagerSettings {
         var settings = JobManagerSettings()
         settings.secrets = SecretsLocation(dataDirectory: dataDirectory.path)
+        settings.repositoryStaging = dataDirectory.appendingPathComponent("repository-staging").path
+        if let seconds = environment["TIDEMARK_REPOSITORY_RETRY_SECONDS"].flatMap(Int.init), seconds >= 0 {
+            settings.repositoryRetryBudget = .seconds(seconds)
+        }
         if let bytes = environment["TIDEMARK_CHECKPOINT_BYTES"].flatMap(Int64.init), bytes > 0 { settings.checkpointBytes = bytes }
         if let seconds = environment["TIDEMARK_RETRY_WAIT_SECONDS"].flatMap(Int.init), seconds >= 0 {
             settings.retryWait = .seconds(seconds)

@@ -293,14 +293,19 @@ public enum SessionEvent {
     public struct RetentionDeferred: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case restorePointId = "restore_point_id", reason
+            case removableAt = "removable_at"
         }
 
         public var restorePointId: String
         public var reason: String
+        /// When a hardened repository will let the point go, ISO 8601 (absent when it is kept
+        /// for a use that has no end date, such as a publish).
+        public var removableAt: String?
 
-        public init(restorePointId: String, reason: String) {
+        public init(restorePointId: String, reason: String, removableAt: String? = nil) {
             self.restorePointId = restorePointId
             self.reason = reason
+            self.removableAt = removableAt
         }
     }
 

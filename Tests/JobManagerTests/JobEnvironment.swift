@@ -96,9 +96,9 @@ struct JobEnvironment {
     /// Runs the `tidemark` binary on this world's database; its exit status (or death by a
     /// signal) and everything it printed.
     func tidemark(
-        _ arguments: [String], crashAfter: Int? = nil, input: String? = nil
+        _ arguments: [String], crashAfter: Int? = nil, input: String? = nil, environment extra: [String: String] = [:]
     ) throws -> (status: Int32, killed: Bool, output: String) {
-        var environment = ["TIDEMARK_CHECKPOINT_BYTES": "262144", "TIDEMARK_RETRY_WAIT_SECONDS": "0"]
+        var environment = ["TIDEMARK_CHECKPOINT_BYTES": "262144", "TIDEMARK_RETRY_WAIT_SECONDS": "0"].merging(extra) { $1 }
         environment["TIDEMARK_CRASH_AFTER_EVENTS"] = crashAfter.map(String.init)
         return try TidemarkProcess.run(arguments + ["--database-url", databaseURL], in: folder, environment: environment, input: input)
     }

@@ -96,25 +96,39 @@ struct SessionBehaviourTests {
         #expect(kept.count == 3 && fourth.machines.first?.restorePoint.map(kept.contains) == true, "\(kept)")
     }
 
-    @Test("a job whose repository is a repository service ends failed with the reason, and writes nothing")
-    func remoteRepositoryRefused() async throws {
+    @Test("a job whose repository service cannot be reached ends failed with the service's address, and writes nothing")
+    func unreachableServiceRefused() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
         defer { environment.remove() }
-        let token = try SecretReference(source: .file, name: environment.folder.appendingPathComponent("data/secrets/offsite.token").path)
+        let data = environment.folder.appendingPathComponent("data")
+        let secrets = data.appendingPathComponent("secrets")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let tokenFile = secrets.appendingPathComponent("offsite.token").path
+        #expect(
+            FileManager.default.createFile(
+                atPath: tokenFile, contents: Data(("tmr_" + String(repeating: "ab", count: 32)).utf8),
+                attributes: [.posixPermissions: 0o600]))
+        // A loopback port nothing listens on: the service is down.
+        let url = "https://127.0.0.1:\(try LoopbackPort.free())"
         try await CatalogStore(events: environment.database.eventStore()).execute(metadata: EventMetadata(actor: "test")) {
             state throws(CatalogError) in
             try CatalogDecider.update(id: try state.require(RepositoryDefinition.self, named: "repo"), basedOn: nil, in: state) {
                 (repository: inout RepositoryDefinition) throws(CatalogError) in
                 var changes = RepositoryChanges()
-                changes.serviceURL = "https://10.0.0.2:9420"
+                changes.serviceURL = url
                 changes.serviceThumbprint = String(repeating: "AB", count: 32)
-                changes.serviceToken = token
+                changes.serviceToken = try SecretReference(source: .file, name: tokenFile)
                 changes.apply(to: &repository)
             }
         }
-        let report = try await environment.runInProcess()
+        var settings = JobManagerSettings(checkpointBytes: 1 << 20, retryWait: .zero)
+        settings.secrets = SecretsLocation(dataDirectory: data.path)
+        settings.repositoryStaging = data.appendingPathComponent("repository-staging").path
+        settings.repositoryRetryBudget = .seconds(1)
+        let manager = JobManager(store: environment.database.eventStore(), settings: settings)
+        let report = try await manager.run(session: try await manager.begin(job: environment.jobName, trigger: .manual))
         #expect(report.finished.result == .failed, "\(report.finished)")
-        #expect(report.finished.reason?.contains("is the repository service at https://10.0.0.2:9420") == true, "\(report.finished)")
+        #expect(report.finished.reason?.contains("repository unavailable: repository 'repo' at \(url)") == true, "\(report.finished)")
         #expect(!FileManager.default.fileExists(atPath: environment.repositoryPath), "no folder was made")
     }
 

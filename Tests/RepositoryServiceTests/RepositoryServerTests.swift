@@ -87,7 +87,9 @@ struct RepositoryServerTests {
         let verified = try await call("POST", "/v1/restore-points/vm-1-http/verify").0
         #expect(verified.body == #"{"chunks":1,"problems":[]}"#, "\(verified.body)")
         let status = try await call("GET", "/v1/status").0
-        #expect(status.body == #"{"immutable_days":14,"restore_points":1,"used_bytes":\#(aFile.count)}"#, "\(status.body)")
+        let read = try RepositoryProtocol.decoder().decode(RepositoryProtocol.Status.self, from: Data(status.body.utf8))
+        #expect(read.immutableDays == 14 && read.restorePoints == 1 && read.usedBytes == Int64(aFile.count) && read.quotaBytes == nil)
+        #expect((read.diskCapacityBytes ?? 0) > 0 && (read.diskFreeBytes ?? -1) >= 0, "the service's file system: \(status.body)")
 
         let refused = try service.journal.entries().filter { $0.outcome == "refused" }
         #expect(

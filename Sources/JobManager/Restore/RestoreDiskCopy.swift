@@ -13,7 +13,7 @@ import WorkflowEvents
 /// resumed restore continues from there.
 struct RestoreDiskCopy: Sendable {
     let manifest: DiskManifest
-    let repository: BackupRepository
+    let repository: any RepositoryStore
     let sink: any BlockSink
     let taskID: String
     let checkpointInterval: Duration

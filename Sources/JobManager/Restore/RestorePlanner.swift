@@ -31,7 +31,7 @@ struct RestorePlanner {
             chosen.append(record)
         }
         let (repositoryID, repository) = try repository(of: chosen, in: catalog)
-        let opened = try await open(repository)
+        let opened = try await openStore(repository, id: repositoryID)
         var machines: [RestoreEvent.Machine] = []
         for record in chosen { machines.append(try await machine(record, repository: opened, name: repository.name)) }
 
@@ -152,6 +152,20 @@ struct RestorePlanner {
         return (id, definition)
     }
 
+    /// The repository for a restore that reads manifests and chunks only (a VM, a disk, an
+    /// export): a repository service is read as a folder is. Guest files and publishes mount a
+    /// folder's chunks (`open`).
+    func openStore(_ repository: RepositoryDefinition, id: String) async throws -> any RepositoryStore {
+        guard repository.isRemote else { return try await open(repository) }
+        do {
+            return try await repository.openService(id: id, settings: manager.settings)
+        } catch let error as RepositoryError {
+            throw RestoreError(.invalidRequest, "repository '\(repository.name)' cannot be opened: \(error.message)")
+        } catch let error as JobManagerError {
+            throw RestoreError(.invalidRequest, error.message)
+        }
+    }
+
     func open(_ repository: RepositoryDefinition) async throws -> BackupRepository {
         guard repository.folderURL != nil else { throw RestoreError(.invalidRequest, repository.remoteRefusal("a restore")) }
         do throws(RepositoryError) {
@@ -173,7 +187,7 @@ struct RestorePlanner {
 
     /// A VM of the restore: the point's disks with their sizes, each manifest read to check
     /// that it is still there and whole.
-    private func machine(_ record: RestorePointRecord, repository: BackupRepository, name: String) async throws -> RestoreEvent.Machine {
+    private func machine(_ record: RestorePointRecord, repository: any RepositoryStore, name: String) async throws -> RestoreEvent.Machine {
         let point = record.point
         var disks: [RestoreEvent.Disk] = []
         for disk in record.disks {

@@ -10,7 +10,7 @@ extension RestoreRunner {
     /// (success, or failed with the reason). Returns the busy time it spent.
     func restoreDisk(
         _ disk: RestoreEvent.Disk, task: String, machine: RestoreEvent.Machine, requested: RestoreEvent.Requested,
-        repository: BackupRepository, target: (any VMRestoring)?, prepared: RestoreEvent.TargetPrepared?,
+        repository: any RepositoryStore, target: (any VMRestoring)?, prepared: RestoreEvent.TargetPrepared?,
         throttle: TokenBucket?
     ) async throws -> RestoreDiskCopy.Busy {
         let known = await recorder.state.disks[task]
@@ -90,7 +90,7 @@ extension RestoreRunner {
     /// destination that is not this copy is refused, unless the restore may replace it (then
     /// the copy is made again).
     private func adoptMovedFile(
-        _ path: String, manifest: DiskManifest, repository: BackupRepository, task: String, replace: Bool
+        _ path: String, manifest: DiskManifest, repository: any RepositoryStore, task: String, replace: Bool
     )
         async throws -> Bool
     {
@@ -114,7 +114,7 @@ extension RestoreRunner {
     }
 
     /// Whether the file holds exactly the restore point's disk (every block's name compared).
-    static func fileMatches(_ path: String, manifest: DiskManifest, repository: BackupRepository) async throws -> Bool {
+    static func fileMatches(_ path: String, manifest: DiskManifest, repository: any RepositoryStore) async throws -> Bool {
         try await BlockingIOPool.shared.run { () throws -> Bool in
             let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard descriptor >= 0 else { return false }

@@ -84,15 +84,19 @@ struct RestoreRunner {
     }
 
     /// The repository, and its shared lock for the whole run.
-    private func openRepository(_ requested: RestoreEvent.Requested) async throws -> (BackupRepository, RepositoryLock) {
+    private func openRepository(_ requested: RestoreEvent.Requested) async throws -> (any RepositoryStore, RepositoryHold) {
         let catalog = try await manager.catalog.load()
         guard let definition = catalog.repositories[requested.repositoryId]?.definition else {
             throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
         }
-        guard definition.folderURL != nil else { throw RestoreError(.invalidRequest, definition.remoteRefusal("a restore")) }
+        if definition.isRemote {
+            guard requested.what != .files else { throw RestoreError(.invalidRequest, definition.remoteRefusal("a guest-file restore")) }
+            let repository = try await definition.openService(id: requested.repositoryId, settings: manager.settings)
+            return (repository, try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.readHold(wait: false) })
+        }
         return try await BlockingIOPool.shared.run { () throws(RepositoryError) in
             let repository = try BackupRepository.open(at: URL(fileURLWithPath: definition.path))
-            return (repository, try repository.lock(.shared, wait: false))
+            return (repository, try repository.readHold(wait: false))
         }
     }
 
@@ -114,7 +118,7 @@ struct RestoreRunner {
     }
 
     private func restoreMachine(
-        _ machine: RestoreEvent.Machine, requested: RestoreEvent.Requested, repository: BackupRepository, target: (any VMRestoring)?,
+        _ machine: RestoreEvent.Machine, requested: RestoreEvent.Requested, repository: any RepositoryStore, target: (any VMRestoring)?,
         throttle: TokenBucket?, busy: inout RestoreDiskCopy.Busy
     ) async throws {
         let prepared: RestoreEvent.TargetPrepared? =
