@@ -32,13 +32,17 @@ public struct HealthCheck: Sendable {
 
     let store: EventStore
     let logger: Logger
+    /// For a repository service: its token (the secrets folder) and staging folder.
+    let settings: JobManagerSettings
     /// Called after each append with the stream's version (the crash tests' hook).
     let afterAppend: (@Sendable (Int64) throws -> Void)?
 
     public init(
-        store: EventStore, logger: Logger = Logger(label: "tidemark.health"), afterAppend: (@Sendable (Int64) throws -> Void)? = nil
+        store: EventStore, logger: Logger = Logger(label: "tidemark.health"), settings: JobManagerSettings = JobManagerSettings(),
+        afterAppend: (@Sendable (Int64) throws -> Void)? = nil
     ) {
         self.store = store
+        self.settings = settings
         self.logger = logger
         self.afterAppend = afterAppend
     }
@@ -50,7 +54,11 @@ public struct HealthCheck: Sendable {
         repositoryID: String, definition: RepositoryDefinition, trigger: Trigger, actor: String, everyDays: Int? = nil,
         budgetBytes: Int64? = nil, now: Date = Date()
     ) async throws -> Report? {
-        guard definition.folderURL != nil else { throw RepositoryError(.notWritable, definition.remoteRefusal("a health check")) }
+        if definition.isRemote {
+            return try await runThroughService(
+                repositoryID: repositoryID, definition: definition, trigger: trigger, actor: actor, everyDays: everyDays,
+                budgetBytes: budgetBytes, now: now)
+        }
         let repository = try await Self.blocking { () throws(RepositoryError) in
             try BackupRepository.open(at: URL(fileURLWithPath: definition.path))
         }
@@ -129,7 +137,8 @@ public struct HealthCheck: Sendable {
             }
             let (report, learnt, quarantined) = outcome
             verdicts = learnt
-            let entries = try Self.entries(for: report, quarantined: Set(quarantined), check: check, repository: repository)
+            let entries = try Self.entries(
+                for: report, quarantined: Set(quarantined), check: check, isQuarantined: { repository.chunks.isQuarantined($0) })
             if let damage = entries.damage { damaged.append(damage) }
             try await writer.record(&state, entries.entries, correlation: check)
             if !report.damage.isEmpty {
@@ -148,7 +157,7 @@ public struct HealthCheck: Sendable {
     /// One restore point's outcome as one append: the bad chunks it met first seen in this
     /// check, its damage, and its verification.
     static func entries(
-        for report: RepositoryHealth.PointReport, quarantined: Set<ChunkID>, check: String, repository: BackupRepository
+        for report: RepositoryHealth.PointReport, quarantined: Set<ChunkID>, check: String, isQuarantined: (ChunkID) -> Bool
     ) throws -> (entries: [HealthWriter.Entry], damage: HealthEvent.PointDamaged?) {
         var entries: [HealthWriter.Entry] = []
         let point = report.restorePoint
@@ -162,7 +171,7 @@ public struct HealthCheck: Sendable {
         }
         for chunk in report.missing.sorted(by: { $0.hex < $1.hex }) {
             // Missing because a check set it aside earlier: corrupt, and already quarantined.
-            let inQuarantine = repository.chunks.isQuarantined(chunk)
+            let inQuarantine = isQuarantined(chunk)
             entries.append(
                 try HealthWriter.Entry(
                     inQuarantine ? .chunkCorrupt : .chunkMissing,

@@ -219,6 +219,11 @@ public struct ServiceRepository: RepositoryStore {
         return ChunkStore.Write(chunk: id, storedBytes: file.count)
     }
 
+    /// The service re-reads and re-hashes every chunk of the point on its own host.
+    public func verify(point: String) throws(RepositoryError) -> RepositoryProtocol.Verification {
+        try call("verifying \(point) on \(url)") { client throws(RemoteRepositoryError) in try client.verify(point: point) }
+    }
+
     // MARK: upkeep
 
     /// Asks the service to delete; while the point is immutable the service refuses (and

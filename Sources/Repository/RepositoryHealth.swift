@@ -21,6 +21,13 @@ public struct RepositoryHealth: Sendable {
         public let offset: Int64
         public let chunk: ChunkID?
         public let problem: String
+
+        public init(disk: String, offset: Int64, chunk: ChunkID?, problem: String) {
+            self.disk = disk
+            self.offset = offset
+            self.chunk = chunk
+            self.problem = problem
+        }
     }
 
     /// What verifying one restore point found.
@@ -32,6 +39,14 @@ public struct RepositoryHealth: Sendable {
         /// Chunks read and found corrupt / missing for the first time in this check.
         public let corrupt: [ChunkID: String]
         public let missing: Set<ChunkID>
+
+        public init(restorePoint: String, bytes: Int64, damage: [Damage], corrupt: [ChunkID: String], missing: Set<ChunkID>) {
+            self.restorePoint = restorePoint
+            self.bytes = bytes
+            self.damage = damage
+            self.corrupt = corrupt
+            self.missing = missing
+        }
     }
 
     /// Bytes of the non-zero blocks a restore point names: what verifying it reads.

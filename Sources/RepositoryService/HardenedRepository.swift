@@ -464,6 +464,17 @@ public final class HardenedRepository: Sendable {
 
     /// Re-hashes every chunk a restore point names; the chunks that are missing or damaged.
     public func verify(point: String) throws(RepositoryServiceError) -> (chunks: Int, problems: [String]) {
+        let (chunks, bad) = try verifyChunks(point: point)
+        return (chunks, bad.map { "chunk \($0.chunk.hex) is \($0.problem)" })
+    }
+
+    /// `verify`, each bad chunk with its problem. With `quarantining` (who asked), a corrupt
+    /// chunk is moved to `quarantine/` (journaled): nothing is lost, since its bytes were not
+    /// its block's any more, and the service answers "missing" for it from then on, so the
+    /// next backup that meets the block sends it again (a chunk that arrives whole heals it).
+    public func verifyChunks(
+        point: String, quarantining requester: (actor: String, client: String?)? = nil
+    ) throws(RepositoryServiceError) -> (chunks: Int, bad: [(chunk: ChunkID, problem: ChunkProblem, quarantined: Bool)]) {
         var chunks = Set<ChunkID>()
         do throws(RepositoryError) {
             let disks = try repository.disks(of: point)
@@ -474,11 +485,26 @@ public final class HardenedRepository: Sendable {
         } catch {
             throw RepositoryServiceError(error)
         }
-        var problems: [String] = []
+        var bad: [(chunk: ChunkID, problem: ChunkProblem, quarantined: Bool)] = []
         for chunk in chunks.sorted(by: { $0.hex < $1.hex }) {
-            if case .failure(let problem) = repository.chunks.read(chunk) { problems.append("chunk \(chunk.hex) is \(problem)") }
+            guard case .failure(let problem) = repository.chunks.read(chunk) else { continue }
+            var quarantined = false
+            if let requester, problem != .missing {
+                do {
+                    quarantined = try RepositoryHealth(repository: repository).quarantine(chunk)
+                } catch {
+                    throw RepositoryServiceError(error)
+                }
+                if quarantined {
+                    try journal.record(
+                        "chunk.quarantine", chunk.hex, outcome: "done", reason: "\(problem)", actor: requester.actor,
+                        client: requester.client,
+                        at: clock())
+                }
+            }
+            bad.append((chunk, problem, quarantined))
         }
-        return (chunks.count, problems)
+        return (chunks.count, bad)
     }
 
     /// Collects the chunks no manifest names and that are older than a day, under the

@@ -25,9 +25,33 @@ public enum RepositoryProtocol {
     public struct Verification: Codable, Sendable, Equatable {
         public var chunks: Int
         public var problems: [String]
-        public init(chunks: Int, problems: [String]) {
+        /// The same problems by chunk, for a backup server's health check to record (absent
+        /// from older services).
+        public var chunkProblems: [ChunkVerdict]?
+        enum CodingKeys: String, CodingKey {
+            case chunks, problems
+            case chunkProblems = "chunk_problems"
+        }
+        public init(chunks: Int, problems: [String], chunkProblems: [ChunkVerdict]? = nil) {
             self.chunks = chunks
             self.problems = problems
+            self.chunkProblems = chunkProblems
+        }
+    }
+
+    /// One chunk a verification found bad: missing, or its bytes not what its name says.
+    public struct ChunkVerdict: Codable, Sendable, Equatable {
+        public var chunk: String
+        public var problem: String
+        public var missing: Bool
+        /// Set aside by the service (`quarantine/`): it answers "missing" for it from now on,
+        /// so the next backup that meets its block sends it again.
+        public var quarantined: Bool
+        public init(chunk: String, problem: String, missing: Bool, quarantined: Bool) {
+            self.chunk = chunk
+            self.problem = problem
+            self.missing = missing
+            self.quarantined = quarantined
         }
     }
 

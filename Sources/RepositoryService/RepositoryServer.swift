@@ -227,9 +227,15 @@ struct Routes {
 
     @Sendable func verify(_ request: Request, context: RepositoryRequestContext) async throws -> Response {
         let point = context.parameters.get("id") ?? ""
+        let (actor, client) = (context.actor, context.clientAddress)
         return await answer { () throws(RepositoryServiceError) -> Response in
-            let (chunks, problems) = try repository.verify(point: point)
-            return try Self.json(RepositoryProtocol.Verification(chunks: chunks, problems: problems))
+            let (chunks, bad) = try repository.verifyChunks(point: point, quarantining: (actor, client))
+            return try Self.json(
+                RepositoryProtocol.Verification(
+                    chunks: chunks, problems: bad.map { "chunk \($0.chunk.hex) is \($0.problem)" },
+                    chunkProblems: bad.map {
+                        .init(chunk: $0.chunk.hex, problem: "\($0.problem)", missing: $0.problem == .missing, quarantined: $0.quarantined)
+                    }))
         }
     }
 

@@ -7,4 +7,10 @@ extension GlobalOptions {
     func secretsLocation() throws -> SecretsLocation {
         SecretsLocation(dataDirectory: try CatalogDatabase(options: self, logger: try makeLogger()).dataDirectory.path)
     }
+
+    /// The Job Manager's settings as this host's commands use them: secrets and the staging
+    /// of transfers to repository services under the data folder.
+    func jobManagerSettings() throws -> JobManagerSettings {
+        JobManagerSettings.fromEnvironment(dataDirectory: try CatalogDatabase(options: self, logger: try makeLogger()).dataDirectory)
+    }
 }

@@ -36,7 +36,9 @@ struct RepositoryCheckCommand: AsyncParsableCommand {
             let state = try await catalog.load()
             let id = try state.require(RepositoryDefinition.self, named: name)
             guard let definition = state.repositories[id]?.definition else { return nil }
-            return try await HealthCheck(store: catalog.events, logger: try options.global.makeLogger()).run(
+            return try await HealthCheck(
+                store: catalog.events, logger: try options.global.makeLogger(), settings: try options.global.jobManagerSettings()
+            ).run(
                 repositoryID: id, definition: definition, trigger: .manual, actor: actor, everyDays: all ? 0 : nil, budgetBytes: budget)
         }
         guard let report else {

@@ -129,6 +129,29 @@ struct ServiceRepositoryJobTests {
         // The service journaled each refusal on its own host.
         let journal = try String(contentsOfFile: world.servicePath + "/service/journal.jsonl", encoding: .utf8)
         #expect(journal.split(separator: "\n").filter { $0.contains("point.delete") && $0.contains("refused") }.count == 2)
+
+        // A chunk rots on the service's disk: the health check through the service finds it,
+        // with the disk and offset; the service sets it aside, the next backup sends it again,
+        // and the next check is clean.
+        let chunkFiles = (FileManager.default.enumerator(atPath: world.servicePath + "/chunks")?.allObjects as? [String] ?? [])
+            .filter { $0.count > 60 && !$0.contains(".") }.sorted()
+        let victim = try #require(chunkFiles.first)
+        let path = world.servicePath + "/chunks/" + victim
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count - 1] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let name = String(try #require(victim.split(separator: "/").last))
+        let check = try world.tidemark(["repository", "check", "repo", "--all"])
+        #expect(
+            check.status == 1 && check.output.contains("damaged: restore point") && check.output.contains("chunk \(name)"),
+            "\(check.output)")
+        #expect(
+            !FileManager.default.fileExists(atPath: path)
+                && FileManager.default.fileExists(atPath: world.servicePath + "/quarantine/\(name)"))
+        let healing = try world.tidemark(["job", "start", environment.jobName])
+        #expect(healing.status == 0, "\(healing.output)")
+        let clean = try world.tidemark(["repository", "check", "repo", "--all"])
+        #expect(clean.status == 0 && clean.output.contains(": clean"), "\(clean.output)")
     }
 
     @Test("a link cut for a few seconds mid-transfer costs a pause; one cut longer than the retry budget fails the task with the reason")

@@ -85,7 +85,7 @@ struct RepositoryServerTests {
         let fetched = try await call("GET", "/v1/chunks/\(a)").0
         #expect(fetched.status == 200)
         let verified = try await call("POST", "/v1/restore-points/vm-1-http/verify").0
-        #expect(verified.body == #"{"chunks":1,"problems":[]}"#, "\(verified.body)")
+        #expect(verified.body == #"{"chunk_problems":[],"chunks":1,"problems":[]}"#, "\(verified.body)")
         let status = try await call("GET", "/v1/status").0
         let read = try RepositoryProtocol.decoder().decode(RepositoryProtocol.Status.self, from: Data(status.body.utf8))
         #expect(read.immutableDays == 14 && read.restorePoints == 1 && read.usedBytes == Int64(aFile.count) && read.quotaBytes == nil)
