@@ -10,7 +10,7 @@ import Repository
 /// over HTTPS on loopback (`ServiceRepository`: names asked, chunks sent, the manifest sent
 /// last), each into an empty repository, in the same run. The target: 0.8× or more.
 enum BenchServiceBackup {
-    static let clientThreads = BlockingIOPool(name: "tidemark-bench-client", threads: 8)
+    static let clientThreads = BlockingIOPool(name: "tidemark-bench-client", threads: ServiceRepository.blocksInFlight)
 
     static func measure(
         size: Int64, scratch: URL, url: String, token: String, thumbprint: String
@@ -33,6 +33,7 @@ enum BenchServiceBackup {
         // which block while the service works, wait on threads of their own (as they would
         // in a backup server that is another process).
         transfer.io = clientThreads
+        transfer.parallelism = ServiceRepository.blocksInFlight
         start = clock.now
         let outcome = try await transfer.run()
         return (rate(clock.now - start), local, outcome.progress.bytesTransferred)

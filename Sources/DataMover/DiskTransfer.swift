@@ -102,7 +102,7 @@ public struct DiskTransfer: Sendable {
         let count = DiskManifest.blockCount(diskSize: diskSize, blockSize: blockSize)
         var progress = try await io.run { try resumedProgress(diskSize: diskSize) }
         let resumed = progress.blocks.count
-        let changed = await io.run { usableChangedBlocks(diskSize: diskSize) }
+        let changed = try await io.run { () throws(RepositoryError) in try usableChangedBlocks(diskSize: diskSize) }
         // Statistics of blocks done beyond the saved prefix: they join the progress with
         // their block, so a resume that reads them again does not count them twice.
         var pendingStatistics: [Int: (read: Int64, written: Int64, new: Bool)] = [:]
@@ -190,12 +190,14 @@ public struct DiskTransfer: Sendable {
     /// The base manifest is used only if it fits this disk and every chunk it names is
     /// still stored: it was read before this transfer took the repository's lock, and a
     /// prune may have run since. Otherwise everything is read (the result is the same).
-    private func usableChangedBlocks(diskSize: Int64) -> (base: DiskManifest, changed: Set<Int>)? {
+    private func usableChangedBlocks(diskSize: Int64) throws(RepositoryError) -> (base: DiskManifest, changed: Set<Int>)? {
         guard let changedBlocks, changedBlocks.base.diskSize == diskSize, changedBlocks.base.blockSize == blockSize else {
             return nil
         }
         let named = Set(changedBlocks.base.blocks.compactMap { $0 })
-        guard (try? repository.unsound(among: named))?.isEmpty == true else { return nil }
+        // Present is enough here: a chunk present but unsound is read again at the end
+        // (`storeUnsoundAgain`), one block rather than the whole disk.
+        guard try repository.absent(among: named).isEmpty else { return nil }
         return changedBlocks
     }
 

@@ -78,7 +78,15 @@ extension SessionRunner {
                 continue
             }
             if existing.contains(id) {
-                let removal = try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.removeRestorePoint(id) }
+                let removal: RestorePointRemoval
+                do {
+                    removal = try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.removeRestorePoint(id) }
+                } catch {
+                    guard error.code == .unreachable else { throw error }
+                    // Out of reach midway: the rest waits for the next session's retention.
+                    logger.warning("retention postponed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
+                    return
+                }
                 if case .immutable(let until) = removal {
                     // A hardened repository refuses until the point's immutability ends: kept,
                     // with that date, and removed by the first retention after it.

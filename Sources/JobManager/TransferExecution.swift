@@ -2,6 +2,7 @@ import BlockingIO
 import DataMover
 import Foundation
 import Infrastructure
+import RemoteRepository
 import Repository
 import WorkflowEvents
 
@@ -26,6 +27,11 @@ public enum TransferExecution {
         transfer.fenceToken = fenceToken
         transfer.logHead = logHead
         transfer.throttle = throttle
+        if repository is ServiceRepository {
+            // Each block waits a round trip or two on the link: more in flight hide them.
+            transfer.io = ServiceRepository.transferThreads
+            transfer.parallelism = ServiceRepository.blocksInFlight
+        }
         transfer.checkpointBytes = order.checkpointBytes
         transfer.checkpointInterval = .milliseconds(Int64((order.checkpointSeconds * 1000).rounded()))
         if let base = order.base {

@@ -1,3 +1,4 @@
+import BlockingIO
 import Foundation
 import Repository
 import RepositoryService
@@ -14,6 +15,15 @@ import Synchronization
 /// drops for a few seconds costs a pause, not the task. Past the budget the error says so,
 /// and the task's own retry later resumes from the progress saved here.
 public struct ServiceRepository: RepositoryStore {
+    /// Threads for the calls of transfers to services: each waits on the network (and, while
+    /// a link is down, between retries), so they stay off the shared pool that the folders'
+    /// writes and flushes use.
+    public static let transferThreads = BlockingIOPool(name: "tidemark-service", threads: blocksInFlight)
+    /// Blocks of one transfer in flight to a service at once (a folder's transfer has twice
+    /// the processors): each waits a round trip or two, which more in flight hide on a
+    /// long link; memory stays bounded (a block and its compressed form each).
+    public static let blocksInFlight = 16
+
     public let url: String
     public let staging: BackupRepository
     private let clients: ServiceClientPool
@@ -38,20 +48,38 @@ public struct ServiceRepository: RepositoryStore {
             throw RepositoryError(.refused, error.message)
         }
         self.url = url
+        staging = try Self.openStaging(folder, compressionLevel: compressionLevel, for: url)
+    }
+
+    /// The staging folder, made on first use in a folder of its own and renamed into place:
+    /// two first uses at once (a session and a restore) or a crash midway never leave a
+    /// half-made one that every later open would refuse.
+    static func openStaging(_ folder: URL, compressionLevel: Int32, for url: String) throws(RepositoryError) -> BackupRepository {
         let path = folder.standardizedFileURL.path
         if FileManager.default.fileExists(atPath: path + "/repository.json") {
-            staging = try BackupRepository.open(at: folder, compressionLevel: compressionLevel)
-        } else {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                    attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw RepositoryError(
-                    .notWritable, "cannot make the staging folder's parent for \(url) at \(path): \(error.localizedDescription)")
-            }
-            staging = try BackupRepository.create(at: folder, compressionLevel: compressionLevel)
+            return try BackupRepository.open(at: folder, compressionLevel: compressionLevel)
         }
+        let parent = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(
+                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw RepositoryError(
+                .notWritable, "cannot make the staging folder's parent for \(url) at \(parent): \(error.localizedDescription)")
+        }
+        let fresh = URL(fileURLWithPath: parent).appendingPathComponent(".new-\(UUID().uuidString.lowercased())")
+        _ = try BackupRepository.create(at: fresh, compressionLevel: compressionLevel)
+        if rename(fresh.path, path) != 0 {
+            // Another made it first, or something else is in the way.
+            try? FileManager.default.removeItem(at: fresh)
+            if !FileManager.default.fileExists(atPath: path + "/repository.json") {
+                throw RepositoryError(
+                    .notWritable,
+                    "cannot put the staging folder for \(url) in place at \(path): \(errnoText()); if it is an empty or partial folder, remove it"
+                )
+            }
+        }
+        return try BackupRepository.open(at: folder, compressionLevel: compressionLevel)
     }
 
     public var location: String { url }
@@ -213,6 +241,11 @@ public struct ServiceRepository: RepositoryStore {
         return Set(try call("asking \(url) which chunks it lacks") { client throws(RemoteRepositoryError) in try client.missing(names) })
     }
 
+    /// The service's one question answers both: what it lacks or holds torn.
+    public func absent(among ids: Set<ChunkID>) throws(RepositoryError) -> Set<ChunkID> {
+        try unsound(among: ids)
+    }
+
     public func commit(_ prepared: ChunkStore.PreparedBlock) throws(RepositoryError) -> ChunkStore.Write {
         guard let id = prepared.chunk, let file = prepared.file else { return ChunkStore.Write(chunk: prepared.chunk, storedBytes: 0) }
         try call("sending chunk \(id) to \(url)") { client throws(RemoteRepositoryError) in try client.putChunk(id, file: file) }
@@ -246,8 +279,14 @@ public struct ServiceRepository: RepositoryStore {
     /// The service collects (it decides what); the staging folder drops progress that expired.
     public func collectGarbage(dropProgressOlderThan age: TimeInterval?) throws(RepositoryError) -> Int64 {
         _ = try? staging.collectGarbage(dropProgressOlderThan: age)
-        return try call("asking \(url) to collect garbage") { client throws(RemoteRepositoryError) in try client.collectGarbage() }
-            .freedBytes
+        do {
+            return try attempt("asking \(url) to collect garbage") { client throws(RemoteRepositoryError) in try client.collectGarbage() }
+                .freedBytes
+        } catch {
+            // 409: a manifest is being kept meanwhile (another job's); the next retention asks again.
+            if error.status == 409 { throw RepositoryError(.busy, error.message) }
+            throw RepositoryError(error.code == .unreachable ? .unreachable : .refused, error.message)
+        }
     }
 
     public func space() -> RepositorySpaceReading {

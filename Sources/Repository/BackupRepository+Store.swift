@@ -36,6 +36,10 @@ extension BackupRepository: RepositoryStore {
         ids.filter { chunks.soundness(of: $0) != .sound }
     }
 
+    public func absent(among ids: Set<ChunkID>) throws(RepositoryError) -> Set<ChunkID> {
+        ids.filter { access(chunks.path(of: $0), F_OK) != 0 }
+    }
+
     public func commit(_ prepared: ChunkStore.PreparedBlock) throws(RepositoryError) -> ChunkStore.Write {
         try chunks.commit(prepared)
     }

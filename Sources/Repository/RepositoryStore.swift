@@ -46,6 +46,9 @@ public protocol RepositoryStore: Sendable {
     func holdsSoundly(_ id: ChunkID, blockLength: Int) throws(RepositoryError) -> Bool
     /// Of `ids`, those not held soundly: the last look before a manifest names them.
     func unsound(among ids: Set<ChunkID>) throws(RepositoryError) -> Set<ChunkID>
+    /// Of `ids`, those not there at all (cheaper than `unsound` for a folder): whether a base
+    /// manifest's chunks survived a prune, so changed-block tracking can build on it.
+    func absent(among ids: Set<ChunkID>) throws(RepositoryError) -> Set<ChunkID>
     /// Writes a prepared block (nothing for a zero block or one held already).
     func commit(_ prepared: ChunkStore.PreparedBlock) throws(RepositoryError) -> ChunkStore.Write
 

@@ -195,9 +195,13 @@ public final class HardenedRepository: Sendable {
         var missing: [String] = []
         for name in names {
             let id = try Self.chunkID(name)
-            // A chunk held is touched: its client is about to name it, so collection spares it
+            // Held soundly (present, header and length right): a chunk a power cut left torn or
+            // empty, written without a flush each, counts as missing and is sent again. A
+            // chunk held is touched: its client is about to name it, so collection spares it
             // for another grace period even if no manifest names it yet.
-            if utimensat(AT_FDCWD, repository.chunks.path(of: id), nil, 0) != 0 { missing.append(name) }
+            if repository.chunks.soundness(of: id) != .sound || utimensat(AT_FDCWD, repository.chunks.path(of: id), nil, 0) != 0 {
+                missing.append(name)
+            }
         }
         return missing
     }
@@ -223,7 +227,8 @@ public final class HardenedRepository: Sendable {
                 actor: actor, client: client, code: .quotaExceeded)
         }
         // Another put of the same chunk may have kept it meanwhile: its bytes are counted once.
-        if access(repository.chunks.path(of: id), F_OK) == 0 {
+        // A file that is there but torn (a power cut) is replaced, whole, by this one.
+        if repository.chunks.soundness(of: id) == .sound {
             quota.release(Int64(file.count))
             return false
         }
@@ -315,16 +320,21 @@ public final class HardenedRepository: Sendable {
             }
         }
         if held.contains(disk) {
-            // Kept already: the same one again is fine; another, or one that no longer reads,
+            // Kept already: the same disk again is fine (a client that lost the answer, or
+            // resumed after a crash, sends it again with a new time and log head: the blocks
+            // are what count, and the kept one stays); another, or one that no longer reads,
             // is never replaced.
-            guard let kept = try? repository.manifest(restorePoint: point, disk: disk), kept == manifest else {
+            guard let kept = try? repository.manifest(restorePoint: point, disk: disk),
+                kept.diskSize == manifest.diskSize, kept.blockSize == manifest.blockSize, kept.blocks == manifest.blocks
+            else {
                 try refuse(
                     "manifest.put", subject, because: "a different manifest is kept as \(subject): restore points are never overwritten",
                     actor: actor, client: client, code: .immutable)
             }
             if let record = try PointRecord.load(recordPath(point)) { return record }
         }
-        let absent = Set(manifest.blocks.compactMap { $0 }).filter { access(repository.chunks.path(of: $0), F_OK) != 0 }
+        // Held soundly, not merely present: a chunk a power cut left torn is not held.
+        let absent = Set(manifest.blocks.compactMap { $0 }).filter { repository.chunks.soundness(of: $0) != .sound }
         if let first = absent.first {
             try refuse(
                 "manifest.put", subject,

@@ -86,6 +86,25 @@ struct HardenedRepositoryTests {
         #expect(record.immutableUntil == fixture.clock.read().addingTimeInterval(14 * 86_400))
         #expect(
             try service.putManifest(point: "vm-1-aaaa", disk: "disk-2000", body: manifest, actor: "tmr_test0000", client: nil) == record)
+        // The same disk from a client that lost the answer, or resumed after a crash: a new
+        // time and log head, the same blocks. Answered with the record; the kept one stays.
+        let resent = try DiskManifest(
+            restorePoint: "vm-1-aaaa", disk: "disk-2000", diskSize: 2 * 262_144, blockSize: try BlockSize(bytes: 262_144),
+            blocks: [ChunkID(hex: a), ChunkID(hex: b)], createdAt: Date().addingTimeInterval(3_600),
+            logHead: DiskManifest.LogHead(position: 9, hash: String(repeating: "ab", count: 32)))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        #expect(
+            try service.putManifest(
+                point: "vm-1-aaaa", disk: "disk-2000", body: Array(try encoder.encode(resent)), actor: "tmr_test0000", client: nil)
+                == record)
+        #expect(try service.manifest(point: "vm-1-aaaa", disk: "disk-2000").logHead == nil)
+        // A chunk a power cut left torn is not held: asked about, it is missing; sent, it is replaced.
+        let aPath = service.repository.chunks.path(of: try #require(ChunkID(hex: a)))
+        #expect(truncate(aPath, 5) == 0)
+        #expect(try service.missing([a, b]) == [a])
+        #expect(try service.putChunk(a, file: aFile, actor: "tmr_test0000", client: nil), "the torn file is replaced")
+        #expect(try service.missing([a, b]).isEmpty)
         let other = try fixture.manifest("vm-1-aaaa", chunks: [b, a])
         let overwrite = try #require(throws: RepositoryServiceError.self) {
             try service.putManifest(point: "vm-1-aaaa", disk: "disk-2000", body: other, actor: "tmr_test0000", client: nil)
