@@ -49,12 +49,6 @@ public struct RepositoryDefinition: CatalogDefinition {
                 throw .invalid("\(subject)", "a repository is a folder (--path) or a repository service (--url), not both")
             }
             try service.validate(subject: subject)
-            guard verifyEveryDays == nil else {
-                throw .invalid(
-                    "\(subject) health-check interval",
-                    "scheduled health checks read a folder repository; a repository service re-hashes what it holds on its own host: remove --verify-every"
-                )
-            }
         } else {
             try validatePath(subject: subject)
         }

@@ -19,8 +19,10 @@ public struct HealthCheckService: Service {
     let interval: Duration
     let logger: Logger
 
-    public init(store: EventStore, interval: Duration = .seconds(900), logger: Logger) {
-        self.check = HealthCheck(store: store, logger: logger)
+    /// `settings`: where a repository service's token and staging folder are (the server's).
+    public init(store: EventStore, settings: JobManagerSettings = JobManagerSettings(), interval: Duration = .seconds(900), logger: Logger)
+    {
+        self.check = HealthCheck(store: store, logger: logger, settings: settings)
         self.catalog = CatalogStore(events: store, logger: logger)
         self.interval = interval
         self.logger = logger

@@ -100,7 +100,7 @@ struct ServerRun: AsyncParsableCommand {
                 RestoreRunnerService(manager: restores, logger: logger),
                 PublishRunnerService(manager: PublishManager(store: store, logger: logger), logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
-                HealthCheckService(store: store, logger: logger),
+                HealthCheckService(store: store, settings: manager.settings, logger: logger),
                 NotificationService(
                     store: store, secrets: manager.settings.secrets, logger: logger, backoff: notificationBackoff,
                     summaryInterval: summaryInterval),
