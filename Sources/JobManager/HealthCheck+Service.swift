@@ -24,8 +24,8 @@ extension HealthCheck {
         let writer = HealthWriter(store: store, stream: stream, actor: actor, afterAppend: afterAppend)
         let resumed = state.open != nil
         if state.open == nil {
-            let interval = everyDays ?? definition.verifyEveryDays ?? 0
-            let budget = budgetBytes ?? definition.verifyBudgetBytes ?? RepositoryDefinition.defaultVerifyBudgetBytes
+            let limits = Self.limits(of: definition, everyDays: everyDays, budgetBytes: budgetBytes)
+            let (interval, budget) = limits
             let known = state
             let plan = try await Self.blocking { () throws(RepositoryError) -> HealthPlan in
                 let candidates = try service.points().map { HealthPlan.Candidate(restorePoint: $0.restorePoint, createdAt: $0.createdAt) }
@@ -34,14 +34,8 @@ extension HealthCheck {
                     bytes: { point throws(RepositoryError) in Self.bytes(of: try Self.manifests(of: point, in: service)) })
             }
             guard !plan.planned.isEmpty else { return nil }
-            let started = HealthEvent.Started(
-                checkId: UUID().uuidString.lowercased(), repositoryId: repositoryID, repositoryName: definition.name,
-                trigger: trigger.rawValue, verifyEveryDays: interval, budgetBytes: budget, planned: plan.planned,
-                plannedBytes: plan.plannedBytes, due: plan.deferred)
-            try await writer.record(&state, [try HealthWriter.Entry(.healthCheckStarted, started)], correlation: started.checkId)
-            logger.notice(
-                "health check started",
-                metadata: ["repository": "\(definition.name)", "planned": "\(plan.planned.count)", "service": "\(service.url)"])
+            try await recordStart(
+                plan, repositoryID: repositoryID, definition: definition, trigger: trigger, limits: limits, state: &state, writer: writer)
         }
         guard let open = state.open else { return nil }
         let check = open.started.checkId
@@ -71,13 +65,8 @@ extension HealthCheck {
                     "restore point damaged", metadata: ["restore_point": "\(point)", "references": "\(outcome.report.damage.count)"])
             }
         }
-        guard let done = state.open else { return nil }
-        let finished = HealthEvent.Finished(
-            checkId: check, result: done.damaged > 0 ? "damaged" : "clean", verified: done.verified.count, damaged: done.damaged,
-            bytes: done.bytes, corruptChunks: done.corrupt, missingChunks: done.missing, healedChunks: 0, skipped: skipped)
-        try await writer.record(&state, [try HealthWriter.Entry(.healthCheckFinished, finished)], correlation: check)
-        logger.notice("health check finished", metadata: ["repository": "\(definition.name)", "result": "\(finished.result)"])
-        return Report(finished: finished, damaged: damaged, healed: [], resumed: resumed)
+        return try await recordFinish(
+            skipped: skipped, damaged: damaged, healed: [], resumed: resumed, definition: definition, state: &state, writer: writer)
     }
 
     static func manifests(of point: String, in service: ServiceRepository) throws(RepositoryError) -> [DiskManifest] {

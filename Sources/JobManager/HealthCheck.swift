@@ -73,8 +73,8 @@ public struct HealthCheck: Sendable {
         let writer = HealthWriter(store: store, stream: stream, actor: actor, afterAppend: afterAppend)
         let resumed = state.open != nil
         if state.open == nil {
-            let interval = everyDays ?? definition.verifyEveryDays ?? 0
-            let budget = budgetBytes ?? definition.verifyBudgetBytes ?? RepositoryDefinition.defaultVerifyBudgetBytes
+            let limits = Self.limits(of: definition, everyDays: everyDays, budgetBytes: budgetBytes)
+            let (interval, budget) = limits
             let known = state
             let (plan, heals) = try await Self.blocking { () throws(RepositoryError) -> (HealthPlan, Bool) in
                 var candidates: [HealthPlan.Candidate] = []
@@ -88,14 +88,8 @@ public struct HealthCheck: Sendable {
                 return (plan, heals)
             }
             guard !plan.planned.isEmpty || heals else { return nil }
-            let started = HealthEvent.Started(
-                checkId: UUID().uuidString.lowercased(), repositoryId: repositoryID, repositoryName: definition.name,
-                trigger: trigger.rawValue,
-                verifyEveryDays: interval, budgetBytes: budget, planned: plan.planned, plannedBytes: plan.plannedBytes, due: plan.deferred)
-            try await writer.record(&state, [try HealthWriter.Entry(.healthCheckStarted, started)], correlation: started.checkId)
-            logger.notice(
-                "health check started",
-                metadata: ["repository": "\(definition.name)", "planned": "\(plan.planned.count)", "bytes": "\(plan.plannedBytes)"])
+            try await recordStart(
+                plan, repositoryID: repositoryID, definition: definition, trigger: trigger, limits: limits, state: &state, writer: writer)
         }
         guard let open = state.open else { return nil }
         let check = open.started.checkId
@@ -145,13 +139,8 @@ public struct HealthCheck: Sendable {
                 logger.error("restore point damaged", metadata: ["restore_point": "\(point)", "references": "\(report.damage.count)"])
             }
         }
-        guard let done = state.open else { return nil }
-        let finished = HealthEvent.Finished(
-            checkId: check, result: done.damaged > 0 ? "damaged" : "clean", verified: done.verified.count, damaged: done.damaged,
-            bytes: done.bytes, corruptChunks: done.corrupt, missingChunks: done.missing, healedChunks: done.healed.count, skipped: skipped)
-        try await writer.record(&state, [try HealthWriter.Entry(.healthCheckFinished, finished)], correlation: check)
-        logger.notice("health check finished", metadata: ["repository": "\(definition.name)", "result": "\(finished.result)"])
-        return Report(finished: finished, damaged: damaged, healed: healed, resumed: resumed)
+        return try await recordFinish(
+            skipped: skipped, damaged: damaged, healed: healed, resumed: resumed, definition: definition, state: &state, writer: writer)
     }
 
     /// One restore point's outcome as one append: the bad chunks it met first seen in this
