@@ -19,9 +19,7 @@ extension HealthCheck {
         now: Date
     ) async throws -> Report? {
         let service = try await definition.openService(id: repositoryID, settings: settings)
-        let stream = try StreamName(HealthEvent.stream(of: repositoryID))
-        var state = HealthState(events: try await store.readStream(stream, limit: 10_000_000))
-        let writer = HealthWriter(store: store, stream: stream, actor: actor, afterAppend: afterAppend)
+        var (state, writer) = try await openStream(of: repositoryID, actor: actor)
         let resumed = state.open != nil
         if state.open == nil {
             let limits = Self.limits(of: definition, everyDays: everyDays, budgetBytes: budgetBytes)

@@ -1,4 +1,5 @@
 import Catalog
+import EventStore
 import Foundation
 import WorkflowEvents
 
@@ -11,6 +12,13 @@ extension HealthCheck {
             everyDays ?? definition.verifyEveryDays ?? 0,
             budgetBytes ?? definition.verifyBudgetBytes ?? RepositoryDefinition.defaultVerifyBudgetBytes
         )
+    }
+
+    /// The repository's health stream read back (a check left open there resumes) and its writer.
+    func openStream(of repositoryID: String, actor: String) async throws -> (HealthState, HealthWriter) {
+        let stream = try StreamName(HealthEvent.stream(of: repositoryID))
+        let state = HealthState(events: try await store.readStream(stream, limit: 10_000_000))
+        return (state, HealthWriter(store: store, stream: stream, actor: actor, afterAppend: afterAppend))
     }
 
     /// `HealthCheckStarted` with the plan, before the first read.

@@ -68,9 +68,7 @@ public struct HealthCheck: Sendable {
                 "repository '\(definition.name)' is encrypted: health checks need its key, which the catalog does not hold yet")
         }
         let health = RepositoryHealth(repository: repository)
-        let stream = try StreamName(HealthEvent.stream(of: repositoryID))
-        var state = HealthState(events: try await store.readStream(stream, limit: 10_000_000))
-        let writer = HealthWriter(store: store, stream: stream, actor: actor, afterAppend: afterAppend)
+        var (state, writer) = try await openStream(of: repositoryID, actor: actor)
         let resumed = state.open != nil
         if state.open == nil {
             let limits = Self.limits(of: definition, everyDays: everyDays, budgetBytes: budgetBytes)
