@@ -43,9 +43,13 @@ public final class BlockingIOPool: Sendable {
 }
 
 /// The pool's queue of closures, waited on by its threads.
+///
+/// A taken slot is emptied at once: a closure that ran must not stay referenced by the
+/// queue, since what it captured (a repository's lock, a descriptor) is released only when
+/// its last reference goes.
 private final class WorkQueue: @unchecked Sendable {
     private let condition = NSCondition()
-    private var pending: [@Sendable () -> Void] = []
+    private var pending: [(@Sendable () -> Void)?] = []
     private var head = 0
 
     func submit(_ work: @escaping @Sendable () -> Void) {
@@ -60,6 +64,7 @@ private final class WorkQueue: @unchecked Sendable {
             condition.lock()
             while head == pending.count { condition.wait() }
             let work = pending[head]
+            pending[head] = nil
             head += 1
             if head == pending.count {
                 pending.removeAll(keepingCapacity: true)
@@ -69,7 +74,7 @@ private final class WorkQueue: @unchecked Sendable {
                 head = 0
             }
             condition.unlock()
-            work()
+            work?()
         }
     }
 }

@@ -95,7 +95,7 @@ public struct DiskTransfer: Sendable {
         // Held to the end: garbage collection cannot remove a chunk this transfer relies on.
         let fence = fenceToken.map { DiskProgressFence(restorePoint: restorePoint, disk: disk, token: $0) }
         let hold = try await io.run { () throws(RepositoryError) in try repository.beginTransfer(fence: fence) }
-        defer { withExtendedLifetime(hold) {} }
+        defer { hold.release() }
         let clock = ContinuousClock()
         let started = clock.now
         let diskSize = source.size

@@ -201,7 +201,7 @@ public struct ServiceRepository: RepositoryStore {
 
     /// The chunks it names are on the service already (each put is answered once kept).
     public func saveProgress(_ progress: DiskProgress, hold: RepositoryHold) throws(RepositoryError) {
-        try staging.whileHolding(hold.fenceClaimed) { () throws(RepositoryError) in
+        try staging.whileHolding(hold.fence) { () throws(RepositoryError) in
             try staging.saveProgress(progress, barrier: nil, fence: nil)
         }
     }
@@ -210,7 +210,7 @@ public struct ServiceRepository: RepositoryStore {
     /// cannot send one after its successor took over. The service refuses a manifest naming
     /// a chunk it does not hold.
     public func save(_ manifest: DiskManifest, keepingProgress progress: DiskProgress?, hold: RepositoryHold) throws(RepositoryError) {
-        try staging.whileHolding(hold.fenceClaimed) { () throws(RepositoryError) in
+        try staging.whileHolding(hold.fence) { () throws(RepositoryError) in
             if let progress { try staging.saveProgress(progress, barrier: nil, fence: nil) }
             _ = try call("sending the manifest of \(manifest.restorePoint)/\(manifest.disk) to \(url)") {
                 client throws(RemoteRepositoryError) in try client.putManifest(manifest)

@@ -22,7 +22,7 @@ public enum DiskRestore {
         let ownFolder = (repository as? BackupRepository).map { [$0.root.path] } ?? []
         try RestoreTarget.checkOutside(path, knownRepositories: knownRepositories + ownFolder)
         let hold = try repository.readHold(wait: false)
-        defer { withExtendedLifetime(hold) {} }
+        defer { hold.release() }
         var existing = stat()
         if lstat(path, &existing) == 0 {
             guard (existing.st_mode & S_IFMT) == S_IFREG else {
@@ -87,7 +87,7 @@ public enum DiskRestore {
         -> Result
     {
         let hold = try repository.readHold(wait: false)
-        defer { withExtendedLifetime(hold) {} }
+        defer { hold.release() }
         try forEachStoredBlock(of: manifest, from: repository) { _, _ throws(RepositoryError) in }
         return Result(bytesWritten: 0, blocksChecked: manifest.blocks.count)
     }

@@ -39,7 +39,7 @@ public struct GarbageCollector: Sendable {
         throws(RepositoryError) -> Report
     {
         let lock = try repository.lock(.exclusive, wait: wait)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         var dropped = 0
         if let age {
             for saved in try savedProgress() {

@@ -63,7 +63,7 @@ public struct RepositoryHealth: Sendable {
     /// same check learnt, so a chunk shared by many points is read once per check.
     public func verify(_ restorePoint: String, verdicts: inout [ChunkID: ChunkProblem?]) throws(RepositoryError) -> PointReport {
         let lock = try repository.lock(.shared, wait: false)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         var damage: [Damage] = []
         var corrupt: [ChunkID: String] = [:]
         var missing = Set<ChunkID>()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Who may work on a repository at the same time: any number of backups and restores
 /// (shared), or one deleter — retention or garbage collection — alone (exclusive).
@@ -8,13 +9,18 @@ import Foundation
 /// end, and for all that time it holds the shared lock. The lock is an `flock` on
 /// `locks/repository.lock`; the kernel releases it when its process dies, so a crashed
 /// backup never blocks collection.
+///
+/// Its holder lets it go with `release()` when its work ends, not when the last reference
+/// goes: a reference kept a moment longer by a thread pool's closure would otherwise hold
+/// the lock (and the lock file open for writing) after the work was over.
 public final class RepositoryLock: Sendable {
     public enum Mode: Sendable {
         case shared
         case exclusive
     }
 
-    private let descriptor: Int32
+    /// -1 once released.
+    private let descriptor: Mutex<Int32>
 
     init(repository: BackupRepository, mode: Mode, wait: Bool) throws(RepositoryError) {
         let folder = repository.root.appendingPathComponent("locks").path
@@ -43,17 +49,25 @@ public final class RepositoryLock: Sendable {
             }
             throw RepositoryError(.io, "cannot lock the repository \(repository.root.path): \(errnoText(code))")
         }
-        self.descriptor = descriptor
+        self.descriptor = Mutex(descriptor)
     }
 
-    deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
+    /// Lets the lock go; later calls do nothing.
+    public func release() {
+        descriptor.withLock { descriptor in
+            guard descriptor >= 0 else { return }
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+            descriptor = -1
+        }
     }
+
+    deinit { release() }
 }
 
 extension BackupRepository {
-    /// Takes the repository lock; it is held until the returned value goes away.
+    /// Takes the repository lock; it is held until `release()` (or until the returned value
+    /// goes away).
     public func lock(_ mode: RepositoryLock.Mode, wait: Bool) throws(RepositoryError) -> RepositoryLock {
         try RepositoryLock(repository: self, mode: mode, wait: wait)
     }

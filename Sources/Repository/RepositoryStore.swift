@@ -65,11 +65,12 @@ public protocol RepositoryStore: Sendable {
 }
 
 /// What a repository keeps for a reader or a transfer until it lets go (a lock, a flush
-/// barrier, a fence); released when the last reference goes.
+/// barrier, a fence). Its holder calls `release()` when its work ends; the last reference
+/// going releases it too, as a backstop.
 public final class RepositoryHold: Sendable {
     let lock: RepositoryLock?
     let barrier: ChunkFlushBarrier?
-    let fence: DiskProgressFence?
+    public let fence: DiskProgressFence?
 
     init(lock: RepositoryLock?, barrier: ChunkFlushBarrier? = nil, fence: DiskProgressFence? = nil) {
         self.lock = lock
@@ -83,7 +84,8 @@ public final class RepositoryHold: Sendable {
         RepositoryHold(lock: lock, fence: fence)
     }
 
-    public var fenceClaimed: DiskProgressFence? { fence }
+    /// Lets the repository's lock go now; later calls do nothing.
+    public func release() { lock?.release() }
 }
 
 /// What asking to remove a restore point did.

@@ -40,7 +40,7 @@ public struct RepositoryVerifier: Sendable {
     /// backup can have just deduplicated against the damaged file.
     public func verify(restorePoints selected: [String]? = nil, quarantine: Bool = false) throws(RepositoryError) -> Report {
         let lock = try repository.lock(quarantine ? .exclusive : .shared, wait: false)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         let restorePoints: [String]
         if let selected {
             // A restore point that is not there is bad input, named with those that are.

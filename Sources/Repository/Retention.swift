@@ -94,7 +94,7 @@ extension BackupRepository {
     ) throws(RepositoryError) -> [String] {
         _ = try policy.validated()
         let lock = try lock(.exclusive, wait: false)
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         let doomed = try retentionPlan(policy, prefix: prefix, wholeRepository: wholeRepository, removingLast: removingLast, now: now)
         for candidate in doomed { try deleteRestorePoint(candidate.restorePoint) }
         return doomed.map(\.restorePoint)

@@ -299,7 +299,7 @@ public final class HardenedRepository: Sendable {
         } catch {
             throw RepositoryServiceError(error)
         }
-        defer { withExtendedLifetime(lock) {} }
+        defer { lock.release() }
         return try pointOperations.withLock { _ throws(RepositoryServiceError) -> PointRecord in
             try keep(manifest, subject: subject, actor: actor, client: client)
         }

@@ -104,6 +104,22 @@ struct RetentionAndGCTests {
         #expect(try ImageMaker.sha256(of: restored) == ImageMaker.sha256(of: image))
     }
 
+    @Test("a hold its holder released lets retention run at once, though a reference to it remains")
+    func releasedHoldLetsRetentionRun() throws {
+        let (folder, _, repository) = try imageAndRepository("released", megabytes: 1)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let transfer = try repository.beginTransfer(fence: nil)
+        let reader = try repository.readHold(wait: false)
+        // Still referenced (as a thread pool's closure may keep it a moment): the lock holds.
+        let busy = #expect(throws: RepositoryError.self) { try repository.applyRetention(.restorePoints(3)) }
+        #expect(busy?.code == .busy)
+        transfer.release()
+        reader.release()
+        reader.release()
+        #expect(try repository.applyRetention(.restorePoints(3)).isEmpty)
+        withExtendedLifetime((transfer, reader)) {}
+    }
+
     @Test("collection keeps the chunks of an interrupted transfer, which then resumes intact")
     func collectionKeepsInterruptedTransfer() async throws {
         let (folder, image, repository) = try imageAndRepository("interrupted", megabytes: 8)

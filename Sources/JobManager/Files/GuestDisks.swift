@@ -63,7 +63,7 @@ public struct GuestDisks: Sendable {
         let point = record.point.restorePointId
         let (manifests, lock) = try await PointDisks.manifests(chosenDisks.names, of: point, in: repository)
         let disks = try await BlockingIOPool.shared.run { () throws -> [Disk] in
-            defer { withExtendedLifetime(lock) {} }
+            defer { lock.release() }
             return try manifests.map { manifest in
                 try Self.describe(RestorePointExport(manifest: manifest, repository: repository, cacheBytes: 8 << 20))
             }

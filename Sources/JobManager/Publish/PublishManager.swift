@@ -241,7 +241,7 @@ public struct PublishManager: Sendable {
             if !endWhenInterrupted && Task.isCancelled && reason.hasPrefix("interrupted") {
                 let overlays = opened.exports.compactMap { $0.backend as? OverlayExport }
                 try? await BlockingIOPool.shared.run { () throws in for overlay in overlays { try overlay.flush() } }
-                withExtendedLifetime(opened.lock) {}
+                opened.lock.release()
                 throw CancellationError()
             }
             let figures = server.figures
@@ -259,7 +259,7 @@ public struct PublishManager: Sendable {
             // Recorded even when this task was cancelled (Ctrl-C, a server's shutdown): an
             // unstructured task does not inherit the cancellation.
             try await Task { try await recorder.record([try .init(.stopped, stopped)]) }.value
-            withExtendedLifetime(opened.lock) {}
+            opened.lock.release()
             if let overlayError { throw overlayError }
             return stopped
         }

@@ -37,7 +37,7 @@ struct RestoreRunner {
         do {
             // Held to the end: retention and collection wait rather than delete what is read.
             let (repository, lock) = try await openRepository(requested)
-            defer { withExtendedLifetime(lock) {} }
+            defer { lock.release() }
             let throttle = requested.what == .files ? nil : try await throttle(requested)
             let target = try await openTarget(requested)
             do {
