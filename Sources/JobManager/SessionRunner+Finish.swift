@@ -1,6 +1,7 @@
 import BlockingIO
 import Catalog
 import CatalogStore
+import EventStore
 import Foundation
 import Infrastructure
 import Repository
@@ -121,9 +122,23 @@ extension SessionRunner {
     }
 
     /// Restore points in use, with how: published over NBD and not stopped — served now, or
-    /// to be served again by a server after its process died (`publish stop` releases it).
+    /// to be served again by a server after its process died (`publish stop` releases it);
+    /// and read by a restore not finished (a folder's lock keeps its collection away while a
+    /// restore reads, but not retention's removal of the manifests, and a repository service
+    /// has no lock at all: it would collect the chunks of a point removed under a restore).
     func heldRestorePoints() async throws -> [String: String] {
         var held: [String: String] = [:]
+        let restores = try await context.store.openStreams(
+            opened: RestoreEvent.logKind(.requested), closedBy: RestoreEvent.Kind.finished.rawValue, field: RestoreEvent.Field.restoreId)
+        for (stream, _) in restores {
+            guard let restore = RestoreEvent.restore(inStream: stream),
+                let requested = RestoreState(events: try await context.store.readStream(try StreamName(stream), limit: 1)).requested
+            else { continue }
+            for machine in requested.vms {
+                held[machine.restorePointId] =
+                    "read by restore \(restore.prefix(8)), not finished ('tidemark restore resume \(restore.prefix(8))' finishes it)"
+            }
+        }
         let open = try await context.store.openStreams(
             opened: PublishEvent.logKind(.requested), closedBy: PublishEvent.Kind.stopped.rawValue, field: PublishEvent.Field.restorePointId
         )

@@ -96,6 +96,39 @@ struct SessionBehaviourTests {
         #expect(kept.count == 3 && fourth.machines.first?.restorePoint.map(kept.contains) == true, "\(kept)")
     }
 
+    @Test("a restore not finished keeps its restore point from retention until it ends")
+    func retentionSparesARestoresPoint() async throws {
+        let environment = try await JobEnvironment.make(
+            vms: 1, diskSize: 1 << 20, retention: "3 restore points", twoPersonApproval: false)
+        defer { environment.remove() }
+        for _ in 0..<3 { _ = try await environment.runInProcess() }
+        let points = try await environment.database.administratorQuery(
+            "SELECT data->>'restore_point_id' FROM tidemark.events WHERE event_type = 'RestorePointCreated' ORDER BY position")
+        let oldest: String = try points.decode(0, 0)
+        // The restore's process dies right after its request is recorded.
+        let file = environment.folder.appendingPathComponent("restored.img").path
+        let killed = try environment.tidemark(
+            ["restore", "disk", "--vm", "lab-vm-01", "--point", oldest, "--disk", "2000", "--to", file], crashAfter: 1)
+        #expect(killed.killed, "\(killed.output)")
+        _ = try await environment.runInProcess()
+        let deferred = try await environment.database.administratorQuery(
+            "SELECT data->>'restore_point_id', data->>'reason' FROM tidemark.events WHERE event_type = 'RetentionDeferred'")
+        #expect(deferred.rowCount == 1)
+        #expect(try deferred.decode(0, 0, as: String.self) == oldest)
+        let reason: String = try deferred.decode(0, 1)
+        #expect(reason.contains("read by restore") && reason.contains("tidemark restore resume"), "\(reason)")
+        // Resumed, the restore finishes from the point; the next retention removes it.
+        let restore: String = try await environment.database.administratorQuery(
+            "SELECT data->>'restore_id' FROM tidemark.events WHERE event_type = 'RestoreRequested'"
+        ).decode(0, 0)
+        let resumed = try environment.tidemark(["restore", "resume", restore])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        _ = try await environment.runInProcess()
+        let removed = try await environment.database.administratorQuery(
+            "SELECT data->>'restore_point_id' FROM tidemark.events WHERE event_type = 'RestorePointRemoved'")
+        #expect((0..<removed.rowCount).map { try? removed.decode($0, 0, as: String.self) }.contains(oldest))
+    }
+
     @Test("a job whose repository service cannot be reached ends failed with the service's address, and writes nothing")
     func unreachableServiceRefused() async throws {
         let environment = try await JobEnvironment.make(vms: 1, diskSize: 1 << 20)
