@@ -252,8 +252,7 @@ final class SessionRunner: Sendable {
         let repository = self.repository
         let space = await BlockingIOPool.shared.run { repository.space() }
         let (online, free, capacity) = (space.online, space.freeBytes, space.capacityBytes)
-        // A service that cannot say its room (no quota, an older service) is not refused for it.
-        let percent = capacity > 0 ? (Double(free) / Double(capacity) * 1_000).rounded() / 10 : (repository is BackupRepository ? 0 : 100)
+        let percent = space.freePercent
         if let problem = space.problem { logger.warning("repository offline", metadata: ["reason": "\(problem)"]) }
         var checked = SessionEvent.RepositoryChecked(
             repositoryId: repositoryID, path: repository.location, online: online, freeBytes: free, capacityBytes: capacity,

@@ -51,6 +51,10 @@ public protocol RepositoryStore: Sendable {
     func absent(among ids: Set<ChunkID>) throws(RepositoryError) -> Set<ChunkID>
     /// Writes a prepared block (nothing for a zero block or one held already).
     func commit(_ prepared: ChunkStore.PreparedBlock) throws(RepositoryError) -> ChunkStore.Write
+    /// Every chunk the point's manifests name read again and re-hashed where it is stored (on
+    /// the service's own host for a service): what is wrong, empty when the point is sound. A
+    /// corrupt chunk is set aside, so the next transfer that needs it writes it again.
+    func verifyRestorePoint(_ id: String) throws(RepositoryError) -> [String]
 
     // MARK: upkeep
 
@@ -108,5 +112,11 @@ public struct RepositorySpaceReading: Sendable, Equatable {
         self.freeBytes = freeBytes
         self.capacityBytes = capacityBytes
         self.problem = problem
+    }
+
+    /// Free room in percent, one decimal. A repository online that cannot say its room (a
+    /// service with no quota, an older service) reads 100: it is not refused for it.
+    public var freePercent: Double {
+        capacityBytes > 0 ? (Double(freeBytes) / Double(capacityBytes) * 1_000).rounded() / 10 : (online ? 100 : 0)
     }
 }
