@@ -36,6 +36,9 @@ public struct JobDefinition: CatalogDefinition {
     /// definitions recorded before the setting existed, and when off: nil (never false, so
     /// one job has one definition).
     public var indexGuestFiles: Bool?
+    /// Set for a backup copy job: it copies another job's restore points into `repository`
+    /// (its objects are empty: it copies every VM of the source job). Nil for a backup job.
+    public var copy: BackupCopy?
 
     public init(
         name: String, description: String = "", server: UUIDString, objects: [ObjectSelector], exclusions: [Exclusion] = [],
@@ -86,7 +89,9 @@ public struct JobDefinition: CatalogDefinition {
         guard Set(proxies).count == proxies.count else {
             throw .invalid("\(subject) proxies", "a proxy is listed twice")
         }
-        guard !objects.isEmpty else {
+        if let copy {
+            try validateCopy(copy, subject: subject, in: catalog)
+        } else if objects.isEmpty {
             throw .invalid("\(subject) objects", "none given: add at least one VM, folder, cluster, host or tag, such as vm:web-01")
         }
         guard Set(objects).count == objects.count else {
@@ -112,7 +117,40 @@ public struct JobDefinition: CatalogDefinition {
         var result: [(kind: ObjectKind, id: UUIDString)] = [(.server, server), (.repository, repository)]
         result += proxies.map { (ObjectKind.proxy, $0) }
         if let predecessor = schedule.predecessor { result.append((.job, predecessor)) }
+        if let source = copy?.source, source != schedule.predecessor { result.append((.job, source)) }
         return result
+    }
+
+    /// A copy job copies a backup job's points into another repository; immediate copies
+    /// follow every session of the source, periodic ones keep a schedule of their own.
+    private func validateCopy(_ copy: BackupCopy, subject: String, in catalog: CatalogState) throws(CatalogError) {
+        guard let source = catalog.jobs[copy.source]?.definition else {
+            throw CatalogError(.notFound, "\(subject): the job to copy, \(catalog.label(.job, copy.source)), does not exist")
+        }
+        guard source.copy == nil else {
+            throw .invalid("\(subject) copy of", "'\(source.name)' is a copy job itself: copy the backup job it copies")
+        }
+        guard objects.isEmpty, exclusions.isEmpty else {
+            throw .invalid("\(subject) objects", "a copy job copies every VM of '\(source.name)': leave its objects and exclusions out")
+        }
+        guard repository != source.repository else {
+            throw .invalid(
+                "\(subject) repository",
+                "it is the repository '\(source.name)' backs up to: a copy there is no second copy; name another (see 'tidemark repository list')"
+            )
+        }
+        switch copy.mode {
+        case .immediate:
+            guard schedule == .after(job: copy.source) else {
+                throw .invalid(
+                    "\(subject) schedule",
+                    "an immediate copy runs after every session of '\(source.name)': leave the schedule out, or use --mode periodic")
+            }
+        case .periodic:
+            guard schedule != .after(job: copy.source) else {
+                throw .invalid("\(subject) schedule", "a periodic copy has a schedule of its own: give one, or use --mode immediate")
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@ public enum JobDocument {
     public static let keys = [
         "name", "description", "server", "objects", "exclusions", "repository", "proxies", "parallel_processing",
         "schedule", "time_zone", "backup_window", "retention", "retry", "application_aware", "block_size",
-        "compression_level", "enabled", "index_guest_files",
+        "compression_level", "enabled", "index_guest_files", "copy_of", "copy_mode", "gfs",
     ]
 
     /// Reads every job of a file; `file` names it in errors (`jobs.yaml line 7: ...`).
@@ -106,6 +106,9 @@ public enum JobDocument {
             case "block_size": settings.blockSize = try text()
             case "compression_level": settings.compressionLevel = try number(value, key)
             case "index_guest_files": settings.indexGuestFiles = try flag()
+            case "copy_of": settings.copyOf = try text()
+            case "copy_mode": settings.copyMode = try text()
+            case "gfs": settings.gfs = try text()
             case "enabled": settings.enabled = try flag()
             case "retry":
                 guard let retry = value.mapping else {

@@ -25,6 +25,12 @@ public struct JobSettings: Sendable, Equatable {
     public var compressionLevel: Int?
     public var enabled: Bool?
     public var indexGuestFiles: Bool?
+    /// The backup job a copy job copies (a name); only when the job is made.
+    public var copyOf: String?
+    /// `immediate` (the default for a copy job) or `periodic`.
+    public var copyMode: String?
+    /// `weekly 4, monthly 12, yearly 3`, or `none`.
+    public var gfs: String?
 
     public init() {}
 
@@ -36,6 +42,7 @@ public struct JobSettings: Sendable, Equatable {
             job = base
         } else {
             guard let name else { throw CatalogError(.invalidValue, "a new job needs a name") }
+            if let copyOf { return try copyJob(named: name, of: copyOf, in: state, defaultTimeZone: defaultTimeZone) }
             guard let server else {
                 throw CatalogError(
                     .invalidValue, "job '\(name)' needs the managed server its VMs live on: add --server NAME (see 'tidemark server list')")
@@ -51,6 +58,67 @@ public struct JobSettings: Sendable, Equatable {
             job = JobDefinition(
                 name: name, server: try state.require(ManagedServer.self, named: server), objects: [],
                 repository: try state.require(RepositoryDefinition.self, named: repository), timeZone: defaultTimeZone)
+        }
+        return try applied(to: job, in: state)
+    }
+
+    /// A new backup copy job: the source's server, no objects of its own, and (immediate, the
+    /// default) a schedule that follows every session of the source.
+    private func copyJob(
+        named name: String, of sourceName: String, in state: CatalogState, defaultTimeZone: String
+    )
+        throws(CatalogError) -> JobDefinition
+    {
+        let source = try state.require(JobDefinition.self, named: sourceName)
+        guard let sourceJob = state.jobs[source]?.definition else { throw CatalogError(.notFound, "there is no job '\(sourceName)'") }
+        guard let repository else {
+            throw CatalogError(
+                .invalidValue,
+                "copy job '\(name)' needs the repository to copy into: add --repository NAME (see 'tidemark repository list')")
+        }
+        guard objects == nil, exclusions == nil else {
+            throw CatalogError(
+                .invalidValue, "copy job '\(name)' copies every VM of '\(sourceJob.name)': leave --object and --exclude out")
+        }
+        if let server, try state.require(ManagedServer.self, named: server) != sourceJob.server {
+            throw CatalogError(.invalidValue, "copy job '\(name)': its VMs are those of '\(sourceJob.name)': leave --server out")
+        }
+        // A schedule given with an immediate copy is left to validation, which explains.
+        let mode = try BackupCopy.parseMode(copyMode ?? BackupCopy.Mode.immediate.rawValue)
+        var job = JobDefinition(
+            name: name, server: sourceJob.server, objects: [], repository: try state.require(RepositoryDefinition.self, named: repository),
+            schedule: mode == .immediate ? .after(job: source) : .manual, timeZone: defaultTimeZone)
+        job.copy = BackupCopy(source: source, mode: mode)
+        job.blockSizeBytes = sourceJob.blockSizeBytes
+        var rest = self
+        rest.server = nil
+        rest.copyMode = nil
+        return try rest.applied(to: job, in: state)
+    }
+
+    /// These settings over `job`.
+    private func applied(to base: JobDefinition, in state: CatalogState) throws(CatalogError) -> JobDefinition {
+        var job = base
+        if let copyOf, try state.require(JobDefinition.self, named: copyOf) != base.copy?.source {
+            throw CatalogError(
+                .invalidValue, "job '\(job.name)': whether a job copies, and what, is fixed when it is added: add a new copy job instead")
+        }
+        if let copyMode {
+            guard var copy = job.copy else {
+                throw CatalogError(.invalidValue, "job '\(job.name)' is a backup job: --mode is for copy jobs (add one with --copy-of)")
+            }
+            copy.mode = try BackupCopy.parseMode(copyMode)
+            // Switching to immediate follows the source again; to periodic, a schedule must come.
+            if copy.mode == .immediate && schedule == nil { job.schedule = .after(job: copy.source) }
+            job.copy = copy
+        }
+        if let gfs {
+            guard var copy = job.copy else {
+                throw CatalogError(
+                    .invalidValue, "job '\(job.name)' is a backup job: GFS retention is for copy jobs (add one with --copy-of)")
+            }
+            copy.gfs = ["none", ""].contains(gfs.lowercased()) ? nil : try GFSRetention(parsing: gfs)
+            job.copy = copy
         }
         if let name { job.name = name }
         if let description { job.description = description }
@@ -114,6 +182,13 @@ public struct JobSettings: Sendable, Equatable {
         compressionLevel = job.compressionLevel
         enabled = job.enabled
         indexGuestFiles = job.indexGuestFiles ?? false
+        if let copy = job.copy {
+            copyOf = state.name(of: copy.source)
+            copyMode = copy.mode.rawValue
+            gfs = copy.gfs?.description ?? "none"
+            objects = nil
+            exclusions = nil
+        }
     }
 
     /// A field's value as documents and histories show it.
@@ -156,6 +231,9 @@ public struct JobSettings: Sendable, Equatable {
         add("compression_level", compressionLevel.map { .literal(String($0)) })
         add("enabled", enabled.map { .literal(String($0)) })
         add("index_guest_files", indexGuestFiles.map { .literal(String($0)) })
+        add("copy_of", copyOf.map(FieldValue.text))
+        add("copy_mode", copyMode.map(FieldValue.text))
+        add("gfs", gfs.map(FieldValue.text))
         return result
     }
 

@@ -31,6 +31,8 @@ extension JobManager {
         guard let job = state.jobs[id] else {
             throw JobManagerError(.invalidJob, "the job \(state.label(.job, id)) does not exist")
         }
-        return SessionEvent.Started(sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger)
+        return SessionEvent.Started(
+            sessionId: session, jobId: id, jobName: job.definition.name, jobVersion: job.version, trigger: trigger,
+            copyOfJobId: job.definition.copy?.source)
     }
 }

@@ -57,7 +57,10 @@ extension JobManager {
             let state = SessionState(events: events)
             guard state.started != nil, state.finished == nil, let startedAt = events.first?.recordedAt else { return nil }
             let report: SessionReport
-            if let runner = try? await self.runner(for: session, state: state, startedAt: startedAt, slots: slots) {
+            // A copy session has no snapshots to sweep: it is simply ended.
+            if state.started?.copyOfJobId == nil,
+                let runner = try? await self.runner(for: session, state: state, startedAt: startedAt, slots: slots)
+            {
                 report = try await runner.abandon(reason: runner.secrets.scrub(reason), stopped: result == .stopped)
                 await runner.adapter.disconnect()
             } else {

@@ -231,6 +231,9 @@ public struct JobManager: Sendable {
             guard state.started != nil, let startedAt = events.first?.recordedAt else {
                 throw JobManagerError(.noSuchSession, "there is no session \(session): see 'tidemark session list'")
             }
+            if state.started?.copyOfJobId != nil {
+                return try await runCopy(session: session, state: state, startedAt: startedAt, slots: slots)
+            }
             let runner: SessionRunner
             do {
                 runner = try await self.runner(for: session, state: state, startedAt: startedAt, slots: slots)

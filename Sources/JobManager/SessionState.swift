@@ -40,6 +40,8 @@ public struct SessionState: Sendable {
     public private(set) var guestIndexStarted: Set<String> = []
     public private(set) var guestIndexes: [String: SessionEvent.GuestIndexFinished] = [:]
     public private(set) var removedRestorePoints: Set<String> = []
+    /// A copy session's verifications at the target, the last by VM id.
+    public private(set) var copyVerifications: [String: SessionEvent.CopyVerified] = [:]
     public private(set) var finished: SessionEvent.Finished?
     /// The stream's version: events folded.
     public private(set) var version: Int64 = 0
@@ -109,6 +111,8 @@ public struct SessionState: Sendable {
         case .restorePointRemoved:
             if let removed = decode(SessionEvent.RestorePointRemoved.self) { removedRestorePoints.insert(removed.restorePointId) }
         case .sessionFinished: finished = decode(SessionEvent.Finished.self)
+        case .copyVerified:
+            if let verified = decode(SessionEvent.CopyVerified.self) { copyVerifications[verified.vmId] = verified }
         case .guestIndexStarted:
             if let started = decode(SessionEvent.GuestIndexStarted.self) { guestIndexStarted.insert(started.restorePointId) }
         case .guestIndexFinished:

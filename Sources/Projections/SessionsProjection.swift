@@ -20,6 +20,8 @@ public struct SessionsProjection: Projection {
         var jobID, jobName, trigger, state, result, bottleneck, reason: String?
         /// The repository its RepositoryChecked named (the last, for a resumed session).
         var repositoryID: String?
+        /// A copy session's source job.
+        var copyOfJobID: String?
         var jobVersion: Int64?
         var startedAt, finishedAt: Date?
         var vmCount: Int64?
@@ -49,6 +51,9 @@ public struct SessionsProjection: Projection {
         var disks: [String]
         var sizeBytes: Int64?
         var createdAt: Date
+        /// A copy's source point and GFS flags.
+        var copyOf: String?
+        var gfs: [String]?
     }
 
     static let sessionsUpsert = Upsert(
@@ -57,7 +62,7 @@ public struct SessionsProjection: Projection {
             "job_id", "job_name", "job_version", "trigger", "state", "result", "started_at", "finished_at", "vm_count",
             "processed_bytes", "read_bytes", "transferred_bytes", "dedupe_ratio", "compression_ratio", "rate_bytes_per_second",
             "duration_seconds", "bottleneck", "busy_source_percent", "busy_proxy_percent", "busy_network_percent",
-            "busy_target_percent", "last_event_at", "reason", "repository_id",
+            "busy_target_percent", "last_event_at", "reason", "repository_id", "copy_of_job_id",
         ], conflict: .merge)
     static let tasksUpsert = Upsert(
         table: "tasks", key: ["session_id", "task_id"],
@@ -68,7 +73,7 @@ public struct SessionsProjection: Projection {
         ], conflict: .merge)
     static let restorePointsUpsert = Upsert(
         table: "restore_points", key: ["restore_point_id"],
-        updated: ["session_id", "job_id", "vm_id", "vm_name", "disks", "size_bytes", "created_at"], conflict: .replace)
+        updated: ["session_id", "job_id", "vm_id", "vm_name", "disks", "size_bytes", "created_at", "copy_of", "gfs"], conflict: .replace)
 
     /// Sets a column only when the event carries the field: an event that leaves a field out
     /// changes nothing, whether the earlier value came in this batch or a stored row.
@@ -110,6 +115,7 @@ public struct SessionsProjection: Projection {
                 Self.set(&row.jobID, json.string(SessionEvent.Field.jobId))
                 Self.set(&row.jobName, json.string(SessionEvent.Field.jobName))
                 Self.set(&row.jobVersion, json.int64(SessionEvent.Field.jobVersion))
+                Self.set(&row.copyOfJobID, json.string(SessionEvent.Field.copyOfJobId))
                 Self.set(&row.trigger, json.string(SessionEvent.Field.trigger))
                 row.state = "running"
                 row.startedAt = event.recordedAt
@@ -170,7 +176,8 @@ public struct SessionsProjection: Projection {
                         vmName: json.string(SessionEvent.Field.vmName),
                         disks: json.decode([String].self, SessionEvent.Field.disks) ?? [],
                         sizeBytes: json.int64(SessionEvent.Field.sizeBytes),
-                        createdAt: event.recordedAt)
+                        createdAt: event.recordedAt, copyOf: json.string(SessionEvent.Field.copyOf),
+                        gfs: json.decode([String].self, SessionEvent.Field.gfs))
                 }
             case .restorePointRemoved:
                 if let id = json.string(SessionEvent.Field.restorePointId) {
@@ -195,7 +202,7 @@ public struct SessionsProjection: Projection {
                 row.finishedAt = event.recordedAt
             case .repositoryChecked:
                 Self.set(&row.repositoryID, json.string(SessionEvent.Field.repositoryId))
-            case .retentionDeferred, .guestIndexStarted, .guestIndexFinished, .taskWaited, .applicationProcessed,
+            case .retentionDeferred, .copyVerified, .guestIndexStarted, .guestIndexFinished, .taskWaited, .applicationProcessed,
                 .snapshotRequested, .snapshotCreated,
                 .throttleApplied, .transferStarted, .snapshotRemoved, .taskReassigned:
                 break
@@ -216,6 +223,7 @@ public struct SessionsProjection: Projection {
                 "busy_source_percent": .double(row.busy?.source), "busy_proxy_percent": .double(row.busy?.proxy),
                 "busy_network_percent": .double(row.busy?.network), "busy_target_percent": .double(row.busy?.target),
                 "last_event_at": .time(row.lastEventAt), "reason": .text(row.reason), "repository_id": .text(row.repositoryID),
+                "copy_of_job_id": .text(row.copyOfJobID),
             ])
         }
         try Self.sessionsUpsert.write(sessionRows, in: schema, on: connection)
@@ -243,7 +251,8 @@ public struct SessionsProjection: Projection {
             pointRows.append([
                 "restore_point_id": .text(id), "session_id": .text(point.sessionID), "job_id": .text(point.jobID),
                 "vm_id": .text(point.vmID), "vm_name": .text(point.vmName), "disks": .texts(point.disks),
-                "size_bytes": .integer(point.sizeBytes), "created_at": .time(point.createdAt),
+                "size_bytes": .integer(point.sizeBytes), "created_at": .time(point.createdAt), "copy_of": .text(point.copyOf),
+                "gfs": .texts(point.gfs),
             ])
         }
         try Self.restorePointsUpsert.write(pointRows, in: schema, on: connection)

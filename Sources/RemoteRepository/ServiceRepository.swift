@@ -257,6 +257,10 @@ public struct ServiceRepository: RepositoryStore {
         try call("verifying \(point) on \(url)") { client throws(RemoteRepositoryError) in try client.verify(point: point) }
     }
 
+    public func verifyRestorePoint(_ id: String) throws(RepositoryError) -> [String] {
+        try verify(point: id).problems
+    }
+
     // MARK: upkeep
 
     /// Asks the service to delete; while the point is immutable the service refuses (and

@@ -40,6 +40,14 @@ extension BackupRepository: RepositoryStore {
         ids.filter { access(chunks.path(of: $0), F_OK) != 0 }
     }
 
+    public func verifyRestorePoint(_ id: String) throws(RepositoryError) -> [String] {
+        var verdicts: [ChunkID: ChunkProblem?] = [:]
+        let health = RepositoryHealth(repository: self)
+        let report = try health.verify(id, verdicts: &verdicts)
+        for chunk in report.corrupt.keys { _ = try health.quarantine(chunk) }
+        return report.damage.map { "\($0.disk) at byte \($0.offset): \($0.problem)" }
+    }
+
     public func commit(_ prepared: ChunkStore.PreparedBlock) throws(RepositoryError) -> ChunkStore.Write {
         try chunks.commit(prepared)
     }

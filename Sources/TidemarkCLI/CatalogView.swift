@@ -122,6 +122,9 @@ enum CatalogView {
                 ("block size", JobSettings.describeBlockSize(job.blockSizeBytes)), ("compression level", "\(job.compressionLevel)"),
                 ("index guest files", job.indexGuestFiles == true ? "yes" : "no"),
             ]
+            if let copy = job.copy {
+                fields += [("copy of", name(copy.source)), ("copy mode", copy.mode.rawValue), ("GFS", copy.gfs?.description ?? "none")]
+            }
             summary = [job.enabled ? "yes" : "no", schedule, name(job.repository), "\(job.objects.count)"]
         default:
             break

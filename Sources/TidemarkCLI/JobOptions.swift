@@ -45,6 +45,21 @@ struct JobOptions: DefinitionOptions {
     @Option(name: .customLong("block-size"), help: "256K, 512K, 1M (the default), 2M, 4M or 8M.") var blockSize: String?
     @Option(name: .customLong("compression-level"), help: "zstd level 0 (none) to 19 (default 3).") var compressionLevel: Int?
     @Option(help: ArgumentHelp("Whether its schedule runs it: yes (the default) or no.", valueName: "yes|no")) var enabled: String?
+    @Option(
+        name: .customLong("copy-of"),
+        help: ArgumentHelp(
+            "Make a backup copy job: copy the restore points of this backup job into --repository (only when adding).", valueName: "job"))
+    var copyOf: String?
+    @Option(
+        help: ArgumentHelp(
+            "A copy job's mode: immediate (after every session of the job it copies; the default) or periodic (on --schedule).",
+            valueName: "immediate|periodic"))
+    var mode: String?
+    @Option(
+        help: ArgumentHelp(
+            "A copy job's GFS retention: the first point of each week, month, year kept, such as 'weekly 4, monthly 12, yearly 3' ('none': off).",
+            valueName: "gfs"))
+    var gfs: String?
 
     var missingForAdd: String? { nil }
 
@@ -85,6 +100,9 @@ struct JobOptions: DefinitionOptions {
         settings.applicationAware = applicationAware
         settings.blockSize = blockSize
         settings.compressionLevel = compressionLevel
+        settings.copyOf = copyOf
+        settings.copyMode = mode
+        settings.gfs = gfs
         return settings
     }
 }

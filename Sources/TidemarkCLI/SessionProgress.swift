@@ -95,7 +95,15 @@ struct SessionProgress {
             steps.append("\(vmName(removal.vmId)): snapshot removed")
         case .restorePointCreated:
             guard let point = decode(SessionEvent.RestorePointCreated.self) else { break }
-            steps.append("\(point.vmName ?? vmName(point.vmId)): restore point \(point.restorePointId)")
+            let copied = point.copyOf.map { " (copy of \($0)\(point.gfs.map { ", GFS " + $0.joined(separator: ", ") } ?? ""))" } ?? ""
+            steps.append("\(point.vmName ?? vmName(point.vmId)): restore point \(point.restorePointId)\(copied)")
+        case .copyVerified:
+            guard let verified = decode(SessionEvent.CopyVerified.self) else { break }
+            steps.append(
+                verified.problems.isEmpty
+                    ? "\(vmName(verified.vmId)): copy \(verified.restorePointId) verified at the target"
+                    : "\(vmName(verified.vmId)): copy \(verified.restorePointId) NOT verified at the target: \(verified.problems.joined(separator: "; "))"
+            )
         case .restorePointRemoved:
             guard let removal = decode(SessionEvent.RestorePointRemoved.self) else { break }
             steps.append("\(removal.reason) removed restore point \(removal.restorePointId)")

@@ -46,6 +46,7 @@ public enum SessionEvent {
         case transferFinished = "TransferFinished"
         case snapshotRemoved = "SnapshotRemoved"
         case taskFinished = "TaskFinished"
+        case copyVerified = "CopyVerified"
         case restorePointCreated = "RestorePointCreated"
         case restorePointRemoved = "RestorePointRemoved"
         case retentionDeferred = "RetentionDeferred"
@@ -57,6 +58,7 @@ public enum SessionEvent {
     public struct Started: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case sessionId = "session_id", jobId = "job_id", jobName = "job_name", jobVersion = "job_version", trigger
+            case copyOfJobId = "copy_of_job_id"
         }
 
         public var sessionId: String
@@ -64,12 +66,17 @@ public enum SessionEvent {
         public var jobName: String?
         public var jobVersion: Int64?
         public var trigger: Trigger?
-        public init(sessionId: String, jobId: String?, jobName: String?, jobVersion: Int64?, trigger: Trigger?) {
+        /// A copy session's source job (absent for a backup session).
+        public var copyOfJobId: String?
+        public init(
+            sessionId: String, jobId: String?, jobName: String?, jobVersion: Int64?, trigger: Trigger?, copyOfJobId: String? = nil
+        ) {
             self.sessionId = sessionId
             self.jobId = jobId
             self.jobName = jobName
             self.jobVersion = jobVersion
             self.trigger = trigger
+            self.copyOfJobId = copyOfJobId
         }
     }
 
@@ -257,6 +264,7 @@ public enum SessionEvent {
         enum CodingKeys: String, CodingKey {
             case restorePointId = "restore_point_id", jobId = "job_id", vmId = "vm_id", vmName = "vm_name", disks
             case sizeBytes = "size_bytes", changeId = "change_id", repositoryId = "repository_id", configuration
+            case copyOf = "copy_of", gfs
         }
 
         public var restorePointId: String
@@ -272,6 +280,11 @@ public enum SessionEvent {
         public var repositoryId: String?
         /// The VM as it was configured when it was backed up (absent in older points).
         public var configuration: VMConfiguration?
+        /// A copy's source restore point (absent for a backup's point).
+        public var copyOf: String?
+        /// A copy's GFS flags: `weekly`, `monthly`, `yearly` when it is the first copied point
+        /// of its week, month, year (absent when none).
+        public var gfs: [String]?
         public init(
             restorePointId: String, jobId: String?, vmId: String, vmName: String?, disks: [String], sizeBytes: Int64?,
             changeId: String? = nil, repositoryId: String? = nil, configuration: VMConfiguration? = nil
@@ -285,6 +298,27 @@ public enum SessionEvent {
             self.disks = disks
             self.sizeBytes = sizeBytes
             self.changeId = changeId
+        }
+    }
+
+    /// `CopyVerified`: a copy session's restore point re-read where it was copied to (every
+    /// chunk its manifests name re-hashed by the target), before the point is recorded; with
+    /// problems, the point is not recorded and its VM fails with them.
+    public struct CopyVerified: Codable, Sendable {
+        enum CodingKeys: String, CodingKey {
+            case vmId = "vm_id", restorePointId = "restore_point_id", sourceRestorePointId = "source_restore_point_id", problems
+        }
+
+        public var vmId: String
+        public var restorePointId: String
+        public var sourceRestorePointId: String
+        /// Empty when every chunk is sound.
+        public var problems: [String]
+        public init(vmId: String, restorePointId: String, sourceRestorePointId: String, problems: [String]) {
+            self.vmId = vmId
+            self.restorePointId = restorePointId
+            self.sourceRestorePointId = sourceRestorePointId
+            self.problems = problems
         }
     }
 
@@ -558,6 +592,9 @@ extension SessionEvent {
         public static let trigger = Started.CodingKeys.trigger.rawValue
         public static let repositoryId = RepositoryChecked.CodingKeys.repositoryId.rawValue
         public static let restorePointId = RestorePointCreated.CodingKeys.restorePointId.rawValue
+        public static let copyOf = RestorePointCreated.CodingKeys.copyOf.rawValue
+        public static let gfs = RestorePointCreated.CodingKeys.gfs.rawValue
+        public static let copyOfJobId = Started.CodingKeys.copyOfJobId.rawValue
         public static let taskId = TaskStarted.CodingKeys.taskId.rawValue
         public static let vmId = TaskStarted.CodingKeys.vmId.rawValue
         public static let vmName = TaskStarted.CodingKeys.vmName.rawValue

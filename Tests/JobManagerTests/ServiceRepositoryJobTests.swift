@@ -22,7 +22,9 @@ struct ServiceRepositoryJobTests {
         let service: RunningTidemark
         let servicePath: String
 
-        static func make(vms: Int = 2, retention: String = "3 restore points") async throws -> World {
+        /// `repository`: the job's repository ("repo") becomes the service, or, named otherwise,
+        /// the service is added beside it under that name (a copy job's target).
+        static func make(vms: Int = 2, retention: String = "3 restore points", repository: String = "repo") async throws -> World {
             let environment = try await JobEnvironment.make(vms: vms, diskSize: 4 << 20, retention: retention, twoPersonApproval: false)
             let hosts = try NetworkNamespaces(count: 1)
             let host = hosts.hosts[0]
@@ -44,7 +46,8 @@ struct ServiceRepositoryJobTests {
             let tokenFile = secrets.appendingPathComponent("offsite.token").path
             #expect(FileManager.default.createFile(atPath: tokenFile, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]))
             let register = try environment.tidemark([
-                "repository", "update", "repo", "--url", "https://\(host.address):9420", "--thumbprint", thumbprint, "--token-file",
+                "repository", repository == "repo" ? "update" : "add", repository, "--url", "https://\(host.address):9420", "--thumbprint",
+                thumbprint, "--token-file",
                 tokenFile,
                 "--data-dir", environment.folder.appendingPathComponent("data").path,
             ])
