@@ -12,7 +12,7 @@ public struct BenchCommand: AsyncParsableCommand {
             BenchAppendCommand.self, BenchReadCommand.self, BenchBackupCommand.self, BenchProjectionsCommand.self, BenchJobsCommand.self,
             BenchVSphereCommand.self, BenchProxiesCommand.self, BenchRestoreCommand.self,
             BenchPublishCommand.self, BenchFilesCommand.self, BenchAPICommand.self, BenchConsoleCommand.self,
-            BenchRepositoryServiceCommand.self,
+            BenchRepositoryServiceCommand.self, BenchCopyCommand.self,
         ]
     )
 

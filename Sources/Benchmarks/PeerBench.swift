@@ -106,7 +106,7 @@ enum PeerBench {
     }
 
     @discardableResult
-    private static func run(_ program: String, _ arguments: [String]) throws -> String {
+    static func run(_ program: String, _ arguments: [String]) throws -> String {
         let output = try ToolRunner(runAsServerAccount: false).run(program, arguments)
         guard output.status == 0 else {
             throw BenchError(
@@ -115,7 +115,7 @@ enum PeerBench {
         return output.text
     }
 
-    private static func timed(_ body: () throws -> Void) throws -> Double {
+    static func timed(_ body: () throws -> Void) throws -> Double {
         let clock = ContinuousClock()
         let start = clock.now
         try body()
