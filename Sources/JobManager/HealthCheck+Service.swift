@@ -26,10 +26,15 @@ extension HealthCheck {
             let (interval, budget) = limits
             let known = state
             let plan = try await Self.blocking { () throws(RepositoryError) -> HealthPlan in
-                let candidates = try service.points().map { HealthPlan.Candidate(restorePoint: $0.restorePoint, createdAt: $0.createdAt) }
+                // Listed once: the plan weighs each candidate by its manifests, named by the listing.
+                let listing = try service.points()
+                let disks = Dictionary(listing.map { ($0.restorePoint, $0.disks) }, uniquingKeysWith: { first, _ in first })
+                let candidates = listing.map { HealthPlan.Candidate(restorePoint: $0.restorePoint, createdAt: $0.createdAt) }
                 return try HealthPlan.make(
                     candidates, state: known, everyDays: interval, budgetBytes: budget, healsPending: false, now: now,
-                    bytes: { point throws(RepositoryError) in Self.bytes(of: try Self.manifests(of: point, in: service)) })
+                    bytes: { point throws(RepositoryError) in
+                        Self.bytes(of: try Self.manifests(of: point, disks: disks[point] ?? [], in: service) ?? [])
+                    })
             }
             guard !plan.planned.isEmpty else { return nil }
             try await recordStart(
@@ -39,12 +44,17 @@ extension HealthCheck {
         let check = open.started.checkId
         var damaged: [HealthEvent.PointDamaged] = []
         var skipped = 0
+        // Listed once per run (a resumed run lists again): retention may have removed a planned
+        // point since the plan was made, or removes one while the check runs.
+        let listing = try await Self.blocking { () throws(RepositoryError) in
+            Dictionary(try service.points().map { ($0.restorePoint, $0.disks) }, uniquingKeysWith: { first, _ in first })
+        }
         for point in open.started.planned where !(state.open?.verified.contains(point) ?? true) {
             let outcome = try await Self.blocking {
                 () throws(RepositoryError) -> (report: RepositoryHealth.PointReport, quarantined: Set<ChunkID>)? in
-                // Retention may have removed it since the plan was made.
-                guard try service.points().contains(where: { $0.restorePoint == point }) else { return nil }
-                let manifests = try Self.manifests(of: point, in: service)
+                guard let disks = listing[point], let manifests = try Self.manifests(of: point, disks: disks, in: service) else {
+                    return nil
+                }
                 let verification = try service.verify(point: point)
                 let quarantined = Set((verification.chunkProblems ?? []).filter(\.quarantined).compactMap { ChunkID(hex: $0.chunk) })
                 return (Self.report(point, manifests: manifests, verification: verification), quarantined)
@@ -67,9 +77,17 @@ extension HealthCheck {
             skipped: skipped, damaged: damaged, healed: [], resumed: resumed, definition: definition, state: &state, writer: writer)
     }
 
-    static func manifests(of point: String, in service: ServiceRepository) throws(RepositoryError) -> [DiskManifest] {
+    /// The point's manifests, nil when the service no longer has them (removed meanwhile).
+    static func manifests(of point: String, disks: [String], in service: ServiceRepository) throws(RepositoryError) -> [DiskManifest]? {
         var manifests: [DiskManifest] = []
-        for disk in try service.disks(of: point) { manifests.append(try service.manifest(restorePoint: point, disk: disk)) }
+        for disk in disks.sorted() {
+            do {
+                manifests.append(try service.manifest(restorePoint: point, disk: disk))
+            } catch {
+                guard error.code == .missingManifest else { throw error }
+                return nil
+            }
+        }
         return manifests
     }
 

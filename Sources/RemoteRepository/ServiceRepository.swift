@@ -199,10 +199,11 @@ public struct ServiceRepository: RepositoryStore {
         try staging.progress(restorePoint: restorePoint, disk: disk)
     }
 
-    /// The chunks it names are on the service already (each put is answered once kept).
+    /// The chunks it names are on the service already (each put is answered once kept): no
+    /// flush of the backup server's file system before the progress file is written.
     public func saveProgress(_ progress: DiskProgress, hold: RepositoryHold) throws(RepositoryError) {
         try staging.whileHolding(hold.fence) { () throws(RepositoryError) in
-            try staging.saveProgress(progress, barrier: nil, fence: nil)
+            try staging.saveProgressOfRemoteChunks(progress)
         }
     }
 
@@ -211,7 +212,7 @@ public struct ServiceRepository: RepositoryStore {
     /// a chunk it does not hold.
     public func save(_ manifest: DiskManifest, keepingProgress progress: DiskProgress?, hold: RepositoryHold) throws(RepositoryError) {
         try staging.whileHolding(hold.fence) { () throws(RepositoryError) in
-            if let progress { try staging.saveProgress(progress, barrier: nil, fence: nil) }
+            if let progress { try staging.saveProgressOfRemoteChunks(progress) }
             _ = try call("sending the manifest of \(manifest.restorePoint)/\(manifest.disk) to \(url)") {
                 client throws(RemoteRepositoryError) in try client.putManifest(manifest)
             }

@@ -131,6 +131,13 @@ public struct BackupRepository: Sendable {
         try whileHolding(fence) { () throws(RepositoryError) in try writeProgress(progress) }
     }
 
+    /// Saves progress whose chunks another host keeps (a repository service answers each put
+    /// once the chunk is kept): nothing of this folder's file system needs a flush first. For a
+    /// staging folder, whose caller holds the disk's fence.
+    public func saveProgressOfRemoteChunks(_ progress: DiskProgress) throws(RepositoryError) {
+        try writeProgress(progress)
+    }
+
     /// The progress file alone, for callers that made its chunks durable just before.
     private func writeProgress(_ progress: DiskProgress) throws(RepositoryError) {
         let encoder = JSONEncoder()
