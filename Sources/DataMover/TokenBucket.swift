@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Bandwidth throttling: a token bucket whose rate can change while transfers run.
@@ -34,13 +35,26 @@ public final class TokenBucket: Sendable {
     /// Waits until `bytes` may be sent, and takes them.
     public func take(_ bytes: Int) async throws {
         guard bytes > 0 else { return }
-        let wait: Double = state.withLock { state in
+        let wait = reserve(bytes)
+        if wait > 0 {
+            try await Task.sleep(for: .seconds(wait))
+        }
+    }
+
+    /// `take` for a caller on a blocking thread (one that may sleep without holding a
+    /// cooperative thread: a copy's threads on the blocking pool).
+    public func takeBlocking(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        let wait = reserve(bytes)
+        if wait > 0 { usleep(useconds_t(min(wait, 60) * 1_000_000)) }
+    }
+
+    /// Takes `bytes` now and says how long to wait before sending them.
+    private func reserve(_ bytes: Int) -> Double {
+        state.withLock { state in
             refill(&state)
             state.tokens -= Double(bytes)
             return state.tokens >= 0 ? 0 : -state.tokens / state.bytesPerSecond
-        }
-        if wait > 0 {
-            try await Task.sleep(for: .seconds(wait))
         }
     }
 

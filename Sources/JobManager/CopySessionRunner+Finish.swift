@@ -34,14 +34,16 @@ extension CopySessionRunner {
 
     /// The statistics from the recorded ends of the transfers (each byte counted once however
     /// often the session resumed), and the result.
-    func finish(outcomes: [String: VMOutcome], failedReason: String?) async throws -> SessionReport {
+    func finish(outcomes: [String: VMOutcome], failedReason: String?, stopped: String? = nil) async throws -> SessionReport {
         let state = await recorder.state
         let finishedTasks = state.tasks.values.filter { $0.result == .success }.compactMap(\.finished)
         let read = finishedTasks.reduce(Int64(0)) { $0 + $1.bytesRead }
         let sent = finishedTasks.reduce(Int64(0)) { $0 + $1.bytesTransferred }
         let processed = finishedTasks.reduce(Int64(0)) { $0 + $1.offset }
         let result: SessionEvent.Outcome
-        if failedReason != nil || outcomes.values.contains(.failed) {
+        if stopped != nil {
+            result = .stopped
+        } else if failedReason != nil || outcomes.values.contains(.failed) {
             result = .failed
         } else if outcomes.values.contains(.warning) || state.repositoryChecked?.warning != nil {
             result = .warning
@@ -50,7 +52,7 @@ extension CopySessionRunner {
         }
         let machines = SessionRunner.machines(in: state, result: result, job: job)
         let reason =
-            failedReason
+            stopped ?? failedReason
             ?? [SessionRunner.sessionReason(machines: machines, unmatched: []), state.repositoryChecked?.warning].compactMap { $0 }
             .joined(separator: "; ")
         let seconds = Date().timeIntervalSince(startedAt)

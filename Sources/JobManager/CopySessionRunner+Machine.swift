@@ -10,10 +10,12 @@ extension CopySessionRunner {
     /// One VM's copy, tried again like a backup's VM: a failed attempt (a read, a send or the
     /// verification at the target) waits the job's retry wait and copies again — a chunk the
     /// target found corrupt was set aside there, so the next attempt sends it again.
-    func copyRetried(_ vm: SessionEvent.EnumeratedVM, source: RestorePointRecord, stores: inout SourceStores) async throws -> VMOutcome {
+    func copyRetried(
+        _ vm: SessionEvent.EnumeratedVM, source: RestorePointRecord, throttle: CopyThrottle?, stores: inout SourceStores
+    ) async throws -> VMOutcome {
         while true {
             do {
-                return try await copyMachine(vm, source: source, stores: &stores)
+                return try await copyMachine(vm, source: source, throttle: throttle, stores: &stores)
             } catch is CancellationError {
                 throw CancellationError()
             } catch let error where !(error is PostgresError) {
@@ -31,10 +33,8 @@ extension CopySessionRunner {
 
     /// Copies each disk not copied yet, verifies the point at the target, records it.
     private func copyMachine(
-        _ vm: SessionEvent.EnumeratedVM, source: RestorePointRecord, stores: inout SourceStores
-    ) async throws
-        -> VMOutcome
-    {
+        _ vm: SessionEvent.EnumeratedVM, source: RestorePointRecord, throttle: CopyThrottle?, stores: inout SourceStores
+    ) async throws -> VMOutcome {
         let copyID = "\(vm.id)-\(shortSession)"
         if await recorder.state.restorePoints[vm.id] != nil { return await outcome(of: vm) }
         let point = source.point
@@ -47,22 +47,25 @@ extension CopySessionRunner {
             let manifest = try await BlockingIOPool.shared.run { () throws(RepositoryError) in
                 try from.manifest(restorePoint: point.restorePointId, disk: disk.name)
             }
-            try await recorder.record([
-                try SessionRecorder.Entry(
-                    .taskStarted,
-                    SessionEvent.TaskStarted(
-                        taskId: taskID, vmId: vm.id, vmName: vm.name, diskKey: disk.key, sizeBytes: manifest.diskSize,
-                        attempt: (task?.attempt ?? 0) + 1)),
-                try SessionRecorder.Entry(
-                    .transferStarted,
-                    SessionEvent.TransferStarted(
-                        taskId: taskID, restorePointId: copyID, disk: disk.name, mode: .other("copy"),
-                        baseRestorePointId: point.restorePointId, baseChangeId: nil)),
-            ])
+            try await recorder.record(
+                [
+                    try SessionRecorder.Entry(
+                        .taskStarted,
+                        SessionEvent.TaskStarted(
+                            taskId: taskID, vmId: vm.id, vmName: vm.name, diskKey: disk.key, sizeBytes: manifest.diskSize,
+                            attempt: (task?.attempt ?? 0) + 1)),
+                    try SessionRecorder.Entry(
+                        .transferStarted,
+                        SessionEvent.TransferStarted(
+                            taskId: taskID, restorePointId: copyID, disk: disk.name, mode: .other("copy"),
+                            baseRestorePointId: point.restorePointId, baseChangeId: nil)),
+                ] + (throttle.map { [try SessionRecorder.Entry(.throttleApplied, $0.applied(to: taskID))] } ?? []))
             let figures = try await BlockingIOPool.shared.run { () throws(RepositoryError) -> DiskCopy.Figures in
                 let hold = try target.beginTransfer(fence: nil)
                 defer { hold.release() }
-                return try DiskCopy(from: from, to: target).copy(manifest, as: copyID, hold: hold)
+                var copier = DiskCopy(from: from, to: target)
+                if let bucket = throttle?.bucket { copier.pace = { bucket.takeBlocking($0) } }
+                return try copier.copy(manifest, as: copyID, hold: hold)
             }
             try await recorder.record(
                 .transferFinished,

@@ -68,19 +68,39 @@ final class CopySessionRunner: Sendable {
         }
         let vms = await recorder.state.vms ?? []
         if case .refused(let reason) = try await checkTarget() { return try await finish(outcomes: [:], failedReason: reason) }
+        let throttle = try await throttle()
+        let stop = StopSignal()
+        let outcomes = try await context.stopRequests.watching(session) { recorded, later in
+            if let request = StopRequest.mostForceful(recorded) { stop.request(request) }
+            let watcher = Task { for await request in later { stop.request(request) } }
+            defer { watcher.cancel() }
+            return try await copyAll(vms, sources: sources, throttle: throttle, stop: stop)
+        }
+        if let request = stop.requested {
+            return try await finish(outcomes: outcomes, failedReason: nil, stopped: "stopped by \(request.by) (\(request.mode.rawValue))")
+        }
+        if !outcomes.values.contains(.failed) { try await applyRetention() }
+        return try await finish(outcomes: outcomes, failedReason: nil)
+    }
+
+    /// The VMs one after another; a stop (graceful or immediate) starts no further VM, and the
+    /// disk being copied finishes first.
+    private func copyAll(
+        _ vms: [SessionEvent.EnumeratedVM], sources: [String: RestorePointRecord], throttle: CopyThrottle?, stop: StopSignal
+    ) async throws -> [String: VMOutcome] {
         var outcomes: [String: VMOutcome] = [:]
         var stores = SourceStores(context: context)
         for vm in vms {
             if Task.isCancelled { throw CancellationError() }
+            if stop.requested != nil { break }
             guard let source = sources[vm.id] else {
                 outcomes[vm.id] = .failed
                 try await failTasks(of: vm, "its restore point to copy is no longer in the log (removed by the source job's retention)")
                 continue
             }
-            outcomes[vm.id] = try await copyRetried(vm, source: source, stores: &stores)
+            outcomes[vm.id] = try await copyRetried(vm, source: source, throttle: throttle, stores: &stores)
         }
-        if !outcomes.values.contains(.failed) { try await applyRetention() }
-        return try await finish(outcomes: outcomes, failedReason: nil)
+        return outcomes
     }
 
     /// Per VM of the source job, the point to copy: the one this session began to copy (its

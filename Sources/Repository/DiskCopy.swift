@@ -14,6 +14,9 @@ public struct DiskCopy: Sendable {
     public let target: any RepositoryStore
     /// Chunks read and sent at once (a service answers each over its own connection).
     public var parallelism = 4
+    /// Waits (on the copying thread) before each chunk is sent until the bytes may go: a
+    /// throttling rule's share. Nil sends at full speed.
+    public var pace: (@Sendable (Int) -> Void)?
 
     public init(from source: any RepositoryStore, to target: any RepositoryStore) {
         self.source = source
@@ -44,6 +47,7 @@ public struct DiskCopy: Sendable {
         let sameNames = !source.isEncrypted && !target.isEncrypted
         let wanted = sameNames ? try target.unsound(among: Set(lengths.keys)) : Set(lengths.keys)
         let renamed = Mutex<[ChunkID: ChunkID]>([:])
+        let pace = self.pace
         let sent = try forEach(wanted.sorted { $0.hex < $1.hex }) { id throws(RepositoryError) -> (read: Int64, sent: Int64) in
             let block = try source.loadChunk(id)
             let store = target.chunks
@@ -53,6 +57,7 @@ public struct DiskCopy: Sendable {
                 if try target.holdsSoundly(named, blockLength: block.count) { return (Int64(block.count), 0) }
             }
             let prepared = try Self.withBytes(of: block) { bytes throws(RepositoryError) in try store.encode(bytes, as: named) }
+            pace?(prepared.bytesToWrite)
             return (Int64(block.count), Int64(try target.commit(prepared).storedBytes))
         }
         for (read, bytes) in sent {

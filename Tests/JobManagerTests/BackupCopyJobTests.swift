@@ -1,3 +1,6 @@
+import Catalog
+import CatalogStore
+import EventStore
 import Foundation
 import Infrastructure
 import JobManager
@@ -43,6 +46,17 @@ extension ServiceRepositoryJobTests {
             try job.decode(0, 2, as: String.self) == "immediate" && job.decode(0, 3, as: String.self) == "weekly 4, monthly 12, yearly 3")
         #expect(try job.decode(0, 4, as: String.self) == "after \(environment.jobName)")
 
+        // A WAN rule for the link to the offsite repository applies to the copy's transfers.
+        let catalog = CatalogStore(events: database.eventStore())
+        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
+            try CatalogDecider.add(
+                ThrottlingRule(
+                    name: "wan", sourceSites: ["default"],
+                    targetRepositories: [try state.require(RepositoryDefinition.self, named: "offsite")],
+                    bytesPerSecond: 50_000_000),
+                id: UUID().uuidString.lowercased(), in: state)
+        }
+
         let backup = try world.tidemark(["job", "start", environment.jobName])
         #expect(backup.status == 0, "\(backup.output)")
         let uncopied = try await database.administratorQuery(try BackupCopyJobTests.staleCopies())
@@ -58,6 +72,9 @@ extension ServiceRepositoryJobTests {
             try copies.decode(0, 2, as: Bool.self) && copies.decode(1, 2, as: Bool.self),
             "the first copies are the week's, month's and year's")
         #expect(try await count("SELECT count(*) FROM tidemark.events WHERE event_type = 'CopyVerified' AND data->'problems' = '[]'") == 2)
+        #expect(
+            try await count("SELECT count(*) FROM tidemark.events WHERE event_type = 'ThrottleApplied' AND data->>'rule_name' = 'wan'") == 2
+        )
         let session = try await database.administratorQuery(
             "SELECT session_kind, result, transferred_bytes > 0 FROM reporting.sessions WHERE job_name = 'offsite-copy'")
         #expect(try session.decode(0, 0, as: String.self) == "copy" && session.decode(0, 1, as: String.self) == "success")
