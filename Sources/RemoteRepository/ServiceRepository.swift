@@ -27,6 +27,8 @@ public struct ServiceRepository: RepositoryStore {
     public let url: String
     public let staging: BackupRepository
     private let clients: ServiceClientPool
+    /// The presence questions of the blocks in flight, asked together.
+    private let presence = ChunkPresenceBatcher()
     /// How long a call keeps trying a service it cannot reach. Defaults to 2 minutes.
     public var retryBudget: Duration = .seconds(120)
 
@@ -231,8 +233,9 @@ public struct ServiceRepository: RepositoryStore {
         try staging.dropProgress(restorePoint: restorePoint)
     }
 
+    /// Asked together with the other blocks in flight (`ChunkPresenceBatcher`).
     public func holdsSoundly(_ id: ChunkID, blockLength: Int) throws(RepositoryError) -> Bool {
-        try unsound(among: [id]).isEmpty
+        try presence.holds(id) { names throws(RepositoryError) in try unsound(among: names) }
     }
 
     /// Asked in batches of 50,000 names (the service checks each held chunk's file).
