@@ -46,12 +46,8 @@ final class CopySessionRunner: Sendable {
         self.target = target
         self.startedAt = startedAt
         self.slots = slots
-        self.recorder = try SessionRecorder(
-            store: context.store, session: plan.session, state: state, crashAfter: context.settings.crashAfterEvents)
-        var logger = context.logger
-        logger[metadataKey: "session"] = "\(plan.session)"
-        logger[metadataKey: "job"] = "\(plan.job.name)"
-        self.logger = logger
+        self.recorder = try context.recorder(for: plan, state: state)
+        self.logger = context.logger(for: plan)
     }
 
     var shortSession: String { String(session.prefix(8)) }

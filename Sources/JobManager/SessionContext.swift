@@ -10,4 +10,17 @@ struct SessionContext: Sendable {
     let stopRequests: StopRequestFeed
     /// Rings when a proxy process reports on a task (`<session>/<task>`).
     let reports: Doorbell
+
+    /// The logger of a session taken up: its id and its job's name on every line.
+    func logger(for plan: SessionPlan) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: "session"] = "\(plan.session)"
+        logger[metadataKey: "job"] = "\(plan.job.name)"
+        return logger
+    }
+
+    /// The recorder of a session taken up, from the state its stream folds to.
+    func recorder(for plan: SessionPlan, state: SessionState) throws -> SessionRecorder {
+        try SessionRecorder(store: store, session: plan.session, state: state, crashAfter: settings.crashAfterEvents)
+    }
 }

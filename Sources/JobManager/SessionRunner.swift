@@ -77,12 +77,8 @@ final class SessionRunner: Sendable {
             try await mailbox.shareThrottle(session: session, rule: rule, tasks: tasks, bytesPerSecond: rate)
         }
         self.repository = repository
-        self.recorder = try SessionRecorder(
-            store: context.store, session: plan.session, state: state, crashAfter: context.settings.crashAfterEvents)
-        var logger = context.logger
-        logger[metadataKey: "session"] = "\(plan.session)"
-        logger[metadataKey: "job"] = "\(plan.job.name)"
-        self.logger = logger
+        self.recorder = try context.recorder(for: plan, state: state)
+        self.logger = context.logger(for: plan)
         for secret in opened.secrets {
             await recorder.redact(secret)
             secrets.add(secret)

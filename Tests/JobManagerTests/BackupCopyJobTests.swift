@@ -1,6 +1,3 @@
-import Catalog
-import CatalogStore
-import EventStore
 import Foundation
 import Infrastructure
 import JobManager
@@ -47,15 +44,7 @@ extension ServiceRepositoryJobTests {
         #expect(try job.decode(0, 4, as: String.self) == "after \(environment.jobName)")
 
         // A WAN rule for the link to the offsite repository applies to the copy's transfers.
-        let catalog = CatalogStore(events: database.eventStore())
-        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
-            try CatalogDecider.add(
-                ThrottlingRule(
-                    name: "wan", sourceSites: ["default"],
-                    targetRepositories: [try state.require(RepositoryDefinition.self, named: "offsite")],
-                    bytesPerSecond: 50_000_000),
-                id: UUID().uuidString.lowercased(), in: state)
-        }
+        try await environment.addThrottlingRule("wan", to: "offsite", bytesPerSecond: 50_000_000)
 
         let backup = try world.tidemark(["job", "start", environment.jobName])
         #expect(backup.status == 0, "\(backup.output)")

@@ -77,6 +77,20 @@ struct JobEnvironment {
         }
     }
 
+    /// Adds a throttling rule from the site "default" into `repository`, as
+    /// `throttle add NAME --to REPOSITORY` would.
+    func addThrottlingRule(_ name: String, to repository: String, bytesPerSecond: Int64) async throws {
+        try await CatalogStore(events: database.eventStore()).execute(metadata: EventMetadata(actor: "test")) {
+            state throws(CatalogError) in
+            try CatalogDecider.add(
+                ThrottlingRule(
+                    name: name, sourceSites: ["default"],
+                    targetRepositories: [try state.require(RepositoryDefinition.self, named: repository)],
+                    bytesPerSecond: bytesPerSecond),
+                id: UUID().uuidString.lowercased(), in: state)
+        }
+    }
+
     /// The service role's connection string, for a `tidemark` child process.
     var databaseURL: String {
         database.service.keywordConnectionString

@@ -163,15 +163,7 @@ struct ServiceRepositoryJobTests {
         let environment = world.environment
         defer { world.stop() }
         // Slow enough (300 kB/s for about 1 MB of compressed chunks) for the cut to land mid-transfer.
-        let catalog = CatalogStore(events: environment.database.eventStore())
-        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
-            try CatalogDecider.add(
-                ThrottlingRule(
-                    name: "wan", sourceSites: ["default"],
-                    targetRepositories: [try state.require(RepositoryDefinition.self, named: "repo")],
-                    bytesPerSecond: 300_000),
-                id: UUID().uuidString.lowercased(), in: state)
-        }
+        try await environment.addThrottlingRule("wan", to: "repo", bytesPerSecond: 300_000)
         let job = try RunningTidemark(
             ["job", "start", environment.jobName, "--database-url", environment.databaseURL, "--data-dir", world.dataDirectory],
             in: environment.folder,

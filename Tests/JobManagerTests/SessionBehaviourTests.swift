@@ -169,15 +169,7 @@ struct SessionBehaviourTests {
     func throttling() async throws {
         let environment = try await JobEnvironment.make(vms: 2, diskSize: 1 << 20)
         defer { environment.remove() }
-        let catalog = CatalogStore(events: environment.database.eventStore())
-        try await catalog.execute(metadata: EventMetadata(actor: "test")) { state throws(CatalogError) in
-            try CatalogDecider.add(
-                ThrottlingRule(
-                    name: "wan", sourceSites: ["default"],
-                    targetRepositories: [try state.require(RepositoryDefinition.self, named: "repo")],
-                    bytesPerSecond: 50_000_000),
-                id: UUID().uuidString.lowercased(), in: state)
-        }
+        try await environment.addThrottlingRule("wan", to: "repo", bytesPerSecond: 50_000_000)
         let report = try await run(environment)
         #expect(report.finished.result == "success")
         let applied = try await environment.database.administratorQuery(
