@@ -27,7 +27,7 @@ extension CopySessionRunner {
             rule.doomed(points.map { $0.point }, now: now).map { ($0.id, $0.reason) }
         }
         try await RetentionRemoval(
-            store: context.store, recorder: recorder, repository: target, slots: slots, logger: logger,
+            store: context.store, recorder: recorder, repository: target, repositoryID: plan.repositoryID, slots: slots, logger: logger,
             staleProgressAge: context.settings.staleProgressAge
         ).remove(doomed)
     }

@@ -15,6 +15,7 @@ struct RetentionRemoval: Sendable {
     let store: EventStore
     let recorder: SessionRecorder
     let repository: any RepositoryStore
+    let repositoryID: String
     let slots: TaskSlots
     let logger: Logger
     let staleProgressAge: TimeInterval?
@@ -31,6 +32,7 @@ struct RetentionRemoval: Sendable {
             logger.warning("retention postponed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
             return
         }
+        try await removeExpiredPartials(existing)
         let held = doomed.isEmpty ? [:] : try await heldRestorePoints()
         for (id, reason) in doomed.sorted(by: { $0.0 < $1.0 }) {
             if let use = held[id] {
@@ -79,6 +81,42 @@ struct RetentionRemoval: Sendable {
             logger.notice(
                 "garbage collection postponed: the repository is in use or out of reach",
                 metadata: ["removed": "\(doomed.count)", "reason": "\(error.message)"])
+        }
+    }
+
+    /// The partial points failed sessions left on this repository, kept while immutable
+    /// (`RetentionDeferred` with `partial`): removed once their date has passed, and recorded
+    /// removed; one the repository still refuses waits for the next retention.
+    func removeExpiredPartials(_ existing: Set<String>) async throws {
+        let rows = try await store.live(
+            SessionEvent.logKind(.retentionDeferred), field: SessionEvent.Field.deferredRepositoryId, equals: repositoryID,
+            cancelledBy: SessionEvent.Kind.restorePointRemoved.rawValue, key: SessionEvent.Field.restorePointId)
+        let now = Date()
+        var due: [String: String] = [:]
+        for row in rows {
+            guard let deferred = try? SessionEvent.decoder().decode(SessionEvent.RetentionDeferred.self, from: Data(row.data.utf8)),
+                deferred.partial == true, let text = deferred.removableAt, let date = ISO8601DateFormatter().date(from: text), date <= now
+            else { continue }
+            due[deferred.restorePointId] = SessionEvent.session(inStream: row.stream).map { String($0.prefix(8)) } ?? row.stream
+        }
+        let repository = self.repository
+        for (id, session) in due.sorted(by: { $0.key < $1.key }) {
+            if existing.contains(id) {
+                let removal: RestorePointRemoval
+                do {
+                    removal = try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.removeRestorePoint(id) }
+                } catch {
+                    guard error.code == .unreachable else { throw error }
+                    logger.warning(
+                        "partial restore points not removed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
+                    return
+                }
+                guard removal == .removed else { continue }
+            }
+            try await recorder.record(
+                .restorePointRemoved,
+                SessionEvent.RestorePointRemoved(
+                    restorePointId: id, reason: "partial restore point of session \(session), past its immutability"))
         }
     }
 

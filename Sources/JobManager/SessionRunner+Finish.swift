@@ -61,7 +61,7 @@ extension SessionRunner {
             }
         }
         try await RetentionRemoval(
-            store: context.store, recorder: recorder, repository: repository, slots: slots, logger: logger,
+            store: context.store, recorder: recorder, repository: repository, repositoryID: repositoryID, slots: slots, logger: logger,
             staleProgressAge: settings.staleProgressAge
         ).remove(doomed)
     }

@@ -2,6 +2,7 @@ import BlockingIO
 import Catalog
 import Foundation
 import Repository
+import WorkflowEvents
 
 extension SessionRunner {
     /// What a session leaves behind in the repository once it ends, whatever its result: the
@@ -26,8 +27,9 @@ extension SessionRunner {
         }
         guard !progressFolders.isEmpty else { return }
         let removed: [String]
+        let kept: [(String, Date)]
         do {
-            removed = try await removeLeftovers(progressFolders: progressFolders, unrecorded: unrecorded)
+            (removed, kept) = try await removeLeftovers(progressFolders: progressFolders, unrecorded: unrecorded)
         } catch let error as RepositoryError where error.code == .unreachable {
             // A repository service out of reach does not keep the session from ending: a partial
             // point stays there (no restore offers it: nothing records it).
@@ -35,20 +37,35 @@ extension SessionRunner {
             return
         }
         for point in removed { logger.info("partial restore point removed", metadata: ["restore_point": "\(point)"]) }
+        // A hardened repository keeps an immutable partial point until it may go (its chunks
+        // with it); nothing records it, so no restore offers it, and the retentions on the
+        // repository remove it once that date has passed.
+        for (point, until) in kept {
+            let date = ISO8601DateFormatter().string(from: until)
+            try await recorder.record(
+                .retentionDeferred,
+                SessionEvent.RetentionDeferred(
+                    restorePointId: point,
+                    reason:
+                        "partial restore point of a session that did not record it; kept: immutable on the repository service until \(date)",
+                    removableAt: date, repositoryId: repositoryID, partial: true))
+        }
     }
 
-    private func removeLeftovers(progressFolders: Set<String>, unrecorded: Set<String>) async throws -> [String] {
+    private func removeLeftovers(progressFolders: Set<String>, unrecorded: Set<String>) async throws -> ([String], [(String, Date)]) {
         let repository = self.repository
-        return try await BlockingIOPool.shared.run { () throws(RepositoryError) -> [String] in
+        return try await BlockingIOPool.shared.run { () throws(RepositoryError) -> ([String], [(String, Date)]) in
             for point in progressFolders.sorted() { try repository.dropProgress(restorePoint: point) }
-            guard !unrecorded.isEmpty else { return [] }
+            guard !unrecorded.isEmpty else { return ([], []) }
             let existing = Set(try repository.restorePoints())
-            let partial = unrecorded.sorted().filter(existing.contains)
-            // A hardened repository keeps an immutable partial point until it may go (its
-            // chunks with it); nothing records it, so no restore offers it.
-            var removed: [String] = []
-            for point in partial where try repository.removeRestorePoint(point) == .removed { removed.append(point) }
-            return removed
+            var removed: [String] = [], kept: [(String, Date)] = []
+            for point in unrecorded.sorted() where existing.contains(point) {
+                switch try repository.removeRestorePoint(point) {
+                case .removed: removed.append(point)
+                case .immutable(let until): kept.append((point, until))
+                }
+            }
+            return (removed, kept)
         }
     }
 }

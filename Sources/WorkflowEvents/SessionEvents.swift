@@ -327,7 +327,7 @@ public enum SessionEvent {
     public struct RetentionDeferred: Codable, Sendable {
         enum CodingKeys: String, CodingKey {
             case restorePointId = "restore_point_id", reason
-            case removableAt = "removable_at"
+            case removableAt = "removable_at", repositoryId = "repository_id", partial
         }
 
         public var restorePointId: String
@@ -335,11 +335,21 @@ public enum SessionEvent {
         /// When a hardened repository will let the point go, ISO 8601 (absent when it is kept
         /// for a use that has no end date, such as a publish).
         public var removableAt: String?
+        /// For a partial point (`partial`): the repository that keeps it.
+        public var repositoryId: String?
+        /// True for what a failed or stopped session left of a point it never recorded (the
+        /// manifests of the disks that finished): no retention would ever name it, so the
+        /// retentions on its repository remove it once `removable_at` has passed.
+        public var partial: Bool?
 
-        public init(restorePointId: String, reason: String, removableAt: String? = nil) {
+        public init(
+            restorePointId: String, reason: String, removableAt: String? = nil, repositoryId: String? = nil, partial: Bool? = nil
+        ) {
             self.restorePointId = restorePointId
             self.reason = reason
             self.removableAt = removableAt
+            self.repositoryId = repositoryId
+            self.partial = partial
         }
     }
 
@@ -595,6 +605,7 @@ extension SessionEvent {
         public static let copyOf = RestorePointCreated.CodingKeys.copyOf.rawValue
         public static let gfs = RestorePointCreated.CodingKeys.gfs.rawValue
         public static let copyOfJobId = Started.CodingKeys.copyOfJobId.rawValue
+        public static let deferredRepositoryId = RetentionDeferred.CodingKeys.repositoryId.rawValue
         public static let taskId = TaskStarted.CodingKeys.taskId.rawValue
         public static let vmId = TaskStarted.CodingKeys.vmId.rawValue
         public static let vmName = TaskStarted.CodingKeys.vmName.rawValue
