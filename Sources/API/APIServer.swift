@@ -113,7 +113,7 @@ public enum APIServer {
             restores: restores, sessions: sessions,
             body: RestoreRequestBody(root: (dataDirectory as NSString).appendingPathComponent("restores"))
         ).add(to: api)
-        let publishes = PublishHost(manager: PublishManager(store: store, logger: logger))
+        let publishes = PublishHost(manager: PublishManager(store: store, settings: manager.settings, logger: logger))
         PublishRoutes(
             store: store, host: publishes, sessions: sessions,
             overlayFolder: (dataDirectory as NSString).appendingPathComponent("publish-overlays")

@@ -59,7 +59,7 @@ struct BenchFilesCommand: AsyncParsableCommand {
             let indexRows: Int64 = try await store.pool.query("SELECT count(*) FROM guest_index.files").decode(0, 0)
 
             // files list -R: every entry with its metadata, from the chunks.
-            let volume = try await GuestDisks(store: store, logger: logger).open(
+            let volume = try await GuestDisks(store: store, settings: JobManagerSettings(), logger: logger).open(
                 vm: "lab-vm-01", point: .latest, volume: GuestVolumeChoice())
             started = ContinuousClock.now
             let listed = try await BlockingIOPool.shared.run { () throws in try volume.entries(under: "/", recursive: true) }

@@ -64,7 +64,7 @@ struct BenchPublishCommand: AsyncParsableCommand {
                 metadata)
             let restoreRate = Double(size) / (ContinuousClock.now - started).seconds / 1e6
 
-            let publishes = PublishManager(store: store, logger: logger)
+            let publishes = PublishManager(store: store, settings: JobManagerSettings(), logger: logger)
             let address = AsyncStream<String>.makeStream()
             let serving = Task {
                 try await publishes.publish(

@@ -24,7 +24,8 @@ extension SessionRunner {
             var problems: [String] = []
             var fileSystems = 0
             do {
-                let (volumes, found) = try await GuestDisks(store: context.store, logger: logger).openAll(vm: vm, point: .id(point))
+                let (volumes, found) = try await GuestDisks(store: context.store, settings: settings, logger: logger).openAll(
+                    vm: vm, point: .id(point))
                 problems += found
                 let index = GuestFileIndex(pool: context.store.pool)
                 for volume in volumes {

@@ -28,7 +28,8 @@ struct FilesPartitionsCommand: AsyncParsableCommand {
         let database = try CatalogDatabase(options: global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 2)
         let (record, disks) = try await withClosing(store) { store in
-            try await GuestDisks(store: store, logger: logger).disks(vm: vm, point: pointOptions.choice, disk: disk)
+            try await GuestDisks(store: store, settings: try global.jobManagerSettings(), logger: logger).disks(
+                vm: vm, point: pointOptions.choice, disk: disk)
         }
         print(
             "\(record.point.vmName ?? vm) restore point \(record.point.restorePointId) (\(ISO8601DateFormatter().string(from: record.createdAt)))"

@@ -25,7 +25,8 @@ struct FilesVolumeOptions: ParsableArguments {
         let database = try CatalogDatabase(options: global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 2)
         let volume = try await withClosing(store) { store in
-            try await GuestDisks(store: store, logger: logger).open(vm: vm, point: point, volume: choice)
+            try await GuestDisks(store: store, settings: try global.jobManagerSettings(), logger: logger).open(
+                vm: vm, point: point, volume: choice)
         }
         return try await BlockingIOPool.shared.run { () throws -> Value in try body(volume) }
     }

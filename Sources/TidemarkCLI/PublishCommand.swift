@@ -50,7 +50,9 @@ struct PublishServeCommand: AsyncParsableCommand {
             writable: writable,
             overlayFolder: overlayFolder ?? database.dataDirectory.appendingPathComponent("publish-overlays").path,
             keepOverlay: keepOverlay)
-        let service = PublishService(manager: PublishManager(store: store, logger: logger), order: order, metadata: pointOptions.metadata)
+        let service = PublishService(
+            manager: PublishManager(store: store, settings: try global.jobManagerSettings(), logger: logger), order: order,
+            metadata: pointOptions.metadata)
         // The publish ends by itself at a recorded stop: that ends the group as success.
         var configuration = ServiceGroupConfiguration(
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger)
@@ -101,7 +103,9 @@ struct PublishListCommand: AsyncParsableCommand {
         let logger = try global.makeLogger()
         let database = try CatalogDatabase(options: global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 2)
-        let publishes = try await withClosing(store) { store in try await PublishManager(store: store, logger: logger).unstopped() }
+        let publishes = try await withClosing(store) { store in
+            try await PublishManager(store: store, settings: try global.jobManagerSettings(), logger: logger).unstopped()
+        }
         if json {
             let objects: [[String: Any]] = publishes.map { publish in
                 [
@@ -142,7 +146,8 @@ struct PublishStopCommand: AsyncParsableCommand {
         let account = "cli:\(ProcessInfo.processInfo.userName)"
         let metadata = EventMetadata(actor: actor.map { "\($0) (\(account))" } ?? account, host: ProcessInfo.processInfo.hostName)
         let (publish, stopped) = try await withClosing(store) { store in
-            let result = try await PublishManager(store: store, logger: logger).stop(id, metadata: metadata, reason: reason)
+            let result = try await PublishManager(store: store, settings: try global.jobManagerSettings(), logger: logger).stop(
+                id, metadata: metadata, reason: reason)
             await ProjectionCatchUp.afterAppending(store, logger: logger)
             return result
         }

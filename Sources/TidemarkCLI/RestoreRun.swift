@@ -22,7 +22,9 @@ enum RestoreRun {
         let logger = try global.makeLogger()
         let database = try CatalogDatabase(options: global, logger: logger)
         let store = try await database.openEventStore(maximumConnections: 2)
-        return try await withClosing(store) { store in try await PublishManager(store: store, logger: logger).keptOverlay(publish) }
+        return try await withClosing(store) { store in
+            try await PublishManager(store: store, settings: try global.jobManagerSettings(), logger: logger).keptOverlay(publish)
+        }
     }
 
     static func resume(_ id: String, global: GlobalOptions) async throws {

@@ -98,7 +98,7 @@ struct ServerRun: AsyncParsableCommand {
                 SchedulerService(scheduler: scheduler, settings: store.pool.configuration.settings, logger: logger),
                 SessionRunnerService(manager: manager, scheduler: scheduler, maximumSessions: maxSessions, logger: logger),
                 RestoreRunnerService(manager: restores, logger: logger),
-                PublishRunnerService(manager: PublishManager(store: store, logger: logger), logger: logger),
+                PublishRunnerService(manager: PublishManager(store: store, settings: manager.settings, logger: logger), logger: logger),
                 ProjectorService(projector: Projector(store: store, logger: logger)),
                 HealthCheckService(store: store, settings: manager.settings, logger: logger),
                 NotificationService(

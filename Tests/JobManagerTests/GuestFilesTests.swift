@@ -36,7 +36,12 @@ struct GuestFilesTests {
             ])
             #expect(restored.status == 0, "\(restored.output)")
         }
-        let dumped = environment.folder.appendingPathComponent("dumped-\(UUID().uuidString)").path
+        return try dump(path, from: image, in: environment.folder)
+    }
+
+    /// `path` as debugfs reads it from the ext4 file system at 1 MiB into `image`.
+    static func dump(_ path: String, from image: String, in folder: URL) throws -> Data {
+        let dumped = folder.appendingPathComponent("dumped-\(UUID().uuidString)").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/debugfs")
         process.arguments = ["-R", "dump -p \(path) \(dumped)", "\(image)?offset=\(1 << 20)"]

@@ -24,8 +24,12 @@ struct ServiceRepositoryJobTests {
 
         /// `repository`: the job's repository ("repo") becomes the service, or, named otherwise,
         /// the service is added beside it under that name (a copy job's target).
-        static func make(vms: Int = 2, retention: String = "3 restore points", repository: String = "repo") async throws -> World {
-            let environment = try await JobEnvironment.make(vms: vms, diskSize: 4 << 20, retention: retention, twoPersonApproval: false)
+        static func make(
+            vms: Int = 2, retention: String = "3 restore points", repository: String = "repo", diskSize: Int64 = 4 << 20,
+            guestFiles: Bool = false
+        ) async throws -> World {
+            let environment = try await JobEnvironment.make(
+                vms: vms, diskSize: diskSize, retention: retention, guestFiles: guestFiles, twoPersonApproval: false)
             let hosts = try NetworkNamespaces(count: 1)
             let host = hosts.hosts[0]
             let servicePath = environment.folder.appendingPathComponent("offsite").path

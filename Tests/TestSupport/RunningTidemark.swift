@@ -43,8 +43,10 @@ public final class RunningTidemark: @unchecked Sendable {
 
     public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
-    /// Waits until it printed `text` (true), or it exited or `seconds` passed (false).
-    public func waitFor(_ text: String, seconds: Double = 30) async throws -> Bool {
+    /// Waits until it printed `text` (true), or it exited or `seconds` passed (false). The
+    /// default is long: it ends as soon as the text comes, and a program starting on a machine
+    /// that runs the whole test suite at once can take half a minute to say it is ready.
+    public func waitFor(_ text: String, seconds: Double = 120) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if output.contains(text) { return true }

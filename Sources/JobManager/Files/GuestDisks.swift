@@ -22,10 +22,13 @@ public struct GuestDisks: Sendable {
     }
 
     public let store: EventStore
+    /// Where a repository service's token and staging folder are.
+    let settings: JobManagerSettings
     let logger: Logger
 
-    public init(store: EventStore, logger: Logger = Logger(label: "tidemark.files")) {
+    public init(store: EventStore, settings: JobManagerSettings, logger: Logger = Logger(label: "tidemark.files")) {
         self.store = store
+        self.settings = settings
         self.logger = logger
     }
 
@@ -58,7 +61,7 @@ public struct GuestDisks: Sendable {
 
     /// The point chosen, and its disks (or the one asked for) as the guest sees them.
     public func disks(vm: String, point choice: RestorePointChoice, disk wanted: String?) async throws -> (RestorePointRecord, [Disk]) {
-        let chosenDisks = try await PointDisks.choose(vm: vm, point: choice, disk: wanted, store: store, logger: logger)
+        let chosenDisks = try await PointDisks.choose(vm: vm, point: choice, disk: wanted, store: store, settings: settings, logger: logger)
         let (record, repository) = (chosenDisks.record, chosenDisks.repository)
         let point = record.point.restorePointId
         let (manifests, lock) = try await PointDisks.manifests(chosenDisks.names, of: point, in: repository)

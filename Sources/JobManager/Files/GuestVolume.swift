@@ -34,11 +34,11 @@ public final class GuestVolume: Sendable {
     public let type: String
     public let fileSystem: Ext4FileSystem
     let export: RestorePointExport
-    let lock: RepositoryLock
+    let lock: RepositoryHold
 
     init(
         record: RestorePointRecord, chosen: PointDisks, export: RestorePointExport, partition: Int?, type: String,
-        fileSystem: Ext4FileSystem, lock: RepositoryLock
+        fileSystem: Ext4FileSystem, lock: RepositoryHold
     ) {
         self.record = record
         self.repositoryID = chosen.repositoryID
@@ -67,7 +67,7 @@ extension GuestDisks {
     /// what the point holds: a disk or partition that is not there, a file system Tidemark
     /// does not read (named), no readable file system, or several when none was named.
     public func open(vm: String, point: RestorePointChoice, volume choice: GuestVolumeChoice) async throws -> GuestVolume {
-        let chosen = try await PointDisks.choose(vm: vm, point: point, disk: choice.disk, store: store, logger: logger)
+        let chosen = try await PointDisks.choose(vm: vm, point: point, disk: choice.disk, store: store, settings: settings, logger: logger)
         let record = chosen.record
         let (manifests, lock) = try await PointDisks.manifests(chosen.names, of: record.point.restorePointId, in: chosen.repository)
         return try await BlockingIOPool.shared.run { () throws -> GuestVolume in
@@ -138,7 +138,7 @@ extension GuestDisks {
     /// system that should have been readable was not (a damaged table, a file system libext2fs
     /// refuses). Disks that hold no file system (data disks) are neither.
     public func openAll(vm: String, point: RestorePointChoice) async throws -> (volumes: [GuestVolume], problems: [String]) {
-        let chosen = try await PointDisks.choose(vm: vm, point: point, disk: nil, store: store, logger: logger)
+        let chosen = try await PointDisks.choose(vm: vm, point: point, disk: nil, store: store, settings: settings, logger: logger)
         let record = chosen.record
         let (manifests, lock) = try await PointDisks.manifests(
             chosen.names, of: record.point.restorePointId, in: chosen.repository, waitForLock: true)

@@ -20,10 +20,13 @@ public struct PublishManager: Sendable {
     public typealias Admission = @Sendable (_ vmName: String, _ jobID: String?) throws -> Void
 
     public let store: EventStore
+    /// Where a repository service's token and staging folder are.
+    let settings: JobManagerSettings
     let logger: Logger
 
-    public init(store: EventStore, logger: Logger = Logger(label: "tidemark.publish")) {
+    public init(store: EventStore, settings: JobManagerSettings, logger: Logger = Logger(label: "tidemark.publish")) {
         self.store = store
+        self.settings = settings
         self.logger = logger
     }
 
@@ -31,18 +34,18 @@ public struct PublishManager: Sendable {
     struct Opened: Sendable {
         let requested: PublishEvent.Requested
         let exports: [NBDExport]
-        let lock: RepositoryLock
+        let lock: RepositoryHold
     }
 
     /// Opens again what a recorded publish serves: its point's disks, its overlays (kept in
     /// their folder across the crash), the repository's lock.
     func reopen(_ requested: PublishEvent.Requested) async throws -> Opened {
-        let restores = RestoreManager(store: store, logger: logger)
+        let restores = RestoreManager(store: store, settings: settings, logger: logger)
         let catalog = try await restores.catalog.load()
         guard let definition = catalog.repositories[requested.repositoryId]?.definition else {
             throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
         }
-        let repository = try await RestorePlanner(manager: restores).open(definition)
+        let repository = try await RestorePlanner(manager: restores).openStore(definition, id: requested.repositoryId)
         let (manifests, lock) = try await PointDisks.manifests(
             requested.disks.map(\.disk), of: requested.restorePointId, in: repository)
         return Opened(
@@ -51,7 +54,7 @@ public struct PublishManager: Sendable {
 
     /// The exports of a publish: each disk from the point, under its overlay when writable.
     static func exports(
-        _ manifests: [DiskManifest], repository: BackupRepository, requested: PublishEvent.Requested
+        _ manifests: [DiskManifest], repository: any RepositoryStore, requested: PublishEvent.Requested
     ) async throws
         -> [NBDExport]
     {
@@ -77,7 +80,8 @@ public struct PublishManager: Sendable {
     /// and the point's job first and may refuse (the API's check of a restore operator's limit).
     func open(_ order: PublishOrder, publish: String, admit: Admission) async throws -> Opened {
         let address = try Self.address(order.listen)
-        let chosen = try await PointDisks.choose(vm: order.vm, point: order.point, disk: order.disk, store: store, logger: logger)
+        let chosen = try await PointDisks.choose(
+            vm: order.vm, point: order.point, disk: order.disk, store: store, settings: settings, logger: logger)
         let (record, repositoryID, definition, repository) = (chosen.record, chosen.repositoryID, chosen.definition, chosen.repository)
         try admit(record.point.vmName ?? order.vm, record.point.jobId)
         let point = record.point.restorePointId
@@ -89,18 +93,20 @@ public struct PublishManager: Sendable {
                 PublishEvent.Disk(disk: $0.disk, key: Int($0.disk.dropFirst("disk-".count)) ?? -1, sizeBytes: $0.diskSize)
             },
             listen: address.description, writable: order.writable, reason: order.reason,
-            overlayFolder: try order.writable ? Self.overlayFolder(order, publish: publish, repository: definition.path) : nil,
+            overlayFolder: try order.writable ? Self.overlayFolder(order, publish: publish, repository: definition.folderURL?.path) : nil,
             keepOverlay: order.writable ? order.keepOverlay : nil)
         return Opened(
             requested: requested, exports: try await Self.exports(manifests, repository: repository, requested: requested), lock: lock)
     }
 
     /// This publish's overlay folder: `<folder>/<publish>`, never inside the repository.
-    static func overlayFolder(_ order: PublishOrder, publish: String, repository: String) throws -> String {
+    /// `repository`: the repository's folder (nil for a service, whose files are on another host).
+    static func overlayFolder(_ order: PublishOrder, publish: String, repository: String?) throws -> String {
         guard let folder = order.overlayFolder, folder.hasPrefix("/") else {
             throw RestoreError(.invalidRequest, "--writable needs an absolute --overlay-folder for the copy-on-write overlays")
         }
         let standardized = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath().path
+        guard let repository else { return (standardized as NSString).appendingPathComponent(publish) }
         let repositoryPath = URL(fileURLWithPath: repository).standardizedFileURL.resolvingSymlinksInPath().path
         guard standardized != repositoryPath, !standardized.hasPrefix(repositoryPath + "/") else {
             throw RestoreError(

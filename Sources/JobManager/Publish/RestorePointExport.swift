@@ -9,12 +9,12 @@ import Synchronization
 /// never written through a publish.
 final class RestorePointExport: NBDBackend {
     let manifest: DiskManifest
-    let repository: BackupRepository
+    let repository: any RepositoryStore
     private let cache: BlockCache
     private let loadedBytes = Atomic<Int64>(0)
     private let storedBytes = Atomic<Int64>(0)
 
-    init(manifest: DiskManifest, repository: BackupRepository, cacheBytes: Int = 64 << 20) {
+    init(manifest: DiskManifest, repository: any RepositoryStore, cacheBytes: Int = 64 << 20) {
         self.manifest = manifest
         self.repository = repository
         self.cache = BlockCache(capacity: max(4, cacheBytes / max(1, manifest.blockSize.bytes)))
@@ -56,14 +56,17 @@ final class RestorePointExport: NBDBackend {
         if let loaded, let chunk = manifest.blocks[index] {
             cache.put(index, loaded)
             loadedBytes.add(Int64(loaded.count), ordering: .relaxed)
+            // A folder's chunk file says what it stores; a service's chunks are not seen from here.
             var status = stat()
-            if stat(repository.chunks.path(of: chunk), &status) == 0 { storedBytes.add(Int64(status.st_size), ordering: .relaxed) }
+            if let folder = repository as? BackupRepository, stat(folder.chunks.path(of: chunk), &status) == 0 {
+                storedBytes.add(Int64(status.st_size), ordering: .relaxed)
+            }
         }
         return loaded
     }
 
     /// What reading through this export has cost: the blocks loaded (as the guest sees
-    /// them) and their chunks' bytes in the repository (compressed, as stored).
+    /// them) and their chunks' bytes in the repository (compressed, as stored; a folder's only).
     var bytesLoaded: (blocks: Int64, stored: Int64) {
         (loadedBytes.load(ordering: .relaxed), storedBytes.load(ordering: .relaxed))
     }

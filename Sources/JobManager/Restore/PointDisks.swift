@@ -11,17 +11,20 @@ struct PointDisks: Sendable {
     let record: RestorePointRecord
     let repositoryID: String
     let definition: RepositoryDefinition
-    let repository: BackupRepository
+    let repository: any RepositoryStore
     /// Manifest names (`disk-2000`).
     let names: [String]
 
-    static func choose(vm: String, point: RestorePointChoice, disk: String?, store: EventStore, logger: Logger) async throws -> PointDisks {
-        let restores = RestoreManager(store: store, logger: logger)
+    /// `settings`: where a repository service's token and staging folder are.
+    static func choose(
+        vm: String, point: RestorePointChoice, disk: String?, store: EventStore, settings: JobManagerSettings, logger: Logger
+    ) async throws -> PointDisks {
+        let restores = RestoreManager(store: store, settings: settings, logger: logger)
         let catalog = try await restores.catalog.load()
         let record = try await RestorePointCatalog(store: store).choose(vm: vm, point)
         let planner = RestorePlanner(manager: restores)
         let (repositoryID, definition) = try planner.repository(of: [record], in: catalog)
-        let repository = try await planner.open(definition)
+        let repository = try await planner.openStore(definition, id: repositoryID)
         let all = record.disks.map(\.name)
         var names = all
         if let disk {
@@ -37,18 +40,19 @@ struct PointDisks: Sendable {
         return PointDisks(record: record, repositoryID: repositoryID, definition: definition, repository: repository, names: names)
     }
 
-    /// The manifests of `names` in `point`, read after the repository's shared lock is taken:
-    /// the caller holds the lock while it reads their chunks, so collection waits. With
+    /// The manifests of `names` in `point`, read after the repository's hold is taken (a
+    /// folder's shared lock; a service never collects what a manifest names): the caller
+    /// keeps it while it reads their chunks, so collection waits. With
     /// `waitForLock`, a collection holding the lock is waited for instead of refused (the
     /// session's index step, which must not give a point up for a collection's minutes).
     static func manifests(
-        _ names: [String], of point: String, in repository: BackupRepository, waitForLock: Bool = false
+        _ names: [String], of point: String, in repository: any RepositoryStore, waitForLock: Bool = false
     ) async throws -> (
-        [DiskManifest], RepositoryLock
+        [DiskManifest], RepositoryHold
     ) {
         try await BlockingIOPool.shared.run { () throws(RepositoryError) in
-            let lock = try repository.lock(.shared, wait: waitForLock)
-            return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, lock)
+            let hold = try repository.readHold(wait: waitForLock)
+            return (try names.map { name throws(RepositoryError) in try repository.manifest(restorePoint: point, disk: name) }, hold)
         }
     }
 }

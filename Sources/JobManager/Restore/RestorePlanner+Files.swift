@@ -48,7 +48,7 @@ extension RestorePlanner {
         let absolute = try await BlockingIOPool.shared.run { () throws -> String in
             try Self.checkedFolder(folder, overwrite: overwrite, known: known)
         }
-        let volume = try await GuestDisks(store: manager.store, logger: manager.logger).open(
+        let volume = try await GuestDisks(store: manager.store, settings: manager.settings, logger: manager.logger).open(
             vm: machine.vmId, point: .id(machine.restorePointId), volume: choice)
         try await BlockingIOPool.shared.run { () throws in
             for path in paths { _ = try volume.fileSystem.locate(path) }

@@ -13,7 +13,7 @@ extension RestoreRunner {
             throw RestoreError(.invalidRequest, "the file restore \(restore) names no files (its request is damaged)")
         }
         let started = ContinuousClock.now
-        let volume = try await GuestDisks(store: manager.store, logger: logger).open(
+        let volume = try await GuestDisks(store: manager.store, settings: manager.settings, logger: logger).open(
             vm: machine.vmId, point: .id(machine.restorePointId),
             volume: GuestVolumeChoice(disk: selection.disk, partition: selection.partition))
         let summary = try await BlockingIOPool.shared.run { () throws -> GuestFileCopy.Summary in

@@ -90,7 +90,6 @@ struct RestoreRunner {
             throw RestoreError(.invalidRequest, "repository '\(requested.repositoryName)' is no longer in the catalog")
         }
         if definition.isRemote {
-            guard requested.what != .files else { throw RestoreError(.invalidRequest, definition.remoteRefusal("a guest-file restore")) }
             let repository = try await definition.openService(id: requested.repositoryId, settings: manager.settings)
             return (repository, try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.readHold(wait: false) })
         }
