@@ -42,15 +42,8 @@ struct RetentionRemoval: Sendable {
                 continue
             }
             if existing.contains(id) {
-                let removal: RestorePointRemoval
-                do {
-                    removal = try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.removeRestorePoint(id) }
-                } catch {
-                    guard error.code == .unreachable else { throw error }
-                    // Out of reach midway: the rest waits for the next session's retention.
-                    logger.warning("retention postponed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
-                    return
-                }
+                // Out of reach midway: the rest waits for the next session's retention.
+                guard let removal = try await removal(of: id) else { return }
                 if case .immutable(let until) = removal {
                     // A hardened repository refuses until the point's immutability ends: kept,
                     // with that date, and removed by the first retention after it.
@@ -99,24 +92,28 @@ struct RetentionRemoval: Sendable {
             else { continue }
             due[deferred.restorePointId] = SessionEvent.session(inStream: row.stream).map { String($0.prefix(8)) } ?? row.stream
         }
-        let repository = self.repository
         for (id, session) in due.sorted(by: { $0.key < $1.key }) {
             if existing.contains(id) {
-                let removal: RestorePointRemoval
-                do {
-                    removal = try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.removeRestorePoint(id) }
-                } catch {
-                    guard error.code == .unreachable else { throw error }
-                    logger.warning(
-                        "partial restore points not removed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
-                    return
-                }
+                guard let removal = try await removal(of: id) else { return }
                 guard removal == .removed else { continue }
             }
             try await recorder.record(
                 .restorePointRemoved,
                 SessionEvent.RestorePointRemoved(
                     restorePointId: id, reason: "partial restore point of session \(session), past its immutability"))
+        }
+    }
+
+    /// Asks the repository to remove `id`; nil when it cannot be reached (said in the log:
+    /// what is left waits for the next retention).
+    private func removal(of id: String) async throws -> RestorePointRemoval? {
+        let repository = self.repository
+        do {
+            return try await BlockingIOPool.shared.run { () throws(RepositoryError) in try repository.removeRestorePoint(id) }
+        } catch {
+            guard error.code == .unreachable else { throw error }
+            logger.warning("retention postponed: the repository cannot be reached", metadata: ["reason": "\(error.message)"])
+            return nil
         }
     }
 

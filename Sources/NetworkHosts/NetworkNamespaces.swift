@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Hosts for tests and benches that need more than one: network namespaces (`ip netns`), each
 /// joined to this one by a veth pair on a /24 of its own in 10.231.x.0 (our own addresses,
@@ -18,6 +19,10 @@ public final class NetworkNamespaces: @unchecked Sendable {
     }
 
     public let hosts: [Host]
+    /// The subnet block this set holds (10.231.<block × 5 + 1>.0/24 and on).
+    private let block: Int
+    /// The blocks sets of this process hold now: a new set never takes one of them.
+    private static let blocksHeld = Mutex<Set<Int>>([])
 
     /// Whether the machine can make namespaces (root, `ip` installed); tests that need them
     /// are skipped with the reason otherwise.
@@ -29,8 +34,11 @@ public final class NetworkNamespaces: @unchecked Sendable {
     public init(count: Int) throws {
         let tag = String(UUID().uuidString.lowercased().prefix(4))
         var made: [Host] = []
-        // A subnet block of its own per set, so suites running at once do not collide.
-        let block = Int.random(in: 0..<50)
+        // A subnet block of its own per set, so suites running at once do not collide: none
+        // another set of this process holds, nor one whose addresses this host already has
+        // (another process's set).
+        let block = Self.claimBlock(count: count)
+        self.block = block
         do {
             for index in 1...count {
                 let subnet = "10.231.\(block * 5 + index)"
@@ -50,12 +58,47 @@ public final class NetworkNamespaces: @unchecked Sendable {
             }
         } catch {
             Self.remove(made)
+            Self.blocksHeld.withLock { _ = $0.remove(block) }
             throw error
         }
         hosts = made
     }
 
-    deinit { Self.remove(hosts) }
+    deinit {
+        Self.remove(hosts)
+        Self.blocksHeld.withLock { [block] in _ = $0.remove(block) }
+    }
+
+    /// A free block: not held by this process, its subnets not on any link of this host.
+    private static func claimBlock(count: Int) -> Int {
+        let inUse = subnetsInUse()
+        return blocksHeld.withLock { held in
+            let free = (0..<50).filter { block in
+                !held.contains(block) && !(1...max(1, count)).contains { inUse.contains(block * 5 + $0) }
+            }
+            let block = free.randomElement() ?? Int.random(in: 0..<50)
+            held.insert(block)
+            return block
+        }
+    }
+
+    /// The third numbers of the 10.231.x.0/24 subnets on this host's links now.
+    private static func subnetsInUse() -> Set<Int> {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ipPath)
+        process.arguments = ["-o", "-4", "addr", "show"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return [] }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var found = Set<Int>()
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) where word.hasPrefix("10.231.") {
+            if let third = word.split(separator: ".").dropFirst(2).first.flatMap({ Int($0) }) { found.insert(third) }
+        }
+        return found
+    }
 
     /// Runs a program on `host`: put before its command line.
     public func wrapper(for host: Host) -> [String] { [Self.ipPath, "netns", "exec", host.namespace] }
