@@ -63,7 +63,11 @@ final class CopySessionRunner: Sendable {
             try await recorder.record(.objectsEnumerated, SessionEvent.ObjectsEnumerated(vms: vms))
         }
         let vms = await recorder.state.vms ?? []
-        if case .refused(let reason) = try await checkTarget() { return try await finish(outcomes: [:], failedReason: reason) }
+        // The target's reachability and room (step 3), recorded once; a copy writes at most
+        // what its points hold, so no estimate from earlier sessions is asked for.
+        let verdict = try await RepositorySpace.check(
+            target, id: plan.repositoryID, definition: plan.repository, recorder: recorder, logger: logger, estimatedBytes: { nil })
+        if case .refused(let reason) = verdict { return try await finish(outcomes: [:], failedReason: reason) }
         let throttle = try await throttle()
         let stop = StopSignal()
         let outcomes = try await context.stopRequests.watching(session) { recorded, later in
@@ -131,22 +135,6 @@ final class CopySessionRunner: Sendable {
 
     static func decode(_ row: LogQuery.Row) -> SessionEvent.RestorePointCreated? {
         try? SessionEvent.decoder().decode(SessionEvent.RestorePointCreated.self, from: Data(row.data.utf8))
-    }
-
-    /// The target's reachability and room (step 3), recorded once.
-    func checkTarget() async throws -> RepositorySpace.Verdict {
-        let definition = plan.repository
-        if let checked = await recorder.state.repositoryChecked { return RepositorySpace.assess(checked, name: definition.name) }
-        let target = self.target
-        let space = await BlockingIOPool.shared.run { target.space() }
-        var checked = SessionEvent.RepositoryChecked(
-            repositoryId: plan.repositoryID, path: target.location, online: space.online, freeBytes: space.freeBytes,
-            capacityBytes: space.capacityBytes, freePercent: space.freePercent, thresholdPercent: definition.freeSpaceThresholdPercent,
-            taskLimit: definition.maxConcurrentTasks)
-        let verdict = RepositorySpace.assess(checked, name: definition.name)
-        if case .close(let warning) = verdict { checked.warning = warning }
-        try await recorder.record(.repositoryChecked, checked)
-        return verdict
     }
 
     /// Fails every disk of a VM not yet done, with the reason.

@@ -1,5 +1,8 @@
+import BlockingIO
 import Catalog
 import Foundation
+import Logging
+import Repository
 import WorkflowEvents
 
 /// Whether a repository has room for a session, judged once before the first snapshot from
@@ -45,6 +48,30 @@ enum RepositorySpace {
             )
         }
         return .enough
+    }
+
+    /// Step 3 of a backup or copy session, recorded once: the repository's reachability and
+    /// room read (`RepositoryChecked`, with the bytes the session is expected to write) and
+    /// judged; a resumed session judges what was recorded. `estimatedBytes` is asked only
+    /// when nothing was recorded yet.
+    static func check(
+        _ repository: any RepositoryStore, id: String, definition: RepositoryDefinition, recorder: SessionRecorder, logger: Logger,
+        estimatedBytes: () async throws -> Int64?
+    ) async throws -> Verdict {
+        if let checked = await recorder.state.repositoryChecked { return assess(checked, name: definition.name) }
+        let space = await BlockingIOPool.shared.run { repository.space() }
+        if let problem = space.problem { logger.warning("repository offline", metadata: ["reason": "\(problem)"]) }
+        var checked = SessionEvent.RepositoryChecked(
+            repositoryId: id, path: repository.location, online: space.online, freeBytes: space.freeBytes,
+            capacityBytes: space.capacityBytes, freePercent: space.freePercent, thresholdPercent: definition.freeSpaceThresholdPercent,
+            taskLimit: definition.maxConcurrentTasks, estimatedBytes: try await estimatedBytes())
+        let verdict = assess(checked, name: definition.name)
+        if case .close(let warning) = verdict {
+            checked.warning = warning
+            logger.warning("repository space is running out", metadata: ["reason": "\(warning)"])
+        }
+        try await recorder.record(.repositoryChecked, checked)
+        return verdict
     }
 
     static func gigabytes(_ bytes: Int64) -> String {

@@ -244,23 +244,9 @@ final class SessionRunner: Sendable {
     /// expected to write is subtracted (`RepositorySpace`); judged again from the recorded
     /// facts on resume.
     func checkRepository() async throws -> RepositorySpace.Verdict {
-        if let checked = await recorder.state.repositoryChecked { return RepositorySpace.assess(checked, name: repositoryDefinition.name) }
-        let repository = self.repository
-        let space = await BlockingIOPool.shared.run { repository.space() }
-        let (online, free, capacity) = (space.online, space.freeBytes, space.capacityBytes)
-        let percent = space.freePercent
-        if let problem = space.problem { logger.warning("repository offline", metadata: ["reason": "\(problem)"]) }
-        var checked = SessionEvent.RepositoryChecked(
-            repositoryId: repositoryID, path: repository.location, online: online, freeBytes: free, capacityBytes: capacity,
-            freePercent: percent, thresholdPercent: repositoryDefinition.freeSpaceThresholdPercent,
-            taskLimit: repositoryDefinition.maxConcurrentTasks, estimatedBytes: try await estimatedBytes())
-        let verdict = RepositorySpace.assess(checked, name: repositoryDefinition.name)
-        if case .close(let warning) = verdict {
-            checked.warning = warning
-            logger.warning("repository space is running out", metadata: ["reason": "\(warning)"])
-        }
-        try await recorder.record(.repositoryChecked, checked)
-        return verdict
+        try await RepositorySpace.check(
+            repository, id: repositoryID, definition: repositoryDefinition, recorder: recorder, logger: logger,
+            estimatedBytes: { try await self.estimatedBytes() })
     }
 
     /// What this session is expected to write: the most the job's last three finished

@@ -38,14 +38,14 @@ public struct DiskCopy: Sendable {
     /// hold). Blocking: run it on the blocking pool.
     public func copy(_ manifest: DiskManifest, as copyID: String, hold: RepositoryHold) throws(RepositoryError) -> Figures {
         var figures = Figures()
-        var lengths: [ChunkID: Int] = [:]
+        var referenced = Set<ChunkID>()
         for (index, chunk) in manifest.blocks.enumerated() {
             guard let chunk else { continue }
             figures.bytesCovered += Int64(manifest.length(ofBlock: index))
-            lengths[chunk] = manifest.length(ofBlock: index)
+            referenced.insert(chunk)
         }
         let sameNames = !source.isEncrypted && !target.isEncrypted
-        let wanted = sameNames ? try target.unsound(among: Set(lengths.keys)) : Set(lengths.keys)
+        let wanted = sameNames ? try target.unsound(among: referenced) : referenced
         let renamed = Mutex<[ChunkID: ChunkID]>([:])
         let pace = self.pace
         let sent = try forEach(wanted.sorted { $0.hex < $1.hex }) { id throws(RepositoryError) -> (read: Int64, sent: Int64) in
